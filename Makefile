@@ -1,0 +1,84 @@
+# bpfvm -- one non-recursive Makefile.  Targets: all test asan demo bench fuzz clean.
+# Source files are found by wildcard: a new file in src/<part>/ needs no edit here.
+
+CC      ?= cc
+CLANG   ?= clang
+BUILD   ?= build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+           -Wimplicit-fallthrough
+CFLAGS  ?= -O2 -g
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -fPIC -Iinclude -D_GNU_SOURCE $(EXTRA_CFLAGS)
+LDLIBS  := -lpcap -lpthread -lm
+
+LIB_SRCS  := $(wildcard src/*.c src/*/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRCS:= $(wildcard bench/bench_*.c)
+BENCH_BINS:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+EX_SRCS   := $(wildcard examples/*.bpf.c)
+EX_OBJS   := $(EX_SRCS:examples/%.bpf.c=$(BUILD)/examples/%.bpf.o)
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
+
+.PHONY: all deps test check asan demo bench fuzz clean examples
+all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so examples
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libbpfvm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libbpfvm.so: $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bpfvm: $(TOOL_OBJS) $(BUILD)/libbpfvm.a
+	$(CC) $(ALLCFLAGS) -o $@ $(TOOL_OBJS) $(BUILD)/libbpfvm.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libbpfvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libbpfvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
+
+# Fuzz targets double as corpus replayers (fuzz/replay.c provides main) so `make test` runs them.
+$(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/replay.c $(BUILD)/libbpfvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< fuzz/replay.c $(BUILD)/libbpfvm.a $(LDLIBS)
+
+# BPF examples, compiled against libbpf's headers exactly as for the kernel.
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror
+$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+examples: $(EX_OBJS)
+
+test: deps all $(TEST_BINS) $(FUZZ_REPLAY)
+	@$(MAKE) --no-print-directory asan-build
+	@tests/run_all.sh $(BUILD) build-asan
+
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		build-asan/bpfvm $(TEST_BINS:$(BUILD)/%=build-asan/%) $(FUZZ_REPLAY:$(BUILD)/%=build-asan/%)
+
+demo: deps all
+	@scripts/demo.sh $(BUILD)
+
+bench: deps all $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do $$b || exit 1; done
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

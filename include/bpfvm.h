@@ -1,0 +1,108 @@
+/* bpfvm.h -- the public API of bpfvm, a user-space eBPF runtime.
+ *
+ * Conventions:
+ *  - Handles are opaque.  Everything hangs off one `struct bpfvm` instance; there is no global state, so
+ *    several instances may live in one process.
+ *  - Functions return 0 (or a non-negative count/handle) on success and a negative errno on failure.
+ *    The reason for a failure is in the instance's log: bpfvm_errmsg().
+ *  - Out-parameters come last and are written only on success.
+ *  - Memory the library returns is owned by the handle it came from; callers never free() it.
+ *  - Options structs start with their own size (`sz`), so they can grow without new entry points.
+ */
+#ifndef BPFVM_H
+#define BPFVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bpfvm;
+struct bpfvm_object;
+
+/* Where trace_printk/bpf_printk output goes: called once per message (no trailing NUL guaranteed in
+ * msg[len]).  Default: stderr. */
+typedef void (*bpfvm_print_fn)(void *ctx, const char *msg, size_t len);
+
+/* A kfunc the embedder offers (call with src_reg 2, imm = id).  Arguments are r1..r5. */
+typedef uint64_t (*bpfvm_kfunc_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+struct bpfvm_kfunc {
+	uint32_t id;
+	const char *name;
+	bpfvm_kfunc_fn fn;
+};
+
+struct bpfvm_opts {
+	size_t sz;                     /* sizeof(struct bpfvm_opts) */
+	unsigned int nr_cpus;          /* execution slots for per-CPU maps; 0: online CPUs */
+	const char *pin_root;          /* directory playing bpffs; NULL: $XDG_RUNTIME_DIR/bpfvm or /dev/shm/bpfvm */
+	bpfvm_print_fn print;          /* trace_printk sink; NULL: stderr */
+	void *print_ctx;
+	const struct bpfvm_kfunc *kfuncs; /* copied at bpfvm_new(); NULL: none */
+	size_t kfunc_cnt;
+	size_t log_max;                /* cap on the error log in bytes; 0: 1 MiB */
+};
+
+/* Creates an instance.  opts may be NULL.  Returns NULL on allocation failure or an invalid opts. */
+struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts);
+/* Frees the instance and every object it still holds.  Accepts NULL. */
+void bpfvm_free(struct bpfvm *vm);
+
+/* The log of the last failed call: one or more lines, the last naming what failed and where
+ * ("prog.o: section xdp: insn 17: ...").  Owned by vm; valid until the next call on vm. */
+const char *bpfvm_errmsg(const struct bpfvm *vm);
+
+/* ---- raw programs ------------------------------------------------------------------------- */
+
+/* Loads insn_cnt raw instructions (copied; the caller keeps insns) as a program of prog_type
+ * (BPF_PROG_TYPE_*; 0 / BPF_PROG_TYPE_UNSPEC runs as a plain function of r1 = mem, r2 = mem length).
+ * Returns a program handle (>= 0) usable with bpfvm_bpf() and bpfvm_prog_run(), or -EINVAL
+ * (malformed), -EACCES (rejected), -E2BIG, -ENOMEM.  Release with bpfvm_close(). */
+int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
+		    const char *name);
+
+enum bpfvm_engine {
+	BPFVM_ENGINE_INTERP = 0,
+	BPFVM_ENGINE_JIT = 1,
+};
+
+/* Runs program `prog` once with r1 = mem and r2 = mem_len (for UNSPEC programs), or with mem as the
+ * context of its program type.  mem may be modified by the program.  Stores r0 in *ret.
+ * Returns 0, -EBADF (no such program), -EFAULT (a memory access outside what the program may touch;
+ * the log says which insn), -ELOOP (instruction budget exhausted), -EOPNOTSUPP (engine unavailable). */
+int bpfvm_prog_run(struct bpfvm *vm, int prog, enum bpfvm_engine engine, void *mem, size_t mem_len,
+		   uint64_t *ret);
+
+/* Instruction budget per run (0: unlimited, the default).  Without a verifier that proves
+ * termination, embedders running untrusted programs set this. */
+void bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit);
+
+/* Closes any handle (program, map, object link).  Returns 0 or -EBADF. */
+int bpfvm_close(struct bpfvm *vm, int fd);
+
+/* ---- assembler and disassembler ---------------------------------------------------------- */
+
+/* Assembles `src` (bpf_conformance syntax "mov %r0, 1" or LLVM syntax "r0 = 1", with labels).  Writes
+ * up to buf_cnt instructions to buf and returns how many the program has (call again with a larger
+ * buffer if that is more than buf_cnt), or -EINVAL with "line N: ..." in the log. */
+long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t buf_cnt);
+
+/* Disassembles insn_cnt instructions, one per line in LLVM syntax as llvm-objdump prints them,
+ * prefixed with the slot index when with_pc is non-zero.  snprintf semantics: writes at most len
+ * bytes including the NUL, and returns the length the whole text needs. */
+size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int with_pc, char *buf, size_t len);
+
+/* ---- the bpf() command interface ---------------------------------------------------------- */
+
+/* bpf(2) inside an instance: the same commands, attributes and errors as Linux, but handles are
+ * valid only in vm.  Returns a non-negative result or a negative errno. */
+long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

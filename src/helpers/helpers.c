@@ -1,0 +1,136 @@
+/* helpers.c -- the helper table and the generic helpers (time, randomness, identity, trace_printk).
+ * Map, ring buffer and program-type helpers live in their own files beside this one. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "../sys.h"
+
+static const struct hlp_proto table[] = {
+#define HELPER(id_, name_, ret_, a1_, a2_, a3_, a4_, a5_) \
+	{ id_, #name_, hlp_##name_, ret_, { a1_, a2_, a3_, a4_, a5_ } },
+#include "helpers.def"
+#undef HELPER
+};
+
+const struct hlp_proto *hlp_get(uint32_t id)
+{
+	/* The table is small and sorted by nothing in particular; the fixup pass calls this once per call
+	 * site at load time, never at run time. */
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (table[i].id == id)
+			return &table[i];
+	return NULL;
+}
+
+void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper)
+{
+	if (len == 0)
+		return (void *)(uintptr_t)p;
+	if (len > (1u << 30) || !vm_mem_ok(run, (uintptr_t)p, (size_t)len, write)) {
+		vm_fault(run, -EFAULT, helper, (uintptr_t)p, (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len));
+		return NULL;
+	}
+	return (void *)(uintptr_t)p;
+}
+
+static uint64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t hlp_ktime_get_ns(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t hlp_ktime_get_boot_ns(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			       uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return clock_ns(CLOCK_BOOTTIME);
+}
+
+uint64_t hlp_ktime_get_coarse_ns(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				 uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
+uint64_t hlp_jiffies64(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	/* HZ = 1000: Debian's kernels use CONFIG_HZ=250, but user space has no jiffies; ms is the
+	 * honest unit that keeps the counter monotonic. */
+	return clock_ns(CLOCK_MONOTONIC_COARSE) / 1000000ull;
+}
+
+uint64_t hlp_get_prandom_u32(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			     uint64_t r5)
+{
+	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return sys_prandom_u32(run->vm, run->slot);
+}
+
+uint64_t hlp_get_smp_processor_id(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				  uint64_t r5)
+{
+	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return run->slot;
+}
+
+uint64_t hlp_get_numa_node_id(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			      uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return 0;
+}
+
+uint64_t hlp_get_current_pid_tgid(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				  uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return ((uint64_t)getpid() << 32) | (uint32_t)gettid();
+}
+
+uint64_t hlp_get_current_uid_gid(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				 uint64_t r5)
+{
+	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	return ((uint64_t)getgid() << 32) | (uint32_t)getuid();
+}
+
+uint64_t hlp_get_current_comm(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			      uint64_t r5)
+{
+	(void)r3, (void)r4, (void)r5;
+	char *buf = hlp_mem(run, r1, r2, true, "bpf_get_current_comm");
+	char comm[16] = "";
+	FILE *f;
+
+	if (!buf)
+		return 0;
+	if (r2 == 0)
+		return (uint64_t)-EINVAL;
+	f = fopen("/proc/self/comm", "r");
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+	}
+	comm[strcspn(comm, "\n")] = '\0';
+	size_t n = strlen(comm);
+	if (n >= r2)
+		n = (size_t)r2 - 1;
+	memset(buf, 0, (size_t)r2);
+	memcpy(buf, comm, n);
+	return 0;
+}

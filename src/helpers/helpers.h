@@ -1,0 +1,65 @@
+/* helpers.h -- helper prototypes (for the verifier) and implementations (for the engines), one table
+ * generated from helpers.def.  Implementations check every pointer argument against the run's regions
+ * (hlp_mem()), so an unverified program cannot make a helper touch memory it does not own. */
+#ifndef BPFVM_HELPERS_H
+#define BPFVM_HELPERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vm/vm.h"
+
+enum hlp_ret {
+	RET_INTEGER,
+	RET_VOID,
+	RET_MAP_VALUE_OR_NULL,
+	RET_MEM_OR_NULL,            /* ringbuf_reserve: sized by arg 2 */
+	RET_PTR_TO_SOCKET_OR_NULL,
+};
+
+enum hlp_arg {
+	ARG_NONE,
+	ARG_ANYTHING,
+	ARG_CONST_MAP_PTR,
+	ARG_PTR_TO_MAP_KEY,
+	ARG_PTR_TO_MAP_VALUE,
+	ARG_PTR_TO_MAP_VALUE_OR_NULL,
+	ARG_PTR_TO_MEM,             /* readable memory of the size in the next argument */
+	ARG_PTR_TO_MEM_RO,
+	ARG_PTR_TO_MEM_OR_NULL,
+	ARG_PTR_TO_UNINIT_MEM,      /* writable memory of the size in the next argument */
+	ARG_CONST_SIZE,
+	ARG_CONST_SIZE_OR_ZERO,
+	ARG_PTR_TO_CTX,
+	ARG_PTR_TO_FUNC,
+	ARG_PTR_TO_STACK_OR_NULL,
+	ARG_PTR_TO_SPIN_LOCK,
+	ARG_PTR_TO_TIMER,
+	ARG_PTR_TO_LONG,
+	ARG_PTR_TO_CONST_STR,
+	ARG_PTR_TO_ALLOC_MEM,       /* from ringbuf_reserve */
+	ARG_CONST_ALLOC_SIZE_OR_ZERO,
+};
+
+struct hlp_proto {
+	uint32_t id;
+	const char *name;           /* "map_lookup_elem" */
+	vm_helper_fn fn;
+	uint8_t ret;                /* enum hlp_ret */
+	uint8_t args[5];            /* enum hlp_arg */
+};
+
+/* Declarations of every implementation listed in helpers.def. */
+#define HELPER(id_, name_, ...) \
+	uint64_t hlp_##name_(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+#include "helpers.def"
+#undef HELPER
+
+/* The helper with Linux id `id`, or NULL. */
+const struct hlp_proto *hlp_get(uint32_t id);
+
+/* Checks that [p, p+len) is memory the run may read (or write); on failure records a fault naming the
+ * helper and returns NULL, else returns p as a pointer. */
+void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper);
+
+#endif

@@ -1,0 +1,223 @@
+/* decode.c -- raw instruction -> insn.def row, and the structural validation every program gets before
+ * either engine or the verifier sees it.  Generated from insn.def; no switch over opcode bytes. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "isa.h"
+
+#define SEL_ANY         1
+#define SEL_NEVER       0
+#define SEL_OFF(n)      (in->off == (n))
+#define SEL_IMM(n)      (in->imm == (n))
+#define SEL_SRC(n)      (in->src_reg == (n))
+#define SEL_SRC_MAX(n)  (in->src_reg <= (n))
+
+const struct isa_info isa_info[ISA_COUNT] = {
+#define X(name_, opc_, sel_, mnem_, op_, fmt_, sz_, flags_) \
+	[ISA_##name_] = { #name_, mnem_, op_, opc_, fmt_, sz_, flags_ },
+#include "insn.def"
+#undef X
+};
+
+int isa_decode(const struct bpf_insn *in)
+{
+#define X(name_, opc_, sel_, ...) \
+	if (in->code == (opc_) && !(isa_info[ISA_##name_].flags & F_INTERNAL) && (sel_)) \
+		return ISA_##name_;
+#include "insn.def"
+#undef X
+	return -1;
+}
+
+/* The field a row's selector reads counts as used.  Derived from the row text once, here. */
+static unsigned sel_fields(int id)
+{
+	static const unsigned char sel[ISA_COUNT] = {
+#define X(name_, opc_, sel_, ...) [ISA_##name_] = SELK_##sel_,
+#define SELK_SEL_ANY        0
+#define SELK_SEL_NEVER      0
+#define SELK_SEL_OFF(n)     U_OFF
+#define SELK_SEL_IMM(n)     U_IMM
+#define SELK_SEL_SRC(n)     U_SRC
+#define SELK_SEL_SRC_MAX(n) U_SRC
+#include "insn.def"
+#undef X
+	};
+	return sel[id];
+}
+
+unsigned isa_used_fields(int id)
+{
+	static const unsigned char by_fmt[] = {
+		[FMT_NONE] = 0,
+		[FMT_ALU_K] = U_DST | U_IMM,
+		[FMT_ALU_X] = U_DST | U_SRC,
+		[FMT_NEG] = U_DST,
+		[FMT_MOVSX] = U_DST | U_SRC,
+		[FMT_END] = U_DST,
+		[FMT_JA] = U_OFF,
+		[FMT_JA32] = U_IMM,
+		[FMT_JMP_K] = U_DST | U_OFF | U_IMM,
+		[FMT_JMP_X] = U_DST | U_SRC | U_OFF,
+		[FMT_CALL] = U_IMM,
+		[FMT_CALL_LOCAL] = U_IMM,
+		[FMT_CALL_KFUNC] = U_IMM | U_OFF,
+		[FMT_CALLX] = U_DST,
+		[FMT_LDDW] = U_DST | U_IMM,
+		[FMT_LDABS] = U_IMM,
+		[FMT_LDIND] = U_SRC | U_IMM,
+		[FMT_LDX] = U_DST | U_SRC | U_OFF,
+		[FMT_ST] = U_DST | U_OFF | U_IMM,
+		[FMT_STX] = U_DST | U_SRC | U_OFF,
+		[FMT_ATOMIC] = U_DST | U_SRC | U_OFF,
+		[FMT_LDACQ] = U_DST | U_SRC | U_OFF,
+	};
+	return by_fmt[isa_info[id].fmt] | sel_fields(id);
+}
+
+int64_t isa_jump_target(const struct bpf_insn *in, size_t pc)
+{
+	int id = isa_decode(in);
+
+	if (id >= 0 && (isa_info[id].fmt == FMT_JA32 || isa_info[id].fmt == FMT_CALL_LOCAL))
+		return (int64_t)pc + 1 + in->imm;
+	return (int64_t)pc + 1 + in->off;
+}
+
+/* Does the instruction write its dst register?  (Stores and jumps only read it.) */
+static bool writes_dst(int id)
+{
+	uint32_t f = isa_info[id].flags;
+
+	if (f & (F_ALU | F_LDX))
+		return true;
+	if (f & F_LD)
+		return isa_info[id].fmt == FMT_LDDW;
+	return isa_info[id].fmt == FMT_LDACQ;
+}
+
+static bool is_jump_with_target(int id)
+{
+	uint8_t fmt = isa_info[id].fmt;
+
+	return fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL;
+}
+
+static int check_one(const struct bpf_insn *in, int id, size_t pc, struct diag *log)
+{
+	unsigned used = isa_used_fields(id);
+	const char *mn = isa_info[id].mnem;
+
+	if (!(used & U_DST) && in->dst_reg) {
+		diag_printf(log, "insn %zu: %s: unused field dst must be 0, is r%u", pc, mn, in->dst_reg);
+		return -EINVAL;
+	}
+	if (!(used & U_SRC) && in->src_reg) {
+		diag_printf(log, "insn %zu: %s: unused field src must be 0, is r%u", pc, mn, in->src_reg);
+		return -EINVAL;
+	}
+	if (!(used & U_OFF) && in->off) {
+		diag_printf(log, "insn %zu: %s: unused field off must be 0, is %d", pc, mn, in->off);
+		return -EINVAL;
+	}
+	if (!(used & U_IMM) && in->imm) {
+		diag_printf(log, "insn %zu: %s: unused field imm must be 0, is %d", pc, mn, in->imm);
+		return -EINVAL;
+	}
+	if (in->dst_reg > BPF_REG_10) {
+		diag_printf(log, "insn %zu: invalid register r%u", pc, in->dst_reg);
+		return -EINVAL;
+	}
+	/* For lddw and call the src field is a pseudo kind, checked by the selector. */
+	if (in->src_reg > BPF_REG_10 && isa_info[id].fmt != FMT_LDDW && !(isa_info[id].flags & F_CALL)) {
+		diag_printf(log, "insn %zu: invalid register r%u", pc, in->src_reg);
+		return -EINVAL;
+	}
+	if (writes_dst(id) && in->dst_reg == BPF_REG_10) {
+		diag_printf(log, "insn %zu: frame pointer r10 is read only", pc);
+		return -EACCES;
+	}
+	/* Linux allows only moves and add/sub on the frame pointer (verifier.c: adjust_ptr_min_max_vals());
+	 * anything else would turn a stack address into plain data. */
+	if ((isa_info[id].flags & F_ALU) && (used & U_SRC) && in->src_reg == BPF_REG_10 &&
+	    id != ISA_MOV64_X && id != ISA_ADD64_X && id != ISA_SUB64_X) {
+		diag_printf(log, "insn %zu: R10 pointer arithmetic with %s prohibited", pc, mn);
+		return -EACCES;
+	}
+	return 0;
+}
+
+int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
+{
+	uint8_t *hi_slot;
+	int err = 0;
+
+	if (cnt == 0) {
+		diag_printf(log, "program has no instructions");
+		return -EINVAL;
+	}
+	if (cnt > ISA_MAX_INSNS) {
+		diag_printf(log, "program too large: %zu insns, limit %u", cnt, ISA_MAX_INSNS);
+		return -E2BIG;
+	}
+	hi_slot = calloc(cnt, 1);
+	if (!hi_slot)
+		return -ENOMEM;
+	for (size_t pc = 0; pc < cnt && !err; pc++) {
+		const struct bpf_insn *in = &insns[pc];
+		int id = isa_decode(in);
+
+		if (id < 0) {
+			diag_printf(log, "insn %zu: unknown opcode 0x%02x", pc, in->code);
+			err = -EINVAL;
+			break;
+		}
+		err = check_one(in, id, pc, log);
+		if (err || !(isa_info[id].flags & F_WIDE))
+			continue;
+		if (pc + 1 >= cnt) {
+			diag_printf(log, "insn %zu: incomplete lddw: missing second slot", pc);
+			err = -EINVAL;
+			break;
+		}
+		const struct bpf_insn *hi = &insns[pc + 1];
+		if (hi->code || hi->dst_reg || hi->src_reg || hi->off) {
+			diag_printf(log, "insn %zu: invalid lddw second slot", pc + 1);
+			err = -EINVAL;
+			break;
+		}
+		if (in->src_reg != ISA_PSEUDO_IMM && in->src_reg != ISA_PSEUDO_MAP_VALUE &&
+		    in->src_reg != ISA_PSEUDO_MAP_IDX_VALUE && hi->imm) {
+			diag_printf(log, "insn %zu: lddw with pseudo source %u must have a zero high imm", pc,
+				    in->src_reg);
+			err = -EINVAL;
+			break;
+		}
+		hi_slot[++pc] = 1;
+	}
+	for (size_t pc = 0; pc < cnt && !err; pc++) {
+		if (hi_slot[pc])
+			continue;
+		int id = isa_decode(&insns[pc]);
+		if (!is_jump_with_target(id))
+			continue;
+		int64_t t = isa_jump_target(&insns[pc], pc);
+		if (t < 0 || (uint64_t)t >= cnt) {
+			diag_printf(log, "insn %zu: jump out of range to %lld", pc, (long long)t);
+			err = -EINVAL;
+		} else if (hi_slot[t]) {
+			diag_printf(log, "insn %zu: jump into the middle of lddw at %lld", pc, (long long)t - 1);
+			err = -EINVAL;
+		}
+	}
+	if (!err) {
+		int last = hi_slot[cnt - 1] ? -1 : isa_decode(&insns[cnt - 1]);
+		/* A program must not run off its end (Linux: "last insn is not an exit or jmp"). */
+		if (last != ISA_EXIT && last != ISA_JA && last != ISA_JA32) {
+			diag_printf(log, "insn %zu: last insn is not an exit or jmp", cnt - 1);
+			err = -EINVAL;
+		}
+	}
+	free(hi_slot);
+	return err;
+}

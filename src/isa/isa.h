@@ -1,0 +1,131 @@
+/* isa.h -- the eBPF instruction set as data: ids generated from insn.def, per-id properties, decoding and
+ * validation of raw instructions, the assembler and the disassembler.  Depends on util only. */
+#ifndef BPFVM_ISA_H
+#define BPFVM_ISA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+
+#include "../util/util.h"
+
+/* Operand fields an instruction format uses; every field not named must be zero. */
+enum {
+	U_DST = 1 << 0,
+	U_SRC = 1 << 1,
+	U_OFF = 1 << 2,
+	U_IMM = 1 << 3,
+};
+
+/* Format: which fields are operands, and how assembler/disassembler spell them. */
+enum isa_fmt {
+	FMT_NONE,       /* exit                                   */
+	FMT_ALU_K,      /* add %r0, 1        | r0 += 1            */
+	FMT_ALU_X,      /* add %r0, %r1      | r0 += r1           */
+	FMT_NEG,        /* neg %r0           | r0 = -r0           */
+	FMT_MOVSX,      /* movsx864 %r0, %r1 | r0 = (s8)r1        */
+	FMT_END,        /* be16 %r0          | r0 = be16 r0       */
+	FMT_JA,         /* ja +3             | goto +3            */
+	FMT_JA32,       /* ja32 +3           | gotol +3           */
+	FMT_JMP_K,      /* jeq %r1, 5, +3    | if r1 == 5 goto +3 */
+	FMT_JMP_X,      /* jeq %r1, %r2, +3  | if r1 == r2 goto +3*/
+	FMT_CALL,       /* call 1            | call 1             */
+	FMT_CALL_LOCAL, /* call local +3     | call 3 (src 1)     */
+	FMT_CALL_KFUNC, /* call kfunc 7      | call 7 (src 2)     */
+	FMT_CALLX,      /* callx %r2         | callx r2           */
+	FMT_LDDW,       /* lddw %r0, 0x1     | r0 = 0x1 ll        */
+	FMT_LDABS,      /* ldabsw 12         | r0 = *(u32 *)skb[12] */
+	FMT_LDIND,      /* ldindw %r1, 12    | r0 = *(u32 *)skb[r1 + 12] */
+	FMT_LDX,        /* ldxw %r0, [%r1+4] | r0 = *(u32 *)(r1 + 4) */
+	FMT_ST,         /* stw [%r1+4], 5    | *(u32 *)(r1 + 4) = 5  */
+	FMT_STX,        /* stxw [%r1+4], %r2 | *(u32 *)(r1 + 4) = r2 */
+	FMT_ATOMIC,     /* lock add [%r1+4], %r2                     */
+	FMT_LDACQ,      /* load_acquire64 %r0, [%r1+4]               */
+};
+
+enum {
+	F_ALU = 1u << 0,
+	F_JMP = 1u << 1,
+	F_LD = 1u << 2,
+	F_LDX = 1u << 3,
+	F_ST = 1u << 4,
+	F_STX = 1u << 5,
+	F_64 = 1u << 6,
+	F_32 = 1u << 7,
+	F_K = 1u << 8,
+	F_X = 1u << 9,
+	F_SIGNED = 1u << 10,
+	F_COND = 1u << 11,
+	F_CALL = 1u << 12,
+	F_EXIT = 1u << 13,
+	F_WIDE = 1u << 14,     /* two slots (lddw) */
+	F_PKT = 1u << 15,      /* legacy LD_ABS/LD_IND */
+	F_ATOMIC = 1u << 16,
+	F_FETCH = 1u << 17,
+	F_ACQREL = 1u << 18,
+	F_INTERNAL = 1u << 19, /* produced by fixup only */
+};
+
+enum isa_id {
+#define X(name_, ...) ISA_##name_,
+#include "insn.def"
+#undef X
+	ISA_COUNT
+};
+_Static_assert(ISA_COUNT <= 256, "vm_insn.id is uint8_t");
+_Static_assert(sizeof(struct bpf_insn) == 8, "RFC 9669: one slot is 64 bits");
+
+struct isa_info {
+	const char *name;  /* "ADD64_K" */
+	const char *mnem;  /* "add" */
+	const char *op;    /* "+=" */
+	uint8_t opc;
+	uint8_t fmt;       /* enum isa_fmt */
+	uint8_t size;      /* memory access bytes */
+	uint32_t flags;
+};
+
+extern const struct isa_info isa_info[ISA_COUNT];
+
+/* Pseudo sources of lddw (src_reg), as in Linux's uapi. */
+enum {
+	ISA_PSEUDO_IMM = 0,
+	ISA_PSEUDO_MAP_FD = 1,
+	ISA_PSEUDO_MAP_VALUE = 2,
+	ISA_PSEUDO_BTF_ID = 3,
+	ISA_PSEUDO_FUNC = 4,
+	ISA_PSEUDO_MAP_IDX = 5,
+	ISA_PSEUDO_MAP_IDX_VALUE = 6,
+};
+
+/* The row an instruction decodes to, or -1 when no row accepts it (internal rows never match).
+ * Checks only the selector, not the unused fields: see isa_validate(). */
+int isa_decode(const struct bpf_insn *in);
+
+/* Fields of `in` that its format uses (U_* mask, including the field its selector reads). */
+unsigned isa_used_fields(int id);
+
+/* Validates a whole program as raw bytes: every opcode known, unused fields zero, registers in range,
+ * r10 never written, jumps and calls inside the program and not into the middle of an lddw, lddw
+ * complete, last instruction an exit or unconditional jump.  Returns 0, or -EINVAL with one line
+ * "insn <pc>: <problem>" added to `log`. */
+int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log);
+
+#define ISA_MAX_INSNS 1000000u /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
+
+/* Target pc of a jump or local call at pc (the field the format uses). */
+int64_t isa_jump_target(const struct bpf_insn *in, size_t pc);
+
+/* Assembler: both bpf_conformance syntax ("mov %r0, 1", "ldxw %r0, [%r1+4]", "lock add [%r1], %r2")
+ * and LLVM syntax ("r0 = 1", "r0 = *(u32 *)(r1 + 4)"), with labels.  On success stores a malloc'd array
+ * in *out (free() it) and its length in *cnt and returns 0; on failure returns -EINVAL with one line
+ * "line <n>: <problem>" in `log`. */
+int isa_assemble(const char *src, struct bpf_insn **out, size_t *cnt, struct diag *log);
+
+/* Disassembler: one instruction in LLVM syntax as `llvm-objdump -d` prints it (without the address and
+ * bytes columns).  `in` may point at the first slot of an lddw, in which case `avail` must be >= 2.
+ * Returns the number of slots consumed (1 or 2); writes "<invalid>"-style text for unknown encodings. */
+size_t isa_disasm_one(const struct bpf_insn *in, size_t avail, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,87 @@
+/* sys.h -- the instance (struct bpfvm) and its object table: handles ("fds"), ids, references.
+ * Every other part reaches shared objects (maps, programs) through this table, so a handle is only ever
+ * valid inside the instance that issued it.  Implemented in sys.c (bpf() dispatch, object table,
+ * program commands) and sys_map.c (map commands). */
+#ifndef BPFVM_SYS_H
+#define BPFVM_SYS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <bpfvm.h>
+
+#include "util/util.h"
+
+struct vm_prog;
+struct map;
+
+enum sys_kind {
+	SYS_NONE = 0,
+	SYS_PROG,
+	SYS_MAP,
+};
+
+/* A reference-counted object.  Each handle holds one reference; so does every program that uses a map
+ * and every prog array slot that holds a program. */
+struct sys_obj {
+	enum sys_kind kind;
+	atomic_int refcnt;
+	uint32_t id;                 /* global id within the instance (MAP_GET_FD_BY_ID ...) */
+	union {
+		struct vm_prog *prog;
+		struct map *map;
+		void *ptr;
+	};
+};
+
+struct bpfvm {
+	struct diag log;
+	unsigned int nr_cpus;
+	char pin_root[4096];
+	bpfvm_print_fn print;
+	void *print_ctx;
+	struct bpfvm_kfunc *kfuncs;  /* owned copy */
+	size_t kfunc_cnt;
+	struct bpfvm_kfunc *helpers; /* embedder helpers overriding Linux ids; owned copy */
+	size_t helper_cnt;
+	uint64_t insn_limit;
+
+	pthread_mutex_t lock;        /* guards the tables below */
+	struct sys_obj **fds;        /* fd -> object (holds a reference); NULL = free */
+	size_t fd_cap;
+	struct sys_obj **by_id;      /* id - 1 -> object (weak: cleared when the object dies) */
+	size_t id_cap;
+	uint32_t next_id;
+
+	atomic_ulong *slot_busy;     /* one bit per execution slot */
+	uint64_t *prandom;           /* one xorshift state per slot */
+};
+
+/* Installs a new object with one reference held by the returned handle.  Returns the fd or -ENOMEM /
+ * -EMFILE.  On failure the caller still owns obj->ptr. */
+int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr);
+/* Takes a reference on the object behind fd if it has the kind; NULL when not (errno-style via *err). */
+struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err);
+struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind);
+void sys_obj_hold(struct sys_obj *o);
+void sys_put(struct bpfvm *vm, struct sys_obj *o);
+/* The object of a map/program pointer (the pointer's owner keeps it alive). */
+struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m);
+
+/* Execution slots ("CPUs"): a running thread holds one.  sys_slot_get() never fails; when all slots are
+ * busy it waits.  */
+unsigned int sys_slot_get(struct bpfvm *vm);
+void sys_slot_put(struct bpfvm *vm, unsigned int slot);
+
+uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot);
+
+/* Error reporting to the instance log: clears the log at the start of each public call. */
+void sys_log_reset(struct bpfvm *vm);
+int sys_err(struct bpfvm *vm, int err, const char *fmt, ...) PRINTF_FMT(3, 4);
+
+/* Map commands, implemented in sys_map.c.  Each takes the attr as bpf(2) does. */
+long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);
+/* Release of a map object's payload when its last reference goes. */
+void sys_map_release(struct bpfvm *vm, struct map *m);
+
+#endif

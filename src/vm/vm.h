@@ -1,0 +1,119 @@
+/* vm.h -- programs as the engines run them: pre-decoded instructions, the shared fixup pass, the
+ * interpreter, and the per-run state (stack, memory regions a program may touch, per-CPU slot).
+ * Depends on isa, helpers (function table) and maps (through sys.h's object layer). */
+#ifndef BPFVM_VM_H
+#define BPFVM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../isa/isa.h"
+
+struct bpfvm;
+struct vm_run;
+
+#define VM_STACK_SIZE   512u            /* per frame, as Linux's MAX_BPF_STACK */
+#define VM_MAX_FRAMES   8u              /* Linux MAX_CALL_FRAMES */
+#define VM_MAX_TAIL_CALLS 33u           /* Linux MAX_TAIL_CALL_CNT */
+#define VM_MAX_REGIONS  16u
+
+/* A helper as the engines call it: r1..r5 in, r0 out.  `run` gives the per-run state (slot, regions
+ * for pointer checks); a helper that finds its arguments unsafe calls vm_fault() and returns 0. */
+typedef uint64_t (*vm_helper_fn)(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				 uint64_t r5);
+
+/* One pre-decoded instruction: 16 bytes, four per cache line.  `k` holds what the fixup pass resolved:
+ * the sign-extended imm, the 64-bit lddw value, a helper function pointer, or a jump's absolute target. */
+struct vm_insn {
+	uint8_t id;     /* enum isa_id */
+	uint8_t dst;
+	uint8_t src;
+	uint8_t size;   /* memory access bytes */
+	int32_t off;    /* memory offset; for jumps/calls the absolute target pc */
+	uint64_t k;
+};
+_Static_assert(sizeof(struct vm_insn) == 16, "four pre-decoded insns per cache line");
+
+/* Memory a program may touch besides its stack. */
+struct vm_region {
+	uintptr_t lo, hi;       /* [lo, hi) */
+	bool writable;
+};
+
+struct vm_prog {
+	struct bpfvm *vm;
+	struct vm_insn *insns;        /* owned; cnt entries (lddw keeps its second slot as LDDW_HI) */
+	size_t cnt;
+	struct bpf_insn *orig;        /* owned copy of what was loaded, after map relocation */
+	uint32_t type;                /* BPF_PROG_TYPE_* */
+	uint32_t expected_attach_type;
+	char name[BPF_OBJ_NAME_LEN];
+	struct vm_region *map_regions; /* memory of the maps the program references (used_maps) */
+	size_t map_region_cnt;
+	uint32_t *used_map_ids;       /* object ids of referenced maps, each holding a reference */
+	size_t used_map_cnt;
+	bool gpl;
+	void *jit_fn;                 /* set by the JIT, NULL otherwise */
+	size_t jit_len;
+};
+
+/* State of one program invocation.  Lives on the caller's stack; nothing here is shared. */
+struct vm_run {
+	struct bpfvm *vm;
+	struct vm_prog *prog;
+	unsigned int slot;            /* execution slot = "CPU" */
+	uint64_t budget;              /* instructions left before -ELOOP (counted on back-jumps and calls) */
+	int err;                      /* 0, or the negative errno that stopped the run */
+	size_t fault_pc;
+	const char *fault_what;
+	uintptr_t fault_addr;
+	uint32_t fault_size;
+	uint32_t tail_calls;
+	const uint8_t *pkt;           /* for legacy LD_ABS/LD_IND: packet start and length */
+	uint32_t pkt_len;
+	void *ctx;                    /* r1 at entry */
+	void *hook;                   /* program-type state (xdp_buff, sk_buff); owned by the caller */
+	struct vm_region regions[VM_MAX_REGIONS];
+	unsigned int region_cnt;
+	uint8_t *stack;               /* VM_MAX_FRAMES * VM_STACK_SIZE bytes */
+};
+
+/* Builds pre-decoded insns for prog from prog->orig (already validated): resolves helper ids to function
+ * pointers (through `resolve`), jump targets, lddw values.  Shared by the interpreter and the JIT.
+ * Returns 0 or a negative errno with a located message in `log`. */
+int vm_fixup(struct vm_prog *prog, struct diag *log);
+
+/* Runs prog with r1 = a1, r2 = a2.  Returns r0; on a fault returns 0 with run->err set. */
+uint64_t vm_interp(struct vm_run *run, uint64_t a1, uint64_t a2);
+
+/* Initialises a run of prog (slot taken by the caller).  `stack` must hold VM_MAX_FRAMES*VM_STACK_SIZE. */
+void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack);
+/* Lets the program access [p, p + len). Returns false when the table is full. */
+bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable);
+
+/* Is [addr, addr+len) memory the current run may read (write = false) or write? */
+bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
+static inline bool vm_mem_ok(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
+{
+	uintptr_t base = (uintptr_t)run->stack;
+	if (addr - base <= VM_MAX_FRAMES * VM_STACK_SIZE - len && addr >= base)
+		return true;
+	return vm_mem_ok_slow(run, addr, len, write);
+}
+
+/* Records a fault (first one wins) and makes the engine stop. */
+void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uint32_t size);
+
+/* Runs run->prog on run->ctx (r1) with the instance's engine choice, taking an execution slot for the
+ * duration (run->slot).  Returns 0 and r0 in *ret, or the negative errno of a fault (-EFAULT, -ELOOP),
+ * with a located message in the instance log. */
+int vm_exec(struct vm_run *run, uint64_t *ret);
+
+/* Calls a subprogram of the running program (bpf_loop, for_each_map_elem callbacks): fn is the value a
+ * BPF_PSEUDO_FUNC lddw produced.  Returns its r0; on a fault returns 0 with run->err set. */
+uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+			 uint64_t a5);
+
+void vm_prog_free(struct vm_prog *prog);
+
+#endif

@@ -1,0 +1,9 @@
+/* cmd.h -- the bpfvm CLI's subcommands, one file each (tools/cmd_<name>.c).  Each returns the process
+ * exit status.  The CLI uses include/bpfvm.h only. */
+#ifndef BPFVM_TOOLS_CMD_H
+#define BPFVM_TOOLS_CMD_H
+
+int cmd_asm(int argc, char **argv);
+int cmd_disasm(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_conformance_plugin(int argc, char **argv);
