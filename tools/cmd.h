@@ -7,3 +7,5 @@ int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance_plugin(int argc, char **argv);
+
+#endif
