@@ -43,6 +43,9 @@ struct bpfvm_opts {
 	void *print_ctx;
 	const struct bpfvm_kfunc *kfuncs; /* copied at bpfvm_new(); NULL: none */
 	size_t kfunc_cnt;
+	const struct bpfvm_kfunc *helpers; /* host helpers called with `call imm` (src 0); an id here
+					    * replaces Linux's helper of that id; copied; NULL: none */
+	size_t helper_cnt;
 	size_t log_max;                /* cap on the error log in bytes; 0: 1 MiB */
 };
 

@@ -7,6 +7,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <bpfvm.h>
 
@@ -78,6 +80,17 @@ uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot);
 /* Error reporting to the instance log: clears the log at the start of each public call. */
 void sys_log_reset(struct bpfvm *vm);
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...) PRINTF_FMT(3, 4);
+
+/* Run-time services the engines need from the object layer (sys.c). */
+struct vm_run;
+/* Memory of maps created after the program was loaded (map-in-map inner maps, ring buffers): */
+bool sys_mem_ok_dynamic(struct bpfvm *vm, uintptr_t addr, size_t len, bool write);
+/* callx with a helper id in a register: calls it, or faults the run (-EINVAL) for an unknown id. */
+uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			    uint64_t r5);
+/* bpf_tail_call(): the program in slot `index` of prog array `map_ptr`, or NULL (the call falls
+ * through).  A map_ptr that is not a prog array the program uses faults the run. */
+struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index);
 
 /* Map commands, implemented in sys_map.c.  Each takes the attr as bpf(2) does. */
 long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);

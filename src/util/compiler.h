@@ -10,6 +10,7 @@
 #define UNUSED      __attribute__((unused))
 #define NORETURN    __attribute__((noreturn))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* SQLite's NEVER(): a defensive check of our own invariant. Loud in debug builds, still checked
  * (and survived) in release builds. */

@@ -7,15 +7,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <bpfvm.h>
+
 #include "../isa/isa.h"
 
 struct bpfvm;
 struct vm_run;
+struct sys_obj;
 
 #define VM_STACK_SIZE   512u            /* per frame, as Linux's MAX_BPF_STACK */
 #define VM_MAX_FRAMES   8u              /* Linux MAX_CALL_FRAMES */
 #define VM_MAX_TAIL_CALLS 33u           /* Linux MAX_TAIL_CALL_CNT */
 #define VM_MAX_REGIONS  16u
+#define VM_MAY_GOTO_BUDGET (8u * 1024 * 1024)
 
 /* A helper as the engines call it: r1..r5 in, r0 out.  `run` gives the per-run state (slot, regions
  * for pointer checks); a helper that finds its arguments unsafe calls vm_fault() and returns 0. */
@@ -69,6 +73,7 @@ struct vm_run {
 	uintptr_t fault_addr;
 	uint32_t fault_size;
 	uint32_t tail_calls;
+	struct sys_obj *tail_obj;     /* reference on the current tail-call target, dropped by vm_exec */
 	const uint8_t *pkt;           /* for legacy LD_ABS/LD_IND: packet start and length */
 	uint32_t pkt_len;
 	void *ctx;                    /* r1 at entry */
@@ -76,6 +81,8 @@ struct vm_run {
 	struct vm_region regions[VM_MAX_REGIONS];
 	unsigned int region_cnt;
 	uint8_t *stack;               /* VM_MAX_FRAMES * VM_STACK_SIZE bytes */
+	uint32_t may_goto_left;       /* may_goto iterations left (Linux BPF_MAX_LOOPS) */
+	uint64_t fp;                  /* r10 at the last helper call, for callbacks (vm_call_subprog) */
 };
 
 /* Builds pre-decoded insns for prog from prog->orig (already validated): resolves helper ids to function

@@ -1,0 +1,843 @@
+/* sys.c -- the instance, its object table, and the bpf() commands on programs.  Map commands are in
+ * sys_map.c.  Handles ("fds") are indices into the instance's table, each holding one reference. */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sys.h"
+#include "helpers/helpers.h"
+#include "maps/maps.h"
+#include "progtypes/progtypes.h"
+#include "vm/vm.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the engines assume a little-endian host");
+
+#define FD_MAX 65536
+#define LOG_MAX_DEFAULT (1u << 20)
+
+/* ---- instance ---------------------------------------------------------------------------- */
+
+static void *dup_table(const void *src, size_t cnt, size_t elem)
+{
+	if (!cnt)
+		return NULL;
+	void *p = malloc(cnt * elem);
+	if (p)
+		memcpy(p, src, cnt * elem);
+	return p;
+}
+
+static void default_pin_root(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (xdg && *xdg && access(xdg, W_OK) == 0)
+		snprintf(buf, len, "%s/bpfvm", xdg);
+	else
+		snprintf(buf, len, "/dev/shm/bpfvm");
+}
+
+struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o) };
+	struct bpfvm *vm;
+
+	if (opts) {
+		if (opts->sz < offsetof(struct bpfvm_opts, nr_cpus) + sizeof(unsigned int))
+			return NULL;
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return NULL;
+	diag_init(&vm->log, o.log_max ? o.log_max : LOG_MAX_DEFAULT);
+	if (o.nr_cpus == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o.nr_cpus = n > 0 ? (unsigned int)n : 1;
+	}
+	if (o.nr_cpus > 1024)
+		goto fail;
+	vm->nr_cpus = o.nr_cpus;
+	if (o.pin_root) {
+		if (strlen(o.pin_root) >= sizeof(vm->pin_root))
+			goto fail;
+		snprintf(vm->pin_root, sizeof(vm->pin_root), "%s", o.pin_root);
+	} else {
+		default_pin_root(vm->pin_root, sizeof(vm->pin_root));
+	}
+	vm->print = o.print;
+	vm->print_ctx = o.print_ctx;
+	vm->kfunc_cnt = o.kfunc_cnt;
+	vm->kfuncs = dup_table(o.kfuncs, o.kfunc_cnt, sizeof(*o.kfuncs));
+	vm->helper_cnt = o.helper_cnt;
+	vm->helpers = dup_table(o.helpers, o.helper_cnt, sizeof(*o.helpers));
+	if ((o.kfunc_cnt && !vm->kfuncs) || (o.helper_cnt && !vm->helpers))
+		goto fail;
+	size_t words = (vm->nr_cpus + 63) / 64;
+	vm->slot_busy = calloc(words, sizeof(*vm->slot_busy));
+	vm->prandom = calloc(vm->nr_cpus, sizeof(*vm->prandom));
+	if (!vm->slot_busy || !vm->prandom)
+		goto fail;
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)vm;
+	for (unsigned int i = 0; i < vm->nr_cpus; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		vm->prandom[i] = seed | 1;
+	}
+	pthread_mutex_init(&vm->lock, NULL);
+	return vm;
+fail:
+	free(vm->kfuncs);
+	free(vm->helpers);
+	free(vm->slot_busy);
+	free(vm->prandom);
+	diag_fini(&vm->log);
+	free(vm);
+	return NULL;
+}
+
+void bpfvm_free(struct bpfvm *vm)
+{
+	if (!vm)
+		return;
+	for (size_t fd = 0; fd < vm->fd_cap; fd++)
+		bpfvm_close(vm, (int)fd);
+	free(vm->fds);
+	free(vm->by_id);
+	free(vm->kfuncs);
+	free(vm->helpers);
+	free(vm->slot_busy);
+	free(vm->prandom);
+	pthread_mutex_destroy(&vm->lock);
+	diag_fini(&vm->log);
+	free(vm);
+}
+
+const char *bpfvm_errmsg(const struct bpfvm *vm)
+{
+	return vm->log.buf ? vm->log.buf : "";
+}
+
+void sys_log_reset(struct bpfvm *vm)
+{
+	diag_clear(&vm->log);
+}
+
+int sys_err(struct bpfvm *vm, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vprintf(&vm->log, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit)
+{
+	vm->insn_limit = limit;
+}
+
+/* ---- object table ------------------------------------------------------------------------ */
+
+static int grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+	void **p = pp;
+	size_t ncap = *cap ? *cap : 16;
+
+	while (ncap < need)
+		ncap *= 2;
+	void *n = realloc(*p, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	memset((char *)n + *cap * elem, 0, (ncap - *cap) * elem);
+	*p = n;
+	*cap = ncap;
+	return 0;
+}
+
+int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr)
+{
+	struct sys_obj *o = calloc(1, sizeof(*o));
+	int fd = -EMFILE;
+
+	if (!o)
+		return -ENOMEM;
+	o->kind = kind;
+	o->ptr = ptr;
+	atomic_init(&o->refcnt, 1);
+	pthread_mutex_lock(&vm->lock);
+	for (size_t i = 0; i < vm->fd_cap; i++) {
+		if (!vm->fds[i]) {
+			fd = (int)i;
+			break;
+		}
+	}
+	if (fd < 0 && vm->fd_cap < FD_MAX) {
+		fd = (int)vm->fd_cap;
+		if (grow(&vm->fds, &vm->fd_cap, vm->fd_cap + 1, sizeof(*vm->fds)))
+			fd = -ENOMEM;
+	}
+	if (fd >= 0 && vm->next_id >= vm->id_cap && grow(&vm->by_id, &vm->id_cap, vm->next_id + 1, sizeof(*vm->by_id)))
+		fd = -ENOMEM;
+	if (fd >= 0) {
+		o->id = ++vm->next_id;
+		vm->by_id[o->id - 1] = o;
+		vm->fds[fd] = o;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (fd < 0)
+		free(o);
+	return fd;
+}
+
+struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err)
+{
+	struct sys_obj *o = NULL;
+
+	pthread_mutex_lock(&vm->lock);
+	if (fd >= 0 && (size_t)fd < vm->fd_cap)
+		o = vm->fds[fd];
+	if (o && kind != SYS_NONE && o->kind != kind) {
+		*err = -EINVAL;
+		o = NULL;
+	} else if (!o) {
+		*err = -EBADF;
+	} else {
+		atomic_fetch_add(&o->refcnt, 1);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return o;
+}
+
+struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind)
+{
+	struct sys_obj *o = NULL;
+
+	pthread_mutex_lock(&vm->lock);
+	if (id >= 1 && id <= vm->next_id && (size_t)(id - 1) < vm->id_cap)
+		o = vm->by_id[id - 1];
+	if (o && ((kind != SYS_NONE && o->kind != kind) || atomic_load(&o->refcnt) == 0))
+		o = NULL;
+	if (o)
+		atomic_fetch_add(&o->refcnt, 1);
+	pthread_mutex_unlock(&vm->lock);
+	return o;
+}
+
+void sys_obj_hold(struct sys_obj *o)
+{
+	atomic_fetch_add(&o->refcnt, 1);
+}
+
+static void prog_release(struct bpfvm *vm, struct vm_prog *p);
+
+void sys_put(struct bpfvm *vm, struct sys_obj *o)
+{
+	if (!o)
+		return;
+	/* The table lock makes "last reference gone" and "looked up by id" exclusive. */
+	pthread_mutex_lock(&vm->lock);
+	int last = atomic_fetch_sub(&o->refcnt, 1) == 1;
+	if (last && o->id && (size_t)(o->id - 1) < vm->id_cap && vm->by_id[o->id - 1] == o)
+		vm->by_id[o->id - 1] = NULL;
+	pthread_mutex_unlock(&vm->lock);
+	if (!last)
+		return;
+	if (o->kind == SYS_PROG)
+		prog_release(vm, o->prog);
+	else if (o->kind == SYS_MAP)
+		sys_map_release(vm, o->map);
+	free(o);
+}
+
+struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m)
+{
+	struct sys_obj *o = NULL;
+
+	pthread_mutex_lock(&vm->lock);
+	for (size_t i = 0; i < vm->id_cap && !o; i++)
+		if (vm->by_id[i] && vm->by_id[i]->kind == SYS_MAP && vm->by_id[i]->map == m)
+			o = vm->by_id[i];
+	pthread_mutex_unlock(&vm->lock);
+	return o;
+}
+
+int bpfvm_close(struct bpfvm *vm, int fd)
+{
+	struct sys_obj *o = NULL;
+
+	pthread_mutex_lock(&vm->lock);
+	if (fd >= 0 && (size_t)fd < vm->fd_cap) {
+		o = vm->fds[fd];
+		vm->fds[fd] = NULL;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (!o)
+		return -EBADF;
+	sys_put(vm, o);
+	return 0;
+}
+
+/* ---- execution slots and per-slot state --------------------------------------------------- */
+
+unsigned int sys_slot_get(struct bpfvm *vm)
+{
+	size_t words = (vm->nr_cpus + 63) / 64;
+
+	for (;;) {
+		for (size_t w = 0; w < words; w++) {
+			unsigned long busy = atomic_load(&vm->slot_busy[w]);
+			for (unsigned b = 0; b < 64; b++) {
+				unsigned int slot = (unsigned int)(w * 64 + b);
+				if (slot >= vm->nr_cpus)
+					break;
+				unsigned long bit = 1ul << b;
+				if (busy & bit)
+					continue;
+				if (!(atomic_fetch_or(&vm->slot_busy[w], bit) & bit))
+					return slot;
+			}
+		}
+		sched_yield();
+	}
+}
+
+void sys_slot_put(struct bpfvm *vm, unsigned int slot)
+{
+	atomic_fetch_and(&vm->slot_busy[slot / 64], ~(1ul << (slot % 64)));
+}
+
+uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot)
+{
+	/* xorshift64*: the slot is held exclusively by the caller, so no lock is needed. */
+	uint64_t x = vm->prandom[slot];
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	vm->prandom[slot] = x;
+	return (uint32_t)((x * 2685821657736338717ull) >> 32);
+}
+
+/* ---- run-time services for the engines ---------------------------------------------------- */
+
+bool sys_mem_ok_dynamic(struct bpfvm *vm, uintptr_t addr, size_t len, bool write)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&vm->lock);
+	for (size_t i = 0; i < vm->id_cap && !ok; i++) {
+		struct sys_obj *o = vm->by_id[i];
+		if (!o || o->kind != SYS_MAP)
+			continue;
+		void *lo;
+		size_t n;
+		bool w;
+		map_region(o->map, &lo, &n, &w);
+		if (addr >= (uintptr_t)lo && addr < (uintptr_t)lo + n && len <= (uintptr_t)lo + n - addr)
+			ok = !write || w;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ok;
+}
+
+uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			    uint64_t r5)
+{
+	struct bpfvm *vm = run->vm;
+
+	for (size_t i = 0; i < vm->helper_cnt; i++)
+		if (vm->helpers[i].id == id)
+			return vm->helpers[i].fn(r1, r2, r3, r4, r5);
+	const struct hlp_proto *h = id <= UINT32_MAX ? hlp_get((uint32_t)id) : NULL;
+	if (!h || id == 12 || !pt_helper_allowed(run->prog->type, (uint32_t)id)) {
+		vm_fault(run, -EINVAL, "callx to unknown or disallowed helper", (uintptr_t)id, 0);
+		return 0;
+	}
+	return h->fn(run, r1, r2, r3, r4, r5);
+}
+
+static bool prog_uses_map(const struct vm_prog *p, uint32_t id)
+{
+	for (size_t i = 0; i < p->used_map_cnt; i++)
+		if (p->used_map_ids[i] == id)
+			return true;
+	return false;
+}
+
+struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index)
+{
+	struct bpfvm *vm = run->vm;
+	struct sys_obj *mo = sys_obj_of_map(vm, (const struct map *)(uintptr_t)map_ptr);
+
+	if (!mo || !prog_uses_map(run->prog, mo->id) || map_type(mo->map) != BPF_MAP_TYPE_PROG_ARRAY) {
+		vm_fault(run, -EINVAL, "bpf_tail_call: R2 is not a prog array of the program", (uintptr_t)map_ptr, 0);
+		return NULL;
+	}
+	if (index >= map_max_entries(mo->map))
+		return NULL;
+	uint32_t pid = map_prog_array_get(mo->map, (uint32_t)index);
+	if (!pid)
+		return NULL;
+	struct sys_obj *po = sys_get_by_id(vm, pid, SYS_PROG);
+	if (!po)
+		return NULL;
+	if (po->prog->type != run->prog->type) {
+		sys_put(vm, po);
+		return NULL;
+	}
+	/* The run keeps the target alive until it ends (vm_exec drops it), whatever the array does. */
+	if (run->tail_obj)
+		sys_put(vm, run->tail_obj);
+	run->tail_obj = po;
+	return po->prog;
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+int vm_exec(struct vm_run *run, uint64_t *ret)
+{
+	struct bpfvm *vm = run->vm;
+	struct vm_prog *entry = run->prog;
+	uint64_t r0;
+
+	run->slot = sys_slot_get(vm);
+	r0 = vm_interp(run, (uintptr_t)run->ctx, 0);
+	sys_slot_put(vm, run->slot);
+	if (run->tail_obj) {
+		sys_put(vm, run->tail_obj);
+		run->tail_obj = NULL;
+	}
+	if (run->err) {
+		const struct vm_prog *p = run->prog;
+		sys_err(vm, run->err, "prog '%s': insn %zu: %s addr=0x%lx size=%u", p->name, run->fault_pc,
+			run->fault_what ? run->fault_what : "fault", (unsigned long)run->fault_addr, run->fault_size);
+		run->prog = entry;
+		return run->err;
+	}
+	run->prog = entry;
+	*ret = r0;
+	return 0;
+}
+
+static int run_plain(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len, uint64_t *ret)
+{
+	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
+	struct vm_run run;
+	uint64_t r0;
+	int err;
+
+	vm_run_init(&run, prog, stack);
+	if (mem && len)
+		vm_run_add_region(&run, mem, len, true);
+	run.ctx = mem;
+	run.pkt = mem;
+	run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	run.slot = sys_slot_get(vm);
+	r0 = vm_interp(&run, (uintptr_t)mem, len);
+	sys_slot_put(vm, run.slot);
+	if (run.tail_obj)
+		sys_put(vm, run.tail_obj);
+	if (run.err) {
+		err = sys_err(vm, run.err, "prog '%s': insn %zu: %s addr=0x%lx size=%u", run.prog->name, run.fault_pc,
+			      run.fault_what ? run.fault_what : "fault", (unsigned long)run.fault_addr, run.fault_size);
+		return err;
+	}
+	*ret = r0;
+	return 0;
+}
+
+int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem, size_t mem_len, uint64_t *ret)
+{
+	struct sys_obj *o;
+	int err = 0;
+	uint64_t r0;
+
+	sys_log_reset(vm);
+	if (engine != BPFVM_ENGINE_INTERP)
+		return sys_err(vm, -EOPNOTSUPP, "the JIT engine is not available in this build");
+	o = sys_get(vm, fd, SYS_PROG, &err);
+	if (!o)
+		return sys_err(vm, err, "fd %d: not a program", fd);
+	err = run_plain(vm, o->prog, mem, mem_len, &r0);
+	sys_put(vm, o);
+	if (!err)
+		*ret = r0;
+	return err;
+}
+
+/* ---- program commands --------------------------------------------------------------------- */
+
+static void prog_release(struct bpfvm *vm, struct vm_prog *p)
+{
+	for (size_t i = 0; i < p->used_map_cnt; i++) {
+		struct sys_obj *mo = sys_get_by_id(vm, p->used_map_ids[i], SYS_MAP);
+		if (mo) {
+			/* drop both the lookup's reference and the one the program held */
+			sys_put(vm, mo);
+			sys_put(vm, mo);
+		}
+	}
+	vm_prog_free(p);
+}
+
+/* Attr bytes past the fields a command knows must be zero (Linux CHECK_ATTR + bpf_check_uarg_tail_zero). */
+static int attr_tail_zero(const union bpf_attr *attr, unsigned int size, size_t used)
+{
+	for (size_t i = used; i < size; i++)
+		if (((const uint8_t *)attr)[i])
+			return -E2BIG;
+	return 0;
+}
+
+static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
+{
+	for (size_t i = 0; i < p->used_map_cnt; i++)
+		if (p->used_map_ids[i] == mo->id)
+			return 0;
+	uint32_t *ids = realloc(p->used_map_ids, (p->used_map_cnt + 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	p->used_map_ids = ids;
+	struct vm_region *rg = realloc(p->map_regions, (p->map_region_cnt + 1) * sizeof(*rg));
+	if (!rg)
+		return -ENOMEM;
+	p->map_regions = rg;
+	void *lo;
+	size_t n;
+	bool w;
+	map_region(mo->map, &lo, &n, &w);
+	p->map_regions[p->map_region_cnt++] = (struct vm_region){ (uintptr_t)lo, (uintptr_t)lo + n, w };
+	p->used_map_ids[p->used_map_cnt++] = mo->id;
+	sys_obj_hold(mo); /* the program's reference */
+	return 0;
+}
+
+/* Resolves lddw pseudo sources to addresses, as Linux's resolve_pseudo_ldimm64(): map fd/idx -> the
+ * map pointer, map value -> the address of the value plus offset. */
+static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_attr *attr, struct diag *log)
+{
+	for (size_t pc = 0; pc < p->cnt; pc++) {
+		struct bpf_insn *in = &p->orig[pc];
+		if (isa_decode(in) != ISA_LDDW)
+			continue;
+		uint8_t src = in->src_reg;
+		if (src == ISA_PSEUDO_IMM || src == ISA_PSEUDO_FUNC) {
+			pc++;
+			continue;
+		}
+		if (src == ISA_PSEUDO_BTF_ID) {
+			diag_printf(log, "insn %zu: lddw of a kernel BTF id is not supported (no kernel symbols)", pc);
+			return -EINVAL;
+		}
+		int fd = in->imm;
+		if (src == ISA_PSEUDO_MAP_IDX || src == ISA_PSEUDO_MAP_IDX_VALUE) {
+			const int32_t *fds = (const int32_t *)(uintptr_t)attr->fd_array;
+			if (!fds) {
+				diag_printf(log, "insn %zu: map index %d without fd_array", pc, in->imm);
+				return -EPROTO;
+			}
+			fd = fds[in->imm];
+		}
+		int err = 0;
+		struct sys_obj *mo = sys_get(vm, fd, SYS_MAP, &err);
+		if (!mo) {
+			diag_printf(log, "insn %zu: fd %d is not pointing to valid bpf_map", pc, fd);
+			return -EBADF;
+		}
+		uint64_t val;
+		if (src == ISA_PSEUDO_MAP_FD || src == ISA_PSEUDO_MAP_IDX) {
+			val = (uintptr_t)mo->map;
+		} else {
+			uint32_t off = (uint32_t)p->orig[pc + 1].imm;
+			void *addr = map_direct_value_addr(mo->map, off);
+			if (!addr) {
+				diag_printf(log, "insn %zu: invalid access to map value pointer, value_size=%u off=%u", pc,
+					    map_value_size(mo->map), off);
+				sys_put(vm, mo);
+				return -EACCES;
+			}
+			val = (uintptr_t)addr;
+		}
+		err = add_used_map(p, mo);
+		sys_put(vm, mo);
+		if (err)
+			return err;
+		in->imm = (int32_t)(uint32_t)val;
+		p->orig[pc + 1].imm = (int32_t)(uint32_t)(val >> 32);
+		pc++;
+	}
+	return 0;
+}
+
+static bool valid_obj_name(const char *name, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap && name[i]; i++)
+		if (!(name[i] == '_' || name[i] == '.' || (name[i] >= '0' && name[i] <= '9') ||
+		      (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')))
+			return false;
+	return i < cap; /* must be NUL-terminated */
+}
+
+static void copy_log_out(const union bpf_attr *attr, const struct diag *log)
+{
+	char *ubuf = (char *)(uintptr_t)attr->log_buf;
+
+	if (!attr->log_level || !ubuf || attr->log_size == 0)
+		return;
+	size_t n = log->len < attr->log_size - 1 ? log->len : attr->log_size - 1;
+	if (n)
+		memcpy(ubuf, log->buf, n);
+	ubuf[n] = '\0';
+}
+
+static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
+{
+	struct diag log;
+	struct vm_prog *p = NULL;
+	int err;
+
+	if ((err = attr_tail_zero(attr, size, offsetofend(union bpf_attr, fd_array))))
+		return sys_err(vm, err, "PROG_LOAD: unknown attribute bytes are not zero");
+	if (attr->insn_cnt == 0)
+		return sys_err(vm, -EINVAL, "PROG_LOAD: insn_cnt is 0");
+	if (attr->insn_cnt > ISA_MAX_INSNS)
+		return sys_err(vm, -E2BIG, "PROG_LOAD: insn_cnt %u above the limit %u", attr->insn_cnt, ISA_MAX_INSNS);
+	if (!attr->insns)
+		return sys_err(vm, -EFAULT, "PROG_LOAD: insns is NULL");
+	if (attr->log_level && (!attr->log_buf || attr->log_size < 128 || attr->log_size > UINT32_MAX >> 2))
+		return sys_err(vm, -EINVAL, "PROG_LOAD: log_level set but log_buf/log_size invalid");
+	if (!attr->log_level && (attr->log_buf || attr->log_size))
+		return sys_err(vm, -EINVAL, "PROG_LOAD: log_buf given with log_level 0");
+	if (!valid_obj_name(attr->prog_name, sizeof(attr->prog_name)))
+		return sys_err(vm, -EINVAL, "PROG_LOAD: invalid prog_name");
+	if (!pt_known(attr->prog_type))
+		return sys_err(vm, -EINVAL, "PROG_LOAD: unknown prog_type %u", attr->prog_type);
+
+	diag_init(&log, 0);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		err = -ENOMEM;
+		goto out;
+	}
+	p->vm = vm;
+	p->type = attr->prog_type;
+	p->expected_attach_type = attr->expected_attach_type;
+	snprintf(p->name, sizeof(p->name), "%s", attr->prog_name);
+	p->cnt = attr->insn_cnt;
+	p->orig = malloc(p->cnt * sizeof(*p->orig));
+	if (!p->orig) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(p->orig, (const void *)(uintptr_t)attr->insns, p->cnt * sizeof(*p->orig));
+	if (attr->license) {
+		const char *lic = (const char *)(uintptr_t)attr->license;
+		p->gpl = !strcmp(lic, "GPL") || !strcmp(lic, "GPL v2") || !strcmp(lic, "Dual BSD/GPL") ||
+			 !strcmp(lic, "Dual MIT/GPL") || !strcmp(lic, "Dual MPL/GPL") || !strcmp(lic, "GPL and additional rights");
+	}
+	err = isa_validate(p->orig, p->cnt, &log);
+	if (!err)
+		err = resolve_ldimm64(vm, p, attr, &log);
+	if (!err)
+		err = vm_fixup(p, &log);
+	if (err)
+		goto out;
+	err = sys_install(vm, SYS_PROG, p);
+	if (err >= 0)
+		p = NULL;
+out:
+	copy_log_out(attr, &log);
+	if (err < 0) {
+		char last[512];
+		sys_err(vm, err, "%s", log.len ? diag_last(&log, last, sizeof(last)) : "PROG_LOAD failed");
+	}
+	if (p)
+		prog_release(vm, p);
+	diag_fini(&log);
+	return err;
+}
+
+int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
+		    const char *name)
+{
+	union bpf_attr attr;
+
+	sys_log_reset(vm);
+	if (insn_cnt > UINT32_MAX)
+		return sys_err(vm, -E2BIG, "program too large: %zu insns", insn_cnt);
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = prog_type;
+	attr.insns = (uintptr_t)insns;
+	attr.insn_cnt = (uint32_t)insn_cnt;
+	attr.license = (uintptr_t)"GPL";
+	if (name)
+		snprintf(attr.prog_name, sizeof(attr.prog_name), "%s", name);
+	return (int)prog_load(vm, &attr, sizeof(attr));
+}
+
+static long prog_test_run(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
+{
+	struct sys_obj *o;
+	int err = 0;
+
+	if ((err = attr_tail_zero(attr, size, offsetofend(union bpf_attr, test))))
+		return sys_err(vm, err, "PROG_TEST_RUN: unknown attribute bytes are not zero");
+	o = sys_get(vm, (int)attr->test.prog_fd, SYS_PROG, &err);
+	if (!o)
+		return sys_err(vm, err, "PROG_TEST_RUN: fd %u is not a program", attr->test.prog_fd);
+	err = pt_test_run(vm, o->prog, attr);
+	sys_put(vm, o);
+	return err;
+}
+
+static long prog_info(struct bpfvm *vm, struct sys_obj *o, union bpf_attr *attr)
+{
+	struct bpf_prog_info info;
+	struct vm_prog *p = o->prog;
+	uint32_t ulen = attr->info.info_len;
+	struct bpf_prog_info *uinfo = (struct bpf_prog_info *)(uintptr_t)attr->info.info;
+
+	memset(&info, 0, sizeof(info));
+	if (ulen > sizeof(info)) {
+		/* Linux: bytes of the caller's struct beyond ours must be zero. */
+		for (uint32_t i = sizeof(info); i < ulen; i++)
+			if (((const uint8_t *)uinfo)[i])
+				return sys_err(vm, -E2BIG, "OBJ_GET_INFO_BY_FD: info_len %u with non-zero tail", ulen);
+		ulen = sizeof(info);
+	}
+	memcpy(&info, uinfo, ulen);
+	uint32_t want_xlated = info.xlated_prog_len;
+	uint64_t xlated_buf = info.xlated_prog_insns;
+	uint32_t want_maps = info.nr_map_ids;
+	uint64_t map_buf = info.map_ids;
+	memset(&info, 0, sizeof(info));
+	info.type = p->type;
+	info.id = o->id;
+	memcpy(info.name, p->name, sizeof(info.name));
+	info.xlated_prog_len = (uint32_t)(p->cnt * sizeof(struct bpf_insn));
+	info.jited_prog_len = (uint32_t)p->jit_len;
+	info.nr_map_ids = (uint32_t)p->used_map_cnt;
+	info.gpl_compatible = p->gpl;
+	if (xlated_buf && want_xlated) {
+		size_t n = want_xlated < info.xlated_prog_len ? want_xlated : info.xlated_prog_len;
+		memcpy((void *)(uintptr_t)xlated_buf, p->orig, n);
+		info.xlated_prog_insns = xlated_buf;
+	}
+	if (map_buf && want_maps) {
+		size_t n = want_maps < p->used_map_cnt ? want_maps : p->used_map_cnt;
+		memcpy((void *)(uintptr_t)map_buf, p->used_map_ids, n * sizeof(uint32_t));
+		info.map_ids = map_buf;
+	}
+	memcpy(uinfo, &info, ulen);
+	attr->info.info_len = ulen;
+	return 0;
+}
+
+static long get_next_id(struct bpfvm *vm, enum sys_kind kind, union bpf_attr *attr)
+{
+	long ret = -ENOENT;
+
+	pthread_mutex_lock(&vm->lock);
+	for (uint32_t id = attr->start_id + 1; id >= 1 && id <= vm->next_id; id++) {
+		struct sys_obj *o = vm->by_id[id - 1];
+		if (o && o->kind == kind) {
+			attr->next_id = id;
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+static long fd_by_id(struct bpfvm *vm, enum sys_kind kind, uint32_t id)
+{
+	struct sys_obj *o = sys_get_by_id(vm, id, kind);
+	int fd;
+
+	if (!o)
+		return sys_err(vm, -ENOENT, "no object with id %u", id);
+	pthread_mutex_lock(&vm->lock);
+	fd = -EMFILE;
+	for (size_t i = 0; i < vm->fd_cap; i++) {
+		if (!vm->fds[i]) {
+			fd = (int)i;
+			break;
+		}
+	}
+	if (fd < 0 && vm->fd_cap < FD_MAX) {
+		fd = (int)vm->fd_cap;
+		if (grow(&vm->fds, &vm->fd_cap, vm->fd_cap + 1, sizeof(*vm->fds)))
+			fd = -ENOMEM;
+	}
+	if (fd >= 0)
+		vm->fds[fd] = o; /* the lookup's reference becomes the handle's */
+	pthread_mutex_unlock(&vm->lock);
+	if (fd < 0)
+		sys_put(vm, o);
+	return fd;
+}
+
+long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size)
+{
+	union bpf_attr a;
+	long ret;
+	int err = 0;
+
+	sys_log_reset(vm);
+	if (!attr)
+		return sys_err(vm, -EFAULT, "bpf: attr is NULL");
+	if (size > sizeof(a)) {
+		if (attr_tail_zero(attr, size, sizeof(a)))
+			return sys_err(vm, -E2BIG, "bpf: attr larger than known with non-zero tail");
+		size = sizeof(a);
+	}
+	/* Work on a zero-padded copy as the kernel does, then copy results back. */
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, attr, size);
+	switch (cmd) {
+	case BPF_PROG_LOAD:
+		ret = prog_load(vm, &a, size);
+		break;
+	case BPF_PROG_TEST_RUN:
+		ret = prog_test_run(vm, &a, size);
+		break;
+	case BPF_PROG_GET_NEXT_ID:
+		ret = get_next_id(vm, SYS_PROG, &a);
+		break;
+	case BPF_MAP_GET_NEXT_ID:
+		ret = get_next_id(vm, SYS_MAP, &a);
+		break;
+	case BPF_PROG_GET_FD_BY_ID:
+		ret = fd_by_id(vm, SYS_PROG, a.prog_id);
+		break;
+	case BPF_MAP_GET_FD_BY_ID:
+		ret = fd_by_id(vm, SYS_MAP, a.map_id);
+		break;
+	case BPF_OBJ_GET_INFO_BY_FD: {
+		struct sys_obj *o = sys_get(vm, (int)a.info.bpf_fd, SYS_NONE, &err);
+		if (!o) {
+			ret = sys_err(vm, err, "OBJ_GET_INFO_BY_FD: bad fd %u", a.info.bpf_fd);
+			break;
+		}
+		if (o->kind == SYS_PROG)
+			ret = prog_info(vm, o, &a);
+		else
+			ret = sys_map_cmd(vm, cmd, &a, size);
+		sys_put(vm, o);
+		break;
+	}
+	default:
+		ret = sys_map_cmd(vm, cmd, &a, size);
+		break;
+	}
+	memcpy(attr, &a, size);
+	return ret;
+}

@@ -1,0 +1,140 @@
+/* fixup.c -- the one rewrite pass between validation (and later the verifier) and the engines: raw insns
+ * -> pre-decoded vm_insns with resolved jump targets, lddw values and helper addresses.  The interpreter
+ * and the JIT both start from its output, so they cannot disagree about what a program means. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "vm.h"
+#include "../helpers/helpers.h"
+#include "../progtypes/progtypes.h"
+#include "../sys.h"
+
+#define BPF_FUNC_TAIL_CALL 12
+
+static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_t cnt, uint32_t id)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (t[i].id == id)
+			return &t[i];
+	return NULL;
+}
+
+static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, struct vm_insn *out,
+		    struct diag *log)
+{
+	struct bpfvm *vm = prog->vm;
+	const struct bpfvm_kfunc *host;
+	uint32_t id = (uint32_t)in->imm;
+
+	if (out->id == ISA_CALL_KFUNC) {
+		host = find_host_fn(vm->kfuncs, vm->kfunc_cnt, id);
+		if (!host) {
+			diag_printf(log, "insn %zu: unknown kfunc id %u", pc, id);
+			return -EINVAL;
+		}
+		out->k = (uintptr_t)host->fn;
+		return 0;
+	}
+	/* Helpers the embedder registers take precedence over Linux's of the same id. */
+	host = find_host_fn(vm->helpers, vm->helper_cnt, id);
+	if (host) {
+		out->id = ISA_CALL_KFUNC;
+		out->k = (uintptr_t)host->fn;
+		return 0;
+	}
+	if (id == BPF_FUNC_TAIL_CALL) {
+		if (!pt_helper_allowed(prog->type, id)) {
+			diag_printf(log, "insn %zu: program type %u may not call helper bpf_tail_call#12", pc, prog->type);
+			return -EINVAL;
+		}
+		out->id = ISA_TAIL_CALL;
+		return 0;
+	}
+	const struct hlp_proto *h = hlp_get(id);
+	if (!h) {
+		diag_printf(log, "insn %zu: invalid func unknown#%d", pc, in->imm);
+		return -EINVAL;
+	}
+	if (!pt_helper_allowed(prog->type, id)) {
+		diag_printf(log, "insn %zu: program type %u may not call helper bpf_%s#%u", pc, prog->type, h->name, id);
+		return -EINVAL;
+	}
+	out->k = (uintptr_t)h->fn;
+	return 0;
+}
+
+int vm_fixup(struct vm_prog *prog, struct diag *log)
+{
+	const struct bpf_insn *orig = prog->orig;
+	size_t cnt = prog->cnt;
+	struct vm_insn *v = calloc(cnt, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t pc = 0; pc < cnt && !err; pc++) {
+		const struct bpf_insn *in = &orig[pc];
+		int id = isa_decode(in);
+
+		if (NEVER(id < 0)) { /* isa_validate() ran first */
+			err = -EINVAL;
+			break;
+		}
+		const struct isa_info *info = &isa_info[id];
+		struct vm_insn *o = &v[pc];
+		o->id = (uint8_t)id;
+		o->dst = in->dst_reg;
+		o->src = in->src_reg;
+		o->size = info->size;
+		o->off = in->off;
+		o->k = (uint64_t)(int64_t)in->imm;
+		switch (info->fmt) {
+		case FMT_JA:
+		case FMT_JA32:
+		case FMT_JMP_K:
+		case FMT_JMP_X:
+		case FMT_CALL_LOCAL:
+			o->off = (int32_t)isa_jump_target(in, pc);
+			break;
+		case FMT_CALL:
+		case FMT_CALL_KFUNC:
+			err = fix_call(prog, in, pc, o, log);
+			break;
+		case FMT_LDDW:
+			if (in->src_reg == ISA_PSEUDO_FUNC) {
+				int64_t t = (int64_t)pc + 1 + in->imm;
+				if (t < 0 || (uint64_t)t >= cnt) {
+					diag_printf(log, "insn %zu: lddw function reference out of range", pc);
+					err = -EINVAL;
+					break;
+				}
+				o->k = (uintptr_t)&v[t];
+			} else {
+				o->k = (uint64_t)(uint32_t)in->imm | ((uint64_t)(uint32_t)orig[pc + 1].imm << 32);
+			}
+			v[pc + 1].id = ISA_LDDW_HI;
+			pc++;
+			break;
+		default:
+			break;
+		}
+	}
+	if (err) {
+		free(v);
+		return err;
+	}
+	free(prog->insns);
+	prog->insns = v;
+	return 0;
+}
+
+void vm_prog_free(struct vm_prog *prog)
+{
+	if (!prog)
+		return;
+	free(prog->insns);
+	free(prog->orig);
+	free(prog->map_regions);
+	free(prog->used_map_ids);
+	free(prog);
+}

@@ -1,0 +1,469 @@
+/* interp.c -- reference semantics of eBPF (RFC 9669 + Linux) over pre-decoded instructions.
+ *
+ * Dispatch is threaded (computed goto through a table generated from insn.def), so a row without a
+ * do_<NAME> label fails to compile.  Semantics are written once per family macro, edge cases included
+ * (division by zero, INT_MIN / -1, masked shifts, zero-extension of 32-bit results).  The JIT must match
+ * this file bit for bit.
+ *
+ * Until the verifier exists, every memory access is checked at run time against the run's stack and
+ * regions (vm_mem_ok), and a fault stops the program with -EFAULT naming the insn: an unverified
+ * program can never make the interpreter touch memory it does not own.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vm.h"
+#include "../helpers/helpers.h"
+#include "../sys.h"
+
+/* Signed division and modulo with Linux's answers where C has none (kernel/bpf/core.c). */
+static inline uint64_t sdiv64(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return 0;
+	if ((int64_t)b == -1)
+		return -a;  /* INT64_MIN / -1 = INT64_MIN, computed without overflow */
+	return (uint64_t)((int64_t)a / (int64_t)b);
+}
+
+static inline uint64_t smod64(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return a;
+	if ((int64_t)b == -1)
+		return 0;
+	return (uint64_t)((int64_t)a % (int64_t)b);
+}
+
+static inline uint32_t sdiv32(uint32_t a, uint32_t b)
+{
+	if (b == 0)
+		return 0;
+	if ((int32_t)b == -1)
+		return -a;
+	return (uint32_t)((int32_t)a / (int32_t)b);
+}
+
+static inline uint32_t smod32(uint32_t a, uint32_t b)
+{
+	if (b == 0)
+		return a;
+	if ((int32_t)b == -1)
+		return 0;
+	return (uint32_t)((int32_t)a % (int32_t)b);
+}
+
+static inline uint64_t arsh64(uint64_t a, unsigned s)
+{
+	/* Right shift of a negative value is implementation-defined in C; spell it out. */
+	return (int64_t)a < 0 ? ~(~a >> s) : a >> s;
+}
+
+static inline uint32_t arsh32(uint32_t a, unsigned s)
+{
+	return (int32_t)a < 0 ? ~(~a >> s) : a >> s;
+}
+
+static inline uint64_t ld_sized(const void *p, unsigned size)
+{
+	uint8_t b; uint16_t h; uint32_t w; uint64_t d;
+
+	switch (size) {
+	case 1: memcpy(&b, p, 1); return b;
+	case 2: memcpy(&h, p, 2); return h;
+	case 4: memcpy(&w, p, 4); return w;
+	default: memcpy(&d, p, 8); return d;
+	}
+}
+
+void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uint32_t size)
+{
+	if (run->err)
+		return;
+	run->err = err;
+	run->fault_what = what;
+	run->fault_addr = addr;
+	run->fault_size = size;
+}
+
+bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
+{
+	for (unsigned i = 0; i < run->region_cnt; i++) {
+		const struct vm_region *r = &run->regions[i];
+		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
+			return !write || r->writable;
+	}
+	const struct vm_prog *p = run->prog;
+	for (size_t i = 0; i < p->map_region_cnt; i++) {
+		const struct vm_region *r = &p->map_regions[i];
+		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
+			return !write || r->writable;
+	}
+	return sys_mem_ok_dynamic(run->vm, addr, len, write);
+}
+
+bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable)
+{
+	if (run->region_cnt >= VM_MAX_REGIONS)
+		return false;
+	run->regions[run->region_cnt++] = (struct vm_region){ (uintptr_t)p, (uintptr_t)p + len, writable };
+	return true;
+}
+
+void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
+{
+	memset(run, 0, sizeof(*run));
+	run->vm = prog->vm;
+	run->prog = prog;
+	run->stack = stack;
+	run->budget = prog->vm->insn_limit ? prog->vm->insn_limit : UINT64_MAX;
+	run->may_goto_left = VM_MAY_GOTO_BUDGET;
+}
+
+struct frame {
+	const struct vm_insn *ret;
+	uint64_t r6, r7, r8, r9, r10;
+};
+
+/* The interpreter.  `entry` is where to start (0 for the program, a subprogram for callbacks). */
+static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t a1, uint64_t a2, uint64_t a3,
+		       uint64_t a4, uint64_t a5, uint8_t *frame_top)
+{
+	static const void *const jump[ISA_COUNT] = {
+#define X(name_, ...) [ISA_##name_] = &&do_##name_,
+#include "../isa/insn.def"
+#undef X
+	};
+	const struct vm_insn *base = run->prog->insns;
+	const struct vm_insn *pc = entry;
+	uint64_t reg[11];
+	struct frame frames[VM_MAX_FRAMES];
+	unsigned depth = 0;
+	uint8_t *stack_floor = run->stack;
+
+	reg[0] = 0;
+	reg[1] = a1;
+	reg[2] = a2;
+	reg[3] = a3;
+	reg[4] = a4;
+	reg[5] = a5;
+	reg[6] = reg[7] = reg[8] = reg[9] = 0;
+	reg[10] = (uintptr_t)frame_top;
+
+#define DST reg[pc->dst]
+#define SRC reg[pc->src]
+#define K   pc->k
+#define NEXT() goto *jump[(++pc)->id]
+#define JUMP_TO(t) do { const struct vm_insn *t_ = base + (t); \
+		if (t_ <= pc && UNLIKELY(--run->budget == 0)) goto out_of_budget; \
+		pc = t_; goto *jump[pc->id]; } while (0)
+#define FAULT(err_, what_, addr_, size_) do { \
+		vm_fault(run, (err_), (what_), (addr_), (size_)); goto fault; } while (0)
+#define MEM_CHECK(addr_, size_, write_) do { \
+		if (UNLIKELY(!vm_mem_ok(run, (addr_), (size_), (write_)))) \
+			FAULT(-EFAULT, (write_) ? "invalid memory write" : "invalid memory read", (addr_), (size_)); \
+	} while (0)
+
+	goto *jump[pc->id];
+
+	/* ---- ALU: one macro per family emits the 64/32-bit and K/X rows ---- */
+#define ALU(NAME, OP) \
+	do_##NAME##64_K: DST = DST OP K; NEXT(); \
+	do_##NAME##64_X: DST = DST OP SRC; NEXT(); \
+	do_##NAME##32_K: DST = (uint32_t)((uint32_t)DST OP (uint32_t)K); NEXT(); \
+	do_##NAME##32_X: DST = (uint32_t)((uint32_t)DST OP (uint32_t)SRC); NEXT();
+	ALU(ADD, +)
+	ALU(SUB, -)
+	ALU(OR, |)
+	ALU(AND, &)
+	ALU(XOR, ^)
+#undef ALU
+	/* Multiplication in uint32_t would promote to int and overflow: multiply as 64 bits, then cut. */
+	do_MUL64_K: DST = DST * K; NEXT();
+	do_MUL64_X: DST = DST * SRC; NEXT();
+	do_MUL32_K: DST = zext32((uint64_t)(uint32_t)DST * (uint32_t)K); NEXT();
+	do_MUL32_X: DST = zext32((uint64_t)(uint32_t)DST * (uint32_t)SRC); NEXT();
+
+	/* RFC 9669: shift counts are masked to the operand width. */
+#define SHIFT(NAME, OP) \
+	do_##NAME##64_K: DST = DST OP (K & 63); NEXT(); \
+	do_##NAME##64_X: DST = DST OP (SRC & 63); NEXT(); \
+	do_##NAME##32_K: DST = (uint32_t)((uint32_t)DST OP (K & 31)); NEXT(); \
+	do_##NAME##32_X: DST = (uint32_t)((uint32_t)DST OP (SRC & 31)); NEXT();
+	SHIFT(LSH, <<)
+	SHIFT(RSH, >>)
+#undef SHIFT
+	do_ARSH64_K: DST = arsh64(DST, K & 63); NEXT();
+	do_ARSH64_X: DST = arsh64(DST, SRC & 63); NEXT();
+	do_ARSH32_K: DST = arsh32((uint32_t)DST, K & 31); NEXT();
+	do_ARSH32_X: DST = arsh32((uint32_t)DST, SRC & 31); NEXT();
+
+	/* Division by zero gives 0; modulo by zero leaves dst (32-bit ops still zero-extend). */
+	do_DIV64_K: DST = K ? DST / K : 0; NEXT();
+	do_DIV64_X: DST = SRC ? DST / SRC : 0; NEXT();
+	do_DIV32_K: DST = (uint32_t)K ? (uint32_t)DST / (uint32_t)K : 0; NEXT();
+	do_DIV32_X: DST = (uint32_t)SRC ? (uint32_t)DST / (uint32_t)SRC : 0; NEXT();
+	do_MOD64_K: DST = K ? DST % K : DST; NEXT();
+	do_MOD64_X: DST = SRC ? DST % SRC : DST; NEXT();
+	do_MOD32_K: DST = (uint32_t)K ? (uint32_t)DST % (uint32_t)K : (uint32_t)DST; NEXT();
+	do_MOD32_X: DST = (uint32_t)SRC ? (uint32_t)DST % (uint32_t)SRC : (uint32_t)DST; NEXT();
+	do_SDIV64_K: DST = sdiv64(DST, K); NEXT();
+	do_SDIV64_X: DST = sdiv64(DST, SRC); NEXT();
+	do_SDIV32_K: DST = sdiv32((uint32_t)DST, (uint32_t)K); NEXT();
+	do_SDIV32_X: DST = sdiv32((uint32_t)DST, (uint32_t)SRC); NEXT();
+	do_SMOD64_K: DST = smod64(DST, K); NEXT();
+	do_SMOD64_X: DST = smod64(DST, SRC); NEXT();
+	do_SMOD32_K: DST = smod32((uint32_t)DST, (uint32_t)K); NEXT();
+	do_SMOD32_X: DST = smod32((uint32_t)DST, (uint32_t)SRC); NEXT();
+
+	do_NEG64: DST = -DST; NEXT();
+	do_NEG32: DST = (uint32_t)-(uint32_t)DST; NEXT();
+	do_MOV64_K: DST = K; NEXT();
+	do_MOV64_X: DST = SRC; NEXT();
+	do_MOV32_K: DST = zext32(K); NEXT();
+	do_MOV32_X: DST = zext32(SRC); NEXT();
+	do_MOVSX864: DST = sext8(SRC); NEXT();
+	do_MOVSX1664: DST = sext16(SRC); NEXT();
+	do_MOVSX3264: DST = sext32(SRC); NEXT();
+	do_MOVSX832: DST = zext32(sext8(SRC)); NEXT();
+	do_MOVSX1632: DST = zext32(sext16(SRC)); NEXT();
+
+	/* Byte order: the host is little endian (checked in sys.c), so "le" truncates and "be" swaps. */
+	do_LE16: DST = (uint16_t)DST; NEXT();
+	do_LE32: DST = (uint32_t)DST; NEXT();
+	do_LE64: NEXT();
+	do_BE16: do_BSWAP16: DST = __builtin_bswap16((uint16_t)DST); NEXT();
+	do_BE32: do_BSWAP32: DST = __builtin_bswap32((uint32_t)DST); NEXT();
+	do_BE64: do_BSWAP64: DST = __builtin_bswap64(DST); NEXT();
+
+	/* ---- jumps: off holds the absolute target pc (fixup) ---- */
+	do_JA: do_JA32: JUMP_TO(pc->off);
+	do_MAY_GOTO:
+		/* Linux: falls through while the loop budget lasts (BPF_MAX_LOOPS, 8M per program run), then
+		 * takes the jump for good. */
+		if (UNLIKELY(run->may_goto_left == 0))
+			JUMP_TO(pc->off);
+		run->may_goto_left--;
+		NEXT();
+#define COND(NAME, T, OP) \
+	do_##NAME##_K: if ((T)DST OP (T)K) JUMP_TO(pc->off); NEXT(); \
+	do_##NAME##_X: if ((T)DST OP (T)SRC) JUMP_TO(pc->off); NEXT();
+	COND(JEQ, uint64_t, ==)
+	COND(JNE, uint64_t, !=)
+	COND(JGT, uint64_t, >)
+	COND(JGE, uint64_t, >=)
+	COND(JLT, uint64_t, <)
+	COND(JLE, uint64_t, <=)
+	COND(JSGT, int64_t, >)
+	COND(JSGE, int64_t, >=)
+	COND(JSLT, int64_t, <)
+	COND(JSLE, int64_t, <=)
+	COND(JEQ32, uint32_t, ==)
+	COND(JNE32, uint32_t, !=)
+	COND(JGT32, uint32_t, >)
+	COND(JGE32, uint32_t, >=)
+	COND(JLT32, uint32_t, <)
+	COND(JLE32, uint32_t, <=)
+	COND(JSGT32, int32_t, >)
+	COND(JSGE32, int32_t, >=)
+	COND(JSLT32, int32_t, <)
+	COND(JSLE32, int32_t, <=)
+#undef COND
+	do_JSET_K: if (DST & K) JUMP_TO(pc->off); NEXT();
+	do_JSET_X: if (DST & SRC) JUMP_TO(pc->off); NEXT();
+	do_JSET32_K: if ((uint32_t)DST & (uint32_t)K) JUMP_TO(pc->off); NEXT();
+	do_JSET32_X: if ((uint32_t)DST & (uint32_t)SRC) JUMP_TO(pc->off); NEXT();
+
+	/* ---- calls ---- */
+	do_CALL:
+		run->fp = reg[10];
+		reg[0] = ((vm_helper_fn)(uintptr_t)K)(run, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		if (UNLIKELY(run->err))
+			goto fault;
+		NEXT();
+	do_CALL_KFUNC: /* host functions: embedder kfuncs and embedder helpers (fixup routes them here) */
+		reg[0] = ((bpfvm_kfunc_fn)(uintptr_t)K)(reg[1], reg[2], reg[3], reg[4], reg[5]);
+		NEXT();
+	do_CALLX: {
+		uint64_t target = DST;
+		const struct vm_insn *t = (const struct vm_insn *)(uintptr_t)target;
+		if (t >= base && t < base + run->prog->cnt && ((uintptr_t)t - (uintptr_t)base) % sizeof(*t) == 0)
+			goto local_call_to_t;
+		/* A helper id in a register (bpf_conformance's callx). */
+		run->fp = reg[10];
+		reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		if (UNLIKELY(run->err))
+			goto fault;
+		NEXT();
+	local_call_to_t:
+		if (depth + 1 >= VM_MAX_FRAMES || (uint8_t *)(uintptr_t)reg[10] - VM_STACK_SIZE <= stack_floor)
+			FAULT(-E2BIG, "call stack too deep", 0, 0);
+		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10] };
+		reg[10] -= VM_STACK_SIZE;
+		if (UNLIKELY(--run->budget == 0))
+			goto out_of_budget;
+		pc = t;
+		goto *jump[pc->id];
+	}
+	do_CALL_LOCAL:
+		if (depth + 1 >= VM_MAX_FRAMES || (uint8_t *)(uintptr_t)reg[10] - VM_STACK_SIZE <= stack_floor)
+			FAULT(-E2BIG, "call stack too deep", 0, 0);
+		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10] };
+		reg[10] -= VM_STACK_SIZE;
+		JUMP_TO(pc->off);
+	do_EXIT:
+		if (depth == 0)
+			return reg[0];
+		depth--;
+		pc = frames[depth].ret;
+		reg[6] = frames[depth].r6;
+		reg[7] = frames[depth].r7;
+		reg[8] = frames[depth].r8;
+		reg[9] = frames[depth].r9;
+		reg[10] = frames[depth].r10;
+		NEXT();
+	do_TAIL_CALL: {
+		/* bpf_tail_call(ctx, prog_array, index): on success the new program starts on the same stack
+		 * frame; on failure execution continues (Linux).  Only from the outermost frame here. */
+		struct vm_prog *np;
+		if (run->tail_calls >= VM_MAX_TAIL_CALLS ||
+		    !(np = sys_tail_call_target(run, reg[2], reg[3])))
+			NEXT();
+		if (UNLIKELY(run->err))
+			goto fault;
+		run->tail_calls++;
+		run->prog = np;
+		base = np->insns;
+		pc = base;
+		if (UNLIKELY(--run->budget == 0))
+			goto out_of_budget;
+		goto *jump[pc->id];
+	}
+
+	/* ---- loads and stores ---- */
+	do_LDDW: DST = K; pc++; NEXT();
+	do_LDDW_HI: FAULT(-EINVAL, "executed second slot of lddw", 0, 0);
+#define LDX(NAME, T, EXT) \
+	do_##NAME: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
+		MEM_CHECK(a_, sizeof(T), false); \
+		T v_; memcpy(&v_, (const void *)a_, sizeof(T)); DST = EXT(v_); NEXT(); }
+	LDX(LDXB, uint8_t, (uint64_t))
+	LDX(LDXH, uint16_t, (uint64_t))
+	LDX(LDXW, uint32_t, (uint64_t))
+	LDX(LDXDW, uint64_t, (uint64_t))
+	LDX(LDXSB, uint8_t, sext8)
+	LDX(LDXSH, uint16_t, sext16)
+	LDX(LDXSW, uint32_t, sext32)
+#undef LDX
+#define STORE(NAME, T, VAL) \
+	do_##NAME: { uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
+		MEM_CHECK(a_, sizeof(T), true); \
+		T v_ = (T)(VAL); memcpy((void *)a_, &v_, sizeof(T)); NEXT(); }
+	STORE(STB, uint8_t, K)
+	STORE(STH, uint16_t, K)
+	STORE(STW, uint32_t, K)
+	STORE(STDW, uint64_t, K)
+	STORE(STXB, uint8_t, SRC)
+	STORE(STXH, uint16_t, SRC)
+	STORE(STXW, uint32_t, SRC)
+	STORE(STXDW, uint64_t, SRC)
+#undef STORE
+
+	/* Atomics must be naturally aligned (Linux's verifier rejects misaligned ones). */
+#define ATOMIC_ADDR(T) \
+		uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
+		MEM_CHECK(a_, sizeof(T), true); \
+		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
+		T *p_ = (T *)a_;
+#define ATOMIC_RMW(NAME, T, FN) \
+	do_A##NAME: { ATOMIC_ADDR(T) FN(p_, (T)SRC, __ATOMIC_SEQ_CST); NEXT(); } \
+	do_AF##NAME: { ATOMIC_ADDR(T) SRC = FN(p_, (T)SRC, __ATOMIC_SEQ_CST); NEXT(); }
+	ATOMIC_RMW(ADD32, uint32_t, __atomic_fetch_add)
+	ATOMIC_RMW(OR32, uint32_t, __atomic_fetch_or)
+	ATOMIC_RMW(AND32, uint32_t, __atomic_fetch_and)
+	ATOMIC_RMW(XOR32, uint32_t, __atomic_fetch_xor)
+	ATOMIC_RMW(ADD64, uint64_t, __atomic_fetch_add)
+	ATOMIC_RMW(OR64, uint64_t, __atomic_fetch_or)
+	ATOMIC_RMW(AND64, uint64_t, __atomic_fetch_and)
+	ATOMIC_RMW(XOR64, uint64_t, __atomic_fetch_xor)
+#undef ATOMIC_RMW
+	do_AXCHG32: { ATOMIC_ADDR(uint32_t) SRC = __atomic_exchange_n(p_, (uint32_t)SRC, __ATOMIC_SEQ_CST); NEXT(); }
+	do_AXCHG64: { ATOMIC_ADDR(uint64_t) SRC = __atomic_exchange_n(p_, SRC, __ATOMIC_SEQ_CST); NEXT(); }
+	do_ACMPXCHG32: { ATOMIC_ADDR(uint32_t)
+		uint32_t exp_ = (uint32_t)reg[0];
+		__atomic_compare_exchange_n(p_, &exp_, (uint32_t)SRC, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		reg[0] = exp_; /* the old value, zero-extended */
+		NEXT(); }
+	do_ACMPXCHG64: { ATOMIC_ADDR(uint64_t)
+		uint64_t exp_ = reg[0];
+		__atomic_compare_exchange_n(p_, &exp_, SRC, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		reg[0] = exp_;
+		NEXT(); }
+#define ACQREL(SZ, T) \
+	do_LDACQ_##SZ: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
+		MEM_CHECK(a_, sizeof(T), false); \
+		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
+		DST = __atomic_load_n((T *)a_, __ATOMIC_ACQUIRE); NEXT(); } \
+	do_STREL_##SZ: { ATOMIC_ADDR(T) __atomic_store_n(p_, (T)SRC, __ATOMIC_RELEASE); NEXT(); }
+	ACQREL(B, uint8_t)
+	ACQREL(H, uint16_t)
+	ACQREL(W, uint32_t)
+	ACQREL(DW, uint64_t)
+#undef ACQREL
+#undef ATOMIC_ADDR
+
+	/* Legacy packet loads (classic BPF heritage): network byte order; out of bounds ends the program
+	 * with r0 = 0, as in Linux (bpf_skb_load_helper). */
+#define LDPKT(NAME, SZ, OFFEXPR) \
+	do_##NAME: { int64_t o_ = (int64_t)(OFFEXPR); \
+		if (o_ < 0 || (uint64_t)o_ + SZ > run->pkt_len || !run->pkt) return 0; \
+		uint64_t v_ = ld_sized(run->pkt + o_, SZ); \
+		reg[0] = SZ == 4 ? __builtin_bswap32((uint32_t)v_) : SZ == 2 ? __builtin_bswap16((uint16_t)v_) : v_; \
+		NEXT(); }
+	LDPKT(LDABS_W, 4, (int32_t)K)
+	LDPKT(LDABS_H, 2, (int32_t)K)
+	LDPKT(LDABS_B, 1, (int32_t)K)
+	LDPKT(LDIND_W, 4, (int64_t)(int32_t)(uint32_t)SRC + (int32_t)K)
+	LDPKT(LDIND_H, 2, (int64_t)(int32_t)(uint32_t)SRC + (int32_t)K)
+	LDPKT(LDIND_B, 1, (int64_t)(int32_t)(uint32_t)SRC + (int32_t)K)
+#undef LDPKT
+
+out_of_budget:
+	vm_fault(run, -ELOOP, "instruction budget exhausted", 0, 0);
+fault:
+	run->fault_pc = (size_t)(pc - base);
+	return 0;
+#undef DST
+#undef SRC
+#undef K
+#undef NEXT
+#undef JUMP_TO
+#undef FAULT
+#undef MEM_CHECK
+}
+
+uint64_t vm_interp(struct vm_run *run, uint64_t a1, uint64_t a2)
+{
+	return interp(run, run->prog->insns, a1, a2, 0, 0, 0, run->stack + VM_MAX_FRAMES * VM_STACK_SIZE);
+}
+
+uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+			 uint64_t a5)
+{
+	const struct vm_insn *base = run->prog->insns;
+	const struct vm_insn *t = (const struct vm_insn *)(uintptr_t)fn;
+	uint8_t *fp = (uint8_t *)(uintptr_t)run->fp;
+	uint64_t saved_fp = run->fp;
+
+	if (t < base || t >= base + run->prog->cnt || ((uintptr_t)t - (uintptr_t)base) % sizeof(*t)) {
+		vm_fault(run, -EINVAL, "callback is not a subprogram of the program", (uintptr_t)fn, 0);
+		return 0;
+	}
+	if (fp - VM_STACK_SIZE <= run->stack) {
+		vm_fault(run, -E2BIG, "call stack too deep for callback", 0, 0);
+		return 0;
+	}
+	uint64_t r = interp(run, t, a1, a2, a3, a4, a5, fp - VM_STACK_SIZE);
+	run->fp = saved_fp;
+	return r;
+}
