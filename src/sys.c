@@ -841,3 +841,21 @@ long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int siz
 	memcpy(attr, &a, size);
 	return ret;
 }
+
+long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t buf_cnt)
+{
+	struct bpf_insn *insns = NULL;
+	size_t cnt = 0;
+	int err;
+
+	sys_log_reset(vm);
+	if (!src)
+		return sys_err(vm, -EINVAL, "asm: no source text");
+	err = isa_assemble(src, &insns, &cnt, &vm->log);
+	if (err)
+		return err;
+	if (buf)
+		memcpy(buf, insns, (cnt < buf_cnt ? cnt : buf_cnt) * sizeof(*insns));
+	free(insns);
+	return (long)cnt;
+}

@@ -7,5 +7,7 @@ int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance_plugin(int argc, char **argv);
+/* Object + packet runner (tools/cmd_run.c): `bpfvm run prog.o --pcap ...`. */
+int cmd_run_pcap(int argc, char **argv);
 
 #endif

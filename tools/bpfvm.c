@@ -1,0 +1,37 @@
+/* bpfvm.c -- the command-line front end: dispatches to one cmd_<name>() per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{ "asm", cmd_asm, "asm FILE.s [-o OUT.bin]           assemble (conformance or LLVM syntax)" },
+	{ "disasm", cmd_disasm, "disasm FILE.bin|FILE.s          print instructions in LLVM syntax" },
+	{ "run", cmd_run, "run PROG [--mem HEX|--mem-file F] run a program (.s, .bin, or an ELF object: see `bpfvm run --help`)" },
+	{ "conformance-plugin", cmd_conformance_plugin, "conformance-plugin [MEM_HEX] [--interp|--jit]   bpf_conformance plugin" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bpfvm <command> [args]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %s\n", cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "bpfvm: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

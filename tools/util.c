@@ -1,0 +1,126 @@
+/* util.c -- file, hex and program-input helpers for the CLI. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+uint8_t *tool_read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f) {
+		fprintf(stderr, "bpfvm: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (cap - n < 2) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			uint8_t *nb = realloc(buf, ncap);
+			if (!nb) {
+				fprintf(stderr, "bpfvm: %s: out of memory\n", path);
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0) {
+			if (ferror(f)) {
+				fprintf(stderr, "bpfvm: %s: read error\n", path);
+				free(buf);
+				buf = NULL;
+			}
+			break;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+int tool_parse_hex(const char *s, uint8_t **out, size_t *len)
+{
+	size_t cap = strlen(s) / 2 + 1, n = 0;
+	uint8_t *buf = malloc(cap);
+
+	if (!buf)
+		return -1;
+	while (*s) {
+		if (isspace((unsigned char)*s) || *s == ',') {
+			s++;
+			continue;
+		}
+		if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+			s += 2;
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1])) {
+			free(buf);
+			return -1;
+		}
+		char tmp[3] = { s[0], s[1], 0 };
+		buf[n++] = (uint8_t)strtoul(tmp, NULL, 16);
+		s += 2;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int tool_is_elf(const char *path)
+{
+	unsigned char m[4];
+	FILE *f = fopen(path, "rb");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fread(m, 1, 4, f) == 4 && !memcmp(m, "\177ELF", 4);
+	fclose(f);
+	return ok;
+}
+
+int tool_load_insns(struct bpfvm *vm, const char *path, struct bpf_insn **insns, size_t *cnt)
+{
+	size_t len;
+	uint8_t *data = tool_read_file(path, &len);
+	size_t plen = strlen(path);
+
+	if (!data)
+		return -1;
+	if (plen > 2 && (!strcmp(path + plen - 2, ".s") || !strcmp(path + plen - 4, ".asm"))) {
+		long n = bpfvm_asm(vm, (const char *)data, NULL, 0);
+		if (n < 0) {
+			fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));
+			free(data);
+			return -1;
+		}
+		*insns = calloc((size_t)n ? (size_t)n : 1, sizeof(**insns));
+		if (!*insns || bpfvm_asm(vm, (const char *)data, *insns, (size_t)n) != n) {
+			free(*insns);
+			free(data);
+			return -1;
+		}
+		*cnt = (size_t)n;
+		free(data);
+		return 0;
+	}
+	if (len % sizeof(struct bpf_insn)) {
+		fprintf(stderr, "%s: size %zu is not a multiple of 8: not a raw eBPF program\n", path, len);
+		free(data);
+		return -1;
+	}
+	*insns = (struct bpf_insn *)data; /* malloc'd with room for a NUL; fine to hand over */
+	*cnt = len / sizeof(struct bpf_insn);
+	return 0;
+}
