@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int test_failed_cnt, test_passed_cnt, test_cur_failed;
-static const char *test_skip_reason;
+#define UNUSED_T __attribute__((unused))
+
+static int test_failed_cnt UNUSED_T, test_passed_cnt UNUSED_T, test_cur_failed UNUSED_T;
+static const char *test_skip_reason UNUSED_T;
 
 #define TEST(name) static void test_##name(void)
 #define RUN(name) do { \
