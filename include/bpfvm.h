@@ -93,10 +93,13 @@ int bpfvm_close(struct bpfvm *vm, int fd);
  * buffer if that is more than buf_cnt), or -EINVAL with "line N: ..." in the log. */
 long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t buf_cnt);
 
-/* Disassembles insn_cnt instructions, one per line in LLVM syntax as llvm-objdump prints them,
- * prefixed with the slot index when with_pc is non-zero.  snprintf semantics: writes at most len
- * bytes including the NUL, and returns the length the whole text needs. */
-size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int with_pc, char *buf, size_t len);
+/* Disassembles insn_cnt instructions, one per line in LLVM syntax as `llvm-objdump -d` prints them
+ * (flags: BPFVM_DISASM_PC prefixes the slot index; BPFVM_DISASM_ALU32 prints as llvm-objdump
+ * --mcpu=v3/v4 does, with w registers for sub-word loads and stores).  snprintf semantics: writes at
+ * most len bytes including the NUL, and returns the length the whole text needs. */
+#define BPFVM_DISASM_PC    1
+#define BPFVM_DISASM_ALU32 2
+size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, char *buf, size_t len);
 
 /* ---- the bpf() command interface ---------------------------------------------------------- */
 

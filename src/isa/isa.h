@@ -127,5 +127,7 @@ int isa_assemble(const char *src, struct bpf_insn **out, size_t *cnt, struct dia
  * bytes columns).  `in` may point at the first slot of an lddw, in which case `avail` must be >= 2.
  * Returns the number of slots consumed (1 or 2); writes "<invalid>"-style text for unknown encodings. */
 size_t isa_disasm_one(const struct bpf_insn *in, size_t avail, char *buf, size_t len);
+#define ISA_DISASM_ALU32 1u /* as llvm-objdump --mcpu=v3/v4: w registers for sub-word loads/stores */
+size_t isa_disasm_one_ex(const struct bpf_insn *in, size_t avail, unsigned flags, char *buf, size_t len);
 
 #endif
