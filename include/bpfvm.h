@@ -107,6 +107,27 @@ size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, ch
  * valid only in vm.  Returns a non-negative result or a negative errno. */
 long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);
 
+/* ---- events: ring buffers and perf event arrays ------------------------------------------ */
+
+/* Consumes BPF_MAP_TYPE_RINGBUF records as libbpf's ring_buffer does: cb gets each committed record
+ * (a non-zero return stops the poll).  The consumer keeps the map alive until freed. */
+struct bpfvm_ringbuf;
+typedef int (*bpfvm_ringbuf_fn)(void *ctx, void *data, size_t size);
+int bpfvm_ringbuf_new(struct bpfvm *vm, int map_fd, bpfvm_ringbuf_fn cb, void *ctx, struct bpfvm_ringbuf **out);
+/* Consumes what is available, waiting up to timeout_ms for the first record.  Returns the number of
+ * records consumed, or a negative errno. */
+int bpfvm_ringbuf_poll(struct bpfvm_ringbuf *rb, int timeout_ms);
+void bpfvm_ringbuf_free(struct bpfvm_ringbuf *rb);
+
+/* Consumes BPF_MAP_TYPE_PERF_EVENT_ARRAY samples (one ring per index/CPU), like libbpf's perf_buffer. */
+struct bpfvm_perf_buffer;
+typedef void (*bpfvm_perf_sample_fn)(void *ctx, int cpu, void *data, uint32_t size);
+typedef void (*bpfvm_perf_lost_fn)(void *ctx, int cpu, uint64_t cnt);
+int bpfvm_perf_buffer_new(struct bpfvm *vm, int map_fd, bpfvm_perf_sample_fn sample, bpfvm_perf_lost_fn lost,
+			  void *ctx, struct bpfvm_perf_buffer **out);
+int bpfvm_perf_buffer_poll(struct bpfvm_perf_buffer *pb, int timeout_ms);
+void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb);
+
 #ifdef __cplusplus
 }
 #endif

@@ -507,6 +507,11 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	if (!rg)
 		return -ENOMEM;
 	p->map_regions = rg;
+	struct map **mp = realloc(p->used_maps, (p->used_map_cnt + 1) * sizeof(*mp));
+	if (!mp)
+		return -ENOMEM;
+	p->used_maps = mp;
+	mp[p->used_map_cnt] = mo->map;
 	void *lo;
 	size_t n;
 	bool w;

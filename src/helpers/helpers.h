@@ -62,4 +62,8 @@ const struct hlp_proto *hlp_get(uint32_t id);
  * helper and returns NULL, else returns p as a pointer. */
 void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper);
 
+/* A map argument: a map the program references, or an inner map of one; else faults the run. */
+struct map;
+struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper);
+
 #endif

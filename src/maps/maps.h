@@ -1,9 +1,16 @@
-/* maps.h -- maps: one ops table per type (maps.def), common checks in map.c.  Map memory is a shared
- * mapping laid out with offsets, so a pinned map can be opened by another process.  Knows nothing of
- * programs.  (Skeleton by the lead with the functions the core already calls; the maps work owns it.) */
+/* maps.h -- maps: one ops table per type (maps.def), common checks and the shared-memory layout in
+ * map.c, one file per type family.  Knows nothing of programs.
+ *
+ * Memory: every map lives in one file-backed shared mapping laid out with offsets, never pointers, so a
+ * pinned map can be mapped by another process (`bpfvm map dump PIN`).  The mapping starts with a
+ * struct map_hdr; all changes to a map's structure happen under the robust, process-shared mutex in that
+ * header, ordered so that a writer killed at any point leaves the structure walkable; the next locker
+ * sees EOWNERDEAD and runs the type's recover() to rebuild free lists and counts.
+ * Maps are created as unlinked files (O_TMPFILE) in the instance's pin root, so OBJ_PIN is a link(). */
 #ifndef BPFVM_MAPS_H
 #define BPFVM_MAPS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +25,62 @@ struct map_env {
 	const char *pin_root;
 };
 
+#define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
+#define MAP_MAGIC 0x70616d6d76667062ull /* "bpfvmmap" */
+#define MAP_LAYOUT_VERSION 1
+
+/* The header at offset 0 of every map's shared mapping.  Offsets are from the mapping's start. */
+struct map_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t type, key_size, value_size, max_entries, flags, nr_cpus;
+	uint32_t map_extra_lo, map_extra_hi;
+	char name[BPF_OBJ_NAME_LEN];
+	uint64_t total_len;          /* bytes of the mapping */
+	uint32_t frozen;
+	uint32_t spin_lock_off;      /* UINT32_MAX: none */
+	uint32_t count;              /* elements in use (hash, lpm, queue) */
+	uint32_t free_head;          /* hash/lpm: index + 1 of the first free element, 0 = none */
+	uint64_t off_a, off_b, off_c, off_d; /* type-specific regions */
+	uint64_t values_off, values_len;  /* what programs may touch */
+	uint64_t seq[4];             /* type-specific counters (queue head/tail, lru clock, ...) */
+	pthread_mutex_t lock;        /* robust, process-shared */
+};
+
+struct map_ops;
+
+/* A process's handle on a map (not shared). */
+struct map {
+	const struct map_ops *ops;
+	struct map_hdr *hdr;
+	uint8_t *base;
+	size_t len;
+	int fd;                      /* backing file */
+	bool user_rdonly, user_wronly;
+	void *priv;                  /* type-specific process-local state */
+};
+
+struct map_ops {
+	/* type-specific attribute checks beyond map.c's common ones; -EINVAL etc. with a log line */
+	int (*check)(const union bpf_attr *a, unsigned nr_cpus, struct diag *log);
+	/* bytes the type needs after the header; sets hdr->off_* */
+	uint64_t (*layout)(struct map_hdr *h);
+	void (*init)(struct map *m);
+	/* value base of `key` (all CPUs' values for per-CPU maps), NULL if absent; lock held */
+	void *(*lookup)(struct map *m, const void *key);
+	/* lock held.  slot = MAP_ALL_CPUS from user space */
+	long (*update)(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot);
+	long (*delete)(struct map *m, const void *key);
+	int (*next_key)(struct map *m, const void *key, void *next);
+	long (*push)(struct map *m, const void *value, uint64_t flags);
+	long (*pop)(struct map *m, void *value, bool peek);
+	void (*recover)(struct map *m);
+	bool lockless_lookup;        /* arrays: lookup without the lock */
+	bool percpu;
+	bool fd_values;              /* values are object ids (prog array, map-in-map) */
+	bool no_key_ops;             /* queue, stack, bloom, ringbuf: no lookup/update/delete by key */
+};
+
 int map_create(const union bpf_attr *attr, const struct map_env *env, struct map **out, struct diag *log);
 void map_free(struct map *m);
 
@@ -26,13 +89,73 @@ uint32_t map_key_size(const struct map *m);
 uint32_t map_value_size(const struct map *m);
 uint32_t map_max_entries(const struct map *m);
 uint32_t map_flags(const struct map *m);
+const char *map_name(const struct map *m);
+uint32_t map_nr_cpus(const struct map *m);
+/* Bytes a user-space value buffer holds: value_size, or round_up(value_size, 8) * nr_cpus. */
+size_t map_user_value_size(const struct map *m);
+bool map_is_fd_map(const struct map *m);
+bool map_is_percpu(const struct map *m);
 
 /* The memory programs may touch (values), for the engines' pointer checks. */
 void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable);
-/* BPF_PSEUDO_MAP_VALUE: address of byte `off` of the (single) value of an array-like map that allows
- * direct value access (ARRAY with max_entries 1, as global data), or NULL (Linux: map_direct_value_addr). */
+/* BPF_PSEUDO_MAP_VALUE: address of byte `off` of the single value of an ARRAY map, or NULL. */
 void *map_direct_value_addr(struct map *m, uint32_t off);
 /* PROG_ARRAY slot -> program object id, 0 when empty. */
 uint32_t map_prog_array_get(struct map *m, uint32_t index);
+
+/* program side: slot = the execution slot ("CPU") */
+void *map_lookup(struct map *m, const void *key, unsigned slot);
+long map_update(struct map *m, const void *key, const void *value, uint64_t flags, unsigned slot);
+long map_delete(struct map *m, const void *key);
+long map_push(struct map *m, const void *value, uint64_t flags);
+long map_pop(struct map *m, void *value, bool peek);
+/* fd maps from programs: the object id stored for key (0 if none) */
+uint32_t map_lookup_id(struct map *m, const void *key);
+
+/* user-space side (bpf() commands) */
+int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags);
+int map_sys_update(struct map *m, const void *key, const void *value, uint64_t flags);
+int map_sys_delete(struct map *m, const void *key);
+int map_sys_get_next_key(struct map *m, const void *key, void *next);
+int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint64_t flags);
+int map_freeze(struct map *m);
+
+/* pinning: path is absolute inside the pin root */
+int map_pin(struct map *m, const char *path, struct diag *log);
+int map_open_pinned(const char *path, struct map **out, struct diag *log);
+/* BTF-declared struct bpf_spin_lock inside values (the loader sets it); -EINVAL if it does not fit. */
+int map_set_spin_lock_off(struct map *m, uint32_t off);
+
+/* the lock (robust: recovers from a dead owner) */
+void map_lock(struct map *m);
+void map_unlock(struct map *m);
+
+/* ring buffer (ringbuf.c) */
+void *map_ringbuf_reserve(struct map *m, uint64_t size, uint64_t flags);
+void map_ringbuf_commit(struct map *m, void *sample, bool discard);
+long map_ringbuf_output(struct map *m, const void *data, uint64_t size, uint64_t flags);
+uint64_t map_ringbuf_query(struct map *m, uint64_t flags);
+/* consumer: calls cb for each committed record; returns records consumed or a negative errno */
+int map_ringbuf_consume(struct map *m, int (*cb)(void *ctx, void *data, size_t size), void *ctx);
+
+/* perf event array (perf.c): one ring per index */
+long map_perf_output(struct map *m, uint32_t index, const void *data, uint64_t size);
+int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *data, uint32_t size),
+		     void (*lost)(void *ctx, int cpu, uint64_t cnt), void *ctx);
+
+/* stack trace (stack_trace.c): stores ips under a hash-derived id */
+long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t flags);
+
+/* bloom filter (bloom.c) uses push/pop(peek) like Linux */
+
+/* helpers for type files */
+static inline uint32_t map_round8(uint32_t v) { return (v + 7) & ~7u; }
+uint32_t map_hash(const void *key, uint32_t len, uint32_t seed);
+
+#define MAP_OPS(name_) extern const struct map_ops name_;
+#define MAP(type_, ops_) MAP_OPS(ops_)
+#include "maps.def"
+#undef MAP
+#undef MAP_OPS
 
 #endif

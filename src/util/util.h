@@ -11,6 +11,11 @@
 #include "ckd.h"
 #include "span.h"
 
+/* Linux-internal errno that bpf() does return to user space (include/linux/errno.h) */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
 static inline uint64_t zext32(uint64_t x) { return (uint32_t)x; }
 static inline uint64_t sext32(uint64_t x) { return (uint64_t)(int64_t)(int32_t)(uint32_t)x; }
 static inline uint64_t sext16(uint64_t x) { return (uint64_t)(int64_t)(int16_t)(uint16_t)x; }

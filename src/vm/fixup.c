@@ -136,5 +136,6 @@ void vm_prog_free(struct vm_prog *prog)
 	free(prog->orig);
 	free(prog->map_regions);
 	free(prog->used_map_ids);
+	free(prog->used_maps);
 	free(prog);
 }

@@ -14,6 +14,7 @@
 struct bpfvm;
 struct vm_run;
 struct sys_obj;
+struct map;
 
 #define VM_STACK_SIZE   512u            /* per frame, as Linux's MAX_BPF_STACK */
 #define VM_MAX_FRAMES   8u              /* Linux MAX_CALL_FRAMES */
@@ -55,6 +56,7 @@ struct vm_prog {
 	struct vm_region *map_regions; /* memory of the maps the program references (used_maps) */
 	size_t map_region_cnt;
 	uint32_t *used_map_ids;       /* object ids of referenced maps, each holding a reference */
+	struct map **used_maps;       /* the same maps, for helpers' map-argument checks */
 	size_t used_map_cnt;
 	bool gpl;
 	void *jit_fn;                 /* set by the JIT, NULL otherwise */

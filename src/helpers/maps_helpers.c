@@ -1,0 +1,327 @@
+/* maps_helpers.c -- helpers on maps, ring buffers, perf event arrays, stacks and spin locks.
+ * Until the verifier proves argument types, every map argument is checked to be a map the program
+ * references (or an inner map reached through one), and every key/value pointer against the run's
+ * memory. */
+#include <errno.h>
+#include <execinfo.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "../maps/maps.h"
+#include "../sys.h"
+
+struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper)
+{
+	const struct vm_prog *p = run->prog;
+	struct map *m = (struct map *)(uintptr_t)r;
+
+	for (size_t i = 0; i < p->used_map_cnt; i++)
+		if (p->used_maps[i] == m)
+			return m;
+	/* inner maps of maps-in-maps: any live map of the instance */
+	if (m && sys_obj_of_map(run->vm, m))
+		return m;
+	vm_fault(run, -EINVAL, helper, (uintptr_t)r, 0);
+	return NULL;
+}
+
+#define ARGS struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5
+#define UNUSED_ARGS(...) (void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5
+
+uint64_t hlp_map_lookup_elem(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_map_lookup_elem: R1 is not a map");
+	if (!m)
+		return 0;
+	const void *key = hlp_mem(run, r2, map_key_size(m), false, "bpf_map_lookup_elem: key");
+	if (!key && map_key_size(m))
+		return 0;
+	if (map_is_fd_map(m)) {
+		/* maps of maps give the inner map; prog arrays are not for lookups */
+		if (map_type(m) == BPF_MAP_TYPE_PROG_ARRAY)
+			return 0;
+		uint32_t id = map_lookup_id(m, key);
+		struct sys_obj *o = id ? sys_get_by_id(run->vm, id, SYS_MAP) : NULL;
+		if (!o)
+			return 0;
+		struct map *inner = o->map;
+		sys_put(run->vm, o); /* the outer map keeps it alive */
+		return (uintptr_t)inner;
+	}
+	return (uintptr_t)map_lookup(m, key, run->slot);
+}
+
+uint64_t hlp_map_update_elem(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_map_update_elem: R1 is not a map");
+	if (!m)
+		return 0;
+	if (map_is_fd_map(m))
+		return (uint64_t)-EINVAL; /* Linux: fd maps are updated from user space only */
+	const void *key = hlp_mem(run, r2, map_key_size(m), false, "bpf_map_update_elem: key");
+	const void *val = hlp_mem(run, r3, map_value_size(m), false, "bpf_map_update_elem: value");
+	if ((!key && map_key_size(m)) || !val)
+		return 0;
+	return (uint64_t)map_update(m, key, val, r4, run->slot);
+}
+
+uint64_t hlp_map_delete_elem(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_map_delete_elem: R1 is not a map");
+	if (!m)
+		return 0;
+	if (map_is_fd_map(m))
+		return (uint64_t)-EINVAL;
+	const void *key = hlp_mem(run, r2, map_key_size(m), false, "bpf_map_delete_elem: key");
+	if (!key && map_key_size(m))
+		return 0;
+	return (uint64_t)map_delete(m, key);
+}
+
+uint64_t hlp_map_lookup_percpu_elem(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_map_lookup_percpu_elem: R1 is not a map");
+	if (!m)
+		return 0;
+	const void *key = hlp_mem(run, r2, map_key_size(m), false, "bpf_map_lookup_percpu_elem: key");
+	if (!key || !map_is_percpu(m) || r3 >= map_nr_cpus(m))
+		return 0;
+	return (uintptr_t)map_lookup(m, key, (unsigned)r3);
+}
+
+uint64_t hlp_map_push_elem(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_map_push_elem: R1 is not a map");
+	if (!m)
+		return 0;
+	const void *val = hlp_mem(run, r2, map_value_size(m), false, "bpf_map_push_elem: value");
+	if (!val)
+		return 0;
+	return (uint64_t)map_push(m, val, r3);
+}
+
+static uint64_t pop_peek(struct vm_run *run, uint64_t r1, uint64_t r2, bool peek, const char *name)
+{
+	struct map *m = hlp_map_arg(run, r1, name);
+	if (!m)
+		return 0;
+	/* bloom filters read the value to test; queues and stacks write it */
+	bool bloom = map_type(m) == BPF_MAP_TYPE_BLOOM_FILTER;
+	void *val = hlp_mem(run, r2, map_value_size(m), !bloom, name);
+	if (!val)
+		return 0;
+	return (uint64_t)map_pop(m, val, peek);
+}
+
+uint64_t hlp_map_pop_elem(ARGS)
+{
+	UNUSED_ARGS();
+	return pop_peek(run, r1, r2, false, "bpf_map_pop_elem");
+}
+
+uint64_t hlp_map_peek_elem(ARGS)
+{
+	UNUSED_ARGS();
+	return pop_peek(run, r1, r2, true, "bpf_map_peek_elem");
+}
+
+uint64_t hlp_ringbuf_output(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_ringbuf_output: R1 is not a map");
+	if (!m)
+		return 0;
+	const void *data = hlp_mem(run, r2, r3, false, "bpf_ringbuf_output: data");
+	if (!data && r3)
+		return 0;
+	return (uint64_t)map_ringbuf_output(m, data, r3, r4);
+}
+
+uint64_t hlp_ringbuf_reserve(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_ringbuf_reserve: R1 is not a map");
+	if (!m)
+		return 0;
+	return (uintptr_t)map_ringbuf_reserve(m, r2, r3);
+}
+
+/* A pointer from bpf_ringbuf_reserve(): inside some ring buffer the program uses, record busy. */
+static struct map *reserved_owner(struct vm_run *run, uint64_t p)
+{
+	const struct vm_prog *prog = run->prog;
+	for (size_t i = 0; i < prog->used_map_cnt; i++) {
+		struct map *m = prog->used_maps[i];
+		if (map_type(m) != BPF_MAP_TYPE_RINGBUF)
+			continue;
+		void *lo;
+		size_t len;
+		bool w;
+		map_region(m, &lo, &len, &w);
+		uintptr_t a = (uintptr_t)p;
+		if (a >= (uintptr_t)lo + 8 && a < (uintptr_t)lo + len && (a - (uintptr_t)lo) % 8 == 0) {
+			uint32_t h;
+			memcpy(&h, (const void *)(a - 8), 4);
+			if (h & (1u << 31))
+				return m;
+		}
+	}
+	return NULL;
+}
+
+static uint64_t commit(struct vm_run *run, uint64_t p, uint64_t flags, bool discard, const char *name)
+{
+	struct map *m = reserved_owner(run, p);
+	if (!m) {
+		vm_fault(run, -EINVAL, name, (uintptr_t)p, 0);
+		return 0;
+	}
+	(void)flags;
+	map_ringbuf_commit(m, (void *)(uintptr_t)p, discard);
+	return 0;
+}
+
+uint64_t hlp_ringbuf_submit(ARGS)
+{
+	UNUSED_ARGS();
+	return commit(run, r1, r2, false, "bpf_ringbuf_submit: not a reserved record");
+}
+
+uint64_t hlp_ringbuf_discard(ARGS)
+{
+	UNUSED_ARGS();
+	return commit(run, r1, r2, true, "bpf_ringbuf_discard: not a reserved record");
+}
+
+uint64_t hlp_ringbuf_query(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r1, "bpf_ringbuf_query: R1 is not a map");
+	if (!m || map_type(m) != BPF_MAP_TYPE_RINGBUF)
+		return 0;
+	return map_ringbuf_query(m, r2);
+}
+
+uint64_t hlp_perf_event_output(ARGS)
+{
+	UNUSED_ARGS();
+	/* long bpf_perf_event_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size) */
+	struct map *m = hlp_map_arg(run, r2, "bpf_perf_event_output: R2 is not a map");
+	if (!m)
+		return 0;
+	if (r3 & ~(uint64_t)BPF_F_INDEX_MASK)
+		return (uint64_t)-EINVAL; /* BPF_F_CTXLEN_MASK: no skb payload to append here */
+	uint64_t idx = r3 & BPF_F_INDEX_MASK;
+	if (idx == BPF_F_CURRENT_CPU)
+		idx = run->slot;
+	const void *data = hlp_mem(run, r4, r5, false, "bpf_perf_event_output: data");
+	if (!data && r5)
+		return 0;
+	return (uint64_t)map_perf_output(m, (uint32_t)idx, data, r5);
+}
+
+/* The host stack, skipping our own frames and `skip` more (BPF_F_SKIP_FIELD_MASK). */
+static int host_stack(uint64_t *ips, int max, uint64_t flags)
+{
+	void *frames[128];
+	int n = backtrace(frames, 128), skip = 2 + (int)(flags & BPF_F_SKIP_FIELD_MASK), k = 0;
+	for (int i = skip; i < n && k < max; i++)
+		ips[k++] = (uintptr_t)frames[i];
+	return k;
+}
+
+uint64_t hlp_get_stackid(ARGS)
+{
+	UNUSED_ARGS();
+	struct map *m = hlp_map_arg(run, r2, "bpf_get_stackid: R2 is not a map");
+	if (!m)
+		return 0;
+	if (r3 & ~(uint64_t)(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID))
+		return (uint64_t)-EINVAL;
+	uint64_t ips[127];
+	int n = host_stack(ips, (int)(map_value_size(m) / 8), r3);
+	return (uint64_t)map_stack_store(m, ips, (uint32_t)n, r3);
+}
+
+uint64_t hlp_get_stack(ARGS)
+{
+	UNUSED_ARGS();
+	/* long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags) */
+	uint64_t *buf = hlp_mem(run, r2, r3, true, "bpf_get_stack: buf");
+	if (!buf)
+		return 0;
+	if (r3 % 8 || (r4 & ~(uint64_t)(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID)))
+		return (uint64_t)-EINVAL;
+	uint64_t ips[127];
+	int max = (int)(r3 / 8 < 127 ? r3 / 8 : 127);
+	int n = host_stack(ips, max, r4);
+	memcpy(buf, ips, (size_t)n * 8);
+	memset(buf + n, 0, (size_t)r3 - (size_t)n * 8);
+	return (uint64_t)n * 8;
+}
+
+uint64_t hlp_spin_lock(ARGS)
+{
+	UNUSED_ARGS();
+	uint32_t *l = hlp_mem(run, r1, 4, true, "bpf_spin_lock");
+	if (!l)
+		return 0;
+	if ((uintptr_t)l % 4) {
+		vm_fault(run, -EINVAL, "bpf_spin_lock: misaligned lock", (uintptr_t)l, 4);
+		return 0;
+	}
+	uint32_t zero = 0;
+	while (!__atomic_compare_exchange_n(l, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		zero = 0;
+	return 0;
+}
+
+uint64_t hlp_spin_unlock(ARGS)
+{
+	UNUSED_ARGS();
+	uint32_t *l = hlp_mem(run, r1, 4, true, "bpf_spin_unlock");
+	if (!l)
+		return 0;
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t hlp_for_each_map_elem(ARGS)
+{
+	UNUSED_ARGS();
+	/* long bpf_for_each_map_elem(map, callback_fn(map, key, value, ctx), callback_ctx, flags) */
+	struct map *m = hlp_map_arg(run, r1, "bpf_for_each_map_elem: R1 is not a map");
+	if (!m)
+		return 0;
+	if (r4)
+		return (uint64_t)-EINVAL;
+	uint32_t ks = map_key_size(m);
+	if (!ks || map_is_fd_map(m) || ks > 512)
+		return (uint64_t)-ENOTSUPP;
+	/* the callback reads the key from a buffer the run may read; the value in place */
+	uint8_t key[512], next[512];
+	bool first = true;
+	uint64_t n = 0;
+	if (!vm_run_add_region(run, key, ks, false)) {
+		vm_fault(run, -ENOMEM, "bpf_for_each_map_elem: too many regions", 0, 0);
+		return 0;
+	}
+	while (map_sys_get_next_key(m, first ? NULL : key, next) == 0) {
+		memcpy(key, next, ks);
+		first = false;
+		void *v = map_lookup(m, key, run->slot);
+		if (!v)
+			continue;
+		n++;
+		uint64_t r = vm_call_subprog(run, r2, (uintptr_t)m, (uintptr_t)key, (uintptr_t)v, r3, 0);
+		if (run->err || r)
+			break;
+	}
+	run->region_cnt--;
+	return n;
+}

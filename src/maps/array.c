@@ -1,0 +1,217 @@
+/* array.c -- ARRAY, PERCPU_ARRAY and the fd arrays (PROG_ARRAY, ARRAY_OF_MAPS): max_entries values in
+ * one region, key = u32 index (Linux kernel/bpf/arraymap.c). */
+#include <errno.h>
+#include <string.h>
+
+#include "maps.h"
+
+static uint64_t stride(const struct map_hdr *h, bool percpu)
+{
+	return percpu ? (uint64_t)map_round8(h->value_size) * h->nr_cpus : map_round8(h->value_size);
+}
+
+static int check_common(const union bpf_attr *a, bool percpu, bool fd, struct diag *log)
+{
+	if (a->key_size != 4 || a->value_size == 0 || a->max_entries == 0) {
+		diag_printf(log, "MAP_CREATE: array needs key_size 4, value_size > 0, max_entries > 0 (got %u/%u/%u)",
+			    a->key_size, a->value_size, a->max_entries);
+		return -EINVAL;
+	}
+	if (fd && a->value_size != 4) {
+		diag_printf(log, "MAP_CREATE: fd array needs value_size 4, got %u", a->value_size);
+		return -EINVAL;
+	}
+	if (percpu && a->value_size > 32768) {
+		diag_printf(log, "MAP_CREATE: per-CPU value_size %u above 32768", a->value_size);
+		return -E2BIG;
+	}
+	if (a->value_size > (1u << 28)) {
+		diag_printf(log, "MAP_CREATE: value_size %u too large", a->value_size);
+		return -E2BIG;
+	}
+	if ((a->map_flags & BPF_F_MMAPABLE) && (percpu || fd)) {
+		diag_printf(log, "MAP_CREATE: BPF_F_MMAPABLE only for ARRAY");
+		return -EINVAL;
+	}
+	uint32_t allowed = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG |
+			   BPF_F_WRONLY_PROG | BPF_F_INNER_MAP | BPF_F_PRESERVE_ELEMS;
+	if (a->map_flags & ~allowed) {
+		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for an array", a->map_flags);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_array(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
+{
+	(void)nr_cpus;
+	return check_common(a, false, false, log);
+}
+
+static int check_percpu(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
+{
+	(void)nr_cpus;
+	return check_common(a, true, false, log);
+}
+
+static int check_fd(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
+{
+	(void)nr_cpus;
+	if (a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS && !a->inner_map_fd) {
+		/* the template map is checked by sys_map.c, which resolves the fd */
+	}
+	return check_common(a, false, true, log);
+}
+
+static uint64_t layout_plain(struct map_hdr *h)
+{
+	h->values_off = 0;
+	h->values_len = (uint64_t)h->max_entries * stride(h, false);
+	return h->values_len;
+}
+
+static uint64_t layout_percpu(struct map_hdr *h)
+{
+	h->values_off = 0;
+	h->values_len = (uint64_t)h->max_entries * stride(h, true);
+	return h->values_len;
+}
+
+static uint64_t layout_fd(struct map_hdr *h)
+{
+	/* ids are not program-visible memory */
+	h->off_a = 0;
+	h->values_off = 0;
+	h->values_len = 0;
+	return (uint64_t)h->max_entries * 4;
+}
+
+static void *lookup(struct map *m, const void *key)
+{
+	uint32_t idx;
+	memcpy(&idx, key, 4);
+	if (idx >= m->hdr->max_entries)
+		return NULL;
+	return m->base + m->hdr->values_off + idx * stride(m->hdr, m->ops->percpu);
+}
+
+static void *lookup_fd(struct map *m, const void *key)
+{
+	uint32_t idx;
+	memcpy(&idx, key, 4);
+	if (idx >= m->hdr->max_entries)
+		return NULL;
+	uint32_t *slot = (uint32_t *)(m->base + m->hdr->off_a) + idx;
+	return *slot ? slot : NULL;
+}
+
+/* Copy with the value's spin lock held (BPF_F_LOCK), or plainly. */
+static void copy_value(struct map *m, void *dst, const void *src, uint64_t flags)
+{
+	uint32_t sl = m->hdr->spin_lock_off, vs = m->hdr->value_size;
+	if (sl == UINT32_MAX) {
+		memcpy(dst, src, vs);
+		return;
+	}
+	uint32_t *lockw = (uint32_t *)((uint8_t *)dst + sl);
+	if (flags & BPF_F_LOCK) {
+		uint32_t zero = 0;
+		while (!__atomic_compare_exchange_n(lockw, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			zero = 0;
+	}
+	/* never overwrite the lock word itself */
+	memcpy(dst, src, sl);
+	memcpy((uint8_t *)dst + sl + 4, (const uint8_t *)src + sl + 4, vs - sl - 4);
+	if (flags & BPF_F_LOCK)
+		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
+}
+
+static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+{
+	uint32_t idx;
+	memcpy(&idx, key, 4);
+	if ((flags & 3) > BPF_EXIST)
+		return -EINVAL;
+	if (idx >= m->hdr->max_entries)
+		return -E2BIG;
+	if ((flags & 3) == BPF_NOEXIST)
+		return -EEXIST;
+	uint8_t *v = m->base + m->hdr->values_off + idx * stride(m->hdr, m->ops->percpu);
+	if (!m->ops->percpu) {
+		copy_value(m, v, value, flags);
+		return 0;
+	}
+	uint32_t rs = map_round8(m->hdr->value_size);
+	if (slot == MAP_ALL_CPUS) {
+		for (uint32_t c = 0; c < m->hdr->nr_cpus; c++)
+			memcpy(v + c * rs, (const uint8_t *)value + c * rs, m->hdr->value_size);
+	} else {
+		memcpy(v + slot * rs, value, m->hdr->value_size);
+	}
+	return 0;
+}
+
+static long update_fd(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+{
+	uint32_t idx;
+	(void)slot;
+	memcpy(&idx, key, 4);
+	if (flags > BPF_EXIST)
+		return -EINVAL;
+	if (idx >= m->hdr->max_entries)
+		return -E2BIG;
+	memcpy((uint32_t *)(m->base + m->hdr->off_a) + idx, value, 4);
+	return 0;
+}
+
+static long delete_plain(struct map *m, const void *key)
+{
+	(void)m, (void)key;
+	return -EINVAL;
+}
+
+static long delete_fd(struct map *m, const void *key)
+{
+	uint32_t idx;
+	memcpy(&idx, key, 4);
+	if (idx >= m->hdr->max_entries)
+		return -E2BIG;
+	uint32_t *slot = (uint32_t *)(m->base + m->hdr->off_a) + idx;
+	if (!*slot)
+		return -ENOENT;
+	*slot = 0;
+	return 0;
+}
+
+static int next_key(struct map *m, const void *key, void *next)
+{
+	uint32_t idx = 0, n;
+	if (key)
+		memcpy(&idx, key, 4);
+	if (!key || idx >= m->hdr->max_entries) {
+		n = 0;
+	} else {
+		if (idx == m->hdr->max_entries - 1)
+			return -ENOENT;
+		n = idx + 1;
+	}
+	memcpy(next, &n, 4);
+	return 0;
+}
+
+const struct map_ops array_ops = {
+	.check = check_array, .layout = layout_plain, .lookup = lookup, .update = update,
+	.delete = delete_plain, .next_key = next_key, .lockless_lookup = true,
+};
+const struct map_ops percpu_array_ops = {
+	.check = check_percpu, .layout = layout_percpu, .lookup = lookup, .update = update,
+	.delete = delete_plain, .next_key = next_key, .lockless_lookup = true, .percpu = true,
+};
+const struct map_ops prog_array_ops = {
+	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,
+	.delete = delete_fd, .next_key = next_key, .fd_values = true,
+};
+const struct map_ops array_of_maps_ops = {
+	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,
+	.delete = delete_fd, .next_key = next_key, .fd_values = true,
+};

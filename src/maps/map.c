@@ -1,0 +1,502 @@
+/* map.c -- what every map type shares: attribute checks, the shared mapping (create, pin, open), the
+ * robust lock, and the program- and user-side entry points that dispatch to the type's ops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "maps.h"
+
+static const struct map_ops *const ops_by_type[] = {
+#define MAP(type_, ops_) [type_] = &ops_,
+#include "maps.def"
+#undef MAP
+};
+
+static const struct map_ops *ops_of(uint32_t type)
+{
+	return type < ARRAY_SIZE(ops_by_type) ? ops_by_type[type] : NULL;
+}
+
+uint32_t map_hash(const void *key, uint32_t len, uint32_t seed)
+{
+	/* FNV-1a folded with the seed; good enough spread for power-of-two bucket tables */
+	const uint8_t *p = key;
+	uint32_t h = 2166136261u ^ seed;
+	for (uint32_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h;
+}
+
+#define KNOWN_FLAGS (BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY | \
+		     BPF_F_STACK_BUILD_ID | BPF_F_ZERO_SEED | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG | BPF_F_CLONE | \
+		     BPF_F_MMAPABLE | BPF_F_PRESERVE_ELEMS | BPF_F_INNER_MAP)
+
+static int common_checks(const union bpf_attr *a, struct diag *log)
+{
+	if (a->map_flags & ~(uint32_t)KNOWN_FLAGS) {
+		diag_printf(log, "MAP_CREATE: unknown map_flags 0x%x", a->map_flags);
+		return -EINVAL;
+	}
+	if ((a->map_flags & BPF_F_RDONLY) && (a->map_flags & BPF_F_WRONLY)) {
+		diag_printf(log, "MAP_CREATE: BPF_F_RDONLY and BPF_F_WRONLY together");
+		return -EINVAL;
+	}
+	if ((a->map_flags & BPF_F_RDONLY_PROG) && (a->map_flags & BPF_F_WRONLY_PROG)) {
+		diag_printf(log, "MAP_CREATE: BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(a->map_name); i++) {
+		char c = a->map_name[i];
+		if (!c)
+			return 0;
+		if (!(c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+			diag_printf(log, "MAP_CREATE: invalid character in map_name");
+			return -EINVAL;
+		}
+	}
+	diag_printf(log, "MAP_CREATE: map_name is not NUL-terminated");
+	return -EINVAL;
+}
+
+/* A file for the mapping: unlinked, in the pin root so that pinning is a link on the same filesystem. */
+static int backing_file(const char *pin_root)
+{
+	int fd = -1;
+	if (pin_root) {
+		mkdir(pin_root, 0700);
+		fd = open(pin_root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		fd = memfd_create("bpfvm-map", MFD_CLOEXEC);
+	return fd;
+}
+
+void map_lock(struct map *m)
+{
+	int r = pthread_mutex_lock(&m->hdr->lock);
+	if (r == EOWNERDEAD) {
+		/* a process died holding the lock, maybe mid-update: repair, then carry on */
+		if (m->ops->recover)
+			m->ops->recover(m);
+		pthread_mutex_consistent(&m->hdr->lock);
+	}
+}
+
+void map_unlock(struct map *m)
+{
+	pthread_mutex_unlock(&m->hdr->lock);
+}
+
+static int map_from_fd(int fd, size_t len, struct map **out)
+{
+	struct map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->base = p;
+	m->len = len;
+	m->hdr = p;
+	m->fd = fd;
+	*out = m;
+	return 0;
+}
+
+int map_create(const union bpf_attr *a, const struct map_env *env, struct map **out, struct diag *log)
+{
+	const struct map_ops *ops = ops_of(a->map_type);
+	struct map_hdr h;
+	struct map *m;
+	int err, fd;
+
+	if (!ops) {
+		diag_printf(log, "MAP_CREATE: map_type %u is not supported", a->map_type);
+		return -EINVAL;
+	}
+	if ((err = common_checks(a, log)) || (err = ops->check(a, env->nr_cpus, log)))
+		return err;
+	memset(&h, 0, sizeof(h));
+	h.magic = MAP_MAGIC;
+	h.version = MAP_LAYOUT_VERSION;
+	h.type = a->map_type;
+	h.key_size = a->key_size;
+	h.value_size = a->value_size;
+	h.max_entries = a->max_entries;
+	h.flags = a->map_flags;
+	h.nr_cpus = env->nr_cpus;
+	h.map_extra_lo = (uint32_t)a->map_extra;
+	h.map_extra_hi = (uint32_t)(a->map_extra >> 32);
+	h.spin_lock_off = UINT32_MAX;
+	memcpy(h.name, a->map_name, sizeof(h.name));
+	uint64_t body = ops->layout(&h);
+	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull;
+	if (body > (1ull << 36)) {
+		diag_printf(log, "MAP_CREATE: map too large (%llu bytes)", (unsigned long long)body);
+		return -E2BIG;
+	}
+	/* layout() gave offsets relative to the end of the header */
+	h.off_a += hdr_len;
+	h.off_b += hdr_len;
+	h.off_c += hdr_len;
+	h.off_d += hdr_len;
+	h.values_off += hdr_len;
+	h.total_len = hdr_len + body;
+	fd = backing_file(env->pin_root);
+	if (fd < 0 || ftruncate(fd, (off_t)h.total_len)) {
+		if (fd >= 0)
+			close(fd);
+		diag_printf(log, "MAP_CREATE: cannot create %llu bytes of map memory", (unsigned long long)h.total_len);
+		return -ENOMEM;
+	}
+	err = map_from_fd(fd, h.total_len, &m);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	memcpy(m->hdr, &h, sizeof(h));
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&m->hdr->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	m->ops = ops;
+	m->user_rdonly = a->map_flags & BPF_F_RDONLY;
+	m->user_wronly = a->map_flags & BPF_F_WRONLY;
+	if (ops->init)
+		ops->init(m);
+	*out = m;
+	return 0;
+}
+
+void map_free(struct map *m)
+{
+	if (!m)
+		return;
+	free(m->priv);
+	munmap(m->base, m->len);
+	close(m->fd);
+	free(m);
+}
+
+uint32_t map_type(const struct map *m) { return m->hdr->type; }
+uint32_t map_key_size(const struct map *m) { return m->hdr->key_size; }
+uint32_t map_value_size(const struct map *m) { return m->hdr->value_size; }
+uint32_t map_max_entries(const struct map *m) { return m->hdr->max_entries; }
+uint32_t map_flags(const struct map *m) { return m->hdr->flags; }
+const char *map_name(const struct map *m) { return m->hdr->name; }
+uint32_t map_nr_cpus(const struct map *m) { return m->hdr->nr_cpus; }
+bool map_is_fd_map(const struct map *m) { return m->ops->fd_values; }
+bool map_is_percpu(const struct map *m) { return m->ops->percpu; }
+
+size_t map_user_value_size(const struct map *m)
+{
+	if (m->ops->percpu)
+		return (size_t)map_round8(m->hdr->value_size) * m->hdr->nr_cpus;
+	return m->hdr->value_size;
+}
+
+void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable)
+{
+	*lo = m->base + m->hdr->values_off;
+	*len = m->hdr->values_len;
+	*prog_writable = !(m->hdr->flags & BPF_F_RDONLY_PROG);
+}
+
+void *map_direct_value_addr(struct map *m, uint32_t off)
+{
+	if (m->hdr->type != BPF_MAP_TYPE_ARRAY || m->hdr->max_entries != 1 || off >= m->hdr->value_size)
+		return NULL;
+	return m->base + m->hdr->values_off + off;
+}
+
+int map_set_spin_lock_off(struct map *m, uint32_t off)
+{
+	if (off > m->hdr->value_size || m->hdr->value_size - off < 4 || off % 4)
+		return -EINVAL;
+	m->hdr->spin_lock_off = off;
+	return 0;
+}
+
+/* ---- program side --------------------------------------------------------------------------- */
+
+static void *slot_value(struct map *m, void *base, unsigned slot)
+{
+	if (!base || !m->ops->percpu)
+		return base;
+	if (NEVER(slot >= m->hdr->nr_cpus))
+		return NULL;
+	return (uint8_t *)base + (size_t)slot * map_round8(m->hdr->value_size);
+}
+
+void *map_lookup(struct map *m, const void *key, unsigned slot)
+{
+	void *v;
+	if (m->ops->no_key_ops || m->ops->fd_values || !m->ops->lookup)
+		return NULL;
+	if (m->ops->lockless_lookup)
+		return slot_value(m, m->ops->lookup(m, key), slot);
+	map_lock(m);
+	v = m->ops->lookup(m, key);
+	map_unlock(m);
+	return slot_value(m, v, slot);
+}
+
+uint32_t map_lookup_id(struct map *m, const void *key)
+{
+	uint32_t id = 0;
+	if (!m->ops->fd_values)
+		return 0;
+	map_lock(m);
+	void *v = m->ops->lookup(m, key);
+	if (v)
+		memcpy(&id, v, 4);
+	map_unlock(m);
+	return id;
+}
+
+uint32_t map_prog_array_get(struct map *m, uint32_t index)
+{
+	if (m->hdr->type != BPF_MAP_TYPE_PROG_ARRAY)
+		return 0;
+	return map_lookup_id(m, &index);
+}
+
+long map_update(struct map *m, const void *key, const void *value, uint64_t flags, unsigned slot)
+{
+	long r;
+	if (m->ops->no_key_ops || m->ops->fd_values || !m->ops->update)
+		return -EINVAL;
+	if (flags > BPF_F_LOCK)
+		return -EINVAL;
+	map_lock(m);
+	r = m->ops->update(m, key, value, flags, slot);
+	map_unlock(m);
+	return r;
+}
+
+long map_delete(struct map *m, const void *key)
+{
+	long r;
+	if (m->ops->no_key_ops || !m->ops->delete)
+		return -EINVAL;
+	map_lock(m);
+	r = m->ops->delete(m, key);
+	map_unlock(m);
+	return r;
+}
+
+long map_push(struct map *m, const void *value, uint64_t flags)
+{
+	long r;
+	if (!m->ops->push)
+		return -EINVAL;
+	map_lock(m);
+	r = m->ops->push(m, value, flags);
+	map_unlock(m);
+	return r;
+}
+
+long map_pop(struct map *m, void *value, bool peek)
+{
+	long r;
+	if (!m->ops->pop)
+		return -EINVAL;
+	map_lock(m);
+	r = m->ops->pop(m, value, peek);
+	map_unlock(m);
+	return r;
+}
+
+/* ---- user side --------------------------------------------------------------------------------- */
+
+/* Copies a value out (all CPUs for per-CPU maps), without the spin lock word when BPF_F_LOCK is off
+ * (Linux copy_map_value() skips it). */
+static void copy_out(struct map *m, void *dst, const void *src)
+{
+	memcpy(dst, src, map_user_value_size(m));
+	uint32_t sl = m->hdr->spin_lock_off;
+	if (sl != UINT32_MAX && !m->ops->percpu)
+		memset((uint8_t *)dst + sl, 0, 4);
+}
+
+int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
+{
+	if (m->user_wronly)
+		return -EPERM;
+	if (flags & ~(uint64_t)BPF_F_LOCK)
+		return -EINVAL;
+	if ((flags & BPF_F_LOCK) && m->hdr->spin_lock_off == UINT32_MAX)
+		return -EINVAL;
+	if (m->ops->no_key_ops) {
+		if (m->ops->pop) /* queue/stack: lookup is peek; bloom: check */
+			return (int)map_pop(m, (void *)value, true);
+		return -ENOTSUPP;
+	}
+	if (!m->ops->lookup)
+		return -ENOTSUPP;
+	map_lock(m);
+	void *v = m->ops->lookup(m, key);
+	if (v)
+		copy_out(m, value, v);
+	map_unlock(m);
+	return v ? 0 : -ENOENT;
+}
+
+int map_sys_update(struct map *m, const void *key, const void *value, uint64_t flags)
+{
+	if (m->user_rdonly)
+		return -EPERM;
+	if (m->hdr->frozen)
+		return -EPERM;
+	if ((flags & 0xffffffffu) > BPF_F_LOCK || (flags >> 32))
+		return -EINVAL;
+	if ((flags & BPF_F_LOCK) && m->hdr->spin_lock_off == UINT32_MAX)
+		return -EINVAL;
+	if (m->ops->no_key_ops) {
+		if (m->ops->push)
+			return (int)map_push(m, value, flags);
+		return -ENOTSUPP;
+	}
+	if (!m->ops->update)
+		return -ENOTSUPP;
+	map_lock(m);
+	long r = m->ops->update(m, key, value, flags, MAP_ALL_CPUS);
+	map_unlock(m);
+	return (int)r;
+}
+
+int map_sys_delete(struct map *m, const void *key)
+{
+	if (m->user_rdonly || m->hdr->frozen)
+		return -EPERM;
+	if (m->ops->no_key_ops || !m->ops->delete)
+		return -ENOTSUPP;
+	map_lock(m);
+	long r = m->ops->delete(m, key);
+	map_unlock(m);
+	return (int)r;
+}
+
+int map_sys_get_next_key(struct map *m, const void *key, void *next)
+{
+	if (m->user_wronly)
+		return -EPERM;
+	if (m->ops->no_key_ops || !m->ops->next_key)
+		return -ENOTSUPP;
+	map_lock(m);
+	int r = m->ops->next_key(m, key, next);
+	map_unlock(m);
+	return r;
+}
+
+int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint64_t flags)
+{
+	if (m->user_rdonly || m->user_wronly || m->hdr->frozen)
+		return -EPERM;
+	if (m->ops->no_key_ops) {
+		if (flags)
+			return -EINVAL;
+		if (m->hdr->type == BPF_MAP_TYPE_BLOOM_FILTER || !m->ops->pop)
+			return -ENOTSUPP;
+		return (int)map_pop(m, value, false);
+	}
+	uint32_t t = m->hdr->type;
+	if (t != BPF_MAP_TYPE_HASH && t != BPF_MAP_TYPE_PERCPU_HASH && t != BPF_MAP_TYPE_LRU_HASH &&
+	    t != BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		return -ENOTSUPP;
+	if (flags & ~(uint64_t)BPF_F_LOCK)
+		return -EINVAL;
+	if ((flags & BPF_F_LOCK) && m->hdr->spin_lock_off == UINT32_MAX)
+		return -EINVAL;
+	map_lock(m);
+	void *v = m->ops->lookup(m, key);
+	int r = -ENOENT;
+	if (v) {
+		copy_out(m, value, v);
+		r = (int)m->ops->delete(m, key);
+	}
+	map_unlock(m);
+	return r;
+}
+
+int map_freeze(struct map *m)
+{
+	if (m->hdr->type == BPF_MAP_TYPE_STRUCT_OPS || m->ops->fd_values)
+		return -ENOTSUPP;
+	if (m->hdr->frozen)
+		return -EBUSY;
+	m->hdr->frozen = 1;
+	return 0;
+}
+
+/* ---- pinning -------------------------------------------------------------------------------------- */
+
+int map_pin(struct map *m, const char *path, struct diag *log)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW)) {
+		int e = errno;
+		diag_printf(log, "OBJ_PIN: %s: %s", path, strerror(e));
+		return e == EXDEV ? -EXDEV : -e;
+	}
+	return 0;
+}
+
+int map_open_pinned(const char *path, struct map **out, struct diag *log)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	struct stat stt;
+	struct map_hdr h;
+	struct map *m;
+	int err;
+
+	if (fd < 0) {
+		err = -errno;
+		diag_printf(log, "OBJ_GET: %s: %s", path, strerror(errno));
+		return err;
+	}
+	/* the file is input: check every header field against what its type needs before using it */
+	if (fstat(fd, &stt) || (uint64_t)stt.st_size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    h.magic != MAP_MAGIC || h.version != MAP_LAYOUT_VERSION) {
+		diag_printf(log, "OBJ_GET: %s: not a bpfvm pinned map", path);
+		close(fd);
+		return -EINVAL;
+	}
+	const struct map_ops *ops = ops_of(h.type);
+	struct map_hdr want = h;
+	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull;
+	want.off_a = want.off_b = want.off_c = want.off_d = want.values_off = want.values_len = 0;
+	uint64_t body = ops ? ops->layout(&want) : 0;
+	if (!ops || h.total_len != hdr_len + body || (uint64_t)stt.st_size != h.total_len ||
+	    h.off_a != want.off_a + hdr_len || h.off_b != want.off_b + hdr_len || h.off_c != want.off_c + hdr_len ||
+	    h.off_d != want.off_d + hdr_len || h.values_off != want.values_off + hdr_len ||
+	    h.values_len != want.values_len || h.nr_cpus == 0 || h.nr_cpus > 1024 ||
+	    (h.spin_lock_off != UINT32_MAX && (h.spin_lock_off > h.value_size || h.value_size - h.spin_lock_off < 4))) {
+		diag_printf(log, "OBJ_GET: %s: corrupt map header", path);
+		close(fd);
+		return -EINVAL;
+	}
+	err = map_from_fd(fd, h.total_len, &m);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	m->ops = ops;
+	*out = m;
+	return 0;
+}

@@ -1,0 +1,122 @@
+/* perf.c -- PERF_EVENT_ARRAY: in the kernel each index holds a perf event with its own ring; here each
+ * index owns a ring of records { u32 size; u32 pad; data } in the mapping, consumed with
+ * map_perf_consume() (libbpf's perf_buffer).  A full ring counts the sample as lost, as perf does.
+ * off_a: per-index struct pring headers, off_c: ring data (PERF_RING bytes per index). */
+#include <errno.h>
+#include <string.h>
+
+#include "maps.h"
+
+#define PERF_RING (64u * 1024)
+
+struct pring {
+	uint64_t head, tail, lost;
+};
+
+static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
+{
+	(void)nr_cpus;
+	if (a->key_size != 4 || a->value_size != 4 || a->max_entries > 4096) {
+		diag_printf(log, "MAP_CREATE: perf event array needs key_size 4, value_size 4, max_entries <= 4096");
+		return -EINVAL;
+	}
+	if (a->map_flags & ~(uint32_t)(BPF_F_NUMA_NODE | BPF_F_PRESERVE_ELEMS | BPF_F_RDONLY | BPF_F_WRONLY |
+					 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
+		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for a perf event array", a->map_flags);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static uint32_t entries(const struct map_hdr *h)
+{
+	/* libbpf sets max_entries to the number of CPUs when it is 0 */
+	return h->max_entries ? h->max_entries : h->nr_cpus;
+}
+
+static uint64_t layout(struct map_hdr *h)
+{
+	h->off_a = 0;
+	h->off_c = (uint64_t)entries(h) * sizeof(struct pring);
+	h->values_off = 0;
+	h->values_len = 0;
+	return h->off_c + (uint64_t)entries(h) * PERF_RING;
+}
+
+static void init(struct map *m)
+{
+	if (!m->hdr->max_entries)
+		m->hdr->max_entries = m->hdr->nr_cpus;
+}
+
+static struct pring *pr(struct map *m, uint32_t i) { return (struct pring *)(m->base + m->hdr->off_a) + i; }
+static uint8_t *ring(struct map *m, uint32_t i) { return m->base + m->hdr->off_c + (uint64_t)i * PERF_RING; }
+
+long map_perf_output(struct map *m, uint32_t index, const void *src, uint64_t size)
+{
+	if (m->hdr->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		return -EINVAL;
+	if (index >= entries(m->hdr))
+		return -E2BIG;
+	uint64_t need = (size + 8 + 7) & ~7ull;
+	if (size > PERF_RING / 2)
+		return -E2BIG;
+	map_lock(m);
+	struct pring *p = pr(m, index);
+	long ret = 0;
+	uint64_t off = p->head % PERF_RING;
+	uint64_t pad = off + need > PERF_RING ? PERF_RING - off : 0;
+	if (p->head + pad + need - p->tail > PERF_RING) {
+		p->lost++;
+		ret = -ENOSPC;
+	} else {
+		if (pad) {
+			uint32_t filler = UINT32_MAX;
+			memcpy(ring(m, index) + off, &filler, 4);
+			off = 0;
+		}
+		uint32_t sz = (uint32_t)size;
+		memcpy(ring(m, index) + off, &sz, 4);
+		memcpy(ring(m, index) + off + 8, src, size);
+		__atomic_store_n(&p->head, p->head + pad + need, __ATOMIC_RELEASE);
+	}
+	map_unlock(m);
+	return ret;
+}
+
+int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *data, uint32_t size),
+		     void (*lost)(void *ctx, int cpu, uint64_t cnt), void *ctx)
+{
+	int n = 0;
+	if (m->hdr->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		return -EINVAL;
+	for (uint32_t i = 0; i < entries(m->hdr); i++) {
+		struct pring *p = pr(m, i);
+		uint64_t lost_cnt = __atomic_exchange_n(&p->lost, 0, __ATOMIC_ACQ_REL);
+		if (lost_cnt && lost)
+			lost(ctx, (int)i, lost_cnt);
+		for (;;) {
+			uint64_t head = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE), tail = p->tail;
+			if (tail >= head)
+				break;
+			uint64_t off = tail % PERF_RING;
+			uint32_t sz;
+			memcpy(&sz, ring(m, i) + off, 4);
+			if (sz == UINT32_MAX) { /* filler to the end of the ring */
+				__atomic_store_n(&p->tail, tail + (PERF_RING - off), __ATOMIC_RELEASE);
+				continue;
+			}
+			if (off + 8 + sz > PERF_RING)
+				return -EINVAL;
+			if (sample)
+				sample(ctx, (int)i, ring(m, i) + off + 8, sz);
+			n++;
+			__atomic_store_n(&p->tail, tail + ((sz + 8 + 7) & ~7ull), __ATOMIC_RELEASE);
+		}
+	}
+	return n;
+}
+
+const struct map_ops perf_event_array_ops = {
+	.check = check, .layout = layout, .init = init, .no_key_ops = true,
+};

@@ -1,0 +1,107 @@
+/* stack_trace.c -- STACK_TRACE: stack id -> array of u64 instruction pointers (Linux stackmap.c rules).
+ * In user space the stack is the host's (what the hook's caller was doing), captured by the helper;
+ * this file only stores and looks up.  Each bucket: u32 nr, u32 pad, then value_size bytes of ips. */
+#include <errno.h>
+#include <string.h>
+
+#include "maps.h"
+
+static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
+{
+	(void)nr_cpus;
+	if (a->key_size != 4 || a->value_size < 8 || a->value_size % 8 || a->value_size > 8 * 127 ||
+	    a->max_entries == 0 || a->max_entries > (1u << 24)) {
+		diag_printf(log, "MAP_CREATE: stack trace needs key_size 4, value_size a multiple of 8 up to 1016");
+		return -EINVAL;
+	}
+	if (a->map_flags & ~(uint32_t)(BPF_F_NUMA_NODE | BPF_F_STACK_BUILD_ID | BPF_F_RDONLY | BPF_F_WRONLY |
+					 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
+		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for a stack trace map", a->map_flags);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static uint64_t stride(const struct map_hdr *h) { return 8 + (uint64_t)h->value_size; }
+
+static uint64_t layout(struct map_hdr *h)
+{
+	h->off_a = 0;
+	h->values_off = 0;
+	h->values_len = 0;
+	return (uint64_t)h->max_entries * stride(h);
+}
+
+static uint8_t *bkt(struct map *m, uint32_t id) { return m->base + m->hdr->off_a + id * stride(m->hdr); }
+
+static void *lookup(struct map *m, const void *key)
+{
+	uint32_t id, nr;
+	memcpy(&id, key, 4);
+	if (id >= m->hdr->max_entries)
+		return NULL;
+	memcpy(&nr, bkt(m, id), 4);
+	return nr ? bkt(m, id) + 8 : NULL;
+}
+
+static long delete(struct map *m, const void *key)
+{
+	uint32_t id, nr;
+	memcpy(&id, key, 4);
+	if (id >= m->hdr->max_entries)
+		return -ENOENT;
+	memcpy(&nr, bkt(m, id), 4);
+	if (!nr)
+		return -ENOENT;
+	memset(bkt(m, id), 0, stride(m->hdr));
+	return 0;
+}
+
+static int next_key(struct map *m, const void *key, void *next)
+{
+	uint32_t id = 0;
+	if (key) {
+		memcpy(&id, key, 4);
+		id = id >= m->hdr->max_entries ? 0 : id + 1;
+	}
+	for (; id < m->hdr->max_entries; id++) {
+		uint32_t nr;
+		memcpy(&nr, bkt(m, id), 4);
+		if (nr) {
+			memcpy(next, &id, 4);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t flags)
+{
+	if (m->hdr->type != BPF_MAP_TYPE_STACK_TRACE)
+		return -EINVAL;
+	uint32_t cap = m->hdr->value_size / 8;
+	if (nr > cap)
+		nr = cap;
+	if (nr == 0)
+		return -EFAULT;
+	uint32_t id = map_hash(ips, nr * 8, 0) % m->hdr->max_entries;
+	long ret = id;
+	map_lock(m);
+	uint8_t *b = bkt(m, id);
+	uint32_t old;
+	memcpy(&old, b, 4);
+	bool same = old == nr && !memcmp(b + 8, ips, nr * 8);
+	if (old && !same && !(flags & BPF_F_REUSE_STACKID)) {
+		ret = -EEXIST;
+	} else if (!same) {
+		memset(b, 0, stride(m->hdr));
+		memcpy(b + 8, ips, nr * 8);
+		memcpy(b, &nr, 4);
+	}
+	map_unlock(m);
+	return ret;
+}
+
+const struct map_ops stack_trace_ops = {
+	.check = check, .layout = layout, .lookup = lookup, .delete = delete, .next_key = next_key,
+};

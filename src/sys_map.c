@@ -1,0 +1,509 @@
+/* sys_map.c -- the bpf() commands on maps: create, element operations (single and batched), freeze,
+ * pin/get, info.  fd-valued maps (prog arrays, maps of maps) store object ids; this file translates
+ * handles to ids and holds a reference on every object such a map contains. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sys.h"
+#include "maps/maps.h"
+
+static int tail_zero(const union bpf_attr *attr, unsigned int size, size_t used)
+{
+	for (size_t i = used; i < size; i++)
+		if (((const uint8_t *)attr)[i])
+			return -EINVAL;
+	return 0;
+}
+
+static struct sys_obj *get_map(struct bpfvm *vm, uint32_t fd, int *err)
+{
+	struct sys_obj *o = sys_get(vm, (int)fd, SYS_MAP, err);
+	if (!o)
+		sys_err(vm, *err, "fd %u is not a map", fd);
+	return o;
+}
+
+/* inner-map template of a map-in-map, kept in the outer header (seq[1..2] are free for these types) */
+static void set_template(struct map *outer, const struct map *inner)
+{
+	outer->hdr->seq[1] = map_type(inner) | ((uint64_t)map_key_size(inner) << 32);
+	outer->hdr->seq[2] = map_value_size(inner) | ((uint64_t)map_max_entries(inner) << 32);
+}
+
+static bool matches_template(const struct map *outer, const struct map *inner)
+{
+	uint64_t a = map_type(inner) | ((uint64_t)map_key_size(inner) << 32);
+	uint64_t b = map_value_size(inner) | ((uint64_t)map_max_entries(inner) << 32);
+	/* BPF_F_INNER_MAP on the template: max_entries may differ (Linux bpf_map_meta_equal) */
+	if (outer->hdr->flags & BPF_F_INNER_MAP)
+		return a == outer->hdr->seq[1] && (uint32_t)b == (uint32_t)outer->hdr->seq[2];
+	return a == outer->hdr->seq[1] && b == outer->hdr->seq[2];
+}
+
+static bool is_map_in_map(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_ARRAY_OF_MAPS || t == BPF_MAP_TYPE_HASH_OF_MAPS;
+}
+
+static long map_create_cmd(struct bpfvm *vm, union bpf_attr *a, unsigned int size)
+{
+	struct map_env env = { vm->nr_cpus, vm->pin_root };
+	struct map *m;
+	struct sys_obj *inner = NULL;
+	int err;
+
+	if (tail_zero(a, size, offsetofend(union bpf_attr, map_extra)))
+		return sys_err(vm, -EINVAL, "MAP_CREATE: unknown attribute bytes are not zero");
+	if (a->map_ifindex)
+		return sys_err(vm, -EINVAL, "MAP_CREATE: map_ifindex (device offload) is not supported");
+	if (a->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && a->max_entries == 0)
+		a->max_entries = vm->nr_cpus; /* libbpf's default */
+	if (is_map_in_map(a->map_type)) {
+		if (!a->inner_map_fd)
+			return sys_err(vm, -EINVAL, "MAP_CREATE: map-in-map needs inner_map_fd");
+		inner = get_map(vm, a->inner_map_fd, &err);
+		if (!inner)
+			return err;
+		if (is_map_in_map(map_type(inner->map))) {
+			sys_put(vm, inner);
+			return sys_err(vm, -EINVAL, "MAP_CREATE: inner map cannot itself be a map-in-map");
+		}
+	} else if (a->inner_map_fd) {
+		return sys_err(vm, -EINVAL, "MAP_CREATE: inner_map_fd only for map-in-map types");
+	}
+	err = map_create(a, &env, &m, &vm->log);
+	if (err) {
+		sys_put(vm, inner);
+		return err;
+	}
+	if (inner) {
+		set_template(m, inner->map);
+		sys_put(vm, inner);
+	}
+	int fd = sys_install(vm, SYS_MAP, m);
+	if (fd < 0) {
+		map_free(m);
+		return sys_err(vm, fd, "MAP_CREATE: no handle available");
+	}
+	return fd;
+}
+
+/* Translate a user fd value into the object id stored in an fd map, with a reference. */
+static int fd_value_to_id(struct bpfvm *vm, struct map *m, const void *value, uint32_t *id, struct sys_obj **obj)
+{
+	uint32_t fd;
+	int err = 0;
+	memcpy(&fd, value, 4);
+	bool progs = map_type(m) == BPF_MAP_TYPE_PROG_ARRAY;
+	struct sys_obj *o = sys_get(vm, (int)fd, progs ? SYS_PROG : SYS_MAP, &err);
+	if (!o)
+		return sys_err(vm, err, "value fd %u is not a %s", fd, progs ? "program" : "map");
+	if (!progs && !matches_template(m, o->map)) {
+		sys_put(vm, o);
+		return sys_err(vm, -EINVAL, "inner map fd %u does not match the map-in-map's template", fd);
+	}
+	*id = o->id;
+	*obj = o;
+	return 0;
+}
+
+static void put_id(struct bpfvm *vm, struct map *m, uint32_t id)
+{
+	if (!id)
+		return;
+	struct sys_obj *o = sys_get_by_id(vm, id, map_type(m) == BPF_MAP_TYPE_PROG_ARRAY ? SYS_PROG : SYS_MAP);
+	if (o) {
+		sys_put(vm, o); /* the lookup's */
+		sys_put(vm, o); /* the map's */
+	}
+}
+
+void sys_map_release(struct bpfvm *vm, struct map *m)
+{
+	if (map_is_fd_map(m)) {
+		uint32_t ks = map_key_size(m);
+		uint8_t *key = malloc(ks), *next = malloc(ks);
+		if (key && next) {
+			bool first = true;
+			while (map_sys_get_next_key(m, first ? NULL : key, next) == 0) {
+				put_id(vm, m, map_lookup_id(m, next));
+				memcpy(key, next, ks);
+				first = false;
+			}
+		}
+		free(key);
+		free(next);
+	}
+	map_free(m);
+}
+
+static int do_update(struct bpfvm *vm, struct map *m, const void *key, const void *value, uint64_t flags)
+{
+	if (!map_is_fd_map(m))
+		return map_sys_update(m, key, value, flags);
+	uint32_t id = 0, old;
+	struct sys_obj *o = NULL;
+	int err = fd_value_to_id(vm, m, value, &id, &o);
+	if (err)
+		return err;
+	/* the map holds o's reference from here; the previous occupant's goes */
+	map_lock(m);
+	old = map_lookup_id(m, key);
+	map_unlock(m);
+	err = map_sys_update(m, key, &id, flags);
+	if (err) {
+		sys_put(vm, o);
+		return err;
+	}
+	put_id(vm, m, old);
+	return 0;
+}
+
+static int do_delete(struct bpfvm *vm, struct map *m, const void *key)
+{
+	uint32_t old = map_is_fd_map(m) ? map_lookup_id(m, key) : 0;
+	int err = map_sys_delete(m, key);
+	if (!err)
+		put_id(vm, m, old);
+	return err;
+}
+
+static int do_lookup(struct map *m, const void *key, void *value, uint64_t flags)
+{
+	if (!map_is_fd_map(m))
+		return map_sys_lookup(m, key, value, flags);
+	/* fd maps answer with the id of the object (Linux map_fd_sys_lookup_elem) */
+	if (map_type(m) == BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		return -ENOTSUPP;
+	uint32_t id = map_lookup_id(m, key);
+	if (!id)
+		return -ENOENT;
+	memcpy(value, &id, 4);
+	return 0;
+}
+
+/* bytes the key/value pointers of a command must cover; user pointers are in-process */
+static const void *ukey(const union bpf_attr *a, const struct map *m)
+{
+	(void)m;
+	return (const void *)(uintptr_t)a->key;
+}
+
+static long elem_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
+{
+	int err = 0;
+	struct sys_obj *o = get_map(vm, a->map_fd, &err);
+	if (!o)
+		return err;
+	struct map *m = o->map;
+	const void *key = ukey(a, m);
+	void *value = (void *)(uintptr_t)a->value;
+	bool keyless = map_key_size(m) == 0;
+
+	if (!keyless && !key && cmd != BPF_MAP_GET_NEXT_KEY)
+		err = sys_err(vm, -EFAULT, "key is NULL");
+	else if (!value && (cmd == BPF_MAP_LOOKUP_ELEM || cmd == BPF_MAP_UPDATE_ELEM ||
+			    cmd == BPF_MAP_LOOKUP_AND_DELETE_ELEM) && map_value_size(m))
+		err = sys_err(vm, -EFAULT, "value is NULL");
+	else if (cmd == BPF_MAP_LOOKUP_ELEM)
+		err = do_lookup(m, key, value, a->flags);
+	else if (cmd == BPF_MAP_UPDATE_ELEM)
+		err = do_update(vm, m, key, value, a->flags);
+	else if (cmd == BPF_MAP_DELETE_ELEM)
+		err = do_delete(vm, m, key);
+	else if (cmd == BPF_MAP_GET_NEXT_KEY)
+		err = map_sys_get_next_key(m, key, (void *)(uintptr_t)a->next_key);
+	else if (cmd == BPF_MAP_LOOKUP_AND_DELETE_ELEM)
+		err = map_is_fd_map(m) ? -ENOTSUPP : map_sys_lookup_and_delete(m, key, value, a->flags);
+	sys_put(vm, o);
+	return err;
+}
+
+/* Batches: the token is a u32 count of elements already returned (in_batch/out_batch point at one). */
+static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
+{
+	int err = 0;
+	struct sys_obj *o = get_map(vm, a->batch.map_fd, &err);
+	if (!o)
+		return err;
+	struct map *m = o->map;
+	uint32_t ks = map_key_size(m);
+	size_t vs = map_is_fd_map(m) ? 4 : map_user_value_size(m);
+	uint8_t *keys = (uint8_t *)(uintptr_t)a->batch.keys, *values = (uint8_t *)(uintptr_t)a->batch.values;
+	uint32_t want = a->batch.count, done = 0;
+	uint8_t *cur = NULL, *next = NULL;
+
+	if (a->batch.flags || (a->batch.elem_flags & ~(uint64_t)(BPF_F_LOCK | 3)) || !keys ||
+	    (!values && cmd != BPF_MAP_DELETE_BATCH) || map_key_size(m) == 0) {
+		err = sys_err(vm, map_key_size(m) == 0 ? -ENOTSUPP : -EINVAL, "batch: invalid arguments");
+		goto out;
+	}
+	if (cmd == BPF_MAP_UPDATE_BATCH || cmd == BPF_MAP_DELETE_BATCH) {
+		for (; done < want; done++) {
+			err = cmd == BPF_MAP_UPDATE_BATCH
+				      ? do_update(vm, m, keys + (size_t)done * ks, values + done * vs, a->batch.elem_flags)
+				      : do_delete(vm, m, keys + (size_t)done * ks);
+			if (err)
+				break;
+		}
+		goto out;
+	}
+	uint32_t skip = 0;
+	if (a->batch.in_batch)
+		memcpy(&skip, (void *)(uintptr_t)a->batch.in_batch, 4);
+	cur = malloc(ks);
+	next = malloc(ks);
+	if (!cur || !next) {
+		err = -ENOMEM;
+		goto out;
+	}
+	bool deleting = cmd == BPF_MAP_LOOKUP_AND_DELETE_BATCH;
+	bool first = true;
+	uint32_t pos = 0;
+	while (done < want) {
+		int r = map_sys_get_next_key(m, first ? NULL : cur, next);
+		if (r) {
+			err = -ENOENT; /* iteration finished: Linux returns ENOENT with the last count */
+			break;
+		}
+		first = false;
+		memcpy(cur, next, ks);
+		if (!deleting && pos++ < skip)
+			continue;
+		err = do_lookup(m, cur, values + done * vs, a->batch.elem_flags);
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			break;
+		memcpy(keys + (size_t)done * ks, cur, ks);
+		if (deleting) {
+			do_delete(vm, m, cur);
+			first = true; /* restart: the deleted key has no successor */
+		}
+		done++;
+	}
+	if (a->batch.out_batch) {
+		uint32_t tok = deleting ? 0 : skip + done;
+		memcpy((void *)(uintptr_t)a->batch.out_batch, &tok, 4);
+	}
+out:
+	a->batch.count = done;
+	free(cur);
+	free(next);
+	sys_put(vm, o);
+	return err;
+}
+
+/* Pin paths live under the instance's pin root; "/sys/fs/bpf/x" is accepted as an alias of "x". */
+static int pin_path(struct bpfvm *vm, const char *upath, char *out, size_t len)
+{
+	if (!upath || !*upath)
+		return sys_err(vm, -EINVAL, "pathname is empty");
+	const char *rel = upath;
+	size_t rl = strlen(vm->pin_root);
+	if (!strncmp(upath, "/sys/fs/bpf/", 12))
+		rel = upath + 12;
+	else if (!strncmp(upath, vm->pin_root, rl) && upath[rl] == '/')
+		rel = upath + rl + 1;
+	else if (upath[0] == '/')
+		return sys_err(vm, -EINVAL, "%s: pinned objects live under %s (or /sys/fs/bpf/)", upath, vm->pin_root);
+	if (strstr(rel, "..") || !*rel)
+		return sys_err(vm, -EINVAL, "%s: invalid pin path", upath);
+	if ((size_t)snprintf(out, len, "%s/%s", vm->pin_root, rel) >= len)
+		return sys_err(vm, -ENAMETOOLONG, "%s: path too long", upath);
+	return 0;
+}
+
+static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
+{
+	char path[PATH_MAX];
+	int err = pin_path(vm, (const char *)(uintptr_t)a->pathname, path, sizeof(path));
+	if (err)
+		return err;
+	if (cmd == BPF_OBJ_PIN) {
+		struct sys_obj *o = sys_get(vm, (int)a->bpf_fd, SYS_NONE, &err);
+		if (!o)
+			return sys_err(vm, err, "OBJ_PIN: bad fd %u", a->bpf_fd);
+		if (o->kind != SYS_MAP)
+			err = sys_err(vm, -ENOTSUPP, "OBJ_PIN: only maps can be pinned (programs live in one process)");
+		else
+			err = map_pin(o->map, path, &vm->log);
+		sys_put(vm, o);
+		return err;
+	}
+	struct map *m;
+	err = map_open_pinned(path, &m, &vm->log);
+	if (err)
+		return err;
+	int fd = sys_install(vm, SYS_MAP, m);
+	if (fd < 0)
+		map_free(m);
+	return fd;
+}
+
+static long map_info(struct bpfvm *vm, union bpf_attr *a)
+{
+	int err = 0;
+	struct sys_obj *o = get_map(vm, a->info.bpf_fd, &err);
+	if (!o)
+		return err;
+	struct map *m = o->map;
+	struct bpf_map_info info;
+	uint32_t ulen = a->info.info_len;
+	memset(&info, 0, sizeof(info));
+	info.type = map_type(m);
+	info.id = o->id;
+	info.key_size = map_key_size(m);
+	info.value_size = map_value_size(m);
+	info.max_entries = map_max_entries(m);
+	info.map_flags = map_flags(m);
+	memcpy(info.name, map_name(m), sizeof(info.name));
+	info.map_extra = m->hdr->map_extra_lo | ((uint64_t)m->hdr->map_extra_hi << 32);
+	if (ulen > sizeof(info))
+		ulen = sizeof(info);
+	memcpy((void *)(uintptr_t)a->info.info, &info, ulen);
+	a->info.info_len = ulen;
+	sys_put(vm, o);
+	return 0;
+}
+
+long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a, unsigned int size)
+{
+	switch (cmd) {
+	case BPF_MAP_CREATE:
+		return map_create_cmd(vm, a, size);
+	case BPF_MAP_LOOKUP_ELEM:
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_GET_NEXT_KEY:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+		return elem_cmd(vm, cmd, a);
+	case BPF_MAP_FREEZE: {
+		int err = 0;
+		struct sys_obj *o = get_map(vm, a->map_fd, &err);
+		if (!o)
+			return err;
+		err = map_freeze(o->map);
+		sys_put(vm, o);
+		return err;
+	}
+	case BPF_MAP_LOOKUP_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+		return batch_cmd(vm, cmd, a);
+	case BPF_OBJ_PIN:
+	case BPF_OBJ_GET:
+		return obj_cmd(vm, cmd, a);
+	case BPF_OBJ_GET_INFO_BY_FD:
+		return map_info(vm, a);
+	default:
+		return sys_err(vm, -EINVAL, "bpf: command %d is not supported", cmd);
+	}
+}
+
+/* ---- user-space consumers of ring buffers and perf event arrays (libbpf's ring_buffer/perf_buffer) */
+
+struct bpfvm_ringbuf {
+	struct bpfvm *vm;
+	struct sys_obj *obj;
+	bpfvm_ringbuf_fn cb;
+	void *ctx;
+};
+
+struct bpfvm_perf_buffer {
+	struct bpfvm *vm;
+	struct sys_obj *obj;
+	bpfvm_perf_sample_fn sample;
+	bpfvm_perf_lost_fn lost;
+	void *ctx;
+};
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+int bpfvm_ringbuf_new(struct bpfvm *vm, int map_fd, bpfvm_ringbuf_fn cb, void *ctx, struct bpfvm_ringbuf **out)
+{
+	int err = 0;
+	sys_log_reset(vm);
+	struct sys_obj *o = get_map(vm, (uint32_t)map_fd, &err);
+	if (!o)
+		return err;
+	if (map_type(o->map) != BPF_MAP_TYPE_RINGBUF || !cb) {
+		sys_put(vm, o);
+		return sys_err(vm, -EINVAL, "fd %d: not a ring buffer map", map_fd);
+	}
+	struct bpfvm_ringbuf *rb = calloc(1, sizeof(*rb));
+	if (!rb) {
+		sys_put(vm, o);
+		return -ENOMEM;
+	}
+	*rb = (struct bpfvm_ringbuf){ vm, o, cb, ctx };
+	*out = rb;
+	return 0;
+}
+
+int bpfvm_ringbuf_poll(struct bpfvm_ringbuf *rb, int timeout_ms)
+{
+	for (int waited = 0;; waited++) {
+		int n = map_ringbuf_consume(rb->obj->map, rb->cb, rb->ctx);
+		if (n != 0 || waited >= timeout_ms)
+			return n;
+		sleep_ms(1);
+	}
+}
+
+void bpfvm_ringbuf_free(struct bpfvm_ringbuf *rb)
+{
+	if (!rb)
+		return;
+	sys_put(rb->vm, rb->obj);
+	free(rb);
+}
+
+int bpfvm_perf_buffer_new(struct bpfvm *vm, int map_fd, bpfvm_perf_sample_fn sample, bpfvm_perf_lost_fn lost,
+			  void *ctx, struct bpfvm_perf_buffer **out)
+{
+	int err = 0;
+	sys_log_reset(vm);
+	struct sys_obj *o = get_map(vm, (uint32_t)map_fd, &err);
+	if (!o)
+		return err;
+	if (map_type(o->map) != BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
+		sys_put(vm, o);
+		return sys_err(vm, -EINVAL, "fd %d: not a perf event array", map_fd);
+	}
+	struct bpfvm_perf_buffer *pb = calloc(1, sizeof(*pb));
+	if (!pb) {
+		sys_put(vm, o);
+		return -ENOMEM;
+	}
+	*pb = (struct bpfvm_perf_buffer){ vm, o, sample, lost, ctx };
+	*out = pb;
+	return 0;
+}
+
+int bpfvm_perf_buffer_poll(struct bpfvm_perf_buffer *pb, int timeout_ms)
+{
+	for (int waited = 0;; waited++) {
+		int n = map_perf_consume(pb->obj->map, pb->sample, pb->lost, pb->ctx);
+		if (n != 0 || waited >= timeout_ms)
+			return n;
+		sleep_ms(1);
+	}
+}
+
+void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb)
+{
+	if (!pb)
+		return;
+	sys_put(pb->vm, pb->obj);
+	free(pb);
+}
