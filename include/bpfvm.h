@@ -128,6 +128,48 @@ int bpfvm_perf_buffer_new(struct bpfvm *vm, int map_fd, bpfvm_perf_sample_fn sam
 int bpfvm_perf_buffer_poll(struct bpfvm_perf_buffer *pb, int timeout_ms);
 void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb);
 
+/* ---- objects ----------------------------------------------------------------------------- */
+
+/* ELF objects built by `clang -O2 -g -target bpf` against libbpf's headers, loaded as libbpf does:
+ * programs from SEC() sections (libbpf's names give the type), maps from BTF .maps and the legacy
+ * `maps` section, global data as array maps, bpf-to-bpf subprograms, relocations and CO-RE.  The file
+ * is untrusted: a malformed object fails with "file: section S: ..." in the log and a negative errno. */
+
+/* Reads and parses path (nothing is created yet).  Returns 0 and *out, or -ENOENT/-EIO (unreadable),
+ * -EINVAL (malformed), -ENOMEM.  Release with bpfvm_object_close(). */
+int bpfvm_object_open(struct bpfvm *vm, const char *path, struct bpfvm_object **out);
+/* The same from memory (buf is copied; name is used in messages and for global data map names). */
+int bpfvm_object_open_mem(struct bpfvm *vm, const char *name, const void *buf, size_t len,
+			  struct bpfvm_object **out);
+/* Creates the maps (reusing LIBBPF_PIN_BY_NAME pins), relocates and loads every program, fills prog
+ * array / map-in-map initial slots.  All or nothing: on failure nothing it created stays open.
+ * Returns 0 or a negative errno (the log names the section, insn and problem). */
+int bpfvm_object_load(struct bpfvm_object *obj);
+/* Closes the object's map and program handles and frees it.  Accepts NULL. */
+void bpfvm_object_close(struct bpfvm_object *obj);
+
+/* Handles by name (programs: the C function name; maps: the C variable name, or for global data the
+ * section name ".rodata" or libbpf's map name "obj.rodata").  The object owns them: valid until close.
+ * Return -ENOENT (no such name) or -EBADF (not loaded). */
+int bpfvm_object_prog_fd(const struct bpfvm_object *obj, const char *name);
+int bpfvm_object_map_fd(const struct bpfvm_object *obj, const char *name);
+
+/* Iteration (i < count; out of range gives NULL / 0 / -ENOENT).  Strings are owned by obj. */
+const char *bpfvm_object_name(const struct bpfvm_object *obj);
+const char *bpfvm_object_license(const struct bpfvm_object *obj);
+size_t bpfvm_object_prog_cnt(const struct bpfvm_object *obj);
+const char *bpfvm_object_prog_name(const struct bpfvm_object *obj, size_t i);
+const char *bpfvm_object_prog_section(const struct bpfvm_object *obj, size_t i);
+uint32_t bpfvm_object_prog_type(const struct bpfvm_object *obj, size_t i);        /* BPF_PROG_TYPE_* */
+uint32_t bpfvm_object_prog_attach_type(const struct bpfvm_object *obj, size_t i); /* expected attach type */
+int bpfvm_object_prog_fd_at(const struct bpfvm_object *obj, size_t i);
+/* The relocated instructions given to PROG_LOAD (after load), owned by obj; NULL before. */
+const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt);
+size_t bpfvm_object_map_cnt(const struct bpfvm_object *obj);
+const char *bpfvm_object_map_name(const struct bpfvm_object *obj, size_t i);
+uint32_t bpfvm_object_map_type(const struct bpfvm_object *obj, size_t i);
+int bpfvm_object_map_fd_at(const struct bpfvm_object *obj, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,314 @@
+/* object.c -- the public object API (bpfvm_object_*): open parses an ELF+BTF object into sections,
+ * symbols, functions, programs and map definitions without creating anything; load creates the maps,
+ * links and relocates each program and loads it with PROG_LOAD, then fills prog array / map-in-map slots,
+ * all through bpfvm_bpf() as libbpf does through bpf(2).  Load is all or nothing: on failure every map and
+ * program it created is closed again and the reason is the last line of the instance log. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "../sys.h"
+
+#define UNKNOWN_TYPE UINT32_MAX
+
+int ldr_err(struct bpfvm_object *obj, const char *sec, int err, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sec)
+		return sys_err(obj->vm, err, "%s: section %s: %s", obj->name, sec, msg);
+	return sys_err(obj->vm, err, "%s: %s", obj->name, msg);
+}
+
+static void obj_free(struct bpfvm_object *obj)
+{
+	if (!obj)
+		return;
+	for (size_t i = 0; i < obj->prog_cnt; i++) {
+		if (obj->progs[i].fd >= 0)
+			bpfvm_close(obj->vm, obj->progs[i].fd);
+		free(obj->progs[i].insns);
+	}
+	for (size_t i = 0; i < obj->map_cnt; i++) {
+		if (obj->maps[i].fd >= 0)
+			bpfvm_close(obj->vm, obj->maps[i].fd);
+		ldr_map_fini(&obj->maps[i]);
+	}
+	ldr_btf_free(obj->btf);
+	free(obj->progs);
+	free(obj->maps);
+	free(obj->funcs);
+	free(obj->syms);
+	free(obj->secs);
+	free(obj->buf);
+	free(obj);
+}
+
+static int collect_progs(struct bpfvm_object *obj)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < obj->func_cnt; i++)
+		n += obj->funcs[i].entry;
+	obj->progs = calloc(n ? n : 1, sizeof(*obj->progs));
+	if (!obj->progs)
+		return ldr_err(obj, NULL, -ENOMEM, "out of memory for %zu programs", n);
+	for (size_t i = 0; i < obj->func_cnt; i++) {
+		const struct ldr_func *f = &obj->funcs[i];
+		if (!f->entry)
+			continue;
+		struct ldr_prog *p = &obj->progs[obj->prog_cnt++];
+		p->name = f->name;
+		p->sec = f->sec;
+		p->sec_name = obj->secs[f->sec].name;
+		p->func = i;
+		p->fd = -1;
+		if (!ldr_sec_prog_type(p->sec_name, &p->prog_type, &p->attach_type))
+			p->prog_type = p->attach_type = UNKNOWN_TYPE; /* reported by load (libbpf does the same) */
+	}
+	return 0;
+}
+
+static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len, struct bpfvm_object **out)
+{
+	struct bpfvm_object *obj = calloc(1, sizeof(*obj));
+	int err;
+
+	if (!obj) {
+		free(buf);
+		return sys_err(vm, -ENOMEM, "%s: out of memory", name);
+	}
+	obj->vm = vm;
+	obj->buf = buf;
+	obj->file = (struct span){ buf, len };
+	obj->maps_sec = obj->legacy_sec = obj->text_sec = -1;
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	snprintf(obj->name, sizeof(obj->name), "%s", base);
+	snprintf(obj->obj_name, sizeof(obj->obj_name), "%s", base); /* libbpf: basename cut to 15, then at '.' */
+	char *dot = strchr(obj->obj_name, '.');
+	if (dot)
+		*dot = '\0';
+
+	if ((err = ldr_elf_parse(obj)))
+		goto fail;
+	for (size_t i = 1; i < obj->sec_cnt; i++)
+		if (obj->secs[i].kind == LDR_SEC_BTF) {
+			if ((err = ldr_btf_parse(obj, obj->secs[i].data, &obj->btf)))
+				goto fail;
+			break;
+		}
+	if ((err = collect_progs(obj)) || (err = ldr_maps_collect(obj)))
+		goto fail;
+	*out = obj;
+	return 0;
+fail:
+	obj_free(obj);
+	return err;
+}
+
+int bpfvm_object_open_mem(struct bpfvm *vm, const char *name, const void *buf, size_t len, struct bpfvm_object **out)
+{
+	sys_log_reset(vm);
+	if (!name)
+		name = "mem.o";
+	if (!buf && len)
+		return sys_err(vm, -EINVAL, "%s: NULL buffer of %zu bytes", name, len);
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return sys_err(vm, -ENOMEM, "%s: out of memory for %zu bytes", name, len);
+	if (len)
+		memcpy(copy, buf, len);
+	return open_owned(vm, name, copy, len, out);
+}
+
+int bpfvm_object_open(struct bpfvm *vm, const char *path, struct bpfvm_object **out)
+{
+	uint8_t *buf;
+	size_t len;
+
+	sys_log_reset(vm);
+	if (!path)
+		return sys_err(vm, -EINVAL, "object path is NULL");
+	int err = util_read_file(path, &buf, &len);
+	if (err)
+		return sys_err(vm, err, "%s: cannot read: %s", path, strerror(-err));
+	return open_owned(vm, path, buf, len, out);
+}
+
+/* Re-locates PROG_LOAD's "insn N: ..." in the object: the section insn of the program or subprogram. */
+static int report_load_error(struct bpfvm_object *obj, const struct ldr_prog *p, int err)
+{
+	char last[512];
+	size_t pc;
+	int n = 0;
+
+	diag_last(&obj->vm->log, last, sizeof(last));
+	if (sscanf(last, "insn %zu: %n", &pc, &n) == 1 && n > 0) {
+		const struct ldr_func *f = &obj->funcs[p->func];
+		if (pc < f->cnt)
+			return ldr_err(obj, p->sec_name, err, "insn %zu: %s (program '%s')", f->off + pc, last + n, p->name);
+		return ldr_err(obj, p->sec_name, err, "program '%s': insn %zu (in a subprogram): %s", p->name, pc, last + n);
+	}
+	return ldr_err(obj, p->sec_name, err, "program '%s': PROG_LOAD failed: %s", p->name, last[0] ? last : "no reason given");
+}
+
+static int load_prog(struct bpfvm_object *obj, struct ldr_prog *p)
+{
+	union bpf_attr a;
+	int err;
+
+	if (p->prog_type == UNKNOWN_TYPE)
+		return ldr_err(obj, p->sec_name, -EINVAL, "program '%s': unknown SEC() name (no program type; see libbpf's section names)",
+			       p->name);
+	if ((err = ldr_prog_link(obj, p)))
+		return err;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = p->prog_type;
+	a.expected_attach_type = p->attach_type;
+	a.insns = (uintptr_t)p->insns;
+	a.insn_cnt = (uint32_t)p->insn_cnt; /* bounded by ldr_prog_link */
+	a.license = (uintptr_t)obj->license;
+	snprintf(a.prog_name, sizeof(a.prog_name), "%s", p->name);
+	for (char *c = a.prog_name; *c; c++)  /* libbpf sanitises to what the kernel accepts */
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
+			*c = '_';
+	long fd = bpfvm_bpf(obj->vm, BPF_PROG_LOAD, &a, sizeof(a));
+	if (fd < 0)
+		return report_load_error(obj, p, (int)fd);
+	p->fd = (int)fd;
+	return 0;
+}
+
+int bpfvm_object_load(struct bpfvm_object *obj)
+{
+	int err;
+
+	if (!obj)
+		return -EINVAL;
+	sys_log_reset(obj->vm);
+	if (obj->loaded)
+		return ldr_err(obj, NULL, -EINVAL, "object is already loaded");
+	if ((err = ldr_maps_create(obj)))
+		goto fail;
+	for (size_t i = 0; i < obj->prog_cnt; i++)
+		if ((err = load_prog(obj, &obj->progs[i])))
+			goto fail;
+	if ((err = ldr_maps_fill_slots(obj)))
+		goto fail;
+	obj->loaded = true;
+	return 0;
+fail:
+	for (size_t i = 0; i < obj->prog_cnt; i++)
+		if (obj->progs[i].fd >= 0) {
+			bpfvm_close(obj->vm, obj->progs[i].fd);
+			obj->progs[i].fd = -1;
+		}
+	for (size_t i = 0; i < obj->map_cnt; i++)
+		if (obj->maps[i].fd >= 0) {
+			bpfvm_close(obj->vm, obj->maps[i].fd);
+			obj->maps[i].fd = -1;
+		}
+	return err;
+}
+
+void bpfvm_object_close(struct bpfvm_object *obj)
+{
+	obj_free(obj);
+}
+
+const char *bpfvm_object_name(const struct bpfvm_object *obj)
+{
+	return obj->name;
+}
+
+const char *bpfvm_object_license(const struct bpfvm_object *obj)
+{
+	return obj->license;
+}
+
+size_t bpfvm_object_prog_cnt(const struct bpfvm_object *obj)
+{
+	return obj->prog_cnt;
+}
+
+const char *bpfvm_object_prog_name(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->prog_cnt ? obj->progs[i].name : NULL;
+}
+
+const char *bpfvm_object_prog_section(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->prog_cnt ? obj->progs[i].sec_name : NULL;
+}
+
+uint32_t bpfvm_object_prog_type(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->prog_cnt && obj->progs[i].prog_type != UNKNOWN_TYPE ? obj->progs[i].prog_type : 0;
+}
+
+uint32_t bpfvm_object_prog_attach_type(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->prog_cnt && obj->progs[i].attach_type != UNKNOWN_TYPE ? obj->progs[i].attach_type : 0;
+}
+
+int bpfvm_object_prog_fd_at(const struct bpfvm_object *obj, size_t i)
+{
+	if (i >= obj->prog_cnt)
+		return -ENOENT;
+	return obj->progs[i].fd >= 0 ? obj->progs[i].fd : -EBADF;
+}
+
+const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt)
+{
+	if (i >= obj->prog_cnt || !obj->progs[i].insns) {
+		*cnt = 0;
+		return NULL;
+	}
+	*cnt = obj->progs[i].insn_cnt;
+	return obj->progs[i].insns;
+}
+
+int bpfvm_object_prog_fd(const struct bpfvm_object *obj, const char *name)
+{
+	for (size_t i = 0; i < obj->prog_cnt; i++)
+		if (!strcmp(obj->progs[i].name, name))
+			return bpfvm_object_prog_fd_at(obj, i);
+	return -ENOENT;
+}
+
+size_t bpfvm_object_map_cnt(const struct bpfvm_object *obj)
+{
+	return obj->map_cnt;
+}
+
+const char *bpfvm_object_map_name(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->map_cnt ? obj->maps[i].real_name : NULL;
+}
+
+uint32_t bpfvm_object_map_type(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->map_cnt ? obj->maps[i].type : 0;
+}
+
+int bpfvm_object_map_fd_at(const struct bpfvm_object *obj, size_t i)
+{
+	if (i >= obj->map_cnt)
+		return -ENOENT;
+	return obj->maps[i].fd >= 0 ? obj->maps[i].fd : -EBADF;
+}
+
+int bpfvm_object_map_fd(const struct bpfvm_object *obj, const char *name)
+{
+	for (size_t i = 0; i < obj->map_cnt; i++)
+		if (!strcmp(obj->maps[i].real_name, name) || !strcmp(obj->maps[i].name, name))
+			return bpfvm_object_map_fd_at(obj, i);
+	return -ENOENT;
+}
