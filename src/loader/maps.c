@@ -77,8 +77,9 @@ static int field_int(struct bpfvm_object *obj, const char *map, const char *attr
 	if (!ldr_btf_type(obj->btf, id, &t) || BTF_INFO_KIND(t.info) != BTF_KIND_PTR)
 		return ldr_err(obj, ".maps", -EINVAL, "map '%s': BTF type %u: attr '%s': expected a pointer (__uint)", map, id,
 			       attr);
-	if (!ldr_btf_type(obj->btf, t.type, &t) || BTF_INFO_KIND(t.info) != BTF_KIND_ARRAY ||
-	    !SPAN_READ(ldr_btf_extra(obj->btf, t.type), 0, &a))
+	uint32_t aid = t.type;
+	if (!ldr_btf_type(obj->btf, aid, &t) || BTF_INFO_KIND(t.info) != BTF_KIND_ARRAY ||
+	    !SPAN_READ(ldr_btf_extra(obj->btf, aid), 0, &a))
 		return ldr_err(obj, ".maps", -EINVAL, "map '%s': BTF type %u: attr '%s': pointer target is not an array (__uint)",
 			       map, id, attr);
 	*val = a.nelems;
@@ -286,7 +287,9 @@ static int collect_btf_maps(struct bpfvm_object *obj)
 			uint64_t off;
 			uint32_t rsym, rtype;
 			ldr_elf_rel(obj, rel, r, &off, &rsym, &rtype);
-			if (off < m->sec_off || off - m->sec_off >= st.size)
+			/* a definition with initial values is longer than its struct (flexible 'values' array) */
+			uint64_t def_len = sym->size > st.size ? sym->size : st.size;
+			if (off < m->sec_off || off - m->sec_off >= def_len)
 				continue;
 			uint64_t rel_off = off - m->sec_off;
 			if (values_off == UINT32_MAX || rel_off < values_off || (rel_off - values_off) % 8)

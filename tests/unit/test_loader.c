@@ -1,0 +1,606 @@
+/* test_loader.c -- the object loader: BPF C objects from tests/loader/ compiled with clang (skipped with a
+ * reason when clang or libbpf's headers are missing), opened, loaded and run; and deliberately broken
+ * objects derived from a good one, each of which must fail with its exact message. */
+#include <elf.h>
+#include <errno.h>
+#include <linux/btf.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+#include "test.h"
+
+static char tmpdir[256];
+static uint8_t *basic_buf;
+static size_t basic_len;
+
+static int compile(const char *name, char *out, size_t out_len)
+{
+	char cmd[1024];
+	snprintf(out, out_len, "%s/%s.bpf.o", tmpdir, name);
+	snprintf(cmd, sizeof(cmd),
+		 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
+		 "-c tests/loader/%s.bpf.c -o %s 2>&1",
+		 name, out);
+	return system(cmd);
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = malloc((size_t)n);
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static struct bpfvm *new_vm(void)
+{
+	struct bpfvm_opts o;
+	memset(&o, 0, sizeof(o));
+	o.sz = sizeof(o);
+	o.nr_cpus = 2;
+	o.pin_root = tmpdir;
+	return bpfvm_new(&o);
+}
+
+static int find_prog(struct bpfvm_object *obj, const char *name)
+{
+	for (size_t i = 0; i < bpfvm_object_prog_cnt(obj); i++)
+		if (!strcmp(bpfvm_object_prog_name(obj, i), name))
+			return (int)i;
+	return -1;
+}
+
+static uint64_t run(struct bpfvm *vm, int fd)
+{
+	uint8_t mem[64] = { 0 };
+	uint64_t r = UINT64_MAX;
+	int err = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, sizeof(mem), &r);
+	if (err)
+		printf("  run fd %d: %d %s\n", fd, err, bpfvm_errmsg(vm));
+	return r;
+}
+
+static int lookup(struct bpfvm *vm, int fd, uint32_t key, void *val)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)&key;
+	a.value = (uintptr_t)val;
+	return (int)bpfvm_bpf(vm, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a));
+}
+
+TEST(open_basic)
+{
+	if (!basic_buf)
+		SKIP("clang could not build tests/loader/basic.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "basic.bpf.o", basic_buf, basic_len, &obj), 0);
+	if (!obj) {
+		printf("  %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		return;
+	}
+	CHECK_EQ_STR(bpfvm_object_license(obj), "GPL");
+	CHECK_EQ_U64(bpfvm_object_prog_cnt(obj), 18);
+	static const struct {
+		const char *name, *sec;
+		uint32_t type, attach;
+	} want[] = {
+		{ "xdp_first", "xdp", BPF_PROG_TYPE_XDP, BPF_XDP },
+		{ "xdp_second", "xdp", BPF_PROG_TYPE_XDP, BPF_XDP },
+		{ "tail_target", "xdp", BPF_PROG_TYPE_XDP, BPF_XDP },
+		{ "tc_prog", "tc", BPF_PROG_TYPE_SCHED_CLS, 0 },
+		{ "sock_prog", "socket", BPF_PROG_TYPE_SOCKET_FILTER, 0 },
+		{ "kp", "kprobe/do_sys_open", BPF_PROG_TYPE_KPROBE, 0 },
+		{ "krp", "kretprobe/do_sys_open", BPF_PROG_TYPE_KPROBE, 0 },
+		{ "tp", "tracepoint/syscalls/sys_enter_open", BPF_PROG_TYPE_TRACEPOINT, 0 },
+		{ "rtp", "raw_tp/sys_enter", BPF_PROG_TYPE_RAW_TRACEPOINT, 0 },
+		{ "pe", "perf_event", BPF_PROG_TYPE_PERF_EVENT, 0 },
+		{ "cgi", "cgroup_skb/ingress", BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_INGRESS },
+		{ "cge", "cgroup_skb/egress", BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS },
+		{ "skv", "sk_skb/stream_verdict", BPF_PROG_TYPE_SK_SKB, BPF_SK_SKB_STREAM_VERDICT },
+		{ "sops", "sockops", BPF_PROG_TYPE_SOCK_OPS, BPF_CGROUP_SOCK_OPS },
+		{ "tci", "tc/ingress", BPF_PROG_TYPE_SCHED_CLS, 46 },
+		{ "tcxe", "tcx/egress", BPF_PROG_TYPE_SCHED_CLS, 47 },
+		{ "xdpf", "xdp.frags", BPF_PROG_TYPE_XDP, BPF_XDP },
+		{ "sysc", "syscall", BPF_PROG_TYPE_SYSCALL, 0 },
+	};
+	for (size_t i = 0; i < (sizeof(want) / sizeof(want[0])); i++) {
+		int p = find_prog(obj, want[i].name);
+		CHECK(p >= 0);
+		if (p < 0)
+			continue;
+		CHECK_EQ_STR(bpfvm_object_prog_section(obj, (size_t)p), want[i].sec);
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, (size_t)p), want[i].type);
+		CHECK_EQ_U64(bpfvm_object_prog_attach_type(obj, (size_t)p), want[i].attach);
+	}
+	CHECK(find_prog(obj, "global_add") < 0); /* .text functions are subprograms */
+	CHECK(find_prog(obj, "twice") < 0);
+	/* maps: 6 BTF + 1 legacy + 5 global data sections */
+	CHECK_EQ_U64(bpfvm_object_map_cnt(obj), 12);
+	CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "xdp_first"), (uint64_t)-EBADF); /* not loaded yet */
+	CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "nope"), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(bpfvm_object_map_fd(obj, "counters"), (uint64_t)-EBADF);
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+}
+
+TEST(load_and_run_basic)
+{
+	if (!basic_buf)
+		SKIP("clang could not build tests/loader/basic.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "basic.bpf.o", basic_buf, basic_len, &obj), 0);
+	if (!obj) {
+		bpfvm_free(vm);
+		return;
+	}
+	int err = bpfvm_object_load(obj);
+	CHECK_EQ_U64(err, 0);
+	if (err) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		goto out;
+	}
+	CHECK_EQ_U64(bpfvm_object_load(obj), (uint64_t)-EINVAL); /* twice */
+
+	/* map types and libbpf's names */
+	struct {
+		const char *name;
+		uint32_t type;
+	} maps[] = {
+		{ "counters", BPF_MAP_TYPE_ARRAY }, { "sized_hash", BPF_MAP_TYPE_HASH }, { "outer", BPF_MAP_TYPE_ARRAY_OF_MAPS },
+		{ "jumps", BPF_MAP_TYPE_PROG_ARRAY }, { "legacy_hash", BPF_MAP_TYPE_HASH }, { ".rodata", BPF_MAP_TYPE_ARRAY },
+		{ "basic.rodata", BPF_MAP_TYPE_ARRAY }, { ".rodata.cfg", BPF_MAP_TYPE_ARRAY }, { "basic.data", BPF_MAP_TYPE_ARRAY },
+		{ "basic.bss", BPF_MAP_TYPE_ARRAY }, { ".data.custom", BPF_MAP_TYPE_ARRAY },
+	};
+	for (size_t i = 0; i < (sizeof(maps) / sizeof(maps[0])); i++)
+		CHECK(bpfvm_object_map_fd(obj, maps[i].name) >= 0);
+	int hfd = bpfvm_object_map_fd(obj, "sized_hash");
+	struct bpf_map_info info;
+	union bpf_attr a;
+	memset(&info, 0, sizeof(info));
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)hfd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uintptr_t)&info;
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)), 0);
+	CHECK_EQ_U64(info.type, BPF_MAP_TYPE_HASH);
+	CHECK_EQ_U64(info.key_size, 8);
+	CHECK_EQ_U64(info.value_size, 16);
+	CHECK_EQ_U64(info.max_entries, 128);
+	CHECK_EQ_U64(info.map_flags, BPF_F_NO_PREALLOC);
+	CHECK_EQ_STR(info.name, "sized_hash");
+	memset(&info, 0, sizeof(info));
+	a.info.bpf_fd = (uint32_t)bpfvm_object_map_fd(obj, ".rodata");
+	a.info.info_len = sizeof(info);
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)), 0);
+	CHECK_EQ_STR(info.name, "basic.rodata");
+	CHECK_EQ_U64(info.value_size, 4);
+	CHECK_EQ_U64(info.map_flags & BPF_F_RDONLY_PROG, BPF_F_RDONLY_PROG);
+
+	/* programs run: subprograms, global data, bpf_loop callback, maps */
+	CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "xdp_second")), 13);
+	CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "tc_prog")), 155);
+	CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "tail_target")), XDP_DROP);
+	CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "xdp_first")), XDP_PASS);
+	CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "xdp_first")), XDP_PASS);
+	CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "sock_prog")), 42);
+	uint64_t v64 = 0;
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "counters"), 1, &v64), 0);
+	CHECK_EQ_U64(v64, 2);
+	uint8_t data[16] = { 0 };
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, ".data"), 0, data), 0);
+	memcpy(&v64, data, 8);
+	CHECK_EQ_U64(v64, 9); /* hits = 7, +2 */
+	uint32_t v32;
+	memcpy(&v32, data + 8, 4);
+	CHECK_EQ_U64(v32, 6); /* static_counter = 5, +1 */
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, ".bss"), 0, &v32), 0);
+	CHECK_EQ_U64(v32, 2);
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "legacy_hash"), 0, &v64), 0);
+	CHECK_EQ_U64(v64, 42);
+	/* .rodata is frozen: user space cannot write it */
+	v32 = 9;
+	uint32_t k0 = 0;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)bpfvm_object_map_fd(obj, ".rodata");
+	a.key = (uintptr_t)&k0;
+	a.value = (uintptr_t)&v32;
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a)), (uint64_t)-EPERM);
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, ".rodata"), 0, &v32), 0);
+	CHECK_EQ_U64(v32, 3);
+	/* initial slots: outer[0], outer[2] hold maps, jumps[1] the program */
+	uint32_t id = 0;
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "outer"), 0, &id), 0);
+	CHECK(id != 0);
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "outer"), 1, &id), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "outer"), 2, &id), 0);
+	id = 0;
+	int jr = lookup(vm, bpfvm_object_map_fd(obj, "jumps"), 1, &id);
+	CHECK(jr == 0 && id != 0);
+	CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "jumps"), 0, &id), (uint64_t)-ENOENT);
+
+	/* linked code of xdp_second: its 11 insns, then global_add (7), then twice (3) */
+	int p = find_prog(obj, "xdp_second");
+	size_t cnt = 0;
+	const struct bpf_insn *in = bpfvm_object_prog_insns(obj, (size_t)p, &cnt);
+	CHECK_EQ_U64(cnt, 21);
+	if (in && cnt == 21) {
+		CHECK_EQ_U64(in[0].src_reg, BPF_PSEUDO_MAP_VALUE);
+		CHECK_EQ_U64(in[4].code, BPF_JMP | BPF_CALL);
+		CHECK_EQ_U64(in[4].imm, 11 - 4 - 1);     /* global_add at 11 */
+		CHECK_EQ_U64(in[7].imm, 18 - 7 - 1);     /* twice at 18 */
+		CHECK_EQ_U64(in[14].imm, 18 - 14 - 1);   /* global_add's call of twice */
+	}
+out:
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+}
+
+TEST(open_file_errors)
+{
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open(vm, "/nonexistent/x.o", &obj), (uint64_t)-ENOENT);
+	CHECK(strstr(bpfvm_errmsg(vm), "/nonexistent/x.o: cannot read") != NULL);
+	CHECK(obj == NULL);
+	bpfvm_object_close(NULL);
+	bpfvm_free(vm);
+}
+
+/* ---- broken objects ------------------------------------------------------------------------------ */
+
+/* A writable copy of the good object with helpers to find its parts (the test trusts the good file). */
+struct mut {
+	uint8_t *b;
+	size_t len;
+};
+
+static Elf64_Ehdr *ehdr(struct mut *m)
+{
+	return (Elf64_Ehdr *)(void *)m->b;
+}
+
+static Elf64_Shdr *shdr(struct mut *m, size_t i)
+{
+	return (Elf64_Shdr *)(void *)(m->b + ehdr(m)->e_shoff + i * sizeof(Elf64_Shdr));
+}
+
+static int sec_by_name(struct mut *m, const char *name)
+{
+	Elf64_Shdr *str = shdr(m, ehdr(m)->e_shstrndx);
+	for (size_t i = 1; i < ehdr(m)->e_shnum; i++)
+		if (!strcmp((const char *)m->b + str->sh_offset + shdr(m, i)->sh_name, name))
+			return (int)i;
+	return -1;
+}
+
+static Elf64_Sym *sym_by_name(struct mut *m, const char *name)
+{
+	int st = -1;
+	for (size_t i = 1; i < ehdr(m)->e_shnum; i++)
+		if (shdr(m, i)->sh_type == SHT_SYMTAB)
+			st = (int)i;
+	Elf64_Shdr *s = shdr(m, (size_t)st), *str = shdr(m, s->sh_link);
+	for (size_t i = 0; i < s->sh_size / sizeof(Elf64_Sym); i++) {
+		Elf64_Sym *y = (Elf64_Sym *)(void *)(m->b + s->sh_offset + i * sizeof(Elf64_Sym));
+		if (!strcmp((const char *)m->b + str->sh_offset + y->st_name, name))
+			return y;
+	}
+	return NULL;
+}
+
+static struct btf_header *btf_hdr(struct mut *m)
+{
+	return (struct btf_header *)(void *)(m->b + shdr(m, (size_t)sec_by_name(m, ".BTF"))->sh_offset);
+}
+
+/* The BTF type `id` header and its id by name and kind (0 when absent). */
+static struct btf_type *btf_type_at(struct mut *m, uint32_t want, uint32_t *id_out, const char *name, uint32_t kind)
+{
+	struct btf_header *h = btf_hdr(m);
+	uint8_t *types = (uint8_t *)h + h->hdr_len + h->type_off;
+	const char *strs = (const char *)h + h->hdr_len + h->str_off;
+	uint32_t id = 1;
+	for (uint32_t off = 0; off < h->type_len; id++) {
+		struct btf_type *t = (struct btf_type *)(void *)(types + off);
+		uint32_t k = BTF_INFO_KIND(t->info), vlen = BTF_INFO_VLEN(t->info);
+		if ((want && id == want) || (!want && k == kind && (!name || !strcmp(strs + t->name_off, name)))) {
+			if (id_out)
+				*id_out = id;
+			return t;
+		}
+		off += sizeof(*t);
+		switch (k) {
+		case BTF_KIND_INT: case BTF_KIND_VAR: case BTF_KIND_DECL_TAG: off += 4; break;
+		case BTF_KIND_ARRAY: off += 12; break;
+		case BTF_KIND_STRUCT: case BTF_KIND_UNION: case BTF_KIND_DATASEC: case BTF_KIND_ENUM64: off += 12 * vlen; break;
+		case BTF_KIND_ENUM: case BTF_KIND_FUNC_PROTO: off += 8 * vlen; break;
+		default: break;
+		}
+	}
+	return NULL;
+}
+
+static void expect_fail(const char *what, struct mut *m, bool load, int want_err, const char *want_msg)
+{
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	int err = bpfvm_object_open_mem(vm, "prog.o", m->b, m->len, &obj);
+	if (!err && load)
+		err = bpfvm_object_load(obj);
+	const char *msg = bpfvm_errmsg(vm);
+	if (err != want_err || !strstr(msg, want_msg)) {
+		printf("  %s: got %d \"%s\", want %d \"%s\"\n", what, err, msg, want_err, want_msg);
+		test_cur_failed = 1;
+	}
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+}
+
+static struct mut fresh(void)
+{
+	struct mut m = { malloc(basic_len), basic_len };
+	memcpy(m.b, basic_buf, basic_len);
+	return m;
+}
+
+TEST(broken_elf)
+{
+	if (!basic_buf)
+		SKIP("clang could not build tests/loader/basic.bpf.c");
+	struct mut m = fresh();
+
+	m.len = 10;
+	expect_fail("short", &m, false, -EINVAL, "prog.o: ELF: file of 10 bytes is shorter than an ELF header (64)");
+	m.len = basic_len;
+	m.b[0] = 0;
+	expect_fail("magic", &m, false, -EINVAL, "prog.o: ELF: bad magic (not an ELF file)");
+	m.b[0] = 0x7f;
+	m.b[EI_CLASS] = ELFCLASS32;
+	expect_fail("class", &m, false, -EINVAL, "prog.o: ELF: class 1 is not ELFCLASS64");
+	m.b[EI_CLASS] = ELFCLASS64;
+	m.b[EI_DATA] = ELFDATA2MSB;
+	expect_fail("endian", &m, false, -EINVAL, "prog.o: ELF: data encoding 2 is not little-endian");
+	m.b[EI_DATA] = ELFDATA2LSB;
+	ehdr(&m)->e_machine = 62;
+	expect_fail("machine", &m, false, -EINVAL, "prog.o: ELF: machine 62 is not BPF (247)");
+	ehdr(&m)->e_machine = 247;
+	ehdr(&m)->e_type = ET_EXEC;
+	expect_fail("type", &m, false, -EINVAL, "prog.o: ELF: type 2 is not a relocatable object (ET_REL)");
+	ehdr(&m)->e_type = ET_REL;
+	ehdr(&m)->e_shentsize = 32;
+	expect_fail("shentsize", &m, false, -EINVAL, "prog.o: ELF: e_shentsize 32 is not 64");
+	ehdr(&m)->e_shentsize = 64;
+	uint64_t shoff = ehdr(&m)->e_shoff;
+	ehdr(&m)->e_shoff = basic_len - 100;
+	expect_fail("shoff", &m, false, -EINVAL, "is outside the file");
+	ehdr(&m)->e_shoff = shoff;
+	uint16_t shstr = ehdr(&m)->e_shstrndx;
+	ehdr(&m)->e_shstrndx = ehdr(&m)->e_shnum;
+	expect_fail("shstrndx", &m, false, -EINVAL, "ELF: section name table index");
+	ehdr(&m)->e_shstrndx = shstr;
+
+	/* truncated file: section data past the end (the section table moved to the front is still read) */
+	struct mut t = fresh();
+	t.len = basic_len / 2;
+	memcpy(t.b + 64, basic_buf + shoff, (size_t)ehdr(&t)->e_shnum * 64 < t.len - 64 ? (size_t)ehdr(&t)->e_shnum * 64 : 0);
+	ehdr(&t)->e_shoff = 64;
+	expect_fail("truncated", &t, false, -EINVAL, "data (offset");
+	free(t.b);
+
+	int xdp = sec_by_name(&m, "xdp");
+	Elf64_Shdr *sx = shdr(&m, (size_t)xdp);
+	uint32_t nm = sx->sh_name;
+	sx->sh_name = 0x7fffffff;
+	expect_fail("section name", &m, false, -EINVAL, "prog.o: ELF: section 3: name offset 2147483647 is outside the section name table");
+	sx->sh_name = nm;
+	uint64_t sz = sx->sh_size;
+	sx->sh_size = 0x1000000;
+	expect_fail("section size", &m, false, -EINVAL, "data (offset");
+	sx->sh_size = sz + 4;
+	expect_fail("section not insns", &m, false, -EINVAL, "prog.o: section xdp: size 284 is not a multiple of the insn size 8");
+	sx->sh_size = sz;
+
+	Elf64_Sym *y = sym_by_name(&m, "xdp_second");
+	uint16_t shndx = y->st_shndx;
+	y->st_shndx = 999;
+	expect_fail("symbol shndx", &m, false, -EINVAL, "symbol 39 'xdp_second': section index 999 is not below the section count");
+	y->st_shndx = shndx;
+	uint32_t yn = y->st_name;
+	y->st_name = 0xfffffff0;
+	expect_fail("symbol name", &m, false, -EINVAL, "name offset 4294967280 is outside the string table");
+	y->st_name = yn;
+	uint64_t yv = y->st_value;
+	y->st_value = 4;
+	expect_fail("func offset", &m, false, -EINVAL, "prog.o: section xdp: function 'xdp_second': offset 4 or size 88 is not a whole number of insns");
+	y->st_value = 0x10000;
+	expect_fail("func range", &m, false, -EINVAL, "prog.o: section xdp: function 'xdp_second': offset 65536 + size 88 is outside the section (280 bytes)");
+	y->st_value = yv;
+
+	/* relocations */
+	int rx = sec_by_name(&m, ".relxdp");
+	Elf64_Rel *r = (Elf64_Rel *)(void *)(m.b + shdr(&m, (size_t)rx)->sh_offset);
+	uint64_t info = r[0].r_info;
+	r[0].r_info = ELF64_R_INFO(5000, 1);
+	expect_fail("reloc symbol", &m, true, -EINVAL, "prog.o: section xdp: insn 6: relocation symbol index 5000 is not below the symbol count 65");
+	r[0].r_info = info;
+	uint64_t roff = r[0].r_offset;
+	r[0].r_offset = roff + 3;
+	expect_fail("reloc offset", &m, true, -EINVAL, "prog.o: section xdp: relocation at offset 51 is not at an insn boundary");
+	r[0].r_offset = 0x10; /* xdp_first insn 0: a mov, not lddw */
+	expect_fail("reloc insn", &m, true, -EINVAL, "prog.o: section xdp: insn 2: relocation to 'counters' on an insn that is neither lddw nor call (code 0xb4)");
+	r[0].r_offset = roff;
+	r[0].r_info = ELF64_R_INFO(ELF64_R_SYM(info), 10);
+	expect_fail("reloc type", &m, true, -EINVAL, "prog.o: section xdp: insn 6: lddw relocation type 10 is not R_BPF_64_64");
+	r[0].r_info = info;
+	Elf64_Shdr *rs = shdr(&m, (size_t)rx);
+	uint32_t rinfo = rs->sh_info;
+	rs->sh_info = 4000;
+	expect_fail("rel target", &m, false, -EINVAL, "prog.o: section .relxdp: target section index 4000 is not below the section count 52");
+	rs->sh_info = rinfo;
+
+	/* a call into the middle of nowhere */
+	struct bpf_insn *code = (struct bpf_insn *)(void *)(m.b + sx->sh_offset);
+	int32_t imm = code[31].imm;
+	code[31].imm = 1000; /* xdp_second's call of twice, relocated against .text */
+	expect_fail("call target", &m, true, -EINVAL, "prog.o: section .text: insn 31: call target insn 1001 of section .text is not inside a function");
+	code[31].imm = imm;
+	/* the load error of PROG_LOAD is located in the object */
+	struct bpf_insn saved = code[22];
+	code[22].code = 0xff; /* xdp_first insn 20 */
+	expect_fail("bad opcode", &m, true, -EINVAL, "prog.o: section xdp: insn 22: ");
+	code[22] = saved;
+
+	/* license string longer than the section: cut, still loads */
+	free(m.b);
+}
+
+TEST(broken_btf)
+{
+	if (!basic_buf)
+		SKIP("clang could not build tests/loader/basic.bpf.c");
+	struct mut m = fresh();
+	struct btf_header *h = btf_hdr(&m);
+
+	h->magic = 0x1234;
+	expect_fail("btf magic", &m, false, -EINVAL, "prog.o: section .BTF: bad magic 0x1234");
+	h->magic = BTF_MAGIC;
+	uint32_t tl = h->type_len;
+	h->type_len = 0x7fffffff;
+	expect_fail("btf type_len", &m, false, -EINVAL, "prog.o: section .BTF: type section (offset 0, length 2147483647) is outside");
+	h->type_len = tl;
+	uint32_t sl = h->str_len;
+	h->str_len = sl - 1; /* no final NUL */
+	expect_fail("btf strings", &m, false, -EINVAL, "prog.o: section .BTF: string section must start and end with a NUL byte");
+	h->str_len = sl;
+
+	/* the definition of `counters`: member 'type' is `int (*)[2]`; point it at a bad type id */
+	uint32_t sid = 0;
+	struct btf_type *vt = btf_type_at(&m, 0, NULL, "counters", BTF_KIND_VAR);
+	CHECK(vt != NULL);
+	if (!vt)
+		goto out;
+	sid = vt->type;
+	struct btf_type *st = btf_type_at(&m, sid, NULL, NULL, 0);
+	CHECK(st && BTF_INFO_KIND(st->info) == BTF_KIND_STRUCT);
+	struct btf_member *mb = (struct btf_member *)(st + 1);
+	uint32_t mt = mb[0].type;
+	mb[0].type = 100000;
+	expect_fail("btf bad id", &m, false, -EINVAL, "prog.o: section .maps: BTF type 100000: type id is not below the type count");
+	mb[0].type = mt;
+	/* a loop: a typedef/const chain that points to itself */
+	uint32_t cid = 0;
+	struct btf_type *ct = btf_type_at(&m, 0, &cid, NULL, BTF_KIND_TYPEDEF);
+	CHECK(ct != NULL);
+	if (ct) {
+		uint32_t ot = ct->type;
+		ct->type = cid;
+		mb[0].type = cid;
+		char want[128];
+		snprintf(want, sizeof(want), "prog.o: section .maps: BTF type %u: modifier chain longer than 32 (a loop?)", cid);
+		expect_fail("btf loop", &m, false, -ELOOP, want);
+		ct->type = ot;
+		mb[0].type = mt;
+	}
+	/* the member is not a pointer */
+	mb[0].type = sid;
+	char want[160];
+	snprintf(want, sizeof(want), "prog.o: section .maps: map 'counters': BTF type %u: attr 'type': expected a pointer (__uint)", sid);
+	expect_fail("btf not ptr", &m, false, -EINVAL, want);
+	mb[0].type = mt;
+	/* a name offset outside the strings */
+	uint32_t no = st->name_off;
+	st->name_off = 0x7ffffff0;
+	expect_fail("btf name", &m, false, -EINVAL, "name offset 2147483632 is outside the string section");
+	st->name_off = no;
+	/* an unknown kind */
+	uint32_t inf = st->info;
+	st->info = (inf & ~(0x1fu << 24)) | (30u << 24);
+	expect_fail("btf kind", &m, false, -EINVAL, "prog.o: section .BTF: type ");
+	st->info = inf;
+	/* map def without 'type' */
+	uint32_t mn = mb[0].name_off;
+	mb[0].name_off = mb[1].name_off; /* two max_entries, no type */
+	snprintf(want, sizeof(want), "prog.o: section .maps: map 'counters': BTF type %u: no 'type'", sid);
+	expect_fail("btf no type", &m, false, -EINVAL, want);
+	mb[0].name_off = mn;
+	/* untouched again: opens */
+	expect_fail("restored", &m, false, 0, "");
+out:
+	free(m.b);
+}
+
+/* Random byte flips of the good object must fail or succeed cleanly (the sanitizer build checks). */
+TEST(mutations_never_crash)
+{
+	if (!basic_buf)
+		SKIP("clang could not build tests/loader/basic.bpf.c");
+	struct mut m = fresh();
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	int opened = 0;
+	for (int round = 0; round < 600; round++) {
+		memcpy(m.b, basic_buf, basic_len);
+		for (int k = 0; k < 1 + round % 4; k++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			/* mostly headers, tables and BTF: the first and last parts of the file */
+			size_t pos = (size_t)(seed >> 8) % basic_len;
+			m.b[pos] ^= (uint8_t)(1u << ((seed >> 3) & 7));
+		}
+		struct bpfvm *vm = new_vm();
+		struct bpfvm_object *obj = NULL;
+		if (!bpfvm_object_open_mem(vm, "fuzz.o", m.b, m.len, &obj)) {
+			opened++;
+			if (round % 8 == 0)
+				bpfvm_object_load(obj);
+			bpfvm_object_close(obj);
+		} else {
+			CHECK(strncmp(bpfvm_errmsg(vm), "fuzz.o: ", 8) == 0);
+		}
+		bpfvm_free(vm);
+	}
+	CHECK(opened > 0);
+	free(m.b);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm-test-loader-XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		printf("FAIL setup: mkdtemp\n");
+		return 1;
+	}
+	char path[512];
+	if (compile("basic", path, sizeof(path)) == 0)
+		basic_buf = read_file(path, &basic_len);
+	RUN(open_basic);
+	RUN(load_and_run_basic);
+	RUN(open_file_errors);
+	RUN(broken_elf);
+	RUN(broken_btf);
+	RUN(mutations_never_crash);
+	free(basic_buf);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd))
+		printf("  cleanup of %s failed\n", tmpdir);
+	return test_done();
+}
