@@ -264,7 +264,8 @@ int ldr_elf_parse(struct bpfvm_object *obj)
 			break;
 		case LDR_SEC_LICENSE: {
 			size_t n = s->data.len < sizeof(obj->license) - 1 ? s->data.len : sizeof(obj->license) - 1;
-			memcpy(obj->license, s->data.p, n);
+			if (n) /* a NOBITS license section has no bytes */
+				memcpy(obj->license, s->data.p, n);
 			obj->license[n] = '\0';
 			break;
 		}

@@ -261,11 +261,13 @@ static int collect_btf_maps(struct bpfvm_object *obj)
 				sym = &obj->syms[j];
 				break;
 			}
+		/* without a symbol, the DATASEC's own offset and size (what libbpf's fixup would have found) */
+		struct ldr_sym dsym = { name, STT_OBJECT, STB_GLOBAL, (uint16_t)obj->maps_sec, vi.offset, vi.size };
 		if (!sym)
-			return ldr_err(obj, ".maps", -EINVAL, "map '%s': no ELF symbol in section .maps", name);
-		if (!span_ok(ms->data, sym->value, st.size) && ms->type != SHT_NOBITS)
-			return ldr_err(obj, ".maps", -EINVAL, "map '%s': definition (offset %llu, %u bytes) is outside the section",
-				       name, (unsigned long long)sym->value, st.size);
+			sym = &dsym;
+		if (!span_ok(ms->data, sym->value, st.size) || !span_ok(ms->data, sym->value, sym->size))
+			return ldr_err(obj, ".maps", -EINVAL, "map '%s': definition (offset %llu, %u bytes) is outside the section (%zu bytes)",
+				       name, (unsigned long long)sym->value, st.size, ms->data.len);
 		for (size_t j = 0; j < obj->map_cnt; j++)
 			if (!strcmp(obj->maps[j].real_name, name))
 				return ldr_err(obj, ".maps", -EINVAL, "map '%s' is defined twice", name);
