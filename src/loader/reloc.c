@@ -275,8 +275,12 @@ static int core_value(struct link *l, const char *sec, uint32_t relo_no, const s
 	if (!ldr_btf_type(obj->btf, id, &t))
 		return ldr_err(obj, sec, -EINVAL, "prog '%s': relo #%u: BTF type %u is not a type", pn, relo_no, r->type_id);
 	const char *tname = ldr_btf_str(obj->btf, t.name_off);
-	if (!tname)
-		tname = "";
+	char ess[128]; /* libbpf's essential name: "xdp_md___mine" is a flavor of "xdp_md" */
+	snprintf(ess, sizeof(ess), "%s", tname ? tname : "");
+	char *flavor = strstr(ess, "___");
+	if (flavor && flavor != ess)
+		*flavor = '\0';
+	tname = ess;
 	uint32_t kind = BTF_INFO_KIND(t.info);
 
 	switch (r->kind) {

@@ -581,6 +581,117 @@ TEST(mutations_never_crash)
 	free(m.b);
 }
 
+/* Compiles tests/loader/<name>.bpf.c and returns its bytes (NULL when clang is unavailable). */
+static uint8_t *build(const char *name, size_t *len)
+{
+	char path[512];
+	if (compile(name, path, sizeof(path)))
+		return NULL;
+	return read_file(path, len);
+}
+
+static int open_load(struct bpfvm *vm, const char *name, const uint8_t *b, size_t len, struct bpfvm_object **out)
+{
+	int err = bpfvm_object_open_mem(vm, name, b, len, out);
+	if (err)
+		return err;
+	return bpfvm_object_load(*out);
+}
+
+TEST(core_relocations)
+{
+	size_t len;
+	uint8_t *b = build("core", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/core.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	int err = open_load(vm, "core.bpf.o", b, len, &obj);
+	CHECK_EQ_U64(err, 0);
+	if (err)
+		printf("  %s\n", bpfvm_errmsg(vm));
+	size_t cnt = 0;
+	const struct bpf_insn *in = obj ? bpfvm_object_prog_insns(obj, 0, &cnt) : NULL;
+	CHECK(cnt >= 13);
+	if (in && cnt >= 13) {
+		CHECK_EQ_U64(in[0].off, 12);   /* ingress_ifindex: local 4, UAPI 12 */
+		CHECK_EQ_U64(in[1].off, 16);   /* rx_queue_index: local 0, UAPI 16 */
+		CHECK_EQ_U64(in[4].imm, 0);    /* field_exists(not_in_uapi) */
+		CHECK_EQ_U64(in[7].imm, 4);    /* field_size(ingress_ifindex) */
+		CHECK_EQ_U64(in[10].imm, 24);  /* type_size: sizeof(struct xdp_md) */
+	}
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+	free(b);
+}
+
+TEST(core_unknown_type_fails)
+{
+	size_t len;
+	uint8_t *b = build("core_bad", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/core_bad.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(open_load(vm, "prog.o", b, len, &obj), (uint64_t)-ESRCH);
+	CHECK(strstr(bpfvm_errmsg(vm), "prog.o: section kprobe/do_exit: prog 'bad': relo #0: byte_off of 'struct task_struct' "
+					"(access '0:0'): no such type in bpfvm (only UAPI context types)") != NULL);
+	CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "bad"), (uint64_t)-EBADF); /* all or nothing */
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+	free(b);
+}
+
+TEST(unknown_section_fails_at_load)
+{
+	size_t len;
+	uint8_t *b = build("badsec", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/badsec.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "prog.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_prog_cnt(obj), 1);
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, 0), 0);
+		CHECK_EQ_STR(bpfvm_object_license(obj), "Dual BSD/GPL");
+		CHECK_EQ_U64(bpfvm_object_load(obj), (uint64_t)-EINVAL);
+		CHECK(strstr(bpfvm_errmsg(vm), "prog.o: section no_such_type/x: program 'odd': unknown SEC() name") != NULL);
+	}
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+	free(b);
+}
+
+TEST(pin_by_name_reuses)
+{
+	size_t len;
+	uint8_t *b = build("pin", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/pin.bpf.c");
+	struct bpfvm *vm1 = new_vm(), *vm2 = new_vm();
+	struct bpfvm_object *o1 = NULL, *o2 = NULL;
+	CHECK_EQ_U64(open_load(vm1, "pin.bpf.o", b, len, &o1), 0);
+	CHECK_EQ_U64(run(vm1, bpfvm_object_prog_fd(o1, "bump")), 1);
+	CHECK_EQ_U64(run(vm1, bpfvm_object_prog_fd(o1, "bump")), 2);
+	char pinned[600];
+	snprintf(pinned, sizeof(pinned), "%s/shared_cnt", tmpdir);
+	CHECK(access(pinned, F_OK) == 0);
+	/* a second instance (as another process would) reuses the pinned map */
+	int err = open_load(vm2, "pin.bpf.o", b, len, &o2);
+	CHECK_EQ_U64(err, 0);
+	if (err)
+		printf("  %s\n", bpfvm_errmsg(vm2));
+	CHECK_EQ_U64(run(vm2, bpfvm_object_prog_fd(o2, "bump")), 3);
+	CHECK_EQ_U64(run(vm1, bpfvm_object_prog_fd(o1, "bump")), 4);
+	bpfvm_object_close(o1);
+	bpfvm_object_close(o2);
+	bpfvm_free(vm1);
+	bpfvm_free(vm2);
+	unlink(pinned);
+	free(b);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm-test-loader-XXXXXX");
@@ -597,6 +708,10 @@ int main(void)
 	RUN(broken_elf);
 	RUN(broken_btf);
 	RUN(mutations_never_crash);
+	RUN(core_relocations);
+	RUN(core_unknown_type_fails);
+	RUN(unknown_section_fails_at_load);
+	RUN(pin_by_name_reuses);
 	free(basic_buf);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
