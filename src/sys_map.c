@@ -63,8 +63,7 @@ static long map_create_cmd(struct bpfvm *vm, union bpf_attr *a, unsigned int siz
 	if (a->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && a->max_entries == 0)
 		a->max_entries = vm->nr_cpus; /* libbpf's default */
 	if (is_map_in_map(a->map_type)) {
-		if (!a->inner_map_fd)
-			return sys_err(vm, -EINVAL, "MAP_CREATE: map-in-map needs inner_map_fd");
+		/* handles start at 0 here, so inner_map_fd 0 is a valid handle, as fd 0 is in Linux */
 		inner = get_map(vm, a->inner_map_fd, &err);
 		if (!inner)
 			return err;
@@ -151,9 +150,7 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 	if (err)
 		return err;
 	/* the map holds o's reference from here; the previous occupant's goes */
-	map_lock(m);
-	old = map_lookup_id(m, key);
-	map_unlock(m);
+	old = map_lookup_id(m, key); /* takes the map lock itself */
 	err = map_sys_update(m, key, &id, flags);
 	if (err) {
 		sys_put(vm, o);

@@ -57,9 +57,7 @@ static int check_percpu(const union bpf_attr *a, unsigned nr_cpus, struct diag *
 static int check_fd(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 {
 	(void)nr_cpus;
-	if (a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS && !a->inner_map_fd) {
-		/* the template map is checked by sys_map.c, which resolves the fd */
-	}
+	/* the template map (inner_map_fd) is resolved and checked by sys_map.c */
 	return check_common(a, false, true, log);
 }
 
