@@ -12,6 +12,7 @@ static const struct {
 	{ "asm", cmd_asm, "asm FILE.s [-o OUT.bin]           assemble (conformance or LLVM syntax)" },
 	{ "disasm", cmd_disasm, "disasm FILE.bin|FILE.s          print instructions in LLVM syntax" },
 	{ "run", cmd_run, "run PROG [--mem HEX|--mem-file F] run a program (.s, .bin, or an ELF object: see `bpfvm run --help`)" },
+	{ "map", cmd_map, "map COMMAND ...                  pinned maps like bpftool map (see `bpfvm map help`)" },
 	{ "conformance-plugin", cmd_conformance_plugin, "conformance-plugin [MEM_HEX] [--interp|--jit]   bpf_conformance plugin" },
 };
 

@@ -9,5 +9,7 @@ int cmd_run(int argc, char **argv);
 int cmd_conformance_plugin(int argc, char **argv);
 /* Object + packet runner (tools/cmd_run.c): `bpfvm run prog.o --pcap ...`. */
 int cmd_run_pcap(int argc, char **argv);
+/* Pinned maps (tools/cmd_map.c): `bpfvm map create|show|lookup|update|delete|getnext|dump|pin|event ...`. */
+int cmd_map(int argc, char **argv);
 
 #endif
