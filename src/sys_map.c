@@ -368,8 +368,39 @@ static long map_info(struct bpfvm *vm, union bpf_attr *a)
 	return 0;
 }
 
+/* Linux's CHECK_ATTR(): bytes past the last field a command uses must be zero (-EINVAL). */
+static size_t last_field_end(int cmd)
+{
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_ELEM:
+	case BPF_MAP_UPDATE_ELEM:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+		return offsetofend(union bpf_attr, flags);
+	case BPF_MAP_DELETE_ELEM:
+		return offsetofend(union bpf_attr, key);
+	case BPF_MAP_GET_NEXT_KEY:
+		return offsetofend(union bpf_attr, next_key);
+	case BPF_MAP_FREEZE:
+		return offsetofend(union bpf_attr, map_fd);
+	case BPF_MAP_LOOKUP_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+		return offsetofend(union bpf_attr, batch.flags);
+	case BPF_OBJ_PIN:
+	case BPF_OBJ_GET:
+		return offsetofend(union bpf_attr, file_flags); /* path_fd (newer headers) unsupported */
+	case BPF_OBJ_GET_INFO_BY_FD:
+		return offsetofend(union bpf_attr, info.info);
+	default:
+		return sizeof(union bpf_attr);
+	}
+}
+
 long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a, unsigned int size)
 {
+	if (cmd != BPF_MAP_CREATE && tail_zero(a, size, last_field_end(cmd)))
+		return sys_err(vm, -EINVAL, "bpf: command %d: attribute bytes past its last field are not zero", cmd);
 	switch (cmd) {
 	case BPF_MAP_CREATE:
 		return map_create_cmd(vm, a, size);

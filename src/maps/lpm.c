@@ -101,6 +101,9 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	if (i != UINT32_MAX) {
 		if (flags == BPF_NOEXIST)
 			return -EEXIST;
+		/* Linux replaces the node: the stored key becomes this one, bits past the prefix included
+		 * (the prefix bits are equal, so a torn copy still matches the same entries) */
+		memcpy(key_at(m, i) + 4, (const uint8_t *)key + 4, m->hdr->key_size - 4);
 		memcpy(val_at(m, i), value, m->hdr->value_size);
 		return 0;
 	}
@@ -109,13 +112,8 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	if (count(m) >= m->hdr->max_entries)
 		return -ENOSPC;
 	i = count(m);
-	/* store the key with the bits past the prefix cleared, as the trie would hold it */
-	uint8_t *k = key_at(m, i);
-	memset(k, 0, m->hdr->key_size);
-	memcpy(k, &plen, 4);
-	memcpy(k + 4, (const uint8_t *)key + 4, (plen + 7) / 8);
-	if (plen % 8)
-		k[4 + plen / 8] &= (uint8_t)(0xff << (8 - plen % 8));
+	/* store the key as given, bits past the prefix included, as Linux's trie node does */
+	memcpy(key_at(m, i), key, m->hdr->key_size);
 	memcpy(val_at(m, i), value, m->hdr->value_size);
 	m->hdr->count = i + 1; /* one store publishes the entry */
 	return 0;

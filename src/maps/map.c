@@ -379,11 +379,28 @@ int map_sys_update(struct map *m, const void *key, const void *value, uint64_t f
 	return (int)r;
 }
 
+/* Linux's errno for delete/get_next_key on maps without keys: queue/stack -EINVAL, bloom -EOPNOTSUPP,
+ * ring buffer -ENOTSUPP. */
+static int keyless_err(const struct map *m)
+{
+	switch (m->hdr->type) {
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK:
+		return -EINVAL;
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return -EOPNOTSUPP;
+	default:
+		return -ENOTSUPP;
+	}
+}
+
 int map_sys_delete(struct map *m, const void *key)
 {
 	if (m->user_rdonly || m->hdr->frozen)
 		return -EPERM;
-	if (m->ops->no_key_ops || !m->ops->delete)
+	if (m->ops->no_key_ops)
+		return keyless_err(m);
+	if (!m->ops->delete)
 		return -ENOTSUPP;
 	map_lock(m);
 	long r = m->ops->delete(m, key);
@@ -395,7 +412,9 @@ int map_sys_get_next_key(struct map *m, const void *key, void *next)
 {
 	if (m->user_wronly)
 		return -EPERM;
-	if (m->ops->no_key_ops || !m->ops->next_key)
+	if (m->ops->no_key_ops)
+		return keyless_err(m);
+	if (!m->ops->next_key)
 		return -ENOTSUPP;
 	map_lock(m);
 	int r = m->ops->next_key(m, key, next);
@@ -437,8 +456,9 @@ int map_freeze(struct map *m)
 {
 	if (m->hdr->type == BPF_MAP_TYPE_STRUCT_OPS || m->ops->fd_values)
 		return -ENOTSUPP;
-	if (m->hdr->frozen)
-		return -EBUSY;
+	/* Linux checks write permission first, and a frozen map has none: a second freeze is -EPERM */
+	if (m->user_rdonly || m->hdr->frozen)
+		return -EPERM;
 	m->hdr->frozen = 1;
 	return 0;
 }

@@ -1,0 +1,467 @@
+/* test_kernel_maps.c -- differential tests of the map commands against the real kernel's bpf():
+ * the same pseudo-random command sequences run on a bpfvm map and a kernel map of the same attributes,
+ * and every result (return value / errno and output bytes) must match.  Iteration order of hash-like
+ * maps is not part of the contract, so get_next_key walks are compared as sets.  Skips (with the
+ * reason) when the kernel's bpf() is not usable (not root, no CONFIG_BPF_SYSCALL, seccomp). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+#include "test.h"
+
+static char pin_root[128];
+static const char *kernel_skip;
+
+static long kbpf(int cmd, union bpf_attr *a)
+{
+	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
+	return r < 0 ? -errno : r;
+}
+
+struct pair {
+	struct bpfvm *vm;
+	int vfd, kfd;
+	uint32_t ks, vs;
+	long vret, kret; /* last create results */
+};
+
+static bool kernel_ok(void)
+{
+	if (kernel_skip)
+		return false;
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_ARRAY;
+	a.key_size = 4;
+	a.value_size = 4;
+	a.max_entries = 1;
+	long fd = kbpf(BPF_MAP_CREATE, &a);
+	if (fd < 0) {
+		kernel_skip = fd == -EPERM ? "bpf() MAP_CREATE: EPERM (not root or unprivileged bpf disabled)"
+			    : fd == -ENOSYS ? "bpf() is not available (ENOSYS)"
+					    : "bpf() MAP_CREATE fails on this kernel";
+		return false;
+	}
+	close((int)fd);
+	return true;
+}
+
+static void create_both(struct pair *p, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ks;
+	a.value_size = vs;
+	a.max_entries = max;
+	a.map_flags = flags;
+	p->vret = bpfvm_bpf(p->vm, BPF_MAP_CREATE, &a, sizeof(a));
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ks;
+	a.value_size = vs;
+	a.max_entries = max;
+	a.map_flags = flags;
+	p->kret = kbpf(BPF_MAP_CREATE, &a);
+	p->vfd = (int)p->vret;
+	p->kfd = (int)p->kret;
+	p->ks = ks;
+	p->vs = vs;
+}
+
+static void close_both(struct pair *p)
+{
+	if (p->vfd >= 0)
+		bpfvm_close(p->vm, p->vfd);
+	if (p->kfd >= 0)
+		close(p->kfd);
+	p->vfd = p->kfd = -1;
+}
+
+static long op(struct pair *p, bool kernel, int cmd, const void *key, void *val, uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)(kernel ? p->kfd : p->vfd);
+	a.key = (uintptr_t)key;
+	if (cmd == BPF_MAP_GET_NEXT_KEY)
+		a.next_key = (uintptr_t)val;
+	else if (cmd != BPF_MAP_DELETE_ELEM)
+		a.value = (uintptr_t)val;
+	a.flags = flags;
+	return kernel ? kbpf(cmd, &a) : bpfvm_bpf(p->vm, cmd, &a, sizeof(a));
+}
+
+static const char *cmd_name(int cmd)
+{
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_ELEM: return "lookup";
+	case BPF_MAP_UPDATE_ELEM: return "update";
+	case BPF_MAP_DELETE_ELEM: return "delete";
+	case BPF_MAP_GET_NEXT_KEY: return "get_next_key";
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM: return "lookup_and_delete";
+	default: return "?";
+	}
+}
+
+/* Runs one command on both; compares the result and the output buffer.  Returns false on mismatch. */
+static bool both(struct pair *p, int step, int cmd, const void *key, const void *in, uint64_t flags)
+{
+	uint8_t vb[64], kb[64];
+	memset(vb, 0xee, sizeof(vb));
+	memset(kb, 0xee, sizeof(kb));
+	if (in) {
+		memcpy(vb, in, p->vs);
+		memcpy(kb, in, p->vs);
+	}
+	long vr = op(p, false, cmd, key, vb, flags), kr = op(p, true, cmd, key, kb, flags);
+	size_t olen = cmd == BPF_MAP_GET_NEXT_KEY ? p->ks
+		      : cmd == BPF_MAP_LOOKUP_ELEM || cmd == BPF_MAP_LOOKUP_AND_DELETE_ELEM ? p->vs : 0;
+	if (vr != kr || (vr == 0 && memcmp(vb, kb, olen))) {
+		printf("  step %d: %s flags %llu: bpfvm %ld, kernel %ld%s\n", step, cmd_name(cmd),
+		       (unsigned long long)flags, vr, kr, vr == kr ? " (values differ)" : "");
+		return false;
+	}
+	return true;
+}
+
+/* Collects the keys of a full get_next_key walk (sorted bytes, for set comparison). */
+static int walk(struct pair *p, bool kernel, uint8_t *keys, int max)
+{
+	uint8_t cur[64], next[64];
+	int n = 0;
+	long r = op(p, kernel, BPF_MAP_GET_NEXT_KEY, NULL, next, 0);
+	while (r == 0 && n < max) {
+		memcpy(keys + (size_t)n * p->ks, next, p->ks);
+		n++;
+		memcpy(cur, next, p->ks);
+		r = op(p, kernel, BPF_MAP_GET_NEXT_KEY, cur, next, 0);
+	}
+	return r == -ENOENT ? n : -1;
+}
+
+static size_t g_ks;
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, g_ks);
+}
+
+static bool same_keys(struct pair *p, int step)
+{
+	uint8_t vk[64 * 64], kk[64 * 64];
+	int vn = walk(p, false, vk, 64), kn = walk(p, true, kk, 64);
+	g_ks = p->ks;
+	if (vn >= 0)
+		qsort(vk, (size_t)vn, p->ks, cmp_key);
+	if (kn >= 0)
+		qsort(kk, (size_t)kn, p->ks, cmp_key);
+	if (vn != kn || (vn > 0 && memcmp(vk, kk, (size_t)vn * p->ks))) {
+		printf("  step %d: key sets differ: bpfvm %d keys, kernel %d keys\n", step, vn, kn);
+		for (int i = 0; i < vn || i < kn; i++) {
+			printf("    ");
+			for (uint32_t j = 0; j < p->ks; j++)
+				printf("%02x", i < vn ? vk[(size_t)i * p->ks + j] : 0);
+			printf(" ");
+			for (uint32_t j = 0; j < p->ks; j++)
+				printf("%02x", i < kn ? kk[(size_t)i * p->ks + j] : 0);
+			printf("\n");
+		}
+		return false;
+	}
+	return true;
+}
+
+static uint32_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (uint32_t)(*s >> 11);
+}
+
+/* Random sequences on keyed maps.  nkeys small so that updates collide, deletes hit, the map fills. */
+static int keyed_sequence(struct pair *p, uint64_t seed, int steps, uint32_t nkeys, bool is_array, bool lpm)
+{
+	int bad = 0;
+	for (int i = 0; i < steps && bad < 5; i++) {
+		uint8_t key[64] = { 0 }, val[64];
+		uint32_t r = rnd(&seed);
+		if (lpm) {
+			uint32_t plen = (r >> 8) % 33;
+			memcpy(key, &plen, 4);
+			uint32_t addr = 0x0a000000u | ((r >> 16) % nkeys) << 8;
+			if (rnd(&seed) % 4 == 0)
+				plen = 32, memcpy(key, &plen, 4);
+			key[4] = (uint8_t)(addr >> 24), key[5] = (uint8_t)(addr >> 16), key[6] = (uint8_t)(addr >> 8),
+			key[7] = (uint8_t)addr;
+		} else {
+			uint32_t k = (r >> 8) % nkeys;
+			memcpy(key, &k, 4);
+			for (uint32_t j = 4; j < p->ks; j++)
+				key[j] = (uint8_t)(k * 7 + j);
+		}
+		for (uint32_t j = 0; j < p->vs; j++)
+			val[j] = (uint8_t)rnd(&seed);
+		uint64_t flags = (r & 3) == 3 ? (is_array ? 4 : BPF_EXIST + 1) : (r & 3); /* sometimes invalid */
+		switch (r % 7) {
+		case 0:
+		case 1:
+			bad += !both(p, i, BPF_MAP_UPDATE_ELEM, key, val, flags);
+			break;
+		case 2:
+		case 3:
+			bad += !both(p, i, BPF_MAP_LOOKUP_ELEM, key, NULL, 0);
+			break;
+		case 4:
+			bad += !both(p, i, BPF_MAP_DELETE_ELEM, key, NULL, 0);
+			break;
+		case 5:
+			if (!lpm) /* LPM walks in trie order; compared as sets below */
+				bad += !both(p, i, BPF_MAP_LOOKUP_AND_DELETE_ELEM, key, NULL, 0);
+			break;
+		default:
+			bad += !same_keys(p, i);
+			if (is_array) /* arrays: the order is the index order, compare exactly */
+				bad += !both(p, i, BPF_MAP_GET_NEXT_KEY, key, NULL, 0);
+			break;
+		}
+	}
+	bad += !same_keys(p, steps);
+	return bad;
+}
+
+TEST(create_errors_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	static const struct { uint32_t type, ks, vs, max, flags; } cases[] = {
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 8, 4, 1, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 0, 1, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 0, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_RDONLY | BPF_F_WRONLY },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_MMAPABLE },
+		{ BPF_MAP_TYPE_HASH, 0, 4, 1, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 0, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 0, 1, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_ZERO_SEED },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, 1u << 30 },
+		{ BPF_MAP_TYPE_LRU_HASH, 4, 4, 4, 0 },
+		{ BPF_MAP_TYPE_LRU_HASH, 4, 4, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_LRU_HASH, 4, 4, 4, BPF_F_NO_COMMON_LRU },
+		{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 4, 0 },
+		{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_LPM_TRIE, 4, 4, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_LPM_TRIE, 8, 0, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 0, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_QUEUE, 0, 4, 4, 0 },
+		{ BPF_MAP_TYPE_QUEUE, 4, 4, 4, 0 },
+		{ BPF_MAP_TYPE_QUEUE, 0, 0, 4, 0 },
+		{ BPF_MAP_TYPE_QUEUE, 0, 4, 0, 0 },
+		{ BPF_MAP_TYPE_STACK, 0, 4, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
+		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4095, 0 },
+		{ BPF_MAP_TYPE_RINGBUF, 4, 0, 4096, 0 },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16, 0 },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 4, 4, 16, 0 },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 2, 0 },
+		{ BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 2, 0 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 8, 2, 0 },
+		{ BPF_MAP_TYPE_STACK_TRACE, 4, 64, 2, 0 },
+		{ BPF_MAP_TYPE_STACK_TRACE, 4, 3, 2, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		create_both(&p, cases[i].type, cases[i].ks, cases[i].vs, cases[i].max, cases[i].flags);
+		if ((p.vret >= 0) != (p.kret >= 0) || (p.vret < 0 && p.vret != p.kret)) {
+			printf("  create type %u key %u value %u max %u flags 0x%x: bpfvm %ld, kernel %ld\n", cases[i].type,
+			       cases[i].ks, cases[i].vs, cases[i].max, cases[i].flags, p.vret, p.kret);
+			test_cur_failed = 1;
+		}
+		close_both(&p);
+	}
+	bpfvm_free(p.vm);
+}
+
+static void run_keyed(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags, uint32_t nkeys)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		create_both(&p, type, ks, vs, max, flags);
+		CHECK(p.vret >= 0 && p.kret >= 0);
+		if (p.vret < 0 || p.kret < 0) {
+			printf("  create: bpfvm %ld kernel %ld (%s)\n", p.vret, p.kret, bpfvm_errmsg(p.vm));
+			break;
+		}
+		int bad = keyed_sequence(&p, seed * 0x9e3779b97f4a7c15ull, 600, nkeys, type == BPF_MAP_TYPE_ARRAY,
+					 type == BPF_MAP_TYPE_LPM_TRIE);
+		if (bad) {
+			printf("  seed %llu: %d mismatches\n", (unsigned long long)seed, bad);
+			test_cur_failed = 1;
+		}
+		close_both(&p);
+	}
+	bpfvm_free(p.vm);
+}
+
+TEST(array_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	run_keyed(BPF_MAP_TYPE_ARRAY, 4, 12, 8, 0, 12); /* keys past max_entries too */
+}
+
+TEST(hash_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	run_keyed(BPF_MAP_TYPE_HASH, 4, 8, 8, 0, 12); /* fills up: E2BIG */
+	run_keyed(BPF_MAP_TYPE_HASH, 12, 20, 64, BPF_F_NO_PREALLOC, 40);
+}
+
+TEST(lru_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	/* no evictions (the kernel's per-CPU free lists make its eviction timing its own) */
+	run_keyed(BPF_MAP_TYPE_LRU_HASH, 4, 8, 512, 0, 16);
+}
+
+TEST(lpm_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	run_keyed(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 64, BPF_F_NO_PREALLOC, 6);
+}
+
+static void run_queue(uint32_t type)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		create_both(&p, type, 0, 8, 5, 0);
+		CHECK(p.vret >= 0 && p.kret >= 0);
+		if (p.vret < 0 || p.kret < 0)
+			break;
+		uint64_t s = seed * 0x2545f4914f6cdd1dull;
+		int bad = 0;
+		for (int i = 0; i < 400 && bad < 5; i++) {
+			uint32_t r = rnd(&s);
+			uint64_t v = rnd(&s);
+			uint32_t key = 0;
+			switch (r % 6) {
+			case 0:
+			case 1: /* push: ANY, EXIST (overwrite oldest when full), or invalid flags */
+				bad += !both(&p, i, BPF_MAP_UPDATE_ELEM, NULL, &v, (r >> 4) % 3 == 2 ? BPF_NOEXIST : (r >> 4) % 3);
+				break;
+			case 2: /* peek */
+				bad += !both(&p, i, BPF_MAP_LOOKUP_ELEM, NULL, NULL, 0);
+				break;
+			case 3: /* pop */
+				bad += !both(&p, i, BPF_MAP_LOOKUP_AND_DELETE_ELEM, NULL, NULL, 0);
+				break;
+			case 4: /* key-based commands are refused */
+				bad += !both(&p, i, BPF_MAP_DELETE_ELEM, NULL, NULL, 0);
+				break;
+			default:
+				bad += !both(&p, i, BPF_MAP_GET_NEXT_KEY, NULL, &key, 0);
+				break;
+			}
+		}
+		if (bad) {
+			printf("  seed %llu: %d mismatches\n", (unsigned long long)seed, bad);
+			test_cur_failed = 1;
+		}
+		close_both(&p);
+	}
+	bpfvm_free(p.vm);
+}
+
+TEST(queue_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	run_queue(BPF_MAP_TYPE_QUEUE);
+}
+
+TEST(stack_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	run_queue(BPF_MAP_TYPE_STACK);
+}
+
+TEST(freeze_and_rdonly_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	uint32_t k = 0;
+	uint32_t v = 5;
+	create_both(&p, BPF_MAP_TYPE_ARRAY, 4, 4, 2, 0);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)p.vfd;
+	long vr = bpfvm_bpf(p.vm, BPF_MAP_FREEZE, &a, sizeof(a));
+	a.map_fd = (uint32_t)p.kfd;
+	long kr = kbpf(BPF_MAP_FREEZE, &a);
+	CHECK(vr == kr);
+	a.map_fd = (uint32_t)p.vfd;
+	vr = bpfvm_bpf(p.vm, BPF_MAP_FREEZE, &a, sizeof(a));
+	a.map_fd = (uint32_t)p.kfd;
+	kr = kbpf(BPF_MAP_FREEZE, &a);
+	if (vr != kr)
+		printf("  second freeze: bpfvm %ld, kernel %ld\n", vr, kr);
+	CHECK(vr == kr); /* EPERM: a frozen map is not writable, checked first */
+	/* CHECK_ATTR: a value pointer on delete is a non-zero byte past DELETE's last field */
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)p.vfd;
+	a.key = (uintptr_t)&k;
+	a.value = (uintptr_t)&v;
+	vr = bpfvm_bpf(p.vm, BPF_MAP_DELETE_ELEM, &a, sizeof(a));
+	a.map_fd = (uint32_t)p.kfd;
+	kr = kbpf(BPF_MAP_DELETE_ELEM, &a);
+	CHECK(vr == -EINVAL && kr == -EINVAL);
+	CHECK(both(&p, 0, BPF_MAP_UPDATE_ELEM, &k, &v, 0));
+	CHECK(both(&p, 1, BPF_MAP_LOOKUP_ELEM, &k, NULL, 0));
+	CHECK(both(&p, 2, BPF_MAP_DELETE_ELEM, &k, NULL, 0));
+	close_both(&p);
+	create_both(&p, BPF_MAP_TYPE_HASH, 4, 4, 2, BPF_F_RDONLY);
+	CHECK(both(&p, 3, BPF_MAP_UPDATE_ELEM, &k, &v, 0));
+	CHECK(both(&p, 4, BPF_MAP_LOOKUP_ELEM, &k, NULL, 0));
+	CHECK(both(&p, 5, BPF_MAP_DELETE_ELEM, &k, NULL, 0));
+	close_both(&p);
+	create_both(&p, BPF_MAP_TYPE_HASH, 4, 4, 2, BPF_F_WRONLY);
+	CHECK(both(&p, 6, BPF_MAP_UPDATE_ELEM, &k, &v, 0));
+	CHECK(both(&p, 7, BPF_MAP_LOOKUP_ELEM, &k, NULL, 0));
+	CHECK(both(&p, 8, BPF_MAP_GET_NEXT_KEY, NULL, NULL, 0));
+	CHECK(both(&p, 9, BPF_MAP_DELETE_ELEM, &k, NULL, 0));
+	close_both(&p);
+	bpfvm_free(p.vm);
+}
+
+int main(void)
+{
+	snprintf(pin_root, sizeof(pin_root), "/tmp/bpfvm-test-kmaps-%d", (int)getpid());
+	RUN(create_errors_match);
+	RUN(array_sequences);
+	RUN(hash_sequences);
+	RUN(lru_sequences);
+	RUN(lpm_sequences);
+	RUN(queue_sequences);
+	RUN(stack_sequences);
+	RUN(freeze_and_rdonly_match);
+	rmdir(pin_root);
+	return test_done();
+}
