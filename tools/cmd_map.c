@@ -701,8 +701,11 @@ int cmd_map(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(verb, "create"))
-		return cmd_create(&c, argc - i, argv + i);
+	if (!strcmp(verb, "create")) {
+		ret = cmd_create(&c, argc - i, argv + i);
+		bpfvm_free(c.vm);
+		return ret;
+	}
 	if (i >= argc)
 		return fail(&c, "map %s: missing PATH", verb);
 	const char *path = argv[i++];

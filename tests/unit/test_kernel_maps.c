@@ -374,7 +374,7 @@ static void run_queue(uint32_t type)
 				bad += !both(&p, i, BPF_MAP_DELETE_ELEM, NULL, NULL, 0);
 				break;
 			default:
-				bad += !both(&p, i, BPF_MAP_GET_NEXT_KEY, NULL, &key, 0);
+				bad += !both(&p, i, BPF_MAP_GET_NEXT_KEY, &key, NULL, 0);
 				break;
 			}
 		}

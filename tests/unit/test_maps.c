@@ -599,7 +599,8 @@ static void *thr_user(void *arg)
 	struct thr *t = arg;
 	t->ok = 1;
 	for (uint32_t i = 0; i < 5000; i++) {
-		uint32_t k = 1000 + i % 50, v = i;
+		uint32_t k = 1000 + i % 50;
+		uint64_t v = i;
 		if (UPD(t->vm, t->map, &k, &v, 0) || DEL(t->vm, t->map, &k))
 			t->ok = 0;
 	}
