@@ -35,6 +35,9 @@ struct asm_state {
 	size_t line;
 	const char *p;     /* scan position in the current line */
 	char target[64];   /* a label operand, when the last parsed target was one */
+	bool conf;         /* the current line is in bpf_conformance syntax */
+	bool hex;          /* the last number parsed was written in hex */
+	char why[96];      /* why the last operand was refused (range), for the line's message */
 };
 
 PRINTF_FMT(2, 3)
@@ -127,7 +130,9 @@ static bool num(struct asm_state *st, int64_t *v)
 		return false;
 	unsigned long long u = 0;
 	int base = 10;
+	st->hex = false;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		st->hex = true;
 		base = 16;
 		s += 2;
 		if (!isxdigit((unsigned char)*s))
@@ -156,11 +161,19 @@ static bool num(struct asm_state *st, int64_t *v)
 static bool imm32(struct asm_state *st, int32_t *out)
 {
 	int64_t v;
+	ws(st);
 	const char *save = st->p;
 	if (!num(st, &v))
 		return false;
-	/* 32-bit fields take -2^31 .. 2^32-1; larger values need lddw */
-	if (v < INT32_MIN || v > (int64_t)UINT32_MAX) {
+	/* 32-bit fields take -2^31 .. 2^32-1, the upper half spelled in hex (0x80000000..0xffffffff);
+	 * larger values need lddw.  In the conformance syntax a decimal must fit an int32, as
+	 * bpf_conformance's negative/invalid_imm32_dec_range.data requires (LLVM's syntax also takes
+	 * 2147483648..4294967295 in decimal, as llvm-mc does). */
+	int64_t hi = st->conf && !st->hex ? INT32_MAX : (int64_t)UINT32_MAX;
+	if (v < INT32_MIN || v > hi) {
+		snprintf(st->why, sizeof(st->why), "immediate %.*s out of range (%s)", (int)(st->p - save), save,
+			 st->conf ? "decimal -2147483648..2147483647, hex up to 0xffffffff"
+					 : "-2147483648..4294967295");
 		st->p = save;
 		return false;
 	}
@@ -205,11 +218,15 @@ static bool mem_conf(struct asm_state *st, unsigned *r, int16_t *off)
 		bool neg = *st->p == '-';
 		st->p++;
 		int64_t v;
+		const char *at = st->p;
 		if (!num(st, &v) || v < 0)
 			return false;
 		v = neg ? -v : v;
-		if (v < INT16_MIN || v > INT16_MAX)
+		if (v < INT16_MIN || v > INT16_MAX) {
+			snprintf(st->why, sizeof(st->why), "offset %s%.*s out of range (-32768..32767)", neg ? "-" : "+",
+				 (int)(st->p - at), at);
 			return false;
+		}
 		*off = (int16_t)v;
 	}
 	return lit(st, "]");
@@ -492,6 +509,8 @@ static int conf_line(struct asm_state *st)
 		return fail(st, "Invalid mnemonic '%s'", mn);
 	if (!strncmp(mn, "lock", 4))
 		return fail(st, "Invalid number of operands for lock");
+	if (st->why[0])
+		return fail(st, "invalid operands for '%s': %s", mn, st->why);
 	return fail(st, "invalid operands for '%s': '%s'", mn, st->p);
 }
 
@@ -858,7 +877,9 @@ int isa_assemble(const char *src, struct bpf_insn **out, size_t *cnt, struct dia
 		}
 		if (err || at_end(&st))
 			continue;
-		err = is_llvm_syntax(st.p) ? llvm_line(&st) : conf_line(&st);
+		st.why[0] = '\0';
+		st.conf = !is_llvm_syntax(st.p);
+		err = st.conf ? conf_line(&st) : llvm_line(&st);
 	}
 	for (size_t i = 0; i < st.fix_cnt && !err; i++) {
 		struct fixup *f = &st.fix[i];
