@@ -99,6 +99,7 @@ long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t b
  * most len bytes including the NUL, and returns the length the whole text needs. */
 #define BPFVM_DISASM_PC    1
 #define BPFVM_DISASM_ALU32 2
+#define BPFVM_DISASM_HEX   4 /* numbers in hex as llvm-objdump's default; decimal (--no-print-imm-hex) without */
 size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, char *buf, size_t len);
 
 /* ---- the bpf() command interface ---------------------------------------------------------- */
