@@ -1,6 +1,6 @@
 /* insns.c -- BPF C that makes clang emit as many instruction kinds as it can (ALU32/64, every jump,
  * signed division (v4), sign extension, byte swaps, atomics, helper and bpf-to-bpf calls), for comparing
- * bpfvm's disassembler with llvm-objdump.  Compiled for -mcpu=v1..v4 by tests/unit/test_asm.c. */
+ * bpfvm's disassembler with llvm-objdump.  Compiled for -mcpu=v1..v4 by tests/unit/test_disasm.c. */
 typedef unsigned long long u64;
 typedef long long s64;
 typedef unsigned int u32;
