@@ -1,5 +1,7 @@
-/* fuzz_asm.c -- the assembler on arbitrary text; whatever assembles must disassemble and, through the
- * LLVM syntax, assemble back to the same bytes. */
+/* fuzz_asm.c -- the assembler on arbitrary text.  Whatever assembles must disassemble, in every
+ * number/register style, to text that assembles back to the same bytes (except the forms LLVM's
+ * syntax cannot tell apart: local/kfunc calls print as helper calls, lddw pseudo sources as
+ * "ld_pseudo"); anything else aborts, so libFuzzer keeps the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,41 @@
 #include "isa/isa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool reassembles(int id, const struct bpf_insn *in)
+{
+	uint8_t fmt = isa_info[id].fmt;
+	return fmt != FMT_CALL_LOCAL && fmt != FMT_CALL_KFUNC && !(fmt == FMT_LDDW && in->src_reg);
+}
+
+static void round_trip(const struct bpf_insn *insns, size_t cnt)
+{
+	static const unsigned styles[] = { 0, ISA_DISASM_ALU32, ISA_DISASM_HEX, ISA_DISASM_ALU32 | ISA_DISASM_HEX };
+
+	for (size_t pc = 0; pc < cnt;) {
+		int id = isa_decode(&insns[pc]);
+		size_t n = 1;
+		if (id < 0)
+			abort(); /* the assembler produced an encoding no row decodes */
+		for (size_t s = 0; s < sizeof(styles) / sizeof(styles[0]); s++) {
+			char line[200];
+			n = isa_disasm_one_ex(&insns[pc], cnt - pc, styles[s], line, sizeof(line));
+			if (!reassembles(id, &insns[pc]))
+				continue;
+			struct bpf_insn *back = NULL;
+			size_t bcnt = 0;
+			struct diag log;
+			diag_init(&log, 1 << 12);
+			if (isa_assemble(line, &back, &bcnt, &log) != 0)
+				abort(); /* printed text the assembler refuses */
+			if (bcnt != n || memcmp(back, &insns[pc], n * sizeof(*back)))
+				abort(); /* disassembly does not round-trip */
+			free(back);
+			diag_fini(&log);
+		}
+		pc += n;
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,24 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src[size] = '\0';
 	diag_init(&log, 1 << 16);
 	if (isa_assemble(src, &insns, &cnt, &log) == 0) {
-		char line[160];
-		for (size_t pc = 0; pc < cnt;) {
-			size_t n = isa_disasm_one(&insns[pc], cnt - pc, line, sizeof(line));
-			struct bpf_insn *back;
-			size_t bcnt;
-			struct diag l2;
-			diag_init(&l2, 1 << 12);
-			int id = isa_decode(&insns[pc]);
-			bool printable = id >= 0 && isa_info[id].fmt != FMT_CALL_LOCAL && isa_info[id].fmt != FMT_CALL_KFUNC &&
-					 !(isa_info[id].fmt == FMT_LDDW && insns[pc].src_reg);
-			if (printable && isa_assemble(line, &back, &bcnt, &l2) == 0) {
-				if (bcnt != n || memcmp(back, &insns[pc], n * sizeof(*back)))
-					abort(); /* disassembly does not round-trip */
-				free(back);
-			}
-			diag_fini(&l2);
-			pc += n;
-		}
+		round_trip(insns, cnt);
 		free(insns);
 	}
 	diag_fini(&log);
