@@ -516,6 +516,12 @@ static int conf_line(struct asm_state *st)
 
 /* ---- LLVM syntax ---------------------------------------------------------------------------- */
 
+/* LLVM's syntax names the width by the register: 64-bit ALU and jumps take rN, 32-bit wN, never both. */
+static int mixed_widths(struct asm_state *st, char k, unsigned d, char k2, unsigned s)
+{
+	return fail(st, "operands mix register widths: %c%u and %c%u (64-bit ops take rN, 32-bit ops wN)", k, d, k2, s);
+}
+
 /* The row with this format and operator (and width/source kind where they matter). */
 static int find_row(uint8_t fmt, const char *op, int is32, int is_x, unsigned size, int sign, uint32_t need)
 {
@@ -583,6 +589,8 @@ static int llvm_if(struct asm_state *st)
 	bool is_x = reg(st, &s, &k2);
 	if (!is_x && !imm32(st, &imm))
 		return fail(st, "invalid comparison operand '%s'", st->p);
+	if (is_x && k2 != k)
+		return mixed_widths(st, k, d, k2, s);
 	if (!lit(st, "goto") || !target(st, &rel) || !at_end(st))
 		return fail(st, "expected 'goto <target>'");
 	int id = find_row(is_x ? FMT_JMP_X : FMT_JMP_K, op, k == 'w', is_x, 0, -1, F_COND);
@@ -693,20 +701,22 @@ static int llvm_assign(struct asm_state *st, unsigned d, char k)
 	if (lit(st, "(s")) {
 		if (!num(st, &v) || !lit(st, ")") || !reg(st, &s, &k2) || !at_end(st))
 			return fail(st, "invalid sign extension");
+		if (k2 != k)
+			return mixed_widths(st, k, d, k2, s);
 		snprintf(name, sizeof(name), "s%lld", (long long)v);
 		id = find_row(FMT_MOVSX, name, k == 'w', -1, 0, -1, 0);
 		return id < 0 ? fail(st, "invalid sign extension width") : emit(st, id, d, s, 0, 0);
 	}
 	save = st->p;
 	if (lit(st, "-") && reg(st, &s, &k2)) {
-		if (s != d || !at_end(st))
-			return fail(st, "negation must be 'rD = -rD'");
+		if (s != d || k2 != k || !at_end(st))
+			return fail(st, "negation must be 'rD = -rD' or 'wD = -wD'");
 		return emit(st, k == 'w' ? ISA_NEG32 : ISA_NEG64, d, 0, 0, 0);
 	}
 	st->p = save;
 	save = st->p;
 	if (ident(st, name, sizeof(name)) && (!strncmp(name, "be", 2) || !strncmp(name, "le", 2) || !strncmp(name, "bswap", 5))) {
-		if (!reg(st, &s, NULL) || s != d || !at_end(st))
+		if (k != 'r' || !reg(st, &s, &k2) || k2 != 'r' || s != d || !at_end(st))
 			return fail(st, "byte swap must be 'rD = %s rD'", name);
 		id = find_row(FMT_END, name, -1, -1, 0, -1, 0);
 		return id < 0 ? fail(st, "invalid byte swap '%s'", name) : emit(st, id, d, 0, 0, 0);
@@ -715,6 +725,8 @@ static int llvm_assign(struct asm_state *st, unsigned d, char k)
 	if (reg(st, &s, &k2)) {
 		if (!at_end(st))
 			return fail(st, "unexpected '%s'", st->p);
+		if (k2 != k)
+			return mixed_widths(st, k, d, k2, s);
 		return emit(st, k == 'w' ? ISA_MOV32_X : ISA_MOV64_X, d, s, 0, 0);
 	}
 	if (num(st, &v)) {
@@ -806,6 +818,8 @@ static int llvm_line(struct asm_state *st)
 		return fail(st, "invalid operand '%s'", st->p);
 	if (!at_end(st))
 		return fail(st, "unexpected '%s'", st->p);
+	if (x && k2 != k)
+		return mixed_widths(st, k, d, k2, s);
 	int id = find_row(x ? FMT_ALU_X : FMT_ALU_K, op, k == 'w', x, 0, -1, 0);
 	if (id < 0)
 		return fail(st, "unknown operator '%s'", op);
