@@ -302,6 +302,98 @@ TEST(conformance_syntax_by_mnemonic)
 	}
 }
 
+/* Each form of both syntaxes, one line alone, and its encoding (the LLVM-syntax ones checked against
+ * llvm-mc-19 -mcpu=v4; load_acquire/store_release as LLVM 20 spells them). */
+TEST(every_documented_form)
+{
+	static const struct { const char *src, *hex; } forms[] = {
+		{ "mov %r0, 1", "b700000001000000" },
+		{ "mov32 %r1, 2", "b401000002000000" },
+		{ "add32 %r0, %r1", "0c10000000000000" },
+		{ "ldxw %r0, [%r1+4]", "6110040000000000" },
+		{ "ldxdw %r0, [%r1]", "7910000000000000" },
+		{ "stw [%r1-4], 5", "6201fcff05000000" },
+		{ "stxdw [%r10-8], %r1", "7b1af8ff00000000" },
+		{ "lock add [%r1], %r2", "db21000000000000" },
+		{ "lock fetch add32 [%r10-4], %r1", "c31afcff01000000" },
+		{ "lock xchg [%r1], %r2", "db210000e1000000" },
+		{ "lock cmpxchg [%r1+8], %r2", "db210800f1000000" },
+		{ "be16 %r0", "dc00000010000000" },
+		{ "le32 %r0", "d400000020000000" },
+		{ "bswap16 %r0", "d700000010000000" },
+		{ "swap16 %r0", "d700000010000000" },
+		{ "neg %r0", "8700000000000000" },
+		{ "movsx832 %r0, %r1", "bc10080000000000" },
+		{ "ldxsb %r0, [%r1-1]", "9110ffff00000000" },
+		{ "lddw %r0, 0x1122334455667788", "18000000887766550000000044332211" },
+		{ "ja +2", "0500020000000000" },
+		{ "jeq %r1, 0x80000000, +1", "1501010000000080" },
+		{ "call 5", "8500000005000000" },
+		{ "call %r2", "8d02000000000000" },
+		{ "callx %r2", "8d02000000000000" },
+		{ "r0 = 1 ; comment", "b700000001000000" },
+		{ "w0 = 1 // comment", "b400000001000000" },
+		{ "r0 += r1 # comment", "0f10000000000000" },
+		{ "w0 s/= 3", "3400010003000000" },
+		{ "r0 s>>= 2", "c700000002000000" },
+		{ "r0 = -r0", "8700000000000000" },
+		{ "w0 = -w0", "8400000000000000" },
+		{ "r0 = (s8)r1", "bf10080000000000" },
+		{ "r0 = be16 r0", "dc00000010000000" },
+		{ "r0 = bswap32 r0", "d700000020000000" },
+		{ "r0 = *(u32 *)(r1 + 4)", "6110040000000000" },
+		{ "r0 = *(s16 *)(r1 - 2)", "8910feff00000000" },
+		{ "*(u64 *)(r10 - 8) = r1", "7b1af8ff00000000" },
+		{ "*(u32 *)(r1 + 0) = 5", "6201000005000000" },
+		{ "lock *(u64 *)(r1 + 0) += r2", "db21000000000000" },
+		{ "lock *(u32 *)(r1 + 0) += w2", "c321000000000000" },
+		{ "r2 = atomic_fetch_add((u64 *)(r1 + 0), r2)", "db21000001000000" },
+		{ "w2 = atomic_fetch_and((u32 *)(r1 + 0), w2)", "c321000051000000" },
+		{ "r2 = xchg_64(r1 + 0, r2)", "db210000e1000000" },
+		{ "w2 = xchg32_32(r1 + 0, w2)", "c3210000e1000000" },
+		{ "r0 = cmpxchg_64(r1 + 0, r0, r2)", "db210000f1000000" },
+		{ "w0 = cmpxchg32_32(r1 + 0, w0, w2)", "c3210000f1000000" },
+		{ "r0 = 0x1122 ll", "18000000221100000000000000000000" },
+		{ "goto +3", "0500030000000000" },
+		{ "gotol +3", "0600000003000000" },
+		{ "if r1 == r2 goto +3", "1d21030000000000" },
+		{ "call 1", "8500000001000000" },
+		{ "callx r2", "8d02000000000000" },
+		{ "r0 = *(u8 *)skb[12]", "300000000c000000" },
+		{ "r0 = *(u16 *)skb[r1 + 0]", "4810000000000000" },
+		{ "r0 = *(u16 *)skb[r1]", "4810000000000000" },
+		{ "may_goto +2", "e500020000000000" },
+		{ "r0 = load_acquire((u64 *)(r1 + 0))", "db10000000010000" },
+		{ "w0 = load_acquire((u8 *)(r1 + 0))", "d310000000010000" },
+		{ "store_release((u64 *)(r1 + 0), r2)", "db21000010010000" },
+		{ "store_release((u16 *)(r1 + 0), w2)", "cb21000010010000" },
+		{ "exit", "9500000000000000" },
+		{ "ja32 -1", "06000000ffffffff" },
+		{ "call local -1", "85100000ffffffff" },
+		{ "lddw %r9, -1", "18090000ffffffff00000000ffffffff" },
+		{ "r1 = -0x8000000000000000 ll", "18010000000000000000000000000080" },
+		{ "if w1 s< 5 goto -1", "c601ffff05000000" },
+		{ "r0 = *(u32 *)skb[r1 - 4]", "40100000fcffffff" },
+		{ "lock fetch xor [%r1-32768], %r9", "db910080a1000000" },
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct bpf_insn *out = NULL;
+		size_t cnt = 0;
+		char err[512] = "", got[40] = "", name[200];
+		int rc = assemble(forms[i].src, &out, &cnt, err, sizeof(err));
+		for (size_t b = 0; !rc && b < cnt * 8 && b < 16; b++)
+			snprintf(got + 2 * b, sizeof(got) - 2 * b, "%02x", ((uint8_t *)out)[b]);
+		bool ok = !rc && !strcmp(got, forms[i].hex);
+		if (!ok) {
+			printf("  '%s': want %s, got %s%s", forms[i].src, forms[i].hex, rc ? "error " : got, rc ? err : "\n");
+			test_cur_failed = 1;
+		}
+		snprintf(name, sizeof(name), "asm-form/%s", forms[i].src);
+		sub_case(name, ok);
+		free(out);
+	}
+}
+
 TEST(errors_name_the_line)
 {
 	static const struct { const char *src, *msg; } cases[] = {
@@ -318,16 +410,50 @@ TEST(errors_name_the_line)
 		{ "r0 = 1\nr1 = *(u24 *)(r1 + 0)\nexit", "line 2: cannot parse '*(u24 *)(r1 + 0)'" },
 		{ "\n\n", "line 0: no instructions" },
 		{ "w0 = 0x1ffffffff\nexit", "line 1: immediate 8589934591 out of range" },
+		{ "mov32 %r0, 2147483648", "line 1: invalid operands for 'mov32': immediate 2147483648 out of range" },
+		{ "mov %r0, -2147483649", "line 1: invalid operands for 'mov': immediate -2147483649 out of range" },
+		{ "stw [%r1], 4294967295", "line 1: invalid operands for 'stw': immediate 4294967295 out of range" },
+		{ "ldxw %r0, [%r1-32769]", "line 1: invalid operands for 'ldxw': offset -32769 out of range" },
+		{ "r0 = *(u32 *)(r1 + 32768)", "line 1: invalid load address" },
+		{ "mov %r11, 1", "line 1: invalid register r11" },
+		{ "r11 = 1", "line 1: invalid register r11" },
+		{ "mov %r0", "line 1: invalid operands for 'mov'" },
+		{ "mov %r0, 1, 2", "line 1: invalid operands for 'mov'" },
+		{ "exit %r0", "line 1: invalid operands for 'exit'" },
+		{ "jeq %r1, 1", "line 1: invalid operands for 'jeq'" },
+		{ "ja -32769", "line 1: jump offset -32769 out of range" },
+		{ "call local nowhere\nexit", "line 1: unknown label 'nowhere'" },
+		{ "be8 %r0", "line 1: Invalid mnemonic 'be8'" },
+		{ "lock foo [%r1], %r2", "line 1: Invalid mnemonic 'lock foo'" },
+		{ "w0 = r1", "line 1: operands mix register widths: w0 and r1" },
+		{ "r0 += w1", "line 1: operands mix register widths: r0 and w1" },
+		{ "exit\nif w1 == r2 goto +1", "line 2: operands mix register widths: w1 and r2" },
+		{ "w0 = (s8)r1", "line 1: operands mix register widths: w0 and r1" },
+		{ "w0 = be16 w0", "line 1: byte swap must be 'rD = be16 rD'" },
+		{ "w0 = -r0", "line 1: negation must be" },
+		{ "r0 = cmpxchg_64(r1 + 0, r2, r3)", "line 1: invalid cmpxchg operands" },
+		{ "r2 = atomic_fetch_add((u64 *)(r1 + 0), r3)", "line 1: atomic_fetch must return into its source register" },
+		{ "r1 = *(u8 *)skb[12]", "line 1: legacy packet loads write r0" },
+		{ "w0 = 1 ll", "line 1: invalid lddw" },
+		{ "r0 = (s64)r1", "line 1: invalid sign extension width" },
+		{ "w0 = (s32)w1", "line 1: invalid sign extension width" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bpf_insn *out = NULL;
 		size_t cnt;
 		char err[512] = "";
 		int e = assemble(cases[i].src, &out, &cnt, err, sizeof(err));
-		if (e != -EINVAL || !strstr(err, cases[i].msg)) {
+		bool ok = e == -EINVAL && strstr(err, cases[i].msg);
+		if (!ok) {
 			printf("  '%s': expected '%s', got (%d) '%s'\n", cases[i].src, cases[i].msg, e, err);
 			test_cur_failed = 1;
 		}
+		char name[200];
+		snprintf(name, sizeof(name), "asm-error/%s", cases[i].src);
+		for (char *c = name; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		sub_case(name, ok);
 		if (!e)
 			free(out);
 	}
@@ -358,6 +484,7 @@ int main(void)
 	RUN(conformance_negative_texts);
 	RUN(every_row_round_trips_through_llvm_syntax);
 	RUN(conformance_syntax_by_mnemonic);
+	RUN(every_documented_form);
 	RUN(errors_name_the_line);
 	RUN(public_asm_and_disasm);
 	return test_done();
