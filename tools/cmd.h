@@ -11,5 +11,7 @@ int cmd_conformance_plugin(int argc, char **argv);
 int cmd_run_pcap(int argc, char **argv);
 /* Pinned maps (tools/cmd_map.c): `bpfvm map create|show|lookup|update|delete|getnext|dump|pin|event ...`. */
 int cmd_map(int argc, char **argv);
+/* Sample traffic for the examples (tools/cmd_gen_pcap.c): `bpfvm gen-pcap OUT.pcap [--seed N] [--count N]`. */
+int cmd_gen_pcap(int argc, char **argv);
 
 #endif
