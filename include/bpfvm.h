@@ -171,6 +171,141 @@ const char *bpfvm_object_map_name(const struct bpfvm_object *obj, size_t i);
 uint32_t bpfvm_object_map_type(const struct bpfvm_object *obj, size_t i);
 int bpfvm_object_map_fd_at(const struct bpfvm_object *obj, size_t i);
 
+/* ---- packets ----------------------------------------------------------------------------- */
+
+/* What the program decided for a packet (from its type's return value: XDP_*, TC_ACT_*, socket filter
+ * length). */
+enum bpfvm_pkt_action {
+	BPFVM_PKT_DROP = 0,     /* XDP_DROP, TC_ACT_SHOT/STOLEN/QUEUED/TRAP, socket filter 0 */
+	BPFVM_PKT_PASS = 1,     /* XDP_PASS, TC_ACT_OK/UNSPEC/PIPE/RECLASSIFY/REPEAT, socket filter > 0 */
+	BPFVM_PKT_TX = 2,       /* XDP_TX */
+	BPFVM_PKT_REDIRECT = 3, /* XDP_REDIRECT, TC_ACT_REDIRECT: see redirect_* */
+	BPFVM_PKT_ABORTED = 4,  /* XDP_ABORTED or an unknown XDP action */
+};
+
+struct bpfvm_pkt_result {
+	uint64_t retval;            /* r0 as the program returned it */
+	uint32_t action;            /* enum bpfvm_pkt_action */
+	uint32_t len;               /* bytes of the packet after the run (written to out) */
+	uint32_t redirect_ifindex;  /* bpf_redirect() ifindex, or the DEVMAP ifindex / CPUMAP cpu / XSKMAP value */
+	uint32_t redirect_map_type; /* 0 for bpf_redirect(), else the BPF_MAP_TYPE_* of bpf_redirect_map() */
+	uint32_t redirect_key;      /* bpf_redirect_map() key */
+	uint64_t redirect_flags;
+	uint32_t clone_cnt;         /* tc: successful bpf_clone_redirect() calls */
+	uint32_t clone_ifindex;     /* tc: the last clone's target */
+};
+
+/* Runs program prog_fd (XDP, SOCKET_FILTER, SCHED_CLS, SCHED_ACT) on one Ethernet frame pkt[0..len)
+ * received on interface 1, queue 0.  The packet as the program left it is written to out (out_cap bytes;
+ * -ENOSPC if it does not fit) and its length to *out_len; *res says what the program decided.  Socket
+ * filters see the frame from the MAC header, as on an AF_PACKET socket, and keep min(retval, len) bytes.
+ * Returns 0, -EBADF (no such program), -EINVAL (a type that does not run on packets, or len < 14), or the
+ * run's fault (-EFAULT, -ELOOP) with the insn in the log. */
+int bpfvm_prog_run_packet(struct bpfvm *vm, int prog_fd, const void *pkt, size_t len, void *out, size_t out_cap,
+			  size_t *out_len, struct bpfvm_pkt_result *res);
+
+/* ---- host hooks -------------------------------------------------------------------------- */
+
+/* Programs for host-defined hooks are loaded with this program type (far above Linux's numbering).
+ * Their context is plain memory: the hook's own struct, whose fields the hook describes.  At attach
+ * time the hook checks the program's helper calls against its list and the ctx accesses it can prove
+ * (straight-line code through r1 before r1 changes); at run time the program works on a scratch copy
+ * of the ctx and only writable fields are copied back. */
+#define BPFVM_PROG_TYPE_HOOK 0x10000u
+
+struct bpfvm_hook_field {
+	const char *name;
+	uint32_t off, size;         /* bytes in the ctx struct */
+	int writable;
+};
+
+struct bpfvm_hook_desc {
+	size_t sz;                  /* sizeof(struct bpfvm_hook_desc) */
+	const char *name;
+	size_t ctx_size;            /* bytes of the hook's context struct (at most 4096) */
+	const struct bpfvm_hook_field *fields; /* readable fields (copied); bytes outside them are unreadable */
+	size_t field_cnt;
+	const uint32_t *helper_ids; /* Linux helper ids the hook allows (copied); the embedder's own helpers
+				     * (bpfvm_opts.helpers) are allowed when listed here too */
+	size_t helper_cnt;
+};
+
+struct bpfvm_hook;
+/* Declares a hook.  Returns 0 and *out, or -EINVAL (bad desc: fields outside ctx_size, overlapping ...)
+ * / -ENOMEM.  Free with bpfvm_hook_free(). */
+int bpfvm_hook_new(struct bpfvm *vm, const struct bpfvm_hook_desc *d, struct bpfvm_hook **out);
+/* Attaches program prog_fd (type BPFVM_PROG_TYPE_HOOK); the hook takes its own reference.  Programs run
+ * in attach order.  Returns 0, -EBADF, -EINVAL (wrong type), -EACCES (a helper or ctx access the hook
+ * does not allow; the log names the insn), -E2BIG (more than 64 programs), -ENOMEM. */
+int bpfvm_hook_attach(struct bpfvm_hook *h, int prog_fd);
+/* Detaches prog_fd.  0 or -ENOENT. */
+int bpfvm_hook_detach(struct bpfvm_hook *h, int prog_fd);
+/* Runs every attached program on ctx (ctx_size bytes; writable fields are updated after each program).
+ * Stores each program's r0 in ret[i] for i < ret_cnt and returns the number of programs run, or the
+ * negative errno of the first fault (programs after it do not run). */
+int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cnt);
+/* Drops the hook's program references and frees it.  Accepts NULL. */
+void bpfvm_hook_free(struct bpfvm_hook *h);
+
+/* ---- packet sources: pcap files and live interfaces (src/hooks/) ------------------------ */
+
+/* One packet after its run, given to a bpfvm_pkt_fn.  Pointers are valid during the call only. */
+struct bpfvm_pkt_info {
+	uint64_t index;             /* 1-based packet number in the source */
+	uint64_t ts_ns;             /* capture time (pcap timestamp, or receive time for live) */
+	const uint8_t *data;        /* the packet as the program left it (res.len bytes) */
+	size_t orig_len;            /* bytes given to the program */
+	struct bpfvm_pkt_result res;
+	int err;                    /* 0, or the run's negative errno (counted in errors, not in action[]);
+				     * -EINVAL for a frame too short to run (counted in skipped) */
+	int written;                /* 1 when the packet was written to out (pcap) or sent (live XDP_TX) */
+};
+/* Called after each packet; a non-zero return stops the source (the run returns 0). */
+typedef int (*bpfvm_pkt_fn)(void *ctx, const struct bpfvm_pkt_info *pkt);
+
+struct bpfvm_pkt_stats {
+	uint64_t pkts;              /* packets run */
+	uint64_t bytes;             /* their input bytes */
+	uint64_t action[5];         /* by enum bpfvm_pkt_action */
+	uint64_t errors;            /* runs that faulted */
+	uint64_t written;           /* packets written to out / sent back out */
+	uint64_t skipped;           /* frames shorter than an Ethernet header: not run (as in Linux) */
+};
+
+struct bpfvm_pcap_opts {
+	size_t sz;                  /* sizeof(struct bpfvm_pcap_opts) */
+	const char *out_path;       /* pcap to write PASS and TX packets to, as modified; NULL: none */
+	uint64_t max_pkts;          /* stop after this many packets; 0: all */
+	bpfvm_pkt_fn cb;            /* NULL: none */
+	void *cb_ctx;
+	int stop_on_error;          /* a faulting run ends the file with its errno (else counted, go on) */
+};
+
+/* Runs program prog_fd (XDP, SOCKET_FILTER, SCHED_CLS/ACT) on every Ethernet frame of the pcap or
+ * pcapng file `path` (read through libpcap).  *stats (may be NULL) is filled with what was done, also
+ * on failure.  Returns 0, or -ENOENT/-EACCES (cannot open), -EINVAL (not a capture file, or not
+ * Ethernet), -EIO (truncated or corrupt: the log says "path: packet N: ..."), -ENOMEM, or a run's
+ * errno with stop_on_error. */
+int bpfvm_pcap_run(struct bpfvm *vm, int prog_fd, const char *path, const struct bpfvm_pcap_opts *opts,
+		   struct bpfvm_pkt_stats *stats);
+
+struct bpfvm_live_opts {
+	size_t sz;                  /* sizeof(struct bpfvm_live_opts) */
+	uint64_t max_pkts;          /* stop after this many packets; 0: no limit */
+	int timeout_ms;             /* stop after this long without a packet; 0: no limit */
+	const volatile int *stop;   /* stop when *stop becomes non-zero (checked at least every 100 ms) */
+	bpfvm_pkt_fn cb;
+	void *cb_ctx;
+};
+
+/* Runs prog_fd on packets arriving on interface `ifname` (an AF_PACKET socket bound to it; needs
+ * CAP_NET_RAW).  Frames the host itself sends are skipped.  XDP_TX sends the modified frame back out of
+ * the same interface; other verdicts are counted only (the socket is a tap: it cannot drop what the
+ * kernel already delivers).  Returns 0 when a limit is reached, -ENODEV (no such interface), -EPERM,
+ * or another negative errno from the socket. */
+int bpfvm_live_run(struct bpfvm *vm, int prog_fd, const char *ifname, const struct bpfvm_live_opts *opts,
+		   struct bpfvm_pkt_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

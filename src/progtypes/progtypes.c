@@ -1,24 +1,397 @@
-/* progtypes.c -- the table of program types.  (Initial version: every type may call every helper.) */
+/* progtypes.c -- the table of program types (progtypes.def): allowed helpers per type (Linux's
+ * *_func_proto lists), ctx access rules and test-run / packet-run dispatch, plus what the type files
+ * share: the MAP_32BIT packet area and the test-run plumbing of net/bpf/test_run.c. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <linux/bpf.h>
 
 #include "progtypes.h"
+#include "../sys.h"
+
+enum pt_family { PTF_NONE, PTF_PLAIN, PTF_XDP, PTF_SKFILT, PTF_TC, PTF_SKB, PTF_TRACE, PTF_SYSCALL, PTF_OTHER };
+
+static enum pt_family family(uint32_t type)
+{
+	switch (type) {
+#define PT(type_, family_) case BPF_PROG_TYPE_##type_: return family_;
+#include "progtypes.def"
+#undef PT
+	default:
+		return type == BPFVM_PROG_TYPE_HOOK ? PTF_PLAIN : PTF_NONE;
+	}
+}
+
+bool pt_known(uint32_t prog_type)
+{
+	return family(prog_type) != PTF_NONE;
+}
+
+bool pt_is_skb_type(uint32_t type)
+{
+	enum pt_family f = family(type);
+	return f == PTF_SKFILT || f == PTF_TC || f == PTF_SKB;
+}
+
+/* ---- helpers per type -------------------------------------------------------------------------- */
+
+/* bpf_base_func_proto() with CAP_BPF and CAP_PERFMON (kernel/bpf/helpers.c). */
+static const uint16_t base_ids[] = {
+	1, 2, 3, 87, 88, 89, 195,          /* map_lookup/update/delete, push/pop/peek, lookup_percpu */
+	7, 8, 42, 12, 5, 125, 160, 203,    /* prandom, smp id, numa id, tail_call, ktime*, jiffies64 */
+	130, 131, 132, 133, 134,           /* ringbuf */
+	164, 181, 182, 105, 106,           /* for_each_map_elem, loop, strncmp, strtol, strtoul */
+	93, 94, 169, 170, 171, 172,        /* spin_lock/unlock, timer_* */
+	6, 165, 112, 113, 114, 115,        /* trace_printk, snprintf, probe_read_user/kernel(_str) */
+};
+/* bpf_tracing_func_proto() additions (kprobe, tracepoint, perf_event, raw_tp, syscall). */
+static const uint16_t tracing_ids[] = { 4, 45, 14, 15, 16, 25, 27, 67, 35 };
+/* sk_filter_func_proto() additions. */
+static const uint16_t skfilt_ids[] = { 26, 68, 46, 47, 25 };
+/* tc_cls_act_func_proto() additions. */
+static const uint16_t tc_ids[] = { 9, 26, 68, 39, 28, 40, 135, 10, 11, 13, 17, 18, 19, 31, 32, 50, 38, 43,
+				   23, 152, 155, 24, 34, 41, 48, 25, 37, 46, 47, 69, 97, 192 };
+/* xdp_func_proto() additions. */
+static const uint16_t xdp_ids[] = { 25, 28, 44, 54, 23, 51, 65, 69, 163, 188, 189, 190 };
+
+static bool in(const uint16_t *ids, size_t cnt, uint32_t id)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+#define IN(ids, id) in((ids), sizeof(ids) / sizeof((ids)[0]), (id))
 
 bool pt_helper_allowed(uint32_t prog_type, uint32_t helper_id)
 {
-	(void)prog_type;
-	(void)helper_id;
-	return true;
+	switch (family(prog_type)) {
+	case PTF_PLAIN:   /* UNSPEC and hooks: hooks check their own list at attach time */
+		return true;
+	case PTF_XDP:
+		return IN(base_ids, helper_id) || IN(xdp_ids, helper_id);
+	case PTF_SKFILT:
+	case PTF_SKB:
+		return IN(base_ids, helper_id) || IN(skfilt_ids, helper_id);
+	case PTF_TC:
+		return IN(base_ids, helper_id) || IN(tc_ids, helper_id);
+	case PTF_TRACE:
+	case PTF_SYSCALL:
+		return IN(base_ids, helper_id) || IN(tracing_ids, helper_id);
+	case PTF_OTHER:
+		return IN(base_ids, helper_id);
+	case PTF_NONE:
+		break;
+	}
+	return false;
 }
 
-/* (Lead's placeholder until the program-types work lands: keep these names.) */
-bool pt_known(uint32_t prog_type)
+bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write)
 {
-	return prog_type <= BPF_PROG_TYPE_SYSCALL;
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return false;
+	switch (family(prog_type)) {
+	case PTF_XDP:
+		return pt_xdp_ctx_access(expected_attach, off, size, write);
+	case PTF_SKFILT:
+	case PTF_TC:
+	case PTF_SKB:
+		return pt_skb_ctx_access(prog_type, off, size, write);
+	case PTF_TRACE:
+		return pt_tracing_ctx_access(prog_type, off, size, write);
+	case PTF_PLAIN:
+	case PTF_SYSCALL:
+		return true;
+	case PTF_OTHER:
+	case PTF_NONE:
+		break;
+	}
+	return false;
 }
+
+/* ---- dispatch ---------------------------------------------------------------------------------- */
 
 int pt_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr)
 {
-	(void)vm, (void)prog, (void)attr;
-	return -EOPNOTSUPP;
+	switch (family(prog->type)) {
+	case PTF_XDP:
+		return pt_xdp_test_run(vm, prog, attr);
+	case PTF_SKFILT:
+	case PTF_TC:
+		return pt_skb_test_run(vm, prog, attr);
+	case PTF_TRACE:
+	case PTF_SYSCALL:
+	case PTF_PLAIN:
+		return pt_tracing_test_run(vm, prog, attr);
+	default:
+		/* Linux: no ->test_run for the type */
+		return sys_err(vm, -ENOTSUPP, "PROG_TEST_RUN: program type %u has no test run", prog->type);
+	}
+}
+
+int pt_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size_t cap, size_t *len, uint32_t ifindex,
+		  uint32_t rx_queue, struct pt_pkt_result *res)
+{
+	if (*len < 14 || *len > PT_SKB_MAX_LEN)
+		return sys_err(vm, -EINVAL, "packet of %zu bytes: need 14..%u", *len, PT_SKB_MAX_LEN);
+	switch (family(prog->type)) {
+	case PTF_XDP:
+		return pt_xdp_run_packet(vm, prog, buf, cap, len, ifindex, rx_queue, res);
+	case PTF_SKFILT:
+	case PTF_TC:
+	case PTF_SKB:
+		return pt_skb_run_packet(vm, prog, buf, cap, len, ifindex, rx_queue, res);
+	default:
+		return sys_err(vm, -EINVAL, "prog '%s': program type %u does not run on packets", prog->name,
+			       prog->type);
+	}
+}
+
+int bpfvm_prog_run_packet(struct bpfvm *vm, int prog_fd, const void *pkt, size_t len, void *out, size_t out_cap,
+			  size_t *out_len, struct bpfvm_pkt_result *res)
+{
+	struct pt_pkt_result r;
+	struct sys_obj *o;
+	int err = 0;
+
+	sys_log_reset(vm);
+	if (!pkt || !out || !out_len || !res)
+		return sys_err(vm, -EINVAL, "run packet: NULL argument");
+	if (len > out_cap)
+		return sys_err(vm, -ENOSPC, "run packet: out_cap %zu smaller than the packet (%zu)", out_cap, len);
+	o = sys_get(vm, prog_fd, SYS_PROG, &err);
+	if (!o)
+		return sys_err(vm, err, "fd %d: not a program", prog_fd);
+	if (out != pkt)
+		memmove(out, pkt, len);
+	size_t n = len;
+	err = pt_run_packet(vm, o->prog, out, out_cap, &n, 1, 0, &r);
+	sys_put(vm, o);
+	if (err)
+		return err;
+	_Static_assert(sizeof(struct bpfvm_pkt_result) == sizeof(struct pt_pkt_result), "same layout");
+	memcpy(res, &r, sizeof(r));
+	*out_len = n;
+	return 0;
+}
+
+/* ---- the packet area --------------------------------------------------------------------------- */
+
+static uint8_t *map_low(size_t len)
+{
+	/* MAP_32BIT: below 2 GiB on x86-64, so packet pointers fit the u32 ctx fields. */
+#ifdef MAP_32BIT
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (p != MAP_FAILED && (uintptr_t)p + len <= UINT32_MAX)
+		return p;
+	if (p != MAP_FAILED)
+		munmap(p, len);
+#endif
+	/* elsewhere: probe hints below 4 GiB */
+	for (uintptr_t hint = 0x10000000u; hint < 0xf0000000u; hint += 0x01000000u) {
+		void *q = mmap((void *)hint, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (q == MAP_FAILED)
+			continue;
+		if ((uintptr_t)q + len <= UINT32_MAX)
+			return q;
+		munmap(q, len);
+	}
+	return NULL;
+}
+
+int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len)
+{
+	size_t n = ((size_t)PT_CTX_AREA + cap + 4095) & ~(size_t)4095;
+
+	if (head > cap || len > cap - head)
+		return -EINVAL;
+	p->map = map_low(n);
+	if (!p->map)
+		return -ENOMEM;
+	p->map_len = n;
+	p->frame = p->map + PT_CTX_AREA;
+	p->cap = (uint32_t)(n - PT_CTX_AREA);
+	p->meta = p->data = head;
+	p->end = head + len;
+	p->ctx = p->map;
+	p->region = -1;
+	if (len)
+		memcpy(p->frame + head, src, len);
+	return 0;
+}
+
+void pt_pkt_free(struct pt_pkt *p)
+{
+	if (p->map)
+		munmap(p->map, p->map_len);
+	p->map = NULL;
+}
+
+int pt_pkt_make_room(struct pt_pkt *p, uint32_t head, uint32_t tail)
+{
+	uint32_t have_head = p->meta, have_tail = p->cap - p->end;
+	if (head <= have_head && tail <= have_tail)
+		return 0;
+	uint32_t grow_head = head > have_head ? head - have_head + 64 : 0;
+	uint64_t cap = (uint64_t)p->cap + grow_head + (tail > have_tail ? tail - have_tail + 64 : 0);
+	if (cap > 4u * PT_SKB_MAX_LEN)
+		return -E2BIG;
+	struct pt_pkt q = *p;
+	int err = pt_pkt_alloc(&q, (uint32_t)cap, 0, NULL, 0);
+	if (err)
+		return err;
+	memcpy(q.map, p->map, PT_CTX_AREA);
+	memcpy(q.frame + grow_head, p->frame, p->cap);
+	q.meta = p->meta + grow_head;
+	q.data = p->data + grow_head;
+	q.end = p->end + grow_head;
+	q.mac = p->mac + grow_head;
+	q.net = p->net + grow_head;
+	q.region = p->region;
+	pt_pkt_free(p);
+	*p = q;
+	if (p->run)
+		p->run->ctx = p->ctx;
+	return 0;
+}
+
+struct pt_pkt *pt_pkt_of(struct vm_run *run, const char *helper)
+{
+	struct pt_pkt *p = run->hook;
+	if (!p || !p->map) {
+		vm_fault(run, -EINVAL, helper, 0, 0);
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- test run plumbing ------------------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int pt_run_repeat(struct vm_run *run, uint32_t repeat, uint32_t *retval, uint32_t *duration)
+{
+	uint64_t r0 = 0, t0 = now_ns();
+	int err = 0;
+
+	if (!repeat)
+		repeat = 1;
+	for (uint32_t i = 0; i < repeat && !err; i++)
+		err = vm_exec(run, &r0);
+	uint64_t dt = (now_ns() - t0) / repeat;
+	*retval = (uint32_t)r0;
+	*duration = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+	return err;
+}
+
+int pt_ctx_in(const union bpf_attr *attr, void *ctx, size_t max)
+{
+	const uint8_t *in = (const uint8_t *)(uintptr_t)attr->test.ctx_in;
+	uint32_t size = attr->test.ctx_size_in;
+
+	if (!in)
+		return 0;
+	for (size_t i = max; i < size; i++)
+		if (in[i])
+			return -E2BIG;
+	memcpy(ctx, in, size < max ? size : max);
+	return 0;
+}
+
+int pt_data_out(union bpf_attr *attr, const void *data, uint32_t size, uint32_t retval, uint32_t duration)
+{
+	int err = 0;
+	uint8_t *out = (uint8_t *)(uintptr_t)attr->test.data_out;
+
+	if (out) {
+		uint32_t copy = size;
+		if (attr->test.data_size_out && copy > attr->test.data_size_out) {
+			copy = attr->test.data_size_out;
+			err = -ENOSPC;
+		}
+		memcpy(out, data, copy);
+	}
+	attr->test.data_size_out = size;
+	attr->test.retval = retval;
+	attr->test.duration = duration;
+	return err;
+}
+
+int pt_ctx_out(union bpf_attr *attr, const void *ctx, uint32_t size)
+{
+	uint8_t *out = (uint8_t *)(uintptr_t)attr->test.ctx_out;
+	int err = 0;
+
+	if (!out)
+		return 0;
+	uint32_t copy = size;
+	if (copy > attr->test.ctx_size_out) {
+		copy = attr->test.ctx_size_out;
+		err = -ENOSPC;
+	}
+	memcpy(out, ctx, copy);
+	attr->test.ctx_size_out = size;
+	return err;
+}
+
+void pt_pkt_sync(struct pt_pkt *p)
+{
+	uint32_t meta = (uint32_t)(uintptr_t)(p->frame + p->meta);
+	uint32_t data = (uint32_t)(uintptr_t)(p->frame + p->data);
+	uint32_t end = (uint32_t)(uintptr_t)(p->frame + p->end);
+
+	p->ctx = p->map;
+	if (p->prog_type == BPF_PROG_TYPE_XDP) {
+		struct xdp_md *md = p->ctx;
+		md->data = data;
+		md->data_end = end;
+		md->data_meta = meta;
+	} else {
+		struct __sk_buff *s = p->ctx;
+		s->len = p->end - p->data;
+		s->data = data;
+		s->data_end = end;
+		s->data_meta = meta;
+		s->protocol = p->protocol;
+		s->vlan_present = p->vlan_present;
+		s->vlan_tci = p->vlan_tci;
+		s->vlan_proto = p->vlan_proto;
+		s->hash = p->hash;
+	}
+	if (p->run) {
+		struct vm_run *run = p->run;
+		run->ctx = p->ctx;
+		run->pkt = p->frame + p->data;
+		run->pkt_len = p->end - p->data;
+		if (p->region >= 0) {
+			run->regions[p->region].lo = (uintptr_t)(p->frame + p->meta);
+			run->regions[p->region].hi = (uintptr_t)(p->frame + p->end);
+		}
+		/* region 0 is always the ctx */
+		run->regions[0].lo = (uintptr_t)p->ctx;
+		run->regions[0].hi = (uintptr_t)p->ctx + (p->prog_type == BPF_PROG_TYPE_XDP ? sizeof(struct xdp_md)
+										  : sizeof(struct __sk_buff));
+	}
+}
+
+/* Sets up run for p: region 0 = ctx (writable scratch), region 1 = packet when the type may touch it. */
+void pt_pkt_attach(struct pt_pkt *p, struct vm_run *run, bool pkt_region, bool pkt_writable)
+{
+	p->run = run;
+	run->hook = p;
+	vm_run_add_region(run, p->ctx, 1, true);
+	p->region = -1;
+	if (pkt_region) {
+		p->region = (int)run->region_cnt;
+		vm_run_add_region(run, p->frame, 0, pkt_writable);
+	}
+	pt_pkt_sync(p);
 }

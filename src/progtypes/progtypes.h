@@ -1,22 +1,142 @@
-/* progtypes.h -- program types: context layouts (kernel UAPI), which helpers each may call, test runs.
- * (Initial version by the lead; the program-types work completes it.) */
+/* progtypes.h -- program types: context layouts (kernel UAPI), which ctx fields and helpers each may use,
+ * PROG_TEST_RUN (net/bpf/test_run.c semantics), running on packets, host-defined hooks.
+ * The folder's one internal header.  Depends on vm (struct vm_run) and sys (object table).
+ *
+ * Pre-verifier design (until the verifier issue adds Linux-style ctx access rewriting):
+ *  - The context a program sees is a real struct xdp_md / struct __sk_buff, filled with the values Linux's
+ *    rewritten loads would produce.  data, data_end and data_meta are u32 fields holding pointers, so the
+ *    packet buffer (with headroom for adjust_head/meta and tailroom for adjust_tail) lives in memory mapped
+ *    with MAP_32BIT: every packet address fits in 32 bits and a program's `r2 = *(u32 *)(r1 + 0)` yields a
+ *    valid pointer with no rewriting.
+ *  - The ctx is a scratch copy registered as a writable region; after the run only the fields
+ *    pt_ctx_access() marks writable for the type are copied back.  The packet [data_meta, data_end) is a
+ *    region writable for XDP/tc and absent (LD_ABS/LD_IND and skb_load_bytes only) for socket filters.
+ *  - pt_ctx_access() is the per-type table of Linux's *_is_valid_access(): the fixup pass uses it for
+ *    accesses through r1 that are trivially provable, the verifier will use it for all.
+ */
 #ifndef BPFVM_PROGTYPES_H
 #define BPFVM_PROGTYPES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* May a program of prog_type call helper `helper_id`?  Follows Linux's *_func_proto lists. */
-bool pt_helper_allowed(uint32_t prog_type, uint32_t helper_id);
+#include <bpfvm.h>
 
-/* Is prog_type a type bpfvm can load (Linux's BPF_PROG_TYPE_* it implements, or UNSPEC for plain
- * functions of (mem, len))? */
-bool pt_known(uint32_t prog_type);
+#include "../vm/vm.h"
 
 struct bpfvm;
 struct vm_prog;
 union bpf_attr;
-/* BPF_PROG_TEST_RUN with Linux's semantics for the program's type (net/bpf/test_run.c). */
+
+/* May a program of prog_type call helper `helper_id`?  Follows Linux's *_func_proto lists (bpfvm runs
+ * as if CAP_BPF and CAP_PERFMON were held, so the base set includes trace_printk, snprintf, timers...). */
+bool pt_helper_allowed(uint32_t prog_type, uint32_t helper_id);
+
+/* Is prog_type a type bpfvm can load (a Linux BPF_PROG_TYPE_* up to SYSCALL, UNSPEC for plain functions
+ * of (mem, len), or BPFVM_PROG_TYPE_HOOK)? */
+bool pt_known(uint32_t prog_type);
+
+/* May a program of prog_type (attach type expected_attach) read (write = false) or write `size` bytes at
+ * ctx offset `off`?  Linux's *_is_valid_access() per type.  Types with plain-memory contexts (tracing,
+ * UNSPEC, hooks: their fields are checked by the hook) answer true for any in-bounds access. */
+bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write);
+
+/* BPF_PROG_TEST_RUN with Linux's semantics for the program's type (net/bpf/test_run.c).  Results are
+ * written into attr (data_size_out, retval, duration, ctx_size_out) as the kernel writes them, also when
+ * returning -ENOSPC.  Returns 0 or a negative errno with a line in the instance log. */
 int pt_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);
+
+/* What one packet run did.  action is enum bpfvm_pkt_action (include/bpfvm.h). */
+struct pt_pkt_result {
+	uint64_t retval;            /* r0 as returned */
+	uint32_t action;            /* BPFVM_PKT_* */
+	uint32_t len;               /* packet bytes after the run */
+	uint32_t redirect_ifindex;  /* REDIRECT: ifindex, or the value found in a DEVMAP/CPUMAP/XSKMAP */
+	uint32_t redirect_map_type; /* 0 for bpf_redirect(), else BPF_MAP_TYPE_* of bpf_redirect_map() */
+	uint32_t redirect_key;
+	uint64_t redirect_flags;
+	uint32_t clone_cnt;         /* bpf_clone_redirect() calls that succeeded */
+	uint32_t clone_ifindex;     /* the last one's target */
+};
+
+/* Runs prog (XDP, SOCKET_FILTER, SCHED_CLS/ACT and other __sk_buff types) on the packet buf[0..*len),
+ * an Ethernet frame received on ifindex / rx_queue.  On success the packet as the program left it is
+ * written back to buf and *len updated (adjust_head/tail may grow it: up to cap bytes, else -ENOSPC with
+ * buf unchanged).  Socket filters see the frame from the MAC header (as on an AF_PACKET socket) and keep
+ * min(retval, len) bytes.  Returns 0 or a negative errno (-EFAULT etc. from the run, -EINVAL for
+ * types that do not run on packets). */
+int pt_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size_t cap, size_t *len, uint32_t ifindex,
+		  uint32_t rx_queue, struct pt_pkt_result *res);
+
+/* ---- shared by the type files and the packet helpers (src/helpers/pkt_helpers.c) ---------------- */
+
+#define PT_XDP_HEADROOM   256u   /* XDP_PACKET_HEADROOM */
+#define PT_XDP_FRAME_SZ   4096u  /* test_run's frame: headroom + data + tailroom */
+#define PT_SHINFO_SZ      320u   /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64 */
+#define PT_XDP_FRAME_HDR  40u    /* sizeof(struct xdp_frame): headroom adjust_head/meta may not use */
+#define PT_SKB_HEADROOM   64u    /* NET_SKB_PAD + NET_IP_ALIGN */
+#define PT_SKB_MAX_LEN    65536u /* BPF_SKB_MAX_LEN */
+#define PT_CTX_AREA       512u   /* the scratch ctx lives at the start of the mapping */
+
+/* The packet of one run: a MAP_32BIT mapping holding the scratch ctx, then the frame.
+ * Offsets are from `frame`: hard start 0, meta <= data <= end <= cap. */
+struct pt_pkt {
+	uint32_t prog_type;
+	uint32_t attach_type;
+	uint8_t *map;               /* the mapping (map_len bytes) */
+	size_t map_len;
+	uint8_t *frame;             /* map + PT_CTX_AREA */
+	uint32_t cap;               /* bytes of frame usable for packet data (hard end) */
+	uint32_t meta, data, end;
+	uint32_t mac, net;          /* skb: mac and network header offsets */
+	void *ctx;                  /* scratch struct xdp_md / __sk_buff (at map) */
+	struct vm_run *run;
+	int region;                 /* index of the packet region in run->regions, -1: none */
+	bool pkt_writable;
+	/* skb state behind the __sk_buff fields */
+	uint16_t protocol;          /* network byte order, from eth_type_trans() */
+	bool vlan_present;
+	uint16_t vlan_proto, vlan_tci; /* vlan_proto in network byte order */
+	uint32_t hash;
+	bool hash_valid;
+	/* what the run asked for */
+	struct pt_pkt_result rd;
+};
+
+/* Maps a packet area: frame of `cap` bytes with data at `head`, len bytes copied from src.  0 / -ENOMEM. */
+int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
+void pt_pkt_free(struct pt_pkt *p);
+/* Grows the frame so that `head` more bytes fit before meta and `tail` after end (moves the mapping;
+ * callers recompute pointers).  0 or -ENOMEM / -E2BIG. */
+int pt_pkt_make_room(struct pt_pkt *p, uint32_t head, uint32_t tail);
+/* After any change of meta/data/end: refreshes the ctx pointer fields, the packet region, run->pkt. */
+void pt_pkt_sync(struct pt_pkt *p);
+/* Sets up run for p: region 0 = ctx (writable scratch), region 1 = the packet when pkt_region. */
+void pt_pkt_attach(struct pt_pkt *p, struct vm_run *run, bool pkt_region, bool pkt_writable);
+/* The state of the running program, or NULL (with a fault recorded) when it runs without one. */
+struct pt_pkt *pt_pkt_of(struct vm_run *run, const char *helper);
+
+/* Per-type parts (xdp.c, skb.c, tracing.c). */
+bool pt_xdp_ctx_access(uint32_t attach, uint32_t off, uint32_t size, bool write);
+bool pt_skb_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write);
+bool pt_tracing_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write);
+int pt_xdp_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);
+int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);
+int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);
+int pt_xdp_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size_t cap, size_t *len,
+		      uint32_t ifindex, uint32_t rx_queue, struct pt_pkt_result *res);
+int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size_t cap, size_t *len,
+		      uint32_t ifindex, uint32_t rx_queue, struct pt_pkt_result *res);
+bool pt_is_skb_type(uint32_t type);
+
+/* Runs prog `repeat` times (0 counts as 1) on run (set up by the caller); r0 of the last run in *retval
+ * and the mean ns per run in *duration.  Returns 0 or the run's negative errno. */
+int pt_run_repeat(struct vm_run *run, uint32_t repeat, uint32_t *retval, uint32_t *duration);
+/* bpf_ctx_init(): ctx_in of up to max bytes (bytes beyond max must be zero: -E2BIG). */
+int pt_ctx_in(const union bpf_attr *attr, void *ctx, size_t max);
+/* bpf_test_finish() / bpf_ctx_finish(). */
+int pt_data_out(union bpf_attr *attr, const void *data, uint32_t size, uint32_t retval, uint32_t duration);
+int pt_ctx_out(union bpf_attr *attr, const void *ctx, uint32_t size);
 
 #endif
