@@ -1,0 +1,571 @@
+/* test_progtypes.c -- program types: XDP and __sk_buff contexts, PROG_TEST_RUN semantics (Linux's
+ * net/bpf/test_run.c), packet helpers, packet runs, ctx access and helper tables. */
+#include <errno.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+
+#include <bpfvm.h>
+#include "test.h"
+#include "progtypes/progtypes.h"
+
+static int load(struct bpfvm *vm, uint32_t type, const char *src)
+{
+	struct bpf_insn insns[256];
+	long n = bpfvm_asm(vm, src, insns, 256);
+	if (n <= 0 || n > 256) {
+		printf("  asm failed: %s\n", bpfvm_errmsg(vm));
+		return -1;
+	}
+	int fd = bpfvm_prog_load(vm, type, insns, (size_t)n, "t");
+	if (fd < 0)
+		printf("  load failed: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+struct tr {
+	const void *in;
+	uint32_t in_len;
+	void *out;
+	uint32_t out_len;      /* in: data_size_out; out: what the run reported */
+	void *ctx_in, *ctx_out;
+	uint32_t ctx_in_len, ctx_out_len;
+	uint32_t repeat, flags;
+	uint32_t retval;
+};
+
+static long test_run(struct bpfvm *vm, int fd, struct tr *t)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)t->in;
+	a.test.data_size_in = t->in_len;
+	a.test.data_out = (uintptr_t)t->out;
+	a.test.data_size_out = t->out_len;
+	a.test.ctx_in = (uintptr_t)t->ctx_in;
+	a.test.ctx_size_in = t->ctx_in_len;
+	a.test.ctx_out = (uintptr_t)t->ctx_out;
+	a.test.ctx_size_out = t->ctx_out_len;
+	a.test.repeat = t->repeat;
+	a.test.flags = t->flags;
+	long r = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+	t->out_len = a.test.data_size_out;
+	t->ctx_out_len = a.test.ctx_size_out;
+	t->retval = a.test.retval;
+	return r;
+}
+
+/* An Ethernet + IPv4 + UDP frame with a correct IP header checksum. */
+static size_t udp_frame(uint8_t *f)
+{
+	static const uint8_t hdr[] = {
+		0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,         /* eth */
+		0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, /* ip, csum at 24 */
+		0x30, 0x39, 0x00, 0x35, 0, 12, 0, 0,                                 /* udp 12345 -> 53 */
+		'a', 'b', 'c', 'd',
+	};
+	memcpy(f, hdr, sizeof(hdr));
+	uint32_t sum = 0;
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
+	return sizeof(hdr);
+}
+
+static int ip_csum_ok(const uint8_t *ip)
+{
+	uint32_t sum = 0;
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+TEST(xdp_data_pointers_and_len)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\n"
+					   "r0 = r3\nr0 -= r2\nexit\n");
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, n);
+	CHECK_EQ_U64(t.out_len, n);
+	CHECK(memcmp(out, pkt, n) == 0);
+	/* too short: Linux's bpf_test_init() wants an Ethernet header */
+	t.in_len = 13;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	t.in_len = 3521; /* above the 4096-byte frame's data room */
+	uint8_t big[4000] = { 0 };
+	t.in = big;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	t.in_len = 3520;
+	t.out = NULL;
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, 3520);
+	bpfvm_free(vm);
+}
+
+TEST(xdp_writes_packet_and_enospc)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 0)\nr3 = 0xaa\n*(u8 *)(r2 + 0) = r3\n"
+					   "r0 = 3\nexit\n");
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, XDP_TX);
+	CHECK_EQ_U64(out[0], 0xaa);
+	CHECK(memcmp(out + 1, pkt + 1, n - 1) == 0);
+	memset(out, 0, sizeof(out));
+	t.out_len = 10; /* Linux: copies what fits, reports the full size, -ENOSPC */
+	CHECK_EQ_U64(test_run(vm, fd, &t), -ENOSPC);
+	CHECK_EQ_U64(t.out_len, n);
+	CHECK_EQ_U64(t.retval, XDP_TX);
+	CHECK_EQ_U64(out[0], 0xaa);
+	CHECK_EQ_U64(out[10], 0);
+	t.flags = 4;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	bpfvm_free(vm);
+}
+
+TEST(xdp_reads_outside_packet_fault)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* reads data_end[0]: one byte past the packet */
+	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 4)\nr0 = *(u8 *)(r2 + 0)\nexit\n");
+	uint8_t pkt[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n };
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EFAULT);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1") != NULL);
+	bpfvm_free(vm);
+}
+
+TEST(xdp_adjust_head_tail_meta)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* push 4 bytes in front, write 0x11 there, grow the tail by 6; r0 = new length */
+	int fd = load(vm, BPF_PROG_TYPE_XDP,
+		      "r6 = r1\nr2 = -4\ncall 44\nif r0 != 0 goto err\n"
+		      "r1 = r6\nr2 = 6\ncall 65\nif r0 != 0 goto err\n"
+		      "r2 = *(u32 *)(r6 + 0)\nr3 = *(u32 *)(r6 + 4)\nr4 = r2\nr4 += 1\nif r4 > r3 goto err\n"
+		      "r5 = 0x11\n*(u8 *)(r2 + 0) = r5\nr0 = r3\nr0 -= r2\nexit\n"
+		      "err:\nr0 = 1000\nexit\n");
+	uint8_t pkt[64], out[80];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, n + 10);
+	CHECK_EQ_U64(t.out_len, n + 10);
+	CHECK_EQ_U64(out[0], 0x11);
+	CHECK(memcmp(out + 4, pkt, n) == 0);
+	CHECK_EQ_U64(out[n + 4], 0);
+	/* limits: adjust_head beyond the headroom, tail below an Ethernet header */
+	int fd2 = load(vm, BPF_PROG_TYPE_XDP, "r6 = r1\nr2 = -300\ncall 44\nr7 = r0\n"
+					    "r1 = r6\nr2 = -60\ncall 65\nr0 += r7\nexit\n");
+	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(t.retval, (uint32_t)(-2 * EINVAL));
+	/* metadata: 8 bytes, then data_meta + 8 == data */
+	int fd3 = load(vm, BPF_PROG_TYPE_XDP, "r6 = r1\nr2 = -8\ncall 54\nif r0 != 0 goto e\n"
+					    "r2 = *(u32 *)(r6 + 8)\nr3 = *(u32 *)(r6 + 0)\nr0 = r3\nr0 -= r2\nexit\n"
+					    "e:\nr0 = 99\nexit\n");
+	struct xdp_md ctx_out, ctx_in = { .data_end = (uint32_t)n };
+	memset(&ctx_out, 0xff, sizeof(ctx_out));
+	t.ctx_out = &ctx_out;
+	CHECK_EQ_U64(test_run(vm, fd3, &t), -EINVAL); /* Linux: ctx_out alone means a zeroed xdp_md: data_end 0 */
+	t.ctx_in = &ctx_in;
+	t.ctx_in_len = sizeof(ctx_in);
+	t.ctx_out_len = sizeof(ctx_out);
+	t.out_len = sizeof(out);
+	CHECK_EQ_U64(test_run(vm, fd3, &t), 0);
+	CHECK_EQ_U64(t.retval, 8);
+	CHECK_EQ_U64(t.out_len, n + 8); /* data_out starts at data_meta */
+	CHECK_EQ_U64(ctx_out.data_meta, 0);
+	CHECK_EQ_U64(ctx_out.data, 8);
+	CHECK_EQ_U64(ctx_out.data_end, n + 8);
+	bpfvm_free(vm);
+}
+
+TEST(xdp_ctx_in_checks)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 8)\nr3 = *(u32 *)(r1 + 0)\nr0 = r3\nr0 -= r2\n"
+					   "r4 = *(u32 *)(r1 + 12)\nr0 <<= 8\nr0 |= r4\nexit\n");
+	uint8_t pkt[64];
+	size_t n = udp_frame(pkt);
+	struct xdp_md in = { .data = 4, .data_end = (uint32_t)n, .ingress_ifindex = 1 }, out;
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .ctx_in = &in, .ctx_in_len = sizeof(in), .ctx_out = &out,
+			.ctx_out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, (4 << 8) | 1); /* 4 bytes of metadata from data_in, ingress_ifindex 1 */
+	CHECK_EQ_U64(out.data, 4);
+	CHECK_EQ_U64(out.ingress_ifindex, 1);
+	struct xdp_md bad = in;
+	bad.data_meta = 1;
+	t.ctx_in = &bad;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	bad = in;
+	bad.data_end = 10;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	bad = in;
+	bad.data = 3; /* metadata must be 4-byte aligned */
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	bad = in;
+	bad.egress_ifindex = 1;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	bad = in;
+	bad.ingress_ifindex = 0;
+	bad.rx_queue_index = 1;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	/* ctx_in larger than xdp_md: the tail must be zero */
+	uint8_t large[32] = { 0 };
+	memcpy(large, &in, sizeof(in));
+	t.ctx_in = large;
+	t.ctx_in_len = sizeof(large);
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	large[30] = 1;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -E2BIG);
+	/* ctx_out too small */
+	t.ctx_in = &in;
+	t.ctx_in_len = sizeof(in);
+	t.ctx_out_len = 8;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -ENOSPC);
+	CHECK_EQ_U64(t.ctx_out_len, sizeof(struct xdp_md));
+	bpfvm_free(vm);
+}
+
+TEST(xdp_repeat_and_redirect)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = load(vm, BPF_PROG_TYPE_XDP, "r1 = 7\nr2 = 0\ncall 23\nexit\n");
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .repeat = 100 };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, XDP_REDIRECT);
+	struct bpfvm_pkt_result res;
+	size_t out_len = 0;
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, fd, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_REDIRECT);
+	CHECK_EQ_U64(res.redirect_ifindex, 7);
+	CHECK_EQ_U64(res.redirect_map_type, 0);
+	CHECK_EQ_U64(out_len, n);
+	int fd2 = load(vm, BPF_PROG_TYPE_XDP, "r1 = 7\nr2 = 1\ncall 23\nexit\n"); /* flags: XDP_ABORTED */
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, fd2, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_ABORTED);
+	bpfvm_free(vm);
+}
+
+TEST(xdp_csum_diff)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* csum_diff(NULL, 0, &word, 4, 0) of 0x01020304 at fp-8, and from = to = same word -> 0xffffffff */
+	int fd = load(vm, BPF_PROG_TYPE_XDP,
+		      "r1 = 0x04030201\n*(u32 *)(r10 - 8) = r1\nr1 = 0\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 0\n"
+		      "call 28\nr6 = r0\nr1 = r10\nr1 += -8\nr2 = 4\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 0\ncall 28\n"
+		      "r0 <<= 32\nr0 |= r6\nexit\n");
+	uint8_t pkt[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, 0x04030201);
+	int fd2 = load(vm, BPF_PROG_TYPE_XDP, "r1 = 0\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 3\nr5 = 0\ncall 28\nexit\n");
+	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(t.retval, (uint32_t)-EINVAL);
+	bpfvm_free(vm);
+}
+
+TEST(tc_ctx_fields_and_writes)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* r0 = len << 16 | protocol; mark = 0x55; cb[1] = 9; tc_index (not in ctx_out) */
+	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS,
+		      "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 16)\nr0 = r2\nr0 <<= 16\nr0 |= r3\n"
+		      "r4 = 0x55\n*(u32 *)(r1 + 8) = r4\nr4 = 9\n*(u32 *)(r1 + 52) = r4\n"
+		      "r4 = 0x77\n*(u32 *)(r1 + 4) = r4\nexit\n");
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt);
+	struct __sk_buff in, ctx;
+	memset(&in, 0, sizeof(in));
+	in.mark = 3;
+	in.cb[0] = 42;
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out), .ctx_in = &in,
+			.ctx_in_len = sizeof(in), .ctx_out = &ctx, .ctx_out_len = sizeof(ctx) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, (n << 16) | htons(ETH_P_IP));
+	CHECK_EQ_U64(ctx.mark, 0x55);
+	CHECK_EQ_U64(ctx.cb[0], 42);
+	CHECK_EQ_U64(ctx.cb[1], 9);
+	CHECK_EQ_U64(ctx.ifindex, 1);
+	CHECK_EQ_U64(ctx.pkt_type, 0);    /* not writable, and not reported */
+	CHECK_EQ_U64(ctx.wire_len, n);
+	CHECK_EQ_U64(t.out_len, n);
+	/* fields that must be zero in ctx_in */
+	in.len = 5;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	in.len = 0;
+	in.ifindex = 77;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -ENODEV);
+	in.ifindex = 0;
+	in.wire_len = 3; /* below the packet length */
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	bpfvm_free(vm);
+}
+
+TEST(tc_store_bytes_and_l3_csum)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* rewrite the IPv4 daddr (offset 30) to 10.0.0.9 and fix the checksum at 24 with l3_csum_replace */
+	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS,
+		      "r6 = r1\n"
+		      "r1 = r6\nr2 = 30\nr3 = r10\nr3 += -4\nr4 = 4\ncall 26\n"          /* old daddr at fp-4 */
+		      "r1 = 0x0900000a\n*(u32 *)(r10 - 8) = r1\n"
+		      "r1 = r6\nr2 = 30\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 0\ncall 9\nif r0 != 0 goto e\n"
+		      "r3 = *(u32 *)(r10 - 4)\nr4 = *(u32 *)(r10 - 8)\nr1 = r6\nr2 = 24\nr5 = 4\ncall 10\n"
+		      "if r0 != 0 goto e\nr0 = 0\nexit\ne:\nr0 = 2\nexit\n");
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, TC_ACT_OK);
+	CHECK_EQ_U64(out[33], 9);
+	CHECK(ip_csum_ok(out + 14));
+	CHECK(!ip_csum_ok(pkt + 14) || memcmp(pkt + 30, out + 30, 4) != 0);
+	/* store beyond the packet: -EFAULT; bad flags: -EINVAL */
+	int fd2 = load(vm, BPF_PROG_TYPE_SCHED_CLS,
+		       "r6 = r1\nr2 = 60\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 0\ncall 9\nr7 = r0\n"
+		       "r1 = r6\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 8\ncall 9\nr0 += r7\nexit\n");
+	*(uint32_t *)(void *)out = 0;
+	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(t.retval, (uint32_t)(-EFAULT - EINVAL));
+	bpfvm_free(vm);
+}
+
+TEST(tc_change_tail_head_and_adjust_room)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS,
+		      "r6 = r1\nr2 = 100\nr3 = 0\ncall 38\nif r0 != 0 goto e\n"
+		      "r1 = r6\nr2 = 8\nr3 = 0\ncall 43\nif r0 != 0 goto e\n"
+		      "r1 = r6\nr2 = 4\nr3 = 1\nr4 = 0\ncall 50\nif r0 != 0 goto e\n"   /* BPF_ADJ_ROOM_MAC */
+		      "r0 = *(u32 *)(r6 + 0)\nexit\ne:\nr0 = 1000\nexit\n");
+	uint8_t pkt[64], out[256];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, 112);
+	CHECK_EQ_U64(t.out_len, 112);
+	/* 8 zero bytes, then the MAC header, 4 zero bytes of room, then the IPv4 header */
+	static const uint8_t zero[8];
+	CHECK(memcmp(out, zero, 8) == 0);
+	CHECK(memcmp(out + 8, pkt, 14) == 0);
+	CHECK(memcmp(out + 22, zero, 4) == 0);
+	CHECK(memcmp(out + 26, pkt + 14, n - 14) == 0);
+	CHECK(memcmp(out + 26 + n - 14, zero, 8) == 0);
+	bpfvm_free(vm);
+}
+
+TEST(tc_vlan_push_pop)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* push 802.1Q tag 5: hw-accel only (packet bytes unchanged); push 7: tag 5 goes into the frame */
+	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS,
+		      "r6 = r1\nr2 = 0x0081\nr3 = 5\ncall 18\nr7 = *(u32 *)(r6 + 24)\n"
+		      "r1 = r6\nr2 = 0x0081\nr3 = 7\ncall 18\nr8 = *(u32 *)(r6 + 0)\n"
+		      "r0 = r8\nr0 <<= 16\nr0 |= r7\nexit\n");
+	uint8_t pkt[64], out[128];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, ((n + 4) << 16) | 5);
+	CHECK_EQ_U64(t.out_len, n + 4);
+	CHECK(memcmp(out, pkt, 12) == 0);
+	CHECK_EQ_U64(out[12], 0x81);
+	CHECK_EQ_U64(out[13], 0x00);
+	CHECK_EQ_U64(out[15], 5);
+	CHECK(memcmp(out + 16, pkt + 12, n - 12) == 0);
+	/* pop twice: the hw tag, then the frame's tag moves up and is cleared by the second pop */
+	int fd2 = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\ncall 19\nr1 = r6\ncall 19\nr0 = *(u32 *)(r6 + 0)\nexit\n");
+	uint8_t tagged[80];
+	memcpy(tagged, out, n + 4);
+	t.in = tagged;
+	t.in_len = (uint32_t)n + 4;
+	t.out_len = sizeof(out);
+	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(t.retval, n);
+	CHECK(memcmp(out, pkt, n) == 0);
+	bpfvm_free(vm);
+}
+
+TEST(socket_filter_ld_abs_and_truncation)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* test run: skb->data is the network header, so byte 9 is the IPv4 protocol */
+	int fd = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr0 = *(u8 *)skb[9]\nexit\n");
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt);
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, 17);
+	CHECK_EQ_U64(t.out_len, n); /* data_out has the Ethernet header back */
+	/* len is without the Ethernet header in the test run */
+	int fd2 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r0 = *(u32 *)(r1 + 0)\nexit\n");
+	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(t.retval, n - 14);
+	/* on a packet (AF_PACKET view): from the MAC header; keeps min(retval, len) bytes */
+	int fd3 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr0 = *(u8 *)skb[23]\nexit\n");
+	struct bpfvm_pkt_result res;
+	size_t out_len;
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, fd3, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, 17);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_PASS);
+	CHECK_EQ_U64(out_len, 17);
+	CHECK_EQ_U64(res.len, 17);
+	int fd4 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r0 = 0\nexit\n");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, fd4, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_DROP);
+	/* socket filters may not call tc helpers nor touch the packet directly */
+	CHECK(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall 9\nexit\n") < 0);
+	CHECK(strstr(bpfvm_errmsg(vm), "may not call helper bpf_skb_store_bytes#9") != NULL);
+	int fd5 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r2 + 0)\nexit\n");
+	CHECK_EQ_U64(test_run(vm, fd5, &t), -EFAULT);
+	bpfvm_free(vm);
+}
+
+TEST(tc_packet_run_actions)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt), out_len;
+	struct bpfvm_pkt_result res;
+	int shot = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r0 = 2\nexit\n");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, shot, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_DROP);
+	int red = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 3\nr3 = 0\ncall 13\nr1 = 4\nr2 = 1\ncall 23\nexit\n");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, red, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, TC_ACT_REDIRECT);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_REDIRECT);
+	CHECK_EQ_U64(res.redirect_ifindex, 4);
+	CHECK_EQ_U64(res.redirect_flags, BPF_F_INGRESS);
+	CHECK_EQ_U64(res.clone_cnt, 1);
+	CHECK_EQ_U64(res.clone_ifindex, 3);
+	/* hash: set_hash then read skb->hash */
+	int h = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 0x1234\ncall 48\nr0 = *(u32 *)(r6 + 68)\nexit\n");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, h, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, 0x1234);
+	/* types that do not run on packets */
+	int kp = load(vm, BPF_PROG_TYPE_KPROBE, "r0 = 0\nexit\n");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, kp, pkt, n, out, sizeof(out), &out_len, &res), -EINVAL);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, shot, pkt, 10, out, sizeof(out), &out_len, &res), -EINVAL);
+	bpfvm_free(vm);
+}
+
+TEST(ctx_access_table)
+{
+	/* XDP: u32 reads only, egress_ifindex only for devmap programs */
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_XDP, 0, 0, 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_XDP, 0, 0, 8, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_XDP, 0, 0, 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_XDP, 0, 20, 4, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_XDP, BPF_XDP_DEVMAP, 20, 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_XDP, 0, 24, 4, false));
+	/* tc: mark writable, len not; data u32 only; narrow reads of len; family not readable */
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, mark), 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, 0, 4, true));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, 0, 2, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, data), 2, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, family), 4, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, tstamp), 8, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, tstamp), 4, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, cb), 8, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SCHED_CLS, 0, offsetof(struct __sk_buff, cb[4]), 8, false));
+	/* socket filter: only cb writable; no data, tc_classid, tstamp */
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, cb[2]), 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, mark), 4, true));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, mark), 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, data), 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, tc_classid), 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, 192, 4, false));
+	/* raw_tp: u64 args */
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 8, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_KPROBE, 0, 0, 8, true));
+}
+
+TEST(helper_table)
+{
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_XDP, 44));
+	CHECK(!pt_helper_allowed(BPF_PROG_TYPE_XDP, 9));
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_SCHED_CLS, 9));
+	CHECK(!pt_helper_allowed(BPF_PROG_TYPE_SCHED_CLS, 44));
+	CHECK(!pt_helper_allowed(BPF_PROG_TYPE_SCHED_CLS, 51)); /* redirect_map is XDP's */
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_SOCKET_FILTER, 26));
+	CHECK(!pt_helper_allowed(BPF_PROG_TYPE_SOCKET_FILTER, 23));
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_KPROBE, 14));
+	CHECK(!pt_helper_allowed(BPF_PROG_TYPE_XDP, 14));   /* get_current_pid_tgid: tracing only */
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_XDP, 1));
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_SOCKET_FILTER, 12));
+	CHECK(pt_helper_allowed(BPF_PROG_TYPE_UNSPEC, 9));
+	CHECK(pt_known(BPFVM_PROG_TYPE_HOOK));
+	CHECK(!pt_known(9999));
+}
+
+TEST(tracing_test_runs)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	/* raw_tp: ctx_in are the u64 args */
+	int fd = load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r0 = *(u64 *)(r1 + 8)\nr0 += 1\nexit\n");
+	uint64_t args[2] = { 5, 41 };
+	struct tr t = { .ctx_in = args, .ctx_in_len = sizeof(args) };
+	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	CHECK_EQ_U64(t.retval, 42);
+	t.repeat = 2;
+	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	/* syscall: ctx written back to ctx_in */
+	int fd2 = load(vm, BPF_PROG_TYPE_SYSCALL, "r2 = 7\n*(u32 *)(r1 + 0) = r2\nr0 = 1\nexit\n");
+	uint32_t c[2] = { 0, 0 };
+	struct tr t2 = { .ctx_in = c, .ctx_in_len = sizeof(c) };
+	CHECK_EQ_U64(test_run(vm, fd2, &t2), 0);
+	CHECK_EQ_U64(c[0], 7);
+	/* kprobe: no test run in Linux */
+	int fd3 = load(vm, BPF_PROG_TYPE_KPROBE, "r0 = 0\nexit\n");
+	struct tr t3 = { 0 };
+	CHECK_EQ_U64(test_run(vm, fd3, &t3), -524);
+	/* UNSPEC: r1 = data, r2 = len */
+	int fd4 = load(vm, BPF_PROG_TYPE_UNSPEC, "r0 = r2\nr3 = *(u8 *)(r1 + 1)\nr0 += r3\nexit\n");
+	uint8_t mem[5] = { 0, 10, 0, 0, 0 };
+	struct tr t4 = { .in = mem, .in_len = 5 };
+	CHECK_EQ_U64(test_run(vm, fd4, &t4), 0);
+	CHECK_EQ_U64(t4.retval, 15);
+	bpfvm_free(vm);
+}
+
+int main(void)
+{
+	RUN(xdp_data_pointers_and_len);
+	RUN(xdp_writes_packet_and_enospc);
+	RUN(xdp_reads_outside_packet_fault);
+	RUN(xdp_adjust_head_tail_meta);
+	RUN(xdp_ctx_in_checks);
+	RUN(xdp_repeat_and_redirect);
+	RUN(xdp_csum_diff);
+	RUN(tc_ctx_fields_and_writes);
+	RUN(tc_store_bytes_and_l3_csum);
+	RUN(tc_change_tail_head_and_adjust_room);
+	RUN(tc_vlan_push_pop);
+	RUN(socket_filter_ld_abs_and_truncation);
+	RUN(tc_packet_run_actions);
+	RUN(ctx_access_table);
+	RUN(helper_table);
+	RUN(tracing_test_runs);
+	return test_done();
+}
