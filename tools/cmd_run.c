@@ -1,11 +1,958 @@
-/* cmd_run.c -- `bpfvm run prog.o --pcap ...`: placeholder until the packet runner lands. */
+/* cmd_run.c -- `bpfvm run prog.o ...`: loads a clang-built object and runs one of its programs on every
+ * packet of a pcap/pcapng file (--pcap) or of a live interface (--iface).  Prints verdict counts
+ * (per-packet verdicts with -v), trace_printk output and ring buffer / perf events as they arrive,
+ * writes passed and transmitted packets to --out, and dumps the maps at the end; --json prints one JSON
+ * document instead.  Maps can be filled before the run (--map, --map-file).  Public API only. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #include "cmd.h"
+#include "util.h"
+
+#define MAX_EVENT_MAPS 16
+#define MAX_INITS      256
+
+struct run_opts {
+	const char *obj_path, *prog_name, *pcap, *iface, *out;
+	bool verbose, json, no_maps;
+	uint64_t count;
+	int timeout_ms;
+	unsigned int cpus;
+	const char *inits[MAX_INITS]; /* "NAME:KEYHEX=VALUEHEX" */
+	size_t init_cnt;
+	const char *map_files[8];
+	size_t map_file_cnt;
+	const char *top_map;
+	unsigned int top_n;
+};
+
+struct event_src {
+	struct runner *r;
+	const char *map;
+	uint64_t cnt, lost;
+	struct bpfvm_ringbuf *rb;
+	struct bpfvm_perf_buffer *pb;
+};
+
+struct runner {
+	struct run_opts o;
+	struct bpfvm *vm;
+	struct bpfvm_object *obj;
+	uint32_t prog_type;
+	unsigned int nr_cpus;
+	struct event_src ev[MAX_EVENT_MAPS];
+	size_t ev_cnt;
+	/* JSON sections, built while the run goes and printed at the end */
+	char *js_pkts, *js_events, *js_trace;
+	size_t js_pkts_len, js_events_len, js_trace_len;
+	FILE *jp, *je, *jt;
+	bool progress;
+	uint64_t last_progress_ns;
+};
+
+static volatile int stop_flag;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bpfvm run PROG.o [--prog NAME] (--pcap IN.pcap | --iface IF) [--out OUT.pcap] [-v] [--json]\n"
+		"                 [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]... [--map-file FILE]\n"
+		"                 [--top MAP[:N]] [--no-maps] [--cpus N]\n"
+		"  --map        fill a map before the run (hex bytes as in memory; a per-CPU value given once is\n"
+		"               copied to every CPU); --map-file reads such lines (NAME KEYHEX VALUEHEX, # comments)\n"
+		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n");
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- names ------------------------------------------------------------------------------- */
+
+static const char *prog_type_name(uint32_t t)
+{
+	switch (t) {
+	case BPF_PROG_TYPE_XDP: return "xdp";
+	case BPF_PROG_TYPE_SOCKET_FILTER: return "socket_filter";
+	case BPF_PROG_TYPE_SCHED_CLS: return "sched_cls";
+	case BPF_PROG_TYPE_SCHED_ACT: return "sched_act";
+	default: return "other";
+	}
+}
+
+static bool is_packet_type(uint32_t t)
+{
+	return t == BPF_PROG_TYPE_XDP || t == BPF_PROG_TYPE_SOCKET_FILTER || t == BPF_PROG_TYPE_SCHED_CLS ||
+	       t == BPF_PROG_TYPE_SCHED_ACT;
+}
+
+static const char *const action_names[5] = { "DROP", "PASS", "TX", "REDIRECT", "ABORTED" };
+
+/* The return value as the program type names it. */
+static void retval_name(uint32_t type, uint64_t rv, char *buf, size_t len)
+{
+	static const char *const xdp[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT" };
+	static const char *const tc[] = { "TC_ACT_OK", "TC_ACT_RECLASSIFY", "TC_ACT_SHOT", "TC_ACT_PIPE",
+					  "TC_ACT_STOLEN", "TC_ACT_QUEUED", "TC_ACT_REPEAT", "TC_ACT_REDIRECT",
+					  "TC_ACT_TRAP" };
+	uint32_t v = (uint32_t)rv;
+
+	if (type == BPF_PROG_TYPE_XDP && v < 5)
+		snprintf(buf, len, "%s", xdp[v]);
+	else if ((type == BPF_PROG_TYPE_SCHED_CLS || type == BPF_PROG_TYPE_SCHED_ACT) && v < 9)
+		snprintf(buf, len, "%s", tc[v]);
+	else if ((type == BPF_PROG_TYPE_SCHED_CLS || type == BPF_PROG_TYPE_SCHED_ACT) && (int32_t)v == -1)
+		snprintf(buf, len, "TC_ACT_UNSPEC");
+	else if (type == BPF_PROG_TYPE_SOCKET_FILTER)
+		snprintf(buf, len, v ? "keep %u" : "drop", v);
+	else
+		snprintf(buf, len, "%" PRIu64, rv);
+}
+
+static void json_str(FILE *f, const char *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void hex(FILE *f, const uint8_t *p, size_t len, bool spaced)
+{
+	for (size_t i = 0; i < len; i++)
+		fprintf(f, spaced && i ? " %02x" : "%02x", p[i]);
+}
+
+/* ---- trace_printk and events ------------------------------------------------------------- */
+
+static void on_print(void *ctx, const char *msg, size_t len)
+{
+	struct runner *r = ctx;
+
+	while (len && (msg[len - 1] == '\n' || msg[len - 1] == 0))
+		len--;
+	if (r->o.json) {
+		if (r->js_trace_len || ftell(r->jt) > 0)
+			fputc(',', r->jt);
+		json_str(r->jt, msg, len);
+	} else {
+		printf("trace: %.*s\n", (int)len, msg);
+	}
+}
+
+static void event_out(struct event_src *e, int cpu, const void *data, size_t size)
+{
+	struct runner *r = e->r;
+
+	e->cnt++;
+	if (r->o.json) {
+		if (ftell(r->je) > 0)
+			fputc(',', r->je);
+		fprintf(r->je, "{\"map\":");
+		json_str(r->je, e->map, strlen(e->map));
+		if (cpu >= 0)
+			fprintf(r->je, ",\"cpu\":%d", cpu);
+		fprintf(r->je, ",\"data\":\"");
+		hex(r->je, data, size, false);
+		fprintf(r->je, "\"}");
+	} else {
+		printf("event %s", e->map);
+		if (cpu >= 0)
+			printf(" cpu %d", cpu);
+		printf(" (%zu bytes): ", size);
+		hex(stdout, data, size, true);
+		putchar('\n');
+	}
+}
+
+static int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	event_out(ctx, -1, data, size);
+	return 0;
+}
+
+static void on_perf(void *ctx, int cpu, void *data, uint32_t size)
+{
+	event_out(ctx, cpu, data, size);
+}
+
+static void on_perf_lost(void *ctx, int cpu, uint64_t cnt)
+{
+	struct event_src *e = ctx;
+
+	(void)cpu;
+	e->lost += cnt;
+}
+
+static void poll_events(struct runner *r)
+{
+	for (size_t i = 0; i < r->ev_cnt; i++) {
+		if (r->ev[i].rb)
+			bpfvm_ringbuf_poll(r->ev[i].rb, 0);
+		if (r->ev[i].pb)
+			bpfvm_perf_buffer_poll(r->ev[i].pb, 0);
+	}
+}
+
+static int setup_events(struct runner *r)
+{
+	for (size_t i = 0; i < bpfvm_object_map_cnt(r->obj) && r->ev_cnt < MAX_EVENT_MAPS; i++) {
+		uint32_t t = bpfvm_object_map_type(r->obj, i);
+		struct event_src *e = &r->ev[r->ev_cnt];
+		int fd = bpfvm_object_map_fd_at(r->obj, i), err = 0;
+
+		if (t != BPF_MAP_TYPE_RINGBUF && t != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+			continue;
+		e->r = r;
+		e->map = bpfvm_object_map_name(r->obj, i);
+		if (t == BPF_MAP_TYPE_RINGBUF)
+			err = bpfvm_ringbuf_new(r->vm, fd, on_ringbuf, e, &e->rb);
+		else
+			err = bpfvm_perf_buffer_new(r->vm, fd, on_perf, on_perf_lost, e, &e->pb);
+		if (err) {
+			fprintf(stderr, "bpfvm run: map %s: cannot consume events: %s", e->map, bpfvm_errmsg(r->vm));
+			return -1;
+		}
+		r->ev_cnt++;
+	}
+	return 0;
+}
+
+/* ---- maps -------------------------------------------------------------------------------- */
+
+static int map_info(struct runner *r, int fd, struct bpf_map_info *info)
+{
+	union bpf_attr a;
+
+	memset(info, 0, sizeof(*info));
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(*info);
+	a.info.info = (uint64_t)(uintptr_t)info;
+	return (int)bpfvm_bpf(r->vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a));
+}
+
+static bool is_percpu(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+static size_t value_buf_size(struct runner *r, const struct bpf_map_info *in)
+{
+	if (is_percpu(in->type))
+		return ((in->value_size + 7u) & ~7u) * (size_t)r->nr_cpus;
+	return in->value_size;
+}
+
+static const char *map_type_name(uint32_t t)
+{
+	static const char *const names[] = {
+		[BPF_MAP_TYPE_HASH] = "hash", [BPF_MAP_TYPE_ARRAY] = "array",
+		[BPF_MAP_TYPE_PROG_ARRAY] = "prog_array", [BPF_MAP_TYPE_PERF_EVENT_ARRAY] = "perf_event_array",
+		[BPF_MAP_TYPE_PERCPU_HASH] = "percpu_hash", [BPF_MAP_TYPE_PERCPU_ARRAY] = "percpu_array",
+		[BPF_MAP_TYPE_STACK_TRACE] = "stack_trace", [BPF_MAP_TYPE_LRU_HASH] = "lru_hash",
+		[BPF_MAP_TYPE_LRU_PERCPU_HASH] = "lru_percpu_hash", [BPF_MAP_TYPE_LPM_TRIE] = "lpm_trie",
+		[BPF_MAP_TYPE_ARRAY_OF_MAPS] = "array_of_maps", [BPF_MAP_TYPE_HASH_OF_MAPS] = "hash_of_maps",
+		[BPF_MAP_TYPE_DEVMAP] = "devmap", [BPF_MAP_TYPE_CPUMAP] = "cpumap", [BPF_MAP_TYPE_XSKMAP] = "xskmap",
+		[BPF_MAP_TYPE_QUEUE] = "queue", [BPF_MAP_TYPE_STACK] = "stack", [BPF_MAP_TYPE_DEVMAP_HASH] = "devmap_hash",
+		[BPF_MAP_TYPE_RINGBUF] = "ringbuf", [BPF_MAP_TYPE_BLOOM_FILTER] = "bloom_filter",
+	};
+	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "map";
+}
+
+/* "NAME:KEYHEX=VALUEHEX" or "NAME KEYHEX VALUEHEX". */
+static int map_init_one(struct runner *r, const char *spec, const char *where)
+{
+	char name[128], khex[1024], vhex[8192];
+	uint8_t *k = NULL, *v = NULL, *vb = NULL;
+	size_t kl, vl;
+	int rc = -1;
+
+	int used = 0;
+	if (sscanf(spec, "%127[^: \t]:%1023[^=]=%8191[^\n]", name, khex, vhex) != 3 &&
+	    (sscanf(spec, "%127s %1023s %n", name, khex, &used) != 2 || !used ||
+	     snprintf(vhex, sizeof(vhex), "%s", spec + used) <= 0)) {
+		fprintf(stderr, "%s: expected NAME:KEYHEX=VALUEHEX or NAME KEYHEX VALUEHEX, got '%s'\n", where, spec);
+		return -1;
+	}
+	int fd = bpfvm_object_map_fd(r->obj, name);
+	if (fd < 0) {
+		fprintf(stderr, "%s: no map '%s' in %s\n", where, name, r->o.obj_path);
+		return -1;
+	}
+	struct bpf_map_info info;
+	if (map_info(r, fd, &info)) {
+		fprintf(stderr, "%s: map %s: %s", where, name, bpfvm_errmsg(r->vm));
+		return -1;
+	}
+	if (tool_parse_hex(khex, &k, &kl) || tool_parse_hex(vhex, &v, &vl)) {
+		fprintf(stderr, "%s: map %s: not hex bytes\n", where, name);
+		goto out;
+	}
+	if (kl != info.key_size) {
+		fprintf(stderr, "%s: map %s: key is %zu bytes, the map's keys are %u\n", where, name, kl, info.key_size);
+		goto out;
+	}
+	size_t vsz = value_buf_size(r, &info);
+	if (vl == info.value_size && vsz != vl) { /* per-CPU: the same value for every CPU */
+		size_t stride = (info.value_size + 7u) & ~7u;
+		vb = calloc(1, vsz);
+		if (!vb)
+			goto out;
+		for (unsigned int c = 0; c < r->nr_cpus; c++)
+			memcpy(vb + c * stride, v, vl);
+	} else if (vl != vsz) {
+		fprintf(stderr, "%s: map %s: value is %zu bytes, the map's values are %u\n", where, name, vl,
+			info.value_size);
+		goto out;
+	}
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uint64_t)(uintptr_t)k;
+	a.value = (uint64_t)(uintptr_t)(vb ? vb : v);
+	a.flags = BPF_ANY;
+	if (bpfvm_bpf(r->vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a))) {
+		fprintf(stderr, "%s: map %s: update: %s", where, name, bpfvm_errmsg(r->vm));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(k);
+	free(v);
+	free(vb);
+	return rc;
+}
+
+static int map_init_file(struct runner *r, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[16384], where[512];
+	int lineno = 0;
+
+	if (!f) {
+		fprintf(stderr, "bpfvm run: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		char *hash = strchr(p, '#');
+		if (hash)
+			*hash = 0;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (map_init_one(r, p, where)) {
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Prints a key: IPv4/IPv6-looking keys of 4 or 16 bytes also as addresses. */
+static void key_text(const uint8_t *k, uint32_t len, char *buf, size_t cap)
+{
+	if (len == 16) {
+		static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (!memcmp(k, v4mapped, 12))
+			inet_ntop(AF_INET, k + 12, buf, (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, k, buf, (socklen_t)cap);
+		return;
+	}
+	size_t n = 0;
+	for (uint32_t i = 0; i < len && n + 3 < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, i ? " %02x" : "%02x", k[i]);
+}
+
+/* Per-CPU values summed as little-endian u64 words (u32 when the value size is not a multiple of 8). */
+static void percpu_sum(struct runner *r, const struct bpf_map_info *in, const uint8_t *v, uint8_t *sum)
+{
+	size_t stride = (in->value_size + 7u) & ~7u;
+	unsigned int w = in->value_size % 8 ? 4 : 8;
+
+	memset(sum, 0, in->value_size);
+	for (unsigned int c = 0; c < r->nr_cpus; c++) {
+		for (uint32_t off = 0; off + w <= in->value_size; off += w) {
+			uint64_t a = 0, b = 0;
+			memcpy(&a, sum + off, w);
+			memcpy(&b, v + c * stride + off, w);
+			a += b;
+			memcpy(sum + off, &a, w);
+		}
+	}
+}
+
+struct entry {
+	uint8_t *key, *val;
+	uint64_t rank;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : memcmp(x->key, y->key, 1);
+}
+
+/* Reads every entry of a keyed map.  Returns the count (entries malloc'd) or -1. */
+static long map_entries(struct runner *r, int fd, const struct bpf_map_info *in, struct entry **out)
+{
+	size_t vsz = value_buf_size(r, in), cnt = 0, cap = 0;
+	struct entry *es = NULL;
+	uint8_t *prev = NULL;
+	union bpf_attr a;
+
+	for (;;) {
+		uint8_t *k = malloc(in->key_size ? in->key_size : 1);
+		if (!k)
+			break;
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)fd;
+		a.key = (uint64_t)(uintptr_t)prev;
+		a.next_key = (uint64_t)(uintptr_t)k;
+		if (bpfvm_bpf(r->vm, BPF_MAP_GET_NEXT_KEY, &a, sizeof(a))) {
+			free(k);
+			break;
+		}
+		uint8_t *v = malloc(vsz ? vsz : 1);
+		if (!v) {
+			free(k);
+			break;
+		}
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)fd;
+		a.key = (uint64_t)(uintptr_t)k;
+		a.value = (uint64_t)(uintptr_t)v;
+		if (bpfvm_bpf(r->vm, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a))) {
+			free(v);
+			v = NULL;
+		}
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct entry *n = realloc(es, nc * sizeof(*es));
+			if (!n) {
+				free(k);
+				free(v);
+				break;
+			}
+			es = n;
+			cap = nc;
+		}
+		es[cnt].key = k;
+		es[cnt].val = v;
+		es[cnt].rank = 0;
+		cnt++;
+		prev = k;
+		if (cnt > (1u << 20))
+			break;
+	}
+	*out = es;
+	return (long)cnt;
+}
+
+static void free_entries(struct entry *es, long n)
+{
+	for (long i = 0; i < n; i++) {
+		free(es[i].key);
+		free(es[i].val);
+	}
+	free(es);
+}
+
+static void dump_value(struct runner *r, FILE *f, const struct bpf_map_info *in, const uint8_t *v, bool json)
+{
+	if (!v) {
+		fputs(json ? "null" : "(no value)", f);
+		return;
+	}
+	if (!is_percpu(in->type)) {
+		if (json)
+			fputc('"', f);
+		hex(f, v, in->value_size, !json);
+		if (json)
+			fputc('"', f);
+		return;
+	}
+	uint8_t *sum = malloc(in->value_size ? in->value_size : 1);
+	if (!sum)
+		return;
+	percpu_sum(r, in, v, sum);
+	size_t stride = (in->value_size + 7u) & ~7u;
+	if (json) {
+		fputs("{\"sum\":\"", f);
+		hex(f, sum, in->value_size, false);
+		fputs("\",\"cpus\":[", f);
+		for (unsigned int c = 0; c < r->nr_cpus; c++) {
+			fputs(c ? ",\"" : "\"", f);
+			hex(f, v + c * stride, in->value_size, false);
+			fputc('"', f);
+		}
+		fputs("]}", f);
+	} else {
+		hex(f, sum, in->value_size, true);
+		fprintf(f, "  (sum over %u CPUs)", r->nr_cpus);
+		if (r->o.verbose)
+			for (unsigned int c = 0; c < r->nr_cpus; c++) {
+				bool zero = true;
+				for (uint32_t i = 0; i < in->value_size; i++)
+					zero &= v[c * stride + i] == 0;
+				if (zero)
+					continue;
+				fprintf(f, "\n      cpu %u: ", c);
+				hex(f, v + c * stride, in->value_size, true);
+			}
+	}
+	free(sum);
+}
+
+static void dump_maps(struct runner *r, FILE *f)
+{
+	bool json = r->o.json;
+
+	if (json)
+		fputs(",\"maps\":[", f);
+	else
+		fputs("\nmaps:\n", f);
+	for (size_t i = 0; i < bpfvm_object_map_cnt(r->obj); i++) {
+		const char *name = bpfvm_object_map_name(r->obj, i);
+		int fd = bpfvm_object_map_fd_at(r->obj, i);
+		struct bpf_map_info in;
+		struct entry *es = NULL;
+		long n = 0;
+
+		if (fd < 0 || map_info(r, fd, &in))
+			continue;
+		bool keyed = in.type != BPF_MAP_TYPE_RINGBUF && in.type != BPF_MAP_TYPE_PERF_EVENT_ARRAY &&
+			     in.type != BPF_MAP_TYPE_QUEUE && in.type != BPF_MAP_TYPE_STACK &&
+			     in.type != BPF_MAP_TYPE_BLOOM_FILTER;
+		if (keyed)
+			n = map_entries(r, fd, &in, &es);
+		if (json) {
+			fprintf(f, "%s{\"name\":", i ? "," : "");
+			json_str(f, name, strlen(name));
+			fprintf(f, ",\"type\":\"%s\",\"key_size\":%u,\"value_size\":%u,\"max_entries\":%u,\"entries\":[",
+				map_type_name(in.type), in.key_size, in.value_size, in.max_entries);
+			for (long j = 0; j < n; j++) {
+				fprintf(f, "%s{\"key\":\"", j ? "," : "");
+				hex(f, es[j].key, in.key_size, false);
+				fputs("\",\"value\":", f);
+				dump_value(r, f, &in, es[j].val, true);
+				fputc('}', f);
+			}
+			fputs("]", f);
+			for (size_t e = 0; e < r->ev_cnt; e++)
+				if (!strcmp(r->ev[e].map, name))
+					fprintf(f, ",\"events\":%" PRIu64 ",\"lost\":%" PRIu64, r->ev[e].cnt, r->ev[e].lost);
+			fputs("}", f);
+		} else {
+			fprintf(f, "  %s (%s, key %u, value %u, max %u)", name, map_type_name(in.type), in.key_size,
+				in.value_size, in.max_entries);
+			for (size_t e = 0; e < r->ev_cnt; e++)
+				if (!strcmp(r->ev[e].map, name))
+					fprintf(f, ": %" PRIu64 " events, %" PRIu64 " lost", r->ev[e].cnt, r->ev[e].lost);
+			if (keyed)
+				fprintf(f, ": %ld entries", n);
+			fputc('\n', f);
+			for (long j = 0; j < n; j++) {
+				fputs("    key ", f);
+				hex(f, es[j].key, in.key_size, true);
+				fputs("  value ", f);
+				dump_value(r, f, &in, es[j].val, false);
+				fputc('\n', f);
+			}
+		}
+		free_entries(es, n);
+	}
+	if (json)
+		fputs("]", f);
+}
+
+static int dump_top(struct runner *r, FILE *f)
+{
+	char name[128];
+	unsigned int n = 10;
+
+	if (sscanf(r->o.top_map, "%127[^:]:%u", name, &n) < 1)
+		return -1;
+	int fd = bpfvm_object_map_fd(r->obj, name);
+	struct bpf_map_info in;
+	if (fd < 0 || map_info(r, fd, &in)) {
+		fprintf(stderr, "bpfvm run: --top: no map '%s'\n", name);
+		return -1;
+	}
+	struct entry *es = NULL;
+	long cnt = map_entries(r, fd, &in, &es);
+	uint8_t *sum = malloc(in.value_size + 8);
+	if (!sum) {
+		free_entries(es, cnt);
+		return -1;
+	}
+	for (long j = 0; j < cnt; j++) {
+		memset(sum, 0, in.value_size + 8);
+		if (es[j].val && is_percpu(in.type))
+			percpu_sum(r, &in, es[j].val, sum);
+		else if (es[j].val)
+			memcpy(sum, es[j].val, in.value_size);
+		uint64_t rank = 0;
+		memcpy(&rank, sum, in.value_size < 8 ? in.value_size : 8);
+		es[j].rank = rank;
+	}
+	qsort(es, (size_t)cnt, sizeof(*es), cmp_entry);
+	if (r->o.json) {
+		fprintf(f, ",\"top\":{\"map\":");
+		json_str(f, name, strlen(name));
+		fputs(",\"entries\":[", f);
+	} else {
+		fprintf(f, "\ntop %u of %s (%ld entries) by the first value word:\n", n, name, cnt);
+	}
+	for (long j = 0; j < cnt && j < (long)n; j++) {
+		char kt[128];
+		key_text(es[j].key, in.key_size, kt, sizeof(kt));
+		if (r->o.json) {
+			fprintf(f, "%s{\"key\":", j ? "," : "");
+			json_str(f, kt, strlen(kt));
+			fprintf(f, ",\"count\":%" PRIu64 "}", es[j].rank);
+		} else {
+			fprintf(f, "  %-40s %" PRIu64 "\n", kt, es[j].rank);
+		}
+	}
+	if (r->o.json)
+		fputs("]}", f);
+	free(sum);
+	free_entries(es, cnt);
+	return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
+{
+	struct runner *r = ctx;
+	char rv[32];
+
+	poll_events(r);
+	if (r->o.verbose || r->o.json) {
+		if (p->err == -EINVAL && !p->res.action && p->orig_len < 14)
+			snprintf(rv, sizeof(rv), "skipped");
+		else if (p->err)
+			snprintf(rv, sizeof(rv), "error %d", p->err);
+		else
+			retval_name(r->prog_type, p->res.retval, rv, sizeof(rv));
+	}
+	if (r->o.json && r->o.verbose) {
+		if (ftell(r->jp) > 0)
+			fputc(',', r->jp);
+		fprintf(r->jp, "{\"index\":%" PRIu64 ",\"len\":%zu,\"verdict\":\"%s\"", p->index, p->orig_len, rv);
+		if (!p->err)
+			fprintf(r->jp, ",\"action\":\"%s\",\"retval\":%" PRIu64 ",\"out_len\":%u",
+				action_names[p->res.action < 5 ? p->res.action : 4], p->res.retval, p->res.len);
+		fputc('}', r->jp);
+	} else if (r->o.verbose) {
+		printf("#%-6" PRIu64 " len %-5zu %s", p->index, p->orig_len, rv);
+		if (!p->err && p->res.len != p->orig_len)
+			printf(" (now %u bytes)", p->res.len);
+		if (!p->err && p->res.action == 3)
+			printf(" -> ifindex %u", p->res.redirect_ifindex);
+		putchar('\n');
+	}
+	if (r->progress && (p->index & 1023) == 0) {
+		uint64_t now = mono_ns();
+		if (now - r->last_progress_ns > 200000000u) {
+			fprintf(stderr, "\r%" PRIu64 " packets...", p->index);
+			r->last_progress_ns = now;
+		}
+	}
+	return stop_flag;
+}
+
+/* Picks the program: --prog, else the one packet program that no prog array holds. */
+static int pick_prog(struct runner *r, int *fd_out)
+{
+	size_t n = bpfvm_object_prog_cnt(r->obj), found = 0, idx = 0;
+
+	if (r->o.prog_name) {
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(bpfvm_object_prog_name(r->obj, i), r->o.prog_name)) {
+				r->prog_type = bpfvm_object_prog_type(r->obj, i);
+				*fd_out = bpfvm_object_prog_fd_at(r->obj, i);
+				if (!is_packet_type(r->prog_type)) {
+					fprintf(stderr, "bpfvm run: %s: program %s is not an XDP, socket or tc program\n",
+						r->o.obj_path, r->o.prog_name);
+					return -1;
+				}
+				return 0;
+			}
+		fprintf(stderr, "bpfvm run: %s: no program '%s'\n", r->o.obj_path, r->o.prog_name);
+		return -1;
+	}
+	/* Ids of programs sitting in prog arrays (tail-call targets are not entry points). */
+	uint32_t held[256];
+	size_t held_cnt = 0;
+	for (size_t i = 0; i < bpfvm_object_map_cnt(r->obj); i++) {
+		if (bpfvm_object_map_type(r->obj, i) != BPF_MAP_TYPE_PROG_ARRAY)
+			continue;
+		int mfd = bpfvm_object_map_fd_at(r->obj, i);
+		struct bpf_map_info in;
+		if (map_info(r, mfd, &in) || in.key_size != 4 || in.value_size != 4)
+			continue;
+		for (uint32_t k = 0; k < in.max_entries && held_cnt < 256; k++) {
+			uint32_t v = 0;
+			union bpf_attr a;
+			memset(&a, 0, sizeof(a));
+			a.map_fd = (uint32_t)mfd;
+			a.key = (uint64_t)(uintptr_t)&k;
+			a.value = (uint64_t)(uintptr_t)&v;
+			if (!bpfvm_bpf(r->vm, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a)))
+				held[held_cnt++] = v;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!is_packet_type(bpfvm_object_prog_type(r->obj, i)))
+			continue;
+		struct bpf_prog_info pi;
+		union bpf_attr a;
+		memset(&pi, 0, sizeof(pi));
+		memset(&a, 0, sizeof(a));
+		a.info.bpf_fd = (uint32_t)bpfvm_object_prog_fd_at(r->obj, i);
+		a.info.info_len = sizeof(pi);
+		a.info.info = (uint64_t)(uintptr_t)&pi;
+		bool in_array = false;
+		if (!bpfvm_bpf(r->vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
+			for (size_t h = 0; h < held_cnt; h++)
+				in_array |= held[h] == pi.id;
+		if (in_array)
+			continue;
+		if (found++ == 0)
+			idx = i;
+	}
+	if (found != 1) {
+		fprintf(stderr, "bpfvm run: %s: %s; choose one with --prog NAME:", r->o.obj_path,
+			found ? "several packet programs" : "no XDP, socket or tc program");
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, " %s (%s)", bpfvm_object_prog_name(r->obj, i),
+				bpfvm_object_prog_section(r->obj, i));
+		fputc('\n', stderr);
+		return -1;
+	}
+	r->prog_type = bpfvm_object_prog_type(r->obj, idx);
+	r->o.prog_name = bpfvm_object_prog_name(r->obj, idx);
+	*fd_out = bpfvm_object_prog_fd_at(r->obj, idx);
+	return 0;
+}
+
+static int parse_args(struct run_opts *o, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+		if (!strcmp(a, "--prog") && has)
+			o->prog_name = argv[++i];
+		else if (!strcmp(a, "--pcap") && has)
+			o->pcap = argv[++i];
+		else if (!strcmp(a, "--iface") && has)
+			o->iface = argv[++i];
+		else if ((!strcmp(a, "--out") || !strcmp(a, "-o")) && has)
+			o->out = argv[++i];
+		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+			o->verbose = true;
+		else if (!strcmp(a, "--json") || !strcmp(a, "-j"))
+			o->json = true;
+		else if (!strcmp(a, "--no-maps"))
+			o->no_maps = true;
+		else if (!strcmp(a, "--count") && has)
+			o->count = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(a, "--timeout") && has)
+			o->timeout_ms = atoi(argv[++i]);
+		else if (!strcmp(a, "--cpus") && has)
+			o->cpus = (unsigned int)strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(a, "--map") && has && o->init_cnt < MAX_INITS)
+			o->inits[o->init_cnt++] = argv[++i];
+		else if (!strcmp(a, "--map-file") && has && o->map_file_cnt < 8)
+			o->map_files[o->map_file_cnt++] = argv[++i];
+		else if (!strcmp(a, "--top") && has)
+			o->top_map = argv[++i];
+		else if (a[0] != '-' && !o->obj_path)
+			o->obj_path = a;
+		else
+			return -1;
+	}
+	if (!o->obj_path || (!o->pcap == !o->iface))
+		return -1;
+	return 0;
+}
+
+static void print_summary(struct runner *r, const struct bpfvm_pkt_stats *st, FILE *f)
+{
+	const char *src = r->o.pcap ? r->o.pcap : r->o.iface;
+
+	if (r->o.json) {
+		fprintf(f, "{\"object\":");
+		json_str(f, r->o.obj_path, strlen(r->o.obj_path));
+		fprintf(f, ",\"program\":");
+		json_str(f, r->o.prog_name, strlen(r->o.prog_name));
+		fprintf(f, ",\"type\":\"%s\",\"source\":", prog_type_name(r->prog_type));
+		json_str(f, src, strlen(src));
+		fprintf(f, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"skipped\":%" PRIu64
+			   ",\"errors\":%" PRIu64 ",\"written\":%" PRIu64 ",\"verdicts\":{",
+			st->pkts, st->bytes, st->skipped, st->errors, st->written);
+		for (int i = 0; i < 5; i++)
+			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", action_names[i], st->action[i]);
+		fputs("}", f);
+		return;
+	}
+	fprintf(f, "%s: program %s (%s) on %s: %" PRIu64 " packets, %" PRIu64 " bytes", r->o.obj_path,
+		r->o.prog_name, prog_type_name(r->prog_type), src, st->pkts, st->bytes);
+	if (st->skipped)
+		fprintf(f, ", %" PRIu64 " too short to run", st->skipped);
+	if (st->errors)
+		fprintf(f, ", %" PRIu64 " faulted", st->errors);
+	fputs("\nverdicts:\n", f);
+	for (int i = 0; i < 5; i++)
+		if (st->action[i] || i < 2)
+			fprintf(f, "  %-9s %" PRIu64 "\n", action_names[i], st->action[i]);
+	if (r->o.out)
+		fprintf(f, "wrote %" PRIu64 " packets to %s\n", st->written, r->o.out);
+	else if (r->o.iface)
+		fprintf(f, "sent %" PRIu64 " packets back out of %s\n", st->written, r->o.iface);
+}
 
 int cmd_run_pcap(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "bpfvm: %s: running objects on packets is not implemented yet\n", argv[1]);
-	return 1;
+	struct runner *r = calloc(1, sizeof(*r));
+	struct bpfvm_pkt_stats st;
+	int rc = 1, err, prog_fd;
+
+	if (!r)
+		return 1;
+	if (parse_args(&r->o, argc, argv)) {
+		usage();
+		free(r);
+		return 2;
+	}
+	r->nr_cpus = r->o.cpus;
+	if (!r->nr_cpus) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		r->nr_cpus = n > 0 ? (unsigned int)n : 1;
+	}
+	r->jp = open_memstream(&r->js_pkts, &r->js_pkts_len);
+	r->je = open_memstream(&r->js_events, &r->js_events_len);
+	r->jt = open_memstream(&r->js_trace, &r->js_trace_len);
+	if (!r->jp || !r->je || !r->jt)
+		goto out;
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r };
+	r->vm = bpfvm_new(&vo);
+	if (!r->vm) {
+		fprintf(stderr, "bpfvm run: cannot create an instance\n");
+		goto out;
+	}
+	err = bpfvm_object_open(r->vm, r->o.obj_path, &r->obj);
+	if (!err)
+		err = bpfvm_object_load(r->obj);
+	if (err) {
+		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+		goto out;
+	}
+	if (pick_prog(r, &prog_fd))
+		goto out;
+	for (size_t i = 0; i < r->o.map_file_cnt; i++)
+		if (map_init_file(r, r->o.map_files[i]))
+			goto out;
+	for (size_t i = 0; i < r->o.init_cnt; i++)
+		if (map_init_one(r, r->o.inits[i], "--map"))
+			goto out;
+	if (setup_events(r))
+		goto out;
+	r->progress = !r->o.verbose && !r->o.json && isatty(STDERR_FILENO);
+	r->last_progress_ns = mono_ns();
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	if (r->o.pcap) {
+		struct bpfvm_pcap_opts po = { .sz = sizeof(po), .out_path = r->o.out, .max_pkts = r->o.count,
+					      .cb = on_packet, .cb_ctx = r };
+		err = bpfvm_pcap_run(r->vm, prog_fd, r->o.pcap, &po, &st);
+	} else {
+		struct bpfvm_live_opts lo = { .sz = sizeof(lo), .max_pkts = r->o.count, .timeout_ms = r->o.timeout_ms,
+					      .stop = &stop_flag, .cb = on_packet, .cb_ctx = r };
+		err = bpfvm_live_run(r->vm, prog_fd, r->o.iface, &lo, &st);
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (r->progress)
+		fputs("\r\033[K", stderr);
+	poll_events(r);
+	if (err) {
+		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+		goto out;
+	}
+	fflush(r->jp);
+	fflush(r->je);
+	fflush(r->jt);
+	print_summary(r, &st, stdout);
+	if (r->o.json) {
+		if (r->o.verbose)
+			printf(",\"per_packet\":[%.*s]", (int)r->js_pkts_len, r->js_pkts ? r->js_pkts : "");
+		printf(",\"events\":[%.*s],\"trace\":[%.*s]", (int)r->js_events_len, r->js_events ? r->js_events : "",
+		       (int)r->js_trace_len, r->js_trace ? r->js_trace : "");
+	}
+	if (r->o.top_map && dump_top(r, stdout))
+		goto out;
+	if (!r->o.no_maps)
+		dump_maps(r, stdout);
+	if (r->o.json)
+		puts("}");
+	rc = st.errors ? 1 : 0;
+out:
+	fflush(stdout);
+	for (size_t i = 0; i < r->ev_cnt; i++) {
+		bpfvm_ringbuf_free(r->ev[i].rb);
+		bpfvm_perf_buffer_free(r->ev[i].pb);
+	}
+	bpfvm_object_close(r->obj);
+	bpfvm_free(r->vm);
+	if (r->jp)
+		fclose(r->jp);
+	if (r->je)
+		fclose(r->je);
+	if (r->jt)
+		fclose(r->jt);
+	free(r->js_pkts);
+	free(r->js_events);
+	free(r->js_trace);
+	free(r);
+	return rc;
 }
