@@ -32,7 +32,8 @@ struct run_opts {
 	const char *map_files[8];
 	size_t map_file_cnt;
 	const char *top_map;
-	unsigned int top_n;
+	long max_events;            /* event lines to print (-1: all) */
+	long max_entries;           /* map entries to print per map (-1: all; JSON: always all) */
 };
 
 struct event_src {
@@ -57,6 +58,7 @@ struct runner {
 	FILE *jp, *je, *jt;
 	bool progress;
 	uint64_t last_progress_ns;
+	uint64_t events_printed;
 };
 
 static volatile int stop_flag;
@@ -72,10 +74,12 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bpfvm run PROG.o [--prog NAME] (--pcap IN.pcap | --iface IF) [--out OUT.pcap] [-v] [--json]\n"
 		"                 [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]... [--map-file FILE]\n"
-		"                 [--top MAP[:N]] [--no-maps] [--cpus N]\n"
+		"                 [--top MAP[:N]] [--events N] [--max-entries N]\n"
+		"                 [--no-maps] [--cpus N]\n"
 		"  --map        fill a map before the run (hex bytes as in memory; a per-CPU value given once is\n"
 		"               copied to every CPU); --map-file reads such lines (NAME KEYHEX VALUEHEX, # comments)\n"
-		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n");
+		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n"
+		"  --events N   print at most N ring buffer / perf events (all are counted in the map dump)\n");
 }
 
 static uint64_t mono_ns(void)
@@ -183,7 +187,8 @@ static void event_out(struct event_src *e, int cpu, const void *data, size_t siz
 		fprintf(r->je, ",\"data\":\"");
 		hex(r->je, data, size, false);
 		fprintf(r->je, "\"}");
-	} else {
+	} else if (r->o.max_events < 0 || (long)r->events_printed < r->o.max_events) {
+		r->events_printed++;
 		printf("event %s", e->map);
 		if (cpu >= 0)
 			printf(" cpu %d", cpu);
@@ -589,6 +594,10 @@ static void dump_maps(struct runner *r, FILE *f)
 				fprintf(f, ": %ld entries", n);
 			fputc('\n', f);
 			for (long j = 0; j < n; j++) {
+				if (r->o.max_entries >= 0 && j >= r->o.max_entries) {
+					fprintf(f, "    ... %ld more\n", n - j);
+					break;
+				}
 				fputs("    key ", f);
 				hex(f, es[j].key, in.key_size, true);
 				fputs("  value ", f);
@@ -777,6 +786,8 @@ static int pick_prog(struct runner *r, int *fd_out)
 
 static int parse_args(struct run_opts *o, int argc, char **argv)
 {
+	o->max_events = -1;
+	o->max_entries = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has = i + 1 < argc;
@@ -804,6 +815,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			o->inits[o->init_cnt++] = argv[++i];
 		else if (!strcmp(a, "--map-file") && has && o->map_file_cnt < 8)
 			o->map_files[o->map_file_cnt++] = argv[++i];
+		else if (!strcmp(a, "--max-entries") && has)
+			o->max_entries = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(a, "--events") && has)
+			o->max_events = strtol(argv[++i], NULL, 0);
 		else if (!strcmp(a, "--top") && has)
 			o->top_map = argv[++i];
 		else if (a[0] != '-' && !o->obj_path)
