@@ -81,7 +81,8 @@ static void csum_replace_by_diff(uint8_t *p, uint32_t diff)
 
 HLP(csum_diff)
 {
-	/* bpf_csum_diff(from, from_size, to, to_size, seed): csum_partial of ~from words then to words */
+	/* bpf_csum_diff(from, from_size, to, to_size, seed): the ones'-complement sum of seed, ~from words
+	 * and to words, folded to 16 bits (checked against Linux 6.18's PROG_TEST_RUN) */
 	(void)r5;
 	if (((r2 | r4) & 3) || r2 + r4 > 512 || r2 > 512 || r4 > 512)
 		return RET(-EINVAL);
@@ -102,7 +103,10 @@ HLP(csum_diff)
 	}
 	while (sum >> 32)
 		sum = (sum & 0xffffffffu) + (sum >> 32);
-	return sum;
+	/* Linux 6.13+ folds the result to 16 bits on every arch (csum_from32to16) */
+	uint32_t s32 = (uint32_t)sum;
+	s32 += (s32 >> 16) | (s32 << 16);
+	return s32 >> 16;
 }
 
 /* ---- skb data ---------------------------------------------------------------------------------- */

@@ -85,8 +85,9 @@ bool pt_skb_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write)
 	return skb_common(off, size, write);
 }
 
-/* eth_type_trans() on a device whose address is 00:00:00:00:00:00 (lo, as test_run uses). */
-static void eth_type_trans(struct pt_pkt *p, uint32_t *pkt_type)
+/* eth_type_trans() on a device whose address is 00:00:00:00:00:00.  On lo (test_run's device) the
+ * broadcast address is also all zeroes, so ff:ff:ff:ff:ff:ff counts as multicast there. */
+static void eth_type_trans(struct pt_pkt *p, uint32_t *pkt_type, bool on_lo)
 {
 	const uint8_t *eth = p->frame + p->mac;
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -94,7 +95,7 @@ static void eth_type_trans(struct pt_pkt *p, uint32_t *pkt_type)
 	uint16_t proto;
 
 	if (eth[0] & 1)
-		*pkt_type = memcmp(eth, bcast, 6) ? PACKET_MULTICAST : PACKET_BROADCAST;
+		*pkt_type = on_lo || memcmp(eth, bcast, 6) ? PACKET_MULTICAST : PACKET_BROADCAST;
 	else
 		*pkt_type = memcmp(eth, zero, 6) ? PACKET_OTHERHOST : PACKET_HOST;
 	memcpy(&proto, eth + 12, 2);
@@ -215,7 +216,7 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 				(const void *)(uintptr_t)attr->test.data_in, size)))
 		return sys_err(vm, err, "PROG_TEST_RUN: cannot map the packet");
 	p.mac = p.data;
-	eth_type_trans(&p, &pkt_type);
+	eth_type_trans(&p, &pkt_type, true);
 	if (!l2)
 		p.meta = p.data = p.net; /* socket filters start at the network header here */
 	if (has_ctx && in.wire_len && (in.wire_len < p.end - p.data || in.wire_len > PT_SKB_MAX_LEN)) {
@@ -235,7 +236,8 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 	keep.ifindex = 1;
 	memcpy(keep.cb, in.cb, sizeof(in.cb));
 	keep.tstamp = in.tstamp;
-	keep.wire_len = in.wire_len ? in.wire_len : p.end - p.data;
+	/* cb->pkt_len is only set when a ctx is given (convert___skb_to_skb() returns early without) */
+	keep.wire_len = !has_ctx ? 0 : in.wire_len ? in.wire_len : p.end - p.data;
 	keep.gso_segs = in.gso_segs;
 	keep.gso_size = in.gso_size;
 	keep.hwtstamp = in.hwtstamp;
@@ -245,8 +247,11 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 	pt_pkt_attach(&p, &run, prog->type != BPF_PROG_TYPE_SOCKET_FILTER, l2);
 	err = run_skb(&p, &run, &keep, attr->test.repeat, &retval, &duration);
 	if (!err) {
-		if (!l2)
-			p.data = p.mac < p.data ? p.mac : p.data; /* __skb_push(skb, hh_len) */
+		if (!l2 && p.data >= ETH_HLEN) {
+			/* memset(__skb_push(skb, hh_len), 0, hh_len) */
+			p.data -= ETH_HLEN;
+			memset(p.frame + p.data, 0, ETH_HLEN);
+		}
 		/* convert_skb_to___skb() */
 		in.mark = keep.mark;
 		in.priority = keep.priority;
@@ -294,7 +299,7 @@ int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 				(uint32_t)*len)))
 		return sys_err(vm, err, "cannot map the packet");
 	p.mac = p.data;
-	eth_type_trans(&p, &pkt_type);
+	eth_type_trans(&p, &pkt_type, false);
 	if (pkt_type == PACKET_OTHERHOST)
 		pkt_type = PACKET_HOST; /* the frame was received for this host */
 	memset(&keep, 0, sizeof(keep));

@@ -64,9 +64,15 @@ int pt_xdp_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 		return sys_err(vm, err, "PROG_TEST_RUN: ctx_in has non-zero bytes past struct xdp_md");
 	if (has_ctx) {
 		/* there can't be user-provided data before the metadata */
-		if (md.data_meta || md.data_end != size || md.data > md.data_end || metalen_invalid(md.data))
+		/* (Linux 6.18 checks data_end against data_size_in only as an upper bound) */
+		if (md.data_meta || md.data_end > size || md.data > md.data_end || metalen_invalid(md.data))
 			return sys_err(vm, -EINVAL, "PROG_TEST_RUN: xdp_md data_meta=%u data=%u data_end=%u invalid "
 				       "for data_size_in=%u", md.data_meta, md.data, md.data_end, size);
+		/* Linux 6.18: a data_end below data_size_in makes the rest fragments (multi-buffer XDP),
+		 * which bpfvm does not implement */
+		if (md.data_end && md.data_end < size)
+			return sys_err(vm, -EOPNOTSUPP, "PROG_TEST_RUN: xdp_md data_end %u below data_size_in %u: "
+				       "fragments are not supported", md.data_end, size);
 		headroom -= md.data; /* metadata comes from the headroom */
 	}
 	if (size < 14 || size > XDP_MAX_DATA + (PT_XDP_HEADROOM - headroom))

@@ -181,7 +181,6 @@ TEST(xdp_adjust_head_tail_meta)
 	struct xdp_md ctx_out, ctx_in = { .data_end = (uint32_t)n };
 	memset(&ctx_out, 0xff, sizeof(ctx_out));
 	t.ctx_out = &ctx_out;
-	CHECK_EQ_U64(test_run(vm, fd3, &t), -EINVAL); /* Linux: ctx_out alone means a zeroed xdp_md: data_end 0 */
 	t.ctx_in = &ctx_in;
 	t.ctx_in_len = sizeof(ctx_in);
 	t.ctx_out_len = sizeof(ctx_out);
@@ -214,7 +213,7 @@ TEST(xdp_ctx_in_checks)
 	t.ctx_in = &bad;
 	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
 	bad = in;
-	bad.data_end = 10;
+	bad.data_end = (uint32_t)n + 1;
 	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
 	bad = in;
 	bad.data = 3; /* metadata must be 4-byte aligned */
@@ -277,7 +276,7 @@ TEST(xdp_csum_diff)
 	size_t n = udp_frame(pkt);
 	struct tr t = { .in = pkt, .in_len = (uint32_t)n };
 	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
-	CHECK_EQ_U64(t.retval, 0x04030201);
+	CHECK_EQ_U64(t.retval, 0x0604); /* folded to 16 bits as Linux 6.13+ does */
 	int fd2 = load(vm, BPF_PROG_TYPE_XDP, "r1 = 0\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 3\nr5 = 0\ncall 28\nexit\n");
 	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
 	CHECK_EQ_U64(t.retval, (uint32_t)-EINVAL);
