@@ -61,7 +61,12 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell uname -m)-linux
 $(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-examples: $(EX_OBJS)
+examples: $(EX_OBJS) $(BUILD)/examples/hook_example
+
+# Host program embedding bpfvm with a host-defined hook (runs $(BUILD)/examples/hook_prog.bpf.o).
+$(BUILD)/examples/hook_example: examples/hook_example.c $(BUILD)/libbpfvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 
 test: deps all $(TEST_BINS) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory asan-build

@@ -210,7 +210,8 @@ int bpfvm_prog_run_packet(struct bpfvm *vm, int prog_fd, const void *pkt, size_t
  * Their context is plain memory: the hook's own struct, whose fields the hook describes.  At attach
  * time the hook checks the program's helper calls against its list and the ctx accesses it can prove
  * (straight-line code through r1 before r1 changes); at run time the program works on a scratch copy
- * of the ctx and only writable fields are copied back. */
+ * of the ctx and only writable fields are copied back.  Programs of BPF_PROG_TYPE_SYSCALL (libbpf's
+ * SEC("syscall"), also a plain-memory ctx) may be attached too, so hook programs can be built with clang. */
 #define BPFVM_PROG_TYPE_HOOK 0x10000u
 
 struct bpfvm_hook_field {
@@ -234,7 +235,7 @@ struct bpfvm_hook;
 /* Declares a hook.  Returns 0 and *out, or -EINVAL (bad desc: fields outside ctx_size, overlapping ...)
  * / -ENOMEM.  Free with bpfvm_hook_free(). */
 int bpfvm_hook_new(struct bpfvm *vm, const struct bpfvm_hook_desc *d, struct bpfvm_hook **out);
-/* Attaches program prog_fd (type BPFVM_PROG_TYPE_HOOK); the hook takes its own reference.  Programs run
+/* Attaches program prog_fd (type BPFVM_PROG_TYPE_HOOK or BPF_PROG_TYPE_SYSCALL); the hook takes its own reference.  Programs run
  * in attach order.  Returns 0, -EBADF, -EINVAL (wrong type), -EACCES (a helper or ctx access the hook
  * does not allow; the log names the insn), -E2BIG (more than 64 programs), -ENOMEM. */
 int bpfvm_hook_attach(struct bpfvm_hook *h, int prog_fd);
