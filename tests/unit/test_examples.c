@@ -1,0 +1,1044 @@
+/* test_examples.c -- every example (examples/NAME.bpf.c) loaded and run on examples/sample.pcap, with the
+ * verdict of every packet checked against a C model of the example written here from its comment
+ * (not from bpfvm), plus the exact totals for the committed sample.  Also: output packets (the load
+ * balancer's rewrites, checksums recomputed from scratch), maps after the run, ring buffer events,
+ * pcapng input, and truncated/corrupt captures.
+ *
+ * The example objects are taken from <build>/examples (next to this binary's directory), or built
+ * here with clang when that build has none (the sanitizer build); without clang the cases SKIP. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <bpfvm.h>
+#define PCAP_DONT_INCLUDE_PCAP_BPF_H
+#include <pcap/pcap.h>
+#include "test.h"
+
+#define SAMPLE "examples/sample.pcap"
+#define MAX_PKTS 8192
+
+static char obj_dir[4096];
+static const char *skip_reason;
+
+/* ---- the sample, read with libpcap independently of src/hooks ---------------------------------- */
+
+struct frame {
+	uint8_t *data;
+	uint32_t len;
+};
+static struct frame frames[MAX_PKTS];
+static size_t frame_cnt;
+
+static int read_sample(void)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(SAMPLE, eb);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+
+	if (!p)
+		return -1;
+	while (frame_cnt < MAX_PKTS && pcap_next_ex(p, &h, &d) == 1) {
+		frames[frame_cnt].data = malloc(h->caplen ? h->caplen : 1);
+		memcpy(frames[frame_cnt].data, d, h->caplen);
+		frames[frame_cnt].len = h->caplen;
+		frame_cnt++;
+	}
+	pcap_close(p);
+	return 0;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* parse_eth() of examples/common.h: ethertype after at most two 802.1Q/802.1ad tags. */
+static int m_eth(const struct frame *f, uint16_t *proto, uint32_t *off)
+{
+	uint32_t o = 14;
+	if (f->len < 14)
+		return -1;
+	uint16_t p = be16(f->data + 12);
+	for (int i = 0; i < 2 && (p == 0x8100 || p == 0x88a8); i++) {
+		if (f->len < o + 4)
+			return -1;
+		p = be16(f->data + o + 2);
+		o += 4;
+	}
+	*proto = p;
+	*off = o;
+	return 0;
+}
+
+enum { A_DROP = BPFVM_PKT_DROP, A_PASS = BPFVM_PKT_PASS, A_TX = BPFVM_PKT_TX };
+
+/* ---- models ------------------------------------------------------------------------------------ */
+
+struct fw_model {
+	uint32_t src[1024][5]; /* key: 16-byte address as 4 words + count */
+	size_t src_cnt;
+	uint64_t blocked, rate, malformed, events;
+};
+
+static uint32_t *fw_count(struct fw_model *m, const uint8_t addr[16])
+{
+	for (size_t i = 0; i < m->src_cnt; i++)
+		if (!memcmp(m->src[i], addr, 16))
+			return &m->src[i][4];
+	if (m->src_cnt == 1024)
+		return NULL;
+	memcpy(m->src[m->src_cnt], addr, 16);
+	m->src[m->src_cnt][4] = 0;
+	return &m->src[m->src_cnt++][4];
+}
+
+/* xdp_firewall with examples/xdp_firewall.maps and its .rodata defaults (budget 200, malformed: drop). */
+static int m_firewall(struct fw_model *m, const struct frame *f)
+{
+	uint16_t proto;
+	uint32_t off;
+	uint8_t src[16] = { 0 };
+	const uint8_t *d = f->data;
+
+	if (m_eth(f, &proto, &off))
+		return m->malformed++, A_DROP;
+	if (proto == 0x0800) {
+		if (f->len < off + 20 || d[off] >> 4 != 4 || (d[off] & 15) < 5 || f->len < off + (d[off] & 15u) * 4)
+			return m->malformed++, A_DROP;
+		const uint8_t *s = d + off + 12;
+		if ((s[0] == 198 && s[1] == 51 && s[2] == 100) || (s[0] == 203 && s[1] == 0 && s[2] == 113 && s[3] >= 128))
+			return m->blocked++, m->events++, A_DROP;
+		src[10] = src[11] = 0xff;
+		memcpy(src + 12, s, 4);
+	} else if (proto == 0x86dd) {
+		if (f->len < off + 40 || d[off] >> 4 != 6)
+			return m->malformed++, A_DROP;
+		const uint8_t *s = d + off + 8;
+		static const uint8_t bad[6] = { 0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad };
+		if (!memcmp(s, bad, 6))
+			return m->blocked++, m->events++, A_DROP;
+		memcpy(src, s, 16);
+	} else {
+		return A_PASS;
+	}
+	uint32_t *c = fw_count(m, src);
+	if (!c)
+		return -1;
+	if (++*c > 200)
+		return m->rate++, m->events++, A_DROP;
+	return A_PASS;
+}
+
+struct backend {
+	uint8_t addr[4], mac[6];
+	uint16_t port; /* host order; 0: keep */
+};
+static const struct backend backends[4] = {
+	{ { 10, 0, 1, 1 }, { 2, 0, 0, 0, 1, 1 }, 0 },
+	{ { 10, 0, 1, 2 }, { 2, 0, 0, 0, 1, 2 }, 8080 },
+	{ { 10, 0, 1, 3 }, { 2, 0, 0, 0, 1, 3 }, 0 },
+	{ { 10, 0, 1, 4 }, { 2, 0, 0, 0, 1, 4 }, 0 },
+};
+
+/* xdp_lb with examples/xdp_lb.maps: returns the action and the backend slot in *be. */
+static int m_lb(const struct frame *f, int *be)
+{
+	uint16_t proto;
+	uint32_t off;
+	const uint8_t *d = f->data;
+
+	*be = -1;
+	if (m_eth(f, &proto, &off) || proto != 0x0800)
+		return A_PASS;
+	if (f->len < off + 20)
+		return A_DROP;
+	const uint8_t *ip = d + off;
+	if (ip[0] >> 4 != 4 || (ip[0] & 15) < 5)
+		return A_DROP;
+	if (ip[9] != 6 && ip[9] != 17)
+		return A_PASS;
+	if (be16(ip + 6) & 0x3fff)
+		return A_PASS;
+	if (ip[16] != 10 || ip[17] != 0 || ip[18] != 0 || ip[19] != 100)
+		return A_PASS;
+	uint32_t l4 = off + (ip[0] & 15u) * 4;
+	if (f->len < l4 + (ip[9] == 6 ? 20 : 8))
+		return A_DROP;
+	if (be16(d + l4 + 2) != 80)
+		return A_PASS;
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ ip[12 + i]) * 16777619u;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ ip[16 + i]) * 16777619u;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ d[l4 + i]) * 16777619u;
+	h = (h ^ ip[9]) * 16777619u;
+	*be = (int)(h % 4);
+	return A_TX;
+}
+
+/* socket_filter: TCP to 80/443 over IPv4/IPv6, skb->protocol from the outer ethertype. */
+static int m_socket(const struct frame *f)
+{
+	const uint8_t *d = f->data;
+	uint16_t proto = be16(d + 12);
+	uint32_t l4;
+	uint8_t l4p;
+
+	if (proto == 0x0800) {
+		if (f->len < 34 || d[14] >> 4 != 4 || (d[14] & 15) < 5 || (be16(d + 20) & 0x1fff))
+			return A_DROP;
+		l4p = d[23];
+		l4 = 14 + (d[14] & 15u) * 4;
+	} else if (proto == 0x86dd) {
+		if (f->len < 54)
+			return A_DROP;
+		l4p = d[20];
+		l4 = 54;
+	} else {
+		return A_DROP;
+	}
+	if (l4p != 6 || f->len < l4 + 4)
+		return A_DROP;
+	uint16_t dport = be16(d + l4 + 2);
+	return dport == 80 || dport == 443 ? A_PASS : A_DROP;
+}
+
+enum { C_OTHER, C_INTERACTIVE, C_WEB, C_BULK, C_SHOT };
+
+static int m_tc(const struct frame *f)
+{
+	uint16_t proto;
+	uint32_t off;
+	const uint8_t *d = f->data;
+	uint8_t l4;
+
+	if (m_eth(f, &proto, &off))
+		return C_OTHER;
+	if (proto == 0x0800) {
+		if (f->len < off + 20 || (d[off] & 15) < 5)
+			return C_OTHER;
+		if (d[off + 8] <= 1)
+			return C_SHOT;
+		l4 = d[off + 9];
+		uint32_t frag = be16(d + off + 6) & 0x1fff;
+		off += (d[off] & 15u) * 4;
+		if (frag)
+			return C_BULK;
+	} else if (proto == 0x86dd) {
+		if (f->len < off + 40)
+			return C_OTHER;
+		if (d[off + 7] <= 1)
+			return C_SHOT;
+		l4 = d[off + 6];
+		off += 40;
+	} else {
+		return C_OTHER;
+	}
+	if (l4 == 1 || l4 == 58)
+		return C_INTERACTIVE;
+	if (l4 != 6 && l4 != 17)
+		return C_BULK;
+	if (off > 128 || f->len < off + 4)
+		return C_BULK;
+	uint16_t s = be16(d + off), t = be16(d + off + 2);
+	if (s == 23 || t == 23)
+		return C_SHOT;
+	if (s == 22 || t == 22 || s == 53 || t == 53)
+		return C_INTERACTIVE;
+	if (l4 == 6 && (s == 80 || t == 80 || s == 443 || t == 443))
+		return C_WEB;
+	return C_BULK;
+}
+
+/* tail_calls: returns the action; *slot the handler that ran (-1: none, 3: no handler). */
+static int m_tail(const struct frame *f, int *slot)
+{
+	uint16_t proto;
+	uint32_t off;
+	const uint8_t *d = f->data;
+	uint8_t l4;
+
+	*slot = -1;
+	if (m_eth(f, &proto, &off))
+		return A_PASS;
+	if (proto == 0x0800) {
+		if (f->len < off + 20 || (d[off] & 15) < 5)
+			return A_PASS;
+		l4 = d[off + 9];
+		off += (d[off] & 15u) * 4;
+	} else if (proto == 0x86dd) {
+		if (f->len < off + 40)
+			return A_PASS;
+		l4 = d[off + 6];
+		off += 40;
+	} else {
+		return A_PASS;
+	}
+	if (l4 == 6) {
+		*slot = 0;
+		if (off > 128 || f->len < off + 20)
+			return A_PASS;
+		uint8_t fl = d[off + 13];
+		return (fl & 0x02) && !(fl & 0x10) && be16(d + off + 2) == 23 ? A_DROP : A_PASS;
+	}
+	if (l4 == 17) {
+		*slot = 1;
+		if (off > 128 || f->len < off + 8)
+			return A_PASS;
+		return be16(d + off + 2) == 19 ? A_DROP : A_PASS;
+	}
+	if (l4 == 1 || l4 == 58) {
+		*slot = 2;
+		if (off > 128 || f->len < off + 1)
+			return A_PASS;
+		bool echo = l4 == 1 ? d[off] == 8 : d[off] == 128;
+		return echo && f->len > 256 ? A_DROP : A_PASS;
+	}
+	*slot = 3;
+	return A_PASS;
+}
+
+/* ---- running the objects ---------------------------------------------------------------------- */
+
+static int find_objects(const char *argv0)
+{
+	static const char *const names[] = { "xdp_firewall", "xdp_lb", "socket_filter", "tc_classifier", "tail_calls" };
+	char path[4400];
+	struct stat sb;
+
+	if (strlen(argv0) > 4000)
+		return -1;
+
+	snprintf(obj_dir, sizeof(obj_dir), "%s", argv0);
+	char *slash = strrchr(obj_dir, '/');
+	if (slash)
+		*slash = 0;
+	else
+		snprintf(obj_dir, sizeof(obj_dir), ".");
+	snprintf(path, sizeof(path), "%.4000s/../examples/xdp_firewall.bpf.o", obj_dir);
+	if (!stat(path, &sb)) {
+		snprintf(path, sizeof(path), "%.4000s/../examples", obj_dir);
+		snprintf(obj_dir, sizeof(obj_dir), "%.4000s", path);
+		return 0;
+	}
+	if (system("command -v clang >/dev/null 2>&1")) {
+		skip_reason = "no example objects next to this build and no clang to build them";
+		return -1;
+	}
+	char tmpl[] = "/tmp/bpfvm-examples-XXXXXX";
+	if (!mkdtemp(tmpl)) {
+		skip_reason = "mkdtemp failed";
+		return -1;
+	}
+	snprintf(obj_dir, sizeof(obj_dir), "%s", tmpl);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char cmd[9000];
+		snprintf(cmd, sizeof(cmd),
+			 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -c "
+			 "examples/%s.bpf.c -o %s/%s.bpf.o", names[i], obj_dir, names[i]);
+		if (system(cmd)) {
+			skip_reason = "clang could not build the examples";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct pkt_rec {
+	int action;           /* -1: not run */
+	uint64_t retval;
+	uint32_t out_len;
+	uint8_t *out;         /* kept for TX/PASS when asked */
+};
+
+struct run_ctx {
+	struct pkt_rec rec[MAX_PKTS];
+	bool keep_data;
+	uint64_t cb_calls;
+};
+
+static int on_pkt(void *ctx, const struct bpfvm_pkt_info *p)
+{
+	struct run_ctx *rc = ctx;
+	if (p->index == 0 || p->index > MAX_PKTS)
+		return 1;
+	struct pkt_rec *r = &rc->rec[p->index - 1];
+	rc->cb_calls++;
+	r->action = p->err ? -1 : (int)p->res.action;
+	r->retval = p->res.retval;
+	r->out_len = p->res.len;
+	if (rc->keep_data && !p->err) {
+		r->out = malloc(p->res.len ? p->res.len : 1);
+		memcpy(r->out, p->data, p->res.len);
+	}
+	return 0;
+}
+
+struct loaded {
+	struct bpfvm *vm;
+	struct bpfvm_object *obj;
+	int prog;
+};
+
+static int load_example(struct loaded *l, const char *name, const char *prog, const char *map_file)
+{
+	char path[4400];
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2 };
+
+	memset(l, 0, sizeof(*l));
+	snprintf(path, sizeof(path), "%.4000s/%.64s.bpf.o", obj_dir, name);
+	l->vm = bpfvm_new(&o);
+	if (!l->vm)
+		return -1;
+	if (bpfvm_object_open(l->vm, path, &l->obj) || bpfvm_object_load(l->obj)) {
+		printf("  %s: %s", path, bpfvm_errmsg(l->vm));
+		return -1;
+	}
+	l->prog = bpfvm_object_prog_fd(l->obj, prog);
+	if (l->prog < 0)
+		return -1;
+	if (map_file) {
+		/* The same file the CLI reads: MAP KEYHEX VALUEHEX (value may contain spaces). */
+		FILE *f = fopen(map_file, "r");
+		char line[1024];
+		if (!f)
+			return -1;
+		while (fgets(line, sizeof(line), f)) {
+			char mname[64], khex[256];
+			int used = 0;
+			if (line[0] == '#' || line[0] == '\n' || sscanf(line, "%63s %255s %n", mname, khex, &used) != 2)
+				continue;
+			uint8_t key[64], val[64];
+			size_t kl = 0, vl = 0;
+			for (const char *s = khex; s[0] && s[1] && kl < sizeof(key); s += 2)
+				sscanf(s, "%2hhx", &key[kl++]);
+			for (const char *s = line + used; *s && vl < sizeof(val);) {
+				if (s[0] == ' ' || s[0] == '\n' || s[0] == '\t') {
+					s++;
+					continue;
+				}
+				sscanf(s, "%2hhx", &val[vl++]);
+				s += 2;
+			}
+			union bpf_attr a;
+			memset(&a, 0, sizeof(a));
+			a.map_fd = (uint32_t)bpfvm_object_map_fd(l->obj, mname);
+			a.key = (uintptr_t)key;
+			a.value = (uintptr_t)val;
+			if (bpfvm_bpf(l->vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a))) {
+				printf("  %s: %s", map_file, bpfvm_errmsg(l->vm));
+				fclose(f);
+				return -1;
+			}
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+static void unload(struct loaded *l)
+{
+	bpfvm_object_close(l->obj);
+	bpfvm_free(l->vm);
+}
+
+static int lookup(struct loaded *l, const char *map, const void *key, void *val)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)bpfvm_object_map_fd(l->obj, map);
+	a.key = (uintptr_t)key;
+	a.value = (uintptr_t)val;
+	return (int)bpfvm_bpf(l->vm, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a));
+}
+
+static struct run_ctx *run_sample(struct loaded *l, bool keep, const char *out, struct bpfvm_pkt_stats *st)
+{
+	struct run_ctx *rc = calloc(1, sizeof(*rc));
+	struct bpfvm_pcap_opts po = { .sz = sizeof(po), .cb = on_pkt, .cb_ctx = rc, .out_path = out };
+
+	rc->keep_data = keep;
+	for (size_t i = 0; i < MAX_PKTS; i++)
+		rc->rec[i].action = -1;
+	int err = bpfvm_pcap_run(l->vm, l->prog, SAMPLE, &po, st);
+	if (err) {
+		printf("  pcap run: %d %s", err, bpfvm_errmsg(l->vm));
+		free(rc);
+		return NULL;
+	}
+	return rc;
+}
+
+static void free_run(struct run_ctx *rc)
+{
+	if (!rc)
+		return;
+	for (size_t i = 0; i < MAX_PKTS; i++)
+		free(rc->rec[i].out);
+	free(rc);
+}
+
+#define NEED_SETUP() do { if (skip_reason) SKIP(skip_reason); } while (0)
+
+/* ---- cases -------------------------------------------------------------------------------------- */
+
+TEST(sample_is_as_generated)
+{
+	NEED_SETUP();
+	CHECK_EQ_U64(frame_cnt, 3000);
+	size_t runts = 0;
+	for (size_t i = 0; i < frame_cnt; i++)
+		runts += frames[i].len < 14;
+	CHECK_EQ_U64(runts, 6);
+}
+
+TEST(firewall)
+{
+	NEED_SETUP();
+	struct loaded l;
+	struct bpfvm_pkt_stats st;
+	if (load_example(&l, "xdp_firewall", "xdp_firewall", "examples/xdp_firewall.maps")) {
+		CHECK(0);
+		return;
+	}
+	/* Count events as the ring buffer delivers them, polling after every packet. */
+	struct run_ctx *rc = run_sample(&l, false, NULL, &st);
+	CHECK(rc != NULL);
+	if (!rc) {
+		unload(&l);
+		return;
+	}
+	struct fw_model *m = calloc(1, sizeof(*m));
+	uint64_t want[5] = { 0 }, mismatch = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		if (frames[i].len < 14) {
+			CHECK(rc->rec[i].action == -1);
+			continue;
+		}
+		int a = m_firewall(m, &frames[i]);
+		want[a]++;
+		if (rc->rec[i].action != a && mismatch++ < 5)
+			printf("  packet %zu: action %d, model %d\n", i + 1, rc->rec[i].action, a);
+	}
+	CHECK_EQ_U64(mismatch, 0);
+	CHECK_EQ_U64(st.action[A_DROP], want[A_DROP]);
+	CHECK_EQ_U64(st.action[A_PASS], want[A_PASS]);
+	/* The committed sample: exact totals. */
+	CHECK_EQ_U64(st.pkts, 2994);
+	CHECK_EQ_U64(st.skipped, 6);
+	CHECK_EQ_U64(st.errors, 0);
+	CHECK_EQ_U64(st.action[A_DROP], 500);
+	CHECK_EQ_U64(st.action[A_PASS], 2494);
+	CHECK_EQ_U64(m->blocked, 120);
+	CHECK_EQ_U64(m->rate, 336);
+	CHECK_EQ_U64(m->malformed, 44);
+
+	/* stats (per-CPU, summed) agree with the model. */
+	uint64_t v[2];
+	uint32_t k;
+	uint64_t stat[13] = { 0 };
+	for (k = 0; k < 13; k++) {
+		CHECK(lookup(&l, "stats", &k, v) == 0);
+		stat[k] = v[0] + v[1];
+	}
+	CHECK_EQ_U64(stat[1], m->blocked);
+	CHECK_EQ_U64(stat[2], m->rate);
+	CHECK_EQ_U64(stat[3], m->malformed);
+	CHECK_EQ_U64(stat[0], want[A_PASS]);
+	CHECK_EQ_U64(stat[12], 0); /* no event lost */
+	/* The flood sources: counted packets, over the budget of 200. */
+	for (uint8_t s = 1; s <= 3; s++) {
+		uint8_t key[16] = { [10] = 0xff, [11] = 0xff, [12] = 172, [13] = 16, [14] = 66, [15] = s };
+		uint64_t val[2];
+		uint32_t *c = fw_count(m, key);
+		CHECK(lookup(&l, "sources", key, val) == 0);
+		CHECK_EQ_U64(val[0], *c);
+		CHECK(val[0] > 200);
+	}
+	/* A blocked source is never counted. */
+	uint8_t blocked[16] = { [10] = 0xff, [11] = 0xff, [12] = 198, [13] = 51, [14] = 100 };
+	uint64_t val[2];
+	int hits = 0;
+	for (int h = 1; h < 255; h++) {
+		blocked[15] = (uint8_t)h;
+		hits += lookup(&l, "sources", blocked, val) == 0;
+	}
+	CHECK_EQ_U64(hits, 0);
+	free(m);
+	free_run(rc);
+	unload(&l);
+}
+
+struct ev_count {
+	uint64_t n, blocked, rate;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ev_count *e = ctx;
+	uint32_t reason;
+	if (size != 32)
+		return 0;
+	memcpy(&reason, data, 4);
+	e->n++;
+	e->blocked += reason == 1;
+	e->rate += reason == 2;
+	return 0;
+}
+
+static struct bpfvm_ringbuf *ev_rb;
+static int poll_ev(void *ctx, const struct bpfvm_pkt_info *p)
+{
+	(void)ctx, (void)p;
+	bpfvm_ringbuf_poll(ev_rb, 0);
+	return 0;
+}
+
+TEST(firewall_events)
+{
+	NEED_SETUP();
+	struct loaded l;
+	struct ev_count e = { 0 };
+	if (load_example(&l, "xdp_firewall", "xdp_firewall", "examples/xdp_firewall.maps")) {
+		CHECK(0);
+		return;
+	}
+	CHECK(bpfvm_ringbuf_new(l.vm, bpfvm_object_map_fd(l.obj, "events"), on_event, &e, &ev_rb) == 0);
+	struct bpfvm_pcap_opts po = { .sz = sizeof(po), .cb = poll_ev };
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, SAMPLE, &po, NULL) == 0);
+	bpfvm_ringbuf_poll(ev_rb, 0);
+	CHECK_EQ_U64(e.blocked, 120);
+	CHECK_EQ_U64(e.rate, 336);
+	CHECK_EQ_U64(e.n, 456);
+	bpfvm_ringbuf_free(ev_rb);
+	unload(&l);
+}
+
+static uint32_t csum_add(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+TEST(load_balancer)
+{
+	NEED_SETUP();
+	struct loaded l;
+	struct bpfvm_pkt_stats st;
+	char out[] = "/tmp/bpfvm-lb-out-XXXXXX";
+	int ofd = mkstemp(out);
+	CHECK(ofd >= 0);
+	close(ofd);
+	if (load_example(&l, "xdp_lb", "xdp_lb", "examples/xdp_lb.maps")) {
+		CHECK(0);
+		return;
+	}
+	struct run_ctx *rc = run_sample(&l, true, out, &st);
+	CHECK(rc != NULL);
+	if (!rc) {
+		unload(&l);
+		return;
+	}
+	uint64_t want[5] = { 0 }, per_be[4] = { 0 }, mismatch = 0, bad_rewrite = 0, bad_csum = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		const struct frame *f = &frames[i];
+		int be;
+		if (f->len < 14)
+			continue;
+		int a = m_lb(f, &be);
+		want[a]++;
+		struct pkt_rec *r = &rc->rec[i];
+		if (r->action != a) {
+			if (mismatch++ < 5)
+				printf("  packet %zu: action %d, model %d\n", i + 1, r->action, a);
+			continue;
+		}
+		if (a != A_TX) {
+			bad_rewrite += r->out_len != f->len || memcmp(r->out, f->data, f->len);
+			continue;
+		}
+		per_be[be]++;
+		/* Rewritten: MACs, daddr, port; everything else as it came. */
+		uint16_t proto;
+		uint32_t off;
+		m_eth(f, &proto, &off);
+		const uint8_t *o = r->out, *ip = o + off;
+		uint32_t ihl = (ip[0] & 15u) * 4, l4 = off + ihl;
+		bool ok = r->out_len == f->len && !memcmp(o, backends[be].mac, 6) && !memcmp(o + 6, f->data, 6) &&
+			  !memcmp(ip + 16, backends[be].addr, 4) && !memcmp(ip + 12, f->data + off + 12, 4) &&
+			  be16(o + l4 + 2) == (backends[be].port ? backends[be].port : 80);
+		bad_rewrite += !ok;
+		/* Checksums from scratch: IPv4 header, then TCP/UDP over the pseudo-header. */
+		uint32_t tot = be16(ip + 2);
+		bool ip_ok = csum_fold(csum_add(ip, ihl, 0)) == 0xffff;
+		uint32_t l4_len = tot - ihl;
+		uint32_t ps = csum_add(ip + 12, 8, 0) + ip[9] + l4_len;
+		bool udp_nock = ip[9] == 17 && be16(o + l4 + 6) == 0;
+		bool l4_ok = udp_nock || csum_fold(csum_add(o + l4, l4_len, ps)) == 0xffff;
+		bad_csum += !ip_ok || !l4_ok;
+	}
+	CHECK_EQ_U64(mismatch, 0);
+	CHECK_EQ_U64(bad_rewrite, 0);
+	CHECK_EQ_U64(bad_csum, 0);
+	CHECK_EQ_U64(st.action[A_TX], want[A_TX]);
+	CHECK_EQ_U64(st.action[A_PASS], want[A_PASS]);
+	CHECK_EQ_U64(st.action[A_DROP], want[A_DROP]);
+	CHECK_EQ_U64(st.action[A_DROP], 37);
+	CHECK_EQ_U64(st.action[A_PASS], 1994);
+	CHECK_EQ_U64(st.action[A_TX], 963);
+	CHECK_EQ_U64(st.written, 1994 + 963);
+	for (uint32_t b = 0; b < 4; b++) {
+		uint64_t n = 0;
+		CHECK(lookup(&l, "backend_pkts", &b, &n) == 0);
+		CHECK_EQ_U64(n, per_be[b]);
+		CHECK(n > 0);
+	}
+	/* out.pcap holds the passed and transmitted packets, in order, as modified. */
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(out, eb);
+	CHECK(p != NULL);
+	if (p) {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		size_t i = 0, n = 0, wrong = 0;
+		while (pcap_next_ex(p, &h, &d) == 1) {
+			while (i < frame_cnt && (rc->rec[i].action != A_PASS && rc->rec[i].action != A_TX))
+				i++;
+			if (i == frame_cnt || h->caplen != rc->rec[i].out_len || memcmp(d, rc->rec[i].out, h->caplen))
+				wrong++;
+			i++;
+			n++;
+		}
+		pcap_close(p);
+		CHECK_EQ_U64(n, 1994 + 963);
+		CHECK_EQ_U64(wrong, 0);
+	}
+	unlink(out);
+	free_run(rc);
+	unload(&l);
+}
+
+TEST(socket_filter)
+{
+	NEED_SETUP();
+	struct loaded l;
+	struct bpfvm_pkt_stats st;
+	if (load_example(&l, "socket_filter", "socket_web_only", NULL)) {
+		CHECK(0);
+		return;
+	}
+	struct run_ctx *rc = run_sample(&l, false, NULL, &st);
+	CHECK(rc != NULL);
+	if (!rc) {
+		unload(&l);
+		return;
+	}
+	uint64_t want[5] = { 0 }, mismatch = 0, bad_len = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		if (frames[i].len < 14)
+			continue;
+		int a = m_socket(&frames[i]);
+		want[a]++;
+		if (rc->rec[i].action != a && mismatch++ < 5)
+			printf("  packet %zu: action %d, model %d\n", i + 1, rc->rec[i].action, a);
+		/* Kept: the whole frame (skb->len from the MAC header, as on an AF_PACKET socket). */
+		if (a == A_PASS)
+			bad_len += rc->rec[i].retval != frames[i].len;
+		else
+			bad_len += rc->rec[i].retval != 0;
+	}
+	CHECK_EQ_U64(mismatch, 0);
+	CHECK_EQ_U64(bad_len, 0);
+	CHECK_EQ_U64(st.action[A_PASS], want[A_PASS]);
+	CHECK_EQ_U64(st.action[A_PASS], 1304);
+	CHECK_EQ_U64(st.action[A_DROP], 1690);
+	uint32_t k0 = 0, k1 = 1;
+	uint64_t n0 = 0, n1 = 0;
+	CHECK(lookup(&l, "verdicts", &k0, &n0) == 0 && lookup(&l, "verdicts", &k1, &n1) == 0);
+	CHECK_EQ_U64(n0, 1690);
+	CHECK_EQ_U64(n1, 1304);
+	free_run(rc);
+	unload(&l);
+}
+
+TEST(tc_classifier)
+{
+	NEED_SETUP();
+	struct loaded l;
+	struct bpfvm_pkt_stats st;
+	if (load_example(&l, "tc_classifier", "tc_classify", NULL)) {
+		CHECK(0);
+		return;
+	}
+	struct run_ctx *rc = run_sample(&l, false, NULL, &st);
+	CHECK(rc != NULL);
+	if (!rc) {
+		unload(&l);
+		return;
+	}
+	uint64_t cls_pkts[5] = { 0 }, cls_bytes[5] = { 0 }, mismatch = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		if (frames[i].len < 14)
+			continue;
+		int c = m_tc(&frames[i]);
+		cls_pkts[c]++;
+		cls_bytes[c] += frames[i].len;
+		int a = c == C_SHOT ? A_DROP : A_PASS;
+		uint64_t rv = c == C_SHOT ? 2 /* TC_ACT_SHOT */ : 0 /* TC_ACT_OK */;
+		if ((rc->rec[i].action != a || rc->rec[i].retval != rv) && mismatch++ < 5)
+			printf("  packet %zu: action %d retval %" PRIu64 ", model class %d\n", i + 1, rc->rec[i].action,
+			       rc->rec[i].retval, c);
+	}
+	CHECK_EQ_U64(mismatch, 0);
+	CHECK_EQ_U64(st.action[A_DROP], cls_pkts[C_SHOT]);
+	CHECK_EQ_U64(st.action[A_DROP], 143);
+	CHECK_EQ_U64(st.action[A_PASS], 2851);
+	for (uint32_t c = 0; c < 5; c++) {
+		uint64_t v[2] = { 0, 0 };
+		CHECK(lookup(&l, "classes", &c, v) == 0);
+		CHECK_EQ_U64(v[0], cls_pkts[c]);
+		CHECK_EQ_U64(v[1], cls_bytes[c]);
+	}
+	free_run(rc);
+	unload(&l);
+}
+
+TEST(tail_calls)
+{
+	NEED_SETUP();
+	struct loaded l;
+	struct bpfvm_pkt_stats st;
+	if (load_example(&l, "tail_calls", "dispatch", NULL)) {
+		CHECK(0);
+		return;
+	}
+	struct run_ctx *rc = run_sample(&l, false, NULL, &st);
+	CHECK(rc != NULL);
+	if (!rc) {
+		unload(&l);
+		return;
+	}
+	uint64_t want[5] = { 0 }, hits[4] = { 0 }, mismatch = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		int slot;
+		if (frames[i].len < 14)
+			continue;
+		int a = m_tail(&frames[i], &slot);
+		want[a]++;
+		if (slot >= 0)
+			hits[slot]++;
+		if (rc->rec[i].action != a && mismatch++ < 5)
+			printf("  packet %zu: action %d, model %d\n", i + 1, rc->rec[i].action, a);
+	}
+	CHECK_EQ_U64(mismatch, 0);
+	CHECK_EQ_U64(st.action[A_DROP], want[A_DROP]);
+	CHECK_EQ_U64(st.action[A_DROP], 111);
+	CHECK_EQ_U64(st.action[A_PASS], 2883);
+	for (uint32_t s = 0; s < 4; s++) {
+		uint64_t v = 0;
+		CHECK(lookup(&l, "hits", &s, &v) == 0);
+		CHECK_EQ_U64(v, hits[s]);
+	}
+	CHECK(hits[0] && hits[1] && hits[2]);
+	free_run(rc);
+	unload(&l);
+}
+
+/* ---- capture files ---------------------------------------------------------------------------- */
+
+static int write_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t n = fwrite(p, 1, len, f);
+	fclose(f);
+	return n == len ? 0 : -1;
+}
+
+static void put32le(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+/* A pcapng file (SHB, IDB, one EPB per frame) built by hand from the first n sample frames. */
+static size_t make_pcapng(uint8_t *buf, size_t n)
+{
+	size_t o = 0;
+	uint8_t *b = buf;
+	/* SHB */
+	put32le(b + o, 0x0a0d0d0a), put32le(b + o + 4, 28), put32le(b + o + 8, 0x1a2b3c4d);
+	b[o + 12] = 1, b[o + 13] = 0, b[o + 14] = 0, b[o + 15] = 0;
+	memset(b + o + 16, 0xff, 8);
+	put32le(b + o + 24, 28);
+	o += 28;
+	/* IDB: linktype 1, snaplen 65535 */
+	put32le(b + o, 1), put32le(b + o + 4, 20), put32le(b + o + 8, 1), put32le(b + o + 12, 65535),
+		put32le(b + o + 16, 20);
+	o += 20;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len = frames[i].len, pad = (4 - len % 4) % 4, blen = 32 + len + pad;
+		put32le(b + o, 6), put32le(b + o + 4, blen), put32le(b + o + 8, 0);
+		put32le(b + o + 12, 0), put32le(b + o + 16, (uint32_t)i);
+		put32le(b + o + 20, len), put32le(b + o + 24, len);
+		memcpy(b + o + 28, frames[i].data, len);
+		memset(b + o + 28 + len, 0, pad);
+		put32le(b + o + 28 + len + pad, blen);
+		o += blen;
+	}
+	return o;
+}
+
+TEST(pcapng_input)
+{
+	NEED_SETUP();
+	struct loaded l;
+	if (load_example(&l, "tc_classifier", "tc_classify", NULL)) {
+		CHECK(0);
+		return;
+	}
+	size_t n = 500;
+	uint8_t *buf = malloc(64 + n * (32 + 2048));
+	size_t len = make_pcapng(buf, n);
+	char path[] = "/tmp/bpfvm-ng-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	CHECK(write_file(path, buf, len) == 0);
+	struct run_ctx *rc = calloc(1, sizeof(*rc));
+	struct bpfvm_pcap_opts po = { .sz = sizeof(po), .cb = on_pkt, .cb_ctx = rc };
+	struct bpfvm_pkt_stats st;
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, &po, &st) == 0);
+	uint64_t mismatch = 0, runs = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (frames[i].len < 14)
+			continue;
+		runs++;
+		int c = m_tc(&frames[i]);
+		mismatch += rc->rec[i].action != (c == C_SHOT ? A_DROP : A_PASS);
+	}
+	CHECK_EQ_U64(st.pkts, runs);
+	CHECK_EQ_U64(mismatch, 0);
+	unlink(path);
+	free(rc);
+	free(buf);
+	unload(&l);
+}
+
+TEST(broken_captures)
+{
+	NEED_SETUP();
+	struct loaded l;
+	if (load_example(&l, "tc_classifier", "tc_classify", NULL)) {
+		CHECK(0);
+		return;
+	}
+	FILE *f = fopen(SAMPLE, "rb");
+	uint8_t *buf = malloc(1 << 20);
+	size_t len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	CHECK(len > 4096);
+	char path[] = "/tmp/bpfvm-bad-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct bpfvm_pkt_stats st;
+
+	/* Cut in the middle of packet 3's data: 24-byte file header, then 16-byte record headers. */
+	size_t off = 24;
+	for (int i = 0; i < 2; i++)
+		off += 16 + frames[i].len;
+	CHECK(write_file(path, buf, off + 16 + 5) == 0);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, NULL, &st) == -EIO);
+	CHECK(strstr(bpfvm_errmsg(l.vm), path) != NULL);
+	CHECK(strstr(bpfvm_errmsg(l.vm), "packet 3:") != NULL);
+	CHECK_EQ_U64(st.pkts, 2);
+
+	/* Cut inside the record header of packet 3. */
+	CHECK(write_file(path, buf, off + 7) == 0);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, NULL, &st) == -EIO);
+	CHECK(strstr(bpfvm_errmsg(l.vm), "packet 3:") != NULL);
+
+	/* A record claiming more than a frame. */
+	memcpy(buf + 4096, buf, off);
+	uint32_t huge = 200000;
+	memcpy(buf + 4096 + off, buf + off, 16);
+	memcpy(buf + 4096 + off + 8, &huge, 4);
+	memcpy(buf + 4096 + off + 12, &huge, 4);
+	CHECK(write_file(path, buf + 4096, off + 16 + 64) == 0);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, NULL, &st) == -EIO);
+	CHECK(strstr(bpfvm_errmsg(l.vm), "packet 3") != NULL);
+
+	/* Not a capture at all; a missing file; not Ethernet. */
+	CHECK(write_file(path, "hello, world, this is not a pcap", 32) == 0);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, NULL, &st) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(l.vm), path) != NULL);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, "/nonexistent/x.pcap", NULL, &st) == -ENOENT);
+	memcpy(buf + 4096, buf, 24);
+	uint32_t raw = 101; /* LINKTYPE_RAW */
+	memcpy(buf + 4096 + 20, &raw, 4);
+	CHECK(write_file(path, buf + 4096, 24) == 0);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, NULL, &st) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(l.vm), "not Ethernet") != NULL);
+
+	/* An empty but valid capture runs nothing. */
+	CHECK(write_file(path, buf, 24) == 0);
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, path, NULL, &st) == 0);
+	CHECK_EQ_U64(st.pkts, 0);
+
+	/* max_pkts stops early; a callback returning non-zero stops too. */
+	struct bpfvm_pcap_opts po = { .sz = sizeof(po), .max_pkts = 10 };
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, SAMPLE, &po, &st) == 0);
+	CHECK(st.pkts + st.skipped == 10);
+	/* Unknown opts size. */
+	po.sz = sizeof(po) + 8;
+	CHECK(bpfvm_pcap_run(l.vm, l.prog, SAMPLE, &po, &st) == -EINVAL);
+	/* A bad program handle: every run fails and is counted; stop_on_error ends with the errno. */
+	struct bpfvm_pcap_opts pe = { .sz = sizeof(pe), .stop_on_error = 1 };
+	CHECK(bpfvm_pcap_run(l.vm, 9999, SAMPLE, &pe, &st) == -EBADF);
+	CHECK(strstr(bpfvm_errmsg(l.vm), "packet 1:") != NULL);
+	CHECK(bpfvm_pcap_run(l.vm, 9999, SAMPLE, NULL, &st) == 0);
+	CHECK_EQ_U64(st.errors, 2994);
+	unlink(path);
+	free(buf);
+	unload(&l);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	if (read_sample())
+		skip_reason = "examples/sample.pcap not readable (run from the source tree)";
+	else
+		find_objects(argv[0]);
+	RUN(sample_is_as_generated);
+	RUN(firewall);
+	RUN(firewall_events);
+	RUN(load_balancer);
+	RUN(socket_filter);
+	RUN(tc_classifier);
+	RUN(tail_calls);
+	RUN(pcapng_input);
+	RUN(broken_captures);
+	for (size_t i = 0; i < frame_cnt; i++)
+		free(frames[i].data);
+	return test_done();
+}
