@@ -26,6 +26,7 @@
 
 static char obj_dir[4096];
 static const char *skip_reason;
+static bool obj_dir_is_temp;   /* built here: removed at exit */
 
 /* ---- the sample, read with libpcap independently of src/hooks ---------------------------------- */
 
@@ -341,6 +342,7 @@ static int find_objects(const char *argv0)
 		return -1;
 	}
 	snprintf(obj_dir, sizeof(obj_dir), "%s", tmpl);
+	obj_dir_is_temp = true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char cmd[9000];
 		snprintf(cmd, sizeof(cmd),
@@ -1040,5 +1042,11 @@ int main(int argc, char **argv)
 	RUN(broken_captures);
 	for (size_t i = 0; i < frame_cnt; i++)
 		free(frames[i].data);
+	if (obj_dir_is_temp && !strncmp(obj_dir, "/tmp/bpfvm-examples-", 20)) {
+		char cmd[4200];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%.4000s'", obj_dir);
+		if (system(cmd))
+			printf("  could not remove %s\n", obj_dir);
+	}
 	return test_done();
 }
