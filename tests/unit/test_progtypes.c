@@ -548,6 +548,100 @@ TEST(tracing_test_runs)
 	bpfvm_free(vm);
 }
 
+static int map_create(struct bpfvm *vm, uint32_t type, uint32_t vs, uint32_t max)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = 4;
+	a.value_size = vs;
+	a.max_entries = max;
+	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+static long map_upd(struct bpfvm *vm, int fd, uint32_t key, const void *val, uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)&key;
+	a.value = (uintptr_t)val;
+	a.flags = flags;
+	return bpfvm_bpf(vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+}
+
+/* r1 = map; r2 = key; r3 = flags; call redirect_map */
+static int load_redirect_map(struct bpfvm *vm, int map_fd, uint32_t key, uint32_t flags)
+{
+	char src[256];
+	struct bpf_insn insns[16];
+	snprintf(src, sizeof(src), "r1 = 0 ll\nr2 = %u\nr3 = %u\ncall 51\nexit\n", key, flags);
+	long n = bpfvm_asm(vm, src, insns, 16);
+	if (n <= 0)
+		return -1;
+	insns[0].src_reg = BPF_PSEUDO_MAP_FD;
+	insns[0].imm = map_fd;
+	return bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "rm");
+}
+
+TEST(redirect_maps)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt), out_len;
+	struct bpfvm_pkt_result res;
+	int dev = map_create(vm, BPF_MAP_TYPE_DEVMAP, 4, 4);
+	CHECK(dev >= 0);
+	uint32_t ifx = 9, zero = 0;
+	CHECK_EQ_U64(map_upd(vm, dev, 1, &ifx, 0), 0);
+	CHECK_EQ_U64(map_upd(vm, dev, 4, &ifx, 0), -E2BIG);
+	int p1 = load_redirect_map(vm, dev, 1, XDP_PASS);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p1, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, XDP_REDIRECT);
+	CHECK_EQ_U64(res.redirect_ifindex, 9);
+	CHECK_EQ_U64(res.redirect_map_type, BPF_MAP_TYPE_DEVMAP);
+	CHECK_EQ_U64(res.redirect_key, 1);
+	int p2 = load_redirect_map(vm, dev, 2, XDP_PASS); /* empty slot: the flags' action */
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p2, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, XDP_PASS);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_PASS);
+	CHECK_EQ_U64(map_upd(vm, dev, 1, &zero, 0), 0); /* ifindex 0 clears */
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p1, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, XDP_PASS);
+	/* DEVMAP_HASH: any key */
+	int dh = map_create(vm, BPF_MAP_TYPE_DEVMAP_HASH, 8, 4);
+	CHECK(dh >= 0);
+	uint32_t val[2] = { 12, 0 };
+	CHECK_EQ_U64(map_upd(vm, dh, 1000, val, BPF_NOEXIST), 0);
+	CHECK_EQ_U64(map_upd(vm, dh, 1000, val, BPF_NOEXIST), -EEXIST);
+	int p3 = load_redirect_map(vm, dh, 1000, XDP_DROP);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p3, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.redirect_ifindex, 12);
+	int p4 = load_redirect_map(vm, dh, 1001, XDP_DROP);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p4, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_DROP);
+	/* CPUMAP: the target is the cpu (key); bad flags abort */
+	int cpu = map_create(vm, BPF_MAP_TYPE_CPUMAP, 4, 2);
+	uint32_t qsize = 192;
+	CHECK_EQ_U64(map_upd(vm, cpu, 1, &qsize, 0), 0);
+	int p5 = load_redirect_map(vm, cpu, 1, 0);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p5, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.redirect_map_type, BPF_MAP_TYPE_CPUMAP);
+	CHECK_EQ_U64(res.redirect_ifindex, 1);
+	int p6 = load_redirect_map(vm, cpu, 1, 64);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p6, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_ABORTED);
+	/* XSKMAP records the socket value */
+	int xsk = map_create(vm, BPF_MAP_TYPE_XSKMAP, 4, 4);
+	CHECK(xsk >= 0);
+	CHECK_EQ_U64(map_create(vm, BPF_MAP_TYPE_XSKMAP, 8, 4), -EINVAL);
+	/* redirect_map on an array faults */
+	int arr = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 4);
+	int p7 = load_redirect_map(vm, arr, 0, 0);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p7, pkt, n, out, sizeof(out), &out_len, &res), -EINVAL);
+	bpfvm_free(vm);
+}
+
 struct hreq {
 	uint32_t a, b, out, secret;
 };
@@ -636,5 +730,6 @@ int main(void)
 	RUN(helper_table);
 	RUN(tracing_test_runs);
 	RUN(host_hook);
+	RUN(redirect_maps);
 	return test_done();
 }
