@@ -112,6 +112,7 @@ void bpfvm_free(struct bpfvm *vm)
 	free(vm->helpers);
 	free(vm->slot_busy);
 	free(vm->prandom);
+	pt_pool_drain(vm);
 	pthread_mutex_destroy(&vm->lock);
 	diag_fini(&vm->log);
 	free(vm);

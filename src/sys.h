@@ -56,6 +56,7 @@ struct bpfvm {
 	uint32_t next_id;
 
 	atomic_ulong *slot_busy;     /* one bit per execution slot */
+	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
 	uint64_t *prandom;           /* one xorshift state per slot */
 };
 

@@ -223,6 +223,58 @@ int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src,
 	return 0;
 }
 
+/* Packet areas of PT_POOL_LEN bytes are cached per instance: mmap + munmap cost ~10 us a packet, a
+ * cached area's memset ~0.2 us.  Lock-free: a slot holds an area or NULL; take = exchange with NULL,
+ * give back = compare-and-swap into an empty slot, else unmap. */
+#define PT_POOL_LEN 8192u
+
+int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len)
+{
+	if ((size_t)PT_CTX_AREA + cap > PT_POOL_LEN || head > cap || len > cap - head)
+		return pt_pkt_alloc(p, cap, head, src, len);
+	for (size_t i = 0; i < sizeof(vm->pt_pool) / sizeof(vm->pt_pool[0]); i++) {
+		uint8_t *m = atomic_exchange(&vm->pt_pool[i], NULL);
+		if (!m)
+			continue;
+		memset(m, 0, PT_POOL_LEN); /* as the kernel's kzalloc'd test buffers: no stale bytes */
+		p->map = m;
+		p->map_len = PT_POOL_LEN;
+		p->frame = m + PT_CTX_AREA;
+		p->cap = PT_POOL_LEN - PT_CTX_AREA;
+		p->meta = p->data = head;
+		p->end = head + len;
+		p->ctx = m;
+		p->region = -1;
+		if (len)
+			memcpy(p->frame + head, src, len);
+		return 0;
+	}
+	return pt_pkt_alloc(p, PT_POOL_LEN - PT_CTX_AREA, head, src, len);
+}
+
+void pt_pkt_release(struct bpfvm *vm, struct pt_pkt *p)
+{
+	if (p->map && p->map_len == PT_POOL_LEN) {
+		for (size_t i = 0; i < sizeof(vm->pt_pool) / sizeof(vm->pt_pool[0]); i++) {
+			void *expect = NULL;
+			if (atomic_compare_exchange_strong(&vm->pt_pool[i], &expect, p->map)) {
+				p->map = NULL;
+				return;
+			}
+		}
+	}
+	pt_pkt_free(p);
+}
+
+void pt_pool_drain(struct bpfvm *vm)
+{
+	for (size_t i = 0; i < sizeof(vm->pt_pool) / sizeof(vm->pt_pool[0]); i++) {
+		void *m = atomic_exchange(&vm->pt_pool[i], NULL);
+		if (m)
+			munmap(m, PT_POOL_LEN);
+	}
+}
+
 void pt_pkt_free(struct pt_pkt *p)
 {
 	if (p->map)

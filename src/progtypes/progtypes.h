@@ -104,8 +104,13 @@ struct pt_pkt {
 	struct pt_pkt_result rd;
 };
 
+/* Frees the instance's cached packet areas (bpfvm_free() calls it). */
+void pt_pool_drain(struct bpfvm *vm);
 /* Maps a packet area: frame of `cap` bytes with data at `head`, len bytes copied from src.  0 / -ENOMEM. */
 int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
+/* The same, reusing one of vm's cached 8 KiB areas when cap fits (pt_pkt_release() gives it back). */
+int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
+void pt_pkt_release(struct bpfvm *vm, struct pt_pkt *p);
 void pt_pkt_free(struct pt_pkt *p);
 /* Grows the frame so that `head` more bytes fit before meta and `tail` after end (moves the mapping;
  * callers recompute pointers).  0 or -ENOMEM / -E2BIG. */

@@ -212,7 +212,7 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 	memset(&p, 0, sizeof(p));
 	p.prog_type = prog->type;
 	p.attach_type = prog->expected_attach_type;
-	if ((err = pt_pkt_alloc(&p, PT_SKB_HEADROOM + 4096, PT_SKB_HEADROOM,
+	if ((err = pt_pkt_get(vm, &p, PT_SKB_HEADROOM + 4096, PT_SKB_HEADROOM,
 				(const void *)(uintptr_t)attr->test.data_in, size)))
 		return sys_err(vm, err, "PROG_TEST_RUN: cannot map the packet");
 	p.mac = p.data;
@@ -220,12 +220,12 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 	if (!l2)
 		p.meta = p.data = p.net; /* socket filters start at the network header here */
 	if (has_ctx && in.wire_len && (in.wire_len < p.end - p.data || in.wire_len > PT_SKB_MAX_LEN)) {
-		pt_pkt_free(&p);
+		pt_pkt_release(vm, &p);
 		return sys_err(vm, -EINVAL, "PROG_TEST_RUN: wire_len %u invalid for a %u-byte skb", in.wire_len,
 			       p.end - p.data);
 	}
 	if (in.gso_segs > 65535) {
-		pt_pkt_free(&p);
+		pt_pkt_release(vm, &p);
 		return sys_err(vm, -EINVAL, "PROG_TEST_RUN: gso_segs %u above GSO_MAX_SEGS", in.gso_segs);
 	}
 	memset(&keep, 0, sizeof(keep));
@@ -263,7 +263,7 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 		if (!err)
 			err = pt_ctx_out(attr, &in, sizeof(in));
 	}
-	pt_pkt_free(&p);
+	pt_pkt_release(vm, &p);
 	return err;
 }
 
@@ -295,7 +295,7 @@ int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 	memset(&p, 0, sizeof(p));
 	p.prog_type = prog->type;
 	p.attach_type = prog->expected_attach_type;
-	if ((err = pt_pkt_alloc(&p, PT_XDP_HEADROOM + (uint32_t)*len + PT_SHINFO_SZ, PT_XDP_HEADROOM, buf,
+	if ((err = pt_pkt_get(vm, &p, PT_XDP_HEADROOM + (uint32_t)*len + PT_SHINFO_SZ, PT_XDP_HEADROOM, buf,
 				(uint32_t)*len)))
 		return sys_err(vm, err, "cannot map the packet");
 	p.mac = p.data;
@@ -334,6 +334,6 @@ int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 			res->len = n;
 		}
 	}
-	pt_pkt_free(&p);
+	pt_pkt_release(vm, &p);
 	return err;
 }

@@ -92,7 +92,7 @@ int pt_xdp_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 	memset(&p, 0, sizeof(p));
 	p.prog_type = BPF_PROG_TYPE_XDP;
 	p.attach_type = prog->expected_attach_type;
-	if ((err = pt_pkt_alloc(&p, PT_XDP_FRAME_SZ, headroom, (const void *)(uintptr_t)attr->test.data_in, size)))
+	if ((err = pt_pkt_get(vm, &p, PT_XDP_FRAME_SZ, headroom, (const void *)(uintptr_t)attr->test.data_in, size)))
 		return sys_err(vm, err, "PROG_TEST_RUN: cannot map the packet frame");
 	p.cap = PT_XDP_FRAME_SZ - PT_SHINFO_SZ; /* xdp_data_hard_end() */
 	p.data = p.meta + md.data;
@@ -111,7 +111,7 @@ int pt_xdp_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 		if (!err)
 			err = pt_ctx_out(attr, &md, sizeof(md));
 	}
-	pt_pkt_free(&p);
+	pt_pkt_release(vm, &p);
 	return err;
 }
 
@@ -129,7 +129,7 @@ int pt_xdp_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 	memset(&p, 0, sizeof(p));
 	p.prog_type = BPF_PROG_TYPE_XDP;
 	p.attach_type = prog->expected_attach_type;
-	if ((err = pt_pkt_alloc(&p, PT_XDP_FRAME_SZ, PT_XDP_HEADROOM, buf, (uint32_t)*len)))
+	if ((err = pt_pkt_get(vm, &p, PT_XDP_FRAME_SZ, PT_XDP_HEADROOM, buf, (uint32_t)*len)))
 		return sys_err(vm, err, "cannot map the packet frame");
 	p.cap = PT_XDP_FRAME_SZ - PT_SHINFO_SZ;
 	vm_run_init(&run, prog, stack);
@@ -151,6 +151,6 @@ int pt_xdp_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 			res->len = n;
 		}
 	}
-	pt_pkt_free(&p);
+	pt_pkt_release(vm, &p);
 	return err;
 }
