@@ -29,7 +29,8 @@ all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so examples
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c
+# deps is order-only so that `make -j` installs packages before the first compile, not beside it.
+$(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
 
@@ -58,7 +59,7 @@ $(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/replay.c $(BUILD)/libbpfvm.a
 
 # BPF examples, compiled against libbpf's headers exactly as for the kernel.
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror
-$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*.h)
+$(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 examples: $(EX_OBJS) $(BUILD)/examples/hook_example

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test binary of each build directory given (normal, then sanitizer build) and prints the
-# final tally "N passed, N failed" (skips are counted and listed, never as passes).
+# final tally "N passed, N failed" as its last line (skips are counted and listed, never as passes).
 set -u
 pass=0; fail=0; skip=0
 for dir in "$@"; do
@@ -22,5 +22,6 @@ FAIL $name: exited with status $rc"
 		fi
 	done
 done
-echo "$pass passed, $fail failed, $skip skipped"
+echo "$skip skipped (each listed above with its reason)"
+echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
