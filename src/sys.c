@@ -340,7 +340,7 @@ bool sys_mem_ok_dynamic(struct bpfvm *vm, uintptr_t addr, size_t len, bool write
 		bool w;
 		map_region(o->map, &lo, &n, &w);
 		if (addr >= (uintptr_t)lo && addr < (uintptr_t)lo + n && len <= (uintptr_t)lo + n - addr)
-			ok = !write || w;
+			ok = write ? w : map_prog_readable(o->map);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return ok;
@@ -517,7 +517,8 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	size_t n;
 	bool w;
 	map_region(mo->map, &lo, &n, &w);
-	p->map_regions[p->map_region_cnt++] = (struct vm_region){ (uintptr_t)lo, (uintptr_t)lo + n, w };
+	p->map_regions[p->map_region_cnt++] = (struct vm_region){ (uintptr_t)lo, (uintptr_t)lo + n, w,
+								   !map_prog_readable(mo->map) };
 	p->used_map_ids[p->used_map_cnt++] = mo->id;
 	sys_obj_hold(mo); /* the program's reference */
 	return 0;

@@ -220,7 +220,28 @@ static long elem_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 	return err;
 }
 
-/* Batches: the token is a u32 count of elements already returned (in_batch/out_batch point at one). */
+/* Which batch commands a type has: Linux sets map_lookup_batch etc. per type and answers -ENOTSUPP for
+ * the rest (bpf_map_do_batch()); arrays have no deleting batches since their elements cannot go. */
+static bool batch_supported(uint32_t t, int cmd)
+{
+	bool hash = t == BPF_MAP_TYPE_HASH || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_HASH ||
+		    t == BPF_MAP_TYPE_LRU_PERCPU_HASH || t == BPF_MAP_TYPE_HASH_OF_MAPS;
+	bool array = t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_BATCH:
+	case BPF_MAP_UPDATE_BATCH:
+		return hash || array || t == BPF_MAP_TYPE_LPM_TRIE;
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+		return hash;
+	default:
+		return hash || t == BPF_MAP_TYPE_LPM_TRIE;
+	}
+}
+
+/* Batches: the token is a u32 count of elements already returned (in_batch/out_batch point at one).
+ * Checks come in Linux's order: permissions (-EPERM), then whether the type has the command
+ * (-ENOTSUPP), then the command's own arguments (-EINVAL).  batch.count is written back only once the
+ * command ran: the elements done, also when one of them failed. */
 static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 {
 	int err = 0;
@@ -233,16 +254,32 @@ static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 	uint8_t *keys = (uint8_t *)(uintptr_t)a->batch.keys, *values = (uint8_t *)(uintptr_t)a->batch.values;
 	uint32_t want = a->batch.count, done = 0;
 	uint8_t *cur = NULL, *next = NULL;
+	bool writes = cmd != BPF_MAP_LOOKUP_BATCH, reads = cmd != BPF_MAP_UPDATE_BATCH && cmd != BPF_MAP_DELETE_BATCH;
+	uint64_t ef = a->batch.elem_flags;
+	bool has_lock = m->hdr->spin_lock_off != UINT32_MAX;
 
-	if (a->batch.flags || (a->batch.elem_flags & ~(uint64_t)(BPF_F_LOCK | 3)) || !keys ||
-	    (!values && cmd != BPF_MAP_DELETE_BATCH) || map_key_size(m) == 0) {
-		err = sys_err(vm, map_key_size(m) == 0 ? -ENOTSUPP : -EINVAL, "batch: invalid arguments");
-		goto out;
+	if ((writes && (m->user_rdonly || m->hdr->frozen)) || (reads && m->user_wronly)) {
+		err = sys_err(vm, -EPERM, "batch: map fd %u is not %s", a->batch.map_fd, writes ? "writable" : "readable");
+		goto put;
+	}
+	if (!batch_supported(map_type(m), cmd)) {
+		err = sys_err(vm, -ENOTSUPP, "batch: command %d is not supported for map type %u", cmd, map_type(m));
+		goto put;
+	}
+	if (a->batch.flags || (ef & ~(uint64_t)(BPF_F_LOCK | (cmd == BPF_MAP_UPDATE_BATCH ? 3 : 0))) ||
+	    ((ef & BPF_F_LOCK) && !has_lock)) {
+		err = sys_err(vm, -EINVAL, "batch: invalid flags 0x%llx elem_flags 0x%llx%s", (unsigned long long)a->batch.flags,
+			      (unsigned long long)ef, (ef & BPF_F_LOCK) && !has_lock ? " (BPF_F_LOCK without a spin lock)" : "");
+		goto put;
+	}
+	if (!keys || (!values && cmd != BPF_MAP_DELETE_BATCH)) {
+		err = sys_err(vm, -EFAULT, "batch: keys or values is NULL");
+		goto put;
 	}
 	if (cmd == BPF_MAP_UPDATE_BATCH || cmd == BPF_MAP_DELETE_BATCH) {
 		for (; done < want; done++) {
 			err = cmd == BPF_MAP_UPDATE_BATCH
-				      ? do_update(vm, m, keys + (size_t)done * ks, values + done * vs, a->batch.elem_flags)
+				      ? do_update(vm, m, keys + (size_t)done * ks, values + done * vs, ef)
 				      : do_delete(vm, m, keys + (size_t)done * ks);
 			if (err)
 				break;
@@ -271,24 +308,30 @@ static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 		memcpy(cur, next, ks);
 		if (!deleting && pos++ < skip)
 			continue;
-		err = do_lookup(m, cur, values + done * vs, a->batch.elem_flags);
+		err = do_lookup(m, cur, values + done * vs, ef);
 		if (err == -ENOENT)
 			continue;
 		if (err)
 			break;
 		memcpy(keys + (size_t)done * ks, cur, ks);
 		if (deleting) {
-			do_delete(vm, m, cur);
+			/* a failed delete would leave the key first in the walk forever: report it */
+			err = do_delete(vm, m, cur);
+			if (err) {
+				sys_err(vm, err, "batch: deleting a returned element failed");
+				break;
+			}
 			first = true; /* restart: the deleted key has no successor */
 		}
 		done++;
 	}
 	if (a->batch.out_batch) {
-		uint32_t tok = deleting ? 0 : skip + done;
+		uint32_t tok = deleting ? 0 : pos; /* keys walked, counting empty fd-array slots too */
 		memcpy((void *)(uintptr_t)a->batch.out_batch, &tok, 4);
 	}
 out:
 	a->batch.count = done;
+put:
 	free(cur);
 	free(next);
 	sys_put(vm, o);

@@ -25,6 +25,18 @@ struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper)
 	return NULL;
 }
 
+/* Linux's verifier refuses a program that calls update/delete/push/pop on a BPF_F_RDONLY_PROG map
+ * ("write into map forbidden", -EACCES, verifier.c record_func_map()).  With no verifier yet the call
+ * itself refuses: it faults the run with -EACCES, so the program stops as if it had not been loaded,
+ * rather than going on with an error code the kernel would never have let it see. */
+static bool prog_may_write(struct vm_run *run, struct map *m, const char *what)
+{
+	if (!(map_flags(m) & BPF_F_RDONLY_PROG))
+		return true;
+	vm_fault(run, -EACCES, what, (uintptr_t)m, 0);
+	return false;
+}
+
 #define ARGS struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5
 #define UNUSED_ARGS(...) (void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5
 
@@ -58,6 +70,8 @@ uint64_t hlp_map_update_elem(ARGS)
 	struct map *m = hlp_map_arg(run, r1, "bpf_map_update_elem: R1 is not a map");
 	if (!m)
 		return 0;
+	if (!prog_may_write(run, m, "bpf_map_update_elem: write into map forbidden (BPF_F_RDONLY_PROG)"))
+		return 0;
 	if (map_is_fd_map(m))
 		return (uint64_t)-EINVAL; /* Linux: fd maps are updated from user space only */
 	const void *key = hlp_mem(run, r2, map_key_size(m), false, "bpf_map_update_elem: key");
@@ -72,6 +86,8 @@ uint64_t hlp_map_delete_elem(ARGS)
 	UNUSED_ARGS();
 	struct map *m = hlp_map_arg(run, r1, "bpf_map_delete_elem: R1 is not a map");
 	if (!m)
+		return 0;
+	if (!prog_may_write(run, m, "bpf_map_delete_elem: write into map forbidden (BPF_F_RDONLY_PROG)"))
 		return 0;
 	if (map_is_fd_map(m))
 		return (uint64_t)-EINVAL;
@@ -99,6 +115,8 @@ uint64_t hlp_map_push_elem(ARGS)
 	struct map *m = hlp_map_arg(run, r1, "bpf_map_push_elem: R1 is not a map");
 	if (!m)
 		return 0;
+	if (!prog_may_write(run, m, "bpf_map_push_elem: write into map forbidden (BPF_F_RDONLY_PROG)"))
+		return 0;
 	const void *val = hlp_mem(run, r2, map_value_size(m), false, "bpf_map_push_elem: value");
 	if (!val)
 		return 0;
@@ -109,6 +127,8 @@ static uint64_t pop_peek(struct vm_run *run, uint64_t r1, uint64_t r2, bool peek
 {
 	struct map *m = hlp_map_arg(run, r1, name);
 	if (!m)
+		return 0;
+	if (!peek && !prog_may_write(run, m, "bpf_map_pop_elem: write into map forbidden (BPF_F_RDONLY_PROG)"))
 		return 0;
 	/* bloom filters read the value to test; queues and stacks write it */
 	bool bloom = map_type(m) == BPF_MAP_TYPE_BLOOM_FILTER;

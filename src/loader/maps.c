@@ -15,6 +15,7 @@
 
 #include "loader.h"
 #include "../sys.h"
+#include "../maps/maps.h"
 
 /* libbpf's enum libbpf_pin_type (bpf/bpf_helpers.h) */
 #define LIBBPF_PIN_NONE 0
@@ -198,6 +199,8 @@ static int parse_def(struct bpfvm_object *obj, const char *map, uint32_t struct_
 					       name[0] == 'k' ? &m->key_size : &m->value_size, v);
 		} else if (!strcmp(name, "key") || !strcmp(name, "value")) {
 			err = field_type_size(obj, map, name, mb.type, &v);
+			if (!err && name[0] == 'v')
+				m->value_type = mb.type; /* `T *value`, checked to be a pointer just above */
 			if (!err)
 				err = set_size(obj, map, name, name[0] == 'k' ? &m->key_size : &m->value_size, v);
 		} else if (!strcmp(name, "values")) {
@@ -439,6 +442,53 @@ static long sys_bpf(struct bpfvm_object *obj, int cmd, union bpf_attr *a)
 	return bpfvm_bpf(obj->vm, cmd, a, sizeof(*a));
 }
 
+/* Byte offset of a top-level `struct bpf_spin_lock` member of the value type (`T *value`), or UINT32_MAX.
+ * Linux finds it from the BTF given to MAP_CREATE (btf_find_spin_lock()); bpfvm has no BTF objects, so
+ * the loader finds it and tells the map. */
+static uint32_t spin_lock_off(struct bpfvm_object *obj, uint32_t value_ptr)
+{
+	struct btf_type t;
+	uint32_t id;
+
+	if (!value_ptr || ldr_btf_skip_mods(obj, ".maps", value_ptr, &id) || !ldr_btf_type(obj->btf, id, &t) ||
+	    ldr_btf_skip_mods(obj, ".maps", t.type, &id) || !ldr_btf_type(obj->btf, id, &t) ||
+	    BTF_INFO_KIND(t.info) != BTF_KIND_STRUCT)
+		return UINT32_MAX;
+	struct span ms = ldr_btf_extra(obj->btf, id);
+	bool kflag = BTF_INFO_KFLAG(t.info);
+	for (uint32_t i = 0; i < BTF_INFO_VLEN(t.info); i++) {
+		struct btf_member mb;
+		struct btf_type mt;
+		uint32_t mid;
+		if (!span_read(ms, (uint64_t)i * sizeof(mb), &mb, sizeof(mb)) ||
+		    ldr_btf_skip_mods(obj, ".maps", mb.type, &mid) || !ldr_btf_type(obj->btf, mid, &mt))
+			return UINT32_MAX;
+		const char *name = ldr_btf_str(obj->btf, mt.name_off);
+		uint32_t bits = kflag ? BTF_MEMBER_BIT_OFFSET(mb.offset) : mb.offset;
+		if (BTF_INFO_KIND(mt.info) == BTF_KIND_STRUCT && name && !strcmp(name, "bpf_spin_lock") && bits % 8 == 0)
+			return bits / 8;
+	}
+	return UINT32_MAX;
+}
+
+static int set_spin_lock(struct bpfvm_object *obj, struct ldr_map *m)
+{
+	uint32_t off = spin_lock_off(obj, m->value_type);
+	int err = 0;
+
+	if (off == UINT32_MAX)
+		return 0;
+	struct sys_obj *o = sys_get(obj->vm, m->fd, SYS_MAP, &err);
+	if (o) {
+		err = map_set_spin_lock_off(o->map, off);
+		sys_put(obj->vm, o);
+	}
+	if (err)
+		return ldr_err(obj, ".maps", err, "map '%s': struct bpf_spin_lock at value offset %u not allowed (type %u, value %u)",
+			       m->real_name, off, m->type, m->value_size);
+	return 0;
+}
+
 static int create_one(struct bpfvm_object *obj, struct ldr_map *m, int inner_fd)
 {
 	union bpf_attr a;
@@ -465,7 +515,12 @@ static int create_one(struct bpfvm_object *obj, struct ldr_map *m, int inner_fd)
 		return ldr_err(obj, NULL, (int)fd, "map '%s': MAP_CREATE failed (type %u, key %u, value %u, max_entries %u, flags 0x%x)",
 			       m->real_name, m->type, m->key_size, m->value_size, m->max_entries, m->map_flags);
 	m->fd = (int)fd;
-	return 0;
+	int err = set_spin_lock(obj, m);
+	if (err) {
+		bpfvm_close(obj->vm, m->fd);
+		m->fd = -1;
+	}
+	return err;
 }
 
 /* LIBBPF_PIN_BY_NAME: reuse the pinned map when it is compatible (libbpf map_is_reuse_compat), else create

@@ -216,6 +216,11 @@ void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable
 	*prog_writable = !(m->hdr->flags & BPF_F_RDONLY_PROG);
 }
 
+bool map_prog_readable(const struct map *m)
+{
+	return !(m->hdr->flags & BPF_F_WRONLY_PROG);
+}
+
 void *map_direct_value_addr(struct map *m, uint32_t off)
 {
 	if (m->hdr->type != BPF_MAP_TYPE_ARRAY || m->hdr->max_entries != 1 || off >= m->hdr->value_size)
@@ -225,6 +230,10 @@ void *map_direct_value_addr(struct map *m, uint32_t off)
 
 int map_set_spin_lock_off(struct map *m, uint32_t off)
 {
+	uint32_t t = m->hdr->type;
+	/* Linux map_check_btf(): of the types bpfvm has, only HASH and ARRAY values may hold a spin lock */
+	if (t != BPF_MAP_TYPE_HASH && t != BPF_MAP_TYPE_ARRAY)
+		return -EOPNOTSUPP;
 	if (off > m->hdr->value_size || m->hdr->value_size - off < 4 || off % 4)
 		return -EINVAL;
 	m->hdr->spin_lock_off = off;
@@ -323,14 +332,27 @@ long map_pop(struct map *m, void *value, bool peek)
 
 /* ---- user side --------------------------------------------------------------------------------- */
 
-/* Copies a value out (all CPUs for per-CPU maps), without the spin lock word when BPF_F_LOCK is off
- * (Linux copy_map_value() skips it). */
-static void copy_out(struct map *m, void *dst, const void *src)
+/* Copies a value out (all CPUs for per-CPU maps).  With BPF_F_LOCK the copy happens under the value's
+ * own spin lock, the word programs take with bpf_spin_lock(), so it never sees half of a critical
+ * section (Linux copy_map_value_locked()).  The lock word itself is never handed out: it reads as 0
+ * (check_and_init_map_value()).  Callers checked that BPF_F_LOCK implies a spin lock. */
+static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 {
-	memcpy(dst, src, map_user_value_size(m));
 	uint32_t sl = m->hdr->spin_lock_off;
-	if (sl != UINT32_MAX && !m->ops->percpu)
-		memset((uint8_t *)dst + sl, 0, 4);
+	if (sl == UINT32_MAX || m->ops->percpu) {
+		memcpy(dst, src, map_user_value_size(m));
+		return;
+	}
+	uint32_t *lockw = (uint32_t *)((uint8_t *)src + sl);
+	if (flags & BPF_F_LOCK) {
+		uint32_t zero = 0;
+		while (!__atomic_compare_exchange_n(lockw, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			zero = 0;
+	}
+	memcpy(dst, src, m->hdr->value_size);
+	if (flags & BPF_F_LOCK)
+		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
+	memset((uint8_t *)dst + sl, 0, 4);
 }
 
 int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
@@ -351,7 +373,7 @@ int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
 	map_lock(m);
 	void *v = m->ops->lookup(m, key);
 	if (v)
-		copy_out(m, value, v);
+		copy_out(m, value, v, flags);
 	map_unlock(m);
 	return v ? 0 : -ENOENT;
 }
@@ -445,7 +467,7 @@ int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint6
 	void *v = m->ops->lookup(m, key);
 	int r = -ENOENT;
 	if (v) {
-		copy_out(m, value, v);
+		copy_out(m, value, v, flags);
 		r = (int)m->ops->delete(m, key);
 	}
 	map_unlock(m);

@@ -98,6 +98,8 @@ bool map_is_percpu(const struct map *m);
 
 /* The memory programs may touch (values), for the engines' pointer checks. */
 void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable);
+/* May programs load from the values?  false for BPF_F_WRONLY_PROG (Linux check_map_access_type()). */
+bool map_prog_readable(const struct map *m);
 /* BPF_PSEUDO_MAP_VALUE: address of byte `off` of the single value of an ARRAY map, or NULL. */
 void *map_direct_value_addr(struct map *m, uint32_t off);
 /* PROG_ARRAY slot -> program object id, 0 when empty. */

@@ -91,13 +91,13 @@ bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool w
 	for (unsigned i = 0; i < run->region_cnt; i++) {
 		const struct vm_region *r = &run->regions[i];
 		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
-			return !write || r->writable;
+			return write ? r->writable : !r->write_only;
 	}
 	const struct vm_prog *p = run->prog;
 	for (size_t i = 0; i < p->map_region_cnt; i++) {
 		const struct vm_region *r = &p->map_regions[i];
 		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
-			return !write || r->writable;
+			return write ? r->writable : !r->write_only;
 	}
 	return sys_mem_ok_dynamic(run->vm, addr, len, write);
 }
@@ -106,7 +106,7 @@ bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writa
 {
 	if (run->region_cnt >= VM_MAX_REGIONS)
 		return false;
-	run->regions[run->region_cnt++] = (struct vm_region){ (uintptr_t)p, (uintptr_t)p + len, writable };
+	run->regions[run->region_cnt++] = (struct vm_region){ (uintptr_t)p, (uintptr_t)p + len, writable, false };
 	return true;
 }
 

@@ -43,6 +43,7 @@ _Static_assert(sizeof(struct vm_insn) == 16, "four pre-decoded insns per cache l
 struct vm_region {
 	uintptr_t lo, hi;       /* [lo, hi) */
 	bool writable;
+	bool write_only;        /* loads fault (BPF_F_WRONLY_PROG map values); false keeps old initialisers readable */
 };
 
 struct vm_prog {
