@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "helpers.h"
 #include "../sys.h"
@@ -114,19 +115,15 @@ uint64_t hlp_get_current_comm(struct vm_run *run, uint64_t r1, uint64_t r2, uint
 	(void)r3, (void)r4, (void)r5;
 	char *buf = hlp_mem(run, r1, r2, true, "bpf_get_current_comm");
 	char comm[16] = "";
-	FILE *f;
 
 	if (!buf)
 		return 0;
 	if (r2 == 0)
 		return (uint64_t)-EINVAL;
-	f = fopen("/proc/self/comm", "r");
-	if (f) {
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = '\0';
-		fclose(f);
-	}
-	comm[strcspn(comm, "\n")] = '\0';
+	/* the calling thread's name, as Linux gives current->comm (not the process's, /proc/self/comm) */
+	if (prctl(PR_GET_NAME, comm, 0, 0, 0))
+		comm[0] = '\0';
+	comm[sizeof(comm) - 1] = '\0';
 	size_t n = strlen(comm);
 	if (n >= r2)
 		n = (size_t)r2 - 1;

@@ -7,48 +7,61 @@
 
 #include "helpers.h"
 
-/* bpf_strtol/strtoul: Linux's semantics (kernel/bpf/helpers.c: __bpf_strtoull): leading spaces, an
- * optional sign (strtol only), base 0/8/10/16 with the low 5 bits of flags; returns chars consumed. */
+/* bpf_strtol/strtoul: Linux's __bpf_strtoull() (kernel/bpf/helpers.c) step by step: leading isspace()
+ * (kernel ctype, so 0xa0 too), an optional '-', then at most 63 bytes copied to a NUL-terminated buffer
+ * and parsed as _parse_integer_fixup_radix() + _parse_integer() do: base 0 picks 16 only for "0x"
+ * followed by a hex digit ("0x" alone is octal 0), base 16 skips a "0x" prefix.  Overflow is -ERANGE
+ * (the digits are still consumed); no digits is -EINVAL.  Returns the bytes consumed. */
+static bool kernel_isspace(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return 99;
+}
+
 static long parse_ull(const char *s, size_t len, uint64_t flags, unsigned long long *res, bool *neg)
 {
 	unsigned base = flags & 0x1f;
 	size_t i = 0;
+	char str[64];
 
-	if (flags & ~0x1full || (base != 0 && base != 8 && base != 10 && base != 16) || len == 0)
+	if (len == 0 || (base != 0 && base != 8 && base != 10 && base != 16) || (flags & ~0x1full))
 		return -EINVAL;
-	while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
+	while (i < len && kernel_isspace((unsigned char)s[i]))
 		i++;
-	*neg = false;
-	if (i < len && s[i] == '-') {
-		*neg = true;
+	*neg = i < len && s[i] == '-';
+	if (*neg)
 		i++;
-	}
-	if (base == 0 || base == 16) {
-		if (i + 1 < len && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-			base = 16;
-			i += 2;
-		} else if (base == 0) {
-			base = i < len && s[i] == '0' ? 8 : 10;
-		}
-	}
-	size_t start = i;
+	if (i == len)
+		return -EINVAL;
+	size_t n = len - i < sizeof(str) - 1 ? len - i : sizeof(str) - 1;
+	memcpy(str, s + i, n);
+	str[n] = '\0';
+	const char *p = str;
+	if (base == 0)
+		base = p[0] != '0' ? 10 : (p[1] | 0x20) == 'x' && hexval(p[2]) < 16 ? 16 : 8;
+	if (base == 16 && p[0] == '0' && (p[1] | 0x20) == 'x')
+		p += 2;
 	unsigned long long v = 0;
-	for (; i < len; i++) {
-		unsigned d;
-		char c = s[i];
-		if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-		else break;
-		if (d >= base)
-			break;
-		if (CKD_MUL(&v, v, base) || CKD_ADD(&v, v, d))
-			return -ERANGE;
-	}
-	if (i == start)
+	bool overflow = false;
+	const char *d = p;
+	for (; hexval(*d) < (int)base; d++)
+		overflow |= CKD_MUL(&v, v, base) || CKD_ADD(&v, v, (unsigned)hexval(*d));
+	if (overflow)
+		return -ERANGE;
+	if (d == p)
 		return -EINVAL;
 	*res = v;
-	return (long)i;
+	return (long)(i + (size_t)(d - str));
 }
 
 uint64_t hlp_strtol(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
@@ -115,9 +128,7 @@ uint64_t hlp_strncmp(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, 
 		if (!a)
 			return 0;
 	}
-	if (!vm_mem_ok(run, (uintptr_t)(s2 + r2), 1, false))
-		return 0;
-	return s2[r2] ? (uint64_t)-1 : 0;
+	return 0; /* Linux: strncmp(s1, s2, s1_sz), equal over s1_sz bytes whatever follows in s2 */
 }
 
 /* Reads host memory that may be unmapped: process_vm_readv on ourselves fails with EFAULT instead of
@@ -145,12 +156,17 @@ static uint64_t probe_read(struct vm_run *run, uint64_t dst, uint64_t size, uint
 	return 0;
 }
 
-static uint64_t probe_read_str(struct vm_run *run, uint64_t dst, uint64_t size, uint64_t src, const char *name)
+/* The _str variants, as Linux's strncpy_from_{kernel,user}_nofault(): copy up to size bytes stopping
+ * after a NUL, always NUL-terminate, return the bytes written including the NUL (size when cut short).
+ * One quirk is kept: the user flavour returns 0, not 1, for an empty string (mm/maccess.c only adds
+ * the NUL to a positive length).  On a fault the whole destination is zeroed and -EFAULT returned. */
+static uint64_t probe_read_str_common(struct vm_run *run, uint64_t dst, uint64_t size, uint64_t src, const char *name,
+				      bool user)
 {
 	char *d = hlp_mem(run, dst, size, true, name);
 
 	if (!d || size == 0)
-		return d ? 0 : 0;
+		return 0;
 	for (size_t i = 0; i < size; i++) {
 		char c;
 		if (i + 1 == size) {
@@ -163,9 +179,21 @@ static uint64_t probe_read_str(struct vm_run *run, uint64_t dst, uint64_t size, 
 		}
 		d[i] = c;
 		if (!c)
-			return i + 1;
+			return user && i == 0 ? 0 : i + 1;
 	}
 	return size;
+}
+
+static uint64_t probe_read_str(struct vm_run *run, uint64_t dst, uint64_t size, uint64_t src, const char *name)
+{
+	return probe_read_str_common(run, dst, size, src, name, false);
+}
+
+/* bpf_probe_read_str (45) is bpf_probe_read_compat_str: below TASK_SIZE, which every address of this
+ * process is, it is the user flavour. */
+static uint64_t probe_read_user_str(struct vm_run *run, uint64_t dst, uint64_t size, uint64_t src, const char *name)
+{
+	return probe_read_str_common(run, dst, size, src, name, true);
 }
 
 #define PROBE(name_, fn_) \
@@ -177,9 +205,9 @@ static uint64_t probe_read_str(struct vm_run *run, uint64_t dst, uint64_t size, 
 PROBE(probe_read, probe_read)
 PROBE(probe_read_kernel, probe_read)
 PROBE(probe_read_user, probe_read)
-PROBE(probe_read_str, probe_read_str)
+PROBE(probe_read_str, probe_read_user_str)
 PROBE(probe_read_kernel_str, probe_read_str)
-PROBE(probe_read_user_str, probe_read_str)
+PROBE(probe_read_user_str, probe_read_user_str)
 #undef PROBE
 
 uint64_t hlp_loop(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
