@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -577,6 +579,604 @@ TEST(batch_ops)
 	bpfvm_free(vm);
 }
 
+/* ---- programs written as assembler text ----------------------------------------------------------
+ * `rN = MAPFD(fd) ll` is patched to a BPF_PSEUDO_MAP_FD lddw (the assembler has no syntax for it). */
+#define MAPFD(fd) (0x7e57000000000000ull | (uint32_t)(fd))
+
+__attribute__((format(printf, 3, 4)))
+static int asm_prog(struct bpfvm *vm, uint32_t type, const char *fmt, ...)
+{
+	char src[4096];
+	struct bpf_insn insns[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(src, sizeof(src), fmt, ap);
+	va_end(ap);
+	long n = bpfvm_asm(vm, src, insns, 256);
+	if (n <= 0 || n > 256) {
+		printf("  asm: %s\n", bpfvm_errmsg(vm));
+		return -EINVAL;
+	}
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == (BPF_LD | BPF_IMM | BPF_DW) && (uint32_t)insns[i + 1].imm >> 16 == 0x7e57) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[++i].imm = 0;
+		}
+	int fd = bpfvm_prog_load(vm, type, insns, (size_t)n, "a");
+	if (fd < 0)
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+static long run_err(struct bpfvm *vm, int fd, void *mem, size_t len, uint64_t *r0)
+{
+	*r0 = 0xdeadbeef;
+	return bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, len, r0);
+}
+
+/* lookup key 0 of map into r0 (exit 7 when NULL), then BODY */
+#define LOOKUP0 "*(u32 *)(r10 - 4) = 0\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\nif r0 == 0 goto null\n"
+#define NULL_EXIT "null:\nr0 = 7\nexit\n"
+
+TEST(prog_rdonly_wronly_flags)
+{
+	static const uint32_t types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH };
+	for (size_t t = 0; t < 2; t++) {
+		struct bpfvm *vm = new_vm(1);
+		uint32_t k = 0;
+		uint64_t v = 5, out;
+		int ro = mk(vm, types[t], 4, 8, 2, BPF_F_RDONLY_PROG), wo = mk(vm, types[t], 4, 8, 2, BPF_F_WRONLY_PROG);
+		int other = mk(vm, BPF_MAP_TYPE_HASH, 4, 8, 2, 0);
+		CHECK(UPD(vm, ro, &k, &v, 0) == 0 && UPD(vm, wo, &k, &v, 0) == 0);
+		int load_ro = asm_prog(vm, 0, LOOKUP0 "r0 = *(u64 *)(r0 + 0)\nexit\n" NULL_EXIT, MAPFD(ro));
+		int store_ro = asm_prog(vm, 0, LOOKUP0 "*(u64 *)(r0 + 0) = 9\nr0 = 0\nexit\n" NULL_EXIT, MAPFD(ro));
+		const char *upd = "*(u32 *)(r10 - 4) = 0\n*(u64 *)(r10 - 16) = 42\nr1 = %llu ll\nr2 = r10\nr2 += -4\n"
+				  "r3 = r10\nr3 += -16\nr4 = 0\ncall 2\nexit\n";
+		const char *del = "*(u32 *)(r10 - 4) = 1\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 3\nexit\n";
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		int upd_ro = asm_prog(vm, 0, upd, MAPFD(ro)), del_ro = asm_prog(vm, 0, del, MAPFD(ro));
+		int upd_wo = asm_prog(vm, 0, upd, MAPFD(wo));
+#pragma GCC diagnostic pop
+		uint64_t r0;
+		/* BPF_F_RDONLY_PROG: loads work; stores and every changing helper are refused */
+		CHECK(run_err(vm, load_ro, NULL, 0, &r0) == 0 && r0 == 5);
+		CHECK(run_err(vm, store_ro, NULL, 0, &r0) == -EFAULT);
+		CHECK(run_err(vm, upd_ro, NULL, 0, &r0) == -EACCES);
+		CHECK(strstr(bpfvm_errmsg(vm), "bpf_map_update_elem: write into map forbidden (BPF_F_RDONLY_PROG)") != NULL);
+		CHECK(run_err(vm, del_ro, NULL, 0, &r0) == -EACCES);
+		CHECK(strstr(bpfvm_errmsg(vm), "bpf_map_delete_elem: write into map forbidden") != NULL);
+		CHECK(LKP(vm, ro, &k, &out) == 0 && out == 5); /* untouched */
+		/* BPF_F_WRONLY_PROG: lookups give a pointer, stores through it and updates work, loads fault */
+		int look_wo = asm_prog(vm, 0, LOOKUP0 "r0 = 1\nexit\n" NULL_EXIT, MAPFD(wo));
+		int load_wo = asm_prog(vm, 0, LOOKUP0 "r0 = *(u64 *)(r0 + 0)\nexit\n" NULL_EXIT, MAPFD(wo));
+		int store_wo = asm_prog(vm, 0, LOOKUP0 "*(u64 *)(r0 + 0) = 9\nr0 = 0\nexit\n" NULL_EXIT, MAPFD(wo));
+		/* a helper that reads the value (the value argument of an update of another map) */
+		int copy_wo = asm_prog(vm, 0, LOOKUP0 "r3 = r0\nr1 = %llu ll\nr2 = r10\nr2 += -4\nr4 = 0\ncall 2\nexit\n" NULL_EXIT,
+				       MAPFD(wo), MAPFD(other));
+		CHECK(run_err(vm, look_wo, NULL, 0, &r0) == 0 && r0 == 1);
+		CHECK(run_err(vm, load_wo, NULL, 0, &r0) == -EFAULT);
+		CHECK(run_err(vm, store_wo, NULL, 0, &r0) == 0 && r0 == 0);
+		CHECK(LKP(vm, wo, &k, &out) == 0 && out == 9);
+		CHECK(run_err(vm, upd_wo, NULL, 0, &r0) == 0 && r0 == 0);
+		CHECK(LKP(vm, wo, &k, &out) == 0 && out == 42);
+		CHECK(run_err(vm, copy_wo, NULL, 0, &r0) == -EFAULT);
+		CHECK(strstr(bpfvm_errmsg(vm), "bpf_map_update_elem: value") != NULL);
+		bpfvm_free(vm);
+	}
+	/* queues: push and pop change the map, peek does not */
+	struct bpfvm *vm = new_vm(1);
+	int q = mk(vm, BPF_MAP_TYPE_QUEUE, 0, 8, 2, BPF_F_RDONLY_PROG);
+	uint64_t v = 3, r0;
+	CHECK(UPD(vm, q, NULL, &v, 0) == 0);
+	int push = asm_prog(vm, 0, "*(u64 *)(r10 - 8) = 1\nr1 = %llu ll\nr2 = r10\nr2 += -8\nr3 = 0\ncall 87\nexit\n", MAPFD(q));
+	int pop = asm_prog(vm, 0, "r1 = %llu ll\nr2 = r10\nr2 += -8\ncall 88\nexit\n", MAPFD(q));
+	int peek = asm_prog(vm, 0, "r1 = %llu ll\nr2 = r10\nr2 += -8\ncall 89\nr0 = *(u64 *)(r10 - 8)\nexit\n", MAPFD(q));
+	CHECK(run_err(vm, push, NULL, 0, &r0) == -EACCES);
+	CHECK(run_err(vm, pop, NULL, 0, &r0) == -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "bpf_map_pop_elem: write into map forbidden") != NULL);
+	CHECK(run_err(vm, peek, NULL, 0, &r0) == 0 && r0 == 3);
+	bpfvm_free(vm);
+}
+
+/* ---- BPF_F_LOCK against programs taking the value's bpf_spin_lock ----------------------------------- */
+
+static const char spin_src[] =
+	"#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+	"struct val { struct bpf_spin_lock lock; __u32 pad; __u64 a[8]; };\n"
+	"struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct val); } arr SEC(\".maps\");\n"
+	"struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u32); __type(value, struct val); } hsh SEC(\".maps\");\n"
+	"static __always_inline int bump(void *map)\n{\n\t__u32 k = 0;\n\tstruct val *v = bpf_map_lookup_elem(map, &k);\n"
+	"\tif (!v)\n\t\treturn 1;\n\tbpf_spin_lock(&v->lock);\n#pragma unroll\n\tfor (int i = 0; i < 8; i++)\n\t\tv->a[i] += 1;\n"
+	"\tbpf_spin_unlock(&v->lock);\n\treturn 0;\n}\n"
+	"SEC(\"tc\") int bump_arr(struct __sk_buff *skb) { return bump(&arr); }\n"
+	"SEC(\"tc\") int bump_hash(struct __sk_buff *skb) { return bump(&hsh); }\n"
+	"char _license[] SEC(\"license\") = \"GPL\";\n";
+
+struct val8 {
+	uint32_t lock, pad;
+	uint64_t a[8];
+};
+
+struct lock_thr {
+	struct bpfvm *vm;
+	int prog, map, ok;
+	unsigned torn, rounds;
+};
+
+static void *lock_prog_thr(void *arg)
+{
+	struct lock_thr *t = arg;
+	uint8_t pkt[64] = { 0 };
+	t->ok = 1;
+	for (int i = 0; i < 40; i++) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.test.prog_fd = (uint32_t)t->prog;
+		a.test.data_in = (uintptr_t)pkt;
+		a.test.data_size_in = sizeof(pkt);
+		a.test.repeat = 250;
+		if (bpfvm_bpf(t->vm, BPF_PROG_TEST_RUN, &a, sizeof(a)) || a.test.retval != 0)
+			t->ok = 0;
+	}
+	return NULL;
+}
+
+static void *lock_user_thr(void *arg)
+{
+	struct lock_thr *t = arg;
+	uint32_t k = 0;
+	t->ok = 1;
+	for (unsigned i = 0; i < t->rounds; i++) {
+		struct val8 v;
+		if (elem(t->vm, BPF_MAP_LOOKUP_ELEM, t->map, &k, &v, BPF_F_LOCK)) {
+			t->ok = 0;
+			continue;
+		}
+		for (int j = 1; j < 8; j++)
+			t->torn += v.a[j] != v.a[0];
+		if (v.lock != 0)
+			t->ok = 0; /* the lock word is never handed out */
+		if (i % 64 == 0) {
+			uint64_t base = v.a[0] + 1000;
+			for (int j = 0; j < 8; j++)
+				v.a[j] = base;
+			v.lock = 1; /* ignored: the map's lock word is not overwritten */
+			if (elem(t->vm, BPF_MAP_UPDATE_ELEM, t->map, &k, &v, BPF_F_LOCK))
+				t->ok = 0;
+		}
+	}
+	return NULL;
+}
+
+TEST(bpf_f_lock_against_program_spin_locks)
+{
+	char dir[] = "/tmp/bpfvm-spin-XXXXXX", c[256], o[256], cmd[1024];
+	if (!mkdtemp(dir))
+		SKIP("mkdtemp failed");
+	snprintf(c, sizeof(c), "%s/spin.bpf.c", dir);
+	snprintf(o, sizeof(o), "%s/spin.bpf.o", dir);
+	FILE *f = fopen(c, "w");
+	fputs(spin_src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
+		 "-c %s -o %s 2>&1", c, o);
+	int built = system(cmd) == 0;
+	unlink(c);
+	if (!built) {
+		rmdir(dir);
+		SKIP("clang could not build the spin lock object (clang or libbpf headers missing)");
+	}
+	struct bpfvm *vm = new_vm(4);
+	struct bpfvm_object *obj;
+	CHECK(bpfvm_object_open(vm, o, &obj) == 0);
+	unlink(o);
+	rmdir(dir);
+	CHECK(bpfvm_object_load(obj) == 0);
+	static const char *const maps[] = { "arr", "hsh" }, *const progs[] = { "bump_arr", "bump_hash" };
+	for (int m = 0; m < 2; m++) {
+		int map = bpfvm_object_map_fd(obj, maps[m]), prog = bpfvm_object_prog_fd(obj, progs[m]);
+		uint32_t k = 0;
+		struct val8 v0;
+		memset(&v0, 0, sizeof(v0));
+		CHECK(map >= 0 && prog >= 0);
+		CHECK(UPD(vm, map, &k, &v0, BPF_F_LOCK) == 0); /* the hash needs the element; the array takes it */
+		struct lock_thr t[3];
+		pthread_t th[3];
+		for (int i = 0; i < 2; i++) {
+			t[i] = (struct lock_thr){ .vm = vm, .prog = prog, .map = map };
+			pthread_create(&th[i], NULL, lock_prog_thr, &t[i]);
+		}
+		t[2] = (struct lock_thr){ .vm = vm, .map = map, .rounds = 20000 };
+		pthread_create(&th[2], NULL, lock_user_thr, &t[2]);
+		for (int i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			CHECK(t[i].ok);
+		}
+		CHECK_EQ_U64(t[2].torn, 0); /* no locked lookup saw half of a program's critical section */
+		struct val8 v;
+		CHECK(elem(vm, BPF_MAP_LOOKUP_ELEM, map, &k, &v, BPF_F_LOCK) == 0);
+		for (int j = 1; j < 8; j++)
+			CHECK(v.a[j] == v.a[0]);
+		CHECK(v.a[0] > 0);
+	}
+	bpfvm_object_close(obj);
+	/* BPF_F_LOCK where the value has no spin lock: -EINVAL, as Linux */
+	int h = mk(vm, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+	uint32_t k = 1;
+	uint64_t v = 1;
+	CHECK(UPD(vm, h, &k, &v, 0) == 0);
+	CHECK(UPD(vm, h, &k, &v, BPF_F_LOCK) == -EINVAL);
+	CHECK(elem(vm, BPF_MAP_LOOKUP_ELEM, h, &k, &v, BPF_F_LOCK) == -EINVAL);
+	CHECK(elem(vm, BPF_MAP_LOOKUP_AND_DELETE_ELEM, h, &k, &v, BPF_F_LOCK) == -EINVAL);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.batch.map_fd = (uint32_t)h;
+	a.batch.keys = (uintptr_t)&k;
+	a.batch.values = (uintptr_t)&v;
+	a.batch.count = 1;
+	a.batch.elem_flags = BPF_F_LOCK;
+	CHECK(bpfvm_bpf(vm, BPF_MAP_LOOKUP_BATCH, &a, sizeof(a)) == -EINVAL);
+	CHECK(bpfvm_bpf(vm, BPF_MAP_UPDATE_BATCH, &a, sizeof(a)) == -EINVAL);
+	bpfvm_free(vm);
+}
+
+/* ---- batches on arrays and per-CPU maps --------------------------------------------------------- */
+
+static long batch(struct bpfvm *vm, int cmd, int fd, void *keys, void *vals, uint32_t *count, void *in, void *out)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.batch.map_fd = (uint32_t)fd;
+	a.batch.keys = (uintptr_t)keys;
+	a.batch.values = (uintptr_t)vals;
+	a.batch.count = *count;
+	a.batch.in_batch = (uintptr_t)in;
+	a.batch.out_batch = (uintptr_t)out;
+	long r = bpfvm_bpf(vm, cmd, &a, sizeof(a));
+	*count = a.batch.count;
+	return r;
+}
+
+TEST(batch_arrays_and_percpu)
+{
+	struct bpfvm *vm = new_vm(2);
+	int ar = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 8, 0);
+	uint32_t keys[8], cnt = 8, tok = 0;
+	uint64_t vals[16];
+	for (uint32_t i = 0; i < 8; i++) {
+		keys[i] = i;
+		vals[i] = 100 + i;
+	}
+	CHECK(batch(vm, BPF_MAP_UPDATE_BATCH, ar, keys, vals, &cnt, NULL, NULL) == 0 && cnt == 8);
+	memset(keys, 0xff, sizeof(keys));
+	memset(vals, 0, sizeof(vals));
+	cnt = 5;
+	CHECK(batch(vm, BPF_MAP_LOOKUP_BATCH, ar, keys, vals, &cnt, NULL, &tok) == 0 && cnt == 5);
+	CHECK(keys[0] == 0 && keys[4] == 4 && vals[0] == 100 && vals[4] == 104);
+	cnt = 5;
+	CHECK(batch(vm, BPF_MAP_LOOKUP_BATCH, ar, keys, vals, &cnt, &tok, &tok) == -ENOENT && cnt == 3);
+	CHECK(keys[0] == 5 && keys[2] == 7 && vals[2] == 107);
+	/* arrays have no deleting batches: -ENOTSUPP before anything is touched (count stays) */
+	cnt = 8;
+	CHECK(batch(vm, BPF_MAP_LOOKUP_AND_DELETE_BATCH, ar, keys, vals, &cnt, NULL, &tok) == -524 && cnt == 8);
+	CHECK(batch(vm, BPF_MAP_DELETE_BATCH, ar, keys, NULL, &cnt, NULL, NULL) == -524 && cnt == 8);
+	uint32_t k = 3;
+	uint64_t v;
+	CHECK(LKP(vm, ar, &k, &v) == 0 && v == 103);
+	/* per-CPU: each element is round_up(value_size, 8) * nr_cpus bytes */
+	int pa = mk(vm, BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 4, 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		keys[i] = i;
+		vals[2 * i] = i;
+		vals[2 * i + 1] = 10 + i;
+	}
+	cnt = 4;
+	CHECK(batch(vm, BPF_MAP_UPDATE_BATCH, pa, keys, vals, &cnt, NULL, NULL) == 0 && cnt == 4);
+	memset(vals, 0, sizeof(vals));
+	cnt = 4;
+	CHECK(batch(vm, BPF_MAP_LOOKUP_BATCH, pa, keys, vals, &cnt, NULL, &tok) == 0 && cnt == 4);
+	CHECK(vals[6] == 3 && vals[7] == 13);
+	cnt = 4;
+	CHECK(batch(vm, BPF_MAP_LOOKUP_AND_DELETE_BATCH, pa, keys, vals, &cnt, NULL, &tok) == -524);
+	int ph = mk(vm, BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 4, 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		keys[i] = i;
+		vals[2 * i] = i;
+		vals[2 * i + 1] = 10 + i;
+	}
+	cnt = 4;
+	CHECK(batch(vm, BPF_MAP_UPDATE_BATCH, ph, keys, vals, &cnt, NULL, NULL) == 0 && cnt == 4);
+	memset(vals, 0, sizeof(vals));
+	cnt = 8;
+	CHECK(batch(vm, BPF_MAP_LOOKUP_AND_DELETE_BATCH, ph, keys, vals, &cnt, NULL, &tok) == -ENOENT && cnt == 4);
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < 4; i++) {
+		CHECK(vals[2 * i] == keys[i] && vals[2 * i + 1] == 10 + keys[i]);
+		sum += keys[i];
+	}
+	CHECK(sum == 6);
+	CHECK(next_key(vm, ph, NULL, &k) == -ENOENT);
+	bpfvm_free(vm);
+}
+
+/* ---- object ids, expected_attach_type, test runs ----------------------------------------------------- */
+
+static uint32_t map_id(struct bpfvm *vm, int fd)
+{
+	struct bpf_map_info info;
+	union bpf_attr a;
+	memset(&info, 0, sizeof(info));
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uintptr_t)&info;
+	return bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) ? 0 : info.id;
+}
+
+TEST(map_ids_and_fd_by_id)
+{
+	struct bpfvm *vm = new_vm(1);
+	int m[3];
+	uint32_t ids[3];
+	for (int i = 0; i < 3; i++) {
+		m[i] = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+		ids[i] = map_id(vm, m[i]);
+		CHECK(ids[i] > 0);
+	}
+	const struct bpf_insn p[] = { INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	int prog = load(vm, p, N(p)); /* a program's id is skipped by MAP_GET_NEXT_ID */
+	CHECK(prog >= 0);
+	CHECK(bpfvm_close(vm, m[1]) == 0);
+	union bpf_attr a;
+	uint32_t seen[8], n = 0;
+	memset(&a, 0, sizeof(a));
+	while (n < 8 && bpfvm_bpf(vm, BPF_MAP_GET_NEXT_ID, &a, sizeof(a)) == 0) {
+		seen[n++] = a.next_id;
+		a.start_id = a.next_id;
+	}
+	CHECK(n == 2 && seen[0] == ids[0] && seen[1] == ids[2]); /* ascending, closed map gone */
+	CHECK(bpfvm_bpf(vm, BPF_MAP_GET_NEXT_ID, &a, sizeof(a)) == -ENOENT);
+	/* a new handle on the same map */
+	uint32_t k = 0;
+	uint64_t v = 77, out = 0;
+	CHECK(UPD(vm, m[2], &k, &v, 0) == 0);
+	memset(&a, 0, sizeof(a));
+	a.map_id = ids[2];
+	int fd = (int)bpfvm_bpf(vm, BPF_MAP_GET_FD_BY_ID, &a, sizeof(a));
+	CHECK(fd >= 0 && fd != m[2]);
+	CHECK(LKP(vm, fd, &k, &out) == 0 && out == 77);
+	CHECK(map_id(vm, fd) == ids[2]);
+	CHECK(bpfvm_close(vm, m[2]) == 0);
+	CHECK(LKP(vm, fd, &k, &out) == 0 && out == 77); /* the new handle keeps the map */
+	a.map_id = ids[1];
+	CHECK(bpfvm_bpf(vm, BPF_MAP_GET_FD_BY_ID, &a, sizeof(a)) == -ENOENT);
+	a.map_id = 9999;
+	CHECK(bpfvm_bpf(vm, BPF_MAP_GET_FD_BY_ID, &a, sizeof(a)) == -ENOENT);
+	struct bpf_prog_info pi;
+	memset(&pi, 0, sizeof(pi));
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)prog;
+	a.info.info_len = sizeof(pi);
+	a.info.info = (uintptr_t)&pi;
+	CHECK(bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) == 0);
+	memset(&a, 0, sizeof(a));
+	a.map_id = pi.id; /* a program's id is not a map's */
+	CHECK(bpfvm_bpf(vm, BPF_MAP_GET_FD_BY_ID, &a, sizeof(a)) == -ENOENT);
+	bpfvm_free(vm);
+}
+
+static int load_xdp(struct bpfvm *vm, uint32_t attach, const struct bpf_insn *p, size_t n)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_XDP;
+	a.expected_attach_type = attach;
+	a.insns = (uintptr_t)p;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uintptr_t)"GPL";
+	return (int)bpfvm_bpf(vm, BPF_PROG_LOAD, &a, sizeof(a));
+}
+
+static long test_run(struct bpfvm *vm, int prog, uint32_t repeat, uint32_t *retval, uint32_t *duration)
+{
+	uint8_t pkt[64] = { 0 };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)prog;
+	a.test.data_in = (uintptr_t)pkt;
+	a.test.data_size_in = sizeof(pkt);
+	a.test.repeat = repeat;
+	long r = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+	*retval = a.test.retval;
+	*duration = a.test.duration;
+	return r;
+}
+
+TEST(prog_load_attach_type_and_test_run_repeat)
+{
+	struct bpfvm *vm = new_vm(1);
+	int cnt = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	/* count runs in the map, spin 2000 iterations, return XDP_PASS */
+	const struct bpf_insn p[] = {
+		INSN(0x62, 10, 0, -4, 0),
+		INSN(0x18, 1, 1, 0, cnt), INSN(0, 0, 0, 0, 0),
+		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
+		INSN(0x85, 0, 0, 0, 1),
+		INSN(0x15, 0, 0, 2, 0),
+		INSN(0xb7, 1, 0, 0, 1), INSN(0xdb, 0, 1, 0, 0),
+		INSN(0xb7, 6, 0, 0, 2000),
+		INSN(0x17, 6, 0, 0, 1), INSN(0x55, 6, 0, -2, 0), /* loop: r6 -= 1; if r6 != 0 goto loop */
+		INSN(0xb7, 0, 0, 0, XDP_PASS),
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	int plain = load_xdp(vm, BPF_XDP, p, N(p)), devmap = load_xdp(vm, BPF_XDP_DEVMAP, p, N(p));
+	CHECK(plain >= 0 && devmap >= 0);
+	uint32_t retval = 0, dur = 0, k = 0;
+	uint64_t runs;
+	CHECK(test_run(vm, plain, 0, &retval, &dur) == 0 && retval == XDP_PASS); /* repeat 0: once */
+	CHECK(LKP(vm, cnt, &k, &runs) == 0 && runs == 1);
+	CHECK(test_run(vm, plain, 50, &retval, &dur) == 0 && retval == XDP_PASS);
+	CHECK(LKP(vm, cnt, &k, &runs) == 0 && runs == 51);
+	CHECK(dur > 0 && dur < 1000000000u); /* mean ns per run of a 6000-insn program: non-zero */
+	/* expected_attach_type is kept: devmap XDP programs have no test run in Linux */
+	CHECK(test_run(vm, devmap, 1, &retval, &dur) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "devmap/cpumap programs have no test run") != NULL);
+	CHECK(LKP(vm, cnt, &k, &runs) == 0 && runs == 51);
+	bpfvm_free(vm);
+}
+
+/* ---- LRU_PERCPU_HASH, HASH_OF_MAPS, STACK_TRACE, per-CPU from threads ------------------------------ */
+
+TEST(lru_percpu_hash)
+{
+	struct bpfvm *vm = new_vm(2);
+	int fd = mk(vm, BPF_MAP_TYPE_LRU_PERCPU_HASH, 4, 4, 4, 0);
+	uint32_t k;
+	uint64_t v[2], out[2];
+	for (k = 0; k < 4; k++) {
+		v[0] = k;
+		v[1] = 10 * k;
+		CHECK(UPD(vm, fd, &k, v, 0) == 0);
+	}
+	k = 0;
+	CHECK(LKP(vm, fd, &k, out) == 0 && out[0] == 0 && out[1] == 0); /* 0 is now the most recent */
+	k = 2;
+	CHECK(LKP(vm, fd, &k, out) == 0 && out[0] == 2 && out[1] == 20);
+	k = 9;
+	v[0] = 9;
+	v[1] = 90;
+	CHECK(UPD(vm, fd, &k, v, 0) == 0); /* evicts 1, the least recently used */
+	k = 1;
+	CHECK(LKP(vm, fd, &k, out) == -ENOENT);
+	k = 9;
+	CHECK(LKP(vm, fd, &k, out) == 0 && out[0] == 9 && out[1] == 90);
+	/* a program's update writes its own slot only; a new element's other slots are zero */
+	int p = asm_prog(vm, 0, "*(u32 *)(r10 - 4) = 20\n*(u64 *)(r10 - 16) = 7\nr1 = %llu ll\nr2 = r10\nr2 += -4\n"
+			 "r3 = r10\nr3 += -16\nr4 = 0\ncall 2\nexit\n", MAPFD(fd));
+	uint64_t r0;
+	CHECK(run_err(vm, p, NULL, 0, &r0) == 0 && r0 == 0);
+	k = 20;
+	CHECK(LKP(vm, fd, &k, out) == 0);
+	CHECK((out[0] == 7 && out[1] == 0) || (out[0] == 0 && out[1] == 7));
+	k = 3; /* 3 was the oldest after 9's insert: evicted by 20 */
+	CHECK(LKP(vm, fd, &k, out) == -ENOENT);
+	bpfvm_free(vm);
+}
+
+TEST(hash_of_maps_from_program)
+{
+	struct bpfvm *vm = new_vm(1);
+	int inner = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0), inner2 = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_HASH_OF_MAPS;
+	a.key_size = 4;
+	a.value_size = 4;
+	a.max_entries = 4;
+	a.inner_map_fd = (uint32_t)inner;
+	int outer = (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	CHECK(outer >= 0);
+	uint32_t k1 = 1, k42 = 42, k7 = 7;
+	uint64_t v = 1234, v2 = 5678;
+	CHECK(UPD(vm, inner, &k1, &v, 0) == 0);
+	CHECK(UPD(vm, inner2, &k1, &v2, 0) == 0);
+	CHECK(UPD(vm, outer, &k42, &inner, 0) == 0);
+	CHECK(UPD(vm, outer, &k7, &inner2, 0) == 0);
+	/* r0 = *lookup(lookup(outer, mem[0]), 1), 1 when the outer key is absent */
+	int p = asm_prog(vm, 0, "r6 = *(u32 *)(r1 + 0)\n*(u32 *)(r10 - 4) = r6\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\n"
+			 "if r0 == 0 goto none\n*(u32 *)(r10 - 4) = 1\nr1 = r0\nr2 = r10\nr2 += -4\ncall 1\n"
+			 "if r0 == 0 goto none\nr0 = *(u64 *)(r0 + 0)\nexit\nnone:\nr0 = 1\nexit\n", MAPFD(outer));
+	uint64_t r0;
+	CHECK(run_err(vm, p, &k42, 4, &r0) == 0 && r0 == 1234);
+	CHECK(run_err(vm, p, &k7, 4, &r0) == 0 && r0 == 5678);
+	CHECK(run_err(vm, p, &k1, 4, &r0) == 0 && r0 == 1);
+	uint32_t id;
+	CHECK(LKP(vm, outer, &k42, &id) == 0 && id == map_id(vm, inner)); /* user space sees the id */
+	CHECK(DEL(vm, outer, &k42) == 0);
+	CHECK(run_err(vm, p, &k42, 4, &r0) == 0 && r0 == 1);
+	bpfvm_free(vm);
+}
+
+TEST(stack_trace_from_program)
+{
+	struct bpfvm *vm = new_vm(1);
+	int st = mk(vm, BPF_MAP_TYPE_STACK_TRACE, 4, 8 * 16, 64, 0);
+	CHECK(st >= 0);
+	/* mem[0] = bpf_get_stackid(ctx, st, 0); mem[1] = bpf_get_stack(ctx, mem + 16, 128, 0); */
+	int p = asm_prog(vm, 0, "r6 = r1\nr2 = %llu ll\nr3 = 0\ncall 27\n*(u64 *)(r6 + 0) = r0\n"
+			 "r1 = r6\nr2 = r6\nr2 += 16\nr3 = 128\nr4 = 0\ncall 67\n*(u64 *)(r6 + 8) = r0\nr0 = 0\nexit\n",
+			 MAPFD(st));
+	uint64_t m[2 + 16], m2[2 + 16], r0;
+	memset(m, 0, sizeof(m));
+	for (volatile int i = 0; i < 2; i++) /* one call site (volatile: not unrolled), the same host stack */
+		CHECK(run_err(vm, p, i ? m2 : m, sizeof(m), &r0) == 0);
+	int64_t id = (int64_t)m[0];
+	CHECK(id >= 0 && id < 64);
+	CHECK(m[1] > 0 && m[1] % 8 == 0 && m[1] <= 128);
+	uint64_t ips[16];
+	uint32_t key = (uint32_t)id;
+	CHECK(LKP(vm, st, &key, ips) == 0);
+	CHECK(ips[0] != 0);
+	/* both helpers saw the same host call path: the stored trace's frames are in get_stack's copy */
+	bool found = false;
+	for (uint64_t i = 0; i < m[1] / 8; i++)
+		found |= m[2 + i] == ips[1];
+	CHECK(found);
+	CHECK_EQ_U64(m2[0], m[0]); /* the same stack again: the same id */
+	key = (uint32_t)(id + 1) % 64;
+	CHECK(LKP(vm, st, &key, ips) == -ENOENT);
+	key = (uint32_t)id;
+	CHECK(DEL(vm, st, &key) == 0);
+	CHECK(LKP(vm, st, &key, ips) == -ENOENT);
+	bpfvm_free(vm);
+}
+
+struct pcpu_thr {
+	struct bpfvm *vm;
+	int prog, ok;
+};
+
+static void *pcpu_run(void *arg)
+{
+	struct pcpu_thr *t = arg;
+	uint64_t r0;
+	t->ok = 1;
+	for (int i = 0; i < 20000; i++)
+		if (bpfvm_prog_run(t->vm, t->prog, BPFVM_ENGINE_INTERP, NULL, 0, &r0) || r0 != 0)
+			t->ok = 0;
+	return NULL;
+}
+
+TEST(percpu_updates_from_threads)
+{
+	enum { CPUS = 4, THREADS = 6 };
+	struct bpfvm *vm = new_vm(CPUS);
+	int fd = mk(vm, BPF_MAP_TYPE_PERCPU_ARRAY, 4, 16, 1, 0); /* {u64 count; u64 slot + 1} */
+	/* plain load/add/store of this slot's count: per-CPU values need no atomics */
+	int p = asm_prog(vm, 0, LOOKUP0 "r6 = r0\nr1 = *(u64 *)(r6 + 0)\nr1 += 1\n*(u64 *)(r6 + 0) = r1\n"
+			 "call 8\nr0 += 1\n*(u64 *)(r6 + 8) = r0\nr0 = 0\nexit\n" NULL_EXIT, MAPFD(fd));
+	struct pcpu_thr t[THREADS];
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		t[i] = (struct pcpu_thr){ vm, p, 0 };
+		pthread_create(&th[i], NULL, pcpu_run, &t[i]);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(t[i].ok);
+	}
+	uint32_t k = 0;
+	uint64_t v[CPUS * 2], sum = 0;
+	CHECK(LKP(vm, fd, &k, v) == 0);
+	for (int c = 0; c < CPUS; c++) {
+		sum += v[2 * c];
+		CHECK(v[2 * c + 1] == (v[2 * c] ? (uint64_t)c + 1 : 0)); /* each slot saw its own id */
+	}
+	CHECK_EQ_U64(sum, THREADS * 20000);
+	bpfvm_free(vm);
+}
+
 struct thr {
 	struct bpfvm *vm;
 	int prog, map;
@@ -738,6 +1338,15 @@ int main(void)
 	RUN(tail_calls_through_prog_array);
 	RUN(map_in_map);
 	RUN(batch_ops);
+	RUN(prog_rdonly_wronly_flags);
+	RUN(bpf_f_lock_against_program_spin_locks);
+	RUN(batch_arrays_and_percpu);
+	RUN(map_ids_and_fd_by_id);
+	RUN(prog_load_attach_type_and_test_run_repeat);
+	RUN(lru_percpu_hash);
+	RUN(hash_of_maps_from_program);
+	RUN(stack_trace_from_program);
+	RUN(percpu_updates_from_threads);
 	RUN(threads_no_lost_updates);
 	RUN(pin_and_share_across_processes);
 	rmdir(pin_root);
