@@ -266,8 +266,12 @@ static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 		err = sys_err(vm, -ENOTSUPP, "batch: command %d is not supported for map type %u", cmd, map_type(m));
 		goto put;
 	}
-	if (a->batch.flags || (ef & ~(uint64_t)(BPF_F_LOCK | (cmd == BPF_MAP_UPDATE_BATCH ? 3 : 0))) ||
-	    ((ef & BPF_F_LOCK) && !has_lock)) {
+	/* only the hash walks (htab_map_lookup_batch) look at batch.flags; elem_flags is BPF_F_LOCK or
+	 * nothing for every command, updates included (generic_map_update_batch) */
+	uint32_t t = map_type(m);
+	bool hash_walk = reads && t != BPF_MAP_TYPE_ARRAY && t != BPF_MAP_TYPE_PERCPU_ARRAY &&
+			 t != BPF_MAP_TYPE_ARRAY_OF_MAPS && t != BPF_MAP_TYPE_LPM_TRIE;
+	if ((hash_walk && a->batch.flags) || (ef & ~(uint64_t)BPF_F_LOCK) || ((ef & BPF_F_LOCK) && !has_lock)) {
 		err = sys_err(vm, -EINVAL, "batch: invalid flags 0x%llx elem_flags 0x%llx%s", (unsigned long long)a->batch.flags,
 			      (unsigned long long)ef, (ef & BPF_F_LOCK) && !has_lock ? " (BPF_F_LOCK without a spin lock)" : "");
 		goto put;

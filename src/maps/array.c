@@ -141,8 +141,8 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	}
 	uint32_t rs = map_round8(m->hdr->value_size);
 	if (slot == MAP_ALL_CPUS) {
-		for (uint32_t c = 0; c < m->hdr->nr_cpus; c++)
-			memcpy(v + c * rs, (const uint8_t *)value + c * rs, m->hdr->value_size);
+		/* whole 8-byte slots, padding included, as Linux's copy_map_value_long() */
+		memcpy(v, value, (size_t)rs * m->hdr->nr_cpus);
 	} else {
 		memcpy(v + slot * rs, value, m->hdr->value_size);
 	}

@@ -214,8 +214,8 @@ static void write_value(struct map *m, uint32_t i, const void *value, uint64_t f
 	uint32_t vs = H(m)->value_size, rs = map_round8(vs), sl = H(m)->spin_lock_off;
 	if (m->ops->percpu) {
 		if (slot == MAP_ALL_CPUS) {
-			for (uint32_t c = 0; c < H(m)->nr_cpus; c++)
-				memcpy(v + c * rs, (const uint8_t *)value + c * rs, vs);
+			/* whole 8-byte slots, padding included, as Linux's copy_map_value_long() */
+			memcpy(v, value, (size_t)rs * H(m)->nr_cpus);
 		} else {
 			if (fresh)
 				memset(v, 0, (size_t)rs * H(m)->nr_cpus);

@@ -15,6 +15,17 @@
 static char pin_root[128];
 static const char *kernel_skip;
 
+/* The kernel's per-CPU values come one per possible CPU: bpfvm instances here get as many slots. */
+static unsigned possible_cpus(void)
+{
+	unsigned lo = 0, hi = 0;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	int n = f ? fscanf(f, "%u-%u", &lo, &hi) : 0;
+	if (f)
+		fclose(f);
+	return n == 2 ? hi + 1 : n == 1 ? lo + 1 : 1;
+}
+
 static long kbpf(int cmd, union bpf_attr *a)
 {
 	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
@@ -294,7 +305,9 @@ TEST(create_errors_match)
 
 static void run_keyed(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags, uint32_t nkeys)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = possible_cpus(), .pin_root = pin_root };
+	bool percpu = type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
+		      type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	struct pair p = { .vm = bpfvm_new(&o) };
 	for (uint64_t seed = 1; seed <= 6; seed++) {
 		create_both(&p, type, ks, vs, max, flags);
@@ -303,7 +316,10 @@ static void run_keyed(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uin
 			printf("  create: bpfvm %ld kernel %ld (%s)\n", p.vret, p.kret, bpfvm_errmsg(p.vm));
 			break;
 		}
-		int bad = keyed_sequence(&p, seed * 0x9e3779b97f4a7c15ull, 600, nkeys, type == BPF_MAP_TYPE_ARRAY,
+		if (percpu) /* user space moves every CPU's value: round_up(value_size, 8) bytes each */
+			p.vs = ((vs + 7) & ~7u) * o.nr_cpus;
+		int bad = keyed_sequence(&p, seed * 0x9e3779b97f4a7c15ull, 600, nkeys,
+					 type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY,
 					 type == BPF_MAP_TYPE_LPM_TRIE);
 		if (bad) {
 			printf("  seed %llu: %d mismatches\n", (unsigned long long)seed, bad);
@@ -401,6 +417,183 @@ TEST(stack_sequences)
 	run_queue(BPF_MAP_TYPE_STACK);
 }
 
+TEST(percpu_sequences)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	if (possible_cpus() * 8 > 64)
+		SKIP("more than 8 possible CPUs: per-CPU values exceed the harness's 64-byte buffers");
+	run_keyed(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 8, 0, 12);
+	run_keyed(BPF_MAP_TYPE_PERCPU_HASH, 4, 8, 8, 0, 12);
+	run_keyed(BPF_MAP_TYPE_LRU_PERCPU_HASH, 4, 8, 512, 0, 16);
+}
+
+/* ---- batch commands ---------------------------------------------------------------------------- */
+
+struct bside {
+	long ret;
+	uint32_t count;
+	uint8_t keys[16 * 8], vals[16 * 64];
+	uint8_t tok[8];
+};
+
+static void batch_one(struct pair *p, bool kernel, int cmd, const void *keys, const void *vals, uint32_t count,
+		      uint64_t elem_flags, uint64_t flags, bool cont, struct bside *o)
+{
+	union bpf_attr a;
+	if (keys)
+		memcpy(o->keys, keys, sizeof(o->keys));
+	if (vals)
+		memcpy(o->vals, vals, sizeof(o->vals));
+	memset(&a, 0, sizeof(a));
+	a.batch.map_fd = (uint32_t)(kernel ? p->kfd : p->vfd);
+	a.batch.keys = (uintptr_t)o->keys;
+	a.batch.values = (uintptr_t)o->vals;
+	a.batch.count = count;
+	a.batch.elem_flags = elem_flags;
+	a.batch.flags = flags;
+	a.batch.in_batch = cont ? (uintptr_t)o->tok : 0;
+	a.batch.out_batch = (uintptr_t)o->tok;
+	o->ret = kernel ? kbpf(cmd, &a) : bpfvm_bpf(p->vm, cmd, &a, sizeof(a));
+	o->count = a.batch.count;
+}
+
+static size_t g_es;
+static int cmp_elem(const void *a, const void *b)
+{
+	return memcmp(a, b, g_es);
+}
+
+/* Walks the whole map with lookup (or lookup-and-delete) batches of `chunk` on both sides; compares each
+ * call's return and count, and the (key, value) pairs: in order for arrays, as sets for hashes (the
+ * kernel's bucket order is its own).  Returns mismatches. */
+static int batch_walk(struct pair *p, int cmd, uint32_t chunk, bool ordered, const char *what)
+{
+	static uint8_t all[2][64 * (8 + 64)];
+	uint32_t n[2] = { 0, 0 };
+	size_t es = p->ks + p->vs;
+	int bad = 0;
+	for (int side = 0; side < 2; side++) {
+		struct bside o;
+		memset(&o, 0, sizeof(o));
+		for (int call = 0; call < 32; call++) {
+			batch_one(p, side, cmd, NULL, NULL, chunk, 0, 0, call > 0, &o);
+			for (uint32_t i = 0; i < o.count && n[side] < 64; i++, n[side]++) {
+				memcpy(all[side] + n[side] * es, o.keys + i * p->ks, p->ks);
+				memcpy(all[side] + n[side] * es + p->ks, o.vals + i * p->vs, p->vs);
+			}
+			if (o.ret)
+				break;
+		}
+		if (side == 0)
+			p->vret = o.ret;
+		else
+			p->kret = o.ret;
+	}
+	if (p->vret != p->kret || n[0] != n[1]) {
+		printf("  %s: bpfvm %ld after %u elements, kernel %ld after %u\n", what, p->vret, n[0], p->kret, n[1]);
+		return 1;
+	}
+	g_es = es;
+	if (!ordered) {
+		qsort(all[0], n[0], es, cmp_elem);
+		qsort(all[1], n[1], es, cmp_elem);
+	}
+	if (n[0] && memcmp(all[0], all[1], n[0] * es)) {
+		printf("  %s: elements differ\n", what);
+		bad++;
+	}
+	return bad;
+}
+
+static int batch_cmp(struct pair *p, int cmd, const void *keys, const void *vals, uint32_t count, uint64_t ef,
+		     uint64_t fl, const char *what)
+{
+	static struct bside v, k;
+	memset(&v, 0, sizeof(v));
+	memset(&k, 0, sizeof(k));
+	batch_one(p, false, cmd, keys, vals, count, ef, fl, false, &v);
+	batch_one(p, true, cmd, keys, vals, count, ef, fl, false, &k);
+	if (v.ret != k.ret || v.count != k.count) {
+		printf("  %s: bpfvm %ld count %u, kernel %ld count %u\n", what, v.ret, v.count, k.ret, k.count);
+		return 1;
+	}
+	return 0;
+}
+
+TEST(batch_commands_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	unsigned cpus = possible_cpus();
+	if (cpus * 8 > 64)
+		SKIP("more than 8 possible CPUs: per-CPU values exceed the harness's 64-byte buffers");
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = cpus, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	static const uint32_t types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_HASH,
+					  BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+					  BPF_MAP_TYPE_QUEUE };
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		uint32_t type = types[t];
+		bool queue = type == BPF_MAP_TYPE_QUEUE;
+		bool array = type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
+		bool percpu = type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
+			      type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+		create_both(&p, type, queue ? 0 : 4, 8, 8, 0);
+		CHECK(p.vret >= 0 && p.kret >= 0);
+		if (p.vret < 0 || p.kret < 0)
+			continue;
+		if (percpu)
+			p.vs = 8 * cpus;
+		char what[64];
+		int bad = 0;
+		uint32_t keys[16] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+		uint8_t vals[16 * 64];
+		for (size_t i = 0; i < sizeof(vals); i++)
+			vals[i] = (uint8_t)(i * 7 + 1);
+#define CMP(cmd_, k_, v_, cnt_, ef_, fl_, name_)                                              \
+		do {                                                                          \
+			snprintf(what, sizeof(what), "type %u: %s", type, name_);             \
+			bad += batch_cmp(&p, cmd_, k_, v_, cnt_, ef_, fl_, what);              \
+		} while (0)
+		/* argument checks: bad flags, BPF_F_LOCK without a spin lock, bad update flags */
+		CMP(BPF_MAP_LOOKUP_BATCH, NULL, NULL, 4, 0, 1, "lookup flags 1");
+		CMP(BPF_MAP_LOOKUP_BATCH, NULL, NULL, 4, BPF_F_LOCK, 0, "lookup BPF_F_LOCK");
+		CMP(BPF_MAP_LOOKUP_BATCH, NULL, NULL, 4, 1, 0, "lookup elem_flags 1");
+		CMP(BPF_MAP_UPDATE_BATCH, keys, vals, 4, BPF_F_LOCK, 0, "update BPF_F_LOCK");
+		CMP(BPF_MAP_DELETE_BATCH, keys, NULL, 2, 0, 0, "delete from empty");
+		CMP(BPF_MAP_LOOKUP_AND_DELETE_BATCH, NULL, NULL, 8, 0, 0, "lookup_and_delete empty");
+		if (queue) {
+			CMP(BPF_MAP_UPDATE_BATCH, keys, vals, 2, 0, 0, "update");
+			close_both(&p);
+			test_cur_failed |= bad != 0;
+			continue;
+		}
+		CMP(BPF_MAP_UPDATE_BATCH, keys, vals, 8, BPF_NOEXIST, 0, "update NOEXIST");
+		CMP(BPF_MAP_UPDATE_BATCH, keys, vals, 8, 0, 0, "update ANY");
+		CMP(BPF_MAP_UPDATE_BATCH, keys, vals, 8, BPF_EXIST, 0, "update elem_flags BPF_EXIST");
+		keys[4] = 99; /* past an array's end, one too many for a full hash: the batch stops there */
+		CMP(BPF_MAP_UPDATE_BATCH, keys, vals, 6, 0, 0, "update stopping at key 99");
+		keys[4] = 4;
+		snprintf(what, sizeof(what), "type %u: lookup walk by 3", type);
+		bad += batch_walk(&p, BPF_MAP_LOOKUP_BATCH, array ? 3 : 8, array, what);
+		snprintf(what, sizeof(what), "type %u: lookup walk by 16", type);
+		bad += batch_walk(&p, BPF_MAP_LOOKUP_BATCH, 16, array, what);
+		uint32_t del[3] = { 1, 77, 2 };
+		CMP(BPF_MAP_DELETE_BATCH, del, NULL, 3, 0, 0, "delete with a missing key");
+		snprintf(what, sizeof(what), "type %u: lookup_and_delete walk", type);
+		bad += batch_walk(&p, BPF_MAP_LOOKUP_AND_DELETE_BATCH, 8, array, what);
+		bad += !same_keys(&p, (int)t);
+#undef CMP
+		if (bad) {
+			printf("  type %u: %d mismatches\n", type, bad);
+			test_cur_failed = 1;
+		}
+		close_both(&p);
+	}
+	bpfvm_free(p.vm);
+}
+
 TEST(freeze_and_rdonly_match)
 {
 	if (!kernel_ok())
@@ -461,6 +654,8 @@ int main(void)
 	RUN(lpm_sequences);
 	RUN(queue_sequences);
 	RUN(stack_sequences);
+	RUN(percpu_sequences);
+	RUN(batch_commands_match);
 	RUN(freeze_and_rdonly_match);
 	rmdir(pin_root);
 	return test_done();
