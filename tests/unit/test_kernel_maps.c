@@ -441,10 +441,10 @@ static void batch_one(struct pair *p, bool kernel, int cmd, const void *keys, co
 		      uint64_t elem_flags, uint64_t flags, bool cont, struct bside *o)
 {
 	union bpf_attr a;
-	if (keys)
-		memcpy(o->keys, keys, sizeof(o->keys));
+	if (keys) /* count <= 16 elements of at most 8-byte keys and 64-byte values */
+		memcpy(o->keys, keys, (size_t)count * p->ks);
 	if (vals)
-		memcpy(o->vals, vals, sizeof(o->vals));
+		memcpy(o->vals, vals, (size_t)count * p->vs);
 	memset(&a, 0, sizeof(a));
 	a.batch.map_fd = (uint32_t)(kernel ? p->kfd : p->vfd);
 	a.batch.keys = (uintptr_t)o->keys;
