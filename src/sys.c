@@ -104,6 +104,7 @@ void bpfvm_free(struct bpfvm *vm)
 {
 	if (!vm)
 		return;
+	hlp_timer_fini(vm); /* no callback may run while objects go away */
 	for (size_t fd = 0; fd < vm->fd_cap; fd++)
 		bpfvm_close(vm, (int)fd);
 	free(vm->fds);
@@ -249,10 +250,12 @@ void sys_put(struct bpfvm *vm, struct sys_obj *o)
 	pthread_mutex_unlock(&vm->lock);
 	if (!last)
 		return;
-	if (o->kind == SYS_PROG)
+	if (o->kind == SYS_PROG) {
 		prog_release(vm, o->prog);
-	else if (o->kind == SYS_MAP)
+	} else if (o->kind == SYS_MAP) {
+		hlp_timer_map_release(vm, o->map);
 		sys_map_release(vm, o->map);
+	}
 	free(o);
 }
 
@@ -475,6 +478,7 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 
 static void prog_release(struct bpfvm *vm, struct vm_prog *p)
 {
+	hlp_timer_prog_release(vm, p); /* before its code goes */
 	for (size_t i = 0; i < p->used_map_cnt; i++) {
 		struct sys_obj *mo = sys_get_by_id(vm, p->used_map_ids[i], SYS_MAP);
 		if (mo) {

@@ -16,6 +16,7 @@
 
 struct vm_prog;
 struct map;
+struct hlp_timers;
 
 enum sys_kind {
 	SYS_NONE = 0,
@@ -58,6 +59,7 @@ struct bpfvm {
 	atomic_ulong *slot_busy;     /* one bit per execution slot */
 	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
 	uint64_t *prandom;           /* one xorshift state per slot */
+	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
 };
 
 /* Installs a new object with one reference held by the returned handle.  Returns the fd or -ENOMEM /

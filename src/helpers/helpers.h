@@ -66,4 +66,13 @@ void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const ch
 struct map;
 struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper);
 
+/* bpf_timer (timer.c): timers are process-local state of the instance; the struct bpf_timer bytes in a
+ * map value only name one.  The object layer calls these when the objects timers point at go away:
+ * pending timers of a program or map are cancelled, and a running callback is waited for, so no callback
+ * runs freed code or touches unmapped memory. */
+void hlp_timer_prog_release(struct bpfvm *vm, const struct vm_prog *prog);
+void hlp_timer_map_release(struct bpfvm *vm, struct map *m);
+/* Stops and joins the timer thread, cancels every timer (bpfvm_free, before objects are closed). */
+void hlp_timer_fini(struct bpfvm *vm);
+
 #endif

@@ -489,6 +489,68 @@ static int set_spin_lock(struct bpfvm_object *obj, struct ldr_map *m)
 	return 0;
 }
 
+/* Byte offset of the value type's `struct bpf_timer` (`T *value`): 0 and *off (UINT32_MAX when there is
+ * none), or a logged error.  Linux finds it in the BTF given to MAP_CREATE (btf_find_field(): top-level
+ * members, one timer at most, -E2BIG for a second); bpfvm has no BTF objects, so the loader finds it and
+ * tells the map. */
+static int timer_off(struct bpfvm_object *obj, const struct ldr_map *m, uint32_t *off)
+{
+	struct btf_type t;
+	uint32_t id;
+	int err;
+
+	*off = UINT32_MAX;
+	if (!m->value_type)
+		return 0;
+	if ((err = ldr_btf_skip_mods(obj, ".maps", m->value_type, &id)) || !ldr_btf_type(obj->btf, id, &t) ||
+	    (err = ldr_btf_skip_mods(obj, ".maps", t.type, &id)))
+		return err ? err : -EINVAL;
+	if (!ldr_btf_type(obj->btf, id, &t) || BTF_INFO_KIND(t.info) != BTF_KIND_STRUCT)
+		return 0;
+	struct span ms = ldr_btf_extra(obj->btf, id);
+	bool kflag = BTF_INFO_KFLAG(t.info);
+	for (uint32_t i = 0; i < BTF_INFO_VLEN(t.info); i++) {
+		struct btf_member mb;
+		struct btf_type mt;
+		uint32_t mid;
+		if (!span_read(ms, (uint64_t)i * sizeof(mb), &mb, sizeof(mb)))
+			return ldr_err(obj, ".maps", -EINVAL, "map '%s': BTF type %u: member %u is cut off", m->real_name, id, i);
+		if ((err = ldr_btf_skip_mods(obj, ".maps", mb.type, &mid)))
+			return err;
+		if (!ldr_btf_type(obj->btf, mid, &mt) || BTF_INFO_KIND(mt.info) != BTF_KIND_STRUCT)
+			continue;
+		const char *name = ldr_btf_str(obj->btf, mt.name_off);
+		if (!name || strcmp(name, "bpf_timer"))
+			continue;
+		uint32_t bits = kflag ? BTF_MEMBER_BIT_OFFSET(mb.offset) : mb.offset;
+		if (*off != UINT32_MAX)
+			return ldr_err(obj, ".maps", -E2BIG, "map '%s': more than one struct bpf_timer in the value", m->real_name);
+		if (bits % 64)
+			return ldr_err(obj, ".maps", -EINVAL, "map '%s': struct bpf_timer at bit %u is not 8-byte aligned",
+				       m->real_name, bits);
+		*off = bits / 8;
+	}
+	return 0;
+}
+
+static int set_timer(struct bpfvm_object *obj, struct ldr_map *m)
+{
+	uint32_t off;
+	int err = timer_off(obj, m, &off);
+
+	if (err || off == UINT32_MAX)
+		return err;
+	struct sys_obj *o = sys_get(obj->vm, m->fd, SYS_MAP, &err);
+	if (o) {
+		err = map_set_timer_off(o->map, off);
+		sys_put(obj->vm, o);
+	}
+	if (err)
+		return ldr_err(obj, ".maps", err, "map '%s': struct bpf_timer at value offset %u not allowed (type %u, value %u)",
+			       m->real_name, off, m->type, m->value_size);
+	return 0;
+}
+
 static int create_one(struct bpfvm_object *obj, struct ldr_map *m, int inner_fd)
 {
 	union bpf_attr a;
@@ -516,6 +578,8 @@ static int create_one(struct bpfvm_object *obj, struct ldr_map *m, int inner_fd)
 			       m->real_name, m->type, m->key_size, m->value_size, m->max_entries, m->map_flags);
 	m->fd = (int)fd;
 	int err = set_spin_lock(obj, m);
+	if (!err)
+		err = set_timer(obj, m);
 	if (err) {
 		bpfvm_close(obj->vm, m->fd);
 		m->fd = -1;
@@ -550,7 +614,11 @@ static int create_pinned(struct bpfvm_object *obj, struct ldr_map *m, int inner_
 				       m->real_name, path, info.type, info.key_size, info.value_size, info.max_entries, info.map_flags);
 		}
 		m->fd = (int)fd;
-		return 0;
+		if ((err = set_timer(obj, m))) { /* the same offset, or the pinned map is laid out otherwise */
+			bpfvm_close(obj->vm, m->fd);
+			m->fd = -1;
+		}
+		return err;
 	}
 	if (fd != -ENOENT)
 		return ldr_err(obj, NULL, (int)fd, "map '%s': OBJ_GET of %s failed", m->real_name, path);

@@ -108,7 +108,7 @@ static void copy_value(struct map *m, void *dst, const void *src, uint64_t flags
 {
 	uint32_t sl = m->hdr->spin_lock_off, vs = m->hdr->value_size;
 	if (sl == UINT32_MAX) {
-		memcpy(dst, src, vs);
+		map_copy_fields(m, dst, src, 0, vs);
 		return;
 	}
 	uint32_t *lockw = (uint32_t *)((uint8_t *)dst + sl);
@@ -117,9 +117,9 @@ static void copy_value(struct map *m, void *dst, const void *src, uint64_t flags
 		while (!__atomic_compare_exchange_n(lockw, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			zero = 0;
 	}
-	/* never overwrite the lock word itself */
-	memcpy(dst, src, sl);
-	memcpy((uint8_t *)dst + sl + 4, (const uint8_t *)src + sl + 4, vs - sl - 4);
+	/* never overwrite the lock word itself (nor the timer) */
+	map_copy_fields(m, dst, src, 0, sl);
+	map_copy_fields(m, dst, src, sl + 4, vs);
 	if (flags & BPF_F_LOCK)
 		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
 }
@@ -137,6 +137,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	uint8_t *v = m->base + m->hdr->values_off + idx * stride(m->hdr, m->ops->percpu);
 	if (!m->ops->percpu) {
 		copy_value(m, v, value, flags);
+		map_value_free_timer(m, v); /* Linux array_map_update_elem(): bpf_obj_free_fields() */
 		return 0;
 	}
 	uint32_t rs = map_round8(m->hdr->value_size);
@@ -146,6 +147,18 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	} else {
 		memcpy(v + slot * rs, value, m->hdr->value_size);
 	}
+	return 0;
+}
+
+static int value_elem(struct map *m, const void *value, void *key)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)value - (m->base + m->hdr->values_off));
+	uint64_t st = stride(m->hdr, m->ops->percpu);
+	if (off % st || off / st >= m->hdr->max_entries)
+		return -EINVAL;
+	uint32_t idx = (uint32_t)(off / st);
+	if (key)
+		memcpy(key, &idx, 4);
 	return 0;
 }
 
@@ -199,11 +212,11 @@ static int next_key(struct map *m, const void *key, void *next)
 
 const struct map_ops array_ops = {
 	.check = check_array, .layout = layout_plain, .lookup = lookup, .update = update,
-	.delete = delete_plain, .next_key = next_key, .lockless_lookup = true,
+	.delete = delete_plain, .next_key = next_key, .value_elem = value_elem, .lockless_lookup = true,
 };
 const struct map_ops percpu_array_ops = {
 	.check = check_percpu, .layout = layout_percpu, .lookup = lookup, .update = update,
-	.delete = delete_plain, .next_key = next_key, .lockless_lookup = true, .percpu = true,
+	.delete = delete_plain, .next_key = next_key, .value_elem = value_elem, .lockless_lookup = true, .percpu = true,
 };
 const struct map_ops prog_array_ops = {
 	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,

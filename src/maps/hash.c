@@ -199,6 +199,8 @@ static void *lookup(struct map *m, const void *key)
 
 static void unlink_elem(struct map *m, uint32_t i, uint32_t *link)
 {
+	if (!m->ops->fd_values)
+		map_value_free_timer(m, val_at(m, i)); /* delete and LRU eviction cancel its timer */
 	*link = meta(m, i)->next;          /* one store: the element leaves its chain */
 	meta(m, i)->used = 0;
 	if (is_lru(m))
@@ -223,8 +225,10 @@ static void write_value(struct map *m, uint32_t i, const void *value, uint64_t f
 		}
 		return;
 	}
+	if (fresh && H(m)->timer_off != UINT32_MAX) /* never the caller's bytes (check_and_init_map_value()) */
+		memset(v + H(m)->timer_off, 0, MAP_TIMER_SIZE);
 	if (sl == UINT32_MAX) {
-		memcpy(v, value, vs);
+		map_copy_fields(m, v, value, 0, vs);
 		return;
 	}
 	uint32_t *lockw = (uint32_t *)(v + sl);
@@ -235,8 +239,8 @@ static void write_value(struct map *m, uint32_t i, const void *value, uint64_t f
 		while (!__atomic_compare_exchange_n(lockw, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			zero = 0;
 	}
-	memcpy(v, value, sl);
-	memcpy(v + sl + 4, (const uint8_t *)value + sl + 4, vs - sl - 4);
+	map_copy_fields(m, v, value, 0, sl);
+	map_copy_fields(m, v, value, sl + 4, vs);
 	if (flags & BPF_F_LOCK)
 		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
 }
@@ -252,6 +256,9 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	if (i != UINT32_MAX) {
 		if (op == BPF_NOEXIST)
 			return -EEXIST;
+		/* Linux replaces the element (its timer is cancelled) unless BPF_F_LOCK updates in place */
+		if (!(flags & BPF_F_LOCK))
+			map_value_free_timer(m, val_at(m, i));
 		write_value(m, i, value, flags, slot, false);
 		if (is_lru(m)) {
 			lru_unlink(m, i);
@@ -295,6 +302,20 @@ static long delete(struct map *m, const void *key)
 	if (i == UINT32_MAX)
 		return -ENOENT;
 	unlink_elem(m, i, link);
+	return 0;
+}
+
+static int value_elem(struct map *m, const void *value, void *key)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)value - (m->base + H(m)->off_d));
+	uint64_t st = vstride(H(m), m->ops->percpu);
+	if (m->ops->fd_values || off % st || off / st >= H(m)->max_entries)
+		return -EINVAL;
+	uint32_t i = (uint32_t)(off / st);
+	if (!meta(m, i)->used)
+		return -ENOENT;
+	if (key)
+		memcpy(key, key_at(m, i), H(m)->key_size);
 	return 0;
 }
 
@@ -367,6 +388,7 @@ static void recover(struct map *m)
 #define HASH_OPS(name_, percpu_, fd_) \
 	const struct map_ops name_ = { .check = check, .layout = layout, .init = init, .lookup = lookup, \
 				       .update = update, .delete = delete, .next_key = next_key, .recover = recover, \
+				       .value_elem = value_elem, \
 				       .percpu = percpu_, .fd_values = fd_ };
 HASH_OPS(hash_ops, false, false)
 HASH_OPS(percpu_hash_ops, true, false)

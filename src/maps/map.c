@@ -140,6 +140,7 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 	h.map_extra_lo = (uint32_t)a->map_extra;
 	h.map_extra_hi = (uint32_t)(a->map_extra >> 32);
 	h.spin_lock_off = UINT32_MAX;
+	h.timer_off = UINT32_MAX;
 	memcpy(h.name, a->map_name, sizeof(h.name));
 	uint64_t body = ops->layout(&h);
 	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull;
@@ -238,6 +239,70 @@ int map_set_spin_lock_off(struct map *m, uint32_t off)
 		return -EINVAL;
 	m->hdr->spin_lock_off = off;
 	return 0;
+}
+
+int map_set_timer_off(struct map *m, uint32_t off)
+{
+	uint32_t t = m->hdr->type, vs = m->hdr->value_size;
+	if (t != BPF_MAP_TYPE_ARRAY && t != BPF_MAP_TYPE_HASH && t != BPF_MAP_TYPE_LRU_HASH)
+		return -EOPNOTSUPP;
+	if (off > vs || vs - off < MAP_TIMER_SIZE || off % 8)
+		return -EINVAL;
+	if (m->hdr->timer_off != UINT32_MAX && m->hdr->timer_off != off)
+		return -EINVAL; /* a pinned map laid out by another object */
+	m->hdr->timer_off = off;
+	return 0;
+}
+
+uint32_t map_timer_off(const struct map *m) { return m->hdr->timer_off; }
+
+void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx)
+{
+	__atomic_store_n(&m->timer_ctx, ctx, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->timer_free, fn, __ATOMIC_RELEASE);
+}
+
+int map_value_elem(struct map *m, const void *value, void *key)
+{
+	void *lo;
+	size_t len;
+	bool w;
+	map_region(m, &lo, &len, &w);
+	if (!m->ops->value_elem || (uintptr_t)value < (uintptr_t)lo || (uintptr_t)value >= (uintptr_t)lo + len)
+		return -EINVAL;
+	if (m->ops->lockless_lookup)
+		return m->ops->value_elem(m, value, key);
+	map_lock(m);
+	int r = m->ops->value_elem(m, value, key);
+	map_unlock(m);
+	return r;
+}
+
+void map_value_free_timer(struct map *m, void *value)
+{
+	uint32_t t = m->hdr->timer_off;
+	if (t == UINT32_MAX || m->ops->percpu)
+		return;
+	uint64_t *words = (uint64_t *)((uint8_t *)value + t);
+	map_timer_free_fn fn = __atomic_load_n(&m->timer_free, __ATOMIC_ACQUIRE);
+	if (fn && (__atomic_load_n(&words[0], __ATOMIC_RELAXED) || __atomic_load_n(&words[1], __ATOMIC_RELAXED)))
+		fn(__atomic_load_n(&m->timer_ctx, __ATOMIC_RELAXED), m, words);
+	/* whoever else (another process) owned it finds its name gone and drops it when it fires */
+	__atomic_store_n(&words[0], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&words[1], 0, __ATOMIC_RELEASE);
+}
+
+void map_copy_fields(const struct map *m, uint8_t *dst, const uint8_t *src, uint32_t from, uint32_t to)
+{
+	uint32_t t = m->hdr->timer_off;
+	if (t == UINT32_MAX || to <= t || from >= t + MAP_TIMER_SIZE) {
+		memcpy(dst + from, src + from, to - from);
+		return;
+	}
+	if (from < t)
+		memcpy(dst + from, src + from, t - from);
+	if (to > t + MAP_TIMER_SIZE)
+		memcpy(dst + t + MAP_TIMER_SIZE, src + t + MAP_TIMER_SIZE, to - t - MAP_TIMER_SIZE);
 }
 
 /* ---- program side --------------------------------------------------------------------------- */
@@ -339,20 +404,23 @@ long map_pop(struct map *m, void *value, bool peek)
 static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 {
 	uint32_t sl = m->hdr->spin_lock_off;
-	if (sl == UINT32_MAX || m->ops->percpu) {
+	if (m->ops->percpu) {
 		memcpy(dst, src, map_user_value_size(m));
 		return;
 	}
-	uint32_t *lockw = (uint32_t *)((uint8_t *)src + sl);
-	if (flags & BPF_F_LOCK) {
+	uint32_t *lockw = sl != UINT32_MAX && (flags & BPF_F_LOCK) ? (uint32_t *)((uint8_t *)src + sl) : NULL;
+	if (lockw) {
 		uint32_t zero = 0;
 		while (!__atomic_compare_exchange_n(lockw, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			zero = 0;
 	}
 	memcpy(dst, src, m->hdr->value_size);
-	if (flags & BPF_F_LOCK)
+	if (lockw)
 		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
-	memset((uint8_t *)dst + sl, 0, 4);
+	if (sl != UINT32_MAX)
+		memset((uint8_t *)dst + sl, 0, 4);
+	if (m->hdr->timer_off != UINT32_MAX) /* nor the timer (check_and_init_map_value()) */
+		memset((uint8_t *)dst + m->hdr->timer_off, 0, MAP_TIMER_SIZE);
 }
 
 int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
@@ -528,7 +596,10 @@ int map_open_pinned(const char *path, struct map **out, struct diag *log)
 	    h.off_a != want.off_a + hdr_len || h.off_b != want.off_b + hdr_len || h.off_c != want.off_c + hdr_len ||
 	    h.off_d != want.off_d + hdr_len || h.values_off != want.values_off + hdr_len ||
 	    h.values_len != want.values_len || h.nr_cpus == 0 || h.nr_cpus > 1024 ||
-	    (h.spin_lock_off != UINT32_MAX && (h.spin_lock_off > h.value_size || h.value_size - h.spin_lock_off < 4))) {
+	    (h.spin_lock_off != UINT32_MAX && (h.spin_lock_off > h.value_size || h.value_size - h.spin_lock_off < 4)) ||
+	    (h.timer_off != UINT32_MAX && (h.timer_off > h.value_size || h.value_size - h.timer_off < MAP_TIMER_SIZE ||
+					   h.timer_off % 8 || (h.type != BPF_MAP_TYPE_ARRAY && h.type != BPF_MAP_TYPE_HASH &&
+							       h.type != BPF_MAP_TYPE_LRU_HASH)))) {
 		diag_printf(log, "OBJ_GET: %s: corrupt map header", path);
 		close(fd);
 		return -EINVAL;

@@ -27,7 +27,7 @@ struct map_env {
 
 #define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
 #define MAP_MAGIC 0x70616d6d76667062ull /* "bpfvmmap" */
-#define MAP_LAYOUT_VERSION 1
+#define MAP_LAYOUT_VERSION 2 /* 2: timer_off */
 
 /* The header at offset 0 of every map's shared mapping.  Offsets are from the mapping's start. */
 struct map_hdr {
@@ -41,6 +41,8 @@ struct map_hdr {
 	uint32_t spin_lock_off;      /* UINT32_MAX: none */
 	uint32_t count;              /* elements in use (hash, lpm, queue) */
 	uint32_t free_head;          /* hash/lpm: index + 1 of the first free element, 0 = none */
+	uint32_t timer_off;          /* struct bpf_timer in values; UINT32_MAX: none */
+	uint32_t reserved;
 	uint64_t off_a, off_b, off_c, off_d; /* type-specific regions */
 	uint64_t values_off, values_len;  /* what programs may touch */
 	uint64_t seq[4];             /* type-specific counters (queue head/tail, lru clock, ...) */
@@ -48,6 +50,13 @@ struct map_hdr {
 };
 
 struct map_ops;
+
+#define MAP_TIMER_SIZE 16u           /* sizeof(struct bpf_timer), 8-aligned */
+
+/* Called with the map lock held when a value holding a struct bpf_timer is freed or overwritten (Linux
+ * bpf_obj_free_fields() -> bpf_timer_cancel_and_free()), before the timer's bytes are zeroed.  Must not
+ * block: a callback of that very timer may be waiting for the map lock. */
+typedef void (*map_timer_free_fn)(void *ctx, struct map *m, void *timer);
 
 /* A process's handle on a map (not shared). */
 struct map {
@@ -58,6 +67,9 @@ struct map {
 	int fd;                      /* backing file */
 	bool user_rdonly, user_wronly;
 	void *priv;                  /* type-specific process-local state */
+	/* timers are process-local (the shared bytes only name them): whoever owns them here hooks in */
+	map_timer_free_fn timer_free; /* __atomic: set by timers while other threads update the map */
+	void *timer_ctx;
 };
 
 struct map_ops {
@@ -75,6 +87,8 @@ struct map_ops {
 	long (*push)(struct map *m, const void *value, uint64_t flags);
 	long (*pop)(struct map *m, void *value, bool peek);
 	void (*recover)(struct map *m);
+	/* see map_value_elem(); lock held */
+	int (*value_elem)(struct map *m, const void *value, void *key);
 	bool lockless_lookup;        /* arrays: lookup without the lock */
 	bool percpu;
 	bool fd_values;              /* values are object ids (prog array, map-in-map) */
@@ -127,6 +141,22 @@ int map_pin(struct map *m, const char *path, struct diag *log);
 int map_open_pinned(const char *path, struct map **out, struct diag *log);
 /* BTF-declared struct bpf_spin_lock inside values (the loader sets it); -EINVAL if it does not fit. */
 int map_set_spin_lock_off(struct map *m, uint32_t off);
+
+/* BTF-declared struct bpf_timer inside values (the loader sets it): -EOPNOTSUPP for map types other than
+ * ARRAY, HASH and LRU_HASH (Linux map_check_btf()), -EINVAL if it does not fit, is not 8-aligned, or
+ * differs from the offset a pinned map already has. */
+int map_set_timer_off(struct map *m, uint32_t off);
+uint32_t map_timer_off(const struct map *m);
+void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx);
+/* Is `value` the start of a value of an element of m?  0 (and the element's key copied to `key` unless
+ * NULL), -ENOENT when that element is not in use, -EINVAL when value is not the start of a value. */
+int map_value_elem(struct map *m, const void *value, void *key);
+
+/* for type files: the element owning `value` goes away or is overwritten (lock held): runs the timer
+ * hook and zeroes the timer bytes.  No-op without a timer. */
+void map_value_free_timer(struct map *m, void *value);
+/* Copies bytes [from, to) of a value, leaving dst's struct bpf_timer alone (Linux copy_map_value()). */
+void map_copy_fields(const struct map *m, uint8_t *dst, const uint8_t *src, uint32_t from, uint32_t to);
 
 /* the lock (robust: recovers from a dead owner) */
 void map_lock(struct map *m);
