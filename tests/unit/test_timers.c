@@ -437,6 +437,91 @@ TEST(teardown_with_pending_timers)
 	}
 }
 
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+
+/* A second instance on the same pinned map, as another process sees it: our timers' bytes name nothing
+ * there, its copies and lookups never show or touch them, and what it does to the element cancels ours. */
+TEST(pinned_map_seen_from_another_instance)
+{
+	NEED_OBJ();
+	struct env e;
+	if (!env_open(&e, 2)) {
+		CHECK(0);
+		env_close(&e);
+		return;
+	}
+	char path[300];
+	snprintf(path, sizeof(path), "%s/timer_arr", tmpdir);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.pathname = (uintptr_t)path;
+	a.bpf_fd = (uint32_t)e.arr;
+	CHECK_EQ_U64(bpfvm_bpf(e.vm, BPF_OBJ_PIN, &a, sizeof(a)), 0);
+	put(&e, e.arr, 0, UINT64_MAX, 200000, 0);
+	CHECK_EQ_U64(op(&e, OP_ALL, 0, 0, 1000, 0), 0);
+	CHECK(wait_calls(&e, 0, 3));
+
+	struct bpfvm_opts o;
+	memset(&o, 0, sizeof(o));
+	o.sz = sizeof(o);
+	o.pin_root = tmpdir;
+	struct bpfvm *vm2 = bpfvm_new(&o);
+	memset(&a, 0, sizeof(a));
+	a.pathname = (uintptr_t)path;
+	int fd2 = (int)bpfvm_bpf(vm2, BPF_OBJ_GET, &a, sizeof(a));
+	CHECK(fd2 >= 0);
+	/* bpf_timer_init(&value->t, map, flags) on key 0 of the pinned map, in the second instance */
+	struct bpf_insn prog[] = {
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),
+		INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, fd2), INSN(0, 0, 0, 0, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0),
+		INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -4),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+		INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 8, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 0, 0, 0),
+		INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 8), /* offsetof(struct elem, t) */
+		INSN(BPF_LD | BPF_DW | BPF_IMM, 2, BPF_PSEUDO_MAP_FD, 0, fd2), INSN(0, 0, 0, 0, 0),
+		INSN(BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0, 0),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, 169 /* BPF_FUNC_timer_init */),
+		INSN(BPF_STX | BPF_MEM | BPF_DW, 6, 0, 8, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	int pfd = bpfvm_prog_load(vm2, BPF_PROG_TYPE_SYSCALL, prog, sizeof(prog) / sizeof(prog[0]), "init2");
+	CHECK(pfd >= 0);
+	if (pfd < 0)
+		printf("  %s\n", bpfvm_errmsg(vm2));
+	int64_t args[2] = { CLOCK_MONO, 777 };
+	uint64_t r = 1;
+	CHECK_EQ_U64(bpfvm_prog_run(vm2, pfd, BPFVM_ENGINE_INTERP, args, sizeof(args), &r), 0);
+	CHECK_EQ_U64(args[1], -EBUSY);        /* a live owner's timer is busy, not taken over */
+	struct elem v;
+	memset(&v, 0xee, sizeof(v));
+	CHECK_EQ_U64(map_cmd(&(struct env){ .vm = vm2 }, BPF_MAP_LOOKUP_ELEM, fd2, 0, &v, 0), 0);
+	CHECK_EQ_U64(v.timer[0], 0);
+	CHECK_EQ_U64(v.timer[1], 0);
+	CHECK(v.count >= 3);
+	/* the other side overwrites the element: our timer goes with it, at the latest when it fires next */
+	memset(&v, 0, sizeof(v));
+	CHECK_EQ_U64(map_cmd(&(struct env){ .vm = vm2 }, BPF_MAP_UPDATE_ELEM, fd2, 0, &v, BPF_ANY), 0);
+	sleep_ms(5);
+	uint64_t n = calls(&e, 0);
+	sleep_ms(20);
+	CHECK_EQ_U64(calls(&e, 0), n);
+	CHECK_EQ_U64(op(&e, OP_CANCEL, 0, 0, 0, 0), -EINVAL);
+	/* and now the second instance may own it; the first sees a live foreign owner */
+	args[1] = 777;
+	CHECK_EQ_U64(bpfvm_prog_run(vm2, pfd, BPFVM_ENGINE_INTERP, args, sizeof(args), &r), 0);
+	CHECK_EQ_U64(args[1], 0);
+	CHECK_EQ_U64(op(&e, OP_INIT, 0, 0, CLOCK_MONO, 0), -EBUSY);
+	CHECK_EQ_U64(op(&e, OP_START, 0, 0, 1000, 0), -EINVAL);
+	bpfvm_free(vm2); /* a clean exit clears its names: the first may init again */
+	CHECK_EQ_U64(op(&e, OP_INIT, 0, 0, CLOCK_MONO, 0), 0);
+	unlink(path);
+	env_close(&e);
+}
+
 struct stress {
 	struct env *e;
 	uint32_t key;
@@ -506,6 +591,7 @@ int main(void)
 	RUN(timer_in_percpu_value_is_eopnotsupp);
 	RUN(teardown_with_pending_timers);
 	RUN(concurrent_start_cancel);
+	RUN(pinned_map_seen_from_another_instance);
 	free(obj_buf);
 	free(bad_buf);
 	char cmd[300];
