@@ -3,6 +3,7 @@
  * headers): a callback that re-arms itself N times, cancel, Linux's error codes, cancellation when the
  * element is deleted or overwritten and when programs, maps or the instance go away, the loader's
  * BTF-found offset, run-time checks of the timer pointer, and concurrent programs. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +42,8 @@ static char tmpdir[256];
 static uint8_t *obj_buf, *bad_buf;
 static size_t obj_len, bad_len;
 
+static char oracle_obj[300];
+
 static uint8_t *build(const char *name, size_t *len)
 {
 	char out[512], cmd[1024];
@@ -50,6 +54,15 @@ static uint8_t *build(const char *name, size_t *len)
 		 name, out);
 	if (system(cmd))
 		return NULL;
+	if (!strcmp(name, "timers")) {
+		snprintf(oracle_obj, sizeof(oracle_obj), "%s/timers_k.bpf.o", tmpdir);
+		snprintf(cmd, sizeof(cmd),
+			 "clang -O2 -g -target bpf -mcpu=v3 -DKERNEL_ORACLE -I/usr/include/$(uname -m)-linux-gnu -Wall "
+			 "-Werror -c tests/loader/timers.bpf.c -o %s 2>&1",
+			 oracle_obj);
+		if (system(cmd))
+			oracle_obj[0] = '\0';
+	}
 	FILE *f = fopen(out, "rb");
 	if (!f)
 		return NULL;
@@ -522,6 +535,138 @@ TEST(pinned_map_seen_from_another_instance)
 	env_close(&e);
 }
 
+/* ---- the kernel as the oracle for return values ------------------------------------------------ */
+
+struct libbpf {
+	void *h;
+	void *(*open_file)(const char *path, const void *opts);
+	int (*load)(void *obj);
+	void (*close)(void *obj);
+	int (*map_fd)(const void *obj, const char *name);
+	void *(*find_prog)(const void *obj, const char *name);
+	int (*prog_fd)(const void *prog);
+	void *(*set_print)(void *fn);
+};
+
+static long kbpf(int cmd, union bpf_attr *a)
+{
+	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
+	return r < 0 ? -errno : r;
+}
+
+/* One side of the comparison: bpfvm through op(), or the kernel through PROG_TEST_RUN with ctx_in. */
+struct side {
+	struct env *e;           /* bpfvm, or NULL for the kernel */
+	int prog, arr, hmap;
+};
+
+static int64_t side_op(struct side *s, uint32_t o, uint32_t map, uint32_t key, uint64_t a, uint64_t b)
+{
+	if (s->e)
+		return op(s->e, o, map, key, a, b);
+	struct ctl c = { .op = o, .map = map, .key = key, .a = a, .b = b, .ret = 12345 };
+	union bpf_attr at;
+	memset(&at, 0, sizeof(at));
+	at.test.prog_fd = (uint32_t)s->prog;
+	at.test.ctx_in = (uintptr_t)&c;
+	at.test.ctx_size_in = sizeof(c);
+	long r = kbpf(BPF_PROG_TEST_RUN, &at);
+	if (r)
+		return -100000 + r;
+	if (at.test.retval)
+		return -200000 - (int64_t)at.test.retval;
+	return c.ret;
+}
+
+static void side_put(struct side *s, int fd, uint32_t key)
+{
+	struct elem v;
+	memset(&v, 0, sizeof(v));
+	v.target = 1;
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)&key;
+	a.value = (uintptr_t)&v;
+	if (s->e)
+		bpfvm_bpf(s->e->vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+	else
+		kbpf(BPF_MAP_UPDATE_ELEM, &a);
+}
+
+TEST(error_codes_match_the_kernel)
+{
+	NEED_OBJ();
+	if (geteuid() != 0)
+		SKIP("the kernel oracle needs root (bpf() with CAP_BPF/CAP_SYS_ADMIN)");
+	if (!oracle_obj[0])
+		SKIP("clang could not build timers.bpf.c with -DKERNEL_ORACLE");
+	struct libbpf lb = { 0 };
+	lb.h = dlopen("libbpf.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!lb.h)
+		SKIP("libbpf.so.1 not found (Debian: libbpf1)");
+	*(void **)&lb.open_file = dlsym(lb.h, "bpf_object__open_file");
+	*(void **)&lb.load = dlsym(lb.h, "bpf_object__load");
+	*(void **)&lb.close = dlsym(lb.h, "bpf_object__close");
+	*(void **)&lb.map_fd = dlsym(lb.h, "bpf_object__find_map_fd_by_name");
+	*(void **)&lb.find_prog = dlsym(lb.h, "bpf_object__find_program_by_name");
+	*(void **)&lb.prog_fd = dlsym(lb.h, "bpf_program__fd");
+	*(void **)&lb.set_print = dlsym(lb.h, "libbpf_set_print");
+	if (!lb.open_file || !lb.load || !lb.close || !lb.map_fd || !lb.find_prog || !lb.prog_fd || !lb.set_print) {
+		dlclose(lb.h);
+		SKIP("libbpf.so.1 lacks the 1.x object API");
+	}
+	lb.set_print(NULL);
+	void *kobj = lb.open_file(oracle_obj, NULL);
+	if (!kobj || (intptr_t)kobj < 0 || lb.load(kobj)) {
+		if (kobj && (intptr_t)kobj > 0)
+			lb.close(kobj);
+		dlclose(lb.h);
+		SKIP("the kernel refused timers.bpf.o (no bpf_timer for syscall programs in this kernel?)");
+	}
+	struct side k = { NULL, lb.prog_fd(lb.find_prog(kobj, "ctl")), lb.map_fd(kobj, "arr"), lb.map_fd(kobj, "hmap") };
+	struct env e;
+	if (!env_open(&e, 2)) {
+		CHECK(0);
+		env_close(&e);
+		lb.close(kobj);
+		dlclose(lb.h);
+		return;
+	}
+	struct side v = { &e, e.ctl, e.arr, e.hmap };
+	static const struct { uint32_t op, map, key; uint64_t a, b; } seq[] = {
+		{ OP_START, 0, 0, 1000, 0 }, { OP_CANCEL, 0, 0, 0, 0 }, { OP_SET_CB, 0, 0, 0, 0 },
+		{ OP_INIT, 0, 0, 2, 0 }, { OP_INIT, 0, 0, 8, 0 }, { OP_INIT, 0, 0, 16 | CLOCK_MONO, 0 },
+		{ OP_INIT, 0, 0, 15, 0 }, { OP_INIT, 0, 0, 1ull << 40, 0 },
+		{ OP_INIT, 0, 0, CLOCK_MONO, 0 }, { OP_INIT, 0, 0, CLOCK_MONO, 0 }, { OP_INIT, 0, 0, CLOCK_REAL, 0 },
+		{ OP_START, 0, 0, 1000, 0 }, { OP_CANCEL, 0, 0, 0, 0 }, { OP_SET_CB, 0, 0, 0, 0 },
+		{ OP_START, 0, 0, 1000000000, 4 }, { OP_START, 0, 0, 1000000000, 8 },
+		{ OP_START, 0, 0, 1000000000, 0 }, { OP_START, 0, 0, 2000000000, 2 }, { OP_CANCEL, 0, 0, 0, 0 },
+		{ OP_CANCEL, 0, 0, 0, 0 }, { OP_START, 0, 0, 1000, 0 }, { OP_SET_CB, 0, 0, 0, 0 },
+		{ OP_START, 0, 0, 1ull << 62, 1 /* ABS, far future */ }, { OP_CANCEL, 0, 0, 0, 0 },
+		{ OP_INIT, 1, 3, CLOCK_BOOT, 0 }, { OP_INIT, 1, 3, CLOCK_BOOT, 0 }, { OP_SET_CB, 1, 3, 0, 0 },
+		{ OP_START, 1, 3, 1ull << 62, 3 /* ABS | CPU_PIN */ }, { OP_CANCEL, 1, 3, 0, 0 }, { OP_CANCEL, 1, 3, 0, 0 },
+		{ OP_INIT, 1, 4, 7, 0 }, { OP_START, 1, 4, 1000, 0 },
+	};
+	struct side *sides[2] = { &k, &v };
+	for (int s = 0; s < 2; s++) {
+		side_put(sides[s], sides[s]->hmap, 3);
+		side_put(sides[s], sides[s]->hmap, 4);
+	}
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		int64_t want = side_op(&k, seq[i].op, seq[i].map, seq[i].key, seq[i].a, seq[i].b);
+		int64_t got = side_op(&v, seq[i].op, seq[i].map, seq[i].key, seq[i].a, seq[i].b);
+		if (want != got)
+			printf("  step %zu (op %u map %u a 0x%llx b 0x%llx): kernel %lld bpfvm %lld\n", i, seq[i].op,
+			       seq[i].map, (unsigned long long)seq[i].a, (unsigned long long)seq[i].b, (long long)want,
+			       (long long)got);
+		CHECK_EQ_U64(got, want);
+	}
+	env_close(&e);
+	lb.close(kobj);
+	dlclose(lb.h);
+}
+
 struct stress {
 	struct env *e;
 	uint32_t key;
@@ -592,6 +737,7 @@ int main(void)
 	RUN(teardown_with_pending_timers);
 	RUN(concurrent_start_cancel);
 	RUN(pinned_map_seen_from_another_instance);
+	RUN(error_codes_match_the_kernel);
 	free(obj_buf);
 	free(bad_buf);
 	char cmd[300];
