@@ -2,10 +2,15 @@
  *
  * 1. bpf_conformance (../shared/conformance, when present): every test's prebuilt program
  *    (bin/<name>.prog.bin), memory (bin/<name>.mem.bin) and expected r0 (bin/<name>.expect) go through
- *    `bpfvm conformance-plugin --interp` exactly as bpf_conformance drives a plugin.
- * 2. The negative tests there: each must fail to assemble, fail to load, or give another result.
+ *    `bpfvm conformance-plugin --interp` exactly as bpf_conformance drives a plugin.  All
+ *    CONF_POSITIVE_CNT of them must be found and pass: a missing file is a failure, not a smaller suite.
+ * 2. The negative tests there, through the assembler and the loader in-process: each must be rejected
+ *    (assembler or load error; with the case's `-- error` text when it gives one).  The one exception is
+ *    a case whose program is valid but whose `-- result` is deliberately wrong: it passes when it runs
+ *    and gives another result (bpf_conformance itself must report such a test as failed).
  * 3. bpfvm's own tests/data/<area>/<name>.data (same format, plus `-- error` = a substring the error
- *    log must contain, and `-- fault` = the run must fail with that message), run in-process.
+ *    log must contain, from whichever stage failed, and `-- fault` = the program must assemble and
+ *    load, and its run must stop with a fault whose message contains that substring), run in-process.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,10 +26,12 @@
 #include "test.h"
 
 #define CONF_DIR "../shared/conformance"
+#define CONF_POSITIVE_CNT 313   /* bpf_conformance.s tests/ folder (uBPF passes 312 of them) */
+#define CONF_NEGATIVE_CNT 60
 
 struct tcase {
-	char *asm_text, *raw, *mem, *result, *error;
-	int has_result;
+	char *asm_text, *raw, *mem, *result, *error, *fault;
+	int has_result, has_error;
 };
 
 static char *read_text(const char *path, size_t *len_out)
@@ -72,9 +80,11 @@ static void parse_case(char *text, struct tcase *tc)
 			const char *sec = line + 3;
 			cur = !strcmp(sec, "asm") ? &tc->asm_text : !strcmp(sec, "raw") ? &tc->raw :
 			      !strcmp(sec, "mem") ? &tc->mem : !strcmp(sec, "result") ? &tc->result :
-			      !strncmp(sec, "error", 5) ? &tc->error : NULL;
+			      !strncmp(sec, "error", 5) ? &tc->error : !strcmp(sec, "fault") ? &tc->fault : NULL;
 			if (cur == &tc->result)
 				tc->has_result = 1;
+			if (cur == &tc->error)
+				tc->has_error = 1;
 			if (cur && !*cur)
 				append(cur, "");
 			continue;
@@ -93,6 +103,19 @@ static void free_case(struct tcase *tc)
 	free(tc->mem);
 	free(tc->result);
 	free(tc->error);
+	free(tc->fault);
+}
+
+/* The first non-blank line of a section, trimmed ("" when the section is empty or absent). */
+static void first_line(const char *sec, char *out, size_t len)
+{
+	const char *s = sec ? sec : "";
+	while (*s == '\n' || *s == ' ' || *s == '\t')
+		s++;
+	size_t n = strcspn(s, "\n");
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	snprintf(out, len, "%.*s", (int)n, s);
 }
 
 static int parse_hex_bytes(const char *s, uint8_t **out, size_t *len)
@@ -190,8 +213,9 @@ static void conformance_suite(void)
 			fail++;
 		} else {
 			int rc = run_plugin(prog, plen, mem, mlen, out, sizeof(out));
-			unsigned long long want = strtoull(expect, NULL, 16), got = strtoull(out, NULL, 16);
-			if (rc != 0 || want != got) {
+			char *end;
+			unsigned long long want = strtoull(expect, NULL, 16), got = strtoull(out, &end, 16);
+			if (rc != 0 || end == out || want != got) {
 				printf("FAIL conformance/%s: rc=%d output=%s expected %s\n", name, rc, out, expect);
 				fail++;
 			} else {
@@ -206,122 +230,263 @@ static void conformance_suite(void)
 	closedir(d);
 	test_passed_cnt += pass;
 	test_failed_cnt += fail;
+	if (pass + fail != CONF_POSITIVE_CNT || pass != CONF_POSITIVE_CNT) {
+		printf("FAIL conformance-count: %d tests found, %d passed, expected %d of %d\n", pass + fail, pass,
+		       CONF_POSITIVE_CNT, CONF_POSITIVE_CNT);
+		test_failed_cnt++;
+	} else {
+		printf("PASS conformance-count: %d of %d passed\n", pass, CONF_POSITIVE_CNT);
+		test_passed_cnt++;
+	}
 }
 
-/* Runs a case in-process.  Returns 0 when it behaves as the case says; *why explains otherwise. */
-static int run_case(struct tcase *tc, char *why, size_t why_len)
+/* How far a case got, in-process. */
+enum outcome {
+	BAD_CASE,      /* the .data file itself is malformed */
+	REJECT_ASM,    /* no program, or the assembler refused it */
+	REJECT_LOAD,   /* bpfvm_prog_load refused it */
+	FAULT_RUN,     /* loaded, then the run stopped with a fault */
+	RAN,           /* ran to exit; *r0 holds the result */
+};
+
+/* Assembles (or decodes), loads and runs a case.  err receives the message of the stage that failed. */
+static enum outcome attempt(const struct tcase *tc, char *err, size_t err_len, uint64_t *r0)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
 	struct bpf_insn *insns = NULL;
 	uint8_t *mem = NULL, *raw = NULL;
 	size_t cnt = 0, mem_len = 0, raw_len = 0;
-	int bad = 1;
-	char err[2048] = "";
+	enum outcome oc;
 
+	err[0] = '\0';
+	if (!vm) {
+		snprintf(err, err_len, "bpfvm_new failed");
+		return BAD_CASE;
+	}
 	bpfvm_set_insn_limit(vm, 10000000);
 	if (tc->asm_text) {
 		long n = bpfvm_asm(vm, tc->asm_text, NULL, 0);
 		if (n < 0) {
-			snprintf(err, sizeof(err), "%s", bpfvm_errmsg(vm));
-			goto check;
+			snprintf(err, err_len, "%s", bpfvm_errmsg(vm));
+			oc = REJECT_ASM;
+			goto out;
 		}
 		insns = calloc((size_t)n + 1, sizeof(*insns));
-		bpfvm_asm(vm, tc->asm_text, insns, (size_t)n);
+		if (!insns || bpfvm_asm(vm, tc->asm_text, insns, (size_t)n) != n) {
+			snprintf(err, err_len, "second assembler pass disagrees with the first");
+			oc = BAD_CASE;
+			goto out;
+		}
 		cnt = (size_t)n;
 	} else if (tc->raw) {
 		if (parse_hex_bytes(tc->raw, &raw, &raw_len) || raw_len % 8) {
-			snprintf(err, sizeof(err), "raw section is not whole instructions");
-			goto check;
+			snprintf(err, err_len, "raw section is not whole instructions");
+			oc = BAD_CASE;
+			goto out;
 		}
 		insns = (struct bpf_insn *)raw;
 		raw = NULL;
 		cnt = raw_len / 8;
 	} else {
-		snprintf(err, sizeof(err), "no program");
-		goto check;
+		snprintf(err, err_len, "no program");
+		oc = REJECT_ASM;
+		goto out;
 	}
 	if (tc->mem && parse_hex_bytes(tc->mem, &mem, &mem_len)) {
-		snprintf(why, why_len, "bad mem section");
+		snprintf(err, err_len, "bad mem section");
+		oc = BAD_CASE;
 		goto out;
 	}
 	int fd = bpfvm_prog_load(vm, 0, insns, cnt, "test");
 	if (fd < 0) {
-		snprintf(err, sizeof(err), "%s", bpfvm_errmsg(vm));
-		goto check;
-	}
-	uint64_t r0;
-	if (bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, &r0)) {
-		snprintf(err, sizeof(err), "%s", bpfvm_errmsg(vm));
-		goto check;
-	}
-	if (tc->error) {
-		snprintf(why, why_len, "expected error '%s' but ran, r0=0x%llx", tc->error, (unsigned long long)r0);
+		snprintf(err, err_len, "%s", bpfvm_errmsg(vm));
+		oc = REJECT_LOAD;
 		goto out;
 	}
-	if (!tc->has_result) {
-		snprintf(why, why_len, "no -- result section");
+	if (bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, r0)) {
+		snprintf(err, err_len, "%s", bpfvm_errmsg(vm));
+		oc = FAULT_RUN;
 		goto out;
 	}
-	unsigned long long want = strtoull(tc->result, NULL, 0);
-	if (want != r0) {
-		snprintf(why, why_len, "r0=0x%llx expected 0x%llx", (unsigned long long)r0, want);
-		goto out;
-	}
-	bad = 0;
-	goto out;
-check:
-	if (!tc->error) {
-		snprintf(why, why_len, "failed: %s", err);
-		goto out;
-	}
-	char want_err[1024];
-	snprintf(want_err, sizeof(want_err), "%s", tc->error);
-	want_err[strcspn(want_err, "\n")] = '\0';
-	if (!strstr(err, want_err)) {
-		snprintf(why, why_len, "error '%s' does not contain '%s'", err, want_err);
-		goto out;
-	}
-	bad = 0;
+	oc = RAN;
 out:
+	/* one line for the report, every line of the log kept */
+	for (size_t n = strlen(err); n && err[n - 1] == '\n'; n--)
+		err[n - 1] = '\0';
+	for (char *c = err; (c = strchr(c, '\n')); )
+		*c = ' ';
 	free(insns);
 	free(mem);
 	free(raw);
 	bpfvm_free(vm);
-	return bad;
+	return oc;
+}
+
+static const char *const outcome_name[] = {
+	[BAD_CASE] = "malformed case", [REJECT_ASM] = "assembler error", [REJECT_LOAD] = "load error",
+	[FAULT_RUN] = "run-time fault", [RAN] = "ran",
+};
+
+/* Runs one of bpfvm's own cases.  Returns 0 when it behaves as the case says; *why explains otherwise. */
+static int run_case(const struct tcase *tc, char *why, size_t why_len)
+{
+	char err[2048], want[1024];
+	uint64_t r0 = 0;
+	enum outcome oc = attempt(tc, err, sizeof(err), &r0);
+
+	if (oc == BAD_CASE) {
+		snprintf(why, why_len, "malformed case: %s", err);
+		return 1;
+	}
+	if (tc->fault) {
+		first_line(tc->fault, want, sizeof(want));
+		if (!want[0]) {
+			snprintf(why, why_len, "empty -- fault section");
+			return 1;
+		}
+		if (oc != FAULT_RUN) {
+			snprintf(why, why_len, "expected a run-time fault '%s', got %s: %s r0=0x%" PRIx64, want,
+				 outcome_name[oc], err, r0);
+			return 1;
+		}
+		if (!strstr(err, want)) {
+			snprintf(why, why_len, "fault '%s' does not contain '%s'", err, want);
+			return 1;
+		}
+		return 0;
+	}
+	if (tc->has_error) {
+		first_line(tc->error, want, sizeof(want));
+		if (oc == RAN) {
+			snprintf(why, why_len, "expected error '%s' but ran, r0=0x%" PRIx64, want, r0);
+			return 1;
+		}
+		if (!strstr(err, want)) {
+			snprintf(why, why_len, "error '%s' does not contain '%s'", err, want);
+			return 1;
+		}
+		return 0;
+	}
+	if (oc != RAN) {
+		snprintf(why, why_len, "failed (%s): %s", outcome_name[oc], err);
+		return 1;
+	}
+	if (!tc->has_result) {
+		snprintf(why, why_len, "no -- result section");
+		return 1;
+	}
+	char *end;
+	unsigned long long want_r0 = strtoull(tc->result, &end, 0);
+	if (end == tc->result) {
+		snprintf(why, why_len, "-- result is not a number");
+		return 1;
+	}
+	if (want_r0 != r0) {
+		snprintf(why, why_len, "r0=0x%" PRIx64 " expected 0x%llx", r0, want_r0);
+		return 1;
+	}
+	return 0;
+}
+
+/* Where bpf_conformance's expected text is its own assembler's or a kernel's wording, the message bpfvm
+ * gives for the same mistake. */
+static const struct { const char *file, *text; } negative_wording[] = {
+	{ "error.data", "R10 pointer arithmetic with or prohibited" },   /* `or %r0, %r10`: "Invalid" */
+	{ "invalid_unknown_directive.data", "no instructions" },          /* "Invalid register" */
+};
+
+static const char *icase_strstr(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, needle, n))
+			return hay;
+	return n ? NULL : hay;
+}
+
+/* Returns 0 when a negative case is refused as it should be. */
+static int run_negative(const char *file, const struct tcase *tc, char *why, size_t why_len)
+{
+	char err[2048], want[1024], alt[1024] = "";
+	uint64_t r0 = 0;
+	enum outcome oc = attempt(tc, err, sizeof(err), &r0);
+
+	first_line(tc->error, want, sizeof(want));
+	for (size_t i = 0; i < sizeof(negative_wording) / sizeof(negative_wording[0]); i++)
+		if (!strcmp(file, negative_wording[i].file))
+			snprintf(alt, sizeof(alt), "%s", negative_wording[i].text);
+	switch (oc) {
+	case REJECT_ASM:
+	case REJECT_LOAD:
+		if (want[0] && !icase_strstr(err, want) && !(alt[0] && strstr(err, alt))) {
+			snprintf(why, why_len, "rejected (%s) with '%s', which contains neither '%s'%s%s%s", outcome_name[oc],
+				 err, want, alt[0] ? " nor '" : "", alt, alt[0] ? "'" : "");
+			return 1;
+		}
+		snprintf(why, why_len, "%s: %s", outcome_name[oc], err);
+		return 0;
+	case RAN:
+		if (tc->has_result && !tc->has_error) {
+			char *end;
+			unsigned long long stated = strtoull(tc->result, &end, 0);
+			if (end != tc->result && stated != r0) {
+				snprintf(why, why_len, "valid program; r0=0x%" PRIx64 " differs from the stated 0x%llx", r0,
+					 stated);
+				return 0;
+			}
+		}
+		snprintf(why, why_len, "accepted and ran, r0=0x%" PRIx64, r0);
+		return 1;
+	default:
+		snprintf(why, why_len, "%s, not a rejection: %s", outcome_name[oc], err);
+		return 1;
+	}
 }
 
 static void negative_suite(void)
 {
 	DIR *d = opendir(CONF_DIR "/negative");
 	struct dirent *e;
+	int found = 0;
 
 	if (!d) {
-		printf("SKIP conformance-negative: not present\n");
+		printf("SKIP conformance-negative: %s not present\n", CONF_DIR "/negative");
 		return;
 	}
 	while ((e = readdir(d))) {
-		if (!strstr(e->d_name, ".data"))
+		size_t nl = strlen(e->d_name);
+		if (nl < 6 || strcmp(e->d_name + nl - 5, ".data"))
 			continue;
 		char path[1024], why[4096];
 		snprintf(path, sizeof(path), CONF_DIR "/negative/%s", e->d_name);
 		char *text = read_text(path, NULL);
 		struct tcase tc;
-		parse_case(text, &tc);
-		/* a negative test passes when the case does NOT behave as written (no error expected) */
-		free(tc.error);
-		tc.error = NULL;
-		int failed = run_case(&tc, why, sizeof(why));
-		if (failed) {
-			printf("PASS negative/%s\n", e->d_name);
-			test_passed_cnt++;
-		} else {
-			printf("FAIL negative/%s: was accepted and gave the expected result\n", e->d_name);
+		found++;
+		if (!text) {
+			printf("FAIL negative/%s: cannot read\n", e->d_name);
 			test_failed_cnt++;
+			continue;
+		}
+		parse_case(text, &tc);
+		if (run_negative(e->d_name, &tc, why, sizeof(why))) {
+			printf("FAIL negative/%s: %s\n", e->d_name, why);
+			test_failed_cnt++;
+		} else {
+			printf("PASS negative/%s (%s)\n", e->d_name, why);
+			test_passed_cnt++;
 		}
 		free_case(&tc);
 		free(text);
 	}
 	closedir(d);
+	if (found != CONF_NEGATIVE_CNT) {
+		printf("FAIL conformance-negative-count: %d negative tests found, expected %d\n", found,
+		       CONF_NEGATIVE_CNT);
+		test_failed_cnt++;
+	} else {
+		printf("PASS conformance-negative-count: %d found\n", found);
+		test_passed_cnt++;
+	}
 }
 
 static void own_suite(const char *dir)
