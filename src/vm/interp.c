@@ -117,12 +117,15 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 	run->prog = prog;
 	run->stack = stack;
 	run->budget = prog->vm->insn_limit ? prog->vm->insn_limit : UINT64_MAX;
-	run->may_goto_left = VM_MAY_GOTO_BUDGET;
+	run->fp = vm_stack_top(run);
 }
 
+/* What a bpf-to-bpf call saves.  The may_goto budget is per frame as in Linux, where each subprogram's
+ * prologue sets its own counter slot to BPF_MAX_LOOPS. */
 struct frame {
 	const struct vm_insn *ret;
 	uint64_t r6, r7, r8, r9, r10;
+	uint32_t may_goto_left;
 };
 
 /* The interpreter.  `entry` is where to start (0 for the program, a subprogram for callbacks). */
@@ -140,6 +143,13 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	struct frame frames[VM_MAX_FRAMES];
 	unsigned depth = 0;
 	uint8_t *stack_floor = run->stack;
+	/* Stack bounds of the current frame (vm_stack_ok), kept in locals for the fast path. */
+	const uintptr_t stack_top = vm_stack_top(run);
+	uintptr_t frame_lo = (uintptr_t)frame_top - VM_STACK_SIZE;
+	uint32_t may_goto_left = VM_MAY_GOTO_BUDGET;
+
+	/* A frame starts zeroed: a program reading stack it never wrote must not see host memory. */
+	memset((void *)frame_lo, 0, VM_STACK_SIZE);
 
 	reg[0] = 0;
 	reg[1] = a1;
@@ -160,7 +170,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #define FAULT(err_, what_, addr_, size_) do { \
 		vm_fault(run, (err_), (what_), (addr_), (size_)); goto fault; } while (0)
 #define MEM_CHECK(addr_, size_, write_) do { \
-		if (UNLIKELY(!vm_mem_ok(run, (addr_), (size_), (write_)))) \
+		if (UNLIKELY(!vm_stack_ok(frame_lo, stack_top, (addr_), (size_)) && \
+			     !vm_mem_ok_slow(run, (addr_), (size_), (write_)))) \
 			FAULT(-EFAULT, (write_) ? "invalid memory write" : "invalid memory read", (addr_), (size_)); \
 	} while (0)
 
@@ -239,11 +250,11 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* ---- jumps: off holds the absolute target pc (fixup) ---- */
 	do_JA: do_JA32: JUMP_TO(pc->off);
 	do_MAY_GOTO:
-		/* Linux: falls through while the loop budget lasts (BPF_MAX_LOOPS, 8M per program run), then
-		 * takes the jump for good. */
-		if (UNLIKELY(run->may_goto_left == 0))
+		/* Linux: falls through while the frame's loop budget lasts (BPF_MAX_LOOPS = 8M, shared by every
+		 * may_goto of the frame), then takes the jump for good. */
+		if (UNLIKELY(may_goto_left == 0))
 			JUMP_TO(pc->off);
-		run->may_goto_left--;
+		may_goto_left--;
 		NEXT();
 #define COND(NAME, T, OP) \
 	do_##NAME##_K: if ((T)DST OP (T)K) JUMP_TO(pc->off); NEXT(); \
@@ -298,8 +309,11 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	local_call_to_t:
 		if (depth + 1 >= VM_MAX_FRAMES || (uint8_t *)(uintptr_t)reg[10] - VM_STACK_SIZE <= stack_floor)
 			FAULT(-E2BIG, "call stack too deep", 0, 0);
-		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10] };
+		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10], may_goto_left };
 		reg[10] -= VM_STACK_SIZE;
+		frame_lo -= VM_STACK_SIZE;
+		memset((void *)frame_lo, 0, VM_STACK_SIZE);
+		may_goto_left = VM_MAY_GOTO_BUDGET;
 		if (UNLIKELY(--run->budget == 0))
 			goto out_of_budget;
 		pc = t;
@@ -308,8 +322,11 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_CALL_LOCAL:
 		if (depth + 1 >= VM_MAX_FRAMES || (uint8_t *)(uintptr_t)reg[10] - VM_STACK_SIZE <= stack_floor)
 			FAULT(-E2BIG, "call stack too deep", 0, 0);
-		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10] };
+		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10], may_goto_left };
 		reg[10] -= VM_STACK_SIZE;
+		frame_lo -= VM_STACK_SIZE;
+		memset((void *)frame_lo, 0, VM_STACK_SIZE);
+		may_goto_left = VM_MAY_GOTO_BUDGET;
 		JUMP_TO(pc->off);
 	do_EXIT:
 		if (depth == 0)
@@ -321,6 +338,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[8] = frames[depth].r8;
 		reg[9] = frames[depth].r9;
 		reg[10] = frames[depth].r10;
+		frame_lo = (uintptr_t)reg[10] - VM_STACK_SIZE;
+		may_goto_left = frames[depth].may_goto_left;
 		NEXT();
 	do_TAIL_CALL: {
 		/* bpf_tail_call(ctx, prog_array, index): on success the new program starts on the same stack
@@ -333,6 +352,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			goto fault;
 		run->tail_calls++;
 		run->prog = np;
+		may_goto_left = VM_MAY_GOTO_BUDGET;  /* the new program's prologue resets it in Linux */
 		base = np->insns;
 		pc = base;
 		if (UNLIKELY(--run->budget == 0))

@@ -20,7 +20,7 @@ struct map;
 #define VM_MAX_FRAMES   8u              /* Linux MAX_CALL_FRAMES */
 #define VM_MAX_TAIL_CALLS 33u           /* Linux MAX_TAIL_CALL_CNT */
 #define VM_MAX_REGIONS  16u
-#define VM_MAY_GOTO_BUDGET (8u * 1024 * 1024)
+#define VM_MAY_GOTO_BUDGET (8u * 1024 * 1024) /* Linux BPF_MAX_LOOPS: may_goto fall-throughs per frame */
 
 /* A helper as the engines call it: r1..r5 in, r0 out.  `run` gives the per-run state (slot, regions
  * for pointer checks); a helper that finds its arguments unsafe calls vm_fault() and returns 0. */
@@ -84,8 +84,8 @@ struct vm_run {
 	struct vm_region regions[VM_MAX_REGIONS];
 	unsigned int region_cnt;
 	uint8_t *stack;               /* VM_MAX_FRAMES * VM_STACK_SIZE bytes */
-	uint32_t may_goto_left;       /* may_goto iterations left (Linux BPF_MAX_LOOPS) */
-	uint64_t fp;                  /* r10 at the last helper call, for callbacks (vm_call_subprog) */
+	uint64_t fp;                  /* r10 of the frame that made the last helper call: callbacks
+				       * (vm_call_subprog) go below it, helpers' stack checks use it */
 };
 
 /* Builds pre-decoded insns for prog from prog->orig (already validated): resolves helper ids to function
@@ -101,12 +101,26 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack);
 /* Lets the program access [p, p + len). Returns false when the table is full. */
 bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable);
 
-/* Is [addr, addr+len) memory the current run may read (write = false) or write? */
+/* The stack a frame may touch, as Linux's verifier allows it: from the bottom of the current frame
+ * (its r10 - VM_STACK_SIZE) up to the top of the outermost frame, so that a callee can use a pointer
+ * into its caller's stack, but nothing below the current frame (where its callees' frames will go).
+ * Two compares, no overflow: addr - frame_lo wraps to a huge value when addr is below the frame. */
+static inline bool vm_stack_ok(uintptr_t frame_lo, uintptr_t top, uintptr_t addr, size_t len)
+{
+	return addr - frame_lo < top - frame_lo && len <= top - addr;
+}
+
+static inline uintptr_t vm_stack_top(const struct vm_run *run)
+{
+	return (uintptr_t)run->stack + VM_MAX_FRAMES * VM_STACK_SIZE;
+}
+
+/* Is [addr, addr+len) memory the current run may read (write = false) or write?  For helpers: the
+ * current frame is the one that made the helper call (run->fp). */
 bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
 static inline bool vm_mem_ok(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
 {
-	uintptr_t base = (uintptr_t)run->stack;
-	if (addr - base <= VM_MAX_FRAMES * VM_STACK_SIZE - len && addr >= base)
+	if (vm_stack_ok(run->fp - VM_STACK_SIZE, vm_stack_top(run), addr, len))
 		return true;
 	return vm_mem_ok_slow(run, addr, len, write);
 }
