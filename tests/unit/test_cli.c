@@ -1,0 +1,388 @@
+/* test_cli.c -- the bpfvm CLI as separate processes (build/bpfvm next to this binary's folder): `asm`
+ * bytes, `disasm` text, `run` of .s and .bin programs on --mem / --mem-file input, the --insn-limit
+ * error, and `conformance-plugin` as bpf_conformance drives it (stdin = program hex, argument = memory
+ * hex, stdout = r0 in hex or one line of error, exit status).  Every child's stdout, stderr and exit
+ * status are checked; nothing goes through a shell. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+#include "test.h"
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static char cli[PATH_MAX], dir[64];
+
+struct proc {
+	int status;        /* exit status, or -1 when the child did not exit normally */
+	char out[8192];    /* stdout */
+	char err[8192];    /* stderr */
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+	lseek(fd, 0, SEEK_SET);
+	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+static int tmpfd(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	unlink(path);
+	return fd;
+}
+
+/* Runs cli with args (NULL-terminated, without argv[0]) and stdin = `in` (or empty). */
+static bool spawn(struct proc *p, const char *in, const char *const *args)
+{
+	const char *argv[16] = { "bpfvm" };
+	size_t n = 1;
+	for (; args[n - 1] && n + 1 < N(argv); n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+
+	int fin = tmpfd("stdin"), fout = tmpfd("stdout"), ferr = tmpfd("stderr");
+	memset(p, 0, sizeof(*p));
+	p->status = -1;
+	if (fin < 0 || fout < 0 || ferr < 0)
+		goto fail;
+	if (in && write(fin, in, strlen(in)) != (ssize_t)strlen(in))
+		goto fail;
+	lseek(fin, 0, SEEK_SET);
+	pid_t pid = fork();
+	if (pid < 0)
+		goto fail;
+	if (pid == 0) {
+		dup2(fin, 0);
+		dup2(fout, 1);
+		dup2(ferr, 2);
+		execv(cli, (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		goto fail;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(fout, p->out, sizeof(p->out));
+	slurp(ferr, p->err, sizeof(p->err));
+	close(fin);
+	close(fout);
+	close(ferr);
+	return true;
+fail:
+	printf("  spawn %s: %s\n", cli, strerror(errno));
+	if (fin >= 0)
+		close(fin);
+	if (fout >= 0)
+		close(fout);
+	if (ferr >= 0)
+		close(ferr);
+	return false;
+}
+
+/* Runs a child; a test that cannot even start it fails there. */
+#define RUN_CLI(p, in, ...) do { \
+		if (!spawn((p), (in), (const char *const[]){ __VA_ARGS__, NULL })) { \
+			CHECK(!"could not run the CLI"); \
+			return; \
+		} \
+	} while (0)
+
+static const char *file(const char *name, const void *data, size_t len)
+{
+	static char paths[8][128];
+	static unsigned next;
+	char *path = paths[next++ % N(paths)];
+	snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len) {
+		printf("  cannot write %s\n", path);
+		if (f)
+			fclose(f);
+		return path;
+	}
+	fclose(f);
+	return path;
+}
+
+static const char *text_file(const char *name, const char *text)
+{
+	return file(name, text, strlen(text));
+}
+
+/* Counts the lines of s (a final line without '\n' counts). */
+static int lines(const char *s)
+{
+	int n = 0;
+	for (const char *c = s; *c; c++)
+		n += *c == '\n';
+	return n + (*s && s[strlen(s) - 1] != '\n');
+}
+
+/* Both syntaxes in one source; the encoding is what RFC 9669 gives for each line. */
+static const char prog_src[] =
+	"mov %r0, 1\n"
+	"r0 += r1\n"
+	"ldxw %r2, [%r1+4]\n"
+	"lddw %r3, 0x1122334455667788\n"
+	"if r2 > 5 goto +1\n"
+	"exit\n"
+	"r0 = r2\n"
+	"exit\n";
+static const struct bpf_insn prog_enc[] = {
+	INSN(0xb7, 0, 0, 0, 1),
+	INSN(0x0f, 0, 1, 0, 0),
+	INSN(0x61, 2, 1, 4, 0),
+	INSN(0x18, 3, 0, 0, 0x55667788),
+	INSN(0x00, 0, 0, 0, 0x11223344),
+	INSN(0x25, 2, 0, 1, 5),
+	INSN(0x95, 0, 0, 0, 0),
+	INSN(0xbf, 0, 2, 0, 0),
+	INSN(0x95, 0, 0, 0, 0),
+};
+
+TEST(cli_asm_writes_the_encoding)
+{
+	struct proc p;
+	const char *src = text_file("prog.s", prog_src);
+	char bin[160];
+	snprintf(bin, sizeof(bin), "%s/prog.bin", dir);
+
+	RUN_CLI(&p, NULL, "asm", src, "-o", bin);
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.err, "");
+	FILE *f = fopen(bin, "rb");
+	uint8_t got[sizeof(prog_enc) + 8];
+	size_t n = f ? fread(got, 1, sizeof(got), f) : 0;
+	if (f)
+		fclose(f);
+	CHECK_EQ_U64(n, sizeof(prog_enc));
+	CHECK(n == sizeof(prog_enc) && !memcmp(got, prog_enc, sizeof(prog_enc)));
+
+	/* without -o: the same bytes as hex, one instruction per line */
+	RUN_CLI(&p, NULL, "asm", src);
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_U64(lines(p.out), N(prog_enc));
+	CHECK(!strncmp(p.out, "b7 00 00 00 01 00 00 00\n0f 10 00 00 00 00 00 00\n", 48));
+	CHECK(strstr(p.out, "\n18 03 00 00 88 77 66 55\n00 00 00 00 44 33 22 11\n") != NULL);
+
+	/* an assembler error: located message, non-zero exit, no output file */
+	const char *bad = text_file("bad.s", "mov %r0, 1\nfrob %r1\nexit\n");
+	char badbin[160];
+	snprintf(badbin, sizeof(badbin), "%s/bad.bin", dir);
+	RUN_CLI(&p, NULL, "asm", bad, "-o", badbin);
+	CHECK(p.status != 0);
+	CHECK(strstr(p.err, "line 2") != NULL);
+	CHECK(access(badbin, F_OK) != 0);
+}
+
+TEST(cli_disasm_prints_llvm_syntax)
+{
+	struct proc p;
+	const char *bin = file("dis.bin", prog_enc, sizeof(prog_enc));
+	/* llvm-objdump-14 -d (and -19 --no-print-imm-hex) print these lines for the same bytes */
+	static const char want[] =
+		"    0: r0 = 1\n"
+		"    1: r0 += r1\n"
+		"    2: r2 = *(u32 *)(r1 + 4)\n"
+		"    3: r3 = 1234605616436508552 ll\n"   /* 0x1122334455667788 */
+		"    5: if r2 > 5 goto +1\n"
+		"    6: exit\n"
+		"    7: r0 = r2\n"
+		"    8: exit\n";
+
+	RUN_CLI(&p, NULL, "disasm", bin);
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, want);
+	/* a .s goes through the assembler first: same text */
+	RUN_CLI(&p, NULL, "disasm", text_file("dis.s", prog_src));
+	CHECK_EQ_STR(p.out, want);
+	/* a .bin that is not whole instructions is refused */
+	RUN_CLI(&p, NULL, "disasm", file("odd.bin", prog_enc, 12));
+	CHECK(p.status != 0);
+	CHECK(p.err[0] != '\0');
+}
+
+TEST(cli_run_source_and_binary_on_memory)
+{
+	struct proc p;
+	const char *src = text_file("run.s", prog_src);
+	const char *bin = file("run.bin", prog_enc, sizeof(prog_enc));
+	/* the u32 at +4 is > 5, so r0 = that word (the other path would return 1 + an address) */
+	static const uint8_t mem[] = { 0, 0, 0, 0, 9, 0, 0, 0 };
+	const char *memf = file("mem.bin", mem, sizeof(mem));
+
+	RUN_CLI(&p, NULL, "run", src, "--mem", "00 00 00 00 09 00 00 00");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "0x9\n");
+	RUN_CLI(&p, NULL, "run", bin, "--mem-file", memf);
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "0x9\n");
+	RUN_CLI(&p, NULL, "run", bin, "--mem", "0000000007000000");
+	CHECK_EQ_STR(p.out, "0x7\n");
+
+	/* r2 = length of the memory; the program's memory is exactly that long */
+	const char *len_src = text_file("len.s", "r0 = r2\nr3 = *(u8 *)(r1 + 4)\nr0 += r3\nexit\n");
+	RUN_CLI(&p, NULL, "run", len_src, "--mem", "01 02 03 04 05");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "0xa\n");
+	RUN_CLI(&p, NULL, "run", len_src, "--mem", "01 02 03 04");
+	CHECK(p.status != 0);
+	CHECK_EQ_STR(p.out, "");
+	CHECK(strstr(p.err, "insn 1: invalid memory read") != NULL);
+
+	/* input errors */
+	RUN_CLI(&p, NULL, "run", src, "--mem", "0g");
+	CHECK(p.status != 0);
+	CHECK(strstr(p.err, "--mem") != NULL);
+	char missing[160];
+	snprintf(missing, sizeof(missing), "%s/no-such.bin", dir);
+	RUN_CLI(&p, NULL, "run", bin, "--mem-file", missing);
+	CHECK(p.status != 0);
+	CHECK(strstr(p.err, "no-such.bin") != NULL);
+}
+
+TEST(cli_run_insn_limit)
+{
+	struct proc p;
+	/* 100 back-jumps, then exit with the count */
+	const char *bounded = text_file("loop.s", "r0 = 0\nl: r0 += 1\nif r0 < 100 goto l\nexit\n");
+	const char *endless = text_file("endless.s", "l: goto l\nexit\n");
+
+	RUN_CLI(&p, NULL, "run", bounded, "--insn-limit", "1000");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "0x64\n");
+	RUN_CLI(&p, NULL, "run", bounded, "--insn-limit", "50");
+	CHECK(p.status != 0);
+	CHECK_EQ_STR(p.out, "");
+	CHECK(strstr(p.err, "instruction budget exhausted") != NULL);
+	RUN_CLI(&p, NULL, "run", endless, "--insn-limit", "100000");
+	CHECK(p.status != 0);
+	CHECK(strstr(p.err, "insn 0: instruction budget exhausted") != NULL);
+}
+
+/* The program as bpf_conformance sends it: two hex digits per byte, each followed by a space. */
+static void to_hex(const void *data, size_t len, char *out)
+{
+	const uint8_t *b = data;
+	for (size_t i = 0; i < len; i++)
+		sprintf(out + 3 * i, "%02x ", b[i]);
+	out[3 * len] = '\0';
+}
+
+TEST(cli_conformance_plugin)
+{
+	struct proc p;
+	char hex[1024];
+	/* r0 = *(u64 *)(r1 + 0) + r2 */
+	static const struct bpf_insn sum[] = {
+		INSN(0x79, 0, 1, 0, 0),
+		INSN(0x0f, 0, 2, 0, 0),
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	to_hex(sum, sizeof(sum), hex);
+
+	RUN_CLI(&p, hex, "conformance-plugin", "01 02 00 00 00 00 00 00 ff", "--interp");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "20a\n");          /* 0x201 + 9 bytes, printed in hex without 0x */
+	/* no engine flag: the interpreter, same answer */
+	RUN_CLI(&p, hex, "conformance-plugin", "01 02 00 00 00 00 00 00 ff");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "20a\n");
+	/* no memory argument: r1 = NULL, r2 = 0 */
+	static const struct bpf_insn ret_r2[] = { INSN(0xbf, 0, 2, 0, 0), INSN(0x07, 0, 0, 0, -1), INSN(0x95, 0, 0, 0, 0) };
+	char hex2[256];
+	to_hex(ret_r2, sizeof(ret_r2), hex2);
+	RUN_CLI(&p, hex2, "conformance-plugin");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "ffffffffffffffff\n");
+
+	/* a bad opcode: one line naming it, non-zero exit */
+	static const struct bpf_insn bad_op[] = { INSN(0x8e, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	to_hex(bad_op, sizeof(bad_op), hex2);
+	RUN_CLI(&p, hex2, "conformance-plugin", "--interp");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+	CHECK(strstr(p.out, "unknown opcode 0x8e") != NULL);
+
+	/* a run-time fault is a failure too: one line, non-zero */
+	static const struct bpf_insn oob[] = { INSN(0x61, 0, 1, 8, 0), INSN(0x95, 0, 0, 0, 0) };
+	to_hex(oob, sizeof(oob), hex2);
+	RUN_CLI(&p, hex2, "conformance-plugin", "01 02 03 04");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+	CHECK(strstr(p.out, "insn 0: invalid memory read") != NULL);
+
+	/* bad hex: program on stdin, then memory argument */
+	RUN_CLI(&p, "79 10 00 0z", "conformance-plugin");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+	CHECK(strstr(p.out, "invalid program encoding") != NULL);
+	RUN_CLI(&p, hex, "conformance-plugin", "01 2");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+	CHECK(strstr(p.out, "invalid memory encoding") != NULL);
+	/* not whole instructions */
+	RUN_CLI(&p, "95 00 00 00", "conformance-plugin");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+
+	/* --jit: no JIT in this build, said in one line, non-zero */
+	RUN_CLI(&p, hex, "conformance-plugin", "01 02 00 00 00 00 00 00 ff", "--jit");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+	CHECK(strstr(p.out, "JIT") != NULL && strstr(p.out, "not available") != NULL);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	/* <build>/tests/test_cli -> <build>/bpfvm */
+	for (int i = 0; i < 2; i++) {
+		char *slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	snprintf(cli, sizeof(cli), "%.4000s/bpfvm", n > 0 ? self : argv[0]);
+	if (access(cli, X_OK)) {
+		printf("FAIL cli: %s not built\n", cli);
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/bpfvm-test-cli-%d", (int)getpid());
+	if (mkdir(dir, 0700)) {
+		printf("FAIL cli: mkdir %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	RUN(cli_asm_writes_the_encoding);
+	RUN(cli_disasm_prints_llvm_syntax);
+	RUN(cli_run_source_and_binary_on_memory);
+	RUN(cli_run_insn_limit);
+	RUN(cli_conformance_plugin);
+	char cmd_path[128];
+	static const char *const names[] = { "prog.s", "prog.bin", "bad.s", "bad.bin", "dis.bin", "dis.s", "odd.bin",
+					     "run.s", "run.bin", "mem.bin", "len.s", "loop.s", "endless.s" };
+	for (size_t i = 0; i < N(names); i++) {
+		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, names[i]);
+		unlink(cmd_path);
+	}
+	if (rmdir(dir))
+		printf("  note: %s left behind: %s\n", dir, strerror(errno));
+	return test_done();
+}
