@@ -26,7 +26,7 @@
 #include "test.h"
 
 #define CONF_DIR "../shared/conformance"
-#define CONF_POSITIVE_CNT 313   /* bpf_conformance.s tests/ folder (uBPF passes 312 of them) */
+#define CONF_POSITIVE_CNT 313   /* every test in bpf_conformance's tests/ (uBPF passes 312) */
 #define CONF_NEGATIVE_CNT 60
 
 struct tcase {
