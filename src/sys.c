@@ -418,8 +418,9 @@ int vm_exec(struct vm_run *run, uint64_t *ret)
 	}
 	if (run->err) {
 		const struct vm_prog *p = run->prog;
-		sys_err(vm, run->err, "prog '%s': insn %zu: %s addr=0x%lx size=%u", p->name, run->fault_pc,
-			run->fault_what ? run->fault_what : "fault", (unsigned long)run->fault_addr, run->fault_size);
+		char what[96];
+		sys_err(vm, run->err, "prog '%s': insn %zu: %s", p->name, run->fault_pc,
+			vm_fault_text(run, what, sizeof(what)));
 		run->prog = entry;
 		return run->err;
 	}
@@ -447,8 +448,9 @@ static int run_plain(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t l
 	if (run.tail_obj)
 		sys_put(vm, run.tail_obj);
 	if (run.err) {
-		err = sys_err(vm, run.err, "prog '%s': insn %zu: %s addr=0x%lx size=%u", run.prog->name, run.fault_pc,
-			      run.fault_what ? run.fault_what : "fault", (unsigned long)run.fault_addr, run.fault_size);
+		char what[96];
+		err = sys_err(vm, run.err, "prog '%s': insn %zu: %s", run.prog->name, run.fault_pc,
+			      vm_fault_text(&run, what, sizeof(what)));
 		return err;
 	}
 	*ret = r0;

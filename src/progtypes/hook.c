@@ -2,12 +2,13 @@
  * (fields with offsets, sizes, read/write permission) and the helpers it allows, attaches programs of
  * type BPFVM_PROG_TYPE_HOOK and runs them from its own code.
  *
- * Checks, before a verifier exists: at attach time every helper call must be in the hook's list, and
- * the ctx accesses of the straight-line code at the program's start (through r1 before anything
- * redefines it) must hit a field with the right permission.  At run time the program works on a
- * scratch copy of the ctx (only bytes of declared fields are copied in; the rest reads as zero) and only
- * writable fields are copied back, so an access the attach check could not see still cannot change
- * what the hook does not allow. */
+ * Checks, before a verifier exists: at attach time every helper call must be in the hook's list (callx,
+ * whose helper is only known at run time, is refused), and the ctx accesses of the entry block (through
+ * r1 before anything redefines it: pt_ctx_check_entry(), as PROG_LOAD does for Linux's types) must hit a
+ * field with the right permission.  At run time the same field rule judges every access inside the ctx
+ * (region 0 with vm_run.ctx_ok, as packet runs use pt_ctx_access()): anything else stops the run with
+ * -EACCES "insn N: invalid bpf_context access off=O size=S".  The program works on a scratch copy of
+ * the ctx (only declared fields are copied in) and only writable fields are copied back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ static bool helper_ok(const struct bpfvm_hook *h, uint32_t id)
 	return false;
 }
 
-static const struct bpfvm_hook_field *field_at(const struct bpfvm_hook *h, int64_t off, uint32_t size)
+static const struct bpfvm_hook_field *field_at(const struct bpfvm_hook *h, uint32_t off, uint32_t size)
 {
 	for (size_t i = 0; i < h->field_cnt; i++) {
 		const struct bpfvm_hook_field *f = &h->fields[i];
@@ -99,46 +100,44 @@ static const struct bpfvm_hook_field *field_at(const struct bpfvm_hook *h, int64
 	return NULL;
 }
 
+static bool field_rule(const void *arg, uint32_t off, uint32_t size, bool write)
+{
+	const struct bpfvm_hook_field *f = field_at(arg, off, size);
+	return f && (!write || f->writable);
+}
+
+/* vm_run.ctx_ok of a hook run (run->hook is the hook): the same rule at run time. */
+static bool hook_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write)
+{
+	return field_rule(run->hook, off, size, write);
+}
+
 /* The attach-time check described at the top.  Returns 0 or -EACCES with a located line. */
 static int check_prog(struct bpfvm_hook *h, const struct vm_prog *p)
 {
-	bool r1_ctx = true;
+	struct diag log;
+	char last[256];
+	int err = 0;
 
-	for (size_t pc = 0; pc < p->cnt; pc++) {
-		const struct bpf_insn *in = &p->orig[pc];
-		uint8_t cls = in->code & 7, mode = in->code & 0xe0;
-		if (in->code == (BPF_JMP | BPF_CALL) && in->src_reg == 0 && !helper_ok(h, (uint32_t)in->imm))
-			return sys_err(h->vm, -EACCES, "hook '%s': prog '%s': insn %zu: helper #%d not allowed by the hook",
-				       h->name, p->name, pc, in->imm);
-		if (in->code == (BPF_LD | BPF_IMM | BPF_DW)) {
-			if (in->dst_reg == 1)
-				r1_ctx = false;
+	for (size_t pc = 0; pc < p->cnt && !err; pc++) {
+		int id = isa_decode(&p->orig[pc]);
+		if (id == ISA_CALL && !helper_ok(h, (uint32_t)p->orig[pc].imm))
+			err = sys_err(h->vm, -EACCES, "hook '%s': prog '%s': insn %zu: helper #%d not allowed by the hook",
+				      h->name, p->name, pc, p->orig[pc].imm);
+		else if (id == ISA_CALLX) /* the helper id is only known at run time */
+			err = sys_err(h->vm, -EACCES, "hook '%s': prog '%s': insn %zu: callx not allowed by the hook",
+				      h->name, p->name, pc);
+		else if (id >= 0 && (isa_info[id].flags & F_WIDE))
 			pc++;
-			continue;
-		}
-		if (!r1_ctx)
-			continue;
-		uint32_t size = ((in->code & 0x18) == BPF_DW) ? 8 : ((in->code & 0x18) == BPF_W) ? 4
-			: ((in->code & 0x18) == BPF_H) ? 2 : 1;
-		if (cls == BPF_LDX && (mode == BPF_MEM || mode == 0x80 /* BPF_MEMSX */) && in->src_reg == 1) {
-			const struct bpfvm_hook_field *f = field_at(h, in->off, size);
-			if (!f)
-				return sys_err(h->vm, -EACCES, "hook '%s': prog '%s': insn %zu: invalid ctx read off=%d size=%u",
-					       h->name, p->name, pc, in->off, size);
-		} else if ((cls == BPF_STX || cls == BPF_ST) && in->dst_reg == 1 &&
-			   (mode == BPF_MEM || mode == BPF_ATOMIC)) {
-			const struct bpfvm_hook_field *f = field_at(h, in->off, size);
-			if (!f || !f->writable)
-				return sys_err(h->vm, -EACCES, "hook '%s': prog '%s': insn %zu: invalid ctx write off=%d size=%u",
-					       h->name, p->name, pc, in->off, size);
-		}
-		/* the straight line ends at a jump, call or exit, or when r1 is redefined */
-		if (cls == BPF_JMP || cls == BPF_JMP32)
-			r1_ctx = false;
-		else if ((cls == BPF_ALU || cls == BPF_ALU64 || cls == BPF_LDX) && in->dst_reg == 1)
-			r1_ctx = false;
 	}
-	return 0;
+	if (err)
+		return err;
+	diag_init(&log, 0);
+	err = pt_ctx_check_entry(p, field_rule, h, &log);
+	if (err)
+		sys_err(h->vm, err, "hook '%s': prog '%s': %s", h->name, p->name, diag_last(&log, last, sizeof(last)));
+	diag_fini(&log);
+	return err;
 }
 
 int bpfvm_hook_attach(struct bpfvm_hook *h, int prog_fd)
@@ -198,7 +197,9 @@ int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cn
 		for (size_t f = 0; f < h->field_cnt; f++)
 			memcpy(scratch + h->fields[f].off, (uint8_t *)ctx + h->fields[f].off, h->fields[f].size);
 		vm_run_init(&run, h->progs[i]->prog, stack);
-		vm_run_add_region(&run, scratch, h->ctx_size, true);
+		vm_run_add_region(&run, scratch, h->ctx_size, true); /* region 0, judged by hook_ctx_ok */
+		run.ctx_ok = hook_ctx_ok;
+		run.hook = h;
 		run.ctx = scratch;
 		int err = vm_exec(&run, &r0);
 		if (err)

@@ -111,6 +111,87 @@ bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, u
 	return false;
 }
 
+bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write)
+{
+	return pt_ctx_access(run->prog->type, run->prog->expected_attach_type, off, size, write);
+}
+
+/* The register an access of format fmt goes through, or -1 for an instruction that is no access. */
+static int addr_reg(const struct bpf_insn *in, unsigned fmt)
+{
+	switch (fmt) {
+	case FMT_LDX:
+	case FMT_LDACQ:
+		return in->src_reg;
+	case FMT_ST:
+	case FMT_STX:
+	case FMT_ATOMIC:
+		return in->dst_reg;
+	default:
+		return -1;
+	}
+}
+
+/* Does the instruction give r1 a new value (or end the straight line)? */
+static bool ends_entry(const struct bpf_insn *in, const struct isa_info *info)
+{
+	if (info->flags & (F_JMP | F_CALL | F_EXIT | F_PKT)) /* LD_ABS/LD_IND scratch r1-r5 as calls do */
+		return true;
+	switch (info->fmt) {
+	case FMT_ALU_K: case FMT_ALU_X: case FMT_NEG: case FMT_MOVSX: case FMT_END:
+	case FMT_LDX: case FMT_LDDW: case FMT_LDACQ:
+		return in->dst_reg == 1;
+	case FMT_ATOMIC:
+		return (info->flags & F_FETCH) && in->src_reg == 1;
+	default:
+		return false;
+	}
+}
+
+int pt_ctx_check_entry(const struct vm_prog *p, pt_ctx_rule_fn ok, const void *arg, struct diag *log)
+{
+	for (size_t pc = 0; pc < p->cnt; pc++) {
+		const struct bpf_insn *in = &p->orig[pc];
+		int id = isa_decode(in);
+		if (id < 0)
+			return 0; /* isa_validate() reports it */
+		const struct isa_info *info = &isa_info[id];
+		if (addr_reg(in, info->fmt) == 1) {
+			bool write = info->fmt != FMT_LDX && info->fmt != FMT_LDACQ;
+			if (info->flags & F_ATOMIC) {
+				/* Linux: no atomic access to a ctx, whatever the field (atomic_ptr_type_ok()) */
+				diag_printf(log, "insn %zu: BPF_ATOMIC %s R1 ctx is not allowed", pc,
+					    write ? "stores into" : "loads from");
+				return -EACCES;
+			}
+			if (in->off < 0 || !ok(arg, (uint32_t)in->off, info->size, write)) {
+				diag_printf(log, "insn %zu: invalid bpf_context access off=%d size=%u", pc, in->off, info->size);
+				return -EACCES;
+			}
+		}
+		if (ends_entry(in, info))
+			return 0;
+	}
+	return 0;
+}
+
+static bool type_rule(const void *arg, uint32_t off, uint32_t size, bool write)
+{
+	const struct vm_prog *p = arg;
+	return pt_ctx_access(p->type, p->expected_attach_type, off, size, write);
+}
+
+int pt_ctx_check_load(const struct vm_prog *p, struct diag *log)
+{
+	switch (family(p->type)) {
+	case PTF_PLAIN:   /* UNSPEC and hooks (checked at attach against the hook's fields) */
+	case PTF_SYSCALL: /* the caller's struct: plain memory */
+		return 0;
+	default:
+		return pt_ctx_check_entry(p, type_rule, p, log);
+	}
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------------- */
 
 int pt_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr)
@@ -427,18 +508,20 @@ void pt_pkt_sync(struct pt_pkt *p)
 			run->regions[p->region].lo = (uintptr_t)(p->frame + p->meta);
 			run->regions[p->region].hi = (uintptr_t)(p->frame + p->end);
 		}
-		/* region 0 is always the ctx */
+		/* region 0 is always the ctx: the whole area, so that an access past the struct is the type's
+		 * "invalid bpf_context access" too */
 		run->regions[0].lo = (uintptr_t)p->ctx;
-		run->regions[0].hi = (uintptr_t)p->ctx + (p->prog_type == BPF_PROG_TYPE_XDP ? sizeof(struct xdp_md)
-										  : sizeof(struct __sk_buff));
+		run->regions[0].hi = (uintptr_t)p->ctx + PT_CTX_AREA;
 	}
 }
 
-/* Sets up run for p: region 0 = ctx (writable scratch), region 1 = packet when the type may touch it. */
+/* Sets up run for p: region 0 = ctx (scratch, judged by the type's rules), region 1 = packet when the
+ * type may touch it. */
 void pt_pkt_attach(struct pt_pkt *p, struct vm_run *run, bool pkt_region, bool pkt_writable)
 {
 	p->run = run;
 	run->hook = p;
+	run->ctx_ok = pt_run_ctx_ok;
 	vm_run_add_region(run, p->ctx, 1, true);
 	p->region = -1;
 	if (pkt_region) {

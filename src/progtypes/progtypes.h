@@ -8,11 +8,23 @@
  *    packet buffer (with headroom for adjust_head/meta and tailroom for adjust_tail) lives in memory mapped
  *    with MAP_32BIT: every packet address fits in 32 bits and a program's `r2 = *(u32 *)(r1 + 0)` yields a
  *    valid pointer with no rewriting.
- *  - The ctx is a scratch copy registered as a writable region; after the run only the fields
- *    pt_ctx_access() marks writable for the type are copied back.  The packet [data_meta, data_end) is a
- *    region writable for XDP/tc and absent (LD_ABS/LD_IND and skb_load_bytes only) for socket filters.
- *  - pt_ctx_access() is the per-type table of Linux's *_is_valid_access(): the fixup pass uses it for
- *    accesses through r1 that are trivially provable, the verifier will use it for all.
+ *  - pt_ctx_access() is the per-type table of Linux's *_is_valid_access().  It is enforced in two places:
+ *     - at PROG_LOAD (vm_fixup() calls pt_ctx_check_load()): loads and stores through r1 in the entry
+ *       block, before r1 is redefined, with their constant offset: a denied one fails the load with
+ *       -EACCES and "insn N: invalid bpf_context access off=O size=S", as Linux's verifier says it;
+ *     - at run time, for every access: the ctx is region 0 of the run (the whole PT_CTX_AREA, so past
+ *       the struct counts too) with vm_run.ctx_ok = pt_run_ctx_ok, so the interpreter's slow memory
+ *       check (vm_mem_ok_slow) asks pt_ctx_access() for any load or store inside it; a denied one stops
+ *       the run with -EACCES and the same wording for the instruction that did it.  Atomics on the ctx
+ *       are always denied (Linux: atomic_ptr_type_ok()).  Helpers that take the ctx as an argument
+ *       (skb_load_bytes...) use the run's pt_pkt, not the ctx memory, and are unaffected; a ctx pointer
+ *       given as a helper's memory argument is checked by the same rules (and so refused).
+ *    Host hooks (hook.c) use both mechanisms with their field table instead of pt_ctx_access().
+ *  - The ctx is a scratch copy; after the run only the fields the type may write are copied back (which
+ *    the run-time check now makes the only fields a program can have written).  The packet
+ *    [data_meta, data_end) is a region writable for XDP/tc and absent (LD_ABS/LD_IND and skb_load_bytes
+ *    only) for socket filters.
+ *  - The verifier will replace both checks with its proof over all paths.
  */
 #ifndef BPFVM_PROGTYPES_H
 #define BPFVM_PROGTYPES_H
@@ -41,6 +53,18 @@ bool pt_known(uint32_t prog_type);
  * ctx offset `off`?  Linux's *_is_valid_access() per type.  Types with plain-memory contexts (tracing,
  * UNSPEC, hooks: their fields are checked by the hook) answer true for any in-bounds access. */
 bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write);
+/* vm_run.ctx_ok for runs of a Linux program type: pt_ctx_access() for run->prog. */
+bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
+
+/* Load-time half of the ctx rules.  The entry block (insn 0 up to the first jump, call, exit or
+ * instruction that redefines r1) certainly runs with r1 = ctx, so a load or store through r1 there
+ * that `ok` denies is a provable error: -EACCES with Linux's verifier line
+ * "insn N: invalid bpf_context access off=O size=S" (atomics: "BPF_ATOMIC stores into R1 ctx is not
+ * allowed") in log.  Returns 0 otherwise; later accesses are left to the run-time check. */
+typedef bool (*pt_ctx_rule_fn)(const void *arg, uint32_t off, uint32_t size, bool write);
+int pt_ctx_check_entry(const struct vm_prog *p, pt_ctx_rule_fn ok, const void *arg, struct diag *log);
+/* pt_ctx_check_entry() with the type's pt_ctx_access() (PROG_LOAD, from vm_fixup()). */
+int pt_ctx_check_load(const struct vm_prog *p, struct diag *log);
 
 /* BPF_PROG_TEST_RUN with Linux's semantics for the program's type (net/bpf/test_run.c).  Results are
  * written into attr (data_size_out, retval, duration, ctx_size_out) as the kernel writes them, also when

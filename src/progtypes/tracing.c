@@ -43,6 +43,8 @@ static int run_mem(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len
 	vm_run_init(&run, prog, stack);
 	if (mem && len)
 		vm_run_add_region(&run, mem, len, true);
+	if (prog->type == BPF_PROG_TYPE_RAW_TRACEPOINT || prog->type == BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
+		run.ctx_ok = pt_run_ctx_ok; /* read-only u64 args (the other types here have no test run) */
 	run.ctx = mem;
 	if (pass_len) {
 		/* UNSPEC: a function of (mem, len); LD_ABS reads mem */
@@ -66,9 +68,11 @@ static int run_mem(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len
 	}
 	*retval = (uint32_t)r0;
 	*duration = 0;
-	if (run.err)
-		return sys_err(vm, run.err, "prog '%s': insn %zu: %s addr=0x%lx size=%u", prog->name, run.fault_pc,
-			       run.fault_what ? run.fault_what : "fault", (unsigned long)run.fault_addr, run.fault_size);
+	if (run.err) {
+		char what[96];
+		return sys_err(vm, run.err, "prog '%s': insn %zu: %s", prog->name, run.fault_pc,
+			       vm_fault_text(&run, what, sizeof(what)));
+	}
 	return 0;
 }
 
@@ -92,7 +96,8 @@ int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *
 		memset(args, 0, sizeof(args));
 		if (attr->test.ctx_size_in)
 			memcpy(args, (const void *)(uintptr_t)attr->test.ctx_in, attr->test.ctx_size_in);
-		err = run_mem(vm, prog, args, attr->test.ctx_size_in, false, 1, &retval, &duration);
+		/* bpf_ctx_init(): the args buffer is always MAX_BPF_FUNC_ARGS u64s, zero past ctx_size_in */
+		err = run_mem(vm, prog, args, sizeof(args), false, 1, &retval, &duration);
 		if (!err)
 			attr->test.retval = retval;
 		return err;

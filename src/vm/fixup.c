@@ -72,6 +72,10 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 
 	if (!v)
 		return -ENOMEM;
+	if ((err = pt_ctx_check_load(prog, log))) {
+		free(v);
+		return err;
+	}
 	for (size_t pc = 0; pc < cnt && !err; pc++) {
 		const struct bpf_insn *in = &orig[pc];
 		int id = isa_decode(in);

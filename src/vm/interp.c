@@ -10,6 +10,7 @@
  * program can never make the interpreter touch memory it does not own.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vm.h"
@@ -86,8 +87,40 @@ void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uin
 	run->fault_size = size;
 }
 
+static const char ctx_denied[] = "invalid bpf_context access";
+
+const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len)
+{
+	if (run->fault_what == ctx_denied)
+		snprintf(buf, len, "%s off=%lu size=%u", ctx_denied, (unsigned long)run->fault_addr, run->fault_size);
+	else
+		snprintf(buf, len, "%s addr=0x%lx size=%u", run->fault_what ? run->fault_what : "fault",
+			 (unsigned long)run->fault_addr, run->fault_size);
+	return buf;
+}
+
+static bool in_ctx(const struct vm_run *run, uintptr_t addr)
+{
+	return run->ctx_ok && run->region_cnt && addr >= run->regions[0].lo && addr < run->regions[0].hi;
+}
+
+/* An access MEM_CHECK refused: a ctx access the type's rules deny is -EACCES (what Linux's verifier
+ * returns for it), anything else -EFAULT. */
+static void mem_fault(struct vm_run *run, uintptr_t addr, uint32_t size, bool write)
+{
+	if (in_ctx(run, addr))
+		vm_fault(run, -EACCES, ctx_denied, addr - run->regions[0].lo, size);
+	else
+		vm_fault(run, -EFAULT, write ? "invalid memory write" : "invalid memory read", addr, size);
+}
+
 bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
 {
+	/* Any access starting in the ctx is the type's to judge: a field of the wrong size, or past the
+	 * struct, is denied, as the verifier would deny it. */
+	if (in_ctx(run, addr))
+		return len <= run->regions[0].hi - addr &&
+		       run->ctx_ok(run, (uint32_t)(addr - run->regions[0].lo), (uint32_t)len, write);
 	for (unsigned i = 0; i < run->region_cnt; i++) {
 		const struct vm_region *r = &run->regions[i];
 		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
@@ -173,8 +206,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		vm_fault(run, (err_), (what_), (addr_), (size_)); goto fault; } while (0)
 #define MEM_CHECK(addr_, size_, write_) do { \
 		if (UNLIKELY((addr_) - frame_lo > frame_span - (size_) && \
-			     !vm_mem_ok_slow(run, (addr_), (size_), (write_)))) \
-			FAULT(-EFAULT, (write_) ? "invalid memory write" : "invalid memory read", (addr_), (size_)); \
+			     !vm_mem_ok_slow(run, (addr_), (size_), (write_)))) { \
+			mem_fault(run, (addr_), (size_), (write_)); goto fault; } \
 	} while (0)
 
 	goto *jump[pc->id];
@@ -398,6 +431,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #define ATOMIC_ADDR(T) \
 		uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
 		MEM_CHECK(a_, sizeof(T), true); \
+		if (UNLIKELY(in_ctx(run, a_))) FAULT(-EACCES, "BPF_ATOMIC access to the ctx is not allowed", a_, sizeof(T)); \
 		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
 		T *p_ = (T *)a_;
 #define ATOMIC_RMW(NAME, T, FN) \
@@ -427,6 +461,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #define ACQREL(SZ, T) \
 	do_LDACQ_##SZ: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
 		MEM_CHECK(a_, sizeof(T), false); \
+		if (UNLIKELY(in_ctx(run, a_))) FAULT(-EACCES, "BPF_ATOMIC access to the ctx is not allowed", a_, sizeof(T)); \
 		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
 		DST = __atomic_load_n((T *)a_, __ATOMIC_ACQUIRE); NEXT(); } \
 	do_STREL_##SZ: { ATOMIC_ADDR(T) __atomic_store_n(p_, (T)SRC, __ATOMIC_RELEASE); NEXT(); }

@@ -86,6 +86,9 @@ struct vm_run {
 	uint8_t *stack;               /* VM_MAX_FRAMES * VM_STACK_SIZE bytes */
 	uint64_t fp;                  /* r10 of the frame that made the last helper call: callbacks
 				       * (vm_call_subprog) go below it, helpers' stack checks use it */
+	/* Set: region 0 is the program's context, and every access inside it needs ctx_ok(offset in the
+	 * region) instead of the region's writable bit (the type's ctx rules, src/progtypes). */
+	bool (*ctx_ok)(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
 };
 
 /* Builds pre-decoded insns for prog from prog->orig (already validated): resolves helper ids to function
@@ -127,6 +130,9 @@ static inline bool vm_mem_ok(const struct vm_run *run, uintptr_t addr, size_t le
 
 /* Records a fault (first one wins) and makes the engine stop. */
 void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uint32_t size);
+/* The recorded fault as the log shows it after "insn N: ": "invalid memory read addr=0x10 size=4", or
+ * for a denied ctx access (-EACCES) Linux's verifier wording "invalid bpf_context access off=0 size=4". */
+const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len);
 
 /* Runs run->prog on run->ctx (r1) with the instance's engine choice, taking an execution slot for the
  * duration (run->slot).  Returns 0 and r0 in *ret, or the negative errno of a fault (-EFAULT, -ELOOP),

@@ -286,11 +286,11 @@ TEST(xdp_csum_diff)
 TEST(tc_ctx_fields_and_writes)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
-	/* r0 = len << 16 | protocol; mark = 0x55; cb[1] = 9; tc_index (not in ctx_out) */
+	/* r0 = len << 16 | protocol; mark = 0x55; cb[1] = 9; tc_index = 0x77 (writable, not in ctx_out) */
 	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS,
 		      "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 16)\nr0 = r2\nr0 <<= 16\nr0 |= r3\n"
 		      "r4 = 0x55\n*(u32 *)(r1 + 8) = r4\nr4 = 9\n*(u32 *)(r1 + 52) = r4\n"
-		      "r4 = 0x77\n*(u32 *)(r1 + 4) = r4\nexit\n");
+		      "r4 = 0x77\n*(u32 *)(r1 + 44) = r4\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
 	struct __sk_buff in, ctx;
@@ -435,8 +435,13 @@ TEST(socket_filter_ld_abs_and_truncation)
 	/* socket filters may not call tc helpers nor touch the packet directly */
 	CHECK(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall 9\nexit\n") < 0);
 	CHECK(strstr(bpfvm_errmsg(vm), "may not call helper bpf_skb_store_bytes#9") != NULL);
-	int fd5 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r2 + 0)\nexit\n");
-	CHECK_EQ_U64(test_run(vm, fd5, &t), -EFAULT);
+	/* skb->data is not a socket filter's: refused at load (entry block) and at run time */
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r2 + 0)\nexit\n"),
+		     -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: invalid bpf_context access off=76 size=4") != NULL);
+	int fd5 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr2 = *(u32 *)(r6 + 76)\nr0 = 1\nexit\n");
+	CHECK_EQ_U64(test_run(vm, fd5, &t), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=76 size=4") != NULL);
 	bpfvm_free(vm);
 }
 
@@ -498,6 +503,85 @@ TEST(ctx_access_table)
 	CHECK(pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 8, false));
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 4, false));
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_KPROBE, 0, 0, 8, true));
+}
+
+/* The audit's cases: Linux's verifier refuses each, so bpfvm must too (at load when the access is in the
+ * entry block through r1, at run time otherwise), with -EACCES and the verifier's wording. */
+TEST(ctx_rules_enforced)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	uint8_t pkt[64], out[64];
+	size_t n = udp_frame(pkt), out_len;
+	struct bpfvm_pkt_result res;
+	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+
+	/* tc writing skb->len (read-only) */
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit\n"), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=0 size=4") != NULL);
+	int tc = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr0 = 0\nif r0 != 0 goto +0\nr2 = 1\n"
+						"*(u32 *)(r6 + 0) = r2\nexit\n");
+	CHECK(tc >= 0);
+	CHECK_EQ_U64(test_run(vm, tc, &t), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 4: invalid bpf_context access off=0 size=4") != NULL);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, tc, pkt, n, out, sizeof(out), &out_len, &res), -EACCES);
+	/* ... while its writable fields and narrow reads still work through a copy */
+	int tc2 = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 7\n*(u32 *)(r6 + 8) = r2\n"
+						 "r0 = *(u8 *)(r6 + 16)\nr3 = *(u16 *)(r6 + 16)\nr0 += r3\nexit\n");
+	CHECK_EQ_U64(test_run(vm, tc2, &t), 0);
+	CHECK_EQ_U64(t.retval, 0x08 + 0x0008); /* protocol: htons(0x0800), bytes 08 00 */
+	/* atomics on the ctx: refused at load through r1, at run time through a copy */
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\nlock *(u32 *)(r1 + 8) += r2\nr0 = 0\nexit\n"),
+		     -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: BPF_ATOMIC stores into R1 ctx is not allowed") != NULL);
+	int tc3 = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 1\nlock *(u32 *)(r6 + 8) += r2\nr0 = 0\nexit\n");
+	CHECK_EQ_U64(test_run(vm, tc3, &t), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: BPF_ATOMIC access to the ctx is not allowed") != NULL);
+
+	/* XDP: an 8-byte read of data (it would return data and data_end packed together), past the struct,
+	 * a negative offset, a write */
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_XDP, "r0 = *(u64 *)(r1 + 0)\nexit\n"), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: invalid bpf_context access off=0 size=8") != NULL);
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_XDP, "r0 = *(u32 *)(r1 - 4)\nexit\n"), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: invalid bpf_context access off=-4 size=4") != NULL);
+	static const char *const xdp_bad[] = {
+		"r6 = r1\nr0 = *(u64 *)(r6 + 0)\nexit\n",
+		"r6 = r1\nr0 = *(u32 *)(r6 + 24)\nexit\n",
+		"r6 = r1\nr0 = *(u32 *)(r6 + 20)\nexit\n",   /* egress_ifindex: devmap programs only */
+		"r6 = r1\nr2 = 0\n*(u32 *)(r6 + 12) = r2\nr0 = 2\nexit\n",
+	};
+	static const char *const xdp_msg[] = { "off=0 size=8", "off=24 size=4", "off=20 size=4", "off=12 size=4" };
+	for (size_t i = 0; i < sizeof(xdp_bad) / sizeof(xdp_bad[0]); i++) {
+		int fd = load(vm, BPF_PROG_TYPE_XDP, xdp_bad[i]);
+		CHECK(fd >= 0);
+		CHECK_EQ_U64(test_run(vm, fd, &t), -EACCES);
+		CHECK(strstr(bpfvm_errmsg(vm), xdp_msg[i]) != NULL);
+		CHECK_EQ_U64(bpfvm_prog_run_packet(vm, fd, pkt, n, out, sizeof(out), &out_len, &res), -EACCES);
+		bpfvm_close(vm, fd);
+	}
+	/* the load-time check stops at the first jump: a bad access on a path never taken loads and runs */
+	int ok = load(vm, BPF_PROG_TYPE_XDP, "r0 = 2\nif r0 == 2 goto +1\nr0 = *(u64 *)(r1 + 0)\nexit\n");
+	CHECK(ok >= 0);
+	CHECK_EQ_U64(test_run(vm, ok, &t), 0);
+	CHECK_EQ_U64(t.retval, 2);
+	/* and so does r1 redefined: these are stack accesses */
+	int stk = load(vm, BPF_PROG_TYPE_XDP, "r1 = r10\nr1 += -8\nr2 = 0\n*(u64 *)(r1 + 0) = r2\n"
+					      "r0 = *(u64 *)(r1 + 0)\nr0 += 2\nexit\n");
+	CHECK(stk >= 0);
+	CHECK_EQ_U64(test_run(vm, stk, &t), 0);
+	CHECK_EQ_U64(t.retval, 2);
+
+	/* raw_tp: the args are read-only u64s */
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r2 = 1\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n"), -EACCES);
+	int tp = load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r6 = r1\nr0 = *(u32 *)(r6 + 8)\nexit\n");
+	uint64_t args[2] = { 5, 6 };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)tp;
+	a.test.ctx_in = (uintptr_t)args;
+	a.test.ctx_size_in = sizeof(args);
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=8 size=4") != NULL);
+	bpfvm_free(vm);
 }
 
 TEST(helper_table)
@@ -661,22 +745,43 @@ TEST(host_hook)
 					      "*(u32 *)(r4 + 0) = r5\n*(u32 *)(r4 + 12) = r5\nexit\n");
 	CHECK(fd >= 0);
 	CHECK_EQ_U64(bpfvm_hook_attach(h, fd), -EACCES); /* reads `secret` at +12: not a field */
-	CHECK(strstr(bpfvm_errmsg(vm), "insn 4: invalid ctx read off=12 size=4") != NULL);
-	int fd2 = load(vm, BPFVM_PROG_TYPE_HOOK, "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr2 += r3\n"
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 4: invalid bpf_context access off=12 size=4") != NULL);
+	/* the same writes through a copy of r1: not visible at attach, refused at run time */
+	int fd2w = load(vm, BPFVM_PROG_TYPE_HOOK, "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr2 += r3\n"
 					       "*(u32 *)(r1 + 8) = r2\nr4 = r1\nr5 = 1\n"
 					       "*(u32 *)(r4 + 0) = r5\n*(u32 *)(r4 + 12) = r5\nr0 = r2\nexit\n");
-	CHECK_EQ_U64(bpfvm_hook_attach(h, fd2), 0);
+	CHECK_EQ_U64(bpfvm_hook_attach(h, fd2w), 0);
 	struct hreq r = { 2, 40, 0, 7 };
 	uint64_t ret[2] = { 0, 0 };
+	CHECK_EQ_U64(bpfvm_hook_run(h, &r, ret, 2), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 6: invalid bpf_context access off=0 size=4") != NULL);
+	CHECK_EQ_U64(r.out, 0);    /* a failed run copies nothing back */
+	CHECK_EQ_U64(r.a, 2);
+	CHECK_EQ_U64(bpfvm_hook_detach(h, fd2w), 0);
+	/* reads through a copy are judged the same way: a byte of a field is fine, a byte outside is not */
+	int fd2r = load(vm, BPFVM_PROG_TYPE_HOOK, "r4 = r1\nr0 = *(u8 *)(r4 + 5)\nr0 = *(u8 *)(r4 + 12)\nexit\n");
+	CHECK_EQ_U64(bpfvm_hook_attach(h, fd2r), 0);
+	CHECK_EQ_U64(bpfvm_hook_run(h, &r, ret, 2), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: invalid bpf_context access off=12 size=1") != NULL);
+	CHECK_EQ_U64(bpfvm_hook_detach(h, fd2r), 0);
+	/* load-acquire takes its address from src: r1 there is a ctx read (and atomics on a ctx are refused) */
+	int fdacq = load(vm, BPFVM_PROG_TYPE_HOOK, "r0 = load_acquire((u32 *)(r1 + 0))\nexit\n");
+	if (fdacq >= 0) {
+		CHECK_EQ_U64(bpfvm_hook_attach(h, fdacq), -EACCES);
+		CHECK(strstr(bpfvm_errmsg(vm), "insn 0: BPF_ATOMIC loads from R1 ctx is not allowed") != NULL);
+	}
+	int fd2 = load(vm, BPFVM_PROG_TYPE_HOOK, "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr2 += r3\n"
+					       "*(u32 *)(r1 + 8) = r2\nr0 = r2\nexit\n");
+	CHECK_EQ_U64(bpfvm_hook_attach(h, fd2), 0);
 	CHECK_EQ_U64(bpfvm_hook_run(h, &r, ret, 2), 1);
 	CHECK_EQ_U64(ret[0], 42);
 	CHECK_EQ_U64(r.out, 42);
-	CHECK_EQ_U64(r.a, 2);      /* read-only field: the program's write stayed in the scratch copy */
+	CHECK_EQ_U64(r.a, 2);
 	CHECK_EQ_U64(r.secret, 7);
 	/* a write to a read-only field, a helper the hook does not allow, a wrong program type */
 	int fd3 = load(vm, BPFVM_PROG_TYPE_HOOK, "r2 = 1\n*(u32 *)(r1 + 4) = r2\nr0 = 0\nexit\n");
 	CHECK_EQ_U64(bpfvm_hook_attach(h, fd3), -EACCES);
-	CHECK(strstr(bpfvm_errmsg(vm), "invalid ctx write off=4") != NULL);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=4 size=4") != NULL);
 	int fd4 = load(vm, BPFVM_PROG_TYPE_HOOK, "call 5\nexit\n");
 	CHECK_EQ_U64(bpfvm_hook_attach(h, fd4), -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "helper #5 not allowed") != NULL);
@@ -727,6 +832,7 @@ int main(void)
 	RUN(socket_filter_ld_abs_and_truncation);
 	RUN(tc_packet_run_actions);
 	RUN(ctx_access_table);
+	RUN(ctx_rules_enforced);
 	RUN(helper_table);
 	RUN(tracing_test_runs);
 	RUN(host_hook);
