@@ -23,7 +23,7 @@ EX_OBJS   := $(EX_SRCS:examples/%.bpf.c=$(BUILD)/examples/%.bpf.o)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 
-.PHONY: all deps test check asan demo bench fuzz clean examples
+.PHONY: all deps test check asan asan-build demo bench fuzz fuzz-build clean examples
 all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so examples
 
 deps:
@@ -78,6 +78,32 @@ asan-build:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		build-asan/bpfvm $(TEST_BINS:$(BUILD)/%=build-asan/%) $(FUZZ_REPLAY:$(BUILD)/%=build-asan/%)
 
+# The sanitizer build of every test and corpus replayer, run on its own.
+asan: deps
+	@$(MAKE) --no-print-directory asan-build
+	@tests/run_all.sh build-asan
+
+# libFuzzer: the library instrumented (coverage + ASan + UBSan) in build-fuzz/, then each fuzz_<t> runs for
+# FUZZ_SECONDS, seeded from fuzz/corpus/<t>; what it finds goes to build-fuzz/corpus/<t>, a crash to
+# build-fuzz/crash-<t>-* (minimise it with -minimize_crash=1 and add it to fuzz/corpus/<t>).
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TARGETS := $(FUZZ_SRCS:fuzz/fuzz_%.c=%)
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libbpfvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
+
 demo: deps all
 	@scripts/demo.sh $(BUILD)
 
@@ -85,6 +111,6 @@ bench: deps all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do $$b || exit 1; done
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

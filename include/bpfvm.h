@@ -164,6 +164,12 @@ const char *bpfvm_object_prog_section(const struct bpfvm_object *obj, size_t i);
 uint32_t bpfvm_object_prog_type(const struct bpfvm_object *obj, size_t i);        /* BPF_PROG_TYPE_* */
 uint32_t bpfvm_object_prog_attach_type(const struct bpfvm_object *obj, size_t i); /* expected attach type */
 int bpfvm_object_prog_fd_at(const struct bpfvm_object *obj, size_t i);
+/* libbpf's autoload: bpfvm_object_load() skips a program whose autoload is off (its fd stays -EBADF).
+ * It starts on, or off for SEC("?name") (libbpf's convention: like SEC("name"), the '?' is not part of
+ * the section name reported).  Set before load: 0, -ENOENT (no program i) or -EBUSY (already loaded).
+ * Get: 1 or 0, or -ENOENT. */
+int bpfvm_object_prog_set_autoload(struct bpfvm_object *obj, size_t i, int autoload);
+int bpfvm_object_prog_autoload(const struct bpfvm_object *obj, size_t i);
 /* The relocated instructions given to PROG_LOAD (after load), owned by obj; NULL before. */
 const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt);
 size_t bpfvm_object_map_cnt(const struct bpfvm_object *obj);

@@ -151,6 +151,7 @@ struct ldr_prog {
 	struct bpf_insn *insns;  /* linked code (owned), built by ldr_prog_link */
 	size_t insn_cnt;
 	int fd;                  /* -1 until loaded */
+	bool autoload;           /* libbpf's: off for SEC("?...") or by bpfvm_object_prog_set_autoload() */
 };
 
 /* Links program `p`: copies its code, appends every subprogram it calls (transitively), and resolves

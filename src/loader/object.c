@@ -68,6 +68,11 @@ static int collect_progs(struct bpfvm_object *obj)
 		p->name = f->name;
 		p->sec = f->sec;
 		p->sec_name = obj->secs[f->sec].name;
+		p->autoload = true;
+		if (p->sec_name[0] == '?') { /* libbpf: SEC("?xdp") is SEC("xdp") with autoload off */
+			p->autoload = false;
+			p->sec_name++;
+		}
 		p->func = i;
 		p->fd = -1;
 		if (!ldr_sec_prog_type(p->sec_name, &p->prog_type, &p->attach_type))
@@ -198,7 +203,7 @@ int bpfvm_object_load(struct bpfvm_object *obj)
 	if ((err = ldr_maps_create(obj)))
 		goto fail;
 	for (size_t i = 0; i < obj->prog_cnt; i++)
-		if ((err = load_prog(obj, &obj->progs[i])))
+		if (obj->progs[i].autoload && (err = load_prog(obj, &obj->progs[i])))
 			goto fail;
 	if ((err = ldr_maps_fill_slots(obj)))
 		goto fail;
@@ -263,6 +268,22 @@ int bpfvm_object_prog_fd_at(const struct bpfvm_object *obj, size_t i)
 	if (i >= obj->prog_cnt)
 		return -ENOENT;
 	return obj->progs[i].fd >= 0 ? obj->progs[i].fd : -EBADF;
+}
+
+int bpfvm_object_prog_set_autoload(struct bpfvm_object *obj, size_t i, int autoload)
+{
+	if (i >= obj->prog_cnt)
+		return -ENOENT;
+	if (obj->loaded)
+		return ldr_err(obj, obj->progs[i].sec_name, -EBUSY, "program '%s': autoload set after load",
+			       obj->progs[i].name);
+	obj->progs[i].autoload = autoload != 0;
+	return 0;
+}
+
+int bpfvm_object_prog_autoload(const struct bpfvm_object *obj, size_t i)
+{
+	return i < obj->prog_cnt ? obj->progs[i].autoload : -ENOENT;
 }
 
 const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt)

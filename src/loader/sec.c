@@ -3,7 +3,8 @@
  *   "xdp"      exact name only;
  *   "kprobe+"  the name itself or the name followed by '/' and anything ("kprobe/do_sys_open");
  *   "maps/"    (legacy) any name with that prefix.
- * The first matching row wins, so longer names come before their prefixes. */
+ * The first matching row wins, so longer names come before their prefixes.  A leading '?' (libbpf: the
+ * program is not loaded by default) is taken off by the caller (object.c) before the lookup. */
 #include <string.h>
 
 #include "loader.h"
@@ -88,6 +89,7 @@ static const struct sec_def sec_defs[] = {
 	{ "sockops",               P(SOCK_OPS),               BPF_CGROUP_SOCK_OPS },
 	{ "sk_skb/stream_parser",  P(SK_SKB),                 BPF_SK_SKB_STREAM_PARSER },
 	{ "sk_skb/stream_verdict", P(SK_SKB),                 BPF_SK_SKB_STREAM_VERDICT },
+	{ "sk_skb/verdict",        P(SK_SKB),                 BPF_SK_SKB_VERDICT },
 	{ "sk_skb",                P(SK_SKB),                 0 },
 	{ "sk_msg",                P(SK_MSG),                 BPF_SK_MSG_VERDICT },
 	{ "lirc_mode2",            P(LIRC_MODE2),             BPF_LIRC_MODE2 },

@@ -663,6 +663,113 @@ TEST(unknown_section_fails_at_load)
 	free(b);
 }
 
+/* An Ethernet + IPv4 frame of 60 bytes (the payload is not looked at). */
+static size_t ipv4_frame(uint8_t *f)
+{
+	memset(f, 0, 60);
+	memcpy(f, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00\x45", 15);
+	f[17] = 46; /* IP total length */
+	return 60;
+}
+
+TEST(section_names_and_autoload)
+{
+	size_t len;
+	uint8_t *b = build("secnames", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/secnames.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "sec.o", b, len, &obj), 0);
+	if (!obj) {
+		printf("  %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		free(b);
+		return;
+	}
+	static const struct {
+		const char *name, *sec;
+		uint32_t type, attach;
+		int autoload;
+	} want[] = {
+		{ "cls", "classifier", BPF_PROG_TYPE_SCHED_CLS, 0, 1 },
+		{ "act", "action", BPF_PROG_TYPE_SCHED_ACT, 0, 1 },
+		{ "tcxi", "tcx/ingress", BPF_PROG_TYPE_SCHED_CLS, 46 /* BPF_TCX_INGRESS */, 1 },
+		{ "up", "uprobe/usr/bin/true:main", BPF_PROG_TYPE_KPROBE, 0, 1 },
+		{ "skv", "sk_skb/verdict", BPF_PROG_TYPE_SK_SKB, BPF_SK_SKB_VERDICT, 1 },
+		{ "lazy", "xdp", BPF_PROG_TYPE_XDP, BPF_XDP, 0 },     /* SEC("?xdp"): the '?' is not in the name */
+		{ "bad_write", "tc", BPF_PROG_TYPE_SCHED_CLS, 0, 0 },
+	};
+	CHECK_EQ_U64(bpfvm_object_prog_cnt(obj), sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int p = find_prog(obj, want[i].name);
+		CHECK(p >= 0);
+		if (p < 0)
+			continue;
+		CHECK_EQ_STR(bpfvm_object_prog_section(obj, (size_t)p), want[i].sec);
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, (size_t)p), want[i].type);
+		CHECK_EQ_U64(bpfvm_object_prog_attach_type(obj, (size_t)p), want[i].attach);
+		CHECK_EQ_U64(bpfvm_object_prog_autoload(obj, (size_t)p), want[i].autoload);
+	}
+	CHECK_EQ_U64(bpfvm_object_prog_autoload(obj, 99), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(bpfvm_object_prog_set_autoload(obj, 99, 1), (uint64_t)-ENOENT);
+	/* as libbpf: the '?' programs are skipped (bad_write would fail PROG_LOAD), the others load */
+	CHECK_EQ_U64(bpfvm_object_load(obj), 0);
+	CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "lazy"), (uint64_t)-EBADF);
+	CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "bad_write"), (uint64_t)-EBADF);
+	CHECK_EQ_U64(bpfvm_object_prog_set_autoload(obj, (size_t)find_prog(obj, "lazy"), 1), (uint64_t)-EBUSY);
+	for (size_t i = 0; i < 5; i++)
+		CHECK(bpfvm_object_prog_fd(obj, want[i].name) >= 0);
+
+	/* SCHED_ACT runs as tc does: on a packet, and in PROG_TEST_RUN with the mark written back */
+	uint8_t pkt[64], out[64];
+	size_t n = ipv4_frame(pkt), out_len = 0;
+	struct bpfvm_pkt_result res;
+	int act = bpfvm_object_prog_fd(obj, "act");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, act, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, n);
+	CHECK_EQ_U64(res.action, BPFVM_PKT_PASS); /* 60 is no TC_ACT_* that drops or redirects */
+	CHECK_EQ_U64(out_len, n);
+	struct __sk_buff ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)act;
+	a.test.data_in = (uintptr_t)pkt;
+	a.test.data_size_in = (uint32_t)n;
+	a.test.ctx_out = (uintptr_t)&ctx;
+	a.test.ctx_size_out = sizeof(ctx);
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), 0);
+	CHECK_EQ_U64(a.test.retval, n);
+	CHECK_EQ_U64(ctx.mark, 0x5a);
+	int cls = bpfvm_object_prog_fd(obj, "cls");
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, cls, pkt, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, 0); /* TC_ACT_OK for IPv4 */
+	bpfvm_object_close(obj);
+
+	/* turned on before load: lazy loads; bad_write makes the whole load fail with the verifier's words */
+	obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "sec.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_prog_set_autoload(obj, (size_t)find_prog(obj, "lazy"), 1), 0);
+		CHECK_EQ_U64(bpfvm_object_load(obj), 0);
+		CHECK(bpfvm_object_prog_fd(obj, "lazy") >= 0);
+		bpfvm_object_close(obj);
+	}
+	obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "sec.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_prog_set_autoload(obj, (size_t)find_prog(obj, "bad_write"), 1), 0);
+		CHECK_EQ_U64(bpfvm_object_load(obj), (uint64_t)-EACCES);
+		CHECK(strstr(bpfvm_errmsg(vm), "sec.o: section tc: insn 1: invalid bpf_context access off=0 size=4 "
+					       "(program 'bad_write')") != NULL);
+		CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "act"), (uint64_t)-EBADF); /* all or nothing */
+		bpfvm_object_close(obj);
+	}
+	bpfvm_free(vm);
+	free(b);
+}
+
 TEST(pin_by_name_reuses)
 {
 	size_t len;
@@ -712,6 +819,7 @@ int main(void)
 	RUN(core_unknown_type_fails);
 	RUN(unknown_section_fails_at_load);
 	RUN(pin_by_name_reuses);
+	RUN(section_names_and_autoload);
 	free(basic_buf);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
