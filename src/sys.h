@@ -58,6 +58,7 @@ struct bpfvm {
 
 	atomic_ulong *slot_busy;     /* one bit per execution slot */
 	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
+	atomic_ullong pt_sk_cookie;  /* progtypes: last socket cookie given out (sock_gen_cookie()) */
 	uint64_t *prandom;           /* one xorshift state per slot */
 	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
 };

@@ -482,15 +482,14 @@ HLP(skb_vlan_pop)
 
 HLP(get_socket_cookie)
 {
-	/* no socket owns a packet bpfvm runs on: Linux returns 0 for skb->sk == NULL */
-	UNUSED5(run, r1, r2, r3, r4), (void)r5;
-	return 0;
+	UNUSED5(r1, r2, r3, r4, r5);
+	return pt_sk_cookie(run); /* 0 without a socket (skb->sk == NULL) */
 }
 
 HLP(get_socket_uid)
 {
-	UNUSED5(run, r1, r2, r3, r4), (void)r5;
-	return 65534; /* overflowuid: no socket */
+	UNUSED5(r1, r2, r3, r4, r5);
+	return pt_sk_uid(run);
 }
 
 HLP(get_cgroup_classid)

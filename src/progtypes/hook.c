@@ -106,10 +106,18 @@ static bool field_rule(const void *arg, uint32_t off, uint32_t size, bool write)
 	return f && (!write || f->writable);
 }
 
-/* vm_run.ctx_ok of a hook run (run->hook is the hook): the same rule at run time. */
+/* A hook's run: the hook rides along for hook_ctx_ok (run->hook stays NULL: packet helpers must find
+ * no packet state). */
+struct hook_run {
+	struct vm_run run;  /* first: hook_ctx_ok gets &run */
+	const struct bpfvm_hook *h;
+};
+
+/* vm_run.ctx_ok of a hook run: the attach-time rule, at run time. */
 static bool hook_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write)
 {
-	return field_rule(run->hook, off, size, write);
+	const struct hook_run *hr = (const struct hook_run *)(const void *)run;
+	return field_rule(hr->h, off, size, write);
 }
 
 /* The attach-time check described at the top.  Returns 0 or -EACCES with a located line. */
@@ -186,7 +194,8 @@ int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cn
 {
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 	_Alignas(16) uint8_t scratch[HOOK_MAX_CTX];
-	struct vm_run run;
+	struct hook_run hr;
+	struct vm_run *run = &hr.run;
 
 	if (!h || !ctx)
 		return -EINVAL;
@@ -196,12 +205,12 @@ int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cn
 		memset(scratch, 0, h->ctx_size);
 		for (size_t f = 0; f < h->field_cnt; f++)
 			memcpy(scratch + h->fields[f].off, (uint8_t *)ctx + h->fields[f].off, h->fields[f].size);
-		vm_run_init(&run, h->progs[i]->prog, stack);
-		vm_run_add_region(&run, scratch, h->ctx_size, true); /* region 0, judged by hook_ctx_ok */
-		run.ctx_ok = hook_ctx_ok;
-		run.hook = h;
-		run.ctx = scratch;
-		int err = vm_exec(&run, &r0);
+		vm_run_init(run, h->progs[i]->prog, stack);
+		vm_run_add_region(run, scratch, h->ctx_size, true); /* region 0, judged by hook_ctx_ok */
+		run->ctx_ok = hook_ctx_ok;
+		hr.h = h;
+		run->ctx = scratch;
+		int err = vm_exec(run, &r0);
 		if (err)
 			return err;
 		for (size_t f = 0; f < h->field_cnt; f++)

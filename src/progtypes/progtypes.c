@@ -401,6 +401,22 @@ struct pt_pkt *pt_pkt_of(struct vm_run *run, const char *helper)
 	return p;
 }
 
+uint64_t pt_sk_cookie(struct vm_run *run)
+{
+	struct pt_pkt *p = pt_pkt_of(run, "bpf_get_socket_cookie");
+	if (!p || !p->has_sk)
+		return 0;
+	if (!p->sk_cookie)
+		p->sk_cookie = atomic_fetch_add(&run->vm->pt_sk_cookie, 1) + 1;
+	return p->sk_cookie;
+}
+
+uint32_t pt_sk_uid(struct vm_run *run)
+{
+	struct pt_pkt *p = pt_pkt_of(run, "bpf_get_socket_uid");
+	return p && p->has_sk ? 0 : 65534;
+}
+
 /* ---- test run plumbing ------------------------------------------------------------------------- */
 
 static uint64_t now_ns(void)

@@ -124,9 +124,17 @@ struct pt_pkt {
 	uint16_t vlan_proto, vlan_tci; /* vlan_proto in network byte order */
 	uint32_t hash;
 	bool hash_valid;
+	bool has_sk;                /* test run: the dummy socket Linux gives the skb (received packets: none) */
+	uint64_t sk_cookie;         /* its cookie once asked for, 0 before */
 	/* what the run asked for */
 	struct pt_pkt_result rd;
 };
+
+/* bpf_get_socket_cookie() / bpf_get_socket_uid() on the run's skb.  Linux's test run gives each run a
+ * fresh dummy socket (uid 0) whose cookie, taken from a counter on first use (sock_gen_cookie()), is
+ * nonzero and new per run; a received packet has no socket: cookie 0, uid overflowuid (65534). */
+uint64_t pt_sk_cookie(struct vm_run *run);
+uint32_t pt_sk_uid(struct vm_run *run);
 
 /* Frees the instance's cached packet areas (bpfvm_free() calls it). */
 void pt_pool_drain(struct bpfvm *vm);

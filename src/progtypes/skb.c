@@ -216,6 +216,7 @@ int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr
 				(const void *)(uintptr_t)attr->test.data_in, size)))
 		return sys_err(vm, err, "PROG_TEST_RUN: cannot map the packet");
 	p.mac = p.data;
+	p.has_sk = true; /* bpf_prog_test_run_skb(): skb->sk = a dummy socket, one per test run */
 	eth_type_trans(&p, &pkt_type, true);
 	if (!l2)
 		p.meta = p.data = p.net; /* socket filters start at the network header here */

@@ -372,10 +372,180 @@ TEST(socket_filter_vs_kernel)
 		    f, (uint32_t)n, &ctx, sizeof(ctx), 512));
 }
 
+/* Runs src once with PROG_TEST_RUN on f in the kernel (kfd) and bpfvm (vfd); retvals out. */
+static int run_once(struct bpfvm *vm, int kfd, int vfd, const uint8_t *f, uint32_t n, uint32_t *kr, uint32_t *vr)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)kfd;
+	a.test.data_in = (uintptr_t)f;
+	a.test.data_size_in = n;
+	long ke = sys_bpf(BPF_PROG_TEST_RUN, &a);
+	*kr = a.test.retval;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)vfd;
+	a.test.data_in = (uintptr_t)f;
+	a.test.data_size_in = n;
+	long ve = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+	*vr = a.test.retval;
+	if (ke || ve)
+		printf("  test run: kernel %ld bpfvm %ld (%s)\n", ke, ve, bpfvm_errmsg(vm));
+	return ke || ve;
+}
+
+/* Loads src in both (log in klog for the kernel); fds out, or -1. */
+static void load_both(struct bpfvm *vm, uint32_t type, const char *src, long *kfd, int *vfd)
+{
+	struct bpf_insn insns[128];
+	long n = bpfvm_asm(vm, src, insns, 128);
+	*kfd = -1;
+	*vfd = -1;
+	if (n <= 0 || n > 128)
+		return;
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = type;
+	a.insns = (uintptr_t)insns;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uintptr_t)"GPL";
+	a.log_buf = (uintptr_t)klog;
+	a.log_size = sizeof(klog);
+	a.log_level = 1;
+	klog[0] = 0;
+	*kfd = sys_bpf(BPF_PROG_LOAD, &a);
+	*vfd = bpfvm_prog_load(vm, type, insns, (size_t)n, "t");
+}
+
+/* get_socket_cookie / get_socket_uid / get_hash_recalc / set_hash[_invalid] against the kernel's test run.
+ * Linux gives each test run a fresh dummy socket (uid 0) whose cookie comes from a machine-wide counter
+ * on first use, so the kernel's values cannot be equal to bpfvm's (per instance, from 1): what is
+ * compared is what a program can rely on (nonzero, one value within a run, a new one each run).  The
+ * flow hash is seeded randomly at boot, so again properties: nonzero, stable, equal to skb->hash,
+ * equal for the same flow and different for another; set_hash / set_hash_invalid exactly. */
+TEST(socket_identity_and_hash_vs_kernel)
+{
+	const char *why = kernel_unavailable();
+	if (why)
+		SKIP(why);
+	struct bpfvm *vm = bpfvm_new(NULL);
+	uint8_t f[128], g[128];
+	size_t n = frame(f, ETH_P_IP, 17);
+	memcpy(g, f, n);
+	g[35] ^= 1; /* another UDP source port: another flow */
+	static const uint32_t types[] = { BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER };
+	for (size_t t = 0; t < 2; t++) {
+		/* cookie: the same value from two calls (else 0), its low 32 bits */
+		long kfd;
+		int vfd;
+		load_both(vm, types[t], "r6 = r1\ncall 46\nr7 = r0\nr1 = r6\ncall 46\nif r0 != r7 goto bad\n"
+					"r0 = r7\nexit\nbad:\nr0 = 0\nexit\n", &kfd, &vfd);
+		CHECK(kfd >= 0 && vfd >= 0);
+		uint32_t kprev = 0, vprev = 0;
+		for (int i = 0; i < 3 && kfd >= 0 && vfd >= 0; i++) {
+			uint32_t kr, vr;
+			CHECK(!run_once(vm, (int)kfd, vfd, f, (uint32_t)n, &kr, &vr));
+			CHECK(kr != 0 && vr != 0);
+			CHECK(kr > kprev && vr > vprev); /* a new socket each run */
+			kprev = kr;
+			vprev = vr;
+		}
+		if (kfd >= 0)
+			close((int)kfd);
+		/* uid of the dummy socket: 0 on both */
+		CHECK(!both("socket uid", types[t], "call 47\nexit\n", f, (uint32_t)n, NULL, 0, 512));
+	}
+	/* hashes (tc only: socket filters may not call these, on both sides) */
+	long kfd;
+	int vfd;
+	load_both(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\ncall 34\nr7 = r0\nr0 = *(u32 *)(r6 + 68)\n"
+						"if r0 != r7 goto bad\nexit\nbad:\nr0 = 0\nexit\n", &kfd, &vfd);
+	CHECK(kfd >= 0 && vfd >= 0);
+	if (kfd >= 0 && vfd >= 0) {
+		uint32_t kf1, vf1, kf2, vf2, kg, vg;
+		CHECK(!run_once(vm, (int)kfd, vfd, f, (uint32_t)n, &kf1, &vf1));
+		CHECK(!run_once(vm, (int)kfd, vfd, f, (uint32_t)n, &kf2, &vf2));
+		CHECK(!run_once(vm, (int)kfd, vfd, g, (uint32_t)n, &kg, &vg));
+		CHECK(kf1 != 0 && vf1 != 0); /* nonzero, and skb->hash reads what the helper returned */
+		CHECK(kf1 == kf2 && vf1 == vf2);
+		CHECK(kg != kf1 && vg != vf1);
+		close((int)kfd);
+	}
+	CHECK(!both("hash unset", BPF_PROG_TYPE_SCHED_CLS, "r0 = *(u32 *)(r1 + 68)\nexit\n", f, (uint32_t)n, NULL, 0,
+		    512));
+	CHECK(!both("set_hash", BPF_PROG_TYPE_SCHED_CLS,
+		    "r6 = r1\nr2 = 0x1234\ncall 48\nr1 = r6\ncall 34\nr7 = *(u32 *)(r6 + 68)\nr0 += r7\nexit\n", f,
+		    (uint32_t)n, NULL, 0, 512));
+	/* set_hash_invalid then recalc: a fresh flow hash, so compare "differs from 0x1234" */
+	CHECK(!both("set_hash_invalid", BPF_PROG_TYPE_SCHED_CLS,
+		    "r6 = r1\nr2 = 0x1234\ncall 48\nr1 = r6\ncall 41\nr0 = *(u32 *)(r6 + 68)\nr1 = r6\ncall 34\n"
+		    "r1 = 1\nif r0 != 0x1234 goto out\nr1 = 0\nout:\nr0 = r1\nexit\n", f, (uint32_t)n, NULL, 0, 512));
+	/* a received packet has no socket: cookie 0, uid overflowuid */
+	int c = bpfvm_prog_load(vm, BPF_PROG_TYPE_SCHED_CLS, (const struct bpf_insn[]){ { .code = 0x85, .imm = 46 },
+			{ .code = 0x95 } }, 2, "c");
+	int u = bpfvm_prog_load(vm, BPF_PROG_TYPE_SCHED_CLS, (const struct bpf_insn[]){ { .code = 0x85, .imm = 47 },
+			{ .code = 0x95 } }, 2, "u");
+	uint8_t out[128];
+	size_t out_len;
+	struct bpfvm_pkt_result res;
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, c, f, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, 0);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, u, f, n, out, sizeof(out), &out_len, &res), 0);
+	CHECK_EQ_U64(res.retval, 65534);
+	bpfvm_free(vm);
+}
+
+/* Context accesses both refuse at load, with the same errno and the same verifier line. */
+static int both_reject(const char *name, uint32_t type, const char *src, const char *line)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	long kfd;
+	int vfd, bad = 0;
+	load_both(vm, type, src, &kfd, &vfd);
+	if (kfd != -EACCES || !strstr(klog, line)) {
+		printf("  %s: kernel %ld, log lacks \"%s\":\n%s\n", name, kfd, line, klog);
+		bad = 1;
+	}
+	if (vfd != -EACCES || !strstr(bpfvm_errmsg(vm), line)) {
+		printf("  %s: bpfvm %d: %s\n", name, vfd, bpfvm_errmsg(vm));
+		bad = 1;
+	}
+	if (kfd >= 0)
+		close((int)kfd);
+	bpfvm_free(vm);
+	return bad;
+}
+
+TEST(ctx_rules_vs_kernel)
+{
+	const char *why = kernel_unavailable();
+	if (why)
+		SKIP(why);
+	CHECK(!both_reject("tc writes len", BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit\n",
+			   "invalid bpf_context access off=0 size=4"));
+	CHECK(!both_reject("tc writes pkt_type", BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\n*(u32 *)(r1 + 4) = r2\nr0 = 0\nexit\n",
+			   "invalid bpf_context access off=4 size=4"));
+	CHECK(!both_reject("socket filter reads data", BPF_PROG_TYPE_SOCKET_FILTER, "r0 = *(u32 *)(r1 + 76)\nexit\n",
+			   "invalid bpf_context access off=76 size=4"));
+	CHECK(!both_reject("socket filter writes mark", BPF_PROG_TYPE_SOCKET_FILTER,
+			   "r2 = 1\n*(u32 *)(r1 + 8) = r2\nr0 = 0\nexit\n", "invalid bpf_context access off=8 size=4"));
+	CHECK(!both_reject("xdp u64 data", BPF_PROG_TYPE_XDP, "r0 = *(u64 *)(r1 + 0)\nexit\n",
+			   "invalid bpf_context access off=0 size=8"));
+	CHECK(!both_reject("xdp past the struct", BPF_PROG_TYPE_XDP, "r0 = *(u32 *)(r1 + 24)\nexit\n",
+			   "invalid bpf_context access off=24 size=4"));
+	CHECK(!both_reject("xdp egress_ifindex", BPF_PROG_TYPE_XDP, "r0 = *(u32 *)(r1 + 20)\nexit\n",
+			   "invalid bpf_context access off=20 size=4"));
+	CHECK(!both_reject("xdp writes data", BPF_PROG_TYPE_XDP, "r2 = 0\n*(u32 *)(r1 + 0) = r2\nr0 = 2\nexit\n",
+			   "invalid bpf_context access off=0 size=4"));
+	CHECK(!both_reject("tc atomic on mark", BPF_PROG_TYPE_SCHED_CLS,
+			   "r2 = 1\nlock *(u32 *)(r1 + 8) += r2\nr0 = 0\nexit\n", "BPF_ATOMIC stores into R1 ctx is not allowed"));
+}
+
 int main(void)
 {
 	RUN(xdp_adjust_and_csum_vs_kernel);
 	RUN(tc_vs_kernel);
 	RUN(socket_filter_vs_kernel);
+	RUN(socket_identity_and_hash_vs_kernel);
+	RUN(ctx_rules_vs_kernel);
 	return test_done();
 }
