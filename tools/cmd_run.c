@@ -57,6 +57,7 @@ struct runner {
 	size_t js_pkts_len, js_events_len, js_trace_len;
 	FILE *jp, *je, *jt;
 	bool progress;
+	bool progress_shown;        /* a progress line is on the terminal: clear it before other output */
 	uint64_t last_progress_ns;
 	uint64_t events_printed;
 };
@@ -157,6 +158,17 @@ static void hex(FILE *f, const uint8_t *p, size_t len, bool spaced)
 
 /* ---- trace_printk and events ------------------------------------------------------------- */
 
+/* The progress line is "\rN packets..." on stderr without a newline; stdout is the same terminal, so a
+ * line printed after it would continue it.  Erase it first (the next progress update redraws it). */
+static void clear_progress(struct runner *r)
+{
+	if (!r->progress_shown)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	r->progress_shown = false;
+}
+
 static void on_print(void *ctx, const char *msg, size_t len)
 {
 	struct runner *r = ctx;
@@ -168,7 +180,9 @@ static void on_print(void *ctx, const char *msg, size_t len)
 			fputc(',', r->jt);
 		json_str(r->jt, msg, len);
 	} else {
+		clear_progress(r);
 		printf("trace: %.*s\n", (int)len, msg);
+		fflush(stdout); /* ordered with the progress line on stderr */
 	}
 }
 
@@ -189,12 +203,14 @@ static void event_out(struct event_src *e, int cpu, const void *data, size_t siz
 		fprintf(r->je, "\"}");
 	} else if (r->o.max_events < 0 || (long)r->events_printed < r->o.max_events) {
 		r->events_printed++;
+		clear_progress(r);
 		printf("event %s", e->map);
 		if (cpu >= 0)
 			printf(" cpu %d", cpu);
 		printf(" (%zu bytes): ", size);
 		hex(stdout, data, size, true);
 		putchar('\n');
+		fflush(stdout);
 	}
 }
 
@@ -703,6 +719,8 @@ static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
 		uint64_t now = mono_ns();
 		if (now - r->last_progress_ns > 200000000u) {
 			fprintf(stderr, "\r%" PRIu64 " packets...", p->index);
+			fflush(stderr);
+			r->progress_shown = true;
 			r->last_progress_ns = now;
 		}
 	}
@@ -927,9 +945,8 @@ int cmd_run_pcap(int argc, char **argv)
 	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	if (r->progress)
-		fputs("\r\033[K", stderr);
 	poll_events(r);
+	clear_progress(r);
 	if (err) {
 		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
 		goto out;

@@ -1182,6 +1182,123 @@ static char *run_cmd(const char *cmd, int *status)
 	return out;
 }
 
+static char built[64]; /* tests/loader/cli_events.bpf.c's object, removed at exit */
+
+/* tests/loader/cli_events.bpf.c, built here with clang (into a temporary file), or NULL. */
+static const char *cli_events_obj(char *path, size_t len)
+{
+	if (!built[0]) {
+		char cmd[600];
+		snprintf(built, sizeof(built), "/tmp/bpfvm-cli-events-%d.o", (int)getpid());
+		snprintf(cmd, sizeof(cmd),
+			 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
+			 "-c tests/loader/cli_events.bpf.c -o %s 2>&1", built);
+		if (system(cmd)) {
+			built[0] = 0;
+			return NULL;
+		}
+	}
+	snprintf(path, len, "%s", built);
+	return path;
+}
+
+/* Each packet's printk line, ring buffer record and perf event, in that order and packet by packet. */
+TEST(cli_trace_and_events)
+{
+	NEED_SETUP();
+	if (!cli_path[0])
+		SKIP("no bpfvm binary next to this test build");
+	char obj[128], cmd[9000];
+	if (!cli_events_obj(obj, sizeof(obj)))
+		SKIP("clang could not build tests/loader/cli_events.bpf.c");
+	int st;
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog events --pcap " SAMPLE " --count 5 --no-maps 2>&1", cli_path, obj);
+	char *out = run_cmd(cmd, &st);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK_EQ_U64(st, 0);
+	/* the expected text, from the sample read independently (lengths of the first 5 frames) */
+	char want[4096];
+	size_t w = 0;
+	for (uint32_t i = 0; i < 5 && i < frame_cnt; i++) {
+		uint32_t l = frames[i].len;
+		w += (size_t)snprintf(want + w, sizeof(want) - w,
+				      "trace: pkt %u len %u\n"
+				      "event rb (8 bytes): %02x 00 00 00 %02x %02x 00 00\n"
+				      "event perf cpu 0 (8 bytes): %02x 00 00 00 %02x %02x 00 00\n",
+				      i, l, i, l & 0xff, l >> 8, i, l & 0xff, l >> 8);
+	}
+	CHECK(frame_cnt >= 5 && frames[0].len >= 14); /* (the first frames run: none is too short) */
+	CHECK(strncmp(out, want, w) == 0);
+	if (strncmp(out, want, w))
+		printf("  got:\n%.600s\n  want:\n%s", out, want);
+	free(out);
+	/* --json: the same, in arrays, in order */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog events --pcap " SAMPLE " --count 3 --no-maps --json 2>&1", cli_path,
+		 obj);
+	out = run_cmd(cmd, &st);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK_EQ_U64(st, 0);
+	w = (size_t)snprintf(want, sizeof(want), "\"events\":[");
+	for (uint32_t i = 0; i < 3; i++) {
+		uint32_t l = frames[i].len;
+		w += (size_t)snprintf(want + w, sizeof(want) - w,
+				      "%s{\"map\":\"rb\",\"data\":\"%02x000000%02x%02x0000\"},"
+				      "{\"map\":\"perf\",\"cpu\":0,\"data\":\"%02x000000%02x%02x0000\"}",
+				      i ? "," : "", i, l & 0xff, l >> 8, i, l & 0xff, l >> 8);
+	}
+	w += (size_t)snprintf(want + w, sizeof(want) - w, "],\"trace\":[\"pkt 0 len %u\",\"pkt 1 len %u\",\"pkt 2 len %u\"]",
+			      frames[0].len, frames[1].len, frames[2].len);
+	CHECK(strstr(out, want) != NULL);
+	if (!strstr(out, want))
+		printf("  got:\n%.2000s\n  want:\n%s\n", out, want);
+	free(out);
+}
+
+/* The progress line: only on a terminal, and erased before any other line, so that every "trace:" line
+ * starts a clean line.  Run under a pty (script(1)); stdout and stderr both go to it. */
+TEST(cli_progress_line)
+{
+	NEED_SETUP();
+	if (!cli_path[0])
+		SKIP("no bpfvm binary next to this test build");
+	if (system("command -v script >/dev/null 2>&1"))
+		SKIP("no script(1) to give the CLI a terminal");
+	char obj[128], cmd[9000];
+	if (!cli_events_obj(obj, sizeof(obj)))
+		SKIP("clang could not build tests/loader/cli_events.bpf.c");
+	int st;
+	/* `slow` takes ~0.5 ms a packet, so 1024 packets take longer than the progress period (200 ms) */
+	snprintf(cmd, sizeof(cmd), "script -qec \"%s run %s --prog slow --pcap " SAMPLE " --count 2100 --no-maps\" /dev/null",
+		 cli_path, obj);
+	char *out = run_cmd(cmd, &st);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK_EQ_U64(st, 0);
+	CHECK(strstr(out, "\r1024 packets...") != NULL);
+	CHECK(strstr(out, "\r2048 packets...") != NULL);
+	size_t traces = 0;
+	for (const char *t = strstr(out, "trace: slow "); t; t = strstr(t + 1, "trace: slow ")) {
+		traces++;
+		bool line_start = t == out || t[-1] == '\n' || (t - out >= 4 && !memcmp(t - 4, "\r\033[K", 4));
+		CHECK(line_start);
+	}
+	CHECK_EQ_U64(traces, 4); /* packets 511, 1023, 1535, 2047 of those that run */
+	/* the last progress line is erased before the summary */
+	const char *sum = strstr(out, "program slow (xdp)");
+	CHECK(sum != NULL && (size_t)(sum - out) > 4);
+	free(out);
+	/* not a terminal: no progress line at all */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog slow --pcap " SAMPLE " --count 1100 --no-maps 2>&1", cli_path, obj);
+	out = run_cmd(cmd, &st);
+	CHECK(out != NULL && strstr(out, "packets...") == NULL && strstr(out, "\033[K") == NULL);
+	free(out);
+}
+
 TEST(cli_run)
 {
 	NEED_SETUP();
@@ -1427,6 +1544,10 @@ int main(int argc, char **argv)
 	RUN(tail_calls);
 	RUN(kernel_differential);
 	RUN(cli_run);
+	RUN(cli_trace_and_events);
+	RUN(cli_progress_line);
+	if (built[0])
+		unlink(built);
 	RUN(pcapng_input);
 	RUN(broken_captures);
 	for (size_t i = 0; i < frame_cnt; i++)
