@@ -8,6 +8,7 @@
  * here with clang when that build has none (the sanitizer build); without clang the cases SKIP. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -888,6 +889,9 @@ struct libbpf {
 	int (*prog_fd)(const void *prog);
 	int (*map_fd)(const void *obj, const char *name);
 	void *(*set_print)(void *fn);
+	void *(*rb_new)(int map_fd, int (*cb)(void *ctx, void *data, size_t size), void *ctx, const void *opts);
+	int (*rb_consume)(void *rb);
+	void (*rb_free)(void *rb);
 };
 
 static long kbpf(int cmd, union bpf_attr *a)
@@ -910,6 +914,9 @@ static const char *libbpf_open(struct libbpf *lb)
 	*(void **)&lb->prog_fd = dlsym(lb->h, "bpf_program__fd");
 	*(void **)&lb->map_fd = dlsym(lb->h, "bpf_object__find_map_fd_by_name");
 	*(void **)&lb->set_print = dlsym(lb->h, "libbpf_set_print");
+	*(void **)&lb->rb_new = dlsym(lb->h, "ring_buffer__new");
+	*(void **)&lb->rb_consume = dlsym(lb->h, "ring_buffer__consume");
+	*(void **)&lb->rb_free = dlsym(lb->h, "ring_buffer__free");
 	if (!lb->open_file || !lb->load || !lb->close || !lb->find_prog || !lb->prog_fd || !lb->map_fd ||
 	    !lb->set_print)
 		return "libbpf.so.1 lacks the 1.x object API";
@@ -983,7 +990,7 @@ static int compare_map(const struct side *k, int kfd, struct loaded *l, const ch
 				printf("  map %s: entry %d differs from the kernel's\n", name, n);
 			continue;
 		}
-		for (uint32_t w = 0; w + 8 <= vsz; w += 8) {
+		for (uint32_t w = 0; w < ((vsz + 7) & ~7u); w += 8) { /* per-CPU values are padded to 8 */
 			uint64_t sk = 0, sb = 0, x;
 			for (unsigned int c = 0; c < kcpus; c++)
 				memcpy(&x, kv + c * ((vsz + 7) & ~7u) + w, 8), sk += x;
@@ -1018,22 +1025,132 @@ static int compare_map(const struct side *k, int kfd, struct loaded *l, const ch
 	return diffs;
 }
 
+/* Every map of each example is compared at the end (compare_all_maps). */
 struct kcase {
 	const char *obj, *prog, *map_file;
-	const char *maps[4];     /* maps to compare at the end */
-	bool percpu[4];
-	uint32_t ksz[4], vsz[4];
 };
 
 static const struct kcase kcases[] = {
-	{ "xdp_firewall", "xdp_firewall", "examples/xdp_firewall.maps", { "sources", "stats", "block_v4" },
-	  { false, true, false }, { 16, 4, 8 }, { 16, 8, 4 } },
-	{ "xdp_lb", "xdp_lb", "examples/xdp_lb.maps", { "backend_pkts", "backends" }, { false, false }, { 4, 4 },
-	  { 8, 12 } },
-	{ "socket_filter", "socket_web_only", NULL, { "verdicts" }, { false }, { 4 }, { 8 } },
-	{ "tc_classifier", "tc_classify", NULL, { "classes" }, { false }, { 4 }, { 16 } },
-	{ "tail_calls", "dispatch", NULL, { "hits" }, { false }, { 4 }, { 8 } },
+	{ "xdp_firewall", "xdp_firewall", "examples/xdp_firewall.maps" },
+	{ "xdp_lb", "xdp_lb", "examples/xdp_lb.maps" },
+	{ "socket_filter", "socket_web_only", NULL },
+	{ "tc_classifier", "tc_classify", NULL },
+	{ "tail_calls", "dispatch", NULL },
 };
+
+/* Ring buffer records of one side, in arrival order: (u32 size, bytes) after each other. */
+struct rb_log {
+	uint8_t *buf;
+	size_t len, cap, cnt;
+};
+
+static int rb_append(void *ctx, void *data, size_t size)
+{
+	struct rb_log *g = ctx;
+	if (g->len + 4 + size > g->cap) {
+		size_t cap = (g->cap + 4 + size) * 2;
+		uint8_t *b = realloc(g->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		g->buf = b;
+		g->cap = cap;
+	}
+	uint32_t n = (uint32_t)size;
+	memcpy(g->buf + g->len, &n, 4);
+	memcpy(g->buf + g->len + 4, data, size);
+	g->len += 4 + size;
+	g->cnt++;
+	return 0;
+}
+
+#define MAX_RB 4
+struct rb_pair {
+	const char *name;
+	void *krb;
+	struct bpfvm_ringbuf *vrb;
+	struct rb_log k, v;
+};
+
+static void rb_consume_all(struct libbpf *lb, struct rb_pair *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].krb)
+			lb->rb_consume(r[i].krb);
+		if (r[i].vrb)
+			bpfvm_ringbuf_poll(r[i].vrb, 0);
+	}
+}
+
+/* Every map of the object, by type: ring buffers by their records in order (consumed after each
+ * packet on both sides, so neither fills up), prog arrays by which slots hold a program (the values
+ * are program ids, which are each side's own numbering; the tail calls taken show up in the maps the
+ * targets write), per-CPU maps by per-word sums over CPUs (this thread is pinned to one CPU, so on
+ * both sides one CPU's values carry everything: the sum is that value), every other map entry by
+ * entry, in both directions. */
+static int compare_all_maps(struct libbpf *lb, const struct side *ks, void *kobj, struct loaded *l,
+			    struct rb_pair *rbs, size_t rb_cnt, unsigned int kcpus)
+{
+	int bad = 0;
+	for (size_t i = 0; i < bpfvm_object_map_cnt(l->obj); i++) {
+		const char *name = bpfvm_object_map_name(l->obj, i);
+		uint32_t type = bpfvm_object_map_type(l->obj, i);
+		int vfd = bpfvm_object_map_fd_at(l->obj, i), kfd = lb->map_fd(kobj, name);
+		struct bpf_map_info info;
+		union bpf_attr a;
+		memset(&info, 0, sizeof(info));
+		memset(&a, 0, sizeof(a));
+		a.info.bpf_fd = (uint32_t)vfd;
+		a.info.info_len = sizeof(info);
+		a.info.info = (uintptr_t)&info;
+		if (kfd < 0 || bpfvm_bpf(l->vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a))) {
+			printf("  map %s: not found on both sides (kernel fd %d)\n", name, kfd);
+			bad++;
+			continue;
+		}
+		if (type == BPF_MAP_TYPE_RINGBUF) {
+			size_t r = 0;
+			while (r < rb_cnt && strcmp(rbs[r].name, name))
+				r++;
+			if (r == rb_cnt) {
+				printf("  map %s: ring buffer not consumed\n", name);
+				bad++;
+			} else if (rbs[r].k.len != rbs[r].v.len || (rbs[r].k.len && memcmp(rbs[r].k.buf, rbs[r].v.buf, rbs[r].k.len))) {
+				printf("  map %s: records differ: kernel %zu (%zu bytes), bpfvm %zu (%zu bytes)\n", name,
+				       rbs[r].k.cnt, rbs[r].k.len, rbs[r].v.cnt, rbs[r].v.len);
+				bad++;
+			}
+			continue;
+		}
+		if (type == BPF_MAP_TYPE_PROG_ARRAY) {
+			for (uint32_t k = 0; k < info.max_entries; k++) {
+				uint32_t kv = 0, vv = 0;
+				memset(&a, 0, sizeof(a));
+				a.map_fd = (uint32_t)kfd, a.key = (uintptr_t)&k, a.value = (uintptr_t)&kv;
+				long ke = ks->bpf(ks->ctx, BPF_MAP_LOOKUP_ELEM, &a);
+				memset(&a, 0, sizeof(a));
+				a.map_fd = (uint32_t)vfd, a.key = (uintptr_t)&k, a.value = (uintptr_t)&vv;
+				long ve = bpfvm_bpf(l->vm, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a));
+				if ((ke == 0) != (ve == 0)) {
+					printf("  map %s: slot %u: kernel %ld, bpfvm %ld\n", name, k, ke, ve);
+					bad++;
+				}
+			}
+			continue;
+		}
+		bool percpu = type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
+			      type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+		if (info.key_size > 64) {
+			printf("  map %s: key of %u bytes too large for this test\n", name, info.key_size);
+			bad++;
+			continue;
+		}
+		int d = compare_map(ks, kfd, l, name, percpu, info.key_size, info.value_size, kcpus);
+		if (d)
+			printf("  map %s (type %u): %d differences\n", name, type, d);
+		bad += d;
+	}
+	return bad;
+}
 
 static int kernel_apply_maps(struct libbpf *lb, void *kobj, const char *map_file)
 {
@@ -1094,7 +1211,15 @@ TEST(kernel_differential)
 	if (!kcpus)
 		kcpus = (unsigned int)(ncpu > 0 ? ncpu : 1);
 	static uint8_t kout[4096], vout[4096];
-	for (size_t c = 0; c < sizeof(kcases) / sizeof(kcases[0]); c++) {
+	/* one CPU for the kernel's test runs (see compare_all_maps) */
+	cpu_set_t saved, one;
+	bool pinned = sched_getaffinity(0, sizeof(saved), &saved) == 0;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+	pinned = pinned && sched_setaffinity(0, sizeof(one), &one) == 0;
+	CHECK(pinned);
+	CHECK(lb.rb_new && lb.rb_consume && lb.rb_free);
+	for (size_t c = 0; c < sizeof(kcases) / sizeof(kcases[0]) && lb.rb_new; c++) {
 		const struct kcase *kc = &kcases[c];
 		char path[4200];
 		snprintf(path, sizeof(path), "%.4000s/%s.bpf.o", obj_dir, kc->obj);
@@ -1119,6 +1244,18 @@ TEST(kernel_differential)
 		}
 		struct side ks = { via_kernel, NULL, lb.prog_fd(lb.find_prog(kobj, kc->prog)) };
 		struct side vs = { via_bpfvm, l.vm, l.prog };
+		struct rb_pair rbs[MAX_RB];
+		size_t rb_cnt = 0;
+		memset(rbs, 0, sizeof(rbs));
+		for (size_t m = 0; m < bpfvm_object_map_cnt(l.obj) && rb_cnt < MAX_RB; m++) {
+			if (bpfvm_object_map_type(l.obj, m) != BPF_MAP_TYPE_RINGBUF)
+				continue;
+			struct rb_pair *r = &rbs[rb_cnt++];
+			r->name = bpfvm_object_map_name(l.obj, m);
+			r->krb = lb.rb_new(lb.map_fd(kobj, r->name), rb_append, &r->k, NULL);
+			CHECK(r->krb != NULL);
+			CHECK_EQ_U64(bpfvm_ringbuf_new(l.vm, bpfvm_object_map_fd_at(l.obj, m), rb_append, &r->v, &r->vrb), 0);
+		}
 		uint64_t runs = 0, diff_rv = 0, diff_out = 0, errs = 0, refused = 0;
 		for (size_t i = 0; i < frame_cnt; i++) {
 			uint32_t kl, vl;
@@ -1133,6 +1270,7 @@ TEST(kernel_differential)
 				continue;
 			}
 			uint32_t vrv = test_run(&vs, &frames[i], vout, &vl, &ve);
+			rb_consume_all(&lb, rbs, rb_cnt);
 			runs++;
 			if (ke || ve) {
 				if (errs++ < 3)
@@ -1153,12 +1291,24 @@ TEST(kernel_differential)
 		CHECK_EQ_U64(errs, 0);
 		CHECK_EQ_U64(diff_rv, 0);
 		CHECK_EQ_U64(diff_out, 0);
-		for (int m = 0; m < 4 && kc->maps[m]; m++)
-			CHECK_EQ_U64(compare_map(&ks, lb.map_fd(kobj, kc->maps[m]), &l, kc->maps[m], kc->percpu[m],
-						 kc->ksz[m], kc->vsz[m], kcpus), 0);
+		rb_consume_all(&lb, rbs, rb_cnt);
+		for (size_t r = 0; r < rb_cnt; r++)
+			printf("  %s: ring buffer %s: %zu records on both sides compared in order\n", kc->obj, rbs[r].name,
+			       rbs[r].v.cnt);
+		printf("  %s: %zu maps compared\n", kc->obj, bpfvm_object_map_cnt(l.obj));
+		CHECK_EQ_U64(compare_all_maps(&lb, &ks, kobj, &l, rbs, rb_cnt, kcpus), 0);
+		for (size_t r = 0; r < rb_cnt; r++) {
+			if (rbs[r].krb)
+				lb.rb_free(rbs[r].krb);
+			bpfvm_ringbuf_free(rbs[r].vrb);
+			free(rbs[r].k.buf);
+			free(rbs[r].v.buf);
+		}
 		unload(&l);
 		lb.close(kobj);
 	}
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
 	dlclose(lb.h);
 }
 
