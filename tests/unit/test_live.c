@@ -199,9 +199,123 @@ cleanup:
 	CHECK(sh(cmd) == 0);
 }
 
+/* `bpfvm run --iface`: the CLI in a child process on one end of a veth pair in a fresh namespace, the
+ * echo program of tests/loader/cli_events.bpf.c; the peer end sends numbered frames and gets each one
+ * back; the CLI's JSON report has the TX verdicts and the program's printk lines. */
+TEST(cli_iface)
+{
+	if (geteuid() != 0)
+		SKIP("needs root (network namespace, veth pair, AF_PACKET)");
+	if (sh("command -v ip") || sh("command -v clang"))
+		SKIP("needs iproute2's ip and clang");
+	char exe[4096], cli[4200], obj[128], cmd[9000];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (el <= 0)
+		SKIP("cannot find this test's binary");
+	exe[el] = 0;
+	*strrchr(exe, '/') = 0;
+	snprintf(cli, sizeof(cli), "%s/../bpfvm", exe);
+	if (access(cli, X_OK))
+		SKIP("no bpfvm binary next to this test build");
+	snprintf(obj, sizeof(obj), "/tmp/bpfvm-live-cli-%d.o", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall "
+		 "-c tests/loader/cli_events.bpf.c -o %s", obj);
+	if (sh(cmd))
+		SKIP("clang could not build tests/loader/cli_events.bpf.c");
+	char ns[64], ifa[IFNAMSIZ], ifb[IFNAMSIZ], nspath[128];
+	snprintf(ns, sizeof(ns), "bpfvm-clil-%d", (int)getpid());
+	snprintf(ifa, sizeof(ifa), "bvc%da", (int)getpid() % 100000);
+	snprintf(ifb, sizeof(ifb), "bvc%db", (int)getpid() % 100000);
+	snprintf(cmd, sizeof(cmd), "ip netns add %s", ns);
+	if (sh(cmd)) {
+		unlink(obj);
+		SKIP("ip netns add failed (no network namespaces here)");
+	}
+	int self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	snprintf(nspath, sizeof(nspath), "/var/run/netns/%s", ns);
+	int new_ns = open(nspath, O_RDONLY | O_CLOEXEC);
+	bool entered = self_ns >= 0 && new_ns >= 0 && setns(new_ns, CLONE_NEWNET) == 0;
+	CHECK(entered);
+	FILE *p = NULL;
+	int snd = -1;
+	if (!entered)
+		goto cleanup;
+	sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+	snprintf(cmd, sizeof(cmd), "ip link add %s type veth peer name %s && ip link set %s up && ip link set %s up",
+		 ifa, ifb, ifa, ifb);
+	if (sh(cmd)) {
+		CHECK(0);
+		goto cleanup;
+	}
+	/* the child inherits this thread's (new) network namespace */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog echo --iface %s --count 5 --timeout 30000 --json -v --no-maps 2>&1",
+		 cli, obj, ifa);
+	p = popen(cmd, "r");
+	CHECK(p != NULL);
+	snd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(TEST_ETHERTYPE));
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(TEST_ETHERTYPE),
+				   .sll_ifindex = (int)if_nametoindex(ifb), .sll_halen = ETH_ALEN };
+	CHECK(snd >= 0 && bind(snd, (struct sockaddr *)&sll, sizeof(sll)) == 0);
+	int echoed = 0;
+	for (int i = 0; i < 5 && p && snd >= 0; i++) {
+		uint8_t f[64] = { 0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb };
+		f[12] = TEST_ETHERTYPE >> 8, f[13] = TEST_ETHERTYPE & 0xff;
+		f[15] = (uint8_t)i;
+		memcpy(sll.sll_addr, f, 6);
+		bool got = false;
+		/* until the CLI is up and bound, frames go unseen: resend (at most 30 s) */
+		for (int attempt = 0; attempt < 30 && !got; attempt++) {
+			if (sendto(snd, f, sizeof(f), 0, (struct sockaddr *)&sll, sizeof(sll)) != (ssize_t)sizeof(f))
+				break;
+			struct pollfd pfd = { .fd = snd, .events = POLLIN };
+			while (!got && poll(&pfd, 1, 1000) > 0) {
+				uint8_t r[128];
+				struct sockaddr_ll from;
+				socklen_t fl = sizeof(from);
+				ssize_t n = recvfrom(snd, r, sizeof(r), 0, (struct sockaddr *)&from, &fl);
+				if (n >= 16 && from.sll_pkttype != PACKET_OUTGOING && r[14] == 0xaa && r[15] == i)
+					got = true;
+			}
+		}
+		echoed += got;
+	}
+	CHECK_EQ_U64(echoed, 5);
+	if (p) {
+		static char out[65536];
+		size_t n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = 0;
+		int st = pclose(p);
+		p = NULL;
+		CHECK_EQ_U64(st, 0);
+		CHECK(strstr(out, "\"packets\":5,") != NULL);
+		CHECK(strstr(out, "\"TX\":5") != NULL);
+		CHECK(strstr(out, "\"trace\":[\"echo 0\",\"echo 1\",\"echo 2\",\"echo 3\",\"echo 4\"]") != NULL);
+		CHECK(strstr(out, "\"verdict\":\"XDP_TX\"") != NULL);
+		if (st || !strstr(out, "\"TX\":5"))
+			printf("  CLI output: %.2000s\n", out);
+	}
+
+cleanup:
+	if (p)
+		pclose(p);
+	if (snd >= 0)
+		close(snd);
+	if (self_ns >= 0) {
+		if (setns(self_ns, CLONE_NEWNET))
+			printf("  could not return to the original namespace\n");
+		close(self_ns);
+	}
+	if (new_ns >= 0)
+		close(new_ns);
+	snprintf(cmd, sizeof(cmd), "ip netns del %s", ns);
+	CHECK(sh(cmd) == 0);
+	unlink(obj);
+}
+
 int main(void)
 {
 	RUN(errors_without_interface);
 	RUN(veth_xdp_tx);
+	RUN(cli_iface);
 	return test_done();
 }
