@@ -1,13 +1,43 @@
-/* lpm.c -- LPM_TRIE: longest-prefix match on keys { u32 prefixlen; u8 data[] } (Linux lpm_trie.c
- * semantics for lookup/update/delete and its attribute rules).  Entries are kept densely packed
- * (off_b: entry keys, off_d: values; count in hdr->count) and matched by a scan, O(entries): a linear
- * layout keeps the shared-memory structure trivially consistent; a trie is future work for large maps. */
+/* lpm.c -- LPM_TRIE: longest-prefix match on keys { u32 prefixlen; u8 data[] } with the semantics of Linux's
+ * kernel/bpf/lpm_trie.c: a binary, path-compressed trie where each node holds a prefix and at most two
+ * children selected by the first bit past that prefix; intermediate nodes (no value, exactly two children)
+ * join prefixes that share a shorter common prefix.  Lookup, update (BPF_ANY/NOEXIST/EXIST), delete and
+ * get_next_key (postorder: more specific prefixes first) follow the kernel step for step, so that
+ * iteration order and errno are the same.
+ *
+ * Layout (offsets from the mapping): off_a holds 2 * max_entries + 1 nodes of `nstride` bytes, off_d one
+ * value per leaf.  Node 0 is a sentinel whose child[0] is the root, so every link is a u32 in a node.
+ * Nodes 1..max are leaves (they own value max-1 .. 0 in order), nodes max+1..2*max intermediates: an
+ * intermediate has no value, and which pool a node comes from is what marks it intermediate, so no flag
+ * can be torn.  At most max leaves are in use (count), hence at most max - 1 intermediates (each has two
+ * children), plus the one being built.  Links are node indices, 0 = none.
+ * Header: count = leaves in the trie, free_head = first free leaf, seq[0] = first free intermediate,
+ * seq[1]/seq[2] = leaves/intermediates ever handed out (nodes past them are untouched zero pages, so a
+ * large sparse map costs nothing until used).  Free lists chain through child[0].
+ *
+ * Crash safety: a new or replacement node is written completely while unreachable, then one 4-byte
+ * store into its parent's link publishes it; removed nodes are unlinked by one store before they go on
+ * a free list.  A writer killed anywhere leaves a valid trie plus leaked nodes and a stale count, which
+ * recover() rebuilds by walking the trie.  Readers never trust the mapping: a link out of range, or to a
+ * node whose prefixlen is not longer than its parent's (nor at most the key's bits), reads as no link,
+ * which also bounds every walk by the key's bit count. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "maps.h"
 
 #define LPM_DATA_MAX 256
+#define LPM_PLEN_MAX (LPM_DATA_MAX * 8)
+
+struct lpm_node {
+	uint32_t child[2];
+	uint32_t prefixlen;
+	uint8_t data[];  /* the key's data as given, bits past prefixlen included (as Linux keeps it) */
+};
+
+#define H(m) ((m)->hdr)
+#define NODE_HDR offsetof(struct lpm_node, data)
 
 static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 {
@@ -30,132 +60,427 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 	return 0;
 }
 
+static uint32_t nstride(const struct map_hdr *h) { return (uint32_t)(NODE_HDR + h->key_size - 4 + 7) & ~7u; }
+
 static uint64_t layout(struct map_hdr *h)
 {
-	h->off_b = 0;
-	uint64_t off = (uint64_t)h->max_entries * map_round8(h->key_size);
+	h->off_a = 0;
+	uint64_t off = (2ull * h->max_entries + 1) * nstride(h);
 	h->off_d = off;
 	h->values_off = off;
 	h->values_len = (uint64_t)h->max_entries * map_round8(h->value_size);
 	return off + h->values_len;
 }
 
-static uint8_t *key_at(struct map *m, uint32_t i) { return m->base + m->hdr->off_b + (uint64_t)i * map_round8(m->hdr->key_size); }
-static uint8_t *val_at(struct map *m, uint32_t i) { return m->base + m->hdr->off_d + (uint64_t)i * map_round8(m->hdr->value_size); }
-static uint32_t count(struct map *m) { return m->hdr->count <= m->hdr->max_entries ? m->hdr->count : m->hdr->max_entries; }
+/* Per-call view of the header's constants (the mapping may be shared, but these never change). */
+struct lpm {
+	struct map *m;
+	uint8_t *nodes;
+	uint32_t stride, max, data_size, max_plen;
+};
 
-/* do the first `bits` bits of a and b agree? */
-static bool prefix_eq(const uint8_t *a, const uint8_t *b, uint32_t bits)
+static struct lpm view(struct map *m)
 {
-	uint32_t bytes = bits / 8, rem = bits % 8;
-	if (memcmp(a, b, bytes))
-		return false;
-	if (!rem)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rem));
-	return ((a[bytes] ^ b[bytes]) & mask) == 0;
+	uint32_t ds = H(m)->key_size - 4;
+	return (struct lpm){ m, m->base + H(m)->off_a, nstride(H(m)), H(m)->max_entries, ds, ds * 8 };
 }
 
-static uint32_t data_bits(struct map *m) { return (m->hdr->key_size - 4) * 8; }
+static struct lpm_node *node(const struct lpm *t, uint32_t i) { return (struct lpm_node *)(t->nodes + (uint64_t)i * t->stride); }
+static bool is_im(const struct lpm *t, uint32_t i) { return i > t->max; }
+static uint8_t *value_of(const struct lpm *t, uint32_t leaf)
+{
+	return t->m->base + H(t->m)->off_d + (uint64_t)(leaf - 1) * map_round8(H(t->m)->value_size);
+}
+static uint32_t *root_slot(const struct lpm *t) { return &node(t, 0)->child[0]; }
+
+static uint32_t ld32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static void publish(uint32_t *slot, uint32_t i) { __atomic_store_n(slot, i, __ATOMIC_RELEASE); }
+
+/* The node a link points at, or 0 when the link is empty or not trustworthy: out of range, or a node
+ * whose prefixlen is not in (parent_plen, max_plen].  *plen gets the node's prefixlen, read once. */
+static uint32_t deref(const struct lpm *t, const uint32_t *slot, int64_t parent_plen, uint32_t *plen)
+{
+	uint32_t i = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (i == 0 || i > 2 * t->max)
+		return 0;
+	uint32_t p = ld32(&node(t, i)->prefixlen);
+	if ((int64_t)p <= parent_plen || p > t->max_plen)
+		return 0;
+	*plen = p;
+	return i;
+}
+
+static uint32_t child_of(const struct lpm *t, uint32_t i, uint32_t plen, int bit)
+{
+	uint32_t dummy;
+	return deref(t, &node(t, i)->child[bit], plen, &dummy);
+}
+
+static int bit_at(const uint8_t *data, uint32_t index)
+{
+	return (data[index / 8] >> (7 - index % 8)) & 1;
+}
+
+/* Number of leading bits a and b share, at most limit (Linux's longest_prefix_match()). */
+static uint32_t match_len(const uint8_t *a, const uint8_t *b, uint32_t limit)
+{
+	uint32_t i = 0, nbytes = (limit + 7) / 8;
+	for (; i + 8 <= nbytes; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y) {
+			uint32_t p = i * 8 + (uint32_t)__builtin_clzll(__builtin_bswap64(x ^ y));
+			return p < limit ? p : limit;
+		}
+	}
+	for (; i < nbytes; i++) {
+		uint8_t x = a[i] ^ b[i];
+		if (x) {
+			uint32_t p = i * 8 + (uint32_t)__builtin_clz(x) - 24;
+			return p < limit ? p : limit;
+		}
+	}
+	return limit;
+}
+
+static uint32_t key_plen(const void *key)
+{
+	uint32_t p;
+	memcpy(&p, key, 4);
+	return p;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 static void *lookup(struct map *m, const void *key)
 {
-	uint32_t plen, best = UINT32_MAX, best_len = 0;
-	const uint8_t *data = (const uint8_t *)key + 4;
-	memcpy(&plen, key, 4);
-	if (plen > data_bits(m))
-		plen = data_bits(m);
-	for (uint32_t i = 0; i < count(m); i++) {
-		uint32_t el;
-		memcpy(&el, key_at(m, i), 4);
-		if (el <= plen && (best == UINT32_MAX || el > best_len) && prefix_eq(key_at(m, i) + 4, data, el)) {
-			best = i;
-			best_len = el;
+	struct lpm t = view(m);
+	const uint8_t *kd = (const uint8_t *)key + 4;
+	uint32_t kp = key_plen(key), found = 0, np;
+	const uint32_t *slot = root_slot(&t);
+	int64_t parent = -1;
+
+	for (uint32_t i; (i = deref(&t, slot, parent, &np));) {
+		struct lpm_node *n = node(&t, i);
+		uint32_t ml = match_len(n->data, kd, min_u32(np, kp));
+		if (ml == t.max_plen) {
+			if (!is_im(&t, i))
+				found = i;
+			break;
 		}
+		if (ml < np)
+			break;
+		if (!is_im(&t, i))
+			found = i;
+		slot = &n->child[bit_at(kd, np)];
+		parent = np;
 	}
-	return best == UINT32_MAX ? NULL : val_at(m, best);
+	return found ? value_of(&t, found) : NULL;
 }
 
-/* exact (prefixlen, prefix) match */
-static uint32_t find_exact(struct map *m, uint32_t plen, const uint8_t *data)
+/* Node allocation: the free list first, then never-used nodes.  The list head moves before the node is
+ * written, so a writer killed in between only leaks the node until recover(). */
+static uint32_t alloc_node(struct lpm *t, bool im)
 {
-	for (uint32_t i = 0; i < count(m); i++) {
-		uint32_t el;
-		memcpy(&el, key_at(m, i), 4);
-		if (el == plen && prefix_eq(key_at(m, i) + 4, data, plen))
-			return i;
+	struct map_hdr *h = H(t->m);
+	uint32_t base = im ? t->max : 0;
+	uint32_t head = im ? (uint32_t)h->seq[0] : h->free_head;
+	uint64_t *used = &h->seq[im ? 2 : 1];
+	uint32_t i = 0;
+
+	if (head > base && head <= base + t->max) {
+		i = head;
+		uint32_t next = ld32(&node(t, i)->child[0]);
+		if (im)
+			h->seq[0] = next;
+		else
+			h->free_head = next;
+	} else if (*used < t->max) {
+		i = base + (uint32_t)*used + 1;
+		*used += 1;
 	}
-	return UINT32_MAX;
+	return i;
 }
 
-static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+/* i must already be unreachable */
+static void free_node(struct lpm *t, uint32_t i)
 {
-	uint32_t plen;
-	(void)slot;
-	memcpy(&plen, key, 4);
-	if (flags > BPF_EXIST)
-		return -EINVAL;
-	if (plen > data_bits(m))
-		return -EINVAL;
-	uint32_t i = find_exact(m, plen, (const uint8_t *)key + 4);
-	if (i != UINT32_MAX) {
-		if (flags == BPF_NOEXIST)
-			return -EEXIST;
-		/* Linux replaces the node: the stored key becomes this one, bits past the prefix included
-		 * (the prefix bits are equal, so a torn copy still matches the same entries) */
-		memcpy(key_at(m, i) + 4, (const uint8_t *)key + 4, m->hdr->key_size - 4);
-		memcpy(val_at(m, i), value, m->hdr->value_size);
-		return 0;
+	struct map_hdr *h = H(t->m);
+	if (is_im(t, i)) {
+		node(t, i)->child[0] = (uint32_t)h->seq[0];
+		h->seq[0] = i;
+	} else {
+		node(t, i)->child[0] = h->free_head;
+		h->free_head = i;
 	}
+}
+
+static void fill(struct lpm *t, uint32_t i, uint32_t plen, const uint8_t *data, uint32_t c0, uint32_t c1)
+{
+	struct lpm_node *n = node(t, i);
+	n->child[0] = c0;
+	n->child[1] = c1;
+	n->prefixlen = plen;
+	memcpy(n->data, data, t->data_size);
+}
+
+/* Linux's trie_check_add_elem(): may one more element go in? */
+static long check_add(struct lpm *t, uint64_t flags)
+{
 	if (flags == BPF_EXIST)
 		return -ENOENT;
-	if (count(m) >= m->hdr->max_entries)
+	if (H(t->m)->count >= t->max)
 		return -ENOSPC;
-	i = count(m);
-	/* store the key as given, bits past the prefix included, as Linux's trie node does */
-	memcpy(key_at(m, i), key, m->hdr->key_size);
-	memcpy(val_at(m, i), value, m->hdr->value_size);
-	m->hdr->count = i + 1; /* one store publishes the entry */
+	return 0;
+}
+
+static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot_cpu)
+{
+	struct lpm t = view(m);
+	const uint8_t *kd = (const uint8_t *)key + 4;
+	uint32_t kp = key_plen(key), vs = H(m)->value_size, i = 0, np = 0, ml = 0;
+	uint32_t *slot = root_slot(&t);
+	int64_t parent = -1;
+	long err;
+
+	(void)slot_cpu;
+	if (flags > BPF_EXIST)
+		return -EINVAL;
+	if (kp > t.max_plen)
+		return -EINVAL;
+	/* find the link where the new node belongs: an empty one, an exact match, or a node to split */
+	while ((i = deref(&t, slot, parent, &np))) {
+		struct lpm_node *n = node(&t, i);
+		ml = match_len(n->data, kd, min_u32(np, kp));
+		if (np != ml || np == kp)
+			break;
+		slot = &n->child[bit_at(kd, np)];
+		parent = np;
+	}
+	if (i && np == ml && !is_im(&t, i)) {
+		if (flags == BPF_NOEXIST)
+			return -EEXIST;
+		/* Linux swaps in a new node; rewriting in place is the same under our lock, and a torn copy
+		 * still has the same prefix bits, so the structure never changes */
+		memcpy(node(&t, i)->data, kd, t.data_size);
+		memcpy(value_of(&t, i), value, vs);
+		return 0;
+	}
+	if ((err = check_add(&t, flags)))
+		return err;
+	uint32_t f = alloc_node(&t, false);
+	if (!f)
+		return -ENOMEM; /* only if the free lists were corrupted behind our back */
+	memcpy(value_of(&t, f), value, vs);
+	if (!i) {
+		fill(&t, f, kp, kd, 0, 0);
+		publish(slot, f);
+	} else if (np == ml) {
+		/* an intermediate node becomes a real one: take over its children */
+		struct lpm_node *n = node(&t, i);
+		fill(&t, f, kp, kd, ld32(&n->child[0]), ld32(&n->child[1]));
+		publish(slot, f);
+		free_node(&t, i);
+	} else if (ml == kp) {
+		/* the new prefix covers node i: it goes in between */
+		int b = bit_at(node(&t, i)->data, ml);
+		fill(&t, f, kp, kd, b ? 0 : i, b ? i : 0);
+		publish(slot, f);
+	} else {
+		/* they diverge at bit ml: a new intermediate node holds both */
+		uint32_t g = alloc_node(&t, true);
+		if (!g) {
+			free_node(&t, f);
+			return -ENOMEM;
+		}
+		fill(&t, f, kp, kd, 0, 0);
+		int b = bit_at(kd, ml);
+		fill(&t, g, ml, node(&t, i)->data, b ? i : f, b ? f : i);
+		publish(slot, g);
+	}
+	H(m)->count++;
 	return 0;
 }
 
 static long delete(struct map *m, const void *key)
 {
-	uint32_t plen;
-	memcpy(&plen, key, 4);
-	if (plen > data_bits(m))
+	struct lpm t = view(m);
+	const uint8_t *kd = (const uint8_t *)key + 4;
+	uint32_t kp = key_plen(key), i = 0, np = 0, ml = 0, up = 0, up_plen = 0;
+	uint32_t *trim = root_slot(&t), *trim2 = trim;
+	int64_t parent = -1;
+
+	if (kp > t.max_plen)
 		return -EINVAL;
-	uint32_t i = find_exact(m, plen, (const uint8_t *)key + 4);
-	if (i == UINT32_MAX)
-		return -ENOENT;
-	uint32_t last = count(m) - 1;
-	if (i != last) {
-		memcpy(key_at(m, i), key_at(m, last), m->hdr->key_size);
-		memcpy(val_at(m, i), val_at(m, last), m->hdr->value_size);
+	while ((i = deref(&t, trim, parent, &np))) {
+		struct lpm_node *n = node(&t, i);
+		ml = match_len(n->data, kd, min_u32(np, kp));
+		if (np != ml || np == kp)
+			break;
+		up = i;
+		up_plen = np;
+		trim2 = trim;
+		trim = &n->child[bit_at(kd, np)];
+		parent = np;
 	}
-	m->hdr->count = last;
+	if (!i || np != kp || np != ml || is_im(&t, i))
+		return -ENOENT;
+	uint32_t c0 = child_of(&t, i, np, 0), c1 = child_of(&t, i, np, 1);
+	if (c0 && c1) {
+		/* two children: the prefix stays as an intermediate node (Linux flags it; we swap pools) */
+		uint32_t g = alloc_node(&t, true);
+		if (!g)
+			return -ENOMEM; /* only with corrupted free lists */
+		fill(&t, g, np, node(&t, i)->data, c0, c1);
+		publish(trim, g);
+	} else if (up && is_im(&t, up) && !c0 && !c1) {
+		/* a leaf under an intermediate node: the sibling takes the intermediate's place */
+		uint32_t s = child_of(&t, up, up_plen, 0) == i ? child_of(&t, up, up_plen, 1) : child_of(&t, up, up_plen, 0);
+		publish(trim2, s);
+		free_node(&t, up);
+	} else {
+		publish(trim, c0 ? c0 : c1);
+	}
+	free_node(&t, i);
+	if (H(m)->count)
+		H(m)->count--;
 	return 0;
 }
 
+/* Linux's trie_get_next_key(): postorder, so more specific prefixes come before the ones covering
+ * them; a NULL, invalid or absent key starts again at the leftmost leaf. */
 static int next_key(struct map *m, const void *key, void *next)
 {
-	uint32_t n = 0;
-	if (key) {
-		uint32_t plen;
-		memcpy(&plen, key, 4);
-		uint32_t i = plen <= data_bits(m) ? find_exact(m, plen, (const uint8_t *)key + 4) : UINT32_MAX;
-		n = i == UINT32_MAX ? 0 : i + 1;
-	}
-	if (n >= count(m))
+	struct lpm t = view(m);
+	uint32_t stack[LPM_PLEN_MAX + 1], sp = 0, np = 0, out = 0, out_plen = 0;
+	uint32_t search = deref(&t, root_slot(&t), -1, &np), search_plen = np;
+
+	if (!search)
 		return -ENOENT;
-	memcpy(next, key_at(m, n), m->hdr->key_size);
+	if (key && key_plen(key) <= t.max_plen) {
+		const uint8_t *kd = (const uint8_t *)key + 4;
+		uint32_t kp = key_plen(key), ml = 0, i = search;
+		/* prefixlens strictly grow along the path (deref), so it has at most max_plen + 1 nodes */
+		while (i) {
+			struct lpm_node *n = node(&t, i);
+			stack[sp++] = i;
+			ml = match_len(n->data, kd, min_u32(np, kp));
+			if (np != ml || np == kp)
+				break;
+			i = deref(&t, &n->child[bit_at(kd, np)], np, &np);
+		}
+		if (i && np == ml && !is_im(&t, i)) {
+			/* found: the next node in postorder is the leftmost leaf of a right sibling subtree,
+			 * else the first real ancestor */
+			uint32_t cur = stack[sp - 1];
+			for (; sp > 1; sp--) {
+				uint32_t p = stack[sp - 2];
+				uint32_t pp = ld32(&node(&t, p)->prefixlen);
+				if (ld32(&node(&t, p)->child[0]) == cur) {
+					search = deref(&t, &node(&t, p)->child[1], pp, &search_plen);
+					if (search)
+						goto leftmost;
+				}
+				if (!is_im(&t, p)) {
+					out = p;
+					out_plen = pp;
+					goto copy;
+				}
+				cur = p;
+			}
+			return -ENOENT;
+		}
+	}
+leftmost:
+	/* intermediate nodes always have two children; a real node without a left child goes right */
+	for (uint32_t i = search, plen = search_plen, c; i; i = c) {
+		if (!is_im(&t, i)) {
+			out = i;
+			out_plen = plen;
+		}
+		uint32_t p = plen;
+		c = deref(&t, &node(&t, i)->child[0], p, &plen);
+		if (!c)
+			c = deref(&t, &node(&t, i)->child[1], p, &plen);
+	}
+	if (!out)
+		return -ENOENT; /* only in a corrupted trie: an intermediate node without children */
+copy:
+	memcpy(next, &out_plen, 4);
+	memcpy((uint8_t *)next + 4, node(&t, out)->data, t.data_size);
 	return 0;
 }
 
+/* After a writer died holding the lock: walk the trie from the root, cut links that are out of range,
+ * seen twice or break the prefixlen order, splice out intermediate nodes left with fewer than two
+ * children, then rebuild both free lists and the count from what is reachable. */
 static void recover(struct map *m)
 {
-	if (m->hdr->count > m->hdr->max_entries)
-		m->hdr->count = m->hdr->max_entries;
+	struct lpm t = view(m);
+	struct map_hdr *h = H(m);
+	uint32_t total = 2 * t.max + 1, count = 0;
+	uint8_t *seen = calloc(total, 1);
+	/* depth-first: at most one pending sibling per level plus two children */
+	struct pending { uint32_t *slot; int64_t parent; } *stack = calloc(t.max_plen + 4, sizeof(*stack));
+	uint32_t sp = 0;
+
+	if (!seen || !stack) {
+		free(seen);
+		free(stack);
+		return;
+	}
+	if (h->seq[1] > t.max)
+		h->seq[1] = t.max;
+	if (h->seq[2] > t.max)
+		h->seq[2] = t.max;
+	stack[sp++] = (struct pending){ root_slot(&t), -1 };
+	while (sp) {
+		struct pending p = stack[--sp];
+		uint32_t np, i = deref(&t, p.slot, p.parent, &np);
+		if (!i || seen[i]) {
+			if (ld32(p.slot))
+				publish(p.slot, 0);
+			continue;
+		}
+		struct lpm_node *n = node(&t, i);
+		if (is_im(&t, i)) {
+			uint32_t c0 = child_of(&t, i, np, 0), c1 = child_of(&t, i, np, 1);
+			if (!c0 || !c1 || seen[c0] || seen[c1]) {
+				uint32_t c = c0 && !seen[c0] ? c0 : c1 && !seen[c1] ? c1 : 0;
+				publish(p.slot, c);
+				if (c)
+					stack[sp++] = p; /* look at the promoted child in this link */
+				continue;
+			}
+		}
+		seen[i] = 1;
+		if (is_im(&t, i)) {
+			if (h->seq[2] < i - t.max)
+				h->seq[2] = i - t.max;
+		} else {
+			count++;
+			if (h->seq[1] < i)
+				h->seq[1] = i;
+		}
+		for (int b = 1; b >= 0; b--) {
+			if (sp < t.max_plen + 4)
+				stack[sp++] = (struct pending){ &n->child[b], np };
+			else
+				publish(&n->child[b], 0);
+		}
+	}
+	h->free_head = 0;
+	for (uint32_t i = (uint32_t)h->seq[1]; i >= 1; i--)
+		if (!seen[i])
+			free_node(&t, i);
+	h->seq[0] = 0;
+	for (uint32_t i = t.max + (uint32_t)h->seq[2]; i > t.max; i--)
+		if (!seen[i])
+			free_node(&t, i);
+	h->count = count;
+	free(stack);
+	free(seen);
 }
 
 const struct map_ops lpm_trie_ops = {
