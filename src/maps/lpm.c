@@ -161,6 +161,8 @@ static void *lookup(struct map *m, const void *key)
 	const uint32_t *slot = root_slot(&t);
 	int64_t parent = -1;
 
+	if (kp > t.max_plen)
+		return NULL; /* as Linux: such a key matches nothing */
 	for (uint32_t i; (i = deref(&t, slot, parent, &np));) {
 		struct lpm_node *n = node(&t, i);
 		uint32_t ml = match_len(n->data, kd, min_u32(np, kp));
@@ -412,17 +414,36 @@ copy:
 	return 0;
 }
 
+/* Does node c belong under node p (prefixlen pplen) on side `side`: same first pplen bits, and the next
+ * bit picks that side?  p == 0 is the root link, where anything fits. */
+static bool fits(const struct lpm *t, uint32_t c, uint32_t p, uint32_t pplen, int side)
+{
+	if (!p)
+		return true;
+	const uint8_t *cd = node(t, c)->data;
+	return match_len(cd, node(t, p)->data, pplen) == pplen && bit_at(cd, pplen) == side;
+}
+
+/* A child worth keeping: a trustworthy link (deref), not reached before, in its right place. */
+static uint32_t good_child(const struct lpm *t, uint32_t i, uint32_t plen, int side, const uint8_t *seen)
+{
+	uint32_t c = child_of(t, i, plen, side);
+	return c && !seen[c] && fits(t, c, i, plen, side) ? c : 0;
+}
+
 /* After a writer died holding the lock: walk the trie from the root, cut links that are out of range,
- * seen twice or break the prefixlen order, splice out intermediate nodes left with fewer than two
- * children, then rebuild both free lists and the count from what is reachable. */
+ * seen twice, break the prefixlen order or sit on the wrong path, splice out intermediate nodes left
+ * with fewer than two children, then rebuild both free lists and the count from what is reachable.
+ * A crash alone never needs the cuts (every step of a writer leaves a valid trie); a mapping scribbled
+ * on by someone else does, and afterwards lookups and iteration see an exact trie again. */
 static void recover(struct map *m)
 {
 	struct lpm t = view(m);
 	struct map_hdr *h = H(m);
-	uint32_t total = 2 * t.max + 1, count = 0;
+	uint32_t total = 2 * t.max + 1, count = 0, cap = t.max_plen + 4;
 	uint8_t *seen = calloc(total, 1);
-	/* depth-first: at most one pending sibling per level plus two children */
-	struct pending { uint32_t *slot; int64_t parent; } *stack = calloc(t.max_plen + 4, sizeof(*stack));
+	/* depth-first: at most one pending sibling per level (prefixlens grow along a path) plus two */
+	struct pending { uint32_t *slot; uint32_t parent, pplen; int side; } *stack = calloc(cap, sizeof(*stack));
 	uint32_t sp = 0;
 
 	if (!seen || !stack) {
@@ -434,23 +455,22 @@ static void recover(struct map *m)
 		h->seq[1] = t.max;
 	if (h->seq[2] > t.max)
 		h->seq[2] = t.max;
-	stack[sp++] = (struct pending){ root_slot(&t), -1 };
+	stack[sp++] = (struct pending){ root_slot(&t), 0, 0, 0 };
 	while (sp) {
 		struct pending p = stack[--sp];
-		uint32_t np, i = deref(&t, p.slot, p.parent, &np);
-		if (!i || seen[i]) {
+		uint32_t np, i = deref(&t, p.slot, p.parent ? (int64_t)p.pplen : -1, &np);
+		if (!i || seen[i] || !fits(&t, i, p.parent, p.pplen, p.side)) {
 			if (ld32(p.slot))
 				publish(p.slot, 0);
 			continue;
 		}
-		struct lpm_node *n = node(&t, i);
 		if (is_im(&t, i)) {
-			uint32_t c0 = child_of(&t, i, np, 0), c1 = child_of(&t, i, np, 1);
-			if (!c0 || !c1 || seen[c0] || seen[c1]) {
-				uint32_t c = c0 && !seen[c0] ? c0 : c1 && !seen[c1] ? c1 : 0;
-				publish(p.slot, c);
-				if (c)
-					stack[sp++] = p; /* look at the promoted child in this link */
+			uint32_t c0 = good_child(&t, i, np, 0, seen), c1 = good_child(&t, i, np, 1, seen);
+			if (!c0 || !c1) {
+				/* its one child (it fits here too: it shares the longer prefix) takes its place */
+				publish(p.slot, c0 ? c0 : c1);
+				if (c0 || c1)
+					stack[sp++] = p;
 				continue;
 			}
 		}
@@ -463,9 +483,10 @@ static void recover(struct map *m)
 			if (h->seq[1] < i)
 				h->seq[1] = i;
 		}
+		struct lpm_node *n = node(&t, i);
 		for (int b = 1; b >= 0; b--) {
-			if (sp < t.max_plen + 4)
-				stack[sp++] = (struct pending){ &n->child[b], np };
+			if (sp < cap)
+				stack[sp++] = (struct pending){ &n->child[b], i, np, b };
 			else
 				publish(&n->child[b], 0);
 		}
