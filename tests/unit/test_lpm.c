@@ -520,17 +520,24 @@ static bool consistent(struct tmap *t, uint64_t seed, const uint8_t nets[4][MAXK
 	return ok;
 }
 
-static void writer_forever(const char *path, uint32_t ks, uint64_t seed, const uint8_t nets[4][MAXK])
+/* Two writers share a pool of 240 clustered keys and update or delete at random, so that the trie (at
+ * most 160 entries) keeps splitting and merging rather than sitting full. */
+static void writer_forever(const char *path, uint32_t ks, uint64_t seed, const uint8_t nets[4][MAXK], int ready)
 {
+	static uint8_t pool[240][MAXK];
+	uint64_t ps = 0x9001;
 	struct bpfvm *c = new_vm();
 	struct tmap t = { c, open_pin(c, path), ks, 8, 0 };
 	if (t.fd < 0)
 		_exit(2);
-	for (;;) {
-		uint8_t key[MAXK];
-		random_key(&seed, ks, nets, key, false);
+	for (int i = 0; i < 240; i++)
+		random_key(&ps, ks, nets, pool[i], false);
+	for (uint64_t n = 0;; n++) {
+		uint8_t *key = pool[rnd(&seed) % 240];
+		if (n == 200 && write(ready, "x", 1) != 1)
+			_exit(3);
 		uint64_t v = value_for(key, ks);
-		if (rnd(&seed) % 5 < 3)
+		if (rnd(&seed) % 2)
 			UPD(&t, key, &v, BPF_ANY);
 		else
 			DEL(&t, key);
@@ -553,14 +560,21 @@ TEST(killed_writer_leaves_consistent_map)
 	a.pathname = (uintptr_t)path;
 	a.bpf_fd = (uint32_t)t.fd;
 	CHECK(bpfvm_bpf(vm, BPF_OBJ_PIN, &a, sizeof(a)) == 0);
-	for (int round = 0; round < 6; round++) {
+	for (int round = 0; round < 40; round++) {
 		pid_t pid[2];
+		int ready[2];
+		char c[2];
+		CHECK(pipe(ready) == 0);
 		for (int w = 0; w < 2; w++) {
 			pid[w] = fork();
 			if (pid[w] == 0)
-				writer_forever(path, 20, seed + (uint64_t)round * 31 + (uint64_t)w, nets);
+				writer_forever(path, 20, seed + (uint64_t)round * 31 + (uint64_t)w, nets, ready[1]);
 		}
-		usleep(30000 + (useconds_t)round * 25000);
+		/* both are writing: let them run a little, then kill them wherever they are */
+		CHECK(read(ready[0], c, 1) == 1 && read(ready[0], c + 1, 1) == 1);
+		close(ready[0]);
+		close(ready[1]);
+		usleep((useconds_t)(round % 10) * 700);
 		for (int w = 0; w < 2; w++) {
 			int st;
 			kill(pid[w], SIGKILL);
