@@ -5,7 +5,7 @@
  * get_next_key (postorder: more specific prefixes first) follow the kernel step for step, so that
  * iteration order and errno are the same.
  *
- * Layout (offsets from the mapping): off_a holds 2 * max_entries + 1 nodes of `nstride` bytes, off_d one
+ * Layout (offsets from the mapping): off_a holds 2 * max_entries + 1 nodes of nstride() bytes, off_d one
  * value per leaf.  Node 0 is a sentinel whose child[0] is the root, so every link is a u32 in a node.
  * Nodes 1..max are leaves (they own value max-1 .. 0 in order), nodes max+1..2*max intermediates: an
  * intermediate has no value, and which pool a node comes from is what marks it intermediate, so no flag
@@ -60,36 +60,51 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 	return 0;
 }
 
-static uint32_t nstride(const struct map_hdr *h) { return (uint32_t)(NODE_HDR + h->key_size - 4 + 7) & ~7u; }
+/* bytes per node: links, prefixlen and the key data, 8-aligned */
+static uint32_t nstride(uint32_t key_size) { return (uint32_t)(NODE_HDR + key_size - 4 + 7) & ~7u; }
 
 static uint64_t layout(struct map_hdr *h)
 {
 	h->off_a = 0;
-	uint64_t off = (2ull * h->max_entries + 1) * nstride(h);
+	uint64_t off = (2ull * h->max_entries + 1) * nstride(h->key_size);
 	h->off_d = off;
 	h->values_off = off;
 	h->values_len = (uint64_t)h->max_entries * map_round8(h->value_size);
 	return off + h->values_len;
 }
 
-/* Per-call view of the header's constants (the mapping may be shared, but these never change). */
+/* One call's copy of the header's constants.  They never change, but the header is shared memory too:
+ * each is read once and the layout they give is checked against this process's own mapping length,
+ * so a scribbled header cannot move any access outside the mapping. */
 struct lpm {
 	struct map *m;
-	uint8_t *nodes;
-	uint32_t stride, max, data_size, max_plen;
+	uint8_t *nodes, *values;
+	uint32_t stride, max, data_size, max_plen, value_size, vstride;
 };
 
-static struct lpm view(struct map *m)
+static bool view(struct map *m, struct lpm *t)
 {
-	uint32_t ds = H(m)->key_size - 4;
-	return (struct lpm){ m, m->base + H(m)->off_a, nstride(H(m)), H(m)->max_entries, ds, ds * 8 };
+	const struct map_hdr *h = H(m);
+	uint32_t ks = __atomic_load_n(&h->key_size, __ATOMIC_RELAXED), max = __atomic_load_n(&h->max_entries, __ATOMIC_RELAXED);
+	uint32_t vs = __atomic_load_n(&h->value_size, __ATOMIC_RELAXED);
+	uint64_t off_a = __atomic_load_n(&h->off_a, __ATOMIC_RELAXED), off_d = __atomic_load_n(&h->off_d, __ATOMIC_RELAXED);
+
+	if (ks <= 4 || ks > 4 + LPM_DATA_MAX || max == 0 || max > (1u << 24) || vs == 0 || vs > 65536)
+		return false;
+	uint32_t stride = nstride(ks);
+	uint64_t nodes_len = (2ull * max + 1) * stride, values_len = (uint64_t)max * map_round8(vs);
+	if (off_a > m->len || nodes_len > m->len - off_a || off_d < off_a + nodes_len || off_d > m->len ||
+	    values_len > m->len - off_d)
+		return false;
+	*t = (struct lpm){ m, m->base + off_a, m->base + off_d, stride, max, ks - 4, (ks - 4) * 8, vs, map_round8(vs) };
+	return true;
 }
 
 static struct lpm_node *node(const struct lpm *t, uint32_t i) { return (struct lpm_node *)(t->nodes + (uint64_t)i * t->stride); }
 static bool is_im(const struct lpm *t, uint32_t i) { return i > t->max; }
 static uint8_t *value_of(const struct lpm *t, uint32_t leaf)
 {
-	return t->m->base + H(t->m)->off_d + (uint64_t)(leaf - 1) * map_round8(H(t->m)->value_size);
+	return t->values + (uint64_t)(leaf - 1) * t->vstride;
 }
 static uint32_t *root_slot(const struct lpm *t) { return &node(t, 0)->child[0]; }
 
@@ -155,14 +170,14 @@ static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 static void *lookup(struct map *m, const void *key)
 {
-	struct lpm t = view(m);
+	struct lpm t;
 	const uint8_t *kd = (const uint8_t *)key + 4;
 	uint32_t kp = key_plen(key), found = 0, np;
-	const uint32_t *slot = root_slot(&t);
 	int64_t parent = -1;
 
-	if (kp > t.max_plen)
-		return NULL; /* as Linux: such a key matches nothing */
+	if (!view(m, &t) || kp > t.max_plen)
+		return NULL; /* as Linux, a prefixlen past the key's bits matches nothing */
+	const uint32_t *slot = root_slot(&t);
 	for (uint32_t i; (i = deref(&t, slot, parent, &np));) {
 		struct lpm_node *n = node(&t, i);
 		uint32_t ml = match_len(n->data, kd, min_u32(np, kp));
@@ -188,7 +203,7 @@ static uint32_t alloc_node(struct lpm *t, bool im)
 	struct map_hdr *h = H(t->m);
 	uint32_t base = im ? t->max : 0;
 	uint32_t head = im ? (uint32_t)h->seq[0] : h->free_head;
-	uint64_t *used = &h->seq[im ? 2 : 1];
+	uint64_t used = h->seq[im ? 2 : 1];
 	uint32_t i = 0;
 
 	if (head > base && head <= base + t->max) {
@@ -198,9 +213,9 @@ static uint32_t alloc_node(struct lpm *t, bool im)
 			h->seq[0] = next;
 		else
 			h->free_head = next;
-	} else if (*used < t->max) {
-		i = base + (uint32_t)*used + 1;
-		*used += 1;
+	} else if (used < t->max) {
+		i = base + (uint32_t)used + 1;
+		h->seq[im ? 2 : 1] = used + 1;
 	}
 	return i;
 }
@@ -239,18 +254,20 @@ static long check_add(struct lpm *t, uint64_t flags)
 
 static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot_cpu)
 {
-	struct lpm t = view(m);
+	struct lpm t;
 	const uint8_t *kd = (const uint8_t *)key + 4;
-	uint32_t kp = key_plen(key), vs = H(m)->value_size, i = 0, np = 0, ml = 0;
-	uint32_t *slot = root_slot(&t);
+	uint32_t kp = key_plen(key), i = 0, np = 0, ml = 0;
 	int64_t parent = -1;
 	long err;
 
 	(void)slot_cpu;
 	if (flags > BPF_EXIST)
 		return -EINVAL;
+	if (!view(m, &t))
+		return -EUCLEAN; /* the shared header was overwritten: not a map we can change */
 	if (kp > t.max_plen)
 		return -EINVAL;
+	uint32_t *slot = root_slot(&t);
 	/* find the link where the new node belongs: an empty one, an exact match, or a node to split */
 	while ((i = deref(&t, slot, parent, &np))) {
 		struct lpm_node *n = node(&t, i);
@@ -266,7 +283,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		/* Linux swaps in a new node; rewriting in place is the same under our lock, and a torn copy
 		 * still has the same prefix bits, so the structure never changes */
 		memcpy(node(&t, i)->data, kd, t.data_size);
-		memcpy(value_of(&t, i), value, vs);
+		memcpy(value_of(&t, i), value, t.value_size);
 		return 0;
 	}
 	if ((err = check_add(&t, flags)))
@@ -274,7 +291,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	uint32_t f = alloc_node(&t, false);
 	if (!f)
 		return -ENOMEM; /* only if the free lists were corrupted behind our back */
-	memcpy(value_of(&t, f), value, vs);
+	memcpy(value_of(&t, f), value, t.value_size);
 	if (!i) {
 		fill(&t, f, kp, kd, 0, 0);
 		publish(slot, f);
@@ -307,14 +324,16 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 
 static long delete(struct map *m, const void *key)
 {
-	struct lpm t = view(m);
+	struct lpm t;
 	const uint8_t *kd = (const uint8_t *)key + 4;
 	uint32_t kp = key_plen(key), i = 0, np = 0, ml = 0, up = 0, up_plen = 0;
-	uint32_t *trim = root_slot(&t), *trim2 = trim;
 	int64_t parent = -1;
 
+	if (!view(m, &t))
+		return -EUCLEAN;
 	if (kp > t.max_plen)
 		return -EINVAL;
+	uint32_t *trim = root_slot(&t), *trim2 = trim;
 	while ((i = deref(&t, trim, parent, &np))) {
 		struct lpm_node *n = node(&t, i);
 		ml = match_len(n->data, kd, min_u32(np, kp));
@@ -354,10 +373,12 @@ static long delete(struct map *m, const void *key)
  * them; a NULL, invalid or absent key starts again at the leftmost leaf. */
 static int next_key(struct map *m, const void *key, void *next)
 {
-	struct lpm t = view(m);
+	struct lpm t;
 	uint32_t stack[LPM_PLEN_MAX + 1], sp = 0, np = 0, out = 0, out_plen = 0;
-	uint32_t search = deref(&t, root_slot(&t), -1, &np), search_plen = np;
 
+	if (!view(m, &t))
+		return -EUCLEAN;
+	uint32_t search = deref(&t, root_slot(&t), -1, &np), search_plen = np;
 	if (!search)
 		return -ENOENT;
 	if (key && key_plen(key) <= t.max_plen) {
@@ -438,8 +459,10 @@ static uint32_t good_child(const struct lpm *t, uint32_t i, uint32_t plen, int s
  * on by someone else does, and afterwards lookups and iteration see an exact trie again. */
 static void recover(struct map *m)
 {
-	struct lpm t = view(m);
+	struct lpm t;
 	struct map_hdr *h = H(m);
+	if (!view(m, &t))
+		return;
 	uint32_t total = 2 * t.max + 1, count = 0, cap = t.max_plen + 4;
 	uint8_t *seen = calloc(total, 1);
 	/* depth-first: at most one pending sibling per level (prefixlens grow along a path) plus two */
@@ -451,10 +474,9 @@ static void recover(struct map *m)
 		free(stack);
 		return;
 	}
-	if (h->seq[1] > t.max)
-		h->seq[1] = t.max;
-	if (h->seq[2] > t.max)
-		h->seq[2] = t.max;
+	/* leaves / intermediates handed out so far: at least every reachable one */
+	uint32_t used_leaf = h->seq[1] < t.max ? (uint32_t)h->seq[1] : t.max;
+	uint32_t used_im = h->seq[2] < t.max ? (uint32_t)h->seq[2] : t.max;
 	stack[sp++] = (struct pending){ root_slot(&t), 0, 0, 0 };
 	while (sp) {
 		struct pending p = stack[--sp];
@@ -476,12 +498,12 @@ static void recover(struct map *m)
 		}
 		seen[i] = 1;
 		if (is_im(&t, i)) {
-			if (h->seq[2] < i - t.max)
-				h->seq[2] = i - t.max;
+			if (used_im < i - t.max)
+				used_im = i - t.max;
 		} else {
 			count++;
-			if (h->seq[1] < i)
-				h->seq[1] = i;
+			if (used_leaf < i)
+				used_leaf = i;
 		}
 		struct lpm_node *n = node(&t, i);
 		for (int b = 1; b >= 0; b--) {
@@ -491,12 +513,14 @@ static void recover(struct map *m)
 				publish(&n->child[b], 0);
 		}
 	}
+	h->seq[1] = used_leaf;
+	h->seq[2] = used_im;
 	h->free_head = 0;
-	for (uint32_t i = (uint32_t)h->seq[1]; i >= 1; i--)
+	for (uint32_t i = used_leaf; i >= 1; i--)
 		if (!seen[i])
 			free_node(&t, i);
 	h->seq[0] = 0;
-	for (uint32_t i = t.max + (uint32_t)h->seq[2]; i > t.max; i--)
+	for (uint32_t i = t.max + used_im; i > t.max; i--)
 		if (!seen[i])
 			free_node(&t, i);
 	h->count = count;

@@ -671,6 +671,15 @@ TEST(scribbled_mapping_is_contained)
 				memcpy(cur, next, 8);
 				r = NEXT(&t, cur, next);
 			}
+			/* a header claiming more nodes than the mapping holds is refused, not followed */
+			uint32_t max = h->max_entries;
+			uint64_t v = 1;
+			h->max_entries = 1u << 20;
+			CHECK(UPD(&t, cur, &v, BPF_ANY) == -EUCLEAN);
+			CHECK(DEL(&t, cur) == -EUCLEAN);
+			CHECK(NEXT(&t, NULL, next) == -EUCLEAN);
+			CHECK(LKP(&t, cur, &v) == -ENOENT);
+			h->max_entries = max;
 		} else {
 			/* garbage from a process that dies holding the lock: the next user repairs */
 			pid_t pid = fork();
@@ -693,6 +702,36 @@ TEST(scribbled_mapping_is_contained)
 		unlink(path);
 		bpfvm_free(vm);
 	}
+}
+
+/* The node pool is handed out as needed, so the largest map costs nothing until it fills. */
+TEST(largest_map_is_sparse)
+{
+	struct bpfvm *vm = new_vm();
+	struct tmap t;
+	uint8_t k[8] = { 0 }, nk[8];
+	uint32_t plen = 32;
+	uint64_t v, out;
+	CHECK(create(&t, vm, 8, 8, 1u << 24) >= 0);
+	memcpy(k, &plen, 4);
+	for (uint32_t i = 0; i < 1000; i++) {
+		memcpy(k + 4, &i, 4);
+		v = i;
+		CHECK(UPD(&t, k, &v, BPF_NOEXIST) == 0);
+	}
+	for (uint32_t i = 0; i < 1000; i += 37) {
+		memcpy(k + 4, &i, 4);
+		CHECK(LKP(&t, k, &out) == 0 && out == i);
+	}
+	int n = 0;
+	long r = NEXT(&t, NULL, nk);
+	while (r == 0 && n <= 1000) {
+		n++;
+		memcpy(k, nk, 8);
+		r = NEXT(&t, k, nk);
+	}
+	CHECK(r == -ENOENT && n == 1000);
+	bpfvm_free(vm);
 }
 
 /* ---- programs: lookups from many threads while user space rewrites the trie ---------------------- */
@@ -769,6 +808,7 @@ int main(void)
 	RUN(full_map_matches_kernel);
 	RUN(killed_writer_leaves_consistent_map);
 	RUN(scribbled_mapping_is_contained);
+	RUN(largest_map_is_sparse);
 	RUN(concurrent_readers_see_a_trie);
 	rmdir(pin_root);
 	return test_done();
