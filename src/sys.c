@@ -22,6 +22,15 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the engines assume a 
 
 /* ---- instance ---------------------------------------------------------------------------- */
 
+static void tab_free(struct sys_tab *t)
+{
+	while (t) {
+		struct sys_tab *old = t->retired;
+		free(t);
+		t = old;
+	}
+}
+
 static void *dup_table(const void *src, size_t cnt, size_t elem)
 {
 	if (!cnt)
@@ -78,23 +87,23 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->helpers = dup_table(o.helpers, o.helper_cnt, sizeof(*o.helpers));
 	if ((o.kfunc_cnt && !vm->kfuncs) || (o.helper_cnt && !vm->helpers))
 		goto fail;
-	size_t words = (vm->nr_cpus + 63) / 64;
-	vm->slot_busy = calloc(words, sizeof(*vm->slot_busy));
-	vm->prandom = calloc(vm->nr_cpus, sizeof(*vm->prandom));
-	if (!vm->slot_busy || !vm->prandom)
+	vm->slots = aligned_alloc(_Alignof(struct sys_slot), vm->nr_cpus * sizeof(*vm->slots));
+	if (!vm->slots)
 		goto fail;
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)vm;
 	for (unsigned int i = 0; i < vm->nr_cpus; i++) {
 		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		vm->prandom[i] = seed | 1;
+		atomic_init(&vm->slots[i].busy, 0);
+		vm->slots[i].prandom = seed | 1;
 	}
+	atomic_init(&vm->fds, NULL);
+	atomic_init(&vm->ids, NULL);
 	pthread_mutex_init(&vm->lock, NULL);
 	return vm;
 fail:
 	free(vm->kfuncs);
 	free(vm->helpers);
-	free(vm->slot_busy);
-	free(vm->prandom);
+	free(vm->slots);
 	diag_fini(&vm->log);
 	free(vm);
 	return NULL;
@@ -105,14 +114,19 @@ void bpfvm_free(struct bpfvm *vm)
 	if (!vm)
 		return;
 	hlp_timer_fini(vm); /* no callback may run while objects go away */
-	for (size_t fd = 0; fd < vm->fd_cap; fd++)
+	struct sys_tab *fds = atomic_load(&vm->fds);
+	for (size_t fd = 0; fds && fd < fds->cap; fd++)
 		bpfvm_close(vm, (int)fd);
-	free(vm->fds);
-	free(vm->by_id);
+	tab_free(atomic_load(&vm->fds));
+	tab_free(atomic_load(&vm->ids));
+	while (vm->free_objs) {
+		struct sys_obj *o = vm->free_objs;
+		vm->free_objs = o->free_next;
+		free(o);
+	}
 	free(vm->kfuncs);
 	free(vm->helpers);
-	free(vm->slot_busy);
-	free(vm->prandom);
+	free(vm->slots);
 	pt_pool_drain(vm);
 	pthread_mutex_destroy(&vm->lock);
 	diag_fini(&vm->log);
@@ -126,7 +140,11 @@ const char *bpfvm_errmsg(const struct bpfvm *vm)
 
 void sys_log_reset(struct bpfvm *vm)
 {
-	diag_clear(&vm->log);
+	/* Every call lands here: writing only a log that has something in it keeps threads that call
+	 * concurrently and succeed from bouncing its cache line.  (Concurrent failing calls still share
+	 * the one log, as they did before.) */
+	if (vm->log.len || vm->log.truncated)
+		diag_clear(&vm->log);
 }
 
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...)
@@ -146,88 +164,145 @@ void bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit)
 
 /* ---- object table ------------------------------------------------------------------------ */
 
-static int grow(void *pp, size_t *cap, size_t need, size_t elem)
+/* Entry i of the current table, NULL past its end. */
+static struct sys_obj *tab_get(struct sys_tab *_Atomic *tp, size_t i)
 {
-	void **p = pp;
-	size_t ncap = *cap ? *cap : 16;
+	struct sys_tab *t = atomic_load(tp);
 
+	return t && i < t->cap ? atomic_load(&t->ent[i]) : NULL;
+}
+
+/* Makes the table hold index `need - 1` (vm->lock held).  The old table stays readable. */
+static int tab_reserve(struct sys_tab *_Atomic *tp, size_t need)
+{
+	struct sys_tab *t = atomic_load(tp);
+	size_t cap = t ? t->cap : 0, ncap = cap ? cap : 16;
+
+	if (need <= cap)
+		return 0;
 	while (ncap < need)
 		ncap *= 2;
-	void *n = realloc(*p, ncap * elem);
+	struct sys_tab *n = malloc(sizeof(*n) + ncap * sizeof(n->ent[0]));
 	if (!n)
 		return -ENOMEM;
-	memset((char *)n + *cap * elem, 0, (ncap - *cap) * elem);
-	*p = n;
-	*cap = ncap;
+	n->cap = ncap;
+	n->retired = t;
+	for (size_t i = 0; i < ncap; i++)
+		atomic_init(&n->ent[i], i < cap ? atomic_load(&t->ent[i]) : NULL);
+	atomic_store(tp, n);
 	return 0;
+}
+
+static void tab_set(struct sys_tab *_Atomic *tp, size_t i, struct sys_obj *o)
+{
+	atomic_store(&atomic_load(tp)->ent[i], o);
+}
+
+/* A free fd (vm->lock held), the table grown to hold it; -EMFILE / -ENOMEM. */
+static int fd_alloc(struct bpfvm *vm)
+{
+	struct sys_tab *t = atomic_load(&vm->fds);
+	size_t cap = t ? t->cap : 0;
+
+	for (size_t i = 0; i < cap; i++)
+		if (!atomic_load(&t->ent[i]))
+			return (int)i;
+	if (cap >= FD_MAX)
+		return -EMFILE;
+	return tab_reserve(&vm->fds, cap + 1) ? -ENOMEM : (int)cap;
+}
+
+/* A reference on o unless its count already reached zero (it is dying or on the free list). */
+static bool obj_tryget(struct sys_obj *o)
+{
+	int n = atomic_load(&o->refcnt);
+
+	while (n > 0)
+		if (atomic_compare_exchange_weak(&o->refcnt, &n, n + 1))
+			return true;
+	return false;
+}
+
+/* A reference on the object entry i of the table names, checked still to be named after the reference
+ * is taken (the entry may have been cleared, and the object reused, meanwhile). */
+static struct sys_obj *tab_ref(struct bpfvm *vm, struct sys_tab *_Atomic *tp, size_t i, bool retry)
+{
+	for (;;) {
+		struct sys_obj *o = tab_get(tp, i);
+		if (!o)
+			return NULL;
+		if (obj_tryget(o)) {
+			if (tab_get(tp, i) == o)
+				return o;
+			sys_put(vm, o);
+		}
+		/* An fd entry always holds a reference, so a failed tryget means it changed: look again.  An
+		 * id entry is never reused: a dying object means no object for that id. */
+		if (!retry)
+			return NULL;
+	}
 }
 
 int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr)
 {
-	struct sys_obj *o = calloc(1, sizeof(*o));
-	int fd = -EMFILE;
+	struct sys_obj *o;
+	int fd;
 
-	if (!o)
-		return -ENOMEM;
-	o->kind = kind;
-	o->ptr = ptr;
-	atomic_init(&o->refcnt, 1);
 	pthread_mutex_lock(&vm->lock);
-	for (size_t i = 0; i < vm->fd_cap; i++) {
-		if (!vm->fds[i]) {
-			fd = (int)i;
-			break;
-		}
+	o = vm->free_objs;
+	if (o)
+		vm->free_objs = o->free_next;
+	else if (!(o = calloc(1, sizeof(*o)))) {
+		pthread_mutex_unlock(&vm->lock);
+		return -ENOMEM;
 	}
-	if (fd < 0 && vm->fd_cap < FD_MAX) {
-		fd = (int)vm->fd_cap;
-		if (grow(&vm->fds, &vm->fd_cap, vm->fd_cap + 1, sizeof(*vm->fds)))
-			fd = -ENOMEM;
-	}
-	if (fd >= 0 && vm->next_id >= vm->id_cap && grow(&vm->by_id, &vm->id_cap, vm->next_id + 1, sizeof(*vm->by_id)))
+	fd = fd_alloc(vm);
+	if (fd >= 0 && vm->next_id == UINT32_MAX)
+		fd = -ENOSPC;
+	if (fd >= 0 && tab_reserve(&vm->ids, (size_t)vm->next_id + 1))
 		fd = -ENOMEM;
-	if (fd >= 0) {
+	if (fd < 0) {
+		o->free_next = vm->free_objs;
+		vm->free_objs = o;
+	} else {
+		/* A stale reader may hold a reference on the recycled memory for a moment; it finds the
+		 * object under no entry it looked at and drops it.  Count 0 -> 1 is only done here. */
+		o->kind = kind;
+		o->ptr = ptr;
 		o->id = ++vm->next_id;
-		vm->by_id[o->id - 1] = o;
-		vm->fds[fd] = o;
+		o->free_next = NULL;
+		atomic_fetch_add(&o->refcnt, 1);
+		tab_set(&vm->ids, o->id - 1, o);
+		tab_set(&vm->fds, (size_t)fd, o);
 	}
 	pthread_mutex_unlock(&vm->lock);
-	if (fd < 0)
-		free(o);
 	return fd;
 }
 
 struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err)
 {
-	struct sys_obj *o = NULL;
+	struct sys_obj *o = fd >= 0 ? tab_ref(vm, &vm->fds, (size_t)fd, true) : NULL;
 
-	pthread_mutex_lock(&vm->lock);
-	if (fd >= 0 && (size_t)fd < vm->fd_cap)
-		o = vm->fds[fd];
-	if (o && kind != SYS_NONE && o->kind != kind) {
-		*err = -EINVAL;
-		o = NULL;
-	} else if (!o) {
+	if (!o) {
 		*err = -EBADF;
-	} else {
-		atomic_fetch_add(&o->refcnt, 1);
+		return NULL;
 	}
-	pthread_mutex_unlock(&vm->lock);
+	if (kind != SYS_NONE && o->kind != kind) {
+		sys_put(vm, o);
+		*err = -EINVAL;
+		return NULL;
+	}
 	return o;
 }
 
 struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind)
 {
-	struct sys_obj *o = NULL;
+	struct sys_obj *o = id >= 1 ? tab_ref(vm, &vm->ids, id - 1, false) : NULL;
 
-	pthread_mutex_lock(&vm->lock);
-	if (id >= 1 && id <= vm->next_id && (size_t)(id - 1) < vm->id_cap)
-		o = vm->by_id[id - 1];
-	if (o && ((kind != SYS_NONE && o->kind != kind) || atomic_load(&o->refcnt) == 0))
+	if (o && kind != SYS_NONE && o->kind != kind) {
+		sys_put(vm, o);
 		o = NULL;
-	if (o)
-		atomic_fetch_add(&o->refcnt, 1);
-	pthread_mutex_unlock(&vm->lock);
+	}
 	return o;
 }
 
@@ -240,23 +315,24 @@ static void prog_release(struct bpfvm *vm, struct vm_prog *p);
 
 void sys_put(struct bpfvm *vm, struct sys_obj *o)
 {
-	if (!o)
+	if (!o || atomic_fetch_sub(&o->refcnt, 1) != 1)
 		return;
-	/* The table lock makes "last reference gone" and "looked up by id" exclusive. */
+	/* Last reference: no fd names the object and tryget fails from now on.  The id entry goes before
+	 * the payload, so that scans of the id table under the lock only see objects with live payloads. */
 	pthread_mutex_lock(&vm->lock);
-	int last = atomic_fetch_sub(&o->refcnt, 1) == 1;
-	if (last && o->id && (size_t)(o->id - 1) < vm->id_cap && vm->by_id[o->id - 1] == o)
-		vm->by_id[o->id - 1] = NULL;
+	if (tab_get(&vm->ids, o->id - 1) == o)
+		tab_set(&vm->ids, o->id - 1, NULL);
 	pthread_mutex_unlock(&vm->lock);
-	if (!last)
-		return;
 	if (o->kind == SYS_PROG) {
 		prog_release(vm, o->prog);
 	} else if (o->kind == SYS_MAP) {
 		hlp_timer_map_release(vm, o->map);
 		sys_map_release(vm, o->map);
 	}
-	free(o);
+	pthread_mutex_lock(&vm->lock);
+	o->free_next = vm->free_objs;
+	vm->free_objs = o;
+	pthread_mutex_unlock(&vm->lock);
 }
 
 struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m)
@@ -264,9 +340,12 @@ struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m)
 	struct sys_obj *o = NULL;
 
 	pthread_mutex_lock(&vm->lock);
-	for (size_t i = 0; i < vm->id_cap && !o; i++)
-		if (vm->by_id[i] && vm->by_id[i]->kind == SYS_MAP && vm->by_id[i]->map == m)
-			o = vm->by_id[i];
+	struct sys_tab *t = atomic_load(&vm->ids);
+	for (size_t i = 0; t && i < t->cap && !o; i++) {
+		struct sys_obj *e = atomic_load(&t->ent[i]);
+		if (e && e->kind == SYS_MAP && e->map == m)
+			o = e;
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return o;
 }
@@ -276,9 +355,10 @@ int bpfvm_close(struct bpfvm *vm, int fd)
 	struct sys_obj *o = NULL;
 
 	pthread_mutex_lock(&vm->lock);
-	if (fd >= 0 && (size_t)fd < vm->fd_cap) {
-		o = vm->fds[fd];
-		vm->fds[fd] = NULL;
+	if (fd >= 0) {
+		o = tab_get(&vm->fds, (size_t)fd);
+		if (o)
+			tab_set(&vm->fds, (size_t)fd, NULL);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	if (!o)
@@ -289,41 +369,40 @@ int bpfvm_close(struct bpfvm *vm, int fd)
 
 /* ---- execution slots and per-slot state --------------------------------------------------- */
 
-unsigned int sys_slot_get(struct bpfvm *vm)
+unsigned int sys_slot_get_near(struct bpfvm *vm, unsigned int hint)
 {
-	size_t words = (vm->nr_cpus + 63) / 64;
+	unsigned int n = vm->nr_cpus, first = hint < n ? hint : 0;
 
 	for (;;) {
-		for (size_t w = 0; w < words; w++) {
-			unsigned long busy = atomic_load(&vm->slot_busy[w]);
-			for (unsigned b = 0; b < 64; b++) {
-				unsigned int slot = (unsigned int)(w * 64 + b);
-				if (slot >= vm->nr_cpus)
-					break;
-				unsigned long bit = 1ul << b;
-				if (busy & bit)
-					continue;
-				if (!(atomic_fetch_or(&vm->slot_busy[w], bit) & bit))
-					return slot;
-			}
+		for (unsigned int k = 0; k < n; k++) {
+			unsigned int slot = first + k < n ? first + k : first + k - n;
+			atomic_uint *busy = &vm->slots[slot].busy;
+			if (!atomic_load_explicit(busy, memory_order_relaxed) &&
+			    !atomic_exchange_explicit(busy, 1, memory_order_acquire))
+				return slot;
 		}
 		sched_yield();
 	}
 }
 
+unsigned int sys_slot_get(struct bpfvm *vm)
+{
+	return sys_slot_get_near(vm, 0);
+}
+
 void sys_slot_put(struct bpfvm *vm, unsigned int slot)
 {
-	atomic_fetch_and(&vm->slot_busy[slot / 64], ~(1ul << (slot % 64)));
+	atomic_store_explicit(&vm->slots[slot].busy, 0, memory_order_release);
 }
 
 uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot)
 {
 	/* xorshift64*: the slot is held exclusively by the caller, so no lock is needed. */
-	uint64_t x = vm->prandom[slot];
+	uint64_t x = vm->slots[slot].prandom;
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	vm->prandom[slot] = x;
+	vm->slots[slot].prandom = x;
 	return (uint32_t)((x * 2685821657736338717ull) >> 32);
 }
 
@@ -334,8 +413,9 @@ bool sys_mem_ok_dynamic(struct bpfvm *vm, uintptr_t addr, size_t len, bool write
 	bool ok = false;
 
 	pthread_mutex_lock(&vm->lock);
-	for (size_t i = 0; i < vm->id_cap && !ok; i++) {
-		struct sys_obj *o = vm->by_id[i];
+	struct sys_tab *t = atomic_load(&vm->ids);
+	for (size_t i = 0; t && i < t->cap && !ok; i++) {
+		struct sys_obj *o = atomic_load(&t->ent[i]);
 		if (!o || o->kind != SYS_MAP)
 			continue;
 		void *lo;
@@ -409,7 +489,7 @@ int vm_exec(struct vm_run *run, uint64_t *ret)
 	struct vm_prog *entry = run->prog;
 	uint64_t r0;
 
-	run->slot = sys_slot_get(vm);
+	run->slot = sys_slot_get_near(vm, run->slot); /* a repeated run keeps its slot's cache line */
 	r0 = vm_interp(run, (uintptr_t)run->ctx, 0);
 	sys_slot_put(vm, run->slot);
 	if (run->tail_obj) {
@@ -495,10 +575,7 @@ static void prog_release(struct bpfvm *vm, struct vm_prog *p)
 /* Attr bytes past the fields a command knows must be zero (Linux CHECK_ATTR + bpf_check_uarg_tail_zero). */
 static int attr_tail_zero(const union bpf_attr *attr, unsigned int size, size_t used)
 {
-	for (size_t i = used; i < size; i++)
-		if (((const uint8_t *)attr)[i])
-			return -E2BIG;
-	return 0;
+	return sys_bytes_zero(attr, used, size) ? 0 : -E2BIG;
 }
 
 static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
@@ -759,7 +836,7 @@ static long get_next_id(struct bpfvm *vm, enum sys_kind kind, union bpf_attr *at
 
 	pthread_mutex_lock(&vm->lock);
 	for (uint32_t id = attr->start_id + 1; id >= 1 && id <= vm->next_id; id++) {
-		struct sys_obj *o = vm->by_id[id - 1];
+		struct sys_obj *o = tab_get(&vm->ids, id - 1);
 		if (o && o->kind == kind) {
 			attr->next_id = id;
 			ret = 0;
@@ -778,20 +855,9 @@ static long fd_by_id(struct bpfvm *vm, enum sys_kind kind, uint32_t id)
 	if (!o)
 		return sys_err(vm, -ENOENT, "no object with id %u", id);
 	pthread_mutex_lock(&vm->lock);
-	fd = -EMFILE;
-	for (size_t i = 0; i < vm->fd_cap; i++) {
-		if (!vm->fds[i]) {
-			fd = (int)i;
-			break;
-		}
-	}
-	if (fd < 0 && vm->fd_cap < FD_MAX) {
-		fd = (int)vm->fd_cap;
-		if (grow(&vm->fds, &vm->fd_cap, vm->fd_cap + 1, sizeof(*vm->fds)))
-			fd = -ENOMEM;
-	}
+	fd = fd_alloc(vm);
 	if (fd >= 0)
-		vm->fds[fd] = o; /* the lookup's reference becomes the handle's */
+		tab_set(&vm->fds, (size_t)fd, o); /* the lookup's reference becomes the handle's */
 	pthread_mutex_unlock(&vm->lock);
 	if (fd < 0)
 		sys_put(vm, o);
@@ -812,9 +878,10 @@ long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int siz
 			return sys_err(vm, -E2BIG, "bpf: attr larger than known with non-zero tail");
 		size = sizeof(a);
 	}
-	/* Work on a zero-padded copy as the kernel does, then copy results back. */
-	memset(&a, 0, sizeof(a));
+	/* Work on a zero-padded copy as the kernel does, then copy results back.  (Padding only the tail:
+	 * a memset of the whole union costs as much as a map lookup.) */
 	memcpy(&a, attr, size);
+	memset((char *)&a + size, 0, sizeof(a) - size);
 	switch (cmd) {
 	case BPF_PROG_LOAD:
 		ret = prog_load(vm, &a, size);

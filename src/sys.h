@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <bpfvm.h>
 
 #include "util/util.h"
@@ -25,7 +26,11 @@ enum sys_kind {
 };
 
 /* A reference-counted object.  Each handle holds one reference; so does every program that uses a map
- * and every prog array slot that holds a program. */
+ * and every prog array slot that holds a program.
+ * Handles and ids are looked up without the instance lock: a reader takes a reference only if the count
+ * is not zero, then checks that the table entry still names the object.  That needs the memory to stay
+ * a sys_obj after the last reference goes, so dead objects go to the instance's free list (type-stable,
+ * as the kernel's SLAB_TYPESAFE_BY_RCU) and are only freed with the instance. */
 struct sys_obj {
 	enum sys_kind kind;
 	atomic_int refcnt;
@@ -35,6 +40,23 @@ struct sys_obj {
 		struct map *map;
 		void *ptr;
 	};
+	struct sys_obj *free_next;   /* on the instance's free list (vm->lock) */
+};
+
+/* A table of object pointers (fds or ids) that readers use without a lock.  Writers hold vm->lock; a
+ * table that grows is replaced by a copy and the old one kept (chained by `retired`) until the instance
+ * goes, because a reader may still be looking at it. */
+struct sys_tab {
+	size_t cap;
+	struct sys_tab *retired;
+	struct sys_obj *_Atomic ent[];
+};
+
+/* One execution slot ("CPU"), on its own cache line: the thread holding it writes `prandom` on every
+ * bpf_get_prandom_u32() and `busy` twice per run. */
+struct sys_slot {
+	_Alignas(64) atomic_uint busy;
+	uint64_t prandom;            /* xorshift state */
 };
 
 struct bpfvm {
@@ -49,17 +71,15 @@ struct bpfvm {
 	size_t helper_cnt;
 	uint64_t insn_limit;
 
-	pthread_mutex_t lock;        /* guards the tables below */
-	struct sys_obj **fds;        /* fd -> object (holds a reference); NULL = free */
-	size_t fd_cap;
-	struct sys_obj **by_id;      /* id - 1 -> object (weak: cleared when the object dies) */
-	size_t id_cap;
+	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
+	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */
+	struct sys_tab *_Atomic ids; /* id - 1 -> object (weak: cleared when the object dies) */
 	uint32_t next_id;
+	struct sys_obj *free_objs;   /* dead objects for reuse (see struct sys_obj) */
 
-	atomic_ulong *slot_busy;     /* one bit per execution slot */
+	struct sys_slot *slots;      /* nr_cpus execution slots */
 	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
 	atomic_ullong pt_sk_cookie;  /* progtypes: last socket cookie given out (sock_gen_cookie()) */
-	uint64_t *prandom;           /* one xorshift state per slot */
 	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
 };
 
@@ -75,11 +95,21 @@ void sys_put(struct bpfvm *vm, struct sys_obj *o);
 struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m);
 
 /* Execution slots ("CPUs"): a running thread holds one.  sys_slot_get() never fails; when all slots are
- * busy it waits.  */
+ * busy it waits.  sys_slot_get_near() tries `hint` first (the slot a thread held last), so threads that
+ * run repeatedly keep to their own slot's cache line. */
 unsigned int sys_slot_get(struct bpfvm *vm);
+unsigned int sys_slot_get_near(struct bpfvm *vm, unsigned int hint);
 void sys_slot_put(struct bpfvm *vm, unsigned int slot);
 
 uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot);
+
+/* Whether bytes [from, to) of p are all zero: the attr tail checks run on every command, so not a byte
+ * loop (memcmp of the range against itself shifted by one). */
+static inline bool sys_bytes_zero(const void *p, size_t from, size_t to)
+{
+	const uint8_t *b = p;
+	return from >= to || (!b[from] && !memcmp(b + from, b + from + 1, to - from - 1));
+}
 
 /* Error reporting to the instance log: clears the log at the start of each public call. */
 void sys_log_reset(struct bpfvm *vm);

@@ -13,10 +13,7 @@
 
 static int tail_zero(const union bpf_attr *attr, unsigned int size, size_t used)
 {
-	for (size_t i = used; i < size; i++)
-		if (((const uint8_t *)attr)[i])
-			return -EINVAL;
-	return 0;
+	return sys_bytes_zero(attr, used, size) ? 0 : -EINVAL;
 }
 
 static struct sys_obj *get_map(struct bpfvm *vm, uint32_t fd, int *err)

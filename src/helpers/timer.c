@@ -621,8 +621,9 @@ void hlp_timer_fini(struct bpfvm *vm)
 	}
 	/* maps outlive this (bpfvm_free closes them next): their hook must not reach freed state */
 	pthread_mutex_lock(&vm->lock);
-	for (size_t i = 0; i < vm->id_cap; i++) {
-		struct sys_obj *o = vm->by_id[i];
+	struct sys_tab *ids = atomic_load(&vm->ids);
+	for (size_t i = 0; ids && i < ids->cap; i++) {
+		struct sys_obj *o = atomic_load(&ids->ent[i]);
 		if (o && o->kind == SYS_MAP)
 			map_set_timer_hook(o->map, NULL, NULL);
 	}
