@@ -442,6 +442,11 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
 		vm_fault(run, -EINVAL, "callx to unknown or disallowed helper", (uintptr_t)id, 0);
 		return 0;
 	}
+	unsigned zr = hlp_zero_size_reg(hlp_nonzero_args(h), r1, r2, r3, r4, r5);
+	if (zr) {
+		vm_fault(run, -EACCES, hlp_zero_size_msg(zr), 0, 0);
+		return 0;
+	}
 	return h->fn(run, r1, r2, r3, r4, r5);
 }
 

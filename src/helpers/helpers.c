@@ -27,6 +27,24 @@ const struct hlp_proto *hlp_get(uint32_t id)
 	return NULL;
 }
 
+uint8_t hlp_nonzero_args(const struct hlp_proto *h)
+{
+	uint8_t mask = 0;
+	for (unsigned i = 0; i < 5; i++)
+		if (h->args[i] == ARG_CONST_SIZE)
+			mask |= (uint8_t)(1u << i);
+	return mask;
+}
+
+const char *hlp_zero_size_msg(unsigned reg)
+{
+	static const char *const msg[] = {
+		"invalid zero-sized read", "R1 invalid zero-sized read", "R2 invalid zero-sized read",
+		"R3 invalid zero-sized read", "R4 invalid zero-sized read", "R5 invalid zero-sized read",
+	};
+	return msg[reg < ARRAY_SIZE(msg) ? reg : 0];
+}
+
 void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper)
 {
 	if (len == 0)

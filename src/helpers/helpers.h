@@ -58,6 +58,23 @@ struct hlp_proto {
 /* The helper with Linux id `id`, or NULL. */
 const struct hlp_proto *hlp_get(uint32_t id);
 
+/* Linux's verifier refuses 0 for an ARG_CONST_SIZE argument ("R4 invalid zero-sized read"): the helpers
+ * behind it may then assume a buffer.  Until the verifier exists the engines test it at each call:
+ * vm_fixup stores this mask (bit i for r(i+1)) in the call insn, and hlp_zero_size_reg() finds a
+ * refused register (0: none). */
+uint8_t hlp_nonzero_args(const struct hlp_proto *h);
+static inline unsigned hlp_zero_size_reg(uint8_t mask, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+					 uint64_t r5)
+{
+	const uint64_t r[5] = { r1, r2, r3, r4, r5 };
+	for (unsigned i = 0; i < 5; i++)
+		if ((mask >> i & 1) && r[i] == 0)
+			return i + 1;
+	return 0;
+}
+/* The verifier's wording for that refusal, for register `reg` (1..5). */
+const char *hlp_zero_size_msg(unsigned reg);
+
 /* Checks that [p, p+len) is memory the run may read (or write); on failure records a fault naming the
  * helper and returns NULL, else returns p as a pointer. */
 void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper);

@@ -60,6 +60,7 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 		return -EINVAL;
 	}
 	out->k = (uintptr_t)h->fn;
+	out->size = hlp_nonzero_args(h); /* a call has no access size: the slot carries the mask */
 	return 0;
 }
 

@@ -322,6 +322,11 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 
 	/* ---- calls ---- */
 	do_CALL:
+		if (UNLIKELY(pc->size)) {
+			unsigned zr = hlp_zero_size_reg(pc->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
+			if (zr)
+				FAULT(-EACCES, hlp_zero_size_msg(zr), 0, 0);
+		}
 		run->fp = reg[10];
 		reg[0] = ((vm_helper_fn)(uintptr_t)K)(run, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		if (UNLIKELY(run->err))
