@@ -442,58 +442,12 @@ static long sys_bpf(struct bpfvm_object *obj, int cmd, union bpf_attr *a)
 	return bpfvm_bpf(obj->vm, cmd, a, sizeof(*a));
 }
 
-/* Byte offset of a top-level `struct bpf_spin_lock` member of the value type (`T *value`), or UINT32_MAX.
- * Linux finds it from the BTF given to MAP_CREATE (btf_find_spin_lock()); bpfvm has no BTF objects, so
- * the loader finds it and tells the map. */
-static uint32_t spin_lock_off(struct bpfvm_object *obj, uint32_t value_ptr)
-{
-	struct btf_type t;
-	uint32_t id;
-
-	if (!value_ptr || ldr_btf_skip_mods(obj, ".maps", value_ptr, &id) || !ldr_btf_type(obj->btf, id, &t) ||
-	    ldr_btf_skip_mods(obj, ".maps", t.type, &id) || !ldr_btf_type(obj->btf, id, &t) ||
-	    BTF_INFO_KIND(t.info) != BTF_KIND_STRUCT)
-		return UINT32_MAX;
-	struct span ms = ldr_btf_extra(obj->btf, id);
-	bool kflag = BTF_INFO_KFLAG(t.info);
-	for (uint32_t i = 0; i < BTF_INFO_VLEN(t.info); i++) {
-		struct btf_member mb;
-		struct btf_type mt;
-		uint32_t mid;
-		if (!span_read(ms, (uint64_t)i * sizeof(mb), &mb, sizeof(mb)) ||
-		    ldr_btf_skip_mods(obj, ".maps", mb.type, &mid) || !ldr_btf_type(obj->btf, mid, &mt))
-			return UINT32_MAX;
-		const char *name = ldr_btf_str(obj->btf, mt.name_off);
-		uint32_t bits = kflag ? BTF_MEMBER_BIT_OFFSET(mb.offset) : mb.offset;
-		if (BTF_INFO_KIND(mt.info) == BTF_KIND_STRUCT && name && !strcmp(name, "bpf_spin_lock") && bits % 8 == 0)
-			return bits / 8;
-	}
-	return UINT32_MAX;
-}
-
-static int set_spin_lock(struct bpfvm_object *obj, struct ldr_map *m)
-{
-	uint32_t off = spin_lock_off(obj, m->value_type);
-	int err = 0;
-
-	if (off == UINT32_MAX)
-		return 0;
-	struct sys_obj *o = sys_get(obj->vm, m->fd, SYS_MAP, &err);
-	if (o) {
-		err = map_set_spin_lock_off(o->map, off);
-		sys_put(obj->vm, o);
-	}
-	if (err)
-		return ldr_err(obj, ".maps", err, "map '%s': struct bpf_spin_lock at value offset %u not allowed (type %u, value %u)",
-			       m->real_name, off, m->type, m->value_size);
-	return 0;
-}
-
-/* Byte offset of the value type's `struct bpf_timer` (`T *value`): 0 and *off (UINT32_MAX when there is
- * none), or a logged error.  Linux finds it in the BTF given to MAP_CREATE (btf_find_field(): top-level
- * members, one timer at most, -E2BIG for a second); bpfvm has no BTF objects, so the loader finds it and
- * tells the map. */
-static int timer_off(struct bpfvm_object *obj, const struct ldr_map *m, uint32_t *off)
+/* Byte offset of the value type's (`T *value`) top-level `struct <name>` member: 0 and *off (UINT32_MAX
+ * when there is none), or a logged error.  Linux finds these special fields in the BTF given to
+ * MAP_CREATE (btf_find_field(): top-level members, one of each at most, -E2BIG for a second, -EINVAL when
+ * misaligned); bpfvm has no BTF objects, so the loader finds them and tells the map. */
+static int special_off(struct bpfvm_object *obj, const struct ldr_map *m, const char *name, uint32_t align,
+		       uint32_t *off)
 {
 	struct btf_type t;
 	uint32_t id;
@@ -519,36 +473,48 @@ static int timer_off(struct bpfvm_object *obj, const struct ldr_map *m, uint32_t
 			return err;
 		if (!ldr_btf_type(obj->btf, mid, &mt) || BTF_INFO_KIND(mt.info) != BTF_KIND_STRUCT)
 			continue;
-		const char *name = ldr_btf_str(obj->btf, mt.name_off);
-		if (!name || strcmp(name, "bpf_timer"))
+		const char *mname = ldr_btf_str(obj->btf, mt.name_off);
+		if (!mname || strcmp(mname, name))
 			continue;
 		uint32_t bits = kflag ? BTF_MEMBER_BIT_OFFSET(mb.offset) : mb.offset;
 		if (*off != UINT32_MAX)
-			return ldr_err(obj, ".maps", -E2BIG, "map '%s': more than one struct bpf_timer in the value", m->real_name);
-		if (bits % 64)
-			return ldr_err(obj, ".maps", -EINVAL, "map '%s': struct bpf_timer at bit %u is not 8-byte aligned",
-				       m->real_name, bits);
+			return ldr_err(obj, ".maps", -E2BIG, "map '%s': more than one struct %s in the value", m->real_name, name);
+		if (bits % (align * 8))
+			return ldr_err(obj, ".maps", -EINVAL, "map '%s': struct %s at bit %u is not %u-byte aligned",
+				       m->real_name, name, bits, align);
 		*off = bits / 8;
 	}
 	return 0;
 }
 
-static int set_timer(struct bpfvm_object *obj, struct ldr_map *m)
+/* Finds struct <name> in the value and records its offset in the created map with `set`. */
+static int set_special(struct bpfvm_object *obj, struct ldr_map *m, const char *name, uint32_t align,
+		       int (*set)(struct map *, uint32_t))
 {
 	uint32_t off;
-	int err = timer_off(obj, m, &off);
+	int err = special_off(obj, m, name, align, &off);
 
 	if (err || off == UINT32_MAX)
 		return err;
 	struct sys_obj *o = sys_get(obj->vm, m->fd, SYS_MAP, &err);
 	if (o) {
-		err = map_set_timer_off(o->map, off);
+		err = set(o->map, off);
 		sys_put(obj->vm, o);
 	}
 	if (err)
-		return ldr_err(obj, ".maps", err, "map '%s': struct bpf_timer at value offset %u not allowed (type %u, value %u)",
-			       m->real_name, off, m->type, m->value_size);
+		return ldr_err(obj, ".maps", err, "map '%s': struct %s at value offset %u not allowed (type %u, value %u)",
+			       m->real_name, name, off, m->type, m->value_size);
 	return 0;
+}
+
+static int set_spin_lock(struct bpfvm_object *obj, struct ldr_map *m)
+{
+	return set_special(obj, m, "bpf_spin_lock", 4, map_set_spin_lock_off);
+}
+
+static int set_timer(struct bpfvm_object *obj, struct ldr_map *m)
+{
+	return set_special(obj, m, "bpf_timer", 8, map_set_timer_off);
 }
 
 static int create_one(struct bpfvm_object *obj, struct ldr_map *m, int inner_fd)
