@@ -72,6 +72,9 @@ static inline unsigned hlp_zero_size_reg(uint8_t mask, uint64_t r1, uint64_t r2,
 			return i + 1;
 	return 0;
 }
+/* A run that ends (exit or fault) still holding a bpf_spin_lock: the lock is released, and a clean exit
+ * becomes a fault, as Linux's verifier refuses such programs. */
+void hlp_spin_run_end(struct vm_run *run);
 /* The verifier's wording for that refusal, for register `reg` (1..5). */
 const char *hlp_zero_size_msg(unsigned reg);
 

@@ -285,30 +285,64 @@ uint64_t hlp_get_stack(ARGS)
 	return (uint64_t)n * 8;
 }
 
+/* Linux's verifier proves a program takes at most one lock, in a map value's struct bpf_spin_lock, and
+ * releases it before exit; without it a program could spin forever on a word it owns (a second lock, a
+ * packet byte).  So the run records the lock it holds and these refuse what the verifier would. */
+static bool is_value_lock(const struct vm_run *run, uint64_t p)
+{
+	const struct vm_prog *prog = run->prog;
+	for (size_t i = 0; i < prog->used_map_cnt; i++) {
+		struct map *m = prog->used_maps[i];
+		uint32_t off = map_spin_lock_off(m);
+		if (off != UINT32_MAX && p >= off && map_value_elem(m, (uint8_t *)(uintptr_t)p - off, NULL) != -EINVAL)
+			return true;
+	}
+	return false;
+}
+
 uint64_t hlp_spin_lock(ARGS)
 {
 	UNUSED_ARGS();
 	uint32_t *l = hlp_mem(run, r1, 4, true, "bpf_spin_lock");
 	if (!l)
 		return 0;
-	if ((uintptr_t)l % 4) {
-		vm_fault(run, -EINVAL, "bpf_spin_lock: misaligned lock", (uintptr_t)l, 4);
+	if (run->spin_held) {
+		vm_fault(run, -EINVAL, "Locking two bpf_spin_locks are not allowed", (uintptr_t)l, 4);
+		return 0;
+	}
+	if (!is_value_lock(run, r1)) {
+		vm_fault(run, -EINVAL, "bpf_spin_lock: R1 is not the struct bpf_spin_lock of a map value", (uintptr_t)l, 4);
 		return 0;
 	}
 	uint32_t zero = 0;
 	while (!__atomic_compare_exchange_n(l, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		zero = 0;
+	run->spin_held = l;
 	return 0;
 }
 
 uint64_t hlp_spin_unlock(ARGS)
 {
 	UNUSED_ARGS();
-	uint32_t *l = hlp_mem(run, r1, 4, true, "bpf_spin_unlock");
-	if (!l)
+	uint32_t *l = (uint32_t *)(uintptr_t)r1;
+	if (l != run->spin_held) {
+		vm_fault(run, -EINVAL, run->spin_held ? "bpf_spin_unlock of different lock" :
+			 "bpf_spin_unlock without taking a lock", (uintptr_t)l, 4);
 		return 0;
+	}
+	run->spin_held = NULL;
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 	return 0;
+}
+
+void hlp_spin_run_end(struct vm_run *run)
+{
+	uint32_t *l = run->spin_held;
+	if (!l)
+		return;
+	run->spin_held = NULL;
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	vm_fault(run, -EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", (uintptr_t)l, 4);
 }
 
 uint64_t hlp_for_each_map_elem(ARGS)

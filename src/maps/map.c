@@ -255,6 +255,7 @@ int map_set_timer_off(struct map *m, uint32_t off)
 }
 
 uint32_t map_timer_off(const struct map *m) { return m->hdr->timer_off; }
+uint32_t map_spin_lock_off(const struct map *m) { return m->hdr->spin_lock_off; }
 
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx)
 {

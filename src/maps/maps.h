@@ -147,6 +147,7 @@ int map_set_spin_lock_off(struct map *m, uint32_t off);
  * differs from the offset a pinned map already has. */
 int map_set_timer_off(struct map *m, uint32_t off);
 uint32_t map_timer_off(const struct map *m);
+uint32_t map_spin_lock_off(const struct map *m); /* UINT32_MAX: none */
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx);
 /* Is `value` the start of a value of an element of m?  0 (and the element's key copied to `key` unless
  * NULL), -ENOENT when that element is not in use, -EINVAL when value is not the start of a value. */

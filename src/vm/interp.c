@@ -371,8 +371,11 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		JUMP_TO(pc->off);
 	do_EXIT:
-		if (depth == 0)
+		if (depth == 0) {
+			if (UNLIKELY(run->spin_held)) /* released by vm_interp() */
+				FAULT(-EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", 0, 0);
 			return reg[0];
+		}
 		depth--;
 		pc = frames[depth].ret;
 		reg[6] = frames[depth].r6;
@@ -509,7 +512,9 @@ fault:
 
 uint64_t vm_interp(struct vm_run *run, uint64_t a1, uint64_t a2)
 {
-	return interp(run, run->prog->insns, a1, a2, 0, 0, 0, run->stack + VM_MAX_FRAMES * VM_STACK_SIZE);
+	uint64_t r0 = interp(run, run->prog->insns, a1, a2, 0, 0, 0, run->stack + VM_MAX_FRAMES * VM_STACK_SIZE);
+	hlp_spin_run_end(run);
+	return run->err ? 0 : r0;
 }
 
 uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,

@@ -70,6 +70,7 @@ struct vm_run {
 	struct vm_prog *prog;
 	unsigned int slot;            /* execution slot = "CPU" */
 	uint64_t budget;              /* instructions left before -ELOOP (counted on back-jumps and calls) */
+	uint32_t *spin_held;          /* the bpf_spin_lock this run holds, released when the run ends */
 	int err;                      /* 0, or the negative errno that stopped the run */
 	size_t fault_pc;
 	const char *fault_what;
