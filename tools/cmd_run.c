@@ -70,9 +70,9 @@ static void on_sigint(int sig)
 	stop_flag = 1;
 }
 
-static void usage(void)
+void cmd_run_pcap_usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: bpfvm run PROG.o [--prog NAME] (--pcap IN.pcap | --iface IF) [--out OUT.pcap] [-v] [--json]\n"
 		"                 [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]... [--map-file FILE]\n"
 		"                 [--top MAP[:N]] [--events N] [--max-entries N]\n"
@@ -893,7 +893,7 @@ int cmd_run_pcap(int argc, char **argv)
 	if (!r)
 		return 1;
 	if (parse_args(&r->o, argc, argv)) {
-		usage();
+		cmd_run_pcap_usage(stderr);
 		free(r);
 		return 2;
 	}

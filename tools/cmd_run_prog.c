@@ -20,6 +20,13 @@ int cmd_run(int argc, char **argv)
 	uint64_t limit = 0;
 
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fprintf(stdout, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N]\n");
+			cmd_run_pcap_usage(stdout);
+			return 0;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pcap") || !strcmp(argv[i], "--iface") ||
 		    (i == 1 && tool_is_elf(argv[i])))
 			return cmd_run_pcap(argc, argv);
