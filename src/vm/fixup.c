@@ -99,7 +99,10 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 		case FMT_JMP_K:
 		case FMT_JMP_X:
 		case FMT_CALL_LOCAL:
-			o->off = (int32_t)isa_jump_target(in, pc);
+			/* A byte delta from this insn, so a taken jump is one add and the sign says back-edge
+			 * (where the budget is counted).  isa_validate() kept the target inside the program
+			 * (ISA_MAX_INSNS * 16 bytes fits in 32 bits). */
+			o->off = (int32_t)((isa_jump_target(in, pc) - (int64_t)pc) * (int64_t)sizeof(*o));
 			break;
 		case FMT_CALL:
 		case FMT_CALL_KFUNC:

@@ -170,18 +170,22 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #include "../isa/insn.def"
 #undef X
 	};
-	const struct vm_insn *base = run->prog->insns;
 	const struct vm_insn *pc = entry;
 	uint64_t reg[11];
 	struct frame frames[VM_MAX_FRAMES];
 	unsigned depth = 0;
 	uint8_t *stack_floor = run->stack;
-	/* The stack the current frame may touch, [frame_lo, frame_lo + frame_span) (see vm_stack_ok), in
-	 * locals so that an access costs one compare: the interpreter's sizes (<= 8) never exceed a span. */
+	/* The stack the current frame may touch is [frame_lo, frame_lo + frame_lim + 8) (see vm_stack_ok),
+	 * in locals so that an access costs a subtract and one compare of its offset from frame_lo against
+	 * frame_lim: an 8-byte access fits below the limit, a narrower one just past it (rare) is rechecked
+	 * exactly on the slow path of MEM_CHECK. */
 	const uintptr_t stack_top = vm_stack_top(run);
 	uintptr_t frame_lo = (uintptr_t)frame_top - VM_STACK_SIZE;
-	uintptr_t frame_span = stack_top - frame_lo;
+	uintptr_t frame_lim = stack_top - frame_lo - 8;
 	uint32_t may_goto_left = VM_MAY_GOTO_BUDGET;
+	/* A register copy of run->budget: written back before anything that may run a nested interp()
+	 * (helpers with callbacks) or look at it, and on every way out. */
+	uint64_t budget = run->budget;
 
 	/* A frame starts zeroed: a program reading stack it never wrote must not see host memory. */
 	memset((void *)frame_lo, 0, VM_STACK_SIZE);
@@ -199,15 +203,18 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #define SRC reg[pc->src]
 #define K   pc->k
 #define NEXT() goto *jump[(++pc)->id]
-#define JUMP_TO(t) do { const struct vm_insn *t_ = base + (t); \
-		if (t_ <= pc && UNLIKELY(--run->budget == 0)) goto out_of_budget; \
-		pc = t_; goto *jump[pc->id]; } while (0)
+	/* Taken jump or local call: off is the target's byte delta, <= 0 for a back-edge. */
+#define JUMP() do { int32_t d_ = pc->off; \
+		if (d_ <= 0 && UNLIKELY(--budget == 0)) goto out_of_budget; \
+		pc = vm_jump_target(pc); goto *jump[pc->id]; } while (0)
 #define FAULT(err_, what_, addr_, size_) do { \
 		vm_fault(run, (err_), (what_), (addr_), (size_)); goto fault; } while (0)
-#define MEM_CHECK(addr_, size_, write_) do { \
-		if (UNLIKELY((addr_) - frame_lo > frame_span - (size_) && \
-			     !vm_mem_ok_slow(run, (addr_), (size_), (write_)))) { \
-			mem_fault(run, (addr_), (size_), (write_)); goto fault; } \
+	/* Checks [frame_lo + d_, + size_), d_ being the address's offset from frame_lo (wraps when below). */
+#define FRAME_OFF(d_, base_, off_) uintptr_t d_ = (uintptr_t)((base_) + (uint64_t)(int64_t)(off_)) - frame_lo
+#define MEM_CHECK(d_, size_, write_) do { \
+		if (UNLIKELY((d_) > frame_lim) && \
+		    !(((d_) <= frame_lim + 8 - (size_)) || vm_mem_ok_slow(run, frame_lo + (d_), (size_), (write_)))) { \
+			mem_fault(run, frame_lo + (d_), (size_), (write_)); goto fault; } \
 	} while (0)
 
 	goto *jump[pc->id];
@@ -283,17 +290,17 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_BE64: do_BSWAP64: DST = __builtin_bswap64(DST); NEXT();
 
 	/* ---- jumps: off holds the absolute target pc (fixup) ---- */
-	do_JA: do_JA32: JUMP_TO(pc->off);
+	do_JA: do_JA32: JUMP();
 	do_MAY_GOTO:
 		/* Linux: falls through while the frame's loop budget lasts (BPF_MAX_LOOPS = 8M, shared by every
 		 * may_goto of the frame), then takes the jump for good. */
 		if (UNLIKELY(may_goto_left == 0))
-			JUMP_TO(pc->off);
+			JUMP();
 		may_goto_left--;
 		NEXT();
 #define COND(NAME, T, OP) \
-	do_##NAME##_K: if ((T)DST OP (T)K) JUMP_TO(pc->off); NEXT(); \
-	do_##NAME##_X: if ((T)DST OP (T)SRC) JUMP_TO(pc->off); NEXT();
+	do_##NAME##_K: if ((T)DST OP (T)K) JUMP(); NEXT(); \
+	do_##NAME##_X: if ((T)DST OP (T)SRC) JUMP(); NEXT();
 	COND(JEQ, uint64_t, ==)
 	COND(JNE, uint64_t, !=)
 	COND(JGT, uint64_t, >)
@@ -315,10 +322,10 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	COND(JSLT32, int32_t, <)
 	COND(JSLE32, int32_t, <=)
 #undef COND
-	do_JSET_K: if (DST & K) JUMP_TO(pc->off); NEXT();
-	do_JSET_X: if (DST & SRC) JUMP_TO(pc->off); NEXT();
-	do_JSET32_K: if ((uint32_t)DST & (uint32_t)K) JUMP_TO(pc->off); NEXT();
-	do_JSET32_X: if ((uint32_t)DST & (uint32_t)SRC) JUMP_TO(pc->off); NEXT();
+	do_JSET_K: if (DST & K) JUMP(); NEXT();
+	do_JSET_X: if (DST & SRC) JUMP(); NEXT();
+	do_JSET32_K: if ((uint32_t)DST & (uint32_t)K) JUMP(); NEXT();
+	do_JSET32_X: if ((uint32_t)DST & (uint32_t)SRC) JUMP(); NEXT();
 
 	/* ---- calls ---- */
 	do_CALL:
@@ -328,7 +335,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 				FAULT(-EACCES, hlp_zero_size_msg(zr), 0, 0);
 		}
 		run->fp = reg[10];
+		run->budget = budget;
 		reg[0] = ((vm_helper_fn)(uintptr_t)K)(run, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		budget = run->budget;
 		if (UNLIKELY(run->err))
 			goto fault;
 		NEXT();
@@ -338,11 +347,14 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_CALLX: {
 		uint64_t target = DST;
 		const struct vm_insn *t = (const struct vm_insn *)(uintptr_t)target;
+		const struct vm_insn *base = run->prog->insns;
 		if (t >= base && t < base + run->prog->cnt && ((uintptr_t)t - (uintptr_t)base) % sizeof(*t) == 0)
 			goto local_call_to_t;
 		/* A helper id in a register (bpf_conformance's callx). */
 		run->fp = reg[10];
+		run->budget = budget;
 		reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		budget = run->budget;
 		if (UNLIKELY(run->err))
 			goto fault;
 		NEXT();
@@ -352,10 +364,10 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10], may_goto_left };
 		reg[10] -= VM_STACK_SIZE;
 		frame_lo -= VM_STACK_SIZE;
-		frame_span += VM_STACK_SIZE;
+		frame_lim += VM_STACK_SIZE;
 		memset((void *)frame_lo, 0, VM_STACK_SIZE);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
-		if (UNLIKELY(--run->budget == 0))
+		if (UNLIKELY(--budget == 0))
 			goto out_of_budget;
 		pc = t;
 		goto *jump[pc->id];
@@ -366,14 +378,15 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10], may_goto_left };
 		reg[10] -= VM_STACK_SIZE;
 		frame_lo -= VM_STACK_SIZE;
-		frame_span += VM_STACK_SIZE;
+		frame_lim += VM_STACK_SIZE;
 		memset((void *)frame_lo, 0, VM_STACK_SIZE);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
-		JUMP_TO(pc->off);
+		JUMP();
 	do_EXIT:
 		if (depth == 0) {
 			if (UNLIKELY(run->spin_held)) /* released by vm_interp() */
 				FAULT(-EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", 0, 0);
+			run->budget = budget;
 			return reg[0];
 		}
 		depth--;
@@ -384,7 +397,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[9] = frames[depth].r9;
 		reg[10] = frames[depth].r10;
 		frame_lo = (uintptr_t)reg[10] - VM_STACK_SIZE;
-		frame_span = stack_top - frame_lo;
+		frame_lim = stack_top - frame_lo - 8;
 		may_goto_left = frames[depth].may_goto_left;
 		NEXT();
 	do_TAIL_CALL: {
@@ -399,9 +412,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		run->tail_calls++;
 		run->prog = np;
 		may_goto_left = VM_MAY_GOTO_BUDGET;  /* the new program's prologue resets it in Linux */
-		base = np->insns;
-		pc = base;
-		if (UNLIKELY(--run->budget == 0))
+		pc = np->insns;
+		if (UNLIKELY(--budget == 0))
 			goto out_of_budget;
 		goto *jump[pc->id];
 	}
@@ -410,9 +422,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_LDDW: DST = K; pc++; NEXT();
 	do_LDDW_HI: FAULT(-EINVAL, "executed second slot of lddw", 0, 0);
 #define LDX(NAME, T, EXT) \
-	do_##NAME: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
-		MEM_CHECK(a_, sizeof(T), false); \
-		T v_; memcpy(&v_, (const void *)a_, sizeof(T)); DST = EXT(v_); NEXT(); }
+	do_##NAME: { FRAME_OFF(d_, SRC, pc->off); \
+		MEM_CHECK(d_, sizeof(T), false); \
+		T v_; memcpy(&v_, (void *)(frame_lo + d_), sizeof(T)); DST = EXT(v_); NEXT(); }
 	LDX(LDXB, uint8_t, (uint64_t))
 	LDX(LDXH, uint16_t, (uint64_t))
 	LDX(LDXW, uint32_t, (uint64_t))
@@ -422,9 +434,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	LDX(LDXSW, uint32_t, sext32)
 #undef LDX
 #define STORE(NAME, T, VAL) \
-	do_##NAME: { uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
-		MEM_CHECK(a_, sizeof(T), true); \
-		T v_ = (T)(VAL); memcpy((void *)a_, &v_, sizeof(T)); NEXT(); }
+	do_##NAME: { FRAME_OFF(d_, DST, pc->off); \
+		MEM_CHECK(d_, sizeof(T), true); \
+		T v_ = (T)(VAL); memcpy((void *)(frame_lo + d_), &v_, sizeof(T)); NEXT(); }
 	STORE(STB, uint8_t, K)
 	STORE(STH, uint16_t, K)
 	STORE(STW, uint32_t, K)
@@ -438,7 +450,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* Atomics must be naturally aligned (Linux's verifier rejects misaligned ones). */
 #define ATOMIC_ADDR(T) \
 		uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
-		MEM_CHECK(a_, sizeof(T), true); \
+		MEM_CHECK(a_ - frame_lo, sizeof(T), true); \
 		if (UNLIKELY(in_ctx(run, a_))) FAULT(-EACCES, "BPF_ATOMIC access to the ctx is not allowed", a_, sizeof(T)); \
 		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
 		T *p_ = (T *)a_;
@@ -468,7 +480,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		NEXT(); }
 #define ACQREL(SZ, T) \
 	do_LDACQ_##SZ: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
-		MEM_CHECK(a_, sizeof(T), false); \
+		MEM_CHECK(a_ - frame_lo, sizeof(T), false); \
 		if (UNLIKELY(in_ctx(run, a_))) FAULT(-EACCES, "BPF_ATOMIC access to the ctx is not allowed", a_, sizeof(T)); \
 		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
 		DST = __atomic_load_n((T *)a_, __ATOMIC_ACQUIRE); NEXT(); } \
@@ -484,7 +496,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	 * with r0 = 0, as in Linux (bpf_skb_load_helper). */
 #define LDPKT(NAME, SZ, OFFEXPR) \
 	do_##NAME: { int64_t o_ = (int64_t)(OFFEXPR); \
-		if (o_ < 0 || (uint64_t)o_ + SZ > run->pkt_len || !run->pkt) return 0; \
+		if (o_ < 0 || (uint64_t)o_ + SZ > run->pkt_len || !run->pkt) { run->budget = budget; return 0; } \
 		uint64_t v_ = ld_sized(run->pkt + o_, SZ); \
 		reg[0] = SZ == 4 ? __builtin_bswap32((uint32_t)v_) : SZ == 2 ? __builtin_bswap16((uint16_t)v_) : v_; \
 		NEXT(); }
@@ -499,15 +511,17 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 out_of_budget:
 	vm_fault(run, -ELOOP, "instruction budget exhausted", 0, 0);
 fault:
-	run->fault_pc = (size_t)(pc - base);
+	run->budget = budget;
+	run->fault_pc = (size_t)(pc - run->prog->insns);
 	return 0;
 #undef DST
 #undef SRC
 #undef K
 #undef NEXT
-#undef JUMP_TO
+#undef JUMP
 #undef FAULT
 #undef MEM_CHECK
+#undef FRAME_OFF
 }
 
 uint64_t vm_interp(struct vm_run *run, uint64_t a1, uint64_t a2)

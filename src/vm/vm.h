@@ -28,16 +28,24 @@ typedef uint64_t (*vm_helper_fn)(struct vm_run *run, uint64_t r1, uint64_t r2, u
 				 uint64_t r5);
 
 /* One pre-decoded instruction: 16 bytes, four per cache line.  `k` holds what the fixup pass resolved:
- * the sign-extended imm, the 64-bit lddw value, a helper function pointer, or a jump's absolute target. */
+ * the sign-extended imm, the 64-bit lddw value or a helper function pointer. */
 struct vm_insn {
 	uint8_t id;     /* enum isa_id */
 	uint8_t dst;
 	uint8_t src;
 	uint8_t size;   /* memory access bytes */
-	int32_t off;    /* memory offset; for jumps/calls the absolute target pc */
+	int32_t off;    /* memory offset; for jumps and local calls the target's byte offset from this insn
+			 * (vm_jump_target), <= 0 for a back-edge */
 	uint64_t k;
 };
 _Static_assert(sizeof(struct vm_insn) == 16, "four pre-decoded insns per cache line");
+_Static_assert(ISA_MAX_INSNS <= INT32_MAX / 16, "a jump's byte delta fits vm_insn.off");
+
+/* The insn a jump or local call at `in` goes to. */
+static inline const struct vm_insn *vm_jump_target(const struct vm_insn *in)
+{
+	return (const struct vm_insn *)(const void *)((const char *)in + in->off);
+}
 
 /* Memory a program may touch besides its stack. */
 struct vm_region {
