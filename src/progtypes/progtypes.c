@@ -433,8 +433,7 @@ int pt_run_repeat(struct vm_run *run, uint32_t repeat, uint32_t *retval, uint32_
 
 	if (!repeat)
 		repeat = 1;
-	for (uint32_t i = 0; i < repeat && !err; i++)
-		err = vm_exec(run, &r0);
+	err = vm_exec_repeat(run, repeat, &r0);
 	uint64_t dt = (now_ns() - t0) / repeat;
 	*retval = (uint32_t)r0;
 	*duration = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;

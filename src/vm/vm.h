@@ -147,6 +147,10 @@ const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len);
  * duration (run->slot).  Returns 0 and r0 in *ret, or the negative errno of a fault (-EFAULT, -ELOOP),
  * with a located message in the instance log. */
 int vm_exec(struct vm_run *run, uint64_t *ret);
+/* vm_exec() `repeat` times (0 runs nothing; callers pass >= 1), holding the execution
+ * slot across runs (given back about every millisecond), stopping at the first fault.  r0 of the last
+ * run in *ret.  Each run starts with a fresh tail-call count and instruction budget, as in Linux. */
+int vm_exec_repeat(struct vm_run *run, uint32_t repeat, uint64_t *ret);
 
 /* Calls a subprogram of the running program (bpf_loop, for_each_map_elem callbacks): fn is the value a
  * BPF_PSEUDO_FUNC lddw produced.  Returns its r0; on a fault returns 0 with run->err set. */
