@@ -115,8 +115,15 @@ long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int siz
 struct bpfvm_ringbuf;
 typedef int (*bpfvm_ringbuf_fn)(void *ctx, void *data, size_t size);
 int bpfvm_ringbuf_new(struct bpfvm *vm, int map_fd, bpfvm_ringbuf_fn cb, void *ctx, struct bpfvm_ringbuf **out);
-/* Consumes what is available, waiting up to timeout_ms for the first record.  Returns the number of
- * records consumed, or a negative errno. */
+/* Consumes what is available; when there is nothing, blocks until a producer wakes the consumer (or
+ * timeout_ms passes; 0: do not wait, negative: no timeout), then consumes.  A producer is a program run
+ * in any thread or in any process that opened the same pinned map; it wakes the consumer as Linux's
+ * bpf_ringbuf_submit()/output() do: BPF_RB_FORCE_WAKEUP always, BPF_RB_NO_WAKEUP never (the record is
+ * seen by the next poll), by default when the consumer had caught up with the record.  The wait is a
+ * futex in the map's shared memory, woken within microseconds, costing producers no syscall while
+ * nobody waits.  Returns the number of records consumed (0 on timeout), or a negative errno.
+ * There is no file descriptor for epoll (libbpf's ring_buffer__epoll_fd): producers in other processes
+ * could not signal one, so it would miss their records. */
 int bpfvm_ringbuf_poll(struct bpfvm_ringbuf *rb, int timeout_ms);
 void bpfvm_ringbuf_free(struct bpfvm_ringbuf *rb);
 
@@ -126,6 +133,9 @@ typedef void (*bpfvm_perf_sample_fn)(void *ctx, int cpu, void *data, uint32_t si
 typedef void (*bpfvm_perf_lost_fn)(void *ctx, int cpu, uint64_t cnt);
 int bpfvm_perf_buffer_new(struct bpfvm *vm, int map_fd, bpfvm_perf_sample_fn sample, bpfvm_perf_lost_fn lost,
 			  void *ctx, struct bpfvm_perf_buffer **out);
+/* As bpfvm_ringbuf_poll(): consumes, or blocks up to timeout_ms (negative: no timeout) until a sample
+ * (or a lost one) is output to any index, then consumes.  Every output wakes a waiting consumer, as
+ * libbpf's perf_buffer (wakeup_events = 1) is.  Returns the samples consumed, or a negative errno. */
 int bpfvm_perf_buffer_poll(struct bpfvm_perf_buffer *pb, int timeout_ms);
 void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb);
 

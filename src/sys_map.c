@@ -495,10 +495,35 @@ struct bpfvm_perf_buffer {
 	void *ctx;
 };
 
-static void sleep_ms(int ms)
+/* The CLOCK_MONOTONIC instant timeout_ms from now (map_wait()'s deadline). */
+static struct timespec deadline_in(int timeout_ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += timeout_ms / 1000;
+	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Consume, and while nothing came and time is left, sleep until a producer signals (map_wait()). */
+static int poll_map(struct map *m, int timeout_ms, int (*consume)(void *c), void *c, bool (*ready)(struct map *m))
+{
+	struct timespec deadline = timeout_ms > 0 ? deadline_in(timeout_ms) : (struct timespec){ 0, 0 };
+
+	for (;;) {
+		int n = consume(c);
+		if (n != 0 || timeout_ms == 0)
+			return n;
+		int err = map_wait(m, ready, timeout_ms > 0 ? &deadline : NULL);
+		if (err == -ETIMEDOUT)
+			return 0;
+		if (err)
+			return err;
+	}
 }
 
 int bpfvm_ringbuf_new(struct bpfvm *vm, int map_fd, bpfvm_ringbuf_fn cb, void *ctx, struct bpfvm_ringbuf **out)
@@ -522,14 +547,15 @@ int bpfvm_ringbuf_new(struct bpfvm *vm, int map_fd, bpfvm_ringbuf_fn cb, void *c
 	return 0;
 }
 
+static int rb_consume(void *c)
+{
+	struct bpfvm_ringbuf *rb = c;
+	return map_ringbuf_consume(rb->obj->map, rb->cb, rb->ctx);
+}
+
 int bpfvm_ringbuf_poll(struct bpfvm_ringbuf *rb, int timeout_ms)
 {
-	for (int waited = 0;; waited++) {
-		int n = map_ringbuf_consume(rb->obj->map, rb->cb, rb->ctx);
-		if (n != 0 || waited >= timeout_ms)
-			return n;
-		sleep_ms(1);
-	}
+	return poll_map(rb->obj->map, timeout_ms, rb_consume, rb, map_ringbuf_ready);
 }
 
 void bpfvm_ringbuf_free(struct bpfvm_ringbuf *rb)
@@ -562,14 +588,15 @@ int bpfvm_perf_buffer_new(struct bpfvm *vm, int map_fd, bpfvm_perf_sample_fn sam
 	return 0;
 }
 
+static int pb_consume(void *c)
+{
+	struct bpfvm_perf_buffer *pb = c;
+	return map_perf_consume(pb->obj->map, pb->sample, pb->lost, pb->ctx);
+}
+
 int bpfvm_perf_buffer_poll(struct bpfvm_perf_buffer *pb, int timeout_ms)
 {
-	for (int waited = 0;; waited++) {
-		int n = map_perf_consume(pb->obj->map, pb->sample, pb->lost, pb->ctx);
-		if (n != 0 || waited >= timeout_ms)
-			return n;
-		sleep_ms(1);
-	}
+	return poll_map(pb->obj->map, timeout_ms, pb_consume, pb, map_perf_ready);
 }
 
 void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb)

@@ -201,8 +201,7 @@ static uint64_t commit(struct vm_run *run, uint64_t p, uint64_t flags, bool disc
 		vm_fault(run, -EINVAL, name, (uintptr_t)p, 0);
 		return 0;
 	}
-	(void)flags;
-	map_ringbuf_commit(m, (void *)(uintptr_t)p, discard);
+	map_ringbuf_commit(m, (void *)(uintptr_t)p, discard, flags);
 	return 0;
 }
 

@@ -165,16 +165,31 @@ void map_unlock(struct map *m);
 
 /* ring buffer (ringbuf.c) */
 void *map_ringbuf_reserve(struct map *m, uint64_t size, uint64_t flags);
-void map_ringbuf_commit(struct map *m, void *sample, bool discard);
+/* Commits (or discards) a reserved record and wakes a waiting consumer as Linux's bpf_ringbuf_commit():
+ * BPF_RB_FORCE_WAKEUP always, BPF_RB_NO_WAKEUP never, otherwise when the consumer has caught up with
+ * this record (it has seen everything before it, so it may be asleep). */
+void map_ringbuf_commit(struct map *m, void *sample, bool discard, uint64_t flags);
 long map_ringbuf_output(struct map *m, const void *data, uint64_t size, uint64_t flags);
 uint64_t map_ringbuf_query(struct map *m, uint64_t flags);
 /* consumer: calls cb for each committed record; returns records consumed or a negative errno */
 int map_ringbuf_consume(struct map *m, int (*cb)(void *ctx, void *data, size_t size), void *ctx);
+/* Is a committed record (or a discarded one) waiting at the consumer position?  map_wait()'s `ready`. */
+bool map_ringbuf_ready(struct map *m);
 
 /* perf event array (perf.c): one ring per index */
 long map_perf_output(struct map *m, uint32_t index, const void *data, uint64_t size);
 int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *data, uint32_t size),
 		     void (*lost)(void *ctx, int cpu, uint64_t cnt), void *ctx);
+/* Has any index an unconsumed sample or lost count?  map_wait()'s `ready`. */
+bool map_perf_ready(struct map *m);
+
+/* Blocking consumers (wait.c), across threads and processes sharing the mapping.  map_wait() sleeps
+ * until map_wake() is called (or returns at once when ready(m) already holds), or until the absolute
+ * CLOCK_MONOTONIC deadline (NULL: none).  Returns 0 (woken, maybe spuriously: check again), -ETIMEDOUT,
+ * or another negative errno.  map_wake() is the producer's side, after it published a record: no
+ * syscall unless some consumer waits.  Neither takes the map lock. */
+int map_wait(struct map *m, bool (*ready)(struct map *m), const struct timespec *deadline);
+void map_wake(struct map *m);
 
 /* stack trace (stack_trace.c): stores ips under a hash-derived id */
 long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t flags);

@@ -81,6 +81,8 @@ long map_perf_output(struct map *m, uint32_t index, const void *src, uint64_t si
 		__atomic_store_n(&p->head, p->head + pad + need, __ATOMIC_RELEASE);
 	}
 	map_unlock(m);
+	/* libbpf's perf_buffer asks for a wakeup per sample (wakeup_events = 1); a lost one wakes too */
+	map_wake(m);
 	return ret;
 }
 
@@ -115,6 +117,17 @@ int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *dat
 		}
 	}
 	return n;
+}
+
+bool map_perf_ready(struct map *m)
+{
+	for (uint32_t i = 0; i < entries(m->hdr); i++) {
+		struct pring *p = pr(m, i);
+		if (__atomic_load_n(&p->lost, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&p->head, __ATOMIC_ACQUIRE) != __atomic_load_n(&p->tail, __ATOMIC_ACQUIRE))
+			return true;
+	}
+	return false;
 }
 
 const struct map_ops perf_event_array_ops = {

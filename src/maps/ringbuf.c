@@ -73,15 +73,37 @@ void *map_ringbuf_reserve(struct map *m, uint64_t size, uint64_t flags)
 	return rec;
 }
 
-void map_ringbuf_commit(struct map *m, void *sample, bool discard)
+/* Linux wakes by default only when the consumer position is this record's (cons_pos == rec_pos in
+ * bpf_ringbuf_commit()): records behind an uncommitted one are reported when that one is.  Here a
+ * record placed at offset 0 after a wrap filler also counts when the consumer stands on the filler. */
+static bool consumer_at(struct map *m, uint64_t rec_off)
+{
+	uint64_t ring = m->hdr->max_entries;
+	uint64_t cons_off = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE) & (ring - 1);
+	if (cons_off == rec_off)
+		return true;
+	if (rec_off != 0 || cons_off + RB_HDR > ring)
+		return false;
+	uint32_t h = __atomic_load_n((uint32_t *)(data(m) + cons_off), __ATOMIC_ACQUIRE);
+	return (h & (RB_BUSY | RB_DISCARD)) == RB_DISCARD && cons_off + (((h & ~RB_DISCARD) + RB_HDR + 7) & ~7ull) == ring;
+}
+
+void map_ringbuf_commit(struct map *m, void *sample, bool discard, uint64_t flags)
 {
 	uint32_t *hdr = (uint32_t *)((uint8_t *)sample - RB_HDR);
 	uint32_t h = __atomic_load_n(hdr, __ATOMIC_RELAXED);
 	h &= ~RB_BUSY;
 	if (discard)
 		h |= RB_DISCARD;
-	(void)m;
 	__atomic_store_n(hdr, h, __ATOMIC_RELEASE);
+	if (flags & BPF_RB_FORCE_WAKEUP)
+		map_wake(m);
+	else if (!(flags & BPF_RB_NO_WAKEUP)) {
+		/* the fence orders the header store above before the consumer position's load */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (consumer_at(m, (uint64_t)((uint8_t *)hdr - data(m))))
+			map_wake(m);
+	}
 }
 
 long map_ringbuf_output(struct map *m, const void *src, uint64_t size, uint64_t flags)
@@ -92,7 +114,7 @@ long map_ringbuf_output(struct map *m, const void *src, uint64_t size, uint64_t 
 	if (!rec)
 		return -EAGAIN;
 	memcpy(rec, src, size);
-	map_ringbuf_commit(m, rec, false);
+	map_ringbuf_commit(m, rec, false, flags);
 	return 0;
 }
 
@@ -141,6 +163,17 @@ int map_ringbuf_consume(struct map *m, int (*cb)(void *ctx, void *data, size_t s
 		__atomic_store_n(cons_pos(m), cons + step, __ATOMIC_RELEASE);
 	}
 	return n;
+}
+
+bool map_ringbuf_ready(struct map *m)
+{
+	uint64_t ring = m->hdr->max_entries;
+	uint64_t cons = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE);
+	uint64_t prod = __atomic_load_n(prod_pos(m), __ATOMIC_ACQUIRE);
+	uint64_t off = cons & (ring - 1);
+	if (cons >= prod || off + RB_HDR > ring)
+		return cons < prod; /* corrupt positions: let the consumer report them */
+	return !(__atomic_load_n((uint32_t *)(data(m) + off), __ATOMIC_ACQUIRE) & RB_BUSY);
 }
 
 const struct map_ops ringbuf_ops = {
