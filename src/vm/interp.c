@@ -153,6 +153,19 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 	run->fp = vm_stack_top(run);
 }
 
+/* A frame starts zeroed, so a program reading stack it never wrote cannot see host memory (or its own
+ * previous run's).  Sixteen-byte stores in a loop the compiler may not turn back into memset(): for
+ * 512 bytes gcc picks `rep stosq`, whose start-up cost was a third of an empty program's run. */
+static inline void zero_frame(uintptr_t lo)
+{
+	typedef uint64_t v2u64 __attribute__((vector_size(16), aligned(1), may_alias));
+	v2u64 *p = (v2u64 *)lo; /* unaligned stores: nothing makes callers align their stack buffers */
+	for (unsigned i = 0; i < VM_STACK_SIZE / sizeof(*p); i += 4) {
+		p[i] = p[i + 1] = p[i + 2] = p[i + 3] = (v2u64){ 0, 0 };
+		__asm__("" : : "r"(p) : "memory"); /* keeps the loop a loop of stores */
+	}
+}
+
 /* What a bpf-to-bpf call saves.  The may_goto budget is per frame as in Linux, where each subprogram's
  * prologue sets its own counter slot to BPF_MAX_LOOPS. */
 struct frame {
@@ -188,7 +201,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	uint64_t budget = run->budget;
 
 	/* A frame starts zeroed: a program reading stack it never wrote must not see host memory. */
-	memset((void *)frame_lo, 0, VM_STACK_SIZE);
+	zero_frame(frame_lo);
 
 	reg[0] = 0;
 	reg[1] = a1;
@@ -365,7 +378,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[10] -= VM_STACK_SIZE;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
-		memset((void *)frame_lo, 0, VM_STACK_SIZE);
+		zero_frame(frame_lo);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		if (UNLIKELY(--budget == 0))
 			goto out_of_budget;
@@ -379,7 +392,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[10] -= VM_STACK_SIZE;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
-		memset((void *)frame_lo, 0, VM_STACK_SIZE);
+		zero_frame(frame_lo);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		JUMP();
 	do_EXIT:
