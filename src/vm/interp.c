@@ -114,6 +114,32 @@ static void mem_fault(struct vm_run *run, uintptr_t addr, uint32_t size, bool wr
 		vm_fault(run, -EFAULT, write ? "invalid memory write" : "invalid memory read", addr, size);
 }
 
+static bool region_allows(const struct vm_region *r, bool write)
+{
+	return write ? r->writable : !r->write_only;
+}
+
+static const struct vm_region *find_region(const struct vm_region *t, size_t cnt, uintptr_t addr, size_t len)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (addr >= t[i].lo && addr < t[i].hi && len <= t[i].hi - addr)
+			return &t[i];
+	return NULL;
+}
+
+/* The run's region (the packet, memory of a plain run) holding [addr, addr + len), for an addr outside
+ * the ctx; NULL if none.  Valid until a helper call, which may move the packet. */
+static const struct vm_region *run_region(const struct vm_run *run, uintptr_t addr, size_t len)
+{
+	return find_region(run->regions, run->region_cnt, addr, len);
+}
+
+/* The program's map region holding [addr, addr + len), NULL if none.  Valid until a tail call. */
+static const struct vm_region *prog_region(const struct vm_run *run, uintptr_t addr, size_t len)
+{
+	return find_region(run->prog->map_regions, run->prog->map_region_cnt, addr, len);
+}
+
 bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
 {
 	/* Any access starting in the ctx is the type's to judge: a field of the wrong size, or past the
@@ -121,18 +147,51 @@ bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool w
 	if (in_ctx(run, addr))
 		return len <= run->regions[0].hi - addr &&
 		       run->ctx_ok(run, (uint32_t)(addr - run->regions[0].lo), (uint32_t)len, write);
-	for (unsigned i = 0; i < run->region_cnt; i++) {
-		const struct vm_region *r = &run->regions[i];
-		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
-			return write ? r->writable : !r->write_only;
-	}
-	const struct vm_prog *p = run->prog;
-	for (size_t i = 0; i < p->map_region_cnt; i++) {
-		const struct vm_region *r = &p->map_regions[i];
-		if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
-			return write ? r->writable : !r->write_only;
-	}
+	const struct vm_region *r = run_region(run, addr, len);
+	if (!r)
+		r = prog_region(run, addr, len);
+	if (r)
+		return region_allows(r, write);
 	return sys_mem_ok_dynamic(run->vm, addr, len, write);
+}
+
+/* The regions the interpreter's last accesses outside the stack fell in, so that the next access to
+ * one (the packet, a map value) costs two compares: a copy of run->regions[run_idx] (rechecked after
+ * each helper call, which may move the packet) and of a map region of the program (forgotten at tail
+ * calls).  Never the ctx (judged field by field) nor a dynamic region (another thread may free it
+ * between two accesses). */
+struct region_cache {
+	struct vm_region run, map;
+	unsigned run_idx;
+};
+
+static inline void region_cache_recheck(const struct vm_run *run, struct region_cache *c)
+{
+	const struct vm_region *r = &run->regions[c->run_idx];
+	if (c->run_idx >= run->region_cnt || r->lo != c->run.lo || r->hi != c->run.hi ||
+	    r->writable != c->run.writable || r->write_only != c->run.write_only)
+		c->run.hi = c->run.lo;
+}
+
+static inline bool region_hit(const struct vm_region *r, uintptr_t addr, size_t len, bool write)
+{
+	return addr - r->lo < r->hi - r->lo && len <= r->hi - addr && region_allows(r, write);
+}
+
+/* vm_mem_ok_slow(), filling the cache. */
+static bool mem_ok_remember(const struct vm_run *run, uintptr_t addr, size_t len, bool write, struct region_cache *c)
+{
+	if (!in_ctx(run, addr)) {
+		const struct vm_region *r = run_region(run, addr, len);
+		if (r) {
+			c->run = *r;
+			c->run_idx = (unsigned)(r - run->regions);
+		} else if ((r = prog_region(run, addr, len)))
+			c->map = *r;
+		if (r)
+			return region_allows(r, write);
+	}
+	return vm_mem_ok_slow(run, addr, len, write);
 }
 
 bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable)
@@ -199,6 +258,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* A register copy of run->budget: written back before anything that may run a nested interp()
 	 * (helpers with callbacks) or look at it, and on every way out. */
 	uint64_t budget = run->budget;
+	struct region_cache hit = { { 0, 0, false, false }, { 0, 0, false, false }, 0 };
 
 	/* A frame starts zeroed: a program reading stack it never wrote must not see host memory. */
 	zero_frame(frame_lo);
@@ -225,9 +285,13 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* Checks [frame_lo + d_, + size_), d_ being the address's offset from frame_lo (wraps when below). */
 #define FRAME_OFF(d_, base_, off_) uintptr_t d_ = (uintptr_t)((base_) + (uint64_t)(int64_t)(off_)) - frame_lo
 #define MEM_CHECK(d_, size_, write_) do { \
-		if (UNLIKELY((d_) > frame_lim) && \
-		    !(((d_) <= frame_lim + 8 - (size_)) || vm_mem_ok_slow(run, frame_lo + (d_), (size_), (write_)))) { \
-			mem_fault(run, frame_lo + (d_), (size_), (write_)); goto fault; } \
+		if (UNLIKELY((d_) > frame_lim)) { \
+			uintptr_t m_ = frame_lo + (d_); \
+			if (region_hit(&hit.run, m_, (size_), (write_)) || region_hit(&hit.map, m_, (size_), (write_))) \
+				break; \
+			if ((d_) <= frame_lim + 8 - (size_) || mem_ok_remember(run, m_, (size_), (write_), &hit)) \
+				break; \
+			mem_fault(run, m_, (size_), (write_)); goto fault; } \
 	} while (0)
 
 	goto *jump[pc->id];
@@ -351,6 +415,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		run->budget = budget;
 		reg[0] = ((vm_helper_fn)(uintptr_t)K)(run, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		budget = run->budget;
+		region_cache_recheck(run, &hit);
 		if (UNLIKELY(run->err))
 			goto fault;
 		NEXT();
@@ -368,6 +433,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		run->budget = budget;
 		reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		budget = run->budget;
+		region_cache_recheck(run, &hit);
 		if (UNLIKELY(run->err))
 			goto fault;
 		NEXT();
@@ -417,6 +483,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		/* bpf_tail_call(ctx, prog_array, index): on success the new program starts on the same stack
 		 * frame; on failure execution continues (Linux).  Only from the outermost frame here. */
 		struct vm_prog *np;
+		hit.run.hi = hit.run.lo;
+		hit.map.hi = hit.map.lo;
 		if (run->tail_calls >= VM_MAX_TAIL_CALLS ||
 		    !(np = sys_tail_call_target(run, reg[2], reg[3])))
 			NEXT();
