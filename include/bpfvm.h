@@ -4,7 +4,7 @@
  *  - Handles are opaque.  Everything hangs off one `struct bpfvm` instance; there is no global state, so
  *    several instances may live in one process.
  *  - Functions return 0 (or a non-negative count/handle) on success and a negative errno on failure.
- *    The reason for a failure is in the instance's log: bpfvm_errmsg().
+ *    The reason for a failure is in the instance's log for the calling thread: bpfvm_errmsg().
  *  - Out-parameters come last and are written only on success.
  *  - Memory the library returns is owned by the handle it came from; callers never free() it.
  *  - Options structs start with their own size (`sz`), so they can grow without new entry points.
@@ -46,7 +46,7 @@ struct bpfvm_opts {
 	const struct bpfvm_kfunc *helpers; /* host helpers called with `call imm` (src 0); an id here
 					    * replaces Linux's helper of that id; copied; NULL: none */
 	size_t helper_cnt;
-	size_t log_max;                /* cap on the error log in bytes; 0: 1 MiB */
+	size_t log_max;                /* cap on each thread's error log in bytes; 0: 1 MiB */
 };
 
 /* Creates an instance.  opts may be NULL.  Returns NULL on allocation failure or an invalid opts. */
@@ -54,8 +54,15 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts);
 /* Frees the instance and every object it still holds.  Accepts NULL. */
 void bpfvm_free(struct bpfvm *vm);
 
-/* The log of the last failed call: one or more lines, the last naming what failed and where
- * ("prog.o: section xdp: insn 17: ...").  Owned by vm; valid until the next call on vm. */
+/* Why the calling thread's last call on vm failed: one or more lines, the last naming what failed and
+ * where ("prog.o: section xdp: insn 17: ...", or "prog 'x': insn 4: invalid memory read ..." for a
+ * program that faulted while this thread ran it).  "" when that call succeeded.
+ * Per thread, as errno is: each thread has its own log on each instance, so concurrent calls from other
+ * threads (failing or not) never change or move what this returns.  Owned by vm (freed in
+ * bpfvm_free()); valid until this thread's next call on vm.  A thread's log outlives the thread, for
+ * the next thread that gets the same pthread_t; that thread sees it only until its own first call.
+ * Faults of programs run by the library's own threads (bpf_timer callbacks) go to those threads' logs,
+ * which nobody reads.  Successful calls take no lock for this. */
 const char *bpfvm_errmsg(const struct bpfvm *vm);
 
 /* ---- raw programs ------------------------------------------------------------------------- */

@@ -59,8 +59,20 @@ struct sys_slot {
 	uint64_t prandom;            /* xorshift state */
 };
 
+/* The error log of one thread on one instance (bpfvm_errmsg() is per thread, as errno is).  Only
+ * `thread` writes or reads `d`; `thread` and `next` never change once the entry is published.  Entries
+ * live until bpfvm_free(): a thread that exits leaves its entry to the next thread given the same
+ * pthread_t (glibc reuses them with thread stacks), so the set stays about as large as the most threads
+ * that ever failed at once.  Each is on its own cache line, so clearing one never bounces another's. */
+struct sys_log {
+	_Alignas(64) struct diag d;
+	pthread_t thread;
+	struct sys_log *next;        /* same bucket of bpfvm.logs */
+};
+#define SYS_LOG_BUCKETS 64
+
 struct bpfvm {
-	struct diag log;
+	size_t log_max;              /* each thread's log cap (bpfvm_opts.log_max) */
 	unsigned int nr_cpus;
 	char pin_root[4096];
 	bpfvm_print_fn print;
@@ -81,6 +93,11 @@ struct bpfvm {
 	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
 	atomic_ullong pt_sk_cookie;  /* progtypes: last socket cookie given out (sock_gen_cookie()) */
 	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
+
+	/* Per-thread error logs, chained by hash of pthread_self().  A thread pushes its own entry (CAS on
+	 * the head, no lock) on its first failure; readers walk a chain without a lock.  Read on every
+	 * call and written only when a thread fails for the first time, so on lines of their own. */
+	_Alignas(64) struct sys_log *_Atomic logs[SYS_LOG_BUCKETS];
 };
 
 /* Installs a new object with one reference held by the returned handle.  Returns the fd or -ENOMEM /
@@ -111,9 +128,14 @@ static inline bool sys_bytes_zero(const void *p, size_t from, size_t to)
 	return from >= to || (!b[from] && !memcmp(b + from, b + from + 1, to - from - 1));
 }
 
-/* Error reporting to the instance log: clears the log at the start of each public call. */
+/* Error reporting to the calling thread's log on the instance.  sys_log_reset() starts each public call
+ * (it writes nothing when the thread's log is already empty, and takes no lock); sys_err() appends a
+ * line and returns err.  sys_log() is the thread's log for parts that write one themselves (map_create,
+ * the assembler); it is created on first use and is NULL only when that allocation failed, which the
+ * diag_*() functions accept (the message is lost, the error code is not). */
 void sys_log_reset(struct bpfvm *vm);
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...) PRINTF_FMT(3, 4);
+struct diag *sys_log(struct bpfvm *vm);
 
 /* Run-time services the engines need from the object layer (sys.c). */
 struct vm_run;

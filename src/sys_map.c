@@ -71,7 +71,7 @@ static long map_create_cmd(struct bpfvm *vm, union bpf_attr *a, unsigned int siz
 	} else if (a->inner_map_fd) {
 		return sys_err(vm, -EINVAL, "MAP_CREATE: inner_map_fd only for map-in-map types");
 	}
-	err = map_create(a, &env, &m, &vm->log);
+	err = map_create(a, &env, &m, sys_log(vm));
 	if (err) {
 		sys_put(vm, inner);
 		return err;
@@ -372,12 +372,12 @@ static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 		if (o->kind != SYS_MAP)
 			err = sys_err(vm, -ENOTSUPP, "OBJ_PIN: only maps can be pinned (programs live in one process)");
 		else
-			err = map_pin(o->map, path, &vm->log);
+			err = map_pin(o->map, path, sys_log(vm));
 		sys_put(vm, o);
 		return err;
 	}
 	struct map *m;
-	err = map_open_pinned(path, &m, &vm->log);
+	err = map_open_pinned(path, &m, sys_log(vm));
 	if (err)
 		return err;
 	int fd = sys_install(vm, SYS_MAP, m);

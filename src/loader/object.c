@@ -154,7 +154,7 @@ static int report_load_error(struct bpfvm_object *obj, const struct ldr_prog *p,
 	size_t pc;
 	int n = 0;
 
-	diag_last(&obj->vm->log, last, sizeof(last));
+	diag_last(sys_log(obj->vm), last, sizeof(last));
 	if (sscanf(last, "insn %zu: %n", &pc, &n) == 1 && n > 0) {
 		const struct ldr_func *f = &obj->funcs[p->func];
 		if (pc < f->cnt)

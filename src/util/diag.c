@@ -1,4 +1,6 @@
-/* diag.c -- the error log behind every located message ("prog.o: section xdp: insn 17: ..."). */
+/* diag.c -- the error log behind every located message ("prog.o: section xdp: insn 17: ...").
+ * A log has one writer at a time (the instance keeps one per thread: sys.c, struct sys_log).  Writing
+ * functions accept a NULL log and drop the message: that is what a log whose allocation failed is. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@ void diag_fini(struct diag *d)
 
 void diag_clear(struct diag *d)
 {
+	if (!d)
+		return;
 	d->len = 0;
 	d->truncated = 0;
 	if (d->buf)
@@ -31,6 +35,8 @@ void diag_vprintf(struct diag *d, const char *fmt, va_list ap)
 	va_list ap2;
 	int n;
 
+	if (!d)
+		return;
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
@@ -73,7 +79,7 @@ const char *diag_last(const struct diag *d, char *buf, size_t len)
 	if (!len)
 		return buf;
 	buf[0] = '\0';
-	if (!d->buf || !d->len)
+	if (!d || !d->buf || !d->len)
 		return buf;
 	size_t end = d->len;
 	while (end > 0 && d->buf[end - 1] == '\n')

@@ -22,7 +22,8 @@ static inline uint64_t sext16(uint64_t x) { return (uint64_t)(int64_t)(int16_t)(
 static inline uint64_t sext8(uint64_t x) { return (uint64_t)(int64_t)(int8_t)(uint8_t)x; }
 
 /* A growable error/verifier log. Messages are appended as lines; when the buffer is full the log keeps
- * what fits and sets `truncated`, so a cut message is never mistaken for a whole one. */
+ * what fits and sets `truncated`, so a cut message is never mistaken for a whole one.  Not thread-safe:
+ * one writer at a time.  diag_clear/printf/vprintf/last accept NULL (nothing to write to or read). */
 struct diag {
 	char *buf;      /* owned, NUL-terminated */
 	size_t len;
