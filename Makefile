@@ -1,4 +1,4 @@
-# bpfvm -- one non-recursive Makefile.  Targets: all test asan demo bench fuzz clean.
+# bpfvm -- one non-recursive Makefile.  Targets: all test asan tsan valgrind demo bench fuzz clean.
 # Source files are found by wildcard: a new file in src/<part>/ needs no edit here.
 
 CC      ?= cc
@@ -23,7 +23,7 @@ EX_OBJS   := $(EX_SRCS:examples/%.bpf.c=$(BUILD)/examples/%.bpf.o)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 
-.PHONY: all deps test check asan asan-build demo bench fuzz fuzz-build clean examples
+.PHONY: all deps test check asan asan-build tsan valgrind demo bench fuzz fuzz-build clean examples
 all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so examples
 
 deps:
@@ -83,6 +83,24 @@ asan: deps
 	@$(MAKE) --no-print-directory asan-build
 	@tests/run_all.sh build-asan
 
+# ThreadSanitizer: the library and every test that runs threads (its own or the library's bpf_timer
+# thread), in build-tsan/.  A report fails the test binary (exitcode); tests/tsan.supp lists the races
+# BPF semantics allow, each with its reason.  Not part of `make test`: see the timing in tests/tsan.supp.
+TSAN_TESTS := test_errmsg test_helpers test_live test_lpm test_maps test_objtab test_timers test_vm
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS:%=build-tsan/tests/%)
+	@TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		tests/run_all.sh build-tsan
+
+# Every test binary and corpus replayer of the normal build under valgrind memcheck (tests/run_all.sh
+# with VALGRIND set; children are traced too, except the non-bpfvm programs tests start).
+VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--trace-children=yes --trace-children-skip='*/clang*,*/llvm-*,*/ip,*/tc,*/sh,*/bash,*/script,*/bpftool,*/cmp,*/diff,*/xxd,*/od,*/python3*,*/tcpdump,*/env,*/timeout,*/cat' \
+	--suppressions=$(CURDIR)/tests/valgrind.supp
+valgrind: deps all $(TEST_BINS) $(FUZZ_REPLAY)
+	@VALGRIND="$(VALGRIND_CMD)" tests/run_all.sh $(BUILD)
+
 # libFuzzer: the library instrumented (coverage + ASan + UBSan) in build-fuzz/, then each fuzz_<t> runs for
 # FUZZ_SECONDS, seeded from fuzz/corpus/<t>; what it finds goes to build-fuzz/corpus/<t>, a crash to
 # build-fuzz/crash-<t>-* (minimise it with -minimize_crash=1 and add it to fuzz/corpus/<t>).
@@ -111,6 +129,6 @@ bench: deps all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do $$b || exit 1; done
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-tsan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

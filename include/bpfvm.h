@@ -317,7 +317,9 @@ struct bpfvm_live_opts {
 	size_t sz;                  /* sizeof(struct bpfvm_live_opts) */
 	uint64_t max_pkts;          /* stop after this many packets; 0: no limit */
 	int timeout_ms;             /* stop after this long without a packet; 0: no limit */
-	const volatile int *stop;   /* stop when *stop becomes non-zero (checked at least every 100 ms) */
+	const volatile int *stop;   /* stop when *stop becomes non-zero (checked at least every 100 ms; read
+				     * with a relaxed atomic load: set it from a signal handler or with
+				     * __atomic_store_n / a C11 atomic store) */
 	bpfvm_pkt_fn cb;
 	void *cb_ctx;
 };

@@ -86,7 +86,7 @@ int bpfvm_live_run(struct bpfvm *vm, int prog_fd, const char *ifname, const stru
 
 	uint64_t idle_since = now_ns(CLOCK_MONOTONIC), index = 0;
 	for (;;) {
-		if (o.stop && *o.stop)
+		if (o.stop && __atomic_load_n(o.stop, __ATOMIC_RELAXED)) /* another thread's store (TSan) */
 			break;
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int wait = 100;

@@ -415,7 +415,15 @@ static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 		while (!__atomic_compare_exchange_n(lockw, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			zero = 0;
 	}
-	memcpy(dst, src, m->hdr->value_size);
+	/* Around the lock word and the timer, never through them: programs CAS the one and the timer
+	 * helpers store the other atomically while we copy (Linux copy_map_value() skips both too). */
+	uint32_t vs = m->hdr->value_size;
+	if (sl == UINT32_MAX) {
+		map_copy_fields(m, dst, src, 0, vs);
+	} else {
+		map_copy_fields(m, dst, src, 0, sl);
+		map_copy_fields(m, dst, src, sl + 4, vs);
+	}
 	if (lockw)
 		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
 	if (sl != UINT32_MAX)

@@ -173,7 +173,7 @@ TEST(veth_xdp_tx)
 			}
 		}
 	}
-	t.stop = 1;
+	__atomic_store_n(&t.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	CHECK_EQ_U64(t.err, 0);
 	CHECK_EQ_U64(echoed, FRAMES);

@@ -748,7 +748,7 @@ static void *reader(void *p)
 	uint8_t key[8];
 	uint32_t plen = 32, x = 1;
 	memcpy(key, &plen, 4);
-	while (!*ra->stop) {
+	while (!__atomic_load_n(ra->stop, __ATOMIC_RELAXED)) {
 		uint64_t v;
 		x = x * 1103515245u + 12345u;
 		key[4] = 10, key[5] = (uint8_t)(x >> 16), key[6] = (uint8_t)(x >> 8), key[7] = (uint8_t)x;
@@ -787,7 +787,7 @@ TEST(concurrent_readers_see_a_trie)
 		else
 			DEL(&t, key);
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	CHECK(ra[0].wrong == 0 && ra[1].wrong == 0);
