@@ -23,7 +23,7 @@ EX_OBJS   := $(EX_SRCS:examples/%.bpf.c=$(BUILD)/examples/%.bpf.o)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 
-.PHONY: all deps test check asan asan-build tsan valgrind demo bench fuzz fuzz-build clean examples
+.PHONY: all deps test check asan asan-build tsan tsan-build valgrind demo bench fuzz fuzz-build clean examples
 all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so examples
 
 deps:
@@ -71,7 +71,8 @@ $(BUILD)/examples/hook_example: examples/hook_example.c $(BUILD)/libbpfvm.a
 
 test: deps all $(TEST_BINS) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory asan-build
-	@tests/run_all.sh $(BUILD) build-asan
+	@$(MAKE) --no-print-directory tsan-build
+	@$(TSAN_ENV) tests/run_all.sh $(BUILD) build-asan build-tsan
 
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
@@ -83,15 +84,19 @@ asan: deps
 	@$(MAKE) --no-print-directory asan-build
 	@tests/run_all.sh build-asan
 
-# ThreadSanitizer: the library and every test that runs threads (its own or the library's bpf_timer
-# thread), in build-tsan/.  A report fails the test binary (exitcode); tests/tsan.supp lists the races
-# BPF semantics allow, each with its reason.  Not part of `make test`: see the timing in tests/tsan.supp.
+# ThreadSanitizer: the library, the CLI and every test that runs threads (its own or the library's
+# bpf_timer thread), in build-tsan/.  A report fails the test binary (exitcode); tests/tsan.supp lists
+# the races BPF semantics allow, each with its reason.  Build and run take about 30 s, so `make test`
+# runs it too.
 TSAN_TESTS := test_errmsg test_helpers test_live test_lpm test_maps test_objtab test_timers test_vm
+TSAN_ENV := TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 tsan: deps
+	@$(MAKE) --no-print-directory tsan-build
+	@$(TSAN_ENV) tests/run_all.sh build-tsan
+
+tsan-build:
 	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang \
-		CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS:%=build-tsan/tests/%)
-	@TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-		tests/run_all.sh build-tsan
+		CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" build-tsan/bpfvm $(TSAN_TESTS:%=build-tsan/tests/%)
 
 # Every test binary and corpus replayer of the normal build under valgrind memcheck (tests/run_all.sh
 # with VALGRIND set).  Children are traced too (the bpfvm CLI, through sh), except the programs in
