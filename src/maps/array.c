@@ -5,10 +5,13 @@
 
 #include "maps.h"
 
-static uint64_t stride(const struct map_hdr *h, bool percpu)
+static uint64_t stride(uint32_t value_size, uint32_t nr_cpus, bool percpu)
 {
-	return percpu ? (uint64_t)map_round8(h->value_size) * h->nr_cpus : map_round8(h->value_size);
+	return percpu ? (uint64_t)map_round8(value_size) * nr_cpus : map_round8(value_size);
 }
+
+/* this process's copy of the constants: the header's may have been scribbled on since */
+static uint64_t mstride(const struct map *m) { return stride(m->g.value_size, m->g.nr_cpus, m->ops->percpu); }
 
 static int check_common(const union bpf_attr *a, bool percpu, bool fd, struct diag *log)
 {
@@ -64,14 +67,14 @@ static int check_fd(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 static uint64_t layout_plain(struct map_hdr *h)
 {
 	h->values_off = 0;
-	h->values_len = (uint64_t)h->max_entries * stride(h, false);
+	h->values_len = (uint64_t)h->max_entries * stride(h->value_size, h->nr_cpus, false);
 	return h->values_len;
 }
 
 static uint64_t layout_percpu(struct map_hdr *h)
 {
 	h->values_off = 0;
-	h->values_len = (uint64_t)h->max_entries * stride(h, true);
+	h->values_len = (uint64_t)h->max_entries * stride(h->value_size, h->nr_cpus, true);
 	return h->values_len;
 }
 
@@ -88,25 +91,25 @@ static void *lookup(struct map *m, const void *key)
 {
 	uint32_t idx;
 	memcpy(&idx, key, 4);
-	if (idx >= m->hdr->max_entries)
+	if (idx >= m->g.max_entries)
 		return NULL;
-	return m->base + m->hdr->values_off + idx * stride(m->hdr, m->ops->percpu);
+	return m->base + m->g.values_off + idx * mstride(m);
 }
 
 static void *lookup_fd(struct map *m, const void *key)
 {
 	uint32_t idx;
 	memcpy(&idx, key, 4);
-	if (idx >= m->hdr->max_entries)
+	if (idx >= m->g.max_entries)
 		return NULL;
-	uint32_t *slot = (uint32_t *)(m->base + m->hdr->off_a) + idx;
+	uint32_t *slot = (uint32_t *)(m->base + m->g.off_a) + idx;
 	return *slot ? slot : NULL;
 }
 
 /* Copy with the value's spin lock held (BPF_F_LOCK), or plainly. */
 static void copy_value(struct map *m, void *dst, const void *src, uint64_t flags)
 {
-	uint32_t sl = m->hdr->spin_lock_off, vs = m->hdr->value_size;
+	uint32_t sl = m->g.spin_lock_off, vs = m->g.value_size;
 	if (sl == UINT32_MAX) {
 		map_copy_fields(m, dst, src, 0, vs);
 		return;
@@ -130,31 +133,31 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	memcpy(&idx, key, 4);
 	if ((flags & 3) > BPF_EXIST)
 		return -EINVAL;
-	if (idx >= m->hdr->max_entries)
+	if (idx >= m->g.max_entries)
 		return -E2BIG;
 	if ((flags & 3) == BPF_NOEXIST)
 		return -EEXIST;
-	uint8_t *v = m->base + m->hdr->values_off + idx * stride(m->hdr, m->ops->percpu);
+	uint8_t *v = m->base + m->g.values_off + idx * mstride(m);
 	if (!m->ops->percpu) {
 		copy_value(m, v, value, flags);
 		map_value_free_timer(m, v); /* Linux array_map_update_elem(): bpf_obj_free_fields() */
 		return 0;
 	}
-	uint32_t rs = map_round8(m->hdr->value_size);
+	uint32_t rs = map_round8(m->g.value_size);
 	if (slot == MAP_ALL_CPUS) {
 		/* whole 8-byte slots, padding included, as Linux's copy_map_value_long() */
-		memcpy(v, value, (size_t)rs * m->hdr->nr_cpus);
+		memcpy(v, value, (size_t)rs * m->g.nr_cpus);
 	} else {
-		memcpy(v + slot * rs, value, m->hdr->value_size);
+		memcpy(v + slot * rs, value, m->g.value_size);
 	}
 	return 0;
 }
 
 static int value_elem(struct map *m, const void *value, void *key)
 {
-	uint64_t off = (uint64_t)((const uint8_t *)value - (m->base + m->hdr->values_off));
-	uint64_t st = stride(m->hdr, m->ops->percpu);
-	if (off % st || off / st >= m->hdr->max_entries)
+	uint64_t off = (uint64_t)((const uint8_t *)value - (m->base + m->g.values_off));
+	uint64_t st = mstride(m);
+	if (off % st || off / st >= m->g.max_entries)
 		return -EINVAL;
 	uint32_t idx = (uint32_t)(off / st);
 	if (key)
@@ -169,9 +172,9 @@ static long update_fd(struct map *m, const void *key, const void *value, uint64_
 	memcpy(&idx, key, 4);
 	if (flags > BPF_EXIST)
 		return -EINVAL;
-	if (idx >= m->hdr->max_entries)
+	if (idx >= m->g.max_entries)
 		return -E2BIG;
-	memcpy((uint32_t *)(m->base + m->hdr->off_a) + idx, value, 4);
+	memcpy((uint32_t *)(m->base + m->g.off_a) + idx, value, 4);
 	return 0;
 }
 
@@ -185,9 +188,9 @@ static long delete_fd(struct map *m, const void *key)
 {
 	uint32_t idx;
 	memcpy(&idx, key, 4);
-	if (idx >= m->hdr->max_entries)
+	if (idx >= m->g.max_entries)
 		return -E2BIG;
-	uint32_t *slot = (uint32_t *)(m->base + m->hdr->off_a) + idx;
+	uint32_t *slot = (uint32_t *)(m->base + m->g.off_a) + idx;
 	if (!*slot)
 		return -ENOENT;
 	*slot = 0;
@@ -199,10 +202,10 @@ static int next_key(struct map *m, const void *key, void *next)
 	uint32_t idx = 0, n;
 	if (key)
 		memcpy(&idx, key, 4);
-	if (!key || idx >= m->hdr->max_entries) {
+	if (!key || idx >= m->g.max_entries) {
 		n = 0;
 	} else {
-		if (idx == m->hdr->max_entries - 1)
+		if (idx == m->g.max_entries - 1)
 			return -ENOENT;
 		n = idx + 1;
 	}
@@ -213,10 +216,12 @@ static int next_key(struct map *m, const void *key, void *next)
 const struct map_ops array_ops = {
 	.check = check_array, .layout = layout_plain, .lookup = lookup, .update = update,
 	.delete = delete_plain, .next_key = next_key, .value_elem = value_elem, .lockless_lookup = true,
+	.fixed_elems = true,
 };
 const struct map_ops percpu_array_ops = {
 	.check = check_percpu, .layout = layout_percpu, .lookup = lookup, .update = update,
-	.delete = delete_plain, .next_key = next_key, .value_elem = value_elem, .lockless_lookup = true, .percpu = true,
+	.delete = delete_plain, .next_key = next_key, .value_elem = value_elem, .lockless_lookup = true, .fixed_elems = true,
+	.percpu = true,
 };
 const struct map_ops prog_array_ops = {
 	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,

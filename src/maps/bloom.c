@@ -5,9 +5,9 @@
 
 #include "maps.h"
 
-static uint32_t nr_hashes(const struct map_hdr *h)
+static uint32_t nr_hashes(uint32_t map_extra_lo)
 {
-	uint32_t n = h->map_extra_lo & 0xf;
+	uint32_t n = map_extra_lo & 0xf;
 	return n ? n : 5;
 }
 
@@ -31,7 +31,7 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 static uint64_t layout(struct map_hdr *h)
 {
 	/* bits = entries * hashes / ln 2, rounded up to a power of two (Linux) */
-	uint64_t bits = (uint64_t)h->max_entries * nr_hashes(h) * 100 / 69 + 1, p = 64;
+	uint64_t bits = (uint64_t)h->max_entries * nr_hashes(h->map_extra_lo) * 100 / 69 + 1, p = 64;
 	while (p < bits)
 		p <<= 1;
 	h->seq[0] = p;
@@ -43,11 +43,11 @@ static uint64_t layout(struct map_hdr *h)
 
 static long push(struct map *m, const void *value, uint64_t flags)
 {
-	uint8_t *bits = m->base + m->hdr->off_a;
+	uint8_t *bits = m->base + m->g.off_a;
 	if (flags != BPF_ANY)
 		return -EINVAL;
-	for (uint32_t i = 0; i < nr_hashes(m->hdr); i++) {
-		uint64_t b = map_hash(value, m->hdr->value_size, i) & (m->hdr->seq[0] - 1);
+	for (uint32_t i = 0; i < nr_hashes((uint32_t)m->g.map_extra); i++) {
+		uint64_t b = map_hash(value, m->g.value_size, i) & (m->g.seq0 - 1);
 		__atomic_fetch_or(&bits[b / 8], (uint8_t)(1u << (b % 8)), __ATOMIC_RELAXED);
 	}
 	return 0;
@@ -55,11 +55,11 @@ static long push(struct map *m, const void *value, uint64_t flags)
 
 static long peek(struct map *m, void *value, bool is_peek)
 {
-	const uint8_t *bits = m->base + m->hdr->off_a;
+	const uint8_t *bits = m->base + m->g.off_a;
 	if (!is_peek)
 		return -EOPNOTSUPP;
-	for (uint32_t i = 0; i < nr_hashes(m->hdr); i++) {
-		uint64_t b = map_hash(value, m->hdr->value_size, i) & (m->hdr->seq[0] - 1);
+	for (uint32_t i = 0; i < nr_hashes((uint32_t)m->g.map_extra); i++) {
+		uint64_t b = map_hash(value, m->g.value_size, i) & (m->g.seq0 - 1);
 		if (!(bits[b / 8] & (1u << (b % 8))))
 			return -ENOENT;
 	}

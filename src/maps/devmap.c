@@ -14,14 +14,14 @@ struct slot {
 	uint8_t value[];
 };
 
-static uint64_t stride(const struct map_hdr *h)
+static uint64_t stride(uint32_t value_size)
 {
-	return 8 + (uint64_t)map_round8(h->value_size);
+	return 8 + (uint64_t)map_round8(value_size);
 }
 
 static struct slot *slot_at(struct map *m, uint32_t i)
 {
-	return (struct slot *)(void *)(m->base + m->hdr->off_a + i * stride(m->hdr));
+	return (struct slot *)(void *)(m->base + m->g.off_a + (uint64_t)i * stride(m->g.value_size));
 }
 
 static int check_redirect(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
@@ -57,13 +57,13 @@ static uint64_t layout(struct map_hdr *h)
 {
 	h->off_a = 0;
 	h->values_off = 0;
-	h->values_len = (uint64_t)h->max_entries * stride(h);
+	h->values_len = (uint64_t)h->max_entries * stride(h->value_size);
 	return h->values_len;
 }
 
 static bool hashed(const struct map *m)
 {
-	return m->hdr->type == BPF_MAP_TYPE_DEVMAP_HASH;
+	return m->g.type == BPF_MAP_TYPE_DEVMAP_HASH;
 }
 
 /* The slot of key: for indexed maps the key's own (NULL out of range), for DEVMAP_HASH the used slot
@@ -71,9 +71,9 @@ static bool hashed(const struct map *m)
 static struct slot *find(struct map *m, uint32_t key, bool free_ok)
 {
 	if (!hashed(m))
-		return key < m->hdr->max_entries ? slot_at(m, key) : NULL;
+		return key < m->g.max_entries ? slot_at(m, key) : NULL;
 	struct slot *empty = NULL;
-	for (uint32_t i = 0; i < m->hdr->max_entries; i++) {
+	for (uint32_t i = 0; i < m->g.max_entries; i++) {
 		struct slot *s = slot_at(m, i);
 		if (s->used && s->key == key)
 			return s;
@@ -99,18 +99,18 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	memcpy(&v, value, 4);
 	if (flags > BPF_EXIST)
 		return -EINVAL;
-	if (m->hdr->type == BPF_MAP_TYPE_CPUMAP && k >= m->hdr->max_entries)
+	if (m->g.type == BPF_MAP_TYPE_CPUMAP && k >= m->g.max_entries)
 		return -E2BIG;
 	struct slot *s = find(m, k, false);
 	if (!hashed(m)) {
 		if (!s)
 			return -E2BIG;
 		/* DEVMAP / CPUMAP are arrays: BPF_NOEXIST always fails, as for ARRAY */
-		if (flags == BPF_NOEXIST && m->hdr->type != BPF_MAP_TYPE_XSKMAP)
+		if (flags == BPF_NOEXIST && m->g.type != BPF_MAP_TYPE_XSKMAP)
 			return -EEXIST;
 		if (flags == BPF_NOEXIST && s->used)
 			return -EEXIST;
-		if (flags == BPF_EXIST && m->hdr->type == BPF_MAP_TYPE_XSKMAP && !s->used)
+		if (flags == BPF_EXIST && m->g.type == BPF_MAP_TYPE_XSKMAP && !s->used)
 			return -ENOENT;
 	} else {
 		if (s && flags == BPF_NOEXIST)
@@ -123,8 +123,8 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 			return -E2BIG;
 	}
 	/* ifindex 0 / qsize 0 clears the entry (a program fd with it is invalid) */
-	if (v == 0 && m->hdr->type != BPF_MAP_TYPE_XSKMAP) {
-		if (m->hdr->value_size == 8) {
+	if (v == 0 && m->g.type != BPF_MAP_TYPE_XSKMAP) {
+		if (m->g.value_size == 8) {
 			uint32_t prog;
 			memcpy(&prog, (const uint8_t *)value + 4, 4);
 			if (prog && (int32_t)prog > 0)
@@ -133,11 +133,11 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		if (hashed(m))
 			return -EINVAL; /* dev_map_hash_update_elem(): needs a device */
 		s->used = 0;
-		memset(s->value, 0, m->hdr->value_size);
+		memset(s->value, 0, m->g.value_size);
 		return 0;
 	}
 	s->key = k;
-	memcpy(s->value, value, m->hdr->value_size);
+	memcpy(s->value, value, m->g.value_size);
 	s->used = 1;
 	return 0;
 }
@@ -146,13 +146,13 @@ static long delete(struct map *m, const void *key)
 {
 	uint32_t k;
 	memcpy(&k, key, 4);
-	if (!hashed(m) && k >= m->hdr->max_entries)
+	if (!hashed(m) && k >= m->g.max_entries)
 		return -EINVAL;
 	struct slot *s = find(m, k, false);
 	if (!s || !s->used)
 		return hashed(m) ? -ENOENT : 0;
 	s->used = 0;
-	memset(s->value, 0, m->hdr->value_size);
+	memset(s->value, 0, m->g.value_size);
 	return 0;
 }
 
@@ -163,26 +163,21 @@ static int next_key(struct map *m, const void *key, void *next)
 		memcpy(&k, key, 4);
 	if (!hashed(m)) {
 		/* array semantics, as dev_map_get_next_key() */
-		uint32_t n = (!key || k >= m->hdr->max_entries) ? 0 : k + 1;
-		if (key && k < m->hdr->max_entries && k == m->hdr->max_entries - 1)
+		uint32_t n = (!key || k >= m->g.max_entries) ? 0 : k + 1;
+		if (key && k < m->g.max_entries && k == m->g.max_entries - 1)
 			return -ENOENT;
 		memcpy(next, &n, 4);
 		return 0;
 	}
-	uint32_t start = 0;
-	if (key) {
-		for (uint32_t i = 0; i < m->hdr->max_entries; i++) {
-			struct slot *s = slot_at(m, i);
-			if (s->used && s->key == k) {
-				start = i + 1;
-				break;
-			}
-		}
-	}
-	for (uint32_t i = start; i < m->hdr->max_entries; i++) {
+	/* Only a slot find() would answer for its key (the first used one holding it) is handed out, so
+	 * iteration moves forward even when scribbled memory holds one key twice. */
+	struct slot *at = key ? find(m, k, false) : NULL;
+	uint32_t start = at ? (uint32_t)(((uint8_t *)at - (uint8_t *)slot_at(m, 0)) / stride(m->g.value_size)) + 1 : 0;
+	for (uint32_t i = start; i < m->g.max_entries; i++) {
 		struct slot *s = slot_at(m, i);
-		if (s->used) {
-			memcpy(next, &s->key, 4);
+		uint32_t sk = s->key;
+		if (s->used && find(m, sk, false) == s) {
+			memcpy(next, &sk, 4);
 			return 0;
 		}
 	}

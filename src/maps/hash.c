@@ -1,12 +1,23 @@
 /* hash.c -- HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH and HASH_OF_MAPS (Linux kernel/bpf/hashtab.c
  * semantics) over preallocated elements in the shared mapping.
  *
- * Layout (offsets from the mapping): off_a buckets (u32, element index + 1, 0 ends a chain), off_b one
- * struct hmeta per element, off_c keys, off_d values.  seq[0] = bucket count (power of two), seq[1]/[2]
- * = LRU head/tail (index + 1), seq[3] = hash seed.  A new element is written completely before one
- * 4-byte store links it into its bucket, and unlinked by one store before it is freed, so a writer
+ * Layout (offsets from the mapping): off_a buckets (u32 heads), off_b one struct hmeta per element, off_c
+ * keys, off_d values.  seq[0] = bucket count (power of two), seq[1]/[2] = LRU head/tail (index + 1),
+ * seq[3] = hash seed.  A link is an element's index + 1, or a nulls marker (NULLS_BIT | bucket) that ends
+ * the chain of that bucket (Linux hlist_nulls).
+ *
+ * Writers (update, delete, eviction) hold the map lock.  A new element is written completely before one
+ * release store links it into its bucket, and unlinked by one store before it is freed, so a writer
  * killed anywhere leaves every chain walkable; recover() rebuilds the free list, LRU list and count.
- * Every index read from the mapping is range-checked: the memory may be shared with other processes. */
+ * Lookups take no lock (as Linux's, under RCU).  Elements are reused at once, so a reader may stand on an
+ * element that is freed and linked into another bucket under it: it then walks that bucket's chain to
+ * that bucket's marker, sees a marker not its own and starts over.  Each element's generation (odd while
+ * in use, bumped when it is taken and when it is freed) is read before its key and again after: a reader
+ * that matched a key knows the element still held it, and a user-space copy of the value is checked the
+ * same way.  Values updated in place can be read torn, as in Linux without BPF_F_LOCK.  LRU lookups only
+ * set a reference bit; eviction gives referenced elements a second chance (Linux's ref bit).
+ * Every index read from the mapping is range-checked and every walk bounded: the memory may be shared
+ * with other processes, which may scribble on it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,24 +26,33 @@
 #include "maps.h"
 
 struct hmeta {
-	uint32_t next;      /* bucket chain, or free list */
+	uint32_t next;      /* bucket chain; left alone when the element is freed (readers may stand on it) */
+	uint32_t fnext;     /* free list: index + 1, 0 ends */
 	uint32_t lru_prev;
 	uint32_t lru_next;
-	uint32_t used;
+	uint32_t gen;       /* odd: in use */
+	uint32_t ref;       /* LRU: looked up since eviction last passed it; set without the lock */
 };
 
 #define H(m) ((m)->hdr)
-#define NBUCKETS(m) ((uint32_t)H(m)->seq[0])
+#define NBUCKETS(m) ((uint32_t)(m)->g.seq0)
+#define NULLS_BIT 0x80000000u /* above any index + 1 (max_entries <= 2^26) */
+
+static uint32_t nulls(uint32_t b) { return NULLS_BIT | b; }
+static uint32_t ld(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static uint32_t ld_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void st(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static void st_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 static bool is_lru(const struct map *m)
 {
-	uint32_t t = H(m)->type;
+	uint32_t t = m->g.type;
 	return t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
-static uint64_t vstride(const struct map_hdr *h, bool percpu)
+static uint64_t vstride(uint32_t value_size, uint32_t nr_cpus, bool percpu)
 {
-	return percpu ? (uint64_t)map_round8(h->value_size) * h->nr_cpus : map_round8(h->value_size);
+	return percpu ? (uint64_t)map_round8(value_size) * nr_cpus : map_round8(value_size);
 }
 
 static bool percpu_type(uint32_t t)
@@ -97,7 +117,7 @@ static uint64_t layout(struct map_hdr *h)
 	h->off_c = off;
 	off += (uint64_t)h->max_entries * map_round8(h->key_size);
 	h->off_d = off;
-	off += (uint64_t)h->max_entries * vstride(h, percpu_type(h->type));
+	off += (uint64_t)h->max_entries * vstride(h->value_size, h->nr_cpus, percpu_type(h->type));
 	if (h->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
 		h->values_off = 0;
 		h->values_len = 0;
@@ -108,19 +128,61 @@ static uint64_t layout(struct map_hdr *h)
 	return off;
 }
 
-static struct hmeta *meta(struct map *m, uint32_t i) { return (struct hmeta *)(m->base + H(m)->off_b) + i; }
-static uint8_t *key_at(struct map *m, uint32_t i) { return m->base + H(m)->off_c + (uint64_t)i * map_round8(H(m)->key_size); }
-static uint8_t *val_at(struct map *m, uint32_t i) { return m->base + H(m)->off_d + (uint64_t)i * vstride(H(m), m->ops->percpu); }
-static uint32_t *bucket(struct map *m, const void *key)
+/* every size and offset from this process's copy of the constants, never the shared header */
+static uint32_t *heads(struct map *m) { return (uint32_t *)(m->base + m->g.off_a); }
+static struct hmeta *meta(struct map *m, uint32_t i) { return (struct hmeta *)(m->base + m->g.off_b) + i; }
+static uint8_t *key_at(struct map *m, uint32_t i) { return m->base + m->g.off_c + (uint64_t)i * map_round8(m->g.key_size); }
+static uint8_t *val_at(struct map *m, uint32_t i)
 {
-	uint32_t h = map_hash(key, H(m)->key_size, (uint32_t)H(m)->seq[3]);
-	return (uint32_t *)(m->base + H(m)->off_a) + (h & (NBUCKETS(m) - 1));
+	return m->base + m->g.off_d + (uint64_t)i * vstride(m->g.value_size, m->g.nr_cpus, m->ops->percpu);
+}
+static uint32_t bucket_of(struct map *m, const void *key)
+{
+	return map_hash(key, m->g.key_size, m->g.seed) & (NBUCKETS(m) - 1);
 }
 
-/* index+1 read from shared memory -> index, or UINT32_MAX when it is out of range (corrupt) */
+/* index+1 read from shared memory -> index, or UINT32_MAX for a marker, 0 or anything out of range */
 static uint32_t idx_of(struct map *m, uint32_t ref)
 {
-	return ref && ref <= H(m)->max_entries ? ref - 1 : UINT32_MAX;
+	return ref && ref <= m->g.max_entries ? ref - 1 : UINT32_MAX;
+}
+
+/* Keys are stored in whole 8-byte words, padding zero, read and written with atomic word accesses so
+ * that a reader racing the element's reuse reads words, not torn bytes (it then sees the generation
+ * change).  Scribbled padding makes a key unequal to everything, which is all it can do. */
+static uint64_t key_word(const uint8_t *key, uint32_t ks, uint32_t at)
+{
+	uint64_t w = 0;
+	memcpy(&w, key + at, ks - at < 8 ? ks - at : 8);
+	return w;
+}
+
+static bool key_eq(struct map *m, uint32_t i, const void *key)
+{
+	const uint64_t *k = (const uint64_t *)(void *)key_at(m, i);
+	uint32_t ks = m->g.key_size;
+	for (uint32_t at = 0; at < ks; at += 8)
+		if (__atomic_load_n(&k[at / 8], __ATOMIC_RELAXED) != key_word(key, ks, at))
+			return false;
+	return true;
+}
+
+static void key_store(struct map *m, uint32_t i, const void *key)
+{
+	uint64_t *k = (uint64_t *)(void *)key_at(m, i);
+	uint32_t ks = m->g.key_size;
+	for (uint32_t at = 0; at < ks; at += 8)
+		__atomic_store_n(&k[at / 8], key_word(key, ks, at), __ATOMIC_RELAXED);
+}
+
+static void key_load(struct map *m, uint32_t i, void *out)
+{
+	const uint64_t *k = (const uint64_t *)(void *)key_at(m, i);
+	uint32_t ks = m->g.key_size;
+	for (uint32_t at = 0; at < ks; at += 8) {
+		uint64_t w = __atomic_load_n(&k[at / 8], __ATOMIC_RELAXED);
+		memcpy((uint8_t *)out + at, &w, ks - at < 8 ? ks - at : 8);
+	}
 }
 
 static void lru_unlink(struct map *m, uint32_t i)
@@ -153,31 +215,36 @@ static void lru_push_front(struct map *m, uint32_t i)
 
 static void init(struct map *m)
 {
-	uint32_t max = H(m)->max_entries;
+	uint32_t max = m->g.max_entries, nb = NBUCKETS(m);
+	for (uint32_t b = 0; b < nb; b++)
+		heads(m)[b] = nulls(b);
 	/* free list: 0 -> 1 -> ... -> max-1 */
 	for (uint32_t i = 0; i < max; i++)
-		meta(m, i)->next = i + 1 < max ? i + 2 : 0;
+		meta(m, i)->fnext = i + 1 < max ? i + 2 : 0;
 	H(m)->free_head = 1;
 	uint32_t seed = 0;
-	if (!(H(m)->flags & BPF_F_ZERO_SEED)) {
+	if (!(m->g.flags & BPF_F_ZERO_SEED)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		seed = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 7) ^ (uintptr_t)m);
 	}
-	H(m)->seq[3] = seed;
+	H(m)->seq[3] = m->g.seed = seed;
 }
 
-/* Finds key: returns its index (and the link that points at it), or UINT32_MAX. */
-static uint32_t find(struct map *m, const void *key, uint32_t **link)
+/* Lock held: finds key, returns its index, the link that points at it and its position in the chain,
+ * or UINT32_MAX. */
+static uint32_t find(struct map *m, const void *key, uint32_t **link, uint32_t *pos)
 {
-	uint32_t *l = bucket(m, key);
-	for (uint32_t steps = 0; steps <= H(m)->max_entries; steps++) {
-		uint32_t i = idx_of(m, *l);
+	uint32_t *l = &heads(m)[bucket_of(m, key)];
+	for (uint32_t steps = 0; steps <= m->g.max_entries; steps++) {
+		uint32_t i = idx_of(m, ld(l));
 		if (i == UINT32_MAX)
 			return UINT32_MAX;
-		if (!memcmp(key_at(m, i), key, H(m)->key_size)) {
+		if (key_eq(m, i, key)) {
 			if (link)
 				*link = l;
+			if (pos)
+				*pos = steps;
 			return i;
 		}
 		l = &meta(m, i)->next;
@@ -185,27 +252,88 @@ static uint32_t find(struct map *m, const void *key, uint32_t **link)
 	return UINT32_MAX; /* a cycle: corrupt memory, treat as absent */
 }
 
+/* Without the lock: the element holding key and the generation it had while it did, or UINT32_MAX.
+ * The walk is bounded in all (restarts included), so a scribbled table cannot keep a reader; a reader
+ * would need to be overtaken that many times by the reuse of the very element it stands on to give up. */
+static uint32_t find_lockless(struct map *m, const void *key, uint32_t *genp)
+{
+	uint32_t b = bucket_of(m, key);
+	uint64_t budget = 4 * (uint64_t)m->g.max_entries + 16;
+restart:
+	for (uint32_t ref = ld_acq(&heads(m)[b]);; ) {
+		uint32_t i = idx_of(m, ref);
+		if (i == UINT32_MAX) {
+			if (ref == nulls(b) || !budget)
+				return UINT32_MAX;
+			goto restart; /* another bucket's marker: we were carried off by a reused element */
+		}
+		if (!budget--)
+			return UINT32_MAX;
+		struct hmeta *e = meta(m, i);
+		uint32_t g = ld_acq(&e->gen);
+		if ((g & 1) && key_eq(m, i, key)) {
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (ld(&e->gen) == g) {
+				*genp = g;
+				return i;
+			}
+			goto restart; /* freed (and maybe reused) while we compared */
+		}
+		ref = ld_acq(&e->next);
+	}
+}
+
+static void touch(struct map *m, uint32_t i)
+{
+	/* Linux bpf_lru_node_set_ref(): a plain store, and none when the bit is set, to keep the line shared */
+	if (is_lru(m) && !ld(&meta(m, i)->ref))
+		st(&meta(m, i)->ref, 1);
+}
+
 static void *lookup(struct map *m, const void *key)
 {
-	uint32_t i = find(m, key, NULL);
+	uint32_t g, i = find_lockless(m, key, &g);
 	if (i == UINT32_MAX)
 		return NULL;
-	if (is_lru(m)) {
-		lru_unlink(m, i);
-		lru_push_front(m, i);
-	}
+	touch(m, i);
 	return val_at(m, i);
+}
+
+static int read_value(struct map *m, const void *key, void *dst, uint64_t flags,
+		void (*copy)(struct map *m, void *dst, const void *src, uint64_t flags))
+{
+	for (int tries = 0; tries < 8; tries++) {
+		uint32_t g, i = find_lockless(m, key, &g);
+		if (i == UINT32_MAX)
+			return -ENOENT;
+		copy(m, dst, val_at(m, i), flags);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (ld(&meta(m, i)->gen) == g) {
+			touch(m, i);
+			return 0;
+		}
+	}
+	/* the element keeps being reused under us: copy it where writers wait */
+	map_lock(m);
+	uint32_t i = find(m, key, NULL, NULL);
+	if (i != UINT32_MAX) {
+		copy(m, dst, val_at(m, i), flags);
+		touch(m, i);
+	}
+	map_unlock(m);
+	return i != UINT32_MAX ? 0 : -ENOENT;
 }
 
 static void unlink_elem(struct map *m, uint32_t i, uint32_t *link)
 {
+	struct hmeta *e = meta(m, i);
 	if (!m->ops->fd_values)
 		map_value_free_timer(m, val_at(m, i)); /* delete and LRU eviction cancel its timer */
-	*link = meta(m, i)->next;          /* one store: the element leaves its chain */
-	meta(m, i)->used = 0;
+	st_rel(link, ld(&e->next));        /* one store: the element leaves its chain */
+	st_rel(&e->gen, (ld(&e->gen) | 1) + 1); /* odd -> even: readers holding it see it go */
 	if (is_lru(m))
 		lru_unlink(m, i);
-	meta(m, i)->next = H(m)->free_head;
+	e->fnext = H(m)->free_head;
 	H(m)->free_head = i + 1;
 	H(m)->count--;
 }
@@ -213,20 +341,20 @@ static void unlink_elem(struct map *m, uint32_t i, uint32_t *link)
 static void write_value(struct map *m, uint32_t i, const void *value, uint64_t flags, uint32_t slot, bool fresh)
 {
 	uint8_t *v = val_at(m, i);
-	uint32_t vs = H(m)->value_size, rs = map_round8(vs), sl = H(m)->spin_lock_off;
+	uint32_t vs = m->g.value_size, rs = map_round8(vs), sl = m->g.spin_lock_off;
 	if (m->ops->percpu) {
 		if (slot == MAP_ALL_CPUS) {
 			/* whole 8-byte slots, padding included, as Linux's copy_map_value_long() */
-			memcpy(v, value, (size_t)rs * H(m)->nr_cpus);
+			memcpy(v, value, (size_t)rs * m->g.nr_cpus);
 		} else {
 			if (fresh)
-				memset(v, 0, (size_t)rs * H(m)->nr_cpus);
+				memset(v, 0, (size_t)rs * m->g.nr_cpus);
 			memcpy(v + slot * rs, value, vs);
 		}
 		return;
 	}
-	if (fresh && H(m)->timer_off != UINT32_MAX) /* never the caller's bytes (check_and_init_map_value()) */
-		memset(v + H(m)->timer_off, 0, MAP_TIMER_SIZE);
+	if (fresh && m->g.timer_off != UINT32_MAX) /* never the caller's bytes (check_and_init_map_value()) */
+		memset(v + m->g.timer_off, 0, MAP_TIMER_SIZE);
 	if (sl == UINT32_MAX) {
 		map_copy_fields(m, v, value, 0, vs);
 		return;
@@ -245,6 +373,23 @@ static void write_value(struct map *m, uint32_t i, const void *value, uint64_t f
 		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
 }
 
+/* LRU, lock held: the element to evict, from the cold end, passing over (and warming) referenced ones
+ * once -- Linux's second chance.  Bounded: after max_entries passes every bit is clear. */
+static uint32_t lru_victim(struct map *m)
+{
+	for (uint32_t steps = 0; steps <= m->g.max_entries; steps++) {
+		uint32_t t = idx_of(m, (uint32_t)H(m)->seq[2]);
+		if (t == UINT32_MAX)
+			return UINT32_MAX;
+		if (!ld(&meta(m, t)->ref) || steps == m->g.max_entries)
+			return t;
+		st(&meta(m, t)->ref, 0);
+		lru_unlink(m, t);
+		lru_push_front(m, t);
+	}
+	return UINT32_MAX;
+}
+
 static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
 {
 	uint64_t op = flags & ~(uint64_t)BPF_F_LOCK;
@@ -252,7 +397,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 
 	if (op > BPF_EXIST)
 		return -EINVAL;
-	uint32_t i = find(m, key, &link);
+	uint32_t i = find(m, key, &link, NULL);
 	if (i != UINT32_MAX) {
 		if (op == BPF_NOEXIST)
 			return -EEXIST;
@@ -272,23 +417,30 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	if (f == UINT32_MAX) {
 		if (!is_lru(m))
 			return -E2BIG;
-		/* evict the least recently used element */
-		uint32_t victim = idx_of(m, (uint32_t)H(m)->seq[2]);
-		uint32_t *vlink;
-		if (victim == UINT32_MAX || find(m, key_at(m, victim), &vlink) != victim)
+		uint32_t victim = lru_victim(m);
+		uint32_t *vlink, vkey[512 / 4];
+		if (victim == UINT32_MAX)
+			return -ENOMEM;
+		key_load(m, victim, vkey);
+		if (find(m, vkey, &vlink, NULL) != victim)
 			return -ENOMEM;
 		unlink_elem(m, victim, vlink);
 		f = idx_of(m, H(m)->free_head);
 		if (f == UINT32_MAX)
 			return -ENOMEM;
 	}
-	H(m)->free_head = meta(m, f)->next;
-	memcpy(key_at(m, f), key, H(m)->key_size);
+	struct hmeta *e = meta(m, f);
+	H(m)->free_head = e->fnext;
+	uint32_t gen = ld(&e->gen);
+	if (gen & 1) /* corrupt: make it free before anyone may see the new key */
+		st_rel(&e->gen, ++gen);
+	key_store(m, f, key);
 	write_value(m, f, value, flags, slot, true);
-	uint32_t *b = bucket(m, key);
-	meta(m, f)->next = *b;
-	meta(m, f)->used = 1;
-	__atomic_store_n(b, f + 1, __ATOMIC_RELEASE); /* one store: the element is in */
+	st(&e->ref, 0);
+	uint32_t *b = &heads(m)[bucket_of(m, key)];
+	st(&e->next, ld(b));
+	st_rel(&e->gen, gen + 1);
+	st_rel(b, f + 1); /* one store: the element is in */
 	if (is_lru(m))
 		lru_push_front(m, f);
 	H(m)->count++;
@@ -298,7 +450,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 static long delete(struct map *m, const void *key)
 {
 	uint32_t *link;
-	uint32_t i = find(m, key, &link);
+	uint32_t i = find(m, key, &link, NULL);
 	if (i == UINT32_MAX)
 		return -ENOENT;
 	unlink_elem(m, i, link);
@@ -307,59 +459,68 @@ static long delete(struct map *m, const void *key)
 
 static int value_elem(struct map *m, const void *value, void *key)
 {
-	uint64_t off = (uint64_t)((const uint8_t *)value - (m->base + H(m)->off_d));
-	uint64_t st = vstride(H(m), m->ops->percpu);
-	if (m->ops->fd_values || off % st || off / st >= H(m)->max_entries)
+	uint64_t off = (uint64_t)((const uint8_t *)value - (m->base + m->g.off_d));
+	uint64_t vs = vstride(m->g.value_size, m->g.nr_cpus, m->ops->percpu);
+	if (m->ops->fd_values || off % vs || off / vs >= m->g.max_entries)
 		return -EINVAL;
-	uint32_t i = (uint32_t)(off / st);
-	if (!meta(m, i)->used)
+	uint32_t i = (uint32_t)(off / vs);
+	if (!(ld(&meta(m, i)->gen) & 1))
 		return -ENOENT;
 	if (key)
-		memcpy(key, key_at(m, i), H(m)->key_size);
+		key_load(m, i, key);
 	return 0;
+}
+
+/* Lock held: the first element at or after position `from` of bucket b that an iteration may stand on:
+ * one find() puts exactly there (its key hashes to b, no earlier element has it).  So every step of an
+ * iteration moves forward in (bucket, position), and even a scribbled table is dumped in finite steps. */
+static uint32_t iter_pick(struct map *m, uint32_t b, uint32_t from, void *key)
+{
+	const uint32_t *l = &heads(m)[b];
+	for (uint32_t pos = 0; pos <= m->g.max_entries; pos++) {
+		uint32_t i = idx_of(m, ld(l)), at;
+		if (i == UINT32_MAX)
+			return UINT32_MAX;
+		if (pos >= from) {
+			key_load(m, i, key);
+			if (bucket_of(m, key) == b && find(m, key, NULL, &at) == i && at == pos)
+				return i;
+		}
+		l = &meta(m, i)->next;
+	}
+	return UINT32_MAX;
 }
 
 static int next_key(struct map *m, const void *key, void *next)
 {
-	uint32_t nb = NBUCKETS(m), start = 0;
-	uint32_t *buckets = (uint32_t *)(m->base + H(m)->off_a);
+	uint32_t nb = NBUCKETS(m), start = 0, pos;
 
-	if (key) {
-		uint32_t i = find(m, key, NULL);
-		if (i != UINT32_MAX) {
-			uint32_t n = idx_of(m, meta(m, i)->next);
-			if (n != UINT32_MAX) {
-				memcpy(next, key_at(m, n), H(m)->key_size);
-				return 0;
-			}
-			start = (uint32_t)(bucket(m, key) - buckets) + 1;
-		}
-		/* a key that is not in the map restarts from the first (Linux) */
-	}
-	for (uint32_t b = start; b < nb; b++) {
-		uint32_t i = idx_of(m, buckets[b]);
-		if (i != UINT32_MAX) {
-			memcpy(next, key_at(m, i), H(m)->key_size);
+	if (key && find(m, key, NULL, &pos) != UINT32_MAX) {
+		uint32_t b = bucket_of(m, key);
+		if (iter_pick(m, b, pos + 1, next) != UINT32_MAX)
 			return 0;
-		}
+		start = b + 1;
 	}
+	/* a key that is not in the map restarts from the first (Linux) */
+	for (uint32_t b = start; b < nb; b++)
+		if (iter_pick(m, b, 0, next) != UINT32_MAX)
+			return 0;
 	return -ENOENT;
 }
 
 static void recover(struct map *m)
 {
-	uint32_t max = H(m)->max_entries, nb = NBUCKETS(m), count = 0;
-	uint32_t *buckets = (uint32_t *)(m->base + H(m)->off_a);
+	uint32_t max = m->g.max_entries, nb = NBUCKETS(m), count = 0;
 	uint8_t *seen = calloc(max, 1);
 
 	if (!seen)
 		return;
 	for (uint32_t b = 0; b < nb; b++) {
-		uint32_t *l = &buckets[b];
+		uint32_t *l = &heads(m)[b];
 		for (uint32_t steps = 0; steps <= max; steps++) {
-			uint32_t i = idx_of(m, *l);
+			uint32_t i = idx_of(m, ld(l));
 			if (i == UINT32_MAX || seen[i]) {
-				*l = 0; /* cut a corrupt or cyclic chain */
+				st_rel(l, nulls(b)); /* end the chain here: a corrupt or cyclic link, or an old marker */
 				break;
 			}
 			seen[i] = 1;
@@ -370,10 +531,12 @@ static void recover(struct map *m)
 	H(m)->free_head = 0;
 	H(m)->seq[1] = H(m)->seq[2] = 0;
 	for (uint32_t i = max; i-- > 0;) {
-		meta(m, i)->used = seen[i];
-		meta(m, i)->lru_prev = meta(m, i)->lru_next = 0;
+		struct hmeta *e = meta(m, i);
+		if ((ld(&e->gen) & 1) != seen[i])
+			st_rel(&e->gen, ld(&e->gen) + 1);
+		e->lru_prev = e->lru_next = 0;
 		if (!seen[i]) {
-			meta(m, i)->next = H(m)->free_head;
+			e->fnext = H(m)->free_head;
 			H(m)->free_head = i + 1;
 		}
 	}
@@ -388,7 +551,7 @@ static void recover(struct map *m)
 #define HASH_OPS(name_, percpu_, fd_) \
 	const struct map_ops name_ = { .check = check, .layout = layout, .init = init, .lookup = lookup, \
 				       .update = update, .delete = delete, .next_key = next_key, .recover = recover, \
-				       .value_elem = value_elem, \
+				       .value_elem = value_elem, .read = read_value, .lockless_lookup = true, \
 				       .percpu = percpu_, .fd_values = fd_ };
 HASH_OPS(hash_ops, false, false)
 HASH_OPS(percpu_hash_ops, true, false)

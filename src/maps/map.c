@@ -97,6 +97,20 @@ void map_unlock(struct map *m)
 	pthread_mutex_unlock(&m->hdr->lock);
 }
 
+/* The constants of a header that is known good (ours, or checked against its file). */
+static void geom_from(struct map_geom *g, const struct map_hdr *h, uint64_t seq0)
+{
+	*g = (struct map_geom){
+		.type = h->type, .key_size = h->key_size, .value_size = h->value_size, .max_entries = h->max_entries,
+		.flags = h->flags, .nr_cpus = h->nr_cpus, .spin_lock_off = h->spin_lock_off, .timer_off = h->timer_off,
+		.seed = (uint32_t)h->seq[3], .map_extra = h->map_extra_lo | (uint64_t)h->map_extra_hi << 32,
+		.off_a = h->off_a, .off_b = h->off_b, .off_c = h->off_c, .off_d = h->off_d,
+		.values_off = h->values_off, .values_len = h->values_len, .seq0 = seq0,
+	};
+	memcpy(g->name, h->name, sizeof(g->name));
+	g->name[sizeof(g->name) - 1] = 0;
+}
+
 static int map_from_fd(int fd, size_t len, struct map **out)
 {
 	struct map *m = calloc(1, sizeof(*m));
@@ -175,6 +189,7 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 	pthread_mutex_init(&m->hdr->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	m->ops = ops;
+	geom_from(&m->g, &h, h.seq[0]);
 	m->user_rdonly = a->map_flags & BPF_F_RDONLY;
 	m->user_wronly = a->map_flags & BPF_F_WRONLY;
 	if (ops->init)
@@ -193,69 +208,71 @@ void map_free(struct map *m)
 	free(m);
 }
 
-uint32_t map_type(const struct map *m) { return m->hdr->type; }
-uint32_t map_key_size(const struct map *m) { return m->hdr->key_size; }
-uint32_t map_value_size(const struct map *m) { return m->hdr->value_size; }
-uint32_t map_max_entries(const struct map *m) { return m->hdr->max_entries; }
-uint32_t map_flags(const struct map *m) { return m->hdr->flags; }
-const char *map_name(const struct map *m) { return m->hdr->name; }
-uint32_t map_nr_cpus(const struct map *m) { return m->hdr->nr_cpus; }
+uint32_t map_type(const struct map *m) { return m->g.type; }
+uint32_t map_key_size(const struct map *m) { return m->g.key_size; }
+uint32_t map_value_size(const struct map *m) { return m->g.value_size; }
+uint32_t map_max_entries(const struct map *m) { return m->g.max_entries; }
+uint32_t map_flags(const struct map *m) { return m->g.flags; }
+const char *map_name(const struct map *m) { return m->g.name; }
+uint32_t map_nr_cpus(const struct map *m) { return m->g.nr_cpus; }
 bool map_is_fd_map(const struct map *m) { return m->ops->fd_values; }
 bool map_is_percpu(const struct map *m) { return m->ops->percpu; }
 
 size_t map_user_value_size(const struct map *m)
 {
 	if (m->ops->percpu)
-		return (size_t)map_round8(m->hdr->value_size) * m->hdr->nr_cpus;
-	return m->hdr->value_size;
+		return (size_t)map_round8(m->g.value_size) * m->g.nr_cpus;
+	return m->g.value_size;
 }
 
 void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable)
 {
-	*lo = m->base + m->hdr->values_off;
-	*len = m->hdr->values_len;
-	*prog_writable = !(m->hdr->flags & BPF_F_RDONLY_PROG);
+	*lo = m->base + m->g.values_off;
+	*len = m->g.values_len;
+	*prog_writable = !(m->g.flags & BPF_F_RDONLY_PROG);
 }
 
 bool map_prog_readable(const struct map *m)
 {
-	return !(m->hdr->flags & BPF_F_WRONLY_PROG);
+	return !(m->g.flags & BPF_F_WRONLY_PROG);
 }
 
 void *map_direct_value_addr(struct map *m, uint32_t off)
 {
-	if (m->hdr->type != BPF_MAP_TYPE_ARRAY || m->hdr->max_entries != 1 || off >= m->hdr->value_size)
+	if (m->g.type != BPF_MAP_TYPE_ARRAY || m->g.max_entries != 1 || off >= m->g.value_size)
 		return NULL;
-	return m->base + m->hdr->values_off + off;
+	return m->base + m->g.values_off + off;
 }
 
 int map_set_spin_lock_off(struct map *m, uint32_t off)
 {
-	uint32_t t = m->hdr->type;
+	uint32_t t = m->g.type;
 	/* Linux map_check_btf(): of the types bpfvm has, only HASH and ARRAY values may hold a spin lock */
 	if (t != BPF_MAP_TYPE_HASH && t != BPF_MAP_TYPE_ARRAY)
 		return -EOPNOTSUPP;
-	if (off > m->hdr->value_size || m->hdr->value_size - off < 4 || off % 4)
+	if (off > m->g.value_size || m->g.value_size - off < 4 || off % 4)
 		return -EINVAL;
-	m->hdr->spin_lock_off = off;
+	/* before the map is shared (the loader sets it right after create): the header for processes that
+	 * open the pin later, the copy for us */
+	m->hdr->spin_lock_off = m->g.spin_lock_off = off;
 	return 0;
 }
 
 int map_set_timer_off(struct map *m, uint32_t off)
 {
-	uint32_t t = m->hdr->type, vs = m->hdr->value_size;
+	uint32_t t = m->g.type, vs = m->g.value_size;
 	if (t != BPF_MAP_TYPE_ARRAY && t != BPF_MAP_TYPE_HASH && t != BPF_MAP_TYPE_LRU_HASH)
 		return -EOPNOTSUPP;
 	if (off > vs || vs - off < MAP_TIMER_SIZE || off % 8)
 		return -EINVAL;
-	if (m->hdr->timer_off != UINT32_MAX && m->hdr->timer_off != off)
+	if (m->g.timer_off != UINT32_MAX && m->g.timer_off != off)
 		return -EINVAL; /* a pinned map laid out by another object */
-	m->hdr->timer_off = off;
+	m->hdr->timer_off = m->g.timer_off = off;
 	return 0;
 }
 
-uint32_t map_timer_off(const struct map *m) { return m->hdr->timer_off; }
-uint32_t map_spin_lock_off(const struct map *m) { return m->hdr->spin_lock_off; }
+uint32_t map_timer_off(const struct map *m) { return m->g.timer_off; }
+uint32_t map_spin_lock_off(const struct map *m) { return m->g.spin_lock_off; }
 
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx)
 {
@@ -271,7 +288,7 @@ int map_value_elem(struct map *m, const void *value, void *key)
 	map_region(m, &lo, &len, &w);
 	if (!m->ops->value_elem || (uintptr_t)value < (uintptr_t)lo || (uintptr_t)value >= (uintptr_t)lo + len)
 		return -EINVAL;
-	if (m->ops->lockless_lookup)
+	if (m->ops->fixed_elems)
 		return m->ops->value_elem(m, value, key);
 	map_lock(m);
 	int r = m->ops->value_elem(m, value, key);
@@ -281,7 +298,7 @@ int map_value_elem(struct map *m, const void *value, void *key)
 
 void map_value_free_timer(struct map *m, void *value)
 {
-	uint32_t t = m->hdr->timer_off;
+	uint32_t t = m->g.timer_off;
 	if (t == UINT32_MAX || m->ops->percpu)
 		return;
 	uint64_t *words = (uint64_t *)((uint8_t *)value + t);
@@ -295,7 +312,7 @@ void map_value_free_timer(struct map *m, void *value)
 
 void map_copy_fields(const struct map *m, uint8_t *dst, const uint8_t *src, uint32_t from, uint32_t to)
 {
-	uint32_t t = m->hdr->timer_off;
+	uint32_t t = m->g.timer_off;
 	if (t == UINT32_MAX || to <= t || from >= t + MAP_TIMER_SIZE) {
 		memcpy(dst + from, src + from, to - from);
 		return;
@@ -312,9 +329,9 @@ static void *slot_value(struct map *m, void *base, unsigned slot)
 {
 	if (!base || !m->ops->percpu)
 		return base;
-	if (NEVER(slot >= m->hdr->nr_cpus))
+	if (NEVER(slot >= m->g.nr_cpus))
 		return NULL;
-	return (uint8_t *)base + (size_t)slot * map_round8(m->hdr->value_size);
+	return (uint8_t *)base + (size_t)slot * map_round8(m->g.value_size);
 }
 
 void *map_lookup(struct map *m, const void *key, unsigned slot)
@@ -345,7 +362,7 @@ uint32_t map_lookup_id(struct map *m, const void *key)
 
 uint32_t map_prog_array_get(struct map *m, uint32_t index)
 {
-	if (m->hdr->type != BPF_MAP_TYPE_PROG_ARRAY)
+	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)
 		return 0;
 	return map_lookup_id(m, &index);
 }
@@ -357,6 +374,8 @@ long map_update(struct map *m, const void *key, const void *value, uint64_t flag
 		return -EINVAL;
 	if (flags > BPF_F_LOCK)
 		return -EINVAL;
+	if (m->ops->fixed_elems && !(flags & BPF_F_LOCK))
+		return m->ops->update(m, key, value, flags, slot);
 	map_lock(m);
 	r = m->ops->update(m, key, value, flags, slot);
 	map_unlock(m);
@@ -404,7 +423,7 @@ long map_pop(struct map *m, void *value, bool peek)
  * (check_and_init_map_value()).  Callers checked that BPF_F_LOCK implies a spin lock. */
 static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 {
-	uint32_t sl = m->hdr->spin_lock_off;
+	uint32_t sl = m->g.spin_lock_off;
 	if (m->ops->percpu) {
 		memcpy(dst, src, map_user_value_size(m));
 		return;
@@ -417,7 +436,7 @@ static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 	}
 	/* Around the lock word and the timer, never through them: programs CAS the one and the timer
 	 * helpers store the other atomically while we copy (Linux copy_map_value() skips both too). */
-	uint32_t vs = m->hdr->value_size;
+	uint32_t vs = m->g.value_size;
 	if (sl == UINT32_MAX) {
 		map_copy_fields(m, dst, src, 0, vs);
 	} else {
@@ -428,8 +447,8 @@ static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
 	if (sl != UINT32_MAX)
 		memset((uint8_t *)dst + sl, 0, 4);
-	if (m->hdr->timer_off != UINT32_MAX) /* nor the timer (check_and_init_map_value()) */
-		memset((uint8_t *)dst + m->hdr->timer_off, 0, MAP_TIMER_SIZE);
+	if (m->g.timer_off != UINT32_MAX) /* nor the timer (check_and_init_map_value()) */
+		memset((uint8_t *)dst + m->g.timer_off, 0, MAP_TIMER_SIZE);
 }
 
 int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
@@ -438,7 +457,7 @@ int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
 		return -EPERM;
 	if (flags & ~(uint64_t)BPF_F_LOCK)
 		return -EINVAL;
-	if ((flags & BPF_F_LOCK) && m->hdr->spin_lock_off == UINT32_MAX)
+	if ((flags & BPF_F_LOCK) && m->g.spin_lock_off == UINT32_MAX)
 		return -EINVAL;
 	if (m->ops->no_key_ops) {
 		if (m->ops->pop) /* queue/stack: lookup is peek; bloom: check */
@@ -447,8 +466,18 @@ int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
 	}
 	if (!m->ops->lookup)
 		return -ENOTSUPP;
+	void *v;
+	if (!(flags & BPF_F_LOCK) && m->ops->read)
+		return m->ops->read(m, key, value, flags, copy_out);
+	if (!(flags & BPF_F_LOCK) && m->ops->fixed_elems) {
+		/* the value is where it always was: a copy racing an update may be torn, as in Linux */
+		v = m->ops->lookup(m, key);
+		if (v)
+			copy_out(m, value, v, flags);
+		return v ? 0 : -ENOENT;
+	}
 	map_lock(m);
-	void *v = m->ops->lookup(m, key);
+	v = m->ops->lookup(m, key);
 	if (v)
 		copy_out(m, value, v, flags);
 	map_unlock(m);
@@ -463,7 +492,7 @@ int map_sys_update(struct map *m, const void *key, const void *value, uint64_t f
 		return -EPERM;
 	if ((flags & 0xffffffffu) > BPF_F_LOCK || (flags >> 32))
 		return -EINVAL;
-	if ((flags & BPF_F_LOCK) && m->hdr->spin_lock_off == UINT32_MAX)
+	if ((flags & BPF_F_LOCK) && m->g.spin_lock_off == UINT32_MAX)
 		return -EINVAL;
 	if (m->ops->no_key_ops) {
 		if (m->ops->push)
@@ -472,6 +501,8 @@ int map_sys_update(struct map *m, const void *key, const void *value, uint64_t f
 	}
 	if (!m->ops->update)
 		return -ENOTSUPP;
+	if (m->ops->fixed_elems && !(flags & BPF_F_LOCK))
+		return (int)m->ops->update(m, key, value, flags, MAP_ALL_CPUS);
 	map_lock(m);
 	long r = m->ops->update(m, key, value, flags, MAP_ALL_CPUS);
 	map_unlock(m);
@@ -482,7 +513,7 @@ int map_sys_update(struct map *m, const void *key, const void *value, uint64_t f
  * ring buffer -ENOTSUPP. */
 static int keyless_err(const struct map *m)
 {
-	switch (m->hdr->type) {
+	switch (m->g.type) {
 	case BPF_MAP_TYPE_QUEUE:
 	case BPF_MAP_TYPE_STACK:
 		return -EINVAL;
@@ -528,17 +559,17 @@ int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint6
 	if (m->ops->no_key_ops) {
 		if (flags)
 			return -EINVAL;
-		if (m->hdr->type == BPF_MAP_TYPE_BLOOM_FILTER || !m->ops->pop)
+		if (m->g.type == BPF_MAP_TYPE_BLOOM_FILTER || !m->ops->pop)
 			return -ENOTSUPP;
 		return (int)map_pop(m, value, false);
 	}
-	uint32_t t = m->hdr->type;
+	uint32_t t = m->g.type;
 	if (t != BPF_MAP_TYPE_HASH && t != BPF_MAP_TYPE_PERCPU_HASH && t != BPF_MAP_TYPE_LRU_HASH &&
 	    t != BPF_MAP_TYPE_LRU_PERCPU_HASH)
 		return -ENOTSUPP;
 	if (flags & ~(uint64_t)BPF_F_LOCK)
 		return -EINVAL;
-	if ((flags & BPF_F_LOCK) && m->hdr->spin_lock_off == UINT32_MAX)
+	if ((flags & BPF_F_LOCK) && m->g.spin_lock_off == UINT32_MAX)
 		return -EINVAL;
 	map_lock(m);
 	void *v = m->ops->lookup(m, key);
@@ -553,7 +584,7 @@ int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint6
 
 int map_freeze(struct map *m)
 {
-	if (m->hdr->type == BPF_MAP_TYPE_STRUCT_OPS || m->ops->fd_values)
+	if (m->g.type == BPF_MAP_TYPE_STRUCT_OPS || m->ops->fd_values)
 		return -ENOTSUPP;
 	/* Linux checks write permission first, and a frozen map has none: a second freeze is -EPERM */
 	if (m->user_rdonly || m->hdr->frozen)
@@ -596,19 +627,39 @@ int map_open_pinned(const char *path, struct map **out, struct diag *log)
 		close(fd);
 		return -EINVAL;
 	}
+	/* The constants must be ones MAP_CREATE accepts, and the layout they give (recomputed here, never
+	 * taken from the file) must be the file's: then this process's copy bounds every access. */
 	const struct map_ops *ops = ops_of(h.type);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = h.type;
+	a.key_size = h.key_size;
+	a.value_size = h.value_size;
+	a.max_entries = h.max_entries;
+	a.map_flags = h.flags;
+	a.map_extra = h.map_extra_lo | (uint64_t)h.map_extra_hi << 32;
+	memcpy(a.map_name, h.name, sizeof(a.map_name));
+	struct diag quiet; /* the checks' own MAP_CREATE wording would mislead here */
+	diag_init(&quiet, 4096);
+	bool ok = ops && h.nr_cpus > 0 && h.nr_cpus <= 1024 && !common_checks(&a, &quiet) &&
+		  !ops->check(&a, h.nr_cpus, &quiet);
+	diag_fini(&quiet);
 	struct map_hdr want = h;
-	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull;
+	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull, body = 0;
 	want.off_a = want.off_b = want.off_c = want.off_d = want.values_off = want.values_len = 0;
-	uint64_t body = ops ? ops->layout(&want) : 0;
-	if (!ops || h.total_len != hdr_len + body || (uint64_t)stt.st_size != h.total_len ||
+	want.seq[0] = 0;
+	if (ok)
+		body = ops->layout(&want);
+	uint32_t sl = h.spin_lock_off, to = h.timer_off, vs = h.value_size;
+	if (!ok || body > (1ull << 36) || h.total_len != hdr_len + body || (uint64_t)stt.st_size != h.total_len ||
 	    h.off_a != want.off_a + hdr_len || h.off_b != want.off_b + hdr_len || h.off_c != want.off_c + hdr_len ||
 	    h.off_d != want.off_d + hdr_len || h.values_off != want.values_off + hdr_len ||
-	    h.values_len != want.values_len || h.nr_cpus == 0 || h.nr_cpus > 1024 ||
-	    (h.spin_lock_off != UINT32_MAX && (h.spin_lock_off > h.value_size || h.value_size - h.spin_lock_off < 4)) ||
-	    (h.timer_off != UINT32_MAX && (h.timer_off > h.value_size || h.value_size - h.timer_off < MAP_TIMER_SIZE ||
-					   h.timer_off % 8 || (h.type != BPF_MAP_TYPE_ARRAY && h.type != BPF_MAP_TYPE_HASH &&
-							       h.type != BPF_MAP_TYPE_LRU_HASH)))) {
+	    h.values_len != want.values_len ||
+	    (sl != UINT32_MAX && (sl > vs || vs - sl < 4 || sl % 4 ||
+				  (h.type != BPF_MAP_TYPE_HASH && h.type != BPF_MAP_TYPE_ARRAY))) ||
+	    (to != UINT32_MAX && (to > vs || vs - to < MAP_TIMER_SIZE || to % 8 ||
+				  (h.type != BPF_MAP_TYPE_ARRAY && h.type != BPF_MAP_TYPE_HASH &&
+				   h.type != BPF_MAP_TYPE_LRU_HASH)))) {
 		diag_printf(log, "OBJ_GET: %s: corrupt map header", path);
 		close(fd);
 		return -EINVAL;
@@ -619,6 +670,7 @@ int map_open_pinned(const char *path, struct map **out, struct diag *log)
 		return err;
 	}
 	m->ops = ops;
+	geom_from(&m->g, &h, want.seq[0]);
 	*out = m;
 	return 0;
 }

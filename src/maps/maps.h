@@ -6,6 +6,11 @@
  * struct map_hdr; all changes to a map's structure happen under the robust, process-shared mutex in that
  * header, ordered so that a writer killed at any point leaves the structure walkable; the next locker
  * sees EOWNERDEAD and runs the type's recover() to rebuild free lists and counts.
+ * The header is shared memory too, which any process that opens the pin may scribble on: a map's
+ * constants (sizes, counts, offsets) are taken once into the process-local struct map_geom -- at create,
+ * or at open after checking them against the type's rules and the file's real length -- and every access
+ * uses that copy.  What does change (counts, list heads, indices, positions) is range-checked on each read.
+ * Readers that take no lock (array lookups and updates, hash lookups) rely on each type's own ordering.
  * Maps are created as unlinked files (O_TMPFILE) in the instance's pin root, so OBJ_PIN is a link(). */
 #ifndef BPFVM_MAPS_H
 #define BPFVM_MAPS_H
@@ -27,7 +32,7 @@ struct map_env {
 
 #define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
 #define MAP_MAGIC 0x70616d6d76667062ull /* "bpfvmmap" */
-#define MAP_LAYOUT_VERSION 2 /* 2: timer_off */
+#define MAP_LAYOUT_VERSION 3 /* 2: timer_off; 3: hash chains end in nulls markers, element generations */
 
 /* The header at offset 0 of every map's shared mapping.  Offsets are from the mapping's start. */
 struct map_hdr {
@@ -53,14 +58,27 @@ struct map_ops;
 
 #define MAP_TIMER_SIZE 16u           /* sizeof(struct bpf_timer), 8-aligned */
 
-/* Called with the map lock held when a value holding a struct bpf_timer is freed or overwritten (Linux
- * bpf_obj_free_fields() -> bpf_timer_cancel_and_free()), before the timer's bytes are zeroed.  Must not
- * block: a callback of that very timer may be waiting for the map lock. */
+/* Called when a value holding a struct bpf_timer is freed or overwritten (Linux bpf_obj_free_fields() ->
+ * bpf_timer_cancel_and_free()), before the timer's bytes are zeroed: with the map lock held, except for
+ * arrays, whose updates take no lock (so two calls for one value may race).  Must not block: a callback of
+ * that very timer may be waiting for the map lock. */
 typedef void (*map_timer_free_fn)(void *ctx, struct map *m, void *timer);
+
+/* A map's constants, this process's copy (see the top of this file). */
+struct map_geom {
+	uint32_t type, key_size, value_size, max_entries, flags, nr_cpus;
+	uint32_t spin_lock_off, timer_off; /* UINT32_MAX: none */
+	uint32_t seed;                     /* hash seed (seq[3]) */
+	uint64_t map_extra;
+	uint64_t off_a, off_b, off_c, off_d, values_off, values_len;
+	uint64_t seq0;                     /* what layout() fixed in seq[0]: hash buckets, bloom filter bits */
+	char name[BPF_OBJ_NAME_LEN];       /* NUL-terminated */
+};
 
 /* A process's handle on a map (not shared). */
 struct map {
 	const struct map_ops *ops;
+	struct map_geom g;
 	struct map_hdr *hdr;
 	uint8_t *base;
 	size_t len;
@@ -78,18 +96,25 @@ struct map_ops {
 	/* bytes the type needs after the header; sets hdr->off_* */
 	uint64_t (*layout)(struct map_hdr *h);
 	void (*init)(struct map *m);
-	/* value base of `key` (all CPUs' values for per-CPU maps), NULL if absent; lock held */
+	/* value base of `key` (all CPUs' values for per-CPU maps), NULL if absent; lock held unless
+	 * lockless_lookup */
 	void *(*lookup)(struct map *m, const void *key);
-	/* lock held.  slot = MAP_ALL_CPUS from user space */
+	/* user-space lookup without the lock, for types whose elements are reused under a reader: copies
+	 * key's value with copy() and returns 0 once that copy is known to be of key's element, else -ENOENT */
+	int (*read)(struct map *m, const void *key, void *dst, uint64_t flags,
+		    void (*copy)(struct map *m, void *dst, const void *src, uint64_t flags));
+	/* lock held (not for fixed_elems without BPF_F_LOCK).  slot = MAP_ALL_CPUS from user space */
 	long (*update)(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot);
 	long (*delete)(struct map *m, const void *key);
 	int (*next_key)(struct map *m, const void *key, void *next);
 	long (*push)(struct map *m, const void *value, uint64_t flags);
 	long (*pop)(struct map *m, void *value, bool peek);
 	void (*recover)(struct map *m);
-	/* see map_value_elem(); lock held */
+	/* see map_value_elem(); lock held unless fixed_elems */
 	int (*value_elem)(struct map *m, const void *value, void *key);
-	bool lockless_lookup;        /* arrays: lookup without the lock */
+	bool lockless_lookup;        /* arrays, hashes: lookup without the lock */
+	bool fixed_elems;            /* arrays: elements never move nor go, so updates (without BPF_F_LOCK)
+				      * and value_elem need no lock either */
 	bool percpu;
 	bool fd_values;              /* values are object ids (prog array, map-in-map) */
 	bool no_key_ops;             /* queue, stack, bloom, ringbuf: no lookup/update/delete by key */
@@ -153,7 +178,7 @@ void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx);
  * NULL), -ENOENT when that element is not in use, -EINVAL when value is not the start of a value. */
 int map_value_elem(struct map *m, const void *value, void *key);
 
-/* for type files: the element owning `value` goes away or is overwritten (lock held): runs the timer
+/* for type files: the element owning `value` goes away or is overwritten (lock held, but for arrays): runs the timer
  * hook and zeroes the timer bytes.  No-op without a timer. */
 void map_value_free_timer(struct map *m, void *value);
 /* Copies bytes [from, to) of a value, leaving dst's struct bpf_timer alone (Linux copy_map_value()). */

@@ -45,18 +45,18 @@ static uint64_t layout(struct map_hdr *h)
 
 static void init(struct map *m)
 {
-	if (!m->hdr->max_entries)
-		m->hdr->max_entries = m->hdr->nr_cpus;
+	if (!m->g.max_entries)
+		m->hdr->max_entries = m->g.max_entries = m->g.nr_cpus;
 }
 
-static struct pring *pr(struct map *m, uint32_t i) { return (struct pring *)(m->base + m->hdr->off_a) + i; }
-static uint8_t *ring(struct map *m, uint32_t i) { return m->base + m->hdr->off_c + (uint64_t)i * PERF_RING; }
+static struct pring *pr(struct map *m, uint32_t i) { return (struct pring *)(m->base + m->g.off_a) + i; }
+static uint8_t *ring(struct map *m, uint32_t i) { return m->base + m->g.off_c + (uint64_t)i * PERF_RING; }
 
 long map_perf_output(struct map *m, uint32_t index, const void *src, uint64_t size)
 {
-	if (m->hdr->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+	if (m->g.type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
 		return -EINVAL;
-	if (index >= entries(m->hdr))
+	if (index >= m->g.max_entries)
 		return -E2BIG;
 	uint64_t need = (size + 8 + 7) & ~7ull;
 	if (size > PERF_RING / 2)
@@ -64,9 +64,10 @@ long map_perf_output(struct map *m, uint32_t index, const void *src, uint64_t si
 	map_lock(m);
 	struct pring *p = pr(m, index);
 	long ret = 0;
-	uint64_t off = p->head % PERF_RING;
+	uint64_t head = p->head, off = head % PERF_RING;
 	uint64_t pad = off + need > PERF_RING ? PERF_RING - off : 0;
-	if (p->head + pad + need - p->tail > PERF_RING) {
+	/* positions are shared memory: only ever 8-aligned and at most a ring apart */
+	if (head % 8 || head + pad + need - p->tail > PERF_RING) {
 		p->lost++;
 		ret = -ENOSPC;
 	} else {
@@ -78,7 +79,7 @@ long map_perf_output(struct map *m, uint32_t index, const void *src, uint64_t si
 		uint32_t sz = (uint32_t)size;
 		memcpy(ring(m, index) + off, &sz, 4);
 		memcpy(ring(m, index) + off + 8, src, size);
-		__atomic_store_n(&p->head, p->head + pad + need, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->head, head + pad + need, __ATOMIC_RELEASE);
 	}
 	map_unlock(m);
 	/* libbpf's perf_buffer asks for a wakeup per sample (wakeup_events = 1); a lost one wakes too */
@@ -90,9 +91,9 @@ int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *dat
 		     void (*lost)(void *ctx, int cpu, uint64_t cnt), void *ctx)
 {
 	int n = 0;
-	if (m->hdr->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+	if (m->g.type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
 		return -EINVAL;
-	for (uint32_t i = 0; i < entries(m->hdr); i++) {
+	for (uint32_t i = 0; i < m->g.max_entries; i++) {
 		struct pring *p = pr(m, i);
 		uint64_t lost_cnt = __atomic_exchange_n(&p->lost, 0, __ATOMIC_ACQ_REL);
 		if (lost_cnt && lost)
@@ -102,6 +103,8 @@ int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *dat
 			if (tail >= head)
 				break;
 			uint64_t off = tail % PERF_RING;
+			if (head - tail > PERF_RING || off % 8)
+				return -EINVAL; /* corrupt positions (they are shared memory) */
 			uint32_t sz;
 			memcpy(&sz, ring(m, i) + off, 4);
 			if (sz == UINT32_MAX) { /* filler to the end of the ring */
@@ -121,7 +124,7 @@ int map_perf_consume(struct map *m, void (*sample)(void *ctx, int cpu, void *dat
 
 bool map_perf_ready(struct map *m)
 {
-	for (uint32_t i = 0; i < entries(m->hdr); i++) {
+	for (uint32_t i = 0; i < m->g.max_entries; i++) {
 		struct pring *p = pr(m, i);
 		if (__atomic_load_n(&p->lost, __ATOMIC_ACQUIRE) ||
 		    __atomic_load_n(&p->head, __ATOMIC_ACQUIRE) != __atomic_load_n(&p->tail, __ATOMIC_ACQUIRE))

@@ -29,54 +29,59 @@ static uint64_t layout(struct map_hdr *h)
 	return (uint64_t)h->max_entries * map_round8(h->value_size);
 }
 
+/* Positions are shared and may hold anything: taken modulo the capacity, every slot is in the mapping. */
 static uint8_t *slot_at(struct map *m, uint64_t pos)
 {
-	return m->base + m->hdr->off_d + (pos % m->hdr->max_entries) * map_round8(m->hdr->value_size);
+	return m->base + m->g.off_d + (pos % m->g.max_entries) * map_round8(m->g.value_size);
 }
 
 static long push(struct map *m, const void *value, uint64_t flags)
 {
 	struct map_hdr *h = m->hdr;
+	uint64_t head = h->seq[0], tail = h->seq[1];
 	if (flags & ~(uint64_t)BPF_EXIST)
 		return -EINVAL;
-	if (h->seq[1] - h->seq[0] >= h->max_entries) {
+	if (tail - head >= m->g.max_entries) {
 		if (!(flags & BPF_EXIST))
 			return -E2BIG;
 		/* BPF_EXIST: make room by dropping the oldest element */
-		h->seq[0]++;
+		h->seq[0] = head + 1;
 	}
-	memcpy(slot_at(m, h->seq[1]), value, h->value_size);
-	h->seq[1]++;
+	memcpy(slot_at(m, tail), value, m->g.value_size);
+	h->seq[1] = tail + 1;
 	return 0;
 }
 
 static long pop_queue(struct map *m, void *value, bool peek)
 {
 	struct map_hdr *h = m->hdr;
-	if (h->seq[1] == h->seq[0])
+	uint64_t head = h->seq[0], tail = h->seq[1];
+	if (tail == head)
 		return -ENOENT;
-	memcpy(value, slot_at(m, h->seq[0]), h->value_size);
+	memcpy(value, slot_at(m, head), m->g.value_size);
 	if (!peek)
-		h->seq[0]++;
+		h->seq[0] = head + 1;
 	return 0;
 }
 
 static long pop_stack(struct map *m, void *value, bool peek)
 {
 	struct map_hdr *h = m->hdr;
-	if (h->seq[1] == h->seq[0])
+	uint64_t head = h->seq[0], tail = h->seq[1];
+	if (tail == head)
 		return -ENOENT;
-	memcpy(value, slot_at(m, h->seq[1] - 1), h->value_size);
+	memcpy(value, slot_at(m, tail - 1), m->g.value_size);
 	if (!peek)
-		h->seq[1]--;
+		h->seq[1] = tail - 1;
 	return 0;
 }
 
 static void recover(struct map *m)
 {
 	struct map_hdr *h = m->hdr;
-	if (h->seq[1] < h->seq[0] || h->seq[1] - h->seq[0] > h->max_entries)
-		h->seq[0] = h->seq[1]; /* inconsistent counters: empty the queue rather than read garbage */
+	uint64_t head = h->seq[0], tail = h->seq[1];
+	if (tail < head || tail - head > m->g.max_entries)
+		h->seq[0] = tail; /* inconsistent counters: empty the queue rather than read garbage */
 }
 
 const struct map_ops queue_ops = {

@@ -40,24 +40,26 @@ static uint64_t layout(struct map_hdr *h)
 	return 128 + (uint64_t)h->max_entries;
 }
 
-static uint64_t *cons_pos(struct map *m) { return (uint64_t *)(m->base + m->hdr->off_a); }
-static uint64_t *prod_pos(struct map *m) { return (uint64_t *)(m->base + m->hdr->off_b); }
-static uint8_t *data(struct map *m) { return m->base + m->hdr->off_c; }
+static uint64_t *cons_pos(struct map *m) { return (uint64_t *)(m->base + m->g.off_a); }
+static uint64_t *prod_pos(struct map *m) { return (uint64_t *)(m->base + m->g.off_b); }
+static uint8_t *data(struct map *m) { return m->base + m->g.off_c; }
 
 void *map_ringbuf_reserve(struct map *m, uint64_t size, uint64_t flags)
 {
-	uint64_t ring = m->hdr->max_entries, need;
+	uint64_t ring = m->g.max_entries, need;
 	void *rec = NULL;
 
-	if (m->hdr->type != BPF_MAP_TYPE_RINGBUF || flags || size == 0 || size > ring / 4)
+	if (m->g.type != BPF_MAP_TYPE_RINGBUF || flags || size == 0 || size > ring / 4)
 		return NULL;
 	need = (size + RB_HDR + 7) & ~7ull;
 	map_lock(m);
 	uint64_t prod = *prod_pos(m), cons = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE);
 	uint64_t off = prod & (ring - 1), pad = 0;
+	/* positions are shared memory: only ever 8-aligned and at most a ring apart */
+	bool sane = prod % 8 == 0 && prod - cons <= ring;
 	if (off + need > ring)
 		pad = ring - off;
-	if (prod + pad + need - cons <= ring) {
+	if (sane && prod + pad + need - cons <= ring) {
 		if (pad) {
 			uint32_t h = (uint32_t)(pad - RB_HDR) | RB_DISCARD;
 			memcpy(data(m) + off, &h, 4);
@@ -78,11 +80,11 @@ void *map_ringbuf_reserve(struct map *m, uint64_t size, uint64_t flags)
  * record placed at offset 0 after a wrap filler also counts when the consumer stands on the filler. */
 static bool consumer_at(struct map *m, uint64_t rec_off)
 {
-	uint64_t ring = m->hdr->max_entries;
+	uint64_t ring = m->g.max_entries;
 	uint64_t cons_off = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE) & (ring - 1);
 	if (cons_off == rec_off)
 		return true;
-	if (rec_off != 0 || cons_off + RB_HDR > ring)
+	if (rec_off != 0 || cons_off + RB_HDR > ring || cons_off % 8)
 		return false;
 	uint32_t h = __atomic_load_n((uint32_t *)(data(m) + cons_off), __ATOMIC_ACQUIRE);
 	return (h & (RB_BUSY | RB_DISCARD)) == RB_DISCARD && cons_off + (((h & ~RB_DISCARD) + RB_HDR + 7) & ~7ull) == ring;
@@ -123,7 +125,7 @@ uint64_t map_ringbuf_query(struct map *m, uint64_t flags)
 	uint64_t cons = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE), prod = __atomic_load_n(prod_pos(m), __ATOMIC_ACQUIRE);
 	switch (flags) {
 	case BPF_RB_AVAIL_DATA: return prod - cons;
-	case BPF_RB_RING_SIZE: return m->hdr->max_entries;
+	case BPF_RB_RING_SIZE: return m->g.max_entries;
 	case BPF_RB_CONS_POS: return cons;
 	case BPF_RB_PROD_POS: return prod;
 	default: return 0;
@@ -132,16 +134,18 @@ uint64_t map_ringbuf_query(struct map *m, uint64_t flags)
 
 int map_ringbuf_consume(struct map *m, int (*cb)(void *ctx, void *data, size_t size), void *ctx)
 {
-	uint64_t ring = m->hdr->max_entries;
+	uint64_t ring = m->g.max_entries;
 	int n = 0;
 
-	if (m->hdr->type != BPF_MAP_TYPE_RINGBUF)
+	if (m->g.type != BPF_MAP_TYPE_RINGBUF)
 		return -EINVAL;
 	for (;;) {
 		uint64_t cons = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE);
 		uint64_t prod = __atomic_load_n(prod_pos(m), __ATOMIC_ACQUIRE);
 		if (cons >= prod)
 			break;
+		if (prod - cons > ring || cons % 8)
+			return -EINVAL; /* corrupt positions (they are shared memory) */
 		uint64_t off = cons & (ring - 1);
 		if (off + RB_HDR > ring)
 			return -EINVAL; /* corrupt positions */
@@ -167,11 +171,11 @@ int map_ringbuf_consume(struct map *m, int (*cb)(void *ctx, void *data, size_t s
 
 bool map_ringbuf_ready(struct map *m)
 {
-	uint64_t ring = m->hdr->max_entries;
+	uint64_t ring = m->g.max_entries;
 	uint64_t cons = __atomic_load_n(cons_pos(m), __ATOMIC_ACQUIRE);
 	uint64_t prod = __atomic_load_n(prod_pos(m), __ATOMIC_ACQUIRE);
 	uint64_t off = cons & (ring - 1);
-	if (cons >= prod || off + RB_HDR > ring)
+	if (cons >= prod || off + RB_HDR > ring || off % 8)
 		return cons < prod; /* corrupt positions: let the consumer report them */
 	return !(__atomic_load_n((uint32_t *)(data(m) + off), __ATOMIC_ACQUIRE) & RB_BUSY);
 }

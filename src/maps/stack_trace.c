@@ -22,23 +22,23 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 	return 0;
 }
 
-static uint64_t stride(const struct map_hdr *h) { return 8 + (uint64_t)h->value_size; }
+static uint64_t stride(uint32_t value_size) { return 8 + (uint64_t)value_size; }
 
 static uint64_t layout(struct map_hdr *h)
 {
 	h->off_a = 0;
 	h->values_off = 0;
 	h->values_len = 0;
-	return (uint64_t)h->max_entries * stride(h);
+	return (uint64_t)h->max_entries * stride(h->value_size);
 }
 
-static uint8_t *bkt(struct map *m, uint32_t id) { return m->base + m->hdr->off_a + id * stride(m->hdr); }
+static uint8_t *bkt(struct map *m, uint32_t id) { return m->base + m->g.off_a + (uint64_t)id * stride(m->g.value_size); }
 
 static void *lookup(struct map *m, const void *key)
 {
 	uint32_t id, nr;
 	memcpy(&id, key, 4);
-	if (id >= m->hdr->max_entries)
+	if (id >= m->g.max_entries)
 		return NULL;
 	memcpy(&nr, bkt(m, id), 4);
 	return nr ? bkt(m, id) + 8 : NULL;
@@ -48,12 +48,12 @@ static long delete(struct map *m, const void *key)
 {
 	uint32_t id, nr;
 	memcpy(&id, key, 4);
-	if (id >= m->hdr->max_entries)
+	if (id >= m->g.max_entries)
 		return -ENOENT;
 	memcpy(&nr, bkt(m, id), 4);
 	if (!nr)
 		return -ENOENT;
-	memset(bkt(m, id), 0, stride(m->hdr));
+	memset(bkt(m, id), 0, stride(m->g.value_size));
 	return 0;
 }
 
@@ -62,9 +62,9 @@ static int next_key(struct map *m, const void *key, void *next)
 	uint32_t id = 0;
 	if (key) {
 		memcpy(&id, key, 4);
-		id = id >= m->hdr->max_entries ? 0 : id + 1;
+		id = id >= m->g.max_entries ? 0 : id + 1;
 	}
-	for (; id < m->hdr->max_entries; id++) {
+	for (; id < m->g.max_entries; id++) {
 		uint32_t nr;
 		memcpy(&nr, bkt(m, id), 4);
 		if (nr) {
@@ -77,14 +77,14 @@ static int next_key(struct map *m, const void *key, void *next)
 
 long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t flags)
 {
-	if (m->hdr->type != BPF_MAP_TYPE_STACK_TRACE)
+	if (m->g.type != BPF_MAP_TYPE_STACK_TRACE)
 		return -EINVAL;
-	uint32_t cap = m->hdr->value_size / 8;
+	uint32_t cap = m->g.value_size / 8;
 	if (nr > cap)
 		nr = cap;
 	if (nr == 0)
 		return -EFAULT;
-	uint32_t id = map_hash(ips, nr * 8, 0) % m->hdr->max_entries;
+	uint32_t id = map_hash(ips, nr * 8, 0) % m->g.max_entries;
 	long ret = id;
 	map_lock(m);
 	uint8_t *b = bkt(m, id);
@@ -94,7 +94,7 @@ long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t f
 	if (old && !same && !(flags & BPF_F_REUSE_STACKID)) {
 		ret = -EEXIST;
 	} else if (!same) {
-		memset(b, 0, stride(m->hdr));
+		memset(b, 0, stride(m->g.value_size));
 		memcpy(b + 8, ips, nr * 8);
 		memcpy(b, &nr, 4);
 	}
