@@ -1242,6 +1242,130 @@ TEST(threads_no_lost_updates)
 	bpfvm_free(vm);
 }
 
+/* ---- lockless lookups while writers reuse elements ------------------------------------------------
+ * A small table (64 elements) under 256 keys: every insert after a delete takes an element some reader
+ * may still stand on, and links it into another bucket.  Values are derived from their key, so a lookup
+ * that answers with another key's value (or a torn one) is caught. */
+#define CHURN_KEYS 256u
+#define CHURN_C 0x9e3779b97f4a7c15ull
+
+struct churn {
+	struct bpfvm *vm;
+	int fd, prog, *stop;
+	uint32_t words;          /* u64 words in a user-space value (all CPUs) */
+	uint64_t seed, found, missed, bad;
+};
+
+static uint32_t churn_rnd(struct churn *c)
+{
+	c->seed = c->seed * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(c->seed >> 33);
+}
+
+static void churn_fill(uint64_t *v, uint32_t words, uint32_t k)
+{
+	for (uint32_t j = 0; j < words; j++)
+		v[j] = (k + 1) * CHURN_C + j % 2; /* per CPU: { (k+1)*C, (k+1)*C + 1 } */
+}
+
+static void *churn_writer(void *arg)
+{
+	struct churn *c = arg;
+	uint64_t v[2 * 64];
+	while (!__atomic_load_n(c->stop, __ATOMIC_RELAXED)) {
+		uint32_t k = churn_rnd(c) % CHURN_KEYS, d = churn_rnd(c) % CHURN_KEYS;
+		churn_fill(v, c->words, k);
+		long r = UPD(c->vm, c->fd, &k, v, 0);
+		if (r && r != -E2BIG)
+			c->bad++;
+		r = DEL(c->vm, c->fd, &d);
+		if (r && r != -ENOENT)
+			c->bad++;
+	}
+	return NULL;
+}
+
+static void *churn_prog_writer(void *arg)
+{
+	struct churn *c = arg;
+	uint64_t r0;
+	while (!__atomic_load_n(c->stop, __ATOMIC_RELAXED))
+		if (bpfvm_prog_run(c->vm, c->prog, BPFVM_ENGINE_INTERP, NULL, 0, &r0) || (r0 && r0 != (uint64_t)-E2BIG &&
+											 r0 != (uint64_t)-ENOENT))
+			c->bad++;
+	return NULL;
+}
+
+static void *churn_reader(void *arg)
+{
+	struct churn *c = arg;
+	uint64_t v[2 * 64], want[2 * 64];
+	while (!__atomic_load_n(c->stop, __ATOMIC_RELAXED)) {
+		uint32_t k = churn_rnd(c) % CHURN_KEYS;
+		long r = LKP(c->vm, c->fd, &k, v);
+		if (r == -ENOENT) {
+			c->missed++;
+			continue;
+		}
+		churn_fill(want, c->words, k);
+		if (r || memcmp(v, want, c->words * 8)) {
+			if (c->bad++ < 3)
+				printf("  key %u: lookup %ld, value 0x%llx 0x%llx\n", k, r, (unsigned long long)v[0],
+				       (unsigned long long)v[1]);
+		} else {
+			c->found++;
+		}
+	}
+	return NULL;
+}
+
+TEST(lockless_lookups_under_element_reuse)
+{
+	static const uint32_t types[] = { BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH,
+					  BPF_MAP_TYPE_LRU_PERCPU_HASH };
+	for (size_t t = 0; t < N(types); t++) {
+		bool percpu = types[t] == BPF_MAP_TYPE_PERCPU_HASH || types[t] == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+		struct bpfvm *vm = new_vm(2);
+		int fd = mk(vm, types[t], 4, 16, 64, 0), stop = 0;
+		CHECK(fd >= 0);
+		/* a program writer too (not for per-CPU maps: a program writes one CPU's value, the others of a
+		 * new element read 0): prandom & 255 is the key, bit 8 picks update or delete */
+		int prog = percpu ? -1 : asm_prog(vm, 0,
+			"call 7\nr6 = r0\nr0 &= 255\n*(u32 *)(r10 - 4) = r0\nr1 = r0\nr1 += 1\nr2 = %llu ll\n"
+			"r1 *= r2\n*(u64 *)(r10 - 24) = r1\nr1 += 1\n*(u64 *)(r10 - 16) = r1\n"
+			"r1 = %llu ll\nr2 = r10\nr2 += -4\nr6 &= 256\nif r6 != 0 goto del\n"
+			"r3 = r10\nr3 += -24\nr4 = 0\ncall 2\nexit\ndel:\ncall 3\nexit\n",
+			(unsigned long long)CHURN_C, MAPFD(fd));
+		CHECK(percpu || prog >= 0);
+		struct churn c[5];
+		pthread_t th[5];
+		int n = 0;
+		for (int i = 0; i < 5; i++)
+			c[i] = (struct churn){ .vm = vm, .fd = fd, .prog = prog, .stop = &stop, .words = percpu ? 2 * 2 : 2,
+					      .seed = 0x1234567ull * (uint64_t)(i + 1) + t };
+		pthread_create(&th[n], NULL, churn_writer, &c[n]), n++;
+		if (!percpu)
+			pthread_create(&th[n], NULL, churn_prog_writer, &c[n]), n++;
+		int readers = n;
+		for (int i = 0; i < 3; i++, n++)
+			pthread_create(&th[n], NULL, churn_reader, &c[n]);
+		usleep(400000);
+		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+		uint64_t found = 0, missed = 0;
+		for (int i = 0; i < n; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_EQ_U64(c[i].bad, 0);
+			if (i >= readers) {
+				found += c[i].found;
+				missed += c[i].missed;
+			}
+		}
+		/* both answers happened, many times: the readers raced live elements */
+		CHECK(found > 1000 && missed > 1000);
+		bpfvm_free(vm);
+	}
+}
+
 TEST(pin_and_share_across_processes)
 {
 	struct bpfvm *vm = new_vm(1);
@@ -1349,6 +1473,7 @@ int main(void)
 	RUN(percpu_updates_from_threads);
 	RUN(threads_no_lost_updates);
 	RUN(pin_and_share_across_processes);
+	RUN(lockless_lookups_under_element_reuse);
 	rmdir(pin_root);
 	return test_done();
 }
