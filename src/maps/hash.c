@@ -263,7 +263,7 @@ restart:
 	for (uint32_t ref = ld_acq(&heads(m)[b]);; ) {
 		uint32_t i = idx_of(m, ref);
 		if (i == UINT32_MAX) {
-			if (ref == nulls(b) || !budget)
+			if (ref == nulls(b) || !budget--)
 				return UINT32_MAX;
 			goto restart; /* another bucket's marker: we were carried off by a reused element */
 		}
@@ -282,6 +282,8 @@ restart:
 		ref = ld_acq(&e->next);
 	}
 }
+
+static void recover(struct map *m);
 
 static void touch(struct map *m, uint32_t i)
 {
@@ -333,6 +335,8 @@ static void unlink_elem(struct map *m, uint32_t i, uint32_t *link)
 	st_rel(&e->gen, (ld(&e->gen) | 1) + 1); /* odd -> even: readers holding it see it go */
 	if (is_lru(m))
 		lru_unlink(m, i);
+	if (m->ops->fd_values) /* no stale object id left behind for a scribbled chain to bring back */
+		__atomic_store_n((uint32_t *)(void *)val_at(m, i), 0, __ATOMIC_RELAXED);
 	e->fnext = H(m)->free_head;
 	H(m)->free_head = i + 1;
 	H(m)->count--;
@@ -430,10 +434,17 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 			return -ENOMEM;
 	}
 	struct hmeta *e = meta(m, f);
-	H(m)->free_head = e->fnext;
 	uint32_t gen = ld(&e->gen);
-	if (gen & 1) /* corrupt: make it free before anyone may see the new key */
-		st_rel(&e->gen, ++gen);
+	if (gen & 1) {
+		/* the free list names an element in use: the memory was scribbled on.  Rebuild the free
+		 * list from the chains rather than take an element readers may be looking at. */
+		recover(m);
+		if ((f = idx_of(m, H(m)->free_head)) == UINT32_MAX)
+			return -E2BIG;
+		e = meta(m, f);
+		gen = ld(&e->gen);
+	}
+	H(m)->free_head = e->fnext;
 	key_store(m, f, key);
 	write_value(m, f, value, flags, slot, true);
 	st(&e->ref, 0);
