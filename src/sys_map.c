@@ -253,7 +253,7 @@ static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 	uint8_t *cur = NULL, *next = NULL;
 	bool writes = cmd != BPF_MAP_LOOKUP_BATCH, reads = cmd != BPF_MAP_UPDATE_BATCH && cmd != BPF_MAP_DELETE_BATCH;
 	uint64_t ef = a->batch.elem_flags;
-	bool has_lock = m->hdr->spin_lock_off != UINT32_MAX;
+	bool has_lock = m->g.spin_lock_off != UINT32_MAX;
 
 	if ((writes && (m->user_rdonly || m->hdr->frozen)) || (reads && m->user_wronly)) {
 		err = sys_err(vm, -EPERM, "batch: map fd %u is not %s", a->batch.map_fd, writes ? "writable" : "readable");

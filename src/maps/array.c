@@ -146,9 +146,9 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	uint32_t rs = map_round8(m->g.value_size);
 	if (slot == MAP_ALL_CPUS) {
 		/* whole 8-byte slots, padding included, as Linux's copy_map_value_long() */
-		memcpy(v, value, (size_t)rs * m->g.nr_cpus);
+		map_copy_racy(v, value, (size_t)rs * m->g.nr_cpus);
 	} else {
-		memcpy(v + slot * rs, value, m->g.value_size);
+		map_copy_racy(v + slot * rs, value, m->g.value_size);
 	}
 	return 0;
 }

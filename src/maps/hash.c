@@ -349,23 +349,23 @@ static void write_value(struct map *m, uint32_t i, const void *value, uint64_t f
 	if (m->ops->percpu) {
 		if (slot == MAP_ALL_CPUS) {
 			/* whole 8-byte slots, padding included, as Linux's copy_map_value_long() */
-			memcpy(v, value, (size_t)rs * m->g.nr_cpus);
+			map_copy_racy(v, value, (size_t)rs * m->g.nr_cpus);
 		} else {
 			if (fresh)
-				memset(v, 0, (size_t)rs * m->g.nr_cpus);
-			memcpy(v + slot * rs, value, vs);
+				map_copy_racy(v, NULL, (size_t)rs * m->g.nr_cpus);
+			map_copy_racy(v + slot * rs, value, vs);
 		}
 		return;
 	}
 	if (fresh && m->g.timer_off != UINT32_MAX) /* never the caller's bytes (check_and_init_map_value()) */
-		memset(v + m->g.timer_off, 0, MAP_TIMER_SIZE);
+		map_copy_racy(v + m->g.timer_off, NULL, MAP_TIMER_SIZE);
 	if (sl == UINT32_MAX) {
 		map_copy_fields(m, v, value, 0, vs);
 		return;
 	}
 	uint32_t *lockw = (uint32_t *)(v + sl);
 	if (fresh)
-		*lockw = 0;
+		__atomic_store_n(lockw, 0, __ATOMIC_RELAXED);
 	if (flags & BPF_F_LOCK) {
 		uint32_t zero = 0;
 		while (!__atomic_compare_exchange_n(lockw, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))

@@ -310,17 +310,39 @@ void map_value_free_timer(struct map *m, void *value)
 	__atomic_store_n(&words[1], 0, __ATOMIC_RELEASE);
 }
 
+void map_copy_racy(void *dst, const void *src, size_t len)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	size_t i = 0;
+	while (i < len) {
+		uintptr_t al = (uintptr_t)(d + i) | (uintptr_t)(s ? s + i : 0);
+		if (!(al & 7) && len - i >= 8) {
+			__atomic_store_n((uint64_t *)(void *)(d + i), s ? __atomic_load_n((const uint64_t *)(const void *)(s + i),
+				__ATOMIC_RELAXED) : 0, __ATOMIC_RELAXED);
+			i += 8;
+		} else if (!(al & 3) && len - i >= 4) {
+			__atomic_store_n((uint32_t *)(void *)(d + i), s ? __atomic_load_n((const uint32_t *)(const void *)(s + i),
+				__ATOMIC_RELAXED) : 0, __ATOMIC_RELAXED);
+			i += 4;
+		} else {
+			__atomic_store_n(d + i, s ? __atomic_load_n(s + i, __ATOMIC_RELAXED) : 0, __ATOMIC_RELAXED);
+			i++;
+		}
+	}
+}
+
 void map_copy_fields(const struct map *m, uint8_t *dst, const uint8_t *src, uint32_t from, uint32_t to)
 {
 	uint32_t t = m->g.timer_off;
 	if (t == UINT32_MAX || to <= t || from >= t + MAP_TIMER_SIZE) {
-		memcpy(dst + from, src + from, to - from);
+		map_copy_racy(dst + from, src + from, to - from);
 		return;
 	}
 	if (from < t)
-		memcpy(dst + from, src + from, t - from);
+		map_copy_racy(dst + from, src + from, t - from);
 	if (to > t + MAP_TIMER_SIZE)
-		memcpy(dst + t + MAP_TIMER_SIZE, src + t + MAP_TIMER_SIZE, to - t - MAP_TIMER_SIZE);
+		map_copy_racy(dst + t + MAP_TIMER_SIZE, src + t + MAP_TIMER_SIZE, to - t - MAP_TIMER_SIZE);
 }
 
 /* ---- program side --------------------------------------------------------------------------- */
@@ -425,7 +447,7 @@ static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 {
 	uint32_t sl = m->g.spin_lock_off;
 	if (m->ops->percpu) {
-		memcpy(dst, src, map_user_value_size(m));
+		map_copy_racy(dst, src, map_user_value_size(m));
 		return;
 	}
 	uint32_t *lockw = sl != UINT32_MAX && (flags & BPF_F_LOCK) ? (uint32_t *)((uint8_t *)src + sl) : NULL;

@@ -182,6 +182,10 @@ int map_value_elem(struct map *m, const void *value, void *key);
  * hook and zeroes the timer bytes.  No-op without a timer. */
 void map_value_free_timer(struct map *m, void *value);
 /* Copies bytes [from, to) of a value, leaving dst's struct bpf_timer alone (Linux copy_map_value()). */
+/* Value bytes copied word by word with relaxed atomics (src NULL: zeroes): lookups and updates without the
+ * lock race with each other and with programs by design (a torn value is what Linux gives without
+ * BPF_F_LOCK), and atomics keep that race defined behaviour rather than a data race. */
+void map_copy_racy(void *dst, const void *src, size_t len);
 void map_copy_fields(const struct map *m, uint8_t *dst, const uint8_t *src, uint32_t from, uint32_t to);
 
 /* the lock (robust: recovers from a dead owner) */
