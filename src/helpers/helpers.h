@@ -72,6 +72,11 @@ static inline unsigned hlp_zero_size_reg(uint8_t mask, uint64_t r1, uint64_t r2,
 			return i + 1;
 	return 0;
 }
+/* The map of the program whose values hold the special field (struct bpf_spin_lock, struct bpf_timer:
+ * field_off = map_spin_lock_off, map_timer_off) at address p, or NULL: what Linux's verifier proves of
+ * ARG_PTR_TO_SPIN_LOCK / ARG_PTR_TO_TIMER arguments, checked at run time. */
+struct map;
+struct map *hlp_value_field_map(const struct vm_run *run, uint64_t p, uint32_t (*field_off)(const struct map *));
 /* A run that ends (exit or fault) still holding a bpf_spin_lock: the lock is released, and a clean exit
  * becomes a fault, as Linux's verifier refuses such programs. */
 void hlp_spin_run_end(struct vm_run *run);

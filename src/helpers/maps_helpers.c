@@ -287,16 +287,16 @@ uint64_t hlp_get_stack(ARGS)
 /* Linux's verifier proves a program takes at most one lock, in a map value's struct bpf_spin_lock, and
  * releases it before exit; without it a program could spin forever on a word it owns (a second lock, a
  * packet byte).  So the run records the lock it holds and these refuse what the verifier would. */
-static bool is_value_lock(const struct vm_run *run, uint64_t p)
+struct map *hlp_value_field_map(const struct vm_run *run, uint64_t p, uint32_t (*field_off)(const struct map *))
 {
 	const struct vm_prog *prog = run->prog;
 	for (size_t i = 0; i < prog->used_map_cnt; i++) {
 		struct map *m = prog->used_maps[i];
-		uint32_t off = map_spin_lock_off(m);
+		uint32_t off = field_off(m);
 		if (off != UINT32_MAX && p >= off && map_value_elem(m, (uint8_t *)(uintptr_t)p - off, NULL) != -EINVAL)
-			return true;
+			return m;
 	}
-	return false;
+	return NULL;
 }
 
 uint64_t hlp_spin_lock(ARGS)
@@ -309,7 +309,7 @@ uint64_t hlp_spin_lock(ARGS)
 		vm_fault(run, -EINVAL, "Locking two bpf_spin_locks are not allowed", (uintptr_t)l, 4);
 		return 0;
 	}
-	if (!is_value_lock(run, r1)) {
+	if (!hlp_value_field_map(run, r1, map_spin_lock_off)) {
 		vm_fault(run, -EINVAL, "bpf_spin_lock: R1 is not the struct bpf_spin_lock of a map value", (uintptr_t)l, 4);
 		return 0;
 	}

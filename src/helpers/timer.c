@@ -409,13 +409,8 @@ static struct timer_ent *timer_arg(struct vm_run *run, struct hlp_timers **tsp, 
 		pthread_mutex_unlock(&ts->lock);
 	}
 	/* Not one of ours: still it must be a timer's place in a map of the program. */
-	const struct vm_prog *prog = run->prog;
-	for (size_t i = 0; i < prog->used_map_cnt; i++) {
-		struct map *m = prog->used_maps[i];
-		uint32_t off = map_timer_off(m);
-		if (off != UINT32_MAX && p >= off && map_value_elem(m, (uint8_t *)(uintptr_t)p - off, NULL) != -EINVAL)
-			return NULL;
-	}
+	if (hlp_value_field_map(run, p, map_timer_off))
+		return NULL;
 	vm_fault(run, -EINVAL, "bpf_timer: R1 is not a struct bpf_timer in a map value", (uintptr_t)p, MAP_TIMER_SIZE);
 	return NULL;
 }
