@@ -44,7 +44,7 @@ $(BUILD)/libbpfvm.so: $(LIB_OBJS)
 $(BUILD)/bpfvm: $(TOOL_OBJS) $(BUILD)/libbpfvm.a
 	$(CC) $(ALLCFLAGS) -o $@ $(TOOL_OBJS) $(BUILD)/libbpfvm.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libbpfvm.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/test_bpf.h $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 

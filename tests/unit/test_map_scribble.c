@@ -24,6 +24,7 @@
 #include <bpfvm.h>
 #include "maps/maps.h"
 #include "test.h"
+#include "test_bpf.h"
 
 #define NCPUS 2
 #define MAXV 64                      /* bytes of a user-space value buffer we need at most */
@@ -83,17 +84,6 @@ static bool keyless(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_QUEUE || t == BPF_MAP_TYPE_STACK || t == BPF_MAP_TYPE_BLOOM_FILTER ||
 	       t == BPF_MAP_TYPE_RINGBUF;
-}
-
-static long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *v, uint64_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)fd;
-	a.key = (uintptr_t)k;
-	a.value = (uintptr_t)v;
-	a.flags = flags;
-	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
 }
 
 static long next_key(struct bpfvm *vm, int fd, const void *k, void *next)

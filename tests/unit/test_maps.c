@@ -11,6 +11,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_bpf.h"
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -23,31 +24,6 @@ static struct bpfvm *new_vm(unsigned cpus)
 	return bpfvm_new(&o);
 }
 
-static int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
-	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
-}
-
-static long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *v, uint64_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)fd;
-	a.key = (uintptr_t)k;
-	a.value = (uintptr_t)v;
-	a.flags = flags;
-	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
-}
-#define UPD(vm, fd, k, v, f) elem(vm, BPF_MAP_UPDATE_ELEM, fd, k, v, f)
-#define LKP(vm, fd, k, v) elem(vm, BPF_MAP_LOOKUP_ELEM, fd, k, v, 0)
-#define DEL(vm, fd, k) elem(vm, BPF_MAP_DELETE_ELEM, fd, k, NULL, 0)
 
 static long next_key(struct bpfvm *vm, int fd, const void *k, void *next)
 {

@@ -12,6 +12,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_bpf.h"
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -47,29 +48,6 @@ __attribute__((format(printf, 3, 4))) static int run(char *out, size_t len, cons
 	}
 	int st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
-	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
-}
-
-static long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *v, uint64_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)fd;
-	a.key = (uintptr_t)k;
-	a.value = (uintptr_t)v;
-	a.flags = flags;
-	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
 }
 
 static long pin(struct bpfvm *vm, int fd, const char *path)
