@@ -178,20 +178,22 @@ static inline bool region_hit(const struct vm_region *r, uintptr_t addr, size_t 
 	return addr - r->lo < r->hi - r->lo && len <= r->hi - addr && region_allows(r, write);
 }
 
-/* vm_mem_ok_slow(), filling the cache. */
+/* vm_mem_ok_slow(), filling the cache (each table searched once). */
 static bool mem_ok_remember(const struct vm_run *run, uintptr_t addr, size_t len, bool write, struct region_cache *c)
 {
-	if (!in_ctx(run, addr)) {
-		const struct vm_region *r = run_region(run, addr, len);
-		if (r) {
-			c->run = *r;
-			c->run_idx = (unsigned)(r - run->regions);
-		} else if ((r = prog_region(run, addr, len)))
-			c->map = *r;
-		if (r)
-			return region_allows(r, write);
+	if (in_ctx(run, addr))
+		return vm_mem_ok_slow(run, addr, len, write);
+	const struct vm_region *r = run_region(run, addr, len);
+	if (r) {
+		c->run = *r;
+		c->run_idx = (unsigned)(r - run->regions);
+		return region_allows(r, write);
 	}
-	return vm_mem_ok_slow(run, addr, len, write);
+	if ((r = prog_region(run, addr, len))) {
+		c->map = *r;
+		return region_allows(r, write);
+	}
+	return sys_mem_ok_dynamic(run->vm, addr, len, write);
 }
 
 bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable)
@@ -260,7 +262,6 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	uint64_t budget = run->budget;
 	struct region_cache hit = { { 0, 0, false, false }, { 0, 0, false, false }, 0 };
 
-	/* A frame starts zeroed: a program reading stack it never wrote must not see host memory. */
 	zero_frame(frame_lo);
 
 	reg[0] = 0;
