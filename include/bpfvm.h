@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +109,55 @@ long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t b
 #define BPFVM_DISASM_ALU32 2
 #define BPFVM_DISASM_HEX   4 /* numbers in hex as llvm-objdump's default; decimal (--no-print-imm-hex) without */
 size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, char *buf, size_t len);
+
+/* ---- classic BPF: socket filters (tcpdump, SO_ATTACH_FILTER) and seccomp policies ---------- */
+
+/* What a classic program is for: the checks and the translation's context differ. */
+#define BPFVM_CBPF_SOCKET  0 /* Linux's bpf_check_classic(); runs on a struct __sk_buff (packet) */
+#define BPFVM_CBPF_SECCOMP 1 /* + seccomp_check_filter(); runs on a struct seccomp_data */
+
+/* Parses a classic program given as raw struct sock_filter bytes (host byte order) or as the text
+ * `tcpdump -dd`, `-ddd` or `-d` prints (text is recognised by its bytes).  Writes up to buf_cnt insns
+ * to buf and returns how many the program has (call again with a larger buffer if that is more than
+ * buf_cnt), or -EINVAL ("line N: ..." in the log), -E2BIG (more than 4096 insns), -ENOMEM.  Syntax
+ * only: bpfvm_cbpf_check() applies the rules. */
+long bpfvm_cbpf_parse(struct bpfvm *vm, const void *src, size_t len, struct sock_filter *buf, size_t buf_cnt);
+
+/* Checks a classic program as Linux does (kind BPFVM_CBPF_*): known opcodes, jumps inside the program,
+ * M[] loaded only after a store on every path, no division by a constant 0, a return at the end; for
+ * seccomp only its opcode list and aligned loads inside struct seccomp_data.  0 or -EINVAL with
+ * "insn N: ..." in the log. */
+int bpfvm_cbpf_check(struct bpfvm *vm, const struct sock_filter *prog, size_t cnt, int kind);
+
+/* Checks and translates to eBPF as Linux's bpf_convert_filter() (A in r0, X in r7, M[] on the stack,
+ * LD_ABS/LD_IND packet loads, ancillary loads from struct __sk_buff).  Writes up to buf_cnt insns and
+ * returns how many the translation has, or -EINVAL, -EOPNOTSUPP (ancillary loads bpfvm cannot provide:
+ * SKF_AD_NLATTR, SKF_AD_NLATTR_NEST, SKF_AD_PAY_OFFSET), -ENOMEM. */
+long bpfvm_cbpf_translate(struct bpfvm *vm, const struct sock_filter *prog, size_t cnt, int kind,
+			  struct bpf_insn *buf, size_t buf_cnt);
+
+/* Checks, translates and loads: BPFVM_CBPF_SOCKET as a BPF_PROG_TYPE_SOCKET_FILTER program (run it with
+ * bpfvm_prog_run_packet(), bpfvm_prog_run_capture(), bpfvm_pcap_run()...), BPFVM_CBPF_SECCOMP as a plain
+ * program whose memory is a struct seccomp_data (bpfvm_prog_run(), or bpfvm_seccomp_run()).  Returns the
+ * program handle (release with bpfvm_close()) or a negative errno as above. */
+int bpfvm_cbpf_load(struct bpfvm *vm, const struct sock_filter *prog, size_t cnt, int kind, const char *name);
+
+/* The program as `tcpdump -d` lists it, one line per insn.  snprintf semantics. */
+size_t bpfvm_cbpf_dump(const struct sock_filter *prog, size_t cnt, char *buf, size_t len);
+
+/* Runs socket filter prog_fd on one captured frame pkt[0..caplen) that was wirelen bytes long on the
+ * wire, as libpcap's pcap_offline_filter() runs a filter on a capture: packet loads see the caplen
+ * bytes (beyond them: the filter returns 0), `len` (__sk_buff.len) is wirelen.  Any length runs, even
+ * a frame shorter than an Ethernet header.  *ret is the filter's result, the bytes to keep (0: drop).
+ * Returns 0, -EBADF, -EINVAL (not a socket filter, or wirelen < caplen), or the run's fault. */
+int bpfvm_prog_run_capture(struct bpfvm *vm, int prog_fd, const void *pkt, uint32_t caplen, uint32_t wirelen,
+			   uint32_t *ret);
+
+/* Runs seccomp program prog_fd (from bpfvm_cbpf_load(.., BPFVM_CBPF_SECCOMP, ..)) over *sd as the kernel
+ * does at a system call; *ret is the filter's SECCOMP_RET_* value (action | data).  Returns 0 or a
+ * negative errno. */
+struct seccomp_data;
+int bpfvm_seccomp_run(struct bpfvm *vm, int prog_fd, const struct seccomp_data *sd, uint32_t *ret);
 
 /* ---- the bpf() command interface ---------------------------------------------------------- */
 

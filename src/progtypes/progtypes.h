@@ -166,6 +166,11 @@ int pt_xdp_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size_t cap, size_t *len,
 		      uint32_t ifindex, uint32_t rx_queue, struct pt_pkt_result *res);
 bool pt_is_skb_type(uint32_t type);
+/* A socket filter (or other __sk_buff type, filter semantics) on one captured frame of any length:
+ * packet loads see pkt[0..caplen), __sk_buff.len is wirelen (pcap_offline_filter()).  r0 in *retval.
+ * Returns 0 or the run's negative errno (message in the instance log). */
+int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
+		       uint32_t *retval);
 
 /* Runs prog `repeat` times (0 counts as 1) on run (set up by the caller); r0 of the last run in *retval
  * and the mean ns per run in *duration.  Returns 0 or the run's negative errno. */

@@ -338,3 +338,45 @@ int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 	pt_pkt_release(vm, &p);
 	return err;
 }
+
+int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
+		       uint32_t *retval)
+{
+	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
+	struct __sk_buff keep;
+	struct pt_pkt p;
+	struct vm_run run;
+	uint32_t pkt_type = PACKET_HOST;
+	uint64_t r0 = 0;
+	int err;
+
+	memset(&p, 0, sizeof(p));
+	p.prog_type = prog->type;
+	p.attach_type = prog->expected_attach_type;
+	if ((err = pt_pkt_get(vm, &p, PT_XDP_HEADROOM + caplen + PT_SHINFO_SZ, PT_XDP_HEADROOM, pkt, caplen)))
+		return sys_err(vm, err, "cannot map the packet");
+	p.mac = p.data;
+	p.net = p.data;
+	if (caplen >= ETH_HLEN) {
+		eth_type_trans(&p, &pkt_type, false);
+		if (pkt_type == PACKET_OTHERHOST)
+			pkt_type = PACKET_HOST; /* the frame was received for this host */
+	}
+	memset(&keep, 0, sizeof(keep));
+	keep.pkt_type = pkt_type;
+	keep.ingress_ifindex = 1;
+	keep.ifindex = 1;
+	keep.wire_len = wirelen;
+	keep.gso_segs = 1;
+	fill_ips(&p, &keep);
+	vm_run_init(&run, prog, stack);
+	memcpy(p.ctx, &keep, sizeof(keep));
+	pt_pkt_attach(&p, &run, false, false);
+	/* as pcap_offline_filter(): loads see the captured bytes, `len` is the length on the wire */
+	((struct __sk_buff *)p.ctx)->len = wirelen;
+	err = vm_exec(&run, &r0);
+	pt_pkt_release(vm, &p);
+	if (!err)
+		*retval = (uint32_t)r0;
+	return err;
+}
