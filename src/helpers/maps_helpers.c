@@ -184,7 +184,8 @@ static struct map *reserved_owner(struct vm_run *run, uint64_t p)
 		bool w;
 		map_region(m, &lo, &len, &w);
 		uintptr_t a = (uintptr_t)p;
-		if (a >= (uintptr_t)lo + 8 && a < (uintptr_t)lo + len && (a - (uintptr_t)lo) % 8 == 0) {
+		/* len covers both mappings of the data; a record's header is always in the first */
+		if (a >= (uintptr_t)lo + 8 && a - (uintptr_t)lo <= len / 2 && (a - (uintptr_t)lo) % 8 == 0) {
 			uint32_t h;
 			memcpy(&h, (const void *)(a - 8), 4);
 			if (h & (1u << 31))

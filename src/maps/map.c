@@ -111,19 +111,26 @@ static void geom_from(struct map_geom *g, const struct map_hdr *h, uint64_t seq0
 	g->name[sizeof(g->name) - 1] = 0;
 }
 
-static int map_from_fd(int fd, size_t len, struct map **out)
+/* Maps len bytes of fd, then, for mirror > 0, the file's last mirror bytes once more right after them
+ * (one reservation first, so nothing else can land between the two). */
+static int map_from_fd(int fd, size_t len, size_t mirror, struct map **out)
 {
 	struct map *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
+	uint8_t *p = mmap(NULL, len + mirror, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED ||
+	    mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+	    (mirror && mmap(p + len, mirror, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+			    (off_t)(len - mirror)) == MAP_FAILED)) {
+		if (p != MAP_FAILED)
+			munmap(p, len + mirror);
 		free(m);
 		return -ENOMEM;
 	}
 	m->base = p;
-	m->len = len;
-	m->hdr = p;
+	m->len = len + mirror;
+	m->hdr = (struct map_hdr *)p;
 	m->fd = fd;
 	*out = m;
 	return 0;
@@ -157,7 +164,7 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 	h.timer_off = UINT32_MAX;
 	memcpy(h.name, a->map_name, sizeof(h.name));
 	uint64_t body = ops->layout(&h);
-	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull;
+	uint64_t hdr_len = MAP_HDR_LEN;
 	if (body > (1ull << 36)) {
 		diag_printf(log, "MAP_CREATE: map too large (%llu bytes)", (unsigned long long)body);
 		return -E2BIG;
@@ -176,7 +183,7 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 		diag_printf(log, "MAP_CREATE: cannot create %llu bytes of map memory", (unsigned long long)h.total_len);
 		return -ENOMEM;
 	}
-	err = map_from_fd(fd, h.total_len, &m);
+	err = map_from_fd(fd, h.total_len, ops->mirror_tail ? h.max_entries : 0, &m);
 	if (err) {
 		close(fd);
 		return err;
@@ -228,7 +235,8 @@ size_t map_user_value_size(const struct map *m)
 void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable)
 {
 	*lo = m->base + m->g.values_off;
-	*len = m->g.values_len;
+	/* a ring buffer's record may run on into the second mapping of its data */
+	*len = m->ops->mirror_tail ? 2 * m->g.values_len : m->g.values_len;
 	*prog_writable = !(m->g.flags & BPF_F_RDONLY_PROG);
 }
 
@@ -667,7 +675,7 @@ int map_open_pinned(const char *path, struct map **out, struct diag *log)
 		  !ops->check(&a, h.nr_cpus, &quiet);
 	diag_fini(&quiet);
 	struct map_hdr want = h;
-	uint64_t hdr_len = (sizeof(struct map_hdr) + 63) & ~63ull, body = 0;
+	uint64_t hdr_len = MAP_HDR_LEN, body = 0;
 	want.off_a = want.off_b = want.off_c = want.off_d = want.values_off = want.values_len = 0;
 	want.seq[0] = 0;
 	if (ok)
@@ -686,7 +694,7 @@ int map_open_pinned(const char *path, struct map **out, struct diag *log)
 		close(fd);
 		return -EINVAL;
 	}
-	err = map_from_fd(fd, h.total_len, &m);
+	err = map_from_fd(fd, h.total_len, ops->mirror_tail ? h.max_entries : 0, &m);
 	if (err) {
 		close(fd);
 		return err;

@@ -32,7 +32,8 @@ struct map_env {
 
 #define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
 #define MAP_MAGIC 0x70616d6d76667062ull /* "bpfvmmap" */
-#define MAP_LAYOUT_VERSION 3 /* 2: timer_off; 3: hash chains end in nulls markers, element generations */
+#define MAP_LAYOUT_VERSION 4 /* 2: timer_off; 3: hash chains end in nulls markers, element generations;
+                                4: ring buffer data page-aligned, mapped twice, pending position */
 
 /* The header at offset 0 of every map's shared mapping.  Offsets are from the mapping's start. */
 struct map_hdr {
@@ -53,6 +54,9 @@ struct map_hdr {
 	uint64_t seq[4];             /* type-specific counters (queue head/tail, lru clock, ...) */
 	pthread_mutex_t lock;        /* robust, process-shared */
 };
+
+/* Bytes before the type's regions: layout() offsets are from here. */
+#define MAP_HDR_LEN ((sizeof(struct map_hdr) + 63) & ~(size_t)63)
 
 struct map_ops;
 
@@ -118,6 +122,8 @@ struct map_ops {
 	bool percpu;
 	bool fd_values;              /* values are object ids (prog array, map-in-map) */
 	bool no_key_ops;             /* queue, stack, bloom, ringbuf: no lookup/update/delete by key */
+	bool mirror_tail;            /* ringbuf: the last max_entries bytes (page-aligned in the file) are
+				      * mapped a second time right after the first, so records may wrap */
 };
 
 int map_create(const union bpf_attr *attr, const struct map_env *env, struct map **out, struct diag *log);

@@ -28,7 +28,7 @@
 
 #define NCPUS 2
 #define MAXV 64                      /* bytes of a user-space value buffer we need at most */
-#define HDR_LEN ((sizeof(struct map_hdr) + 63) & ~(size_t)63)
+#define HDR_LEN MAP_HDR_LEN
 
 static char pin_root[128];
 
