@@ -48,6 +48,10 @@ struct bpfvm_opts {
 					    * replaces Linux's helper of that id; copied; NULL: none */
 	size_t helper_cnt;
 	size_t log_max;                /* cap on each thread's error log in bytes; 0: 1 MiB */
+	int untrusted;                 /* non-zero: programs are untrusted and get Linux's unprivileged rules
+					* (README "Safety": no probe reads at load; at run time no pointer
+					* returned in r0, stored outside the stack or passed to a helper as a
+					* scalar or inside memory it copies out).  0: trusted (the default) */
 };
 
 /* Creates an instance.  opts may be NULL.  Returns NULL on allocation failure or an invalid opts. */
@@ -293,6 +297,12 @@ struct bpfvm_hook_field {
 	int writable;
 };
 
+/* Host memory [addr, addr + len). */
+struct bpfvm_mem_range {
+	const void *addr;
+	size_t len;
+};
+
 struct bpfvm_hook_desc {
 	size_t sz;                  /* sizeof(struct bpfvm_hook_desc) */
 	const char *name;
@@ -302,6 +312,12 @@ struct bpfvm_hook_desc {
 	const uint32_t *helper_ids; /* Linux helper ids the hook allows (copied); the embedder's own helpers
 				     * (bpfvm_opts.helpers) are allowed when listed here too */
 	size_t helper_cnt;
+	/* Host memory the hook's programs may read with bpf_probe_read*() (helpers 4, 45, 112-115, when
+	 * listed in helper_ids), besides their own memory (ctx fields, stack, maps); never with loads or
+	 * stores.  The table is copied; the memory must stay mapped and readable while the hook exists.
+	 * A probe read of anything else returns -EFAULT with the destination zeroed, as in Linux. */
+	const struct bpfvm_mem_range *readable;
+	size_t readable_cnt;
 };
 
 struct bpfvm_hook;
@@ -318,6 +334,10 @@ int bpfvm_hook_detach(struct bpfvm_hook *h, int prog_fd);
  * Stores each program's r0 in ret[i] for i < ret_cnt and returns the number of programs run, or the
  * negative errno of the first fault (programs after it do not run). */
 int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cnt);
+/* bpfvm_hook_run() where the programs' probe reads may also read readable[0..readable_cnt) during this
+ * call (host objects of this event: the table and the memory need to live until it returns). */
+int bpfvm_hook_run_ex(struct bpfvm_hook *h, void *ctx, const struct bpfvm_mem_range *readable, size_t readable_cnt,
+		      uint64_t *ret, size_t ret_cnt);
 /* Drops the hook's program references and frees it.  Accepts NULL. */
 void bpfvm_hook_free(struct bpfvm_hook *h);
 

@@ -82,6 +82,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	} else {
 		default_pin_root(vm->pin_root, sizeof(vm->pin_root));
 	}
+	vm->untrusted = o.untrusted != 0;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
 	vm->kfunc_cnt = o.kfunc_cnt;
@@ -497,7 +498,8 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
 		if (vm->helpers[i].id == id)
 			return vm->helpers[i].fn(r1, r2, r3, r4, r5);
 	const struct hlp_proto *h = id <= UINT32_MAX ? hlp_get((uint32_t)id) : NULL;
-	if (!h || id == 12 || !pt_helper_allowed(run->prog->type, (uint32_t)id)) {
+	if (!h || id == 12 || !pt_helper_allowed(run->prog->type, (uint32_t)id) ||
+	    (vm->untrusted && !pt_helper_untrusted_ok((uint32_t)id))) {
 		vm_fault(run, -EINVAL, "callx to unknown or disallowed helper", (uintptr_t)id, 0);
 		return 0;
 	}
@@ -506,6 +508,9 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
 		vm_fault(run, -EACCES, hlp_zero_size_msg(zr), 0, 0);
 		return 0;
 	}
+	const uint64_t args[5] = { r1, r2, r3, r4, r5 };
+	if (run->untrusted && !hlp_untrusted_args(run, h, args))
+		return 0;
 	return h->fn(run, r1, r2, r3, r4, r5);
 }
 

@@ -82,6 +82,7 @@ struct bpfvm {
 	struct bpfvm_kfunc *helpers; /* embedder helpers overriding Linux ids; owned copy */
 	size_t helper_cnt;
 	uint64_t insn_limit;
+	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
 
 	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
 	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */

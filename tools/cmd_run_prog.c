@@ -1,5 +1,7 @@
 /* cmd_run.c -- `bpfvm run PROG`: run a raw program (.s or .bin) once on memory given as a file or hex,
- * and print r0.  ELF objects and packet sources (--pcap, --iface) go to the packet runner. */
+ * and print r0.  ELF objects and packet sources (--pcap, --iface) go to the packet runner.
+ * A raw program is untrusted unless --trusted says otherwise (bpfvm_opts.untrusted, README "Safety"):
+ * it may come from anywhere, and nothing but the run-time checks stands between it and this process. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N]\n"
+	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N] [--trusted]\n"
 			"       bpfvm run PROG.o [--prog NAME] --pcap IN.pcap [--out OUT.pcap] [-v] [--json]\n");
 }
 
@@ -18,10 +20,15 @@ int cmd_run(int argc, char **argv)
 {
 	const char *prog = NULL, *mem_hex = NULL, *mem_file = NULL;
 	uint64_t limit = 0;
+	int untrusted = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fprintf(stdout, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N]\n");
+			fprintf(stdout, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N]\n"
+					"                 [--trusted | --untrusted]\n"
+					"  --untrusted  (the default) Linux's unprivileged rules: no probe reads; a pointer\n"
+					"               returned in r0, stored outside the stack or given to a helper faults\n"
+					"  --trusted    the program is yours: those checks are off (memory checks stay)\n");
 			cmd_run_pcap_usage(stdout);
 			return 0;
 		}
@@ -38,6 +45,10 @@ int cmd_run(int argc, char **argv)
 			mem_file = argv[++i];
 		else if (!strcmp(argv[i], "--insn-limit") && i + 1 < argc)
 			limit = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--trusted"))
+			untrusted = 0;
+		else if (!strcmp(argv[i], "--untrusted"))
+			untrusted = 1;
 		else if (!prog && argv[i][0] != '-')
 			prog = argv[i];
 		else {
@@ -49,7 +60,8 @@ int cmd_run(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .untrusted = untrusted };
+	struct bpfvm *vm = bpfvm_new(&vo);
 	struct bpf_insn *insns = NULL;
 	uint8_t *mem = NULL;
 	size_t cnt, mem_len = 0;

@@ -83,6 +83,19 @@ void hlp_spin_run_end(struct vm_run *run);
 /* The verifier's wording for that refusal, for register `reg` (1..5). */
 const char *hlp_zero_size_msg(unsigned reg);
 
+/* Untrusted runs (bpfvm_opts.untrusted; untrusted.c): Linux's pointer-leak rules checked on values.
+ * hlp_is_ptr(): is v an address of anything the run can reach (its stack, regions, maps' values and map
+ * pointers, code, host-readable ranges)?  hlp_store_leak() records the fault of a store of one outside the
+ * stack ("R1 leaks addr into map").  hlp_untrusted_checks(): has the helper arguments to check (set
+ * VM_CALL_UNTRUSTED at fixup); hlp_untrusted_args() checks them (ARG_ANYTHING holding an address, or
+ * memory it reads that holds one on the stack) and records the fault, returning false;
+ * hlp_untrusted_call() is the same for the call insn at `pc` of run->prog. */
+bool hlp_is_ptr(const struct vm_run *run, uint64_t v);
+void hlp_store_leak(struct vm_run *run, unsigned reg, uintptr_t addr);
+bool hlp_untrusted_checks(const struct hlp_proto *h);
+bool hlp_untrusted_args(struct vm_run *run, const struct hlp_proto *h, const uint64_t r[5]);
+bool hlp_untrusted_call(struct vm_run *run, size_t pc, const uint64_t r[5]);
+
 /* Checks that [p, p+len) is memory the run may read (or write); on failure records a fault naming the
  * helper and returns NULL, else returns p as a pointer. */
 void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper);

@@ -132,7 +132,8 @@ uint64_t hlp_strncmp(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, 
 }
 
 /* Reads host memory that may be unmapped: process_vm_readv on ourselves fails with EFAULT instead of
- * faulting, as copy_from_kernel_nofault() does in Linux. */
+ * faulting, as copy_from_kernel_nofault() does in Linux.  Used for the ranges a host hook registered,
+ * which bpfvm cannot vouch for. */
 static long read_nofault(void *dst, const void *src, size_t n)
 {
 	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
@@ -143,13 +144,61 @@ static long read_nofault(void *dst, const void *src, size_t n)
 	return r == (ssize_t)n ? 0 : -EFAULT;
 }
 
+/* May a probe read take [src, src + n) from the program's own memory?  What a load may read (stack of
+ * the calling frame and its callers, regions, maps' values), except that the ctx is judged byte by byte
+ * (a kprobe's struct pt_regs may be read whole by bpf_probe_read, though loads are 1-8 bytes). */
+static bool probe_own(const struct vm_run *run, uintptr_t src, size_t n)
+{
+	if (run->ctx_ok && run->region_cnt && src >= run->regions[0].lo && src < run->regions[0].hi) {
+		if (n > run->regions[0].hi - src)
+			return false;
+		uint32_t off = (uint32_t)(src - run->regions[0].lo);
+		for (size_t i = 0; i < n; i++)
+			if (!run->ctx_ok(run, off + (uint32_t)i, 1, false))
+				return false;
+		return true;
+	}
+	return vm_mem_ok(run, src, n, false);
+}
+
+/* Is [src, src + n) inside one range a host hook registered as readable? */
+static bool probe_host(const struct vm_run *run, uintptr_t src, size_t n)
+{
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < run->probe_mem_cnt[k]; i++) {
+			uintptr_t lo = (uintptr_t)run->probe_mem[k][i].addr;
+			size_t len = run->probe_mem[k][i].len;
+			if (src >= lo && src - lo <= len && n <= len - (src - lo))
+				return true;
+		}
+	return false;
+}
+
+/* The probe reads read what the program may read or a host hook registered, nothing else of the host
+ * process: in Linux they read kernel memory the program may not load from; in bpfvm that would be the
+ * whole host.  Anything else is -EFAULT, as an unmapped address is in Linux (the caller zeroes). */
+static long probe_copy(const struct vm_run *run, void *dst, uint64_t src, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (src + n < src)
+		return -EFAULT;
+	if (probe_own(run, (uintptr_t)src, n)) {
+		memmove(dst, (const void *)(uintptr_t)src, n); /* the source may be the destination's own stack */
+		return 0;
+	}
+	if (probe_host(run, (uintptr_t)src, n))
+		return read_nofault(dst, (const void *)(uintptr_t)src, n);
+	return -EFAULT;
+}
+
 static uint64_t probe_read(struct vm_run *run, uint64_t dst, uint64_t size, uint64_t src, const char *name)
 {
 	void *d = hlp_mem(run, dst, size, true, name);
 
 	if (!d)
 		return 0;
-	if (read_nofault(d, (const void *)(uintptr_t)src, (size_t)size)) {
+	if (probe_copy(run, d, src, (size_t)size)) {
 		memset(d, 0, (size_t)size); /* Linux zeroes the destination on failure */
 		return (uint64_t)-EFAULT;
 	}
@@ -173,7 +222,7 @@ static uint64_t probe_read_str_common(struct vm_run *run, uint64_t dst, uint64_t
 			d[i] = '\0';
 			return i + 1;
 		}
-		if (read_nofault(&c, (const char *)(uintptr_t)src + i, 1)) {
+		if (probe_copy(run, &c, src + i, 1)) {
 			memset(d, 0, (size_t)size);
 			return (uint64_t)-EFAULT;
 		}

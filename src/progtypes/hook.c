@@ -28,18 +28,30 @@ struct bpfvm_hook {
 	size_t field_cnt;
 	uint32_t *helper_ids;
 	size_t helper_cnt;
+	struct bpfvm_mem_range *readable; /* owned copy of bpfvm_hook_desc.readable */
+	size_t readable_cnt;
 	struct sys_obj *progs[HOOK_MAX_PROGS]; /* each holds a reference */
 	int prog_fds[HOOK_MAX_PROGS];
 	size_t prog_cnt;
 };
 
-int bpfvm_hook_new(struct bpfvm *vm, const struct bpfvm_hook_desc *d, struct bpfvm_hook **out)
+int bpfvm_hook_new(struct bpfvm *vm, const struct bpfvm_hook_desc *desc, struct bpfvm_hook **out)
 {
+	struct bpfvm_hook_desc dd = { 0 };
+	const struct bpfvm_hook_desc *d = &dd;
 	struct bpfvm_hook *h;
 
 	sys_log_reset(vm);
-	if (!d || d->sz < sizeof(*d) || !out)
+	/* An older caller's desc (without `readable`) is accepted: the fields it lacks stay zero. */
+	if (!desc || desc->sz < offsetof(struct bpfvm_hook_desc, readable) || !out)
 		return sys_err(vm, -EINVAL, "hook: NULL or short bpfvm_hook_desc");
+	memcpy(&dd, desc, desc->sz < sizeof(dd) ? desc->sz : sizeof(dd));
+	if (dd.readable_cnt && !dd.readable)
+		return sys_err(vm, -EINVAL, "hook: readable_cnt without an array");
+	for (size_t i = 0; i < dd.readable_cnt; i++)
+		if ((uintptr_t)dd.readable[i].addr + dd.readable[i].len < (uintptr_t)dd.readable[i].addr)
+			return sys_err(vm, -EINVAL, "hook '%s': readable range %zu wraps around the address space",
+				       d->name ? d->name : "", i);
 	if (d->ctx_size == 0 || d->ctx_size > HOOK_MAX_CTX)
 		return sys_err(vm, -EINVAL, "hook '%s': ctx_size %zu outside 1..%u", d->name ? d->name : "",
 			       d->ctx_size, HOOK_MAX_CTX);
@@ -65,12 +77,17 @@ int bpfvm_hook_new(struct bpfvm *vm, const struct bpfvm_hook_desc *d, struct bpf
 	h->ctx_size = d->ctx_size;
 	h->fields = calloc(d->field_cnt ? d->field_cnt : 1, sizeof(*h->fields));
 	h->helper_ids = calloc(d->helper_cnt ? d->helper_cnt : 1, sizeof(*h->helper_ids));
-	if (!h->fields || !h->helper_ids) {
+	h->readable = calloc(d->readable_cnt ? d->readable_cnt : 1, sizeof(*h->readable));
+	if (!h->fields || !h->helper_ids || !h->readable) {
 		free(h->fields);
 		free(h->helper_ids);
+		free(h->readable);
 		free(h);
 		return -ENOMEM;
 	}
+	if (d->readable_cnt)
+		memcpy(h->readable, d->readable, d->readable_cnt * sizeof(*h->readable));
+	h->readable_cnt = d->readable_cnt;
 	for (size_t i = 0; i < d->field_cnt; i++) {
 		h->fields[i] = d->fields[i];
 		h->fields[i].name = NULL;
@@ -192,6 +209,12 @@ int bpfvm_hook_detach(struct bpfvm_hook *h, int prog_fd)
 
 int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cnt)
 {
+	return bpfvm_hook_run_ex(h, ctx, NULL, 0, ret, ret_cnt);
+}
+
+int bpfvm_hook_run_ex(struct bpfvm_hook *h, void *ctx, const struct bpfvm_mem_range *readable, size_t readable_cnt,
+		      uint64_t *ret, size_t ret_cnt)
+{
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 	_Alignas(16) uint8_t scratch[HOOK_MAX_CTX];
 	struct hook_run hr;
@@ -200,6 +223,12 @@ int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cn
 	if (!h || !ctx)
 		return -EINVAL;
 	sys_log_reset(h->vm);
+	if (readable_cnt && !readable)
+		return sys_err(h->vm, -EINVAL, "hook '%s': readable_cnt without an array", h->name);
+	for (size_t i = 0; i < readable_cnt; i++)
+		if ((uintptr_t)readable[i].addr + readable[i].len < (uintptr_t)readable[i].addr)
+			return sys_err(h->vm, -EINVAL, "hook '%s': readable range %zu wraps around the address space",
+				       h->name, i);
 	for (size_t i = 0; i < h->prog_cnt; i++) {
 		uint64_t r0 = 0;
 		memset(scratch, 0, h->ctx_size);
@@ -210,6 +239,10 @@ int bpfvm_hook_run(struct bpfvm_hook *h, void *ctx, uint64_t *ret, size_t ret_cn
 		run->ctx_ok = hook_ctx_ok;
 		hr.h = h;
 		run->ctx = scratch;
+		run->probe_mem[0] = h->readable;
+		run->probe_mem_cnt[0] = h->readable_cnt;
+		run->probe_mem[1] = readable;
+		run->probe_mem_cnt[1] = readable_cnt;
 		int err = vm_exec(run, &r0);
 		if (err)
 			return err;
@@ -230,5 +263,6 @@ void bpfvm_hook_free(struct bpfvm_hook *h)
 		sys_put(h->vm, h->progs[i]);
 	free(h->fields);
 	free(h->helper_ids);
+	free(h->readable);
 	free(h);
 }

@@ -37,17 +37,22 @@ bool pt_is_skb_type(uint32_t type)
 
 /* ---- helpers per type -------------------------------------------------------------------------- */
 
-/* bpf_base_func_proto() with CAP_BPF and CAP_PERFMON (kernel/bpf/helpers.c). */
+/* bpf_base_func_proto() with CAP_BPF and CAP_PERFMON (kernel/bpf/helpers.c), less the probe reads:
+ * Linux gives bpf_probe_read_{user,kernel}{,_str} to every type when CAP_PERFMON is held, but in bpfvm
+ * they would read the host process, so only the tracing types (below) have them, as in Linux without
+ * CAP_PERFMON for the other types. */
 static const uint16_t base_ids[] = {
 	1, 2, 3, 87, 88, 89, 195,          /* map_lookup/update/delete, push/pop/peek, lookup_percpu */
 	7, 8, 42, 12, 5, 125, 160, 203,    /* prandom, smp id, numa id, tail_call, ktime*, jiffies64 */
 	130, 131, 132, 133, 134,           /* ringbuf */
 	164, 181, 182, 105, 106,           /* for_each_map_elem, loop, strncmp, strtol, strtoul */
 	93, 94, 169, 170, 171, 172,        /* spin_lock/unlock, timer_* */
-	6, 165, 112, 113, 114, 115,        /* trace_printk, snprintf, probe_read_user/kernel(_str) */
+	6, 165,                            /* trace_printk, snprintf */
 };
-/* bpf_tracing_func_proto() additions (kprobe, tracepoint, perf_event, raw_tp, syscall). */
-static const uint16_t tracing_ids[] = { 4, 45, 14, 15, 16, 25, 27, 67, 35 };
+/* The probe reads: bpf_probe_read, _str (legacy), _user, _kernel, _user_str, _kernel_str. */
+static const uint16_t probe_ids[] = { 4, 45, 112, 113, 114, 115 };
+/* bpf_tracing_func_proto() additions (kprobe, tracepoint, perf_event, raw_tp, tracing, lsm, syscall). */
+static const uint16_t tracing_ids[] = { 4, 45, 112, 113, 114, 115, 14, 15, 16, 25, 27, 67, 35 };
 /* sk_filter_func_proto() additions. */
 static const uint16_t skfilt_ids[] = { 26, 68, 46, 47, 25 };
 /* tc_cls_act_func_proto() additions. */
@@ -64,6 +69,11 @@ static bool in(const uint16_t *ids, size_t cnt, uint32_t id)
 	return false;
 }
 #define IN(ids, id) in((ids), sizeof(ids) / sizeof((ids)[0]), (id))
+
+bool pt_helper_untrusted_ok(uint32_t helper_id)
+{
+	return !IN(probe_ids, helper_id);
+}
 
 bool pt_helper_allowed(uint32_t prog_type, uint32_t helper_id)
 {

@@ -44,6 +44,9 @@ union bpf_attr;
 /* May a program of prog_type call helper `helper_id`?  Follows Linux's *_func_proto lists (bpfvm runs
  * as if CAP_BPF and CAP_PERFMON were held, so the base set includes trace_printk, snprintf, timers...). */
 bool pt_helper_allowed(uint32_t prog_type, uint32_t helper_id);
+/* May a program of an untrusted instance (bpfvm_opts.untrusted) call it?  Linux's unprivileged rules:
+ * no probe reads (bpf_probe_read*), whatever the type. */
+bool pt_helper_untrusted_ok(uint32_t helper_id);
 
 /* Is prog_type a type bpfvm can load (a Linux BPF_PROG_TYPE_* up to SYSCALL, UNSPEC for plain functions
  * of (mem, len), or BPFVM_PROG_TYPE_HOOK)? */

@@ -44,7 +44,8 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 	}
 	if (id == BPF_FUNC_TAIL_CALL) {
 		if (!pt_helper_allowed(prog->type, id)) {
-			diag_printf(log, "insn %zu: program type %u may not call helper bpf_tail_call#12", pc, prog->type);
+			diag_printf(log, "insn %zu: program of this type cannot use helper bpf_tail_call#12 (program type %u)", pc,
+				    prog->type);
 			return -EINVAL;
 		}
 		out->id = ISA_TAIL_CALL;
@@ -55,12 +56,23 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 		diag_printf(log, "insn %zu: invalid func unknown#%d", pc, in->imm);
 		return -EINVAL;
 	}
+	/* Linux's verifier wording (check_helper_call()), with bpfvm's reason appended. */
 	if (!pt_helper_allowed(prog->type, id)) {
-		diag_printf(log, "insn %zu: program type %u may not call helper bpf_%s#%u", pc, prog->type, h->name, id);
+		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (program type %u)", pc,
+			    h->name, id, prog->type);
+		return -EINVAL;
+	}
+	if (vm->untrusted && !pt_helper_untrusted_ok(id)) {
+		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (untrusted mode: no probe reads)",
+			    pc, h->name, id);
 		return -EINVAL;
 	}
 	out->k = (uintptr_t)h->fn;
-	out->size = hlp_nonzero_args(h); /* a call has no access size: the slot carries the mask */
+	/* A call has no access size: the slot carries the mask, plus VM_CALL_UNTRUSTED when the run must
+	 * check the arguments for pointer leaks (hlp_untrusted_call()). */
+	out->size = hlp_nonzero_args(h);
+	if (vm->untrusted && hlp_untrusted_checks(h))
+		out->size |= VM_CALL_UNTRUSTED;
 	return 0;
 }
 

@@ -89,9 +89,19 @@ void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uin
 
 static const char ctx_denied[] = "invalid bpf_context access";
 
+void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what)
+{
+	if (run->err)
+		return;
+	vm_fault(run, -EACCES, what, 0, reg);
+	run->fault_leak = true;
+}
+
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len)
 {
-	if (run->fault_what == ctx_denied)
+	if (run->fault_leak)
+		snprintf(buf, len, "R%u %s (untrusted mode)", run->fault_size, run->fault_what);
+	else if (run->fault_what == ctx_denied)
 		snprintf(buf, len, "%s off=%lu size=%u", ctx_denied, (unsigned long)run->fault_addr, run->fault_size);
 	else
 		snprintf(buf, len, "%s addr=0x%lx size=%u", run->fault_what ? run->fault_what : "fault",
@@ -212,6 +222,7 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 	run->stack = stack;
 	run->budget = prog->vm->insn_limit ? prog->vm->insn_limit : UINT64_MAX;
 	run->fp = vm_stack_top(run);
+	run->untrusted = prog->vm->untrusted;
 }
 
 /* A frame starts zeroed, so a program reading stack it never wrote cannot see host memory (or its own
@@ -261,6 +272,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	 * (helpers with callbacks) or look at it, and on every way out. */
 	uint64_t budget = run->budget;
 	struct region_cache hit = { { 0, 0, false, false }, { 0, 0, false, false }, 0 };
+	const bool untrusted = run->untrusted;
 
 	zero_frame(frame_lo);
 
@@ -411,6 +423,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			unsigned zr = hlp_zero_size_reg(pc->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
 			if (zr)
 				FAULT(-EACCES, hlp_zero_size_msg(zr), 0, 0);
+			if ((pc->size & VM_CALL_UNTRUSTED) && !hlp_untrusted_call(run, (size_t)(pc - run->prog->insns), &reg[1]))
+				goto fault;
 		}
 		run->fp = reg[10];
 		run->budget = budget;
@@ -466,6 +480,10 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		if (depth == 0) {
 			if (UNLIKELY(run->spin_held)) /* released by vm_interp() */
 				FAULT(-EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", 0, 0);
+			if (UNLIKELY(untrusted) && hlp_is_ptr(run, reg[0])) { /* callbacks' too, as Linux */
+				vm_fault_leak(run, 0, "leaks addr as return value");
+				goto fault;
+			}
 			run->budget = budget;
 			return reg[0];
 		}
@@ -515,19 +533,28 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	LDX(LDXSH, uint16_t, sext16)
 	LDX(LDXSW, uint32_t, sext32)
 #undef LDX
-#define STORE(NAME, T, VAL) \
+	/* Untrusted runs: a register holding an address may be spilled to the stack, not stored (whole or
+	 * in part) anywhere a caller or another run can see it (Linux: "R1 leaks addr into map"). */
+#define NO_LEAK(d_, size_)
+#define SRC_LEAK(d_, size_) \
+		if (UNLIKELY(untrusted) && (d_) > frame_lim + 8 - (size_) && hlp_is_ptr(run, SRC)) { \
+			hlp_store_leak(run, pc->src, frame_lo + (d_)); goto fault; }
+#define STORE(NAME, T, VAL, LEAK) \
 	do_##NAME: { FRAME_OFF(d_, DST, pc->off); \
 		MEM_CHECK(d_, sizeof(T), true); \
+		LEAK(d_, sizeof(T)) \
 		T v_ = (T)(VAL); memcpy((void *)(frame_lo + d_), &v_, sizeof(T)); NEXT(); }
-	STORE(STB, uint8_t, K)
-	STORE(STH, uint16_t, K)
-	STORE(STW, uint32_t, K)
-	STORE(STDW, uint64_t, K)
-	STORE(STXB, uint8_t, SRC)
-	STORE(STXH, uint16_t, SRC)
-	STORE(STXW, uint32_t, SRC)
-	STORE(STXDW, uint64_t, SRC)
+	STORE(STB, uint8_t, K, NO_LEAK)
+	STORE(STH, uint16_t, K, NO_LEAK)
+	STORE(STW, uint32_t, K, NO_LEAK)
+	STORE(STDW, uint64_t, K, NO_LEAK)
+	STORE(STXB, uint8_t, SRC, SRC_LEAK)
+	STORE(STXH, uint16_t, SRC, SRC_LEAK)
+	STORE(STXW, uint32_t, SRC, SRC_LEAK)
+	STORE(STXDW, uint64_t, SRC, SRC_LEAK)
 #undef STORE
+#undef SRC_LEAK
+#undef NO_LEAK
 
 	/* Atomics must be naturally aligned (Linux's verifier rejects misaligned ones). */
 #define ATOMIC_ADDR(T) \
@@ -535,6 +562,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		MEM_CHECK(a_ - frame_lo, sizeof(T), true); \
 		if (UNLIKELY(in_ctx(run, a_))) FAULT(-EACCES, "BPF_ATOMIC access to the ctx is not allowed", a_, sizeof(T)); \
 		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
+		if (UNLIKELY(untrusted) && hlp_is_ptr(run, SRC)) { /* Linux: on the stack too */ \
+			vm_fault_leak(run, pc->src, "leaks addr into mem"); goto fault; } \
 		T *p_ = (T *)a_;
 #define ATOMIC_RMW(NAME, T, FN) \
 	do_A##NAME: { ATOMIC_ADDR(T) FN(p_, (T)SRC, __ATOMIC_SEQ_CST); NEXT(); } \

@@ -41,6 +41,10 @@ struct vm_insn {
 _Static_assert(sizeof(struct vm_insn) == 16, "four pre-decoded insns per cache line");
 _Static_assert(ISA_MAX_INSNS <= INT32_MAX / 16, "a jump's byte delta fits vm_insn.off");
 
+/* In a helper call's vm_insn.size, beside the nonzero-size mask (bits 0-4): the run of an untrusted
+ * instance checks the call's arguments for pointer leaks (hlp_untrusted_call()). */
+#define VM_CALL_UNTRUSTED 0x80u
+
 /* The insn a jump or local call at `in` goes to. */
 static inline const struct vm_insn *vm_jump_target(const struct vm_insn *in)
 {
@@ -84,12 +88,18 @@ struct vm_run {
 	const char *fault_what;
 	uintptr_t fault_addr;
 	uint32_t fault_size;
+	bool fault_leak;              /* the fault is a pointer leak: "R<fault_size> <fault_what>", no address */
+	bool untrusted;               /* Linux's unprivileged rules at run time (bpfvm_opts.untrusted) */
 	uint32_t tail_calls;
 	struct sys_obj *tail_obj;     /* reference on the current tail-call target, dropped by vm_exec */
 	const uint8_t *pkt;           /* for legacy LD_ABS/LD_IND: packet start and length */
 	uint32_t pkt_len;
 	void *ctx;                    /* r1 at entry */
 	void *hook;                   /* program-type state (xdp_buff, sk_buff); owned by the caller */
+	/* Host memory that bpf_probe_read*() may read besides the program's own (never loads or stores): the
+	 * ranges of a host hook and those given to this run (bpfvm_hook_desc.readable, bpfvm_hook_run_ex()). */
+	const struct bpfvm_mem_range *probe_mem[2];
+	size_t probe_mem_cnt[2];
 	struct vm_region regions[VM_MAX_REGIONS];
 	unsigned int region_cnt;
 	uint8_t *stack;               /* VM_MAX_FRAMES * VM_STACK_SIZE bytes */
@@ -139,6 +149,9 @@ static inline bool vm_mem_ok(const struct vm_run *run, uintptr_t addr, size_t le
 
 /* Records a fault (first one wins) and makes the engine stop. */
 void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uint32_t size);
+/* Records an untrusted run's pointer leak through register `reg` (-EACCES): the log reads
+ * "R<reg> <what>" as Linux's verifier says it ("R0 leaks addr as return value"), without the address. */
+void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what);
 /* The recorded fault as the log shows it after "insn N: ": "invalid memory read addr=0x10 size=4", or
  * for a denied ctx access (-EACCES) Linux's verifier wording "invalid bpf_context access off=0 size=4". */
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len);

@@ -434,7 +434,7 @@ TEST(socket_filter_ld_abs_and_truncation)
 	CHECK_EQ_U64(res.action, BPFVM_PKT_DROP);
 	/* socket filters may not call tc helpers nor touch the packet directly */
 	CHECK(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall 9\nexit\n") < 0);
-	CHECK(strstr(bpfvm_errmsg(vm), "may not call helper bpf_skb_store_bytes#9") != NULL);
+	CHECK(strstr(bpfvm_errmsg(vm), "program of this type cannot use helper bpf_skb_store_bytes#9") != NULL);
 	/* skb->data is not a socket filter's: refused at load (entry block) and at run time */
 	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r2 + 0)\nexit\n"),
 		     -EACCES);
