@@ -85,8 +85,8 @@ void hlp_store_leak(struct vm_run *run, unsigned reg, uintptr_t addr)
 	else if (in_table(run->prog->map_regions, run->prog->map_region_cnt, addr) ||
 		 sys_mem_ok_dynamic(run->vm, addr, 1, true))
 		into = "leaks addr into map";
-	else if (run->pkt && addr >= (uintptr_t)run->pkt && addr < (uintptr_t)run->pkt + run->pkt_len)
-		into = "leaks addr into packet";
+	else if (run->ctx_ok && in_table(run->regions + 1, run->region_cnt ? run->region_cnt - 1 : 0, addr))
+		into = "leaks addr into packet"; /* runs of a type: the regions after the ctx hold the packet */
 	vm_fault_leak(run, reg, into);
 }
 

@@ -523,17 +523,25 @@ TEST(ringbuf_query)
 	bpfvm_free(vm);
 }
 
-/* ---- probe reads of host memory ------------------------------------------------------------------ */
+/* ---- probe reads -------------------------------------------------------------------------------- */
 
+/* The program's input (a kprobe's plain-memory ctx here): where to read, how much, the destination, and
+ * text it may read.  The probe reads read only what the program may read or what a host hook registered
+ * (test_untrusted.c has the hook ranges): anything else of the host is -EFAULT with the destination
+ * zeroed, as an unmapped address is in Linux. */
 struct probe_mem {
 	uint64_t src;
 	uint32_t size, pad;
 	uint8_t dst[32];
+	char text[24];
 };
 
-static int64_t probe(struct bpfvm *vm, int p, const void *src, uint32_t size, struct probe_mem *m)
+static int64_t probe(struct bpfvm *vm, int p, struct probe_mem *m, const void *src, uint32_t size)
 {
+	char text[sizeof(m->text)];
+	memcpy(text, m->text, sizeof(text));
 	memset(m, 0xff, sizeof(*m));
+	memcpy(m->text, text, sizeof(text));
 	m->src = (uintptr_t)src;
 	m->size = size;
 	return (int64_t)run(vm, p, m, sizeof(*m));
@@ -543,43 +551,62 @@ TEST(probe_read_variants)
 {
 	struct bpfvm *vm = new_vm(1);
 	long pg = sysconf(_SC_PAGESIZE);
-	/* two pages, the second unmapped: "abc" at the very end of the first runs into a hole */
-	uint8_t *area = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(area != MAP_FAILED);
-	munmap(area + pg, (size_t)pg);
-	uint8_t *hole = area + pg, *edge = area + pg - 3;
-	memcpy(edge, "abc", 3);
-	static const char host[] = "hello";
+	/* an unmapped page */
+	uint8_t *hole = mmap(NULL, (size_t)pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(hole != MAP_FAILED);
+	static const char host[] = "hello"; /* host memory the program was never given */
 	static const int ids[] = { 4, 112, 113, 45, 114, 115 };
 	struct probe_mem m;
+	memset(m.text, 0, sizeof(m.text));
+	memcpy(m.text, "hello", 6);
+	memcpy(m.text + sizeof(m.text) - 3, "abc", 3); /* the last bytes of the input */
+	const char *text = m.text, *edge = m.text + sizeof(m.text) - 3;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		int id = ids[i];
 		bool str = id == 45 || id == 114 || id == 115, user = id == 45 || id == 114;
-		int p = prog(vm, 0, "r6 = r1\nr1 += 16\nr2 = *(u32 *)(r6 + 8)\nr3 = *(u64 *)(r6 + 0)\ncall %d\nexit\n", id);
-		/* unmapped: -EFAULT, the destination zeroed (and nothing past size touched) */
-		CHECK_EQ_U64(probe(vm, p, hole, 8, &m), NEG(EFAULT));
-		CHECK(!memcmp(m.dst, "\0\0\0\0\0\0\0\0", 8) && m.dst[8] == 0xff);
-		CHECK_EQ_U64(probe(vm, p, edge, 8, &m), NEG(EFAULT)); /* partly mapped */
+		int p = prog(vm, BPF_PROG_TYPE_KPROBE,
+			     "r6 = r1\nr1 += 16\nr2 = *(u32 *)(r6 + 8)\nr3 = *(u64 *)(r6 + 0)\ncall %d\nexit\n", id);
+		/* unmapped, host memory not given to the program, the 8 bytes below its input, partly past its
+		 * end: -EFAULT, the destination zeroed (and nothing past size touched) */
+		const void *bad[] = { hole, host, (const void *)((uintptr_t)&m - 8) };
+		for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+			CHECK_EQ_U64(probe(vm, p, &m, bad[b], 8), NEG(EFAULT));
+			CHECK(!memcmp(m.dst, "\0\0\0\0\0\0\0\0", 8) && m.dst[8] == 0xff);
+		}
+		CHECK_EQ_U64(probe(vm, p, &m, edge, 8), NEG(EFAULT));
 		CHECK(m.dst[0] == 0 && m.dst[3] == 0 && m.dst[8] == 0xff);
 		if (!str) {
-			CHECK_EQ_U64(probe(vm, p, host, 6, &m), 0);
+			CHECK_EQ_U64(probe(vm, p, &m, text, 6), 0);
 			CHECK(!memcmp(m.dst, "hello", 6) && m.dst[6] == 0xff);
-			CHECK_EQ_U64(probe(vm, p, edge, 3, &m), 0);   /* exactly up to the hole */
+			CHECK_EQ_U64(probe(vm, p, &m, edge, 3), 0);   /* exactly up to the end */
 			CHECK(!memcmp(m.dst, "abc", 3));
 			continue;
 		}
 		/* strings: bytes written including the NUL; not padded; cut short at size with a NUL */
-		CHECK_EQ_U64(probe(vm, p, host, 16, &m), 6);
+		CHECK_EQ_U64(probe(vm, p, &m, text, 16), 6);
 		CHECK(!memcmp(m.dst, "hello", 6) && m.dst[6] == 0xff);
-		CHECK_EQ_U64(probe(vm, p, host, 3, &m), 3);
+		CHECK_EQ_U64(probe(vm, p, &m, text, 3), 3);
 		CHECK(!memcmp(m.dst, "he", 3) && m.dst[3] == 0xff);
 		/* the empty string: the kernel flavour counts its NUL, the user flavour returns 0 (mm/maccess.c) */
-		CHECK_EQ_U64(probe(vm, p, host + 5, 16, &m), user ? 0 : 1);
+		CHECK_EQ_U64(probe(vm, p, &m, text + 5, 16), user ? 0 : 1);
 		CHECK(m.dst[0] == 0 && m.dst[1] == 0xff);
-		CHECK_EQ_U64(probe(vm, p, host, 0, &m), 0);
+		CHECK_EQ_U64(probe(vm, p, &m, text, 0), 0);
 		CHECK(m.dst[0] == 0xff);
+		/* a string running off the end of the input: -EFAULT, all zeroed */
+		CHECK_EQ_U64(probe(vm, p, &m, edge, 8), NEG(EFAULT));
+		CHECK(m.dst[0] == 0 && m.dst[7] == 0 && m.dst[8] == 0xff);
 	}
-	munmap(area, (size_t)pg);
+	/* its own stack and a map value are readable */
+	int ar = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	uint32_t k0 = 0;
+	uint64_t v = 0x1122334455667788ull;
+	CHECK(UPD(vm, ar, &k0, &v, 0) == 0);
+	int ps = prog(vm, BPF_PROG_TYPE_KPROBE,
+		      "*(u64 *)(r10 - 16) = 77\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = r10\nr3 += -16\ncall 113\n"
+		      "if r0 != 0 goto +5\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = %llu ll\ncall 113\n"
+		      "if r0 != 0 goto +1\nr0 = *(u64 *)(r10 - 8)\nexit\n", MAPVAL(ar, 0));
+	CHECK_EQ_U64(run(vm, ps, NULL, 0), v);
+	munmap(hole, (size_t)pg);
 	bpfvm_free(vm);
 }
 
