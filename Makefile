@@ -1,4 +1,5 @@
-# bpfvm -- one non-recursive Makefile.  Targets: all test asan tsan valgrind demo bench fuzz clean.
+# bpfvm -- one non-recursive Makefile.  Targets: all test asan tsan valgrind demo bench fuzz install uninstall
+# clean.
 # Source files are found by wildcard: a new file in src/<part>/ needs no edit here.
 
 CC      ?= cc
@@ -9,6 +10,20 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= -O2 -g
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -fPIC -Iinclude -D_GNU_SOURCE $(EXTRA_CFLAGS)
 LDLIBS  := -lpcap -lpthread -lm
+
+# The version lives in include/bpfvm.h only; the shared library's SONAME follows its major number.
+VERSION   := $(shell sed -n 's/^\#define BPFVM_VERSION "\(.*\)"$$/\1/p' include/bpfvm.h)
+SOMAJOR   := $(firstword $(subst ., ,$(VERSION)))
+SONAME    := libbpfvm.so.$(SOMAJOR)
+
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage (every directory below can be overridden too)
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR?= $(PREFIX)/include
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/bpfvm
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 LIB_SRCS  := $(wildcard src/*.c src/*/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -23,8 +38,9 @@ EX_OBJS   := $(EX_SRCS:examples/%.bpf.c=$(BUILD)/examples/%.bpf.o)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 
+.PHONY: install uninstall
 .PHONY: all deps test check asan asan-build tsan tsan-build valgrind demo bench fuzz fuzz-build clean examples
-all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so examples
+all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so $(BUILD)/$(SONAME) examples
 
 deps:
 	@scripts/deps.sh
@@ -38,8 +54,13 @@ $(BUILD)/libbpfvm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libbpfvm.so: $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+# The shared library exports the public API only (src/libbpfvm.map: bpfvm_*), under a SONAME, with the
+# usual links: libbpfvm.so (for -lbpfvm) and libbpfvm.so.MAJOR (what programs load) -> libbpfvm.so.X.Y.Z.
+$(BUILD)/libbpfvm.so.$(VERSION): $(LIB_OBJS) src/libbpfvm.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libbpfvm.map -o $@ $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/libbpfvm.so $(BUILD)/$(SONAME): $(BUILD)/libbpfvm.so.$(VERSION)
+	ln -sf $(notdir $<) $@
 
 $(BUILD)/bpfvm: $(TOOL_OBJS) $(BUILD)/libbpfvm.a
 	$(CC) $(ALLCFLAGS) -o $@ $(TOOL_OBJS) $(BUILD)/libbpfvm.a $(LDLIBS)
@@ -62,10 +83,11 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell uname -m)-linux
 $(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-examples: $(EX_OBJS) $(BUILD)/examples/hook_example
+examples: $(EX_OBJS) $(BUILD)/examples/hook_example $(BUILD)/examples/embed
 
-# Host program embedding bpfvm with a host-defined hook (runs $(BUILD)/examples/hook_prog.bpf.o).
-$(BUILD)/examples/hook_example: examples/hook_example.c $(BUILD)/libbpfvm.a
+# Host programs embedding bpfvm: a host-defined hook (runs $(BUILD)/examples/hook_prog.bpf.o), and the
+# map/test-run shorthands on the firewall (tests/unit/test_install.c builds it again against an install).
+$(BUILD)/examples/hook_example $(BUILD)/examples/embed: $(BUILD)/examples/%: examples/%.c $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 
@@ -132,6 +154,31 @@ fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
+
+# Installs what was built (building it first): the CLI, the header, the static and shared library with
+# its links, bpfvm.pc for pkg-config, the man pages and the license.  DESTDIR stages the tree elsewhere
+# (packaging, tests/unit/test_install.c); the .pc file names the final PREFIX paths.
+install: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so.$(VERSION)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/bpfvm $(DESTDIR)$(BINDIR)/bpfvm
+	install -m 644 include/bpfvm.h $(DESTDIR)$(INCLUDEDIR)/bpfvm.h
+	install -m 644 $(BUILD)/libbpfvm.a $(DESTDIR)$(LIBDIR)/libbpfvm.a
+	install -m 755 $(BUILD)/libbpfvm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbpfvm.so.$(VERSION)
+	ln -sf libbpfvm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf libbpfvm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbpfvm.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' bpfvm.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/bpfvm.pc
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 LICENSE README.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bpfvm $(DESTDIR)$(INCLUDEDIR)/bpfvm.h $(DESTDIR)$(LIBDIR)/libbpfvm.a \
+		$(DESTDIR)$(LIBDIR)/libbpfvm.so $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libbpfvm.so.$(VERSION) \
+		$(DESTDIR)$(PKGCONFIGDIR)/bpfvm.pc $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard man/*.3)))
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 demo: deps all
 	@scripts/demo.sh $(BUILD)

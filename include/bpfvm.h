@@ -21,6 +21,15 @@
 extern "C" {
 #endif
 
+/* The library's version (the shared library is libbpfvm.so.MAJOR, and its SONAME changes with MAJOR). */
+#define BPFVM_VERSION_MAJOR 0
+#define BPFVM_VERSION_MINOR 1
+#define BPFVM_VERSION_PATCH 0
+#define BPFVM_VERSION "0.1.0"
+
+/* The version of the library actually linked: "MAJOR.MINOR.PATCH". */
+const char *bpfvm_version(void);
+
 struct bpfvm;
 struct bpfvm_object;
 
@@ -168,6 +177,38 @@ int bpfvm_seccomp_run(struct bpfvm *vm, int prog_fd, const struct seccomp_data *
 /* bpf(2) inside an instance: the same commands, attributes and errors as Linux, but handles are
  * valid only in vm.  Returns a non-negative result or a negative errno. */
 long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);
+
+/* Shorthands for the commonest bpf() commands, so an embedder need not fill a union bpf_attr.  Each is
+ * exactly bpfvm_bpf() with that command (same results, same errors, same log), as libbpf's
+ * bpf_map_lookup_elem() and friends are for bpf(2).  map_fd is a map handle (bpfvm_object_map_fd(),
+ * BPF_MAP_CREATE, BPF_OBJ_GET); value buffers of per-CPU maps hold one 8-byte-aligned value per CPU. */
+int bpfvm_map_lookup(struct bpfvm *vm, int map_fd, const void *key, void *value);           /* -ENOENT: none */
+int bpfvm_map_update(struct bpfvm *vm, int map_fd, const void *key, const void *value,
+		     uint64_t flags);                                                       /* BPF_ANY, ... */
+int bpfvm_map_delete(struct bpfvm *vm, int map_fd, const void *key);                        /* -ENOENT: none */
+/* The key after `key` (key NULL: the first key), in the map's own order.  -ENOENT after the last. */
+int bpfvm_map_next_key(struct bpfvm *vm, int map_fd, const void *key, void *next_key);
+
+/* BPF_PROG_TEST_RUN on a buffer, as libbpf's bpf_prog_test_run_opts(): runs program prog_fd once (or
+ * `repeat` times) on data_in (a packet for XDP/tc/socket programs) and/or ctx_in (its context struct).
+ * data_out/ctx_out (may be NULL) receive what the program left, their sizes updated to the bytes
+ * written.  Fills retval and duration (ns per run). */
+struct bpfvm_test_run_opts {
+	size_t sz;                  /* sizeof(struct bpfvm_test_run_opts) */
+	const void *data_in;
+	void *data_out;
+	uint32_t data_size_in;
+	uint32_t data_size_out;     /* in: room at data_out; out: bytes written */
+	const void *ctx_in;
+	void *ctx_out;
+	uint32_t ctx_size_in;
+	uint32_t ctx_size_out;      /* in: room at ctx_out; out: bytes written */
+	uint32_t retval;            /* out: r0 of the (last) run */
+	uint32_t repeat;            /* 0 or 1: once */
+	uint32_t duration;          /* out: mean ns per run */
+	uint32_t flags;             /* BPF_F_TEST_* */
+};
+int bpfvm_prog_test_run(struct bpfvm *vm, int prog_fd, struct bpfvm_test_run_opts *opts);
 
 /* ---- events: ring buffers and perf event arrays ------------------------------------------ */
 

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpfvm.h>
+
 #include "cmd.h"
 
 static const struct {
@@ -14,12 +16,13 @@ static const struct {
 	{ "run", cmd_run, "run PROG [--mem HEX|--mem-file F] run a program (.s, .bin, or an ELF object: see `bpfvm run --help`)" },
 	{ "map", cmd_map, "map COMMAND ...                  pinned maps like bpftool map (see `bpfvm map help`)" },
 	{ "gen-pcap", cmd_gen_pcap, "gen-pcap OUT.pcap [--seed N] [--count N]   write the examples' sample traffic" },
-	{ "conformance-plugin", cmd_conformance_plugin, "conformance-plugin [MEM_HEX] [--interp|--jit]   bpf_conformance plugin" },
+	{ "conformance-plugin", cmd_conformance_plugin, "conformance-plugin [MEM_HEX]     bpf_conformance's plugin protocol" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bpfvm <command> [args]\n\ncommands:\n");
+	fprintf(f, "usage: bpfvm <command> [args]   (bpfvm <command> --help: its options)\n"
+		   "       bpfvm --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %s\n", cmds[i].help);
 }
@@ -29,6 +32,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("bpfvm %s\n", bpfvm_version());
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))

@@ -1,4 +1,4 @@
-/* cmd_conformance.c -- `bpfvm conformance-plugin [MEM_HEX] [--interp|--jit]`: bpf_conformance's plugin
+/* cmd_conformance.c -- `bpfvm conformance-plugin [MEM_HEX] [--interp]`: bpf_conformance's plugin
  * protocol.  The program arrives on stdin as base16 text (two hex digits per byte, whitespace between),
  * the memory argument uses the same encoding; the program runs with r1 = a copy of the memory and
  * r2 = its length; on success r0 is printed in hex and the exit status is 0, on failure a one-line
@@ -41,12 +41,18 @@ int cmd_conformance_plugin(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--interp"))
 			engine = BPFVM_ENGINE_INTERP;
-		else if (!strcmp(argv[i], "--jit"))
+		else if (!strcmp(argv[i], "--jit")) /* kept for bpf_conformance's scripts; not advertised until a JIT exists */
 			engine = BPFVM_ENGINE_JIT;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: bpfvm conformance-plugin [MEM_HEX] [--interp]\n"
+			       "  reads a program as hex on stdin, runs it with r1 = MEM, r2 = its length, prints r0\n");
+			return 0;
+		}
 		else if (!mem_hex)
 			mem_hex = argv[i];
 		else {
-			fprintf(stderr, "usage: bpfvm conformance-plugin [MEM_HEX] [--interp|--jit]\n");
+			fprintf(stderr, "bpfvm conformance-plugin: unexpected argument '%s'\n"
+					"usage: bpfvm conformance-plugin [MEM_HEX] [--interp]\n", argv[i]);
 			return 2;
 		}
 	}
