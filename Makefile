@@ -96,10 +96,12 @@ test: deps all $(TEST_BINS) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory tsan-build
 	@$(TSAN_ENV) tests/run_all.sh $(BUILD) build-asan build-tsan
 
+# test_install checks what `make install` puts from the normal build; the sanitizer build adds nothing.
+ASAN_TESTS := $(filter-out $(BUILD)/tests/test_install,$(TEST_BINS))
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		build-asan/bpfvm $(TEST_BINS:$(BUILD)/%=build-asan/%) $(FUZZ_REPLAY:$(BUILD)/%=build-asan/%)
+		build-asan/bpfvm $(ASAN_TESTS:$(BUILD)/%=build-asan/%) $(FUZZ_REPLAY:$(BUILD)/%=build-asan/%)
 
 # The sanitizer build of every test and corpus replayer, run on its own.
 asan: deps
@@ -125,7 +127,8 @@ tsan-build:
 # VALGRIND_SKIP, none of them ours.  tests/valgrind.supp: false reports on the kernel bpf() calls of the
 # oracle tests.
 VALGRIND_SKIP := clang* llvm-* ip tc script bpftool tcpdump python3* rm mkdir cp mv cat cmp diff grep sed head tail \
-	sort wc tr od xxd uname timeout env
+	sort wc tr od xxd uname timeout env make cc gcc ld install ln find pkg-config pkgconf readelf nm groff \
+	troff grotty
 comma := ,
 empty :=
 space := $(empty) $(empty)

@@ -5,6 +5,11 @@
 
 #include <stdio.h>
 
+/* A usage error: "bpfvm CMD: WHAT 'ARG'" (ARG when given) and the usage line on stderr.  Returns 2, the
+ * exit status of a usage error.  Every subcommand reports a bad option or argument by name this way. */
+#define tool_usage_error(cmd, what, usage, ...) tool_usage_error_((cmd), (what), (usage), ##__VA_ARGS__, NULL)
+int tool_usage_error_(const char *cmd, const char *what, const char *usage, const char *arg, ...);
+
 int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -14,6 +19,8 @@ int cmd_run_pcap(int argc, char **argv);
 void cmd_run_pcap_usage(FILE *f); /* the packet runner's options */
 /* Pinned maps (tools/cmd_map.c): `bpfvm map create|show|lookup|update|delete|getnext|dump|pin|event ...`. */
 int cmd_map(int argc, char **argv);
+/* BPF C to an object with the right target and include paths (tools/cmd_cc.c): `bpfvm cc x.bpf.c`. */
+int cmd_cc(int argc, char **argv);
 /* Sample traffic for the examples (tools/cmd_gen_pcap.c): `bpfvm gen-pcap OUT.pcap [--seed N] [--count N]`. */
 int cmd_gen_pcap(int argc, char **argv);
 

@@ -6,6 +6,8 @@
 #include "cmd.h"
 #include "util.h"
 
+#define USAGE_ASM "usage: bpfvm asm FILE.s [-o OUT.bin]"
+
 int cmd_asm(int argc, char **argv)
 {
 	const char *in = NULL, *out = NULL;
@@ -14,19 +16,25 @@ int cmd_asm(int argc, char **argv)
 	int rc = 1;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: bpfvm asm FILE.s [-o OUT.bin]\n"
+			       "  assembles (bpf_conformance syntax `mov %%r0, 1` or LLVM `r0 = 1`, labels); FILE - is stdin;\n"
+			       "  without -o the instructions are printed as hex, one per line\n");
+			return 0;
+		} else if (!strcmp(argv[i], "-o")) {
+			if (i + 1 >= argc)
+				return tool_usage_error("asm", "-o needs a file name", USAGE_ASM);
 			out = argv[++i];
-		else if (!in)
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return tool_usage_error("asm", "unknown option", USAGE_ASM, argv[i]);
+		} else if (!in) {
 			in = argv[i];
-		else {
-			fprintf(stderr, "usage: bpfvm asm FILE.s [-o OUT.bin]\n");
-			return 2;
+		} else {
+			return tool_usage_error("asm", "one source file only: unexpected", USAGE_ASM, argv[i]);
 		}
 	}
-	if (!in) {
-		fprintf(stderr, "usage: bpfvm asm FILE.s [-o OUT.bin]\n");
-		return 2;
-	}
+	if (!in)
+		return tool_usage_error("asm", "no source file given", USAGE_ASM);
 	struct bpfvm *vm = bpfvm_new(NULL);
 	if (!vm)
 		return 1;

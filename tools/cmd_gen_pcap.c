@@ -20,6 +20,8 @@
 
 #include "cmd.h"
 
+#define USAGE_GEN "usage: bpfvm gen-pcap OUT.pcap [--seed N] [--count N]"
+
 #define ETH_IP   0x0800
 #define ETH_ARP  0x0806
 #define ETH_IP6  0x86dd
@@ -344,20 +346,30 @@ int cmd_gen_pcap(int argc, char **argv)
 	unsigned long seed = 1, count = 3000;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf(USAGE_GEN "\n  writes the examples' deterministic sample traffic (examples/sample.pcap is\n"
+					 "  the output with the defaults: --seed 1 --count 3000)\n");
+			return 0;
+		} else if ((!strcmp(a, "--seed") || !strcmp(a, "--count")) && i + 1 >= argc) {
+			return tool_usage_error("gen-pcap", "missing the number after", USAGE_GEN, a);
+		} else if (!strcmp(a, "--seed")) {
 			if (parse_ul(argv[++i], &seed))
-				goto usage;
-		} else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
+				return tool_usage_error("gen-pcap", "--seed: not a number:", USAGE_GEN, argv[i]);
+		} else if (!strcmp(a, "--count")) {
 			if (parse_ul(argv[++i], &count) || count == 0 || count > 10000000)
-				goto usage;
-		} else if (!out && argv[i][0] != '-') {
-			out = argv[i];
+				return tool_usage_error("gen-pcap", "--count: not a number from 1 to 10000000:", USAGE_GEN,
+							argv[i]);
+		} else if (a[0] == '-' && a[1]) {
+			return tool_usage_error("gen-pcap", "unknown option", USAGE_GEN, a);
+		} else if (!out) {
+			out = a;
 		} else {
-			goto usage;
+			return tool_usage_error("gen-pcap", "one output file only: unexpected", USAGE_GEN, a);
 		}
 	}
 	if (!out)
-		goto usage;
+		return tool_usage_error("gen-pcap", "no output file given", USAGE_GEN);
 
 	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
 	if (!p) {
@@ -436,7 +448,4 @@ int cmd_gen_pcap(int argc, char **argv)
 	printf("%s: %lu packets (seed %lu)\n", out, g->written, seed);
 	free(g);
 	return 0;
-usage:
-	fprintf(stderr, "usage: bpfvm gen-pcap OUT.pcap [--seed N] [--count N]\n");
-	return 2;
 }

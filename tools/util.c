@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "util.h"
 
 uint8_t *tool_read_file(const char *path, size_t *len)
@@ -123,4 +124,14 @@ int tool_load_insns(struct bpfvm *vm, const char *path, struct bpf_insn **insns,
 	*insns = (struct bpf_insn *)data; /* malloc'd with room for a NUL; fine to hand over */
 	*cnt = len / sizeof(struct bpf_insn);
 	return 0;
+}
+
+int tool_usage_error_(const char *cmd, const char *what, const char *usage, const char *arg, ...)
+{
+	if (arg)
+		fprintf(stderr, "bpfvm %s: %s '%s'\n", cmd, what, arg);
+	else
+		fprintf(stderr, "bpfvm %s: %s\n", cmd, what);
+	fprintf(stderr, "%s\n(bpfvm %s --help for more)\n", usage, cmd);
+	return 2;
 }

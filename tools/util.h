@@ -16,4 +16,5 @@ int tool_parse_hex(const char *s, uint8_t **out, size_t *len);
 int tool_load_insns(struct bpfvm *vm, const char *path, struct bpf_insn **insns, size_t *cnt);
 int tool_is_elf(const char *path);
 
+
 #endif

