@@ -2,7 +2,7 @@
 # Installs the Debian packages bpfvm needs to build, test and run its examples, if any is missing.
 # Run by `make deps` (which `make`, `make test` and `make demo` depend on) and by .ci/run.
 set -eu
-pkgs="gcc make clang llvm libpcap-dev libbpf-dev clang-19 llvm-19 valgrind iproute2 python3 pkg-config groff-base binutils"
+pkgs="gcc make clang llvm libpcap-dev libbpf-dev clang-19 llvm-19 valgrind iproute2 python3 pkg-config groff-base binutils tcpdump libseccomp-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
