@@ -24,4 +24,9 @@ int cmd_cc(int argc, char **argv);
 /* Sample traffic for the examples (tools/cmd_gen_pcap.c): `bpfvm gen-pcap OUT.pcap [--seed N] [--count N]`. */
 int cmd_gen_pcap(int argc, char **argv);
 
+/* tcpdump filters (tools/cmd_filter.c): `bpfvm filter 'EXPR' IN.pcap [-w OUT] [--count] [-d]`. */
+int cmd_filter(int argc, char **argv);
+/* seccomp policies (tools/cmd_seccomp.c): `bpfvm seccomp POLICY --syscall NAME|NR [--arch A] [--args ..]`. */
+int cmd_seccomp(int argc, char **argv);
+
 #endif

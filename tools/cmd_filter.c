@@ -1,0 +1,236 @@
+/* cmd_filter.c -- `bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]`: a tcpdump filter
+ * expression run by bpfvm.  libpcap's pcap_compile() turns EXPR into a classic program for the file's
+ * link type (as tcpdump -r does: optimised, netmask unknown); bpfvm checks and translates it to eBPF and
+ * runs it on every packet as pcap_offline_filter() would (loads see the captured bytes, `len` is the
+ * length on the wire).  The result is "bytes to keep", as with SO_ATTACH_FILTER: 0 drops the packet,
+ * else -w writes it cut to that many bytes.
+ *
+ * Output: one line per matching packet, "<sec>.<usec> #<n> <caplen>/<len> keep <k>" (n counts from 1,
+ * the time is the capture's, as `tcpdump -tt` prints it); --count prints only the number of matches, a
+ * bare integer on the last line; -d prints the classic program (`tcpdump -d`) and its eBPF translation
+ * instead of running.  Progress goes to stderr when it is a terminal. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+
+/* pcap/bpf.h's struct bpf_program, whose insns have struct sock_filter's layout (code, jt, jf, k);
+ * pcap/bpf.h itself is left out: its struct bpf_insn is linux/bpf.h's name for eBPF insns. */
+struct bpf_program {
+	unsigned int bf_len;
+	struct sock_filter *bf_insns;
+};
+#define PCAP_DONT_INCLUDE_PCAP_BPF_H
+#include <pcap/pcap.h>
+
+#include "cmd.h"
+
+#define DLT_EN10MB_ 1 /* pcap/dlt.h, not included with PCAP_DONT_INCLUDE_PCAP_BPF_H */
+
+struct filter_opts {
+	const char *expr, *in, *out;
+	bool count, dump;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]\n"
+		   "  EXPR        a tcpdump/pcap-filter(7) expression, compiled by libpcap for IN's link type\n"
+		   "  -w OUT      write the matching packets, each cut to the bytes the filter keeps\n"
+		   "  --count     print only the number of matching packets (a bare integer)\n"
+		   "  -d          print the classic program and its eBPF translation, do not run\n"
+		   "              (IN.pcap may then be omitted: Ethernet)\n");
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Prints the classic program and its translation (which also checks it). */
+static int dump(struct bpfvm *vm, const struct sock_filter *prog, size_t cnt)
+{
+	size_t need = bpfvm_cbpf_dump(prog, cnt, NULL, 0);
+	char *text = malloc(need + 1);
+	long n = bpfvm_cbpf_translate(vm, prog, cnt, BPFVM_CBPF_SOCKET, NULL, 0);
+	int rc = 1;
+
+	if (n < 0) {
+		fprintf(stderr, "bpfvm filter: translation: %s", bpfvm_errmsg(vm));
+		free(text);
+		return 1;
+	}
+	struct bpf_insn *insns = malloc((size_t)n * sizeof(*insns));
+	if (!text || !insns || bpfvm_cbpf_translate(vm, prog, cnt, BPFVM_CBPF_SOCKET, insns, (size_t)n) != n) {
+		fprintf(stderr, "bpfvm filter: out of memory\n");
+		goto out;
+	}
+	bpfvm_cbpf_dump(prog, cnt, text, need + 1);
+	printf("classic BPF (%zu insns):\n%s", cnt, text);
+	need = bpfvm_disasm(insns, (size_t)n, BPFVM_DISASM_PC, NULL, 0);
+	char *etext = malloc(need + 1);
+	if (!etext) {
+		fprintf(stderr, "bpfvm filter: out of memory\n");
+		goto out;
+	}
+	bpfvm_disasm(insns, (size_t)n, BPFVM_DISASM_PC, etext, need + 1);
+	printf("\neBPF (%ld insns):\n%s", n, etext);
+	free(etext);
+	rc = 0;
+out:
+	free(insns);
+	free(text);
+	return rc;
+}
+
+static int parse_args(int argc, char **argv, struct filter_opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-w") && i + 1 < argc)
+			o->out = argv[++i];
+		else if (!strcmp(a, "--count") || !strcmp(a, "-c"))
+			o->count = true;
+		else if (!strcmp(a, "-d"))
+			o->dump = true;
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return 1;
+		else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "bpfvm filter: unknown option '%s'\n", a);
+			return -1;
+		} else if (!o->expr)
+			o->expr = a;
+		else if (!o->in)
+			o->in = a;
+		else {
+			fprintf(stderr, "bpfvm filter: unexpected argument '%s'\n", a);
+			return -1;
+		}
+	}
+	if (!o->expr || (!o->in && !o->dump)) {
+		fprintf(stderr, "bpfvm filter: %s\n", !o->expr ? "no expression" : "no input file");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_filter(int argc, char **argv)
+{
+	struct filter_opts o = { 0 };
+	char eb[PCAP_ERRBUF_SIZE];
+	struct bpf_program bp = { 0 };
+	pcap_t *p = NULL;
+	pcap_dumper_t *w = NULL;
+	struct bpfvm *vm = NULL;
+	int fd = -1, rc = 1;
+
+	int a = parse_args(argc, argv, &o);
+	if (a) {
+		usage(a > 0 ? stdout : stderr);
+		return a > 0 ? 0 : 2;
+	}
+	eb[0] = 0;
+	p = o.in ? pcap_open_offline(o.in, eb) : pcap_open_dead(DLT_EN10MB_, 262144);
+	if (!p) {
+		fprintf(stderr, "bpfvm filter: %s: %s\n", o.in, eb[0] ? eb : "cannot open");
+		return 1;
+	}
+	/* As tcpdump -r: optimised, and no netmask (so `ip broadcast` is refused by libpcap, not guessed). */
+	if (pcap_compile(p, &bp, o.expr, 1, PCAP_NETMASK_UNKNOWN)) {
+		fprintf(stderr, "bpfvm filter: expression '%s': %s\n", o.expr, pcap_geterr(p));
+		goto out;
+	}
+	vm = bpfvm_new(NULL);
+	if (!vm) {
+		fprintf(stderr, "bpfvm filter: cannot create an instance\n");
+		goto out;
+	}
+	if (o.dump) {
+		rc = dump(vm, bp.bf_insns, bp.bf_len);
+		goto out;
+	}
+	fd = bpfvm_cbpf_load(vm, bp.bf_insns, bp.bf_len, BPFVM_CBPF_SOCKET, "filter");
+	if (fd < 0) {
+		fprintf(stderr, "bpfvm filter: expression '%s': %s", o.expr, bpfvm_errmsg(vm));
+		goto out;
+	}
+	if (o.out && !(w = pcap_dump_open(p, o.out))) {
+		fprintf(stderr, "bpfvm filter: %s: %s\n", o.out, pcap_geterr(p));
+		goto out;
+	}
+
+	bool progress = isatty(STDERR_FILENO), shown = false;
+	uint64_t last = mono_ns();
+	unsigned long n = 0, matched = 0;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int r;
+	while ((r = pcap_next_ex(p, &h, &d)) == 1) {
+		uint32_t keep = 0;
+		n++;
+		int err = bpfvm_prog_run_capture(vm, fd, d, h->caplen, h->len < h->caplen ? h->caplen : h->len, &keep);
+		if (err) {
+			if (shown)
+				fputc('\n', stderr);
+			fprintf(stderr, "bpfvm filter: %s: packet %lu: %s", o.in, n, bpfvm_errmsg(vm));
+			goto out;
+		}
+		if (keep) {
+			matched++;
+			struct pcap_pkthdr oh = *h;
+			if (oh.caplen > keep)
+				oh.caplen = keep;
+			if (w)
+				pcap_dump((u_char *)w, &oh, d);
+			if (!o.count) {
+				if (shown) {
+					fputs("\r\033[K", stderr);
+					shown = false;
+				}
+				printf("%ld.%06ld #%lu %u/%u keep %u\n", (long)h->ts.tv_sec, (long)h->ts.tv_usec, n, h->caplen,
+				       h->len, keep);
+			}
+		}
+		if (progress && (n & 1023) == 0) {
+			uint64_t now = mono_ns();
+			if (now - last > 200000000u) {
+				fflush(stdout); /* in order with the progress line when both go to the terminal */
+				fprintf(stderr, "\r%lu packets, %lu matched...", n, matched);
+				shown = true;
+				last = now;
+			}
+		}
+	}
+	if (shown)
+		fputs("\r\033[K", stderr);
+	if (r == PCAP_ERROR) {
+		/* libpcap: "truncated dump file; tried to read N captured bytes, only got M" and the like */
+		fprintf(stderr, "bpfvm filter: %s: packet %lu: %s\n", o.in, n + 1, pcap_geterr(p));
+		goto out;
+	}
+	if (w && (pcap_dump_flush(w) || ferror(pcap_dump_file(w)))) {
+		fprintf(stderr, "bpfvm filter: %s: write error\n", o.out);
+		goto out;
+	}
+	if (o.count)
+		printf("%lu\n", matched);
+	rc = 0;
+out:
+	if (w)
+		pcap_dump_close(w);
+	if (fd >= 0)
+		bpfvm_close(vm, fd);
+	bpfvm_free(vm);
+	if (bp.bf_insns)
+		pcap_freecode(&bp);
+	pcap_close(p);
+	return rc;
+}
