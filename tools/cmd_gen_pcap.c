@@ -20,7 +20,7 @@
 
 #include "cmd.h"
 
-#define USAGE_GEN "usage: bpfvm gen-pcap OUT.pcap [--seed N] [--count N]"
+#define USAGE_GEN "usage: bpfvm gen-pcap OUT.pcap [--seed N] [--count N] [--extra]"
 
 #define ETH_IP   0x0800
 #define ETH_ARP  0x0806
@@ -35,6 +35,7 @@ struct gen {
 	uint64_t ts_us;
 	pcap_dumper_t *dump;
 	unsigned long written;
+	int extra;               /* --extra: the rarer traffic below, and some frames captured cut short */
 };
 
 static uint64_t rnd(struct gen *g)
@@ -114,6 +115,8 @@ struct flow {
 	int ttl;
 	int tags;
 	int frag;                   /* IPv4: more-fragments set */
+	unsigned int frag_off;      /* IPv4: fragment offset (8-byte units) */
+	unsigned int icmp_code;
 };
 
 static void emit(struct gen *g)
@@ -124,6 +127,9 @@ static void emit(struct gen *g)
 	h.ts.tv_sec = (time_t)(1700000000 + g->ts_us / 1000000);
 	h.ts.tv_usec = (suseconds_t)(g->ts_us % 1000000);
 	h.caplen = h.len = (bpf_u_int32)g->len;
+	/* --extra: a snap length cut some frames short, anywhere (caplen < len on the wire) */
+	if (g->extra && rnd_below(g, 100) < 6)
+		h.caplen = rnd_below(g, (unsigned int)g->len);
 	pcap_dump((u_char *)g->dump, &h, g->buf);
 	g->written++;
 }
@@ -152,6 +158,7 @@ static void build(struct gen *g, const struct flow *f)
 		put16(t, f->sport), put16(t + 2, f->dport), put16(t + 4, (unsigned int)l4_len);
 	} else {
 		t[0] = (uint8_t)f->icmp_type;
+		t[1] = (uint8_t)f->icmp_code;
 		put16(t + 4, rnd_below(g, 65536)), put16(t + 6, rnd_below(g, 1000));
 	}
 	if (f->v6) {
@@ -164,7 +171,7 @@ static void build(struct gen *g, const struct flow *f)
 		ip[0] = 0x45, ip[1] = 0;
 		put16(ip + 2, (unsigned int)(hl + l4_len));
 		put16(ip + 4, rnd_below(g, 65536));
-		put16(ip + 6, f->frag ? 0x2000 : 0x4000);   /* MF, or DF */
+		put16(ip + 6, f->frag ? 0x2000 | f->frag_off : 0x4000);   /* MF, or DF */
 		ip[8] = (uint8_t)f->ttl, ip[9] = (uint8_t)f->l4;
 		put16(ip + 10, 0);
 		memcpy(ip + 12, f->src, 4), memcpy(ip + 16, f->dst, 4);
@@ -316,6 +323,143 @@ static void malformed(struct gen *g)
 	}
 }
 
+/* Inserts n bytes at off in the frame (the 60-byte padding of a short frame is dropped first). */
+static uint8_t *insert(struct gen *g, size_t off, size_t n, size_t real_len)
+{
+	g->len = real_len;
+	memmove(g->buf + off + n, g->buf + off, g->len - off);
+	memset(g->buf + off, 0, n);
+	g->len += n;
+	if (g->len < 60) {
+		memset(g->buf + g->len, 0, 60 - g->len);
+		g->len = 60;
+	}
+	return g->buf + off;
+}
+
+/* --extra traffic: what filters test and the default sample lacks.  IPv6 extension header chains
+ * (hop-by-hop, routing, destination options, fragment) before TCP/UDP/ICMPv6, IPv4 options, later
+ * IPv4 fragments, broadcast and multicast, the other TCP flags, other ICMP/ICMPv6 types. */
+static void extra_packet(struct gen *g)
+{
+	struct flow f = { .ttl = 64 };
+	unsigned int kind = rnd_below(g, 7);
+
+	client_packet(g, &f);
+	f.tags = rnd_below(g, 100) < 20 ? 1 : 0;
+	switch (kind) {
+	case 0:
+	case 1: { /* IPv6 with 1-4 extension headers */
+		static const uint8_t order[] = { 0, 60, 43, 44 }; /* hop-by-hop first, as RFC 8200 wants */
+		uint8_t chain[4];
+		size_t lens[4], n = 0, total = 0;
+		f.v6 = 1;
+		set_v6(f.src, 1, 0x100 + rnd_below(g, 40));
+		set_v6(f.dst, 0, 0x80 + rnd_below(g, 4));
+		if (f.l4 == L4_ICMP)
+			f.l4 = L4_ICMP6, f.icmp_type = 128;
+		for (size_t i = 0; i < 4; i++)
+			if (rnd_below(g, 2) || (i == 3 && !n)) {
+				chain[n] = order[i];
+				lens[n] = order[i] == 44 ? 8 : 8 * (1 + (size_t)rnd_below(g, 2));
+				total += lens[n++];
+			}
+		build(g, &f);
+		size_t l3 = f.tags ? 18 : 14, real = l3 + 40 + (size_t)(g->buf[l3 + 4] << 8 | g->buf[l3 + 5]);
+		uint8_t *e = insert(g, l3 + 40, total, real), *ip = g->buf + l3;
+		uint8_t next = ip[6];
+		ip[6] = chain[0];
+		put16(ip + 4, (unsigned int)(real - l3 - 40 + total));
+		for (size_t i = 0; i < n; e += lens[i++]) {
+			e[0] = i + 1 < n ? chain[i + 1] : next;
+			if (chain[i] == 44) { /* fragment header: offset 0, more fragments, an id */
+				put16(e + 2, 1);
+				put32(e + 4, (uint32_t)rnd(g));
+				continue;
+			}
+			e[1] = (uint8_t)(lens[i] / 8 - 1);
+			if (chain[i] == 43) /* routing: type 4 (segment routing), segments left 0 */
+				e[2] = 4, e[3] = 0;
+			else                /* options: one PadN filling the header */
+				e[2] = 1, e[3] = (uint8_t)(lens[i] - 4);
+		}
+		return;
+	}
+	case 2: { /* IPv4 options (IHL 6..15), or a later fragment */
+		f.v6 = 0;
+		set_v4(f.src, 10, 1, rnd_below(g, 4), 1 + rnd_below(g, 30));
+		if (f.l4 == L4_ICMP6)
+			f.l4 = L4_ICMP, f.icmp_type = 8;
+		if (rnd_below(g, 3) == 0) {
+			f.frag = 1;
+			f.frag_off = 1 + rnd_below(g, 100);
+			build(g, &f);
+			return;
+		}
+		build(g, &f);
+		size_t l3 = f.tags ? 18 : 14, opt = 4 * (1 + (size_t)rnd_below(g, 10));
+		size_t real = l3 + (size_t)(g->buf[l3 + 2] << 8 | g->buf[l3 + 3]);
+		uint8_t *o = insert(g, l3 + 20, opt, real), *ip = g->buf + l3;
+		memset(o, 1, opt); /* NOPs */
+		o[opt - 1] = 0;    /* end of options */
+		ip[0] = (uint8_t)(0x40 | (5 + opt / 4));
+		put16(ip + 2, (unsigned int)(real - l3 + opt));
+		put16(ip + 10, 0);
+		put16(ip + 10, fold(sum16(ip, 20 + opt, 0)));
+		return;
+	}
+	case 3: { /* broadcast and multicast */
+		unsigned int m = rnd_below(g, 3);
+		f.l4 = m == 2 ? L4_ICMP6 : L4_UDP;
+		f.v6 = m == 2;
+		f.payload = 20 + rnd_below(g, 40);
+		if (m < 2)
+			set_v4(f.src, 10, 1, rnd_below(g, 4), 1 + rnd_below(g, 30));
+		if (m == 0) {
+			set_v4(f.dst, 255, 255, 255, 255);
+			f.sport = 68, f.dport = 67;
+		} else if (m == 1) {
+			set_v4(f.dst, 224, 0, 0, 251);
+			f.sport = f.dport = 5353;
+		} else {
+			set_v6(f.src, 1, 0x100 + rnd_below(g, 40));
+			memset(f.dst, 0, 16), f.dst[0] = 0xff, f.dst[1] = 0x02, f.dst[15] = 1;
+			f.icmp_type = 134; /* router advertisement */
+		}
+		build(g, &f);
+		static const uint8_t bc[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, mc4[6] = { 0x01, 0x00, 0x5e, 0, 0, 0xfb },
+				     mc6[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+		memcpy(g->buf, m == 0 ? bc : m == 1 ? mc4 : mc6, 6);
+		return;
+	}
+	case 4: { /* the other TCP flags */
+		static const uint8_t flags[] = { 0x04, 0x14, 0x12, 0x19, 0x30, 0xc2, 0x29, 0x01 };
+		f.l4 = L4_TCP;
+		f.dport = rnd_below(g, 2) ? 80 : 8000 + rnd_below(g, 100);
+		f.tcp_flags = flags[rnd_below(g, sizeof(flags))];
+		f.payload = rnd_below(g, 2) ? 0 : rnd_below(g, 100);
+		build(g, &f);
+		return;
+	}
+	default: { /* other ICMP and ICMPv6 types */
+		static const uint8_t t4[][2] = { { 3, 3 }, { 3, 1 }, { 11, 0 }, { 5, 1 }, { 13, 0 }, { 0, 0 } };
+		static const uint8_t t6[][2] = { { 1, 4 }, { 3, 0 }, { 135, 0 }, { 136, 0 }, { 2, 0 } };
+		if (f.v6) {
+			f.l4 = L4_ICMP6;
+			unsigned int i = rnd_below(g, sizeof(t6) / sizeof(t6[0]));
+			f.icmp_type = t6[i][0], f.icmp_code = t6[i][1];
+		} else {
+			f.l4 = L4_ICMP;
+			unsigned int i = rnd_below(g, sizeof(t4) / sizeof(t4[0]));
+			f.icmp_type = t4[i][0], f.icmp_code = t4[i][1];
+		}
+		f.payload = 28 + rnd_below(g, 40);
+		build(g, &f);
+		return;
+	}
+	}
+}
+
 static void arp(struct gen *g)
 {
 	size_t l3 = put_eth(g, 0xaa, ETH_ARP, 0);
@@ -344,6 +488,7 @@ int cmd_gen_pcap(int argc, char **argv)
 {
 	const char *out = NULL;
 	unsigned long seed = 1, count = 3000;
+	int extra = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -356,6 +501,8 @@ int cmd_gen_pcap(int argc, char **argv)
 		} else if (!strcmp(a, "--seed")) {
 			if (parse_ul(argv[++i], &seed))
 				return tool_usage_error("gen-pcap", "--seed: not a number:", USAGE_GEN, argv[i]);
+		} else if (!strcmp(a, "--extra")) {
+			extra = 1;
 		} else if (!strcmp(a, "--count")) {
 			if (parse_ul(argv[++i], &count) || count == 0 || count > 10000000)
 				return tool_usage_error("gen-pcap", "--count: not a number from 1 to 10000000:", USAGE_GEN,
@@ -382,6 +529,7 @@ int cmd_gen_pcap(int argc, char **argv)
 		return 1;
 	}
 	g->rng = seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+	g->extra = extra;
 	g->dump = pcap_dump_open(p, out);
 	if (!g->dump) {
 		fprintf(stderr, "bpfvm gen-pcap: %s: %s\n", out, pcap_geterr(p));
@@ -391,6 +539,11 @@ int cmd_gen_pcap(int argc, char **argv)
 	}
 	while (g->written < count) {
 		struct flow f = { .ttl = 64 };
+		if (g->extra && rnd_below(g, 100) < 30) {
+			extra_packet(g);
+			emit(g);
+			continue;
+		}
 		unsigned int r = rnd_below(g, 1000);
 
 		if (r < 300) {          /* flood: three sources far over the budget */
