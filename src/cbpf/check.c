@@ -124,6 +124,11 @@ int cbpf_check(const struct sock_filter *prog, size_t cnt, enum cbpf_kind kind, 
 			return reject(log, pc, "shift by %u (must be below 32)", f->k);
 		if ((fl & (CF_MEM_LD | CF_MEM_ST)) && f->k >= BPF_MEMWORDS)
 			return reject(log, pc, "scratch memory M[%u] out of range (M[0..%d])", f->k, BPF_MEMWORDS - 1);
+		/* libpcap's bpf_filter() wraps pc + 1 + k around 32 bits, so the loops it compiles `protochain`
+		 * to jump back; Linux accepts forward jumps only. */
+		if ((fl & CF_JA) && (uint32_t)(pc + 1 + f->k) <= pc)
+			return reject(log, pc, "ja jumps back to insn %u: only forward jumps are allowed (libpcap "
+				      "loops, e.g. for 'protochain', cannot run as a Linux filter)", (uint32_t)(pc + 1 + f->k));
 		if ((fl & CF_JA) && f->k >= cnt - pc - 1)
 			return reject(log, pc, "ja target %zu out of range (program has %zu insns)",
 				      pc + 1 + (size_t)f->k, cnt);
