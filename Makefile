@@ -69,6 +69,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/test_bpf.h $(BUILD
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 
+# libseccomp builds the policies test_seccomp runs (scripts/deps.sh installs libseccomp-dev).
+$(BUILD)/tests/test_seccomp: LDLIBS += -lseccomp
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
