@@ -142,13 +142,12 @@ static struct sock_filter *export(size_t i, size_t *cnt)
 	if (!ctx)
 		return NULL;
 	for (const struct rule *r = pols[i].rules; r->action || r->nr; r++) {
-		int err;
-		if (r->arg < 0)
-			err = seccomp_rule_add(ctx, r->action, r->nr, 0);
-		else if (r->op == SCMP_CMP_MASKED_EQ)
-			err = seccomp_rule_add(ctx, r->action, r->nr, 1, SCMP_CMP(r->arg, r->op, r->mask, r->datum));
-		else
-			err = seccomp_rule_add(ctx, r->action, r->nr, 1, SCMP_CMP(r->arg, r->op, r->datum));
+		/* SCMP_CMP() leaves datum_b out for 2-operand compares; clang's -Wextra minds */
+		struct scmp_arg_cmp cmp = { .arg = (unsigned int)r->arg, .op = r->op,
+					    .datum_a = r->op == SCMP_CMP_MASKED_EQ ? r->mask : r->datum,
+					    .datum_b = r->op == SCMP_CMP_MASKED_EQ ? r->datum : 0 };
+		int err = r->arg < 0 ? seccomp_rule_add(ctx, r->action, r->nr, 0)
+				     : seccomp_rule_add_array(ctx, r->action, r->nr, 1, &cmp);
 		if (err) {
 			printf("  %s: rule %d: seccomp_rule_add: %s\n", pols[i].name, (int)(r - pols[i].rules), strerror(-err));
 			goto out;
