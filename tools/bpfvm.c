@@ -18,7 +18,7 @@ static const struct {
 	{ "map", cmd_map, "map COMMAND ...                  pinned maps like bpftool map (see `bpfvm map help`)" },
 	{ "filter", cmd_filter, "filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]   run a tcpdump filter expression" },
 	{ "seccomp", cmd_seccomp, "seccomp POLICY --syscall NAME|NR [--arch x86_64] [--args A,B,..]   run a seccomp policy" },
-	{ "gen-pcap", cmd_gen_pcap, "gen-pcap OUT.pcap [--seed N] [--count N]   write the examples' sample traffic" },
+	{ "gen-pcap", cmd_gen_pcap, "gen-pcap OUT.pcap [--seed N] [--count N] [--extra]   write the examples' sample traffic" },
 	{ "conformance-plugin", cmd_conformance_plugin, "conformance-plugin [MEM_HEX]     bpf_conformance's plugin protocol" },
 };
 

@@ -38,9 +38,11 @@ struct filter_opts {
 	bool count, dump;
 };
 
+#define USAGE_FILTER "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]"
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]\n"
+	fprintf(f, USAGE_FILTER "\n"
 		   "  EXPR        a tcpdump/pcap-filter(7) expression, compiled by libpcap for IN's link type\n"
 		   "  -w OUT      write the matching packets, each cut to the bytes the filter keeps\n"
 		   "  --count     print only the number of matching packets (a bare integer)\n"
@@ -91,34 +93,34 @@ out:
 	return rc;
 }
 
+/* 0, 1 for --help, or the exit status of a usage error (message printed). */
 static int parse_args(int argc, char **argv, struct filter_opts *o)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-w") && i + 1 < argc)
 			o->out = argv[++i];
+		else if (!strcmp(a, "-w"))
+			return tool_usage_error("filter", "missing the output file after", USAGE_FILTER, a);
 		else if (!strcmp(a, "--count") || !strcmp(a, "-c"))
 			o->count = true;
 		else if (!strcmp(a, "-d"))
 			o->dump = true;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return 1;
-		else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "bpfvm filter: unknown option '%s'\n", a);
-			return -1;
-		} else if (!o->expr)
+		else if (a[0] == '-' && a[1])
+			return tool_usage_error("filter", "unknown option", USAGE_FILTER, a);
+		else if (!o->expr)
 			o->expr = a;
 		else if (!o->in)
 			o->in = a;
-		else {
-			fprintf(stderr, "bpfvm filter: unexpected argument '%s'\n", a);
-			return -1;
-		}
+		else
+			return tool_usage_error("filter", "one input file only: unexpected", USAGE_FILTER, a);
 	}
-	if (!o->expr || (!o->in && !o->dump)) {
-		fprintf(stderr, "bpfvm filter: %s\n", !o->expr ? "no expression" : "no input file");
-		return -1;
-	}
+	if (!o->expr)
+		return tool_usage_error("filter", "no expression given", USAGE_FILTER);
+	if (!o->in && !o->dump)
+		return tool_usage_error("filter", "no input file given", USAGE_FILTER);
 	return 0;
 }
 
@@ -133,10 +135,12 @@ int cmd_filter(int argc, char **argv)
 	int fd = -1, rc = 1;
 
 	int a = parse_args(argc, argv, &o);
-	if (a) {
-		usage(a > 0 ? stdout : stderr);
-		return a > 0 ? 0 : 2;
+	if (a == 1) {
+		usage(stdout);
+		return 0;
 	}
+	if (a)
+		return a;
 	eb[0] = 0;
 	p = o.in ? pcap_open_offline(o.in, eb) : pcap_open_dead(DLT_EN10MB_, 262144);
 	if (!p) {

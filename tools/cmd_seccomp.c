@@ -46,9 +46,11 @@ static const struct {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+#define USAGE_SECCOMP "usage: bpfvm seccomp POLICY --syscall NAME|NR [--arch ARCH] [--args A,B,...] [--ip IP]"
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bpfvm seccomp POLICY --syscall NAME|NR [--arch ARCH] [--args A,B,...] [--ip IP]\n"
+	fprintf(f, USAGE_SECCOMP "\n"
 		   "  POLICY      raw struct sock_filter bytes (seccomp_export_bpf) or tcpdump -dd/-d text; - for stdin\n"
 		   "  --syscall   a system call name (x86_64) or number\n"
 		   "  --arch      x86_64 (default), i386, x32, aarch64, arm, riscv64, s390x, ppc64le, or an\n"
@@ -128,19 +130,19 @@ int cmd_seccomp(int argc, char **argv)
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
-		} else if (!policy && (a[0] != '-' || !a[1]))
+		} else if (!strcmp(a, "--syscall") || !strcmp(a, "--arch") || !strcmp(a, "--args") || !strcmp(a, "--ip"))
+			return tool_usage_error("seccomp", "missing the value after", USAGE_SECCOMP, a);
+		else if (a[0] == '-' && a[1])
+			return tool_usage_error("seccomp", "unknown option", USAGE_SECCOMP, a);
+		else if (!policy)
 			policy = a;
-		else {
-			fprintf(stderr, "bpfvm seccomp: unexpected argument '%s'\n", a);
-			usage(stderr);
-			return 2;
-		}
+		else
+			return tool_usage_error("seccomp", "one policy file only: unexpected", USAGE_SECCOMP, a);
 	}
-	if (!policy || !sc) {
-		fprintf(stderr, "bpfvm seccomp: %s\n", !policy ? "no policy file" : "no --syscall");
-		usage(stderr);
-		return 2;
-	}
+	if (!policy)
+		return tool_usage_error("seccomp", "no policy file given", USAGE_SECCOMP);
+	if (!sc)
+		return tool_usage_error("seccomp", "no --syscall given", USAGE_SECCOMP);
 
 	memset(&sd, 0, sizeof(sd));
 	size_t ai = 0;
