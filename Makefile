@@ -103,10 +103,12 @@ test: deps all $(TEST_BINS) $(FUZZ_REPLAY)
 ASAN_TESTS := $(filter-out $(BUILD)/tests/test_install,$(TEST_BINS))
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DBPFVM_CHECKED" \
 		build-asan/bpfvm $(ASAN_TESTS:$(BUILD)/%=build-asan/%) $(FUZZ_REPLAY:$(BUILD)/%=build-asan/%)
 
-# The sanitizer build of every test and corpus replayer, run on its own.
+# The sanitizer build of every test and corpus replayer, run on its own.  It is also the checked build
+# (-DBPFVM_CHECKED): the interpreter asserts its invariants (r10 unchanged, every access inside the run's
+# memory) at each instruction, and so does the fuzz build.
 asan: deps
 	@$(MAKE) --no-print-directory asan-build
 	@tests/run_all.sh build-asan
@@ -144,7 +146,8 @@ valgrind: deps all $(TEST_BINS) $(FUZZ_REPLAY)
 # FUZZ_SECONDS, seeded from fuzz/corpus/<t>; what it finds goes to build-fuzz/corpus/<t>, a crash to
 # build-fuzz/crash-<t>-* (minimise it with -minimize_crash=1 and add it to fuzz/corpus/<t>).
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-DBPFVM_CHECKED
 FUZZ_TARGETS := $(FUZZ_SRCS:fuzz/fuzz_%.c=%)
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-build

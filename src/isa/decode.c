@@ -84,16 +84,31 @@ int64_t isa_jump_target(const struct bpf_insn *in, size_t pc)
 	return (int64_t)pc + 1 + in->off;
 }
 
-/* Does the instruction write its dst register?  (Stores and jumps only read it.) */
-static bool writes_dst(int id)
+unsigned isa_writes(int id, const struct bpf_insn *in)
 {
-	uint32_t f = isa_info[id].flags;
+	const struct isa_info *ii = &isa_info[id];
 
-	if (f & (F_ALU | F_LDX))
-		return true;
-	if (f & F_LD)
-		return isa_info[id].fmt == FMT_LDDW;
-	return isa_info[id].fmt == FMT_LDACQ;
+	switch (ii->fmt) {
+	case FMT_ALU_K: case FMT_ALU_X: case FMT_NEG: case FMT_MOVSX: case FMT_END:
+	case FMT_LDDW: case FMT_LDX: case FMT_LDACQ:
+		return ISA_REG(in->dst_reg);
+	case FMT_ATOMIC:
+		if (!(ii->flags & F_FETCH))
+			return 0; /* plain RMW and store-release only read their registers */
+		return ISA_REG(ii->flags & F_R0 ? BPF_REG_0 : in->src_reg);
+	case FMT_LDABS: case FMT_LDIND:    /* r0 = the load; Linux scratches r1-r5 as for a call */
+	case FMT_CALL: case FMT_CALL_LOCAL: case FMT_CALL_KFUNC: case FMT_CALLX:
+		return ISA_REGS_CALLER_SAVED;
+	default:                            /* jumps, exit, stores; the internal tail call is a helper call */
+		return id == ISA_TAIL_CALL ? ISA_REGS_CALLER_SAVED : 0;
+	}
+}
+
+unsigned isa_insn_writes(const struct bpf_insn *in)
+{
+	int id = isa_decode(in);
+
+	return id < 0 ? 0 : isa_writes(id, in);
 }
 
 static bool is_jump_with_target(int id)
@@ -133,8 +148,14 @@ static int check_one(const struct bpf_insn *in, int id, size_t pc, struct diag *
 		diag_printf(log, "insn %zu: invalid register r%u", pc, in->src_reg);
 		return -EINVAL;
 	}
-	if (writes_dst(id) && in->dst_reg == BPF_REG_10) {
-		diag_printf(log, "insn %zu: frame pointer r10 is read only", pc);
+	/* Every way of writing a register counts: an atomic's fetch into src or r0 as much as an ALU
+	 * result into dst (a forged r10 would move the frame the interpreter checks accesses against). */
+	if (isa_writes(id, in) & ISA_REG(BPF_REG_10)) {
+		if (isa_info[id].fmt == FMT_ATOMIC)
+			diag_printf(log, "insn %zu: %s: frame pointer r10 is read only (the fetched value would go "
+				    "to its source register r10)", pc, mn);
+		else
+			diag_printf(log, "insn %zu: frame pointer r10 is read only", pc);
 		return -EACCES;
 	}
 	/* Linux allows only moves and add/sub on the frame pointer (verifier.c: adjust_ptr_min_max_vals());

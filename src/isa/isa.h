@@ -65,6 +65,7 @@ enum {
 	F_FETCH = 1u << 17,
 	F_ACQREL = 1u << 18,
 	F_INTERNAL = 1u << 19, /* produced by fixup only */
+	F_R0 = 1u << 20,       /* a fetching atomic that returns the old value in r0, not in src (cmpxchg) */
 };
 
 enum isa_id {
@@ -106,8 +107,19 @@ int isa_decode(const struct bpf_insn *in);
 /* Fields of `in` that its format uses (U_* mask, including the field its selector reads). */
 unsigned isa_used_fields(int id);
 
+/* The registers an instruction writes, bit n standing for rn: derived from its row (format and flags)
+ * here and nowhere else, so that the validator, the verifier, the interpreter's invariants and every
+ * pass that asks "does this insn change rX?" agree.  ALU, loads, lddw and load-acquire write dst;
+ * fetching atomics write src (cmpxchg r0 instead); legacy packet loads write r0 and scratch r1-r5, and
+ * every call writes r0 and scratches r1-r5 (Linux's caller-saved registers); stores, jumps and exit
+ * write nothing.  0 for an encoding no row accepts. */
+#define ISA_REG(n) (1u << (n))
+#define ISA_REGS_CALLER_SAVED 0x3fu /* r0..r5 */
+unsigned isa_writes(int id, const struct bpf_insn *in);
+unsigned isa_insn_writes(const struct bpf_insn *in);
+
 /* Validates a whole program as raw bytes: every opcode known, unused fields zero, registers in range,
- * r10 never written, jumps and calls inside the program and not into the middle of an lddw, lddw
+ * r10 never written (isa_writes()), jumps and calls inside the program and not into the middle of an lddw, lddw
  * complete, last instruction an exit or unconditional jump.  Returns 0, or -EINVAL with one line
  * "insn <pc>: <problem>" added to `log`. */
 int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log);

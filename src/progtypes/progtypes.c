@@ -143,19 +143,11 @@ static int addr_reg(const struct bpf_insn *in, unsigned fmt)
 }
 
 /* Does the instruction give r1 a new value (or end the straight line)? */
-static bool ends_entry(const struct bpf_insn *in, const struct isa_info *info)
+static bool ends_entry(const struct bpf_insn *in, int id)
 {
-	if (info->flags & (F_JMP | F_CALL | F_EXIT | F_PKT)) /* LD_ABS/LD_IND scratch r1-r5 as calls do */
+	if (isa_info[id].flags & (F_JMP | F_EXIT))
 		return true;
-	switch (info->fmt) {
-	case FMT_ALU_K: case FMT_ALU_X: case FMT_NEG: case FMT_MOVSX: case FMT_END:
-	case FMT_LDX: case FMT_LDDW: case FMT_LDACQ:
-		return in->dst_reg == 1;
-	case FMT_ATOMIC:
-		return (info->flags & F_FETCH) && in->src_reg == 1;
-	default:
-		return false;
-	}
+	return isa_writes(id, in) & ISA_REG(BPF_REG_1);
 }
 
 int pt_ctx_check_entry(const struct vm_prog *p, pt_ctx_rule_fn ok, const void *arg, struct diag *log)
@@ -179,7 +171,7 @@ int pt_ctx_check_entry(const struct vm_prog *p, pt_ctx_rule_fn ok, const void *a
 				return -EACCES;
 			}
 		}
-		if (ends_entry(in, info))
+		if (ends_entry(in, id))
 			return 0;
 	}
 	return 0;

@@ -239,12 +239,33 @@ static inline void zero_frame(uintptr_t lo)
 }
 
 /* What a bpf-to-bpf call saves.  The may_goto budget is per frame as in Linux, where each subprogram's
- * prologue sets its own counter slot to BPF_MAX_LOOPS. */
+ * prologue sets its own counter slot to BPF_MAX_LOOPS.  The caller's frame pointer comes from the
+ * interpreter's own record (`fp`), never from reg[10]: the program cannot write r10 (isa_validate()),
+ * and even if a rule there were missed, a forged r10 would be data, not the frame accesses are checked
+ * against. */
 struct frame {
 	const struct vm_insn *ret;
-	uint64_t r6, r7, r8, r9, r10;
+	uint64_t r6, r7, r8, r9;
+	uintptr_t fp;
 	uint32_t may_goto_left;
 };
+
+/* Checked builds (-DBPFVM_CHECKED: the sanitizer and fuzz builds) assert the interpreter's invariants
+ * at every dispatch and re-check every access MEM_CHECK let through with the exact, slow rule, so that
+ * a fuzzed program that escapes (a moved frame, a fast path that wraps) aborts at the insn that did it
+ * instead of going unnoticed when it lands in memory ASan does not guard. */
+#ifdef BPFVM_CHECKED
+#include <stdlib.h>
+static void invariant_failed(const struct vm_run *run, const struct vm_insn *pc, const char *what)
+{
+	fprintf(stderr, "bpfvm: invariant violated: prog '%s': insn %zu: %s\n", run->prog->name,
+		(size_t)(pc - run->prog->insns), what);
+	abort();
+}
+#define VM_INVARIANT(cond_, what_) do { if (UNLIKELY(!(cond_))) invariant_failed(run, pc, (what_)); } while (0)
+#else
+#define VM_INVARIANT(cond_, what_) do { } while (0)
+#endif
 
 /* The interpreter.  `entry` is where to start (0 for the program, a subprogram for callbacks). */
 static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -267,6 +288,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	const uintptr_t stack_top = vm_stack_top(run);
 	uintptr_t frame_lo = (uintptr_t)frame_top - VM_STACK_SIZE;
 	uintptr_t frame_lim = stack_top - frame_lo - 8;
+	uintptr_t fp = (uintptr_t)frame_top; /* r10 of the current frame, as the interpreter keeps it */
 	uint32_t may_goto_left = VM_MAY_GOTO_BUDGET;
 	/* A register copy of run->budget: written back before anything that may run a nested interp()
 	 * (helpers with callbacks) or look at it, and on every way out. */
@@ -283,21 +305,27 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	reg[4] = a4;
 	reg[5] = a5;
 	reg[6] = reg[7] = reg[8] = reg[9] = 0;
-	reg[10] = (uintptr_t)frame_top;
+	reg[10] = fp;
 
 #define DST reg[pc->dst]
 #define SRC reg[pc->src]
 #define K   pc->k
-#define NEXT() goto *jump[(++pc)->id]
+#define CHECK_STATE() do { \
+		VM_INVARIANT(reg[10] == fp, "r10 changed"); \
+		VM_INVARIANT(fp > (uintptr_t)stack_floor && fp <= stack_top && frame_lo == fp - VM_STACK_SIZE && \
+			     frame_lim == stack_top - frame_lo - 8, "frame outside the run's stack"); \
+	} while (0)
+#define DISPATCH() do { CHECK_STATE(); goto *jump[pc->id]; } while (0)
+#define NEXT() do { ++pc; DISPATCH(); } while (0)
 	/* Taken jump or local call: off is the target's byte delta, <= 0 for a back-edge. */
 #define JUMP() do { int32_t d_ = pc->off; \
 		if (d_ <= 0 && UNLIKELY(--budget == 0)) goto out_of_budget; \
-		pc = vm_jump_target(pc); goto *jump[pc->id]; } while (0)
+		pc = vm_jump_target(pc); DISPATCH(); } while (0)
 #define FAULT(err_, what_, addr_, size_) do { \
 		vm_fault(run, (err_), (what_), (addr_), (size_)); goto fault; } while (0)
 	/* Checks [frame_lo + d_, + size_), d_ being the address's offset from frame_lo (wraps when below). */
 #define FRAME_OFF(d_, base_, off_) uintptr_t d_ = (uintptr_t)((base_) + (uint64_t)(int64_t)(off_)) - frame_lo
-#define MEM_CHECK(d_, size_, write_) do { \
+#define MEM_CHECK_FAST(d_, size_, write_) do { \
 		if (UNLIKELY((d_) > frame_lim)) { \
 			uintptr_t m_ = frame_lo + (d_); \
 			if (region_hit(&hit.run, m_, (size_), (write_)) || region_hit(&hit.map, m_, (size_), (write_))) \
@@ -306,8 +334,13 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 				break; \
 			mem_fault(run, m_, (size_), (write_)); goto fault; } \
 	} while (0)
+#define MEM_CHECK(d_, size_, write_) do { \
+		MEM_CHECK_FAST(d_, size_, write_); \
+		VM_INVARIANT(vm_stack_ok(frame_lo, stack_top, frame_lo + (d_), (size_)) || \
+			     vm_mem_ok_slow(run, frame_lo + (d_), (size_), (write_)), "access outside the run's memory"); \
+	} while (0)
 
-	goto *jump[pc->id];
+	DISPATCH();
 
 	/* ---- ALU: one macro per family emits the 64/32-bit and K/X rows ---- */
 #define ALU(NAME, OP) \
@@ -426,7 +459,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			if ((pc->size & VM_CALL_UNTRUSTED) && !hlp_untrusted_call(run, (size_t)(pc - run->prog->insns), &reg[1]))
 				goto fault;
 		}
-		run->fp = reg[10];
+		run->fp = fp;
 		run->budget = budget;
 		reg[0] = ((vm_helper_fn)(uintptr_t)K)(run, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		budget = run->budget;
@@ -444,7 +477,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		if (t >= base && t < base + run->prog->cnt && ((uintptr_t)t - (uintptr_t)base) % sizeof(*t) == 0)
 			goto local_call_to_t;
 		/* A helper id in a register (bpf_conformance's callx). */
-		run->fp = reg[10];
+		run->fp = fp;
 		run->budget = budget;
 		reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		budget = run->budget;
@@ -453,10 +486,11 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			goto fault;
 		NEXT();
 	local_call_to_t:
-		if (depth + 1 >= VM_MAX_FRAMES || (uint8_t *)(uintptr_t)reg[10] - VM_STACK_SIZE <= stack_floor)
+		if (depth + 1 >= VM_MAX_FRAMES || fp - VM_STACK_SIZE <= (uintptr_t)stack_floor)
 			FAULT(-E2BIG, "call stack too deep", 0, 0);
-		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10], may_goto_left };
-		reg[10] -= VM_STACK_SIZE;
+		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], fp, may_goto_left };
+		fp -= VM_STACK_SIZE;
+		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
 		zero_frame(frame_lo);
@@ -464,13 +498,14 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		if (UNLIKELY(--budget == 0))
 			goto out_of_budget;
 		pc = t;
-		goto *jump[pc->id];
+		DISPATCH();
 	}
 	do_CALL_LOCAL:
-		if (depth + 1 >= VM_MAX_FRAMES || (uint8_t *)(uintptr_t)reg[10] - VM_STACK_SIZE <= stack_floor)
+		if (depth + 1 >= VM_MAX_FRAMES || fp - VM_STACK_SIZE <= (uintptr_t)stack_floor)
 			FAULT(-E2BIG, "call stack too deep", 0, 0);
-		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], reg[10], may_goto_left };
-		reg[10] -= VM_STACK_SIZE;
+		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], fp, may_goto_left };
+		fp -= VM_STACK_SIZE;
+		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
 		zero_frame(frame_lo);
@@ -493,8 +528,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[7] = frames[depth].r7;
 		reg[8] = frames[depth].r8;
 		reg[9] = frames[depth].r9;
-		reg[10] = frames[depth].r10;
-		frame_lo = (uintptr_t)reg[10] - VM_STACK_SIZE;
+		fp = frames[depth].fp;
+		reg[10] = fp;
+		frame_lo = fp - VM_STACK_SIZE;
 		frame_lim = stack_top - frame_lo - 8;
 		may_goto_left = frames[depth].may_goto_left;
 		NEXT();
@@ -515,7 +551,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		pc = np->insns;
 		if (UNLIKELY(--budget == 0))
 			goto out_of_budget;
-		goto *jump[pc->id];
+		DISPATCH();
 	}
 
 	/* ---- loads and stores ---- */
@@ -629,9 +665,12 @@ fault:
 #undef SRC
 #undef K
 #undef NEXT
+#undef DISPATCH
+#undef CHECK_STATE
 #undef JUMP
 #undef FAULT
 #undef MEM_CHECK
+#undef MEM_CHECK_FAST
 #undef FRAME_OFF
 }
 
