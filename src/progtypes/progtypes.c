@@ -311,7 +311,9 @@ int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src,
  * give back = compare-and-swap into an empty slot, else unmap. */
 #define PT_POOL_LEN 8192u
 
-int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len)
+/* clear_len: the bytes of a cached area to zero from its start (a fresh mapping is zero already). */
+static int pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len,
+		   size_t clear_len)
 {
 	if ((size_t)PT_CTX_AREA + cap > PT_POOL_LEN || head > cap || len > cap - head)
 		return pt_pkt_alloc(p, cap, head, src, len);
@@ -319,7 +321,7 @@ int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, 
 		uint8_t *m = atomic_exchange(&vm->pt_pool[i], NULL);
 		if (!m)
 			continue;
-		memset(m, 0, PT_POOL_LEN); /* as the kernel's kzalloc'd test buffers: no stale bytes */
+		memset(m, 0, clear_len);
 		p->map = m;
 		p->map_len = PT_POOL_LEN;
 		p->frame = m + PT_CTX_AREA;
@@ -333,6 +335,19 @@ int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, 
 		return 0;
 	}
 	return pt_pkt_alloc(p, PT_POOL_LEN - PT_CTX_AREA, head, src, len);
+}
+
+int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len)
+{
+	return pkt_get(vm, p, cap, head, src, len, PT_POOL_LEN); /* as the kernel's kzalloc'd test buffers:
+								   * no stale bytes */
+}
+
+int pt_pkt_get_bounded(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src,
+		       uint32_t len)
+{
+	/* Clearing the whole 8 KiB area was half the time of a classic filter's run over a small frame. */
+	return pkt_get(vm, p, cap, head, src, len, PT_CTX_AREA);
 }
 
 void pt_pkt_release(struct bpfvm *vm, struct pt_pkt *p)

@@ -145,6 +145,11 @@ void pt_pool_drain(struct bpfvm *vm);
 int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
 /* The same, reusing one of vm's cached 8 KiB areas when cap fits (pt_pkt_release() gives it back). */
 int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
+/* The same for a run that reaches the packet only through reads bounded by [data, end) (LD_ABS/LD_IND,
+ * the load helpers; no packet region): only the ctx area is cleared, the bytes around the packet may be
+ * stale, since nothing can read them. */
+int pt_pkt_get_bounded(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src,
+		       uint32_t len);
 void pt_pkt_release(struct bpfvm *vm, struct pt_pkt *p);
 void pt_pkt_free(struct pt_pkt *p);
 /* Grows the frame so that `head` more bytes fit before meta and `tail` after end (moves the mapping;

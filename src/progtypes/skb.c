@@ -353,7 +353,8 @@ int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const uint8_t *pk
 	memset(&p, 0, sizeof(p));
 	p.prog_type = prog->type;
 	p.attach_type = prog->expected_attach_type;
-	if ((err = pt_pkt_get(vm, &p, PT_XDP_HEADROOM + caplen + PT_SHINFO_SZ, PT_XDP_HEADROOM, pkt, caplen)))
+	/* pkt_region false below: the filter reads the packet only through LD_ABS/LD_IND and the helpers */
+	if ((err = pt_pkt_get_bounded(vm, &p, PT_XDP_HEADROOM + caplen + PT_SHINFO_SZ, PT_XDP_HEADROOM, pkt, caplen)))
 		return sys_err(vm, err, "cannot map the packet");
 	p.mac = p.data;
 	p.net = p.data;
