@@ -5,6 +5,9 @@
  * length on the wire).  The result is "bytes to keep", as with SO_ATTACH_FILTER: 0 drops the packet,
  * else -w writes it cut to that many bytes.
  *
+ * `-f PROG` runs a classic program from a file instead (raw struct sock_filter bytes or the text tcpdump
+ * -dd / -ddd / -d prints), e.g. one written for SO_ATTACH_FILTER.
+ *
  * Output: one line per matching packet, "<sec>.<usec> #<n> <caplen>/<len> keep <k>" (n counts from 1,
  * the time is the capture's, as `tcpdump -tt` prints it); --count prints only the number of matches, a
  * bare integer on the last line; -d prints the classic program (`tcpdump -d`) and its eBPF translation
@@ -30,15 +33,18 @@ struct bpf_program {
 #include <pcap/pcap.h>
 
 #include "cmd.h"
+#include "util.h"
 
 #define DLT_EN10MB_ 1 /* pcap/dlt.h, not included with PCAP_DONT_INCLUDE_PCAP_BPF_H */
 
 struct filter_opts {
 	const char *expr, *in, *out;
+	const char *prog_file; /* -f: a classic program instead of EXPR */
 	bool count, dump;
 };
 
-#define USAGE_FILTER "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]"
+#define USAGE_FILTER "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]\n" \
+		     "       bpfvm filter -f PROG IN.pcap [-w OUT.pcap] [--count] [-d]"
 
 static void usage(FILE *f)
 {
@@ -46,6 +52,8 @@ static void usage(FILE *f)
 		   "  EXPR        a tcpdump/pcap-filter(7) expression, compiled by libpcap for IN's link type\n"
 		   "  -w OUT      write the matching packets, each cut to the bytes the filter keeps\n"
 		   "  --count     print only the number of matching packets (a bare integer)\n"
+		   "  -f PROG     run a classic program from a file instead: raw struct sock_filter bytes, or the\n"
+		   "              text tcpdump -dd, -ddd or -d prints\n"
 		   "  -d          print the classic program and its eBPF translation, do not run\n"
 		   "              (IN.pcap may then be omitted: Ethernet)\n");
 }
@@ -94,14 +102,37 @@ out:
 }
 
 /* 0, 1 for --help, or the exit status of a usage error (message printed). */
+/* -f: the classic program in a file (raw or tcpdump text).  0, or -1 with a message. */
+static int read_prog(struct bpfvm *vm, const char *path, struct bpf_program *bp)
+{
+	size_t len;
+	uint8_t *src = tool_read_file(path, &len);
+	if (!src)
+		return -1;
+	long n = bpfvm_cbpf_parse(vm, src, len, NULL, 0);
+	if (n >= 0 && !(bp->bf_insns = calloc((size_t)n + 1, sizeof(*bp->bf_insns))))
+		n = -ENOMEM;
+	if (n >= 0)
+		n = bpfvm_cbpf_parse(vm, src, len, bp->bf_insns, (size_t)n);
+	free(src);
+	if (n < 0) {
+		fprintf(stderr, "bpfvm filter: %s: %s", path, n == -ENOMEM ? "out of memory\n" : bpfvm_errmsg(vm));
+		return -1;
+	}
+	bp->bf_len = (unsigned int)n;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct filter_opts *o)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-w") && i + 1 < argc)
 			o->out = argv[++i];
-		else if (!strcmp(a, "-w"))
-			return tool_usage_error("filter", "missing the output file after", USAGE_FILTER, a);
+		else if (!strcmp(a, "-f") && i + 1 < argc)
+			o->prog_file = argv[++i];
+		else if (!strcmp(a, "-w") || !strcmp(a, "-f"))
+			return tool_usage_error("filter", "missing the file after", USAGE_FILTER, a);
 		else if (!strcmp(a, "--count") || !strcmp(a, "-c"))
 			o->count = true;
 		else if (!strcmp(a, "-d"))
@@ -110,14 +141,20 @@ static int parse_args(int argc, char **argv, struct filter_opts *o)
 			return 1;
 		else if (a[0] == '-' && a[1])
 			return tool_usage_error("filter", "unknown option", USAGE_FILTER, a);
-		else if (!o->expr)
+		else if (!o->expr && !o->prog_file && !o->in)
 			o->expr = a;
 		else if (!o->in)
 			o->in = a;
 		else
 			return tool_usage_error("filter", "one input file only: unexpected", USAGE_FILTER, a);
 	}
-	if (!o->expr)
+	if (o->prog_file && o->expr) { /* -f came after the first file name: that was IN */
+		if (o->in)
+			return tool_usage_error("filter", "-f and an expression: unexpected", USAGE_FILTER, o->expr);
+		o->in = o->expr;
+		o->expr = NULL;
+	}
+	if (!o->expr && !o->prog_file)
 		return tool_usage_error("filter", "no expression given", USAGE_FILTER);
 	if (!o->in && !o->dump)
 		return tool_usage_error("filter", "no input file given", USAGE_FILTER);
@@ -128,7 +165,8 @@ int cmd_filter(int argc, char **argv)
 {
 	struct filter_opts o = { 0 };
 	char eb[PCAP_ERRBUF_SIZE];
-	struct bpf_program bp = { 0 };
+	struct bpf_program bp = { 0 }, own = { 0 }; /* own: from -f, malloc'd */
+	char what[512];
 	pcap_t *p = NULL;
 	pcap_dumper_t *w = NULL;
 	struct bpfvm *vm = NULL;
@@ -142,19 +180,27 @@ int cmd_filter(int argc, char **argv)
 	if (a)
 		return a;
 	eb[0] = 0;
+	if (o.expr)
+		snprintf(what, sizeof(what), "expression '%.480s'", o.expr);
 	p = o.in ? pcap_open_offline(o.in, eb) : pcap_open_dead(DLT_EN10MB_, 262144);
 	if (!p) {
 		fprintf(stderr, "bpfvm filter: %s: %s\n", o.in, eb[0] ? eb : "cannot open");
 		return 1;
 	}
-	/* As tcpdump -r: optimised, and no netmask (so `ip broadcast` is refused by libpcap, not guessed). */
-	if (pcap_compile(p, &bp, o.expr, 1, PCAP_NETMASK_UNKNOWN)) {
-		fprintf(stderr, "bpfvm filter: expression '%s': %s\n", o.expr, pcap_geterr(p));
-		goto out;
-	}
 	vm = bpfvm_new(NULL);
 	if (!vm) {
 		fprintf(stderr, "bpfvm filter: cannot create an instance\n");
+		goto out;
+	}
+	if (o.prog_file) {
+		snprintf(what, sizeof(what), "%.500s", o.prog_file);
+		if (read_prog(vm, o.prog_file, &own))
+			goto out;
+		bp.bf_insns = own.bf_insns;
+		bp.bf_len = own.bf_len;
+	} else if (pcap_compile(p, &bp, o.expr, 1, PCAP_NETMASK_UNKNOWN)) {
+		/* as tcpdump -r: optimised, no netmask (so `ip broadcast` is refused by libpcap, not guessed) */
+		fprintf(stderr, "bpfvm filter: expression '%s': %s\n", o.expr, pcap_geterr(p));
 		goto out;
 	}
 	if (o.dump) {
@@ -163,7 +209,7 @@ int cmd_filter(int argc, char **argv)
 	}
 	fd = bpfvm_cbpf_load(vm, bp.bf_insns, bp.bf_len, BPFVM_CBPF_SOCKET, "filter");
 	if (fd < 0) {
-		fprintf(stderr, "bpfvm filter: expression '%s': %s", o.expr, bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm filter: %s: %s", what, bpfvm_errmsg(vm));
 		goto out;
 	}
 	if (o.out && !(w = pcap_dump_open(p, o.out))) {
@@ -233,7 +279,9 @@ out:
 	if (fd >= 0)
 		bpfvm_close(vm, fd);
 	bpfvm_free(vm);
-	if (bp.bf_insns)
+	if (own.bf_insns)
+		free(own.bf_insns);
+	else if (bp.bf_insns)
 		pcap_freecode(&bp);
 	pcap_close(p);
 	return rc;

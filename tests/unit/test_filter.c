@@ -286,6 +286,77 @@ TEST(filter_write)
 	proc_free(&b);
 }
 
+/* The records of a capture file: header of each (ts, caplen, len) and its bytes. */
+struct rec {
+	uint32_t sec, usec, caplen, len;
+	const uint8_t *data;
+};
+
+static size_t records(const char *buf, size_t len, struct rec *r, size_t max)
+{
+	size_t n = 0;
+	for (size_t off = 24; off + 16 <= len && n < max; n++) {
+		memcpy(&r[n], buf + off, 16);
+		r[n].data = (const uint8_t *)buf + off + 16;
+		off += 16 + r[n].caplen;
+		if (off > len)
+			break;
+	}
+	return n;
+}
+
+/* -f: a classic program from a file (tcpdump -dd text here).  Its result is the bytes to keep: with
+ * `ret #32` every packet matches and -w writes each cut to 32 bytes (or fewer when fewer were
+ * captured), its length on the wire kept. */
+TEST(filter_program_file)
+{
+	struct proc b;
+	char prog[128], out[128], bad[128];
+	snprintf(prog, sizeof(prog), "%s/prog.dd", dir);
+	snprintf(out, sizeof(out), "%s/out.pcap", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.dd", dir);
+	FILE *f = fopen(prog, "w");
+	CHECK(f && fputs("{ 0x6, 0, 0, 0x00000020 },\n", f) >= 0 && !fclose(f));
+	CHECK(SPAWN(&b, cli, "filter", "-f", prog, extra, "-w", out, "--count"));
+	CHECK(b.status == 0 && !strcmp(b.out, "3000\n"));
+	proc_free(&b);
+	size_t il = 0, ol = 0;
+	char *ib = read_all(extra, &il), *ob = read_all(out, &ol);
+	static struct rec ir[4000], orr[4000];
+	size_t ni = ib ? records(ib, il, ir, N(ir)) : 0, no = ob ? records(ob, ol, orr, N(orr)) : 0;
+	CHECK(ni == 3000 && no == 3000);
+	int cut = 0, ok = ni == no;
+	for (size_t i = 0; ok && i < ni; i++) {
+		uint32_t want = ir[i].caplen < 32 ? ir[i].caplen : 32;
+		ok = orr[i].caplen == want && orr[i].len == ir[i].len && orr[i].sec == ir[i].sec &&
+		     orr[i].usec == ir[i].usec && !memcmp(orr[i].data, ir[i].data, want);
+		cut += ir[i].caplen > 32;
+		if (!ok)
+			printf("  record %zu: caplen %u len %u, input caplen %u len %u\n", i + 1, orr[i].caplen, orr[i].len,
+			       ir[i].caplen, ir[i].len);
+	}
+	CHECK(ok && cut > 2000);
+	free(ib);
+	free(ob);
+
+	/* the program is checked as Linux checks it; the message names the file and the insn */
+	f = fopen(bad, "w");
+	CHECK(f && fputs("{ 0x15, 0, 5, 0x00000800 },\n{ 0x6, 0, 0, 0x00040000 },\n", f) >= 0 && !fclose(f));
+	CHECK(SPAWN(&b, cli, "filter", extra, "-f", bad));
+	CHECK(b.status == 1 && strstr(b.err, "bad.dd: insn 0: jeq target") && strstr(b.err, "out of range"));
+	proc_free(&b);
+	CHECK(SPAWN(&b, cli, "filter", "-f", bad, "tcp", extra));
+	CHECK(b.status == 2 && strstr(b.err, "unexpected"));
+	proc_free(&b);
+	/* -d lists a -f program too */
+	CHECK(SPAWN(&b, cli, "filter", "-d", "-f", prog));
+	CHECK(b.status == 0 && strstr(b.out, "classic BPF (1 insns):\n(000) ret      #32\n") &&
+	      strstr(b.out, "w0 = 32\n"));
+	proc_free(&b);
+	unlink(bad);
+	unlink(prog);
+}
+
 /* -d: the classic program as tcpdump -d prints it, then its eBPF translation. */
 TEST(filter_dump)
 {
@@ -400,6 +471,7 @@ int main(int argc, char **argv)
 	proc_free(&g);
 	RUN(filter_matches_tcpdump);
 	RUN(filter_write);
+	RUN(filter_program_file);
 	RUN(filter_dump);
 	RUN(filter_errors);
 	static const char *const names[] = { "extra.pcap", "out.pcap", "theirs.pcap", "trunc.pcap" };
