@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -644,6 +646,594 @@ TEST(freeze_and_rdonly_match)
 	bpfvm_free(p.vm);
 }
 
+/* ---- bpf() answers that Linux 6.18 gives errno for errno (issue 9) ------------------------------ */
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
+/* MAP_CREATE of one attr on both sides; inner_map_fd is given per side (-1: none). */
+static void create_attr_both(struct pair *p, const union bpf_attr *tmpl, int vinner, int kinner)
+{
+	union bpf_attr a = *tmpl;
+	if (vinner >= 0)
+		a.inner_map_fd = (uint32_t)vinner;
+	p->vret = bpfvm_bpf(p->vm, BPF_MAP_CREATE, &a, sizeof(a));
+	a = *tmpl;
+	if (kinner >= 0)
+		a.inner_map_fd = (uint32_t)kinner;
+	p->kret = kbpf(BPF_MAP_CREATE, &a);
+	p->vfd = (int)p->vret;
+	p->kfd = (int)p->kret;
+	p->ks = tmpl->key_size;
+	p->vs = tmpl->value_size;
+}
+
+static bool same_create(const struct pair *p, const char *what)
+{
+	if ((p->vret >= 0) != (p->kret >= 0) || (p->vret < 0 && p->vret != p->kret)) {
+		printf("  create %s: bpfvm %ld, kernel %ld\n", what, p->vret, p->kret);
+		return false;
+	}
+	return true;
+}
+
+static union bpf_attr map_attr(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags, uint64_t extra)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ks;
+	a.value_size = vs;
+	a.max_entries = max;
+	a.map_flags = flags;
+	a.map_extra = extra;
+	return a;
+}
+
+/* map_extra (only bloom filters and arenas take it), hash key_size above 512, BPF_F_PRESERVE_ELEMS (only
+ * perf event arrays), a perf event array of max_entries 0, BPF_F_INNER_MAP (arrays only). */
+TEST(create_attrs_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	static const struct { uint32_t type, ks, vs, max, flags; uint64_t extra; } cases[] = {
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, 0, 1 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, 0, 1ull << 40 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0, 1 },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, 0, 1 },
+		{ BPF_MAP_TYPE_LRU_HASH, 4, 4, 4, 0, 2 },
+		{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 4, BPF_F_NO_PREALLOC, 1 },
+		{ BPF_MAP_TYPE_QUEUE, 0, 4, 4, 0, 1 },
+		{ BPF_MAP_TYPE_STACK, 0, 4, 4, 0, 1 },
+		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, 1 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2, 0, 1 },
+		{ BPF_MAP_TYPE_STACK_TRACE, 4, 64, 2, 0, 1 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0, 1 },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16, 0, 3 },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16, 0, 15 },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16, 0, 16 },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16, 0, 1ull << 32 },
+		{ BPF_MAP_TYPE_HASH, 513, 4, 4, 0, 0 },
+		{ BPF_MAP_TYPE_HASH, 1024, 8, 4, 0, 0 },
+		{ BPF_MAP_TYPE_HASH, 4096, 8, 4, BPF_F_NO_PREALLOC, 0 },
+		{ BPF_MAP_TYPE_PERCPU_HASH, 600, 8, 4, 0, 0 },
+		{ BPF_MAP_TYPE_LRU_HASH, 777, 8, 4, 0, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_PRESERVE_ELEMS, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_PRESERVE_ELEMS, 0 },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, BPF_F_PRESERVE_ELEMS, 0 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, BPF_F_PRESERVE_ELEMS, 0 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1, BPF_F_PRESERVE_ELEMS, 0 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 0, 0, 0 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 0, BPF_F_PRESERVE_ELEMS, 0 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1, 0, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_INNER_MAP, 0 },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, BPF_F_INNER_MAP, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, BPF_F_INNER_MAP, 0 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, BPF_F_INNER_MAP, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		union bpf_attr a = map_attr(cases[i].type, cases[i].ks, cases[i].vs, cases[i].max, cases[i].flags,
+					    cases[i].extra);
+		create_attr_both(&p, &a, -1, -1);
+		char what[128];
+		snprintf(what, sizeof(what), "type %u key %u value %u max %u flags 0x%x map_extra 0x%llx", cases[i].type,
+			 cases[i].ks, cases[i].vs, cases[i].max, cases[i].flags, (unsigned long long)cases[i].extra);
+		if (!same_create(&p, what))
+			test_cur_failed = 1;
+		close_both(&p);
+	}
+	bpfvm_free(p.vm);
+}
+
+/* A big hash key (above 512 bytes) goes through update, lookup, get_next_key and delete as a small one. */
+TEST(big_hash_keys_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	static const uint32_t types[] = { BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH };
+	for (size_t t = 0; t < 2; t++) {
+		union bpf_attr a = map_attr(types[t], 1000, 8, 2, 0, 0);
+		create_attr_both(&p, &a, -1, -1);
+		CHECK(p.vret >= 0 && p.kret >= 0);
+		if (p.vret < 0 || p.kret < 0) {
+			printf("  create key 1000: bpfvm %ld (%s), kernel %ld\n", p.vret, bpfvm_errmsg(p.vm), p.kret);
+			continue;
+		}
+		static uint8_t k[4][1000], vnext[1000], knext[1000];
+		for (int i = 0; i < 4; i++)
+			memset(k[i], 'a' + i, sizeof(k[i]));
+		uint64_t v = 7;
+		for (int i = 0; i < 4; i++) /* the third one: E2BIG (hash) or an eviction (LRU) */
+			CHECK(both(&p, i, BPF_MAP_UPDATE_ELEM, k[i], &v, 0));
+		CHECK(both(&p, 10, BPF_MAP_LOOKUP_ELEM, k[1], NULL, 0));
+		CHECK(both(&p, 11, BPF_MAP_DELETE_ELEM, k[1], NULL, 0));
+		CHECK(both(&p, 12, BPF_MAP_LOOKUP_ELEM, k[1], NULL, 0));
+		long vr = op(&p, false, BPF_MAP_GET_NEXT_KEY, NULL, vnext, 0);
+		long kr = op(&p, true, BPF_MAP_GET_NEXT_KEY, NULL, knext, 0);
+		CHECK(vr == kr);
+		close_both(&p);
+	}
+	bpfvm_free(p.vm);
+}
+
+/* A socket filter "r0 = 0; exit" on both sides, for prog arrays. */
+static void load_trivial(struct pair *p, long *vfd, long *kfd)
+{
+	static const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.insns = (uintptr_t)insns;
+	a.insn_cnt = 2;
+	a.license = (uintptr_t)"GPL";
+	*vfd = bpfvm_bpf(p->vm, BPF_PROG_LOAD, &a, sizeof(a));
+	*kfd = kbpf(BPF_PROG_LOAD, &a);
+}
+
+/* Compares one update of an fd map (value: a handle, given per side). */
+static bool fd_update_both(struct pair *p, const char *what, uint32_t key, long vval, long kval, uint64_t flags)
+{
+	uint32_t vv = (uint32_t)vval, kv = (uint32_t)kval;
+	long vr = op(p, false, BPF_MAP_UPDATE_ELEM, &key, &vv, flags);
+	long kr = op(p, true, BPF_MAP_UPDATE_ELEM, &key, &kv, flags);
+	if (vr != kr) {
+		printf("  %s: update key %u flags %llu: bpfvm %ld (%s), kernel %ld\n", what, key, (unsigned long long)flags,
+		       vr, bpfvm_errmsg(p->vm), kr);
+		return false;
+	}
+	return true;
+}
+
+/* Prog arrays and map-in-map arrays take only BPF_ANY (checked before the index and the fd); hash of maps
+ * take every flag. */
+TEST(fd_map_updates_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	long vprog, kprog;
+	load_trivial(&p, &vprog, &kprog);
+	CHECK(vprog >= 0 && kprog >= 0);
+	if (vprog < 0 || kprog < 0) {
+		printf("  load: bpfvm %ld (%s), kernel %ld\n", vprog, bpfvm_errmsg(p.vm), kprog);
+		bpfvm_free(p.vm);
+		return;
+	}
+	create_both(&p, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+	CHECK(p.vret >= 0 && p.kret >= 0);
+	static const uint64_t flags[] = { BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK, 7, BPF_ANY };
+	for (size_t i = 0; i < 5; i++) {
+		CHECK(fd_update_both(&p, "prog array", 0, vprog, kprog, flags[i]));
+		CHECK(fd_update_both(&p, "prog array (bad fd)", 0, 9999, 9999, flags[i]));
+		CHECK(fd_update_both(&p, "prog array (index 2)", 2, 9999, 9999, flags[i]));
+	}
+	CHECK(fd_update_both(&p, "prog array (index 1)", 1, vprog, kprog, BPF_ANY));
+	uint32_t key = 1, val;
+	CHECK(op(&p, false, BPF_MAP_LOOKUP_ELEM, &key, &val, 0) == op(&p, true, BPF_MAP_LOOKUP_ELEM, &key, &val, 0));
+	CHECK(both(&p, 1, BPF_MAP_DELETE_ELEM, &key, NULL, 0));
+	CHECK(both(&p, 2, BPF_MAP_DELETE_ELEM, &key, NULL, 0));
+	key = 2;
+	CHECK(both(&p, 3, BPF_MAP_DELETE_ELEM, &key, NULL, 0));
+	close_both(&p);
+
+	struct pair in = { .vm = p.vm };
+	create_both(&in, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(in.vret >= 0 && in.kret >= 0);
+	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
+	for (size_t t = 0; t < 2; t++) {
+		union bpf_attr a = map_attr(outers[t], 4, 4, 2, 0, 0);
+		create_attr_both(&p, &a, in.vfd, in.kfd);
+		CHECK(p.vret >= 0 && p.kret >= 0);
+		for (size_t i = 0; i < 5; i++) {
+			CHECK(fd_update_both(&p, "map in map", 0, in.vfd, in.kfd, flags[i]));
+			CHECK(fd_update_both(&p, "map in map (bad fd)", 1, 9999, 9999, flags[i]));
+			CHECK(fd_update_both(&p, "map in map (index 2)", 2, in.vfd, in.kfd, flags[i]));
+		}
+		key = 0;
+		CHECK(both(&p, 4, BPF_MAP_DELETE_ELEM, &key, NULL, 0));
+		CHECK(both(&p, 5, BPF_MAP_DELETE_ELEM, &key, NULL, 0));
+		close_both(&p);
+	}
+	close_both(&in);
+	bpfvm_close(p.vm, (int)vprog);
+	close((int)kprog);
+	bpfvm_free(p.vm);
+}
+
+/* Which maps can be inner maps (a prog array cannot: ENOTSUPP), and which inner maps a template accepts:
+ * the same type, sizes and flags; for arrays also max_entries unless the template has BPF_F_INNER_MAP. */
+TEST(inner_maps_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair in = { .vm = bpfvm_new(&o) }, out = { .vm = in.vm }, cand = { .vm = in.vm };
+	static const struct { uint32_t type, ks, vs, max, flags; } tmpl[] = {
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_INNER_MAP },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 8, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, 0 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 4, 0 },
+		{ BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0 },
+		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
+		{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 4, BPF_F_NO_PREALLOC },
+		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 16, 0 },
+		{ BPF_MAP_TYPE_STACK_TRACE, 4, 64, 4, 0 },
+	};
+	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
+	for (size_t i = 0; i < sizeof(tmpl) / sizeof(tmpl[0]); i++) {
+		union bpf_attr a = map_attr(tmpl[i].type, tmpl[i].ks, tmpl[i].vs, tmpl[i].max, tmpl[i].flags, 0);
+		create_attr_both(&in, &a, -1, -1);
+		if (in.vret < 0 || in.kret < 0) {
+			printf("  inner type %u: bpfvm %ld, kernel %ld\n", tmpl[i].type, in.vret, in.kret);
+			test_cur_failed = 1;
+			close_both(&in);
+			continue;
+		}
+		for (size_t t = 0; t < 2; t++) {
+			union bpf_attr oa = map_attr(outers[t], 4, 4, 2, 0, 0);
+			char what[160];
+			create_attr_both(&out, &oa, in.vfd, in.kfd);
+			snprintf(what, sizeof(what), "outer %u of inner type %u flags 0x%x", outers[t], tmpl[i].type,
+				 tmpl[i].flags);
+			if (!same_create(&out, what))
+				test_cur_failed = 1;
+			if (out.vret < 0 || out.kret < 0) {
+				close_both(&out);
+				continue;
+			}
+			/* candidates: the same, other max_entries, other flags, another value size */
+			const struct { uint32_t max, flags, vs; } var[] = {
+				{ tmpl[i].max, tmpl[i].flags, tmpl[i].vs },
+				{ tmpl[i].max * 2, tmpl[i].flags, tmpl[i].vs },
+				{ tmpl[i].max, tmpl[i].flags ^ BPF_F_RDONLY_PROG, tmpl[i].vs },
+				{ tmpl[i].max, tmpl[i].flags, tmpl[i].vs + 8 },
+			};
+			for (size_t v = 0; v < 4; v++) {
+				if (tmpl[i].type == BPF_MAP_TYPE_RINGBUF && v == 1)
+					continue; /* 8192: also a ring buffer size */
+				union bpf_attr ca = map_attr(tmpl[i].type, tmpl[i].ks, var[v].vs, var[v].max, var[v].flags, 0);
+				create_attr_both(&cand, &ca, -1, -1);
+				if (cand.vret >= 0 && cand.kret >= 0) {
+					snprintf(what, sizeof(what), "outer %u, template type %u flags 0x%x, candidate %zu",
+						 outers[t], tmpl[i].type, tmpl[i].flags, v);
+					CHECK(fd_update_both(&out, what, 0, cand.vret, cand.kret, BPF_ANY));
+				} else {
+					snprintf(what, sizeof(what), "candidate type %u max %u flags 0x%x", tmpl[i].type,
+						 var[v].max, var[v].flags);
+					CHECK(same_create(&cand, what));
+				}
+				close_both(&cand);
+			}
+			close_both(&out);
+		}
+		close_both(&in);
+	}
+	bpfvm_free(in.vm);
+}
+
+/* Maps without keys (queue, stack, bloom filter): every command with a non-NULL key is EINVAL. */
+TEST(keyless_commands_with_key_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	static const uint32_t types[] = { BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK, BPF_MAP_TYPE_BLOOM_FILTER };
+	static const int cmds[] = { BPF_MAP_UPDATE_ELEM, BPF_MAP_LOOKUP_ELEM, BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+				    BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY };
+	for (size_t t = 0; t < 3; t++) {
+		create_both(&p, types[t], 0, 8, 4, 0);
+		CHECK(p.vret >= 0 && p.kret >= 0);
+		uint64_t v = 42, key = 1;
+		CHECK(both(&p, 0, BPF_MAP_UPDATE_ELEM, NULL, &v, 0));
+		for (size_t c = 0; c < 5; c++) {
+			if (!both(&p, (int)c, cmds[c], &key, &v, 0)) {
+				printf("  type %u with a key\n", types[t]);
+				test_cur_failed = 1;
+			}
+			if (cmds[c] != BPF_MAP_GET_NEXT_KEY && !both(&p, (int)c, cmds[c], NULL, &v, 0)) {
+				printf("  type %u without a key\n", types[t]);
+				test_cur_failed = 1;
+			}
+		}
+		close_both(&p);
+	}
+	/* ring buffers too */
+	union bpf_attr a = map_attr(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, 0);
+	create_attr_both(&p, &a, -1, -1);
+	uint64_t v = 1, key = 0;
+	for (size_t c = 0; c < 5; c++) {
+		CHECK(both(&p, (int)c, cmds[c], &key, &v, 0));
+		CHECK(both(&p, (int)c, cmds[c], NULL, &v, 0));
+	}
+	close_both(&p);
+	bpfvm_free(p.vm);
+}
+
+/* Perf event arrays from user space: keyed like arrays, empty slots delete as ENOENT; stack trace maps
+ * refuse updates (EINVAL). */
+TEST(perf_and_stack_trace_commands_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	create_both(&p, BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 3, 0);
+	CHECK(p.vret >= 0 && p.kret >= 0);
+	for (uint32_t k = 0; k < 5; k++) {
+		uint32_t v = 0;
+		CHECK(both(&p, (int)k, BPF_MAP_DELETE_ELEM, &k, NULL, 0));
+		CHECK(both(&p, (int)k, BPF_MAP_LOOKUP_ELEM, &k, NULL, 0));
+		CHECK(both(&p, (int)k, BPF_MAP_GET_NEXT_KEY, &k, NULL, 0));
+		CHECK(both(&p, (int)k, BPF_MAP_LOOKUP_AND_DELETE_ELEM, &k, NULL, 0));
+		CHECK(fd_update_both(&p, "perf event array (a map fd)", k, p.vfd, p.kfd, BPF_ANY));
+		CHECK(fd_update_both(&p, "perf event array (flags)", k, p.vfd, p.kfd, BPF_NOEXIST));
+		(void)v;
+	}
+	CHECK(both(&p, 9, BPF_MAP_GET_NEXT_KEY, NULL, NULL, 0));
+	close_both(&p);
+	create_both(&p, BPF_MAP_TYPE_STACK_TRACE, 4, 64, 4, 0);
+	CHECK(p.vret >= 0 && p.kret >= 0);
+	uint8_t val[64] = { 1 };
+	for (uint32_t k = 0; k < 5; k++) {
+		CHECK(both(&p, (int)k, BPF_MAP_UPDATE_ELEM, &k, val, 0));
+		CHECK(both(&p, (int)k, BPF_MAP_UPDATE_ELEM, &k, val, BPF_NOEXIST));
+		CHECK(both(&p, (int)k, BPF_MAP_LOOKUP_ELEM, &k, NULL, 0));
+		CHECK(both(&p, (int)k, BPF_MAP_DELETE_ELEM, &k, NULL, 0));
+	}
+	CHECK(both(&p, 9, BPF_MAP_GET_NEXT_KEY, NULL, NULL, 0));
+	close_both(&p);
+	bpfvm_free(p.vm);
+}
+
+/* bpf_check_uarg_tail_zero(): an attr larger than a page is E2BIG whatever it holds; bytes past the
+ * known union must be zero (E2BIG). */
+TEST(attr_size_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct bpfvm *vm = bpfvm_new(&o);
+	static union {
+		union bpf_attr a;
+		uint8_t b[8192];
+	} big;
+	static const struct { unsigned size; int dirty; } cases[] = {
+		{ 4096, -1 }, { 4097, -1 }, { 8192, -1 }, { 4096, 4095 }, { 4096, 2048 }, { 4097, 4096 }, { 600, 599 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&big, 0, sizeof(big));
+		big.a.map_type = BPF_MAP_TYPE_ARRAY;
+		big.a.key_size = 4;
+		big.a.value_size = 4;
+		big.a.max_entries = 1;
+		if (cases[i].dirty >= 0)
+			big.b[cases[i].dirty] = 1;
+		long vr = bpfvm_bpf(vm, BPF_MAP_CREATE, &big.a, cases[i].size);
+		long kr = syscall(__NR_bpf, BPF_MAP_CREATE, &big.a, cases[i].size);
+		kr = kr < 0 ? -errno : kr;
+		if ((vr >= 0) != (kr >= 0) || (vr < 0 && vr != kr)) {
+			printf("  MAP_CREATE size %u, byte %d set: bpfvm %ld, kernel %ld\n", cases[i].size, cases[i].dirty, vr,
+			       kr);
+			test_cur_failed = 1;
+		}
+		if (vr >= 0)
+			bpfvm_close(vm, (int)vr);
+		if (kr >= 0)
+			close((int)kr);
+	}
+	bpfvm_free(vm);
+}
+
+/* OBJ_GET with file_flags: BPF_F_RDONLY handles cannot write (EPERM), BPF_F_WRONLY handles cannot read;
+ * other flags and a non-zero bpf_fd are EINVAL.  The kernel side pins into a bpffs mounted for this test
+ * in a mount namespace of its own. */
+TEST(obj_get_flags_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	char kdir[] = "/tmp/bpfvm-test-bpffs-XXXXXX";
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		SKIP("cannot make a private mount namespace for a bpffs");
+	if (!mkdtemp(kdir))
+		SKIP("mkdtemp failed");
+	if (mount("bpf", kdir, "bpf", 0, NULL)) {
+		rmdir(kdir);
+		SKIP("cannot mount a bpffs");
+	}
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	char kpath[128];
+	const char *vpath = "objget_flags";
+	snprintf(kpath, sizeof(kpath), "%s/objget_flags", kdir);
+	create_both(&p, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+	CHECK(p.vret >= 0 && p.kret >= 0);
+	union bpf_attr a;
+	long vr, kr;
+#define OBJ_BOTH(cmd_, fd_v, fd_k, ff_, what_)                                                       \
+	do {                                                                                          \
+		memset(&a, 0, sizeof(a));                                                             \
+		a.pathname = (uintptr_t)vpath;                                                        \
+		a.bpf_fd = (uint32_t)(fd_v);                                                          \
+		a.file_flags = (ff_);                                                                 \
+		vr = bpfvm_bpf(p.vm, cmd_, &a, sizeof(a));                                            \
+		a.pathname = (uintptr_t)kpath;                                                        \
+		a.bpf_fd = (uint32_t)(fd_k);                                                          \
+		kr = kbpf(cmd_, &a);                                                                  \
+		if ((vr >= 0) != (kr >= 0) || (vr < 0 && vr != kr)) {                                 \
+			printf("  %s: bpfvm %ld (%s), kernel %ld\n", what_, vr, bpfvm_errmsg(p.vm), kr); \
+			test_cur_failed = 1;                                                          \
+		}                                                                                     \
+	} while (0)
+	OBJ_BOTH(BPF_OBJ_PIN, p.vfd, p.kfd, BPF_F_RDONLY, "OBJ_PIN with file_flags");
+	OBJ_BOTH(BPF_OBJ_PIN, p.vfd, p.kfd, 0, "OBJ_PIN");
+	OBJ_BOTH(BPF_OBJ_PIN, p.vfd, p.kfd, 0, "OBJ_PIN again");
+	OBJ_BOTH(BPF_OBJ_GET, 1, 1, 0, "OBJ_GET with bpf_fd 1");
+	OBJ_BOTH(BPF_OBJ_GET, 0, 0, BPF_F_RDONLY | BPF_F_WRONLY, "OBJ_GET RDONLY|WRONLY");
+	OBJ_BOTH(BPF_OBJ_GET, 0, 0, 1u << 5, "OBJ_GET unknown flag");
+	uint32_t k = 1;
+	uint64_t v = 5;
+	CHECK(both(&p, 0, BPF_MAP_UPDATE_ELEM, &k, &v, 0));
+	struct pair h = { .vm = p.vm, .ks = 4, .vs = 8 };
+	static const uint32_t modes[] = { 0, BPF_F_RDONLY, BPF_F_WRONLY };
+	static const int cmds[] = { BPF_MAP_LOOKUP_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_UPDATE_ELEM,
+				    BPF_MAP_LOOKUP_AND_DELETE_ELEM, BPF_MAP_DELETE_ELEM };
+	for (size_t m = 0; m < 3; m++) {
+		OBJ_BOTH(BPF_OBJ_GET, 0, 0, modes[m], "OBJ_GET");
+		h.vfd = (int)vr;
+		h.kfd = (int)kr;
+		if (vr < 0 || kr < 0) {
+			close_both(&h);
+			continue;
+		}
+		for (size_t c = 0; c < 5; c++) {
+			if (!both(&h, (int)c, cmds[c], &k, &v, 0)) {
+				printf("  through a handle of file_flags 0x%x\n", modes[c]);
+				test_cur_failed = 1;
+			}
+			CHECK(both(&p, (int)c, BPF_MAP_UPDATE_ELEM, &k, &v, 0));
+		}
+		uint32_t ks[2] = { 1, 2 };
+		uint64_t vs[2] = { 3, 4 };
+		memset(&a, 0, sizeof(a));
+		a.batch.map_fd = (uint32_t)h.vfd;
+		a.batch.keys = (uintptr_t)ks;
+		a.batch.values = (uintptr_t)vs;
+		a.batch.count = 2;
+		vr = bpfvm_bpf(p.vm, BPF_MAP_UPDATE_BATCH, &a, sizeof(a));
+		a.batch.map_fd = (uint32_t)h.kfd;
+		a.batch.count = 2;
+		kr = kbpf(BPF_MAP_UPDATE_BATCH, &a);
+		if (vr != kr) {
+			printf("  update batch through file_flags 0x%x: bpfvm %ld, kernel %ld\n", modes[m], vr, kr);
+			test_cur_failed = 1;
+		}
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)h.vfd;
+		vr = bpfvm_bpf(p.vm, BPF_MAP_FREEZE, &a, sizeof(a));
+		a.map_fd = (uint32_t)h.kfd;
+		kr = kbpf(BPF_MAP_FREEZE, &a);
+		if (m > 0 && vr != kr) { /* mode 0 would freeze the map for the next rounds */
+			printf("  freeze through file_flags 0x%x: bpfvm %ld, kernel %ld\n", modes[m], vr, kr);
+			test_cur_failed = 1;
+		}
+		close_both(&h);
+		if (m == 0)
+			break; /* frozen now: the other modes run on a second map below */
+	}
+	close_both(&p);
+	unlink(kpath);
+	/* a second map for the RDONLY / WRONLY handles (the first is frozen) */
+	create_both(&p, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	OBJ_BOTH(BPF_OBJ_PIN, p.vfd, p.kfd, 0, "OBJ_PIN second");
+	for (size_t m = 1; m < 3; m++) {
+		OBJ_BOTH(BPF_OBJ_GET, 0, 0, modes[m], "OBJ_GET");
+		h.vfd = (int)vr;
+		h.kfd = (int)kr;
+		if (vr < 0 || kr < 0) {
+			close_both(&h);
+			continue;
+		}
+		for (size_t c = 0; c < 5; c++) {
+			if (!both(&h, (int)c, cmds[c], &k, &v, 0)) {
+				printf("  through a handle of file_flags 0x%x\n", modes[m]);
+				test_cur_failed = 1;
+			}
+		}
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)h.vfd;
+		vr = bpfvm_bpf(p.vm, BPF_MAP_FREEZE, &a, sizeof(a));
+		a.map_fd = (uint32_t)h.kfd;
+		kr = kbpf(BPF_MAP_FREEZE, &a);
+		if (vr != kr) {
+			printf("  freeze through file_flags 0x%x: bpfvm %ld, kernel %ld\n", modes[m], vr, kr);
+			test_cur_failed = 1;
+		}
+		close_both(&h);
+	}
+#undef OBJ_BOTH
+	close_both(&p);
+	unlink(kpath);
+	bpfvm_free(p.vm);
+	umount2(kdir, MNT_DETACH);
+	rmdir(kdir);
+}
+
+/* PROG_LOAD's fd_array index is read as Linux reads it (fd_array + imm * 4, a fault is EFAULT): a wild
+ * index is an error, never a read of wild memory. */
+TEST(fd_array_index_match)
+{
+	if (!kernel_ok())
+		SKIP(kernel_skip);
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
+	struct pair p = { .vm = bpfvm_new(&o) };
+	create_both(&p, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	CHECK(p.vret >= 0 && p.kret >= 0);
+	static const int32_t idx[] = { 0, 1, 0x7fffffff, 0x40000000, -0x40000000, INT32_MIN };
+	for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+		struct bpf_insn insns[] = {
+			{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_IDX, .imm = idx[i] },
+			{ 0 },
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		int32_t vfds[2] = { p.vfd, -1 }, kfds[2] = { p.kfd, -1 };
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+		a.insns = (uintptr_t)insns;
+		a.insn_cnt = 4;
+		a.license = (uintptr_t)"GPL";
+		a.fd_array = (uintptr_t)vfds;
+		long vr = bpfvm_bpf(p.vm, BPF_PROG_LOAD, &a, sizeof(a));
+		a.fd_array = (uintptr_t)kfds;
+		long kr = kbpf(BPF_PROG_LOAD, &a);
+		if ((vr >= 0) != (kr >= 0) || (vr < 0 && vr != kr)) {
+			printf("  map index %d: bpfvm %ld (%s), kernel %ld\n", idx[i], vr, bpfvm_errmsg(p.vm), kr);
+			test_cur_failed = 1;
+		}
+		if (vr >= 0)
+			bpfvm_close(p.vm, (int)vr);
+		if (kr >= 0)
+			close((int)kr);
+	}
+	close_both(&p);
+	bpfvm_free(p.vm);
+}
+
 int main(void)
 {
 	snprintf(pin_root, sizeof(pin_root), "/tmp/bpfvm-test-kmaps-%d", (int)getpid());
@@ -657,6 +1247,15 @@ int main(void)
 	RUN(percpu_sequences);
 	RUN(batch_commands_match);
 	RUN(freeze_and_rdonly_match);
+	RUN(create_attrs_match);
+	RUN(big_hash_keys_match);
+	RUN(fd_map_updates_match);
+	RUN(inner_maps_match);
+	RUN(keyless_commands_with_key_match);
+	RUN(perf_and_stack_trace_commands_match);
+	RUN(attr_size_match);
+	RUN(fd_array_index_match);
+	RUN(obj_get_flags_match);
 	rmdir(pin_root);
 	return test_done();
 }
