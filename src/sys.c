@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -735,6 +736,15 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	return 0;
 }
 
+/* Copies user memory that may not be mapped (copy_from_user()): process_vm_readv on ourselves fails with
+ * EFAULT where a plain read would fault. */
+static int read_user(void *dst, uint64_t src, size_t n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
+
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
+}
+
 /* Resolves lddw pseudo sources to addresses, as Linux's resolve_pseudo_ldimm64(): map fd/idx -> the
  * map pointer, map value -> the address of the value plus offset. */
 static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_attr *attr, struct diag *log)
@@ -754,12 +764,19 @@ static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_
 		}
 		int fd = in->imm;
 		if (src == ISA_PSEUDO_MAP_IDX || src == ISA_PSEUDO_MAP_IDX_VALUE) {
-			const int32_t *fds = (const int32_t *)(uintptr_t)attr->fd_array;
-			if (!fds) {
+			if (!attr->fd_array) {
 				diag_printf(log, "insn %zu: map index %d without fd_array", pc, in->imm);
 				return -EPROTO;
 			}
-			fd = fds[in->imm];
+			/* fd_array has no length: Linux copies fd_array + imm * 4 (imm signed, the product
+			 * wrapping) from user memory, and an address it cannot read is EFAULT.  The same read
+			 * here never touches memory that is not mapped. */
+			uint64_t at = attr->fd_array + (uint64_t)(int64_t)in->imm * sizeof(int32_t);
+			if (read_user(&fd, at, sizeof(fd))) {
+				diag_printf(log, "insn %zu: map index %d: fd_array entry at 0x%llx is not readable", pc, in->imm,
+					    (unsigned long long)at);
+				return -EFAULT;
+			}
 		}
 		int err = 0;
 		struct sys_obj *mo = sys_get(vm, fd, SYS_MAP, &err);
@@ -1002,6 +1019,9 @@ long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int siz
 	if (!attr)
 		return sys_err(vm, -EFAULT, "bpf: attr is NULL");
 	if (size > sizeof(a)) {
+		/* Linux bpf_check_uarg_tail_zero(): larger than a page is "silly large" whatever it holds */
+		if (size > (unsigned long)sysconf(_SC_PAGESIZE))
+			return sys_err(vm, -E2BIG, "bpf: attr size %u is larger than a page", size);
 		if (attr_tail_zero(attr, size, sizeof(a)))
 			return sys_err(vm, -E2BIG, "bpf: attr larger than known with non-zero tail");
 		size = sizeof(a);

@@ -24,21 +24,28 @@ static struct sys_obj *get_map(struct bpfvm *vm, uint32_t fd, int *err)
 	return o;
 }
 
-/* inner-map template of a map-in-map, kept in the outer header (seq[1..2] are free for these types) */
+/* The inner-map template of a map-in-map, kept in the outer header so that processes opening its pin
+ * have it too: type and key size in seq[1], value size and max_entries in seq[2] (both free for these
+ * types), map_flags in `reserved`. */
 static void set_template(struct map *outer, const struct map *inner)
 {
 	outer->hdr->seq[1] = map_type(inner) | ((uint64_t)map_key_size(inner) << 32);
 	outer->hdr->seq[2] = map_value_size(inner) | ((uint64_t)map_max_entries(inner) << 32);
+	outer->hdr->reserved = map_flags(inner);
 }
 
+/* Linux bpf_map_meta_equal(): type, key and value size and flags equal; array_map_meta_equal() (ARRAY,
+ * PERCPU_ARRAY) also max_entries, unless the template has BPF_F_INNER_MAP. */
 static bool matches_template(const struct map *outer, const struct map *inner)
 {
 	uint64_t a = map_type(inner) | ((uint64_t)map_key_size(inner) << 32);
-	uint64_t b = map_value_size(inner) | ((uint64_t)map_max_entries(inner) << 32);
-	/* BPF_F_INNER_MAP on the template: max_entries may differ (Linux bpf_map_meta_equal) */
-	if (outer->hdr->flags & BPF_F_INNER_MAP)
-		return a == outer->hdr->seq[1] && (uint32_t)b == (uint32_t)outer->hdr->seq[2];
-	return a == outer->hdr->seq[1] && b == outer->hdr->seq[2];
+	uint64_t b = outer->hdr->seq[2];
+	uint32_t tflags = outer->hdr->reserved, t = map_type(inner);
+	if (a != outer->hdr->seq[1] || map_value_size(inner) != (uint32_t)b || map_flags(inner) != tflags)
+		return false;
+	if ((t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY) && !(tflags & BPF_F_INNER_MAP))
+		return map_max_entries(inner) == (uint32_t)(b >> 32);
+	return true;
 }
 
 static bool is_map_in_map(uint32_t t)
@@ -57,28 +64,26 @@ static long map_create_cmd(struct bpfvm *vm, union bpf_attr *a, unsigned int siz
 		return sys_err(vm, -EINVAL, "MAP_CREATE: unknown attribute bytes are not zero");
 	if (a->map_ifindex)
 		return sys_err(vm, -EINVAL, "MAP_CREATE: map_ifindex (device offload) is not supported");
-	if (a->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && a->max_entries == 0)
-		a->max_entries = vm->nr_cpus; /* libbpf's default */
-	if (is_map_in_map(a->map_type)) {
-		/* handles start at 0 here, so inner_map_fd 0 is a valid handle, as fd 0 is in Linux */
-		inner = get_map(vm, a->inner_map_fd, &err);
-		if (!inner)
-			return err;
-		if (is_map_in_map(map_type(inner->map))) {
-			sys_put(vm, inner);
-			return sys_err(vm, -EINVAL, "MAP_CREATE: inner map cannot itself be a map-in-map");
-		}
-	} else if (a->inner_map_fd) {
+	if (!is_map_in_map(a->map_type) && a->inner_map_fd)
 		return sys_err(vm, -EINVAL, "MAP_CREATE: inner_map_fd only for map-in-map types");
-	}
 	err = map_create(a, &env, &m, sys_log(vm));
-	if (err) {
-		sys_put(vm, inner);
+	if (err)
 		return err;
-	}
-	if (inner) {
-		set_template(m, inner->map);
+	if (is_map_in_map(a->map_type)) {
+		/* Linux bpf_map_meta_alloc(), after the attribute checks.  Handles start at 0 here, so
+		 * inner_map_fd 0 is a valid handle, as fd 0 is in Linux. */
+		inner = get_map(vm, a->inner_map_fd, &err);
+		if (inner && is_map_in_map(map_type(inner->map)))
+			err = sys_err(vm, -EINVAL, "MAP_CREATE: inner map cannot itself be a map-in-map");
+		else if (inner && map_type(inner->map) == BPF_MAP_TYPE_PROG_ARRAY) /* no map_meta_equal */
+			err = sys_err(vm, -ENOTSUPP, "MAP_CREATE: a prog array cannot be an inner map");
+		if (inner && !err)
+			set_template(m, inner->map);
 		sys_put(vm, inner);
+		if (err) {
+			map_free(m);
+			return err;
+		}
 	}
 	int fd = sys_install(vm, SYS_MAP, m);
 	if (fd < 0) {
@@ -141,6 +146,21 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 {
 	if (!map_is_fd_map(m))
 		return map_sys_update(m, key, value, flags);
+	/* Linux: permission and BPF_F_LOCK (map_update_elem()) come before the fd is looked at, and the
+	 * arrays (bpf_fd_array_map_update_elem()) take BPF_ANY alone and check the index first too */
+	if (m->user_rdonly || m->hdr->frozen)
+		return -EPERM;
+	if (flags & BPF_F_LOCK)
+		return -EINVAL; /* no spin lock in an fd map's values */
+	if (map_type(m) != BPF_MAP_TYPE_HASH_OF_MAPS) {
+		uint32_t index;
+		memcpy(&index, key, 4);
+		if (flags != BPF_ANY)
+			return sys_err(vm, -EINVAL, "update of a %s: flags must be BPF_ANY",
+				       map_type(m) == BPF_MAP_TYPE_PROG_ARRAY ? "prog array" : "map-in-map array");
+		if (index >= map_max_entries(m))
+			return -E2BIG;
+	}
 	uint32_t id = 0, old;
 	struct sys_obj *o = NULL;
 	int err = fd_value_to_id(vm, m, value, &id, &o);
@@ -180,6 +200,25 @@ static int do_lookup(struct map *m, const void *key, void *value, uint64_t flags
 	return 0;
 }
 
+/* Linux's checks of an element command that come before its key is copied: the handle's permission
+ * (map_get_sys_perms(): a frozen map is not writable) and the flags that need no map op. */
+static int elem_perm(const struct map *m, int cmd, uint64_t flags)
+{
+	bool ro = m->user_rdonly || m->hdr->frozen, wo = m->user_wronly;
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_ELEM:
+		return (flags & ~(uint64_t)BPF_F_LOCK) ? -EINVAL : wo ? -EPERM : (flags & BPF_F_LOCK) ? -EINVAL : 0;
+	case BPF_MAP_UPDATE_ELEM:
+		return ro ? -EPERM : (flags & BPF_F_LOCK) ? -EINVAL : 0;
+	case BPF_MAP_DELETE_ELEM:
+		return ro ? -EPERM : 0;
+	case BPF_MAP_GET_NEXT_KEY:
+		return wo ? -EPERM : 0;
+	default: /* LOOKUP_AND_DELETE: flags are checked before the map is even looked up */
+		return (flags & ~(uint64_t)BPF_F_LOCK) ? -EINVAL : ro || wo ? -EPERM : flags ? -EINVAL : 0;
+	}
+}
+
 /* bytes the key/value pointers of a command must cover; user pointers are in-process */
 static const void *ukey(const union bpf_attr *a, const struct map *m)
 {
@@ -200,6 +239,8 @@ static long elem_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 
 	if (!keyless && !key && cmd != BPF_MAP_GET_NEXT_KEY)
 		err = sys_err(vm, -EFAULT, "key is NULL");
+	else if (keyless && key && !(err = elem_perm(m, cmd, a->flags)))
+		err = sys_err(vm, -EINVAL, "map type %u has no keys: key must be NULL", map_type(m)); /* __bpf_copy_key() */
 	else if (!value && (cmd == BPF_MAP_LOOKUP_ELEM || cmd == BPF_MAP_UPDATE_ELEM ||
 			    cmd == BPF_MAP_LOOKUP_AND_DELETE_ELEM) && map_value_size(m))
 		err = sys_err(vm, -EFAULT, "value is NULL");
@@ -362,6 +403,15 @@ static int pin_path(struct bpfvm *vm, const char *upath, char *out, size_t len)
 static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 {
 	char path[PATH_MAX];
+	/* Linux bpf_obj_pin() / bpf_obj_get(): OBJ_PIN takes no file_flags, OBJ_GET no bpf_fd and one of
+	 * BPF_F_RDONLY, BPF_F_WRONLY or neither (bpf_get_file_flag()); BPF_F_PATH_FD is not supported */
+	uint32_t ff = a->file_flags;
+	if (cmd == BPF_OBJ_PIN && ff)
+		return sys_err(vm, -EINVAL, "OBJ_PIN: file_flags 0x%x must be 0", ff);
+	if (cmd == BPF_OBJ_GET && (a->bpf_fd || (ff & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY)) ||
+				   ff == (BPF_F_RDONLY | BPF_F_WRONLY)))
+		return sys_err(vm, -EINVAL, "OBJ_GET: bpf_fd %u must be 0 and file_flags 0x%x one of 0, BPF_F_RDONLY, BPF_F_WRONLY",
+			       a->bpf_fd, ff);
 	int err = pin_path(vm, (const char *)(uintptr_t)a->pathname, path, sizeof(path));
 	if (err)
 		return err;
@@ -380,6 +430,10 @@ static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 	err = map_open_pinned(path, &m, sys_log(vm));
 	if (err)
 		return err;
+	/* the access of this handle is the open's alone, as a file's (the map's own BPF_F_RDONLY/WRONLY
+	 * only ever bound the handle MAP_CREATE returned) */
+	m->user_rdonly = ff & BPF_F_RDONLY;
+	m->user_wronly = ff & BPF_F_WRONLY;
 	int fd = sys_install(vm, SYS_MAP, m);
 	if (fd < 0)
 		map_free(m);

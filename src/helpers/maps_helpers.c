@@ -4,6 +4,7 @@
  * memory. */
 #include <errno.h>
 #include <execinfo.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -355,15 +356,29 @@ uint64_t hlp_for_each_map_elem(ARGS)
 	if (r4)
 		return (uint64_t)-EINVAL;
 	uint32_t ks = map_key_size(m);
-	if (!ks || map_is_fd_map(m) || ks > 512)
+	if (!ks || map_is_fd_map(m))
 		return (uint64_t)-ENOTSUPP;
-	/* the callback reads the key from a buffer the run may read; the value in place */
-	uint8_t key[512], next[512];
+	/* the callback reads the key from a buffer the run may read; the value in place.  Hash keys may
+	 * be larger than a program's stack (up to 4 MiB): those on the heap. */
+	_Alignas(8) uint8_t small[2][512];
+	uint8_t *key = small[0], *next = small[1];
+	if (ks > sizeof(small[0])) {
+		key = malloc(ks);
+		next = malloc(ks);
+	}
 	bool first = true;
 	uint64_t n = 0;
-	if (!vm_run_add_region(run, key, ks, false)) {
+	uint64_t err = 0;
+	if (!key || !next)
+		err = (uint64_t)-ENOMEM;
+	else if (!vm_run_add_region(run, key, ks, false))
 		vm_fault(run, -ENOMEM, "bpf_for_each_map_elem: too many regions", 0, 0);
-		return 0;
+	if (err || run->err) {
+		if (key != small[0]) {
+			free(key);
+			free(next);
+		}
+		return err;
 	}
 	while (map_sys_get_next_key(m, first ? NULL : key, next) == 0) {
 		memcpy(key, next, ks);
@@ -377,5 +392,9 @@ uint64_t hlp_for_each_map_elem(ARGS)
 			break;
 	}
 	run->region_cnt--;
+	if (key != small[0]) {
+		free(key);
+		free(next);
+	}
 	return n;
 }

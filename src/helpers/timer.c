@@ -290,16 +290,23 @@ static void run_callback(struct hlp_timers *ts, struct vm_prog *prog, uint64_t f
 {
 	/* one spare frame above the callback's, where vm_call_subprog() expects its caller's */
 	_Alignas(16) uint8_t stack[(VM_MAX_FRAMES + 1) * VM_STACK_SIZE];
-	_Alignas(8) uint8_t key[512];
+	_Alignas(8) uint8_t small[512];
 	struct vm_run run;
+	/* hash keys may be larger than a program's stack (up to 4 MiB) */
+	uint8_t *key = map_key_size(m) <= sizeof(small) ? small : malloc(map_key_size(m));
 
-	if (map_value_elem(m, value, key))
+	if (!key || map_value_elem(m, value, key)) {
+		if (key != small)
+			free(key);
 		return; /* the element went away under us: nothing to call it with */
+	}
 	vm_run_init(&run, prog, stack);
 	run.slot = slot;
 	run.fp = (uintptr_t)stack + sizeof(stack);
 	vm_run_add_region(&run, key, map_key_size(m), false);
 	vm_call_subprog(&run, fn, (uintptr_t)m, (uintptr_t)key, (uintptr_t)value, 0, 0);
+	if (key != small)
+		free(key);
 	if (run.tail_obj)
 		sys_put(ts->vm, run.tail_obj);
 	if (run.err)

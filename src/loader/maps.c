@@ -606,6 +606,12 @@ int ldr_maps_create(struct bpfvm_object *obj)
 	for (size_t i = 0; i < obj->map_cnt; i++) {
 		struct ldr_map *m = &obj->maps[i];
 		int inner_fd = -1;
+		/* libbpf map_set_def_max_entries(): a perf event array of no size gets one slot per possible CPU
+		 * (the kernel refuses 0), before a pinned one is compared */
+		if (m->type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !m->max_entries)
+			m->max_entries = obj->vm->nr_cpus;
+		if (m->inner && m->inner->type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !m->inner->max_entries)
+			m->inner->max_entries = obj->vm->nr_cpus;
 		if (m->inner) {
 			if ((err = create_one(obj, m->inner, -1)))
 				return err;

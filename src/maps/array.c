@@ -32,12 +32,14 @@ static int check_common(const union bpf_attr *a, bool percpu, bool fd, struct di
 		diag_printf(log, "MAP_CREATE: value_size %u too large", a->value_size);
 		return -E2BIG;
 	}
-	if ((a->map_flags & BPF_F_MMAPABLE) && (percpu || fd)) {
-		diag_printf(log, "MAP_CREATE: BPF_F_MMAPABLE only for ARRAY");
+	/* Linux array_map_alloc_check(): BPF_F_MMAPABLE and BPF_F_INNER_MAP are for ARRAY alone,
+	 * BPF_F_PRESERVE_ELEMS for perf event arrays alone (perf.c) */
+	if ((a->map_flags & (BPF_F_MMAPABLE | BPF_F_INNER_MAP)) && (percpu || fd)) {
+		diag_printf(log, "MAP_CREATE: BPF_F_MMAPABLE and BPF_F_INNER_MAP only for ARRAY");
 		return -EINVAL;
 	}
 	uint32_t allowed = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG |
-			   BPF_F_WRONLY_PROG | BPF_F_INNER_MAP | BPF_F_PRESERVE_ELEMS;
+			   BPF_F_WRONLY_PROG | BPF_F_INNER_MAP;
 	if (a->map_flags & ~allowed) {
 		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for an array", a->map_flags);
 		return -EINVAL;

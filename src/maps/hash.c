@@ -69,8 +69,11 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 			    a->key_size, a->value_size, a->max_entries);
 		return -EINVAL;
 	}
-	if (a->key_size > 512) {
-		diag_printf(log, "MAP_CREATE: key_size %u above 512", a->key_size);
+	/* Linux htab_map_alloc_check(): an element (48-byte struct htab_elem + key + value) must be
+	 * kmalloc-able (KMALLOC_MAX_SIZE, 4 MiB); keys above the program stack's 512 bytes are fine */
+	if ((uint64_t)a->key_size + a->value_size >= (4u << 20) - 48) {
+		diag_printf(log, "MAP_CREATE: key_size %u + value_size %u too large (at most 4 MiB - 49 together)",
+			    a->key_size, a->value_size);
 		return -E2BIG;
 	}
 	if (a->map_type == BPF_MAP_TYPE_HASH_OF_MAPS && a->value_size != 4) {
@@ -81,7 +84,7 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 		diag_printf(log, "MAP_CREATE: per-CPU value_size %u above 32768", a->value_size);
 		return -E2BIG;
 	}
-	if (a->value_size > (1u << 28) || a->max_entries > (1u << 26)) {
+	if (a->max_entries > (1u << 26)) {
 		diag_printf(log, "MAP_CREATE: hash too large");
 		return -E2BIG;
 	}
@@ -94,7 +97,7 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 		return -EINVAL;
 	}
 	uint32_t allowed = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY |
-			   BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG | BPF_F_ZERO_SEED | BPF_F_INNER_MAP;
+			   BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG | BPF_F_ZERO_SEED; /* HTAB_CREATE_FLAG_MASK */
 	if (a->map_flags & ~allowed) {
 		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for a hash", a->map_flags);
 		return -EINVAL;
@@ -422,11 +425,19 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		if (!is_lru(m))
 			return -E2BIG;
 		uint32_t victim = lru_victim(m);
-		uint32_t *vlink, vkey[512 / 4];
-		if (victim == UINT32_MAX)
+		uint32_t *vlink;
+		_Alignas(8) uint8_t small[512];
+		uint8_t *vkey = m->g.key_size <= sizeof(small) ? small : malloc(m->g.key_size);
+		if (victim == UINT32_MAX || !vkey) {
+			if (vkey != small)
+				free(vkey);
 			return -ENOMEM;
+		}
 		key_load(m, victim, vkey);
-		if (find(m, vkey, &vlink, NULL) != victim)
+		uint32_t found = find(m, vkey, &vlink, NULL);
+		if (vkey != small)
+			free(vkey);
+		if (found != victim)
 			return -ENOMEM;
 		unlink_elem(m, victim, vlink);
 		f = idx_of(m, H(m)->free_head);

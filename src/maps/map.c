@@ -47,6 +47,10 @@ static int common_checks(const union bpf_attr *a, struct diag *log)
 		diag_printf(log, "MAP_CREATE: unknown map_flags 0x%x", a->map_flags);
 		return -EINVAL;
 	}
+	if (a->map_extra && a->map_type != BPF_MAP_TYPE_BLOOM_FILTER) { /* Linux map_create(): bloom and arena only */
+		diag_printf(log, "MAP_CREATE: map_extra 0x%llx is only for bloom filters", (unsigned long long)a->map_extra);
+		return -EINVAL;
+	}
 	if ((a->map_flags & BPF_F_RDONLY) && (a->map_flags & BPF_F_WRONLY)) {
 		diag_printf(log, "MAP_CREATE: BPF_F_RDONLY and BPF_F_WRONLY together");
 		return -EINVAL;

@@ -16,12 +16,13 @@ struct pring {
 static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 {
 	(void)nr_cpus;
-	if (a->key_size != 4 || a->value_size != 4 || a->max_entries > 4096) {
-		diag_printf(log, "MAP_CREATE: perf event array needs key_size 4, value_size 4, max_entries <= 4096");
+	/* Linux fd_array_map_alloc_check() + array_map_alloc_check(): max_entries 0 is EINVAL (libbpf, not
+	 * the kernel, turns 0 into the number of CPUs: the loader does that here) */
+	if (a->key_size != 4 || a->value_size != 4 || a->max_entries == 0 || a->max_entries > 4096) {
+		diag_printf(log, "MAP_CREATE: perf event array needs key_size 4, value_size 4, 0 < max_entries <= 4096");
 		return -EINVAL;
 	}
-	if (a->map_flags & ~(uint32_t)(BPF_F_NUMA_NODE | BPF_F_PRESERVE_ELEMS | BPF_F_RDONLY | BPF_F_WRONLY |
-					 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
+	if (a->map_flags & ~(uint32_t)(BPF_F_NUMA_NODE | BPF_F_PRESERVE_ELEMS | BPF_F_RDONLY | BPF_F_WRONLY)) {
 		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for a perf event array", a->map_flags);
 		return -EINVAL;
 	}
@@ -30,8 +31,7 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 
 static uint32_t entries(const struct map_hdr *h)
 {
-	/* libbpf sets max_entries to the number of CPUs when it is 0 */
-	return h->max_entries ? h->max_entries : h->nr_cpus;
+	return h->max_entries;
 }
 
 static uint64_t layout(struct map_hdr *h)
@@ -41,12 +41,6 @@ static uint64_t layout(struct map_hdr *h)
 	h->values_off = 0;
 	h->values_len = 0;
 	return h->off_c + (uint64_t)entries(h) * PERF_RING;
-}
-
-static void init(struct map *m)
-{
-	if (!m->g.max_entries)
-		m->hdr->max_entries = m->g.max_entries = m->g.nr_cpus;
 }
 
 static struct pring *pr(struct map *m, uint32_t i) { return (struct pring *)(m->base + m->g.off_a) + i; }
@@ -133,6 +127,42 @@ bool map_perf_ready(struct map *m)
 	return false;
 }
 
+/* From user space a perf event array is keyed like an array whose slots hold perf event fds, none of
+ * which bpfvm has: every slot is empty, and an update can only fail, in the order of Linux's
+ * bpf_fd_array_map_update_elem() (flags, index, then the fd: perf_event_get() of a non-perf fd is EBADF). */
+static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+{
+	uint32_t i;
+	(void)value;
+	(void)slot;
+	memcpy(&i, key, 4);
+	if (flags != BPF_ANY)
+		return -EINVAL;
+	return i >= m->g.max_entries ? -E2BIG : -EBADF;
+}
+
+static long delete(struct map *m, const void *key)
+{
+	uint32_t i;
+	memcpy(&i, key, 4);
+	return i >= m->g.max_entries ? -E2BIG : -ENOENT;
+}
+
+static int next_key(struct map *m, const void *key, void *next)
+{
+	uint32_t i = UINT32_MAX;
+	if (key)
+		memcpy(&i, key, 4);
+	if (i >= m->g.max_entries)
+		i = 0; /* array_map_get_next_key(): no key or one past the end starts over */
+	else if (i == m->g.max_entries - 1)
+		return -ENOENT;
+	else
+		i++;
+	memcpy(next, &i, 4);
+	return 0;
+}
+
 const struct map_ops perf_event_array_ops = {
-	.check = check, .layout = layout, .init = init, .no_key_ops = true,
+	.check = check, .layout = layout, .update = update, .delete = delete, .next_key = next_key,
 };

@@ -14,8 +14,7 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 		diag_printf(log, "MAP_CREATE: stack trace needs key_size 4, value_size a multiple of 8 up to 1016");
 		return -EINVAL;
 	}
-	if (a->map_flags & ~(uint32_t)(BPF_F_NUMA_NODE | BPF_F_STACK_BUILD_ID | BPF_F_RDONLY | BPF_F_WRONLY |
-					 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
+	if (a->map_flags & ~(uint32_t)(BPF_F_NUMA_NODE | BPF_F_STACK_BUILD_ID | BPF_F_RDONLY | BPF_F_WRONLY)) {
 		diag_printf(log, "MAP_CREATE: map_flags 0x%x not valid for a stack trace map", a->map_flags);
 		return -EINVAL;
 	}
@@ -23,6 +22,14 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 }
 
 static uint64_t stride(uint32_t value_size) { return 8 + (uint64_t)value_size; }
+
+static uint64_t pow2_at_least(uint32_t n)
+{
+	uint64_t p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
 
 static uint64_t layout(struct map_hdr *h)
 {
@@ -48,8 +55,8 @@ static long delete(struct map *m, const void *key)
 {
 	uint32_t id, nr;
 	memcpy(&id, key, 4);
-	if (id >= m->g.max_entries)
-		return -ENOENT;
+	if (id >= m->g.max_entries) /* Linux has roundup_pow_of_two(max_entries) buckets, the rest empty */
+		return id >= pow2_at_least(m->g.max_entries) ? -E2BIG : -ENOENT;
 	memcpy(&nr, bkt(m, id), 4);
 	if (!nr)
 		return -ENOENT;
@@ -57,12 +64,21 @@ static long delete(struct map *m, const void *key)
 	return 0;
 }
 
+/* Stacks are only stored by programs (bpf_get_stackid()): stack_map_update_elem() is EINVAL. */
+static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+{
+	(void)m, (void)key, (void)value, (void)flags, (void)slot;
+	return -EINVAL;
+}
+
 static int next_key(struct map *m, const void *key, void *next)
 {
-	uint32_t id = 0;
+	uint32_t id = 0, used = 0;
 	if (key) {
 		memcpy(&id, key, 4);
-		id = id >= m->g.max_entries ? 0 : id + 1;
+		if (id < m->g.max_entries)
+			memcpy(&used, bkt(m, id), 4);
+		id = used ? id + 1 : 0; /* stack_map_get_next_key(): from an empty or foreign id, start over */
 	}
 	for (; id < m->g.max_entries; id++) {
 		uint32_t nr;
@@ -103,5 +119,5 @@ long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t f
 }
 
 const struct map_ops stack_trace_ops = {
-	.check = check, .layout = layout, .lookup = lookup, .delete = delete, .next_key = next_key,
+	.check = check, .layout = layout, .lookup = lookup, .update = update, .delete = delete, .next_key = next_key,
 };

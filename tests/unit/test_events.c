@@ -300,7 +300,7 @@ static void *perf_main(void *arg)
 TEST(perf_buffer_poll_wakes_on_output)
 {
 	struct bpfvm *vm = new_vm();
-	int pa = mk(vm, BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 0);
+	int pa = mk(vm, BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2);
 	CHECK(pa >= 0);
 	const struct bpf_insn p[] = {
 		INSN(0x7a, 10, 0, -8, 5),

@@ -1155,7 +1155,10 @@ TEST(obj_get_flags_match)
 			break; /* frozen now: the other modes run on a second map below */
 	}
 	close_both(&p);
+	char vfull[256];
+	snprintf(vfull, sizeof(vfull), "%s/%s", pin_root, vpath);
 	unlink(kpath);
+	unlink(vfull);
 	/* a second map for the RDONLY / WRONLY handles (the first is frozen) */
 	create_both(&p, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
 	OBJ_BOTH(BPF_OBJ_PIN, p.vfd, p.kfd, 0, "OBJ_PIN second");
@@ -1187,6 +1190,7 @@ TEST(obj_get_flags_match)
 #undef OBJ_BOTH
 	close_both(&p);
 	unlink(kpath);
+	unlink(vfull);
 	bpfvm_free(p.vm);
 	umount2(kdir, MNT_DETACH);
 	rmdir(kdir);

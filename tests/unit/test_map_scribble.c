@@ -53,7 +53,7 @@ static const struct kind kinds[] = {
 	{ BPF_MAP_TYPE_STACK, 0, 16, 16, 0, "stack" },
 	{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 16, 64, 0, "bloom_filter" },
 	{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, "ringbuf" },
-	{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 0, 0, "perf_event_array" },
+	{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2, 0, "perf_event_array" },
 	{ BPF_MAP_TYPE_STACK_TRACE, 4, 64, 16, 0, "stack_trace" },
 	{ BPF_MAP_TYPE_DEVMAP, 4, 4, 16, 0, "devmap" },
 	{ BPF_MAP_TYPE_DEVMAP_HASH, 4, 8, 16, 0, "devmap_hash" },
