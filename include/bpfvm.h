@@ -123,6 +123,21 @@ long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t b
 #define BPFVM_DISASM_HEX   4 /* numbers in hex as llvm-objdump's default; decimal (--no-print-imm-hex) without */
 size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, char *buf, size_t len);
 
+/* Disassembles an ELF BPF object (the `len` bytes of what `clang -target bpf -c` writes, named `name` in
+ * the header) exactly as `llvm-objdump -d` prints it: every non-empty executable section, a label at
+ * each symbol (the last by name where several share an address; the section's name where none starts
+ * it), index, raw bytes and text of each instruction, "<label+0xN>" after jumps.  Flags: BPFVM_DISASM_HEX
+ * (llvm-objdump's default; without it, as --no-print-imm-hex), BPFVM_DISASM_ALU32 (--mcpu=v3/v4),
+ * BPFVM_DISASM_RELOCS (-r: each relocation under the instruction it patches), BPFVM_DISASM_NO_RAW
+ * (--no-show-raw-insn).  `func` non-NULL: only the part of its section that function covers, with the
+ * labels inside it.  snprintf semantics as bpfvm_disasm(); returns the length of the whole text, or a
+ * negative errno with the reason in bpfvm_errmsg(): -EINVAL for input that is not a relocatable BPF ELF
+ * object (or is malformed), -ENOENT when `func` is not a function of it. */
+#define BPFVM_DISASM_RELOCS 8
+#define BPFVM_DISASM_NO_RAW 16
+long bpfvm_disasm_object(struct bpfvm *vm, const char *name, const void *buf, size_t len, const char *func, int flags,
+			 char *text, size_t text_len);
+
 /* ---- classic BPF: socket filters (tcpdump, SO_ATTACH_FILTER) and seccomp policies ---------- */
 
 /* What a classic program is for: the checks and the translation's context differ. */

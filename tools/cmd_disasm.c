@@ -1,4 +1,13 @@
-/* cmd_disasm.c -- `bpfvm disasm FILE.bin|FILE.s`: print the program in LLVM syntax. */
+/* cmd_disasm.c -- `bpfvm disasm FILE [options]`: a program in LLVM syntax.
+ *  - an ELF object (what `clang -target bpf -c` writes): printed as `llvm-objdump -dr FILE` prints it,
+ *    every executable section with its labels and relocations; --prog NAME prints only that function.
+ *    llvm-objdump's --mcpu=vN, --no-print-imm-hex and --no-show-raw-insn are understood; --no-relocs
+ *    leaves the relocation lines out (plain -d).
+ *  - a .s file (assembled first) or raw instructions (.bin): one numbered line per instruction.
+ * Input that is not understood is an error: a malformed or non-BPF ELF file, a raw file that is not whole
+ * instructions, and any instruction printed as "<unknown>" (the listing is printed, the exit status is 1). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,41 +15,149 @@
 #include "cmd.h"
 #include "util.h"
 
-#define USAGE_DISASM "usage: bpfvm disasm FILE.bin|FILE.s"
+#define USAGE_DISASM                                                                                          \
+	"usage: bpfvm disasm FILE.o [--prog NAME] [--mcpu=v1|v2|v3|v4] [--no-print-imm-hex] [--no-show-raw-insn]\n" \
+	"                          [--no-relocs]\n"                                                                 \
+	"       bpfvm disasm FILE.bin|FILE.s"
+
+static void help(void)
+{
+	printf(USAGE_DISASM "\n"
+	       "  prints a program in LLVM syntax.  An ELF object (clang -target bpf -c) is printed as\n"
+	       "  `llvm-objdump -dr FILE.o` prints it: every code section, its labels, the target of each jump,\n"
+	       "  relocations and CO-RE relocations; --prog NAME only that function; --mcpu, --no-print-imm-hex\n"
+	       "  and --no-show-raw-insn as llvm-objdump's; --no-relocs as llvm-objdump -d.  A .s/.asm file is\n"
+	       "  assembled first, anything else is raw instructions: one numbered line each.  Input that is not\n"
+	       "  understood (a malformed or non-BPF ELF file, bytes that are no instruction) is an error.\n");
+}
+
+/* Lines of `text` that are "<unknown>" instructions. */
+static size_t unknown_lines(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text; (p = strstr(p, "<unknown>\n")); p++)
+		n++;
+	return n;
+}
+
+/* Prints the listing; then whether the input was all instructions.  That is judged on the --mcpu=v4
+ * rendering: without it LLVM (and so the listing) has no syntax for some 32-bit atomics, which are not
+ * errors in the input. */
+static int print_checked(const char *path, char *text, char *v4_text)
+{
+	fputs(text, stdout);
+	size_t bad = unknown_lines(v4_text ? v4_text : text);
+	free(text);
+	free(v4_text);
+	if (bad) {
+		fprintf(stderr, "%s: %zu instruction%s not understood (printed as <unknown>)\n", path, bad,
+			bad == 1 ? "" : "s");
+		return 1;
+	}
+	return 0;
+}
+
+/* The object's listing with `flags`, malloc'd; NULL with the reason printed. */
+static char *object_text(struct bpfvm *vm, const char *path, const uint8_t *data, size_t len, const char *prog,
+			 int flags)
+{
+	long need = bpfvm_disasm_object(vm, path, data, len, prog, flags, NULL, 0);
+	char *text = need >= 0 ? malloc((size_t)need + 1) : NULL;
+	if (need >= 0 && text)
+		need = bpfvm_disasm_object(vm, path, data, len, prog, flags, text, (size_t)need + 1);
+	if (need < 0 || !text) {
+		fprintf(stderr, "bpfvm disasm: %s\n", need < 0 ? bpfvm_errmsg(vm) : "out of memory");
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int disasm_object(struct bpfvm *vm, const char *path, const char *prog, int flags)
+{
+	size_t len;
+	uint8_t *data = tool_read_file(path, &len);
+	if (!data)
+		return 1;
+	char *text = object_text(vm, path, data, len, prog, flags), *v4 = NULL;
+	if (text && !(flags & BPFVM_DISASM_ALU32) && !(v4 = object_text(vm, path, data, len, prog, flags | BPFVM_DISASM_ALU32))) {
+		free(text);
+		text = NULL;
+	}
+	free(data);
+	return text ? print_checked(path, text, v4) : 1;
+}
+
+static char *raw_text(const struct bpf_insn *insns, size_t cnt, int flags)
+{
+	size_t need = bpfvm_disasm(insns, cnt, flags, NULL, 0);
+	char *text = malloc(need + 1);
+	if (text)
+		bpfvm_disasm(insns, cnt, flags, text, need + 1);
+	return text;
+}
 
 int cmd_disasm(int argc, char **argv)
 {
-	struct bpf_insn *insns;
-	size_t cnt;
+	const char *path = NULL, *prog = NULL;
+	int flags = BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS;
+	bool obj_opts = false;
 	int rc = 1;
 
-	const char *in = NULL;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf(USAGE_DISASM "\n  prints the program in LLVM syntax, as llvm-objdump -d does; FILE is raw\n"
-					   "  instructions, or assembly when its name ends in .s or .asm\n");
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			help();
 			return 0;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return tool_usage_error("disasm", "unknown option", USAGE_DISASM, argv[i]);
-		} else if (in) {
-			return tool_usage_error("disasm", "one file only: unexpected", USAGE_DISASM, argv[i]);
+		} else if (!strcmp(a, "--prog")) {
+			if (i + 1 >= argc)
+				return tool_usage_error("disasm", "--prog needs a function name", USAGE_DISASM);
+			prog = argv[++i];
+		} else if (!strncmp(a, "--mcpu=", 7)) {
+			if (a[7] != 'v' || a[8] < '1' || a[8] > '4' || a[9])
+				return tool_usage_error("disasm", "--mcpu takes v1, v2, v3 or v4, not", USAGE_DISASM, a + 7);
+			flags = a[8] >= '3' ? flags | BPFVM_DISASM_ALU32 : flags & ~BPFVM_DISASM_ALU32;
+			obj_opts = true;
+		} else if (!strcmp(a, "--no-print-imm-hex")) {
+			flags &= ~BPFVM_DISASM_HEX;
+			obj_opts = true;
+		} else if (!strcmp(a, "--no-show-raw-insn")) {
+			flags |= BPFVM_DISASM_NO_RAW;
+			obj_opts = true;
+		} else if (!strcmp(a, "--no-relocs")) {
+			flags &= ~BPFVM_DISASM_RELOCS;
+			obj_opts = true;
+		} else if (a[0] == '-' && a[1]) {
+			return tool_usage_error("disasm", "unknown option", USAGE_DISASM, a);
+		} else if (path) {
+			return tool_usage_error("disasm", "one file only: unexpected", USAGE_DISASM, a);
+		} else {
+			path = a;
 		}
-		in = argv[i];
 	}
-	if (!in)
+	if (!path)
 		return tool_usage_error("disasm", "no file given", USAGE_DISASM);
 	struct bpfvm *vm = bpfvm_new(NULL);
 	if (!vm)
 		return 1;
-	if (tool_load_insns(vm, in, &insns, &cnt) == 0) {
-		size_t need = bpfvm_disasm(insns, cnt, 1, NULL, 0);
-		char *text = malloc(need + 1);
-		if (text) {
-			bpfvm_disasm(insns, cnt, 1, text, need + 1);
-			fputs(text, stdout);
-			free(text);
-			rc = 0;
-		}
+	if (tool_is_elf(path)) {
+		rc = disasm_object(vm, path, prog, flags);
+		bpfvm_free(vm);
+		return rc;
+	}
+	if (prog || obj_opts) {
+		bpfvm_free(vm);
+		return tool_usage_error("disasm", "options are for ELF objects; a .s or raw file takes none:", USAGE_DISASM,
+					path);
+	}
+	struct bpf_insn *insns;
+	size_t cnt;
+	if (tool_load_insns(vm, path, &insns, &cnt) == 0) {
+		char *text = raw_text(insns, cnt, BPFVM_DISASM_PC), *v4 = raw_text(insns, cnt, BPFVM_DISASM_ALU32);
+		if (text && v4)
+			rc = print_checked(path, text, v4);
+		else
+			free(text), free(v4);
 		free(insns);
 	}
 	bpfvm_free(vm);

@@ -226,7 +226,7 @@ static int collect_funcs(struct bpfvm_object *obj)
 	return 0;
 }
 
-int ldr_elf_parse(struct bpfvm_object *obj)
+int ldr_elf_read(struct bpfvm_object *obj)
 {
 	Elf64_Ehdr eh;
 	int err;
@@ -291,7 +291,14 @@ int ldr_elf_parse(struct bpfvm_object *obj)
 			break;
 		}
 	}
-	if ((err = collect_funcs(obj)))
+	return 0;
+}
+
+int ldr_elf_parse(struct bpfvm_object *obj)
+{
+	int err;
+
+	if ((err = ldr_elf_read(obj)) || (err = collect_funcs(obj)))
 		return err;
 	/* each function reached by a relocation or call must be a whole function; code sections whose size is
 	 * not a multiple of 8 cannot hold instructions */

@@ -190,8 +190,11 @@ struct bpfvm_object {
 /* Logs "file: section S: <msg>" (or "file: <msg>" when sec is NULL) and returns err. */
 int ldr_err(struct bpfvm_object *obj, const char *sec, int err, const char *fmt, ...) PRINTF_FMT(4, 5);
 
-/* Parses the ELF header, sections and symbols into obj (elf.c). */
+/* Parses the ELF header, sections and symbols into obj (elf.c), then the functions of executable
+ * sections, which must be whole instructions (what loading needs). */
 int ldr_elf_parse(struct bpfvm_object *obj);
+/* Only the header, sections (classified, relocation tables attached) and symbols: all a listing needs. */
+int ldr_elf_read(struct bpfvm_object *obj);
 /* The relocation `i` of REL section `rel`: offset, symbol index, type.  false when out of bounds. */
 bool ldr_elf_rel(const struct bpfvm_object *obj, int rel, size_t i, uint64_t *off, uint32_t *sym, uint32_t *type);
 size_t ldr_elf_rel_cnt(const struct bpfvm_object *obj, int rel);
