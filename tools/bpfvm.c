@@ -12,7 +12,7 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "asm", cmd_asm, "asm FILE.s [-o OUT.bin]           assemble (conformance or LLVM syntax)" },
-	{ "disasm", cmd_disasm, "disasm FILE.bin|FILE.s          print instructions in LLVM syntax" },
+	{ "disasm", cmd_disasm, "disasm FILE.o|FILE.bin|FILE.s   print instructions in LLVM syntax (objects as llvm-objdump -dr)" },
 	{ "run", cmd_run, "run PROG [--mem HEX|--mem-file F] run a program (.s, .bin, or an ELF object: see `bpfvm run --help`)" },
 	{ "cc", cmd_cc, "cc FILE.bpf.c [-o FILE.o] [FLAGS]  compile BPF C (clang -O2 -g -target bpf, include paths)" },
 	{ "map", cmd_map, "map COMMAND ...                  pinned maps like bpftool map (see `bpfvm map help`)" },

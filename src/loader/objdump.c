@@ -129,9 +129,10 @@ static long section_rels(struct bpfvm_object *obj, uint32_t sec, struct rel **ou
 			return ldr_err(obj, obj->secs[rs].name, -EINVAL, "relocation %zu is outside the section", i);
 		}
 		if (r[i].sym >= obj->sym_cnt) {
+			uint32_t sym = r[i].sym;
 			free(r);
 			return ldr_err(obj, obj->secs[rs].name, -EINVAL, "relocation %zu: symbol %u is not below the symbol count %zu",
-				       i, r[i].sym, obj->sym_cnt);
+				       i, sym, obj->sym_cnt);
 		}
 	}
 	qsort(r, n, sizeof(*r), rel_cmp);

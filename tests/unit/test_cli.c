@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +218,64 @@ TEST(cli_disasm_prints_llvm_syntax)
 	CHECK(p.err[0] != '\0');
 }
 
+/* Runs a program found on PATH with argv (NULL-terminated) and waits: its exit status, -1 when it could not
+ * run (e.g. not installed). */
+static int run_tool(char *const argv[])
+{
+	pid_t pid;
+	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ))
+		return -1;
+	int st;
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ELF objects are listed as llvm-objdump -dr lists them (test_disasm compares the text); what is not
+ * understood is an error: a file with ELF magic that is no BPF object, a --prog that is not there, bytes
+ * that are no instruction (listed, then status 1). */
+TEST(cli_disasm_objects_and_refusals)
+{
+	struct proc p;
+	static const uint8_t junk[16] = { 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0 };
+	RUN_CLI(&p, NULL, "disasm", file("junk.bin", junk, sizeof(junk)));
+	CHECK_EQ_U64(p.status, 1);
+	CHECK(strstr(p.out, "<unknown>") && strstr(p.out, "exit"));
+	CHECK(strstr(p.err, "1 instruction not understood") != NULL);
+	char fake[256];
+	memset(fake, 0, sizeof(fake));
+	memcpy(fake, "\177ELF\002\001\001", 7); /* ELF64 little-endian, then nothing that makes sense */
+	RUN_CLI(&p, NULL, "disasm", file("fake.o", fake, sizeof(fake)));
+	CHECK_EQ_U64(p.status, 1);
+	CHECK(p.out[0] == '\0' && strstr(p.err, "fake.o: ELF: ") != NULL);
+	RUN_CLI(&p, NULL, "disasm", file("junk2.bin", junk, sizeof(junk)), "--prog", "x");
+	CHECK_EQ_U64(p.status, 2); /* options are for objects */
+	RUN_CLI(&p, NULL, "disasm", "--mcpu=v9", "x.o");
+	CHECK_EQ_U64(p.status, 2);
+
+	char src[128], obj[128];
+	snprintf(src, sizeof(src), "%s/one.bpf.c", dir);
+	snprintf(obj, sizeof(obj), "%s/one.bpf.o", dir);
+	text_file("one.bpf.c", "__attribute__((section(\"xdp\"), used)) int one(void *ctx)\n"
+			       "{\n\treturn ctx ? 2 : 1;\n}\n");
+	char *cc[] = { "clang", "-O2", "-target", "bpf", "-c", src, "-o", obj, NULL };
+	if (run_tool(cc) != 0) {
+		printf("  clang could not build a BPF object: the object cases are not run\n");
+		return;
+	}
+	RUN_CLI(&p, NULL, "disasm", obj);
+	CHECK_EQ_U64(p.status, 0);
+	char head[320];
+	snprintf(head, sizeof(head), "\n%s:\tfile format elf64-bpf\n\nDisassembly of section xdp:\n\n0000000000000000 <one>:\n",
+		 obj);
+	CHECK(!strncmp(p.out, head, strlen(head)));
+	CHECK(strstr(p.out, "\texit\n") != NULL);
+	RUN_CLI(&p, NULL, "disasm", obj, "--prog", "one", "--no-show-raw-insn", "--no-print-imm-hex");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK(strstr(p.out, ":\texit\n") != NULL && !strstr(p.out, "95 00"));
+	RUN_CLI(&p, NULL, "disasm", obj, "--prog", "two");
+	CHECK_EQ_U64(p.status, 1);
+	CHECK(strstr(p.err, "no function 'two'") != NULL);
+}
+
 TEST(cli_run_source_and_binary_on_memory)
 {
 	struct proc p;
@@ -401,6 +460,7 @@ int main(int argc, char **argv)
 	}
 	RUN(cli_asm_writes_the_encoding);
 	RUN(cli_disasm_prints_llvm_syntax);
+	RUN(cli_disasm_objects_and_refusals);
 	RUN(cli_run_source_and_binary_on_memory);
 	RUN(cli_run_insn_limit);
 	RUN(cli_run_untrusted_by_default);
@@ -408,7 +468,7 @@ int main(int argc, char **argv)
 	char cmd_path[128];
 	static const char *const names[] = { "prog.s", "prog.bin", "bad.s", "bad.bin", "dis.bin", "dis.s", "odd.bin",
 					     "run.s", "run.bin", "mem.bin", "len.s", "loop.s", "endless.s", "r10.s",
-					     "probe.s" };
+					     "probe.s", "junk.bin", "junk2.bin", "fake.o", "one.bpf.c", "one.bpf.o" };
 	for (size_t i = 0; i < N(names); i++) {
 		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, names[i]);
 		unlink(cmd_path);

@@ -682,6 +682,257 @@ TEST(public_bpfvm_disasm_flags)
 	CHECK_EQ_STR(out, "");
 }
 
+/* ---- whole objects: bpfvm_disasm_object() against llvm-objdump-19 -dr ---------------------------- */
+
+/* Whitespace runs to one space, each line trimmed: the comparison is of words, line by line. */
+static void normalize_ws(char *s)
+{
+	char *w = s;
+	bool space = false, line_start = true;
+	for (char *r = s; *r; r++) {
+		if (*r == ' ' || *r == '\t') {
+			space = !line_start;
+			continue;
+		}
+		if (*r == '\n') {
+			*w++ = '\n';
+			space = false;
+			line_start = true;
+			continue;
+		}
+		if (space)
+			*w++ = ' ';
+		*w++ = *r;
+		space = line_start = false;
+	}
+	*w = '\0';
+}
+
+/* bpfvm's listing of the object at `path` (read from the file) with `flags`, malloc'd, or NULL. */
+static char *bpfvm_listing(struct bpfvm *vm, const char *path, const char *func, int flags, long *ret)
+{
+	size_t len;
+	char *data = read_path(path, &len);
+	if (!data)
+		return NULL;
+	*ret = bpfvm_disasm_object(vm, path, data, len, func, flags, NULL, 0);
+	char *text = *ret >= 0 ? malloc((size_t)*ret + 1) : NULL;
+	if (text && bpfvm_disasm_object(vm, path, data, len, func, flags, text, (size_t)*ret + 1) != *ret) {
+		free(text);
+		text = NULL;
+	}
+	free(data);
+	return text;
+}
+
+/* Compares the two listings line by line (whitespace normalized); returns the instruction lines compared
+ * ("N:" first), or -1 after printing the first difference. */
+static int compare_listings(const char *what, char *theirs, char *ours)
+{
+	normalize_ws(theirs);
+	normalize_ws(ours);
+	int insns = 0, line = 1;
+	char *a = theirs, *b = ours;
+	for (;;) {
+		char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+		size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+		if (la != lb || memcmp(a, b, la)) {
+			printf("  %s: line %d: llvm-objdump '%.*s', bpfvm '%.*s'\n", what, line, (int)la, a, (int)lb, b);
+			return -1;
+		}
+		unsigned long idx;
+		int pos = 0;
+		if (sscanf(a, "%lu:%n", &idx, &pos) == 1 && pos > 0)
+			insns++;
+		if (!ea || !eb)
+			return ea == eb ? insns : -1;
+		a = ea + 1;
+		b = eb + 1;
+		line++;
+	}
+}
+
+/* The builds issue 9 names: clang-14 at v1..v3, clang-19 at v4. */
+static const struct build listing_builds[] = {
+	{ "clang-14", "v1" }, { "clang-14", "v2" }, { "clang-14", "v3" }, { "clang-19", "v4" },
+};
+
+/* llvm-objdump's option for a bpfvm flag set. */
+static const char *objdump_opts(int flags)
+{
+	static char buf[96];
+	snprintf(buf, sizeof(buf), "%s%s%s%s", flags & BPFVM_DISASM_RELOCS ? "-dr" : "-d",
+		 flags & BPFVM_DISASM_ALU32 ? " --mcpu=v4" : "", flags & BPFVM_DISASM_HEX ? "" : " --no-print-imm-hex",
+		 flags & BPFVM_DISASM_NO_RAW ? " --no-show-raw-insn" : "");
+	return buf;
+}
+
+TEST(objects_list_as_llvm_objdump)
+{
+	if (!have_tools("clang-14 clang-19 llvm-objdump-19"))
+		SKIP("clang-14, clang-19 and llvm-objdump-19 are needed (Debian: clang-14 clang-19 llvm-19)");
+	if (!make_tmpdir())
+		SKIP("cannot create a temporary directory");
+	static const char *const srcs[] = { "tests/objdump/insns.c", "tests/objdump/maps.c", "tests/objdump/legacy.c",
+					    "examples/xdp_firewall.bpf.c", "examples/xdp_lb.bpf.c",
+					    "examples/socket_filter.bpf.c", "examples/tc_classifier.bpf.c",
+					    "examples/tail_calls.bpf.c", "examples/hook_prog.bpf.c" };
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int total = 0, objects = 0;
+	for (size_t b = 0; b < sizeof(listing_builds) / sizeof(listing_builds[0]); b++) {
+		for (size_t s = 0; s < sizeof(srcs) / sizeof(srcs[0]); s++) {
+			char cmd[1024], obj[192], name[256];
+			const char *base = strrchr(srcs[s], '/') + 1;
+			snprintf(obj, sizeof(obj), "%s/%.*s-%s-%s.o", tmpdir, (int)strcspn(base, "."), base,
+				 listing_builds[b].cc, listing_builds[b].cpu);
+			snprintf(cmd, sizeof(cmd),
+				 "%s -O2 -g -target bpf -mcpu=%s -DCPUV=%c -I/usr/include/$(uname -m)-linux-gnu -Iexamples "
+				 "-c %s -o %s",
+				 listing_builds[b].cc, listing_builds[b].cpu, listing_builds[b].cpu[1], srcs[s], obj);
+			if (system(cmd)) {
+				printf("  %s failed\n", cmd);
+				test_cur_failed = 1;
+				continue;
+			}
+			objects++;
+			/* llvm-objdump's default (-dr), then with --mcpu=v4 for the alu32 builds, and once in
+			 * decimal without raw bytes nor relocations */
+			int modes[3] = { BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS, -1, -1 };
+			if (listing_builds[b].cpu[1] >= '3')
+				modes[1] = BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS | BPFVM_DISASM_ALU32;
+			if (s == 0)
+				modes[2] = BPFVM_DISASM_NO_RAW;
+			for (int m = 0; m < 3; m++) {
+				if (modes[m] < 0)
+					continue;
+				snprintf(cmd, sizeof(cmd), "llvm-objdump-19 %s %s", objdump_opts(modes[m]), obj);
+				char *theirs = capture(cmd, NULL);
+				long r = 0;
+				char *ours = bpfvm_listing(vm, obj, NULL, modes[m], &r);
+				snprintf(name, sizeof(name), "%s %s (%s -mcpu=%s)", objdump_opts(modes[m]), srcs[s],
+					 listing_builds[b].cc, listing_builds[b].cpu);
+				int n = theirs && ours ? compare_listings(name, theirs, ours) : -1;
+				if (!ours)
+					printf("  %s: bpfvm %ld (%s)\n", name, r, bpfvm_errmsg(vm));
+				if (n < 10) {
+					printf("  %s: %d instructions compared\n", name, n);
+					test_cur_failed = 1;
+				}
+				total += n > 0 ? n : 0;
+				free(theirs);
+				free(ours);
+			}
+		}
+	}
+	printf("  %d objects, %d instruction lines compared with llvm-objdump-19 (every line of each listing)\n", objects,
+	       total);
+	bpfvm_free(vm);
+	remove_tmpdir();
+}
+
+/* One function: its section's header and its own lines (labels inside it included), nothing else. */
+TEST(object_listing_of_one_function)
+{
+	if (!have_tools("clang-14 llvm-objdump-19"))
+		SKIP("clang-14 and llvm-objdump-19 are needed (Debian: clang-14 llvm-19)");
+	if (!make_tmpdir())
+		SKIP("cannot create a temporary directory");
+	char cmd[512], obj[128];
+	snprintf(obj, sizeof(obj), "%s/maps.o", tmpdir);
+	snprintf(cmd, sizeof(cmd), "clang-14 -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -c tests/objdump/maps.c -o %s", obj);
+	if (system(cmd)) {
+		printf("  %s failed\n", cmd);
+		test_cur_failed = 1;
+		return;
+	}
+	struct bpfvm *vm = bpfvm_new(NULL);
+	long r;
+	int fl = BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS;
+	char *all = bpfvm_listing(vm, obj, NULL, fl, &r), *xdp = bpfvm_listing(vm, obj, "prog_xdp", fl, &r);
+	char *classify = bpfvm_listing(vm, obj, "classify", fl, &r);
+	CHECK(all && xdp && classify);
+	if (all && xdp && classify) {
+		/* prog_xdp is all of section xdp: its listing is the full one's xdp part */
+		char *sec = strstr(all, "\nDisassembly of section xdp:\n"), *end = sec ? strstr(sec + 1, "\nDisassembly") : NULL;
+		char *head_end = strstr(xdp, "\nDisassembly");
+		CHECK(sec && head_end);
+		if (sec && head_end) {
+			size_t n = end ? (size_t)(end - sec) : strlen(sec);
+			CHECK(strlen(head_end) == n && !memcmp(head_end, sec, n));
+			CHECK(!strncmp(xdp, all, (size_t)(head_end - xdp))); /* the same header */
+		}
+		/* classify: the first function of .text, with the branch label inside it, not bump after it */
+		CHECK(strstr(classify, "Disassembly of section .text:") && strstr(classify, "<classify>:"));
+		CHECK(strstr(classify, "<LBB0_2>:") && !strstr(classify, "<bump>") && !strstr(classify, "section xdp"));
+	}
+	CHECK(bpfvm_listing(vm, obj, "no_such_function", fl, &r) == NULL && r == -ENOENT);
+	CHECK(strstr(bpfvm_errmsg(vm), "no function 'no_such_function'") != NULL);
+	free(all);
+	free(xdp);
+	free(classify);
+	bpfvm_free(vm);
+	remove_tmpdir();
+}
+
+static uint32_t xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* What is not a relocatable BPF ELF object is refused with a reason; damaged objects never crash. */
+TEST(object_listing_refuses_what_it_does_not_understand)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	char text[128];
+	memset(text, 'x', sizeof(text)); /* text, as long as an ELF header */
+	CHECK(bpfvm_disasm_object(vm, "t.o", text, sizeof(text), NULL, 0, NULL, 0) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "not an ELF file") != NULL);
+	CHECK(bpfvm_disasm_object(vm, "t.o", "\177ELF", 4, NULL, 0, NULL, 0) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "shorter than an ELF header") != NULL);
+	size_t len;
+	char *self = read_path("/proc/self/exe", &len); /* an ELF file, but an executable for this host */
+	CHECK(self && bpfvm_disasm_object(vm, "self", self, len, NULL, 0, NULL, 0) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "not a relocatable object") != NULL);
+	free(self);
+	/* an object with every byte after the ELF header open to damage: errors or listings, never a crash or
+	 * an out-of-bounds read (the sanitizer build runs this too) */
+	if (have_tools("clang-14") && make_tmpdir()) {
+		char cmd[512], obj[128];
+		snprintf(obj, sizeof(obj), "%s/maps.o", tmpdir);
+		snprintf(cmd, sizeof(cmd), "clang-14 -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -c tests/objdump/maps.c -o %s", obj);
+		char *orig = system(cmd) ? NULL : read_path(obj, &len);
+		CHECK(orig != NULL);
+		uint32_t seed = 0x9e3779b9;
+		int refused = 0, listed = 0;
+		char *copy = orig ? malloc(len) : NULL;
+		static char out[1 << 16];
+		for (int round = 0; copy && round < 3000; round++) {
+			memcpy(copy, orig, len);
+			int hits = 1 + (int)(xorshift(&seed) % 8);
+			for (int h = 0; h < hits; h++) /* header fields, section headers and contents alike */
+				copy[xorshift(&seed) % len] = (char)xorshift(&seed);
+			long r = bpfvm_disasm_object(vm, "damaged.o", copy, len, NULL,
+						     BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS, out, sizeof(out));
+			if (r < 0)
+				refused++;
+			else
+				listed++;
+			r = bpfvm_disasm_object(vm, "damaged.o", copy, xorshift(&seed) % len, "prog_xdp", BPFVM_DISASM_RELOCS,
+						out, sizeof(out));
+			refused += r < 0;
+		}
+		printf("  3000 damaged objects: %d listings, %d refusals\n", listed, refused);
+		CHECK(listed > 0 && refused > 0);
+		free(copy);
+		free(orig);
+		remove_tmpdir();
+	}
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(golden_texts);
@@ -695,6 +946,9 @@ int main(void)
 	RUN(every_row_assembles_as_llvm_mc_hex);
 	RUN(objdump_insns_c);
 	RUN(objdump_maps_c);
+	RUN(objects_list_as_llvm_objdump);
+	RUN(object_listing_of_one_function);
+	RUN(object_listing_refuses_what_it_does_not_understand);
 	RUN(objdump_legacy_c);
 	return test_done();
 }
