@@ -24,6 +24,7 @@
 struct run_opts {
 	const char *obj_path, *prog_name, *pcap, *iface, *out;
 	bool verbose, json, no_maps;
+	bool untrusted;             /* --untrusted: bpfvm_opts.untrusted (an object is trusted by default) */
 	uint64_t count;
 	int timeout_ms;
 	unsigned int cpus;
@@ -76,11 +77,12 @@ void cmd_run_pcap_usage(FILE *f)
 		"usage: bpfvm run PROG.o [--prog NAME] (--pcap IN.pcap | --iface IF) [--out OUT.pcap] [-v] [--json]\n"
 		"                 [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]... [--map-file FILE]\n"
 		"                 [--top MAP[:N]] [--events N] [--max-entries N]\n"
-		"                 [--no-maps] [--cpus N]\n"
+		"                 [--no-maps] [--cpus N] [--untrusted]\n"
 		"  --map        fill a map before the run (hex bytes as in memory; a per-CPU value given once is\n"
 		"               copied to every CPU); --map-file reads such lines (NAME KEYHEX VALUEHEX, # comments)\n"
 		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n"
-		"  --events N   print at most N ring buffer / perf events (all are counted in the map dump)\n");
+		"  --events N   print at most N ring buffer / perf events (all are counted in the map dump)\n"
+		"  --untrusted  the object's programs get Linux's unprivileged rules (README \"Untrusted mode\")\n");
 }
 
 static uint64_t mono_ns(void)
@@ -823,6 +825,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			o->json = true;
 		else if (!strcmp(a, "--no-maps"))
 			o->no_maps = true;
+		else if (!strcmp(a, "--untrusted"))
+			o->untrusted = true;
+		else if (!strcmp(a, "--trusted"))
+			o->untrusted = false;
 		else if (!strcmp(a, "--count") && has)
 			o->count = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(a, "--timeout") && has)
@@ -907,7 +913,8 @@ int cmd_run_pcap(int argc, char **argv)
 	r->jt = open_memstream(&r->js_trace, &r->js_trace_len);
 	if (!r->jp || !r->je || !r->jt)
 		goto out;
-	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r };
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r,
+				 .untrusted = r->o.untrusted };
 	r->vm = bpfvm_new(&vo);
 	if (!r->vm) {
 		fprintf(stderr, "bpfvm run: cannot create an instance\n");

@@ -399,10 +399,11 @@ struct loaded {
 	int prog;
 };
 
-static int load_example(struct loaded *l, const char *name, const char *prog, const char *map_file)
+static int load_example_mode(struct loaded *l, const char *name, const char *prog, const char *map_file,
+			     int untrusted)
 {
 	char path[4400];
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2 };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .untrusted = untrusted };
 
 	memset(l, 0, sizeof(*l));
 	snprintf(path, sizeof(path), "%.4000s/%.64s.bpf.o", obj_dir, name);
@@ -455,6 +456,11 @@ static int load_example(struct loaded *l, const char *name, const char *prog, co
 	return 0;
 }
 
+static int load_example(struct loaded *l, const char *name, const char *prog, const char *map_file)
+{
+	return load_example_mode(l, name, prog, map_file, 0);
+}
+
 static void unload(struct loaded *l)
 {
 	bpfvm_object_close(l->obj);
@@ -500,6 +506,52 @@ static void free_run(struct run_ctx *rc)
 #define NEED_SETUP() do { if (skip_reason) SKIP(skip_reason); } while (0)
 
 /* ---- cases -------------------------------------------------------------------------------------- */
+
+/* The examples are well-behaved programs: an untrusted instance (Linux's unprivileged rules checked at
+ * run time) must run them exactly as a trusted one, packet for packet. */
+TEST(examples_untrusted)
+{
+	NEED_SETUP();
+	static const char *const ex[][3] = {
+		{ "xdp_firewall", "xdp_firewall", "examples/xdp_firewall.maps" },
+		{ "xdp_lb", "xdp_lb", "examples/xdp_lb.maps" },
+		{ "socket_filter", "socket_web_only", NULL },
+		{ "tc_classifier", "tc_classify", NULL },
+		{ "tail_calls", "dispatch", NULL },
+	};
+	for (size_t e = 0; e < sizeof(ex) / sizeof(ex[0]); e++) {
+		struct loaded l[2];
+		struct run_ctx *rc[2] = { NULL, NULL };
+		struct bpfvm_pkt_stats st[2];
+		for (int u = 0; u < 2; u++) {
+			memset(&st[u], 0, sizeof(st[u]));
+			if (load_example_mode(&l[u], ex[e][0], ex[e][1], ex[e][2], u)) {
+				CHECK(!"example loads");
+				continue;
+			}
+			rc[u] = run_sample(&l[u], true, NULL, &st[u]);
+			CHECK(rc[u] != NULL);
+		}
+		if (rc[0] && rc[1]) {
+			CHECK(st[1].errors == 0);
+			CHECK(!memcmp(&st[0], &st[1], sizeof(st[0])));
+			size_t diff = 0;
+			for (size_t i = 0; i < MAX_PKTS; i++) {
+				const struct pkt_rec *a = &rc[0]->rec[i], *b = &rc[1]->rec[i];
+				if (a->action != b->action || a->retval != b->retval || a->out_len != b->out_len ||
+				    (a->out && b->out && memcmp(a->out, b->out, a->out_len)))
+					diff++;
+			}
+			if (diff)
+				printf("  %s: %zu packets differ\n", ex[e][0], diff);
+			CHECK(diff == 0);
+		}
+		for (int u = 0; u < 2; u++) {
+			free_run(rc[u]);
+			unload(&l[u]);
+		}
+	}
+}
 
 TEST(sample_is_as_generated)
 {
@@ -1692,6 +1744,7 @@ int main(int argc, char **argv)
 	RUN(socket_filter);
 	RUN(tc_classifier);
 	RUN(tail_calls);
+	RUN(examples_untrusted);
 	RUN(kernel_differential);
 	RUN(cli_run);
 	RUN(cli_trace_and_events);
