@@ -5,8 +5,8 @@
  * CAP_PERFMON (env->allow_ptr_leaks false), refuses every way a pointer could become visible outside the
  * program: "R0 leaks addr as return value", "R1 leaks addr into map/ctx/mem/packet" (stores),
  * "R1 leaks addr into mem" (atomics), "R3 leaks addr into helper function" (ARG_ANYTHING arguments),
- * and reading a spilled pointer through a helper's memory argument ("invalid indirect read from
- * stack").  Without a verifier bpfvm cannot know a register's type, so it asks of the value: is it an
+ * reading a spilled pointer through a helper's memory argument ("invalid indirect read from stack"),
+ * and the ctx as a memory argument ("R3 type=ctx expected=fp, ...").  Without a verifier bpfvm cannot know a register's type, so it asks of the value: is it an
  * address of anything the run can reach (hlp_is_ptr())?  That catches an address as the program got it
  * (or moved inside the object it points to); it cannot catch an address the program disguised
  * (shifted, xor-ed, split into halves, or leaked bit by bit through branches): that waits for the
@@ -162,6 +162,12 @@ bool hlp_untrusted_args(struct vm_run *run, const struct hlp_proto *h, const uin
 			break;
 		default:
 			continue;
+		}
+		/* The ctx of a type holds addresses (xdp_md.data, __sk_buff.data: the packet) as u32 fields,
+		 * which no 8-byte scan finds; Linux takes no ctx pointer as a memory argument at all. */
+		if (run->ctx_ok && run->region_cnt && r[i] >= run->regions[0].lo && r[i] < run->regions[0].hi) {
+			vm_fault_leak(run, i + 1, "type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem");
+			return false;
 		}
 		if (stack_holds_ptr(run, r[i], len)) {
 			vm_fault_leak(run, i + 1, "leaks addr into helper function: the memory it reads holds a pointer");

@@ -208,7 +208,7 @@ TEST(hook_readable_ranges)
 
 /* ---- untrusted mode: pointer leaks ------------------------------------------------------------ */
 
-/* src is a format with the map as its one argument, given by each caller as a literal. */
+/* From here on, src is a format with the map as its one argument, a literal in each caller. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 /* The program fails in an untrusted instance with the message, and in a trusted one runs as before
@@ -230,7 +230,6 @@ static void leak(struct bpfvm *ut, struct bpfvm *tr, int mk_ut, int mk_tr, const
 	bpfvm_close(ut, a);
 	bpfvm_close(tr, b);
 }
-#pragma GCC diagnostic pop
 
 /* Lookup of key 0 of the %1$llu map into r0 (a map value pointer), leaving if NULL. */
 #define LOOKUP "*(u32 *)(r10 - 4) = 0\nr1 = %1$llu ll\nr2 = r10\nr2 += -4\ncall 1\nif r0 != 0 goto +2\nr0 = 0\nexit\n"
@@ -331,6 +330,39 @@ TEST(untrusted_no_pointer_into_helpers)
 	bpfvm_free(tr);
 }
 
+/* An XDP program: its ctx holds the packet's addresses (u32 fields); through a helper's memory argument,
+ * a store or r0 they would leave the program. */
+TEST(untrusted_packet_addresses)
+{
+	struct bpfvm *ut = new_vm(1), *tr = new_vm(0);
+	uint8_t frame[64] = { 0 }, out[256];
+	size_t out_len;
+	struct bpfvm_pkt_result res;
+	static const char *const src[] = {
+		/* the ctx as the value map_update copies */
+		"r6 = r1\n*(u32 *)(r10 - 4) = 0\nr1 = %llu ll\nr2 = r10\nr2 += -4\nr3 = r6\nr4 = 0\ncall 2\nr0 = 2\nexit\n",
+		/* data stored into a map value */
+		"r6 = r1\n*(u32 *)(r10 - 4) = 0\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\nif r0 == 0 goto +3\n"
+		"r1 = *(u32 *)(r6 + 0)\n*(u32 *)(r0 + 0) = w1\nr0 = 2\nexit\n",
+		/* data_end returned */
+		"r0 = *(u32 *)(r1 + 4)\nexit\n",
+	};
+	static const char *const msg[] = { "insn 8: R3 type=ctx expected=fp", "insn 9: R1 leaks addr into map",
+					   "insn 1: R0 leaks addr as return value" };
+	int mu = mk(ut, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0), mt = mk(tr, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
+	for (size_t i = 0; i < N(src); i++) {
+		int a = prog(ut, BPF_PROG_TYPE_XDP, src[i], MAPFD(mu)), b = prog(tr, BPF_PROG_TYPE_XDP, src[i], MAPFD(mt));
+		CHECK(a >= 0 && b >= 0);
+		CHECK_EQ_U64(bpfvm_prog_run_packet(ut, a, frame, sizeof(frame), out, sizeof(out), &out_len, &res), NEG(EACCES));
+		CHECK(has(ut, msg[i]));
+		CHECK_EQ_U64(bpfvm_prog_run_packet(tr, b, frame, sizeof(frame), out, sizeof(out), &out_len, &res), 0);
+	}
+	bpfvm_free(ut);
+	bpfvm_free(tr);
+}
+
+#pragma GCC diagnostic pop
+
 int main(void)
 {
 	snprintf(pin_root, sizeof(pin_root), "/tmp/bpfvm-test-untrusted-%d", (int)getpid());
@@ -339,6 +371,7 @@ int main(void)
 	RUN(untrusted_no_pointer_in_r0);
 	RUN(untrusted_no_pointer_stored_outside_the_stack);
 	RUN(untrusted_no_pointer_into_helpers);
+	RUN(untrusted_packet_addresses);
 	rmdir(pin_root);
 	return test_done();
 }
