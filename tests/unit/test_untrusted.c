@@ -342,8 +342,8 @@ TEST(untrusted_packet_addresses)
 		/* the ctx as the value map_update copies */
 		"r6 = r1\n*(u32 *)(r10 - 4) = 0\nr1 = %llu ll\nr2 = r10\nr2 += -4\nr3 = r6\nr4 = 0\ncall 2\nr0 = 2\nexit\n",
 		/* data stored into a map value */
-		"r6 = r1\n*(u32 *)(r10 - 4) = 0\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\nif r0 == 0 goto +3\n"
-		"r1 = *(u32 *)(r6 + 0)\n*(u32 *)(r0 + 0) = w1\nr0 = 2\nexit\n",
+		("r6 = r1\n*(u32 *)(r10 - 4) = 0\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\nif r0 == 0 goto +3\n"
+		 "r1 = *(u32 *)(r6 + 0)\n*(u32 *)(r0 + 0) = w1\nr0 = 2\nexit\n"),
 		/* data_end returned */
 		"r0 = *(u32 *)(r1 + 4)\nexit\n",
 	};
