@@ -266,6 +266,16 @@ void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb);
 /* Reads and parses path (nothing is created yet).  Returns 0 and *out, or -ENOENT/-EIO (unreadable),
  * -EINVAL (malformed), -ENOMEM.  Release with bpfvm_object_close(). */
 int bpfvm_object_open(struct bpfvm *vm, const char *path, struct bpfvm_object **out);
+
+struct bpfvm_object_opts {
+	size_t sz;                  /* sizeof(struct bpfvm_object_opts) */
+	uint32_t prog_type;         /* BPF_PROG_TYPE_* of every program, as libbpf's bpf_program__set_type()
+				     * after open (what the old samples/bpf and tc loaders did); 0: from SEC()
+				     * names.  Expected attach types then are 0. */
+};
+/* bpfvm_object_open() with options (opts NULL: the same). */
+int bpfvm_object_open_opts(struct bpfvm *vm, const char *path, const struct bpfvm_object_opts *opts,
+			   struct bpfvm_object **out);
 /* The same from memory (buf is copied; name is used in messages and for global data map names). */
 int bpfvm_object_open_mem(struct bpfvm *vm, const char *name, const void *buf, size_t len,
 			  struct bpfvm_object **out);
@@ -275,6 +285,12 @@ int bpfvm_object_open_mem(struct bpfvm *vm, const char *name, const void *buf, s
 int bpfvm_object_load(struct bpfvm_object *obj);
 /* Closes the object's map and program handles and frees it.  Accepts NULL. */
 void bpfvm_object_close(struct bpfvm_object *obj);
+
+/* Program types by name: Linux's BPF_PROG_TYPE_<NAME> in lower case ("xdp", "socket_filter",
+ * "sched_cls", "kprobe", ...), the names libbpf's libbpf_bpf_prog_type_str() gives.  By name: the type,
+ * or -ENOENT when bpfvm has no such type.  By type: the name (static storage), or NULL. */
+int bpfvm_prog_type_by_name(const char *name);
+const char *bpfvm_prog_type_name(uint32_t prog_type);
 
 /* Handles by name (programs: the C function name; maps: the C variable name, or for global data the
  * section name ".rodata" or libbpf's map name "obj.rodata").  The object owns them: valid until close.
@@ -297,6 +313,18 @@ int bpfvm_object_prog_fd_at(const struct bpfvm_object *obj, size_t i);
  * Get: 1 or 0, or -ENOENT. */
 int bpfvm_object_prog_set_autoload(struct bpfvm_object *obj, size_t i, int autoload);
 int bpfvm_object_prog_autoload(const struct bpfvm_object *obj, size_t i);
+/* libbpf's bpf_program__set_type(): program i loads as prog_type (BPF_PROG_TYPE_*, expected attach
+ * type 0) whatever its SEC() name says.  Before load: 0, -ENOENT (no program i), -EINVAL (a type bpfvm
+ * does not know) or -EBUSY (already loaded). */
+int bpfvm_object_prog_set_type(struct bpfvm_object *obj, size_t i, uint32_t prog_type);
+
+/* Objects built for the kernel's old samples/bpf loader (bpf_load.c) or libbpf < 1.0 are read by their
+ * conventions where libbpf 1.x's do not apply (libbpf 1.x's reading wins wherever both do).  Which of
+ * them the object needed, as a mask of BPFVM_LEGACY_* (0: a libbpf 1.x object): */
+#define BPFVM_LEGACY_SEC_PREFIX 1 /* a SEC() name typed by its prefix ("xdp1", "socket2") as bpf_load.c did */
+#define BPFVM_LEGACY_NOTYPE     2 /* a program from an STT_NOTYPE symbol at offset 0 of its section (old clang) */
+#define BPFVM_LEGACY_MAPS       4 /* struct bpf_map_def maps in a `maps` section */
+unsigned int bpfvm_object_legacy(const struct bpfvm_object *obj);
 /* The relocated instructions given to PROG_LOAD (after load), owned by obj; NULL before. */
 const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt);
 size_t bpfvm_object_map_cnt(const struct bpfvm_object *obj);

@@ -188,6 +188,45 @@ static int read_symbols(struct bpfvm_object *obj)
 	return 0;
 }
 
+/* Old clang (before LLVM 4) typed functions STT_NOTYPE, and samples/bpf's bpf_load.c never looked at
+ * symbols: each program section was one program.  So a program section holding no STT_FUNC symbol (a
+ * libbpf 1.x object always has one; then this does nothing) takes a global STT_NOTYPE symbol at offset 0
+ * as its program, covering the symbol's size, or the whole section when the size is 0 as old clang left
+ * it.  Local NOTYPE symbols are branch labels (LBB0_3) and are never programs. */
+static int legacy_funcs(struct bpfvm_object *obj)
+{
+	for (size_t si = 1; si < obj->sec_cnt; si++) {
+		const struct ldr_sec *s = &obj->secs[si];
+		bool has_func = false;
+		if (s->kind != LDR_SEC_PROG)
+			continue;
+		for (size_t j = 0; j < obj->func_cnt && !has_func; j++)
+			has_func = obj->funcs[j].sec == si;
+		if (has_func)
+			continue;
+		for (size_t i = 0; i < obj->sym_cnt; i++) {
+			const struct ldr_sym *y = &obj->syms[i];
+			if (y->shndx != si || y->type != STT_NOTYPE || y->value != 0 || !*y->name ||
+			    (y->bind != STB_GLOBAL && y->bind != STB_WEAK))
+				continue;
+			uint64_t size = y->size ? y->size : s->data.len;
+			if (size % sizeof(struct bpf_insn) || size == 0 || size > s->data.len)
+				return ldr_err(obj, s->name, -EINVAL, "program '%s' (STT_NOTYPE at offset 0): size %llu is not a whole number of insns inside the section (%zu bytes)",
+					       y->name, (unsigned long long)size, s->data.len);
+			struct ldr_func *f = &obj->funcs[obj->func_cnt++];
+			f->name = y->name;
+			f->sec = (uint32_t)si;
+			f->off = 0;
+			f->cnt = (size_t)(size / sizeof(struct bpf_insn));
+			f->entry = true;
+			f->notype = true;
+			obj->legacy |= BPFVM_LEGACY_NOTYPE;
+			break;
+		}
+	}
+	return 0;
+}
+
 static int collect_funcs(struct bpfvm_object *obj)
 {
 	size_t n = 0;
@@ -197,6 +236,8 @@ static int collect_funcs(struct bpfvm_object *obj)
 		if (y->type == STT_FUNC && y->shndx != SHN_UNDEF && y->shndx < obj->sec_cnt)
 			n++;
 	}
+	for (size_t i = 1; i < obj->sec_cnt; i++) /* room for one legacy program per section */
+		n += obj->secs[i].kind == LDR_SEC_PROG;
 	obj->funcs = calloc(n ? n : 1, sizeof(*obj->funcs));
 	if (!obj->funcs)
 		return ldr_err(obj, NULL, -ENOMEM, "out of memory for %zu functions", n);
@@ -223,7 +264,7 @@ static int collect_funcs(struct bpfvm_object *obj)
 		f->cnt = (size_t)(y->size / sizeof(struct bpf_insn));
 		f->entry = s->kind == LDR_SEC_PROG && (y->bind == STB_GLOBAL || y->bind == STB_WEAK);
 	}
-	return 0;
+	return legacy_funcs(obj);
 }
 
 int ldr_elf_read(struct bpfvm_object *obj)

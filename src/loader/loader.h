@@ -16,6 +16,8 @@
 #include <linux/bpf.h>
 #include <linux/btf.h>
 
+#include <bpfvm.h>
+
 #include "../util/util.h"
 
 struct bpfvm;
@@ -62,6 +64,7 @@ struct ldr_func {
 	uint32_t sec;
 	size_t off, cnt;         /* instruction index in the section and count */
 	bool entry;              /* a program (global, in a SEC() section) rather than a subprogram */
+	bool notype;             /* from an STT_NOTYPE symbol (old clang): see elf.c legacy_funcs() */
 };
 
 /* ---- BTF ------------------------------------------------------------------------------------ */
@@ -98,6 +101,9 @@ uint32_t ldr_btf_find(const struct ldr_btf *btf, const char *name, uint32_t kind
 /* libbpf's section_defs: the program type and expected attach type for a SEC() name.  false when the
  * name is not a program section. */
 bool ldr_sec_prog_type(const char *sec_name, uint32_t *prog_type, uint32_t *attach_type);
+/* samples/bpf's bpf_load.c and libbpf < 0.7: the type from a prefix of the name ("xdp1", "socket2").
+ * For names ldr_sec_prog_type() does not know only.  false when no prefix matches. */
+bool ldr_sec_legacy_prog_type(const char *sec_name, uint32_t *prog_type, uint32_t *attach_type);
 
 /* ---- maps --------------------------------------------------------------------------------------- */
 
@@ -184,6 +190,7 @@ struct bpfvm_object {
 	struct span btf_ext;
 	int maps_sec, legacy_sec, text_sec; /* -1 when absent */
 	char license[128];
+	unsigned int legacy;     /* BPFVM_LEGACY_*: the old conventions this object needed */
 	bool loaded;
 };
 

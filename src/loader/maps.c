@@ -327,43 +327,67 @@ static int collect_btf_maps(struct bpfvm_object *obj)
 
 /* ---- legacy maps ------------------------------------------------------------------------------- */
 
+/* samples/bpf's struct bpf_load_map_def, whose first five fields are libbpf 0.x's struct bpf_map_def. */
 struct legacy_def {
 	uint32_t type, key_size, value_size, max_entries, map_flags, inner_map_idx, numa_node;
 };
 
+static bool is_map_of_maps(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_ARRAY_OF_MAPS || type == BPF_MAP_TYPE_HASH_OF_MAPS;
+}
+
+/* As libbpf 0.x (bpf_object__init_user_maps): every named non-section symbol of `maps` is a map, the
+ * record size is the section size over their count, a shorter record leaves the later fields 0, and
+ * bytes past the known fields must be 0.  The known fields are bpf_load.c's: inner_map_idx names the
+ * inner map template of a map of maps by its index in the section, numa_node counts with
+ * BPF_F_NUMA_NODE (MAP_CREATE's rule). */
 static int collect_legacy_maps(struct bpfvm_object *obj)
 {
 	const struct ldr_sec *s = &obj->secs[obj->legacy_sec];
-	size_t n = 0;
+	size_t n = 0, first = obj->map_cnt;
 
 	for (size_t i = 0; i < obj->sym_cnt; i++)
 		if (obj->syms[i].shndx == obj->legacy_sec && obj->syms[i].type != STT_SECTION && *obj->syms[i].name)
 			n++;
 	if (n == 0)
 		return 0;
+	obj->legacy |= BPFVM_LEGACY_MAPS;
 	if (s->data.len == 0 || s->data.len % n)
 		return ldr_err(obj, s->name, -EINVAL, "cannot tell the map definition size: %zu maps in %zu bytes", n, s->data.len);
 	size_t def_sz = s->data.len / n;
-	if (def_sz < 5 * sizeof(uint32_t))
-		return ldr_err(obj, s->name, -EINVAL, "map definition size %zu is below struct bpf_map_def's 20 bytes", def_sz);
-	for (size_t i = 0; i < obj->sym_cnt; i++) {
+	uint32_t *inner_idx = calloc(n, sizeof(*inner_idx));
+	if (!inner_idx)
+		return ldr_err(obj, s->name, -ENOMEM, "out of memory");
+	int err = 0;
+	for (size_t i = 0; i < obj->sym_cnt && !err; i++) {
 		const struct ldr_sym *y = &obj->syms[i];
 		if (y->shndx != obj->legacy_sec || y->type == STT_SECTION || !*y->name)
 			continue;
 		struct legacy_def d;
 		struct span def;
 		memset(&d, 0, sizeof(d));
-		if (!span_sub(s->data, y->value, def_sz, &def))
-			return ldr_err(obj, s->name, -EINVAL, "map '%s': definition at offset %llu (+%zu) is outside the section (%zu bytes)",
-				       y->name, (unsigned long long)y->value, def_sz, s->data.len);
+		if (!span_sub(s->data, y->value, def_sz, &def)) {
+			err = ldr_err(obj, s->name, -EINVAL, "map '%s': definition at offset %llu (+%zu) is outside the section (%zu bytes)",
+				      y->name, (unsigned long long)y->value, def_sz, s->data.len);
+			break;
+		}
 		span_read(def, 0, &d, def_sz < sizeof(d) ? def_sz : sizeof(d));
-		for (size_t b = sizeof(d); b < def_sz; b++)
+		for (size_t b = sizeof(d); b < def_sz && !err; b++)
 			if (def.p[b])
-				return ldr_err(obj, s->name, -EINVAL, "map '%s': unknown non-zero bytes in the definition at +%zu",
-					       y->name, b);
+				err = ldr_err(obj, s->name, -EINVAL, "map '%s': unknown non-zero bytes in the definition at +%zu",
+					      y->name, b);
+		if (!err && d.inner_map_idx && !is_map_of_maps(d.type))
+			err = ldr_err(obj, s->name, -EINVAL, "map '%s': inner_map_idx %u on a map that is not a map of maps (type %u)",
+				      y->name, d.inner_map_idx, d.type);
+		if (err)
+			break;
 		struct ldr_map *m = new_map(obj);
-		if (!m)
-			return ldr_err(obj, s->name, -ENOMEM, "out of memory");
+		if (!m) {
+			err = ldr_err(obj, s->name, -ENOMEM, "out of memory");
+			break;
+		}
+		inner_idx[obj->map_cnt - 1 - first] = d.inner_map_idx;
 		m->real_name = y->name;
 		set_name(m->name, y->name);
 		m->kind = LDR_MAP_LEGACY;
@@ -376,7 +400,31 @@ static int collect_legacy_maps(struct bpfvm_object *obj)
 		m->map_flags = d.map_flags;
 		m->numa_node = d.numa_node;
 	}
-	return 0;
+	/* maps of maps: the inner template is a copy of the definition at inner_map_idx */
+	for (size_t i = first; i < obj->map_cnt && !err; i++) {
+		struct ldr_map *m = &obj->maps[i];
+		if (!is_map_of_maps(m->type))
+			continue;
+		uint64_t off = (uint64_t)inner_idx[i - first] * def_sz;
+		int t = ldr_map_at(obj, (uint32_t)obj->legacy_sec, off);
+		if (t < 0 || (size_t)t == i) {
+			err = ldr_err(obj, s->name, -EINVAL, "map '%s': inner_map_idx %u names no other map definition", m->real_name,
+				      inner_idx[i - first]);
+			break;
+		}
+		m->inner = calloc(1, sizeof(*m->inner));
+		if (!m->inner) {
+			err = ldr_err(obj, s->name, -ENOMEM, "out of memory");
+			break;
+		}
+		*m->inner = obj->maps[t];
+		m->inner->inner = NULL;
+		m->inner->slots = NULL;
+		m->inner->fd = -1;
+		snprintf(m->inner->name, sizeof(m->inner->name), "%.9s.inner", m->name);
+	}
+	free(inner_idx);
+	return err;
 }
 
 /* ---- global data --------------------------------------------------------------------------------- */

@@ -75,13 +75,28 @@ static int collect_progs(struct bpfvm_object *obj)
 		}
 		p->func = i;
 		p->fd = -1;
-		if (!ldr_sec_prog_type(p->sec_name, &p->prog_type, &p->attach_type))
+		if (ldr_sec_prog_type(p->sec_name, &p->prog_type, &p->attach_type))
+			continue;
+		if (ldr_sec_legacy_prog_type(p->sec_name, &p->prog_type, &p->attach_type))
+			obj->legacy |= BPFVM_LEGACY_SEC_PREFIX;
+		else
 			p->prog_type = p->attach_type = UNKNOWN_TYPE; /* reported by load (libbpf does the same) */
 	}
 	return 0;
 }
 
-static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len, struct bpfvm_object **out)
+static int set_type(struct bpfvm_object *obj, struct ldr_prog *p, uint32_t prog_type)
+{
+	if (!bpfvm_prog_type_name(prog_type))
+		return ldr_err(obj, p->sec_name, -EINVAL, "program '%s': program type %u is not one bpfvm knows", p->name,
+			       prog_type);
+	p->prog_type = prog_type;
+	p->attach_type = 0;
+	return 0;
+}
+
+static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len,
+		      const struct bpfvm_object_opts *opts, struct bpfvm_object **out)
 {
 	struct bpfvm_object *obj = calloc(1, sizeof(*obj));
 	int err;
@@ -111,6 +126,9 @@ static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t l
 		}
 	if ((err = collect_progs(obj)) || (err = ldr_maps_collect(obj)))
 		goto fail;
+	for (size_t i = 0; opts && opts->prog_type && i < obj->prog_cnt; i++)
+		if ((err = set_type(obj, &obj->progs[i], opts->prog_type)))
+			goto fail;
 	*out = obj;
 	return 0;
 fail:
@@ -130,21 +148,34 @@ int bpfvm_object_open_mem(struct bpfvm *vm, const char *name, const void *buf, s
 		return sys_err(vm, -ENOMEM, "%s: out of memory for %zu bytes", name, len);
 	if (len)
 		memcpy(copy, buf, len);
-	return open_owned(vm, name, copy, len, out);
+	return open_owned(vm, name, copy, len, NULL, out);
 }
 
-int bpfvm_object_open(struct bpfvm *vm, const char *path, struct bpfvm_object **out)
+int bpfvm_object_open_opts(struct bpfvm *vm, const char *path, const struct bpfvm_object_opts *opts,
+			   struct bpfvm_object **out)
 {
+	struct bpfvm_object_opts o;
 	uint8_t *buf;
 	size_t len;
 
 	sys_log_reset(vm);
 	if (!path)
 		return sys_err(vm, -EINVAL, "object path is NULL");
+	memset(&o, 0, sizeof(o));
+	if (opts) { /* an older caller's smaller struct: the fields it lacks stay 0 */
+		if (opts->sz < offsetof(struct bpfvm_object_opts, prog_type) + sizeof(o.prog_type))
+			return sys_err(vm, -EINVAL, "%s: bpfvm_object_opts.sz %zu is too small", path, opts->sz);
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	}
 	int err = util_read_file(path, &buf, &len);
 	if (err)
 		return sys_err(vm, err, "%s: cannot read: %s", path, strerror(-err));
-	return open_owned(vm, path, buf, len, out);
+	return open_owned(vm, path, buf, len, &o, out);
+}
+
+int bpfvm_object_open(struct bpfvm *vm, const char *path, struct bpfvm_object **out)
+{
+	return bpfvm_object_open_opts(vm, path, NULL, out);
 }
 
 /* Re-locates PROG_LOAD's "insn N: ..." in the object: the section insn of the program or subprogram. */
@@ -170,7 +201,8 @@ static int load_prog(struct bpfvm_object *obj, struct ldr_prog *p)
 	int err;
 
 	if (p->prog_type == UNKNOWN_TYPE)
-		return ldr_err(obj, p->sec_name, -EINVAL, "program '%s': unknown SEC() name (no program type; see libbpf's section names)",
+		return ldr_err(obj, p->sec_name, -EINVAL, "program '%s': unknown SEC() name (no program type; see libbpf's section names, "
+			       "or set one: bpfvm_object_prog_set_type(), `bpfvm run --type`)",
 			       p->name);
 	if ((err = ldr_prog_link(obj, p)))
 		return err;
@@ -284,6 +316,21 @@ int bpfvm_object_prog_set_autoload(struct bpfvm_object *obj, size_t i, int autol
 int bpfvm_object_prog_autoload(const struct bpfvm_object *obj, size_t i)
 {
 	return i < obj->prog_cnt ? obj->progs[i].autoload : -ENOENT;
+}
+
+int bpfvm_object_prog_set_type(struct bpfvm_object *obj, size_t i, uint32_t prog_type)
+{
+	if (i >= obj->prog_cnt)
+		return -ENOENT;
+	sys_log_reset(obj->vm);
+	if (obj->loaded)
+		return ldr_err(obj, obj->progs[i].sec_name, -EBUSY, "program '%s': type set after load", obj->progs[i].name);
+	return set_type(obj, &obj->progs[i], prog_type);
+}
+
+unsigned int bpfvm_object_legacy(const struct bpfvm_object *obj)
+{
+	return obj->legacy;
 }
 
 const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt)

@@ -4,7 +4,8 @@
  *   "kprobe+"  the name itself or the name followed by '/' and anything ("kprobe/do_sys_open");
  *   "maps/"    (legacy) any name with that prefix.
  * The first matching row wins, so longer names come before their prefixes.  A leading '?' (libbpf: the
- * program is not loaded by default) is taken off by the caller (object.c) before the lookup. */
+ * program is not loaded by default) is taken off by the caller (object.c) before the lookup.
+ * Below it, the prefix table of the old loaders (legacy_defs), consulted only when this one fails. */
 #include <string.h>
 
 #include "loader.h"
@@ -128,6 +129,32 @@ static const struct sec_def sec_defs[] = {
 	{ "sk_lookup",             P(SK_LOOKUP),              BPF_SK_LOOKUP },
 	{ "netfilter",             PT_NETFILTER,              ATT_NETFILTER },
 };
+
+/* The old conventions, used only for names the table above does not know (libbpf 1.x wins wherever
+ * both apply): samples/bpf's bpf_load.c typed a section by a plain prefix of its name ("xdp1",
+ * "socket2", "kprobe/sys_write"), and so did libbpf < 0.7, whose section names were all prefixes (tc's
+ * "classifier", "action", the lwt_* names).  bpf_load.c gave no expected attach type. */
+static const struct sec_def legacy_defs[] = {
+	/* prefix                  prog type */
+	{ "socket",                P(SOCKET_FILTER),          0 },
+	{ "kprobe/",               P(KPROBE),                 0 },
+	{ "kretprobe/",            P(KPROBE),                 0 },
+	{ "tracepoint/",           P(TRACEPOINT),             0 },
+	{ "raw_tracepoint/",       P(RAW_TRACEPOINT),         0 },
+	{ "xdp",                   P(XDP),                    0 },
+	{ "perf_event",            P(PERF_EVENT),             0 },
+	{ "cgroup/skb",            P(CGROUP_SKB),             0 },
+	{ "cgroup/sock",           P(CGROUP_SOCK),            0 },
+	{ "sockops",               P(SOCK_OPS),               0 },
+	{ "sk_skb",                P(SK_SKB),                 0 },
+	{ "sk_msg",                P(SK_MSG),                 0 },
+	{ "classifier",            P(SCHED_CLS),              0 },
+	{ "action",                P(SCHED_ACT),              0 },
+	{ "lwt_in",                P(LWT_IN),                 0 },
+	{ "lwt_out",               P(LWT_OUT),                0 },
+	{ "lwt_xmit",              P(LWT_XMIT),               0 },
+	{ "lwt_seg6local",         P(LWT_SEG6LOCAL),          0 },
+};
 #undef P
 
 static bool sec_def_matches(const char *def, const char *name)
@@ -152,6 +179,18 @@ bool ldr_sec_prog_type(const char *sec_name, uint32_t *prog_type, uint32_t *atta
 			continue;
 		*prog_type = sec_defs[i].prog_type;
 		*attach_type = sec_defs[i].attach_type;
+		return true;
+	}
+	return false;
+}
+
+bool ldr_sec_legacy_prog_type(const char *sec_name, uint32_t *prog_type, uint32_t *attach_type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(legacy_defs); i++) {
+		if (strncmp(sec_name, legacy_defs[i].sec, strlen(legacy_defs[i].sec)))
+			continue;
+		*prog_type = legacy_defs[i].prog_type;
+		*attach_type = legacy_defs[i].attach_type;
 		return true;
 	}
 	return false;

@@ -16,7 +16,7 @@ enum pt_family { PTF_NONE, PTF_PLAIN, PTF_XDP, PTF_SKFILT, PTF_TC, PTF_SKB, PTF_
 static enum pt_family family(uint32_t type)
 {
 	switch (type) {
-#define PT(type_, family_) case BPF_PROG_TYPE_##type_: return family_;
+#define PT(type_, family_, name_) case BPF_PROG_TYPE_##type_: return family_;
 #include "progtypes.def"
 #undef PT
 	default:
@@ -27,6 +27,25 @@ static enum pt_family family(uint32_t type)
 bool pt_known(uint32_t prog_type)
 {
 	return family(prog_type) != PTF_NONE;
+}
+
+static const char *const type_names[] = {
+#define PT(type_, family_, name_) [BPF_PROG_TYPE_##type_] = name_,
+#include "progtypes.def"
+#undef PT
+};
+
+const char *bpfvm_prog_type_name(uint32_t prog_type)
+{
+	return prog_type < ARRAY_SIZE(type_names) ? type_names[prog_type] : NULL;
+}
+
+int bpfvm_prog_type_by_name(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(type_names); i++)
+		if (type_names[i] && !strcmp(type_names[i], name))
+			return (int)i;
+	return -ENOENT;
 }
 
 bool pt_is_skb_type(uint32_t type)
