@@ -23,6 +23,7 @@
 
 struct run_opts {
 	const char *obj_path, *prog_name, *pcap, *iface, *out;
+	const char *type_name;      /* --type: BPF_PROG_TYPE_* name as bpfvm_prog_type_by_name() reads it */
 	bool verbose, json, no_maps;
 	bool untrusted;             /* --untrusted: bpfvm_opts.untrusted (an object is trusted by default) */
 	uint64_t count;
@@ -74,10 +75,14 @@ static void on_sigint(int sig)
 void cmd_run_pcap_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bpfvm run PROG.o [--prog NAME] (--pcap IN.pcap | --iface IF) [--out OUT.pcap] [-v] [--json]\n"
-		"                 [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]... [--map-file FILE]\n"
-		"                 [--top MAP[:N]] [--events N] [--max-entries N]\n"
+		"usage: bpfvm run PROG.o [--prog NAME] [--type TYPE] (--pcap IN.pcap | --iface IF) [--out OUT.pcap]\n"
+		"                 [-v] [--json] [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]...\n"
+		"                 [--map-file FILE] [--top MAP[:N]] [--events N] [--max-entries N]\n"
 		"                 [--no-maps] [--cpus N] [--untrusted]\n"
+		"  --prog NAME  the program to run, by its function or its section name\n"
+		"  --type TYPE  load it (without --prog: every program) as TYPE whatever its section says, as old\n"
+		"               loaders did: xdp, socket_filter, sched_cls, sched_act, ... (BPF_PROG_TYPE_* in\n"
+		"               lower case)\n"
 		"  --map        fill a map before the run (hex bytes as in memory; a per-CPU value given once is\n"
 		"               copied to every CPU); --map-file reads such lines (NAME KEYHEX VALUEHEX, # comments)\n"
 		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n"
@@ -97,13 +102,8 @@ static uint64_t mono_ns(void)
 
 static const char *prog_type_name(uint32_t t)
 {
-	switch (t) {
-	case BPF_PROG_TYPE_XDP: return "xdp";
-	case BPF_PROG_TYPE_SOCKET_FILTER: return "socket_filter";
-	case BPF_PROG_TYPE_SCHED_CLS: return "sched_cls";
-	case BPF_PROG_TYPE_SCHED_ACT: return "sched_act";
-	default: return "other";
-	}
+	const char *n = bpfvm_prog_type_name(t);
+	return n ? n : "unknown";
 }
 
 static bool is_packet_type(uint32_t t)
@@ -729,25 +729,90 @@ static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
 	return stop_flag;
 }
 
+/* The program --prog names: its function name, else its section name (old objects are known by their
+ * sections: "xdp1", "socket1").  -1 when none is. */
+static long find_prog(struct bpfvm_object *obj, const char *name)
+{
+	size_t n = bpfvm_object_prog_cnt(obj);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(bpfvm_object_prog_name(obj, i), name))
+			return (long)i;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(bpfvm_object_prog_section(obj, i), name))
+			return (long)i;
+	return -1;
+}
+
+/* What the object holds, one program a line, for the errors that ask the user to choose. */
+static void list_progs(struct bpfvm_object *obj, FILE *f)
+{
+	size_t n = bpfvm_object_prog_cnt(obj);
+
+	if (!n)
+		fputs("  (no programs)\n", f);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t t = bpfvm_object_prog_type(obj, i); /* 0: the section gave none */
+		fprintf(f, "  %s  section %s  type %s\n", bpfvm_object_prog_name(obj, i), bpfvm_object_prog_section(obj, i),
+			t ? prog_type_name(t) : "unknown");
+	}
+}
+
+/* Before load: resolves --prog and applies --type (to that program, or to all without --prog). */
+static int prepare_progs(struct runner *r)
+{
+	long idx = -1;
+	int type = -1;
+
+	if (r->o.type_name) {
+		type = bpfvm_prog_type_by_name(r->o.type_name);
+		if (type < 0) {
+			fprintf(stderr, "bpfvm run: --type '%s' is not a program type; bpfvm knows:", r->o.type_name);
+			for (uint32_t t = 0; t < 64; t++)
+				if (bpfvm_prog_type_name(t))
+					fprintf(stderr, " %s", bpfvm_prog_type_name(t));
+			fputc('\n', stderr);
+			return -1;
+		}
+	}
+	if (r->o.prog_name) {
+		idx = find_prog(r->obj, r->o.prog_name);
+		if (idx < 0) {
+			fprintf(stderr, "bpfvm run: %s: no program or section '%s'; the object has:\n", r->o.obj_path,
+				r->o.prog_name);
+			list_progs(r->obj, stderr);
+			return -1;
+		}
+		r->o.prog_name = bpfvm_object_prog_name(r->obj, (size_t)idx);
+	}
+	for (size_t i = 0; type >= 0 && i < bpfvm_object_prog_cnt(r->obj); i++) {
+		if (idx >= 0 && i != (size_t)idx)
+			continue;
+		if (bpfvm_object_prog_set_type(r->obj, i, (uint32_t)type)) {
+			fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Picks the program: --prog, else the one packet program that no prog array holds. */
 static int pick_prog(struct runner *r, int *fd_out)
 {
 	size_t n = bpfvm_object_prog_cnt(r->obj), found = 0, idx = 0;
 
 	if (r->o.prog_name) {
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(bpfvm_object_prog_name(r->obj, i), r->o.prog_name)) {
-				r->prog_type = bpfvm_object_prog_type(r->obj, i);
-				*fd_out = bpfvm_object_prog_fd_at(r->obj, i);
-				if (!is_packet_type(r->prog_type)) {
-					fprintf(stderr, "bpfvm run: %s: program %s is not an XDP, socket or tc program\n",
-						r->o.obj_path, r->o.prog_name);
-					return -1;
-				}
-				return 0;
-			}
-		fprintf(stderr, "bpfvm run: %s: no program '%s'\n", r->o.obj_path, r->o.prog_name);
-		return -1;
+		long i = find_prog(r->obj, r->o.prog_name); /* found by prepare_progs() */
+		r->prog_type = bpfvm_object_prog_type(r->obj, (size_t)i);
+		*fd_out = bpfvm_object_prog_fd_at(r->obj, (size_t)i);
+		if (!is_packet_type(r->prog_type)) {
+			fprintf(stderr, "bpfvm run: %s: program %s (section %s) is a %s program, not XDP, socket or tc; "
+					"give its type with --type TYPE\n",
+				r->o.obj_path, r->o.prog_name, bpfvm_object_prog_section(r->obj, (size_t)i),
+				prog_type_name(r->prog_type));
+			return -1;
+		}
+		return 0;
 	}
 	/* Ids of programs sitting in prog arrays (tail-call targets are not entry points). */
 	uint32_t held[256];
@@ -790,18 +855,41 @@ static int pick_prog(struct runner *r, int *fd_out)
 			idx = i;
 	}
 	if (found != 1) {
-		fprintf(stderr, "bpfvm run: %s: %s; choose one with --prog NAME:", r->o.obj_path,
-			found ? "several packet programs" : "no XDP, socket or tc program");
-		for (size_t i = 0; i < n; i++)
-			fprintf(stderr, " %s (%s)", bpfvm_object_prog_name(r->obj, i),
-				bpfvm_object_prog_section(r->obj, i));
-		fputc('\n', stderr);
+		fprintf(stderr, "bpfvm run: %s: %s; choose one with --prog NAME (and --type TYPE if its section does not "
+				"say); the object has:\n",
+			r->o.obj_path, found ? "several packet programs" : "no XDP, socket or tc program");
+		list_progs(r->obj, stderr);
 		return -1;
 	}
 	r->prog_type = bpfvm_object_prog_type(r->obj, idx);
 	r->o.prog_name = bpfvm_object_prog_name(r->obj, idx);
 	*fd_out = bpfvm_object_prog_fd_at(r->obj, idx);
 	return 0;
+}
+
+/* A note on stderr when the object needed the old conventions, so nobody is surprised by the reading. */
+static void legacy_note(struct runner *r)
+{
+	static const struct {
+		unsigned int bit;
+		const char *what;
+	} parts[] = {
+		{ BPFVM_LEGACY_SEC_PREFIX, "section names typed by prefix" },
+		{ BPFVM_LEGACY_NOTYPE, "programs from STT_NOTYPE symbols" },
+		{ BPFVM_LEGACY_MAPS, "struct bpf_map_def maps in section maps" },
+	};
+	unsigned int l = bpfvm_object_legacy(r->obj);
+	const char *sep = ": ";
+
+	if (!l)
+		return;
+	fprintf(stderr, "bpfvm run: note: %s loaded in legacy mode (samples/bpf, libbpf < 1.0)", r->o.obj_path);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (l & parts[i].bit) {
+			fprintf(stderr, "%s%s", sep, parts[i].what);
+			sep = ", ";
+		}
+	fputc('\n', stderr);
 }
 
 static int parse_args(struct run_opts *o, int argc, char **argv)
@@ -813,6 +901,8 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 		bool has = i + 1 < argc;
 		if (!strcmp(a, "--prog") && has)
 			o->prog_name = argv[++i];
+		else if (!strcmp(a, "--type") && has)
+			o->type_name = argv[++i];
 		else if (!strcmp(a, "--pcap") && has)
 			o->pcap = argv[++i];
 		else if (!strcmp(a, "--iface") && has)
@@ -921,9 +1011,14 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	}
 	err = bpfvm_object_open(r->vm, r->o.obj_path, &r->obj);
-	if (!err)
-		err = bpfvm_object_load(r->obj);
 	if (err) {
+		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+		goto out;
+	}
+	if (prepare_progs(r))
+		goto out;
+	legacy_note(r);
+	if ((err = bpfvm_object_load(r->obj))) {
 		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
 		goto out;
 	}
