@@ -35,6 +35,9 @@ BENCH_SRCS:= $(wildcard bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EX_SRCS   := $(wildcard examples/*.bpf.c)
 EX_OBJS   := $(EX_SRCS:examples/%.bpf.c=$(BUILD)/examples/%.bpf.o)
+# Old-style programs (samples/bpf conventions: SEC("maps") bpf_map_def, section-name types, LD_ABS)
+EX_LEGACY_SRCS := $(wildcard examples/legacy/*_kern.c)
+EX_LEGACY_OBJS := $(EX_LEGACY_SRCS:examples/legacy/%.c=$(BUILD)/examples/legacy/%.o)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 
@@ -86,7 +89,12 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell uname -m)-linux
 $(BUILD)/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-examples: $(EX_OBJS) $(BUILD)/examples/hook_example $(BUILD)/examples/embed
+# The old-style examples, with the same flags (tests/unit/test_examples.c strips their BTF and retypes
+# their function symbols to imitate old clang).
+$(BUILD)/examples/legacy/%.o: examples/legacy/%.c $(wildcard examples/legacy/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+examples: $(EX_OBJS) $(EX_LEGACY_OBJS) $(BUILD)/examples/hook_example $(BUILD)/examples/embed
 
 # Host programs embedding bpfvm: a host-defined hook (runs $(BUILD)/examples/hook_prog.bpf.o), and the
 # map/test-run shorthands on the firewall (tests/unit/test_install.c builds it again against an install).
