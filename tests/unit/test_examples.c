@@ -7,6 +7,7 @@
  * The example objects are taken from <build>/examples (next to this binary's directory), or built
  * here with clang when that build has none (the sanitizer build); without clang the cases SKIP. */
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -359,6 +360,16 @@ static int find_objects(const char *argv0)
 			skip_reason = "clang could not build the examples";
 			return -1;
 		}
+	}
+	/* the old-style ones as the Makefile builds them into <build>/examples/legacy */
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/legacy && for f in examples/legacy/*_kern.c; do clang -O2 -g -target bpf -mcpu=v3 "
+		 "-I/usr/include/$(uname -m)-linux-gnu -Wall -Werror -c $f -o %s/legacy/$(basename $f .c).o || exit 1; done",
+		 obj_dir, obj_dir);
+	if (system(cmd)) {
+		skip_reason = "clang could not build examples/legacy";
+		return -1;
 	}
 	return 0;
 }
@@ -1241,16 +1252,53 @@ static int kernel_apply_maps(struct libbpf *lb, void *kobj, const char *map_file
 	return 0;
 }
 
-TEST(kernel_differential)
+/* Every frame of the sample through PROG_TEST_RUN on both sides: retval and data_out must be identical
+ * for every packet (ring buffers consumed after each, so neither fills up). */
+static void diff_frames(const char *name, struct libbpf *lb, struct rb_pair *rbs, size_t rb_cnt, const struct side *ks,
+			const struct side *vs, struct bpfvm *vm)
 {
-	NEED_SETUP();
-	struct libbpf lb = { 0 };
-	const char *why = libbpf_open(&lb);
-	if (why)
-		SKIP(why);
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	static uint8_t kout[4096], vout[4096];
+	uint64_t runs = 0, diff_rv = 0, diff_out = 0, errs = 0, refused = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		uint32_t kl, vl;
+		long ke, ve;
+		if (frames[i].len < 14)
+			continue;
+		uint32_t krv = test_run(ks, &frames[i], kout, &kl, &ke);
+		if (ke == -EINVAL) {
+			/* Linux's skb test_run refuses a frame whose IPv4/IPv6 header is cut short (a real
+			 * tc/socket hook would run it); bpfvm runs it.  Not run here, so maps stay comparable. */
+			refused++;
+			continue;
+		}
+		uint32_t vrv = test_run(vs, &frames[i], vout, &vl, &ve);
+		rb_consume_all(lb, rbs, rb_cnt);
+		runs++;
+		if (ke || ve) {
+			if (errs++ < 3)
+				printf("  %s packet %zu: kernel %ld, bpfvm %ld %s", name, i + 1, ke, ve,
+				       ve ? bpfvm_errmsg(vm) : "\n");
+			continue;
+		}
+		if (krv != vrv && diff_rv++ < 3)
+			printf("  %s packet %zu: retval kernel %u, bpfvm %u\n", name, i + 1, krv, vrv);
+		if ((kl != vl || memcmp(kout, vout, kl)) && diff_out++ < 3)
+			printf("  %s packet %zu: data_out differs (kernel %u bytes, bpfvm %u)\n", name, i + 1, kl, vl);
+	}
+	printf("  %s: %" PRIu64 " packets through both", name, runs);
+	if (refused)
+		printf(" (%" PRIu64 " with a truncated IP header refused by the kernel's test_run: -EINVAL)", refused);
+	printf("\n");
+	CHECK(runs > 0);
+	CHECK_EQ_U64(errs, 0);
+	CHECK_EQ_U64(diff_rv, 0);
+	CHECK_EQ_U64(diff_out, 0);
+}
+
+/* Possible CPUs, as the kernel lays out per-CPU map values. */
+static unsigned int kernel_possible_cpus(void)
+{
 	unsigned int kcpus = 0;
-	/* possible CPUs, as per-CPU map values are laid out by the kernel */
 	FILE *pf = fopen("/sys/devices/system/cpu/possible", "r");
 	if (pf) {
 		unsigned int lo, hi;
@@ -1260,9 +1308,21 @@ TEST(kernel_differential)
 			kcpus = 1;
 		fclose(pf);
 	}
-	if (!kcpus)
+	if (!kcpus) {
+		long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 		kcpus = (unsigned int)(ncpu > 0 ? ncpu : 1);
-	static uint8_t kout[4096], vout[4096];
+	}
+	return kcpus;
+}
+
+TEST(kernel_differential)
+{
+	NEED_SETUP();
+	struct libbpf lb = { 0 };
+	const char *why = libbpf_open(&lb);
+	if (why)
+		SKIP(why);
+	unsigned int kcpus = kernel_possible_cpus();
 	/* one CPU for the kernel's test runs (see compare_all_maps) */
 	cpu_set_t saved, one;
 	bool pinned = sched_getaffinity(0, sizeof(saved), &saved) == 0;
@@ -1308,41 +1368,7 @@ TEST(kernel_differential)
 			CHECK(r->krb != NULL);
 			CHECK_EQ_U64(bpfvm_ringbuf_new(l.vm, bpfvm_object_map_fd_at(l.obj, m), rb_append, &r->v, &r->vrb), 0);
 		}
-		uint64_t runs = 0, diff_rv = 0, diff_out = 0, errs = 0, refused = 0;
-		for (size_t i = 0; i < frame_cnt; i++) {
-			uint32_t kl, vl;
-			long ke, ve;
-			if (frames[i].len < 14)
-				continue;
-			uint32_t krv = test_run(&ks, &frames[i], kout, &kl, &ke);
-			if (ke == -EINVAL) {
-				/* Linux's skb test_run refuses a frame whose IPv4/IPv6 header is cut short (a real
-				 * tc/socket hook would run it); bpfvm runs it.  Not run here, so maps stay comparable. */
-				refused++;
-				continue;
-			}
-			uint32_t vrv = test_run(&vs, &frames[i], vout, &vl, &ve);
-			rb_consume_all(&lb, rbs, rb_cnt);
-			runs++;
-			if (ke || ve) {
-				if (errs++ < 3)
-					printf("  %s packet %zu: kernel %ld, bpfvm %ld %s", kc->obj, i + 1, ke, ve,
-					       ve ? bpfvm_errmsg(l.vm) : "\n");
-				continue;
-			}
-			if (krv != vrv && diff_rv++ < 3)
-				printf("  %s packet %zu: retval kernel %u, bpfvm %u\n", kc->obj, i + 1, krv, vrv);
-			if ((kl != vl || memcmp(kout, vout, kl)) && diff_out++ < 3)
-				printf("  %s packet %zu: data_out differs (kernel %u bytes, bpfvm %u)\n", kc->obj, i + 1, kl,
-				       vl);
-		}
-		printf("  %s: %" PRIu64 " packets through both", kc->obj, runs);
-		if (refused)
-			printf(" (%" PRIu64 " with a truncated IP header refused by the kernel's test_run: -EINVAL)", refused);
-		printf("\n");
-		CHECK_EQ_U64(errs, 0);
-		CHECK_EQ_U64(diff_rv, 0);
-		CHECK_EQ_U64(diff_out, 0);
+		diff_frames(kc->obj, &lb, rbs, rb_cnt, &ks, &vs, l.vm);
 		rb_consume_all(&lb, rbs, rb_cnt);
 		for (size_t r = 0; r < rb_cnt; r++)
 			printf("  %s: ring buffer %s: %zu records on both sides compared in order\n", kc->obj, rbs[r].name,
@@ -1362,6 +1388,354 @@ TEST(kernel_differential)
 	if (pinned)
 		sched_setaffinity(0, sizeof(saved), &saved);
 	dlclose(lb.h);
+}
+
+
+/* ---- old-style objects (examples/legacy) ----------------------------------------------------------
+ * Built as the Makefile builds them, then made to look like what old clang and samples/bpf produced: no
+ * BTF (llvm-strip -g, and .BTF/.BTF.ext removed, which -g keeps), and every function symbol rewritten
+ * to STT_NOTYPE with size 0 (the symbol table patched here).  bpfvm must load them by itself (legacy
+ * mode: section prefixes, NOTYPE programs, bpf_map_def maps); the kernel gets them through a loader
+ * written here after samples/bpf's bpf_load.c (maps from the `maps` records, relocations of `lddw` to
+ * map symbols, PROG_LOAD with the type the old loaders gave), independent of bpfvm's. */
+
+struct lcase {
+	const char *obj, *sec, *prog;  /* the object in examples/legacy, its program's section and function */
+	uint32_t type;                 /* what the old loader gave: bpf_load.c from the prefix, tc for tc */
+	unsigned int legacy;           /* BPFVM_LEGACY_* bpfvm must report */
+};
+
+#define LEG_ALL (BPFVM_LEGACY_SEC_PREFIX | BPFVM_LEGACY_NOTYPE | BPFVM_LEGACY_MAPS)
+static const struct lcase lcases[] = {
+	{ "xdp1_kern", "xdp1", "xdp_prog1", BPF_PROG_TYPE_XDP, LEG_ALL },
+	{ "sockex1_kern", "socket1", "bpf_prog1", BPF_PROG_TYPE_SOCKET_FILTER, LEG_ALL },
+	{ "sockex2_kern", "socket2", "bpf_prog2", BPF_PROG_TYPE_SOCKET_FILTER, LEG_ALL },
+	/* "classifier" is a libbpf 1.x name too: only the symbols and maps are old */
+	{ "tcbpf1_kern", "classifier", "bpf_prog1", BPF_PROG_TYPE_SCHED_CLS, BPFVM_LEGACY_NOTYPE | BPFVM_LEGACY_MAPS },
+};
+
+static char legacy_dir[64];     /* the stripped and patched objects; removed at exit */
+static const char *legacy_skip;
+
+/* Reads a whole file; NULL on failure. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static const Elf64_Shdr *shdr_at(const uint8_t *b, size_t len, size_t i)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
+	if (len < sizeof(*eh) || i >= eh->e_shnum || eh->e_shoff + (i + 1) * sizeof(Elf64_Shdr) > len)
+		return NULL;
+	return (const Elf64_Shdr *)(b + eh->e_shoff + i * sizeof(Elf64_Shdr));
+}
+
+/* Every STT_FUNC symbol becomes STT_NOTYPE with size 0, as old clang wrote them.  Returns how many. */
+static int retype_funcs(uint8_t *b, size_t len)
+{
+	int n = 0;
+	for (size_t i = 0; shdr_at(b, len, i); i++) {
+		const Elf64_Shdr *sh = shdr_at(b, len, i);
+		if (sh->sh_type != SHT_SYMTAB || sh->sh_offset + sh->sh_size > len)
+			continue;
+		for (size_t j = 0; j < sh->sh_size / sizeof(Elf64_Sym); j++) {
+			Elf64_Sym *y = (Elf64_Sym *)(b + sh->sh_offset + j * sizeof(Elf64_Sym));
+			if (ELF64_ST_TYPE(y->st_info) != STT_FUNC)
+				continue;
+			y->st_info = ELF64_ST_INFO(ELF64_ST_BIND(y->st_info), STT_NOTYPE);
+			y->st_size = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* <legacy_dir>/<obj>.o from <obj_dir>/legacy/<obj>.o; NULL and legacy_skip set on failure. */
+static const char *legacy_obj(const char *obj, char *path, size_t plen)
+{
+	if (legacy_skip)
+		return NULL;
+	if (!legacy_dir[0]) {
+		if (system("command -v llvm-strip >/dev/null 2>&1")) {
+			legacy_skip = "no llvm-strip to take the BTF out of examples/legacy";
+			return NULL;
+		}
+		char tmpl[] = "/tmp/bpfvm-legacy-XXXXXX";
+		if (!mkdtemp(tmpl)) {
+			legacy_skip = "mkdtemp failed";
+			return NULL;
+		}
+		snprintf(legacy_dir, sizeof(legacy_dir), "%s", tmpl);
+	}
+	snprintf(path, plen, "%s/%s.o", legacy_dir, obj);
+	if (!access(path, R_OK))
+		return path;
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "llvm-strip -g -R .BTF -R .BTF.ext %.4000s/legacy/%s.o -o %s", obj_dir, obj, path);
+	size_t len;
+	uint8_t *b;
+	if (system(cmd) || !(b = slurp(path, &len))) {
+		legacy_skip = "llvm-strip failed on examples/legacy";
+		return NULL;
+	}
+	int n = retype_funcs(b, len);
+	FILE *f = fopen(path, "wb");
+	bool ok = f && fwrite(b, 1, len, f) == len;
+	if (f)
+		ok &= fclose(f) == 0;
+	free(b);
+	if (!ok || n < 1) {
+		legacy_skip = "could not patch the symbol table of examples/legacy";
+		return NULL;
+	}
+	return path;
+}
+
+/* The kernel's side: samples/bpf's bpf_load.c in miniature. */
+#define KLEG_MAX_MAPS 16
+struct kleg {
+	int map_fd[KLEG_MAX_MAPS];
+	char map_name[KLEG_MAX_MAPS][64];
+	uint64_t map_off[KLEG_MAX_MAPS];
+	size_t map_cnt;
+	int prog_fd;
+};
+
+static int kleg_map_fd(const void *obj, const char *name)
+{
+	const struct kleg *k = obj;
+	for (size_t i = 0; i < k->map_cnt; i++)
+		if (!strcmp(k->map_name[i], name))
+			return k->map_fd[i];
+	return -ENOENT;
+}
+
+static void kleg_close(struct kleg *k)
+{
+	for (size_t i = 0; i < k->map_cnt; i++)
+		close(k->map_fd[i]);
+	if (k->prog_fd >= 0)
+		close(k->prog_fd);
+	k->map_cnt = 0;
+	k->prog_fd = -1;
+}
+
+/* Loads section `sec` of the file at path into the kernel as `type`.  NULL, or why not (log printed). */
+static const char *kleg_load(struct kleg *k, const char *path, const char *sec, uint32_t type)
+{
+	size_t len;
+	uint8_t *b = slurp(path, &len);
+	const char *why = NULL;
+	memset(k, 0, sizeof(*k));
+	k->prog_fd = -1;
+	if (!b)
+		return "cannot read the object";
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
+	const Elf64_Shdr *shstr = shdr_at(b, len, eh->e_shstrndx), *symtab = NULL, *strtab = NULL;
+	size_t maps = 0, prog = 0, lic = 0, rel = 0;
+	for (size_t i = 1; shstr && shdr_at(b, len, i); i++) {
+		const Elf64_Shdr *sh = shdr_at(b, len, i);
+		const char *name = (const char *)b + shstr->sh_offset + sh->sh_name;
+		if (sh->sh_type == SHT_SYMTAB) {
+			symtab = sh;
+			strtab = shdr_at(b, len, sh->sh_link);
+		} else if (!strcmp(name, "maps")) {
+			maps = i;
+		} else if (!strcmp(name, "license")) {
+			lic = i;
+		} else if (!strcmp(name, sec)) {
+			prog = i;
+		}
+	}
+	for (size_t i = 1; prog && shdr_at(b, len, i); i++)
+		if (shdr_at(b, len, i)->sh_type == SHT_REL && shdr_at(b, len, i)->sh_info == prog)
+			rel = i;
+	if (!symtab || !strtab || !prog || !lic) {
+		free(b);
+		return "the object lacks a symbol table, the program section or the license";
+	}
+	const Elf64_Sym *syms = (const Elf64_Sym *)(b + symtab->sh_offset);
+	size_t sym_cnt = symtab->sh_size / sizeof(Elf64_Sym), nmaps = 0;
+	for (size_t i = 0; maps && i < sym_cnt; i++)
+		nmaps += syms[i].st_shndx == maps && ELF64_ST_TYPE(syms[i].st_info) != STT_SECTION && syms[i].st_name;
+	const Elf64_Shdr *ms = maps ? shdr_at(b, len, maps) : NULL;
+	size_t def_sz = nmaps ? ms->sh_size / nmaps : 0;
+	for (size_t i = 0; nmaps && i < sym_cnt && !why; i++) {
+		const Elf64_Sym *y = &syms[i];
+		if (y->st_shndx != maps || ELF64_ST_TYPE(y->st_info) == STT_SECTION || !y->st_name)
+			continue;
+		uint32_t d[7] = { 0 }; /* struct bpf_load_map_def */
+		memcpy(d, b + ms->sh_offset + y->st_value, def_sz < sizeof(d) ? def_sz : sizeof(d));
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.map_type = d[0], a.key_size = d[1], a.value_size = d[2], a.max_entries = d[3], a.map_flags = d[4];
+		if (d[4] & BPF_F_NUMA_NODE)
+			a.numa_node = d[6];
+		const char *name = (const char *)b + strtab->sh_offset + y->st_name;
+		snprintf(a.map_name, sizeof(a.map_name), "%s", name);
+		long fd = kbpf(BPF_MAP_CREATE, &a);
+		if (fd < 0 || k->map_cnt == KLEG_MAX_MAPS) {
+			why = "MAP_CREATE failed";
+			if (fd >= 0)
+				close((int)fd);
+			break;
+		}
+		k->map_fd[k->map_cnt] = (int)fd;
+		k->map_off[k->map_cnt] = y->st_value;
+		snprintf(k->map_name[k->map_cnt++], 64, "%s", name);
+	}
+	const Elf64_Shdr *ps = shdr_at(b, len, prog);
+	struct bpf_insn *insns = malloc(ps->sh_size);
+	memcpy(insns, b + ps->sh_offset, ps->sh_size);
+	const Elf64_Shdr *rs = rel ? shdr_at(b, len, rel) : NULL;
+	for (size_t i = 0; rs && !why && i < rs->sh_size / sizeof(Elf64_Rel); i++) {
+		const Elf64_Rel *r = (const Elf64_Rel *)(b + rs->sh_offset) + i;
+		const Elf64_Sym *y = &syms[ELF64_R_SYM(r->r_info)];
+		struct bpf_insn *in = &insns[r->r_offset / 8];
+		int fd = -1;
+		for (size_t m = 0; m < k->map_cnt; m++)
+			if (y->st_shndx == maps && k->map_off[m] == y->st_value)
+				fd = k->map_fd[m];
+		if (fd < 0 || in->code != (BPF_LD | BPF_IMM | BPF_DW)) {
+			why = "a relocation that is not lddw of a map";
+			break;
+		}
+		in->src_reg = BPF_PSEUDO_MAP_FD;
+		in->imm = fd;
+	}
+	if (!why) {
+		static char log[1 << 16];
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.prog_type = type;
+		a.insns = (uintptr_t)insns;
+		a.insn_cnt = (uint32_t)(ps->sh_size / sizeof(struct bpf_insn));
+		a.license = (uintptr_t)(b + shdr_at(b, len, lic)->sh_offset);
+		a.log_buf = (uintptr_t)log;
+		a.log_size = sizeof(log);
+		a.log_level = 1;
+		log[0] = 0;
+		long fd = kbpf(BPF_PROG_LOAD, &a);
+		if (fd < 0) {
+			printf("  kernel PROG_LOAD of %s: %ld\n%.2000s\n", sec, fd, log);
+			why = "PROG_LOAD failed";
+		} else {
+			k->prog_fd = (int)fd;
+		}
+	}
+	free(insns);
+	free(b);
+	if (why)
+		kleg_close(k);
+	return why;
+}
+
+/* bpfvm's side: the object opened as any other (opts NULL) or with a type (opts), then loaded. */
+static int load_legacy(struct loaded *l, const char *path, const char *prog, const struct bpfvm_object_opts *opts)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2 };
+	memset(l, 0, sizeof(*l));
+	l->vm = bpfvm_new(&o);
+	if (!l->vm)
+		return -1;
+	if (bpfvm_object_open_opts(l->vm, path, opts, &l->obj) || bpfvm_object_load(l->obj)) {
+		printf("  %s: %s", path, bpfvm_errmsg(l->vm));
+		return -1;
+	}
+	l->prog = bpfvm_object_prog_fd(l->obj, prog);
+	return l->prog < 0 ? -1 : 0;
+}
+
+/* bpfvm alone: each object loads by itself in legacy mode, with its program typed as the old loader
+ * typed it, and runs every frame of the sample without a fault; opts.prog_type gives the same type. */
+TEST(legacy_objects)
+{
+	NEED_SETUP();
+	for (size_t c = 0; c < sizeof(lcases) / sizeof(lcases[0]); c++) {
+		const struct lcase *lc = &lcases[c];
+		char path[256];
+		if (!legacy_obj(lc->obj, path, sizeof(path)))
+			SKIP(legacy_skip);
+		struct loaded l;
+		if (load_legacy(&l, path, lc->prog, NULL)) {
+			CHECK(0);
+			unload(&l);
+			continue;
+		}
+		CHECK_EQ_U64(bpfvm_object_legacy(l.obj), lc->legacy);
+		CHECK_EQ_U64(bpfvm_object_prog_cnt(l.obj), 1);
+		CHECK_EQ_STR(bpfvm_object_prog_name(l.obj, 0), lc->prog);
+		CHECK_EQ_STR(bpfvm_object_prog_section(l.obj, 0), lc->sec);
+		CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, 0), lc->type);
+		struct bpfvm_pkt_stats st;
+		struct run_ctx *rc = run_sample(&l, false, NULL, &st);
+		CHECK(rc != NULL);
+		CHECK_EQ_U64(st.errors, 0);
+		CHECK_EQ_U64(st.pkts + st.skipped, frame_cnt);
+		CHECK(st.action[BPFVM_PKT_PASS] > 0);
+		free_run(rc);
+		unload(&l);
+		struct bpfvm_object_opts oo = { .sz = sizeof(oo), .prog_type = lc->type };
+		CHECK_EQ_U64(load_legacy(&l, path, lc->prog, &oo), 0);
+		if (l.obj)
+			CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, 0), lc->type);
+		unload(&l);
+	}
+}
+
+/* The kernel as the oracle for the old-style objects: every frame through PROG_TEST_RUN on both sides,
+ * then every map compared, as kernel_differential does for the others. */
+TEST(legacy_kernel_differential)
+{
+	NEED_SETUP();
+	if (geteuid() != 0)
+		SKIP("the kernel oracle needs root (bpf() with CAP_BPF/CAP_SYS_ADMIN)");
+	unsigned int kcpus = kernel_possible_cpus();
+	struct libbpf lk = { .map_fd = kleg_map_fd }; /* compare_all_maps() finds the kernel's maps through this */
+	for (size_t c = 0; c < sizeof(lcases) / sizeof(lcases[0]); c++) {
+		const struct lcase *lc = &lcases[c];
+		char path[256];
+		if (!legacy_obj(lc->obj, path, sizeof(path)))
+			SKIP(legacy_skip);
+		struct kleg k;
+		const char *why = kleg_load(&k, path, lc->sec, lc->type);
+		if (why) {
+			if (c == 0)
+				SKIP("the kernel refused the first old-style object (bpf() unavailable or restricted)");
+			printf("  %s: %s\n", lc->obj, why);
+			CHECK(0);
+			continue;
+		}
+		struct loaded l;
+		if (load_legacy(&l, path, lc->prog, NULL)) {
+			CHECK(0);
+			unload(&l);
+			kleg_close(&k);
+			continue;
+		}
+		struct side ks = { via_kernel, NULL, k.prog_fd };
+		struct side vs = { via_bpfvm, l.vm, l.prog };
+		diff_frames(lc->obj, &lk, NULL, 0, &ks, &vs, l.vm);
+		printf("  %s: %zu maps compared\n", lc->obj, bpfvm_object_map_cnt(l.obj));
+		CHECK_EQ_U64(bpfvm_object_map_cnt(l.obj), k.map_cnt);
+		CHECK_EQ_U64(compare_all_maps(&lk, &ks, &k, &l, NULL, 0, kcpus), 0);
+		unload(&l);
+		kleg_close(&k);
+	}
 }
 
 
@@ -1746,6 +2120,8 @@ int main(int argc, char **argv)
 	RUN(tail_calls);
 	RUN(examples_untrusted);
 	RUN(kernel_differential);
+	RUN(legacy_objects);
+	RUN(legacy_kernel_differential);
 	RUN(cli_run);
 	RUN(cli_trace_and_events);
 	RUN(cli_progress_line);
@@ -1755,6 +2131,12 @@ int main(int argc, char **argv)
 	RUN(broken_captures);
 	for (size_t i = 0; i < frame_cnt; i++)
 		free(frames[i].data);
+	if (legacy_dir[0]) {
+		char cmd[200];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", legacy_dir);
+		if (system(cmd))
+			printf("  could not remove %s\n", legacy_dir);
+	}
 	if (obj_dir_is_temp && !strncmp(obj_dir, "/tmp/bpfvm-examples-", 20)) {
 		char cmd[4200];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%.4000s'", obj_dir);
