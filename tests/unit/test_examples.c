@@ -1660,6 +1660,23 @@ static int load_legacy(struct loaded *l, const char *path, const char *prog, con
 	return l->prog < 0 ? -1 : 0;
 }
 
+/* examples/legacy/xdp1_kern.c: UDP (IPv4 protocol / IPv6 next header 17) dropped, frames cut inside
+ * their VLAN tags dropped, the rest passed. */
+static int m_xdp1(const struct frame *f)
+{
+	uint16_t proto;
+	uint32_t off;
+	uint8_t p = 0;
+
+	if (m_eth(f, &proto, &off))
+		return A_DROP;
+	if (proto == 0x0800 && f->len >= off + 20)
+		p = f->data[off + 9];
+	else if (proto == 0x86dd && f->len >= off + 40)
+		p = f->data[off + 6];
+	return p == 17 ? A_DROP : A_PASS;
+}
+
 /* bpfvm alone: each object loads by itself in legacy mode, with its program typed as the old loader
  * typed it, and runs every frame of the sample without a fault; opts.prog_type gives the same type. */
 TEST(legacy_objects)
@@ -1687,6 +1704,14 @@ TEST(legacy_objects)
 		CHECK_EQ_U64(st.errors, 0);
 		CHECK_EQ_U64(st.pkts + st.skipped, frame_cnt);
 		CHECK(st.action[BPFVM_PKT_PASS] > 0);
+		for (size_t i = 0; rc && !strcmp(lc->obj, "xdp1_kern") && i < frame_cnt; i++) {
+			int want = frames[i].len < 14 ? -1 : m_xdp1(&frames[i]); /* shorter ones are not run */
+			if (rc->rec[i].action != want) {
+				printf("  xdp1 packet %zu: %d, model %d\n", i + 1, rc->rec[i].action, want);
+				CHECK(0);
+				break;
+			}
+		}
 		free_run(rc);
 		unload(&l);
 		struct bpfvm_object_opts oo = { .sz = sizeof(oo), .prog_type = lc->type };
@@ -1831,6 +1856,96 @@ TEST(cli_trace_and_events)
 	CHECK(strstr(out, want) != NULL);
 	if (!strstr(out, want))
 		printf("  got:\n%.2000s\n  want:\n%s\n", out, want);
+	free(out);
+}
+
+/* Old-style objects on the command line: the legacy-mode note, --prog by section, --type, and the
+ * errors that list what the object holds (one program a line, ending in a newline). */
+TEST(cli_legacy)
+{
+	NEED_SETUP();
+	if (!cli_path[0])
+		SKIP("no bpfvm binary next to this test build");
+	char xdp1[256], sockex1[256], tcbpf1[256], cmd[9000], want[512];
+	if (!legacy_obj("xdp1_kern", xdp1, sizeof(xdp1)) || !legacy_obj("sockex1_kern", sockex1, sizeof(sockex1)) ||
+	    !legacy_obj("tcbpf1_kern", tcbpf1, sizeof(tcbpf1)))
+		SKIP(legacy_skip);
+	uint64_t drop = 0, pass = 0, too_short = 0;
+	for (size_t i = 0; i < frame_cnt; i++) {
+		if (frames[i].len < 14)
+			too_short++;
+		else if (m_xdp1(&frames[i]) == A_DROP)
+			drop++;
+		else
+			pass++;
+	}
+	int st;
+	snprintf(cmd, sizeof(cmd), "%s run %s --pcap " SAMPLE " --no-maps 2>&1", cli_path, xdp1);
+	char *out = run_cmd(cmd, &st);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK_EQ_U64(st, 0);
+	snprintf(want, sizeof(want), "bpfvm run: note: %s loaded in legacy mode (samples/bpf, libbpf < 1.0): section names "
+		 "typed by prefix, programs from STT_NOTYPE symbols, struct bpf_map_def maps in section maps\n", xdp1);
+	CHECK(strstr(out, want) != NULL);
+	snprintf(want, sizeof(want), "%s: program xdp_prog1 (xdp) on " SAMPLE ": %" PRIu64 " packets", xdp1, drop + pass);
+	CHECK(strstr(out, want) != NULL);
+	snprintf(want, sizeof(want), "  DROP      %" PRIu64 "\n  PASS      %" PRIu64 "\n", drop, pass);
+	CHECK(strstr(out, want) != NULL);
+	if (!strstr(out, want))
+		printf("  got:\n%s", out);
+	free(out);
+
+	/* --prog by section name */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog socket1 --pcap " SAMPLE " --no-maps 2>&1", cli_path, sockex1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st == 0 && strstr(out, "program bpf_prog1 (socket_filter)"));
+	free(out);
+
+	/* --type replaces what the section says */
+	snprintf(cmd, sizeof(cmd), "%s run %s --type sched_act --pcap " SAMPLE " --no-maps 2>&1", cli_path, tcbpf1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st == 0 && strstr(out, "program bpf_prog1 (sched_act)"));
+	free(out);
+
+	/* an unknown --prog: the programs there are, with their sections and types */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog xdp_prog9 --pcap " SAMPLE " 2>&1", cli_path, xdp1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0);
+	snprintf(want, sizeof(want), "bpfvm run: %s: no program or section 'xdp_prog9'; the object has:\n"
+		 "  xdp_prog1  section xdp1  type xdp\n", xdp1);
+	CHECK(out && strstr(out, want));
+	free(out);
+
+	/* no packet program left to run: the same list, with the types given */
+	snprintf(cmd, sizeof(cmd), "%s run %s --type kprobe --pcap " SAMPLE " 2>&1", cli_path, xdp1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0);
+	snprintf(want, sizeof(want), "bpfvm run: %s: no XDP, socket or tc program; choose one with --prog NAME (and --type "
+		 "TYPE if its section does not say); the object has:\n  xdp_prog1  section xdp1  type kprobe\n", xdp1);
+	CHECK(out && strstr(out, want));
+	if (out && !strstr(out, want))
+		printf("  got:\n%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog xdp1 --type kprobe --pcap " SAMPLE " 2>&1", cli_path, xdp1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0 &&
+	      strstr(out, "program xdp_prog1 (section xdp1) is a kprobe program, not XDP, socket or tc; give its type with "
+			  "--type TYPE\n"));
+	free(out);
+
+	/* an unknown --type names the known ones */
+	snprintf(cmd, sizeof(cmd), "%s run %s --type xdpp --pcap " SAMPLE " 2>&1", cli_path, xdp1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0 &&
+	      strstr(out, "bpfvm run: --type 'xdpp' is not a program type; bpfvm knows: unspec socket_filter kprobe sched_cls"));
+	free(out);
+
+	/* a libbpf 1.x object gets no note */
+	snprintf(cmd, sizeof(cmd), "%s run %s/xdp_lb.bpf.o --pcap " SAMPLE " --no-maps 2>&1", cli_path, obj_dir);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st == 0 && !strstr(out, "legacy mode"));
 	free(out);
 }
 
@@ -2125,6 +2240,7 @@ int main(int argc, char **argv)
 	RUN(cli_run);
 	RUN(cli_trace_and_events);
 	RUN(cli_progress_line);
+	RUN(cli_legacy);
 	if (built[0])
 		unlink(built);
 	RUN(pcapng_input);
