@@ -799,6 +799,305 @@ TEST(pin_by_name_reuses)
 	free(b);
 }
 
+/* ---- old-style objects (legacy mode) ---------------------------------------------------------------- */
+
+/* Rewrites symbols as old clang wrote them: every STT_FUNC symbol (name NULL) or the one named `name`
+ * gets type `type`, binding `bind` and size `size`.  Returns how many it changed. */
+static int patch_syms(uint8_t *b, size_t len, const char *name, int type, int bind, uint64_t size)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
+	int n = 0;
+	for (size_t i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff + i * sizeof(Elf64_Shdr));
+		if (sh->sh_type != SHT_SYMTAB)
+			continue;
+		const Elf64_Shdr *st = (const Elf64_Shdr *)(b + eh->e_shoff + sh->sh_link * sizeof(Elf64_Shdr));
+		for (size_t j = 0; j < sh->sh_size / sizeof(Elf64_Sym) && sh->sh_offset + sh->sh_size <= len; j++) {
+			Elf64_Sym *y = (Elf64_Sym *)(b + sh->sh_offset + j * sizeof(Elf64_Sym));
+			const char *yn = (const char *)b + st->sh_offset + y->st_name;
+			if (name ? strcmp(yn, name) : ELF64_ST_TYPE(y->st_info) != STT_FUNC)
+				continue;
+			y->st_info = ELF64_ST_INFO(bind, type);
+			y->st_size = size;
+			n++;
+		}
+	}
+	return n;
+}
+
+static const struct {
+	const char *name, *sec;
+	uint32_t type, attach;
+} legacy_want[] = {
+	{ "x1", "xdp1", BPF_PROG_TYPE_XDP, 0 },            /* bpf_load.c: prefix "xdp", no attach type */
+	{ "x0", "xdp", BPF_PROG_TYPE_XDP, BPF_XDP },       /* libbpf 1.x's reading wins */
+	{ "s2", "socket2", BPF_PROG_TYPE_SOCKET_FILTER, 0 },
+	{ "cl", "classifier_egress", BPF_PROG_TYPE_SCHED_CLS, 0 },
+	{ "cg", "cgroup/skb1", BPF_PROG_TYPE_CGROUP_SKB, 0 },
+	{ "so", "sockops_1", BPF_PROG_TYPE_SOCK_OPS, 0 },
+	{ "lw", "lwt_xmit_a", BPF_PROG_TYPE_LWT_XMIT, 0 },
+	{ "pe", "perf_event_x", BPF_PROG_TYPE_PERF_EVENT, 0 },
+	{ "kp", "kprobe/sys_write", BPF_PROG_TYPE_KPROBE, 0 },
+};
+
+static void check_legacy_progs(struct bpfvm_object *obj)
+{
+	CHECK_EQ_U64(bpfvm_object_prog_cnt(obj), sizeof(legacy_want) / sizeof(legacy_want[0]));
+	for (size_t i = 0; i < sizeof(legacy_want) / sizeof(legacy_want[0]); i++) {
+		int p = find_prog(obj, legacy_want[i].name);
+		CHECK(p >= 0);
+		if (p < 0)
+			continue;
+		CHECK_EQ_STR(bpfvm_object_prog_section(obj, (size_t)p), legacy_want[i].sec);
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, (size_t)p), legacy_want[i].type);
+		CHECK_EQ_U64(bpfvm_object_prog_attach_type(obj, (size_t)p), legacy_want[i].attach);
+	}
+}
+
+TEST(legacy_section_prefixes)
+{
+	size_t len;
+	uint8_t *b = build("legacy", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/legacy.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(open_load(vm, "legacy.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), BPFVM_LEGACY_SEC_PREFIX);
+		check_legacy_progs(obj);
+		for (size_t i = 0; i < bpfvm_object_prog_cnt(obj); i++)
+			CHECK(bpfvm_object_prog_fd_at(obj, i) >= 0);
+		CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "x1")), XDP_PASS);
+	}
+	bpfvm_object_close(obj);
+
+	/* libbpf 1.x objects are not legacy; one with a `maps` section is */
+	obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "basic.o", basic_buf, basic_len, &obj), 0);
+	if (obj)
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), BPFVM_LEGACY_MAPS);
+	bpfvm_object_close(obj);
+	size_t slen;
+	uint8_t *sb = build("secnames", &slen);
+	obj = NULL;
+	CHECK(sb && bpfvm_object_open_mem(vm, "sec.o", sb, slen, &obj) == 0);
+	if (obj)
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), 0);
+	bpfvm_object_close(obj);
+	free(sb);
+	bpfvm_free(vm);
+	free(b);
+}
+
+/* Old clang: function symbols typed STT_NOTYPE (size 0).  Each section's global NOTYPE symbol at offset
+ * 0 is its program; a local one is a label, not a program; a size that is not whole insns is refused. */
+TEST(legacy_notype_symbols)
+{
+	size_t len;
+	uint8_t *b = build("legacy", &len);
+	if (!b)
+		SKIP("clang could not build tests/loader/legacy.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(patch_syms(b, len, NULL, STT_NOTYPE, STB_GLOBAL, 0), 9);
+	CHECK_EQ_U64(open_load(vm, "old.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), BPFVM_LEGACY_SEC_PREFIX | BPFVM_LEGACY_NOTYPE);
+		check_legacy_progs(obj);
+		CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "x0")), XDP_DROP);
+	}
+	bpfvm_object_close(obj);
+
+	obj = NULL;
+	CHECK_EQ_U64(patch_syms(b, len, "x1", STT_NOTYPE, STB_LOCAL, 0), 1);
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "old.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_prog_cnt(obj), 8);
+		CHECK(find_prog(obj, "x1") < 0);
+	}
+	bpfvm_object_close(obj);
+
+	obj = NULL;
+	CHECK_EQ_U64(patch_syms(b, len, "x1", STT_NOTYPE, STB_GLOBAL, 13), 1);
+	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "old.o", b, len, &obj), (uint64_t)-EINVAL);
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "old.o: section xdp1: program 'x1' (STT_NOTYPE at offset 0): size 13 is not a whole "
+				       "number of insns inside the section (16 bytes)\n");
+	bpfvm_free(vm);
+	free(b);
+}
+
+/* Objects compiled here from `src` into tmpdir/<name>.bpf.o; NULL when clang is unavailable. */
+static uint8_t *build_src(const char *name, const char *src, size_t *len)
+{
+	char c_path[512], o_path[512], cmd[1400];
+	snprintf(c_path, sizeof(c_path), "%s/%s.c", tmpdir, name);
+	snprintf(o_path, sizeof(o_path), "%s/%s.bpf.o", tmpdir, name);
+	FILE *f = fopen(c_path, "w");
+	if (!f)
+		return NULL;
+	fputs(src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "clang -O2 -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
+				   "-c %s -o %s 2>&1", c_path, o_path);
+	if (system(cmd))
+		return NULL;
+	return read_file(o_path, len);
+}
+
+#define LEGACY_HDR "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
+
+/* `maps` records of other sizes than 20 (libbpf 0.x: the section size over the map count; a shorter
+ * record leaves the later fields 0, bytes past the known ones must be 0) and bpf_load.c's
+ * inner_map_idx for maps of maps.  Built without -g: no BTF, as old objects had none. */
+TEST(legacy_map_records)
+{
+	size_t len;
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	/* 16 bytes: no map_flags */
+	uint8_t *b = build_src("rec16", LEGACY_HDR
+		"struct def16 { unsigned int type, key_size, value_size, max_entries; };\n"
+		"struct def16 SEC(\"maps\") a = { BPF_MAP_TYPE_ARRAY, 4, 8, 4 };\n"
+		"struct def16 SEC(\"maps\") h = { BPF_MAP_TYPE_HASH, 4, 8, 16 };\n"
+		"SEC(\"xdp1\") int p(struct xdp_md *c) { unsigned int k = 2; long v = 7, *x = bpf_map_lookup_elem(&a, &k);\n"
+		"  if (x) *x = 41; bpf_map_update_elem(&h, &k, &v, 0); return XDP_PASS; }\n", &len);
+	if (!b) {
+		bpfvm_free(vm);
+		SKIP("clang could not build a test object");
+	}
+	CHECK_EQ_U64(open_load(vm, "rec16.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), BPFVM_LEGACY_SEC_PREFIX | BPFVM_LEGACY_MAPS);
+		CHECK_EQ_U64(bpfvm_object_map_cnt(obj), 2);
+		CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "p")), XDP_PASS);
+		uint64_t v = 0;
+		CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "a"), 2, &v), 0);
+		CHECK_EQ_U64(v, 41);
+		CHECK_EQ_U64(lookup(vm, bpfvm_object_map_fd(obj, "h"), 2, &v), 0);
+		CHECK_EQ_U64(v, 7);
+	}
+	bpfvm_object_close(obj);
+	free(b);
+
+	/* 32 bytes: zero past bpf_load.c's 28 is fine, anything else is refused */
+	static const char rec32[] = LEGACY_HDR
+		"struct def32 { unsigned int type, key_size, value_size, max_entries, flags, inner, numa, extra; };\n"
+		"struct def32 SEC(\"maps\") a = { BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 0, 0, EXTRA };\n"
+		"SEC(\"socket1\") int p(struct __sk_buff *s) { unsigned int k = 0; long *x = bpf_map_lookup_elem(&a, &k);\n"
+		"  return x ? 1 : 0; }\n";
+	char src[1024];
+	snprintf(src, sizeof(src), "#define EXTRA 0\n%s", rec32);
+	obj = NULL;
+	b = build_src("rec32", src, &len);
+	CHECK(b && open_load(vm, "rec32.o", b, len, &obj) == 0);
+	bpfvm_object_close(obj);
+	free(b);
+	snprintf(src, sizeof(src), "#define EXTRA 5\n%s", rec32);
+	obj = NULL;
+	b = build_src("rec32x", src, &len);
+	CHECK(b && bpfvm_object_open_mem(vm, "rec32x.o", b, len, &obj) == -EINVAL);
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "rec32x.o: section maps: map 'a': unknown non-zero bytes in the definition at +28\n");
+	free(b);
+
+	/* maps of maps: the inner template is the record at inner_map_idx */
+	static const char mim[] = LEGACY_HDR
+		"struct bpf_load_map_def { unsigned int type, key_size, value_size, max_entries, flags, inner, numa; };\n"
+		"struct bpf_load_map_def SEC(\"maps\") inner = { BPF_MAP_TYPE_ARRAY, 4, 8, 2 };\n"
+		"struct bpf_load_map_def SEC(\"maps\") outer = { OUTER_TYPE, 4, 4, 2, 0, INNER_IDX };\n"
+		"SEC(\"xdp1\") int p(struct xdp_md *c) { unsigned int k = 0; void *m = bpf_map_lookup_elem(&outer, &k);\n"
+		"  if (!m) return XDP_DROP; long *x = bpf_map_lookup_elem(m, &k); if (x) *x += 5; return XDP_PASS; }\n";
+	snprintf(src, sizeof(src), "#define OUTER_TYPE BPF_MAP_TYPE_ARRAY_OF_MAPS\n#define INNER_IDX 0\n%s", mim);
+	obj = NULL;
+	b = build_src("mim", src, &len);
+	CHECK(b && open_load(vm, "mim.o", b, len, &obj) == 0);
+	if (obj) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.map_type = BPF_MAP_TYPE_ARRAY, a.key_size = 4, a.value_size = 8, a.max_entries = 2;
+		int in = (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+		uint32_t k = 0, fd = (uint32_t)in;
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)bpfvm_object_map_fd(obj, "outer"), a.key = (uintptr_t)&k, a.value = (uintptr_t)&fd;
+		CHECK_EQ_U64(bpfvm_bpf(vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a)), 0);
+		CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "p")), XDP_PASS);
+		uint64_t v = 0;
+		CHECK_EQ_U64(lookup(vm, in, 0, &v), 0);
+		CHECK_EQ_U64(v, 5);
+		bpfvm_close(vm, in);
+	}
+	bpfvm_object_close(obj);
+	free(b);
+	snprintf(src, sizeof(src), "#define OUTER_TYPE BPF_MAP_TYPE_ARRAY_OF_MAPS\n#define INNER_IDX 1\n%s", mim);
+	obj = NULL;
+	b = build_src("mim_self", src, &len);
+	CHECK(b && bpfvm_object_open_mem(vm, "mim.o", b, len, &obj) == -EINVAL);
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "mim.o: section maps: map 'outer': inner_map_idx 1 names no other map definition\n");
+	free(b);
+	snprintf(src, sizeof(src), "#define OUTER_TYPE BPF_MAP_TYPE_ARRAY\n#define INNER_IDX 3\n%s", mim);
+	b = build_src("mim_plain", src, &len);
+	CHECK(b && bpfvm_object_open_mem(vm, "mim.o", b, len, &obj) == -EINVAL);
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "mim.o: section maps: map 'outer': inner_map_idx 3 on a map that is not a map of maps "
+				       "(type 2)\n");
+	free(b);
+	bpfvm_free(vm);
+}
+
+/* The type given by the caller, as bpf_program__set_type() / the old loaders: per program after open,
+ * or for every program in the open options; names as bpfvm_prog_type_by_name() reads them. */
+TEST(legacy_set_type)
+{
+	CHECK_EQ_U64(bpfvm_prog_type_by_name("xdp"), BPF_PROG_TYPE_XDP);
+	CHECK_EQ_U64(bpfvm_prog_type_by_name("socket_filter"), BPF_PROG_TYPE_SOCKET_FILTER);
+	CHECK_EQ_U64(bpfvm_prog_type_by_name("sched_cls"), BPF_PROG_TYPE_SCHED_CLS);
+	CHECK_EQ_U64(bpfvm_prog_type_by_name("unspec"), BPF_PROG_TYPE_UNSPEC);
+	CHECK_EQ_U64(bpfvm_prog_type_by_name("XDP"), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(bpfvm_prog_type_by_name(NULL), (uint64_t)-ENOENT);
+	CHECK_EQ_STR(bpfvm_prog_type_name(BPF_PROG_TYPE_CGROUP_SOCK_ADDR), "cgroup_sock_addr");
+	CHECK(bpfvm_prog_type_name(9999) == NULL);
+
+	char path[512];
+	if (compile("badsec", path, sizeof(path)))
+		SKIP("clang could not build tests/loader/badsec.bpf.c");
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open(vm, path, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 0, 9999), (uint64_t)-EINVAL);
+		CHECK_EQ_STR(bpfvm_errmsg(vm), "badsec.bpf.o: section no_such_type/x: program 'odd': program type 9999 is not one "
+					       "bpfvm knows\n");
+		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 1, BPF_PROG_TYPE_XDP), (uint64_t)-ENOENT);
+		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 0, BPF_PROG_TYPE_XDP), 0);
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, 0), BPF_PROG_TYPE_XDP);
+		CHECK_EQ_U64(bpfvm_object_load(obj), 0);
+		CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "odd")), 0);
+		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 0, BPF_PROG_TYPE_XDP), (uint64_t)-EBUSY);
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), 0); /* a type given is not a legacy reading */
+	}
+	bpfvm_object_close(obj);
+
+	struct bpfvm_object_opts oo = { .sz = sizeof(oo), .prog_type = BPF_PROG_TYPE_SCHED_CLS };
+	obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_opts(vm, path, &oo, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, 0), BPF_PROG_TYPE_SCHED_CLS);
+		CHECK_EQ_U64(bpfvm_object_prog_attach_type(obj, 0), 0);
+		CHECK_EQ_U64(bpfvm_object_load(obj), 0);
+	}
+	bpfvm_object_close(obj);
+	oo.prog_type = 9999;
+	CHECK_EQ_U64(bpfvm_object_open_opts(vm, path, &oo, &obj), (uint64_t)-EINVAL);
+	oo.sz = 4;
+	CHECK_EQ_U64(bpfvm_object_open_opts(vm, path, &oo, &obj), (uint64_t)-EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "bpfvm_object_opts.sz 4 is too small") != NULL);
+	obj = NULL;
+	CHECK_EQ_U64(bpfvm_object_open_opts(vm, path, NULL, &obj), 0); /* NULL: as bpfvm_object_open() */
+	if (obj)
+		CHECK_EQ_U64(bpfvm_object_prog_type(obj, 0), 0);
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm-test-loader-XXXXXX");
@@ -820,6 +1119,10 @@ int main(void)
 	RUN(unknown_section_fails_at_load);
 	RUN(pin_by_name_reuses);
 	RUN(section_names_and_autoload);
+	RUN(legacy_section_prefixes);
+	RUN(legacy_notype_symbols);
+	RUN(legacy_map_records);
+	RUN(legacy_set_type);
 	free(basic_buf);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
