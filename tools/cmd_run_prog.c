@@ -13,7 +13,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N] [--trusted]\n"
-			"       bpfvm run PROG.o [--prog NAME] --pcap IN.pcap [--out OUT.pcap] [-v] [--json]\n");
+			"       bpfvm run PROG.o [--prog NAME] [--type TYPE] --pcap IN.pcap [--out OUT.pcap] [-v] [--json]\n");
 }
 
 int cmd_run(int argc, char **argv)
