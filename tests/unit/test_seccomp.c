@@ -298,6 +298,11 @@ static int kernel_call(const struct sock_filter *prog, size_t cnt, const struct 
 TEST(kernel_agrees)
 {
 	static char why[160];
+	const char *pre = getenv("LD_PRELOAD");
+	/* valgrind runs the child's system calls itself (read() of a bad fd fails with its EBADF before the
+	 * kernel, hence before the filter, sees it): what the child observes is not the kernel's decision */
+	if (pre && strstr(pre, "vgpreload"))
+		SKIP("under valgrind, which makes system calls on the program's behalf: no kernel to compare with");
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int compared = 0;
 
@@ -518,6 +523,11 @@ int main(int argc, char **argv)
 		printf("FAIL seccomp: mkdir %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
+	/* libseccomp probes the kernel for the actions it may emit (its API level); where it cannot, e.g. under
+	 * valgrind, which does not pass seccomp() through, it refuses LOG and KILL_PROCESS.  Exporting a
+	 * program needs no kernel: level 6 has them all, USER_NOTIF included. */
+	if (seccomp_api_get() < 6)
+		seccomp_api_set(6);
 	RUN(libseccomp_policies);
 	RUN(kernel_agrees);
 	if (access(cli, X_OK))
