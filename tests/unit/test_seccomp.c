@@ -294,14 +294,19 @@ static int kernel_call(const struct sock_filter *prog, size_t cnt, const struct 
 	return 0;
 }
 
+/* valgrind runs the child's system calls itself (read() of a bad fd fails with its EBADF before the
+ * kernel, hence before the filter, sees it): what the child observes is not the kernel's decision. */
+static bool under_valgrind(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	return pre && strstr(pre, "vgpreload");
+}
+
 /* The kernel agrees: each call in a child under the installed policy does what bpfvm's action says. */
 TEST(kernel_agrees)
 {
 	static char why[160];
-	const char *pre = getenv("LD_PRELOAD");
-	/* valgrind runs the child's system calls itself (read() of a bad fd fails with its EBADF before the
-	 * kernel, hence before the filter, sees it): what the child observes is not the kernel's decision */
-	if (pre && strstr(pre, "vgpreload"))
+	if (under_valgrind())
 		SKIP("under valgrind, which makes system calls on the program's behalf: no kernel to compare with");
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int compared = 0;
@@ -412,6 +417,53 @@ out:
 }
 
 #define CLI(p, ...) spawn((p), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Edge values of the action word, as the kernel reads them: ERRNO data above MAX_ERRNO is capped at
+ * 4095; an action value the kernel does not know kills the process.  bpfvm's CLI prints that, and the
+ * kernel does that. */
+TEST(action_edges)
+{
+	static const struct {
+		uint32_t ret;
+		const char *line;
+		int kind, err; /* the kernel's outcome, as kernel_call() reports it */
+	} edges[] = {
+		{ SECCOMP_RET_ERRNO | 0xffff, "SECCOMP_RET_ERRNO(4095)\n", 0, 4095 },
+		{ SECCOMP_RET_ERRNO | 4096, "SECCOMP_RET_ERRNO(4095)\n", 0, 4095 },
+		{ 0x7ffe0000, "SECCOMP_RET_KILL_PROCESS (unknown action 0x7ffe0000)\n", 2, 0 },
+		{ SECCOMP_RET_TRAP | 77, "SECCOMP_RET_TRAP(77)\n", 1, 77 },
+	};
+	char path[128], why[160];
+	snprintf(path, sizeof(path), "%s/edge.dd", dir);
+	for (size_t i = 0; i < N(edges); i++) {
+		/* getppid gets the action, everything else (the child's report and exit) is allowed */
+		struct sock_filter prog[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, edges[i].ret),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		FILE *f = fopen(path, "w");
+		for (size_t k = 0; f && k < N(prog); k++)
+			fprintf(f, "{ 0x%02x, %u, %u, 0x%08x },\n", prog[k].code, prog[k].jt, prog[k].jf, prog[k].k);
+		CHECK(f && !fclose(f));
+		struct proc p;
+		CHECK(spawn(&p, (const char *const[]){ "seccomp", path, "--syscall", "getppid", NULL }));
+		CHECK_EQ_STR(p.out, edges[i].line);
+		struct call c = { SYS_getppid, { 0 }, 0 };
+		struct outcome o;
+		if (under_valgrind())
+			continue; /* see kernel_agrees */
+		int r = kernel_call(prog, N(prog), &c, &o, why, sizeof(why));
+		if (r == 1)
+			continue; /* no seccomp here: the CLI side is still checked */
+		CHECK(r == 0 && o.kind == edges[i].kind);
+		if (edges[i].kind != 2)
+			CHECK_EQ_U64(o.err, edges[i].err);
+	}
+	unlink(path);
+}
+
 
 /* `bpfvm seccomp` on libseccomp's file and on the same program as -dd text; its errors. */
 TEST(cli_seccomp)
@@ -535,6 +587,7 @@ int main(int argc, char **argv)
 	else {
 		RUN(cli_seccomp);
 		RUN(cli_syscall_names);
+		RUN(action_edges);
 	}
 	for (size_t i = 0; i < N(pols); i++) {
 		char p[128];
