@@ -548,6 +548,13 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		run->tail_calls++;
 		run->prog = np;
 		may_goto_left = VM_MAY_GOTO_BUDGET;  /* the new program's prologue resets it in Linux */
+		if (UNLIKELY(untrusted)) {
+			/* Linux's verifier lets the new program read r1 and r10 only, and no stack slot before
+			 * writing it: so nothing of the caller's (its pointers, which the checks judge against
+			 * the running program's objects) reaches it. */
+			reg[0] = reg[2] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
+			zero_frame(frame_lo);
+		}
 		pc = np->insns;
 		if (UNLIKELY(--budget == 0))
 			goto out_of_budget;

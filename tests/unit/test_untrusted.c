@@ -363,6 +363,38 @@ TEST(untrusted_packet_addresses)
 
 #pragma GCC diagnostic pop
 
+/* A tail call hands the next program nothing of the caller but r1 (as Linux's verifier allows): else
+ * P0 could pass its map value's address in r6 or on the stack to P1, whose checks only know P1's maps. */
+TEST(untrusted_tail_call_carries_no_pointer)
+{
+	for (int u = 0; u < 2; u++) {
+		struct bpfvm *vm = new_vm(u);
+		int m0 = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0), pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+		/* P1: r0 = r6 + the u64 at r10-8 (its stack, never written by it) */
+		int p1 = prog(vm, 0, "r0 = *(u64 *)(r10 - 8)\nr0 += r6\nexit\n");
+		uint32_t k = 0;
+		CHECK(p1 >= 0 && UPD(vm, pa, &k, &p1, 0) == 0);
+		/* P0: its map value's address in r6, or on its stack, then tail call P1 */
+		int in_reg = prog(vm, 0, "r7 = r1\n" LOOKUP "r6 = r0\nr1 = r7\nr2 = %2$llu ll\nr3 = 0\ncall 12\nr0 = 1\nexit\n",
+				  MAPFD(m0), MAPFD(pa));
+		int on_stack = prog(vm, 0, "r7 = r1\n" LOOKUP "*(u64 *)(r10 - 8) = r0\nr6 = 0\nr1 = r7\nr2 = %2$llu ll\n"
+					   "r3 = 0\ncall 12\nr0 = 1\nexit\n", MAPFD(m0), MAPFD(pa));
+		CHECK(in_reg >= 0 && on_stack >= 0);
+		int err;
+		uint64_t a = run(vm, in_reg, NULL, 0, &err);
+		CHECK_EQ_U64(err, 0);
+		uint64_t b = run(vm, on_stack, NULL, 0, &err);
+		CHECK_EQ_U64(err, 0);
+		if (u) { /* untrusted: P1 sees zeroes */
+			CHECK_EQ_U64(a, 0);
+			CHECK_EQ_U64(b, 0);
+		} else { /* trusted: today's behaviour, the address passes through */
+			CHECK(a > 0xffff && b == a);
+		}
+		bpfvm_free(vm);
+	}
+}
+
 int main(void)
 {
 	snprintf(pin_root, sizeof(pin_root), "/tmp/bpfvm-test-untrusted-%d", (int)getpid());
@@ -372,6 +404,7 @@ int main(void)
 	RUN(untrusted_no_pointer_stored_outside_the_stack);
 	RUN(untrusted_no_pointer_into_helpers);
 	RUN(untrusted_packet_addresses);
+	RUN(untrusted_tail_call_carries_no_pointer);
 	rmdir(pin_root);
 	return test_done();
 }
