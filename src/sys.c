@@ -899,6 +899,11 @@ out:
 	return err;
 }
 
+long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr)
+{
+	return prog_load(vm, attr, sizeof(*attr));
+}
+
 int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
 		    const char *name)
 {

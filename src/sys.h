@@ -149,6 +149,16 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
  * through).  A map_ptr that is not a prog array the program uses faults the run. */
 struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index);
 
+/* PROG_LOAD of a whole attr (sys.c), for commands that load programs themselves (OBJ_GET of a pin). */
+long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr);
+
+/* Program pins (sys_pin.c): OBJ_PIN of a program at `path` (absolute, in the pin root); whether `path`
+ * is one; OBJ_GET of one, loading it in this instance on the pinned maps (returns the handle). */
+struct vm_prog;
+int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path);
+bool sys_is_prog_pin(const char *path);
+long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags);
+
 /* Map commands, implemented in sys_map.c.  Each takes the attr as bpf(2) does. */
 long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);
 /* Release of a map object's payload when its last reference goes. */

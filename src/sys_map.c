@@ -419,13 +419,15 @@ static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 		struct sys_obj *o = sys_get(vm, (int)a->bpf_fd, SYS_NONE, &err);
 		if (!o)
 			return sys_err(vm, err, "OBJ_PIN: bad fd %u", a->bpf_fd);
-		if (o->kind != SYS_MAP)
-			err = sys_err(vm, -ENOTSUPP, "OBJ_PIN: only maps can be pinned (programs live in one process)");
+		if (o->kind == SYS_PROG)
+			err = sys_prog_pin(vm, o->prog, path);
 		else
 			err = map_pin(o->map, path, sys_log(vm));
 		sys_put(vm, o);
 		return err;
 	}
+	if (sys_is_prog_pin(path)) /* a directory: a pinned program (sys_pin.c) */
+		return sys_prog_get(vm, path, ff);
 	struct map *m;
 	err = map_open_pinned(path, &m, sys_log(vm));
 	if (err)
