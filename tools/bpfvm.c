@@ -16,6 +16,7 @@ static const struct {
 	{ "run", cmd_run, "run PROG [--mem HEX|--mem-file F] run a program (.s, .bin, or an ELF object: see `bpfvm run --help`)" },
 	{ "cc", cmd_cc, "cc FILE.bpf.c [-o FILE.o] [FLAGS]  compile BPF C (clang -O2 -g -target bpf, include paths)" },
 	{ "map", cmd_map, "map COMMAND ...                  pinned maps like bpftool map (see `bpfvm map help`)" },
+	{ "prog", cmd_prog, "prog load|run|show ...           pinned programs like bpftool prog (see `bpfvm prog --help`)" },
 	{ "filter", cmd_filter, "filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]   run a tcpdump filter expression" },
 	{ "seccomp", cmd_seccomp, "seccomp POLICY --syscall NAME|NR [--arch x86_64] [--args A,B,..]   run a seccomp policy" },
 	{ "gen-pcap", cmd_gen_pcap, "gen-pcap OUT.pcap [--seed N] [--count N] [--extra]   write the examples' sample traffic" },

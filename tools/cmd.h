@@ -19,6 +19,8 @@ int cmd_run_pcap(int argc, char **argv);
 void cmd_run_pcap_usage(FILE *f); /* the packet runner's options */
 /* Pinned maps (tools/cmd_map.c): `bpfvm map create|show|lookup|update|delete|getnext|dump|pin|event ...`. */
 int cmd_map(int argc, char **argv);
+/* Pinned programs (tools/cmd_prog.c): `bpfvm prog load OBJ.o PATH | run PATH | show PATH`. */
+int cmd_prog(int argc, char **argv);
 /* BPF C to an object with the right target and include paths (tools/cmd_cc.c): `bpfvm cc x.bpf.c`. */
 int cmd_cc(int argc, char **argv);
 /* Sample traffic for the examples (tools/cmd_gen_pcap.c): `bpfvm gen-pcap OUT.pcap [--seed N] [--count N]`. */
