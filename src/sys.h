@@ -157,7 +157,7 @@ long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr);
 struct vm_prog;
 int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path);
 bool sys_is_prog_pin(const char *path);
-long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags);
+long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags /* ignored, as Linux does */);
 
 /* Map commands, implemented in sys_map.c.  Each takes the attr as bpf(2) does. */
 long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);

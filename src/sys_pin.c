@@ -254,8 +254,7 @@ long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags)
 	uint32_t opened = 0;
 	long ret;
 
-	if (file_flags) /* Linux bpf_obj_get_user(): a program's file has no read-only or write-only mode */
-		return sys_err(vm, -EINVAL, "OBJ_GET: %s: a program takes no file_flags (0x%x)", path, file_flags);
+	(void)file_flags; /* Linux 6.18's bpf_obj_get_user() opens a program whatever BPF_F_RDONLY/WRONLY say */
 	if ((ret = read_prog_file(vm, path, &h, &insns)))
 		return ret;
 	for (; opened < h.map_cnt; opened++) {

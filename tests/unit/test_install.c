@@ -86,7 +86,7 @@ static bool is_file(const char *rel, mode_t type)
 
 static const char *const man1[] = { "bpfvm.1", "bpfvm-run.1", "bpfvm-map.1", "bpfvm-asm.1", "bpfvm-disasm.1",
 				    "bpfvm-cc.1", "bpfvm-gen-pcap.1", "bpfvm-conformance-plugin.1",
-				    "bpfvm-filter.1", "bpfvm-seccomp.1" };
+				    "bpfvm-filter.1", "bpfvm-seccomp.1", "bpfvm-prog.1" };
 
 TEST(install_puts_files_where_prefix_says)
 {

@@ -1187,10 +1187,27 @@ TEST(obj_get_flags_match)
 		}
 		close_both(&h);
 	}
-#undef OBJ_BOTH
+	/* a pinned program: OBJ_GET takes no BPF_F_RDONLY / BPF_F_WRONLY for it (bpf_obj_get_user()) */
 	close_both(&p);
 	unlink(kpath);
 	unlink(vfull);
+	long vprog, kprog;
+	load_trivial(&p, &vprog, &kprog);
+	CHECK(vprog >= 0 && kprog >= 0);
+	OBJ_BOTH(BPF_OBJ_PIN, vprog, kprog, 0, "OBJ_PIN of a program");
+	for (size_t m = 0; m < 3; m++) {
+		OBJ_BOTH(BPF_OBJ_GET, 0, 0, modes[m], "OBJ_GET of a program");
+		if (vr >= 0)
+			bpfvm_close(p.vm, (int)vr);
+		if (kr >= 0)
+			close((int)kr);
+	}
+	bpfvm_close(p.vm, (int)vprog);
+	close((int)kprog);
+	unlink(kpath);
+	snprintf(vfull, sizeof(vfull), "rm -rf %s/%s", pin_root, vpath);
+	CHECK(system(vfull) == 0);
+#undef OBJ_BOTH
 	bpfvm_free(p.vm);
 	umount2(kdir, MNT_DETACH);
 	rmdir(kdir);
