@@ -464,7 +464,6 @@ TEST(action_edges)
 	unlink(path);
 }
 
-
 /* `bpfvm seccomp` on libseccomp's file and on the same program as -dd text; its errors. */
 TEST(cli_seccomp)
 {
