@@ -4,7 +4,8 @@
  * examples' sample (examples/sample.pcap: VLAN and QinQ, IPv6, ICMP, ARP, fragments, malformed frames)
  * and `bpfvm gen-pcap --extra` output (adds IPv6 extension header chains, IPv4 options, later fragments,
  * broadcast and multicast, more TCP flags and ICMP types, and frames captured cut short).  Every
- * expression matches something in at least one file, so none passes by matching nothing.  Then -w
+ * expression matches something in at least one file, so none passes by matching nothing.  A third file
+ * has another link type (the IP frames as LINKTYPE_RAW: other offsets, no link layer).  Then -w
  * against tcpdump -w, -d, and the errors: malformed expression, truncated file, missing file.
  * tcpdump missing: the comparisons are skipped with the reason (scripts/deps.sh installs it). */
 #include <errno.h>
@@ -171,20 +172,20 @@ static const char *const exprs[] = {
 };
 
 /* Every expression on one file: bpfvm's matches are tcpdump's; adds each expression's match count. */
-static int compare_file(const char *file, unsigned long *hits)
+static int compare_file(const char *file, const char *const *exprs_, size_t n_exprs, unsigned long *hits)
 {
 	static char want[8192][24], got[8192][24];
 	int ok = 1;
 
-	for (size_t i = 0; i < N(exprs); i++) {
+	for (size_t i = 0; i < n_exprs; i++) {
 		struct proc t, b, c;
-		if (!SPAWN(&t, tcpdump, "-r", file, "-nn", "-tt", exprs[i]))
+		if (!SPAWN(&t, tcpdump, "-r", file, "-nn", "-tt", exprs_[i]))
 			return 0;
-		if (!SPAWN(&b, cli, "filter", exprs[i], file)) {
+		if (!SPAWN(&b, cli, "filter", exprs_[i], file)) {
 			proc_free(&t);
 			return 0;
 		}
-		if (!SPAWN(&c, cli, "filter", exprs[i], file, "--count")) {
+		if (!SPAWN(&c, cli, "filter", exprs_[i], file, "--count")) {
 			proc_free(&t);
 			proc_free(&b);
 			return 0;
@@ -194,13 +195,13 @@ static int compare_file(const char *file, unsigned long *hits)
 		snprintf(count, sizeof(count), "%zu\n", ng);
 		if (t.status || b.status || c.status || nw != ng || nw > N(want) || strcmp(c.out, count)) {
 			printf("  %s '%s': tcpdump %zu packets (status %d%s%.200s), bpfvm %zu (status %d %.200s), --count '%s'\n",
-			       file, exprs[i], nw, t.status, t.status ? ": " : "", t.status ? t.err : "", ng, b.status, b.err,
+			       file, exprs_[i], nw, t.status, t.status ? ": " : "", t.status ? t.err : "", ng, b.status, b.err,
 			       c.out);
 			ok = 0;
 		} else {
 			for (size_t k = 0; k < nw; k++)
 				if (strcmp(want[k], got[k])) {
-					printf("  %s '%s': match %zu: tcpdump %s, bpfvm %s\n", file, exprs[i], k + 1, want[k],
+					printf("  %s '%s': match %zu: tcpdump %s, bpfvm %s\n", file, exprs_[i], k + 1, want[k],
 					       got[k]);
 					ok = 0;
 					break;
@@ -220,8 +221,8 @@ TEST(filter_matches_tcpdump)
 	if (!tcpdump)
 		SKIP("tcpdump not installed (scripts/deps.sh installs it)");
 	CHECK(N(exprs) >= 40);
-	CHECK(compare_file(sample, hits));
-	CHECK(compare_file(extra, hits));
+	CHECK(compare_file(sample, exprs, N(exprs), hits));
+	CHECK(compare_file(extra, exprs, N(exprs), hits));
 	for (size_t i = 0; i < N(exprs); i++)
 		if (!hits[i]) {
 			printf("  '%s' matches nothing in either file\n", exprs[i]);
@@ -284,6 +285,64 @@ TEST(filter_write)
 	}
 	proc_free(&t);
 	proc_free(&b);
+}
+
+static char *read_all(const char *path, size_t *len);
+
+/* Another link type: the IPv4 and IPv6 frames of the --extra file without their Ethernet header, as
+ * LINKTYPE_RAW (101), so libpcap compiles for offsets 14 bytes lower and no link layer. */
+static const char *const raw_exprs[] = {
+	"ip", "ip6", "tcp port 80", "udp and src net 10.1.0.0/16", "icmp[icmptype] = icmp-echo", "ip[0] & 0xf > 5",
+	"ip6[6] = 0 and ip6[40] = 60", "ip6 and tcp", "len > 1000", "less 60", "ip multicast",
+	"tcp[tcpflags] & (tcp-rst|tcp-syn) != 0 and not port 443", "host 10.0.0.100 or host 2001:db8::81",
+};
+
+TEST(filter_raw_link_type)
+{
+	static unsigned long hits[N(raw_exprs)];
+	char raw[128];
+	size_t len = 0;
+	if (!tcpdump)
+		SKIP("tcpdump not installed (scripts/deps.sh installs it)");
+	snprintf(raw, sizeof(raw), "%s/raw.pcap", dir);
+	char *in = read_all(extra, &len);
+	FILE *f = fopen(raw, "wb");
+	CHECK(in && f && len > 24);
+	if (!in || !f || len <= 24) {
+		free(in);
+		if (f)
+			fclose(f);
+		return;
+	}
+	uint32_t lt = 101;
+	memcpy(in + 20, &lt, 4);
+	fwrite(in, 1, 24, f);
+	size_t kept = 0;
+	for (size_t off = 24; off + 16 <= len;) {
+		uint32_t hdr[4];
+		memcpy(hdr, in + off, 16);
+		const uint8_t *d = (const uint8_t *)in + off + 16;
+		size_t next = off + 16 + hdr[2];
+		if (next > len)
+			break;
+		bool ip = hdr[2] > 14 && ((d[12] == 0x08 && d[13] == 0x00) || (d[12] == 0x86 && d[13] == 0xdd));
+		if (ip) {
+			hdr[2] -= 14, hdr[3] -= 14;
+			fwrite(hdr, 1, 16, f);
+			fwrite(d + 14, 1, hdr[2], f);
+			kept++;
+		}
+		off = next;
+	}
+	CHECK(!fclose(f) && kept > 1500);
+	free(in);
+	CHECK(compare_file(raw, raw_exprs, N(raw_exprs), hits));
+	for (size_t i = 0; i < N(raw_exprs); i++)
+		if (!hits[i]) {
+			printf("  '%s' matches nothing in the raw file\n", raw_exprs[i]);
+			test_cur_failed = 1;
+		}
+	unlink(raw);
 }
 
 /* The records of a capture file: header of each (ts, caplen, len) and its bytes. */
@@ -471,6 +530,7 @@ int main(int argc, char **argv)
 	proc_free(&g);
 	RUN(filter_matches_tcpdump);
 	RUN(filter_write);
+	RUN(filter_raw_link_type);
 	RUN(filter_program_file);
 	RUN(filter_dump);
 	RUN(filter_errors);
