@@ -3,7 +3,8 @@
  * does, the engine's run-time checks must keep it inside its stack, its context and packet, and the
  * maps it references (ASan sees any escape), and every refusal must be a negative errno with a message.
  *
- * Input: byte 0 picks the program type, byte 1 the memory length; the rest is struct bpf_insn[].
+ * Input: byte 0 picks the program type (and with its bit 7 an untrusted instance: bpfvm_opts.untrusted), byte 1
+ * the memory length; the rest is struct bpf_insn[].
  * Three maps exist before the load (fds 0..2: array, hash, ring buffer) so that map references in the
  * input can resolve, and helpers that take them get exercised.
  *
@@ -48,8 +49,9 @@ static void make_map(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, 
 #define GUARD 64
 #define MEM_MAX 256
 
-/* Runs a loaded plain program on mem_len bytes inside guards; aborts if the guards change. */
-static int run_guarded(struct bpfvm *vm, int fd, size_t mem_len, uint64_t *r0)
+/* Runs a loaded plain program on mem_len bytes inside guards; aborts if the guards change, or if a run
+ * of an untrusted instance returned an address of its memory (the "no pointer in r0" rule). */
+static int run_guarded(struct bpfvm *vm, int fd, size_t mem_len, uint64_t *r0, bool untrusted)
 {
 	uint8_t buf[GUARD + MEM_MAX + GUARD], *mem = buf + GUARD;
 	for (size_t i = 0; i < sizeof(buf); i++)
@@ -62,6 +64,10 @@ static int run_guarded(struct bpfvm *vm, int fd, size_t mem_len, uint64_t *r0)
 		}
 	if (err > 0)
 		abort();
+	if (!err && untrusted && mem_len && *r0 >= (uintptr_t)mem && *r0 <= (uintptr_t)mem + mem_len) {
+		fprintf(stderr, "fuzz_prog: an untrusted run returned the address of its memory\n");
+		abort();
+	}
 	return err;
 }
 
@@ -114,6 +120,7 @@ static int invariant_mode(const uint8_t *data, size_t size)
 	o.sz = sizeof(o);
 	o.nr_cpus = 1;
 	o.pin_root = "/tmp/bpfvm-fuzz-prog";
+	o.untrusted = (int)(seed >> 1 & 1); /* half the seeds */
 	struct bpfvm *vm = bpfvm_new(&o);
 	if (!vm)
 		return 0;
@@ -133,7 +140,7 @@ static int invariant_mode(const uint8_t *data, size_t size)
 		}
 		uint64_t r0;
 		loaded++;
-		faulted += run_guarded(vm, fd, 1 + rnd(&seed) % MEM_MAX, &r0) != 0;
+		faulted += run_guarded(vm, fd, 1 + rnd(&seed) % MEM_MAX, &r0, o.untrusted) != 0;
 		bpfvm_close(vm, fd);
 	}
 	if (getenv("FUZZ_PROG_VERBOSE"))
@@ -153,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.sz = sizeof(o);
 	o.nr_cpus = 2;
 	o.pin_root = "/tmp/bpfvm-fuzz-prog";
+	o.untrusted = data[0] >> 7;
 	struct bpfvm *vm = bpfvm_new(&o);
 	if (!vm)
 		return 0;
@@ -183,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < sizeof(mem); i++)
 			mem[i] = (uint8_t)(i * 7 + 1);
 		if (type == 0 || type == BPF_PROG_TYPE_RAW_TRACEPOINT) {
-			int err = run_guarded(vm, fd, mem_len, &r0);
+			int err = run_guarded(vm, fd, mem_len, &r0, o.untrusted);
 			if (verbose)
 				fprintf(stderr, "run: %d r0=0x%llx %s\n", err, (unsigned long long)r0, err ? bpfvm_errmsg(vm) : "");
 		} else {
