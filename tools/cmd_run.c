@@ -758,7 +758,10 @@ static void list_progs(struct bpfvm_object *obj, FILE *f)
 	}
 }
 
-/* Before load: resolves --prog and applies --type (to that program, or to all without --prog). */
+/* Before load: resolves --prog and applies --type (to that program, or to all without --prog).  Other
+ * programs whose section gives no type are not loaded (as tc's `sec NAME` loads one section of an
+ * object such as samples/bpf's tcbpf1_kern.o, whose other sections only tc's command line typed), with
+ * a note; the chosen program without a type fails the load, which says so. */
 static int prepare_progs(struct runner *r)
 {
 	long idx = -1;
@@ -792,6 +795,15 @@ static int prepare_progs(struct runner *r)
 			fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
 			return -1;
 		}
+	}
+	for (size_t i = 0; i < bpfvm_object_prog_cnt(r->obj); i++) {
+		if ((idx >= 0 && i == (size_t)idx) || (type >= 0 && idx < 0) || bpfvm_object_prog_type(r->obj, i) ||
+		    bpfvm_object_prog_autoload(r->obj, i) != 1)
+			continue;
+		bpfvm_object_prog_set_autoload(r->obj, i, 0); /* before load: cannot fail */
+		fprintf(stderr, "bpfvm run: note: %s: program %s (section %s) has no type and is not loaded; give one with "
+				"--type TYPE\n", r->o.obj_path, bpfvm_object_prog_name(r->obj, i),
+			bpfvm_object_prog_section(r->obj, i));
 	}
 	return 0;
 }

@@ -3,7 +3,11 @@
  * iproute2's `tc filter add ... bpf obj tcbpf1_kern.o sec classifier` loads as SCHED_CLS.  For IPv4 it
  * sets the TOS byte to 8 (bpf_skb_store_bytes, with the header checksum fixed by bpf_l3_csum_replace, as
  * set_ip_tos() there does), marks the packet and counts it per old TOS in a `maps` array; other frames
- * pass unchanged.  Returns TC_ACT_OK (0). */
+ * pass unchanged.  Returns TC_ACT_OK (0).
+ *
+ * Like the original, the object has more sections than tc's names type: SEC("redirect_xmit") is for
+ * `tc ... bpf obj tcbpf1_kern.o sec redirect_xmit`, where tc's command line gives the type.  `bpfvm run`
+ * runs the classifier and leaves it unloaded (with a note) unless --type says what it is. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -47,6 +51,12 @@ int bpf_prog1(struct __sk_buff *skb)
 	skb->mark = 0x1000 | tos;
 	set_ip_tos(skb, 8);
 	return 0;
+}
+
+SEC("redirect_xmit")
+int _redirect_xmit(struct __sk_buff *skb)
+{
+	return bpf_redirect(skb->ifindex + 1, 0);
 }
 
 char _license[] SEC("license") = "GPL";

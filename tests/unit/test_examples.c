@@ -1644,15 +1644,23 @@ static const char *kleg_load(struct kleg *k, const char *path, const char *sec, 
 	return why;
 }
 
-/* bpfvm's side: the object opened as any other (opts NULL) or with a type (opts), then loaded. */
-static int load_legacy(struct loaded *l, const char *path, const char *prog, const struct bpfvm_object_opts *opts)
+/* bpfvm's side: the object opened as any other (opts NULL) or with a type (opts), then loaded.  As
+ * tc's `sec NAME` does, only section `sec` is loaded (tcbpf1_kern's other section has no type). */
+static int load_legacy(struct loaded *l, const char *path, const char *sec, const char *prog,
+		       const struct bpfvm_object_opts *opts)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2 };
 	memset(l, 0, sizeof(*l));
 	l->vm = bpfvm_new(&o);
 	if (!l->vm)
 		return -1;
-	if (bpfvm_object_open_opts(l->vm, path, opts, &l->obj) || bpfvm_object_load(l->obj)) {
+	if (bpfvm_object_open_opts(l->vm, path, opts, &l->obj)) {
+		printf("  %s: %s", path, bpfvm_errmsg(l->vm));
+		return -1;
+	}
+	for (size_t i = 0; i < bpfvm_object_prog_cnt(l->obj); i++)
+		bpfvm_object_prog_set_autoload(l->obj, i, !strcmp(bpfvm_object_prog_section(l->obj, i), sec));
+	if (bpfvm_object_load(l->obj)) {
 		printf("  %s: %s", path, bpfvm_errmsg(l->vm));
 		return -1;
 	}
@@ -1688,13 +1696,12 @@ TEST(legacy_objects)
 		if (!legacy_obj(lc->obj, path, sizeof(path)))
 			SKIP(legacy_skip);
 		struct loaded l;
-		if (load_legacy(&l, path, lc->prog, NULL)) {
+		if (load_legacy(&l, path, lc->sec, lc->prog, NULL)) {
 			CHECK(0);
 			unload(&l);
 			continue;
 		}
 		CHECK_EQ_U64(bpfvm_object_legacy(l.obj), lc->legacy);
-		CHECK_EQ_U64(bpfvm_object_prog_cnt(l.obj), 1);
 		CHECK_EQ_STR(bpfvm_object_prog_name(l.obj, 0), lc->prog);
 		CHECK_EQ_STR(bpfvm_object_prog_section(l.obj, 0), lc->sec);
 		CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, 0), lc->type);
@@ -1715,9 +1722,9 @@ TEST(legacy_objects)
 		free_run(rc);
 		unload(&l);
 		struct bpfvm_object_opts oo = { .sz = sizeof(oo), .prog_type = lc->type };
-		CHECK_EQ_U64(load_legacy(&l, path, lc->prog, &oo), 0);
-		if (l.obj)
-			CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, 0), lc->type);
+		CHECK_EQ_U64(load_legacy(&l, path, lc->sec, lc->prog, &oo), 0);
+		for (size_t i = 0; l.obj && i < bpfvm_object_prog_cnt(l.obj); i++)
+			CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, i), lc->type); /* every program */
 		unload(&l);
 	}
 }
@@ -1746,7 +1753,7 @@ TEST(legacy_kernel_differential)
 			continue;
 		}
 		struct loaded l;
-		if (load_legacy(&l, path, lc->prog, NULL)) {
+		if (load_legacy(&l, path, lc->sec, lc->prog, NULL)) {
 			CHECK(0);
 			unload(&l);
 			kleg_close(&k);
@@ -1903,10 +1910,37 @@ TEST(cli_legacy)
 	CHECK(out && st == 0 && strstr(out, "program bpf_prog1 (socket_filter)"));
 	free(out);
 
-	/* --type replaces what the section says */
-	snprintf(cmd, sizeof(cmd), "%s run %s --type sched_act --pcap " SAMPLE " --no-maps 2>&1", cli_path, tcbpf1);
+	/* a section without a type is left out when it is not the one run (tc loaded one section) */
+	snprintf(cmd, sizeof(cmd), "%s run %s --pcap " SAMPLE " --no-maps 2>&1", cli_path, tcbpf1);
+	out = run_cmd(cmd, &st);
+	snprintf(want, sizeof(want), "bpfvm run: note: %s: program _redirect_xmit (section redirect_xmit) has no type and is "
+		 "not loaded; give one with --type TYPE\n", tcbpf1);
+	CHECK(out && st == 0 && strstr(out, want) && strstr(out, "program bpf_prog1 (sched_cls)"));
+	free(out);
+	/* ... and the run fails, saying so, when it is the one asked for */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog redirect_xmit --pcap " SAMPLE " --no-maps 2>&1", cli_path, tcbpf1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0 && strstr(out, "section redirect_xmit: program '_redirect_xmit': unknown SEC() name"));
+	free(out);
+
+	/* --type replaces what the section says: for the program --prog names, or for all */
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog classifier --type sched_act --pcap " SAMPLE " --no-maps 2>&1", cli_path,
+		 tcbpf1);
 	out = run_cmd(cmd, &st);
 	CHECK(out && st == 0 && strstr(out, "program bpf_prog1 (sched_act)"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog redirect_xmit --type sched_cls --pcap " SAMPLE " --no-maps 2>&1",
+		 cli_path, tcbpf1);
+	out = run_cmd(cmd, &st);
+	snprintf(want, sizeof(want), "program _redirect_xmit (sched_cls) on " SAMPLE ": %" PRIu64 " packets", drop + pass);
+	CHECK(out && st == 0 && strstr(out, want) && strstr(out, "REDIRECT  "));
+	if (out && !strstr(out, "REDIRECT  "))
+		printf("  got:\n%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s run %s --type sched_cls --pcap " SAMPLE " --no-maps 2>&1", cli_path, tcbpf1);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0 && strstr(out, "several packet programs") &&
+	      strstr(out, "  bpf_prog1  section classifier  type sched_cls\n  _redirect_xmit  section redirect_xmit  type sched_cls\n"));
 	free(out);
 
 	/* an unknown --prog: the programs there are, with their sections and types */
