@@ -396,21 +396,6 @@ void sys_put(struct bpfvm *vm, struct sys_obj *o)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m)
-{
-	struct sys_obj *o = NULL;
-
-	pthread_mutex_lock(&vm->lock);
-	struct sys_tab *t = atomic_load(&vm->ids);
-	for (size_t i = 0; t && i < t->cap && !o; i++) {
-		struct sys_obj *e = atomic_load(&t->ent[i]);
-		if (e && e->kind == SYS_MAP && e->map == m)
-			o = e;
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return o;
-}
-
 int bpfvm_close(struct bpfvm *vm, int fd)
 {
 	struct sys_obj *o = NULL;
@@ -469,25 +454,84 @@ uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot)
 
 /* ---- run-time services for the engines ---------------------------------------------------- */
 
-bool sys_mem_ok_dynamic(struct bpfvm *vm, uintptr_t addr, size_t len, bool write)
+static struct sys_obj **run_ref(const struct vm_run_refs *r, uint32_t i)
 {
-	bool ok = false;
+	return i < VM_RUN_REFS_INLINE ? (struct sys_obj **)&r->first[i] : &r->more[i - VM_RUN_REFS_INLINE];
+}
 
-	pthread_mutex_lock(&vm->lock);
-	struct sys_tab *t = atomic_load(&vm->ids);
-	for (size_t i = 0; t && i < t->cap && !ok; i++) {
-		struct sys_obj *o = atomic_load(&t->ent[i]);
-		if (!o || o->kind != SYS_MAP)
+int sys_run_hold(struct vm_run *run, struct sys_obj *o)
+{
+	struct vm_run_refs *r = &run->refs;
+
+	/* Newest first: a program that looks up the same inner map in a loop finds it at once. */
+	for (uint32_t i = r->cnt; i-- > 0;)
+		if (*run_ref(r, i) == o) {
+			sys_put(run->vm, o);
+			return 0;
+		}
+	if (r->cnt >= VM_RUN_REFS_INLINE + r->more_cap) {
+		uint32_t cap = r->more_cap ? r->more_cap * 2 : 16;
+		struct sys_obj **more = cap > r->more_cap ? realloc(r->more, cap * sizeof(*more)) : NULL;
+		if (!more) {
+			sys_put(run->vm, o);
+			return -ENOMEM;
+		}
+		r->more = more;
+		r->more_cap = cap;
+	}
+	*run_ref(r, r->cnt++) = o;
+	return 0;
+}
+
+void sys_run_put(struct vm_run *run)
+{
+	struct vm_run_refs *r = &run->refs;
+
+	for (uint32_t i = 0; i < r->cnt; i++)
+		sys_put(run->vm, *run_ref(r, i));
+	free(r->more);
+	r->more = NULL;
+	r->more_cap = 0;
+	r->cnt = 0;
+}
+
+bool sys_run_has_map(const struct vm_run *run, const struct map *m)
+{
+	for (uint32_t i = run->refs.cnt; i-- > 0;) {
+		const struct sys_obj *o = *run_ref(&run->refs, i);
+		if (o->kind == SYS_MAP && o->map == m)
+			return true;
+	}
+	return false;
+}
+
+struct map *sys_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len)
+{
+	for (uint32_t i = run->refs.cnt; i-- > 0;) {
+		const struct sys_obj *o = *run_ref(&run->refs, i);
+		if (o->kind != SYS_MAP)
 			continue;
 		void *lo;
 		size_t n;
 		bool w;
 		map_region(o->map, &lo, &n, &w);
 		if (addr >= (uintptr_t)lo && addr < (uintptr_t)lo + n && len <= (uintptr_t)lo + n - addr)
-			ok = write ? w : map_prog_readable(o->map);
+			return o->map;
 	}
-	pthread_mutex_unlock(&vm->lock);
-	return ok;
+	return NULL;
+}
+
+bool sys_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
+{
+	/* No lock and no lookup in the instance: the run holds every map searched here. */
+	struct map *m = sys_run_map_at(run, addr, len);
+	if (!m)
+		return false;
+	void *lo;
+	size_t n;
+	bool w;
+	map_region(m, &lo, &n, &w);
+	return write ? w : map_prog_readable(m);
 }
 
 uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
@@ -515,26 +559,27 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
 	return h->fn(run, r1, r2, r3, r4, r5);
 }
 
-static bool prog_uses_map(const struct vm_prog *p, uint32_t id)
+/* A map the program references: the program holds it, and the run holds the program. */
+static struct map *prog_map(const struct vm_prog *p, uint64_t ptr)
 {
 	for (size_t i = 0; i < p->used_map_cnt; i++)
-		if (p->used_map_ids[i] == id)
-			return true;
-	return false;
+		if ((uintptr_t)p->used_maps[i] == ptr)
+			return p->used_maps[i];
+	return NULL;
 }
 
 struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index)
 {
 	struct bpfvm *vm = run->vm;
-	struct sys_obj *mo = sys_obj_of_map(vm, (const struct map *)(uintptr_t)map_ptr);
+	struct map *m = prog_map(run->prog, map_ptr);
 
-	if (!mo || !prog_uses_map(run->prog, mo->id) || map_type(mo->map) != BPF_MAP_TYPE_PROG_ARRAY) {
+	if (!m || map_type(m) != BPF_MAP_TYPE_PROG_ARRAY) {
 		vm_fault(run, -EINVAL, "bpf_tail_call: R2 is not a prog array of the program", (uintptr_t)map_ptr, 0);
 		return NULL;
 	}
-	if (index >= map_max_entries(mo->map))
+	if (index >= map_max_entries(m))
 		return NULL;
-	uint32_t pid = map_prog_array_get(mo->map, (uint32_t)index);
+	uint32_t pid = map_prog_array_get(m, (uint32_t)index);
 	if (!pid)
 		return NULL;
 	struct sys_obj *po = sys_get_by_id(vm, pid, SYS_PROG);
@@ -544,10 +589,12 @@ struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint6
 		sys_put(vm, po);
 		return NULL;
 	}
-	/* The run keeps the target alive until it ends (vm_exec drops it), whatever the array does. */
-	if (run->tail_obj)
-		sys_put(vm, run->tail_obj);
-	run->tail_obj = po;
+	/* Held until the run ends, whatever the array does meanwhile: the program tail-calling may be a
+	 * subprogram whose caller's code the target's exit returns into. */
+	if (sys_run_hold(run, po)) {
+		vm_fault(run, -ENOMEM, "bpf_tail_call: no memory to hold the target", 0, 0);
+		return NULL;
+	}
 	return po->prog;
 }
 
@@ -564,19 +611,16 @@ static int exec_held(struct vm_run *run, struct vm_prog *entry, uint64_t *ret)
 	run->budget = vm->insn_limit ? vm->insn_limit : UINT64_MAX;
 	run->fp = vm_stack_top(run);
 	r0 = vm_interp(run, (uintptr_t)run->ctx, 0);
-	if (run->tail_obj) {
-		sys_put(vm, run->tail_obj);
-		run->tail_obj = NULL;
-	}
 	if (run->err) {
-		const struct vm_prog *p = run->prog;
 		char what[96];
-		sys_err(vm, run->err, "prog '%s': insn %zu: %s", p->name, run->fault_pc,
+		sys_err(vm, run->err, "prog '%s': insn %zu: %s", vm_fault_prog(run)->name, run->fault_pc,
 			vm_fault_text(run, what, sizeof(what)));
-		run->prog = entry;
-		return run->err;
 	}
+	sys_run_put(run); /* after the report: the faulting program may be one only the run holds */
 	run->prog = entry;
+	run->fault_prog = NULL;
+	if (run->err)
+		return run->err;
 	*ret = r0;
 	return 0;
 }
@@ -654,16 +698,16 @@ static int run_plain(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t l
 	run.slot = sys_slot_get(vm);
 	r0 = vm_interp(&run, (uintptr_t)mem, len);
 	sys_slot_put(vm, run.slot);
-	if (run.tail_obj)
-		sys_put(vm, run.tail_obj);
+	err = 0;
 	if (run.err) {
 		char what[96];
-		err = sys_err(vm, run.err, "prog '%s': insn %zu: %s", run.prog->name, run.fault_pc,
+		err = sys_err(vm, run.err, "prog '%s': insn %zu: %s", vm_fault_prog(&run)->name, run.fault_pc,
 			      vm_fault_text(&run, what, sizeof(what)));
-		return err;
 	}
-	*ret = r0;
-	return 0;
+	sys_run_put(&run); /* after the report, which may name a program only the run holds */
+	if (!err)
+		*ret = r0;
+	return err;
 }
 
 int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem, size_t mem_len, uint64_t *ret)

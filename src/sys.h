@@ -109,8 +109,6 @@ struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err);
 struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind);
 void sys_obj_hold(struct sys_obj *o);
 void sys_put(struct bpfvm *vm, struct sys_obj *o);
-/* The object of a map/program pointer (the pointer's owner keeps it alive). */
-struct sys_obj *sys_obj_of_map(struct bpfvm *vm, const struct map *m);
 
 /* Execution slots ("CPUs"): a running thread holds one.  sys_slot_get() never fails; when all slots are
  * busy it waits.  sys_slot_get_near() tries `hint` first (the slot a thread held last), so threads that
@@ -140,8 +138,19 @@ struct diag *sys_log(struct bpfvm *vm);
 
 /* Run-time services the engines need from the object layer (sys.c). */
 struct vm_run;
-/* Memory of maps created after the program was loaded (map-in-map inner maps, ring buffers): */
-bool sys_mem_ok_dynamic(struct bpfvm *vm, uintptr_t addr, size_t len, bool write);
+/* Gives the run the reference o the caller took (struct vm_run_refs): kept until sys_run_put(), or
+ * dropped at once when the run already holds o.  -ENOMEM (reference dropped) when the list cannot grow. */
+int sys_run_hold(struct vm_run *run, struct sys_obj *o);
+/* The end of a run: drops every reference sys_run_hold() gave it.  After the fault report, which names
+ * vm_fault_prog() (a program only the run may still hold). */
+void sys_run_put(struct vm_run *run);
+/* Is m an inner map the run obtained (and so holds)? */
+bool sys_run_has_map(const struct vm_run *run, const struct map *m);
+/* The inner map the run holds whose values hold [addr, addr + len), or NULL. */
+struct map *sys_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len);
+/* Memory outside the program's own maps (vm_prog.map_regions) a run may touch: values of the inner
+ * maps it obtained, which it holds until it ends.  Any other map of the instance is not the program's. */
+bool sys_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
 /* callx with a helper id in a register: calls it, or faults the run (-EINVAL) for an unknown id. */
 uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 			    uint64_t r5);

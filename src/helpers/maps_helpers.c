@@ -19,8 +19,8 @@ struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper)
 	for (size_t i = 0; i < p->used_map_cnt; i++)
 		if (p->used_maps[i] == m)
 			return m;
-	/* inner maps of maps-in-maps: any live map of the instance */
-	if (m && sys_obj_of_map(run->vm, m))
+	/* an inner map this run got from a map-in-map (and holds until it ends); no other map */
+	if (m && sys_run_has_map(run, m))
 		return m;
 	vm_fault(run, -EINVAL, helper, (uintptr_t)r, 0);
 	return NULL;
@@ -58,9 +58,13 @@ uint64_t hlp_map_lookup_elem(ARGS)
 		struct sys_obj *o = id ? sys_get_by_id(run->vm, id, SYS_MAP) : NULL;
 		if (!o)
 			return 0;
-		struct map *inner = o->map;
-		sys_put(run->vm, o); /* the outer map keeps it alive */
-		return (uintptr_t)inner;
+		/* The outer map's entry may be deleted or replaced by another thread at any moment: the run
+		 * holds the inner map until it ends, for the helpers it is passed to and its values' memory. */
+		if (sys_run_hold(run, o)) {
+			vm_fault(run, -ENOMEM, "bpf_map_lookup_elem: no memory to hold the inner map", 0, 0);
+			return 0;
+		}
+		return (uintptr_t)o->map;
 	}
 	return (uintptr_t)map_lookup(m, key, run->slot);
 }
@@ -172,28 +176,34 @@ uint64_t hlp_ringbuf_reserve(ARGS)
 	return (uintptr_t)map_ringbuf_reserve(m, r2, r3);
 }
 
-/* A pointer from bpf_ringbuf_reserve(): inside some ring buffer the program uses, record busy. */
+/* Is p a record of ring buffer m whose header says busy? */
+static bool reserved_in(struct map *m, uintptr_t a)
+{
+	if (map_type(m) != BPF_MAP_TYPE_RINGBUF)
+		return false;
+	void *lo;
+	size_t len;
+	bool w;
+	map_region(m, &lo, &len, &w);
+	/* len covers both mappings of the data; a record's header is always in the first */
+	if (a >= (uintptr_t)lo + 8 && a - (uintptr_t)lo <= len / 2 && (a - (uintptr_t)lo) % 8 == 0) {
+		uint32_t h;
+		memcpy(&h, (const void *)(a - 8), 4);
+		return h & (1u << 31);
+	}
+	return false;
+}
+
+/* A pointer from bpf_ringbuf_reserve(): inside some ring buffer the program uses (or an inner ring
+ * buffer the run holds), record busy. */
 static struct map *reserved_owner(struct vm_run *run, uint64_t p)
 {
 	const struct vm_prog *prog = run->prog;
-	for (size_t i = 0; i < prog->used_map_cnt; i++) {
-		struct map *m = prog->used_maps[i];
-		if (map_type(m) != BPF_MAP_TYPE_RINGBUF)
-			continue;
-		void *lo;
-		size_t len;
-		bool w;
-		map_region(m, &lo, &len, &w);
-		uintptr_t a = (uintptr_t)p;
-		/* len covers both mappings of the data; a record's header is always in the first */
-		if (a >= (uintptr_t)lo + 8 && a - (uintptr_t)lo <= len / 2 && (a - (uintptr_t)lo) % 8 == 0) {
-			uint32_t h;
-			memcpy(&h, (const void *)(a - 8), 4);
-			if (h & (1u << 31))
-				return m;
-		}
-	}
-	return NULL;
+	for (size_t i = 0; i < prog->used_map_cnt; i++)
+		if (reserved_in(prog->used_maps[i], (uintptr_t)p))
+			return prog->used_maps[i];
+	struct map *m = p >= 8 ? sys_run_map_at(run, (uintptr_t)p - 8, 8) : NULL;
+	return m && reserved_in(m, (uintptr_t)p) ? m : NULL;
 }
 
 static uint64_t commit(struct vm_run *run, uint64_t p, uint64_t flags, bool discard, const char *name)

@@ -275,7 +275,7 @@ static void report_fault(struct bpfvm *vm, const struct vm_run *run)
 {
 	char msg[256];
 	int n = snprintf(msg, sizeof(msg), "bpf_timer callback of prog '%s': insn %zu: %s addr=0x%lx size=%u (%d)\n",
-			 run->prog->name, run->fault_pc, run->fault_what ? run->fault_what : "fault",
+			 vm_fault_prog(run)->name, run->fault_pc, run->fault_what ? run->fault_what : "fault",
 			 (unsigned long)run->fault_addr, run->fault_size, run->err);
 	size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
 	if (vm->print)
@@ -307,10 +307,9 @@ static void run_callback(struct hlp_timers *ts, struct vm_prog *prog, uint64_t f
 	vm_call_subprog(&run, fn, (uintptr_t)m, (uintptr_t)key, (uintptr_t)value, 0, 0);
 	if (key != small)
 		free(key);
-	if (run.tail_obj)
-		sys_put(ts->vm, run.tail_obj);
 	if (run.err)
 		report_fault(ts->vm, &run);
+	sys_run_put(&run); /* after the report, which may name a program only the run holds */
 }
 
 static void *timer_thread(void *arg)

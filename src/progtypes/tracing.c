@@ -56,24 +56,22 @@ static int run_mem(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len
 	/* r2 = len: vm_exec() passes r1 only, so run the engine here as sys.c's run_plain() does */
 	uint64_t r0 = 0;
 	uint32_t n = repeat ? repeat : 1;
-	for (uint32_t i = 0; i < n && !run.err; i++) {
+	int err = 0;
+	for (uint32_t i = 0; i < n && !err; i++) {
 		run.slot = sys_slot_get(vm);
 		r0 = vm_interp(&run, (uintptr_t)mem, len);
 		sys_slot_put(vm, run.slot);
-		if (run.tail_obj) {
-			sys_put(vm, run.tail_obj);
-			run.tail_obj = NULL;
+		if (run.err) {
+			char what[96];
+			err = sys_err(vm, run.err, "prog '%s': insn %zu: %s", vm_fault_prog(&run)->name, run.fault_pc,
+				      vm_fault_text(&run, what, sizeof(what)));
 		}
+		sys_run_put(&run); /* after the report, which may name a program only the run holds */
 		run.prog = prog;
 	}
 	*retval = (uint32_t)r0;
 	*duration = 0;
-	if (run.err) {
-		char what[96];
-		return sys_err(vm, run.err, "prog '%s': insn %zu: %s", prog->name, run.fault_pc,
-			       vm_fault_text(&run, what, sizeof(what)));
-	}
-	return 0;
+	return err;
 }
 
 int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr)

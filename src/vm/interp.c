@@ -162,7 +162,7 @@ bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool w
 		r = prog_region(run, addr, len);
 	if (r)
 		return region_allows(r, write);
-	return sys_mem_ok_dynamic(run->vm, addr, len, write);
+	return sys_mem_ok_dynamic(run, addr, len, write);
 }
 
 /* The regions the interpreter's last accesses outside the stack fell in, so that the next access to
@@ -203,7 +203,7 @@ static bool mem_ok_remember(const struct vm_run *run, uintptr_t addr, size_t len
 		c->map = *r;
 		return region_allows(r, write);
 	}
-	return sys_mem_ok_dynamic(run->vm, addr, len, write);
+	return sys_mem_ok_dynamic(run, addr, len, write);
 }
 
 bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable)
@@ -242,9 +242,11 @@ static inline void zero_frame(uintptr_t lo)
  * prologue sets its own counter slot to BPF_MAX_LOOPS.  The caller's frame pointer comes from the
  * interpreter's own record (`fp`), never from reg[10]: the program cannot write r10 (isa_validate()),
  * and even if a rule there were missed, a forged r10 would be data, not the frame accesses are checked
- * against. */
+ * against.  `prog` is the caller's program: a subprogram may tail-call, and the target's exit then
+ * returns into the caller (the run keeps both alive). */
 struct frame {
 	const struct vm_insn *ret;
+	struct vm_prog *prog;
 	uint64_t r6, r7, r8, r9;
 	uintptr_t fp;
 	uint32_t may_goto_left;
@@ -488,7 +490,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	local_call_to_t:
 		if (depth + 1 >= VM_MAX_FRAMES || fp - VM_STACK_SIZE <= (uintptr_t)stack_floor)
 			FAULT(-E2BIG, "call stack too deep", 0, 0);
-		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], fp, may_goto_left };
+		frames[depth++] = (struct frame){ pc, run->prog, reg[6], reg[7], reg[8], reg[9], fp, may_goto_left };
 		fp -= VM_STACK_SIZE;
 		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
@@ -503,7 +505,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_CALL_LOCAL:
 		if (depth + 1 >= VM_MAX_FRAMES || fp - VM_STACK_SIZE <= (uintptr_t)stack_floor)
 			FAULT(-E2BIG, "call stack too deep", 0, 0);
-		frames[depth++] = (struct frame){ pc, reg[6], reg[7], reg[8], reg[9], fp, may_goto_left };
+		frames[depth++] = (struct frame){ pc, run->prog, reg[6], reg[7], reg[8], reg[9], fp, may_goto_left };
 		fp -= VM_STACK_SIZE;
 		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
@@ -524,6 +526,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		}
 		depth--;
 		pc = frames[depth].ret;
+		run->prog = frames[depth].prog;
 		reg[6] = frames[depth].r6;
 		reg[7] = frames[depth].r7;
 		reg[8] = frames[depth].r8;
@@ -535,16 +538,19 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		may_goto_left = frames[depth].may_goto_left;
 		NEXT();
 	do_TAIL_CALL: {
-		/* bpf_tail_call(ctx, prog_array, index): on success the new program starts on the same stack
-		 * frame; on failure execution continues (Linux).  Only from the outermost frame here. */
+		/* bpf_tail_call(ctx, prog_array, index): on success the new program replaces the current
+		 * frame's (same stack frame; from a subprogram, its exit returns to the subprogram's caller); on
+		 * failure execution continues (Linux).  The run holds the target until it ends. */
 		struct vm_prog *np;
 		hit.run.hi = hit.run.lo;
 		hit.map.hi = hit.map.lo;
-		if (run->tail_calls >= VM_MAX_TAIL_CALLS ||
-		    !(np = sys_tail_call_target(run, reg[2], reg[3])))
+		if (run->tail_calls >= VM_MAX_TAIL_CALLS)
 			NEXT();
+		np = sys_tail_call_target(run, reg[2], reg[3]);
 		if (UNLIKELY(run->err))
 			goto fault;
+		if (!np)
+			NEXT();
 		run->tail_calls++;
 		run->prog = np;
 		may_goto_left = VM_MAY_GOTO_BUDGET;  /* the new program's prologue resets it in Linux */
@@ -667,6 +673,7 @@ out_of_budget:
 fault:
 	run->budget = budget;
 	run->fault_pc = (size_t)(pc - run->prog->insns);
+	run->fault_prog = run->prog;
 	return 0;
 #undef DST
 #undef SRC
@@ -695,6 +702,7 @@ uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t 
 	const struct vm_insn *t = (const struct vm_insn *)(uintptr_t)fn;
 	uint8_t *fp = (uint8_t *)(uintptr_t)run->fp;
 	uint64_t saved_fp = run->fp;
+	struct vm_prog *caller = run->prog; /* a callback that tail-called still returns to it */
 
 	if (t < base || t >= base + run->prog->cnt || ((uintptr_t)t - (uintptr_t)base) % sizeof(*t)) {
 		vm_fault(run, -EINVAL, "callback is not a subprogram of the program", (uintptr_t)fn, 0);
@@ -706,5 +714,6 @@ uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t 
 	}
 	uint64_t r = interp(run, t, a1, a2, a3, a4, a5, fp - VM_STACK_SIZE);
 	run->fp = saved_fp;
+	run->prog = caller;
 	return r;
 }

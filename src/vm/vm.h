@@ -76,6 +76,19 @@ struct vm_prog {
 	size_t jit_len;
 };
 
+/* References a run holds until it ends (sys_run_put()): every program it entered by a tail call and
+ * every inner map a map-in-map lookup gave it.  Another thread deleting a prog array slot or an outer
+ * map's entry meanwhile drops only the array's reference, so code the run will return into and maps it
+ * still uses stay alive until the run is over, as RCU keeps them in Linux.  The first
+ * VM_RUN_REFS_INLINE need no allocation (a run takes at most VM_MAX_TAIL_CALLS programs). */
+#define VM_RUN_REFS_INLINE 6u
+struct vm_run_refs {
+	uint32_t cnt;                 /* entries in use: first[], then more[] */
+	uint32_t more_cap;
+	struct sys_obj *first[VM_RUN_REFS_INLINE];
+	struct sys_obj **more;        /* heap, NULL until needed; freed by sys_run_put() */
+};
+
 /* State of one program invocation.  Lives on the caller's stack; nothing here is shared. */
 struct vm_run {
 	struct bpfvm *vm;
@@ -85,13 +98,14 @@ struct vm_run {
 	uint32_t *spin_held;          /* the bpf_spin_lock this run holds, released when the run ends */
 	int err;                      /* 0, or the negative errno that stopped the run */
 	size_t fault_pc;
+	const struct vm_prog *fault_prog; /* the program fault_pc is in (NULL: run->prog) */
 	const char *fault_what;
 	uintptr_t fault_addr;
 	uint32_t fault_size;
 	bool fault_leak;              /* the fault is a pointer leak: "R<fault_size> <fault_what>", no address */
 	bool untrusted;               /* Linux's unprivileged rules at run time (bpfvm_opts.untrusted) */
 	uint32_t tail_calls;
-	struct sys_obj *tail_obj;     /* reference on the current tail-call target, dropped by vm_exec */
+	struct vm_run_refs refs;      /* programs and inner maps the run reached (see struct vm_run_refs) */
 	const uint8_t *pkt;           /* for legacy LD_ABS/LD_IND: packet start and length */
 	uint32_t pkt_len;
 	void *ctx;                    /* r1 at entry */
@@ -145,6 +159,12 @@ static inline bool vm_mem_ok(const struct vm_run *run, uintptr_t addr, size_t le
 	if (vm_stack_ok(run->fp - VM_STACK_SIZE, vm_stack_top(run), addr, len))
 		return true;
 	return vm_mem_ok_slow(run, addr, len, write);
+}
+
+/* The program the recorded fault is in, for the report: alive until sys_run_put(). */
+static inline const struct vm_prog *vm_fault_prog(const struct vm_run *run)
+{
+	return run->fault_prog ? run->fault_prog : run->prog;
 }
 
 /* Records a fault (first one wins) and makes the engine stop. */
