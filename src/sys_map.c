@@ -166,9 +166,9 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 	int err = fd_value_to_id(vm, m, value, &id, &o);
 	if (err)
 		return err;
-	/* the map holds o's reference from here; the previous occupant's goes */
-	old = map_lookup_id(m, key); /* takes the map lock itself */
-	err = map_sys_update(m, key, &id, flags);
+	/* the map holds o's reference from here; the previous occupant's goes (read in the same lock
+	 * hold as the store: two threads replacing one slot must not both drop the same occupant) */
+	err = map_sys_swap_id(m, key, id, flags, &old);
 	if (err) {
 		sys_put(vm, o);
 		return err;
@@ -179,8 +179,10 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 
 static int do_delete(struct bpfvm *vm, struct map *m, const void *key)
 {
-	uint32_t old = map_is_fd_map(m) ? map_lookup_id(m, key) : 0;
-	int err = map_sys_delete(m, key);
+	if (!map_is_fd_map(m))
+		return map_sys_delete(m, key);
+	uint32_t old;
+	int err = map_sys_swap_id(m, key, 0, 0, &old);
 	if (!err)
 		put_id(vm, m, old);
 	return err;

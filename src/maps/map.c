@@ -394,6 +394,29 @@ uint32_t map_lookup_id(struct map *m, const void *key)
 	return id;
 }
 
+int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags, uint32_t *old)
+{
+	*old = 0;
+	if (!m->ops->fd_values)
+		return -EINVAL;
+	if (m->user_rdonly || m->hdr->frozen)
+		return -EPERM;
+	if (id && ((flags & 0xffffffffu) > BPF_F_LOCK || (flags >> 32)))
+		return -EINVAL;
+	if (id && (flags & BPF_F_LOCK))
+		return -EINVAL; /* no spin lock in an id */
+	map_lock(m);
+	uint32_t prev = 0;
+	void *v = m->ops->lookup(m, key);
+	if (v)
+		memcpy(&prev, v, 4);
+	long r = id ? m->ops->update(m, key, &id, flags, MAP_ALL_CPUS) : m->ops->delete(m, key);
+	map_unlock(m);
+	if (!r)
+		*old = prev;
+	return (int)r;
+}
+
 uint32_t map_prog_array_get(struct map *m, uint32_t index)
 {
 	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)

@@ -166,6 +166,10 @@ int map_sys_delete(struct map *m, const void *key);
 int map_sys_get_next_key(struct map *m, const void *key, void *next);
 int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint64_t flags);
 int map_freeze(struct map *m);
+/* fd maps: stores object id `id` under key (id 0: deletes the key) and gives the id it replaced in *old
+ * (0: none), in one hold of the map lock, so that threads replacing one slot at once each learn a
+ * different previous occupant (whose reference the caller drops once). */
+int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags, uint32_t *old);
 
 /* pinning: path is absolute inside the pin root */
 int map_pin(struct map *m, const char *path, struct diag *log);
