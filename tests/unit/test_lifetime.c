@@ -348,6 +348,301 @@ TEST(inner_map_deleted_while_for_each_walks_it)
 	bpfvm_free(vm);
 }
 
+/* ---- item 7: a program reaches its own maps only --------------------------------------------------- */
+
+static uint64_t run_ok(struct bpfvm *vm, int fd, void *mem, size_t len)
+{
+	uint64_t r0 = 0;
+	int err = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, len, &r0);
+	CHECK_EQ_U64(err, 0);
+	if (err)
+		printf("  run: %s\n", bpfvm_errmsg(vm));
+	return r0;
+}
+
+/* Another program's map (its address learnt from a program that returns it) is neither memory nor a map
+ * argument for a program that does not reference it, though it lives in the same instance. */
+TEST(other_programs_maps_are_out_of_reach)
+{
+	struct bpfvm *vm = new_vm();
+	int secret = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	int own = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	uint32_t k0 = 0;
+	uint64_t v = 0x1122334455667788ull;
+	CHECK(UPD(vm, secret, &k0, &v, 0) == 0);
+	const struct bpf_insn value_addr[] = { LD_VALUE(0, secret, 0), EXIT };
+	const struct bpf_insn map_addr[] = { LD_MAP(0, secret), EXIT };
+	int fa = bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, value_addr, N(value_addr), "value_addr");
+	int fm = bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, map_addr, N(map_addr), "map_addr");
+	CHECK(fa >= 0 && fm >= 0);
+	uint64_t addrs[2] = { run_ok(vm, fa, NULL, 0), run_ok(vm, fm, NULL, 0) };
+	CHECK(addrs[0] != 0 && addrs[1] != 0);
+
+	/* r0 = *(u64 *)mem[0], by a program whose own map is another one */
+	const struct bpf_insn read[] = {
+		LD_VALUE(3, own, 0),
+		INSN(BPF_LDX | BPF_MEM | BPF_DW, 2, 1, 0, 0),
+		INSN(BPF_LDX | BPF_MEM | BPF_DW, 0, 2, 0, 0),
+		EXIT,
+	};
+	/* r0 = bpf_map_lookup_elem((map *)mem[1], &0) */
+	const struct bpf_insn lookup[] = {
+		LD_VALUE(3, own, 0),
+		INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, 1, 8, 0),
+		MOV_X(2, 10),
+		ADD_K(2, -4),
+		CALL(BPF_FUNC_map_lookup_elem),
+		EXIT,
+	};
+	int fr = bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, read, N(read), "reader");
+	int fl = bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, lookup, N(lookup), "looker");
+	CHECK(fr >= 0 && fl >= 0);
+	uint64_t r0 = 0;
+	CHECK_EQ_U64(bpfvm_prog_run(vm, fr, BPFVM_ENGINE_INTERP, addrs, sizeof(addrs), &r0), -EFAULT);
+	CHECK(strstr(bpfvm_errmsg(vm), "prog 'reader': insn 3: invalid memory read") != NULL);
+	CHECK_EQ_U64(bpfvm_prog_run(vm, fl, BPFVM_ENGINE_INTERP, addrs, sizeof(addrs), &r0), -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "bpf_map_lookup_elem: R1 is not a map") != NULL);
+	bpfvm_free(vm);
+}
+
+/* ---- item 10: churn under running programs ----------------------------------------------------------- */
+
+#define CHURN 300
+#define RUNNERS 2
+#define MUTATORS 2
+
+struct churn {
+	struct bpfvm *vm;
+	int outer, pa;
+	uint32_t entry_id;
+	atomic_int mutators_left;
+	atomic_long runs, bad;
+};
+
+/* Runs the entry program through a handle of its own, until the mutators are done. */
+static void *churn_runner(void *arg)
+{
+	struct churn *c = arg;
+	while (atomic_load(&c->mutators_left) > 0) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.prog_id = c->entry_id;
+		int fd = (int)bpfvm_bpf(c->vm, BPF_PROG_GET_FD_BY_ID, &a, sizeof(a));
+		if (fd < 0) {
+			atomic_fetch_add(&c->bad, 1);
+			continue;
+		}
+		uint64_t r0 = 0;
+		int err = bpfvm_prog_run(c->vm, fd, BPFVM_ENGINE_INTERP, NULL, 0, &r0);
+		/* 1: no target in slot 0; 2: the target, slot 1 empty; 3: both */
+		if (err || r0 < 1 || r0 > 3) {
+			printf("  run: err %d r0 %" PRIu64 ": %s\n", err, r0, bpfvm_errmsg(c->vm));
+			atomic_fetch_add(&c->bad, 1);
+		}
+		atomic_fetch_add(&c->runs, 1);
+		bpfvm_close(c->vm, fd);
+	}
+	return NULL;
+}
+
+/* A tail-call target: bumps the inner map's counter if there is one, then tail-calls slot 1 from a
+ * subprogram. */
+static int load_target(struct bpfvm *vm, int outer, int pa)
+{
+	const struct bpf_insn t[] = {
+		/* 0 */ CALL_LOCAL(2),
+		/* 1 */ EXIT,
+		/* 2 */ EXIT,                           /* (unreached) */
+		/* 3 */ MOV_X(6, 1),
+		/* 4 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		/* 5 */ LD_MAP(1, outer),
+		/* 7 */ MOV_X(2, 10),
+		/* 8 */ ADD_K(2, -4),
+		/* 9 */ CALL(BPF_FUNC_map_lookup_elem),
+		/* 10 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 7, 0),
+		/* 11 */ MOV_X(1, 0),
+		/* 12 */ MOV_X(2, 10),
+		/* 13 */ ADD_K(2, -4),
+		/* 14 */ CALL(BPF_FUNC_map_lookup_elem),
+		/* 15 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2, 0),
+		/* 16 */ MOV_K(1, 1),
+		/* 17 */ INSN(BPF_STX | BPF_ATOMIC | BPF_DW, 0, 1, 0, BPF_ADD),
+		/* 18 */ MOV_X(1, 6),
+		/* 19 */ LD_MAP(2, pa),
+		/* 21 */ MOV_K(3, 1),
+		/* 22 */ CALL(BPF_FUNC_tail_call),
+		/* 23 */ MOV_K(0, 2),
+		/* 24 */ EXIT,
+	};
+	return bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, t, N(t), "target");
+}
+
+/* Replaces and deletes outer[0], prog array slots 0 and 1, with fresh maps and programs whose handles
+ * it closes at once: the slot holds the only reference, and two mutators race on each slot. */
+static void *churn_mutator(void *arg)
+{
+	struct churn *c = arg;
+	const struct bpf_insn leaf[] = { MOV_K(0, 3), EXIT };
+	uint32_t k0 = 0, k1 = 1;
+	for (int i = 0; i < CHURN; i++) {
+		int inner = mk(c->vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+		int target = load_target(c->vm, c->outer, c->pa);
+		int l = bpfvm_prog_load(c->vm, BPF_PROG_TYPE_UNSPEC, leaf, N(leaf), "leaf");
+		if (inner < 0 || target < 0 || l < 0) {
+			atomic_fetch_add(&c->bad, 1);
+			break;
+		}
+		if (UPD(c->vm, c->outer, &k0, &inner, 0) || UPD(c->vm, c->pa, &k0, &target, 0) ||
+		    UPD(c->vm, c->pa, &k1, &l, 0))
+			atomic_fetch_add(&c->bad, 1);
+		bpfvm_close(c->vm, inner);
+		bpfvm_close(c->vm, target);
+		bpfvm_close(c->vm, l);
+		/* the other mutator may have emptied a slot first: -ENOENT is no error */
+		long e1 = i % 3 == 0 ? DEL(c->vm, c->outer, &k0) : 0, e2 = i % 5 == 0 ? DEL(c->vm, c->pa, &k0) : 0;
+		long e3 = i % 7 == 0 ? DEL(c->vm, c->pa, &k1) : 0;
+		if ((e1 && e1 != -ENOENT) || (e2 && e2 != -ENOENT) || (e3 && e3 != -ENOENT))
+			atomic_fetch_add(&c->bad, 1);
+	}
+	atomic_fetch_sub(&c->mutators_left, 1);
+	return NULL;
+}
+
+static uint32_t count_ids(struct bpfvm *vm, int cmd)
+{
+	union bpf_attr a;
+	uint32_t n = 0;
+	memset(&a, 0, sizeof(a));
+	while (bpfvm_bpf(vm, cmd, &a, sizeof(a)) == 0) {
+		n++;
+		a.start_id = a.next_id;
+	}
+	return n;
+}
+
+TEST(maps_and_slots_churn_under_running_programs)
+{
+	struct churn c = { .vm = new_vm() };
+	int tmpl = mk(c.vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	a.key_size = 4;
+	a.value_size = 4;
+	a.max_entries = 1;
+	a.inner_map_fd = (uint32_t)tmpl;
+	c.outer = (int)bpfvm_bpf(c.vm, BPF_MAP_CREATE, &a, sizeof(a));
+	c.pa = mk(c.vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+	bpfvm_close(c.vm, tmpl);
+	/* the entry: tail_call(ctx, pa, 0), else r0 = 1 */
+	const struct bpf_insn entry[] = { LD_MAP(2, c.pa), MOV_K(3, 0), CALL(BPF_FUNC_tail_call), MOV_K(0, 1), EXIT };
+	int e = bpfvm_prog_load(c.vm, BPF_PROG_TYPE_UNSPEC, entry, N(entry), "entry");
+	CHECK(c.outer >= 0 && c.pa >= 0 && e >= 0);
+	c.entry_id = obj_id(c.vm, e);
+	atomic_init(&c.mutators_left, MUTATORS);
+
+	pthread_t rt[RUNNERS], mt[MUTATORS];
+	for (int i = 0; i < RUNNERS; i++)
+		CHECK(pthread_create(&rt[i], NULL, churn_runner, &c) == 0);
+	for (int i = 0; i < MUTATORS; i++)
+		CHECK(pthread_create(&mt[i], NULL, churn_mutator, &c) == 0);
+	for (int i = 0; i < MUTATORS; i++)
+		pthread_join(mt[i], NULL);
+	for (int i = 0; i < RUNNERS; i++)
+		pthread_join(rt[i], NULL);
+	CHECK_EQ_U64(atomic_load(&c.bad), 0);
+	CHECK(atomic_load(&c.runs) > 0);
+
+	/* every reference the slots and runs took is gone with the last handles: no object left.  (The
+	 * targets reference the prog array that holds them: emptying it breaks that cycle, which Linux
+	 * breaks when the array's last user handle closes.) */
+	uint32_t k0 = 0, k1 = 1;
+	DEL(c.vm, c.pa, &k0);
+	DEL(c.vm, c.pa, &k1);
+	bpfvm_close(c.vm, e);
+	bpfvm_close(c.vm, c.pa);
+	bpfvm_close(c.vm, c.outer);
+	CHECK_EQ_U64(count_ids(c.vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(count_ids(c.vm, BPF_MAP_GET_NEXT_ID), 0);
+	bpfvm_free(c.vm);
+}
+
+/* Two threads replacing one slot at once: each replacement drops the reference of the occupant it
+ * replaced, exactly once, so no object goes early (while a handle still names it) or stays. */
+#define SWAPS 20000
+
+struct swapper {
+	struct bpfvm *vm;
+	int map;               /* prog array or array of maps */
+	int objs[2];           /* what this thread stores, alternately */
+	atomic_long *bad;
+};
+
+static void *swapper_main(void *arg)
+{
+	struct swapper *w = arg;
+	uint32_t k0 = 0;
+	for (int i = 0; i < SWAPS; i++) {
+		long e = i % 16 == 15 ? DEL(w->vm, w->map, &k0) : UPD(w->vm, w->map, &k0, &w->objs[i & 1], 0);
+		if (e && e != -ENOENT)
+			atomic_fetch_add(w->bad, 1);
+	}
+	return NULL;
+}
+
+TEST(one_slot_replaced_by_two_threads)
+{
+	struct bpfvm *vm = new_vm();
+	atomic_long bad = 0;
+	const struct bpf_insn leaf[] = { MOV_K(0, 3), EXIT };
+	int tmpl = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_HASH_OF_MAPS;
+	a.key_size = 4;
+	a.value_size = 4;
+	a.max_entries = 1;
+	a.inner_map_fd = (uint32_t)tmpl;
+	int outer = (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+	CHECK(outer >= 0 && pa >= 0);
+	struct swapper w[4];
+	uint32_t ids[4][2];
+	for (int t = 0; t < 4; t++) {
+		w[t] = (struct swapper){ .vm = vm, .map = t < 2 ? pa : outer, .bad = &bad };
+		for (int j = 0; j < 2; j++) {
+			w[t].objs[j] = t < 2 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, leaf, N(leaf), "leaf")
+					     : mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+			CHECK(w[t].objs[j] >= 0);
+			ids[t][j] = obj_id(vm, w[t].objs[j]);
+		}
+	}
+	pthread_t th[4];
+	for (int t = 0; t < 4; t++)
+		CHECK(pthread_create(&th[t], NULL, swapper_main, &w[t]) == 0);
+	for (int t = 0; t < 4; t++)
+		pthread_join(th[t], NULL);
+	CHECK_EQ_U64(atomic_load(&bad), 0);
+	/* each object is still there for its handle ... */
+	for (int t = 0; t < 4; t++)
+		for (int j = 0; j < 2; j++)
+			CHECK(alive(vm, t < 2 ? BPF_PROG_GET_FD_BY_ID : BPF_MAP_GET_FD_BY_ID, ids[t][j]));
+	/* ... and goes with it once the slots are empty */
+	uint32_t k0 = 0;
+	DEL(vm, pa, &k0);
+	DEL(vm, outer, &k0);
+	for (int t = 0; t < 4; t++)
+		for (int j = 0; j < 2; j++)
+			bpfvm_close(vm, w[t].objs[j]);
+	bpfvm_close(vm, tmpl);
+	bpfvm_close(vm, pa);
+	bpfvm_close(vm, outer);
+	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(tail_call_target_deleted_while_a_subprogram_runs);
@@ -355,5 +650,8 @@ int main(void)
 	RUN(tail_call_target_deleted_then_faults);
 	RUN(tail_call_target_deleted_then_faults_test_run);
 	RUN(inner_map_deleted_while_for_each_walks_it);
+	RUN(other_programs_maps_are_out_of_reach);
+	RUN(maps_and_slots_churn_under_running_programs);
+	RUN(one_slot_replaced_by_two_threads);
 	return test_done();
 }
