@@ -487,6 +487,8 @@ void sys_run_put(struct vm_run *run)
 {
 	struct vm_run_refs *r = &run->refs;
 
+	if (!r->cnt) /* most runs: nothing taken (and `more` only exists past the inline entries) */
+		return;
 	for (uint32_t i = 0; i < r->cnt; i++)
 		sys_put(run->vm, *run_ref(r, i));
 	free(r->more);
