@@ -35,18 +35,6 @@ static bool in_table(const struct vm_region *t, size_t cnt, uint64_t v)
 	return false;
 }
 
-/* Does the program reference a map of maps, so that inner maps (values and map pointers outside its
- * own tables) can reach it? */
-static bool has_inner_maps(const struct vm_prog *p)
-{
-	for (size_t i = 0; i < p->used_map_cnt; i++) {
-		uint32_t t = map_type(p->used_maps[i]);
-		if (t == BPF_MAP_TYPE_ARRAY_OF_MAPS || t == BPF_MAP_TYPE_HASH_OF_MAPS)
-			return true;
-	}
-	return false;
-}
-
 bool hlp_is_ptr(const struct vm_run *run, uint64_t v)
 {
 	const struct vm_prog *p = run->prog;
@@ -70,10 +58,8 @@ bool hlp_is_ptr(const struct vm_run *run, uint64_t v)
 			if (in_range((uintptr_t)r->addr, (uintptr_t)r->addr + r->len, v))
 				return true;
 		}
-	if (!has_inner_maps(p))
-		return false;
-	return sys_obj_of_map(run->vm, (const struct map *)(uintptr_t)v) ||
-	       sys_mem_ok_dynamic(run->vm, (uintptr_t)v, 1, false) || sys_mem_ok_dynamic(run->vm, (uintptr_t)v, 1, true);
+	/* inner maps the run got from a map-in-map (the only other maps it can reach), and their values */
+	return sys_run_has_map(run, (const struct map *)(uintptr_t)v) || sys_run_map_at(run, (uintptr_t)v, 1);
 }
 
 void hlp_store_leak(struct vm_run *run, unsigned reg, uintptr_t addr)
@@ -83,7 +69,7 @@ void hlp_store_leak(struct vm_run *run, unsigned reg, uintptr_t addr)
 	if (run->ctx_ok && run->region_cnt && addr >= run->regions[0].lo && addr < run->regions[0].hi)
 		into = "leaks addr into ctx";
 	else if (in_table(run->prog->map_regions, run->prog->map_region_cnt, addr) ||
-		 sys_mem_ok_dynamic(run->vm, addr, 1, true))
+		 sys_mem_ok_dynamic(run, addr, 1, true))
 		into = "leaks addr into map";
 	else if (run->ctx_ok && in_table(run->regions + 1, run->region_cnt ? run->region_cnt - 1 : 0, addr))
 		into = "leaks addr into packet"; /* runs of a type: the regions after the ctx hold the packet */
@@ -114,7 +100,7 @@ static const struct map *map_of(const struct vm_run *run, uint64_t r)
 	for (size_t i = 0; i < p->used_map_cnt; i++)
 		if ((uintptr_t)p->used_maps[i] == r)
 			return p->used_maps[i];
-	if (r && has_inner_maps(p) && sys_obj_of_map(run->vm, (const struct map *)(uintptr_t)r))
+	if (r && sys_run_has_map(run, (const struct map *)(uintptr_t)r))
 		return (const struct map *)(uintptr_t)r;
 	return NULL;
 }
