@@ -324,6 +324,8 @@ int bpfvm_object_prog_set_type(struct bpfvm_object *obj, size_t i, uint32_t prog
 #define BPFVM_LEGACY_SEC_PREFIX 1 /* a SEC() name typed by its prefix ("xdp1", "socket2") as bpf_load.c did */
 #define BPFVM_LEGACY_NOTYPE     2 /* a program from an STT_NOTYPE symbol at offset 0 of its section (old clang) */
 #define BPFVM_LEGACY_MAPS       4 /* struct bpf_map_def maps in a `maps` section */
+#define BPFVM_LEGACY_PROG_ARRAY 8 /* programs of sections "socket/N", "kprobe/N", "kretprobe/N" put at
+				   * index N of the first map, a prog array, at load (bpf_load.c) */
 unsigned int bpfvm_object_legacy(const struct bpfvm_object *obj);
 /* The relocated instructions given to PROG_LOAD (after load), owned by obj; NULL before. */
 const struct bpf_insn *bpfvm_object_prog_insns(const struct bpfvm_object *obj, size_t i, size_t *cnt);

@@ -889,6 +889,7 @@ static void legacy_note(struct runner *r)
 		{ BPFVM_LEGACY_SEC_PREFIX, "section names typed by prefix" },
 		{ BPFVM_LEGACY_NOTYPE, "programs from STT_NOTYPE symbols" },
 		{ BPFVM_LEGACY_MAPS, "struct bpf_map_def maps in section maps" },
+		{ BPFVM_LEGACY_PROG_ARRAY, "programs of sections socket/N in slot N of the first map" },
 	};
 	unsigned int l = bpfvm_object_legacy(r->obj);
 	const char *sep = ": ";

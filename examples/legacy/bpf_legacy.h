@@ -38,6 +38,7 @@ static int (*bpf_skb_store_bytes)(void *ctx, int off, void *from, int len, int f
 static int (*bpf_l3_csum_replace)(void *ctx, int off, int from, int to, int flags) =
 	(void *)BPF_FUNC_l3_csum_replace;
 static int (*bpf_redirect)(int ifindex, int flags) = (void *)BPF_FUNC_redirect;
+static void (*bpf_tail_call)(void *ctx, void *map, int index) = (void *)BPF_FUNC_tail_call;
 
 /* LD_ABS loads (socket filters): clang turns these into BPF_LD | BPF_ABS; the value comes back in host
  * order, and an offset past the packet ends the program with 0. */

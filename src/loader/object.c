@@ -85,6 +85,74 @@ static int collect_progs(struct bpfvm_object *obj)
 	return 0;
 }
 
+/* samples/bpf's bpf_load.c put the program of a section "socket/N", "kprobe/N" or "kretprobe/N" (N a
+ * number) at index N of the object's first map when that is a prog array: sockex3's parsers and
+ * tracex5's syscall handlers tail-call through slots no loader of theirs fills.  The index, or -1 when
+ * the section is not one of those. */
+static long legacy_slot(const char *sec)
+{
+	static const char *const pfx[] = { "socket/", "kprobe/", "kretprobe/" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(pfx); i++) {
+		size_t n = strlen(pfx[i]), d;
+		if (strncmp(sec, pfx[i], n))
+			continue;
+		d = strspn(sec + n, "0123456789");
+		if (d == 0 || d > 9 || sec[n + d])
+			return -1;
+		return strtol(sec + n, NULL, 10);
+	}
+	return -1;
+}
+
+/* The first map of the `maps` section (bpf_load.c's map_fd[0]) when it is a prog array, else NULL. */
+static struct ldr_map *legacy_prog_array(struct bpfvm_object *obj)
+{
+	struct ldr_map *first = NULL;
+
+	for (size_t i = 0; i < obj->map_cnt; i++)
+		if (obj->maps[i].kind == LDR_MAP_LEGACY && (!first || obj->maps[i].sec_off < first->sec_off))
+			first = &obj->maps[i];
+	return first && first->type == BPF_MAP_TYPE_PROG_ARRAY ? first : NULL;
+}
+
+/* At open: does the object rely on bpf_load.c's slots? */
+static void legacy_slots_check(struct bpfvm_object *obj)
+{
+	if (!legacy_prog_array(obj))
+		return;
+	for (size_t i = 0; i < obj->prog_cnt; i++)
+		if (legacy_slot(obj->progs[i].sec_name) >= 0)
+			obj->legacy |= BPFVM_LEGACY_PROG_ARRAY;
+}
+
+/* At load, after the programs: fills those slots. */
+static int legacy_slots_fill(struct bpfvm_object *obj)
+{
+	struct ldr_map *m = legacy_prog_array(obj);
+
+	if (!(obj->legacy & BPFVM_LEGACY_PROG_ARRAY) || !m)
+		return 0;
+	for (size_t i = 0; i < obj->prog_cnt; i++) {
+		const struct ldr_prog *p = &obj->progs[i];
+		long slot = legacy_slot(p->sec_name);
+		if (slot < 0 || p->fd < 0)
+			continue;
+		uint32_t key = (uint32_t)slot, val = (uint32_t)p->fd;
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)m->fd;
+		a.key = (uintptr_t)&key;
+		a.value = (uintptr_t)&val;
+		long err = bpfvm_bpf(obj->vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+		if (err)
+			return ldr_err(obj, p->sec_name, (int)err, "program '%s': cannot go to slot %ld of prog array '%s' "
+				       "(bpf_load.c's numbered sections; max_entries %u)", p->name, slot, m->real_name,
+				       m->max_entries);
+	}
+	return 0;
+}
+
 static int set_type(struct bpfvm_object *obj, struct ldr_prog *p, uint32_t prog_type)
 {
 	if (!bpfvm_prog_type_name(prog_type))
@@ -126,6 +194,7 @@ static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t l
 		}
 	if ((err = collect_progs(obj)) || (err = ldr_maps_collect(obj)))
 		goto fail;
+	legacy_slots_check(obj);
 	for (size_t i = 0; opts && opts->prog_type && i < obj->prog_cnt; i++)
 		if ((err = set_type(obj, &obj->progs[i], opts->prog_type)))
 			goto fail;
@@ -237,7 +306,7 @@ int bpfvm_object_load(struct bpfvm_object *obj)
 	for (size_t i = 0; i < obj->prog_cnt; i++)
 		if (obj->progs[i].autoload && (err = load_prog(obj, &obj->progs[i])))
 			goto fail;
-	if ((err = ldr_maps_fill_slots(obj)))
+	if ((err = ldr_maps_fill_slots(obj)) || (err = legacy_slots_fill(obj)))
 		goto fail;
 	obj->loaded = true;
 	return 0;

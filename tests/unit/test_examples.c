@@ -1410,6 +1410,8 @@ static const struct lcase lcases[] = {
 	{ "xdp1_kern", "xdp1", "xdp_prog1", BPF_PROG_TYPE_XDP, LEG_ALL },
 	{ "sockex1_kern", "socket1", "bpf_prog1", BPF_PROG_TYPE_SOCKET_FILTER, LEG_ALL },
 	{ "sockex2_kern", "socket2", "bpf_prog2", BPF_PROG_TYPE_SOCKET_FILTER, LEG_ALL },
+	/* tail calls through slots filled as bpf_load.c filled them */
+	{ "sockex3_kern", "socket/0", "main_prog", BPF_PROG_TYPE_SOCKET_FILTER, LEG_ALL | BPFVM_LEGACY_PROG_ARRAY },
 	/* "classifier" is a libbpf 1.x name too: only the symbols and maps are old */
 	{ "tcbpf1_kern", "classifier", "bpf_prog1", BPF_PROG_TYPE_SCHED_CLS, BPFVM_LEGACY_NOTYPE | BPFVM_LEGACY_MAPS },
 };
@@ -1505,14 +1507,20 @@ static const char *legacy_obj(const char *obj, char *path, size_t plen)
 	return path;
 }
 
-/* The kernel's side: samples/bpf's bpf_load.c in miniature. */
+/* The kernel's side: samples/bpf's bpf_load.c in miniature.  It creates every map of `maps`, loads
+ * section `sec` and, when the first map is a prog array, every section "socket/N" too, putting each at
+ * index N of that map (bpf_load.c's populate_prog_array()). */
 #define KLEG_MAX_MAPS 16
+#define KLEG_MAX_PROGS 16
 struct kleg {
 	int map_fd[KLEG_MAX_MAPS];
 	char map_name[KLEG_MAX_MAPS][64];
 	uint64_t map_off[KLEG_MAX_MAPS];
+	uint32_t map_type[KLEG_MAX_MAPS];
 	size_t map_cnt;
-	int prog_fd;
+	int prog_fds[KLEG_MAX_PROGS];
+	size_t prog_cnt;
+	int prog_fd;          /* section `sec`'s program */
 };
 
 static int kleg_map_fd(const void *obj, const char *name)
@@ -1528,13 +1536,69 @@ static void kleg_close(struct kleg *k)
 {
 	for (size_t i = 0; i < k->map_cnt; i++)
 		close(k->map_fd[i]);
-	if (k->prog_fd >= 0)
-		close(k->prog_fd);
-	k->map_cnt = 0;
+	for (size_t i = 0; i < k->prog_cnt; i++)
+		close(k->prog_fds[i]);
+	k->map_cnt = k->prog_cnt = 0;
 	k->prog_fd = -1;
 }
 
-/* Loads section `sec` of the file at path into the kernel as `type`.  NULL, or why not (log printed). */
+/* "socket/N": N, else -1. */
+static long kleg_slot(const char *name)
+{
+	if (strncmp(name, "socket/", 7) || !name[7] || strspn(name + 7, "0123456789") != strlen(name + 7))
+		return -1;
+	return strtol(name + 7, NULL, 10);
+}
+
+/* Relocates and loads section `si` (its relocation table `rel`, 0 when none).  The fd, or -1. */
+static int kleg_prog(struct kleg *k, const uint8_t *b, size_t len, size_t si, size_t rel, size_t maps,
+		     const Elf64_Sym *syms, const char *license, uint32_t type, const char *name)
+{
+	const Elf64_Shdr *ps = shdr_at(b, len, si), *rs = rel ? shdr_at(b, len, rel) : NULL;
+	struct bpf_insn *insns = malloc(ps->sh_size);
+	memcpy(insns, b + ps->sh_offset, ps->sh_size);
+	for (size_t i = 0; rs && i < rs->sh_size / sizeof(Elf64_Rel); i++) {
+		const Elf64_Rel *r = (const Elf64_Rel *)(b + rs->sh_offset) + i;
+		const Elf64_Sym *y = &syms[ELF64_R_SYM(r->r_info)];
+		struct bpf_insn *in = &insns[r->r_offset / 8];
+		int fd = -1;
+		for (size_t m = 0; m < k->map_cnt; m++)
+			if (y->st_shndx == maps && k->map_off[m] == y->st_value)
+				fd = k->map_fd[m];
+		if (fd < 0 || in->code != (BPF_LD | BPF_IMM | BPF_DW)) {
+			printf("  %s: a relocation that is not lddw of a map\n", name);
+			free(insns);
+			return -1;
+		}
+		in->src_reg = BPF_PSEUDO_MAP_FD;
+		in->imm = fd;
+	}
+	static char log[1 << 16];
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = type;
+	a.insns = (uintptr_t)insns;
+	a.insn_cnt = (uint32_t)(ps->sh_size / sizeof(struct bpf_insn));
+	a.license = (uintptr_t)license;
+	a.log_buf = (uintptr_t)log;
+	a.log_size = sizeof(log);
+	a.log_level = 1;
+	log[0] = 0;
+	long fd = kbpf(BPF_PROG_LOAD, &a);
+	free(insns);
+	if (fd < 0) {
+		printf("  kernel PROG_LOAD of %s: %ld\n%.2000s\n", name, fd, log);
+		return -1;
+	}
+	if (k->prog_cnt == KLEG_MAX_PROGS) {
+		close((int)fd);
+		return -1;
+	}
+	k->prog_fds[k->prog_cnt++] = (int)fd;
+	return (int)fd;
+}
+
+/* Loads the object at path into the kernel as above, every program as `type`.  NULL, or why not. */
 static const char *kleg_load(struct kleg *k, const char *path, const char *sec, uint32_t type)
 {
 	size_t len;
@@ -1546,7 +1610,7 @@ static const char *kleg_load(struct kleg *k, const char *path, const char *sec, 
 		return "cannot read the object";
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)b;
 	const Elf64_Shdr *shstr = shdr_at(b, len, eh->e_shstrndx), *symtab = NULL, *strtab = NULL;
-	size_t maps = 0, prog = 0, lic = 0, rel = 0;
+	size_t maps = 0, lic = 0;
 	for (size_t i = 1; shstr && shdr_at(b, len, i); i++) {
 		const Elf64_Shdr *sh = shdr_at(b, len, i);
 		const char *name = (const char *)b + shstr->sh_offset + sh->sh_name;
@@ -1557,19 +1621,14 @@ static const char *kleg_load(struct kleg *k, const char *path, const char *sec, 
 			maps = i;
 		} else if (!strcmp(name, "license")) {
 			lic = i;
-		} else if (!strcmp(name, sec)) {
-			prog = i;
 		}
 	}
-	for (size_t i = 1; prog && shdr_at(b, len, i); i++)
-		if (shdr_at(b, len, i)->sh_type == SHT_REL && shdr_at(b, len, i)->sh_info == prog)
-			rel = i;
-	if (!symtab || !strtab || !prog || !lic) {
+	if (!symtab || !strtab || !lic) {
 		free(b);
-		return "the object lacks a symbol table, the program section or the license";
+		return "the object lacks a symbol table or the license";
 	}
 	const Elf64_Sym *syms = (const Elf64_Sym *)(b + symtab->sh_offset);
-	size_t sym_cnt = symtab->sh_size / sizeof(Elf64_Sym), nmaps = 0;
+	size_t sym_cnt = symtab->sh_size / sizeof(Elf64_Sym), nmaps = 0, first = 0;
 	for (size_t i = 0; maps && i < sym_cnt; i++)
 		nmaps += syms[i].st_shndx == maps && ELF64_ST_TYPE(syms[i].st_info) != STT_SECTION && syms[i].st_name;
 	const Elf64_Shdr *ms = maps ? shdr_at(b, len, maps) : NULL;
@@ -1594,50 +1653,42 @@ static const char *kleg_load(struct kleg *k, const char *path, const char *sec, 
 				close((int)fd);
 			break;
 		}
+		if (k->map_off[first] > y->st_value)
+			first = k->map_cnt;
 		k->map_fd[k->map_cnt] = (int)fd;
 		k->map_off[k->map_cnt] = y->st_value;
+		k->map_type[k->map_cnt] = d[0];
 		snprintf(k->map_name[k->map_cnt++], 64, "%s", name);
 	}
-	const Elf64_Shdr *ps = shdr_at(b, len, prog);
-	struct bpf_insn *insns = malloc(ps->sh_size);
-	memcpy(insns, b + ps->sh_offset, ps->sh_size);
-	const Elf64_Shdr *rs = rel ? shdr_at(b, len, rel) : NULL;
-	for (size_t i = 0; rs && !why && i < rs->sh_size / sizeof(Elf64_Rel); i++) {
-		const Elf64_Rel *r = (const Elf64_Rel *)(b + rs->sh_offset) + i;
-		const Elf64_Sym *y = &syms[ELF64_R_SYM(r->r_info)];
-		struct bpf_insn *in = &insns[r->r_offset / 8];
-		int fd = -1;
-		for (size_t m = 0; m < k->map_cnt; m++)
-			if (y->st_shndx == maps && k->map_off[m] == y->st_value)
-				fd = k->map_fd[m];
-		if (fd < 0 || in->code != (BPF_LD | BPF_IMM | BPF_DW)) {
-			why = "a relocation that is not lddw of a map";
+	bool prog_array = k->map_cnt && k->map_type[first] == BPF_MAP_TYPE_PROG_ARRAY;
+	for (size_t i = 1; !why && shdr_at(b, len, i); i++) {
+		const char *name = (const char *)b + shstr->sh_offset + shdr_at(b, len, i)->sh_name;
+		long slot = prog_array ? kleg_slot(name) : -1;
+		if (strcmp(name, sec) && slot < 0)
+			continue;
+		size_t rel = 0;
+		for (size_t j = 1; shdr_at(b, len, j); j++)
+			if (shdr_at(b, len, j)->sh_type == SHT_REL && shdr_at(b, len, j)->sh_info == i)
+				rel = j;
+		int fd = kleg_prog(k, b, len, i, rel, maps, syms, (const char *)b + shdr_at(b, len, lic)->sh_offset, type,
+				   name);
+		if (fd < 0) {
+			why = "PROG_LOAD failed";
 			break;
 		}
-		in->src_reg = BPF_PSEUDO_MAP_FD;
-		in->imm = fd;
-	}
-	if (!why) {
-		static char log[1 << 16];
-		union bpf_attr a;
-		memset(&a, 0, sizeof(a));
-		a.prog_type = type;
-		a.insns = (uintptr_t)insns;
-		a.insn_cnt = (uint32_t)(ps->sh_size / sizeof(struct bpf_insn));
-		a.license = (uintptr_t)(b + shdr_at(b, len, lic)->sh_offset);
-		a.log_buf = (uintptr_t)log;
-		a.log_size = sizeof(log);
-		a.log_level = 1;
-		log[0] = 0;
-		long fd = kbpf(BPF_PROG_LOAD, &a);
-		if (fd < 0) {
-			printf("  kernel PROG_LOAD of %s: %ld\n%.2000s\n", sec, fd, log);
-			why = "PROG_LOAD failed";
-		} else {
-			k->prog_fd = (int)fd;
+		if (!strcmp(name, sec))
+			k->prog_fd = fd;
+		if (slot >= 0) {
+			uint32_t key = (uint32_t)slot, val = (uint32_t)fd;
+			union bpf_attr a;
+			memset(&a, 0, sizeof(a));
+			a.map_fd = (uint32_t)k->map_fd[first], a.key = (uintptr_t)&key, a.value = (uintptr_t)&val;
+			if (kbpf(BPF_MAP_UPDATE_ELEM, &a))
+				why = "a prog array slot could not be filled";
 		}
 	}
-	free(insns);
+	if (!why && k->prog_fd < 0)
+		why = "no such section";
 	free(b);
 	if (why)
 		kleg_close(k);
@@ -1645,7 +1696,7 @@ static const char *kleg_load(struct kleg *k, const char *path, const char *sec, 
 }
 
 /* bpfvm's side: the object opened as any other (opts NULL) or with a type (opts), then loaded.  As
- * tc's `sec NAME` does, only section `sec` is loaded (tcbpf1_kern's other section has no type). */
+ * with tc's `sec NAME`, a section without a type other than `sec` is not (tcbpf1_kern's second one). */
 static int load_legacy(struct loaded *l, const char *path, const char *sec, const char *prog,
 		       const struct bpfvm_object_opts *opts)
 {
@@ -1659,7 +1710,8 @@ static int load_legacy(struct loaded *l, const char *path, const char *sec, cons
 		return -1;
 	}
 	for (size_t i = 0; i < bpfvm_object_prog_cnt(l->obj); i++)
-		bpfvm_object_prog_set_autoload(l->obj, i, !strcmp(bpfvm_object_prog_section(l->obj, i), sec));
+		if (!bpfvm_object_prog_type(l->obj, i) && strcmp(bpfvm_object_prog_section(l->obj, i), sec))
+			bpfvm_object_prog_set_autoload(l->obj, i, 0);
 	if (bpfvm_object_load(l->obj)) {
 		printf("  %s: %s", path, bpfvm_errmsg(l->vm));
 		return -1;
@@ -1702,9 +1754,11 @@ TEST(legacy_objects)
 			continue;
 		}
 		CHECK_EQ_U64(bpfvm_object_legacy(l.obj), lc->legacy);
-		CHECK_EQ_STR(bpfvm_object_prog_name(l.obj, 0), lc->prog);
-		CHECK_EQ_STR(bpfvm_object_prog_section(l.obj, 0), lc->sec);
-		CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, 0), lc->type);
+		size_t pi = 0;
+		while (pi < bpfvm_object_prog_cnt(l.obj) && strcmp(bpfvm_object_prog_name(l.obj, pi), lc->prog))
+			pi++;
+		CHECK_EQ_STR(bpfvm_object_prog_section(l.obj, pi), lc->sec);
+		CHECK_EQ_U64(bpfvm_object_prog_type(l.obj, pi), lc->type);
 		struct bpfvm_pkt_stats st;
 		struct run_ctx *rc = run_sample(&l, false, NULL, &st);
 		CHECK(rc != NULL);
