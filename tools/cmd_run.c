@@ -811,7 +811,7 @@ static int prepare_progs(struct runner *r)
 /* Picks the program: --prog, else the one packet program that no prog array holds. */
 static int pick_prog(struct runner *r, int *fd_out)
 {
-	size_t n = bpfvm_object_prog_cnt(r->obj), found = 0, idx = 0;
+	size_t n = bpfvm_object_prog_cnt(r->obj), found = 0, idx = 0, held_pkt = 0;
 
 	if (r->o.prog_name) {
 		long i = find_prog(r->obj, r->o.prog_name); /* found by prepare_progs() */
@@ -861,15 +861,19 @@ static int pick_prog(struct runner *r, int *fd_out)
 		if (!bpfvm_bpf(r->vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
 			for (size_t h = 0; h < held_cnt; h++)
 				in_array |= held[h] == pi.id;
-		if (in_array)
+		if (in_array) {
+			held_pkt++;
 			continue;
+		}
 		if (found++ == 0)
 			idx = i;
 	}
 	if (found != 1) {
 		fprintf(stderr, "bpfvm run: %s: %s; choose one with --prog NAME (and --type TYPE if its section does not "
 				"say); the object has:\n",
-			r->o.obj_path, found ? "several packet programs" : "no XDP, socket or tc program");
+			r->o.obj_path, found ? "several packet programs" :
+			held_pkt ? "every packet program is a tail-call target in a prog array" :
+			"no XDP, socket or tc program");
 		list_progs(r->obj, stderr);
 		return -1;
 	}

@@ -2023,6 +2023,21 @@ TEST(cli_legacy)
 			  "--type TYPE\n"));
 	free(out);
 
+	/* tail calls through the slots bpf_load.c filled: the entry is chosen by its section */
+	char sockex3[256];
+	CHECK(legacy_obj("sockex3_kern", sockex3, sizeof(sockex3)) != NULL);
+	snprintf(cmd, sizeof(cmd), "%s run %s --pcap " SAMPLE " --no-maps 2>&1", cli_path, sockex3);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st != 0 && strstr(out, "every packet program is a tail-call target in a prog array; choose one with "
+					    "--prog NAME") && strstr(out, "  main_prog  section socket/0  type socket_filter\n"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s run %s --prog socket/0 --pcap " SAMPLE " 2>&1", cli_path, sockex3);
+	out = run_cmd(cmd, &st);
+	CHECK(out && st == 0 && strstr(out, "program main_prog (socket_filter)") &&
+	      strstr(out, ", programs of sections socket/N in slot N of the first map\n") &&
+	      strstr(out, "  jmp_table (prog_array, key 4, value 4, max 8): 8 entries\n"));
+	free(out);
+
 	/* an unknown --type names the known ones */
 	snprintf(cmd, sizeof(cmd), "%s run %s --type xdpp --pcap " SAMPLE " 2>&1", cli_path, xdp1);
 	out = run_cmd(cmd, &st);

@@ -1043,6 +1043,64 @@ TEST(legacy_map_records)
 	bpfvm_free(vm);
 }
 
+/* bpf_load.c's numbered sections: "socket/N" goes to slot N of the first map when it is a prog array;
+ * "socket/" and "socket/1a" are no numbers; a slot past max_entries fails the load, located. */
+TEST(legacy_prog_array_slots)
+{
+	static const char src[] = LEGACY_HDR
+		"struct def { unsigned int type, key_size, value_size, max_entries; };\n"
+		"struct def SEC(\"maps\") jmp = { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4 };\n"
+		"struct def SEC(\"maps\") hits = { BPF_MAP_TYPE_ARRAY, 4, 8, 1 };\n"
+		"SEC(\"socket/0\") int entry(struct __sk_buff *s) { bpf_tail_call(s, &jmp, 2); return 1; }\n"
+		"SEC(\"socket/2\") int two(struct __sk_buff *s) { unsigned int k = 0; long *h = bpf_map_lookup_elem(&hits, &k);\n"
+		"  if (h) *h += 1; return 22; }\n"
+		"SEC(\"socket/\") int none(struct __sk_buff *s) { return 0; }\n"
+		"SEC(\"socket/1a\") int odd(struct __sk_buff *s) { return 0; }\n"
+		"SEC(SLOT) int far(struct __sk_buff *s) { return 0; }\n";
+	char text[2048];
+	size_t len;
+	struct bpfvm *vm = new_vm();
+	struct bpfvm_object *obj = NULL;
+	snprintf(text, sizeof(text), "#define SLOT \"socket/3\"\n%s", src);
+	uint8_t *b = build_src("slots", text, &len);
+	if (!b) {
+		bpfvm_free(vm);
+		SKIP("clang could not build a test object");
+	}
+	CHECK_EQ_U64(open_load(vm, "slots.o", b, len, &obj), 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_legacy(obj), BPFVM_LEGACY_SEC_PREFIX | BPFVM_LEGACY_MAPS | BPFVM_LEGACY_PROG_ARRAY);
+		int jmp = bpfvm_object_map_fd(obj, "jmp");
+		for (uint32_t k = 0; k < 4; k++) {
+			uint32_t id = 0;
+			CHECK_EQ_U64(lookup(vm, jmp, k, &id) == 0, k == 0 || k == 2 || k == 3);
+		}
+		uint8_t pkt[64] = { 0 };
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.test.prog_fd = (uint32_t)bpfvm_object_prog_fd(obj, "entry");
+		a.test.data_in = (uintptr_t)pkt;
+		a.test.data_size_in = sizeof(pkt);
+		CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), 0);
+		CHECK_EQ_U64(a.test.retval, 22); /* through slot 2 */
+	}
+	bpfvm_object_close(obj);
+	free(b);
+	snprintf(text, sizeof(text), "#define SLOT \"socket/9\"\n%s", src);
+	obj = NULL;
+	b = build_src("slots9", text, &len);
+	CHECK(b && bpfvm_object_open_mem(vm, "slots.o", b, len, &obj) == 0);
+	if (obj) {
+		CHECK_EQ_U64(bpfvm_object_load(obj), (uint64_t)-E2BIG);
+		CHECK(strstr(bpfvm_errmsg(vm), "slots.o: section socket/9: program 'far': cannot go to slot 9 of prog array "
+					       "'jmp' (bpf_load.c's numbered sections; max_entries 4)\n") != NULL);
+		CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "entry"), (uint64_t)-EBADF); /* all or nothing */
+	}
+	bpfvm_object_close(obj);
+	free(b);
+	bpfvm_free(vm);
+}
+
 /* The type given by the caller, as bpf_program__set_type() / the old loaders: per program after open,
  * or for every program in the open options; names as bpfvm_prog_type_by_name() reads them. */
 TEST(legacy_set_type)
@@ -1124,6 +1182,7 @@ int main(void)
 	RUN(legacy_notype_symbols);
 	RUN(legacy_map_records);
 	RUN(legacy_set_type);
+	RUN(legacy_prog_array_slots);
 	free(basic_buf);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
