@@ -11,10 +11,13 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 #include <bpfvm.h>
 
 #include "test.h"
 #include "test_bpf.h"
+#include "sys.h"
+#include "maps/maps.h"
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -270,6 +273,127 @@ TEST(tail_call_target_deleted_then_faults)
 TEST(tail_call_target_deleted_then_faults_test_run)
 {
 	fault_after_delete(true);
+}
+
+/* The same from a bpf_timer callback (run on the timer thread): the callback tail-calls P1, which
+ * waits while the test deletes its slot, then faults; the report printed names P1. */
+struct printed {
+	char msg[512];
+	atomic_bool done;
+};
+
+static void capture_print(void *ctx, const char *msg, size_t len)
+{
+	struct printed *p = ctx;
+	if (atomic_load(&p->done))
+		return;
+	snprintf(p->msg, sizeof(p->msg), "%.*s", (int)len, msg);
+	atomic_store(&p->done, true);
+}
+
+/* Waits until cond(vm, arg) holds; false after 30 s, a bound for a broken build only (the program
+ * signals each event this waits for). */
+static bool wait_for(bool (*cond)(struct bpfvm *, void *), struct bpfvm *vm, void *arg)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!cond(vm, arg)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 30)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
+static bool flag_set(struct bpfvm *vm, void *arg)
+{
+	uint32_t k = 0, v[2] = { 0, 0 };
+	return LKP(vm, *(int *)arg, &k, v) == 0 && v[0];
+}
+
+static bool printed(struct bpfvm *vm, void *arg)
+{
+	(void)vm;
+	return atomic_load(&((struct printed *)arg)->done);
+}
+
+static bool prog_gone(struct bpfvm *vm, void *arg)
+{
+	return !alive(vm, BPF_PROG_GET_FD_BY_ID, *(uint32_t *)arg);
+}
+
+TEST(tail_call_target_deleted_then_faults_in_a_timer_callback)
+{
+	struct printed out = { .done = false };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .print = capture_print, .print_ctx = &out };
+	struct bpfvm *vm = bpfvm_new(&o);
+	bpfvm_set_insn_limit(vm, SPIN_BUDGET);
+	int flags = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+	int tmap = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
+	int err = 0;
+	struct sys_obj *mo = sys_get(vm, tmap, SYS_MAP, &err);
+	CHECK(mo && map_set_timer_off(mo->map, 0) == 0); /* what the loader does for a BTF struct bpf_timer */
+	sys_put(vm, mo);
+
+	const struct bpf_insn arm[] = {
+		/* 0 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		/* 1 */ LD_MAP(1, tmap),
+		/* 3 */ MOV_X(2, 10),
+		/* 4 */ ADD_K(2, -4),
+		/* 5 */ CALL(BPF_FUNC_map_lookup_elem),
+		/* 6 */ INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 2, 0),
+		/* 7 */ MOV_K(0, 1),
+		/* 8 */ EXIT,
+		/* 9 */ MOV_X(6, 0),
+		/* 10 */ MOV_X(1, 6),
+		/* 11 */ LD_MAP(2, tmap),
+		/* 13 */ MOV_K(3, CLOCK_MONOTONIC),
+		/* 14 */ CALL(BPF_FUNC_timer_init),
+		/* 15 */ MOV_X(1, 6),
+		/* 16 */ LD_FUNC(2, 8),                 /* -> 25 */
+		/* 18 */ CALL(BPF_FUNC_timer_set_callback),
+		/* 19 */ MOV_X(1, 6),
+		/* 20 */ MOV_K(2, 0),
+		/* 21 */ MOV_K(3, 0),
+		/* 22 */ CALL(BPF_FUNC_timer_start),
+		/* 23 */ MOV_K(0, 0),
+		/* 24 */ EXIT,
+		/* 25 */ LD_MAP(2, pa),                 /* callback(map, key, value): tail_call(map, pa, 0) */
+		/* 27 */ MOV_K(3, 0),
+		/* 28 */ CALL(BPF_FUNC_tail_call),
+		/* 29 */ MOV_K(0, 0),
+		/* 30 */ EXIT,
+	};
+	const struct bpf_insn p1[] = {
+		/* 0 */ SIGNAL_AND_WAIT(flags),
+		/* 6 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, 0, 1, 0, 0), /* r1 = 1: a read of address 1 */
+		/* 7 */ EXIT,
+	};
+	int fa = bpfvm_prog_load(vm, BPF_PROG_TYPE_SYSCALL, arm, N(arm), "arm");
+	int f1 = bpfvm_prog_load(vm, BPF_PROG_TYPE_SYSCALL, p1, N(p1), "victim");
+	CHECK(fa >= 0 && f1 >= 0);
+	if (fa < 0 || f1 < 0) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		return;
+	}
+	uint32_t k0 = 0, id1 = obj_id(vm, f1);
+	CHECK(UPD(vm, pa, &k0, &f1, 0) == 0);
+	bpfvm_close(vm, f1);
+	uint64_t r0 = 1;
+	CHECK(bpfvm_prog_run(vm, fa, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == 0 && r0 == 0);
+	CHECK(wait_for(flag_set, vm, &flags));
+	CHECK(DEL(vm, pa, &k0) == 0);
+	uint32_t v[2] = { 1, 1 };
+	CHECK(UPD(vm, flags, &k0, v, 0) == 0);
+	CHECK(wait_for(printed, vm, &out));
+	CHECK(strstr(out.msg, "bpf_timer callback of prog 'victim': insn 6: invalid memory read addr=0x1 size=8") != NULL);
+	if (!strstr(out.msg, "prog 'victim'"))
+		printf("  printed: %s\n", out.msg);
+	CHECK(wait_for(prog_gone, vm, &id1));
+	bpfvm_free(vm);
 }
 
 /* ---- item 9: inner maps ------------------------------------------------------------------------- */
@@ -649,6 +773,7 @@ int main(void)
 	RUN(tail_call_target_deleted_while_a_subprogram_runs_test_run);
 	RUN(tail_call_target_deleted_then_faults);
 	RUN(tail_call_target_deleted_then_faults_test_run);
+	RUN(tail_call_target_deleted_then_faults_in_a_timer_callback);
 	RUN(inner_map_deleted_while_for_each_walks_it);
 	RUN(other_programs_maps_are_out_of_reach);
 	RUN(maps_and_slots_churn_under_running_programs);
