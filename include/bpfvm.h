@@ -61,6 +61,15 @@ struct bpfvm_opts {
 					* (README "Safety": no probe reads at load; at run time no pointer
 					* returned in r0, stored outside the stack or passed to a helper as a
 					* scalar or inside memory it copies out).  0: trusted (the default) */
+	int verify;                    /* BPFVM_VERIFY_*: whether PROG_LOAD runs the verifier */
+};
+
+/* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs
+ * safe at load, as Linux does; the run-time checks stay on either way until it covers every program. */
+enum bpfvm_verify {
+	BPFVM_VERIFY_DEFAULT = 0,      /* currently BPFVM_VERIFY_OFF */
+	BPFVM_VERIFY_OFF = 1,          /* load without the proof: the run-time checks only */
+	BPFVM_VERIFY_ON = 2,           /* a program the verifier rejects is not loaded (-EACCES and its log) */
 };
 
 /* Creates an instance.  opts may be NULL.  Returns NULL on allocation failure or an invalid opts. */

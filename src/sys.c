@@ -84,6 +84,9 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 		default_pin_root(vm->pin_root, sizeof(vm->pin_root));
 	}
 	vm->untrusted = o.untrusted != 0;
+	if (o.verify < 0 || o.verify > BPFVM_VERIFY_ON)
+		goto fail;
+	vm->verify = o.verify == BPFVM_VERIFY_ON;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
 	vm->kfunc_cnt = o.kfunc_cnt;
@@ -926,6 +929,8 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 	err = isa_validate(p->orig, p->cnt, &log);
 	if (!err)
 		err = resolve_ldimm64(vm, p, attr, &log);
+	if (!err && vm->verify)
+		err = sys_verify_prog(vm, p, attr->log_level, &log);
 	if (!err)
 		err = vm_fixup(p, &log);
 	if (err)

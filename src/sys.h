@@ -83,6 +83,7 @@ struct bpfvm {
 	size_t helper_cnt;
 	uint64_t insn_limit;
 	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
+	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
 
 	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
 	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */
@@ -109,6 +110,9 @@ struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err);
 struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind);
 void sys_obj_hold(struct sys_obj *o);
 void sys_put(struct bpfvm *vm, struct sys_obj *o);
+/* The verifier on a program after resolve_ldimm64() (sys_verify.c): 0, or its error with the reason in
+ * log.  Types whose context is plain memory are not verified (0). */
+int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log);
 
 /* Execution slots ("CPUs"): a running thread holds one.  sys_slot_get() never fails; when all slots are
  * busy it waits.  sys_slot_get_near() tries `hint` first (the slot a thread held last), so threads that

@@ -286,6 +286,18 @@ int map_set_timer_off(struct map *m, uint32_t off)
 uint32_t map_timer_off(const struct map *m) { return m->g.timer_off; }
 uint32_t map_spin_lock_off(const struct map *m) { return m->g.spin_lock_off; }
 
+void map_inner_template(const struct map *m, uint32_t *type, uint32_t *key_size, uint32_t *value_size,
+			uint32_t *max_entries, uint32_t *flags)
+{
+	/* sys_map.c set_template()'s encoding */
+	uint64_t a = m->hdr->seq[1], b = m->hdr->seq[2];
+	*type = (uint32_t)a;
+	*key_size = (uint32_t)(a >> 32);
+	*value_size = (uint32_t)b;
+	*max_entries = (uint32_t)(b >> 32);
+	*flags = m->hdr->reserved;
+}
+
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx)
 {
 	__atomic_store_n(&m->timer_ctx, ctx, __ATOMIC_RELAXED);

@@ -182,6 +182,9 @@ int map_set_spin_lock_off(struct map *m, uint32_t off);
  * differs from the offset a pinned map already has. */
 int map_set_timer_off(struct map *m, uint32_t off);
 uint32_t map_timer_off(const struct map *m);
+/* A map-in-map's inner template (set by the command layer at MAP_CREATE). */
+void map_inner_template(const struct map *m, uint32_t *type, uint32_t *key_size, uint32_t *value_size,
+			uint32_t *max_entries, uint32_t *flags);
 uint32_t map_spin_lock_off(const struct map *m); /* UINT32_MAX: none */
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx);
 /* Is `value` the start of a value of an element of m?  0 (and the element's key copied to `key` unless

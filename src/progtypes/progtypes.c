@@ -140,6 +140,78 @@ bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, u
 	return false;
 }
 
+/* ---- what the verifier needs of a type ---------------------------------------------------- */
+
+bool pt_verifiable(uint32_t prog_type)
+{
+	switch (family(prog_type)) {
+	case PTF_XDP:
+	case PTF_SKFILT:
+	case PTF_TC:
+	case PTF_SKB:
+	case PTF_TRACE:
+		return true;
+	default: /* UNSPEC, hooks, SYSCALL: plain memory of a size only the run knows; types without a run */
+		return false;
+	}
+}
+
+uint32_t pt_ctx_size(uint32_t prog_type)
+{
+	switch (family(prog_type)) {
+	case PTF_XDP:
+		return sizeof(struct xdp_md);
+	case PTF_SKFILT:
+	case PTF_TC:
+	case PTF_SKB:
+		return sizeof(struct __sk_buff);
+	case PTF_TRACE:
+		return 2048; /* Linux PERF_MAX_TRACE_SIZE; pt_tracing_ctx_access() bounds each type */
+	default:
+		return 0;
+	}
+}
+
+int pt_ctx_field_kind(uint32_t prog_type, uint32_t off)
+{
+	switch (family(prog_type)) {
+	case PTF_XDP:
+		return off == offsetof(struct xdp_md, data)	 ? PT_FIELD_PKT :
+		       off == offsetof(struct xdp_md, data_end)	 ? PT_FIELD_PKT_END :
+		       off == offsetof(struct xdp_md, data_meta) ? PT_FIELD_PKT_META : PT_FIELD_SCALAR;
+	case PTF_SKFILT:
+	case PTF_TC:
+	case PTF_SKB:
+		return off == offsetof(struct __sk_buff, data)	    ? PT_FIELD_PKT :
+		       off == offsetof(struct __sk_buff, data_end)  ? PT_FIELD_PKT_END :
+		       off == offsetof(struct __sk_buff, data_meta) ? PT_FIELD_PKT_META : PT_FIELD_SCALAR;
+	default:
+		return PT_FIELD_SCALAR;
+	}
+}
+
+bool pt_pkt_writable(uint32_t prog_type)
+{
+	/* Linux may_access_direct_pkt_data() for a write */
+	switch (prog_type) {
+	case BPF_PROG_TYPE_XDP:
+	case BPF_PROG_TYPE_SCHED_CLS:
+	case BPF_PROG_TYPE_SCHED_ACT:
+	case BPF_PROG_TYPE_SK_SKB:
+	case BPF_PROG_TYPE_LWT_XMIT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool pt_ld_abs_ok(uint32_t prog_type)
+{
+	/* Linux may_access_skb() */
+	return prog_type == BPF_PROG_TYPE_SOCKET_FILTER || prog_type == BPF_PROG_TYPE_SCHED_CLS ||
+	       prog_type == BPF_PROG_TYPE_SCHED_ACT;
+}
+
 bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write)
 {
 	return pt_ctx_access(run->prog->type, run->prog->expected_attach_type, off, size, write);

@@ -56,6 +56,15 @@ bool pt_known(uint32_t prog_type);
  * ctx offset `off`?  Linux's *_is_valid_access() per type.  Types with plain-memory contexts (tracing,
  * UNSPEC, hooks: their fields are checked by the hook) answer true for any in-bounds access. */
 bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write);
+/* For the verifier: is the type's context described well enough to prove accesses (XDP, __sk_buff
+ * types, tracing), its size, what a load of the field at off gives (enum pt_field: the verifier's
+ * VF_CTX_* numbering), and whether direct packet stores and LD_ABS/LD_IND are allowed. */
+enum pt_field { PT_FIELD_SCALAR = 0, PT_FIELD_PKT, PT_FIELD_PKT_END, PT_FIELD_PKT_META };
+bool pt_verifiable(uint32_t prog_type);
+uint32_t pt_ctx_size(uint32_t prog_type);
+int pt_ctx_field_kind(uint32_t prog_type, uint32_t off);
+bool pt_pkt_writable(uint32_t prog_type);
+bool pt_ld_abs_ok(uint32_t prog_type);
 /* vm_run.ctx_ok for runs of a Linux program type: pt_ctx_access() for run->prog. */
 bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
 

@@ -1,0 +1,133 @@
+/* sys_verify.c -- the verifier's view of a program being loaded: its maps (from the lddw values
+ * resolve_ldimm64() patched in), its type's context rules and helpers (progtypes), and the choice of
+ * which programs are verified. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maps/maps.h"
+#include "progtypes/progtypes.h"
+#include "sys.h"
+#include "verifier/verifier.h"
+
+struct vctx_env {
+	struct vm_prog *p;
+	struct vf_map *maps;       /* one per used map, same order */
+	struct vf_map *inner;      /* map-in-map templates, same order */
+};
+
+static void describe(struct vf_map *d, struct vf_map *inner, struct map *m)
+{
+	memset(d, 0, sizeof(*d));
+	d->type = map_type(m);
+	d->key_size = map_key_size(m);
+	d->value_size = map_value_size(m);
+	d->max_entries = map_max_entries(m);
+	d->flags = map_flags(m);
+	d->spin_lock_off = map_spin_lock_off(m);
+	d->timer_off = map_timer_off(m);
+	if (d->type == BPF_MAP_TYPE_ARRAY_OF_MAPS || d->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+		/* the template set at MAP_CREATE (sys_map.c set_template) */
+		map_inner_template(m, &inner->type, &inner->key_size, &inner->value_size, &inner->max_entries,
+				   &inner->flags);
+		inner->spin_lock_off = inner->timer_off = UINT32_MAX;
+		d->inner = inner;
+	}
+}
+
+/* The used map an lddw value points into: the map itself (PSEUDO_MAP_FD/IDX) or one of its values. */
+static int find_map(struct vctx_env *e, size_t pc, int32_t *off)
+{
+	const struct bpf_insn *in = &e->p->orig[pc];
+	uintptr_t v = (uint32_t)in->imm | (uint64_t)(uint32_t)in[1].imm << 32;
+	for (size_t i = 0; i < e->p->used_map_cnt; i++) {
+		struct map *m = e->p->used_maps[i];
+		if (in->src_reg == ISA_PSEUDO_MAP_FD || in->src_reg == ISA_PSEUDO_MAP_IDX) {
+			if ((uintptr_t)m == v)
+				return (int)i;
+			continue;
+		}
+		void *lo;
+		size_t len;
+		bool w;
+		map_region(m, &lo, &len, &w);
+		if (v >= (uintptr_t)lo && v < (uintptr_t)lo + len) {
+			*off = (int32_t)(v - (uintptr_t)lo);
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static const struct vf_map *map_at(void *arg, size_t pc)
+{
+	struct vctx_env *e = arg;
+	int32_t off = 0;
+	int i = find_map(e, pc, &off);
+	return i < 0 ? NULL : &e->maps[i];
+}
+
+static int32_t value_off(void *arg, size_t pc)
+{
+	struct vctx_env *e = arg;
+	int32_t off = 0;
+	(void)find_map(e, pc, &off);
+	return off;
+}
+
+static int ctx_access(void *arg, uint32_t off, uint32_t size, bool write)
+{
+	struct vctx_env *e = arg;
+	const struct vm_prog *p = e->p;
+	if (!pt_ctx_access(p->type, p->expected_attach_type, off, size, write))
+		return VF_CTX_DENY;
+	return pt_ctx_field_kind(p->type, off);
+}
+
+static bool helper_ok(void *arg, uint32_t id)
+{
+	struct vctx_env *e = arg;
+	return pt_helper_allowed(e->p->type, id);
+}
+
+int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log)
+{
+	struct vctx_env e = { .p = p };
+	struct vf_env env;
+	int err;
+
+	(void)vm;
+	if (!pt_verifiable(p->type))
+		return 0; /* plain-memory contexts: the run-time checks stay the proof */
+	e.maps = calloc(p->used_map_cnt + 1, sizeof(*e.maps));
+	e.inner = calloc(p->used_map_cnt + 1, sizeof(*e.inner));
+	if (!e.maps || !e.inner) {
+		free(e.maps);
+		free(e.inner);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->used_map_cnt; i++)
+		describe(&e.maps[i], &e.inner[i], p->used_maps[i]);
+	memset(&env, 0, sizeof(env));
+	env.insns = p->orig;
+	env.cnt = p->cnt;
+	env.prog_type = p->type;
+	/* Linux's unprivileged pointer rules would refuse most packet programs (they may not be loaded
+	 * unprivileged at all there); an untrusted instance keeps its run-time pointer checks instead */
+	env.unpriv = false;
+	env.gpl = p->gpl;
+	env.map_at = map_at;
+	env.map_value_off = value_off;
+	env.ctx_access = ctx_access;
+	env.ctx_size = pt_ctx_size(p->type);
+	env.helper_allowed = helper_ok;
+	env.pkt_writable = pt_pkt_writable(p->type);
+	env.ld_abs_ok = pt_ld_abs_ok(p->type);
+	env.arg = &e;
+	env.log = log;
+	env.log_level = log_level;
+	err = vf_verify(&env);
+	free(e.maps);
+	free(e.inner);
+	return err;
+}

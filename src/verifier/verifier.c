@@ -1,0 +1,2011 @@
+/* verifier.c -- the walk over all paths (Linux do_check()), the per-instruction checks and state
+ * pruning.  The scalar domain is scalar.c; this file adds pointer types, the stack, references, calls
+ * and the control-flow checks.
+ *
+ * Simplifications against Linux, each sound (they can reject, never accept, more):
+ *  - no precision tracking: at a prune point every live scalar must be within the old state's bounds,
+ *    so loops whose counters never converge end at the complexity limit instead of being pruned;
+ *  - liveness is static (registers read later on some path), the stack is compared byte for byte;
+ *  - scalars are not linked by id (a bound learned on a copy is not propagated to the original). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../helpers/helpers.h"
+#include "../isa/isa.h"
+#include "scalar.h"
+#include "verifier.h"
+
+enum rtype {
+	NOT_INIT,
+	SCALAR,
+	PTR_CTX,
+	PTR_STACK,
+	PTR_MAP_VALUE,
+	PTR_MAP_VALUE_OR_NULL,
+	CONST_MAP_PTR,
+	PTR_MAP_KEY,
+	PTR_PKT,
+	PTR_PKT_END,
+	PTR_PKT_META,
+	PTR_MEM,
+	PTR_MEM_OR_NULL,
+	PTR_FUNC,
+};
+
+/* Linux's reg_type_str() names, as its messages print them */
+static const char *const rtype_name[] = {
+	[NOT_INIT] = "?", [SCALAR] = "scalar", [PTR_CTX] = "ctx", [PTR_STACK] = "fp",
+	[PTR_MAP_VALUE] = "map_value", [PTR_MAP_VALUE_OR_NULL] = "map_value_or_null", [CONST_MAP_PTR] = "map_ptr",
+	[PTR_MAP_KEY] = "map_key", [PTR_PKT] = "pkt", [PTR_PKT_END] = "pkt_end", [PTR_PKT_META] = "pkt_meta",
+	[PTR_MEM] = "ringbuf_mem", [PTR_MEM_OR_NULL] = "ringbuf_mem_or_null", [PTR_FUNC] = "func",
+};
+
+struct reg {
+	uint8_t type;          /* enum rtype */
+	uint8_t frameno;       /* PTR_STACK: whose stack */
+	int32_t off;           /* pointers: fixed offset */
+	struct scalar v;       /* SCALAR: the value; pointers: the variable offset */
+	uint32_t id;           /* or-null pointers and their copies; packet pointers with one variable offset */
+	uint32_t ref_id;       /* reference the pointer holds (ringbuf memory) */
+	uint32_t range;        /* PTR_PKT / PTR_PKT_META: bytes past off - (off at the check) proven readable */
+	uint32_t mem_size;     /* PTR_MEM */
+	uint32_t subprog;      /* PTR_FUNC: the callee's first insn */
+	const struct vf_map *map;
+};
+
+enum { STK_INVALID, STK_MISC, STK_ZERO, STK_SPILL };
+
+#define STACK 512
+#define SLOTS (STACK / 8)
+#define MAX_FRAMES 8
+#define MAX_REFS 64
+#define MAX_VAR_OFF (1 << 29) /* Linux BPF_MAX_VAR_OFF */
+
+struct frame {
+	struct reg r[11];
+	uint8_t st[STACK];         /* by byte, st[0] is fp-512 */
+	struct reg spill[SLOTS];   /* STK_SPILL slots: the register */
+	size_t callsite;           /* the call insn in the caller (frame > 0) */
+	uint32_t subprog;          /* first insn of the function */
+	uint32_t depth;            /* deepest byte touched below fp */
+	uint32_t cb_helper;        /* callback frames: the helper that calls it (0: a plain call) */
+	struct reg cb_args[5];     /* callback frames: r1-r5 at each call */
+	uint32_t cb_iters;         /* calls of a callback walked from this frame's current helper call */
+};
+
+struct state {
+	size_t pc;
+	int nf;                    /* frames in use */
+	struct frame *f[MAX_FRAMES];
+	uint32_t refs[MAX_REFS], ref_pc[MAX_REFS];
+	int nrefs;
+	uint32_t lock_id;          /* nonzero: a bpf_spin_lock is held (map value id) */
+	const struct vf_map *lock_map;
+	int32_t lock_off;
+};
+
+struct seen {                   /* an explored state at a prune point */
+	struct state *s;
+	struct seen *next;
+};
+
+struct vctx {
+	struct vf_env *env;
+	const struct bpf_insn *in;
+	size_t cnt;
+	uint8_t *prune;             /* per insn: a prune point */
+	uint16_t *live;             /* per insn: registers read on some path from it (bit n: rn) */
+	uint32_t *subprog_of;       /* per insn: the first insn of its function */
+	uint32_t *fn_depth;         /* per function start: deepest stack seen */
+	struct seen **seen;
+	uint32_t *nseen;
+	struct state **stack;       /* pending branches */
+	size_t nstack, capstack;
+	uint32_t next_id;
+	uint64_t processed;
+	size_t cur_states, peak_states;
+};
+
+/* ---- states ---------------------------------------------------------------------------------- */
+
+static struct frame *frame_dup(const struct frame *f)
+{
+	struct frame *n = malloc(sizeof(*n));
+	if (n)
+		memcpy(n, f, sizeof(*n));
+	return n;
+}
+
+static void state_free(struct state *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nf; i++)
+		free(s->f[i]);
+	free(s);
+}
+
+static struct state *state_dup(const struct state *s)
+{
+	struct state *n = malloc(sizeof(*n));
+	if (!n)
+		return NULL;
+	memcpy(n, s, sizeof(*n));
+	for (int i = 0; i < s->nf; i++) {
+		n->f[i] = frame_dup(s->f[i]);
+		if (!n->f[i]) {
+			n->nf = i;
+			state_free(n);
+			return NULL;
+		}
+	}
+	return n;
+}
+
+static void mark_unknown(struct reg *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = SCALAR;
+	r->v = scalar_unknown();
+}
+
+static void mark_const(struct reg *r, uint64_t v)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = SCALAR;
+	r->v = scalar_const(v);
+}
+
+static void mark_not_init(struct reg *r) { memset(r, 0, sizeof(*r)); }
+
+static void init_frame(struct frame *f, int frameno, uint32_t subprog, size_t callsite)
+{
+	memset(f, 0, sizeof(*f));
+	f->r[10].type = PTR_STACK;
+	f->r[10].frameno = (uint8_t)frameno;
+	f->r[10].v = scalar_const(0);
+	f->subprog = subprog;
+	f->callsite = callsite;
+}
+
+static bool is_ptr(const struct reg *r) { return r->type != NOT_INIT && r->type != SCALAR; }
+
+/* ---- messages -------------------------------------------------------------------------------- */
+
+static int err_at(struct vctx *c, size_t pc, int err, const char *fmt, ...) PRINTF_FMT(4, 5);
+static int err_at(struct vctx *c, size_t pc, int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_printf(c->env->log, "insn %zu: %s", pc, msg);
+	return err;
+}
+
+static const char *tn(const struct reg *r) { return rtype_name[r->type]; }
+
+/* ---- control flow (Linux check_subprogs + check_cfg) --------------------------------------- */
+
+static int64_t jump_target(const struct bpf_insn *in, size_t pc) { return isa_jump_target(in, pc); }
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int check_cfg(struct vctx *c)
+{
+	size_t n = c->cnt;
+	uint32_t *starts = calloc(n + 1, sizeof(*starts));
+	uint8_t *seen = calloc(n, 1);
+	size_t *todo = calloc(n + 1, sizeof(*todo));
+	size_t ns = 0, nt = 0;
+	int err = 0;
+	if (!starts || !seen || !todo) {
+		err = -ENOMEM;
+		goto out;
+	}
+	starts[ns++] = 0;
+	for (size_t pc = 0; pc < n; pc++) {
+		int id = isa_decode(&c->in[pc]);
+		if (id == ISA_CALL_LOCAL || (id == ISA_LDDW && c->in[pc].src_reg == ISA_PSEUDO_FUNC)) {
+			int64_t t = id == ISA_LDDW ? (int64_t)pc + 1 + c->in[pc].imm : jump_target(&c->in[pc], pc);
+			if (t < 0 || (size_t)t >= n) {
+				err = err_at(c, pc, -EINVAL, "call to invalid destination");
+				goto out;
+			}
+			starts[ns++] = (uint32_t)t;
+		}
+		if (id == ISA_LDDW)
+			pc++;
+	}
+	qsort(starts, ns, sizeof(*starts), cmp_u32);
+	size_t k = 0;
+	for (size_t i = 0; i < ns; i++)
+		if (!k || starts[k - 1] != starts[i])
+			starts[k++] = starts[i];
+	ns = k;
+	/* every insn belongs to the function starting at the last start at or before it */
+	for (size_t i = 0, pc = 0; pc < n; pc++) {
+		if (i + 1 < ns && starts[i + 1] == pc)
+			i++;
+		c->subprog_of[pc] = starts[i];
+		c->prune[starts[i]] = 1;
+	}
+	/* jumps stay inside their function; a function ends with an exit or a jump */
+	for (size_t i = 0; i < ns; i++) {
+		size_t lo = starts[i], hi = i + 1 < ns ? starts[i + 1] : n;
+		for (size_t pc = lo; pc < hi; pc++) {
+			const struct bpf_insn *in = &c->in[pc];
+			int id = isa_decode(in);
+			uint32_t fl = isa_info[id].flags;
+			if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT))) {
+				int64_t t = jump_target(in, pc);
+				if (t < (int64_t)lo || t >= (int64_t)hi) {
+					err = err_at(c, pc, -EINVAL, "jump out of range from insn %zu to %lld", pc, (long long)t);
+					goto out;
+				}
+				c->prune[t] = 1;
+				if (id != ISA_JA && id != ISA_JA32 && pc + 1 < n)
+					c->prune[pc + 1] = 1;
+			}
+			if ((fl & F_CALL) && pc + 1 < n)
+				c->prune[pc + 1] = 1;
+			if (id == ISA_LDDW)
+				pc++;
+		}
+		size_t last = hi - 1;
+		if (last > lo && c->in[last - 1].code == (BPF_LD | BPF_IMM | BPF_DW) && isa_decode(&c->in[last]) < 0)
+			last--;
+		int lid = isa_decode(&c->in[last]);
+		if (lid != ISA_EXIT && lid != ISA_JA && lid != ISA_JA32) {
+			err = err_at(c, last, -EINVAL, "last insn is not an exit or jmp");
+			goto out;
+		}
+	}
+	/* reachability from insn 0, following calls and function pointers */
+	todo[nt++] = 0;
+	seen[0] = 1;
+	while (nt) {
+		size_t pc = todo[--nt];
+		const struct bpf_insn *in = &c->in[pc];
+		int id = isa_decode(in);
+		uint32_t fl = isa_info[id].flags;
+		size_t next[2];
+		int nn = 0;
+		if (id == ISA_EXIT) {
+			nn = 0;
+		} else if (id == ISA_JA || id == ISA_JA32) {
+			next[nn++] = (size_t)jump_target(in, pc);
+		} else if ((fl & F_JMP) && !(fl & F_CALL)) {
+			next[nn++] = (size_t)jump_target(in, pc);
+			next[nn++] = pc + 1;
+		} else if (id == ISA_CALL_LOCAL) {
+			next[nn++] = (size_t)jump_target(in, pc);
+			next[nn++] = pc + 1;
+		} else if (id == ISA_LDDW) {
+			if (in->src_reg == ISA_PSEUDO_FUNC)
+				next[nn++] = (size_t)((int64_t)pc + 1 + in->imm);
+			next[nn++] = pc + 2;
+			seen[pc + 1] = 1;
+		} else {
+			next[nn++] = pc + 1;
+		}
+		for (int i = 0; i < nn; i++) {
+			if (next[i] >= n) {
+				err = err_at(c, pc, -EINVAL, "jump out of range from insn %zu to %zu", pc, next[i]);
+				goto out;
+			}
+			if (!seen[next[i]]) {
+				seen[next[i]] = 1;
+				todo[nt++] = next[i];
+			}
+		}
+	}
+	for (size_t pc = 0; pc < n; pc++)
+		if (!seen[pc]) {
+			err = err_at(c, pc, -EINVAL, "unreachable insn %zu", pc);
+			goto out;
+		}
+out:
+	free(starts);
+	free(seen);
+	free(todo);
+	return err;
+}
+
+/* ---- liveness: registers some path from each insn reads before writing -------------------- */
+
+static unsigned helper_arg_cnt(uint32_t id)
+{
+	const struct hlp_proto *h = hlp_get(id);
+	unsigned n = 0;
+	if (!h)
+		return 5;
+	for (unsigned i = 0; i < 5; i++)
+		if (h->args[i] != ARG_NONE)
+			n = i + 1;
+	return n;
+}
+
+static void insn_uses(const struct bpf_insn *in, int id, uint16_t *use, uint16_t *def)
+{
+	const struct isa_info *info = &isa_info[id];
+	uint16_t u = 0, d = 0;
+	switch (info->fmt) {
+	case FMT_ALU_K:
+	case FMT_NEG:
+	case FMT_END:
+		u = (uint16_t)(1u << in->dst_reg);
+		if ((id == ISA_MOV64_K || id == ISA_MOV32_K))
+			u = 0;
+		d = (uint16_t)(1u << in->dst_reg);
+		break;
+	case FMT_ALU_X:
+	case FMT_MOVSX:
+		u = (uint16_t)(1u << in->src_reg | ((id == ISA_MOV64_X || id == ISA_MOV32_X || info->fmt == FMT_MOVSX) ? 0 : 1u << in->dst_reg));
+		d = (uint16_t)(1u << in->dst_reg);
+		break;
+	case FMT_JMP_K:
+		u = (uint16_t)(1u << in->dst_reg);
+		break;
+	case FMT_JMP_X:
+		u = (uint16_t)(1u << in->dst_reg | 1u << in->src_reg);
+		break;
+	case FMT_CALL:
+		u = (uint16_t)(((1u << helper_arg_cnt((uint32_t)in->imm)) - 1) << 1);
+		d = 0x3f;
+		break;
+	case FMT_CALL_LOCAL:
+	case FMT_CALL_KFUNC:
+		u = 0x3e;
+		d = 0x3f;
+		break;
+	case FMT_CALLX:
+		u = (uint16_t)(0x3e | 1u << in->dst_reg);
+		d = 0x3f;
+		break;
+	case FMT_NONE: /* exit */
+		u = 1;
+		break;
+	case FMT_LDDW:
+		d = (uint16_t)(1u << in->dst_reg);
+		break;
+	case FMT_LDABS:
+		u = 1u << 6;
+		d = 0x3f;
+		break;
+	case FMT_LDIND:
+		u = (uint16_t)(1u << 6 | 1u << in->src_reg);
+		d = 0x3f;
+		break;
+	case FMT_LDX:
+	case FMT_LDACQ:
+		u = (uint16_t)(1u << in->src_reg);
+		d = (uint16_t)(1u << in->dst_reg);
+		break;
+	case FMT_ST:
+		u = (uint16_t)(1u << in->dst_reg);
+		break;
+	case FMT_STX:
+	case FMT_ATOMIC:
+		u = (uint16_t)(1u << in->dst_reg | 1u << in->src_reg);
+		if (info->flags & F_R0)
+			u |= 1;
+		d = (uint16_t)(isa_writes(id, in) & 0x7ff);
+		break;
+	default:
+		break;
+	}
+	*use = u;
+	*def = d;
+}
+
+static void compute_liveness(struct vctx *c)
+{
+	/* backward fixpoint; the frame pointer is always live */
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (size_t i = c->cnt; i-- > 0;) {
+			const struct bpf_insn *in = &c->in[i];
+			int id = isa_decode(in);
+			if (id < 0)
+				continue; /* second slot of lddw */
+			uint32_t fl = isa_info[id].flags;
+			uint16_t use, def, out = 0;
+			insn_uses(in, id, &use, &def);
+			if (id == ISA_EXIT) {
+				out = 0;
+			} else if (id == ISA_JA || id == ISA_JA32) {
+				out = c->live[jump_target(in, i)];
+			} else if ((fl & F_JMP) && !(fl & F_CALL)) {
+				out = (uint16_t)(c->live[jump_target(in, i)] | (i + 1 < c->cnt ? c->live[i + 1] : 0));
+			} else {
+				size_t nx = i + ((fl & F_WIDE) ? 2 : 1);
+				out = nx < c->cnt ? c->live[nx] : 0;
+			}
+			uint16_t l = (uint16_t)(use | (out & ~def) | 1u << 10);
+			if (l != c->live[i]) {
+				c->live[i] = l;
+				changed = true;
+			}
+		}
+	}
+}
+
+/* ---- pruning: is every concrete state of cur one of old's? (Linux states_equal) -------------- */
+
+struct idmap {
+	uint32_t old[128], cur[128];
+	int n;
+};
+
+static bool ids_match(struct idmap *m, uint32_t o, uint32_t c)
+{
+	if (!o && !c)
+		return true;
+	if (!o || !c)
+		return false;
+	for (int i = 0; i < m->n; i++)
+		if (m->old[i] == o || m->cur[i] == c)
+			return m->old[i] == o && m->cur[i] == c;
+	if (m->n == 128)
+		return false;
+	m->old[m->n] = o;
+	m->cur[m->n++] = c;
+	return true;
+}
+
+static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m)
+{
+	if (o->type == NOT_INIT)
+		return true; /* the old path never read it */
+	if (c->type != o->type)
+		return false;
+	if (o->type == SCALAR)
+		return scalar_subsumes(&o->v, &c->v);
+	if (o->off != c->off || o->frameno != c->frameno || o->map != c->map || o->mem_size != c->mem_size ||
+	    o->subprog != c->subprog || !scalar_subsumes(&o->v, &c->v))
+		return false;
+	if ((o->type == PTR_PKT || o->type == PTR_PKT_META) && o->range > c->range)
+		return false;
+	return ids_match(m, o->id, c->id) && ids_match(m, o->ref_id, c->ref_id);
+}
+
+static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap *m)
+{
+	for (int i = 0; i < STACK; i++) {
+		uint8_t a = o->st[i], b = c->st[i];
+		if (a == STK_INVALID)
+			continue;
+		if (a == STK_MISC && (b == STK_MISC || b == STK_ZERO || (b == STK_SPILL && c->spill[i / 8].type == SCALAR)))
+			continue;
+		if (a == STK_ZERO && (b == STK_ZERO || (b == STK_SPILL && c->spill[i / 8].type == SCALAR &&
+						       scalar_is_const(&c->spill[i / 8].v) && !c->spill[i / 8].v.var_off.value)))
+			continue;
+		if (a == STK_SPILL && b == STK_SPILL) {
+			if (i % 8 == 7 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m))
+				return false;
+			continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+static bool states_equal(struct vctx *c, const struct state *o, const struct state *s)
+{
+	struct idmap m;
+	m.n = 0;
+	if (o->nf != s->nf || o->nrefs != s->nrefs || !!o->lock_id != !!s->lock_id || o->lock_map != s->lock_map ||
+	    o->lock_off != s->lock_off)
+		return false;
+	for (int i = 0; i < o->nf; i++) {
+		const struct frame *fo = o->f[i], *fc = s->f[i];
+		if (fo->callsite != fc->callsite || fo->subprog != fc->subprog || fo->cb_helper != fc->cb_helper)
+			return false;
+		/* the innermost frame is at pc; the others resume after their callee's call */
+		uint16_t live = i == o->nf - 1 ? c->live[s->pc] : (uint16_t)(c->live[o->f[i + 1]->callsite + 1] & 0x7c0);
+		for (int r = 0; r < 11; r++)
+			if ((live >> r & 1) && !regsafe(&fo->r[r], &fc->r[r], &m))
+				return false;
+		if (!stacksafe(fo, fc, &m))
+			return false;
+	}
+	for (int i = 0; i < o->nrefs; i++)
+		if (!ids_match(&m, o->refs[i], s->refs[i]))
+			return false;
+	return !o->lock_id || ids_match(&m, o->lock_id, s->lock_id);
+}
+
+/* At a prune point: true when an explored state covers this one (the path is done). */
+static int prune_or_record(struct vctx *c, struct state *s)
+{
+	size_t pc = s->pc;
+	for (struct seen *p = c->seen[pc]; p; p = p->next)
+		if (states_equal(c, p->s, s))
+			return 1;
+	if (c->nseen[pc] >= 64)
+		return 0; /* enough kept here: walking on costs time, never soundness */
+	struct seen *n = malloc(sizeof(*n));
+	struct state *copy = n ? state_dup(s) : NULL;
+	if (!copy) {
+		free(n);
+		return -ENOMEM;
+	}
+	n->s = copy;
+	n->next = c->seen[pc];
+	c->seen[pc] = n;
+	c->nseen[pc]++;
+	c->env->total_states++;
+	if (c->nseen[pc] > c->env->max_states_per_insn)
+		c->env->max_states_per_insn = c->nseen[pc];
+	return 0;
+}
+
+static int push_branch(struct vctx *c, const struct state *s, size_t pc)
+{
+	if (c->nstack == c->capstack) {
+		size_t cap = c->capstack ? c->capstack * 2 : 64;
+		if (cap > 8192)
+			return -E2BIG; /* Linux BPF_COMPLEXITY_LIMIT_JMP_SEQ */
+		struct state **n = realloc(c->stack, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->stack = n;
+		c->capstack = cap;
+	}
+	struct state *d = state_dup(s);
+	if (!d)
+		return -ENOMEM;
+	d->pc = pc;
+	c->stack[c->nstack++] = d;
+	return 0;
+}
+
+/* ---- register reads ------------------------------------------------------------------------ */
+
+static struct reg *R(struct state *s, unsigned n) { return &s->f[s->nf - 1]->r[n]; }
+
+static int check_read(struct vctx *c, struct state *s, unsigned n)
+{
+	if (R(s, n)->type == NOT_INIT)
+		return err_at(c, s->pc, -EACCES, "R%u !read_ok", n);
+	return 0;
+}
+
+/* Every register in every frame holding a pointer of `pred`: invalidated to an unknown scalar. */
+static void invalidate(struct state *s, bool (*pred)(const struct reg *, uint32_t), uint32_t arg)
+{
+	for (int i = 0; i < s->nf; i++) {
+		struct frame *f = s->f[i];
+		for (int r = 0; r < 11; r++)
+			if (pred(&f->r[r], arg))
+				mark_unknown(&f->r[r]);
+		for (int k = 0; k < SLOTS; k++)
+			if (f->st[k * 8] == STK_SPILL && pred(&f->spill[k], arg))
+				mark_unknown(&f->spill[k]);
+	}
+}
+
+static bool is_pkt(const struct reg *r, uint32_t a)
+{
+	(void)a;
+	return r->type == PTR_PKT || r->type == PTR_PKT_END || r->type == PTR_PKT_META;
+}
+
+static bool has_ref(const struct reg *r, uint32_t ref) { return is_ptr(r) && r->ref_id == ref; }
+
+/* ---- ALU --------------------------------------------------------------------------------------- */
+
+static const char *op_str(unsigned op)
+{
+	switch (op) {
+	case BPF_ADD: return "+=";
+	case BPF_SUB: return "-=";
+	case BPF_MUL: return "*=";
+	case BPF_DIV: return "/=";
+	case BPF_OR: return "|=";
+	case BPF_AND: return "&=";
+	case BPF_LSH: return "<<=";
+	case BPF_RSH: return ">>=";
+	case BPF_NEG: return "neg";
+	case BPF_MOD: return "%=";
+	case BPF_XOR: return "^=";
+	case BPF_ARSH: return "s>>=";
+	default: return "?";
+	}
+}
+
+/* ptr += scalar / ptr -= scalar (Linux adjust_ptr_min_max_vals) */
+static int ptr_arith(struct vctx *c, struct state *s, struct reg *dst, const struct reg *ptr, const struct reg *off,
+		     unsigned op, unsigned dno)
+{
+	switch (ptr->type) {
+	case PTR_MAP_VALUE_OR_NULL:
+	case PTR_MEM_OR_NULL:
+		return err_at(c, s->pc, -EACCES, "R%u pointer arithmetic on %s prohibited, null-check it first", dno, tn(ptr));
+	case CONST_MAP_PTR:
+	case PTR_PKT_END:
+	case PTR_FUNC:
+		return err_at(c, s->pc, -EACCES, "R%u pointer arithmetic on %s prohibited", dno, tn(ptr));
+	default:
+		break;
+	}
+	if (off->v.smin == INT64_MIN && !scalar_is_const(&off->v))
+		return err_at(c, s->pc, -EACCES, "math between %s pointer and register with unbounded min value is not allowed",
+			      tn(ptr));
+	struct reg r = *ptr;
+	if (scalar_is_const(&off->v)) {
+		int64_t k = (int64_t)off->v.var_off.value;
+		if (k >= MAX_VAR_OFF || k <= -MAX_VAR_OFF)
+			return err_at(c, s->pc, -EACCES, "value %lld makes %s pointer be out of bounds", (long long)k, tn(ptr));
+		int64_t no = op == BPF_ADD ? (int64_t)r.off + k : (int64_t)r.off - k;
+		if (no >= MAX_VAR_OFF || no <= -MAX_VAR_OFF)
+			return err_at(c, s->pc, -EACCES, "%s pointer offset %lld is not allowed", tn(ptr), (long long)no);
+		r.off = (int32_t)no;
+	} else {
+		if (op == BPF_SUB && ptr != dst)
+			return err_at(c, s->pc, -EACCES, "R%u tried to subtract pointer from scalar", dno);
+		scalar_alu(&r.v, &off->v, op, false, false);
+		if (r.type == PTR_PKT || r.type == PTR_PKT_META) {
+			/* a new variable offset: a new packet pointer whose range is still to be proven */
+			r.id = ++c->next_id;
+			r.range = 0;
+		}
+	}
+	*dst = r;
+	return 0;
+}
+
+static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in, int id)
+{
+	const struct isa_info *info = &isa_info[id];
+	unsigned op = BPF_OP(in->code), dno = in->dst_reg, sno = in->src_reg;
+	bool alu32 = info->flags & F_32, x = info->flags & F_X;
+	struct reg *d = R(s, dno), srcv;
+	int err;
+
+	if (info->fmt == FMT_MOVSX) {
+		if ((err = check_read(c, s, sno)))
+			return err;
+		if (R(s, sno)->type != SCALAR)
+			return err_at(c, s->pc, -EACCES, "R%u sign-extension part of pointer", sno);
+		struct scalar v = R(s, sno)->v;
+		unsigned bits = (unsigned)in->off;
+		mark_unknown(d);
+		scalar_movsx(&d->v, &v, bits, alu32);
+		return 0;
+	}
+	if (op == BPF_MOV) {
+		if (!x) {
+			mark_const(d, alu32 ? (uint32_t)in->imm : (uint64_t)(int64_t)in->imm);
+			return 0;
+		}
+		if ((err = check_read(c, s, sno)))
+			return err;
+		const struct reg *sr = R(s, sno);
+		if (alu32 && is_ptr(sr)) {
+			if (c->env->unpriv)
+				return err_at(c, s->pc, -EACCES, "R%u partial copy of pointer", sno);
+			mark_unknown(d);
+			scalar_zext32(&d->v);
+			return 0;
+		}
+		struct reg copy = *sr;
+		*d = copy;
+		if (alu32)
+			scalar_zext32(&d->v);
+		return 0;
+	}
+	if ((err = check_read(c, s, dno)))
+		return err;
+	if (info->fmt == FMT_NEG || info->fmt == FMT_END) {
+		if (d->type != SCALAR)
+			return err_at(c, s->pc, -EACCES, "R%u pointer arithmetic prohibited", dno);
+		if (info->fmt == FMT_NEG) {
+			struct scalar z = scalar_const(0);
+			scalar_alu(&d->v, &z, BPF_NEG, alu32, false);
+		} else {
+			/* BPF_END to-LE and ALU64 bswap: class ALU with BPF_TO_LE only truncates on a LE host */
+			bool swap = id == ISA_BSWAP16 || id == ISA_BSWAP32 || id == ISA_BSWAP64 || (in->code & BPF_X);
+			scalar_bswap(&d->v, (unsigned)in->imm, swap);
+		}
+		return 0;
+	}
+	if (x) {
+		if ((err = check_read(c, s, sno)))
+			return err;
+		srcv = *R(s, sno);
+	} else {
+		if ((op == BPF_DIV || op == BPF_MOD) && in->imm == 0)
+			return err_at(c, s->pc, -EINVAL, "div by zero");
+		if ((op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH) && (uint32_t)in->imm >= (alu32 ? 32u : 64u))
+			return err_at(c, s->pc, -EINVAL, "invalid shift %d", in->imm);
+		mark_const(&srcv, alu32 ? (uint32_t)in->imm : (uint64_t)(int64_t)in->imm);
+	}
+	bool dp = is_ptr(d), sp = is_ptr(&srcv);
+	if (!dp && !sp) {
+		scalar_alu(&d->v, &srcv.v, op, alu32, info->flags & F_SIGNED);
+		return 0;
+	}
+	if (alu32) {
+		if (op == BPF_SUB && !c->env->unpriv) {
+			mark_unknown(d);
+			scalar_zext32(&d->v);
+			return 0;
+		}
+		return err_at(c, s->pc, -EACCES, "R%u 32-bit pointer arithmetic prohibited", dno);
+	}
+	if (dp && sp) {
+		if (op == BPF_SUB && !c->env->unpriv) {
+			mark_unknown(d);
+			return 0;
+		}
+		return err_at(c, s->pc, -EACCES, "R%u pointer %s pointer prohibited", dno, op_str(op));
+	}
+	if (op != BPF_ADD && op != BPF_SUB) {
+		bool bitwise = op == BPF_AND || op == BPF_OR || op == BPF_XOR;
+		return err_at(c, s->pc, -EACCES, bitwise ? "R%u bitwise operator %s on pointer prohibited" :
+							  "R%u pointer arithmetic with %s operator prohibited",
+			      dno, op_str(op));
+	}
+	if (dp)
+		return ptr_arith(c, s, d, d, &srcv, op, dno);
+	if (op == BPF_SUB)
+		return err_at(c, s->pc, -EACCES, "R%u tried to subtract pointer from scalar", dno);
+	struct reg scal = *d;
+	return ptr_arith(c, s, d, &srcv, &scal, op, dno);
+}
+
+/* ---- memory ------------------------------------------------------------------------------------ */
+
+static struct frame *frame_of(struct state *s, const struct reg *ptr) { return s->f[ptr->frameno]; }
+
+/* Stack bytes [lo, hi) (offsets below fp, negative) of frame f. */
+static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo, int size, const struct reg *val,
+		       bool is_imm_zero)
+{
+	int base = STACK + lo;
+	if (size == 8 && lo % 8 == 0 && val) {
+		/* a whole register: spilled with all it knows */
+		memset(&f->st[base], STK_SPILL, 8);
+		f->spill[base / 8] = *val;
+		return 0;
+	}
+	bool zero = is_imm_zero || (val && val->type == SCALAR && scalar_is_const(&val->v) && !val->v.var_off.value);
+	if (val && is_ptr(val) && c->env->unpriv)
+		return err_at(c, s->pc, -EACCES, "attempt to corrupt spilled pointer on stack");
+	for (int i = base; i < base + size; i++) {
+		int slot = i / 8;
+		if (f->st[i] == STK_SPILL) {
+			/* part of a spilled register is overwritten: the rest is just bytes now */
+			for (int j = slot * 8; j < slot * 8 + 8; j++)
+				if (f->st[j] == STK_SPILL)
+					f->st[j] = STK_MISC;
+		}
+		f->st[i] = zero ? STK_ZERO : STK_MISC;
+	}
+	return 0;
+}
+
+static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, int size, struct reg *dst,
+		      bool sign, unsigned dno)
+{
+	int base = STACK + lo;
+	if (f->st[base] == STK_SPILL && base % 8 == 0 && size == 8) {
+		for (int i = base; i < base + 8; i++)
+			if (f->st[i] != STK_SPILL)
+				goto bytes;
+		if (dst)
+			*dst = f->spill[base / 8];
+		return 0;
+	}
+bytes:;
+	bool all_zero = true;
+	for (int i = base; i < base + size; i++) {
+		if (f->st[i] == STK_INVALID)
+			return err_at(c, s->pc, -EACCES, "invalid read from stack off %d+%d size %d", lo, i - base, size);
+		if (f->st[i] == STK_SPILL) {
+			const struct reg *sp = &f->spill[i / 8];
+			if (sp->type != SCALAR)
+				return err_at(c, s->pc, -EACCES, "invalid size of register fill");
+			all_zero = false;
+		} else if (f->st[i] != STK_ZERO) {
+			all_zero = false;
+		}
+	}
+	(void)dno;
+	if (dst) {
+		if (all_zero) {
+			mark_const(dst, 0);
+		} else {
+			mark_unknown(dst);
+			if (!sign)
+				dst->v = scalar_from_size((unsigned)size);
+		}
+	}
+	return 0;
+}
+
+/* Every byte of [lo, lo+size) at a variable stack offset: in bounds; read: initialized. */
+static int stack_var_access(struct vctx *c, struct state *s, struct frame *f, int64_t lo, int64_t hi, int size,
+			    bool write, unsigned rno)
+{
+	if (lo < -STACK || hi + size > 0)
+		return err_at(c, s->pc, -EACCES, "invalid variable-offset%s stack R%u var_off=(%#llx; %#llx) off=%lld size=%d",
+			      write ? "" : " read from", rno, (unsigned long long)0, (unsigned long long)0, (long long)lo,
+			      size);
+	for (int64_t i = STACK + lo; i < STACK + hi + size; i++) {
+		if (write) {
+			if (f->st[i] == STK_SPILL)
+				for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
+					f->st[j] = f->st[j] == STK_SPILL ? STK_MISC : f->st[j];
+			f->st[i] = STK_MISC;
+		} else if (f->st[i] == STK_INVALID) {
+			return err_at(c, s->pc, -EACCES, "invalid variable-offset read from stack R%u off=%lld size=%d", rno,
+				      (long long)(i - STACK), size);
+		}
+	}
+	return 0;
+}
+
+struct access {
+	int64_t off;     /* insn off */
+	int size;
+	bool write;
+	bool atomic;
+	const struct reg *val; /* stores of a register: what is stored */
+	bool imm_zero;
+	bool sign;
+};
+
+/* A load or store through register rno (Linux check_mem_access); the loaded value into *dst. */
+static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct access *a, struct reg *dst)
+{
+	const struct reg *p = R(s, rno);
+	int size = a->size;
+	int64_t off = (int64_t)p->off + a->off;
+	int err;
+
+	if (a->write && a->val && is_ptr(a->val) && c->env->unpriv && p->type != PTR_STACK)
+		return err_at(c, s->pc, -EACCES, "R%u leaks addr into %s", (unsigned)(a->val - R(s, 0)),
+			      p->type == PTR_MAP_VALUE ? "map" : "mem");
+	switch (p->type) {
+	case NOT_INIT:
+		return err_at(c, s->pc, -EACCES, "R%u !read_ok", rno);
+	case PTR_STACK: {
+		struct frame *f = frame_of(s, p);
+		if (!scalar_is_const(&p->v)) {
+			int64_t lo = off + p->v.smin, hi = off + p->v.smax;
+			if (p->v.smin < -STACK || p->v.smax > STACK)
+				return err_at(c, s->pc, -EACCES, "R%u unbounded memory access, make sure to bounds check any such access", rno);
+			if ((err = stack_var_access(c, s, f, lo, hi, size, a->write, rno)))
+				return err;
+			if (-lo > (int64_t)f->depth)
+				f->depth = (uint32_t)-lo;
+			if (dst) {
+				mark_unknown(dst);
+				if (!a->sign)
+					dst->v = scalar_from_size((unsigned)size);
+			}
+			return 0;
+		}
+		off += (int64_t)p->v.var_off.value;
+		if (off < -STACK || off + size > 0 || off >= 0)
+			return err_at(c, s->pc, -EACCES, "invalid %s stack R%u off=%lld size=%d", a->write ? "write to" : "read from",
+				      rno, (long long)off, size);
+		if (off % size)
+			return err_at(c, s->pc, -EACCES, "misaligned stack access off %lld size %d", (long long)off, size);
+		if (-off > (int64_t)f->depth)
+			f->depth = (uint32_t)-off;
+		if (a->atomic) {
+			if ((err = stack_read(c, s, f, (int)off, size, NULL, false, rno)))
+				return err;
+			if (f->st[STACK + off] == STK_SPILL && f->spill[(STACK + off) / 8].type != SCALAR)
+				return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u fp is not allowed on a spilled pointer", rno);
+			if (dst) {
+				mark_unknown(dst);
+				dst->v = scalar_from_size((unsigned)size);
+			}
+			return stack_write(c, s, f, (int)off, size, NULL, false);
+		}
+		if (a->write)
+			return stack_write(c, s, f, (int)off, size, a->val, a->imm_zero);
+		return stack_read(c, s, f, (int)off, size, dst, a->sign, rno);
+	}
+	case PTR_MAP_VALUE:
+	case PTR_MAP_KEY:
+	case PTR_MEM: {
+		uint32_t limit = p->type == PTR_MAP_VALUE ? p->map->value_size :
+				 p->type == PTR_MAP_KEY ? p->map->key_size : p->mem_size;
+		if (p->v.smin < 0)
+			return err_at(c, s->pc, -EACCES,
+				      "R%u min value is negative, either use unsigned index or do a if (index >=0) check.", rno);
+		if (p->v.umax >= MAX_VAR_OFF)
+			return err_at(c, s->pc, -EACCES, "R%u unbounded memory access, make sure to bounds check any such access", rno);
+		int64_t lo = off + (int64_t)p->v.umin, hi = off + (int64_t)p->v.umax;
+		if (lo < 0 || hi + size > (int64_t)limit) {
+			if (p->type == PTR_MAP_VALUE)
+				return err_at(c, s->pc, -EACCES, "invalid access to map value, value_size=%u off=%lld size=%d", limit,
+					      (long long)(lo < 0 ? lo : hi), size);
+			if (p->type == PTR_MAP_KEY)
+				return err_at(c, s->pc, -EACCES, "invalid access to map key, key_size=%u off=%lld size=%d", limit,
+					      (long long)(lo < 0 ? lo : hi), size);
+			return err_at(c, s->pc, -EACCES, "invalid access to memory, mem_size=%u off=%lld size=%d", limit,
+				      (long long)(lo < 0 ? lo : hi), size);
+		}
+		if (p->type == PTR_MAP_VALUE) {
+			const struct vf_map *m = p->map;
+			if (a->write && (m->flags & BPF_F_RDONLY_PROG))
+				return err_at(c, s->pc, -EACCES, "write into map forbidden, value_size=%u off=%lld size=%d",
+					      m->value_size, (long long)lo, size);
+			if (!a->write && (m->flags & BPF_F_WRONLY_PROG))
+				return err_at(c, s->pc, -EACCES, "read from map forbidden, value_size=%u off=%lld size=%d",
+					      m->value_size, (long long)lo, size);
+			if (m->spin_lock_off != UINT32_MAX && lo < (int64_t)m->spin_lock_off + 4 &&
+			    hi + size > (int64_t)m->spin_lock_off)
+				return err_at(c, s->pc, -EACCES, "bpf_spin_lock cannot be accessed directly by load/store");
+			if (m->timer_off != UINT32_MAX && lo < (int64_t)m->timer_off + 16 && hi + size > (int64_t)m->timer_off)
+				return err_at(c, s->pc, -EACCES, "bpf_timer cannot be accessed directly by load/store");
+		}
+		if (p->type == PTR_MAP_KEY && a->write)
+			return err_at(c, s->pc, -EACCES, "write to change key R%u not allowed", rno);
+		break;
+	}
+	case PTR_PKT:
+	case PTR_PKT_META:
+		if (a->atomic)
+			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u %s is not allowed", rno, tn(p));
+		if (a->write && !c->env->pkt_writable)
+			return err_at(c, s->pc, -EACCES, "cannot write into packet");
+		if (p->v.smin < 0)
+			return err_at(c, s->pc, -EACCES, "R%u min value is negative, either use unsigned index or do a if (index >=0) check.", rno);
+		if (off < 0 || off + size > (int64_t)p->range) {
+			err_at(c, s->pc, -EACCES, "invalid access to packet, off=%lld size=%d, R%u(id=%u,off=%d,r=%u)", (long long)off,
+			       size, rno, p->id, p->off, p->range);
+			return err_at(c, s->pc, -EACCES, "R%u offset is outside of the packet", rno);
+		}
+		break;
+	case PTR_CTX: {
+		if (a->atomic)
+			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u ctx is not allowed", rno);
+		if (!scalar_is_const(&p->v) || p->v.var_off.value)
+			return err_at(c, s->pc, -EACCES, "variable ctx access var_off=(%#llx; %#llx) disallowed",
+				      (unsigned long long)p->v.var_off.value, (unsigned long long)p->v.var_off.mask);
+		if (a->write && a->val && is_ptr(a->val))
+			return err_at(c, s->pc, -EACCES, "R%u leaks addr into ctx", (unsigned)(a->val - R(s, 0)));
+		int kind = off < 0 || off + size > (int64_t)c->env->ctx_size ? VF_CTX_DENY :
+			   c->env->ctx_access(c->env->arg, (uint32_t)off, (uint32_t)size, a->write);
+		if (kind == VF_CTX_DENY)
+			return err_at(c, s->pc, -EACCES, "invalid bpf_context access off=%lld size=%d", (long long)off, size);
+		if (dst) {
+			if (kind == VF_CTX_SCALAR) {
+				mark_unknown(dst);
+				if (!a->sign)
+					dst->v = scalar_from_size((unsigned)size);
+			} else {
+				memset(dst, 0, sizeof(*dst));
+				dst->type = kind == VF_CTX_PKT ? PTR_PKT : kind == VF_CTX_PKT_END ? PTR_PKT_END : PTR_PKT_META;
+				dst->v = scalar_const(0);
+			}
+		}
+		return 0;
+	}
+	default:
+		return err_at(c, s->pc, -EACCES, "R%u invalid mem access '%s'", rno, tn(p));
+	}
+	if (dst) {
+		mark_unknown(dst);
+		if (!a->sign)
+			dst->v = scalar_from_size((unsigned)size);
+		else if (size < 8) {
+			struct scalar any = scalar_unknown();
+			scalar_movsx(&dst->v, &any, (unsigned)size * 8, false);
+		}
+	}
+	return 0;
+}
+
+static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *in, int id)
+{
+	const struct isa_info *info = &isa_info[id];
+	struct access a = { .off = in->off, .size = info->size, .sign = (info->flags & F_SIGNED) != 0 };
+	struct reg val;
+	int err;
+
+	switch (info->fmt) {
+	case FMT_LDX:
+	case FMT_LDACQ:
+		if ((err = check_read(c, s, in->src_reg)))
+			return err;
+		if ((err = check_mem(c, s, in->src_reg, &a, &val)))
+			return err;
+		*R(s, in->dst_reg) = val;
+		if (a.sign && a.size < 8 && val.type == SCALAR) {
+			struct scalar any = scalar_unknown();
+			scalar_movsx(&R(s, in->dst_reg)->v, &any, (unsigned)a.size * 8, false);
+		}
+		return 0;
+	case FMT_ST:
+		if ((err = check_read(c, s, in->dst_reg)))
+			return err;
+		a.write = true;
+		a.imm_zero = in->imm == 0;
+		mark_const(&val, (uint64_t)(int64_t)in->imm);
+		a.val = a.size == 8 ? &val : NULL;
+		return check_mem(c, s, in->dst_reg, &a, NULL);
+	case FMT_STX:
+		if ((err = check_read(c, s, in->dst_reg)) || (err = check_read(c, s, in->src_reg)))
+			return err;
+		a.write = true;
+		a.val = R(s, in->src_reg);
+		return check_mem(c, s, in->dst_reg, &a, NULL);
+	default: /* FMT_ATOMIC */
+		if ((err = check_read(c, s, in->dst_reg)) || (err = check_read(c, s, in->src_reg)))
+			return err;
+		if (info->flags & F_ACQREL) { /* store_release: a plain store */
+			a.write = true;
+			a.val = R(s, in->src_reg);
+			return check_mem(c, s, in->dst_reg, &a, NULL);
+		}
+		if ((info->flags & F_R0) && (err = check_read(c, s, 0)))
+			return err;
+		if (is_ptr(R(s, in->src_reg)) || ((info->flags & F_R0) && is_ptr(R(s, 0))))
+			return err_at(c, s->pc, -EACCES, "R%u leaks addr into mem", in->src_reg);
+		a.write = true;
+		a.atomic = true;
+		if ((err = check_mem(c, s, in->dst_reg, &a, &val)))
+			return err;
+		if (info->flags & F_FETCH) {
+			unsigned to = (info->flags & F_R0) ? 0 : in->src_reg;
+			mark_unknown(R(s, to));
+			R(s, to)->v = scalar_from_size((unsigned)a.size);
+		}
+		return 0;
+	}
+}
+
+/* ---- helper arguments -------------------------------------------------------------------------- */
+
+struct call_meta {
+	const struct vf_map *map;
+	uint32_t map_val_id;   /* spin lock: which value */
+	int32_t lock_off;
+	uint64_t alloc_size;
+	uint32_t release_ref;
+	const struct reg *func;
+};
+
+/* Memory of `size` bytes (or a range of sizes up to umax) at register rno: readable, or writable and
+ * then initialized (Linux check_helper_mem_access). */
+static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint64_t size, bool write, bool uninit_ok)
+{
+	const struct reg *p = R(s, rno);
+	if (size == 0)
+		return 0;
+	if (size >= MAX_VAR_OFF)
+		return err_at(c, s->pc, -EACCES, "R%u unbounded memory access, use 'var &= const' or 'if (var < const)'", rno + 1);
+	switch (p->type) {
+	case PTR_STACK: {
+		struct frame *f = frame_of(s, p);
+		if (!scalar_is_const(&p->v)) {
+			int64_t lo = p->off + p->v.smin, hi = p->off + p->v.smax;
+			if (lo < -STACK || hi + (int64_t)size > 0)
+				return err_at(c, s->pc, -EACCES, "invalid indirect access to stack R%u off=%lld size=%llu", rno,
+					      (long long)lo, (unsigned long long)size);
+			if (!write || !uninit_ok)
+				for (int64_t i = STACK + lo; i < STACK + hi + (int64_t)size; i++)
+					if (f->st[i] == STK_INVALID)
+						return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u var_off=(%#llx; %#llx)+%lld size %llu",
+							      rno, (unsigned long long)p->v.var_off.value,
+							      (unsigned long long)p->v.var_off.mask, (long long)(i - STACK - lo),
+							      (unsigned long long)size);
+			if (-lo > (int64_t)f->depth)
+				f->depth = (uint32_t)-lo;
+			if (write)
+				return stack_var_access(c, s, f, lo, hi, (int)size, true, rno);
+			return 0;
+		}
+		int64_t lo = p->off + (int64_t)p->v.var_off.value;
+		if (lo < -STACK || lo + (int64_t)size > 0)
+			return err_at(c, s->pc, -EACCES, "invalid indirect access to stack R%u off=%lld size=%llu", rno,
+				      (long long)lo, (unsigned long long)size);
+		if (-lo > (int64_t)f->depth)
+			f->depth = (uint32_t)-lo;
+		for (int64_t i = STACK + lo; i < STACK + lo + (int64_t)size; i++) {
+			if (write && uninit_ok) {
+				if (f->st[i] == STK_SPILL)
+					for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
+						f->st[j] = f->st[j] == STK_SPILL ? STK_MISC : f->st[j];
+				f->st[i] = STK_MISC;
+			} else if (f->st[i] == STK_INVALID) {
+				return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u off %lld+%lld size %llu", rno,
+					      (long long)lo, (long long)(i - STACK - lo), (unsigned long long)size);
+			} else if (write && f->st[i] == STK_SPILL && f->spill[i / 8].type != SCALAR) {
+				/* a helper writing over a spilled pointer leaves bytes */
+				for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
+					f->st[j] = STK_MISC;
+			}
+		}
+		return 0;
+	}
+	case PTR_MAP_VALUE:
+	case PTR_MAP_KEY:
+	case PTR_MEM:
+	case PTR_PKT:
+	case PTR_PKT_META: {
+		struct access a = { .off = 0, .size = 1, .write = write };
+		/* the first and the last byte bound the whole range for these linear regions */
+		int err;
+		if ((err = check_mem(c, s, rno, &a, NULL)))
+			return err;
+		a.off = (int64_t)size - 1;
+		return check_mem(c, s, rno, &a, NULL);
+	}
+	case PTR_CTX:
+		return err_at(c, s->pc, -EACCES, "R%u type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno);
+	default:
+		return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno, tn(p));
+	}
+}
+
+static bool is_null_scalar(const struct reg *r)
+{
+	return r->type == SCALAR && scalar_is_const(&r->v) && r->v.var_off.value == 0;
+}
+
+static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h, unsigned i, struct call_meta *m)
+{
+	unsigned rno = i + 1;
+	struct reg *r = R(s, rno);
+	uint8_t kind = h->args[i];
+	int err;
+	if (kind == ARG_NONE)
+		return 0;
+	if ((err = check_read(c, s, rno)))
+		return err;
+	switch (kind) {
+	case ARG_ANYTHING:
+		if (c->env->unpriv && is_ptr(r))
+			return err_at(c, s->pc, -EACCES, "R%u leaks addr into helper function", rno);
+		return 0;
+	case ARG_CONST_MAP_PTR:
+		if (r->type != CONST_MAP_PTR)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=map_ptr", rno, tn(r));
+		m->map = r->map;
+		return 0;
+	case ARG_PTR_TO_MAP_KEY:
+		if (!m->map)
+			return err_at(c, s->pc, -EACCES, "invalid map_ptr to access map->key");
+		return check_helper_mem(c, s, rno, m->map->key_size, false, false);
+	case ARG_PTR_TO_MAP_VALUE:
+	case ARG_PTR_TO_MAP_VALUE_OR_NULL: {
+		if (!m->map)
+			return err_at(c, s->pc, -EACCES, "invalid map_ptr to access map->value");
+		if (kind == ARG_PTR_TO_MAP_VALUE_OR_NULL && is_null_scalar(r))
+			return 0;
+		/* pop/peek fill the buffer (Linux: MEM_UNINIT) */
+		bool fill = h->id == BPF_FUNC_map_pop_elem || h->id == BPF_FUNC_map_peek_elem;
+		return check_helper_mem(c, s, rno, m->map->value_size, fill, fill);
+	}
+	case ARG_PTR_TO_MEM:
+	case ARG_PTR_TO_MEM_RO:
+	case ARG_PTR_TO_MEM_OR_NULL:
+	case ARG_PTR_TO_UNINIT_MEM: {
+		/* sized by the next argument, checked with it */
+		if (kind == ARG_PTR_TO_MEM_OR_NULL && is_null_scalar(r))
+			return 0;
+		if (!is_ptr(r))
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno, tn(r));
+		return 0;
+	}
+	case ARG_CONST_SIZE:
+	case ARG_CONST_SIZE_OR_ZERO: {
+		if (r->type != SCALAR)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=scalar", rno, tn(r));
+		if (r->v.smin < 0)
+			return err_at(c, s->pc, -EACCES, "R%u min value is negative, either use unsigned or 'var &= const'", rno);
+		if (kind == ARG_CONST_SIZE && r->v.umin == 0)
+			return err_at(c, s->pc, -EACCES, "R%u invalid zero-sized read: u64=[%llu,%llu]", rno,
+				      (unsigned long long)r->v.umin, (unsigned long long)r->v.umax);
+		if (r->v.umax >= MAX_VAR_OFF)
+			return err_at(c, s->pc, -EACCES, "R%u unbounded memory access, use 'var &= const' or 'if (var < const)'", rno);
+		uint8_t pk = h->args[i - 1];
+		bool write = pk == ARG_PTR_TO_UNINIT_MEM;
+		if (pk == ARG_PTR_TO_MEM_OR_NULL && is_null_scalar(R(s, rno - 1)))
+			return 0;
+		return check_helper_mem(c, s, rno - 1, r->v.umax, write, write);
+	}
+	case ARG_PTR_TO_CTX:
+		if (r->type != PTR_CTX)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=ctx", rno, tn(r));
+		if (r->off || !scalar_is_const(&r->v) || r->v.var_off.value)
+			return err_at(c, s->pc, -EACCES, "dereference of modified ctx ptr R%u off=%d disallowed", rno, r->off);
+		return 0;
+	case ARG_PTR_TO_FUNC:
+		if (r->type != PTR_FUNC)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=func", rno, tn(r));
+		m->func = r;
+		return 0;
+	case ARG_PTR_TO_STACK_OR_NULL:
+		if (is_null_scalar(r) || r->type == PTR_STACK)
+			return 0;
+		return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp", rno, tn(r));
+	case ARG_PTR_TO_SPIN_LOCK:
+	case ARG_PTR_TO_TIMER: {
+		bool lock = kind == ARG_PTR_TO_SPIN_LOCK;
+		const char *what = lock ? "bpf_spin_lock" : "bpf_timer";
+		if (r->type != PTR_MAP_VALUE)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=map_value", rno, tn(r));
+		if (!scalar_is_const(&r->v))
+			return err_at(c, s->pc, -EACCES, "R%u doesn't have constant offset. %s has to be at the constant offset", rno, what);
+		uint32_t want = lock ? r->map->spin_lock_off : r->map->timer_off;
+		int64_t at = r->off + (int64_t)r->v.var_off.value;
+		if (want == UINT32_MAX)
+			return err_at(c, s->pc, -EINVAL, "map '%s' has no valid %s", "", what);
+		if (at != (int64_t)want)
+			return err_at(c, s->pc, -EINVAL, "off %lld doesn't point to 'struct %s' that is at %u", (long long)at, what,
+				      want);
+		m->map = r->map;
+		m->map_val_id = r->id;
+		m->lock_off = (int32_t)at;
+		return 0;
+	}
+	case ARG_PTR_TO_LONG:
+		return check_helper_mem(c, s, rno, 8, true, true);
+	case ARG_PTR_TO_CONST_STR:
+		if (r->type != PTR_MAP_VALUE || !(r->map->flags & BPF_F_RDONLY_PROG))
+			return err_at(c, s->pc, -EACCES, "R%u does not point to a readonly map'", rno);
+		return check_helper_mem(c, s, rno, 1, false, false);
+	case ARG_PTR_TO_ALLOC_MEM:
+		if (r->type != PTR_MEM || !r->ref_id)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=ringbuf_mem", rno, tn(r));
+		if (r->off || !scalar_is_const(&r->v) || r->v.var_off.value)
+			return err_at(c, s->pc, -EACCES, "R%u must have zero offset when passed to release func", rno);
+		m->release_ref = r->ref_id;
+		return 0;
+	case ARG_CONST_ALLOC_SIZE_OR_ZERO:
+		if (r->type != SCALAR || !scalar_is_const(&r->v))
+			return err_at(c, s->pc, -EACCES, "R%u is not a known constant'", rno);
+		m->alloc_size = r->v.var_off.value;
+		return 0;
+	default:
+		return err_at(c, s->pc, -EACCES, "R%u argument kind %u is not supported by the verifier", rno, kind);
+	}
+}
+
+/* Which map types each map-taking helper accepts (Linux check_map_func_compatibility, in part). */
+static bool map_ok(uint32_t helper, uint32_t mt)
+{
+	switch (helper) {
+	case BPF_FUNC_ringbuf_output:
+	case BPF_FUNC_ringbuf_reserve:
+	case BPF_FUNC_ringbuf_query:
+		return mt == BPF_MAP_TYPE_RINGBUF;
+	case BPF_FUNC_perf_event_output:
+		return mt == BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+	case BPF_FUNC_get_stackid:
+		return mt == BPF_MAP_TYPE_STACK_TRACE;
+	case BPF_FUNC_tail_call:
+		return mt == BPF_MAP_TYPE_PROG_ARRAY;
+	case BPF_FUNC_map_push_elem:
+	case BPF_FUNC_map_pop_elem:
+	case BPF_FUNC_map_peek_elem:
+		return mt == BPF_MAP_TYPE_QUEUE || mt == BPF_MAP_TYPE_STACK || mt == BPF_MAP_TYPE_BLOOM_FILTER;
+	case BPF_FUNC_map_lookup_elem:
+	case BPF_FUNC_map_update_elem:
+	case BPF_FUNC_map_delete_elem:
+		return mt != BPF_MAP_TYPE_RINGBUF && mt != BPF_MAP_TYPE_PERF_EVENT_ARRAY && mt != BPF_MAP_TYPE_QUEUE &&
+		       mt != BPF_MAP_TYPE_STACK && mt != BPF_MAP_TYPE_BLOOM_FILTER && mt != BPF_MAP_TYPE_STACK_TRACE &&
+		       mt != BPF_MAP_TYPE_PROG_ARRAY;
+	default:
+		return true;
+	}
+}
+
+/* Helpers after which packet pointers are stale (Linux bpf_helper_changes_pkt_data). */
+static bool changes_pkt(uint32_t id)
+{
+	switch (id) {
+	case BPF_FUNC_skb_store_bytes:
+	case BPF_FUNC_l3_csum_replace:
+	case BPF_FUNC_l4_csum_replace:
+	case BPF_FUNC_clone_redirect:
+	case BPF_FUNC_skb_vlan_push:
+	case BPF_FUNC_skb_vlan_pop:
+	case BPF_FUNC_skb_change_proto:
+	case BPF_FUNC_skb_change_type:
+	case BPF_FUNC_skb_change_tail:
+	case BPF_FUNC_skb_pull_data:
+	case BPF_FUNC_skb_change_head:
+	case BPF_FUNC_xdp_adjust_head:
+	case BPF_FUNC_xdp_adjust_meta:
+	case BPF_FUNC_xdp_adjust_tail:
+	case BPF_FUNC_skb_adjust_room:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int enter_call(struct vctx *c, struct state *s, uint32_t target, uint32_t cb_helper)
+{
+	if (s->nf >= MAX_FRAMES)
+		return err_at(c, s->pc, -E2BIG, "the call stack of %d frames is too deep !", s->nf + 1);
+	struct frame *caller = s->f[s->nf - 1], *f = malloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	init_frame(f, s->nf, target, s->pc);
+	f->cb_helper = cb_helper;
+	if (!cb_helper)
+		for (int r = 1; r <= 5; r++)
+			f->r[r] = caller->r[r];
+	s->f[s->nf++] = f;
+	s->pc = target;
+	return 0;
+}
+
+static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *in)
+{
+	uint32_t hid = (uint32_t)in->imm;
+	const struct hlp_proto *h = hlp_get(hid);
+	struct call_meta m;
+	int err;
+
+	memset(&m, 0, sizeof(m));
+	m.lock_off = -1;
+	if (hid == BPF_FUNC_tail_call) {
+		/* (ctx, prog array, index): on success it does not return; on failure r0 is whatever */
+		if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
+			return err_at(c, s->pc, -EINVAL, "program of this type cannot use helper bpf_tail_call#%u", hid);
+		if (s->lock_id)
+			return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+		for (unsigned r = 1; r <= 3; r++)
+			if ((err = check_read(c, s, r)))
+				return err;
+		if (R(s, 1)->type != PTR_CTX)
+			return err_at(c, s->pc, -EACCES, "R1 type=%s expected=ctx", tn(R(s, 1)));
+		if (R(s, 2)->type != CONST_MAP_PTR || R(s, 2)->map->type != BPF_MAP_TYPE_PROG_ARRAY)
+			return err_at(c, s->pc, -EACCES, "R2 type=%s expected=map_ptr of a prog array", tn(R(s, 2)));
+		if (R(s, 3)->type != SCALAR)
+			return err_at(c, s->pc, -EACCES, "R3 type=%s expected=scalar", tn(R(s, 3)));
+		if (s->nrefs)
+			return err_at(c, s->pc, -EINVAL, "tail_call would lead to reference leak");
+		for (int r = 1; r <= 5; r++)
+			mark_not_init(R(s, r));
+		mark_unknown(R(s, 0));
+		return 0;
+	}
+	if (!h)
+		return err_at(c, s->pc, -EINVAL, "invalid func unknown#%u", hid);
+	if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
+		return err_at(c, s->pc, -EINVAL, "program of this type cannot use helper bpf_%s#%u", h->name, hid);
+	if (s->lock_id && hid != BPF_FUNC_spin_unlock)
+		return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+	for (unsigned i = 0; i < 5; i++)
+		if ((err = check_arg(c, s, h, i, &m)))
+			return err;
+	if (m.map && !map_ok(hid, m.map->type))
+		return err_at(c, s->pc, -EINVAL, "cannot pass map_type %u into func bpf_%s#%u", m.map->type, h->name, hid);
+	if (hid == BPF_FUNC_spin_lock) {
+		s->lock_id = m.map_val_id ? m.map_val_id : ++c->next_id;
+		s->lock_map = m.map;
+		s->lock_off = m.lock_off;
+	} else if (hid == BPF_FUNC_spin_unlock) {
+		if (!s->lock_id)
+			return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock without taking a lock");
+		if (s->lock_map != m.map || s->lock_off != m.lock_off)
+			return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock of different lock");
+		s->lock_id = 0;
+		s->lock_map = NULL;
+		s->lock_off = 0;
+	}
+	if (m.release_ref) {
+		int k;
+		for (k = 0; k < s->nrefs && s->refs[k] != m.release_ref; k++)
+			;
+		if (k == s->nrefs)
+			return err_at(c, s->pc, -EINVAL, "reference has not been acquired before");
+		s->refs[k] = s->refs[s->nrefs - 1];
+		s->ref_pc[k] = s->ref_pc[s->nrefs - 1];
+		s->nrefs--;
+		invalidate(s, has_ref, m.release_ref);
+	}
+	if (changes_pkt(hid))
+		invalidate(s, is_pkt, 0);
+	const struct reg *func = m.func;
+	uint32_t target = func ? func->subprog : 0;
+	struct reg arg3 = *R(s, 3);
+	const struct vf_map *cbmap = m.map;
+	/* the call clobbers r1-r5 and sets r0 */
+	for (int r = 1; r <= 5; r++)
+		mark_not_init(R(s, r));
+	struct reg *r0 = R(s, 0);
+	switch (h->ret) {
+	case RET_VOID:
+		mark_not_init(r0);
+		break;
+	case RET_MAP_VALUE_OR_NULL:
+		memset(r0, 0, sizeof(*r0));
+		r0->type = PTR_MAP_VALUE_OR_NULL;
+		r0->map = m.map;
+		r0->id = ++c->next_id;
+		r0->v = scalar_const(0);
+		break;
+	case RET_MEM_OR_NULL:
+		if (s->nrefs == MAX_REFS)
+			return err_at(c, s->pc, -E2BIG, "too many references");
+		memset(r0, 0, sizeof(*r0));
+		r0->type = PTR_MEM_OR_NULL;
+		r0->mem_size = (uint32_t)m.alloc_size;
+		r0->id = ++c->next_id;
+		r0->ref_id = r0->id;
+		r0->v = scalar_const(0);
+		s->refs[s->nrefs] = r0->ref_id;
+		s->ref_pc[s->nrefs++] = (uint32_t)s->pc;
+		break;
+	default:
+		mark_unknown(r0);
+		break;
+	}
+	if (func) {
+		/* A callback runs zero or more times from inside the helper: walk the helper's return without
+		 * it, and one more call of it from each state its previous call may have left (pruning at its
+		 * entry ends that). */
+		if ((err = push_branch(c, s, s->pc + 1)))
+			return err;
+		if ((err = enter_call(c, s, target, hid)))
+			return err;
+		struct frame *f = s->f[s->nf - 1];
+		struct reg *a = f->cb_args;
+		for (int r = 0; r < 5; r++)
+			mark_unknown(&a[r]);
+		switch (hid) {
+		case BPF_FUNC_loop:
+			a[1] = arg3;
+			break;
+		case BPF_FUNC_for_each_map_elem:
+			memset(&a[0], 0, sizeof(a[0]));
+			a[0].type = CONST_MAP_PTR;
+			a[0].map = cbmap;
+			a[0].v = scalar_const(0);
+			a[1] = a[0];
+			a[1].type = PTR_MAP_KEY;
+			a[2] = a[0];
+			a[2].type = PTR_MAP_VALUE;
+			a[3] = arg3;
+			break;
+		default:
+			break;
+		}
+		for (int r = 1; r <= 5; r++)
+			f->r[r] = a[r - 1];
+		return 1; /* pc moved */
+	}
+	return 0;
+}
+
+/* ---- conditional jumps ------------------------------------------------------------------------ */
+
+/* The packet-range rule: for `pkt + off` compared with `pkt_end` (or pkt_meta with pkt), the side where
+ * the access is proven sets the range of every pointer of that id (Linux find_good_pkt_pointers). */
+static void set_pkt_range(struct state *s, const struct reg *p, bool right_open)
+{
+	if (p->v.umax >= MAX_VAR_OFF || p->off < 0)
+		return;
+	uint32_t range = (uint32_t)p->off + (right_open ? 1 : 0);
+	for (int i = 0; i < s->nf; i++) {
+		struct frame *f = s->f[i];
+		for (int r = 0; r < 11; r++)
+			if (f->r[r].type == p->type && f->r[r].id == p->id && f->r[r].range < range)
+				f->r[r].range = range;
+		for (int k = 0; k < SLOTS; k++)
+			if (f->st[k * 8] == STK_SPILL && f->spill[k].type == p->type && f->spill[k].id == p->id &&
+			    f->spill[k].range < range)
+				f->spill[k].range = range;
+	}
+}
+
+/* pkt/pkt_end comparisons: on which side (taken or not) the range holds, and whether it is open. */
+static void pkt_compare(struct state *taken, struct state *fall, const struct reg *d, const struct reg *sr, unsigned op)
+{
+	/* normalize to `pkt OP end` */
+	const struct reg *p = d, *e = sr;
+	bool swapped = false;
+	if ((d->type == PTR_PKT_END && sr->type == PTR_PKT) || (d->type == PTR_PKT && sr->type == PTR_PKT_META)) {
+		p = sr;
+		e = d;
+		swapped = true;
+	}
+	bool ok = (p->type == PTR_PKT && e->type == PTR_PKT_END) || (p->type == PTR_PKT_META && e->type == PTR_PKT);
+	if (!ok)
+		return;
+	if (swapped) { /* end OP pkt == pkt OP' end */
+		switch (op) {
+		case BPF_JGT: op = BPF_JLT; break;
+		case BPF_JLT: op = BPF_JGT; break;
+		case BPF_JGE: op = BPF_JLE; break;
+		case BPF_JLE: op = BPF_JGE; break;
+		default: break;
+		}
+	}
+	switch (op) {
+	case BPF_JGT: /* pkt > end: fall-through has pkt <= end */
+		if (fall)
+			set_pkt_range(fall, p, false);
+		break;
+	case BPF_JGE: /* pkt >= end: fall-through pkt < end */
+		if (fall)
+			set_pkt_range(fall, p, true);
+		break;
+	case BPF_JLT:
+		if (taken)
+			set_pkt_range(taken, p, true);
+		break;
+	case BPF_JLE:
+		if (taken)
+			set_pkt_range(taken, p, false);
+		break;
+	default:
+		break;
+	}
+}
+
+/* r == 0 / r != 0 on a maybe-null pointer: every copy (same id) becomes null or not */
+static void mark_null(struct state *s, uint32_t id, bool is_null)
+{
+	for (int i = 0; i < s->nf; i++) {
+		struct frame *f = s->f[i];
+		for (int k = 0; k < 11 + SLOTS; k++) {
+			struct reg *r = k < 11 ? &f->r[k] : (f->st[(k - 11) * 8] == STK_SPILL ? &f->spill[k - 11] : NULL);
+			if (!r || r->id != id || (r->type != PTR_MAP_VALUE_OR_NULL && r->type != PTR_MEM_OR_NULL))
+				continue;
+			if (is_null) {
+				uint32_t ref = r->ref_id;
+				mark_const(r, 0);
+				(void)ref;
+			} else if (r->type == PTR_MAP_VALUE_OR_NULL && r->map && r->map->inner) {
+				/* a map-in-map's "value" is its inner map */
+				r->map = r->map->inner;
+				r->type = CONST_MAP_PTR;
+			} else {
+				r->type = r->type == PTR_MAP_VALUE_OR_NULL ? PTR_MAP_VALUE : PTR_MEM;
+			}
+		}
+	}
+	if (is_null) {
+		/* a null reservation holds nothing */
+		for (int k = 0; k < s->nrefs; k++)
+			if (s->refs[k] == id) {
+				s->refs[k] = s->refs[s->nrefs - 1];
+				s->ref_pc[k] = s->ref_pc[s->nrefs - 1];
+				s->nrefs--;
+				break;
+			}
+	}
+}
+
+static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in, int id, bool *fall_ok, bool *taken_ok,
+		      struct state **taken_state)
+{
+	const struct isa_info *info = &isa_info[id];
+	unsigned op = BPF_OP(in->code);
+	bool j32 = info->flags & F_32;
+	struct reg *d = R(s, in->dst_reg), kr;
+	const struct reg *sr;
+	int err;
+
+	if ((err = check_read(c, s, in->dst_reg)))
+		return err;
+	if (info->flags & F_X) {
+		if ((err = check_read(c, s, in->src_reg)))
+			return err;
+		sr = R(s, in->src_reg);
+	} else {
+		mark_const(&kr, j32 ? (uint32_t)in->imm : (uint64_t)(int64_t)in->imm);
+		sr = &kr;
+	}
+	*fall_ok = *taken_ok = true;
+	*taken_state = NULL;
+	if (d->type == SCALAR && sr->type == SCALAR) {
+		int t = scalar_branch_taken(&d->v, &sr->v, op, j32);
+		if (t == 1) {
+			*fall_ok = false;
+			return 0;
+		}
+		if (t == 0) {
+			*taken_ok = false;
+			return 0;
+		}
+		struct state *ts = state_dup(s);
+		if (!ts)
+			return -ENOMEM;
+		struct reg *td = &ts->f[ts->nf - 1]->r[in->dst_reg];
+		struct reg tk = *sr, fk = *sr;
+		struct reg *tsr = (info->flags & F_X) ? &ts->f[ts->nf - 1]->r[in->src_reg] : &tk;
+		struct reg *fsr = (info->flags & F_X) ? R(s, in->src_reg) : &fk;
+		if (!scalar_refine(&td->v, &tsr->v, op, j32, true)) {
+			state_free(ts);
+			*taken_ok = false;
+			ts = NULL;
+		}
+		if (!scalar_refine(&d->v, &fsr->v, op, j32, false))
+			*fall_ok = false;
+		*taken_state = ts;
+		return 0;
+	}
+	/* a pointer against 0 */
+	const struct reg *p = is_ptr(d) ? d : sr, *o = is_ptr(d) ? sr : d;
+	if (!(is_ptr(d) && is_ptr(sr)) && is_null_scalar(o) && (op == BPF_JEQ || op == BPF_JNE) && !j32) {
+		if (p->type == PTR_MAP_VALUE_OR_NULL || p->type == PTR_MEM_OR_NULL) {
+			struct state *ts = state_dup(s);
+			if (!ts)
+				return -ENOMEM;
+			uint32_t pid = p->id;
+			mark_null(ts, pid, op == BPF_JEQ);
+			mark_null(s, pid, op != BPF_JEQ);
+			*taken_state = ts;
+			return 0;
+		}
+		/* other pointers are never null */
+		if (op == BPF_JEQ)
+			*taken_ok = false;
+		else
+			*fall_ok = false;
+		return 0;
+	}
+	if (c->env->unpriv && !(is_ptr(d) && is_ptr(sr) && (is_pkt(d, 0) && is_pkt(sr, 0))))
+		return err_at(c, s->pc, -EACCES, "R%u pointer comparison prohibited", in->dst_reg);
+	struct state *ts = state_dup(s);
+	if (!ts)
+		return -ENOMEM;
+	if (!j32 && is_ptr(d) && is_ptr(sr)) {
+		/* regs of ts mirror those of s: find the same registers there */
+		const struct reg *td = &ts->f[ts->nf - 1]->r[in->dst_reg], *tsr = &ts->f[ts->nf - 1]->r[in->src_reg];
+		struct reg dd = *d, ss = *sr;
+		pkt_compare(ts, NULL, td, tsr, op);
+		pkt_compare(NULL, s, &dd, &ss, op);
+	}
+	*taken_state = ts;
+	return 0;
+}
+
+/* ---- exits ------------------------------------------------------------------------------------- */
+
+static int check_exit(struct vctx *c, struct state *s, bool *done)
+{
+	struct frame *f = s->f[s->nf - 1];
+	int err;
+	*done = false;
+	if ((err = check_read(c, s, 0)))
+		return err;
+	if (s->nf == 1) {
+		if (s->lock_id)
+			return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock is missing");
+		if (s->nrefs)
+			return err_at(c, s->pc, -EINVAL, "Unreleased reference id=%u alloc_insn=%u", s->refs[0], s->ref_pc[0]);
+		if (c->env->unpriv && is_ptr(&f->r[0]))
+			return err_at(c, s->pc, -EACCES, "R0 leaks addr as return value");
+		/* Linux lets privileged programs of most types return a pointer */
+		*done = true;
+		return 0;
+	}
+	if (f->cb_helper) {
+		const struct reg *r0 = &f->r[0];
+		if (r0->type != SCALAR)
+			return err_at(c, s->pc, -EACCES, "At callback return the register R0 is not a known value (%s)", tn(r0));
+		if (r0->v.smin < 0 || r0->v.smax > 1)
+			return err_at(c, s->pc, -EACCES, "At callback return the register R0 has smin=%lld smax=%lld should have been in [0, 1]",
+				      (long long)r0->v.smin, (long long)r0->v.smax);
+	}
+	if (s->lock_id)
+		return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock is missing");
+	/* back in the caller: r0 from the callee (a callback's caller gets the helper's r0), r1-r5 gone */
+	struct reg r0 = f->r[0];
+	size_t site = f->callsite;
+	uint32_t cb = f->cb_helper, target = f->subprog;
+	uint32_t depth = f->depth;
+	struct reg cb_args[5];
+	memcpy(cb_args, f->cb_args, sizeof(cb_args));
+	uint32_t *fd = &c->fn_depth[f->subprog];
+	if (depth > *fd)
+		*fd = depth;
+	free(f);
+	s->nf--;
+	struct frame *caller = s->f[s->nf - 1];
+	if (cb) {
+		/* one more call of the callback from here, then the helper returns.  What the calls change
+		 * in the callers' stacks (counters, accumulators) would make every walk new: after a few,
+		 * those values are widened to unknown so that the walk converges (Linux gets there by
+		 * ignoring imprecise scalars) */
+		int e2;
+		if (++caller->cb_iters > 4)
+			for (int i = 0; i < s->nf; i++) {
+				struct frame *w = s->f[i];
+				for (int b = 0; b < STACK; b++) {
+					if (w->st[b] == STK_ZERO)
+						w->st[b] = STK_MISC;
+					if (w->st[b] == STK_SPILL && b % 8 == 0 && w->spill[b / 8].type == SCALAR)
+						mark_unknown(&w->spill[b / 8]);
+				}
+			}
+		s->pc = site;
+		if ((e2 = enter_call(c, s, target, cb)))
+			return e2;
+		struct frame *nf = s->f[s->nf - 1];
+		/* its arguments are what the helper gives each call */
+		memcpy(nf->cb_args, cb_args, sizeof(cb_args));
+		for (int r = 1; r <= 5; r++)
+			nf->r[r] = cb_args[r - 1];
+		return 1;
+	}
+	caller->r[0] = r0;
+	for (int r = 1; r <= 5; r++)
+		mark_not_init(&caller->r[r]);
+	s->pc = site + 1;
+	return 1;
+}
+
+/* ---- the walk -------------------------------------------------------------------------------- */
+
+static int do_check(struct vctx *c, struct state *s)
+{
+	for (;;) {
+		int err;
+		if (s->pc >= c->cnt)
+			return err_at(c, s->pc, -EINVAL, "invalid insn idx %zu insn_cnt %zu", s->pc, c->cnt);
+		if (++c->processed > VF_MAX_INSN_PROCESSED)
+			return err_at(c, s->pc, -E2BIG, "BPF program is too large. Processed %llu insn",
+				      (unsigned long long)c->processed);
+		if (c->prune[s->pc]) {
+			int r = prune_or_record(c, s);
+			if (r < 0)
+				return r;
+			if (r)
+				return 0;
+		}
+		const struct bpf_insn *in = &c->in[s->pc];
+		int id = isa_decode(in);
+		const struct isa_info *info = &isa_info[id];
+		uint32_t fl = info->flags;
+
+		if (isa_writes(id, in) & ISA_REG(10))
+			return err_at(c, s->pc, -EACCES, "frame pointer is read only");
+		if (fl & F_ALU) {
+			if ((err = check_alu(c, s, in, id)))
+				return err;
+		} else if (fl & (F_LDX | F_ST | F_STX)) {
+			if ((err = check_ld_st(c, s, in, id)))
+				return err;
+		} else if (id == ISA_LDDW) {
+			struct reg *d = R(s, in->dst_reg);
+			uint8_t src = in->src_reg;
+			if (src == ISA_PSEUDO_IMM) {
+				mark_const(d, (uint32_t)in->imm | (uint64_t)(uint32_t)in[1].imm << 32);
+			} else if (src == ISA_PSEUDO_FUNC) {
+				memset(d, 0, sizeof(*d));
+				d->type = PTR_FUNC;
+				d->subprog = (uint32_t)((int64_t)s->pc + 1 + in->imm);
+				d->v = scalar_const(0);
+			} else {
+				const struct vf_map *m = c->env->map_at ? c->env->map_at(c->env->arg, s->pc) : NULL;
+				if (!m)
+					return err_at(c, s->pc, -EINVAL, "fd %d is not pointing to valid bpf_map", in->imm);
+				memset(d, 0, sizeof(*d));
+				d->map = m;
+				d->v = scalar_const(0);
+				if (src == ISA_PSEUDO_MAP_VALUE || src == ISA_PSEUDO_MAP_IDX_VALUE) {
+					d->type = PTR_MAP_VALUE;
+					d->off = c->env->map_value_off ? c->env->map_value_off(c->env->arg, s->pc) : 0;
+				} else {
+					d->type = CONST_MAP_PTR;
+				}
+			}
+			s->pc += 2;
+			continue;
+		} else if (fl & F_PKT) {
+			if (!c->env->ld_abs_ok)
+				return err_at(c, s->pc, -EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type");
+			if (R(s, 6)->type != PTR_CTX)
+				return err_at(c, s->pc, -EINVAL, "at the time of BPF_LD_ABS|IND R6 != pointer to skb");
+			if (s->lock_id)
+				return err_at(c, s->pc, -EINVAL, "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region");
+			if (info->fmt == FMT_LDIND && ((err = check_read(c, s, in->src_reg))))
+				return err;
+			for (int r = 1; r <= 5; r++)
+				mark_not_init(R(s, r));
+			mark_unknown(R(s, 0));
+			R(s, 0)->v = scalar_from_size(info->size);
+		} else if (id == ISA_EXIT) {
+			bool done;
+			int r = check_exit(c, s, &done);
+			if (r < 0)
+				return r;
+			if (done)
+				return 0;
+			continue;
+		} else if (id == ISA_CALL) {
+			int r = check_helper(c, s, in);
+			if (r < 0)
+				return r;
+			if (r)
+				continue;
+		} else if (id == ISA_CALL_LOCAL) {
+			if (s->lock_id)
+				return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+			if ((err = enter_call(c, s, (uint32_t)jump_target(in, s->pc), 0)))
+				return err;
+			continue;
+		} else if (id == ISA_CALL_KFUNC) {
+			if (s->lock_id)
+				return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+			for (int r = 1; r <= 5; r++)
+				mark_not_init(R(s, r));
+			mark_unknown(R(s, 0));
+		} else if (id == ISA_CALLX) {
+			return err_at(c, s->pc, -EINVAL, "callx is not supported by the verifier");
+		} else if (id == ISA_JA || id == ISA_JA32) {
+			s->pc = (size_t)jump_target(in, s->pc);
+			continue;
+		} else if (id == ISA_MAY_GOTO) {
+			/* either: the budget may run out at any time */
+			if ((err = push_branch(c, s, (size_t)jump_target(in, s->pc))))
+				return err;
+		} else if (fl & F_JMP) {
+			bool fall_ok, taken_ok;
+			struct state *ts;
+			if ((err = check_cond(c, s, in, id, &fall_ok, &taken_ok, &ts)))
+				return err;
+			size_t target = (size_t)jump_target(in, s->pc);
+			if (taken_ok) {
+				if (!fall_ok) {
+					if (ts)
+						state_free(ts);
+					s->pc = target;
+					continue;
+				}
+				if (ts) {
+					ts->pc = target;
+					if (c->nstack == c->capstack && (err = push_branch(c, ts, target))) {
+						state_free(ts);
+						return err;
+					} else if (c->nstack < c->capstack) {
+						c->stack[c->nstack++] = ts;
+					} else {
+						state_free(ts);
+					}
+				} else if ((err = push_branch(c, s, target))) {
+					return err;
+				}
+			} else if (ts) {
+				state_free(ts);
+			}
+			if (!fall_ok)
+				return 0;
+		}
+		s->pc += (fl & F_WIDE) ? 2 : 1;
+	}
+}
+
+/* Linux check_max_stack_depth: each function's deepest stack, rounded up to 32 bytes, summed along
+ * every chain of calls (and callbacks) from the main program. */
+static uint32_t chain_depth(struct vctx *c, uint32_t fn, uint8_t *busy, int level)
+{
+	uint32_t own = (c->fn_depth[fn] + 31) & ~31u, worst = 0;
+	if (level > MAX_FRAMES || busy[fn])
+		return own;
+	busy[fn] = 1;
+	for (size_t pc = fn; pc < c->cnt && c->subprog_of[pc] == fn; pc++) {
+		const struct bpf_insn *in = &c->in[pc];
+		int id = isa_decode(in);
+		int64_t t = -1;
+		if (id == ISA_CALL_LOCAL)
+			t = jump_target(in, pc);
+		else if (id == ISA_LDDW && in->src_reg == ISA_PSEUDO_FUNC)
+			t = (int64_t)pc + 1 + in->imm;
+		if (t >= 0 && (size_t)t < c->cnt) {
+			uint32_t d = chain_depth(c, (uint32_t)t, busy, level + 1);
+			if (d > worst)
+				worst = d;
+		}
+	}
+	busy[fn] = 0;
+	return own + worst;
+}
+
+static int check_stack_depth(struct vctx *c)
+{
+	uint8_t *busy = calloc(c->cnt, 1);
+	if (!busy)
+		return -ENOMEM;
+	c->env->stack_depth = chain_depth(c, 0, busy, 1);
+	free(busy);
+	return 0;
+}
+
+int vf_verify(struct vf_env *env)
+{
+	struct vctx c;
+	int err = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.env = env;
+	c.in = env->insns;
+	c.cnt = env->cnt;
+	env->insn_processed = 0;
+	env->total_states = env->peak_states = env->max_states_per_insn = 0;
+	if (!c.cnt)
+		return err_at(&c, 0, -EINVAL, "empty program");
+	c.prune = calloc(c.cnt, 1);
+	c.live = calloc(c.cnt, sizeof(*c.live));
+	c.subprog_of = calloc(c.cnt, sizeof(*c.subprog_of));
+	c.fn_depth = calloc(c.cnt, sizeof(*c.fn_depth));
+	c.seen = calloc(c.cnt, sizeof(*c.seen));
+	c.nseen = calloc(c.cnt, sizeof(*c.nseen));
+	struct state *s = calloc(1, sizeof(*s));
+	if (!c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.seen || !c.nseen || !s) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if ((err = check_cfg(&c)))
+		goto out;
+	compute_liveness(&c);
+	s->nf = 1;
+	s->f[0] = malloc(sizeof(struct frame));
+	if (!s->f[0]) {
+		err = -ENOMEM;
+		goto out;
+	}
+	init_frame(s->f[0], 0, 0, 0);
+	s->f[0]->r[1].type = PTR_CTX;
+	s->f[0]->r[1].v = scalar_const(0);
+	for (;;) {
+		err = do_check(&c, s);
+		if (!err) {
+			/* the path ended: its frames' stack depths count */
+			for (int i = 0; i < s->nf; i++)
+				if (s->f[i]->depth > c.fn_depth[s->f[i]->subprog])
+					c.fn_depth[s->f[i]->subprog] = s->f[i]->depth;
+		}
+		state_free(s);
+		s = NULL;
+		if (err || !c.nstack)
+			break;
+		s = c.stack[--c.nstack];
+	}
+	if (!err)
+		err = check_stack_depth(&c);
+	if (!err && env->stack_depth > STACK)
+		err = err_at(&c, 0, -EACCES, "combined stack size of calls is %u. Too large", env->stack_depth);
+out:
+	env->insn_processed = c.processed;
+	if (!err && env->log_level)
+		diag_printf(env->log, "processed %llu insns (limit %u) max_states_per_insn %u total_states %u peak_states %u mark_read 0",
+			    (unsigned long long)c.processed, VF_MAX_INSN_PROCESSED, env->max_states_per_insn, env->total_states,
+			    env->total_states);
+	state_free(s);
+	for (size_t i = 0; i < c.nstack; i++)
+		state_free(c.stack[i]);
+	free(c.stack);
+	if (c.seen)
+		for (size_t pc = 0; pc < c.cnt; pc++)
+			for (struct seen *p = c.seen[pc], *n; p; p = n) {
+				n = p->next;
+				state_free(p->s);
+				free(p);
+			}
+	free(c.seen);
+	free(c.nseen);
+	free(c.prune);
+	free(c.live);
+	free(c.subprog_of);
+	free(c.fn_depth);
+	return err;
+}

@@ -1,0 +1,66 @@
+/* verifier.h -- static proof that a program is safe before it runs, in Linux's manner (kernel/bpf/
+ * verifier.c): every path is walked with an abstract state (register types, scalar bounds, stack
+ * contents, references), state pruning at jump targets, and each memory access, helper call and exit
+ * checked against that state.  The caller describes the program's world (its maps, its context rules,
+ * the helpers its type may call) in struct vf_env; the verifier needs nothing else and never runs the
+ * program.  Messages follow Linux's wording, one "insn N: ..." line per error. */
+#ifndef BPFVM_VERIFIER_H
+#define BPFVM_VERIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+
+#include "../util/util.h"
+
+/* What the verifier knows of a map the program references. */
+struct vf_map {
+	uint32_t type, key_size, value_size, max_entries, flags;
+	uint32_t spin_lock_off, timer_off; /* UINT32_MAX: none */
+	const struct vf_map *inner;        /* map-in-map: the inner template; NULL otherwise */
+};
+
+/* Register types a context load may give. */
+enum vf_ctx_field {
+	VF_CTX_DENY = -1,
+	VF_CTX_SCALAR = 0,
+	VF_CTX_PKT,
+	VF_CTX_PKT_END,
+	VF_CTX_PKT_META,
+};
+
+struct vf_env {
+	const struct bpf_insn *insns;      /* after map relocation; lddw of maps keep src_reg */
+	size_t cnt;
+	uint32_t prog_type;
+	bool unpriv;                       /* Linux's unprivileged rules (no pointer leaks) */
+	bool gpl;
+	/* The map an lddw at pc refers to (PSEUDO_MAP_FD/IDX/VALUE/IDX_VALUE), or NULL; for the value
+	 * kinds, the offset into the value it points at. */
+	const struct vf_map *(*map_at)(void *arg, size_t pc);
+	int32_t (*map_value_off)(void *arg, size_t pc);
+	/* Linux's *_is_valid_access() for the type: what a load (write = false) or store of size bytes at
+	 * ctx offset off gives, or VF_CTX_DENY. */
+	int (*ctx_access)(void *arg, uint32_t off, uint32_t size, bool write);
+	uint32_t ctx_size;                 /* bytes of the context (accesses beyond are denied) */
+	bool pkt_writable;                 /* direct packet stores allowed (XDP, tc) */
+	bool ld_abs_ok;                    /* legacy LD_ABS/LD_IND allowed (socket filter, tc) */
+	bool (*helper_allowed)(void *arg, uint32_t id);
+	void *arg;
+	struct diag *log;
+	unsigned log_level;                /* 0: errors only; 1: also the path's last states; 2: every insn */
+	/* out */
+	uint64_t insn_processed;
+	uint32_t total_states, peak_states, max_states_per_insn;
+	uint32_t stack_depth;              /* deepest combined stack across a call chain */
+};
+
+#define VF_MAX_INSN_PROCESSED 1000000u  /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
+
+/* Returns 0 when the program is proven safe, else a negative errno (-EACCES for an unsafe program,
+ * -EINVAL for a malformed one, -E2BIG beyond the complexity limit, -ENOMEM) with the reason in
+ * env->log.  The instructions must have passed isa_validate(). */
+int vf_verify(struct vf_env *env);
+
+#endif
