@@ -810,8 +810,15 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 bytes:;
 	bool all_zero = true;
 	for (int i = base; i < base + size; i++) {
-		if (f->st[i] == STK_INVALID)
+		if (f->st[i] == STK_INVALID) {
+			/* Linux lets programs loaded with CAP_PERFMON read stack they never wrote
+			 * (allow_uninit_stack): unknown bytes */
+			if (!c->env->unpriv) {
+				all_zero = false;
+				continue;
+			}
 			return err_at(c, s->pc, -EACCES, "invalid read from stack off %d+%d size %d", lo, i - base, size);
+		}
 		if (f->st[i] == STK_SPILL) {
 			const struct reg *sp = &f->spill[i / 8];
 			if (sp->type != SCALAR)
@@ -848,7 +855,7 @@ static int stack_var_access(struct vctx *c, struct state *s, struct frame *f, in
 				for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
 					f->st[j] = f->st[j] == STK_SPILL ? STK_MISC : f->st[j];
 			f->st[i] = STK_MISC;
-		} else if (f->st[i] == STK_INVALID) {
+		} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
 			return err_at(c, s->pc, -EACCES, "invalid variable-offset read from stack R%u off=%lld size=%d", rno,
 				      (long long)(i - STACK), size);
 		}
@@ -1076,6 +1083,8 @@ static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *i
 
 struct call_meta {
 	const struct vf_map *map;
+	bool key_const;        /* the key argument is a known constant on the stack */
+	uint64_t key;
 	uint32_t map_val_id;   /* spin lock: which value */
 	int32_t lock_off;
 	uint64_t alloc_size;
@@ -1089,7 +1098,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 {
 	const struct reg *p = R(s, rno);
 	if (size == 0)
-		return 0;
+		return err_at(c, s->pc, -EACCES, "invalid zero-sized read");
 	if (size >= MAX_VAR_OFF)
 		return err_at(c, s->pc, -EACCES, "R%u unbounded memory access, use 'var &= const' or 'if (var < const)'", rno + 1);
 	switch (p->type) {
@@ -1100,7 +1109,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 			if (lo < -STACK || hi + (int64_t)size > 0)
 				return err_at(c, s->pc, -EACCES, "invalid indirect access to stack R%u off=%lld size=%llu", rno,
 					      (long long)lo, (unsigned long long)size);
-			if (!write || !uninit_ok)
+			if ((!write || !uninit_ok) && c->env->unpriv)
 				for (int64_t i = STACK + lo; i < STACK + hi + (int64_t)size; i++)
 					if (f->st[i] == STK_INVALID)
 						return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u var_off=(%#llx; %#llx)+%lld size %llu",
@@ -1115,8 +1124,8 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 		}
 		int64_t lo = p->off + (int64_t)p->v.var_off.value;
 		if (lo < -STACK || lo + (int64_t)size > 0)
-			return err_at(c, s->pc, -EACCES, "invalid indirect access to stack R%u off=%lld size=%llu", rno,
-				      (long long)lo, (unsigned long long)size);
+			return err_at(c, s->pc, -EACCES, "invalid %s stack R%u off=%lld size=%llu", write ? "write to" : "read from",
+				      rno, (long long)lo, (unsigned long long)size);
 		if (-lo > (int64_t)f->depth)
 			f->depth = (uint32_t)-lo;
 		for (int64_t i = STACK + lo; i < STACK + lo + (int64_t)size; i++) {
@@ -1125,7 +1134,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 					for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
 						f->st[j] = f->st[j] == STK_SPILL ? STK_MISC : f->st[j];
 				f->st[i] = STK_MISC;
-			} else if (f->st[i] == STK_INVALID) {
+			} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
 				return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u off %lld+%lld size %llu", rno,
 					      (long long)lo, (long long)(i - STACK - lo), (unsigned long long)size);
 			} else if (write && f->st[i] == STK_SPILL && f->spill[i / 8].type != SCALAR) {
@@ -1156,6 +1165,31 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 	}
 }
 
+/* A 4-byte key at a fixed stack offset whose bytes are known: all zero, or the low half of a spilled
+ * constant (Linux get_constant_map_key()). */
+static bool const_stack_key(struct state *s, const struct reg *p, uint32_t size, uint64_t *key)
+{
+	if (p->type != PTR_STACK || !scalar_is_const(&p->v) || size != 4)
+		return false;
+	const struct frame *f = s->f[p->frameno];
+	int64_t off = p->off + (int64_t)p->v.var_off.value;
+	if (off < -STACK || off + 4 > 0)
+		return false;
+	int b = (int)(STACK + off);
+	bool zero = true;
+	for (int i = b; i < b + 4; i++)
+		zero = zero && f->st[i] == STK_ZERO;
+	if (zero) {
+		*key = 0;
+		return true;
+	}
+	if (b % 8 == 0 && f->st[b] == STK_SPILL && f->spill[b / 8].type == SCALAR && scalar_is_const(&f->spill[b / 8].v)) {
+		*key = (uint32_t)f->spill[b / 8].v.var_off.value;
+		return true;
+	}
+	return false;
+}
+
 static bool is_null_scalar(const struct reg *r)
 {
 	return r->type == SCALAR && scalar_is_const(&r->v) && r->v.var_off.value == 0;
@@ -1184,7 +1218,10 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	case ARG_PTR_TO_MAP_KEY:
 		if (!m->map)
 			return err_at(c, s->pc, -EACCES, "invalid map_ptr to access map->key");
-		return check_helper_mem(c, s, rno, m->map->key_size, false, false);
+		if ((err = check_helper_mem(c, s, rno, m->map->key_size, false, false)))
+			return err;
+		m->key_const = const_stack_key(s, r, m->map->key_size, &m->key);
+		return 0;
 	case ARG_PTR_TO_MAP_VALUE:
 	case ARG_PTR_TO_MAP_VALUE_OR_NULL: {
 		if (!m->map)
@@ -1221,6 +1258,8 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		bool write = pk == ARG_PTR_TO_UNINIT_MEM;
 		if (pk == ARG_PTR_TO_MEM_OR_NULL && is_null_scalar(R(s, rno - 1)))
 			return 0;
+		if (r->v.umax == 0)
+			return 0; /* ARG_CONST_SIZE_OR_ZERO of exactly 0: nothing is touched */
 		return check_helper_mem(c, s, rno - 1, r->v.umax, write, write);
 	}
 	case ARG_PTR_TO_CTX:
@@ -1435,6 +1474,10 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 	case RET_MAP_VALUE_OR_NULL:
 		memset(r0, 0, sizeof(*r0));
 		r0->type = PTR_MAP_VALUE_OR_NULL;
+		/* an array's element for a constant index in range always exists */
+		if (hid == BPF_FUNC_map_lookup_elem && m.key_const && m.key < m.map->max_entries &&
+		    (m.map->type == BPF_MAP_TYPE_ARRAY || m.map->type == BPF_MAP_TYPE_PERCPU_ARRAY))
+			r0->type = PTR_MAP_VALUE;
 		r0->map = m.map;
 		r0->id = ++c->next_id;
 		r0->v = scalar_const(0);
