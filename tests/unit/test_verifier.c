@@ -288,6 +288,10 @@ TEST(examples_verify)
 			bpfvm_free(vm);
 			continue;
 		}
+		/* tcbpf1's sections name no type: its loader (tc) gives them sched_cls */
+		for (size_t k = 0; k < bpfvm_object_prog_cnt(obj); k++)
+			if (!bpfvm_object_prog_type(obj, k))
+				bpfvm_object_prog_set_type(obj, k, BPF_PROG_TYPE_SCHED_CLS);
 		err = bpfvm_object_load(obj);
 		if (err) {
 			printf("  %s: %s\n", path, bpfvm_errmsg(vm));
