@@ -179,6 +179,10 @@ static int get_pinned(struct mctx *c, const char *path)
 	long fd = bpfvm_bpf(c->vm, BPF_OBJ_GET, &a, sizeof(a));
 	if (fd < 0)
 		return fail_vm(c, fd, path), -1;
+	if (tool_obj_kind(c->vm, (int)fd) != TOOL_OBJ_MAP) { /* a pinned program (bpfvm prog) */
+		bpfvm_close(c->vm, (int)fd);
+		return fail(c, "%s: not a map (a pinned program? see bpfvm prog show)", path), -1;
+	}
 	return (int)fd;
 }
 

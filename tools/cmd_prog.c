@@ -106,8 +106,13 @@ static int prog_load(struct pctx *c, const char *obj_path, const char *pin, cons
 static int get_prog(struct pctx *c, const char *pin)
 {
 	long fd = obj_cmd(c->vm, BPF_OBJ_GET, pin, -1);
-	if (fd < 0)
+	if (fd < 0) {
 		fprintf(stderr, "bpfvm prog: %s", bpfvm_errmsg(c->vm));
+	} else if (tool_obj_kind(c->vm, (int)fd) != TOOL_OBJ_PROG) {
+		fprintf(stderr, "bpfvm prog: %s: not a program (a pinned map? see bpfvm map show)\n", pin);
+		bpfvm_close(c->vm, (int)fd);
+		fd = -1;
+	}
 	return (int)fd;
 }
 

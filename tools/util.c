@@ -135,3 +135,28 @@ int tool_usage_error_(const char *cmd, const char *what, const char *usage, cons
 	fprintf(stderr, "%s\n(bpfvm %s --help for more)\n", usage, cmd);
 	return 2;
 }
+
+int tool_obj_kind(struct bpfvm *vm, int fd)
+{
+	struct {
+		uint32_t type, id; /* the first fields of both struct bpf_map_info and struct bpf_prog_info */
+	} info = { 0, 0 };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uintptr_t)&info;
+	if (bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
+		return TOOL_OBJ_NONE;
+	static const int cmds[2] = { BPF_MAP_GET_FD_BY_ID, BPF_PROG_GET_FD_BY_ID };
+	for (int k = 0; k < 2; k++) {
+		memset(&a, 0, sizeof(a));
+		a.map_id = info.id; /* map_id and prog_id share the place */
+		long other = bpfvm_bpf(vm, cmds[k], &a, sizeof(a));
+		if (other >= 0) {
+			bpfvm_close(vm, (int)other);
+			return k ? TOOL_OBJ_PROG : TOOL_OBJ_MAP;
+		}
+	}
+	return TOOL_OBJ_NONE;
+}

@@ -15,6 +15,10 @@ int tool_parse_hex(const char *s, uint8_t **out, size_t *len);
  * printed). */
 int tool_load_insns(struct bpfvm *vm, const char *path, struct bpf_insn **insns, size_t *cnt);
 int tool_is_elf(const char *path);
+/* What handle `fd` is.  bpf() has no command that says; an object's id (OBJ_GET_INFO_BY_FD) opens only as
+ * its own kind (MAP_GET_FD_BY_ID / PROG_GET_FD_BY_ID). */
+enum { TOOL_OBJ_NONE, TOOL_OBJ_MAP, TOOL_OBJ_PROG };
+int tool_obj_kind(struct bpfvm *vm, int fd);
 
 
 #endif

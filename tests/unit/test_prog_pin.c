@@ -127,6 +127,12 @@ TEST(pinned_program_runs_in_another_process)
 	CHECK(bpfvm_map_update(vm, m, &k, &v, BPF_ANY) == 0);
 	CHECK(cli_prog_run(pin, "1") == 0);
 	CHECK_EQ_U64(count_of(vm, m), 101);
+	/* each CLI command takes its own kind of pin, and names the other */
+	char mpin[128];
+	snprintf(mpin, sizeof(mpin), "%s/counts", root);
+	char *map_on_prog[] = { cli, "map", "show", pin, NULL }, *prog_on_map[] = { cli, "prog", "show", mpin, NULL };
+	CHECK(run(map_on_prog, NULL) == 1);
+	CHECK(run(prog_on_map, NULL) == 1);
 	/* the map's own pin is the same map */
 	int m2 = (int)obj(vm, BPF_OBJ_GET, "counts", -1, 0);
 	CHECK(m2 >= 0 && count_of(vm, m2) == 101);
