@@ -469,7 +469,8 @@ static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m)
 	if (c->type != o->type)
 		return false;
 	if (o->type == SCALAR)
-		return scalar_subsumes(&o->v, &c->v);
+		/* a link the old path may have used to learn bounds must be there too */
+		return scalar_subsumes(&o->v, &c->v) && (!o->id || ids_match(m, o->id, c->id));
 	if (o->off != c->off || o->frameno != c->frameno || o->map != c->map || o->mem_size != c->mem_size ||
 	    o->subprog != c->subprog || !scalar_subsumes(&o->v, &c->v))
 		return false;
@@ -698,10 +699,14 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 			scalar_zext32(&d->v);
 			return 0;
 		}
-		struct reg copy = *sr;
+		if (sr->type == SCALAR && !alu32 && !sr->id)
+			R(s, sno)->id = ++c->next_id; /* copies are linked: a bound learned on one holds for all */
+		struct reg copy = *R(s, sno);
 		*d = copy;
-		if (alu32)
+		if (alu32) {
 			scalar_zext32(&d->v);
+			d->id = 0;
+		}
 		return 0;
 	}
 	if ((err = check_read(c, s, dno)))
@@ -709,6 +714,7 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 	if (info->fmt == FMT_NEG || info->fmt == FMT_END) {
 		if (d->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "R%u pointer arithmetic prohibited", dno);
+		d->id = 0;
 		if (info->fmt == FMT_NEG) {
 			struct scalar z = scalar_const(0);
 			scalar_alu(&d->v, &z, BPF_NEG, alu32, false);
@@ -733,6 +739,7 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 	bool dp = is_ptr(d), sp = is_ptr(&srcv);
 	if (!dp && !sp) {
 		scalar_alu(&d->v, &srcv.v, op, alu32, info->flags & F_SIGNED);
+		d->id = 0;
 		return 0;
 	}
 	if (alu32) {
@@ -1635,6 +1642,24 @@ static void mark_null(struct state *s, uint32_t id, bool is_null)
 	}
 }
 
+/* What a branch taught of a scalar holds for its copies (same id) everywhere (Linux sync_linked_regs). */
+static void link_bounds(struct state *s, const struct reg *r)
+{
+	if (r->type != SCALAR || !r->id)
+		return;
+	struct scalar v = r->v;
+	uint32_t id = r->id;
+	for (int i = 0; i < s->nf; i++) {
+		struct frame *f = s->f[i];
+		for (int k = 0; k < 11; k++)
+			if (f->r[k].type == SCALAR && f->r[k].id == id)
+				f->r[k].v = v;
+		for (int k = 0; k < SLOTS; k++)
+			if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR && f->spill[k].id == id)
+				f->spill[k].v = v;
+	}
+}
+
 static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in, int id, bool *fall_ok, bool *taken_ok,
 		      struct state **taken_state)
 {
@@ -1678,9 +1703,18 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 			state_free(ts);
 			*taken_ok = false;
 			ts = NULL;
+		} else {
+			link_bounds(ts, td);
+			if (info->flags & F_X)
+				link_bounds(ts, tsr);
 		}
-		if (!scalar_refine(&d->v, &fsr->v, op, j32, false))
+		if (!scalar_refine(&d->v, &fsr->v, op, j32, false)) {
 			*fall_ok = false;
+		} else {
+			link_bounds(s, d);
+			if (info->flags & F_X)
+				link_bounds(s, fsr);
+		}
 		*taken_state = ts;
 		return 0;
 	}

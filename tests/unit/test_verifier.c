@@ -133,6 +133,13 @@ static const struct vcase cases[] = {
 	{ "bounded loop", XDP, "r0 = 0\nr1 = 0\nr1 += 1\nr0 += 2\nif r1 < 100 goto -3\nexit\n", NULL },
 	{ "bpf-to-bpf call", XDP, "r1 = 3\ncall local +2\nr0 = 0\nexit\nr0 = r1\nr0 += 1\nexit\n", NULL },
 	{ "callee reads caller's uninitialized r6", XDP, "call local +2\nr0 = 0\nexit\nr0 = r6\nexit\n", "R6 !read_ok" },
+	/* a bound checked on a copy holds for the original (Linux links scalars copied by mov) */
+	{ "bounds of a copy", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nif r3 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "bounds of a copy, then changed", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr3 *= 1\nif r3 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  "unbounded" },
 	{ "tail call", XDP, "r2 = " PROGS " ll\nr3 = 0\ncall 12\nr0 = 2\nexit\n", NULL },
 	{ "write into read-only map", XDP, LOOKUP(RDONLY) "if r0 == 0 goto +1\n*(u32 *)(r0 + 0) = 1\nr0 = 0\nexit\n",
 	  "write into map forbidden" },
