@@ -23,6 +23,8 @@ int cmd_map(int argc, char **argv);
 int cmd_prog(int argc, char **argv);
 /* BPF C to an object with the right target and include paths (tools/cmd_cc.c): `bpfvm cc x.bpf.c`. */
 int cmd_cc(int argc, char **argv);
+/* The verifier on an object's programs (tools/cmd_verify.c): `bpfvm verify OBJ.o [--prog NAME]`. */
+int cmd_verify(int argc, char **argv);
 /* Sample traffic for the examples (tools/cmd_gen_pcap.c): `bpfvm gen-pcap OUT.pcap [--seed N] [--count N]`. */
 int cmd_gen_pcap(int argc, char **argv);
 

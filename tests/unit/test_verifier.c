@@ -313,9 +313,52 @@ TEST(examples_verify)
 	CHECK(progs > 5);
 }
 
+/* bpfvm verify: a verdict per program, the reason located, exit status 1 on a rejection. */
+TEST(cli_verify)
+{
+	char dir[] = "/tmp/bpfvm-verify-XXXXXX", cmd[1024], out[4096];
+	if (!mkdtemp(dir))
+		SKIP("no temporary directory");
+	snprintf(cmd, sizeof(cmd), "%s/bad.bpf.c", dir);
+	FILE *f = fopen(cmd, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+	      "struct { __uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __type(value, __u64);\n"
+	      "\t__uint(max_entries, 4); } m SEC(\".maps\");\n"
+	      "SEC(\"xdp\") int bad(struct xdp_md *ctx) { __u32 k = 1; __u64 *v = bpf_map_lookup_elem(&m, &k); return *v; }\n"
+	      "char LICENSE[] SEC(\"license\") = \"GPL\";\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "build/bpfvm cc %s/bad.bpf.c -o %s/bad.o 2>&1 && build/bpfvm verify %s/bad.o 2>&1; echo rc=$?",
+		 dir, dir, dir);
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = 0;
+	if (p)
+		pclose(p);
+	if (strstr(out, "clang") && !strstr(out, "rc=")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		CHECK(system(cmd) == 0);
+		SKIP("clang cannot build BPF here");
+	}
+	CHECK(strstr(out, "bad.o: section xdp: insn 7: R0 invalid mem access 'map_value_or_null' (program 'bad')") != NULL);
+	CHECK(strstr(out, "rc=1") != NULL);
+	p = popen("build/bpfvm verify build/examples/xdp_lb.bpf.o; echo rc=$?", "r");
+	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = 0;
+	if (p)
+		pclose(p);
+	CHECK(strstr(out, "section xdp: program 'xdp_lb': verified") != NULL);
+	CHECK(strstr(out, "rc=0") != NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	RUN(verdicts_match_the_kernel);
 	RUN(examples_verify);
+	RUN(cli_verify);
 	return test_done();
 }
