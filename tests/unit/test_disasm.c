@@ -843,6 +843,7 @@ TEST(object_listing_of_one_function)
 	if (system(cmd)) {
 		printf("  %s failed\n", cmd);
 		test_cur_failed = 1;
+		remove_tmpdir();
 		return;
 	}
 	struct bpfvm *vm = bpfvm_new(NULL);
