@@ -229,10 +229,9 @@ TEST(tail_call_target_deleted_while_a_subprogram_runs_test_run)
 }
 
 /* P1 faults after its slot was deleted: the report names P1, which only the run still holds. */
-static void fault_after_delete(bool test_run)
+static void fault_after_delete(bool test_run, uint32_t type)
 {
 	struct bpfvm *vm = new_vm();
-	uint32_t type = test_run ? BPF_PROG_TYPE_SOCKET_FILTER : BPF_PROG_TYPE_UNSPEC;
 	int flags = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
 	const struct bpf_insn p1[] = {
@@ -267,12 +266,18 @@ static void fault_after_delete(bool test_run)
 
 TEST(tail_call_target_deleted_then_faults)
 {
-	fault_after_delete(false);
+	fault_after_delete(false, BPF_PROG_TYPE_UNSPEC);
 }
 
 TEST(tail_call_target_deleted_then_faults_test_run)
 {
-	fault_after_delete(true);
+	fault_after_delete(true, BPF_PROG_TYPE_SOCKET_FILTER);
+}
+
+/* The test run of a type without a context (tracing.c's run of a function of (mem, len)). */
+TEST(tail_call_target_deleted_then_faults_test_run_plain_memory)
+{
+	fault_after_delete(true, BPF_PROG_TYPE_UNSPEC);
 }
 
 /* The same from a bpf_timer callback (run on the timer thread): the callback tail-calls P1, which
@@ -773,6 +778,7 @@ int main(void)
 	RUN(tail_call_target_deleted_while_a_subprogram_runs_test_run);
 	RUN(tail_call_target_deleted_then_faults);
 	RUN(tail_call_target_deleted_then_faults_test_run);
+	RUN(tail_call_target_deleted_then_faults_test_run_plain_memory);
 	RUN(tail_call_target_deleted_then_faults_in_a_timer_callback);
 	RUN(inner_map_deleted_while_for_each_walks_it);
 	RUN(other_programs_maps_are_out_of_reach);
