@@ -62,6 +62,8 @@ struct bpfvm_opts {
 					* returned in r0, stored outside the stack or passed to a helper as a
 					* scalar or inside memory it copies out).  0: trusted (the default) */
 	int verify;                    /* BPFVM_VERIFY_*: whether PROG_LOAD runs the verifier */
+	uint64_t insn_limit;           /* instruction budget of each run (bpfvm_set_insn_limit());
+					* 0: BPFVM_INSN_LIMIT_DEFAULT */
 };
 
 /* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs
@@ -109,9 +111,25 @@ enum bpfvm_engine {
 int bpfvm_prog_run(struct bpfvm *vm, int prog, enum bpfvm_engine engine, void *mem, size_t mem_len,
 		   uint64_t *ret);
 
-/* Instruction budget per run (0: unlimited, the default).  Without a verifier that proves
- * termination, embedders running untrusted programs set this. */
-void bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit);
+/* Instruction budget of every run (each program invocation: a bpfvm_prog_run(), one packet, one
+ * BPF_PROG_TEST_RUN repetition, one bpf_timer callback), so that every run ends: there is no verifier
+ * proving termination.  It counts one unit per backward jump taken, per call of any kind (bpf-to-bpf,
+ * helper, kfunc, tail call), per callback invocation (bpf_loop, bpf_for_each_map_elem, timers; nested
+ * ones share the run's budget) and per yield while waiting for a bpf_spin_lock.  Between two units a
+ * program runs straight-line code, at most its own length in instructions.  A run that spends its
+ * budget stops with -ELOOP ("instruction budget exhausted").  Default BPFVM_INSN_LIMIT_DEFAULT (Linux's
+ * 1M verified-insn limit; a simple loop of 10 insns runs its 1M iterations in a few ms);
+ * BPFVM_INSN_UNLIMITED disables it.  Returns 0, or -EINVAL for 0. */
+#define BPFVM_INSN_LIMIT_DEFAULT 1000000ull
+#define BPFVM_INSN_UNLIMITED     UINT64_MAX
+int bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit);
+uint64_t bpfvm_insn_limit(const struct bpfvm *vm);
+
+/* Stops every run of the instance, those in progress (within about 64K budget units: well under a
+ * millisecond) and all later ones, with -EINTR ("run interrupted"), until bpfvm_interrupt_clear().
+ * Async-signal-safe: call it from a SIGINT handler.  Timer callbacks are runs too. */
+void bpfvm_interrupt(struct bpfvm *vm);
+void bpfvm_interrupt_clear(struct bpfvm *vm);
 
 /* Closes any handle (program, map, object link).  Returns 0 or -EBADF. */
 int bpfvm_close(struct bpfvm *vm, int fd);
@@ -474,7 +492,9 @@ struct bpfvm_pcap_opts {
  * pcapng file `path` (read through libpcap).  *stats (may be NULL) is filled with what was done, also
  * on failure.  Returns 0, or -ENOENT/-EACCES (cannot open), -EINVAL (not a capture file, or not
  * Ethernet), -EIO (truncated or corrupt: the log says "path: packet N: ..."), -ENOMEM, or a run's
- * errno with stop_on_error. */
+ * errno with stop_on_error.  bpfvm_interrupt() ends the file early (returning 0, as the callback's stop
+ * does) at the packet it interrupted, which is not counted; each packet's run has the instance's
+ * instruction budget, and one that spends it is counted in `errors` (-ELOOP). */
 int bpfvm_pcap_run(struct bpfvm *vm, int prog_fd, const char *path, const struct bpfvm_pcap_opts *opts,
 		   struct bpfvm_pkt_stats *stats);
 

@@ -89,6 +89,8 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->verify = o.verify == BPFVM_VERIFY_ON;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
+	vm->insn_limit = o.insn_limit ? o.insn_limit : BPFVM_INSN_LIMIT_DEFAULT;
+	atomic_init(&vm->interrupted, false);
 	vm->kfunc_cnt = o.kfunc_cnt;
 	vm->kfuncs = dup_table(o.kfuncs, o.kfunc_cnt, sizeof(*o.kfuncs));
 	vm->helper_cnt = o.helper_cnt;
@@ -221,9 +223,29 @@ int sys_err(struct bpfvm *vm, int err, const char *fmt, ...)
 	return err;
 }
 
-void bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit)
+int bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit)
 {
+	sys_log_reset(vm);
+	if (limit == 0)
+		return sys_err(vm, -EINVAL, "instruction limit 0: a run needs at least one unit "
+			       "(BPFVM_INSN_UNLIMITED runs without a budget)");
 	vm->insn_limit = limit;
+	return 0;
+}
+
+uint64_t bpfvm_insn_limit(const struct bpfvm *vm)
+{
+	return vm->insn_limit;
+}
+
+void bpfvm_interrupt(struct bpfvm *vm)
+{
+	atomic_store_explicit(&vm->interrupted, true, memory_order_relaxed); /* async-signal-safe */
+}
+
+void bpfvm_interrupt_clear(struct bpfvm *vm)
+{
+	atomic_store_explicit(&vm->interrupted, false, memory_order_relaxed);
 }
 
 /* ---- object table ------------------------------------------------------------------------ */
@@ -613,7 +635,7 @@ static int exec_held(struct vm_run *run, struct vm_prog *entry, uint64_t *ret)
 	uint64_t r0;
 
 	run->tail_calls = 0;
-	run->budget = vm->insn_limit ? vm->insn_limit : UINT64_MAX;
+	vm_budget_reset(run);
 	run->fp = vm_stack_top(run);
 	r0 = vm_interp(run, (uintptr_t)run->ctx, 0);
 	if (run->err) {

@@ -81,9 +81,10 @@ struct bpfvm {
 	size_t kfunc_cnt;
 	struct bpfvm_kfunc *helpers; /* embedder helpers overriding Linux ids; owned copy */
 	size_t helper_cnt;
-	uint64_t insn_limit;
+	uint64_t insn_limit;         /* budget units per run (see vm_budget_reset()); UINT64_MAX: none */
 	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
+	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
 
 	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
 	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */

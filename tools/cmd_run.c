@@ -36,6 +36,7 @@ struct run_opts {
 	const char *top_map;
 	long max_events;            /* event lines to print (-1: all) */
 	long max_entries;           /* map entries to print per map (-1: all; JSON: always all) */
+	uint64_t insn_limit;        /* budget of each packet's run */
 };
 
 struct event_src {
@@ -64,14 +65,6 @@ struct runner {
 	uint64_t events_printed;
 };
 
-static volatile int stop_flag;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 void cmd_run_pcap_usage(FILE *f)
 {
 	fprintf(f,
@@ -88,6 +81,7 @@ void cmd_run_pcap_usage(FILE *f)
 		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n"
 		"  --events N   print at most N ring buffer / perf events (all are counted in the map dump)\n"
 		"  --untrusted  the object's programs get Linux's unprivileged rules (README \"Untrusted mode\")\n");
+		"  --insn-limit N|unlimited  instruction budget of each packet's run (default 1000000)\n");
 }
 
 static uint64_t mono_ns(void)
@@ -726,7 +720,7 @@ static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
 			r->last_progress_ns = now;
 		}
 	}
-	return stop_flag;
+	return *tool_stop_signal();
 }
 
 /* The program --prog names: its function name, else its section name (old objects are known by their
@@ -913,6 +907,7 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 {
 	o->max_events = -1;
 	o->max_entries = -1;
+	o->insn_limit = BPFVM_INSN_LIMIT_DEFAULT;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has = i + 1 < argc;
@@ -952,6 +947,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			o->max_events = strtol(argv[++i], NULL, 0);
 		else if (!strcmp(a, "--top") && has)
 			o->top_map = argv[++i];
+		else if (!strcmp(a, "--insn-limit") && has) {
+			if (tool_parse_insn_limit("run", argv[++i], &o->insn_limit))
+				return -2; /* the message is out */
+		}
 		else if (a[0] != '-' && !o->obj_path)
 			o->obj_path = a;
 		else
@@ -1005,8 +1004,10 @@ int cmd_run_pcap(int argc, char **argv)
 
 	if (!r)
 		return 1;
-	if (parse_args(&r->o, argc, argv)) {
-		cmd_run_pcap_usage(stderr);
+	int perr = parse_args(&r->o, argc, argv);
+	if (perr) {
+		if (perr != -2)
+			cmd_run_pcap_usage(stderr);
 		free(r);
 		return 2;
 	}
@@ -1021,7 +1022,8 @@ int cmd_run_pcap(int argc, char **argv)
 	if (!r->jp || !r->je || !r->jt)
 		goto out;
 	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r,
-				 .untrusted = r->o.untrusted };
+				 .untrusted = r->o.untrusted,
+				 .insn_limit = r->o.insn_limit };
 	r->vm = bpfvm_new(&vo);
 	if (!r->vm) {
 		fprintf(stderr, "bpfvm run: cannot create an instance\n");
@@ -1051,19 +1053,17 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	r->progress = !r->o.verbose && !r->o.json && isatty(STDERR_FILENO);
 	r->last_progress_ns = mono_ns();
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
+	tool_stop_on_signals(r->vm); /* stops the packet in progress too, even one that spins */
 	if (r->o.pcap) {
 		struct bpfvm_pcap_opts po = { .sz = sizeof(po), .out_path = r->o.out, .max_pkts = r->o.count,
 					      .cb = on_packet, .cb_ctx = r };
 		err = bpfvm_pcap_run(r->vm, prog_fd, r->o.pcap, &po, &st);
 	} else {
 		struct bpfvm_live_opts lo = { .sz = sizeof(lo), .max_pkts = r->o.count, .timeout_ms = r->o.timeout_ms,
-					      .stop = &stop_flag, .cb = on_packet, .cb_ctx = r };
+					      .stop = tool_stop_signal(), .cb = on_packet, .cb_ctx = r };
 		err = bpfvm_live_run(r->vm, prog_fd, r->o.iface, &lo, &st);
 	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
+	tool_stop_on_signals(NULL);
 	poll_events(r);
 	clear_progress(r);
 	if (err) {
@@ -1087,6 +1087,12 @@ int cmd_run_pcap(int argc, char **argv)
 	if (r->o.json)
 		puts("}");
 	rc = st.errors ? 1 : 0;
+	if (*tool_stop_signal()) {
+		fflush(stdout);
+		fprintf(stderr, "bpfvm run: stopped by %s after %" PRIu64 " packets (counts above are so far)\n",
+			*tool_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", st.pkts + st.skipped);
+		rc = 128 + *tool_stop_signal();
+	}
 out:
 	fflush(stdout);
 	for (size_t i = 0; i < r->ev_cnt; i++) {

@@ -2,6 +2,7 @@
  * and print r0.  ELF objects and packet sources (--pcap, --iface) go to the packet runner.
  * A raw program is untrusted unless --trusted says otherwise (bpfvm_opts.untrusted, README "Safety"):
  * it may come from anywhere, and nothing but the run-time checks stands between it and this process. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,24 +13,25 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N] [--trusted]\n"
+	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited] [--trusted]\n"
 			"       bpfvm run PROG.o [--prog NAME] [--type TYPE] --pcap IN.pcap [--out OUT.pcap] [-v] [--json]\n");
 }
 
 int cmd_run(int argc, char **argv)
 {
 	const char *prog = NULL, *mem_hex = NULL, *mem_file = NULL;
-	uint64_t limit = 0;
+	uint64_t limit = BPFVM_INSN_LIMIT_DEFAULT;
 	int untrusted = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fprintf(stdout, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N]\n"
+			fprintf(stdout, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited]\n"
 					"                 [--trusted | --untrusted]\n"
 					"  --untrusted  (the default) Linux's unprivileged rules: no probe reads; a pointer\n"
 					"               returned in r0, stored outside the stack or given to a helper faults\n"
 					"  --trusted    the program is yours: those checks are off (memory checks stay)\n");
 			cmd_run_pcap_usage(stdout);
+			fputs(TOOL_INSN_LIMIT_HELP, stdout);
 			return 0;
 		}
 	}
@@ -43,9 +45,13 @@ int cmd_run(int argc, char **argv)
 			mem_hex = argv[++i];
 		else if (!strcmp(argv[i], "--mem-file") && i + 1 < argc)
 			mem_file = argv[++i];
-		else if (!strcmp(argv[i], "--insn-limit") && i + 1 < argc)
-			limit = strtoull(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--trusted"))
+		else if (!strcmp(argv[i], "--insn-limit") && i + 1 < argc) {
+			if (tool_parse_insn_limit("run", argv[++i], &limit))
+				return 2;
+		} else if (!strcmp(argv[i], "--insn-limit")) {
+			fprintf(stderr, "bpfvm run: --insn-limit needs a value (N >= 1, or 'unlimited')\n");
+			return 2;
+		} else if (!strcmp(argv[i], "--trusted"))
 			untrusted = 0;
 		else if (!strcmp(argv[i], "--untrusted"))
 			untrusted = 1;
@@ -69,7 +75,10 @@ int cmd_run(int argc, char **argv)
 
 	if (!vm)
 		return 1;
-	bpfvm_set_insn_limit(vm, limit);
+	if (bpfvm_set_insn_limit(vm, limit)) {
+		fprintf(stderr, "bpfvm run: %s", bpfvm_errmsg(vm));
+		goto out;
+	}
 	if (tool_load_insns(vm, prog, &insns, &cnt))
 		goto out;
 	if (mem_hex && tool_parse_hex(mem_hex, &mem, &mem_len)) {
@@ -84,8 +93,13 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	uint64_t r0;
-	if (bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, &r0)) {
+	tool_stop_on_signals(vm); /* Ctrl-C stops even a program that spins without a budget */
+	int err = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, &r0);
+	tool_stop_on_signals(NULL);
+	if (err) {
 		fprintf(stderr, "%s: %s", prog, bpfvm_errmsg(vm));
+		if (err == -EINTR && *tool_stop_signal())
+			rc = 128 + *tool_stop_signal(); /* as a shell reports a process the signal ended */
 		goto out;
 	}
 	printf("0x%" PRIx64 "\n", r0);

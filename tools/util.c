@@ -1,12 +1,64 @@
 /* util.c -- file, hex and program-input helpers for the CLI. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "util.h"
+
+int tool_parse_insn_limit(const char *cmd, const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!strcmp(s, "unlimited")) {
+		*out = BPFVM_INSN_UNLIMITED;
+		return 0;
+	}
+	errno = 0;
+	unsigned long long v = isdigit((unsigned char)s[0]) ? strtoull(s, &end, 0) : 0;
+	if (!isdigit((unsigned char)s[0]) || *end || errno) {
+		fprintf(stderr, "bpfvm %s: --insn-limit '%s': not a number (give N >= 1, or 'unlimited')\n", cmd, s);
+		return -1;
+	}
+	if (v == 0) {
+		fprintf(stderr, "bpfvm %s: --insn-limit 0: a run needs a budget of at least 1 "
+			"('unlimited' runs without one)\n", cmd);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The signal handler's state: the CLI is one thread of one process, so file statics are its own. */
+static struct bpfvm *stop_vm;
+static volatile int stop_sig;
+
+static void on_stop_signal(int sig)
+{
+	stop_sig = sig;
+	if (stop_vm)
+		bpfvm_interrupt(stop_vm); /* async-signal-safe: one atomic store */
+}
+
+void tool_stop_on_signals(struct bpfvm *vm)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = vm ? on_stop_signal : SIG_DFL;
+	stop_vm = vm;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+const volatile int *tool_stop_signal(void)
+{
+	return &stop_sig;
+}
 
 uint8_t *tool_read_file(const char *path, size_t *len)
 {

@@ -20,5 +20,17 @@ int tool_is_elf(const char *path);
 enum { TOOL_OBJ_NONE, TOOL_OBJ_MAP, TOOL_OBJ_PROG };
 int tool_obj_kind(struct bpfvm *vm, int fd);
 
+/* The value of --insn-limit: N >= 1 (decimal, or hex with 0x) or "unlimited" (BPFVM_INSN_UNLIMITED).
+ * Returns 0, or -1 with a message on stderr naming the option and the value. */
+int tool_parse_insn_limit(const char *cmd, const char *s, uint64_t *out);
+#define TOOL_INSN_LIMIT_HELP \
+	"  --insn-limit N  instruction budget of each run (each packet): N units, one per backward jump,\n" \
+	"                  call or callback; 'unlimited' for none (default 1000000); a run over it stops\n" \
+	"                  with 'instruction budget exhausted'.  Ctrl-C / SIGTERM stop a run at once.\n"
+
+/* From now on SIGINT and SIGTERM stop every run of vm (bpfvm_interrupt()) and set the flag
+ * tool_stop_signal() points to (the signal's number); vm NULL restores the default actions. */
+void tool_stop_on_signals(struct bpfvm *vm);
+const volatile int *tool_stop_signal(void);
 
 #endif

@@ -311,6 +311,11 @@ struct map *hlp_value_field_map(const struct vm_run *run, uint64_t p, uint32_t (
 	return NULL;
 }
 
+static bool spin_wait_cont(void *run)
+{
+	return vm_budget_take(run);
+}
+
 uint64_t hlp_spin_lock(ARGS)
 {
 	UNUSED_ARGS();
@@ -325,9 +330,13 @@ uint64_t hlp_spin_lock(ARGS)
 		vm_fault(run, -EINVAL, "bpf_spin_lock: R1 is not the struct bpf_spin_lock of a map value", (uintptr_t)l, 4);
 		return 0;
 	}
-	uint32_t zero = 0;
-	while (!__atomic_compare_exchange_n(l, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		zero = 0;
+	/* Waiting costs budget (one unit per yield), so an interrupt or the budget ends it too. */
+	int err = map_spin_acquire(l, spin_wait_cont, run);
+	if (err == -EBUSY)
+		vm_fault(run, -EBUSY, "bpf_spin_lock: the lock was not released within a second (its holder may "
+			 "have died)", (uintptr_t)l, 4);
+	if (err)
+		return 0;
 	run->spin_held = l;
 	return 0;
 }
@@ -342,7 +351,7 @@ uint64_t hlp_spin_unlock(ARGS)
 		return 0;
 	}
 	run->spin_held = NULL;
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	map_spin_release(l);
 	return 0;
 }
 
@@ -352,7 +361,7 @@ void hlp_spin_run_end(struct vm_run *run)
 	if (!l)
 		return;
 	run->spin_held = NULL;
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	map_spin_release(l);
 	vm_fault(run, -EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", (uintptr_t)l, 4);
 }
 

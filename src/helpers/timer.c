@@ -305,6 +305,7 @@ static void run_callback(struct hlp_timers *ts, struct vm_prog *prog, uint64_t f
 	run.fp = (uintptr_t)stack + sizeof(stack);
 	vm_run_add_region(&run, key, map_key_size(m), false);
 	vm_call_subprog(&run, fn, (uintptr_t)m, (uintptr_t)key, (uintptr_t)value, 0, 0);
+	hlp_spin_run_end(&run); /* a callback, too, never leaves a lock held */
 	if (key != small)
 		free(key);
 	if (run.err)

@@ -126,6 +126,8 @@ int bpfvm_live_run(struct bpfvm *vm, int prog_fd, const char *ifname, const stru
 
 		struct bpfvm_pkt_info info;
 		int run = hook_run_one(&src, rx, (size_t)len, ++index, now_ns(CLOCK_REALTIME), &info);
+		if (run == -EINTR)
+			break; /* bpfvm_interrupt() */
 		if (!run && info.res.action == BPFVM_PKT_TX) {
 			struct sockaddr_ll to = {
 				.sll_family = AF_PACKET,

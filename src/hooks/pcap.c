@@ -99,6 +99,8 @@ int bpfvm_pcap_run(struct bpfvm *vm, int prog_fd, const char *path, const struct
 		}
 		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec; /* nanoseconds */
 		int run = hook_run_one(&src, data, h->caplen, index, ts, &info);
+		if (run == -EINTR)
+			break; /* bpfvm_interrupt() */
 		if (run && run != -EINVAL && o.stop_on_error) {
 			sys_log_reset(vm);
 			err = sys_err(vm, run, "%s: packet %llu: %s", path, (unsigned long long)index, src.errmsg);

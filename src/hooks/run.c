@@ -45,6 +45,14 @@ int hook_run_one(struct hook_src *s, const uint8_t *pkt, size_t len, uint64_t in
 	s->st->pkts++;
 	s->st->bytes += len;
 	err = bpfvm_prog_run_packet(s->vm, s->prog_fd, pkt, len, s->out, HOOK_OUT_CAP, &out_len, &info->res);
+	if (err == -EINTR) {
+		/* bpfvm_interrupt(): the loop ends here; the packet did not run to an end, so it is not counted */
+		s->st->pkts--;
+		s->st->bytes -= len;
+		info->err = err;
+		memset(&info->res, 0, sizeof(info->res));
+		return err;
+	}
 	if (err) {
 		const char *m = bpfvm_errmsg(s->vm);
 		size_t n = strlen(m);

@@ -108,25 +108,27 @@ static void *lookup_fd(struct map *m, const void *key)
 	return *slot ? slot : NULL;
 }
 
-/* Copy with the value's spin lock held (BPF_F_LOCK), or plainly. */
-static void copy_value(struct map *m, void *dst, const void *src, uint64_t flags)
+/* Copy with the value's spin lock held (BPF_F_LOCK), or plainly.  -EBUSY: the lock was not released in
+ * time (map_spin_acquire()), nothing copied. */
+static int copy_value(struct map *m, void *dst, const void *src, uint64_t flags)
 {
 	uint32_t sl = m->g.spin_lock_off, vs = m->g.value_size;
 	if (sl == UINT32_MAX) {
 		map_copy_fields(m, dst, src, 0, vs);
-		return;
+		return 0;
 	}
 	uint32_t *lockw = (uint32_t *)((uint8_t *)dst + sl);
 	if (flags & BPF_F_LOCK) {
-		uint32_t zero = 0;
-		while (!__atomic_compare_exchange_n(lockw, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			zero = 0;
+		int err = map_spin_acquire(lockw, NULL, NULL);
+		if (err)
+			return err;
 	}
 	/* never overwrite the lock word itself (nor the timer) */
 	map_copy_fields(m, dst, src, 0, sl);
 	map_copy_fields(m, dst, src, sl + 4, vs);
 	if (flags & BPF_F_LOCK)
-		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
+		map_spin_release(lockw);
+	return 0;
 }
 
 static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
@@ -141,9 +143,10 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		return -EEXIST;
 	uint8_t *v = m->base + m->g.values_off + idx * mstride(m);
 	if (!m->ops->percpu) {
-		copy_value(m, v, value, flags);
-		map_value_free_timer(m, v); /* Linux array_map_update_elem(): bpf_obj_free_fields() */
-		return 0;
+		int err = copy_value(m, v, value, flags);
+		if (!err)
+			map_value_free_timer(m, v); /* Linux array_map_update_elem(): bpf_obj_free_fields() */
+		return err;
 	}
 	uint32_t rs = map_round8(m->g.value_size);
 	if (slot == MAP_ALL_CPUS) {

@@ -345,7 +345,9 @@ static void unlink_elem(struct map *m, uint32_t i, uint32_t *link)
 	H(m)->count--;
 }
 
-static void write_value(struct map *m, uint32_t i, const void *value, uint64_t flags, uint32_t slot, bool fresh)
+/* -EBUSY only for an element in place whose lock is not released in time (map_spin_acquire()): a fresh
+ * element's lock word is ours. */
+static int write_value(struct map *m, uint32_t i, const void *value, uint64_t flags, uint32_t slot, bool fresh)
 {
 	uint8_t *v = val_at(m, i);
 	uint32_t vs = m->g.value_size, rs = map_round8(vs), sl = m->g.spin_lock_off;
@@ -358,26 +360,27 @@ static void write_value(struct map *m, uint32_t i, const void *value, uint64_t f
 				map_copy_racy(v, NULL, (size_t)rs * m->g.nr_cpus);
 			map_copy_racy(v + slot * rs, value, vs);
 		}
-		return;
+		return 0;
 	}
 	if (fresh && m->g.timer_off != UINT32_MAX) /* never the caller's bytes (check_and_init_map_value()) */
 		map_copy_racy(v + m->g.timer_off, NULL, MAP_TIMER_SIZE);
 	if (sl == UINT32_MAX) {
 		map_copy_fields(m, v, value, 0, vs);
-		return;
+		return 0;
 	}
 	uint32_t *lockw = (uint32_t *)(v + sl);
 	if (fresh)
 		__atomic_store_n(lockw, 0, __ATOMIC_RELAXED);
 	if (flags & BPF_F_LOCK) {
-		uint32_t zero = 0;
-		while (!__atomic_compare_exchange_n(lockw, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			zero = 0;
+		int err = map_spin_acquire(lockw, NULL, NULL);
+		if (err)
+			return err;
 	}
 	map_copy_fields(m, v, value, 0, sl);
 	map_copy_fields(m, v, value, sl + 4, vs);
 	if (flags & BPF_F_LOCK)
-		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
+		map_spin_release(lockw);
+	return 0;
 }
 
 /* LRU, lock held: the element to evict, from the cold end, passing over (and warming) referenced ones
@@ -411,7 +414,9 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		/* Linux replaces the element (its timer is cancelled) unless BPF_F_LOCK updates in place */
 		if (!(flags & BPF_F_LOCK))
 			map_value_free_timer(m, val_at(m, i));
-		write_value(m, i, value, flags, slot, false);
+		int err = write_value(m, i, value, flags, slot, false);
+		if (err)
+			return err;
 		if (is_lru(m)) {
 			lru_unlink(m, i);
 			lru_push_front(m, i);
@@ -457,7 +462,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	}
 	H(m)->free_head = e->fnext;
 	key_store(m, f, key);
-	write_value(m, f, value, flags, slot, true);
+	(void)write_value(m, f, value, flags, slot, true); /* a fresh element's lock word is ours */
 	st(&e->ref, 0);
 	uint32_t *b = &heads(m)[bucket_of(m, key)];
 	st(&e->next, ld(b));

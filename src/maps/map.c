@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -486,22 +488,47 @@ long map_pop(struct map *m, void *value, bool peek)
 
 /* ---- user side --------------------------------------------------------------------------------- */
 
+int map_spin_acquire(uint32_t *w, bool (*cont)(void *), void *arg)
+{
+	uint64_t deadline = 0;
+
+	for (unsigned n = 0;; n++) {
+		uint32_t zero = 0;
+		if (__atomic_compare_exchange_n(w, &zero, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return 0;
+		if (n < 64)
+			continue; /* critical sections are a few instructions: spin a little first */
+		if (cont && !cont(arg))
+			return -EINTR;
+		if ((n & 63) == 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			if (!deadline)
+				deadline = now + MAP_SPIN_TIMEOUT_NS;
+			else if (now >= deadline)
+				return -EBUSY;
+		}
+		sched_yield();
+	}
+}
+
 /* Copies a value out (all CPUs for per-CPU maps).  With BPF_F_LOCK the copy happens under the value's
  * own spin lock, the word programs take with bpf_spin_lock(), so it never sees half of a critical
  * section (Linux copy_map_value_locked()).  The lock word itself is never handed out: it reads as 0
  * (check_and_init_map_value()).  Callers checked that BPF_F_LOCK implies a spin lock. */
-static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
+static int copy_out_locked(struct map *m, void *dst, const void *src, uint64_t flags)
 {
 	uint32_t sl = m->g.spin_lock_off;
 	if (m->ops->percpu) {
 		map_copy_racy(dst, src, map_user_value_size(m));
-		return;
+		return 0;
 	}
 	uint32_t *lockw = sl != UINT32_MAX && (flags & BPF_F_LOCK) ? (uint32_t *)((uint8_t *)src + sl) : NULL;
 	if (lockw) {
-		uint32_t zero = 0;
-		while (!__atomic_compare_exchange_n(lockw, &zero, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			zero = 0;
+		int err = map_spin_acquire(lockw, NULL, NULL);
+		if (err)
+			return err;
 	}
 	/* Around the lock word and the timer, never through them: programs CAS the one and the timer
 	 * helpers store the other atomically while we copy (Linux copy_map_value() skips both too). */
@@ -513,11 +540,21 @@ static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
 		map_copy_fields(m, dst, src, sl + 4, vs);
 	}
 	if (lockw)
-		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
+		map_spin_release(lockw);
 	if (sl != UINT32_MAX)
 		memset((uint8_t *)dst + sl, 0, 4);
 	if (m->g.timer_off != UINT32_MAX) /* nor the timer (check_and_init_map_value()) */
 		memset((uint8_t *)dst + m->g.timer_off, 0, MAP_TIMER_SIZE);
+	return 0;
+}
+
+/* For the types' read(): called without BPF_F_LOCK only (map_sys_lookup takes the other path), so it
+ * takes no lock and cannot fail. */
+static void copy_out(struct map *m, void *dst, const void *src, uint64_t flags)
+{
+	if (NEVER(flags & BPF_F_LOCK))
+		flags &= ~(uint64_t)BPF_F_LOCK;
+	copy_out_locked(m, dst, src, flags);
 }
 
 int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
@@ -547,10 +584,9 @@ int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags)
 	}
 	map_lock(m);
 	v = m->ops->lookup(m, key);
-	if (v)
-		copy_out(m, value, v, flags);
+	int err = v ? copy_out_locked(m, value, v, flags) : -ENOENT;
 	map_unlock(m);
-	return v ? 0 : -ENOENT;
+	return err;
 }
 
 int map_sys_update(struct map *m, const void *key, const void *value, uint64_t flags)
@@ -643,10 +679,8 @@ int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint6
 	map_lock(m);
 	void *v = m->ops->lookup(m, key);
 	int r = -ENOENT;
-	if (v) {
-		copy_out(m, value, v, flags);
+	if (v && !(r = copy_out_locked(m, value, v, flags)))
 		r = (int)m->ops->delete(m, key);
-	}
 	map_unlock(m);
 	return r;
 }

@@ -201,6 +201,20 @@ void map_value_free_timer(struct map *m, void *value);
 void map_copy_racy(void *dst, const void *src, size_t len);
 void map_copy_fields(const struct map *m, uint8_t *dst, const uint8_t *src, uint32_t from, uint32_t to);
 
+/* Takes a value's struct bpf_spin_lock word (BPF_F_LOCK copies, bpf_spin_lock()) and returns 0, or an
+ * error instead of spinning without bound.  A holder is a program run (which may call nothing but
+ * bpf_spin_unlock while it holds it, is bounded by its budget, and releases it when it ends or faults)
+ * or another BPF_F_LOCK copy, so a wait is short; but the word lives in a map another process may share,
+ * and that process may have died holding it.  So after MAP_SPIN_TIMEOUT_NS of waiting: -EBUSY.
+ * `cont` (may be NULL) is asked before each yield and stops the wait with false (a run whose budget ran
+ * out or that was interrupted; the caller knows why).  Release with map_spin_release(). */
+#define MAP_SPIN_TIMEOUT_NS 1000000000ull
+int map_spin_acquire(uint32_t *w, bool (*cont)(void *), void *arg);
+static inline void map_spin_release(uint32_t *w)
+{
+	__atomic_store_n(w, 0, __ATOMIC_RELEASE);
+}
+
 /* the lock (robust: recovers from a dead owner) */
 void map_lock(struct map *m);
 void map_unlock(struct map *m);

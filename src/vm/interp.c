@@ -220,9 +220,43 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 	run->vm = prog->vm;
 	run->prog = prog;
 	run->stack = stack;
-	run->budget = prog->vm->insn_limit ? prog->vm->insn_limit : UINT64_MAX;
+	vm_budget_reset(run);
 	run->fp = vm_stack_top(run);
 	run->untrusted = prog->vm->untrusted;
+}
+
+void vm_budget_reset(struct vm_run *run)
+{
+	uint64_t limit = run->vm->insn_limit;
+
+	/* the limit is >= 1 (bpfvm_set_insn_limit() refuses 0), so the first slice is never empty */
+	run->budget = limit < VM_BUDGET_SLICE ? limit : VM_BUDGET_SLICE;
+	run->budget_rest = limit == UINT64_MAX ? UINT64_MAX : limit - run->budget;
+}
+
+uint64_t vm_budget_refill(struct vm_run *run)
+{
+	if (atomic_load_explicit(&run->vm->interrupted, memory_order_relaxed)) {
+		vm_fault(run, -EINTR, "run interrupted", 0, 0);
+		return 0;
+	}
+	if (run->budget_rest == 0) {
+		vm_fault(run, -ELOOP, "instruction budget exhausted", 0, 0);
+		return 0;
+	}
+	uint64_t n = run->budget_rest < VM_BUDGET_SLICE ? run->budget_rest : VM_BUDGET_SLICE;
+	if (run->budget_rest != UINT64_MAX)
+		run->budget_rest -= n;
+	return n;
+}
+
+bool vm_budget_take(struct vm_run *run)
+{
+	if (run->err)
+		return false;
+	if (UNLIKELY(--run->budget == 0) && (run->budget = vm_budget_refill(run)) == 0)
+		return false;
+	return true;
 }
 
 /* A frame starts zeroed, so a program reading stack it never wrote cannot see host memory (or its own
@@ -268,6 +302,10 @@ static void invariant_failed(const struct vm_run *run, const struct vm_insn *pc,
 #else
 #define VM_INVARIANT(cond_, what_) do { } while (0)
 #endif
+
+/* Linux's verifier: while a bpf_spin_lock is held, the only call allowed is bpf_spin_unlock (so a
+ * program cannot, say, update its own locked element with BPF_F_LOCK and wait on itself forever). */
+static const char spin_call_msg[] = "function calls are not allowed while holding a lock";
 
 /* The interpreter.  `entry` is where to start (0 for the program, a subprogram for callbacks). */
 static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -320,8 +358,10 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #define DISPATCH() do { CHECK_STATE(); goto *jump[pc->id]; } while (0)
 #define NEXT() do { ++pc; DISPATCH(); } while (0)
 	/* Taken jump or local call: off is the target's byte delta, <= 0 for a back-edge. */
+#define TAKE_BUDGET() do { \
+		if (UNLIKELY(--budget == 0) && (budget = vm_budget_refill(run)) == 0) goto fault; } while (0)
 #define JUMP() do { int32_t d_ = pc->off; \
-		if (d_ <= 0 && UNLIKELY(--budget == 0)) goto out_of_budget; \
+		if (d_ <= 0) TAKE_BUDGET(); \
 		pc = vm_jump_target(pc); DISPATCH(); } while (0)
 #define FAULT(err_, what_, addr_, size_) do { \
 		vm_fault(run, (err_), (what_), (addr_), (size_)); goto fault; } while (0)
@@ -454,6 +494,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 
 	/* ---- calls ---- */
 	do_CALL:
+		TAKE_BUDGET();
+		if (UNLIKELY(run->spin_held) && K != (uintptr_t)hlp_spin_unlock)
+			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		if (UNLIKELY(pc->size)) {
 			unsigned zr = hlp_zero_size_reg(pc->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
 			if (zr)
@@ -470,6 +513,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			goto fault;
 		NEXT();
 	do_CALL_KFUNC: /* host functions: embedder kfuncs and embedder helpers (fixup routes them here) */
+		TAKE_BUDGET();
+		if (UNLIKELY(run->spin_held))
+			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		reg[0] = ((bpfvm_kfunc_fn)(uintptr_t)K)(reg[1], reg[2], reg[3], reg[4], reg[5]);
 		NEXT();
 	do_CALLX: {
@@ -479,6 +525,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		if (t >= base && t < base + run->prog->cnt && ((uintptr_t)t - (uintptr_t)base) % sizeof(*t) == 0)
 			goto local_call_to_t;
 		/* A helper id in a register (bpf_conformance's callx). */
+		TAKE_BUDGET();
+		if (UNLIKELY(run->spin_held) && target != BPF_FUNC_spin_unlock)
+			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		run->fp = fp;
 		run->budget = budget;
 		reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
@@ -497,8 +546,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		frame_lim += VM_STACK_SIZE;
 		zero_frame(frame_lo);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
-		if (UNLIKELY(--budget == 0))
-			goto out_of_budget;
+		TAKE_BUDGET();
 		pc = t;
 		DISPATCH();
 	}
@@ -512,7 +560,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		frame_lim += VM_STACK_SIZE;
 		zero_frame(frame_lo);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
-		JUMP();
+		TAKE_BUDGET(); /* every call, forward ones too */
+		pc = vm_jump_target(pc);
+		DISPATCH();
 	do_EXIT:
 		if (depth == 0) {
 			if (UNLIKELY(run->spin_held)) /* released by vm_interp() */
@@ -544,6 +594,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		struct vm_prog *np;
 		hit.run.hi = hit.run.lo;
 		hit.map.hi = hit.map.lo;
+		TAKE_BUDGET();
+		if (UNLIKELY(run->spin_held))
+			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		if (run->tail_calls >= VM_MAX_TAIL_CALLS)
 			NEXT();
 		np = sys_tail_call_target(run, reg[2], reg[3]);
@@ -562,8 +615,6 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			zero_frame(frame_lo);
 		}
 		pc = np->insns;
-		if (UNLIKELY(--budget == 0))
-			goto out_of_budget;
 		DISPATCH();
 	}
 
@@ -668,8 +719,6 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	LDPKT(LDIND_B, 1, (int64_t)(int32_t)(uint32_t)SRC + (int32_t)K)
 #undef LDPKT
 
-out_of_budget:
-	vm_fault(run, -ELOOP, "instruction budget exhausted", 0, 0);
 fault:
 	run->budget = budget;
 	run->fault_pc = (size_t)(pc - run->prog->insns);
@@ -682,6 +731,7 @@ fault:
 #undef DISPATCH
 #undef CHECK_STATE
 #undef JUMP
+#undef TAKE_BUDGET
 #undef FAULT
 #undef MEM_CHECK
 #undef MEM_CHECK_FAST
@@ -712,6 +762,9 @@ uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t 
 		vm_fault(run, -E2BIG, "call stack too deep for callback", 0, 0);
 		return 0;
 	}
+	/* each invocation costs a unit, so that bpf_loop & co. (nested too) end with the run's budget */
+	if (!vm_budget_take(run))
+		return 0;
 	uint64_t r = interp(run, t, a1, a2, a3, a4, a5, fp - VM_STACK_SIZE);
 	run->fp = saved_fp;
 	run->prog = caller;

@@ -21,6 +21,10 @@ struct map;
 #define VM_MAX_TAIL_CALLS 33u           /* Linux MAX_TAIL_CALL_CNT */
 #define VM_MAX_REGIONS  16u
 #define VM_MAY_GOTO_BUDGET (8u * 1024 * 1024) /* Linux BPF_MAX_LOOPS: may_goto fall-throughs per frame */
+/* The run's budget is handed to the interpreter in slices of this many units; between two slices it
+ * looks at the instance's interrupt flag, so a spinning program stops within one slice (well under a
+ * millisecond) of bpfvm_interrupt(), at no cost on the per-jump path. */
+#define VM_BUDGET_SLICE (1u << 16)
 
 /* A helper as the engines call it: r1..r5 in, r0 out.  `run` gives the per-run state (slot, regions
  * for pointer checks); a helper that finds its arguments unsafe calls vm_fault() and returns 0. */
@@ -94,7 +98,12 @@ struct vm_run {
 	struct bpfvm *vm;
 	struct vm_prog *prog;
 	unsigned int slot;            /* execution slot = "CPU" */
-	uint64_t budget;              /* instructions left before -ELOOP (counted on back-jumps and calls) */
+	/* The instruction budget (bpfvm_set_insn_limit()): one unit per backward jump taken, per call of any
+	 * kind (bpf-to-bpf, helper, kfunc, tail call) and per callback invocation.  `budget` is what is left
+	 * of the current slice (the interpreter keeps it in a register and writes it back around helper
+	 * calls), `budget_rest` what is left beyond it (UINT64_MAX: unlimited). */
+	uint64_t budget;
+	uint64_t budget_rest;
 	uint32_t *spin_held;          /* the bpf_spin_lock this run holds, released when the run ends */
 	int err;                      /* 0, or the negative errno that stopped the run */
 	size_t fault_pc;
@@ -123,6 +132,15 @@ struct vm_run {
 	 * region) instead of the region's writable bit (the type's ctx rules, src/progtypes). */
 	bool (*ctx_ok)(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
 };
+
+/* Starts the run's budget afresh from the instance's limit (every run, as Linux resets per program run). */
+void vm_budget_reset(struct vm_run *run);
+/* The current slice is spent: stops the run (-EINTR if the instance was interrupted, -ELOOP if the
+ * budget is exhausted, returning 0 with the fault recorded) or returns the next slice's size (>= 1). */
+uint64_t vm_budget_refill(struct vm_run *run);
+/* Takes one unit for a helper or a callback, outside the interpreter's loop (run->budget is current
+ * there).  false with the fault recorded when the run must stop. */
+bool vm_budget_take(struct vm_run *run);
 
 /* Builds pre-decoded insns for prog from prog->orig (already validated): resolves helper ids to function
  * pointers (through `resolve`), jump targets, lddw values.  Shared by the interpreter and the JIT.

@@ -1,0 +1,277 @@
+/* test_cli_limits.c -- every CLI run is bounded and interruptible (issue 13 item 1, issue 8 item 3): the
+ * default instruction budget stops a spinning program in raw and object/pcap mode, --insn-limit is
+ * validated and accepted in both modes ('unlimited' only when asked), and SIGINT / SIGTERM stop a run
+ * that spins without a budget, the counts so far printed.  The signal is sent once the child has said
+ * it is running (its program's trace line), never after a sleep. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+#include "test.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static char cli[PATH_MAX], dir[64], spin_obj[128], pcap3[128];
+
+struct proc {
+	int status;        /* exit status, or -1 when the child did not exit normally */
+	char out[8192];
+	char err[8192];
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+	lseek(fd, 0, SEEK_SET);
+	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+static int tmpfd(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	unlink(path);
+	return fd;
+}
+
+static void child_exec(const char *const *args)
+{
+	const char *argv[16] = { "bpfvm" };
+	size_t n = 1;
+	for (; args[n - 1] && n + 1 < N(argv); n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	execv(cli, (char *const *)argv);
+	_exit(127);
+}
+
+/* Runs the CLI to its end with stdout and stderr in files. */
+static bool spawn(struct proc *p, const char *const *args)
+{
+	int fout = tmpfd("stdout"), ferr = tmpfd("stderr");
+	memset(p, 0, sizeof(*p));
+	p->status = -1;
+	if (fout < 0 || ferr < 0)
+		return false;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fout, 1);
+		dup2(ferr, 2);
+		child_exec(args);
+	}
+	int st;
+	bool ok = pid > 0 && waitpid(pid, &st, 0) == pid;
+	if (ok)
+		p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(fout, p->out, sizeof(p->out));
+	slurp(ferr, p->err, sizeof(p->err));
+	close(fout);
+	close(ferr);
+	return ok;
+}
+
+#define RUN_CLI(p, ...) do { \
+		if (!spawn((p), (const char *const[]){ __VA_ARGS__, NULL })) { \
+			CHECK(!"could not run the CLI"); \
+			return; \
+		} \
+	} while (0)
+
+static const char *text_file(const char *name, const char *text)
+{
+	static char paths[8][128];
+	static unsigned next;
+	char *path = paths[next++ % N(paths)];
+	snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	return path;
+}
+
+TEST(raw_run_has_a_default_budget)
+{
+	struct proc p;
+	const char *endless = text_file("endless.s", "l: goto l\nexit\n");
+	RUN_CLI(&p, "run", endless);
+	CHECK(p.status == 1);
+	CHECK(strstr(p.err, "insn 0: instruction budget exhausted") != NULL);
+	/* 2M iterations exceed the default budget (1M back-jumps); 'unlimited' or a larger N runs them */
+	const char *loop = text_file("loop.s", "r0 = 0\nl: r0 += 1\nif r0 < 2000000 goto l\nexit\n");
+	RUN_CLI(&p, "run", loop);
+	CHECK(p.status == 1);
+	CHECK(strstr(p.err, "instruction budget exhausted") != NULL);
+	RUN_CLI(&p, "run", loop, "--insn-limit", "unlimited");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK_EQ_STR(p.out, "0x1e8480\n");
+	RUN_CLI(&p, "run", loop, "--insn-limit", "0x200000");
+	CHECK_EQ_U64(p.status, 0);
+}
+
+TEST(insn_limit_values_are_validated)
+{
+	struct proc p;
+	const char *prog = text_file("one.s", "r0 = 1\nexit\n");
+	static const struct { const char *arg, *msg; } bad[] = {
+		{ "abc", "--insn-limit 'abc': not a number" },
+		{ "12x", "--insn-limit '12x': not a number" },
+		{ "-5", "--insn-limit '-5': not a number" },
+		{ "", "--insn-limit '': not a number" },
+		{ "99999999999999999999999", "not a number" },
+		{ "0", "--insn-limit 0: a run needs a budget of at least 1" },
+	};
+	for (size_t i = 0; i < N(bad); i++) {
+		RUN_CLI(&p, "run", prog, "--insn-limit", bad[i].arg);
+		CHECK_EQ_U64(p.status, 2);
+		if (!strstr(p.err, bad[i].msg))
+			printf("  --insn-limit '%s': %s", bad[i].arg, p.err);
+		CHECK(strstr(p.err, bad[i].msg) != NULL);
+		CHECK_EQ_STR(p.out, "");
+	}
+	/* the same in object mode, where the option used to be refused outright */
+	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--insn-limit", "abc");
+	CHECK_EQ_U64(p.status, 2);
+	CHECK(strstr(p.err, "--insn-limit 'abc': not a number") != NULL);
+	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--insn-limit", "0");
+	CHECK_EQ_U64(p.status, 2);
+	CHECK(strstr(p.err, "--insn-limit 0") != NULL);
+	RUN_CLI(&p, "run", prog, "--insn-limit");
+	CHECK_EQ_U64(p.status, 2);
+	CHECK(strstr(p.err, "--insn-limit needs a value") != NULL);
+	/* --help says what the budget counts and its default */
+	RUN_CLI(&p, "run", "--help");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK(strstr(p.out, "--insn-limit") != NULL && strstr(p.out, "1000000") != NULL &&
+	      strstr(p.out, "unlimited") != NULL);
+}
+
+/* l: goto l in an XDP object, on a three-packet capture: each packet's run ends by the default budget
+ * (or a given one), is counted as faulted, and the run goes on to the end of the file. */
+TEST(pcap_run_of_a_spinning_program_ends_by_budget)
+{
+	if (!spin_obj[0])
+		SKIP("clang could not build tests/loader/spin.bpf.c");
+	struct proc p;
+	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps");
+	CHECK_EQ_U64(p.status, 1);
+	CHECK(strstr(p.out, "3 packets") != NULL);
+	CHECK(strstr(p.out, "3 faulted") != NULL);
+	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps", "--insn-limit", "1000", "-v");
+	CHECK_EQ_U64(p.status, 1);
+	CHECK(strstr(p.out, "3 faulted") != NULL);
+	CHECK(strstr(p.out, "error -40") != NULL); /* -ELOOP, per packet */
+}
+
+/* Starts the CLI with stdout on a pipe, waits for `line` on it, sends `sig`, and collects the rest. */
+static bool signal_when(struct proc *p, const char *line, int sig, const char *const *args)
+{
+	int pfd[2], ferr = tmpfd("stderr");
+	memset(p, 0, sizeof(*p));
+	p->status = -1;
+	if (ferr < 0 || pipe(pfd))
+		return false;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], 1);
+		dup2(ferr, 2);
+		child_exec(args);
+	}
+	close(pfd[1]);
+	size_t n = 0;
+	ssize_t r;
+	bool sent = false;
+	while (n + 1 < sizeof(p->out) && (r = read(pfd[0], p->out + n, sizeof(p->out) - 1 - n)) > 0) {
+		n += (size_t)r;
+		p->out[n] = '\0';
+		if (!sent && strstr(p->out, line)) {
+			kill(pid, sig); /* the program is running: it printed its line, then spins */
+			sent = true;
+		}
+	}
+	close(pfd[0]);
+	if (!sent)
+		kill(pid, SIGKILL); /* it never said it runs: do not leave it spinning */
+	int st;
+	bool ok = waitpid(pid, &st, 0) == pid;
+	if (ok)
+		p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(ferr, p->err, sizeof(p->err));
+	close(ferr);
+	return ok && sent;
+}
+
+TEST(sigint_and_sigterm_stop_a_run_without_budget)
+{
+	if (!spin_obj[0])
+		SKIP("clang could not build tests/loader/spin.bpf.c");
+	static const int sigs[] = { SIGINT, SIGTERM };
+	for (size_t i = 0; i < N(sigs); i++) {
+		struct proc p;
+		const char *const args[] = { "run", spin_obj, "--pcap", pcap3, "--insn-limit", "unlimited", NULL };
+		CHECK(signal_when(&p, "trace: spinning", sigs[i], args));
+		CHECK_EQ_U64(p.status, 128 + sigs[i]);
+		/* the counts so far: the interrupted packet is not one of them */
+		CHECK(strstr(p.out, "0 packets") != NULL);
+		CHECK(strstr(p.err, sigs[i] == SIGINT ? "stopped by SIGINT after 0 packets" :
+					       "stopped by SIGTERM after 0 packets") != NULL);
+		if (p.status != 128 + sigs[i])
+			printf("  signal %d: status %d, out: %s\n  err: %s\n", sigs[i], p.status, p.out, p.err);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	for (int i = 0; i < 2; i++) { /* <build>/tests/test_cli_limits -> <build>/bpfvm */
+		char *slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	snprintf(cli, sizeof(cli), "%.4000s/bpfvm", n > 0 ? self : argv[0]);
+	if (access(cli, X_OK)) {
+		printf("FAIL cli: %s not built\n", cli);
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/bpfvm-test-cli-limits-%d", (int)getpid());
+	if (mkdir(dir, 0700)) {
+		printf("FAIL cli: mkdir %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	char cmd[PATH_MAX + 1024];
+	snprintf(spin_obj, sizeof(spin_obj), "%s/spin.bpf.o", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
+		 "-c tests/loader/spin.bpf.c -o %s 2>&1", spin_obj);
+	if (system(cmd) != 0)
+		spin_obj[0] = '\0';
+	snprintf(pcap3, sizeof(pcap3), "%s/three.pcap", dir);
+	snprintf(cmd, sizeof(cmd), "%s gen-pcap %s --count 3 >/dev/null", cli, pcap3);
+	if (system(cmd) != 0)
+		printf("  cannot write %s\n", pcap3);
+	RUN(raw_run_has_a_default_budget);
+	RUN(insn_limit_values_are_validated);
+	RUN(pcap_run_of_a_spinning_program_ends_by_budget);
+	RUN(sigint_and_sigterm_stop_a_run_without_budget);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("  could not remove %s\n", dir);
+	return test_done();
+}
