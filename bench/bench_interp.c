@@ -43,7 +43,8 @@ static void bench(struct bpfvm *vm, const char *name, const struct bpf_insn *p, 
 
 int main(void)
 {
-	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm_opts o = { .sz = sizeof(o), .insn_limit = BPFVM_INSN_UNLIMITED }; /* 20M-iteration loops */
+	struct bpfvm *vm = bpfvm_new(&o);
 	const int N = 20000000;
 
 	/* ALU + branch: 5 insns per iteration */
