@@ -80,7 +80,7 @@ void cmd_run_pcap_usage(FILE *f)
 		"               copied to every CPU); --map-file reads such lines (NAME KEYHEX VALUEHEX, # comments)\n"
 		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n"
 		"  --events N   print at most N ring buffer / perf events (all are counted in the map dump)\n"
-		"  --untrusted  the object's programs get Linux's unprivileged rules (README \"Untrusted mode\")\n");
+		"  --untrusted  the object's programs get Linux's unprivileged rules (README \"Untrusted mode\")\n"
 		"  --insn-limit N|unlimited  instruction budget of each packet's run (default 1000000)\n");
 }
 
