@@ -176,29 +176,32 @@ TEST(pcap_run_of_a_spinning_program_ends_by_budget)
 	CHECK(strstr(p.out, "error -40") != NULL); /* -ELOOP, per packet */
 }
 
-/* Starts the CLI with stdout on a pipe, waits for `line` on it, sends `sig`, and collects the rest. */
-static bool signal_when(struct proc *p, const char *line, int sig, const char *const *args)
+/* Starts the CLI with stdout (fd 1) or stderr (fd 2) on a pipe, waits for `line` on it, sends `sig`,
+ * and collects the rest (the other stream through a file). */
+static bool signal_when(struct proc *p, int fd, const char *line, int sig, const char *const *args)
 {
-	int pfd[2], ferr = tmpfd("stderr");
+	int pfd[2], other = tmpfd("other");
+	char *piped = fd == 1 ? p->out : p->err;
+	size_t cap = fd == 1 ? sizeof(p->out) : sizeof(p->err);
 	memset(p, 0, sizeof(*p));
 	p->status = -1;
-	if (ferr < 0 || pipe(pfd))
+	if (other < 0 || pipe(pfd))
 		return false;
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		dup2(pfd[1], 1);
-		dup2(ferr, 2);
+		dup2(pfd[1], fd);
+		dup2(other, fd == 1 ? 2 : 1);
 		child_exec(args);
 	}
 	close(pfd[1]);
 	size_t n = 0;
 	ssize_t r;
 	bool sent = false;
-	while (n + 1 < sizeof(p->out) && (r = read(pfd[0], p->out + n, sizeof(p->out) - 1 - n)) > 0) {
+	while (n + 1 < cap && (r = read(pfd[0], piped + n, cap - 1 - n)) > 0) {
 		n += (size_t)r;
-		p->out[n] = '\0';
-		if (!sent && strstr(p->out, line)) {
+		piped[n] = '\0';
+		if (!sent && strstr(piped, line)) {
 			kill(pid, sig); /* the program is running: it printed its line, then spins */
 			sent = true;
 		}
@@ -210,8 +213,8 @@ static bool signal_when(struct proc *p, const char *line, int sig, const char *c
 	bool ok = waitpid(pid, &st, 0) == pid;
 	if (ok)
 		p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(ferr, p->err, sizeof(p->err));
-	close(ferr);
+	slurp(other, fd == 1 ? p->err : p->out, fd == 1 ? sizeof(p->err) : sizeof(p->out));
+	close(other);
 	return ok && sent;
 }
 
@@ -223,7 +226,7 @@ TEST(sigint_and_sigterm_stop_a_run_without_budget)
 	for (size_t i = 0; i < N(sigs); i++) {
 		struct proc p;
 		const char *const args[] = { "run", spin_obj, "--pcap", pcap3, "--insn-limit", "unlimited", NULL };
-		CHECK(signal_when(&p, "trace: spinning", sigs[i], args));
+		CHECK(signal_when(&p, 1, "trace: spinning", sigs[i], args));
 		CHECK_EQ_U64(p.status, 128 + sigs[i]);
 		/* the counts so far: the interrupted packet is not one of them */
 		CHECK(strstr(p.out, "0 packets") != NULL);
@@ -232,6 +235,23 @@ TEST(sigint_and_sigterm_stop_a_run_without_budget)
 		if (p.status != 128 + sigs[i])
 			printf("  signal %d: status %d, out: %s\n  err: %s\n", sigs[i], p.status, p.out, p.err);
 	}
+}
+
+/* The same for a raw program: it prints with bpf_trace_printk (to stderr), then spins. */
+TEST(sigint_stops_a_raw_run_without_budget)
+{
+	struct proc p;
+	const char *spin = text_file("spin.s",
+		"r1 = 0x676e696e6e697073 ll\n*(u64 *)(r10 - 16) = r1\n"   /* "spinning", NUL from the zeroed frame */
+		"r1 = r10\nr1 += -16\nr2 = 9\ncall 6\n"
+		"l: goto l\n");
+	const char *const args[] = { "run", spin, "--insn-limit", "unlimited", NULL };
+	CHECK(signal_when(&p, 2, "spinning", SIGINT, args));
+	CHECK_EQ_U64(p.status, 128 + SIGINT);
+	CHECK(strstr(p.err, "insn 7: run interrupted") != NULL);
+	if (!strstr(p.err, "run interrupted"))
+		printf("  status %d, err: %s\n", p.status, p.err);
+	CHECK_EQ_STR(p.out, "");
 }
 
 int main(int argc, char **argv)
@@ -270,6 +290,7 @@ int main(int argc, char **argv)
 	RUN(insn_limit_values_are_validated);
 	RUN(pcap_run_of_a_spinning_program_ends_by_budget);
 	RUN(sigint_and_sigterm_stop_a_run_without_budget);
+	RUN(sigint_stops_a_raw_run_without_budget);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("  could not remove %s\n", dir);
