@@ -48,7 +48,10 @@ struct bpfvm_kfunc {
 struct bpfvm_opts {
 	size_t sz;                     /* sizeof(struct bpfvm_opts) */
 	unsigned int nr_cpus;          /* execution slots for per-CPU maps; 0: online CPUs */
-	const char *pin_root;          /* directory playing bpffs; NULL: $XDG_RUNTIME_DIR/bpfvm or /dev/shm/bpfvm */
+	const char *pin_root;          /* directory playing bpffs; NULL: $XDG_RUNTIME_DIR/bpfvm, or
+					* /dev/shm/bpfvm-UID without it.  It must be owned by the caller's euid
+					* and not writable by group or others (else pinning fails, -EPERM, and
+					* maps live in memory only); pin paths never follow symbolic links */
 	bpfvm_print_fn print;          /* trace_printk sink; NULL: stderr */
 	void *print_ctx;
 	const struct bpfvm_kfunc *kfuncs; /* copied at bpfvm_new(); NULL: none */
@@ -64,6 +67,8 @@ struct bpfvm_opts {
 	int verify;                    /* BPFVM_VERIFY_*: whether PROG_LOAD runs the verifier */
 	uint64_t insn_limit;           /* instruction budget of each run (bpfvm_set_insn_limit());
 					* 0: BPFVM_INSN_LIMIT_DEFAULT */
+	int allow_foreign_pins;        /* nonzero: BPF_OBJ_GET opens a pinned map whose file another user
+					* owns (refused by default, -EPERM: its owner can rewrite it at will) */
 };
 
 /* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs

@@ -48,8 +48,8 @@ static void default_pin_root(char *buf, size_t len)
 
 	if (xdg && *xdg && access(xdg, W_OK) == 0)
 		snprintf(buf, len, "%s/bpfvm", xdg);
-	else
-		snprintf(buf, len, "/dev/shm/bpfvm");
+	else /* one per user: a shared name is squatted by whoever creates it first */
+		snprintf(buf, len, "/dev/shm/bpfvm-%u", (unsigned)geteuid());
 }
 
 struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
@@ -87,6 +87,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	if (o.verify < 0 || o.verify > BPFVM_VERIFY_ON)
 		goto fail;
 	vm->verify = o.verify == BPFVM_VERIFY_ON;
+	vm->allow_foreign_pins = o.allow_foreign_pins != 0;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
 	vm->insn_limit = o.insn_limit ? o.insn_limit : BPFVM_INSN_LIMIT_DEFAULT;

@@ -75,6 +75,7 @@ struct bpfvm {
 	size_t log_max;              /* each thread's log cap (bpfvm_opts.log_max) */
 	unsigned int nr_cpus;
 	char pin_root[4096];
+	bool allow_foreign_pins;     /* bpfvm_opts.allow_foreign_pins */
 	bpfvm_print_fn print;
 	void *print_ctx;
 	struct bpfvm_kfunc *kfuncs;  /* owned copy */

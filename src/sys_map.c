@@ -2,11 +2,13 @@
  * pin/get, info.  fd-valued maps (prog arrays, maps of maps) store object ids; this file translates
  * handles to ids and holds a reference on every object such a map contains. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sys.h"
 #include "maps/maps.h"
@@ -382,29 +384,33 @@ put:
 	return err;
 }
 
-/* Pin paths live under the instance's pin root; "/sys/fs/bpf/x" is accepted as an alias of "x". */
-static int pin_path(struct bpfvm *vm, const char *upath, char *out, size_t len)
+/* Pin paths live under the instance's pin root; "/sys/fs/bpf/x" is accepted as an alias of "x".  Sets
+ * *rel to the path below the root and `shown` to the whole path, for messages. */
+static int pin_path(struct bpfvm *vm, const char *upath, const char **rel, char *shown, size_t len)
 {
 	if (!upath || !*upath)
 		return sys_err(vm, -EINVAL, "pathname is empty");
-	const char *rel = upath;
+	const char *r = upath;
 	size_t rl = strlen(vm->pin_root);
 	if (!strncmp(upath, "/sys/fs/bpf/", 12))
-		rel = upath + 12;
+		r = upath + 12;
 	else if (!strncmp(upath, vm->pin_root, rl) && upath[rl] == '/')
-		rel = upath + rl + 1;
+		r = upath + rl + 1;
 	else if (upath[0] == '/')
 		return sys_err(vm, -EINVAL, "%s: pinned objects live under %s (or /sys/fs/bpf/)", upath, vm->pin_root);
-	if (strstr(rel, "..") || !*rel)
-		return sys_err(vm, -EINVAL, "%s: invalid pin path", upath);
-	if ((size_t)snprintf(out, len, "%s/%s", vm->pin_root, rel) >= len)
+	if ((size_t)snprintf(shown, len, "%s/%s", vm->pin_root, r) >= len)
 		return sys_err(vm, -ENAMETOOLONG, "%s: path too long", upath);
+	int err = pin_check_rel(r, sys_log(vm), upath);
+	if (err)
+		return err;
+	*rel = r;
 	return 0;
 }
 
 static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 {
-	char path[PATH_MAX];
+	char shown[PATH_MAX];
+	const char *rel = NULL;
 	/* Linux bpf_obj_pin() / bpf_obj_get(): OBJ_PIN takes no file_flags, OBJ_GET no bpf_fd and one of
 	 * BPF_F_RDONLY, BPF_F_WRONLY or neither (bpf_get_file_flag()); BPF_F_PATH_FD is not supported */
 	uint32_t ff = a->file_flags;
@@ -414,24 +420,40 @@ static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 				   ff == (BPF_F_RDONLY | BPF_F_WRONLY)))
 		return sys_err(vm, -EINVAL, "OBJ_GET: bpf_fd %u must be 0 and file_flags 0x%x one of 0, BPF_F_RDONLY, BPF_F_WRONLY",
 			       a->bpf_fd, ff);
-	int err = pin_path(vm, (const char *)(uintptr_t)a->pathname, path, sizeof(path));
+	int err = pin_path(vm, (const char *)(uintptr_t)a->pathname, &rel, shown, sizeof(shown));
 	if (err)
 		return err;
+	struct sys_obj *o = NULL;
 	if (cmd == BPF_OBJ_PIN) {
-		struct sys_obj *o = sys_get(vm, (int)a->bpf_fd, SYS_NONE, &err);
+		o = sys_get(vm, (int)a->bpf_fd, SYS_NONE, &err);
 		if (!o)
 			return sys_err(vm, err, "OBJ_PIN: bad fd %u", a->bpf_fd);
-		if (o->kind == SYS_PROG)
-			err = sys_prog_pin(vm, o->prog, path);
-		else
-			err = map_pin(o->map, path, sys_log(vm));
+	}
+	int root = pin_root_open(vm->pin_root, sys_log(vm));
+	if (root < 0) {
 		sys_put(vm, o);
+		return root;
+	}
+	if (cmd == BPF_OBJ_PIN) {
+		if (o->kind == SYS_PROG)
+			err = sys_prog_pin(vm, o->prog, root, rel, shown);
+		else
+			err = map_pin(o->map, root, rel, shown, sys_log(vm));
+		sys_put(vm, o);
+		close(root);
 		return err;
 	}
-	if (sys_is_prog_pin(path)) /* a directory: a pinned program (sys_pin.c) */
-		return sys_prog_get(vm, path, ff);
+	/* a directory: a pinned program (sys_pin.c); anything else is for map_open_pinned() to judge */
+	int pin = pin_openat(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, NULL, shown);
+	if (pin >= 0) {
+		long r = sys_prog_get(vm, pin, shown, ff);
+		close(pin);
+		close(root);
+		return r;
+	}
 	struct map *m;
-	err = map_open_pinned(path, &m, sys_log(vm));
+	err = map_open_pinned(root, rel, shown, vm->allow_foreign_pins, &m, sys_log(vm));
+	close(root);
 	if (err)
 		return err;
 	/* the access of this handle is the open's alone, as a file's (the map's own BPF_F_RDONLY/WRONLY

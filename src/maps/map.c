@@ -2,6 +2,7 @@
  * robust lock, and the program- and user-side entry points that dispatch to the type's ops. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,13 +75,18 @@ static int common_checks(const union bpf_attr *a, struct diag *log)
 	return -EINVAL;
 }
 
-/* A file for the mapping: unlinked, in the pin root so that pinning is a link on the same filesystem. */
+/* A file for the mapping: unlinked, in the pin root so that pinning is a link on the same filesystem.
+ * A root that fails pin_root_open()'s checks (another user's, say) is not used: the map then lives in a
+ * memfd, works, and cannot be pinned (OBJ_PIN reports why). */
 static int backing_file(const char *pin_root)
 {
 	int fd = -1;
 	if (pin_root) {
-		mkdir(pin_root, 0700);
-		fd = open(pin_root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		int root = pin_root_open(pin_root, NULL);
+		if (root >= 0) {
+			fd = openat(root, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			close(root);
+		}
 	}
 	if (fd < 0)
 		fd = memfd_create("bpfvm-map", MFD_CLOEXEC);
@@ -698,35 +704,71 @@ int map_freeze(struct map *m)
 
 /* ---- pinning -------------------------------------------------------------------------------------- */
 
-int map_pin(struct map *m, const char *path, struct diag *log)
+int map_pin(struct map *m, int rootfd, const char *rel, const char *shown, struct diag *log)
 {
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW)) {
-		int e = errno;
-		diag_printf(log, "OBJ_PIN: %s: %s", path, strerror(e));
-		return e == EXDEV ? -EXDEV : -e;
+	char proc[64], dir[PATH_MAX];
+	const char *base = strrchr(rel, '/');
+	int dirfd = rootfd;
+	if (base) {
+		if ((size_t)(base - rel) >= sizeof(dir)) {
+			diag_printf(log, "OBJ_PIN: %s: path too long", shown);
+			return -ENAMETOOLONG;
+		}
+		memcpy(dir, rel, (size_t)(base - rel));
+		dir[base - rel] = 0;
+		dirfd = pin_openat(rootfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, log, shown);
+		if (dirfd < 0)
+			return dirfd;
+		base++;
+	} else {
+		base = rel;
 	}
-	return 0;
+	/* The name is made by link(), which neither replaces an existing name (-EEXIST, a symbolic link
+	 * included) nor follows one: O_CREAT | O_EXCL | O_NOFOLLOW for a file that exists already. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
+	int err = 0;
+	if (linkat(AT_FDCWD, proc, dirfd, base, AT_SYMLINK_FOLLOW)) {
+		err = -errno;
+		if (err == -EXDEV)
+			diag_printf(log, "OBJ_PIN: %s: the map's memory is not in the pin root (it was created while "
+				    "the pin root was unusable, or the path crosses into another filesystem)", shown);
+		else
+			diag_printf(log, "OBJ_PIN: %s: %s", shown, strerror(-err));
+	}
+	if (dirfd != rootfd)
+		close(dirfd);
+	return err;
 }
 
-int map_open_pinned(const char *path, struct map **out, struct diag *log)
+int map_open_pinned(int rootfd, const char *rel, const char *shown, bool allow_foreign, struct map **out,
+		    struct diag *log)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO or device planted under the name must not block the open */
+	int fd = pin_openat(rootfd, rel, O_RDWR | O_CLOEXEC | O_NONBLOCK, 0, false, log, shown);
 	struct stat stt;
 	struct map_hdr h;
 	struct map *m;
 	int err;
 
-	if (fd < 0) {
-		err = -errno;
-		diag_printf(log, "OBJ_GET: %s: %s", path, strerror(errno));
-		return err;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &stt) || !S_ISREG(stt.st_mode)) {
+		diag_printf(log, "OBJ_GET: %s: not a bpfvm pinned map (not a regular file)", shown);
+		close(fd);
+		return -EINVAL;
+	}
+	/* Its owner can rewrite or shrink the file under us at any time: opening another user's map is a
+	 * decision the embedder makes (bpfvm_opts.allow_foreign_pins), not a default. */
+	if (stt.st_uid != geteuid() && !allow_foreign) {
+		diag_printf(log, "OBJ_GET: %s: owned by uid %u, not by this process's uid %u (allow_foreign_pins "
+			    "opens it anyway)", shown, (unsigned)stt.st_uid, (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
 	}
 	/* the file is input: check every header field against what its type needs before using it */
-	if (fstat(fd, &stt) || (uint64_t)stt.st_size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	if ((uint64_t)stt.st_size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    h.magic != MAP_MAGIC || h.version != MAP_LAYOUT_VERSION) {
-		diag_printf(log, "OBJ_GET: %s: not a bpfvm pinned map", path);
+		diag_printf(log, "OBJ_GET: %s: not a bpfvm pinned map", shown);
 		close(fd);
 		return -EINVAL;
 	}
@@ -763,7 +805,7 @@ int map_open_pinned(const char *path, struct map **out, struct diag *log)
 	    (to != UINT32_MAX && (to > vs || vs - to < MAP_TIMER_SIZE || to % 8 ||
 				  (h.type != BPF_MAP_TYPE_ARRAY && h.type != BPF_MAP_TYPE_HASH &&
 				   h.type != BPF_MAP_TYPE_LRU_HASH)))) {
-		diag_printf(log, "OBJ_GET: %s: corrupt map header", path);
+		diag_printf(log, "OBJ_GET: %s: corrupt map header", shown);
 		close(fd);
 		return -EINVAL;
 	}

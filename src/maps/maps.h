@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/bpf.h>
 
 #include "../util/util.h"
@@ -171,9 +172,25 @@ int map_freeze(struct map *m);
  * different previous occupant (whose reference the caller drops once). */
 int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags, uint32_t *old);
 
-/* pinning: path is absolute inside the pin root */
-int map_pin(struct map *m, const char *path, struct diag *log);
-int map_open_pinned(const char *path, struct map **out, struct diag *log);
+/* The pin root (pinfs.c).  pin_root_open() creates the directory (0700) if missing and returns an fd
+ * on it, or -EPERM when it is not owned by this process's euid or is writable by group or others,
+ * -ELOOP when it is a symbolic link, another negative errno otherwise; each with a line in log.
+ * pin_check_rel() refuses a pin path (relative to the root) that is empty, absolute, ends in '/' or has
+ * an empty, '.' or '..' component (-EINVAL).  pin_openat() opens rel beneath rootfd with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or an equivalent O_NOFOLLOW walk where openat2 is
+ * missing (always, with walk_only: for tests); -ELOOP when a component is a symbolic link.  `shown` is
+ * the path as messages name it. */
+int pin_root_open(const char *root, struct diag *log);
+int pin_check_rel(const char *rel, struct diag *log, const char *shown);
+int pin_openat(int rootfd, const char *rel, int flags, mode_t mode, bool walk_only, struct diag *log,
+	       const char *shown);
+
+/* pinning: rel is a path pin_check_rel() accepted, beneath the pin root rootfd.  map_pin() links the
+ * map's file there (never replacing nor following anything: -EEXIST when the name exists).
+ * map_open_pinned() refuses (-EPERM) a file another user owns unless allow_foreign. */
+int map_pin(struct map *m, int rootfd, const char *rel, const char *shown, struct diag *log);
+int map_open_pinned(int rootfd, const char *rel, const char *shown, bool allow_foreign, struct map **out,
+		    struct diag *log);
 /* BTF-declared struct bpf_spin_lock inside values (the loader sets it); -EINVAL if it does not fit. */
 int map_set_spin_lock_off(struct map *m, uint32_t off);
 
