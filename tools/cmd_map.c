@@ -3,7 +3,7 @@
  * pin path (maps are shared files, so this process sees the live contents of a map another process is
  * using).
  *
- *   bpfvm map [-j|-p] [--pin-root DIR] COMMAND ...
+ *   bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] COMMAND ...
  *     create PATH type TYPE key KSIZE value VSIZE entries N [name NAME] [flags F] [inner_map PATH]
  *     show|info PATH
  *     lookup PATH key BYTES
@@ -33,6 +33,7 @@
 struct mctx {
 	struct bpfvm *vm;
 	bool json, pretty;
+	bool allow_foreign;          /* --allow-foreign-pins */
 	const char *pin_root;
 	char root_buf[PATH_MAX];
 };
@@ -165,6 +166,7 @@ static int open_vm(struct mctx *c)
 	memset(&o, 0, sizeof(o));
 	o.sz = sizeof(o);
 	o.pin_root = c->pin_root;
+	o.allow_foreign_pins = c->allow_foreign;
 	c->vm = bpfvm_new(&o);
 	if (!c->vm)
 		return fail(c, "cannot create a bpfvm instance (pin root %s)", c->pin_root ? c->pin_root : "default");
@@ -666,14 +668,16 @@ static int cmd_event(struct mctx *c, int fd, int argc, char **argv)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bpfvm map [-j|-p] [--pin-root DIR] COMMAND ...\n"
+		"usage: bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] COMMAND ...\n"
 		"  create PATH type TYPE key KSIZE value VSIZE entries N [name NAME] [flags F] [inner_map PATH]\n"
 		"  show PATH | dump PATH | freeze PATH | pin PATH NEWPATH\n"
 		"  lookup PATH key BYTES | delete PATH key BYTES | getnext PATH [key BYTES]\n"
 		"  update PATH key BYTES value BYTES [any|noexist|exist]\n"
 		"  push|enqueue PATH value BYTES | pop|dequeue|peek PATH\n"
 		"  event PATH [count N] [timeout MS]\n"
-		"BYTES: byte tokens (\"0x01 0 0 0\") or \"hex 01 00 00 00\"; TYPE: hash, array, percpu_array, ...\n");
+		"BYTES: byte tokens (\"0x01 0 0 0\") or \"hex 01 00 00 00\"; TYPE: hash, array, percpu_array, ...\n"
+		"The pin root must be yours and writable by you only; --allow-foreign-pins opens maps whose file\n"
+		"another user owns (refused by default: the owner can change them at will).\n");
 }
 
 int cmd_map(int argc, char **argv)
@@ -688,6 +692,8 @@ int cmd_map(int argc, char **argv)
 			c.json = c.pretty = true;
 		else if (!strcmp(argv[i], "--pin-root") && i + 1 < argc)
 			c.pin_root = argv[++i];
+		else if (!strcmp(argv[i], "--allow-foreign-pins"))
+			c.allow_foreign = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;

@@ -24,7 +24,8 @@ int pin_root_open(const char *root, struct diag *log)
 		diag_printf(log, "pin root %s: cannot create it: %s", root, strerror(e));
 		return -e;
 	}
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* not O_DIRECTORY, which makes a link ENOTDIR; O_NONBLOCK: a FIFO in its place does not block */
+	int fd = open(root, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ELOOP)
@@ -39,6 +40,11 @@ int pin_root_open(const char *root, struct diag *log)
 		close(fd);
 		diag_printf(log, "pin root %s: %s", root, strerror(e));
 		return -e;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		diag_printf(log, "pin root %s is not a directory", root);
+		close(fd);
+		return -ENOTDIR;
 	}
 	if (st.st_uid != geteuid()) {
 		diag_printf(log, "pin root %s is owned by uid %u, not by this process's uid %u (another user could "
@@ -96,8 +102,15 @@ static int walk_beneath(int rootfd, const char *rel, int flags, mode_t mode)
 		comp[n] = 0;
 		c += n;
 		if (!*c) {
-			int fd = openat(cur, comp, flags | O_NOFOLLOW, mode);
-			int e = errno;
+			/* O_NOFOLLOW alone answers ENOTDIR for a link with O_DIRECTORY, and opens the link
+			 * itself with O_PATH: say ELOOP for both, as openat2 does (a link put here after
+			 * this check still is not followed) */
+			struct stat st;
+			int fd = -1, e = ELOOP;
+			if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				fd = -1;
+			else if ((fd = openat(cur, comp, flags | O_NOFOLLOW, mode)) < 0)
+				e = errno;
 			if (cur != rootfd)
 				close(cur);
 			return fd >= 0 ? fd : -e;
@@ -129,7 +142,7 @@ int pin_openat(int rootfd, const char *rel, int flags, mode_t mode, bool walk_on
 	int fd = -ENOSYS;
 	if (!walk_only) {
 		struct open_how how = {
-			.flags = (uint64_t)(flags | O_NOFOLLOW),
+			.flags = (uint64_t)flags, /* not O_NOFOLLOW: with O_PATH it opens a final link */
 			.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
 			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
 		};

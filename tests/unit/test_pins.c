@@ -1,0 +1,304 @@
+/* test_pins.c -- the pin root and the files in it as an attack surface (security issue 8, items 4-6):
+ * a root another user owns or may write is refused with a clear error, pin paths never follow a
+ * symbolic link nor leave the root, another user's pinned map is refused unless allowed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpfvm.h>
+#include "test.h"
+#include "test_bpf.h"
+#include "maps/maps.h"
+
+static char base[128]; /* every directory of these tests lives under it */
+static char cli[512];  /* the bpfvm binary beside this build's tests/ */
+
+/* Runs a shell command line, its stdout and stderr into out; returns the exit status (-1: not exited). */
+static int sh(char *out, size_t len, const char *cmdline)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "%s 2>&1", cmdline);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	while (fread(cmd, 1, sizeof(cmd), p) > 0)
+		;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static struct bpfvm *vm_at(const char *root, bool allow_foreign)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = root, .allow_foreign_pins = allow_foreign };
+	return bpfvm_new(&o);
+}
+
+static long obj(struct bpfvm *vm, int cmd, int fd, const char *path)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.pathname = (uintptr_t)path;
+	a.bpf_fd = (uint32_t)fd;
+	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
+}
+#define PIN(vm, fd, path) obj(vm, BPF_OBJ_PIN, fd, path)
+#define GET(vm, path) obj(vm, BPF_OBJ_GET, 0, path)
+
+static void dir_path(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/%s", base, name);
+}
+
+static bool has(const struct bpfvm *vm, const char *s)
+{
+	if (strstr(bpfvm_errmsg(vm), s))
+		return true;
+	printf("  log: %s\n", bpfvm_errmsg(vm));
+	return false;
+}
+
+TEST(root_owned_by_another_user_is_refused)
+{
+	if (geteuid() != 0)
+		SKIP("needs root to chown a directory to another uid");
+	char root[256], path[300];
+	dir_path(root, sizeof(root), "foreign_root");
+	CHECK(mkdir(root, 0700) == 0);
+	CHECK(chown(root, 65534, 65534) == 0);
+	struct bpfvm *vm = vm_at(root, false);
+	/* maps still work: they live in memory, not in a directory someone else controls */
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(fd >= 0);
+	snprintf(path, sizeof(path), "%s/m", root);
+	CHECK(PIN(vm, fd, path) == -EPERM);
+	CHECK(has(vm, root) && has(vm, "owned by uid 65534"));
+	CHECK(access(path, F_OK) != 0);
+	CHECK(GET(vm, path) == -EPERM);
+	CHECK(has(vm, "owned by uid 65534"));
+	/* the owner's map does not move into the root later either */
+	CHECK(chown(root, 0, 0) == 0);
+	CHECK(PIN(vm, fd, path) == -EXDEV);
+	CHECK(has(vm, "not in the pin root"));
+	int fd2 = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(PIN(vm, fd2, path) == 0);
+	unlink(path);
+	bpfvm_free(vm);
+	rmdir(root);
+}
+
+TEST(root_writable_by_others_is_refused)
+{
+	char root[256], path[300];
+	dir_path(root, sizeof(root), "open_root");
+	CHECK(mkdir(root, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/m", root);
+	struct bpfvm *vm = vm_at(root, false);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(fd >= 0);
+	CHECK(chmod(root, 01777) == 0);
+	CHECK(PIN(vm, fd, path) == -EPERM);
+	CHECK(has(vm, root) && has(vm, "writable by others"));
+	CHECK(chmod(root, 0770) == 0);
+	CHECK(GET(vm, path) == -EPERM);
+	CHECK(has(vm, "writable by its group"));
+	CHECK(chmod(root, 0755) == 0); /* readable by others is fine */
+	int fd2 = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(PIN(vm, fd2, path) == 0);
+	CHECK(GET(vm, path) >= 0);
+	unlink(path);
+	bpfvm_free(vm);
+	rmdir(root);
+}
+
+TEST(root_that_is_a_symlink_is_refused)
+{
+	char real[256], link[256];
+	dir_path(real, sizeof(real), "real_root");
+	dir_path(link, sizeof(link), "link_root");
+	CHECK(mkdir(real, 0700) == 0);
+	CHECK(symlink(real, link) == 0);
+	struct bpfvm *vm = vm_at(link, false);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(PIN(vm, fd, "/sys/fs/bpf/m") == -ELOOP);
+	CHECK(has(vm, "is a symbolic link"));
+	bpfvm_free(vm);
+	unlink(link);
+	rmdir(real);
+}
+
+TEST(paths_never_follow_symlinks_nor_leave_the_root)
+{
+	char root[256], victim[256], p[512];
+	dir_path(root, sizeof(root), "root");
+	dir_path(victim, sizeof(victim), "victim");
+	CHECK(mkdir(root, 0700) == 0);
+	CHECK(mkdir(victim, 0700) == 0);
+	snprintf(p, sizeof(p), "%s/link2", root);
+	CHECK(symlink(victim, p) == 0);
+	struct bpfvm *vm = vm_at(root, false);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(fd >= 0);
+
+	/* a link component: the map does not land in the other directory */
+	CHECK(PIN(vm, fd, "/sys/fs/bpf/link2/planted") == -ELOOP);
+	CHECK(has(vm, "/root/link2/planted") && has(vm, "symbolic link"));
+	snprintf(p, sizeof(p), "%s/planted", victim);
+	CHECK(access(p, F_OK) != 0);
+	snprintf(p, sizeof(p), "%s/link2/planted", root);
+	CHECK(PIN(vm, fd, p) == -ELOOP);
+
+	/* '..' anywhere, '.', empty components, a trailing '/' */
+	static const char *const bad[] = { "../x", "/sys/fs/bpf/../x", "a/../../x", "..", "./x", "a//x", "d/", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(PIN(vm, fd, bad[i]) == -EINVAL);
+		CHECK(GET(vm, bad[i]) == -EINVAL);
+	}
+	CHECK(has(vm, "pathname is empty"));
+	CHECK(PIN(vm, fd, "a/../x") == -EINVAL && has(vm, "'..'"));
+
+	/* a real subdirectory works */
+	snprintf(p, sizeof(p), "%s/sub", root);
+	CHECK(mkdir(p, 0700) == 0);
+	CHECK(PIN(vm, fd, "sub/m") == 0);
+	CHECK(GET(vm, "sub/m") >= 0);
+
+	/* the last component: a link to a map is not opened, an existing link is never replaced */
+	char target[512];
+	snprintf(target, sizeof(target), "%s/sub/m", root);
+	snprintf(p, sizeof(p), "%s/alias", root);
+	CHECK(symlink(target, p) == 0);
+	CHECK(GET(vm, "alias") == -ELOOP);
+	CHECK(PIN(vm, fd, "alias") == -EEXIST);
+	struct stat st;
+	CHECK(lstat(p, &st) == 0 && S_ISLNK(st.st_mode));
+	snprintf(p, sizeof(p), "%s/dangling", root);
+	char vp[512];
+	snprintf(vp, sizeof(vp), "%s/dangling_target", victim);
+	CHECK(symlink(vp, p) == 0);
+	CHECK(PIN(vm, fd, "dangling") == -EEXIST);
+	CHECK(access(vp, F_OK) != 0);
+
+	/* not a regular file: a FIFO neither blocks nor passes */
+	snprintf(p, sizeof(p), "%s/fifo", root);
+	CHECK(mkfifo(p, 0600) == 0);
+	CHECK(GET(vm, "fifo") == -EINVAL && has(vm, "not a regular file"));
+	unlink(p);
+
+	bpfvm_free(vm);
+	static const char *const names[] = { "sub/m", "alias", "dangling", "link2" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, names[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/sub", root);
+	rmdir(p);
+	rmdir(root);
+	rmdir(victim);
+}
+
+/* The walk used where openat2() is missing refuses what openat2 refuses. */
+TEST(fallback_walk_matches_openat2)
+{
+	char root[256], p[512];
+	dir_path(root, sizeof(root), "walk");
+	CHECK(mkdir(root, 0700) == 0);
+	snprintf(p, sizeof(p), "%s/d", root);
+	CHECK(mkdir(p, 0700) == 0);
+	snprintf(p, sizeof(p), "%s/d/f", root);
+	int f = open(p, O_CREAT | O_WRONLY, 0600);
+	CHECK(f >= 0);
+	close(f);
+	snprintf(p, sizeof(p), "%s/ld", root);
+	CHECK(symlink("d", p) == 0);
+	snprintf(p, sizeof(p), "%s/d/lf", root);
+	CHECK(symlink("f", p) == 0);
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY);
+	CHECK(rootfd >= 0);
+	for (int walk = 0; walk < 2; walk++) {
+		int fd = pin_openat(rootfd, "d/f", O_RDONLY | O_CLOEXEC, 0, walk, NULL, "d/f");
+		CHECK(fd >= 0);
+		close(fd);
+		CHECK(pin_openat(rootfd, "ld/f", O_RDONLY, 0, walk, NULL, "x") == -ELOOP);
+		CHECK(pin_openat(rootfd, "d/lf", O_RDONLY, 0, walk, NULL, "x") == -ELOOP);
+		CHECK(pin_openat(rootfd, "d/f/g", O_RDONLY, 0, walk, NULL, "x") == -ENOTDIR);
+		CHECK(pin_openat(rootfd, "d/none", O_RDONLY, 0, walk, NULL, "x") == -ENOENT);
+		fd = pin_openat(rootfd, "d", O_PATH | O_DIRECTORY, 0, walk, NULL, "d");
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	close(rootfd);
+	static const char *const names[] = { "d/lf", "d/f", "ld" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, names[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/d", root);
+	rmdir(p);
+	rmdir(root);
+}
+
+TEST(map_owned_by_another_user_needs_consent)
+{
+	if (geteuid() != 0)
+		SKIP("needs root to chown a pinned map to another uid");
+	char root[256], path[300];
+	dir_path(root, sizeof(root), "owners");
+	CHECK(mkdir(root, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/theirs", root);
+	struct bpfvm *vm = vm_at(root, false);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(PIN(vm, fd, path) == 0);
+	CHECK(GET(vm, path) >= 0);
+	CHECK(chown(path, 65534, 65534) == 0);
+	CHECK(GET(vm, path) == -EPERM);
+	CHECK(has(vm, path) && has(vm, "owned by uid 65534") && has(vm, "allow_foreign_pins"));
+	struct bpfvm *yes = vm_at(root, true);
+	CHECK(GET(yes, path) >= 0);
+	bpfvm_free(yes);
+	/* the CLI: refused with the reason, then opened with --allow-foreign-pins */
+	char cmd[1024], out[4096];
+	snprintf(cmd, sizeof(cmd), "%s map show %s", cli, path);
+	CHECK(sh(out, sizeof(out), cmd) == 1);
+	CHECK(strstr(out, "owned by uid 65534") != NULL);
+	snprintf(cmd, sizeof(cmd), "%s map --allow-foreign-pins show %s", cli, path);
+	CHECK(sh(out, sizeof(out), cmd) == 0);
+	CHECK(strstr(out, "array") != NULL);
+	bpfvm_free(vm);
+	unlink(path);
+	rmdir(root);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	for (int up = 0; up < 2; up++) {
+		char *slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	snprintf(cli, sizeof(cli), "%.400s/bpfvm", n > 0 ? self : argv[0]);
+	snprintf(base, sizeof(base), "/tmp/bpfvm-test-pins-%d", (int)getpid());
+	if (mkdir(base, 0700)) {
+		printf("FAIL setup: mkdir %s: %s\n", base, strerror(errno));
+		return 1;
+	}
+	RUN(root_owned_by_another_user_is_refused);
+	RUN(root_writable_by_others_is_refused);
+	RUN(root_that_is_a_symlink_is_refused);
+	RUN(paths_never_follow_symlinks_nor_leave_the_root);
+	RUN(fallback_walk_matches_openat2);
+	RUN(map_owned_by_another_user_needs_consent);
+	rmdir(base);
+	return test_done();
+}
