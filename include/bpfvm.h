@@ -69,6 +69,10 @@ struct bpfvm_opts {
 					* 0: BPFVM_INSN_LIMIT_DEFAULT */
 	int allow_foreign_pins;        /* nonzero: BPF_OBJ_GET opens a pinned map whose file another user
 					* owns (refused by default, -EPERM: its owner can rewrite it at will) */
+	uint64_t map_mem_max;          /* cap on the bytes of all maps the instance holds (created or opened
+					* by OBJ_GET; each counted at its full size); past it MAP_CREATE and
+					* OBJ_GET fail with -ENOMEM, as Linux's memory cgroup limit does.
+					* 0: 1 GiB; UINT64_MAX: no cap */
 };
 
 /* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs

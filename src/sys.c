@@ -20,6 +20,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the engines assume a 
 
 #define FD_MAX 65536
 #define LOG_MAX_DEFAULT (1u << 20)
+/* A fixed 1 GiB rather than a share of RAM: the same program gets the same answer on every machine,
+ * and it is far above what typical maps (a few MiB) take while stopping a runaway max_entries. */
+#define MAP_MEM_MAX_DEFAULT (1ull << 30)
 
 /* ---- instance ---------------------------------------------------------------------------- */
 
@@ -88,6 +91,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 		goto fail;
 	vm->verify = o.verify == BPFVM_VERIFY_ON;
 	vm->allow_foreign_pins = o.allow_foreign_pins != 0;
+	vm->map_mem_max = o.map_mem_max ? o.map_mem_max : MAP_MEM_MAX_DEFAULT;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
 	vm->insn_limit = o.insn_limit ? o.insn_limit : BPFVM_INSN_LIMIT_DEFAULT;

@@ -76,6 +76,8 @@ struct bpfvm {
 	unsigned int nr_cpus;
 	char pin_root[4096];
 	bool allow_foreign_pins;     /* bpfvm_opts.allow_foreign_pins */
+	uint64_t map_mem_max;        /* bpfvm_opts.map_mem_max (0 there: MAP_MEM_MAX_DEFAULT) */
+	uint64_t map_mem_used;       /* __atomic: bytes of this instance's maps (maps/map.c charges them) */
 	bpfvm_print_fn print;
 	void *print_ctx;
 	struct bpfvm_kfunc *kfuncs;  /* owned copy */

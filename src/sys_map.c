@@ -18,6 +18,13 @@ static int tail_zero(const union bpf_attr *attr, unsigned int size, size_t used)
 	return sys_bytes_zero(attr, used, size) ? 0 : -EINVAL;
 }
 
+static struct map_env sys_map_env(struct bpfvm *vm)
+{
+	return (struct map_env){ .nr_cpus = vm->nr_cpus, .pin_root = vm->pin_root,
+				 .allow_foreign_pins = vm->allow_foreign_pins, .mem_max = vm->map_mem_max,
+				 .mem_used = &vm->map_mem_used };
+}
+
 static struct sys_obj *get_map(struct bpfvm *vm, uint32_t fd, int *err)
 {
 	struct sys_obj *o = sys_get(vm, (int)fd, SYS_MAP, err);
@@ -57,7 +64,7 @@ static bool is_map_in_map(uint32_t t)
 
 static long map_create_cmd(struct bpfvm *vm, union bpf_attr *a, unsigned int size)
 {
-	struct map_env env = { vm->nr_cpus, vm->pin_root };
+	struct map_env env = sys_map_env(vm);
 	struct map *m;
 	struct sys_obj *inner = NULL;
 	int err;
@@ -452,7 +459,8 @@ static long obj_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 		return r;
 	}
 	struct map *m;
-	err = map_open_pinned(root, rel, shown, vm->allow_foreign_pins, &m, sys_log(vm));
+	struct map_env env = sys_map_env(vm);
+	err = map_open_pinned(&env, root, rel, shown, &m, sys_log(vm));
 	close(root);
 	if (err)
 		return err;

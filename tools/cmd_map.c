@@ -3,7 +3,7 @@
  * pin path (maps are shared files, so this process sees the live contents of a map another process is
  * using).
  *
- *   bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] COMMAND ...
+ *   bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] [--map-mem-max BYTES] COMMAND ...
  *     create PATH type TYPE key KSIZE value VSIZE entries N [name NAME] [flags F] [inner_map PATH]
  *     show|info PATH
  *     lookup PATH key BYTES
@@ -34,6 +34,7 @@ struct mctx {
 	struct bpfvm *vm;
 	bool json, pretty;
 	bool allow_foreign;          /* --allow-foreign-pins */
+	uint64_t map_mem_max;        /* --map-mem-max (0: the library's default) */
 	const char *pin_root;
 	char root_buf[PATH_MAX];
 };
@@ -167,6 +168,7 @@ static int open_vm(struct mctx *c)
 	o.sz = sizeof(o);
 	o.pin_root = c->pin_root;
 	o.allow_foreign_pins = c->allow_foreign;
+	o.map_mem_max = c->map_mem_max;
 	c->vm = bpfvm_new(&o);
 	if (!c->vm)
 		return fail(c, "cannot create a bpfvm instance (pin root %s)", c->pin_root ? c->pin_root : "default");
@@ -668,7 +670,7 @@ static int cmd_event(struct mctx *c, int fd, int argc, char **argv)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] COMMAND ...\n"
+		"usage: bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] [--map-mem-max BYTES] COMMAND ...\n"
 		"  create PATH type TYPE key KSIZE value VSIZE entries N [name NAME] [flags F] [inner_map PATH]\n"
 		"  show PATH | dump PATH | freeze PATH | pin PATH NEWPATH\n"
 		"  lookup PATH key BYTES | delete PATH key BYTES | getnext PATH [key BYTES]\n"
@@ -677,7 +679,8 @@ static void usage(FILE *f)
 		"  event PATH [count N] [timeout MS]\n"
 		"BYTES: byte tokens (\"0x01 0 0 0\") or \"hex 01 00 00 00\"; TYPE: hash, array, percpu_array, ...\n"
 		"The pin root must be yours and writable by you only; --allow-foreign-pins opens maps whose file\n"
-		"another user owns (refused by default: the owner can change them at will).\n");
+		"another user owns (refused by default: the owner can change them at will).\n"
+		"--map-mem-max caps the bytes of the maps this command creates or opens (default 1G).\n");
 }
 
 int cmd_map(int argc, char **argv)
@@ -694,6 +697,10 @@ int cmd_map(int argc, char **argv)
 			c.pin_root = argv[++i];
 		else if (!strcmp(argv[i], "--allow-foreign-pins"))
 			c.allow_foreign = true;
+		else if (!strcmp(argv[i], "--map-mem-max") && i + 1 < argc) {
+			if (tool_parse_size(argv[++i], &c.map_mem_max))
+				return 2;
+		}
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;

@@ -37,6 +37,7 @@ struct run_opts {
 	long max_events;            /* event lines to print (-1: all) */
 	long max_entries;           /* map entries to print per map (-1: all; JSON: always all) */
 	uint64_t insn_limit;        /* budget of each packet's run */
+	uint64_t map_mem_max;       /* --map-mem-max (0: the library's default) */
 };
 
 struct event_src {
@@ -71,7 +72,7 @@ void cmd_run_pcap_usage(FILE *f)
 		"usage: bpfvm run PROG.o [--prog NAME] [--type TYPE] (--pcap IN.pcap | --iface IF) [--out OUT.pcap]\n"
 		"                 [-v] [--json] [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]...\n"
 		"                 [--map-file FILE] [--top MAP[:N]] [--events N] [--max-entries N]\n"
-		"                 [--no-maps] [--cpus N] [--untrusted]\n"
+		"                 [--no-maps] [--cpus N] [--untrusted] [--map-mem-max BYTES]\n"
 		"  --prog NAME  the program to run, by its function or its section name\n"
 		"  --type TYPE  load it (without --prog: every program) as TYPE whatever its section says, as old\n"
 		"               loaders did: xdp, socket_filter, sched_cls, sched_act, ... (BPF_PROG_TYPE_* in\n"
@@ -81,7 +82,9 @@ void cmd_run_pcap_usage(FILE *f)
 		"  --top MAP:N  list the N entries of MAP with the largest first 8 value bytes (default 10)\n"
 		"  --events N   print at most N ring buffer / perf events (all are counted in the map dump)\n"
 		"  --untrusted  the object's programs get Linux's unprivileged rules (README \"Untrusted mode\")\n"
-		"  --insn-limit N|unlimited  instruction budget of each packet's run (default 1000000)\n");
+		"  --insn-limit N|unlimited  instruction budget of each packet's run (default 1000000)\n"
+		"  --map-mem-max BYTES  cap on the memory of all the object's maps (N, NK, NM, NG, unlimited;\n"
+		"               default 1G): creating a map past it fails with ENOMEM\n");
 }
 
 static uint64_t mono_ns(void)
@@ -951,6 +954,10 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			if (tool_parse_insn_limit("run", argv[++i], &o->insn_limit))
 				return -2; /* the message is out */
 		}
+		else if (!strcmp(a, "--map-mem-max") && has) {
+			if (tool_parse_size(argv[++i], &o->map_mem_max))
+				return -2; /* the message is out */
+		}
 		else if (a[0] != '-' && !o->obj_path)
 			o->obj_path = a;
 		else
@@ -1023,7 +1030,7 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r,
 				 .untrusted = r->o.untrusted,
-				 .insn_limit = r->o.insn_limit };
+				 .insn_limit = r->o.insn_limit, .map_mem_max = r->o.map_mem_max };
 	r->vm = bpfvm_new(&vo);
 	if (!r->vm) {
 		fprintf(stderr, "bpfvm run: cannot create an instance\n");

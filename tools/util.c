@@ -212,3 +212,29 @@ int tool_obj_kind(struct bpfvm *vm, int fd)
 	}
 	return TOOL_OBJ_NONE;
 }
+
+int tool_parse_size(const char *s, uint64_t *out)
+{
+	if (!strcmp(s, "unlimited")) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	unsigned shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (errno || end == s || *end || s[0] == '-' || (shift && v > (UINT64_MAX >> shift))) {
+		fprintf(stderr, "Error: '%s' is not a byte count (N, NK, NM, NG or unlimited)\n", s);
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}

@@ -19,6 +19,9 @@ int tool_is_elf(const char *path);
  * its own kind (MAP_GET_FD_BY_ID / PROG_GET_FD_BY_ID). */
 enum { TOOL_OBJ_NONE, TOOL_OBJ_MAP, TOOL_OBJ_PROG };
 int tool_obj_kind(struct bpfvm *vm, int fd);
+/* Parses a byte count for --map-mem-max: decimal or 0x, optional K/M/G (powers of 1024) suffix, or
+ * "unlimited".  Returns 0, or -1 with a message on stderr. */
+int tool_parse_size(const char *s, uint64_t *out);
 
 /* The value of --insn-limit: N >= 1 (decimal, or hex with 0x) or "unlimited" (BPFVM_INSN_UNLIMITED).
  * Returns 0, or -1 with a message on stderr naming the option and the value. */

@@ -14,6 +14,9 @@
  * Header: count = leaves in the trie, free_head = first free leaf, seq[0] = first free intermediate,
  * seq[1]/seq[2] = leaves/intermediates ever handed out (nodes past them are untouched zero pages, so a
  * large sparse map costs nothing until used).  Free lists chain through child[0].
+ * Storage: map_create() reserves the header and node 0 only; never-used nodes (and a leaf's value) are
+ * reserved a chunk at a time by whoever hands out the first node of the chunk, before touching it, so
+ * a full filesystem fails an update with -ENOMEM rather than a store with SIGBUS.
  *
  * Crash safety: a new or replacement node is written completely while unreachable, then one 4-byte
  * store into its parent's link publishes it; removed nodes are unlinked by one store before they go on
@@ -62,6 +65,12 @@ static int check(const union bpf_attr *a, unsigned nr_cpus, struct diag *log)
 
 /* bytes per node: links, prefixlen and the key data, 8-aligned */
 static uint32_t nstride(uint32_t key_size) { return (uint32_t)(NODE_HDR + key_size - 4 + 7) & ~7u; }
+
+/* the header and node 0, the sentinel every lookup reads */
+static uint64_t reserved_head(const struct map_hdr *h)
+{
+	return h->off_a + nstride(h->key_size);
+}
 
 static uint64_t layout(struct map_hdr *h)
 {
@@ -196,6 +205,23 @@ static void *lookup(struct map *m, const void *key)
 	return found ? value_of(&t, found) : NULL;
 }
 
+/* The storage for fresh nodes base+used+1 on: the chunk starting there when used is at a chunk boundary
+ * (a chunk is about 1 MiB of nodes and values).  `used` only grows under the lock, so each chunk is
+ * reserved before any node of it is handed out, by one process or another (reserving twice is harmless). */
+static bool reserve_fresh(struct lpm *t, bool im, uint64_t used)
+{
+	uint32_t per = t->stride + (im ? 0 : t->vstride);
+	uint64_t chunk = (1u << 20) / per ? (1u << 20) / per : 1;
+	if (used % chunk)
+		return true;
+	uint64_t n = t->max - used < chunk ? t->max - used : chunk;
+	uint32_t first = (im ? t->max : 0) + (uint32_t)used + 1;
+	struct map *m = t->m;
+	if (!map_reserve(m, (uint64_t)((uint8_t *)node(t, first) - m->base), n * t->stride))
+		return false;
+	return im || map_reserve(m, (uint64_t)(value_of(t, first) - m->base), n * t->vstride);
+}
+
 /* Node allocation: the free list first, then never-used nodes.  The list head moves before the node is
  * written, so a writer killed in between only leaks the node until recover(). */
 static uint32_t alloc_node(struct lpm *t, bool im)
@@ -213,7 +239,7 @@ static uint32_t alloc_node(struct lpm *t, bool im)
 			h->seq[0] = next;
 		else
 			h->free_head = next;
-	} else if (used < t->max) {
+	} else if (used < t->max && reserve_fresh(t, im, used)) {
 		i = base + (uint32_t)used + 1;
 		h->seq[im ? 2 : 1] = used + 1;
 	}
@@ -290,7 +316,7 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		return err;
 	uint32_t f = alloc_node(&t, false);
 	if (!f)
-		return -ENOMEM; /* only if the free lists were corrupted behind our back */
+		return -ENOMEM; /* no storage left, or free lists corrupted behind our back */
 	memcpy(value_of(&t, f), value, t.value_size);
 	if (!i) {
 		fill(&t, f, kp, kd, 0, 0);
@@ -529,6 +555,6 @@ static void recover(struct map *m)
 }
 
 const struct map_ops lpm_trie_ops = {
-	.check = check, .layout = layout, .lookup = lookup, .update = update, .delete = delete,
+	.check = check, .layout = layout, .reserved_head = reserved_head, .lookup = lookup, .update = update, .delete = delete,
 	.next_key = next_key, .recover = recover,
 };

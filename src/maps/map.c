@@ -142,10 +142,42 @@ static int map_from_fd(int fd, size_t len, size_t mirror, struct map **out)
 	}
 	m->base = p;
 	m->len = len + mirror;
+	m->file_len = len;
 	m->hdr = (struct map_hdr *)p;
 	m->fd = fd;
 	*out = m;
 	return 0;
+}
+
+/* Counts len bytes against the instance's cap, as Linux charges map memory to the creator's memory
+ * cgroup (and fails with -ENOMEM past its limit). */
+static int charge(const struct map_env *env, uint64_t len, const char *cmd, const char *name, struct diag *log)
+{
+	if (!env->mem_used)
+		return 0;
+	uint64_t cur = __atomic_load_n(env->mem_used, __ATOMIC_RELAXED);
+	do {
+		if (len > env->mem_max || cur > env->mem_max - len) {
+			diag_printf(log, "%s: map '%s' needs %llu bytes of memory, and this instance's maps already use %llu "
+				    "of their limit of %llu (bpfvm_opts.map_mem_max, bpfvm --map-mem-max)", cmd, name,
+				    (unsigned long long)len, (unsigned long long)cur, (unsigned long long)env->mem_max);
+			return -ENOMEM;
+		}
+	} while (!__atomic_compare_exchange_n(env->mem_used, &cur, cur + len, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return 0;
+}
+
+static void uncharge(uint64_t *mem_used, uint64_t len)
+{
+	if (mem_used)
+		__atomic_fetch_sub(mem_used, len, __ATOMIC_RELAXED);
+}
+
+bool map_reserve(struct map *m, uint64_t off, uint64_t len)
+{
+	if (off > m->file_len || len > m->file_len - off)
+		return false;
+	return posix_fallocate(m->fd, (off_t)off, (off_t)len) == 0;
 }
 
 int map_create(const union bpf_attr *a, const struct map_env *env, struct map **out, struct diag *log)
@@ -188,18 +220,35 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 	h.off_d += hdr_len;
 	h.values_off += hdr_len;
 	h.total_len = hdr_len + body;
+	if ((err = charge(env, h.total_len, "MAP_CREATE", h.name, log)))
+		return err;
 	fd = backing_file(env->pin_root);
 	if (fd < 0 || ftruncate(fd, (off_t)h.total_len)) {
 		if (fd >= 0)
 			close(fd);
+		uncharge(env->mem_used, h.total_len);
 		diag_printf(log, "MAP_CREATE: cannot create %llu bytes of map memory", (unsigned long long)h.total_len);
 		return -ENOMEM;
+	}
+	/* A file is sparse after ftruncate(): its pages are allocated when first stored to, and a store that
+	 * finds the filesystem full is a SIGBUS.  So the space is taken now, where failing is an errno. */
+	uint64_t reserve = ops->reserved_head ? ops->reserved_head(&h) : h.total_len;
+	if (reserve > h.total_len)
+		reserve = h.total_len;
+	if ((err = posix_fallocate(fd, 0, (off_t)reserve))) {
+		close(fd);
+		uncharge(env->mem_used, h.total_len);
+		diag_printf(log, "MAP_CREATE: cannot reserve %llu bytes of map memory in %s: %s", (unsigned long long)reserve,
+			    env->pin_root ? env->pin_root : "memory", strerror(err));
+		return -err;
 	}
 	err = map_from_fd(fd, h.total_len, ops->mirror_tail ? h.max_entries : 0, &m);
 	if (err) {
 		close(fd);
+		uncharge(env->mem_used, h.total_len);
 		return err;
 	}
+	m->mem_used = env->mem_used;
 	memcpy(m->hdr, &h, sizeof(h));
 	pthread_mutexattr_t ma;
 	pthread_mutexattr_init(&ma);
@@ -222,6 +271,7 @@ void map_free(struct map *m)
 	if (!m)
 		return;
 	free(m->priv);
+	uncharge(m->mem_used, m->file_len);
 	munmap(m->base, m->len);
 	close(m->fd);
 	free(m);
@@ -740,7 +790,7 @@ int map_pin(struct map *m, int rootfd, const char *rel, const char *shown, struc
 	return err;
 }
 
-int map_open_pinned(int rootfd, const char *rel, const char *shown, bool allow_foreign, struct map **out,
+int map_open_pinned(const struct map_env *env, int rootfd, const char *rel, const char *shown, struct map **out,
 		    struct diag *log)
 {
 	/* O_NONBLOCK: a FIFO or device planted under the name must not block the open */
@@ -759,7 +809,7 @@ int map_open_pinned(int rootfd, const char *rel, const char *shown, bool allow_f
 	}
 	/* Its owner can rewrite or shrink the file under us at any time: opening another user's map is a
 	 * decision the embedder makes (bpfvm_opts.allow_foreign_pins), not a default. */
-	if (stt.st_uid != geteuid() && !allow_foreign) {
+	if (stt.st_uid != geteuid() && !env->allow_foreign_pins) {
 		diag_printf(log, "OBJ_GET: %s: owned by uid %u, not by this process's uid %u (allow_foreign_pins "
 			    "opens it anyway)", shown, (unsigned)stt.st_uid, (unsigned)geteuid());
 		close(fd);
@@ -809,11 +859,17 @@ int map_open_pinned(int rootfd, const char *rel, const char *shown, bool allow_f
 		close(fd);
 		return -EINVAL;
 	}
-	err = map_from_fd(fd, h.total_len, ops->mirror_tail ? h.max_entries : 0, &m);
-	if (err) {
+	if ((err = charge(env, h.total_len, "OBJ_GET", h.name, log))) {
 		close(fd);
 		return err;
 	}
+	err = map_from_fd(fd, h.total_len, ops->mirror_tail ? h.max_entries : 0, &m);
+	if (err) {
+		close(fd);
+		uncharge(env->mem_used, h.total_len);
+		return err;
+	}
+	m->mem_used = env->mem_used;
 	m->ops = ops;
 	geom_from(&m->g, &h, want.seq[0]);
 	*out = m;

@@ -29,6 +29,9 @@ struct map;
 struct map_env {
 	unsigned int nr_cpus;
 	const char *pin_root;
+	bool allow_foreign_pins;     /* map_open_pinned(): accept a file another user owns */
+	uint64_t mem_max;            /* cap on *mem_used */
+	uint64_t *mem_used;          /* __atomic: bytes of the instance's maps (created or opened); NULL: no cap */
 };
 
 #define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
@@ -88,6 +91,8 @@ struct map {
 	uint8_t *base;
 	size_t len;
 	int fd;                      /* backing file */
+	size_t file_len;             /* bytes of the file (len less the mirrored tail) */
+	uint64_t *mem_used;          /* the instance's count this map is charged to (file_len bytes), or NULL */
 	bool user_rdonly, user_wronly;
 	void *priv;                  /* type-specific process-local state */
 	/* timers are process-local (the shared bytes only name them): whoever owns them here hooks in */
@@ -125,10 +130,19 @@ struct map_ops {
 	bool no_key_ops;             /* queue, stack, bloom, ringbuf: no lookup/update/delete by key */
 	bool mirror_tail;            /* ringbuf: the last max_entries bytes (page-aligned in the file) are
 				      * mapped a second time right after the first, so records may wrap */
+	/* NULL: map_create() reserves the whole file (posix_fallocate), so that no later store into the
+	 * mapping can find the filesystem full (SIGBUS).  Else the bytes from offset 0 it reserves; the type
+	 * reserves the rest itself with map_reserve() before it first touches it (lpm: nodes as handed out) */
+	uint64_t (*reserved_head)(const struct map_hdr *h);
 };
 
+/* Creates a map: -ENOMEM when the instance's cap (env->mem_max) would be exceeded, posix_fallocate()'s
+ * errno (-ENOSPC, -ENOMEM, ...) when its memory cannot be reserved; a line in log either way. */
 int map_create(const union bpf_attr *attr, const struct map_env *env, struct map **out, struct diag *log);
 void map_free(struct map *m);
+/* Backs bytes [off, off + len) of the map's file with storage (a no-op where it already is); false when
+ * the filesystem has no room: the caller then fails its update with -ENOMEM instead of touching it. */
+bool map_reserve(struct map *m, uint64_t off, uint64_t len);
 
 uint32_t map_type(const struct map *m);
 uint32_t map_key_size(const struct map *m);
@@ -187,9 +201,10 @@ int pin_openat(int rootfd, const char *rel, int flags, mode_t mode, bool walk_on
 
 /* pinning: rel is a path pin_check_rel() accepted, beneath the pin root rootfd.  map_pin() links the
  * map's file there (never replacing nor following anything: -EEXIST when the name exists).
- * map_open_pinned() refuses (-EPERM) a file another user owns unless allow_foreign. */
+ * map_open_pinned() refuses (-EPERM) a file another user owns unless env->allow_foreign_pins, and
+ * charges the map to env's cap as map_create() does. */
 int map_pin(struct map *m, int rootfd, const char *rel, const char *shown, struct diag *log);
-int map_open_pinned(int rootfd, const char *rel, const char *shown, bool allow_foreign, struct map **out,
+int map_open_pinned(const struct map_env *env, int rootfd, const char *rel, const char *shown, struct map **out,
 		    struct diag *log);
 /* BTF-declared struct bpf_spin_lock inside values (the loader sets it); -EINVAL if it does not fit. */
 int map_set_spin_lock_off(struct map *m, uint32_t off);

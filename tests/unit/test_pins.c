@@ -1,12 +1,14 @@
 /* test_pins.c -- the pin root and the files in it as an attack surface (security issue 8, items 4-6):
  * a root another user owns or may write is refused with a clear error, pin paths never follow a
- * symbolic link nor leave the root, another user's pinned map is refused unless allowed. */
+ * symbolic link nor leave the root, another user's pinned map is refused unless allowed; map memory is
+ * reserved at create (a full filesystem is an errno, not a SIGBUS) and capped per instance. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,10 +37,16 @@ static int sh(char *out, size_t len, const char *cmdline)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static struct bpfvm *vm_cap(const char *root, bool allow_foreign, uint64_t mem_max)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = root, .allow_foreign_pins = allow_foreign,
+				.map_mem_max = mem_max };
+	return bpfvm_new(&o);
+}
+
 static struct bpfvm *vm_at(const char *root, bool allow_foreign)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = root, .allow_foreign_pins = allow_foreign };
-	return bpfvm_new(&o);
+	return vm_cap(root, allow_foreign, 0);
 }
 
 static long obj(struct bpfvm *vm, int cmd, int fd, const char *path)
@@ -276,6 +284,118 @@ TEST(map_owned_by_another_user_needs_consent)
 	rmdir(root);
 }
 
+/* bpfvm_opts.map_mem_max: maps are charged at their full size when created or opened, refunded when
+ * their last handle goes; past the cap MAP_CREATE and OBJ_GET fail with -ENOMEM and say why. */
+TEST(instance_map_memory_cap)
+{
+	char root[256], path[300];
+	dir_path(root, sizeof(root), "cap");
+	CHECK(mkdir(root, 0700) == 0);
+	struct bpfvm *vm = vm_cap(root, false, 1u << 20);
+	int a = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 1024, 400, 0); /* ~400 KiB */
+	int b = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 1024, 400, 0);
+	CHECK(a >= 0 && b >= 0);
+	CHECK(mk(vm, BPF_MAP_TYPE_ARRAY, 4, 1024, 400, 0) == -ENOMEM);
+	CHECK(has(vm, "limit of 1048576") && has(vm, "map_mem_max"));
+	CHECK(mk(vm, BPF_MAP_TYPE_HASH, 4, 4096, 1024, 0) == -ENOMEM); /* alone over the cap */
+	CHECK(bpfvm_close(vm, b) == 0);
+	int c = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 1024, 400, 0); /* b's share came back */
+	CHECK(c >= 0);
+	snprintf(path, sizeof(path), "%s/big", root);
+	CHECK(PIN(vm, c, path) == 0);
+	/* opening counts too */
+	struct bpfvm *r = vm_cap(root, false, 1u << 20);
+	int g1 = (int)GET(r, path), g2 = (int)GET(r, path);
+	CHECK(g1 >= 0 && g2 >= 0);
+	CHECK(GET(r, path) == -ENOMEM && has(r, "OBJ_GET"));
+	bpfvm_free(r);
+	/* the default cap is 1 GiB: a map of 2 GiB is refused before any memory is taken */
+	struct bpfvm *d = vm_at(root, false);
+	CHECK(mk(d, BPF_MAP_TYPE_ARRAY, 4, 1u << 20, 2048, 0) == -ENOMEM && has(d, "limit of 1073741824"));
+	CHECK(mk(d, BPF_MAP_TYPE_ARRAY, 4, 1u << 20, 16, 0) >= 0);
+	bpfvm_free(d);
+	/* the CLI's --map-mem-max */
+	char cmd[1024], out[4096];
+	snprintf(cmd, sizeof(cmd), "%s map --map-mem-max 64K create %s/cli type array key 4 value 1024 entries 128", cli,
+		 root);
+	CHECK(sh(out, sizeof(out), cmd) == 1 && strstr(out, "limit of 65536") != NULL);
+	snprintf(cmd, sizeof(cmd), "%s map --map-mem-max 1M create %s/cli type array key 4 value 1024 entries 128", cli,
+		 root);
+	CHECK(sh(out, sizeof(out), cmd) == 0);
+	snprintf(cmd, sizeof(cmd), "%s map --map-mem-max 12Q show %s/cli", cli, root);
+	CHECK(sh(out, sizeof(out), cmd) == 2 && strstr(out, "not a byte count") != NULL);
+	snprintf(path, sizeof(path), "%s/cli", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/big", root);
+	unlink(path);
+	bpfvm_free(vm);
+	rmdir(root);
+}
+
+/* A 16 MiB tmpfs as the pin root: a map larger than it fails at create (it used to be created sparse and
+ * die of SIGBUS when filled), one that fits fills completely, and the LPM trie, which reserves as it
+ * grows, fails an update with -ENOMEM once the filesystem is full. */
+TEST(full_filesystem_is_an_errno_not_sigbus)
+{
+	char root[256];
+	dir_path(root, sizeof(root), "small");
+	CHECK(mkdir(root, 0700) == 0);
+	if (mount("tmpfs", root, "tmpfs", 0, "size=16m,mode=0700")) {
+		static char why[128];
+		snprintf(why, sizeof(why), "cannot mount a small tmpfs: %s", strerror(errno));
+		rmdir(root);
+		SKIP(why);
+	}
+	struct bpfvm *vm = vm_at(root, false);
+	CHECK(mk(vm, BPF_MAP_TYPE_ARRAY, 4, 4096, 16384, 0) == -ENOSPC); /* 64 MiB */
+	CHECK(has(vm, "cannot reserve") && has(vm, root) && has(vm, "No space left"));
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 4096, 2048, 0); /* 8 MiB: fits */
+	CHECK(fd >= 0);
+	static uint8_t v[4096];
+	long bad = 0;
+	for (uint32_t k = 0; k < 2048; k++) {
+		memset(v, (int)k, sizeof(v));
+		bad += UPD(vm, fd, &k, v, 0) != 0;
+	}
+	CHECK(bad == 0);
+	CHECK(mk(vm, BPF_MAP_TYPE_ARRAY, 4, 4096, 2048, 0) == -ENOSPC); /* a second 8 MiB does not */
+
+	/* 1M-entry trie: 40 MiB when full, created at once, grows until the filesystem is full */
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_LPM_TRIE;
+	a.key_size = 8;
+	a.value_size = 8;
+	a.max_entries = 1u << 20;
+	a.map_flags = BPF_F_NO_PREALLOC;
+	int t = (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	CHECK(t >= 0);
+	uint32_t n = 0;
+	long r = 0;
+	for (; n < (1u << 20); n++) {
+		uint8_t key[8];
+		uint32_t plen = 32, addr = __builtin_bswap32(n);
+		uint64_t val = n;
+		memcpy(key, &plen, 4);
+		memcpy(key + 4, &addr, 4);
+		if ((r = UPD(vm, t, key, &val, 0)))
+			break;
+	}
+	CHECK(r == -ENOMEM);
+	CHECK(n > 1000 && n < (1u << 20));
+	printf("  lpm: %u prefixes in before -ENOMEM\n", n);
+	/* what went in is still there */
+	uint8_t key[8];
+	uint32_t plen = 32, addr = __builtin_bswap32(n / 2);
+	uint64_t got = 0;
+	memcpy(key, &plen, 4);
+	memcpy(key + 4, &addr, 4);
+	CHECK(LKP(vm, t, key, &got) == 0 && got == n / 2);
+	bpfvm_free(vm);
+	CHECK(umount(root) == 0);
+	rmdir(root);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -299,6 +419,8 @@ int main(int argc, char **argv)
 	RUN(paths_never_follow_symlinks_nor_leave_the_root);
 	RUN(fallback_walk_matches_openat2);
 	RUN(map_owned_by_another_user_needs_consent);
+	RUN(instance_map_memory_cap);
+	RUN(full_filesystem_is_an_errno_not_sigbus);
 	rmdir(base);
 	return test_done();
 }
