@@ -237,6 +237,12 @@ static const void *ukey(const union bpf_attr *a, const struct map *m)
 	return (const void *)(uintptr_t)a->key;
 }
 
+/* The map's file was shrunk by another process and its memory is gone (guard.c). */
+static int lost_err(struct bpfvm *vm, uint32_t fd)
+{
+	return sys_err(vm, -EIO, "map fd %u: another process truncated the map's file; its contents are lost", fd);
+}
+
 static long elem_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 {
 	int err = 0;
@@ -265,6 +271,9 @@ static long elem_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 		err = map_sys_get_next_key(m, key, (void *)(uintptr_t)a->next_key);
 	else if (cmd == BPF_MAP_LOOKUP_AND_DELETE_ELEM)
 		err = map_is_fd_map(m) ? -ENOTSUPP : map_sys_lookup_and_delete(m, key, value, a->flags);
+	/* after, not before: a shrink during the call left it working on zeros (guard.c) */
+	if (map_lost(m))
+		err = lost_err(vm, a->map_fd);
 	sys_put(vm, o);
 	return err;
 }
@@ -384,6 +393,8 @@ static long batch_cmd(struct bpfvm *vm, int cmd, union bpf_attr *a)
 	}
 out:
 	a->batch.count = done;
+	if (map_lost(m))
+		err = lost_err(vm, a->batch.map_fd);
 put:
 	free(cur);
 	free(next);
@@ -573,6 +584,7 @@ struct bpfvm_ringbuf {
 	struct sys_obj *obj;
 	bpfvm_ringbuf_fn cb;
 	void *ctx;
+	int fd;
 };
 
 struct bpfvm_perf_buffer {
@@ -581,6 +593,7 @@ struct bpfvm_perf_buffer {
 	bpfvm_perf_sample_fn sample;
 	bpfvm_perf_lost_fn lost;
 	void *ctx;
+	int fd;
 };
 
 /* The CLOCK_MONOTONIC instant timeout_ms from now (map_wait()'s deadline). */
@@ -597,19 +610,31 @@ static struct timespec deadline_in(int timeout_ms)
 	return t;
 }
 
-/* Consume, and while nothing came and time is left, sleep until a producer signals (map_wait()). */
-static int poll_map(struct map *m, int timeout_ms, int (*consume)(void *c), void *c, bool (*ready)(struct map *m))
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Consume, and while nothing came and time is left, sleep until a producer signals (map_wait()).  Sleeps
+ * are at most a second each: a file shrunk by another process while we sleep wakes nobody, so each slice
+ * ends with a look at the file (guard.c).  Returns records consumed, 0 at the deadline, or -EIO (lost). */
+static int poll_map(struct bpfvm *vm, int fd, struct map *m, int timeout_ms, int (*consume)(void *c), void *c,
+		    bool (*ready)(struct map *m))
 {
 	struct timespec deadline = timeout_ms > 0 ? deadline_in(timeout_ms) : (struct timespec){ 0, 0 };
 
 	for (;;) {
 		int n = consume(c);
+		if (map_lost(m) || (n == 0 && timeout_ms != 0 && map_file_shrunk(m)))
+			return lost_err(vm, (uint32_t)fd);
 		if (n != 0 || timeout_ms == 0)
 			return n;
-		int err = map_wait(m, ready, timeout_ms > 0 ? &deadline : NULL);
-		if (err == -ETIMEDOUT)
+		struct timespec slice = deadline_in(1000);
+		bool last = timeout_ms > 0 && !before(&slice, &deadline);
+		int err = map_wait(m, ready, last ? &deadline : &slice);
+		if (err == -ETIMEDOUT && last)
 			return 0;
-		if (err)
+		if (err && err != -ETIMEDOUT)
 			return err;
 	}
 }
@@ -630,7 +655,7 @@ int bpfvm_ringbuf_new(struct bpfvm *vm, int map_fd, bpfvm_ringbuf_fn cb, void *c
 		sys_put(vm, o);
 		return -ENOMEM;
 	}
-	*rb = (struct bpfvm_ringbuf){ vm, o, cb, ctx };
+	*rb = (struct bpfvm_ringbuf){ vm, o, cb, ctx, map_fd };
 	*out = rb;
 	return 0;
 }
@@ -643,7 +668,8 @@ static int rb_consume(void *c)
 
 int bpfvm_ringbuf_poll(struct bpfvm_ringbuf *rb, int timeout_ms)
 {
-	return poll_map(rb->obj->map, timeout_ms, rb_consume, rb, map_ringbuf_ready);
+	sys_log_reset(rb->vm);
+	return poll_map(rb->vm, rb->fd, rb->obj->map, timeout_ms, rb_consume, rb, map_ringbuf_ready);
 }
 
 void bpfvm_ringbuf_free(struct bpfvm_ringbuf *rb)
@@ -671,7 +697,7 @@ int bpfvm_perf_buffer_new(struct bpfvm *vm, int map_fd, bpfvm_perf_sample_fn sam
 		sys_put(vm, o);
 		return -ENOMEM;
 	}
-	*pb = (struct bpfvm_perf_buffer){ vm, o, sample, lost, ctx };
+	*pb = (struct bpfvm_perf_buffer){ vm, o, sample, lost, ctx, map_fd };
 	*out = pb;
 	return 0;
 }
@@ -684,7 +710,8 @@ static int pb_consume(void *c)
 
 int bpfvm_perf_buffer_poll(struct bpfvm_perf_buffer *pb, int timeout_ms)
 {
-	return poll_map(pb->obj->map, timeout_ms, pb_consume, pb, map_perf_ready);
+	sys_log_reset(pb->vm);
+	return poll_map(pb->vm, pb->fd, pb->obj->map, timeout_ms, pb_consume, pb, map_perf_ready);
 }
 
 void bpfvm_perf_buffer_free(struct bpfvm_perf_buffer *pb)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maps.h"
@@ -77,9 +78,10 @@ static int common_checks(const union bpf_attr *a, struct diag *log)
 
 /* A file for the mapping: unlinked, in the pin root so that pinning is a link on the same filesystem.
  * A root that fails pin_root_open()'s checks (another user's, say) is not used: the map then lives in a
- * memfd, works, and cannot be pinned (OBJ_PIN reports why). */
-static int backing_file(const char *pin_root)
+ * memfd, works, and cannot be pinned (OBJ_PIN reports why); *sealable says so (see seal()). */
+static int backing_file(const char *pin_root, bool *sealable)
 {
+	*sealable = false;
 	int fd = -1;
 	if (pin_root) {
 		int root = pin_root_open(pin_root, NULL);
@@ -88,14 +90,39 @@ static int backing_file(const char *pin_root)
 			close(root);
 		}
 	}
-	if (fd < 0)
-		fd = memfd_create("bpfvm-map", MFD_CLOEXEC);
+	if (fd < 0) {
+		fd = memfd_create("bpfvm-map", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		*sealable = fd >= 0;
+	}
 	return fd;
+}
+
+/* A memfd map cannot be pinned, but a process of the same user can still open it through /proc/PID/fd:
+ * sealing its size keeps even that one from shrinking it under us (guard.c says why pinnable maps
+ * cannot be sealed). */
+static int seal(int fd)
+{
+	return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) ? -errno : 0;
+}
+
+bool map_file_shrunk(const struct map *m)
+{
+	struct stat st;
+	return fstat(m->fd, &st) == 0 && (uint64_t)st.st_size < m->file_len;
 }
 
 void map_lock(struct map *m)
 {
-	int r = pthread_mutex_lock(&m->hdr->lock);
+	int r = pthread_mutex_trylock(&m->hdr->lock);
+	while (r == EBUSY || r == ETIMEDOUT) {
+		/* In slices: if the file is shrunk while we sleep, the holder unlocks (if at all) in other
+		 * pages than the ones we sleep on, and nobody wakes us; the next try faults, and the handler
+		 * (guard.c) turns the mapping, lock included, into zeros we can lock. */
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 1;
+		r = pthread_mutex_timedlock(&m->hdr->lock, &t);
+	}
 	if (r == EOWNERDEAD) {
 		/* a process died holding the lock, maybe mid-update: repair, then carry on */
 		if (m->ops->recover)
@@ -137,6 +164,12 @@ static int map_from_fd(int fd, size_t len, size_t mirror, struct map **out)
 			    (off_t)(len - mirror)) == MAP_FAILED)) {
 		if (p != MAP_FAILED)
 			munmap(p, len + mirror);
+		free(m);
+		return -ENOMEM;
+	}
+	m->guard = map_guard_add(p, len + mirror);
+	if (!m->guard) {
+		munmap(p, len + mirror);
 		free(m);
 		return -ENOMEM;
 	}
@@ -222,7 +255,8 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 	h.total_len = hdr_len + body;
 	if ((err = charge(env, h.total_len, "MAP_CREATE", h.name, log)))
 		return err;
-	fd = backing_file(env->pin_root);
+	bool sealable;
+	fd = backing_file(env->pin_root, &sealable);
 	if (fd < 0 || ftruncate(fd, (off_t)h.total_len)) {
 		if (fd >= 0)
 			close(fd);
@@ -235,11 +269,11 @@ int map_create(const union bpf_attr *a, const struct map_env *env, struct map **
 	uint64_t reserve = ops->reserved_head ? ops->reserved_head(&h) : h.total_len;
 	if (reserve > h.total_len)
 		reserve = h.total_len;
-	if ((err = posix_fallocate(fd, 0, (off_t)reserve))) {
+	if ((err = posix_fallocate(fd, 0, (off_t)reserve)) || (sealable && (err = -seal(fd)))) {
 		close(fd);
 		uncharge(env->mem_used, h.total_len);
 		diag_printf(log, "MAP_CREATE: cannot reserve %llu bytes of map memory in %s: %s", (unsigned long long)reserve,
-			    env->pin_root ? env->pin_root : "memory", strerror(err));
+			    sealable || !env->pin_root ? "memory" : env->pin_root, strerror(err));
 		return -err;
 	}
 	err = map_from_fd(fd, h.total_len, ops->mirror_tail ? h.max_entries : 0, &m);
@@ -272,6 +306,7 @@ void map_free(struct map *m)
 		return;
 	free(m->priv);
 	uncharge(m->mem_used, m->file_len);
+	map_guard_del(m->guard);
 	munmap(m->base, m->len);
 	close(m->fd);
 	free(m);

@@ -92,6 +92,7 @@ struct map {
 	size_t len;
 	int fd;                      /* backing file */
 	size_t file_len;             /* bytes of the file (len less the mirrored tail) */
+	struct map_guard *guard;     /* guard.c: the mapping's entry for the SIGBUS handler */
 	uint64_t *mem_used;          /* the instance's count this map is charged to (file_len bytes), or NULL */
 	bool user_rdonly, user_wronly;
 	void *priv;                  /* type-specific process-local state */
@@ -247,9 +248,21 @@ static inline void map_spin_release(uint32_t *w)
 	__atomic_store_n(w, 0, __ATOMIC_RELEASE);
 }
 
-/* the lock (robust: recovers from a dead owner) */
+/* the lock (robust: recovers from a dead owner; waits in slices, see guard.c) */
 void map_lock(struct map *m);
 void map_unlock(struct map *m);
+
+/* Surviving the shrinking of a map's file by another process (guard.c).  map_guard_add() registers a
+ * mapping with the process's SIGBUS handler (installed at the first call), NULL on ENOMEM;
+ * map_guard_del() before the munmap().  map_lost(): a SIGBUS in the mapping replaced it with zeros, so
+ * the map's contents are gone (user-space calls answer -EIO).  map_file_shrunk(): the file is now
+ * shorter than the mapping (fstat: for slow paths, such as a consumer about to sleep). */
+struct map_guard;
+struct map_guard *map_guard_add(void *lo, size_t len);
+void map_guard_del(struct map_guard *g);
+bool map_guard_lost(const struct map_guard *g);
+static inline bool map_lost(const struct map *m) { return map_guard_lost(m->guard); }
+bool map_file_shrunk(const struct map *m);
 
 /* ring buffer (ringbuf.c) */
 void *map_ringbuf_reserve(struct map *m, uint64_t size, uint64_t flags);

@@ -1,6 +1,7 @@
 /* test_pins.c -- the pin root and the files in it as an attack surface (security issue 8, items 4-6):
  * a root another user owns or may write is refused with a clear error, pin paths never follow a
- * symbolic link nor leave the root, another user's pinned map is refused unless allowed; map memory is
+ * symbolic link nor leave the root, another user's pinned map is refused unless allowed, a process
+ * whose pinned map is truncated under it gets -EIO instead of dying of SIGBUS; map memory is
  * reserved at create (a full filesystem is an errno, not a SIGBUS) and capped per instance. */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/select.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +19,9 @@
 #include "test.h"
 #include "test_bpf.h"
 #include "maps/maps.h"
+#include "sys.h"
+
+#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
 
 static char base[128]; /* every directory of these tests lives under it */
 static char cli[512];  /* the bpfvm binary beside this build's tests/ */
@@ -284,6 +289,161 @@ TEST(map_owned_by_another_user_needs_consent)
 	rmdir(root);
 }
 
+/* One process truncates a pinned map's file to 0 while another reads it in a loop through the library:
+ * the reader gets -EIO and a message, not SIGBUS.  Pipes order the two; no sleeps. */
+TEST(truncated_under_a_library_reader)
+{
+	char root[256], path[300];
+	dir_path(root, sizeof(root), "trunc");
+	CHECK(mkdir(root, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/arr", root);
+	struct bpfvm *vm = vm_at(root, false);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4096, 0);
+	CHECK(fd >= 0 && PIN(vm, fd, path) == 0);
+	for (uint32_t k = 0; k < 4096; k++) {
+		uint64_t v = k + 1;
+		UPD(vm, fd, &k, &v, 0);
+	}
+	int ready[2], done[2];
+	CHECK(pipe(ready) == 0 && pipe(done) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(done[1]);
+		struct bpfvm *r = vm_at(root, false);
+		int rfd = (int)GET(r, path);
+		if (rfd < 0)
+			_exit(2);
+		bool told = false, after = false;
+		for (uint32_t i = 0;; i++) {
+			uint32_t k = (i * 2654435761u) % 4096;
+			uint64_t v = 0;
+			long e = LKP(r, rfd, &k, &v);
+			if (e) /* the answer wanted: -EIO, saying why */
+				_exit(e == -EIO && strstr(bpfvm_errmsg(r), "truncated") ? 0 : 3);
+			if (after)
+				_exit(4); /* a lookup after the truncation succeeded */
+			if (v != k + 1)
+				_exit(5);
+			if (!told) {
+				told = write(ready[1], "r", 1) == 1;
+				continue;
+			}
+			char c;
+			/* non-blocking look: the next lookup is after the truncation once "t" came */
+			struct timeval tv = { 0, 0 };
+			fd_set set;
+			FD_ZERO(&set);
+			FD_SET(done[0], &set);
+			if (select(done[0] + 1, &set, NULL, NULL, &tv) == 1 && read(done[0], &c, 1) == 1)
+				after = true;
+		}
+	}
+	close(ready[1]);
+	close(done[0]);
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	CHECK(truncate(path, 0) == 0);
+	/* the reader may have seen it already and be gone (SIGPIPE is ignored: EPIPE) */
+	(void)!write(done[1], "t", 1);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	if (WIFSIGNALED(st))
+		printf("  reader killed by signal %d\n", WTERMSIG(st));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* this process too: its next call finds the file short, and survives it */
+	uint32_t k = 7;
+	uint64_t v;
+	CHECK(LKP(vm, fd, &k, &v) == -EIO && has(vm, "truncated"));
+	/* and programs of this process that use the map run on, on zeros */
+	const struct bpf_insn prog[] = {
+		INSN(0xb7, 1, 0, 0, 5), INSN(0x63, 10, 1, -4, 0),   /* *(u32 *)(fp - 4) = 5 */
+		INSN(0x18, 1, 1, 0, fd), INSN(0, 0, 0, 0, 0),       /* r1 = map */
+		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
+		INSN(0x85, 0, 0, 0, 1),                             /* lookup */
+		INSN(0x15, 0, 0, 2, 0),                             /* if r0 == 0 goto out */
+		INSN(0x7a, 0, 0, 0, 99),                            /* *(u64 *)r0 = 99 */
+		INSN(0x79, 0, 0, 0, 0),                             /* r0 = *(u64 *)r0 */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	int pfd = bpfvm_prog_load(vm, 0, prog, sizeof(prog) / sizeof(prog[0]), "reader");
+	uint64_t r0 = 0;
+	CHECK(pfd >= 0 && bpfvm_prog_run(vm, pfd, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == 0 && r0 == 99);
+	close(ready[0]);
+	close(done[1]);
+	unlink(path);
+	bpfvm_free(vm);
+	rmdir(root);
+}
+
+/* The same with `bpfvm map event` reading a ring buffer: it prints the first record, then the file is
+ * truncated while it waits for more; it exits with an error instead of dying of SIGBUS. */
+TEST(truncated_under_map_event)
+{
+	char root[256], path[300], cmd[1024], line[512];
+	dir_path(root, sizeof(root), "trunc_rb");
+	CHECK(mkdir(root, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/rb", root);
+	struct bpfvm *vm = vm_at(root, false);
+	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	CHECK(rb >= 0 && PIN(vm, rb, path) == 0);
+	const struct bpf_insn prog[] = {
+		INSN(0x79, 3, 1, 0, 0), INSN(0x7b, 10, 3, -8, 0),
+		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
+		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -8),
+		INSN(0xb7, 3, 0, 0, 8), INSN(0xb7, 4, 0, 0, 0),
+		INSN(0x85, 0, 0, 0, 130), /* ringbuf_output */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	int pfd = bpfvm_prog_load(vm, 0, prog, sizeof(prog) / sizeof(prog[0]), "rbout");
+	CHECK(pfd >= 0);
+	snprintf(cmd, sizeof(cmd), "%s map event %s 2>&1", cli, path);
+	FILE *f = popen(cmd, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	uint64_t mem = 0x1122334455667788ull, r0;
+	CHECK(bpfvm_prog_run(vm, pfd, BPFVM_ENGINE_INTERP, &mem, sizeof(mem), &r0) == 0 && r0 == 0);
+	/* the reader printed it: it has the map open and consumes */
+	CHECK(fgets(line, sizeof(line), f) && strstr(line, "88 77 66 55") != NULL);
+	CHECK(truncate(path, 0) == 0);
+	char out[4096];
+	size_t n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	int st = pclose(f);
+	if (WIFSIGNALED(st))
+		printf("  bpfvm map event killed by signal %d\n", WTERMSIG(st));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	CHECK(strstr(out, "truncated") != NULL);
+	if (!strstr(out, "truncated"))
+		printf("  output: %s\n", out);
+	unlink(path);
+	bpfvm_free(vm);
+	rmdir(root);
+}
+
+/* Maps that cannot be pinned (the pin root is not usable) live in a memfd whose size is sealed. */
+TEST(unpinnable_maps_are_sealed)
+{
+	char root[256];
+	dir_path(root, sizeof(root), "sealed_root");
+	CHECK(mkdir(root, 0777) == 0 && chmod(root, 0777) == 0); /* refused as a pin root */
+	struct bpfvm *vm = vm_at(root, false);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	CHECK(fd >= 0);
+	int err = 0;
+	struct sys_obj *o = sys_get(vm, fd, SYS_MAP, &err);
+	CHECK(o != NULL);
+	if (o) {
+		int seals = fcntl(o->map->fd, F_GET_SEALS);
+		CHECK(seals >= 0 && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW) && (seals & F_SEAL_SEAL));
+		CHECK(ftruncate(o->map->fd, 0) != 0 && errno == EPERM);
+		sys_put(vm, o);
+	}
+	bpfvm_free(vm);
+	rmdir(root);
+}
+
 /* bpfvm_opts.map_mem_max: maps are charged at their full size when created or opened, refunded when
  * their last handle goes; past the cap MAP_CREATE and OBJ_GET fail with -ENOMEM and say why. */
 TEST(instance_map_memory_cap)
@@ -409,6 +569,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(cli, sizeof(cli), "%.400s/bpfvm", n > 0 ? self : argv[0]);
 	snprintf(base, sizeof(base), "/tmp/bpfvm-test-pins-%d", (int)getpid());
+	signal(SIGPIPE, SIG_IGN);
 	if (mkdir(base, 0700)) {
 		printf("FAIL setup: mkdir %s: %s\n", base, strerror(errno));
 		return 1;
@@ -419,6 +580,9 @@ int main(int argc, char **argv)
 	RUN(paths_never_follow_symlinks_nor_leave_the_root);
 	RUN(fallback_walk_matches_openat2);
 	RUN(map_owned_by_another_user_needs_consent);
+	RUN(truncated_under_a_library_reader);
+	RUN(truncated_under_map_event);
+	RUN(unpinnable_maps_are_sealed);
 	RUN(instance_map_memory_cap);
 	RUN(full_filesystem_is_an_errno_not_sigbus);
 	rmdir(base);
