@@ -440,6 +440,27 @@ TEST(unpinnable_maps_are_sealed)
 		CHECK(ftruncate(o->map->fd, 0) != 0 && errno == EPERM);
 		sys_put(vm, o);
 	}
+	/* the sealed size does not keep the LPM trie from reserving its chunks (inside the size) */
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_LPM_TRIE;
+	a.key_size = 8;
+	a.value_size = 4096; /* 254 nodes a chunk */
+	a.max_entries = 4096;
+	a.map_flags = BPF_F_NO_PREALLOC;
+	int t = (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	CHECK(t >= 0);
+	static uint8_t val[4096];
+	long bad = 0;
+	for (uint32_t n = 0; n < 4096; n++) {
+		uint8_t key[8];
+		uint32_t plen = 32, addr = __builtin_bswap32(n);
+		memcpy(key, &plen, 4);
+		memcpy(key + 4, &addr, 4);
+		memcpy(val, &n, 4);
+		bad += UPD(vm, t, key, val, 0) != 0;
+	}
+	CHECK(bad == 0);
 	bpfvm_free(vm);
 	rmdir(root);
 }
