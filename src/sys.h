@@ -169,12 +169,15 @@ struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint6
 /* PROG_LOAD of a whole attr (sys.c), for commands that load programs themselves (OBJ_GET of a pin). */
 long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr);
 
-/* Program pins (sys_pin.c): OBJ_PIN of a program at `path` (absolute, in the pin root); whether `path`
- * is one; OBJ_GET of one, loading it in this instance on the pinned maps (returns the handle). */
+/* Program pins (sys_pin.c): OBJ_PIN of a program at `rel` beneath the pin root `rootfd` (a path
+ * pin_check_rel() accepted; `shown` names it in messages); OBJ_GET of the pin directory open as `pinfd`,
+ * loading it in this instance on the pinned maps (returns the handle). */
 struct vm_prog;
-int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path);
-bool sys_is_prog_pin(const char *path);
-long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags /* ignored, as Linux does */);
+struct map_env;
+/* The map_env of the instance's maps (sys_map.c): pin root, foreign pins, the memory cap. */
+struct map_env sys_map_env(struct bpfvm *vm);
+int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, int rootfd, const char *rel, const char *shown);
+long sys_prog_get(struct bpfvm *vm, int pinfd, const char *shown, uint32_t file_flags /* ignored, as Linux does */);
 
 /* Map commands, implemented in sys_map.c.  Each takes the attr as bpf(2) does. */
 long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);

@@ -18,7 +18,7 @@ static int tail_zero(const union bpf_attr *attr, unsigned int size, size_t used)
 	return sys_bytes_zero(attr, used, size) ? 0 : -EINVAL;
 }
 
-static struct map_env sys_map_env(struct bpfvm *vm)
+struct map_env sys_map_env(struct bpfvm *vm)
 {
 	return (struct map_env){ .nr_cpus = vm->nr_cpus, .pin_root = vm->pin_root,
 				 .allow_foreign_pins = vm->allow_foreign_pins, .mem_max = vm->map_mem_max,

@@ -10,7 +10,8 @@
  *   map0 ...  the program's maps, as map pins (links to the same files: the same memory, also for the
  *             maps' own pins elsewhere), each one a pin OBJ_GET opens as a map too.
  * It is built under a temporary name and renamed into place, so a reader sees all of it or nothing;
- * `rm -r PATH` unpins it.
+ * `rm -r PATH` unpins it.  Every name is resolved beneath the pin root without following a link
+ * (pinfs.c), relative to directory fds, and every file is made with O_EXCL or link(). 
  *
  * On OBJ_GET the pin is untrusted input: the header is checked field by field against the file's size,
  * every map index against the map count, each map by map_open_pinned(), and the instructions by
@@ -21,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sys.h"
@@ -91,24 +94,42 @@ static int pin_insns(struct bpfvm *vm, const struct vm_prog *p, struct bpf_insn 
 	return 0;
 }
 
-static void remove_pin_dir(const char *dir, uint32_t maps)
+static void remove_pin_dir(int dirfd, const char *tmp, int tmpfd, uint32_t maps)
 {
-	char f[PATH_MAX + 16];
-	snprintf(f, sizeof(f), "%s/prog", dir);
-	unlink(f);
+	char f[32];
+	unlinkat(tmpfd, "prog", 0);
 	for (uint32_t i = 0; i < maps; i++) {
-		snprintf(f, sizeof(f), "%s/map%u", dir, i);
-		unlink(f);
+		snprintf(f, sizeof(f), "map%u", i);
+		unlinkat(tmpfd, f, 0);
 	}
-	rmdir(dir);
+	unlinkat(dirfd, tmp, AT_REMOVEDIR);
 }
 
-int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path)
+/* mkdtemp() beneath dirfd: "<base>.XXXXXX" made with mkdirat (which never follows a link). */
+static int mkdtemp_at(int dirfd, const char *base, char *tmp, size_t len)
+{
+	uint64_t x = (uint64_t)getpid() * 6364136223846793005ull ^ (uint64_t)(uintptr_t)tmp;
+	for (int tries = 0; tries < 100; tries++) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = (x ^ (uint64_t)ts.tv_nsec) * 6364136223846793005ull + 1442695040888963407ull;
+		if ((size_t)snprintf(tmp, len, "%s.%06llx", base, (unsigned long long)(x >> 40)) >= len)
+			return -ENAMETOOLONG;
+		if (!mkdirat(dirfd, tmp, 0700))
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, int rootfd, const char *rel, const char *shown)
 {
 	struct diag *log = sys_log(vm);
 	struct bpf_insn *insns = NULL;
-	char tmp[PATH_MAX], f[PATH_MAX + 16];
-	int err, fd = -1;
+	const char *path = shown;
+	char tmp[NAME_MAX + 1], f[32], dir[PATH_MAX];
+	int err, fd = -1, dirfd = rootfd, tmpfd = -1;
 
 	if (p->used_map_cnt > PIN_MAX_MAPS)
 		return sys_err(vm, -E2BIG, "OBJ_PIN: program uses %zu maps (at most %u)", p->used_map_cnt, PIN_MAX_MAPS);
@@ -119,12 +140,33 @@ int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path)
 				       "of this process only, so the program cannot be pinned", p->name, map_name(p->used_maps[i]));
 	if ((err = pin_insns(vm, p, &insns)))
 		return err;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp) - 16) {
-		free(insns);
-		return sys_err(vm, -ENAMETOOLONG, "OBJ_PIN: %s: path too long", path);
+	const char *base = strrchr(rel, '/');
+	if (base) {
+		if ((size_t)(base - rel) >= sizeof(dir)) {
+			free(insns);
+			return sys_err(vm, -ENAMETOOLONG, "OBJ_PIN: %s: path too long", path);
+		}
+		memcpy(dir, rel, (size_t)(base - rel));
+		dir[base - rel] = 0;
+		dirfd = pin_openat(rootfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, log, path);
+		if (dirfd < 0) {
+			free(insns);
+			return dirfd;
+		}
+		base++;
+	} else {
+		base = rel;
 	}
-	if (!mkdtemp(tmp)) {
-		err = -errno;
+	if ((err = mkdtemp_at(dirfd, base, tmp, sizeof(tmp))) == 0) {
+		tmpfd = openat(dirfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (tmpfd < 0) {
+			err = -errno;
+			unlinkat(dirfd, tmp, AT_REMOVEDIR);
+		}
+	}
+	if (err) {
+		if (dirfd != rootfd)
+			close(dirfd);
 		free(insns);
 		return sys_err(vm, err, "OBJ_PIN: %s: cannot create the pin: %s", path, strerror(-err));
 	}
@@ -140,8 +182,7 @@ int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path)
 	h.gpl = p->gpl;
 	memcpy(h.name, p->name, sizeof(h.name));
 	h.name[sizeof(h.name) - 1] = '\0';
-	snprintf(f, sizeof(f), "%s/prog", tmp);
-	fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = openat(tmpfd, "prog", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	size_t ilen = p->cnt * sizeof(*insns);
 	errno = 0;
 	if (fd < 0 || write(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) || write(fd, insns, ilen) != (ssize_t)ilen) {
@@ -150,43 +191,50 @@ int sys_prog_pin(struct bpfvm *vm, struct vm_prog *p, const char *path)
 		goto fail;
 	}
 	for (size_t i = 0; i < p->used_map_cnt; i++) {
-		snprintf(f, sizeof(f), "%s/map%u", tmp, (unsigned)i); /* i < PIN_MAX_MAPS */
-		if ((err = map_pin(p->used_maps[i], f, log)))
+		char fshown[PATH_MAX + 48];
+		snprintf(f, sizeof(f), "map%u", (unsigned)i); /* i < PIN_MAX_MAPS */
+		snprintf(fshown, sizeof(fshown), "%s/%s", path, f); /* its name once the pin is in place */
+		if ((err = map_pin(p->used_maps[i], tmpfd, f, fshown, log)))
 			goto fail;
 	}
 	close(fd);
 	fd = -1;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
+	if (renameat2(dirfd, tmp, dirfd, base, RENAME_NOREPLACE)) {
 		err = sys_err(vm, -errno, "OBJ_PIN: %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	close(tmpfd);
+	if (dirfd != rootfd)
+		close(dirfd);
 	free(insns);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
-	remove_pin_dir(tmp, (uint32_t)p->used_map_cnt);
+	remove_pin_dir(dirfd, tmp, tmpfd, (uint32_t)p->used_map_cnt);
+	close(tmpfd);
+	if (dirfd != rootfd)
+		close(dirfd);
 	free(insns);
 	return err;
 }
 
-bool sys_is_prog_pin(const char *path)
+/* Reads and checks the program file of the pin open as `pinfd`: *h and the instructions (malloc'd). */
+static int read_prog_file(struct bpfvm *vm, int pinfd, const char *path, struct pin_prog *h, struct bpf_insn **insns)
 {
 	struct stat st;
-	return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
-/* Reads and checks the program file of the pin at `path`: *h and the instructions (malloc'd). */
-static int read_prog_file(struct bpfvm *vm, const char *path, struct pin_prog *h, struct bpf_insn **insns)
-{
-	char f[PATH_MAX + 16];
-	struct stat st;
-	snprintf(f, sizeof(f), "%s/prog", path);
-	int fd = open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO planted as prog must not block */
+	int fd = openat(pinfd, "prog", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return sys_err(vm, errno == ENOENT ? -EINVAL : -errno, "OBJ_GET: %s: not a pinned program (no prog file: %s)",
 			       path, strerror(errno));
 	int err = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid != geteuid() && !vm->allow_foreign_pins) {
+		/* another user's program would run here with this process's rights, as for maps (map.c) */
+		err = sys_err(vm, -EPERM, "OBJ_GET: %s: owned by uid %u, not by this process's uid %u (allow_foreign_pins "
+			      "opens it anyway)", path, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto out;
+	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(*h) ||
 	    pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h)) {
 		err = sys_err(vm, -EINVAL, "OBJ_GET: %s: prog is not a program file (%lld bytes)", path,
@@ -246,7 +294,7 @@ out:
 	return err;
 }
 
-long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags)
+long sys_prog_get(struct bpfvm *vm, int pinfd, const char *path, uint32_t file_flags)
 {
 	struct pin_prog h;
 	struct bpf_insn *insns = NULL;
@@ -255,13 +303,15 @@ long sys_prog_get(struct bpfvm *vm, const char *path, uint32_t file_flags)
 	long ret;
 
 	(void)file_flags; /* Linux 6.18's bpf_obj_get_user() opens a program whatever BPF_F_RDONLY/WRONLY say */
-	if ((ret = read_prog_file(vm, path, &h, &insns)))
+	if ((ret = read_prog_file(vm, pinfd, path, &h, &insns)))
 		return ret;
 	for (; opened < h.map_cnt; opened++) {
-		char f[PATH_MAX + 16];
+		char f[32], fshown[PATH_MAX + 32];
 		struct map *m;
-		snprintf(f, sizeof(f), "%s/map%u", path, opened);
-		if ((ret = map_open_pinned(f, &m, sys_log(vm))))
+		snprintf(f, sizeof(f), "map%u", opened);
+		snprintf(fshown, sizeof(fshown), "%s/%s", path, f);
+		struct map_env env = sys_map_env(vm);
+		if ((ret = map_open_pinned(&env, pinfd, f, fshown, &m, sys_log(vm))))
 			goto out;
 		int fd = sys_install(vm, SYS_MAP, m);
 		if (fd < 0) {

@@ -289,6 +289,62 @@ TEST(map_owned_by_another_user_needs_consent)
 	rmdir(root);
 }
 
+/* Program pins (a directory: the program file and its maps) follow the same rules. */
+TEST(program_pins_follow_the_same_rules)
+{
+	char root[256], victim[256], p[512];
+	dir_path(root, sizeof(root), "progs");
+	dir_path(victim, sizeof(victim), "progs_victim");
+	CHECK(mkdir(root, 0700) == 0 && mkdir(victim, 0700) == 0);
+	snprintf(p, sizeof(p), "%s/link2", root);
+	CHECK(symlink(victim, p) == 0);
+	struct bpfvm *vm = vm_at(root, false);
+	int m = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	const struct bpf_insn prog[] = {
+		INSN(0x18, 1, 1, 0, m), INSN(0, 0, 0, 0, 0), /* r1 = map: the pin holds it as map0 */
+		INSN(0xb7, 0, 0, 0, 7), INSN(0x95, 0, 0, 0, 0),
+	};
+	int pfd = bpfvm_prog_load(vm, 0, prog, sizeof(prog) / sizeof(prog[0]), "pinned");
+	CHECK(pfd >= 0);
+	CHECK(PIN(vm, pfd, "link2/planted") == -ELOOP && has(vm, "symbolic link"));
+	snprintf(p, sizeof(p), "%s/planted", victim);
+	CHECK(access(p, F_OK) != 0);
+	CHECK(PIN(vm, pfd, "../planted") == -EINVAL);
+	CHECK(PIN(vm, pfd, "p") == 0);
+	CHECK(PIN(vm, pfd, "p") == -EEXIST);
+	int g = (int)GET(vm, "p");
+	uint64_t r0 = 0;
+	CHECK(g >= 0 && bpfvm_prog_run(vm, g, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == 0 && r0 == 7);
+	/* a link to the pin, and a link in place of its map */
+	snprintf(p, sizeof(p), "%s/lp", root);
+	CHECK(symlink("p", p) == 0);
+	CHECK(GET(vm, "lp") == -ELOOP);
+	if (geteuid() == 0) {
+		/* another user's program file is refused as another user's map is */
+		snprintf(p, sizeof(p), "%s/p/prog", root);
+		CHECK(chown(p, 65534, 65534) == 0);
+		CHECK(GET(vm, "p") == -EPERM && has(vm, "owned by uid 65534"));
+		struct bpfvm *yes = vm_at(root, true);
+		CHECK(GET(yes, "p") >= 0);
+		bpfvm_free(yes);
+		CHECK(chown(p, 0, 0) == 0);
+	}
+	char m0[512];
+	snprintf(m0, sizeof(m0), "%s/p/map0", root);
+	CHECK(unlink(m0) == 0 && symlink("/etc/passwd", m0) == 0);
+	CHECK(GET(vm, "p") == -ELOOP && has(vm, "map0"));
+	bpfvm_free(vm);
+	static const char *const names[] = { "p/map0", "p/prog", "lp", "link2" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, names[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/p", root);
+	rmdir(p);
+	rmdir(root);
+	rmdir(victim);
+}
+
 /* One process truncates a pinned map's file to 0 while another reads it in a loop through the library:
  * the reader gets -EIO and a message, not SIGBUS.  Pipes order the two; no sleeps. */
 TEST(truncated_under_a_library_reader)
@@ -602,6 +658,7 @@ int main(int argc, char **argv)
 	RUN(paths_never_follow_symlinks_nor_leave_the_root);
 	RUN(fallback_walk_matches_openat2);
 	RUN(map_owned_by_another_user_needs_consent);
+	RUN(program_pins_follow_the_same_rules);
 	RUN(truncated_under_a_library_reader);
 	RUN(truncated_under_map_event);
 	RUN(unpinnable_maps_are_sealed);
