@@ -632,114 +632,35 @@ struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint6
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-/* One invocation with the slot held: what Linux resets per program run (the tail-call count lives in
- * the entry frame there) and our per-run instruction budget start afresh. */
-static int exec_held(struct vm_run *run, struct vm_prog *entry, uint64_t *ret)
+/* The engine entry's view of the instance (src/vm/exec.c). */
+static void sys_fault_report(struct vm_run *run)
 {
-	struct bpfvm *vm = run->vm;
-	uint64_t r0;
-
-	run->tail_calls = 0;
-	vm_budget_reset(run);
-	run->fp = vm_stack_top(run);
-	r0 = vm_interp(run, (uintptr_t)run->ctx, 0);
-	if (run->err) {
-		char what[96];
-		sys_err(vm, run->err, "prog '%s': insn %zu: %s", vm_fault_prog(run)->name, run->fault_pc,
-			vm_fault_text(run, what, sizeof(what)));
-	}
-	sys_run_put(run); /* after the report: the faulting program may be one only the run holds */
-	run->prog = entry;
-	run->fault_prog = NULL;
-	if (run->err)
-		return run->err;
-	*ret = r0;
-	return 0;
+	char what[96];
+	sys_err(run->vm, run->err, "prog '%s': insn %zu: %s", vm_fault_prog(run)->name, run->fault_pc,
+		vm_fault_text(run, what, sizeof(what)));
 }
 
-int vm_exec(struct vm_run *run, uint64_t *ret)
-{
-	int err;
+static const struct vm_services sys_vm_services = {
+	.slot_get_near = sys_slot_get_near,
+	.slot_put = sys_slot_put,
+	.fault_report = sys_fault_report,
+	.run_put = sys_run_put,
+	.native = NULL, /* no JIT in this build */
+};
 
-	run->slot = sys_slot_get_near(run->vm, run->slot); /* a repeated run keeps its slot's cache line */
-	err = exec_held(run, run->prog, ret);
-	sys_slot_put(run->vm, run->slot);
-	return err;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Linux runs a test-run repeat loop on one CPU, with cond_resched() points (bpf_test_timer_continue()).
- * Here the slot is held across runs, since claiming it costs an atomic exchange per run (~40% of an
- * empty program), and given back for a moment once it has been held VM_SLOT_HOLD_NS, so that threads
- * waiting for a slot get one.  The clock is read every `every` runs, an interval that doubles (up to
- * VM_SLOT_CHECK_MAX) while runs are short, so cheap runs do not pay for a clock read each. */
-#define VM_SLOT_HOLD_NS    1000000u
-#define VM_SLOT_CHECK_NS   50000u
-#define VM_SLOT_CHECK_MAX  4096u
-
-int vm_exec_repeat(struct vm_run *run, uint32_t repeat, uint64_t *ret)
-{
-	struct bpfvm *vm = run->vm;
-	struct vm_prog *entry = run->prog;
-	uint64_t held_since = mono_ns(), last_check = held_since;
-	uint32_t every = 1, since_check = 0;
-	int err = 0;
-
-	run->slot = sys_slot_get_near(vm, run->slot);
-	for (uint32_t i = 0; i < repeat && !err; i++) {
-		err = exec_held(run, entry, ret);
-		if (++since_check < every || i + 1 == repeat)
-			continue;
-		uint64_t now = mono_ns();
-		if (now - last_check < VM_SLOT_CHECK_NS && every < VM_SLOT_CHECK_MAX)
-			every *= 2;
-		else if (now - last_check > 2 * VM_SLOT_CHECK_NS && every > 1)
-			every /= 2;
-		since_check = 0;
-		last_check = now;
-		if (now - held_since >= VM_SLOT_HOLD_NS) {
-			sys_slot_put(vm, run->slot);
-			sched_yield();
-			run->slot = sys_slot_get_near(vm, run->slot);
-			held_since = mono_ns();
-		}
-	}
-	sys_slot_put(vm, run->slot);
-	return err;
-}
-
-static int run_plain(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len, uint64_t *ret)
+static int run_plain(struct vm_prog *prog, void *mem, size_t len, uint64_t *ret)
 {
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 	struct vm_run run;
-	uint64_t r0;
-	int err;
 
 	vm_run_init(&run, prog, stack);
 	if (mem && len)
 		vm_run_add_region(&run, mem, len, true);
 	run.ctx = mem;
+	run.arg2 = len;
 	run.pkt = mem;
 	run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-	run.slot = sys_slot_get(vm);
-	r0 = vm_interp(&run, (uintptr_t)mem, len);
-	sys_slot_put(vm, run.slot);
-	err = 0;
-	if (run.err) {
-		char what[96];
-		err = sys_err(vm, run.err, "prog '%s': insn %zu: %s", vm_fault_prog(&run)->name, run.fault_pc,
-			      vm_fault_text(&run, what, sizeof(what)));
-	}
-	sys_run_put(&run); /* after the report, which may name a program only the run holds */
-	if (!err)
-		*ret = r0;
-	return err;
+	return vm_exec(&run, ret);
 }
 
 int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem, size_t mem_len, uint64_t *ret)
@@ -754,7 +675,7 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 	o = sys_get(vm, fd, SYS_PROG, &err);
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", fd);
-	err = run_plain(vm, o->prog, mem, mem_len, &r0);
+	err = run_plain(o->prog, mem, mem_len, &r0);
 	sys_put(vm, o);
 	if (!err)
 		*ret = r0;
@@ -938,6 +859,7 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		goto out;
 	}
 	p->vm = vm;
+	p->svc = &sys_vm_services;
 	p->type = attr->prog_type;
 	p->expected_attach_type = attr->expected_attach_type;
 	snprintf(p->name, sizeof(p->name), "%s", attr->prog_name);

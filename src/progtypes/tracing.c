@@ -34,7 +34,7 @@ bool pt_tracing_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool writ
 	}
 }
 
-static int run_mem(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len, bool pass_len, uint32_t repeat,
+static int run_mem(struct vm_prog *prog, void *mem, size_t len, bool pass_len, uint32_t repeat,
 		   uint32_t *retval, uint32_t *duration)
 {
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
@@ -51,27 +51,9 @@ static int run_mem(struct bpfvm *vm, struct vm_prog *prog, void *mem, size_t len
 		run.pkt = mem;
 		run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	}
-	if (!pass_len)
-		return pt_run_repeat(&run, repeat, retval, duration);
-	/* r2 = len: vm_exec() passes r1 only, so run the engine here as sys.c's run_plain() does */
-	uint64_t r0 = 0;
-	uint32_t n = repeat ? repeat : 1;
-	int err = 0;
-	for (uint32_t i = 0; i < n && !err; i++) {
-		run.slot = sys_slot_get(vm);
-		r0 = vm_interp(&run, (uintptr_t)mem, len);
-		sys_slot_put(vm, run.slot);
-		if (run.err) {
-			char what[96];
-			err = sys_err(vm, run.err, "prog '%s': insn %zu: %s", vm_fault_prog(&run)->name, run.fault_pc,
-				      vm_fault_text(&run, what, sizeof(what)));
-		}
-		sys_run_put(&run); /* after the report, which may name a program only the run holds */
-		run.prog = prog;
-	}
-	*retval = (uint32_t)r0;
-	*duration = 0;
-	return err;
+	/* UNSPEC: r2 = len */
+	run.arg2 = pass_len ? len : 0;
+	return pt_run_repeat(&run, repeat, retval, duration);
 }
 
 int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr)
@@ -95,7 +77,7 @@ int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *
 		if (attr->test.ctx_size_in)
 			memcpy(args, (const void *)(uintptr_t)attr->test.ctx_in, attr->test.ctx_size_in);
 		/* bpf_ctx_init(): the args buffer is always MAX_BPF_FUNC_ARGS u64s, zero past ctx_size_in */
-		err = run_mem(vm, prog, args, sizeof(args), false, 1, &retval, &duration);
+		err = run_mem(prog, args, sizeof(args), false, 1, &retval, &duration);
 		if (!err)
 			attr->test.retval = retval;
 		return err;
@@ -117,7 +99,7 @@ int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *
 				return -ENOMEM;
 			memcpy(ctx, (const void *)(uintptr_t)attr->test.ctx_in, n);
 		}
-		err = run_mem(vm, prog, ctx, n, false, 1, &retval, &duration);
+		err = run_mem(prog, ctx, n, false, 1, &retval, &duration);
 		if (!err) {
 			attr->test.retval = retval;
 			if (n) /* the ctx goes back to ctx_in, as Linux does */
@@ -140,7 +122,7 @@ int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *
 				return -ENOMEM;
 			memcpy(mem, (const void *)(uintptr_t)attr->test.data_in, n);
 		}
-		err = run_mem(vm, prog, mem, n, true, attr->test.repeat, &retval, &duration);
+		err = run_mem(prog, mem, n, true, attr->test.repeat, &retval, &duration);
 		if (!err)
 			err = pt_data_out(attr, mem, n, retval, duration);
 		free(mem);

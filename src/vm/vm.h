@@ -15,6 +15,7 @@ struct bpfvm;
 struct vm_run;
 struct sys_obj;
 struct map;
+struct vm_services;
 
 #define VM_STACK_SIZE   512u            /* per frame, as Linux's MAX_BPF_STACK */
 #define VM_MAX_FRAMES   8u              /* Linux MAX_CALL_FRAMES */
@@ -78,6 +79,23 @@ struct vm_prog {
 	bool gpl;
 	void *jit_fn;                 /* set by the JIT, NULL otherwise */
 	size_t jit_len;
+	const struct vm_services *svc; /* the instance's services (set at load; vm_exec() needs them) */
+};
+
+/* What the engine entry needs from the layer that owns instances (sys.c), so that vm/ calls it
+ * without including it: execution slots, the instance's log, the references a run took, and the
+ * native engine.  One const table per instance kind; every member but `native` is required. */
+struct vm_services {
+	unsigned int (*slot_get_near)(struct bpfvm *vm, unsigned int hint);
+	void (*slot_put)(struct bpfvm *vm, unsigned int slot);
+	/* Writes the recorded fault (run->err != 0) to the calling thread's log on the instance. */
+	void (*fault_report)(struct vm_run *run);
+	/* Drops what the run took (tail-call targets, inner maps): after fault_report, which may name
+	 * a program only the run holds. */
+	void (*run_put)(struct vm_run *run);
+	/* The JIT's entry (src/jit plugs in here): runs run->prog's native code with r1 = a1, r2 = a2 as
+	 * vm_interp() would.  NULL, or a program without jit_fn: the interpreter. */
+	uint64_t (*native)(struct vm_run *run, uint64_t a1, uint64_t a2);
 };
 
 /* References a run holds until it ends (sys_run_put()): every program it entered by a tail call and
@@ -118,6 +136,8 @@ struct vm_run {
 	const uint8_t *pkt;           /* for legacy LD_ABS/LD_IND: packet start and length */
 	uint32_t pkt_len;
 	void *ctx;                    /* r1 at entry */
+	uint64_t arg2;                /* r2 at entry: UNSPEC's memory length; 0 for the other types */
+	const struct vm_services *svc; /* prog->svc */
 	void *hook;                   /* program-type state (xdp_buff, sk_buff); owned by the caller */
 	/* Host memory that bpf_probe_read*() may read besides the program's own (never loads or stores): the
 	 * ranges of a host hook and those given to this run (bpfvm_hook_desc.readable, bpfvm_hook_run_ex()). */
@@ -194,9 +214,20 @@ void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what);
  * for a denied ctx access (-EACCES) Linux's verifier wording "invalid bpf_context access off=0 size=4". */
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len);
 
-/* Runs run->prog on run->ctx (r1) with the instance's engine choice, taking an execution slot for the
- * duration (run->slot).  Returns 0 and r0 in *ret, or the negative errno of a fault (-EFAULT, -ELOOP),
- * with a located message in the instance log. */
+/* Starts a program invocation afresh (vm_exec() calls it before each run): the instruction budget, the
+ * tail-call count, the frame pointer and the fault record.  The may_goto budget needs nothing here: it
+ * lives in the engine's frame and starts at VM_MAY_GOTO_BUDGET on every entry. */
+void vm_run_reset(struct vm_run *run);
+
+/* The engine choice (src/vm/exec.c): the native code when the instance's services have an engine for
+ * it and the program was compiled, else the interpreter.  As vm_interp(). */
+uint64_t vm_engine_run(struct vm_run *run, uint64_t a1, uint64_t a2);
+
+/* THE engine entry: every run of a program goes through here (PROG_TEST_RUN of every type, packet and
+ * capture runs, host hooks, bpfvm_prog_run()).  Runs run->prog with r1 = run->ctx, r2 = run->arg2,
+ * after vm_run_reset(), with an execution slot held for the duration (run->slot).  Returns 0 and r0 in
+ * *ret, or the negative errno of a fault (-EFAULT, -ELOOP), reported once with its location in the
+ * instance log. */
 int vm_exec(struct vm_run *run, uint64_t *ret);
 /* vm_exec() `repeat` times (0 runs nothing; callers pass >= 1), holding the execution
  * slot across runs (given back about every millisecond), stopping at the first fault.  r0 of the last

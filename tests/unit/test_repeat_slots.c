@@ -1,8 +1,11 @@
 /* test_repeat_slots.c -- PROG_TEST_RUN with repeat holds its execution slot across runs but gives it
  * back now and then: with a single slot, a short test run started while a long one is going finishes
- * first (ordering, not timing).  And each repetition starts with a fresh instruction budget, as each
- * Linux repetition starts a fresh program invocation. */
+ * first (ordering, not timing).  And each repetition starts with a fresh instruction budget and
+ * tail-call count, as each Linux repetition starts a fresh program invocation, for every program type
+ * (every run goes through the one engine entry, vm_exec()). */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include <linux/bpf.h>
 
 #include "test.h"
+#include "test_bpf.h"
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
@@ -100,9 +104,166 @@ TEST(instruction_budget_is_per_repetition)
 	bpfvm_free(vm);
 }
 
+#define LDDW(d, s, lo, hi) INSN(0x18, d, s, 0, lo), INSN(0, 0, 0, 0, hi)
+
+/* A run of `entry` under an insn limit of 100: 19 back-edges, then 33 tail calls into `body`, which adds
+ * one to the counter each time (about 52 budget units, 86 if helper calls count too).  A second run
+ * without a fresh budget would run out; one without a fresh tail-call count would not enter body. */
+struct tc_progs {
+	int entry, body, counter, progs;
+};
+
+static int load_tc_progs(struct bpfvm *vm, uint32_t type, struct tc_progs *t)
+{
+	t->counter = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	t->progs = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+	if (t->counter < 0 || t->progs < 0)
+		return -1;
+	const struct bpf_insn entry[] = {
+		INSN(0xbf, 6, 1, 0, 0),          /* r6 = r1 */
+		INSN(0xb7, 7, 0, 0, 20),         /* r7 = 20 */
+		INSN(0x17, 7, 0, 0, 1),          /* loop: r7 -= 1 */
+		INSN(0x55, 7, 0, -2, 0),         /* if r7 != 0 goto loop */
+		INSN(0xbf, 1, 6, 0, 0),
+		LDDW(2, BPF_PSEUDO_MAP_FD, t->progs, 0),
+		INSN(0xb7, 3, 0, 0, 1),
+		INSN(0x85, 0, 0, 0, BPF_FUNC_tail_call),
+		INSN(0xb7, 0, 0, 0, 7),          /* only when the tail call fails */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn body[] = {
+		INSN(0xbf, 6, 1, 0, 0),
+		LDDW(1, BPF_PSEUDO_MAP_VALUE, t->counter, 0),
+		INSN(0x79, 2, 1, 0, 0),          /* counter += 1 */
+		INSN(0x07, 2, 0, 0, 1),
+		INSN(0x7b, 1, 2, 0, 0),
+		INSN(0xbf, 1, 6, 0, 0),
+		LDDW(2, BPF_PSEUDO_MAP_FD, t->progs, 0),
+		INSN(0xb7, 3, 0, 0, 1),
+		INSN(0x85, 0, 0, 0, BPF_FUNC_tail_call), /* itself, until the count is spent */
+		INSN(0xb7, 0, 0, 0, 1),
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	t->entry = bpfvm_prog_load(vm, type, entry, sizeof(entry) / sizeof(entry[0]), "entry");
+	t->body = bpfvm_prog_load(vm, type, body, sizeof(body) / sizeof(body[0]), "body");
+	if (t->entry < 0 || t->body < 0)
+		return -1;
+	uint32_t k = 1, v = (uint32_t)t->body;
+	return UPD(vm, t->progs, &k, &v, 0) ? -1 : 0;
+}
+
+/* Empties the slot: body -> prog array -> body is a cycle that only the slot's deletion breaks (Linux
+ * breaks it when the last user reference to the array goes). */
+static void unload_tc_progs(struct bpfvm *vm, const struct tc_progs *t)
+{
+	uint32_t k = 1;
+	DEL(vm, t->progs, &k);
+	bpfvm_free(vm);
+}
+
+static uint64_t tc_counter(struct bpfvm *vm, const struct tc_progs *t)
+{
+	uint32_t k = 0;
+	uint64_t v = 0;
+	return LKP(vm, t->counter, &k, &v) ? UINT64_MAX : v;
+}
+
+/* One PROG_TEST_RUN as the type takes it: packet types and UNSPEC get data_in and `repeat`, the others
+ * (no repeat in Linux) a ctx of u64 args. */
+static long tc_test_run(struct bpfvm *vm, uint32_t type, int fd, uint32_t repeat, uint32_t *retval)
+{
+	uint8_t pkt[64] = { 0 };
+	uint64_t args[4] = { 0 };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.repeat = repeat;
+	if (type == BPF_PROG_TYPE_RAW_TRACEPOINT || type == BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE ||
+	    type == BPF_PROG_TYPE_SYSCALL || type == BPFVM_PROG_TYPE_HOOK) {
+		a.test.ctx_in = (uintptr_t)args;
+		a.test.ctx_size_in = sizeof(args);
+	} else {
+		a.test.data_in = (uintptr_t)pkt;
+		a.test.data_size_in = sizeof(pkt);
+	}
+	long r = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+	*retval = a.test.retval;
+	return r;
+}
+
+TEST(budget_and_tail_calls_are_per_repetition_for_every_type)
+{
+	static const struct {
+		uint32_t type;
+		bool repeat; /* PROG_TEST_RUN takes repeat (Linux refuses it for raw_tp and syscall) */
+	} types[] = {
+		{ BPF_PROG_TYPE_UNSPEC, true },
+		{ BPF_PROG_TYPE_XDP, true },
+		{ BPF_PROG_TYPE_SCHED_CLS, true },
+		{ BPF_PROG_TYPE_SCHED_ACT, true },
+		{ BPF_PROG_TYPE_SOCKET_FILTER, true },
+		{ BPF_PROG_TYPE_RAW_TRACEPOINT, false },
+		{ BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE, false },
+		{ BPF_PROG_TYPE_SYSCALL, false },
+		{ BPFVM_PROG_TYPE_HOOK, false },
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		uint32_t type = types[i].type;
+		struct bpfvm *vm = bpfvm_new(NULL);
+		struct tc_progs t;
+		uint32_t retval = 0;
+		long err = 0;
+		if (load_tc_progs(vm, type, &t)) {
+			printf("  type %u: cannot load: %s\n", type, bpfvm_errmsg(vm));
+			CHECK(0);
+			bpfvm_free(vm);
+			continue;
+		}
+		bpfvm_set_insn_limit(vm, 100);
+		if (types[i].repeat) {
+			err = tc_test_run(vm, type, t.entry, 1000, &retval);
+		} else {
+			for (int n = 0; n < 1000 && !err; n++)
+				err = tc_test_run(vm, type, t.entry, 0, &retval);
+		}
+		if (err || retval != 1 || tc_counter(vm, &t) != 33 * 1000)
+			printf("  type %u: err %ld (%s) retval %u counter %" PRIu64 "\n", type, err, bpfvm_errmsg(vm),
+			       retval, tc_counter(vm, &t));
+		CHECK_EQ_U64(err, 0);
+		CHECK_EQ_U64(retval, 1);
+		CHECK_EQ_U64(tc_counter(vm, &t), 33 * 1000);
+		/* and the limit does bind: one run needs more than 40 units */
+		bpfvm_set_insn_limit(vm, 40);
+		CHECK_EQ_U64(tc_test_run(vm, type, t.entry, 0, &retval), (uint64_t)(int64_t)-ELOOP);
+		unload_tc_progs(vm, &t);
+	}
+}
+
+/* bpfvm_prog_run() (the CLI's and the conformance plugin's raw runs) goes through the same entry. */
+TEST(prog_run_budget_and_tail_calls_are_per_run)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	struct tc_progs t;
+	CHECK(load_tc_progs(vm, BPF_PROG_TYPE_UNSPEC, &t) == 0);
+	bpfvm_set_insn_limit(vm, 100);
+	uint8_t mem[16] = { 0 };
+	for (int n = 0; n < 1000; n++) {
+		uint64_t r0 = 0;
+		if (bpfvm_prog_run(vm, t.entry, BPFVM_ENGINE_INTERP, mem, sizeof(mem), &r0) || r0 != 1) {
+			printf("  run %d: %s\n", n, bpfvm_errmsg(vm));
+			CHECK(0);
+			break;
+		}
+	}
+	CHECK_EQ_U64(tc_counter(vm, &t), 33 * 1000);
+	unload_tc_progs(vm, &t);
+}
+
 int main(void)
 {
 	RUN(short_run_not_starved_by_long_repeat);
 	RUN(instruction_budget_is_per_repetition);
+	RUN(budget_and_tail_calls_are_per_repetition_for_every_type);
+	RUN(prog_run_budget_and_tail_calls_are_per_run);
 	return test_done();
 }
