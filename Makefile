@@ -1,4 +1,4 @@
-# bpfvm -- one non-recursive Makefile.  Targets: all test asan tsan valgrind demo bench fuzz install uninstall
+# bpfvm -- one non-recursive Makefile.  Targets: all test check-layers asan tsan valgrind demo bench fuzz install uninstall
 # clean.
 # Source files are found by wildcard: a new file in src/<part>/ needs no edit here.
 
@@ -42,7 +42,7 @@ FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 
 .PHONY: install uninstall
-.PHONY: all deps test check asan asan-build tsan tsan-build valgrind demo bench fuzz fuzz-build clean examples
+.PHONY: all deps test check check-layers asan asan-build tsan tsan-build valgrind demo bench fuzz fuzz-build clean examples
 all: $(BUILD)/bpfvm $(BUILD)/libbpfvm.a $(BUILD)/libbpfvm.so $(BUILD)/$(SONAME) examples
 
 deps:
@@ -102,7 +102,11 @@ $(BUILD)/examples/hook_example $(BUILD)/examples/embed: $(BUILD)/examples/%: exa
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 
-test: deps all $(TEST_BINS) $(FUZZ_REPLAY)
+# Includes between folders follow the matrix in src/README.md (scripts/check-layers.sh).
+check-layers:
+	@scripts/check-layers.sh
+
+test: check-layers deps all $(TEST_BINS) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory asan-build
 	@$(MAKE) --no-print-directory tsan-build
 	@$(TSAN_ENV) tests/run_all.sh $(BUILD) build-asan build-tsan
