@@ -635,9 +635,10 @@ struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint6
 /* The engine entry's view of the instance (src/vm/exec.c). */
 static void sys_fault_report(struct vm_run *run)
 {
-	char what[96];
+	char *what = vm_fault_msg(run);
 	sys_err(run->vm, run->err, "prog '%s': insn %zu: %s", vm_fault_prog(run)->name, run->fault_pc,
-		vm_fault_text(run, what, sizeof(what)));
+		what ? what : run->fault_what ? run->fault_what : "fault");
+	free(what);
 }
 
 static const struct vm_services sys_vm_services = {

@@ -273,15 +273,18 @@ static void on_value_free(void *ctx, struct map *m, void *timer)
 
 static void report_fault(struct bpfvm *vm, const struct vm_run *run)
 {
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "bpf_timer callback of prog '%s': insn %zu: %s addr=0x%lx size=%u (%d)\n",
-			 vm_fault_prog(run)->name, run->fault_pc, run->fault_what ? run->fault_what : "fault",
-			 (unsigned long)run->fault_addr, run->fault_size, run->err);
-	size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	char *what = vm_fault_msg(run), *msg = NULL;
+	int n = asprintf(&msg, "bpf_timer callback of prog '%s': insn %zu: %s (%d)\n", vm_fault_prog(run)->name,
+			 run->fault_pc, what ? what : run->fault_what ? run->fault_what : "fault", run->err);
+	free(what);
+	if (n < 0)
+		return; /* out of memory: the fault goes unreported, as any print would */
+	size_t len = (size_t)n;
 	if (vm->print)
 		vm->print(vm->print_ctx, msg, len);
 	else
 		fwrite(msg, 1, len, stderr);
+	free(msg);
 }
 
 /* bpf_timer_cb(): callback_fn(map, key, value), its return value ignored (the verifier makes it 0). */

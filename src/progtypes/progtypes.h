@@ -19,7 +19,7 @@
  *       are always denied (Linux: atomic_ptr_type_ok()).  Helpers that take the ctx as an argument
  *       (skb_load_bytes...) use the run's pt_pkt, not the ctx memory, and are unaffected; a ctx pointer
  *       given as a helper's memory argument is checked by the same rules (and so refused).
- *    Host hooks (hook.c) use both mechanisms with their field table instead of pt_ctx_access().
+ *    Host hooks (hooks/host.c) use both mechanisms with their field table instead of pt_ctx_access().
  *  - The ctx is a scratch copy; after the run only the fields the type may write are copied back (which
  *    the run-time check now makes the only fields a program can have written).  The packet
  *    [data_meta, data_end) is a region writable for XDP/tc and absent (LD_ABS/LD_IND and skb_load_bytes

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vm.h"
@@ -97,16 +98,35 @@ void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what)
 	run->fault_leak = true;
 }
 
+/* One wording for every report: a pointer leak names the register, a ctx access the offset, a memory
+ * access its address and size; a fault that records neither (budget, bad map argument, a helper's
+ * refusal) is its text alone, not "addr=0x0 size=0". */
+static int fault_fmt(const struct vm_run *run, char *buf, size_t len)
+{
+	const char *what = run->fault_what ? run->fault_what : "fault";
+
+	if (run->fault_leak)
+		return snprintf(buf, len, "R%u %s (untrusted mode)", run->fault_size, what);
+	if (run->fault_what == ctx_denied)
+		return snprintf(buf, len, "%s off=%lu size=%u", ctx_denied, (unsigned long)run->fault_addr, run->fault_size);
+	if (!run->fault_addr && !run->fault_size)
+		return snprintf(buf, len, "%s", what);
+	return snprintf(buf, len, "%s addr=0x%lx size=%u", what, (unsigned long)run->fault_addr, run->fault_size);
+}
+
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len)
 {
-	if (run->fault_leak)
-		snprintf(buf, len, "R%u %s (untrusted mode)", run->fault_size, run->fault_what);
-	else if (run->fault_what == ctx_denied)
-		snprintf(buf, len, "%s off=%lu size=%u", ctx_denied, (unsigned long)run->fault_addr, run->fault_size);
-	else
-		snprintf(buf, len, "%s addr=0x%lx size=%u", run->fault_what ? run->fault_what : "fault",
-			 (unsigned long)run->fault_addr, run->fault_size);
+	fault_fmt(run, buf, len);
 	return buf;
+}
+
+char *vm_fault_msg(const struct vm_run *run)
+{
+	int n = fault_fmt(run, NULL, 0);
+	char *m = n < 0 ? NULL : malloc((size_t)n + 1);
+	if (m)
+		fault_fmt(run, m, (size_t)n + 1);
+	return m;
 }
 
 static bool in_ctx(const struct vm_run *run, uintptr_t addr)

@@ -213,6 +213,8 @@ void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what);
 /* The recorded fault as the log shows it after "insn N: ": "invalid memory read addr=0x10 size=4", or
  * for a denied ctx access (-EACCES) Linux's verifier wording "invalid bpf_context access off=0 size=4". */
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len);
+/* The same text in a string of its own size (free() it); NULL when out of memory. */
+char *vm_fault_msg(const struct vm_run *run);
 
 /* Starts a program invocation afresh (vm_exec() calls it before each run): the instruction budget, the
  * tail-call count, the frame pointer and the fault record.  The may_goto budget needs nothing here: it

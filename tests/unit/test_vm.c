@@ -251,6 +251,8 @@ TEST(insn_limit)
 	run_prog(vm, p, N(p), NULL, 0, &err);
 	CHECK(err == -ELOOP);
 	CHECK(strstr(bpfvm_errmsg(vm), "instruction budget exhausted") != NULL);
+	/* a fault that is no memory access says so without a made-up address */
+	CHECK(strstr(bpfvm_errmsg(vm), "addr=") == NULL);
 	bpfvm_free(vm);
 }
 

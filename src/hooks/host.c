@@ -1,4 +1,4 @@
-/* hook.c -- host-defined hooks (include/bpfvm.h "host hooks"): an embedder declares a context struct
+/* host.c -- host-defined hooks (include/bpfvm.h "host hooks"): an embedder declares a context struct
  * (fields with offsets, sizes, read/write permission) and the helpers it allows, attaches programs of
  * type BPFVM_PROG_TYPE_HOOK and runs them from its own code.
  *
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progtypes.h"
+#include "../progtypes/progtypes.h"
 #include "../sys.h"
 
 #define HOOK_MAX_PROGS 64u
