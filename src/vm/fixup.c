@@ -9,8 +9,6 @@
 #include "../progtypes/progtypes.h"
 #include "../sys.h"
 
-#define BPF_FUNC_TAIL_CALL 12
-
 static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_t cnt, uint32_t id)
 {
 	for (size_t i = 0; i < cnt; i++)
@@ -42,7 +40,7 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 		out->k = (uintptr_t)host->fn;
 		return 0;
 	}
-	if (id == BPF_FUNC_TAIL_CALL) {
+	if (id == BPF_FUNC_tail_call) { /* the uapi id; the engines run it as insn.def's TAIL_CALL */
 		if (!pt_helper_allowed(prog->type, id)) {
 			diag_printf(log, "insn %zu: program of this type cannot use helper bpf_tail_call#12 (program type %u)", pc,
 				    prog->type);
