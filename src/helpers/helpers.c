@@ -8,7 +8,7 @@
 #include <sys/prctl.h>
 
 #include "helpers.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 static const struct hlp_proto table[] = {
 #define HELPER(id_, name_, ret_, a1_, a2_, a3_, a4_, a5_) \

@@ -9,7 +9,7 @@
 
 #include "helpers.h"
 #include "../maps/maps.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper)
 {

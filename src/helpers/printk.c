@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 #define MAX_ARGS_SNPRINTF 12
 

@@ -25,7 +25,7 @@
 
 #include "helpers.h"
 #include "../maps/maps.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 #define NO_HEAP SIZE_MAX
 #define MAX_CLOCKS 16                /* Linux: clock ids in flags are below this */

@@ -15,7 +15,7 @@
 
 #include "helpers.h"
 #include "../maps/maps.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 /* Linux's default vm.mmap_min_addr: nothing the host maps lies below it, so smaller values (nearly
  * every scalar a program returns or stores) are answered without looking at any table. */

@@ -9,7 +9,7 @@
 #include <linux/bpf.h>
 
 #include "progtypes.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 enum pt_family { PTF_NONE, PTF_PLAIN, PTF_XDP, PTF_SKFILT, PTF_TC, PTF_SKB, PTF_TRACE, PTF_SYSCALL, PTF_OTHER };
 

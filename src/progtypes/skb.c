@@ -12,7 +12,7 @@
 #include <linux/pkt_cls.h>
 
 #include "progtypes.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 #define SKB_OFF(f) offsetof(struct __sk_buff, f)
 #define SKB_END(f) (offsetof(struct __sk_buff, f) + sizeof(((struct __sk_buff *)0)->f))

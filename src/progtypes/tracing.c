@@ -10,7 +10,7 @@
 #include <linux/bpf_perf_event.h>
 
 #include "progtypes.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 #define PT_REGS_SIZE      168u  /* struct pt_regs on x86-64 */
 #define TRACE_RECORD_MAX  2048u /* PERF_MAX_TRACE_SIZE */

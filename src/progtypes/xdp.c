@@ -7,7 +7,7 @@
 #include <linux/bpf.h>
 
 #include "progtypes.h"
-#include "../sys.h"
+#include "../core/core.h"
 
 _Static_assert(offsetof(struct xdp_md, data) == 0, "kernel UAPI ctx layout");
 _Static_assert(offsetof(struct xdp_md, egress_ifindex) == 20 && sizeof(struct xdp_md) == 24,

@@ -1,0 +1,161 @@
+/* core.h -- the instance below the bpf() command layer: struct bpfvm, its object table (handles ->
+ * maps and programs, ids, references), execution slots, per-thread error logs, and the references a
+ * run holds.  Helpers and program types reach shared objects through this and nothing above it.
+ * Implemented in sys.c for now (the functions keep their sys_ prefix until they move here). */
+#ifndef BPFVM_CORE_H
+#define BPFVM_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <bpfvm.h>
+
+#include "../util/util.h"
+
+struct vm_prog;
+struct map;
+struct hlp_timers;
+
+enum sys_kind {
+	SYS_NONE = 0,
+	SYS_PROG,
+	SYS_MAP,
+};
+
+/* A reference-counted object.  Each handle holds one reference; so does every program that uses a map
+ * and every prog array slot that holds a program.
+ * Handles and ids are looked up without the instance lock: a reader takes a reference only if the count
+ * is not zero, then checks that the table entry still names the object.  That needs the memory to stay
+ * a sys_obj after the last reference goes, so dead objects go to the instance's free list (type-stable,
+ * as the kernel's SLAB_TYPESAFE_BY_RCU) and are only freed with the instance. */
+struct sys_obj {
+	enum sys_kind kind;
+	atomic_int refcnt;
+	uint32_t id;                 /* global id within the instance (MAP_GET_FD_BY_ID ...) */
+	union {
+		struct vm_prog *prog;
+		struct map *map;
+		void *ptr;
+	};
+	struct sys_obj *free_next;   /* on the instance's free list (vm->lock) */
+};
+
+/* A table of object pointers (fds or ids) that readers use without a lock.  Writers hold vm->lock; a
+ * table that grows is replaced by a copy and the old one kept (chained by `retired`) until the instance
+ * goes, because a reader may still be looking at it. */
+struct sys_tab {
+	size_t cap;
+	struct sys_tab *retired;
+	struct sys_obj *_Atomic ent[];
+};
+
+/* One execution slot ("CPU"), on its own cache line: the thread holding it writes `prandom` on every
+ * bpf_get_prandom_u32() and `busy` twice per run. */
+struct sys_slot {
+	_Alignas(64) atomic_uint busy;
+	uint64_t prandom;            /* xorshift state */
+};
+
+/* The error log of one thread on one instance (bpfvm_errmsg() is per thread, as errno is).  Only
+ * `thread` writes or reads `d`; `thread` and `next` never change once the entry is published.  Entries
+ * live until bpfvm_free(): a thread that exits leaves its entry to the next thread given the same
+ * pthread_t (glibc reuses them with thread stacks), so the set stays about as large as the most threads
+ * that ever failed at once.  Each is on its own cache line, so clearing one never bounces another's. */
+struct sys_log {
+	_Alignas(64) struct diag d;
+	pthread_t thread;
+	struct sys_log *next;        /* same bucket of bpfvm.logs */
+};
+#define SYS_LOG_BUCKETS 64
+
+struct bpfvm {
+	size_t log_max;              /* each thread's log cap (bpfvm_opts.log_max) */
+	unsigned int nr_cpus;
+	char pin_root[4096];
+	bool allow_foreign_pins;     /* bpfvm_opts.allow_foreign_pins */
+	uint64_t map_mem_max;        /* bpfvm_opts.map_mem_max (0 there: MAP_MEM_MAX_DEFAULT) */
+	uint64_t map_mem_used;       /* __atomic: bytes of this instance's maps (maps/map.c charges them) */
+	bpfvm_print_fn print;
+	void *print_ctx;
+	struct bpfvm_kfunc *kfuncs;  /* owned copy */
+	size_t kfunc_cnt;
+	struct bpfvm_kfunc *helpers; /* embedder helpers overriding Linux ids; owned copy */
+	size_t helper_cnt;
+	uint64_t insn_limit;         /* budget units per run (see vm_budget_reset()); UINT64_MAX: none */
+	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
+	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
+	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
+
+	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
+	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */
+	struct sys_tab *_Atomic ids; /* id - 1 -> object (weak: cleared when the object dies) */
+	uint32_t next_id;
+	struct sys_obj *free_objs;   /* dead objects for reuse (see struct sys_obj) */
+
+	struct sys_slot *slots;      /* nr_cpus execution slots */
+	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
+	atomic_ullong pt_sk_cookie;  /* progtypes: last socket cookie given out (sock_gen_cookie()) */
+	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
+
+	/* Per-thread error logs, chained by hash of pthread_self().  A thread pushes its own entry (CAS on
+	 * the head, no lock) on its first failure; readers walk a chain without a lock.  Read on every
+	 * call and written only when a thread fails for the first time, so on lines of their own. */
+	_Alignas(64) struct sys_log *_Atomic logs[SYS_LOG_BUCKETS];
+};
+
+/* Installs a new object with one reference held by the returned handle.  Returns the fd or -ENOMEM /
+ * -EMFILE.  On failure the caller still owns obj->ptr. */
+int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr);
+/* Takes a reference on the object behind fd if it has the kind; NULL when not (errno-style via *err). */
+struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err);
+struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind);
+void sys_obj_hold(struct sys_obj *o);
+void sys_put(struct bpfvm *vm, struct sys_obj *o);
+
+/* Execution slots ("CPUs"): a running thread holds one.  sys_slot_get() never fails; when all slots are
+ * busy it waits.  sys_slot_get_near() tries `hint` first (the slot a thread held last), so threads that
+ * run repeatedly keep to their own slot's cache line. */
+unsigned int sys_slot_get(struct bpfvm *vm);
+unsigned int sys_slot_get_near(struct bpfvm *vm, unsigned int hint);
+void sys_slot_put(struct bpfvm *vm, unsigned int slot);
+
+uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot);
+
+/* Whether bytes [from, to) of p are all zero: the attr tail checks run on every command, so not a byte
+ * loop (memcmp of the range against itself shifted by one). */
+static inline bool sys_bytes_zero(const void *p, size_t from, size_t to)
+{
+	const uint8_t *b = p;
+	return from >= to || (!b[from] && !memcmp(b + from, b + from + 1, to - from - 1));
+}
+
+/* Error reporting to the calling thread's log on the instance.  sys_log_reset() starts each public call
+ * (it writes nothing when the thread's log is already empty, and takes no lock); sys_err() appends a
+ * line and returns err.  sys_log() is the thread's log for parts that write one themselves (map_create,
+ * the assembler); it is created on first use and is NULL only when that allocation failed, which the
+ * diag_*() functions accept (the message is lost, the error code is not). */
+void sys_log_reset(struct bpfvm *vm);
+int sys_err(struct bpfvm *vm, int err, const char *fmt, ...) PRINTF_FMT(3, 4);
+struct diag *sys_log(struct bpfvm *vm);
+
+/* The references a run holds (struct vm_run_refs) and the memory they give it. */
+struct vm_run;
+/* Gives the run the reference o the caller took (struct vm_run_refs): kept until sys_run_put(), or
+ * dropped at once when the run already holds o.  -ENOMEM (reference dropped) when the list cannot grow. */
+int sys_run_hold(struct vm_run *run, struct sys_obj *o);
+/* The end of a run: drops every reference sys_run_hold() gave it.  After the fault report, which names
+ * vm_fault_prog() (a program only the run may still hold). */
+void sys_run_put(struct vm_run *run);
+/* Is m an inner map the run obtained (and so holds)? */
+bool sys_run_has_map(const struct vm_run *run, const struct map *m);
+/* The inner map the run holds whose values hold [addr, addr + len), or NULL. */
+struct map *sys_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len);
+/* Memory outside the program's own maps (vm_prog.map_regions) a run may touch: values of the inner
+ * maps it obtained, which it holds until it ends.  Any other map of the instance is not the program's. */
+bool sys_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
+
+
+#endif
