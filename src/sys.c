@@ -705,11 +705,12 @@ static int attr_tail_zero(const union bpf_attr *attr, unsigned int size, size_t 
 	return sys_bytes_zero(attr, used, size) ? 0 : -E2BIG;
 }
 
+/* Returns the map's index in p->used_maps (>= 0) or -ENOMEM. */
 static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 {
 	for (size_t i = 0; i < p->used_map_cnt; i++)
 		if (p->used_map_ids[i] == mo->id)
-			return 0;
+			return (int)i;
 	uint32_t *ids = realloc(p->used_map_ids, (p->used_map_cnt + 1) * sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
@@ -731,7 +732,7 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 								   !map_prog_readable(mo->map) };
 	p->used_map_ids[p->used_map_cnt++] = mo->id;
 	sys_obj_hold(mo); /* the program's reference */
-	return 0;
+	return (int)p->used_map_cnt - 1;
 }
 
 /* Copies user memory that may not be mapped (copy_from_user()): process_vm_readv on ourselves fails with
@@ -798,8 +799,11 @@ static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_
 		}
 		err = add_used_map(p, mo);
 		sys_put(vm, mo);
-		if (err)
+		if (err < 0)
 			return err;
+		p->aux[pc].map_idx = (uint32_t)err;
+		if (src == ISA_PSEUDO_MAP_VALUE || src == ISA_PSEUDO_MAP_IDX_VALUE)
+			p->aux[pc].value_off = (uint32_t)p->orig[pc + 1].imm;
 		in->imm = (int32_t)(uint32_t)val;
 		p->orig[pc + 1].imm = (int32_t)(uint32_t)(val >> 32);
 		pc++;
@@ -877,6 +881,8 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 			 !strcmp(lic, "Dual MIT/GPL") || !strcmp(lic, "Dual MPL/GPL") || !strcmp(lic, "GPL and additional rights");
 	}
 	err = isa_validate(p->orig, p->cnt, &log);
+	if (!err)
+		err = vm_prog_aux_init(p);
 	if (!err)
 		err = resolve_ldimm64(vm, p, attr, &log);
 	if (!err && vm->verify)

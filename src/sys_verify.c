@@ -35,28 +35,16 @@ static void describe(struct vf_map *d, struct vf_map *inner, struct map *m)
 	}
 }
 
-/* The used map an lddw value points into: the map itself (PSEUDO_MAP_FD/IDX) or one of its values. */
+/* The used map an lddw refers to (PSEUDO_MAP_FD/IDX: the map, *_VALUE: one of its values at *off), as
+ * relocation recorded it in the program's aux data. */
 static int find_map(struct vctx_env *e, size_t pc, int32_t *off)
 {
-	const struct bpf_insn *in = &e->p->orig[pc];
-	uintptr_t v = (uint32_t)in->imm | (uint64_t)(uint32_t)in[1].imm << 32;
-	for (size_t i = 0; i < e->p->used_map_cnt; i++) {
-		struct map *m = e->p->used_maps[i];
-		if (in->src_reg == ISA_PSEUDO_MAP_FD || in->src_reg == ISA_PSEUDO_MAP_IDX) {
-			if ((uintptr_t)m == v)
-				return (int)i;
-			continue;
-		}
-		void *lo;
-		size_t len;
-		bool w;
-		map_region(m, &lo, &len, &w);
-		if (v >= (uintptr_t)lo && v < (uintptr_t)lo + len) {
-			*off = (int32_t)(v - (uintptr_t)lo);
-			return (int)i;
-		}
-	}
-	return -1;
+	const struct vm_insn_aux *a = &e->p->aux[pc];
+	if (a->map_idx == VM_AUX_NO_MAP)
+		return -1;
+	if (a->ldimm64_src == ISA_PSEUDO_MAP_VALUE || a->ldimm64_src == ISA_PSEUDO_MAP_IDX_VALUE)
+		*off = (int32_t)a->value_off;
+	return (int)a->map_idx;
 }
 
 static const struct vf_map *map_at(void *arg, size_t pc)

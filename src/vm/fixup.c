@@ -146,12 +146,54 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 	return 0;
 }
 
+int vm_prog_aux_init(struct vm_prog *prog)
+{
+	size_t n = 0;
+
+	prog->aux = calloc(prog->cnt ? prog->cnt : 1, sizeof(*prog->aux));
+	if (!prog->aux)
+		return -ENOMEM;
+	for (size_t pc = 0; pc < prog->cnt; pc++)
+		prog->aux[pc].map_idx = VM_AUX_NO_MAP;
+	if (prog->cnt)
+		prog->aux[0].subprog_start = true;
+	for (size_t pc = 0; pc < prog->cnt; pc++) {
+		const struct bpf_insn *in = &prog->orig[pc];
+		int id = isa_decode(in);
+		if (id == ISA_LDDW) {
+			prog->aux[pc].ldimm64_src = in->src_reg;
+			if (in->src_reg == ISA_PSEUDO_FUNC) {
+				int64_t t = (int64_t)pc + 1 + in->imm; /* validated: inside the program */
+				if (t >= 0 && (uint64_t)t < prog->cnt)
+					prog->aux[t].subprog_start = true;
+			}
+			pc++;
+		} else if (id == ISA_CALL_LOCAL) {
+			int64_t t = isa_jump_target(in, pc);
+			if (t >= 0 && (uint64_t)t < prog->cnt)
+				prog->aux[t].subprog_start = true;
+		}
+	}
+	for (size_t pc = 0; pc < prog->cnt; pc++)
+		n += prog->aux[pc].subprog_start;
+	prog->subprogs = malloc((n ? n : 1) * sizeof(*prog->subprogs));
+	if (!prog->subprogs)
+		return -ENOMEM;
+	prog->subprog_cnt = 0;
+	for (size_t pc = 0; pc < prog->cnt; pc++)
+		if (prog->aux[pc].subprog_start)
+			prog->subprogs[prog->subprog_cnt++] = (uint32_t)pc;
+	return 0;
+}
+
 void vm_prog_free(struct vm_prog *prog)
 {
 	if (!prog)
 		return;
 	free(prog->insns);
 	free(prog->orig);
+	free(prog->aux);
+	free(prog->subprogs);
 	free(prog->map_regions);
 	free(prog->used_map_ids);
 	free(prog->used_maps);

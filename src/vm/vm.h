@@ -63,11 +63,26 @@ struct vm_region {
 	bool write_only;        /* loads fault (BPF_F_WRONLY_PROG map values); false keeps old initialisers readable */
 };
 
+/* What loading learnt about one instruction, kept on the program for the verifier and the JIT (Linux's
+ * bpf_insn_aux_data), not only patched into the code: for an lddw of a map or of a map value, which of
+ * the program's maps (index into used_maps) and the offset into its value, and the pseudo source the
+ * lddw was loaded with (the address patched in no longer says which it was). */
+#define VM_AUX_NO_MAP UINT32_MAX
+struct vm_insn_aux {
+	uint32_t map_idx;       /* VM_AUX_NO_MAP: the insn refers to no map */
+	uint32_t value_off;     /* PSEUDO_MAP_VALUE / PSEUDO_MAP_IDX_VALUE: offset into the value */
+	uint8_t ldimm64_src;    /* an lddw's src_reg as loaded (ISA_PSEUDO_*); 0 for every other insn */
+	bool subprog_start;     /* the first insn of a subprogram: 0 and every local-call or callback target */
+};
+
 struct vm_prog {
 	struct bpfvm *vm;
 	struct vm_insn *insns;        /* owned; cnt entries (lddw keeps its second slot as LDDW_HI) */
 	size_t cnt;
 	struct bpf_insn *orig;        /* owned copy of what was loaded, after map relocation */
+	struct vm_insn_aux *aux;      /* owned; cnt entries, filled at load (vm_prog_aux_init, relocation) */
+	uint32_t *subprogs;           /* owned; first insn of each subprogram, ascending, subprogs[0] = 0 */
+	size_t subprog_cnt;
 	uint32_t type;                /* BPF_PROG_TYPE_* */
 	uint32_t expected_attach_type;
 	char name[BPF_OBJ_NAME_LEN];
@@ -240,6 +255,11 @@ int vm_exec_repeat(struct vm_run *run, uint32_t repeat, uint64_t *ret);
  * BPF_PSEUDO_FUNC lddw produced.  Returns its r0; on a fault returns 0 with run->err set. */
 uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 			 uint64_t a5);
+
+/* Allocates prog->aux for prog->orig (already validated) and fills what the code itself says: the
+ * subprogram starts (entry, local-call and BPF_PSEUDO_FUNC targets) and prog->subprogs.  Map entries
+ * are filled by the relocation of lddw.  0 or -ENOMEM. */
+int vm_prog_aux_init(struct vm_prog *prog);
 
 void vm_prog_free(struct vm_prog *prog);
 
