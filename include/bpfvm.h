@@ -73,6 +73,9 @@ struct bpfvm_opts {
 					* by OBJ_GET; each counted at its full size); past it MAP_CREATE and
 					* OBJ_GET fail with -ENOMEM, as Linux's memory cgroup limit does.
 					* 0: 1 GiB; UINT64_MAX: no cap */
+	int interp;                    /* non-zero: every run uses the interpreter (PROG_TEST_RUN, packet
+					* runs, hooks, BPFVM_ENGINE_DEFAULT); 0: the JIT where available
+					* (x86-64), else the interpreter */
 };
 
 /* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs
@@ -110,7 +113,8 @@ int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn 
 
 enum bpfvm_engine {
 	BPFVM_ENGINE_INTERP = 0,
-	BPFVM_ENGINE_JIT = 1,
+	BPFVM_ENGINE_JIT = 1,      /* native code (x86-64); -EOPNOTSUPP elsewhere */
+	BPFVM_ENGINE_DEFAULT = 2,  /* the instance's: the JIT where available unless bpfvm_opts.interp */
 };
 
 /* Runs program `prog` once with r1 = mem and r2 = mem_len (for UNSPEC programs), or with mem as the
@@ -119,6 +123,18 @@ enum bpfvm_engine {
  * the log says which insn), -ELOOP (instruction budget exhausted), -EOPNOTSUPP (engine unavailable). */
 int bpfvm_prog_run(struct bpfvm *vm, int prog, enum bpfvm_engine engine, void *mem, size_t mem_len,
 		   uint64_t *ret);
+
+/* What the JIT made of program `prog` (bpftool prog dump jited): valid while `prog` stays open. */
+struct bpfvm_jited {
+	const uint8_t *code;          /* native code (x86-64): prologue, one block per insn, slow paths, exits */
+	size_t len;
+	const uint32_t *insn_off;     /* insn i's block is code[insn_off[i] .. insn_off[i + 1]); insn_cnt + 1
+				       * entries, the last the end of the blocks (an lddw's second slot has none) */
+	const struct bpf_insn *insns; /* the program as loaded (maps relocated) */
+	size_t insn_cnt;
+};
+/* Fills *out.  Returns 0, -EBADF (no such program) or -EOPNOTSUPP (no native code on this host). */
+int bpfvm_prog_jited(struct bpfvm *vm, int prog, struct bpfvm_jited *out);
 
 /* Instruction budget of every run (each program invocation: a bpfvm_prog_run(), one packet, one
  * BPF_PROG_TEST_RUN repetition, one bpf_timer callback), so that every run ends: there is no verifier

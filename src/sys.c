@@ -15,10 +15,13 @@
 #include "maps/maps.h"
 #include "progtypes/progtypes.h"
 #include "vm/vm.h"
+#include "jit/jit.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the engines assume a little-endian host");
 
 #define FD_MAX 65536
+/* Whether instances run native code unless bpfvm_opts.interp says otherwise. */
+#define SYS_JIT_DEFAULT 1
 #define LOG_MAX_DEFAULT (1u << 20)
 /* A fixed 1 GiB rather than a share of RAM: the same program gets the same answer on every machine,
  * and it is far above what typical maps (a few MiB) take while stopping a runaway max_entries. */
@@ -92,6 +95,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->verify = o.verify == BPFVM_VERIFY_ON;
 	vm->allow_foreign_pins = o.allow_foreign_pins != 0;
 	vm->map_mem_max = o.map_mem_max ? o.map_mem_max : MAP_MEM_MAX_DEFAULT;
+	vm->jit = !o.interp && jit_available() && SYS_JIT_DEFAULT;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
 	vm->insn_limit = o.insn_limit ? o.insn_limit : BPFVM_INSN_LIMIT_DEFAULT;
@@ -641,20 +645,31 @@ static void sys_fault_report(struct vm_run *run)
 	free(what);
 }
 
+/* Two tables: runs of an instance with the JIT (the default on x86-64) and of one that asked for the
+ * interpreter (bpfvm_opts.interp); bpfvm_prog_run() may pick either for one run. */
 static const struct vm_services sys_vm_services = {
 	.slot_get_near = sys_slot_get_near,
 	.slot_put = sys_slot_put,
 	.fault_report = sys_fault_report,
 	.run_put = sys_run_put,
-	.native = NULL, /* no JIT in this build */
+	.native = jit_run,
 };
 
-static int run_plain(struct vm_prog *prog, void *mem, size_t len, uint64_t *ret)
+static const struct vm_services sys_vm_services_interp = {
+	.slot_get_near = sys_slot_get_near,
+	.slot_put = sys_slot_put,
+	.fault_report = sys_fault_report,
+	.run_put = sys_run_put,
+	.native = NULL,
+};
+
+static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint64_t *ret)
 {
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 	struct vm_run run;
 
 	vm_run_init(&run, prog, stack);
+	run.svc = jit ? &sys_vm_services : &sys_vm_services_interp;
 	if (mem && len)
 		vm_run_add_region(&run, mem, len, true);
 	run.ctx = mem;
@@ -671,16 +686,42 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 	uint64_t r0;
 
 	sys_log_reset(vm);
-	if (engine != BPFVM_ENGINE_INTERP)
-		return sys_err(vm, -EOPNOTSUPP, "the JIT engine is not available in this build");
+	if (engine == BPFVM_ENGINE_DEFAULT)
+		engine = vm->jit ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
+	if (engine != BPFVM_ENGINE_INTERP && engine != BPFVM_ENGINE_JIT)
+		return sys_err(vm, -EINVAL, "engine %d: not an engine", (int)engine);
 	o = sys_get(vm, fd, SYS_PROG, &err);
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", fd);
-	err = run_plain(o->prog, mem, mem_len, &r0);
+	if (engine == BPFVM_ENGINE_JIT && !o->prog->jit_fn) {
+		sys_put(vm, o);
+		return sys_err(vm, -EOPNOTSUPP, "fd %d: no native code (the JIT is not available on this host)", fd);
+	}
+	err = run_plain(o->prog, engine == BPFVM_ENGINE_JIT, mem, mem_len, &r0);
 	sys_put(vm, o);
 	if (!err)
 		*ret = r0;
 	return err;
+}
+
+int bpfvm_prog_jited(struct bpfvm *vm, int fd, struct bpfvm_jited *out)
+{
+	struct sys_obj *o;
+	int err = 0;
+
+	sys_log_reset(vm);
+	o = sys_get(vm, fd, SYS_PROG, &err);
+	if (!o)
+		return sys_err(vm, err, "fd %d: not a program", fd);
+	const struct jit_image *img = o->prog->jit_fn;
+	if (img) {
+		/* the fd holds the program: its code outlives this reference */
+		*out = (struct bpfvm_jited){ img->code, img->len, img->off, o->prog->orig, o->prog->cnt };
+	}
+	sys_put(vm, o);
+	if (!img)
+		return sys_err(vm, -EOPNOTSUPP, "fd %d: no native code (the JIT is not available on this host)", fd);
+	return 0;
 }
 
 /* ---- program commands --------------------------------------------------------------------- */
@@ -688,6 +729,7 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 static void prog_release(struct bpfvm *vm, struct vm_prog *p)
 {
 	hlp_timer_prog_release(vm, p); /* before its code goes */
+	jit_free(p);
 	for (size_t i = 0; i < p->used_map_cnt; i++) {
 		struct sys_obj *mo = sys_get_by_id(vm, p->used_map_ids[i], SYS_MAP);
 		if (mo) {
@@ -864,7 +906,7 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		goto out;
 	}
 	p->vm = vm;
-	p->svc = &sys_vm_services;
+	p->svc = vm->jit ? &sys_vm_services : &sys_vm_services_interp;
 	p->type = attr->prog_type;
 	p->expected_attach_type = attr->expected_attach_type;
 	snprintf(p->name, sizeof(p->name), "%s", attr->prog_name);
@@ -889,6 +931,10 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		err = sys_verify_prog(vm, p, attr->log_level, &log);
 	if (!err)
 		err = vm_fixup(p, &log);
+	/* Native code for every program where a JIT exists, whatever the instance's default engine, so
+	 * that bpfvm_prog_run() can pick either and a tail call from native code always finds some. */
+	if (!err && jit_available())
+		err = jit_compile(p, &log);
 	if (err)
 		goto out;
 	err = sys_install(vm, SYS_PROG, p);

@@ -139,7 +139,7 @@ int bpfvm_seccomp_run(struct bpfvm *vm, int prog_fd, const struct seccomp_data *
 		return sys_err(vm, -EINVAL, "no struct seccomp_data");
 	}
 	memcpy(&copy, sd, sizeof(copy)); /* the program gets its own: it may not change the caller's */
-	err = bpfvm_prog_run(vm, prog_fd, BPFVM_ENGINE_INTERP, &copy, sizeof(copy), &r0);
+	err = bpfvm_prog_run(vm, prog_fd, BPFVM_ENGINE_DEFAULT, &copy, sizeof(copy), &r0);
 	if (!err)
 		*ret = (uint32_t)r0;
 	return err;

@@ -33,7 +33,7 @@ static void one_line(const char *msg)
 
 int cmd_conformance_plugin(int argc, char **argv)
 {
-	enum bpfvm_engine engine = BPFVM_ENGINE_INTERP;
+	enum bpfvm_engine engine = BPFVM_ENGINE_DEFAULT;
 	const char *mem_hex = NULL;
 	static const struct bpfvm_kfunc helpers[] = { { 5, "unwind", identity_helper } };
 	struct bpfvm_opts opts = { .sz = sizeof(opts), .helpers = helpers, .helper_cnt = 1 };
@@ -41,18 +41,19 @@ int cmd_conformance_plugin(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--interp"))
 			engine = BPFVM_ENGINE_INTERP;
-		else if (!strcmp(argv[i], "--jit")) /* kept for bpf_conformance's scripts; not advertised until a JIT exists */
+		else if (!strcmp(argv[i], "--jit"))
 			engine = BPFVM_ENGINE_JIT;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: bpfvm conformance-plugin [MEM_HEX] [--interp]\n"
-			       "  reads a program as hex on stdin, runs it with r1 = MEM, r2 = its length, prints r0\n");
+			printf("usage: bpfvm conformance-plugin [MEM_HEX] [--interp | --jit]\n"
+			       "  reads a program as hex on stdin, runs it with r1 = MEM, r2 = its length, prints r0\n"
+			       "  (default engine: the JIT where available)\n");
 			return 0;
 		}
 		else if (!mem_hex)
 			mem_hex = argv[i];
 		else {
 			fprintf(stderr, "bpfvm conformance-plugin: unexpected argument '%s'\n"
-					"usage: bpfvm conformance-plugin [MEM_HEX] [--interp]\n", argv[i]);
+					"usage: bpfvm conformance-plugin [MEM_HEX] [--interp | --jit]\n", argv[i]);
 			return 2;
 		}
 	}

@@ -4,6 +4,9 @@
  *    llvm-objdump's --mcpu=vN, --no-print-imm-hex and --no-show-raw-insn are understood; --no-relocs
  *    leaves the relocation lines out (plain -d).
  *  - a .s file (assembled first) or raw instructions (.bin): one numbered line per instruction.
+ *  - --jited: the native code the JIT makes of each program (of the object, or of the .s/.bin file),
+ *    interleaved with the instruction each part came from, as `bpftool prog dump jited` prints it: the
+ *    x86 instructions by `objdump -D -b binary -mi386:x86-64` where it is installed, else as bytes.
  * Input that is not understood is an error: a malformed or non-BPF ELF file, a raw file that is not whole
  * instructions, and any instruction printed as "<unknown>" (the listing is printed, the exit status is 1). */
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "util.h"
@@ -18,7 +22,8 @@
 #define USAGE_DISASM                                                                                          \
 	"usage: bpfvm disasm FILE.o [--prog NAME] [--mcpu=v1|v2|v3|v4] [--no-print-imm-hex] [--no-show-raw-insn]\n" \
 	"                          [--no-relocs]\n"                                                                 \
-	"       bpfvm disasm FILE.bin|FILE.s"
+	"       bpfvm disasm FILE.bin|FILE.s\n"                                                                  \
+	"       bpfvm disasm --jited FILE.o|FILE.bin|FILE.s [--prog NAME]"
 
 static void help(void)
 {
@@ -28,7 +33,9 @@ static void help(void)
 	       "  relocations and CO-RE relocations; --prog NAME only that function; --mcpu, --no-print-imm-hex\n"
 	       "  and --no-show-raw-insn as llvm-objdump's; --no-relocs as llvm-objdump -d.  A .s/.asm file is\n"
 	       "  assembled first, anything else is raw instructions: one numbered line each.  Input that is not\n"
-	       "  understood (a malformed or non-BPF ELF file, bytes that are no instruction) is an error.\n");
+	       "  understood (a malformed or non-BPF ELF file, bytes that are no instruction) is an error.\n"
+	       "  --jited loads the program(s) and prints the x86-64 code the JIT made of each, under the\n"
+	       "  instruction it came from (objdump does the x86 text when installed; bytes otherwise).\n");
 }
 
 /* Lines of `text` that are "<unknown>" instructions. */
@@ -88,6 +95,144 @@ static int disasm_object(struct bpfvm *vm, const char *path, const char *prog, i
 	return text ? print_checked(path, text, v4) : 1;
 }
 
+/* ---- --jited ---- */
+
+/* objdump's text of the code, one line per x86 instruction: "addr\tbytes\ttext", NULL when objdump
+ * cannot be run. */
+static char *objdump_lines(const uint8_t *code, size_t len)
+{
+	char tmpl[] = "/tmp/bpfvm-jited-XXXXXX";
+	int fd = mkstemp(tmpl);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "wb");
+	if (!f || fwrite(code, 1, len, f) != len) {
+		if (f)
+			fclose(f);
+		unlink(tmpl);
+		return NULL;
+	}
+	fclose(f);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "objdump -D -b binary -mi386:x86-64 %s 2>/dev/null", tmpl);
+	FILE *p = popen(cmd, "r");
+	char *out = NULL;
+	size_t out_len = 0;
+	FILE *m = open_memstream(&out, &out_len);
+	char line[512];
+	while (p && m && fgets(line, sizeof(line), p)) {
+		char *colon = strchr(line, ':');
+		if (line[0] == ' ' && colon && colon[1] == '\t') /* "   3e:\t48 01 f8 \tadd ..." */
+			fputs(line, m);
+	}
+	int st = p ? pclose(p) : -1;
+	if (m)
+		fclose(m);
+	unlink(tmpl);
+	if (st != 0 || !out || !out_len) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Prints native code [lo, hi) with `indent`: objdump's lines whose address is in range, or bytes. */
+static void print_native(const struct bpfvm_jited *j, const char *lines, size_t lo, size_t hi)
+{
+	if (!lines) {
+		for (size_t i = lo; i < hi; i += 16) {
+			printf("\t%6zx:", i);
+			for (size_t k = i; k < hi && k < i + 16; k++)
+				printf(" %02x", j->code[k]);
+			printf("\n");
+		}
+		return;
+	}
+	for (const char *l = lines; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) + 1 : strlen(l);
+		unsigned long a = strtoul(l, NULL, 16);
+		if (a >= lo && a < hi)
+			printf("\t%.*s", (int)n, l);
+		l += n;
+	}
+}
+
+static int print_jited(struct bpfvm *vm, int fd, const char *name)
+{
+	struct bpfvm_jited j;
+	if (bpfvm_prog_jited(vm, fd, &j)) {
+		fprintf(stderr, "bpfvm disasm: %s", bpfvm_errmsg(vm));
+		return 1;
+	}
+	char *lines = objdump_lines(j.code, j.len);
+	printf("%s: %zu insns, %zu bytes of native code%s\n", name, j.insn_cnt, j.len,
+	       lines ? "" : " (objdump not available: bytes)");
+	printf("; prologue\n");
+	print_native(&j, lines, 0, j.insn_off[0]);
+	for (size_t i = 0; i < j.insn_cnt; i++) {
+		char text[256];
+		size_t used = bpfvm_disasm(&j.insns[i], j.insn_cnt - i, 0, text, sizeof(text));
+		(void)used;
+		char *nl = strchr(text, '\n');
+		if (nl)
+			*nl = 0;
+		printf("; %zu: %s\n", i, text);
+		size_t lo = j.insn_off[i], hi = j.insn_off[i + 1];
+		if (hi > lo)
+			print_native(&j, lines, lo, hi);
+		if ((j.insns[i].code == (BPF_LD | BPF_IMM | BPF_DW)) && i + 1 < j.insn_cnt)
+			i++; /* its second slot has no code of its own */
+	}
+	printf("; slow paths and exits\n");
+	print_native(&j, lines, j.insn_off[j.insn_cnt], j.len);
+	free(lines);
+	return 0;
+}
+
+static int disasm_jited(struct bpfvm *vm, const char *path, const char *prog)
+{
+	int rc = 0, found = 0;
+
+	if (!tool_is_elf(path)) {
+		struct bpf_insn *insns;
+		size_t cnt;
+		if (prog)
+			return tool_usage_error("disasm", "--prog is for ELF objects, not", USAGE_DISASM, path);
+		if (tool_load_insns(vm, path, &insns, &cnt))
+			return 1;
+		int fd = bpfvm_prog_load(vm, 0, insns, cnt, "prog");
+		free(insns);
+		if (fd < 0) {
+			fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));
+			return 1;
+		}
+		return print_jited(vm, fd, path);
+	}
+	struct bpfvm_object *obj;
+	if (bpfvm_object_open(vm, path, &obj) || bpfvm_object_load(obj)) {
+		fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));
+		return 1;
+	}
+	for (size_t i = 0; i < bpfvm_object_prog_cnt(obj); i++) {
+		const char *name = bpfvm_object_prog_name(obj, i);
+		if (prog && strcmp(prog, name) && strcmp(prog, bpfvm_object_prog_section(obj, i)))
+			continue;
+		int fd = bpfvm_object_prog_fd_at(obj, i);
+		if (fd < 0)
+			continue;
+		if (found++)
+			printf("\n");
+		rc |= print_jited(vm, fd, name);
+	}
+	if (prog && !found) {
+		fprintf(stderr, "%s: no program '%s'\n", path, prog);
+		rc = 1;
+	}
+	bpfvm_object_close(obj);
+	return rc;
+}
+
 static char *raw_text(const struct bpf_insn *insns, size_t cnt, int flags)
 {
 	size_t need = bpfvm_disasm(insns, cnt, flags, NULL, 0);
@@ -101,7 +246,7 @@ int cmd_disasm(int argc, char **argv)
 {
 	const char *path = NULL, *prog = NULL;
 	int flags = BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS;
-	bool obj_opts = false;
+	bool obj_opts = false, jited = false;
 	int rc = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -124,6 +269,8 @@ int cmd_disasm(int argc, char **argv)
 		} else if (!strcmp(a, "--no-show-raw-insn")) {
 			flags |= BPFVM_DISASM_NO_RAW;
 			obj_opts = true;
+		} else if (!strcmp(a, "--jited")) {
+			jited = true;
 		} else if (!strcmp(a, "--no-relocs")) {
 			flags &= ~BPFVM_DISASM_RELOCS;
 			obj_opts = true;
@@ -140,6 +287,11 @@ int cmd_disasm(int argc, char **argv)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	if (!vm)
 		return 1;
+	if (jited) {
+		rc = disasm_jited(vm, path, prog);
+		bpfvm_free(vm);
+		return rc;
+	}
 	if (tool_is_elf(path)) {
 		rc = disasm_object(vm, path, prog, flags);
 		bpfvm_free(vm);

@@ -26,6 +26,7 @@ struct run_opts {
 	const char *type_name;      /* --type: BPF_PROG_TYPE_* name as bpfvm_prog_type_by_name() reads it */
 	bool verbose, json, no_maps;
 	bool untrusted;             /* --untrusted: bpfvm_opts.untrusted (an object is trusted by default) */
+	bool interp;                /* --interp: bpfvm_opts.interp (the JIT by default where available) */
 	uint64_t count;
 	int timeout_ms;
 	unsigned int cpus;
@@ -72,7 +73,7 @@ void cmd_run_pcap_usage(FILE *f)
 		"usage: bpfvm run PROG.o [--prog NAME] [--type TYPE] (--pcap IN.pcap | --iface IF) [--out OUT.pcap]\n"
 		"                 [-v] [--json] [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]...\n"
 		"                 [--map-file FILE] [--top MAP[:N]] [--events N] [--max-entries N]\n"
-		"                 [--no-maps] [--cpus N] [--untrusted] [--map-mem-max BYTES]\n"
+		"                 [--no-maps] [--cpus N] [--untrusted] [--map-mem-max BYTES] [--interp]\n"
 		"  --prog NAME  the program to run, by its function or its section name\n"
 		"  --type TYPE  load it (without --prog: every program) as TYPE whatever its section says, as old\n"
 		"               loaders did: xdp, socket_filter, sched_cls, sched_act, ... (BPF_PROG_TYPE_* in\n"
@@ -84,7 +85,8 @@ void cmd_run_pcap_usage(FILE *f)
 		"  --untrusted  the object's programs get Linux's unprivileged rules (README \"Untrusted mode\")\n"
 		"  --insn-limit N|unlimited  instruction budget of each packet's run (default 1000000)\n"
 		"  --map-mem-max BYTES  cap on the memory of all the object's maps (N, NK, NM, NG, unlimited;\n"
-		"               default 1G): creating a map past it fails with ENOMEM\n");
+		"               default 1G): creating a map past it fails with ENOMEM\n"
+		"  --interp     run in the interpreter (default: the x86-64 JIT where available)\n");
 }
 
 static uint64_t mono_ns(void)
@@ -934,6 +936,8 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			o->untrusted = true;
 		else if (!strcmp(a, "--trusted"))
 			o->untrusted = false;
+		else if (!strcmp(a, "--interp"))
+			o->interp = true;
 		else if (!strcmp(a, "--count") && has)
 			o->count = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(a, "--timeout") && has)
@@ -1030,7 +1034,8 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r,
 				 .untrusted = r->o.untrusted,
-				 .insn_limit = r->o.insn_limit, .map_mem_max = r->o.map_mem_max };
+				 .insn_limit = r->o.insn_limit, .map_mem_max = r->o.map_mem_max,
+				 .interp = r->o.interp };
 	r->vm = bpfvm_new(&vo);
 	if (!r->vm) {
 		fprintf(stderr, "bpfvm run: cannot create an instance\n");

@@ -13,7 +13,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited] [--trusted]\n"
+	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited] [--trusted] [--interp]\n"
 			"       bpfvm run PROG.o [--prog NAME] [--type TYPE] --pcap IN.pcap [--out OUT.pcap] [-v] [--json]\n");
 }
 
@@ -21,7 +21,7 @@ int cmd_run(int argc, char **argv)
 {
 	const char *prog = NULL, *mem_hex = NULL, *mem_file = NULL;
 	uint64_t limit = BPFVM_INSN_LIMIT_DEFAULT;
-	int untrusted = 1;
+	int untrusted = 1, interp = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -29,7 +29,8 @@ int cmd_run(int argc, char **argv)
 					"                 [--trusted | --untrusted]\n"
 					"  --untrusted  (the default) Linux's unprivileged rules: no probe reads; a pointer\n"
 					"               returned in r0, stored outside the stack or given to a helper faults\n"
-					"  --trusted    the program is yours: those checks are off (memory checks stay)\n");
+					"  --trusted    the program is yours: those checks are off (memory checks stay)\n"
+					"  --interp     run it in the interpreter (default: the x86-64 JIT where available)\n");
 			cmd_run_pcap_usage(stdout);
 			fputs(TOOL_INSN_LIMIT_HELP, stdout);
 			return 0;
@@ -55,6 +56,8 @@ int cmd_run(int argc, char **argv)
 			untrusted = 0;
 		else if (!strcmp(argv[i], "--untrusted"))
 			untrusted = 1;
+		else if (!strcmp(argv[i], "--interp"))
+			interp = 1;
 		else if (!prog && argv[i][0] != '-')
 			prog = argv[i];
 		else {
@@ -66,7 +69,7 @@ int cmd_run(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	struct bpfvm_opts vo = { .sz = sizeof(vo), .untrusted = untrusted };
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .untrusted = untrusted, .interp = interp };
 	struct bpfvm *vm = bpfvm_new(&vo);
 	struct bpf_insn *insns = NULL;
 	uint8_t *mem = NULL;
@@ -94,7 +97,7 @@ int cmd_run(int argc, char **argv)
 	}
 	uint64_t r0;
 	tool_stop_on_signals(vm); /* Ctrl-C stops even a program that spins without a budget */
-	int err = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, &r0);
+	int err = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_DEFAULT, mem, mem_len, &r0);
 	tool_stop_on_signals(NULL);
 	if (err) {
 		fprintf(stderr, "%s: %s", prog, bpfvm_errmsg(vm));

@@ -86,6 +86,7 @@ struct bpfvm {
 	size_t helper_cnt;
 	uint64_t insn_limit;         /* budget units per run (see vm_budget_reset()); UINT64_MAX: none */
 	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
+	bool jit;                    /* runs use the native code (jit_run()); false: the interpreter */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
 	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
 

@@ -342,6 +342,16 @@ bool map_prog_readable(const struct map *m)
 	return !(m->g.flags & BPF_F_WRONLY_PROG);
 }
 
+bool map_array_layout(const struct map *m, uint8_t **base, uint64_t *stride, uint32_t *max_entries)
+{
+	if (m->g.type != BPF_MAP_TYPE_ARRAY)
+		return false;
+	*base = m->base + m->g.values_off;
+	*stride = map_round8(m->g.value_size);
+	*max_entries = m->g.max_entries;
+	return true;
+}
+
 void *map_direct_value_addr(struct map *m, uint32_t off)
 {
 	if (m->g.type != BPF_MAP_TYPE_ARRAY || m->g.max_entries != 1 || off >= m->g.value_size)

@@ -163,6 +163,9 @@ void map_region(const struct map *m, void **lo, size_t *len, bool *prog_writable
 bool map_prog_readable(const struct map *m);
 /* BPF_PSEUDO_MAP_VALUE: address of byte `off` of the single value of an ARRAY map, or NULL. */
 void *map_direct_value_addr(struct map *m, uint32_t off);
+/* A plain ARRAY map's values, for a lookup inlined by the JIT: value i at base + i * stride for
+ * i < max_entries; fixed for the map's life.  false for any other type. */
+bool map_array_layout(const struct map *m, uint8_t **base, uint64_t *stride, uint32_t *max_entries);
 /* PROG_ARRAY slot -> program object id, 0 when empty. */
 uint32_t map_prog_array_get(struct map *m, uint32_t index);
 

@@ -144,6 +144,11 @@ static void mem_fault(struct vm_run *run, uintptr_t addr, uint32_t size, bool wr
 		vm_fault(run, -EFAULT, write ? "invalid memory write" : "invalid memory read", addr, size);
 }
 
+void vm_mem_fault(struct vm_run *run, uintptr_t addr, uint32_t size, bool write)
+{
+	mem_fault(run, addr, size, write);
+}
+
 static bool region_allows(const struct vm_region *r, bool write)
 {
 	return write ? r->writable : !r->write_only;

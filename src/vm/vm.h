@@ -220,6 +220,9 @@ static inline const struct vm_prog *vm_fault_prog(const struct vm_run *run)
 	return run->fault_prog ? run->fault_prog : run->prog;
 }
 
+/* Records the fault of an access the checks refused, as the interpreter does: a denied ctx access is
+ * -EACCES in the verifier's wording, anything else -EFAULT (for the JIT's slow paths). */
+void vm_mem_fault(struct vm_run *run, uintptr_t addr, uint32_t size, bool write);
 /* Records a fault (first one wins) and makes the engine stop. */
 void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uint32_t size);
 /* Records an untrusted run's pointer leak through register `reg` (-EACCES): the log reads

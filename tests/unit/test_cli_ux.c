@@ -168,16 +168,17 @@ TEST(every_subcommand_answers_help)
 	CHECK(seen >= 7);
 }
 
-/* The JIT does not exist yet, so nothing advertises it. */
-TEST(jit_is_not_advertised)
+/* The engines are documented where they are chosen: the interpreter with --interp (the JIT being the
+ * default where there is one), the JIT's code with disasm --jited, the plugin's engine flags. */
+TEST(engines_are_documented)
 {
 	struct proc p;
-	RUN_CLI(&p, "--help");
-	EXPECT(&p, !strstr(p.out, "jit"));
 	RUN_CLI(&p, "conformance-plugin", "--help");
-	EXPECT(&p, !strstr(p.out, "jit"));
+	EXPECT(&p, p.status == 0 && strstr(p.out, "--interp") && strstr(p.out, "--jit"));
 	RUN_CLI(&p, "run", "--help");
-	EXPECT(&p, !strstr(p.out, "jit"));
+	EXPECT(&p, p.status == 0 && strstr(p.out, "--interp"));
+	RUN_CLI(&p, "disasm", "--help");
+	EXPECT(&p, p.status == 0 && strstr(p.out, "--jited"));
 }
 
 /* ---- bpfvm cc --------------------------------------------------------------------------------- */
@@ -253,7 +254,7 @@ int main(void)
 	}
 	RUN(version_is_printed);
 	RUN(every_subcommand_answers_help);
-	RUN(jit_is_not_advertised);
+	RUN(engines_are_documented);
 	RUN(cc_builds_a_first_program_that_runs);
 	RUN(cc_uses_target_debug_info_and_multiarch_includes);
 	RUN(cc_errors_name_the_problem);

@@ -2,8 +2,9 @@
  *
  * 1. bpf_conformance (../shared/conformance, when present): every test's prebuilt program
  *    (bin/<name>.prog.bin), memory (bin/<name>.mem.bin) and expected r0 (bin/<name>.expect) go through
- *    `bpfvm conformance-plugin --interp` exactly as bpf_conformance drives a plugin.  All
- *    CONF_POSITIVE_CNT of them must be found and pass: a missing file is a failure, not a smaller suite.
+ *    `bpfvm conformance-plugin --interp` exactly as bpf_conformance drives a plugin, and again through
+ *    `--jit` on x86-64.  All CONF_POSITIVE_CNT of them must be found and pass under each engine: a
+ *    missing file is a failure, not a smaller suite.
  * 2. The negative tests there, through the assembler and the loader in-process: each must be rejected
  *    (assembler or load error; with the case's `-- error` text when it gives one).  The one exception is
  *    a case whose program is valid but whose `-- result` is deliberately wrong: it passes when it runs
@@ -11,6 +12,8 @@
  * 3. bpfvm's own tests/data/<area>/<name>.data (same format, plus `-- error` = a substring the error
  *    log must contain, from whichever stage failed, and `-- fault` = the program must assemble and
  *    load, and its run must stop with a fault whose message contains that substring), run in-process.
+ *    Every case that loads runs under both engines: the JIT's r0, memory and fault message (err, insn,
+ *    address) must be the interpreter's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -144,7 +147,7 @@ static char plugin_path[4096];
 
 /* Runs the plugin with stdin = prog hex; captures stdout.  Returns exit status. */
 static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, size_t mem_len, char *out,
-		      size_t out_len)
+		      size_t out_len, const char *engine)
 {
 	char *memhex = malloc(mem_len * 3 + 1);
 	size_t o = 0;
@@ -161,9 +164,9 @@ static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, 
 		close(in_pipe[1]);
 		close(out_pipe[0]);
 		if (mem_len)
-			execl(plugin_path, "bpfvm", "conformance-plugin", memhex, "--interp", (char *)NULL);
+			execl(plugin_path, "bpfvm", "conformance-plugin", memhex, engine, (char *)NULL);
 		else
-			execl(plugin_path, "bpfvm", "conformance-plugin", "--interp", (char *)NULL);
+			execl(plugin_path, "bpfvm", "conformance-plugin", engine, (char *)NULL);
 		_exit(127);
 	}
 	close(in_pipe[0]);
@@ -184,7 +187,7 @@ static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static void conformance_suite(void)
+static void conformance_suite(const char *engine, const char *tag)
 {
 	DIR *d = opendir(CONF_DIR "/tests");
 	struct dirent *e;
@@ -209,17 +212,17 @@ static void conformance_suite(void)
 		char *expect = read_text(path, NULL);
 		char out[4096];
 		if (!prog || !expect) {
-			printf("FAIL conformance/%s: missing bin files\n", name);
+			printf("FAIL %s/%s: missing bin files\n", tag, name);
 			fail++;
 		} else {
-			int rc = run_plugin(prog, plen, mem, mlen, out, sizeof(out));
+			int rc = run_plugin(prog, plen, mem, mlen, out, sizeof(out), engine);
 			char *end;
 			unsigned long long want = strtoull(expect, NULL, 16), got = strtoull(out, &end, 16);
 			if (rc != 0 || end == out || want != got) {
-				printf("FAIL conformance/%s: rc=%d output=%s expected %s\n", name, rc, out, expect);
+				printf("FAIL %s/%s: rc=%d output=%s expected %s\n", tag, name, rc, out, expect);
 				fail++;
 			} else {
-				printf("PASS conformance/%s\n", name);
+				printf("PASS %s/%s\n", tag, name);
 				pass++;
 			}
 		}
@@ -231,11 +234,11 @@ static void conformance_suite(void)
 	test_passed_cnt += pass;
 	test_failed_cnt += fail;
 	if (pass + fail != CONF_POSITIVE_CNT || pass != CONF_POSITIVE_CNT) {
-		printf("FAIL conformance-count: %d tests found, %d passed, expected %d of %d\n", pass + fail, pass,
+		printf("FAIL %s-count: %d tests found, %d passed, expected %d of %d\n", tag, pass + fail, pass,
 		       CONF_POSITIVE_CNT, CONF_POSITIVE_CNT);
 		test_failed_cnt++;
 	} else {
-		printf("PASS conformance-count: %d of %d passed\n", pass, CONF_POSITIVE_CNT);
+		printf("PASS %s-count: %d of %d passed\n", tag, pass, CONF_POSITIVE_CNT);
 		test_passed_cnt++;
 	}
 }
@@ -247,6 +250,7 @@ enum outcome {
 	REJECT_LOAD,   /* bpfvm_prog_load refused it */
 	FAULT_RUN,     /* loaded, then the run stopped with a fault */
 	RAN,           /* ran to exit; *r0 holds the result */
+	ENGINES_DIFFER,/* the JIT's run differs from the interpreter's (r0, memory, fault) */
 };
 
 /* Assembles (or decodes), loads and runs a case.  err receives the message of the stage that failed. */
@@ -303,12 +307,38 @@ static enum outcome attempt(const struct tcase *tc, char *err, size_t err_len, u
 		oc = REJECT_LOAD;
 		goto out;
 	}
-	if (bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, r0)) {
-		snprintf(err, err_len, "%s", bpfvm_errmsg(vm));
-		oc = FAULT_RUN;
+	uint8_t *mem0 = mem_len ? malloc(mem_len) : NULL;
+	if (mem_len && !mem0) {
+		snprintf(err, err_len, "out of memory");
+		oc = BAD_CASE;
 		goto out;
 	}
-	oc = RAN;
+	if (mem_len)
+		memcpy(mem0, mem, mem_len);
+	int rc = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, mem_len, r0);
+	snprintf(err, err_len, "%s", rc ? bpfvm_errmsg(vm) : "");
+	oc = rc ? FAULT_RUN : RAN;
+	/* The same run on the JIT's native code, on the same buffer restored: r0, memory and the fault
+	 * (its message names err, insn and address) must be identical.  Skipped where there is no JIT. */
+	uint8_t *mem_i = mem_len ? malloc(mem_len) : NULL;
+	if (mem_len && mem_i) {
+		memcpy(mem_i, mem, mem_len);
+		memcpy(mem, mem0, mem_len);
+	}
+	uint64_t r0_jit = 0;
+	int rc_jit = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_JIT, mem, mem_len, &r0_jit);
+	if (rc_jit != -EOPNOTSUPP && (mem_i || !mem_len)) {
+		const char *jerr = rc_jit ? bpfvm_errmsg(vm) : "";
+		if (rc_jit != rc || (!rc && r0_jit != *r0) || strcmp(jerr, err) ||
+		    (mem_len && memcmp(mem, mem_i, mem_len))) {
+			snprintf(err, err_len, "interpreter: rc=%d r0=0x%" PRIx64 " '%s'; JIT: rc=%d r0=0x%" PRIx64 " '%s'%s",
+				 rc, *r0, rc ? "fault" : "", rc_jit, r0_jit, jerr,
+				 mem_len && memcmp(mem, mem_i, mem_len) ? "; memory differs" : "");
+			oc = ENGINES_DIFFER;
+		}
+	}
+	free(mem0);
+	free(mem_i);
 out:
 	/* one line for the report, every line of the log kept */
 	for (size_t n = strlen(err); n && err[n - 1] == '\n'; n--)
@@ -324,7 +354,7 @@ out:
 
 static const char *const outcome_name[] = {
 	[BAD_CASE] = "malformed case", [REJECT_ASM] = "assembler error", [REJECT_LOAD] = "load error",
-	[FAULT_RUN] = "run-time fault", [RAN] = "ran",
+	[FAULT_RUN] = "run-time fault", [RAN] = "ran", [ENGINES_DIFFER] = "engines differ",
 };
 
 /* Runs one of bpfvm's own cases.  Returns 0 when it behaves as the case says; *why explains otherwise. */
@@ -336,6 +366,10 @@ static int run_case(const struct tcase *tc, char *why, size_t why_len)
 
 	if (oc == BAD_CASE) {
 		snprintf(why, why_len, "malformed case: %s", err);
+		return 1;
+	}
+	if (oc == ENGINES_DIFFER) {
+		snprintf(why, why_len, "engines differ: %s", err);
 		return 1;
 	}
 	if (tc->fault) {
@@ -537,7 +571,10 @@ int main(int argc, char **argv)
 		printf("FAIL conformance: plugin %s not built\n", plugin_path);
 		return 1;
 	}
-	conformance_suite();
+	conformance_suite("--interp", "conformance");
+#if defined(__x86_64__)
+	conformance_suite("--jit", "conformance-jit");
+#endif
 	negative_suite();
 	own_suite("tests/data");
 	return test_done();

@@ -194,7 +194,12 @@ TEST(one_thread_call_by_call)
 	CHECK_EQ_STR(bpfvm_errmsg(vm), "");
 	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_INTERP, &val, sizeof(val), &r0) == -EFAULT);
 	CHECK(!strncmp(bpfvm_errmsg(vm), "prog 'f2': insn 1: invalid memory read", 38));
-	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_JIT, &val, sizeof(val), &r0) == -EOPNOTSUPP);
+#if defined(__x86_64__)
+	/* the JIT reports the same fault the same way */
+	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_JIT, &val, sizeof(val), &r0) == -EFAULT);
+	CHECK(!strncmp(bpfvm_errmsg(vm), "prog 'f2': insn 1: invalid memory read", 38));
+#endif
+	CHECK(bpfvm_prog_run(vm, prog, (enum bpfvm_engine)7, &val, sizeof(val), &r0) == -EINVAL);
 	CHECK(strstr(bpfvm_errmsg(vm), "prog 'f2'") == NULL);
 	bpfvm_free(vm);
 }

@@ -5,7 +5,9 @@
  * pcapng input, and truncated/corrupt captures.
  *
  * The example objects are taken from <build>/examples (next to this binary's directory), or built
- * here with clang when that build has none (the sanitizer build); without clang the cases SKIP. */
+ * here with clang when that build has none (the sanitizer build); without clang the cases SKIP.
+ * The model-checked cases run under the default engine (the JIT on x86-64) and again in the
+ * interpreter (bpfvm_opts.interp). */
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -29,6 +31,7 @@
 #define MAX_PKTS 8192
 
 static char obj_dir[4096];
+static int engine_interp;       /* the model-checked cases run twice: default engine (the JIT), interpreter */
 static const char *skip_reason;
 static bool obj_dir_is_temp;   /* built here: removed at exit */
 static char cli_path[4200];     /* <build>/bpfvm next to this test, or "" */
@@ -414,7 +417,7 @@ static int load_example_mode(struct loaded *l, const char *name, const char *pro
 			     int untrusted)
 {
 	char path[4400];
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .untrusted = untrusted };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .untrusted = untrusted, .interp = engine_interp };
 
 	memset(l, 0, sizeof(*l));
 	snprintf(path, sizeof(path), "%.4000s/%.64s.bpf.o", obj_dir, name);
@@ -1700,7 +1703,7 @@ static const char *kleg_load(struct kleg *k, const char *path, const char *sec, 
 static int load_legacy(struct loaded *l, const char *path, const char *sec, const char *prog,
 		       const struct bpfvm_object_opts *opts)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2 };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .interp = engine_interp };
 	memset(l, 0, sizeof(*l));
 	l->vm = bpfvm_new(&o);
 	if (!l->vm)
@@ -2337,6 +2340,18 @@ int main(int argc, char **argv)
 	RUN(tc_classifier);
 	RUN(tail_calls);
 	RUN(examples_untrusted);
+	/* the same verdicts, maps and events from the interpreter (each case checks against its C model) */
+	engine_interp = 1;
+	printf("-- again in the interpreter (bpfvm_opts.interp):\n");
+	RUN(firewall);
+	RUN(firewall_events);
+	RUN(load_balancer);
+	RUN(socket_filter);
+	RUN(tc_classifier);
+	RUN(tail_calls);
+	RUN(examples_untrusted);
+	RUN(legacy_objects);
+	engine_interp = 0;
 	RUN(kernel_differential);
 	RUN(legacy_objects);
 	RUN(legacy_kernel_differential);

@@ -1,0 +1,90 @@
+/* jit.h -- the x86-64 JIT: compiles a fixed-up program (vm_prog.insns) to native code that behaves
+ * exactly as the interpreter (src/vm/interp.c) does, faults included (same err, same fault pc).
+ * Depends on isa, vm and util; the run-time glue (jit_rt.c) also calls helpers and sys services as the
+ * interpreter does.
+ *
+ * Until the verifier is enforced, the code carries the interpreter's run-time checks: memory accesses
+ * outside the current frame's stack go through the same region rules, back-jumps and calls count the
+ * instruction budget, bpf-to-bpf calls check the frame bound.  Each check is emitted by one function
+ * per kind (jit_emit_*_check in x86_64.c) so that a verifier-proven instruction can skip it later. */
+#ifndef BPFVM_JIT_H
+#define BPFVM_JIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../vm/vm.h"
+
+/* The native code of one program (vm_prog.jit_fn points at it). */
+struct jit_image {
+	struct vm_prog *prog;   /* whose code this is (a frame's return restores run->prog from it) */
+	uint8_t *code;          /* mmap'd, read+execute only once built (W^X) */
+	size_t len;             /* bytes of code */
+	size_t map_len;         /* bytes mapped */
+	uint32_t *off;          /* native offset of each insn (cnt + 1 entries: the last is the end) */
+	size_t cnt;
+	uint32_t body;          /* offset of insn 0 (after the prologue) */
+};
+
+/* The JIT's run state: r12 points at it in native code.  Lives on jit_run()'s stack. */
+struct jit_state {
+	uint64_t reg[11];               /* BPF registers, spilled around calls into C */
+	struct vm_run *run;
+	const struct jit_image *img;    /* of run->prog (changes at tail calls) */
+	uint64_t budget;                /* as the interpreter's local copy of run->budget */
+	uint64_t frame_lim;             /* stack_top - frame_lo - 8, frame_lo = r10 - VM_STACK_SIZE */
+	uint64_t may_goto_left;         /* of the current frame */
+	uint64_t depth;                 /* bpf-to-bpf call depth */
+	uint64_t stack_floor;           /* run->stack */
+	uint64_t saved_rsp;             /* native stack at entry, for leaving from any depth */
+	uint64_t scratch[2];
+	struct {                        /* the interpreter's region cache (interp.c), per run */
+		struct vm_region run, map;
+		unsigned run_idx;
+	} hit;
+	/* The same two cached regions as native code tests them: [lo, lo + lim) may be read (lim_r) or
+	 * written (lim_w); lim 0 for a region not cached or not allowed.  jit_hit_sync() derives them. */
+	struct jit_fast_region {
+		uint64_t lo, lim_r, lim_w;
+	} fast[2];                      /* [0]: hit.run, [1]: hit.map */
+};
+
+/* Run-time glue the native code calls (jit_rt.c): int64_t glue(st, pc) returns < 0 after recording a
+ * fault at pc, 0 to go on, > 0 a value the emitted code uses (a native address; 1: end with r0 = 0). */
+typedef int64_t (*jit_glue_fn)(struct jit_state *st, uint32_t pc);
+#define JIT_GLUE(name_) int64_t jit_g_##name_(struct jit_state *st, uint32_t pc);
+JIT_GLUE(load) JIT_GLUE(store) JIT_GLUE(store_x) JIT_GLUE(oob) JIT_GLUE(too_deep) JIT_GLUE(lddw_hi)
+JIT_GLUE(call) JIT_GLUE(err) JIT_GLUE(spin_call) JIT_GLUE(callx) JIT_GLUE(tail_call) JIT_GLUE(exit)
+JIT_GLUE(AADD32) JIT_GLUE(AOR32) JIT_GLUE(AAND32) JIT_GLUE(AXOR32)
+JIT_GLUE(AFADD32) JIT_GLUE(AFOR32) JIT_GLUE(AFAND32) JIT_GLUE(AFXOR32) JIT_GLUE(AXCHG32) JIT_GLUE(ACMPXCHG32)
+JIT_GLUE(AADD64) JIT_GLUE(AOR64) JIT_GLUE(AAND64) JIT_GLUE(AXOR64)
+JIT_GLUE(AFADD64) JIT_GLUE(AFOR64) JIT_GLUE(AFAND64) JIT_GLUE(AFXOR64) JIT_GLUE(AXCHG64) JIT_GLUE(ACMPXCHG64)
+JIT_GLUE(LDACQ_B) JIT_GLUE(LDACQ_H) JIT_GLUE(LDACQ_W) JIT_GLUE(LDACQ_DW)
+JIT_GLUE(STREL_B) JIT_GLUE(STREL_H) JIT_GLUE(STREL_W) JIT_GLUE(STREL_DW)
+JIT_GLUE(LDABS_W) JIT_GLUE(LDABS_H) JIT_GLUE(LDABS_B) JIT_GLUE(LDIND_W) JIT_GLUE(LDIND_H) JIT_GLUE(LDIND_B)
+#undef JIT_GLUE
+
+/* Is there a JIT for this host? */
+bool jit_available(void);
+
+/* Compiles prog (after vm_fixup) and sets prog->jit_fn/jit_len.  Returns 0 or a negative errno with a
+ * message in `log`. */
+int jit_compile(struct vm_prog *prog, struct diag *log);
+
+/* Frees prog's native code (accepts a program without any). */
+void jit_free(struct vm_prog *prog);
+
+/* As vm_interp(): runs run->prog with r1 = a1, r2 = a2; returns r0, or 0 with run->err set. */
+uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2);
+
+/* Native disassembly of what the JIT emitted for insn `pc` of prog, one line per x86 instruction
+ * (objdump-like).  Writes at most len bytes; returns the length needed (snprintf semantics). */
+size_t jit_dump_insn(const struct vm_prog *prog, size_t pc, char *buf, size_t len);
+
+/* Executable memory, W^X: written while read-write, then read+execute, never both. */
+void *jit_exec_alloc(size_t len, size_t *map_len);
+int jit_exec_seal(void *p, size_t map_len);
+void jit_exec_free(void *p, size_t map_len);
+
+#endif

@@ -1,0 +1,493 @@
+/* jit_rt.c -- what native code calls back into C for: the slow path of memory checks, helper and
+ * kfunc-less calls, callx, tail calls, atomics, legacy packet loads, faults.  Each glue function is the
+ * interpreter's code for that instruction (src/vm/interp.c), run on the registers the native code
+ * spilled into jit_state.reg, so that the two engines cannot disagree on an edge case.
+ *
+ * Convention: int64_t glue(struct jit_state *st, uint32_t pc) returns < 0 when the run faulted (the
+ * fault and its pc recorded), 0 to go on, > 0 for a value the emitted code uses (a native address to
+ * call or jump to; 1 for "end the program with r0 = 0"). */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "jit.h"
+#include "../helpers/helpers.h"
+#include "../sys.h"
+
+#define FP(st) ((st)->reg[10])
+
+static int64_t fault_at(struct jit_state *st, uint32_t pc)
+{
+	st->run->fault_pc = pc;
+	st->run->fault_prog = st->run->prog;
+	return -1;
+}
+
+static const struct vm_insn *insn_at(const struct jit_state *st, uint32_t pc)
+{
+	return &st->run->prog->insns[pc];
+}
+
+static bool in_ctx(const struct vm_run *run, uintptr_t addr)
+{
+	return run->ctx_ok && run->region_cnt && addr >= run->regions[0].lo && addr < run->regions[0].hi;
+}
+
+static bool region_allows(const struct vm_region *r, bool write)
+{
+	return write ? r->writable : !r->write_only;
+}
+
+static bool region_hit(const struct vm_region *r, uintptr_t addr, size_t len, bool write)
+{
+	return addr - r->lo < r->hi - r->lo && len <= r->hi - addr && region_allows(r, write);
+}
+
+static const struct vm_region *find_region(const struct vm_region *t, size_t cnt, uintptr_t addr, size_t len)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (addr >= t[i].lo && addr < t[i].hi && len <= t[i].hi - addr)
+			return &t[i];
+	return NULL;
+}
+
+static void fast_of(struct jit_fast_region *f, const struct vm_region *r)
+{
+	uint64_t span = r->hi > r->lo ? r->hi - r->lo : 0;
+	f->lo = r->lo;
+	f->lim_r = r->write_only ? 0 : span;
+	f->lim_w = r->writable ? span : 0;
+}
+
+static void hit_sync(struct jit_state *st)
+{
+	fast_of(&st->fast[0], &st->hit.run);
+	fast_of(&st->fast[1], &st->hit.map);
+}
+
+/* interp.c's mem_ok_remember(): the slow rule, filling the region cache. */
+static bool mem_ok_remember(struct jit_state *st, uintptr_t addr, size_t len, bool write)
+{
+	const struct vm_run *run = st->run;
+
+	if (in_ctx(run, addr))
+		return vm_mem_ok_slow(run, addr, len, write);
+	const struct vm_region *r = find_region(run->regions, run->region_cnt, addr, len);
+	if (r) {
+		st->hit.run = *r;
+		st->hit.run_idx = (unsigned)(r - run->regions);
+		hit_sync(st);
+		return region_allows(r, write);
+	}
+	if ((r = find_region(run->prog->map_regions, run->prog->map_region_cnt, addr, len))) {
+		st->hit.map = *r;
+		hit_sync(st);
+		return region_allows(r, write);
+	}
+	return sys_mem_ok_dynamic(run, addr, len, write);
+}
+
+static void region_cache_recheck(struct jit_state *st)
+{
+	const struct vm_run *run = st->run;
+	const struct vm_region *r = &run->regions[st->hit.run_idx];
+	if (st->hit.run_idx >= run->region_cnt || r->lo != st->hit.run.lo || r->hi != st->hit.run.hi ||
+	    r->writable != st->hit.run.writable || r->write_only != st->hit.run.write_only) {
+		st->hit.run.hi = st->hit.run.lo;
+		hit_sync(st);
+	}
+}
+
+/* The part of MEM_CHECK past the inline stack test (d > frame_lim), plus the untrusted store-leak rule. */
+static int64_t mem_slow(struct jit_state *st, uint32_t pc, uint64_t base, bool write, bool leak_check)
+{
+	const struct vm_insn *in = insn_at(st, pc);
+	uintptr_t frame_lo = FP(st) - VM_STACK_SIZE;
+	uintptr_t m = (uintptr_t)(base + (uint64_t)(int64_t)in->off);
+	uintptr_t d = m - frame_lo;
+	unsigned size = in->size;
+
+	if (d > st->frame_lim) {
+		if (!region_hit(&st->hit.run, m, size, write) && !region_hit(&st->hit.map, m, size, write) &&
+		    d > st->frame_lim + 8 - size && !mem_ok_remember(st, m, size, write)) {
+			vm_mem_fault(st->run, m, size, write);
+			return fault_at(st, pc);
+		}
+	}
+	if (leak_check && st->run->untrusted && d > st->frame_lim + 8 - size && hlp_is_ptr(st->run, st->reg[in->src])) {
+		hlp_store_leak(st->run, in->src, m);
+		return fault_at(st, pc);
+	}
+	return 0;
+}
+
+int64_t jit_g_load(struct jit_state *st, uint32_t pc)
+{
+	return mem_slow(st, pc, st->reg[insn_at(st, pc)->src], false, false);
+}
+
+int64_t jit_g_store(struct jit_state *st, uint32_t pc)
+{
+	return mem_slow(st, pc, st->reg[insn_at(st, pc)->dst], true, false);
+}
+
+int64_t jit_g_store_x(struct jit_state *st, uint32_t pc)
+{
+	return mem_slow(st, pc, st->reg[insn_at(st, pc)->dst], true, true);
+}
+
+/* The current budget slice is spent (r9 reached 0): the next one, or the fault the interpreter's
+ * TAKE_BUDGET records (-ELOOP when the budget is exhausted, -EINTR when the instance was interrupted). */
+int64_t jit_g_oob(struct jit_state *st, uint32_t pc)
+{
+	uint64_t n = vm_budget_refill(st->run);
+	if (!n)
+		return fault_at(st, pc);
+	st->budget = n;
+	return 0;
+}
+
+/* TAKE_BUDGET of the interpreter, on st->budget, for calls the glue makes. */
+static bool take_budget(struct jit_state *st)
+{
+	if (UNLIKELY(--st->budget == 0) && (st->budget = vm_budget_refill(st->run)) == 0)
+		return false;
+	return true;
+}
+
+/* Linux's verifier: while a bpf_spin_lock is held, the only call allowed is bpf_spin_unlock (the
+ * interpreter's wording, interp.c). */
+static const char spin_call_msg[] = "function calls are not allowed while holding a lock";
+
+int64_t jit_g_spin_call(struct jit_state *st, uint32_t pc)
+{
+	vm_fault(st->run, -EINVAL, spin_call_msg, 0, 0);
+	return fault_at(st, pc);
+}
+
+int64_t jit_g_too_deep(struct jit_state *st, uint32_t pc)
+{
+	vm_fault(st->run, -E2BIG, "call stack too deep", 0, 0);
+	return fault_at(st, pc);
+}
+
+int64_t jit_g_lddw_hi(struct jit_state *st, uint32_t pc)
+{
+	vm_fault(st->run, -EINVAL, "executed second slot of lddw", 0, 0);
+	return fault_at(st, pc);
+}
+
+/* Calls out of the program: the run sees the current frame and budget, and after the call the packet
+ * may have moved (the region cache is rechecked). */
+static void call_enter(struct jit_state *st)
+{
+	st->run->fp = FP(st);
+	st->run->budget = st->budget;
+}
+
+static void call_leave(struct jit_state *st)
+{
+	st->budget = st->run->budget;
+	region_cache_recheck(st);
+}
+
+int64_t jit_g_call(struct jit_state *st, uint32_t pc)
+{
+	const struct vm_insn *in = insn_at(st, pc);
+	struct vm_run *run = st->run;
+	uint64_t *reg = st->reg;
+
+	if (UNLIKELY(in->size)) {
+		unsigned zr = hlp_zero_size_reg(in->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		if (zr) {
+			vm_fault(run, -EACCES, hlp_zero_size_msg(zr), 0, 0);
+			return fault_at(st, pc);
+		}
+		if ((in->size & VM_CALL_UNTRUSTED) && !hlp_untrusted_call(run, pc, &reg[1]))
+			return fault_at(st, pc);
+	}
+	call_enter(st);
+	reg[0] = ((vm_helper_fn)(uintptr_t)in->k)(run, reg[1], reg[2], reg[3], reg[4], reg[5]);
+	call_leave(st);
+	if (UNLIKELY(run->err))
+		return fault_at(st, pc);
+	return 0;
+}
+
+/* After a direct helper call (emitted inline) that left run->err set. */
+int64_t jit_g_err(struct jit_state *st, uint32_t pc)
+{
+	return fault_at(st, pc);
+}
+
+/* callx: a subprogram (returns its native address, checks done: the emitted code pushes the frame and
+ * calls) or a helper id (called here; returns 0). */
+int64_t jit_g_callx(struct jit_state *st, uint32_t pc)
+{
+	const struct vm_insn *in = insn_at(st, pc);
+	struct vm_run *run = st->run;
+	uint64_t *reg = st->reg;
+	uint64_t target = reg[in->dst];
+	const struct vm_insn *t = (const struct vm_insn *)(uintptr_t)target;
+	const struct vm_insn *base = run->prog->insns;
+
+	if (t >= base && t < base + run->prog->cnt && ((uintptr_t)t - (uintptr_t)base) % sizeof(*t) == 0) {
+		if (st->depth + 1 >= VM_MAX_FRAMES || FP(st) - VM_STACK_SIZE <= st->stack_floor)
+			return jit_g_too_deep(st, pc);
+		if (!take_budget(st))
+			return fault_at(st, pc);
+		return (int64_t)(uintptr_t)(st->img->code + st->img->off[t - base]);
+	}
+	if (!take_budget(st))
+		return fault_at(st, pc);
+	if (UNLIKELY(run->spin_held) && target != BPF_FUNC_spin_unlock)
+		return jit_g_spin_call(st, pc);
+	call_enter(st);
+	reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
+	call_leave(st);
+	if (UNLIKELY(run->err))
+		return fault_at(st, pc);
+	return 0;
+}
+
+static void zero_frame(uintptr_t lo)
+{
+	memset((void *)lo, 0, VM_STACK_SIZE);
+}
+
+/* bpf_tail_call: 0 when it falls through, else the native address of the new program's first insn. */
+int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
+{
+	struct vm_run *run = st->run;
+	uint64_t *reg = st->reg;
+	struct vm_prog *np;
+
+	st->hit.run.hi = st->hit.run.lo;
+	st->hit.map.hi = st->hit.map.lo;
+	hit_sync(st);
+	if (!take_budget(st))
+		return fault_at(st, pc);
+	if (UNLIKELY(run->spin_held))
+		return jit_g_spin_call(st, pc);
+	if (run->tail_calls >= VM_MAX_TAIL_CALLS)
+		return 0;
+	np = sys_tail_call_target(run, reg[2], reg[3]);
+	if (UNLIKELY(run->err))
+		return fault_at(st, pc);
+	if (!np)
+		return 0;
+	const struct jit_image *img = np->jit_fn;
+	if (!img) {
+		vm_fault(run, -EOPNOTSUPP, "tail call into a program without native code", 0, 0);
+		return fault_at(st, pc);
+	}
+	run->tail_calls++;
+	run->prog = np;
+	st->img = img;
+	st->may_goto_left = VM_MAY_GOTO_BUDGET;
+	if (UNLIKELY(run->untrusted)) {
+		reg[0] = reg[2] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
+		zero_frame(FP(st) - VM_STACK_SIZE);
+	}
+	return (int64_t)(uintptr_t)(img->code + img->body);
+}
+
+/* exit from the outermost frame: the checks the interpreter makes there. */
+int64_t jit_g_exit(struct jit_state *st, uint32_t pc)
+{
+	struct vm_run *run = st->run;
+
+	if (UNLIKELY(run->spin_held)) {
+		vm_fault(run, -EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", 0, 0);
+		return fault_at(st, pc);
+	}
+	if (UNLIKELY(run->untrusted) && hlp_is_ptr(run, st->reg[0])) {
+		vm_fault_leak(run, 0, "leaks addr as return value");
+		return fault_at(st, pc);
+	}
+	return 0;
+}
+
+/* ---- atomics: ATOMIC_ADDR of the interpreter ---- */
+static void *atomic_addr(struct jit_state *st, uint32_t pc, uint64_t base, unsigned size, bool write,
+			 bool src_leak)
+{
+	const struct vm_insn *in = insn_at(st, pc);
+	struct vm_run *run = st->run;
+	uintptr_t a = (uintptr_t)(base + (uint64_t)(int64_t)in->off);
+	uintptr_t frame_lo = FP(st) - VM_STACK_SIZE;
+	uintptr_t d = a - frame_lo;
+
+	if (UNLIKELY(d > st->frame_lim)) {
+		if (!region_hit(&st->hit.run, a, size, write) && !region_hit(&st->hit.map, a, size, write) &&
+		    d > st->frame_lim + 8 - size && !mem_ok_remember(st, a, size, write)) {
+			vm_mem_fault(run, a, size, write);
+			return NULL;
+		}
+	}
+	if (UNLIKELY(in_ctx(run, a))) {
+		vm_fault(run, -EACCES, "BPF_ATOMIC access to the ctx is not allowed", a, size);
+		return NULL;
+	}
+	if (UNLIKELY(a % size)) {
+		vm_fault(run, -EFAULT, "misaligned atomic access", a, size);
+		return NULL;
+	}
+	if (src_leak && UNLIKELY(run->untrusted) && hlp_is_ptr(run, st->reg[in->src])) {
+		vm_fault_leak(run, in->src, "leaks addr into mem");
+		return NULL;
+	}
+	return (void *)a;
+}
+
+#define ATOMIC_RMW(NAME, T, FN) \
+int64_t jit_g_A##NAME(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	T *p = atomic_addr(st, pc, st->reg[in->dst], sizeof(T), true, true); \
+	if (!p) return fault_at(st, pc); \
+	FN(p, (T)st->reg[in->src], __ATOMIC_SEQ_CST); \
+	return 0; \
+} \
+int64_t jit_g_AF##NAME(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	T *p = atomic_addr(st, pc, st->reg[in->dst], sizeof(T), true, true); \
+	if (!p) return fault_at(st, pc); \
+	st->reg[in->src] = FN(p, (T)st->reg[in->src], __ATOMIC_SEQ_CST); \
+	return 0; \
+}
+ATOMIC_RMW(ADD32, uint32_t, __atomic_fetch_add)
+ATOMIC_RMW(OR32, uint32_t, __atomic_fetch_or)
+ATOMIC_RMW(AND32, uint32_t, __atomic_fetch_and)
+ATOMIC_RMW(XOR32, uint32_t, __atomic_fetch_xor)
+ATOMIC_RMW(ADD64, uint64_t, __atomic_fetch_add)
+ATOMIC_RMW(OR64, uint64_t, __atomic_fetch_or)
+ATOMIC_RMW(AND64, uint64_t, __atomic_fetch_and)
+ATOMIC_RMW(XOR64, uint64_t, __atomic_fetch_xor)
+#undef ATOMIC_RMW
+
+#define ATOMIC_XCHG(NAME, T) \
+int64_t jit_g_AXCHG##NAME(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	T *p = atomic_addr(st, pc, st->reg[in->dst], sizeof(T), true, true); \
+	if (!p) return fault_at(st, pc); \
+	st->reg[in->src] = __atomic_exchange_n(p, (T)st->reg[in->src], __ATOMIC_SEQ_CST); \
+	return 0; \
+} \
+int64_t jit_g_ACMPXCHG##NAME(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	T *p = atomic_addr(st, pc, st->reg[in->dst], sizeof(T), true, true); \
+	if (!p) return fault_at(st, pc); \
+	T exp = (T)st->reg[0]; \
+	__atomic_compare_exchange_n(p, &exp, (T)st->reg[in->src], false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+	st->reg[0] = exp; \
+	return 0; \
+}
+ATOMIC_XCHG(32, uint32_t)
+ATOMIC_XCHG(64, uint64_t)
+#undef ATOMIC_XCHG
+
+#define ACQREL(SZ, T) \
+int64_t jit_g_LDACQ_##SZ(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	T *p = atomic_addr(st, pc, st->reg[in->src], sizeof(T), false, false); \
+	if (!p) return fault_at(st, pc); \
+	st->reg[in->dst] = __atomic_load_n(p, __ATOMIC_ACQUIRE); \
+	return 0; \
+} \
+int64_t jit_g_STREL_##SZ(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	T *p = atomic_addr(st, pc, st->reg[in->dst], sizeof(T), true, true); \
+	if (!p) return fault_at(st, pc); \
+	__atomic_store_n(p, (T)st->reg[in->src], __ATOMIC_RELEASE); \
+	return 0; \
+}
+ACQREL(B, uint8_t)
+ACQREL(H, uint16_t)
+ACQREL(W, uint32_t)
+ACQREL(DW, uint64_t)
+#undef ACQREL
+
+/* ---- legacy packet loads: out of bounds ends the program with r0 = 0 (returns 1) ---- */
+static int64_t ld_pkt(struct jit_state *st, int64_t o, unsigned sz)
+{
+	const struct vm_run *run = st->run;
+	uint8_t b[4];
+
+	if (o < 0 || (uint64_t)o + sz > run->pkt_len || !run->pkt)
+		return 1;
+	memcpy(b, run->pkt + o, sz);
+	st->reg[0] = sz == 4 ? (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3] :
+		     sz == 2 ? (uint64_t)b[0] << 8 | b[1] : b[0];
+	return 0;
+}
+
+#define LDPKT(NAME, SZ, OFFEXPR) \
+int64_t jit_g_##NAME(struct jit_state *st, uint32_t pc) \
+{ \
+	const struct vm_insn *in = insn_at(st, pc); \
+	(void)in; \
+	return ld_pkt(st, (int64_t)(OFFEXPR), SZ); \
+}
+LDPKT(LDABS_W, 4, (int32_t)in->k)
+LDPKT(LDABS_H, 2, (int32_t)in->k)
+LDPKT(LDABS_B, 1, (int32_t)in->k)
+LDPKT(LDIND_W, 4, (int64_t)(int32_t)(uint32_t)st->reg[in->src] + (int32_t)in->k)
+LDPKT(LDIND_H, 2, (int64_t)(int32_t)(uint32_t)st->reg[in->src] + (int32_t)in->k)
+LDPKT(LDIND_B, 1, (int64_t)(int32_t)(uint32_t)st->reg[in->src] + (int32_t)in->k)
+#undef LDPKT
+
+/* ---- entry ---- */
+typedef uint64_t (*jit_entry_fn)(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+				 struct jit_state *st);
+
+uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
+{
+	const struct jit_image *img = run->prog->jit_fn;
+	uintptr_t top = vm_stack_top(run);
+	struct jit_state st;
+
+	memset(&st, 0, sizeof(st));
+	st.run = run;
+	st.img = img;
+	st.budget = run->budget;
+	st.reg[10] = top;
+	st.frame_lim = VM_STACK_SIZE - 8;
+	st.may_goto_left = VM_MAY_GOTO_BUDGET;
+	st.stack_floor = (uintptr_t)run->stack;
+	zero_frame(top - VM_STACK_SIZE);
+	uint64_t r0 = ((jit_entry_fn)(uintptr_t)img->code)(a1, a2, 0, 0, 0, &st);
+	run->budget = st.budget;
+	hlp_spin_run_end(run);
+	return run->err ? 0 : r0;
+}
+
+/* ---- executable memory ---- */
+void *jit_exec_alloc(size_t len, size_t *map_len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t n = (len + pg - 1) / pg * pg;
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	*map_len = n;
+	return p;
+}
+
+int jit_exec_seal(void *p, size_t map_len)
+{
+	return mprotect(p, map_len, PROT_READ | PROT_EXEC) ? -errno : 0;
+}
+
+void jit_exec_free(void *p, size_t map_len)
+{
+	if (p)
+		munmap(p, map_len);
+}

@@ -1,0 +1,1043 @@
+/* x86_64.c -- the x86-64 code generator.  One emitter per insn.def row, selected through a table
+ * generated from insn.def (a row without an emitter is a compile error); encodings come from
+ * x86_64_enc.h only.
+ *
+ * Registers as Linux's x86-64 JIT: r0 = rax, r1..r5 = rdi, rsi, rdx, rcx, r8 (the SysV argument
+ * registers), r6..r9 = rbx, r13, r14, r15, r10 = rbp.  r12 points at the run's jit_state, r9 holds
+ * the instruction budget (jit_state.budget while C code runs); r11 and r10 are scratch.
+ *
+ * Layout of the code: prologue, the body (one block per insn), the cold stubs (slow paths: a memory
+ * access outside the current frame, budget exhaustion, a call too deep), the fault exit, the
+ * epilogue.  Emission runs in passes until every label stays where it was in the previous pass, so
+ * that each jump takes its short form where it fits (jumps forward use the previous pass's label
+ * positions); after too many passes every jump is emitted long.
+ *
+ * The interpreter's run-time checks are compiled in (memory, budget, frame bound); see jit.h. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jit.h"
+#include "x86_64_enc.h"
+#include "../sys.h"
+#include "../helpers/helpers.h"
+#include "../maps/maps.h"
+
+#define ST(field_) ((int32_t)offsetof(struct jit_state, field_))
+#define ST_REG(n_) (ST(reg) + (int32_t)(8 * (n_)))
+
+/* BPF register -> x86 register (Linux's mapping). */
+static const uint8_t xreg[11] = { RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP };
+#define AUX   R11  /* scratch */
+#define AUX2  R10  /* scratch */
+#define STATE R12
+#define BUDGET R9
+
+struct stub {
+	uint32_t pc;
+	jit_glue_fn fn;
+	size_t resume;          /* label the stub goes on at (L_RESUME of its own by default) */
+};
+
+static bool is_mem_glue(jit_glue_fn fn)
+{
+	return fn == jit_g_load || fn == jit_g_store || fn == jit_g_store_x;
+}
+
+struct jit {
+	struct xbuf b;
+	const struct vm_prog *prog;
+	const struct vm_insn *insns;
+	size_t cnt;
+	size_t pc;              /* insn being emitted */
+	uint32_t *lab;          /* label offsets, this pass */
+	uint32_t *plab;         /* the previous pass's */
+	uint32_t *lab_pass;     /* the pass that set lab[i] */
+	size_t nlab;
+	uint32_t pass;          /* from 1 */
+	bool force_long;
+	struct stub *stubs;
+	size_t nstub, max_stub;
+	bool untrusted;
+	uint8_t *loop_head;     /* insns a back-edge jumps to: aligned to LOOP_ALIGN */
+	uint8_t *entry;         /* insns reached other than from the one before: jump and call targets,
+				 * callx targets (lddw of a function), the first */
+};
+
+#define LOOP_ALIGN 16
+
+/* Labels: 0..cnt the insns (cnt = end of the body), then the exits, then two per stub. */
+#define L_INSN(i_)      ((size_t)(i_))
+#define L_RET0(j_)      ((j_)->cnt + 1)   /* r0 = 0, then the epilogue (faults, LD_ABS past the packet) */
+#define L_EPILOGUE(j_)  ((j_)->cnt + 2)
+#define L_STUB(j_, k_)  ((j_)->cnt + 3 + 2 * (k_))
+#define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
+
+static void set_label(struct jit *j, size_t l)
+{
+	j->lab[l] = (uint32_t)j->b.len;
+	j->lab_pass[l] = j->pass;
+}
+
+/* jmp (cc < 0) or jcc to a label: short when the (previous pass's) distance fits. */
+static void jump_to(struct jit *j, int cc, size_t l)
+{
+	struct xbuf *b = &j->b;
+	int64_t target = 0;
+	bool known = false;
+
+	if (j->lab_pass[l] == j->pass) {
+		target = j->lab[l];
+		known = true;
+	} else if (j->pass > 1) {
+		target = j->plab[l];
+		known = true;
+	}
+	if (known && !j->force_long) {
+		int64_t rel = target - (int64_t)(b->len + 2);
+		if (fits8(rel)) {
+			x_byte(b, cc < 0 ? OP_JMP8 : OP_JCC8 + (unsigned)cc);
+			x_byte(b, (unsigned)rel & 0xff);
+			return;
+		}
+	}
+	size_t n = cc < 0 ? 5 : 6;
+	int64_t rel = known ? target - (int64_t)(b->len + n) : 0;
+	if (cc < 0)
+		x_byte(b, OP_JMP32);
+	else
+		x_opcode(b, OP_JCC32 + (unsigned)cc);
+	x_imm(b, (uint32_t)(int32_t)rel, 4);
+}
+
+/* Jumps inside one insn's code: a placeholder, patched when the label is reached. */
+static size_t jcc8_fwd(struct jit *j, int cc)
+{
+	x_byte(&j->b, cc < 0 ? OP_JMP8 : OP_JCC8 + (unsigned)cc);
+	x_byte(&j->b, 0);
+	return j->b.len;
+}
+
+static void patch8(struct jit *j, size_t at)
+{
+	int64_t rel = (int64_t)j->b.len - (int64_t)at;
+	if (!fits8(rel)) {
+		j->b.err = -EINVAL;
+		return;
+	}
+	if (at - 1 < j->b.cap)
+		j->b.p[at - 1] = (uint8_t)rel;
+}
+
+static size_t jcc32_fwd(struct jit *j, int cc)
+{
+	if (cc < 0)
+		x_byte(&j->b, OP_JMP32);
+	else
+		x_opcode(&j->b, OP_JCC32 + (unsigned)cc);
+	x_imm(&j->b, 0, 4);
+	return j->b.len;
+}
+
+static void patch32(struct jit *j, size_t at)
+{
+	uint32_t rel = (uint32_t)(j->b.len - at);
+	for (unsigned i = 0; i < 4; i++)
+		if (at - 4 + i < j->b.cap)
+			j->b.p[at - 4 + i] = (uint8_t)(rel >> (8 * i));
+}
+
+static size_t add_stub(struct jit *j, jit_glue_fn fn)
+{
+	if (j->nstub >= j->max_stub) {
+		j->b.err = -E2BIG;
+		return 0;
+	}
+	j->stubs[j->nstub] = (struct stub){ (uint32_t)j->pc, fn, L_RESUME(j, j->nstub) };
+	return j->nstub++;
+}
+
+/* ---- small instruction helpers ---- */
+
+static void mov_imm(struct jit *j, unsigned r, uint64_t v)
+{
+	if (v == 0)
+		x_rr(&j->b, 0, OP_XOR_RM_R, r, r);
+	else if (v <= UINT32_MAX) {
+		x_oreg(&j->b, 0, OP_MOV_R_IMM, r);
+		x_imm(&j->b, v, 4);
+	} else if (fits32((int64_t)v)) {
+		x_rr(&j->b, XW, OP_MOV_RM_IMM, 0, r);
+		x_imm(&j->b, v, 4);
+	} else {
+		x_oreg(&j->b, XW, OP_MOV_R_IMM, r);
+		x_imm(&j->b, v, 8);
+	}
+}
+
+/* op r/m, imm with the shortest immediate */
+static void grp1_imm(struct jit *j, unsigned fl, unsigned ext, unsigned rm, int32_t imm)
+{
+	if (fits8(imm)) {
+		x_rr(&j->b, fl, OP_GRP1_IMM8, ext, rm);
+		x_byte(&j->b, (unsigned)imm & 0xff);
+	} else {
+		x_rr(&j->b, fl, OP_GRP1_IMM32, ext, rm);
+		x_imm(&j->b, (uint32_t)imm, 4);
+	}
+}
+
+static void grp1_imm_mem(struct jit *j, unsigned fl, unsigned ext, unsigned base, int32_t disp, int32_t imm)
+{
+	if (fits8(imm)) {
+		x_rm(&j->b, fl, OP_GRP1_IMM8, ext, base, disp);
+		x_byte(&j->b, (unsigned)imm & 0xff);
+	} else {
+		x_rm(&j->b, fl, OP_GRP1_IMM32, ext, base, disp);
+		x_imm(&j->b, (uint32_t)imm, 4);
+	}
+}
+
+static void call_abs(struct jit *j, const void *fn)
+{
+	mov_imm(j, AUX, (uint64_t)(uintptr_t)fn);
+	x_rr(&j->b, 0, OP_GRP5, GRP5_CALL, AUX);
+}
+
+static void spill(struct jit *j, unsigned from, unsigned to)
+{
+	for (unsigned r = from; r <= to; r++)
+		x_rm(&j->b, XW, OP_MOV_RM_R, xreg[r], STATE, ST_REG(r));
+}
+
+static void reload(struct jit *j, unsigned from, unsigned to)
+{
+	for (unsigned r = from; r <= to; r++)
+		x_rm(&j->b, XW, OP_MOV_R_RM, xreg[r], STATE, ST_REG(r));
+}
+
+/* Calls glue(st, pc) with every register in st->reg; a fault leaves through L_RET0.  The glue's
+ * result is left in AUX; the registers are reloaded (the glue may have changed them). */
+static void glue_call(struct jit *j, jit_glue_fn fn, uint32_t pc)
+{
+	spill(j, 0, 10);
+	x_rm(&j->b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
+	x_rr(&j->b, XW, OP_MOV_RM_R, STATE, RDI);
+	mov_imm(j, RSI, pc);
+	call_abs(j, (const void *)fn);
+	x_rm(&j->b, XW, OP_MOV_R_RM, BUDGET, STATE, ST(budget));
+	x_rr(&j->b, XW, OP_TEST_RM_R, RAX, RAX);
+	jump_to(j, CC_S, L_RET0(j));
+	x_rr(&j->b, XW, OP_MOV_RM_R, RAX, AUX);
+	reload(j, 0, 9);
+}
+
+/* ---- run-time checks (each kind in one place, so that proven insns can skip it) ---- */
+
+/* Budget: one unit per taken back-jump and per call of any kind, as the interpreter counts it.  r9 holds
+ * what is left of the current slice; at 0 the stub gets the next slice (or faults: exhausted,
+ * interrupted). */
+static void budget_check(struct jit *j)
+{
+	x_rr(&j->b, XW, OP_GRP5, GRP5_DEC, BUDGET);
+	size_t k = add_stub(j, jit_g_oob);
+	jump_to(j, CC_E, L_STUB(j, k));
+	set_label(j, L_RESUME(j, k));
+}
+
+/* A taken back-edge to label l: the budget, then the jump (the common case falls into it). */
+static void budget_jump(struct jit *j, size_t l)
+{
+	x_rr(&j->b, XW, OP_GRP5, GRP5_DEC, BUDGET);
+	jump_to(j, CC_NE, l);
+	size_t k = add_stub(j, jit_g_oob);
+	j->stubs[k].resume = l; /* with a new slice, the jump is taken */
+	jump_to(j, -1, L_STUB(j, k));
+	set_label(j, L_RESUME(j, k)); /* unused */
+}
+
+/* While a bpf_spin_lock is held the only call allowed is bpf_spin_unlock. */
+static void spin_check(struct jit *j)
+{
+	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	grp1_imm_mem(j, XW, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, spin_held), 0);
+	size_t k = add_stub(j, jit_g_spin_call);
+	jump_to(j, CC_NE, L_STUB(j, k));
+	set_label(j, L_RESUME(j, k));
+}
+
+/* Memory: [base + off, + size) inside the current frame's stack inline (as MEM_CHECK_FAST's first
+ * compare); anything else in the glue (regions, ctx rules, the untrusted leak rule). */
+static void mem_check(struct jit *j, unsigned base, int16_t off, unsigned size, jit_glue_fn slow)
+{
+	/* [r10 + off, + size) inside the current frame: allowed whatever the depth, and r10 cannot change:
+	 * nothing to check. */
+	if (base == 10 && (int32_t)off >= -(int32_t)VM_STACK_SIZE && (int32_t)off + (int32_t)size <= 0)
+		return;
+	/* The interpreter's exact stack rule, d <= frame_lim + 8 - size with d = addr - frame_lo, as one
+	 * compare of d + size - 8; what fails it (also d < 8 - size, which wraps) is judged exactly on the
+	 * slow path. */
+	x_rm(&j->b, XW, OP_LEA, AUX, xreg[base], (int32_t)off + (int32_t)VM_STACK_SIZE + (int32_t)size - 8);
+	x_rr(&j->b, XW, OP_SUB_RM_R, RBP, AUX);
+	x_rm(&j->b, XW, OP_CMP_R_RM, AUX, STATE, ST(frame_lim));
+	size_t k = add_stub(j, slow);
+	jump_to(j, CC_A, L_STUB(j, k));
+	set_label(j, L_RESUME(j, k));
+}
+
+/* ---- families ---- */
+#define J struct jit *j, const struct vm_insn *in
+#define DSTR xreg[in->dst]
+#define SRCR xreg[in->src]
+
+static void alu_x(J, unsigned fl, unsigned op) { x_rr(&j->b, fl, op, SRCR, DSTR); }
+static void alu_k(J, unsigned fl, unsigned ext) { grp1_imm(j, fl, ext, DSTR, (int32_t)in->k); }
+
+#define ALU(NAME, OP, EXT) \
+	static void emit_##NAME##64_K(J) { alu_k(j, in, XW, EXT); } \
+	static void emit_##NAME##64_X(J) { alu_x(j, in, XW, OP); } \
+	static void emit_##NAME##32_K(J) { alu_k(j, in, 0, EXT); } \
+	static void emit_##NAME##32_X(J) { alu_x(j, in, 0, OP); }
+ALU(ADD, OP_ADD_RM_R, GRP1_ADD)
+ALU(SUB, OP_SUB_RM_R, GRP1_SUB)
+ALU(OR, OP_OR_RM_R, GRP1_OR)
+ALU(AND, OP_AND_RM_R, GRP1_AND)
+ALU(XOR, OP_XOR_RM_R, GRP1_XOR)
+#undef ALU
+
+static void mul_k(J, unsigned fl)
+{
+	x_rr(&j->b, fl, OP_IMUL_IMM32, DSTR, DSTR);
+	x_imm(&j->b, (uint32_t)in->k, 4);
+}
+static void emit_MUL64_K(J) { mul_k(j, in, XW); }
+static void emit_MUL32_K(J) { mul_k(j, in, 0); }
+static void emit_MUL64_X(J) { x_rr(&j->b, XW, OP_IMUL_R_RM, DSTR, SRCR); }
+static void emit_MUL32_X(J) { x_rr(&j->b, 0, OP_IMUL_R_RM, DSTR, SRCR); }
+
+/* Division and modulo with the interpreter's edge cases: by zero, div gives 0 and mod leaves dst
+ * (zero-extended for 32 bits); signed by -1, div negates and mod gives 0 (x86 would trap). */
+static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
+{
+	struct xbuf *b = &j->b;
+	unsigned fl = is64 ? XW : 0;
+	unsigned d = DSTR;
+	size_t z = 0, m1 = 0, done1 = 0, done2 = 0;
+
+	if (is_k) {
+		uint64_t k = is64 ? in->k : (uint32_t)in->k;
+		if (k == 0) {
+			if (!is_mod)
+				x_rr(b, 0, OP_XOR_RM_R, d, d);
+			else if (!is64)
+				x_rr(b, 0, OP_MOV_RM_R, d, d);
+			return;
+		}
+		if (is_signed && (is64 ? (int64_t)k == -1 : (int32_t)k == -1)) {
+			if (is_mod)
+				x_rr(b, 0, OP_XOR_RM_R, d, d);
+			else
+				x_rr(b, fl, OP_GRP3, GRP3_NEG, d);
+			return;
+		}
+		mov_imm(j, AUX, k);
+	} else {
+		x_rr(b, fl, OP_MOV_RM_R, SRCR, AUX);
+		x_rr(b, fl, OP_TEST_RM_R, AUX, AUX);
+		z = jcc8_fwd(j, CC_E);
+		if (is_signed) {
+			grp1_imm(j, fl, GRP1_CMP, AUX, -1);
+			m1 = jcc8_fwd(j, CC_E);
+		}
+	}
+	x_rm(b, XW, OP_MOV_RM_R, RAX, STATE, ST(scratch[0]));
+	x_rm(b, XW, OP_MOV_RM_R, RDX, STATE, ST(scratch[1]));
+	x_rr(b, fl, OP_MOV_RM_R, d, RAX);
+	if (is_signed)
+		x_oreg(b, fl, OP_CDQ, 0); /* cdq / cqo */
+	else
+		x_rr(b, 0, OP_XOR_RM_R, RDX, RDX);
+	x_rr(b, fl, OP_GRP3, is_signed ? GRP3_IDIV : GRP3_DIV, AUX);
+	x_rr(b, fl, OP_MOV_RM_R, is_mod ? RDX : RAX, AUX);
+	x_rm(b, XW, OP_MOV_R_RM, RAX, STATE, ST(scratch[0]));
+	x_rm(b, XW, OP_MOV_R_RM, RDX, STATE, ST(scratch[1]));
+	x_rr(b, fl, OP_MOV_RM_R, AUX, d);
+	if (is_k)
+		return;
+	done1 = jcc8_fwd(j, -1);
+	patch8(j, z);
+	if (!is_mod)
+		x_rr(b, 0, OP_XOR_RM_R, d, d);
+	else if (!is64)
+		x_rr(b, 0, OP_MOV_RM_R, d, d);
+	if (is_signed) {
+		done2 = jcc8_fwd(j, -1);
+		patch8(j, m1);
+		if (is_mod)
+			x_rr(b, 0, OP_XOR_RM_R, d, d);
+		else
+			x_rr(b, fl, OP_GRP3, GRP3_NEG, d);
+		patch8(j, done2);
+	}
+	patch8(j, done1);
+}
+
+#define DIVMOD(NAME, SIGNED, MOD) \
+	static void emit_##NAME##64_K(J) { divmod(j, in, true, true, SIGNED, MOD); } \
+	static void emit_##NAME##64_X(J) { divmod(j, in, true, false, SIGNED, MOD); } \
+	static void emit_##NAME##32_K(J) { divmod(j, in, false, true, SIGNED, MOD); } \
+	static void emit_##NAME##32_X(J) { divmod(j, in, false, false, SIGNED, MOD); }
+DIVMOD(DIV, false, false)
+DIVMOD(MOD, false, true)
+DIVMOD(SDIV, true, false)
+DIVMOD(SMOD, true, true)
+#undef DIVMOD
+
+/* Shifts: x86 masks the count to 63/31 as RFC 9669 asks.  A 32-bit result is zero-extended with an
+ * explicit mov, whatever the count. */
+static void shift(J, bool is64, bool is_k, unsigned ext)
+{
+	struct xbuf *b = &j->b;
+	unsigned fl = is64 ? XW : 0;
+	unsigned d = DSTR;
+
+	if (is_k) {
+		unsigned c = (unsigned)in->k & (is64 ? 63 : 31);
+		if (c) {
+			x_rr(b, fl, OP_GRP2_IMM8, ext, d);
+			x_byte(b, c);
+		} else if (!is64) {
+			x_rr(b, 0, OP_MOV_RM_R, d, d);
+		}
+		return;
+	}
+	if (SRCR == RCX) {
+		x_rr(b, fl, OP_GRP2_CL, ext, d);
+	} else {
+		x_rr(b, XW, OP_MOV_RM_R, RCX, AUX);
+		x_rr(b, XW, OP_MOV_RM_R, SRCR, RCX);
+		if (d == RCX) {
+			x_rr(b, fl, OP_GRP2_CL, ext, AUX);
+			x_rr(b, XW, OP_MOV_RM_R, AUX, RCX);
+		} else {
+			x_rr(b, fl, OP_GRP2_CL, ext, d);
+			x_rr(b, XW, OP_MOV_RM_R, AUX, RCX);
+		}
+	}
+	if (!is64)
+		x_rr(b, 0, OP_MOV_RM_R, d, d);
+}
+
+#define SHIFT(NAME, EXT) \
+	static void emit_##NAME##64_K(J) { shift(j, in, true, true, EXT); } \
+	static void emit_##NAME##64_X(J) { shift(j, in, true, false, EXT); } \
+	static void emit_##NAME##32_K(J) { shift(j, in, false, true, EXT); } \
+	static void emit_##NAME##32_X(J) { shift(j, in, false, false, EXT); }
+SHIFT(LSH, GRP2_SHL)
+SHIFT(RSH, GRP2_SHR)
+SHIFT(ARSH, GRP2_SAR)
+#undef SHIFT
+
+static void emit_NEG64(J) { x_rr(&j->b, XW, OP_GRP3, GRP3_NEG, DSTR); }
+static void emit_NEG32(J) { x_rr(&j->b, 0, OP_GRP3, GRP3_NEG, DSTR); }
+static void emit_MOV64_K(J) { mov_imm(j, DSTR, in->k); }
+static void emit_MOV32_K(J) { mov_imm(j, DSTR, (uint32_t)in->k); }
+static void emit_MOV64_X(J) { if (in->dst != in->src) x_rr(&j->b, XW, OP_MOV_RM_R, SRCR, DSTR); }
+static void emit_MOV32_X(J) { x_rr(&j->b, 0, OP_MOV_RM_R, SRCR, DSTR); }
+static void emit_MOVSX864(J) { x_rr(&j->b, XW | XB8M, OP_MOVSX8, DSTR, SRCR); }
+static void emit_MOVSX1664(J) { x_rr(&j->b, XW, OP_MOVSX16, DSTR, SRCR); }
+static void emit_MOVSX3264(J) { x_rr(&j->b, XW, OP_MOVSXD, DSTR, SRCR); }
+static void emit_MOVSX832(J) { x_rr(&j->b, XB8M, OP_MOVSX8, DSTR, SRCR); }
+static void emit_MOVSX1632(J) { x_rr(&j->b, 0, OP_MOVSX16, DSTR, SRCR); }
+
+/* Byte order on a little-endian host: "le" truncates, "be"/bswap swap (and truncate). */
+static void emit_LE16(J) { x_rr(&j->b, 0, OP_MOVZX16, DSTR, DSTR); }
+static void emit_LE32(J) { x_rr(&j->b, 0, OP_MOV_RM_R, DSTR, DSTR); }
+static void emit_LE64(J) { (void)j; (void)in; }
+static void emit_BE16(J)
+{
+	x_rr(&j->b, X16, OP_GRP2_IMM8, GRP2_ROR, DSTR);
+	x_byte(&j->b, 8);
+	x_rr(&j->b, 0, OP_MOVZX16, DSTR, DSTR);
+}
+static void emit_BE32(J) { x_oreg(&j->b, 0, OP_BSWAP, DSTR); }
+static void emit_BE64(J) { x_oreg(&j->b, XW, OP_BSWAP, DSTR); }
+static void emit_BSWAP16(J) { emit_BE16(j, in); }
+static void emit_BSWAP32(J) { emit_BE32(j, in); }
+static void emit_BSWAP64(J) { emit_BE64(j, in); }
+
+/* ---- jumps ---- */
+static size_t target_pc(const struct jit *j, const struct vm_insn *in)
+{
+	return j->pc + (size_t)((int64_t)in->off / (int64_t)sizeof(struct vm_insn));
+}
+
+/* Taken branch with condition cc (cc < 0: always): a back-edge counts the budget first. */
+static void branch(J, int cc)
+{
+	size_t t = target_pc(j, in);
+
+	if (in->off > 0) {
+		if (cc >= 0 || t != j->pc + 1)
+			jump_to(j, cc, L_INSN(t));
+		return;
+	}
+	size_t skip = cc >= 0 ? jcc8_fwd(j, CC_INVERT(cc)) : 0;
+	budget_jump(j, L_INSN(t));
+	if (cc >= 0)
+		patch8(j, skip);
+}
+
+static void emit_JA(J) { branch(j, in, -1); }
+static void emit_JA32(J) { branch(j, in, -1); }
+
+static void emit_MAY_GOTO(J)
+{
+	/* taken once the frame's budget is spent; otherwise count one down */
+	grp1_imm_mem(j, XW, GRP1_CMP, STATE, ST(may_goto_left), 0);
+	branch(j, in, CC_E);
+	x_rm(&j->b, XW, OP_GRP5, GRP5_DEC, STATE, ST(may_goto_left));
+}
+
+/* against 0, test sets the flags cmp would (CF = OF = 0), in fewer bytes */
+static void cmp_k(J, unsigned fl)
+{
+	if ((int32_t)in->k == 0)
+		x_rr(&j->b, fl, OP_TEST_RM_R, DSTR, DSTR);
+	else
+		grp1_imm(j, fl, GRP1_CMP, DSTR, (int32_t)in->k);
+}
+static void cmp_x(J, unsigned fl) { x_rr(&j->b, fl, OP_CMP_RM_R, SRCR, DSTR); }
+
+#define COND(NAME, CC) \
+	static void emit_##NAME##_K(J) { cmp_k(j, in, XW); branch(j, in, CC); } \
+	static void emit_##NAME##_X(J) { cmp_x(j, in, XW); branch(j, in, CC); } \
+	static void emit_##NAME##32_K(J) { cmp_k(j, in, 0); branch(j, in, CC); } \
+	static void emit_##NAME##32_X(J) { cmp_x(j, in, 0); branch(j, in, CC); }
+COND(JEQ, CC_E)
+COND(JNE, CC_NE)
+COND(JGT, CC_A)
+COND(JGE, CC_AE)
+COND(JLT, CC_B)
+COND(JLE, CC_BE)
+COND(JSGT, CC_G)
+COND(JSGE, CC_GE)
+COND(JSLT, CC_L)
+COND(JSLE, CC_LE)
+#undef COND
+
+static void test_k(J, unsigned fl)
+{
+	x_rr(&j->b, fl, OP_GRP3, GRP3_TEST, DSTR);
+	x_imm(&j->b, (uint32_t)in->k, 4);
+}
+static void emit_JSET_K(J) { test_k(j, in, XW); branch(j, in, CC_NE); }
+static void emit_JSET_X(J) { x_rr(&j->b, XW, OP_TEST_RM_R, SRCR, DSTR); branch(j, in, CC_NE); }
+static void emit_JSET32_K(J) { test_k(j, in, 0); branch(j, in, CC_NE); }
+static void emit_JSET32_X(J) { x_rr(&j->b, 0, OP_TEST_RM_R, SRCR, DSTR); branch(j, in, CC_NE); }
+
+/* ---- calls ---- */
+/* bpf_map_lookup_elem on an ARRAY map the insn before loads into r1 (an lddw of the program's map that
+ * nothing jumps between): with the key in the current stack frame, the helper's answer computed here
+ * (value address, or 0 past max_entries), as Linux inlines it; else the call.  Returns the placeholders
+ * of the two jumps over the call (the result and *done2: the null result), to patch after it, or 0 when
+ * nothing was inlined. */
+static size_t inline_array_lookup(struct jit *j, const struct vm_insn *in, size_t *done2)
+{
+	struct xbuf *b = &j->b;
+	const struct hlp_proto *h = hlp_get(BPF_FUNC_map_lookup_elem);
+	size_t pc = j->pc;
+	uint8_t *base;
+	uint64_t stride;
+	uint32_t max;
+
+	if (!h || in->k != (uint64_t)(uintptr_t)h->fn || pc < 2 || j->entry[pc] || j->entry[pc - 1] ||
+	    j->insns[pc - 2].id != ISA_LDDW || j->insns[pc - 2].dst != 1 ||
+	    (j->prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_FD && j->prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_IDX) ||
+	    !map_array_layout((const struct map *)(uintptr_t)j->insns[pc - 2].k, &base, &stride, &max) ||
+	    !fits32((int64_t)stride) || max > INT32_MAX)
+		return 0;
+	/* the key (4 bytes at r2) in the current frame: as mem_check's inline test */
+	x_rm(b, XW, OP_LEA, AUX, xreg[2], (int32_t)VM_STACK_SIZE + 4 - 8);
+	x_rr(b, XW, OP_SUB_RM_R, RBP, AUX);
+	x_rm(b, XW, OP_CMP_R_RM, AUX, STATE, ST(frame_lim));
+	size_t slow = jcc32_fwd(j, CC_A);
+	x_rm(b, 0, OP_MOV_R_RM, RAX, xreg[2], 0);
+	x_rr(b, 0, OP_GRP1_IMM32, GRP1_CMP, RAX);
+	x_imm(b, max, 4);
+	size_t null = jcc8_fwd(j, CC_AE);
+	x_rr(b, XW, OP_IMUL_IMM32, RAX, RAX);
+	x_imm(b, (uint32_t)stride, 4);
+	mov_imm(j, AUX, (uint64_t)(uintptr_t)base);
+	x_rr(b, XW, OP_ADD_RM_R, AUX, RAX);
+	size_t done = jcc32_fwd(j, -1);
+	patch8(j, null);
+	x_rr(b, 0, OP_XOR_RM_R, RAX, RAX);
+	*done2 = jcc32_fwd(j, -1);
+	patch32(j, slow);
+	return done;
+}
+
+/* A helper: a direct call with run prepended to r1..r5 (vm_helper_fn), as the interpreter's do_CALL
+ * does it: the run sees the frame and budget, r1..r5 keep their values, the packet may have moved
+ * (the run region cache is dropped), a fault the helper recorded stops the program here.  Calls whose
+ * arguments need checks first (zero sizes, untrusted runs) go through the glue. */
+static void emit_CALL(J)
+{
+	struct xbuf *b = &j->b;
+
+	const struct hlp_proto *unlock = hlp_get(BPF_FUNC_spin_unlock);
+
+	budget_check(j);
+	if (!unlock || in->k != (uint64_t)(uintptr_t)unlock->fn)
+		spin_check(j);
+	if (in->size) {
+		glue_call(j, jit_g_call, (uint32_t)j->pc);
+		return;
+	}
+	size_t done2 = 0, done = inline_array_lookup(j, in, &done2);
+	spill(j, 1, 5);
+	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	x_rm(b, XW, OP_MOV_RM_R, RBP, AUX, (int32_t)offsetof(struct vm_run, fp));
+	x_rm(b, XW, OP_MOV_RM_R, BUDGET, AUX, (int32_t)offsetof(struct vm_run, budget));
+	x_rr(b, XW, OP_MOV_RM_R, R8, R9);
+	x_rr(b, XW, OP_MOV_RM_R, RCX, R8);
+	x_rr(b, XW, OP_MOV_RM_R, RDX, RCX);
+	x_rr(b, XW, OP_MOV_RM_R, RSI, RDX);
+	x_rr(b, XW, OP_MOV_RM_R, RDI, RSI);
+	x_rr(b, XW, OP_MOV_RM_R, AUX, RDI);
+	call_abs(j, (const void *)(uintptr_t)in->k);
+	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	x_rm(b, XW, OP_MOV_R_RM, BUDGET, AUX, (int32_t)offsetof(struct vm_run, budget));
+	x_rm(b, XW, OP_MOV_R_RM, AUX2, STATE, ST(hit.run.lo));
+	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(hit.run.hi));
+	x_rr(b, 0, OP_XOR_RM_R, AUX2, AUX2);
+	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[0].lim_r));
+	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[0].lim_w));
+	reload(j, 1, 5);
+	grp1_imm_mem(j, 0, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, err), 0);
+	size_t k = add_stub(j, jit_g_err);
+	jump_to(j, CC_NE, L_STUB(j, k));
+	set_label(j, L_RESUME(j, k));
+	if (done) {
+		patch32(j, done);
+		patch32(j, done2);
+	}
+}
+
+static void emit_CALL_KFUNC(J)
+{
+	/* r1..r5 are the SysV argument registers already; they keep their values, as in the interpreter */
+	budget_check(j);
+	spin_check(j);
+	spill(j, 1, 5);
+	x_rm(&j->b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
+	call_abs(j, (const void *)(uintptr_t)in->k);
+	x_rm(&j->b, XW, OP_MOV_R_RM, BUDGET, STATE, ST(budget));
+	reload(j, 1, 5);
+}
+
+/* The frame of a bpf-to-bpf call, pushed on the native stack with the return address (7 pushes + the
+ * call = 64 bytes, so the native stack stays 16-byte aligned for calls into C).  `target` < 0: call
+ * the address in AUX. */
+static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
+{
+	struct xbuf *b = &j->b;
+	static const uint8_t saved[] = { RBX, R13, R14, R15, RBP };
+
+	for (size_t i = 0; i < sizeof(saved); i++)
+		x_oreg(b, 0, OP_PUSH_R, saved[i]);
+	x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(may_goto_left));
+	/* the caller's program: a subprogram may tail-call, and the new program's exit returns here */
+	x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(img));
+	grp1_imm(j, XW, GRP1_SUB, RBP, VM_STACK_SIZE);
+	grp1_imm_mem(j, XW, GRP1_ADD, STATE, ST(frame_lim), VM_STACK_SIZE);
+	x_rm(b, XW, OP_GRP5, GRP5_INC, STATE, ST(depth));
+	/* a frame starts zeroed */
+	x_rr(b, 0, OP_XORPS, 0, 0);
+	x_rm(b, XW, OP_LEA, AUX2, RBP, -(int32_t)VM_STACK_SIZE);
+	size_t loop = b->len;
+	x_rm(b, 0, OP_MOVUPS_ST, 0, AUX2, 0);
+	x_rm(b, 0, OP_MOVUPS_ST, 0, AUX2, 16);
+	grp1_imm(j, XW, GRP1_ADD, AUX2, 32);
+	x_rr(b, XW, OP_CMP_RM_R, RBP, AUX2);
+	x_byte(b, OP_JCC8 + CC_NE);
+	x_byte(b, (unsigned)(loop - (b->len + 1)) & 0xff);
+	x_rm(b, XW, OP_MOV_RM_IMM, 0, STATE, ST(may_goto_left));
+	x_imm(b, VM_MAY_GOTO_BUDGET, 4);
+	if (indirect) {
+		x_rr(b, 0, OP_GRP5, GRP5_CALL, AUX);
+	} else {
+		budget_check(j); /* every call, forward ones too */
+		size_t t = target_pc(j, in);
+		int64_t target = j->lab_pass[t] == j->pass ? j->lab[t] : j->plab[t];
+		x_byte(b, OP_CALL32);
+		x_imm(b, (uint32_t)(int32_t)(target - (int64_t)(b->len + 4)), 4);
+	}
+	x_rm(b, XW, OP_GRP5, GRP5_DEC, STATE, ST(depth));
+	grp1_imm_mem(j, XW, GRP1_SUB, STATE, ST(frame_lim), VM_STACK_SIZE);
+	x_oreg(b, 0, OP_POP_R, AUX2);
+	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(img));
+	x_rm(b, XW, OP_MOV_R_RM, AUX2, AUX2, (int32_t)offsetof(struct jit_image, prog));
+	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	x_rm(b, XW, OP_MOV_RM_R, AUX2, AUX, (int32_t)offsetof(struct vm_run, prog));
+	x_rm(b, 0, OP_POP_RM, 0, STATE, ST(may_goto_left));
+	for (size_t i = sizeof(saved); i-- > 0;)
+		x_oreg(b, 0, OP_POP_R, saved[i]);
+}
+
+static void emit_CALL_LOCAL(J)
+{
+	size_t k = add_stub(j, jit_g_too_deep);
+	grp1_imm_mem(j, XW, GRP1_CMP, STATE, ST(depth), VM_MAX_FRAMES - 1);
+	jump_to(j, CC_AE, L_STUB(j, k));
+	x_rm(&j->b, XW, OP_LEA, AUX, RBP, -(int32_t)VM_STACK_SIZE);
+	x_rm(&j->b, XW, OP_CMP_R_RM, AUX, STATE, ST(stack_floor));
+	jump_to(j, CC_BE, L_STUB(j, k));
+	set_label(j, L_RESUME(j, k));
+	local_call(j, in, false);
+}
+
+static void emit_CALLX(J)
+{
+	(void)in;
+	glue_call(j, jit_g_callx, (uint32_t)j->pc);
+	x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX);
+	size_t helper = jcc32_fwd(j, CC_E);
+	local_call(j, in, true);
+	patch32(j, helper);
+}
+
+static void emit_TAIL_CALL(J)
+{
+	(void)in;
+	glue_call(j, jit_g_tail_call, (uint32_t)j->pc);
+	x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX);
+	size_t none = jcc8_fwd(j, CC_E);
+	x_rr(&j->b, 0, OP_GRP5, GRP5_JMP, AUX);
+	patch8(j, none);
+}
+
+static void emit_EXIT(J)
+{
+	(void)in;
+	grp1_imm_mem(j, XW, GRP1_CMP, STATE, ST(depth), 0);
+	size_t top = jcc8_fwd(j, CC_E);
+	x_byte(&j->b, OP_RET);
+	patch8(j, top);
+	if (j->untrusted) {
+		glue_call(j, jit_g_exit, (uint32_t)j->pc);
+	} else {
+		x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+		grp1_imm_mem(j, XW, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, spin_held), 0);
+		size_t k = add_stub(j, jit_g_exit);
+		jump_to(j, CC_NE, L_STUB(j, k));
+		set_label(j, L_RESUME(j, k));
+	}
+	jump_to(j, -1, L_EPILOGUE(j));
+}
+
+/* ---- loads and stores ---- */
+static void emit_LDDW(J) { mov_imm(j, DSTR, in->k); }
+static void emit_LDDW_HI(J)
+{
+	/* never reached by falling through (lddw's first slot jumps over nothing: this emits no code);
+	 * a callx here lands on a stub that faults as the interpreter does */
+	(void)in;
+	add_stub(j, jit_g_lddw_hi);
+}
+
+static void ldx(J, unsigned fl, unsigned op)
+{
+	mem_check(j, in->src, in->off, in->size, jit_g_load);
+	x_rm(&j->b, fl, op, DSTR, SRCR, in->off);
+}
+static void emit_LDXB(J) { ldx(j, in, 0, OP_MOVZX8); }
+static void emit_LDXH(J) { ldx(j, in, 0, OP_MOVZX16); }
+static void emit_LDXW(J) { ldx(j, in, 0, OP_MOV_R_RM); }
+static void emit_LDXDW(J) { ldx(j, in, XW, OP_MOV_R_RM); }
+static void emit_LDXSB(J) { ldx(j, in, XW, OP_MOVSX8); }
+static void emit_LDXSH(J) { ldx(j, in, XW, OP_MOVSX16); }
+static void emit_LDXSW(J) { ldx(j, in, XW, OP_MOVSXD); }
+
+static void st_imm(J, unsigned fl, unsigned op, unsigned n)
+{
+	mem_check(j, in->dst, in->off, in->size, jit_g_store);
+	x_rm(&j->b, fl, op, 0, DSTR, in->off);
+	x_imm(&j->b, (uint32_t)in->k, n);
+}
+static void emit_STB(J) { st_imm(j, in, 0, OP_MOV8_RM_IMM, 1); }
+static void emit_STH(J) { st_imm(j, in, X16, OP_MOV_RM_IMM, 2); }
+static void emit_STW(J) { st_imm(j, in, 0, OP_MOV_RM_IMM, 4); }
+static void emit_STDW(J) { st_imm(j, in, XW, OP_MOV_RM_IMM, 4); }
+
+static void stx(J, unsigned fl, unsigned op)
+{
+	mem_check(j, in->dst, in->off, in->size, jit_g_store_x);
+	x_rm(&j->b, fl, op, SRCR, DSTR, in->off);
+}
+static void emit_STXB(J) { stx(j, in, XB8R, OP_MOV8_RM_R); }
+static void emit_STXH(J) { stx(j, in, X16, OP_MOV_RM_R); }
+static void emit_STXW(J) { stx(j, in, 0, OP_MOV_RM_R); }
+static void emit_STXDW(J) { stx(j, in, XW, OP_MOV_RM_R); }
+
+/* Atomics, load-acquire/store-release and legacy packet loads run their interpreter code in C. */
+#define GLUED(NAME) static void emit_##NAME(J) { (void)in; glue_call(j, jit_g_##NAME, (uint32_t)j->pc); }
+GLUED(AADD32) GLUED(AOR32) GLUED(AAND32) GLUED(AXOR32)
+GLUED(AFADD32) GLUED(AFOR32) GLUED(AFAND32) GLUED(AFXOR32) GLUED(AXCHG32) GLUED(ACMPXCHG32)
+GLUED(AADD64) GLUED(AOR64) GLUED(AAND64) GLUED(AXOR64)
+GLUED(AFADD64) GLUED(AFOR64) GLUED(AFAND64) GLUED(AFXOR64) GLUED(AXCHG64) GLUED(ACMPXCHG64)
+GLUED(LDACQ_B) GLUED(LDACQ_H) GLUED(LDACQ_W) GLUED(LDACQ_DW)
+GLUED(STREL_B) GLUED(STREL_H) GLUED(STREL_W) GLUED(STREL_DW)
+#undef GLUED
+
+#define LDPKT(NAME) static void emit_##NAME(J) \
+	{ (void)in; glue_call(j, jit_g_##NAME, (uint32_t)j->pc); \
+	  x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX); jump_to(j, CC_NE, L_RET0(j)); }
+LDPKT(LDABS_W) LDPKT(LDABS_H) LDPKT(LDABS_B) LDPKT(LDIND_W) LDPKT(LDIND_H) LDPKT(LDIND_B)
+#undef LDPKT
+
+#undef J
+#undef DSTR
+#undef SRCR
+
+typedef void (*emit_fn)(struct jit *j, const struct vm_insn *in);
+static const emit_fn emit_tab[ISA_COUNT] = {
+#define X(name_, ...) [ISA_##name_] = emit_##name_,
+#include "../isa/insn.def"
+#undef X
+};
+
+/* ---- the program ---- */
+
+static const uint8_t callee_saved[] = { RBX, RBP, R12, R13, R14, R15 };
+
+static void prologue(struct jit *j)
+{
+	struct xbuf *b = &j->b;
+
+	for (size_t i = 0; i < sizeof(callee_saved); i++)
+		x_oreg(b, 0, OP_PUSH_R, callee_saved[i]);
+	grp1_imm(j, XW, GRP1_SUB, RSP, 8); /* 16-byte alignment for calls into C */
+	x_rr(b, XW, OP_MOV_RM_R, R9, STATE);
+	x_rm(b, XW, OP_MOV_R_RM, BUDGET, STATE, ST(budget));
+	x_rm(b, XW, OP_MOV_RM_R, RSP, STATE, ST(saved_rsp));
+	x_rm(b, XW, OP_MOV_R_RM, RBP, STATE, ST_REG(10));
+	x_rr(b, 0, OP_XOR_RM_R, RAX, RAX);
+	for (unsigned r = 6; r <= 9; r++)
+		x_rr(b, 0, OP_XOR_RM_R, xreg[r], xreg[r]);
+}
+
+static void epilogue(struct jit *j)
+{
+	struct xbuf *b = &j->b;
+
+	set_label(j, L_RET0(j));
+	x_rr(b, 0, OP_XOR_RM_R, RAX, RAX);
+	set_label(j, L_EPILOGUE(j));
+	x_rm(b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
+	x_rm(b, XW, OP_MOV_R_RM, RSP, STATE, ST(saved_rsp));
+	grp1_imm(j, XW, GRP1_ADD, RSP, 8);
+	for (size_t i = sizeof(callee_saved); i-- > 0;)
+		x_oreg(b, 0, OP_POP_R, callee_saved[i]);
+	x_byte(b, OP_RET);
+}
+
+/* The interpreter's region cache, tested inline before the slow path's call into C: an access inside
+ * the packet or the map value it last touched goes on at `resume`. */
+static void region_cache_check(struct jit *j, const struct vm_insn *in, bool write, size_t resume)
+{
+	struct xbuf *b = &j->b;
+	unsigned base = write ? in->dst : in->src;
+
+	x_rm(b, XW, OP_LEA, AUX, xreg[base], in->off);
+	for (int c = 0; c < 2; c++) {
+		int32_t f = ST(fast[c]);
+		int32_t lim = f + (int32_t)(write ? offsetof(struct jit_fast_region, lim_w) : offsetof(struct jit_fast_region, lim_r));
+		x_rr(b, XW, OP_MOV_RM_R, AUX, AUX2);
+		x_rm(b, XW, OP_SUB_R_RM, AUX2, STATE, f + (int32_t)offsetof(struct jit_fast_region, lo));
+		x_rm(b, XW, OP_CMP_R_RM, AUX2, STATE, lim);
+		size_t miss = jcc8_fwd(j, CC_AE);
+		grp1_imm(j, XW, GRP1_ADD, AUX2, in->size);
+		x_rm(b, XW, OP_CMP_R_RM, AUX2, STATE, lim);
+		jump_to(j, CC_BE, resume);
+		patch8(j, miss);
+	}
+}
+
+static void stubs(struct jit *j)
+{
+	for (size_t k = 0; k < j->nstub; k++) {
+		const struct stub *s = &j->stubs[k];
+		set_label(j, L_STUB(j, k));
+		if (s->fn == jit_g_lddw_hi) /* the slot's address for callx (see emit_LDDW_HI) */
+			set_label(j, L_INSN(s->pc));
+		if (is_mem_glue(s->fn))
+			region_cache_check(j, &j->insns[s->pc], s->fn != jit_g_load, L_RESUME(j, k));
+		glue_call(j, s->fn, s->pc);
+		jump_to(j, -1, s->resume);
+	}
+}
+
+static void one_pass(struct jit *j)
+{
+	j->b.len = 0;
+	j->b.err = 0;
+	j->nstub = 0;
+	prologue(j);
+	for (j->pc = 0; j->pc < j->cnt; j->pc++) {
+		if (j->loop_head[j->pc])
+			x_pad(&j->b, LOOP_ALIGN);
+		set_label(j, L_INSN(j->pc));
+		const struct vm_insn *in = &j->insns[j->pc];
+		emit_tab[in->id](j, in);
+	}
+	set_label(j, L_INSN(j->cnt));
+	stubs(j);
+	epilogue(j);
+}
+
+bool jit_available(void)
+{
+#if defined(__x86_64__)
+	return true;
+#else
+	return false;
+#endif
+}
+
+#define JIT_MAX_PASSES 10
+
+int jit_compile(struct vm_prog *prog, struct diag *log)
+{
+	struct jit j;
+	struct jit_image *img = NULL;
+	int err = 0;
+
+	memset(&j, 0, sizeof(j));
+	j.prog = prog;
+	j.insns = prog->insns;
+	j.cnt = prog->cnt;
+	j.untrusted = prog->vm && prog->vm->untrusted;
+	j.max_stub = 2 * j.cnt + 4;
+	j.nlab = j.cnt + 3 + 2 * j.max_stub;
+	j.lab = calloc(j.nlab, sizeof(*j.lab));
+	j.plab = calloc(j.nlab, sizeof(*j.plab));
+	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
+	j.stubs = calloc(j.max_stub, sizeof(*j.stubs));
+	j.loop_head = calloc(j.cnt + 1, 1);
+	if (!j.lab || !j.plab || !j.lab_pass || !j.stubs || !j.loop_head) {
+		err = -ENOMEM;
+		goto out;
+	}
+	j.entry = calloc(j.cnt + 1, 1);
+	if (!j.entry) {
+		err = -ENOMEM;
+		goto out;
+	}
+	j.entry[0] = 1;
+	for (size_t pc = 0; pc < j.cnt; pc++) {
+		const struct vm_insn *in = &j.insns[pc];
+		uint8_t fmt = isa_info[in->id].fmt;
+		size_t t = pc + (size_t)((int64_t)in->off / (int64_t)sizeof(*in));
+		if (fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL) {
+			j.entry[t] = 1;
+			if (in->off <= 0 && fmt != FMT_CALL_LOCAL)
+				j.loop_head[t] = 1;
+		}
+		if (in->id == ISA_LDDW && prog->orig[pc].src_reg == ISA_PSEUDO_FUNC)
+			j.entry[(const struct vm_insn *)(uintptr_t)in->k - j.insns] = 1;
+	}
+	for (j.pass = 1;; j.pass++) {
+		one_pass(&j);
+		if (j.b.err) {
+			err = j.b.err;
+			break;
+		}
+		if (j.pass > 1 && !memcmp(j.lab, j.plab, j.nlab * sizeof(*j.lab)))
+			break;
+		memcpy(j.plab, j.lab, j.nlab * sizeof(*j.lab));
+		if (j.pass == JIT_MAX_PASSES)
+			j.force_long = true;
+		if (j.pass > JIT_MAX_PASSES + 2) {
+			err = -EDEADLK;
+			break;
+		}
+	}
+	if (err) {
+		diag_printf(log, "JIT: prog '%s': code generation failed (%d)", prog->name, err);
+		goto out;
+	}
+	img = calloc(1, sizeof(*img));
+	if (!img || !(img->off = malloc((j.cnt + 1) * sizeof(*img->off)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(img->off, j.lab, (j.cnt + 1) * sizeof(*img->off));
+	img->prog = prog;
+	img->cnt = j.cnt;
+	img->len = j.b.len;
+	img->body = j.lab[0];
+	img->code = jit_exec_alloc(img->len, &img->map_len);
+	if (!img->code) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(img->code, j.b.p, img->len);
+	err = jit_exec_seal(img->code, img->map_len);
+	if (err)
+		goto out;
+	prog->jit_fn = img;
+	prog->jit_len = img->len;
+	img = NULL;
+out:
+	if (err == -ENOMEM)
+		diag_printf(log, "JIT: prog '%s': out of memory", prog->name);
+	if (img) {
+		jit_exec_free(img->code, img->map_len);
+		free(img->off);
+		free(img);
+	}
+	free(j.b.p);
+	free(j.lab);
+	free(j.plab);
+	free(j.lab_pass);
+	free(j.stubs);
+	free(j.loop_head);
+	free(j.entry);
+	return err;
+}
+
+void jit_free(struct vm_prog *prog)
+{
+	struct jit_image *img = prog->jit_fn;
+
+	if (!img)
+		return;
+	jit_exec_free(img->code, img->map_len);
+	free(img->off);
+	free(img);
+	prog->jit_fn = NULL;
+	prog->jit_len = 0;
+}
+
+size_t jit_dump_insn(const struct vm_prog *prog, size_t pc, char *buf, size_t len)
+{
+	const struct jit_image *img = prog->jit_fn;
+	size_t n = 0;
+
+	if (len)
+		buf[0] = 0;
+	if (!img || pc >= img->cnt)
+		return 0;
+	size_t lo = img->off[pc], hi = img->off[pc + 1];
+	if (hi < lo) /* an lddw's second slot lives among the stubs */
+		hi = lo;
+	for (size_t i = lo; i < hi; i++) {
+		int w = snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, "%s%02x", i > lo ? " " : "", img->code[i]);
+		n += (size_t)(w > 0 ? w : 0);
+	}
+	return n;
+}
