@@ -51,7 +51,9 @@ struct bpfvm_opts {
 	const char *pin_root;          /* directory playing bpffs; NULL: $XDG_RUNTIME_DIR/bpfvm, or
 					* /dev/shm/bpfvm-UID without it.  It must be owned by the caller's euid
 					* and not writable by group or others (else pinning fails, -EPERM, and
-					* maps live in memory only); pin paths never follow symbolic links */
+					* maps live in memory only); pin paths never follow symbolic links.
+					* Pin paths (BPF_OBJ_PIN/GET) are ROOT/NAME or /sys/fs/bpf/NAME (an alias
+					* of ROOT/NAME); a relative path is -EINVAL */
 	bpfvm_print_fn print;          /* trace_printk sink; NULL: stderr */
 	void *print_ctx;
 	const struct bpfvm_kfunc *kfuncs; /* copied at bpfvm_new(); NULL: none */
@@ -88,6 +90,8 @@ enum bpfvm_verify {
 
 /* Creates an instance.  opts may be NULL.  Returns NULL on allocation failure or an invalid opts. */
 struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts);
+/* The directory this instance pins objects in (bpfvm_opts.pin_root or its default).  Owned by vm. */
+const char *bpfvm_pin_root(const struct bpfvm *vm);
 /* Frees the instance and every object it still holds.  Accepts NULL. */
 void bpfvm_free(struct bpfvm *vm);
 

@@ -1,5 +1,5 @@
-/* api.c -- the public shorthands over bpfvm_bpf(): map element calls by handle and PROG_TEST_RUN on a
- * buffer.  Nothing here has semantics of its own; each call fills a union bpf_attr and hands it on, so
+/* api.c -- the version, the pin root, and the public shorthands over bpfvm_bpf(): map element calls by
+ * handle and PROG_TEST_RUN on a buffer.  Nothing here has semantics of its own; each call fills a union bpf_attr and hands it on, so
  * the bpf() command is the one place that checks and logs. */
 #include <errno.h>
 #include <stddef.h>
@@ -13,6 +13,11 @@ const char *bpfvm_version(void)
 }
 
 /* value and next_key share one field of union bpf_attr: `value` is either. */
+const char *bpfvm_pin_root(const struct bpfvm *vm)
+{
+	return vm->pin_root;
+}
+
 static int elem_cmd(struct bpfvm *vm, int cmd, int map_fd, const void *key, const void *value, uint64_t flags)
 {
 	union bpf_attr a;

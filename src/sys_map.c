@@ -402,7 +402,7 @@ put:
 	return err;
 }
 
-/* Pin paths live under the instance's pin root; "/sys/fs/bpf/x" is accepted as an alias of "x".  Sets
+/* Pin paths live under the instance's pin root; "/sys/fs/bpf/x" is accepted as an alias of ROOT/x.  Sets
  * *rel to the path below the root and `shown` to the whole path, for messages. */
 static int pin_path(struct bpfvm *vm, const char *upath, const char **rel, char *shown, size_t len)
 {
@@ -416,6 +416,9 @@ static int pin_path(struct bpfvm *vm, const char *upath, const char **rel, char 
 		r = upath + rl + 1;
 	else if (upath[0] == '/')
 		return sys_err(vm, -EINVAL, "%s: pinned objects live under %s (or /sys/fs/bpf/)", upath, vm->pin_root);
+	else /* Linux would take it relative to the cwd, which is never bpffs here: say where pins are */
+		return sys_err(vm, -EINVAL, "%s: a pin path is absolute: pins live under %s (%s/NAME, or /sys/fs/bpf/NAME)",
+			       upath, vm->pin_root, vm->pin_root);
 	if ((size_t)snprintf(shown, len, "%s/%s", vm->pin_root, r) >= len)
 		return sys_err(vm, -ENAMETOOLONG, "%s: path too long", upath);
 	int err = pin_check_rel(r, sys_log(vm), upath);

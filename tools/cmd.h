@@ -17,6 +17,10 @@ int cmd_conformance_plugin(int argc, char **argv);
 /* Object + packet runner (tools/cmd_run.c): `bpfvm run prog.o --pcap ...`. */
 int cmd_run_pcap(int argc, char **argv);
 void cmd_run_pcap_usage(FILE *f); /* the packet runner's options */
+/* `bpfvm run`'s file argument: the first argument that is neither an option nor an option's value. */
+const char *cmd_run_file(int argc, char **argv);
+/* Whether `a` is an option of the packet runner only (1) (raw programs do not take it). */
+int cmd_run_object_opt(const char *a);
 /* Pinned maps (tools/cmd_map.c): `bpfvm map create|show|lookup|update|delete|getnext|dump|pin|event ...`. */
 int cmd_map(int argc, char **argv);
 /* Pinned programs (tools/cmd_prog.c): `bpfvm prog load OBJ.o PATH | run PATH | show PATH`. */

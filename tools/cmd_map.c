@@ -17,8 +17,8 @@
  *     event PATH [count N] [timeout MS]   (print ring buffer / perf event array records)
  *
  * BYTES are bytes as separate tokens, decimal or 0x-prefixed ("key 0x01 0 0 0"), or "hex 01 00 00 00".
- * PATH: a name relative to the pin root, /sys/fs/bpf/NAME, or an absolute path (its directory then
- * becomes the pin root unless --pin-root is given). */
+ * PATH: /sys/fs/bpf/NAME (NAME under the pin root) or another absolute path (its directory then becomes
+ * the pin root unless --pin-root is given).  A relative PATH is an error that names the pin root. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -149,6 +149,14 @@ static int parse_bytes(const struct mctx *c, int argc, char **argv, int *i, uint
 
 static int set_root_for(struct mctx *c, const char *path)
 {
+	if (path[0] != '/') {
+		struct bpfvm_opts o = { .sz = sizeof(o), .pin_root = c->pin_root };
+		struct bpfvm *vm = bpfvm_new(&o);
+		fail(c, "%s: a pin path is absolute: pins live under %s (PATH is %s/NAME or /sys/fs/bpf/NAME)", path,
+		     vm ? bpfvm_pin_root(vm) : "the pin root", vm ? bpfvm_pin_root(vm) : "ROOT");
+		bpfvm_free(vm);
+		return 1;
+	}
 	if (c->pin_root || path[0] != '/' || !strncmp(path, "/sys/fs/bpf/", 12))
 		return 0;
 	const char *slash = strrchr(path, '/');
@@ -667,7 +675,7 @@ static int cmd_event(struct mctx *c, int fd, int argc, char **argv)
 	return err < 0 ? fail_vm(c, err, "map event") : 0;
 }
 
-static void usage(FILE *f)
+static void usage(FILE *f, const char *pin_root)
 {
 	fprintf(f,
 		"usage: bpfvm map [-j|-p] [--pin-root DIR] [--allow-foreign-pins] [--map-mem-max BYTES] COMMAND ...\n"
@@ -680,7 +688,17 @@ static void usage(FILE *f)
 		"BYTES: byte tokens (\"0x01 0 0 0\") or \"hex 01 00 00 00\"; TYPE: hash, array, percpu_array, ...\n"
 		"The pin root must be yours and writable by you only; --allow-foreign-pins opens maps whose file\n"
 		"another user owns (refused by default: the owner can change them at will).\n"
-		"--map-mem-max caps the bytes of the maps this command creates or opens (default 1G).\n");
+		"--map-mem-max caps the bytes of the maps this command creates or opens (default 1G).\n"
+		"PATH: where a map is pinned, an absolute path: /sys/fs/bpf/NAME means NAME under the pin root,\n"
+		"  another directory becomes the pin root for the command (maps a `bpfvm run --pin-maps DIR` left\n"
+		"  are DIR/NAME).\n");
+	/* the pin root in effect: --pin-root, else the library's default (XDG_RUNTIME_DIR or /dev/shm/bpfvm-UID) */
+	struct bpfvm_opts o = { .sz = sizeof(o), .pin_root = pin_root };
+	struct bpfvm *vm = bpfvm_new(&o);
+	if (vm)
+		fprintf(f, "pin root: %s%s\n", bpfvm_pin_root(vm),
+			pin_root ? " (--pin-root)" : " ($XDG_RUNTIME_DIR/bpfvm, or /dev/shm/bpfvm-UID without XDG_RUNTIME_DIR)");
+	bpfvm_free(vm);
 }
 
 int cmd_map(int argc, char **argv)
@@ -702,21 +720,34 @@ int cmd_map(int argc, char **argv)
 				return 2;
 		}
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
+			usage(stdout, c.pin_root);
 			return 0;
 		} else {
-			usage(stderr);
+			fprintf(stderr, "bpfvm map: %s '%s'\n",
+				!strcmp(argv[i], "--pin-root") ? "missing the directory after" : "unknown option", argv[i]);
+			usage(stderr, c.pin_root);
 			return 2;
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
+		fprintf(stderr, "bpfvm map: no command given\n");
+		usage(stderr, c.pin_root);
 		return 2;
 	}
 	const char *verb = argv[i++];
 	if (!strcmp(verb, "help")) {
-		usage(stdout);
+		usage(stdout, c.pin_root);
 		return 0;
+	}
+	static const char *const verbs[] = { "create", "show", "info", "dump", "freeze", "pin", "event", "lookup",
+					     "update", "delete", "getnext", "push", "enqueue", "pop", "dequeue", "peek" };
+	bool known = false;
+	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+		known |= !strcmp(verb, verbs[v]);
+	if (!known) {
+		fprintf(stderr, "bpfvm map: unknown command '%s'\n", verb);
+		usage(stderr, c.pin_root);
+		return 2;
 	}
 	if (!strcmp(verb, "create")) {
 		ret = cmd_create(&c, argc - i, argv + i);
@@ -763,7 +794,7 @@ int cmd_map(int argc, char **argv)
 		   !strcmp(verb, "pop") || !strcmp(verb, "dequeue") || !strcmp(verb, "peek")) {
 		ret = cmd_elem(&c, verb, fd, argc - i, argv + i);
 	} else {
-		usage(stderr);
+		usage(stderr, c.pin_root);
 		ret = 2;
 	}
 	bpfvm_free(c.vm);

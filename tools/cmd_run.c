@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 
 #include "cmd.h"
@@ -24,6 +26,7 @@
 struct run_opts {
 	const char *obj_path, *prog_name, *pcap, *iface, *out;
 	const char *type_name;      /* --type: BPF_PROG_TYPE_* name as bpfvm_prog_type_by_name() reads it */
+	const char *pin_dir;        /* --pin-maps: the pin root; every map is pinned there by name */
 	bool verbose, json, no_maps;
 	bool untrusted;             /* --untrusted: bpfvm_opts.untrusted (an object is trusted by default) */
 	bool interp;                /* --interp: bpfvm_opts.interp (the JIT by default where available) */
@@ -73,7 +76,8 @@ void cmd_run_pcap_usage(FILE *f)
 		"usage: bpfvm run PROG.o [--prog NAME] [--type TYPE] (--pcap IN.pcap | --iface IF) [--out OUT.pcap]\n"
 		"                 [-v] [--json] [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]...\n"
 		"                 [--map-file FILE] [--top MAP[:N]] [--events N] [--max-entries N]\n"
-		"                 [--no-maps] [--cpus N] [--untrusted] [--map-mem-max BYTES] [--interp]\n"
+		"                 [--no-maps] [--cpus N] [--untrusted] [--map-mem-max BYTES] [--pin-maps DIR]\n"
+		"                 [--interp]\n"
 		"  --prog NAME  the program to run, by its function or its section name\n"
 		"  --type TYPE  load it (without --prog: every program) as TYPE whatever its section says, as old\n"
 		"               loaders did: xdp, socket_filter, sched_cls, sched_act, ... (BPF_PROG_TYPE_* in\n"
@@ -86,7 +90,9 @@ void cmd_run_pcap_usage(FILE *f)
 		"  --insn-limit N|unlimited  instruction budget of each packet's run (default 1000000)\n"
 		"  --map-mem-max BYTES  cap on the memory of all the object's maps (N, NK, NM, NG, unlimited;\n"
 		"               default 1G): creating a map past it fails with ENOMEM\n"
-		"  --interp     run in the interpreter (default: the x86-64 JIT where available)\n");
+		"  --interp     run in the interpreter (default: the x86-64 JIT where available)\n"
+		"  --pin-maps DIR  pin every map of the object at DIR/NAME (an absolute directory, used as the pin\n"
+		"               root), so `bpfvm map dump DIR/NAME` shows it during and after the run\n");
 }
 
 static uint64_t mono_ns(void)
@@ -684,6 +690,67 @@ static int dump_top(struct runner *r, FILE *f)
 	return 0;
 }
 
+/* --pin-maps DIR: every map of the object pinned at DIR/NAME (DIR is the instance's pin root, so
+ * LIBBPF_PIN_BY_NAME maps are reused from there too), for `bpfvm map` during and after the run.  A pin
+ * of the same name from an earlier run is replaced: it is a map of the same object, by name. */
+static int pin_maps(struct runner *r)
+{
+	size_t pinned = 0;
+
+	for (size_t i = 0; i < bpfvm_object_map_cnt(r->obj); i++) {
+		const char *name = bpfvm_object_map_name(r->obj, i);
+		int fd = bpfvm_object_map_fd_at(r->obj, i);
+		char path[PATH_MAX];
+		union bpf_attr a;
+
+		if (fd < 0 || strchr(name, '/'))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", r->o.pin_dir, name) >= sizeof(path)) {
+			fprintf(stderr, "bpfvm run: --pin-maps: %s/%s: path too long\n", r->o.pin_dir, name);
+			return -1;
+		}
+		memset(&a, 0, sizeof(a));
+		a.pathname = (uint64_t)(uintptr_t)path;
+		a.bpf_fd = (uint32_t)fd;
+		long err = bpfvm_bpf(r->vm, BPF_OBJ_PIN, &a, sizeof(a));
+		if (err == -EEXIST) {
+			/* already the same map (LIBBPF_PIN_BY_NAME reused it)? else an earlier run's: replace */
+			union bpf_attr g;
+			memset(&g, 0, sizeof(g));
+			g.pathname = (uint64_t)(uintptr_t)path;
+			long old = bpfvm_bpf(r->vm, BPF_OBJ_GET, &g, sizeof(g));
+			bool same = false;
+			if (old >= 0) {
+				struct bpf_map_info x, y;
+				same = !map_info(r, fd, &x) && !map_info(r, (int)old, &y) && x.id == y.id;
+				bpfvm_close(r->vm, (int)old);
+			} else {
+				fprintf(stderr, "bpfvm run: --pin-maps: %s exists and is not a pinned map: %s", path,
+					bpfvm_errmsg(r->vm));
+				return -1;
+			}
+			if (same) {
+				pinned++;
+				continue;
+			}
+			if (unlink(path)) {
+				fprintf(stderr, "bpfvm run: --pin-maps: cannot replace %s: %s\n", path, strerror(errno));
+				return -1;
+			}
+			err = bpfvm_bpf(r->vm, BPF_OBJ_PIN, &a, sizeof(a));
+		}
+		if (err) {
+			fprintf(stderr, "bpfvm run: --pin-maps: map %s: %s", name, bpfvm_errmsg(r->vm));
+			return -1;
+		}
+		pinned++;
+	}
+	if (!r->o.json)
+		fprintf(stderr, "pinned %zu maps under %s (bpfvm map dump %s/NAME)\n", pinned, r->o.pin_dir,
+			r->o.pin_dir);
+	return 0;
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
@@ -908,6 +975,65 @@ static void legacy_note(struct runner *r)
 	fputc('\n', stderr);
 }
 
+/* Every option of `bpfvm run`: whether it takes a value, and which mode takes it (RAW: raw programs, OBJ:
+ * objects).  cmd_run_file() needs the values to find the file wherever it stands; a new option goes here. */
+enum { RAW = 1, OBJ = 2 };
+static const struct {
+	const char *name;
+	bool value;
+	uint8_t modes;
+} run_options[] = {
+	{ "--mem", true, RAW }, { "--mem-file", true, RAW }, { "--insn-limit", true, RAW | OBJ },
+	{ "--trusted", false, RAW | OBJ }, { "--untrusted", false, RAW | OBJ },
+	{ "--prog", true, OBJ }, { "--type", true, OBJ }, { "--pcap", true, OBJ }, { "--iface", true, OBJ },
+	{ "--out", true, OBJ }, { "-o", true, OBJ }, { "-v", false, OBJ }, { "--verbose", false, OBJ },
+	{ "--json", false, OBJ }, { "-j", false, OBJ }, { "--no-maps", false, OBJ }, { "--count", true, OBJ },
+	{ "--timeout", true, OBJ }, { "--cpus", true, OBJ }, { "--map", true, OBJ }, { "--map-file", true, OBJ },
+	{ "--max-entries", true, OBJ }, { "--events", true, OBJ }, { "--top", true, OBJ }, { "--pin-maps", true, OBJ },
+	{ "--map-mem-max", true, OBJ },
+};
+
+static int run_option(const char *a)
+{
+	for (size_t i = 0; i < sizeof(run_options) / sizeof(run_options[0]); i++)
+		if (!strcmp(a, run_options[i].name))
+			return (int)i;
+	return -1;
+}
+
+const char *cmd_run_file(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		int o = run_option(argv[i]);
+		if (o >= 0 && run_options[o].value)
+			i++;
+		else if (argv[i][0] != '-' || !argv[i][1])
+			return argv[i];
+	}
+	return NULL;
+}
+
+int cmd_run_object_opt(const char *a)
+{
+	int o = run_option(a);
+	return o >= 0 && run_options[o].modes == OBJ;
+}
+
+/* A number option's value: decimal or 0x hex, all of it, within max. */
+static int parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || v > max) {
+		fprintf(stderr, "bpfvm run: %s: '%s' is not a number from 0 to %" PRIu64 "\n", opt, s, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Every problem is reported by name, on stderr; returns -1 for a usage error. */
 static int parse_args(struct run_opts *o, int argc, char **argv)
 {
 	o->max_events = -1;
@@ -915,17 +1041,29 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 	o->insn_limit = BPFVM_INSN_LIMIT_DEFAULT;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		bool has = i + 1 < argc;
-		if (!strcmp(a, "--prog") && has)
+		int k = run_option(a);
+		uint64_t n;
+		if (k >= 0 && run_options[k].value && i + 1 >= argc) {
+			fprintf(stderr, "bpfvm run: missing the value of '%s'\n", a);
+			return -1;
+		}
+		if (k >= 0 && !(run_options[k].modes & OBJ)) {
+			fprintf(stderr, "bpfvm run: %s is an ELF object, so '%s' does not apply (it is for raw programs)\n",
+				o->obj_path ? o->obj_path : cmd_run_file(argc, argv), a);
+			return -1;
+		}
+		if (!strcmp(a, "--prog"))
 			o->prog_name = argv[++i];
-		else if (!strcmp(a, "--type") && has)
+		else if (!strcmp(a, "--type"))
 			o->type_name = argv[++i];
-		else if (!strcmp(a, "--pcap") && has)
+		else if (!strcmp(a, "--pcap"))
 			o->pcap = argv[++i];
-		else if (!strcmp(a, "--iface") && has)
+		else if (!strcmp(a, "--iface"))
 			o->iface = argv[++i];
-		else if ((!strcmp(a, "--out") || !strcmp(a, "-o")) && has)
+		else if (!strcmp(a, "--out") || !strcmp(a, "-o"))
 			o->out = argv[++i];
+		else if (!strcmp(a, "--pin-maps"))
+			o->pin_dir = argv[++i];
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			o->verbose = true;
 		else if (!strcmp(a, "--json") || !strcmp(a, "-j"))
@@ -938,37 +1076,73 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			o->untrusted = false;
 		else if (!strcmp(a, "--interp"))
 			o->interp = true;
-		else if (!strcmp(a, "--count") && has)
-			o->count = strtoull(argv[++i], NULL, 0);
-		else if (!strcmp(a, "--timeout") && has)
-			o->timeout_ms = atoi(argv[++i]);
-		else if (!strcmp(a, "--cpus") && has)
-			o->cpus = (unsigned int)strtoul(argv[++i], NULL, 0);
-		else if (!strcmp(a, "--map") && has && o->init_cnt < MAX_INITS)
+		else if (!strcmp(a, "--count")) {
+			if (parse_num(a, argv[++i], UINT64_MAX, &o->count))
+				return -1;
+		} else if (!strcmp(a, "--timeout")) {
+			if (parse_num(a, argv[++i], INT32_MAX, &n))
+				return -1;
+			o->timeout_ms = (int)n;
+		} else if (!strcmp(a, "--cpus")) {
+			if (parse_num(a, argv[++i], 4096, &n))
+				return -1;
+			o->cpus = (unsigned int)n;
+		} else if (!strcmp(a, "--map")) {
+			if (o->init_cnt == MAX_INITS) {
+				fprintf(stderr, "bpfvm run: more than %d --map options\n", MAX_INITS);
+				return -1;
+			}
 			o->inits[o->init_cnt++] = argv[++i];
-		else if (!strcmp(a, "--map-file") && has && o->map_file_cnt < 8)
+		} else if (!strcmp(a, "--map-file")) {
+			if (o->map_file_cnt == 8) {
+				fprintf(stderr, "bpfvm run: more than 8 --map-file options\n");
+				return -1;
+			}
 			o->map_files[o->map_file_cnt++] = argv[++i];
-		else if (!strcmp(a, "--max-entries") && has)
-			o->max_entries = strtol(argv[++i], NULL, 0);
-		else if (!strcmp(a, "--events") && has)
-			o->max_events = strtol(argv[++i], NULL, 0);
-		else if (!strcmp(a, "--top") && has)
+		} else if (!strcmp(a, "--max-entries")) {
+			if (parse_num(a, argv[++i], LONG_MAX, &n))
+				return -1;
+			o->max_entries = (long)n;
+		} else if (!strcmp(a, "--events")) {
+			if (parse_num(a, argv[++i], LONG_MAX, &n))
+				return -1;
+			o->max_events = (long)n;
+		} else if (!strcmp(a, "--top"))
 			o->top_map = argv[++i];
-		else if (!strcmp(a, "--insn-limit") && has) {
+		else if (!strcmp(a, "--insn-limit")) {
 			if (tool_parse_insn_limit("run", argv[++i], &o->insn_limit))
-				return -2; /* the message is out */
-		}
-		else if (!strcmp(a, "--map-mem-max") && has) {
+				return -1;
+		} else if (!strcmp(a, "--map-mem-max")) {
 			if (tool_parse_size(argv[++i], &o->map_mem_max))
-				return -2; /* the message is out */
-		}
-		else if (a[0] != '-' && !o->obj_path)
-			o->obj_path = a;
-		else
+				return -1;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "bpfvm run: unknown option '%s'\n", a);
 			return -1;
+		} else if (!o->obj_path)
+			o->obj_path = a;
+		else {
+			fprintf(stderr, "bpfvm run: one object only: unexpected argument '%s'\n", a);
+			return -1;
+		}
 	}
-	if (!o->obj_path || (!o->pcap == !o->iface))
+	if (!o->obj_path) {
+		fprintf(stderr, "bpfvm run: no object given\n");
 		return -1;
+	}
+	if (!o->pcap == !o->iface) {
+		fprintf(stderr, "bpfvm run: %s: %s\n", o->obj_path,
+			o->pcap ? "--pcap and --iface: choose one packet source"
+				: "no packet source: give --pcap FILE or --iface IF");
+		return -1;
+	}
+	if (o->pin_dir && o->pin_dir[0] != '/') {
+		struct bpfvm *vm = bpfvm_new(NULL);
+		fprintf(stderr, "bpfvm run: --pin-maps: '%s' is a relative path; pins live in an absolute directory, "
+				"by default the pin root %s (--pin-maps %s)\n", o->pin_dir,
+			vm ? bpfvm_pin_root(vm) : "$XDG_RUNTIME_DIR/bpfvm", vm ? bpfvm_pin_root(vm) : "$XDG_RUNTIME_DIR/bpfvm");
+		bpfvm_free(vm);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1015,10 +1189,8 @@ int cmd_run_pcap(int argc, char **argv)
 
 	if (!r)
 		return 1;
-	int perr = parse_args(&r->o, argc, argv);
-	if (perr) {
-		if (perr != -2)
-			cmd_run_pcap_usage(stderr);
+	if (parse_args(&r->o, argc, argv)) {
+		fprintf(stderr, "(bpfvm run --help lists the options)\n");
 		free(r);
 		return 2;
 	}
@@ -1033,9 +1205,12 @@ int cmd_run_pcap(int argc, char **argv)
 	if (!r->jp || !r->je || !r->jt)
 		goto out;
 	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r,
-				 .untrusted = r->o.untrusted,
-				 .insn_limit = r->o.insn_limit, .map_mem_max = r->o.map_mem_max,
-				 .interp = r->o.interp };
+				 .untrusted = r->o.untrusted, .insn_limit = r->o.insn_limit, .map_mem_max = r->o.map_mem_max,
+				 .pin_root = r->o.pin_dir, .interp = r->o.interp };
+	if (r->o.pin_dir && mkdir(r->o.pin_dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "bpfvm run: --pin-maps: %s: %s\n", r->o.pin_dir, strerror(errno));
+		goto out;
+	}
 	r->vm = bpfvm_new(&vo);
 	if (!r->vm) {
 		fprintf(stderr, "bpfvm run: cannot create an instance\n");
@@ -1054,6 +1229,8 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	}
 	if (pick_prog(r, &prog_fd))
+		goto out;
+	if (r->o.pin_dir && pin_maps(r))
 		goto out;
 	for (size_t i = 0; i < r->o.map_file_cnt; i++)
 		if (map_init_file(r, r->o.map_files[i]))

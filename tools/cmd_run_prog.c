@@ -4,6 +4,7 @@
  * it may come from anywhere, and nothing but the run-time checks stands between it and this process. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,8 @@
 #include "cmd.h"
 #include "util.h"
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited] [--trusted] [--interp]\n"
-			"       bpfvm run PROG.o [--prog NAME] [--type TYPE] --pcap IN.pcap [--out OUT.pcap] [-v] [--json]\n");
-}
+#define USAGE_RUN "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited] [--trusted] [--interp]\n" \
+		  "       bpfvm run PROG.o [--prog NAME] [--type TYPE] (--pcap IN.pcap | --iface IF) [--out OUT.pcap] [-v] [--json]"
 
 int cmd_run(int argc, char **argv)
 {
@@ -25,6 +23,8 @@ int cmd_run(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fprintf(stdout, "The file chooses the mode: an ELF object runs on packets, anything else is a raw\n"
+					"program (assembly text or instructions) run once on memory.\n\n");
 			fprintf(stdout, "usage: bpfvm run PROG.s|PROG.bin [--mem HEX | --mem-file FILE] [--insn-limit N|unlimited]\n"
 					"                 [--trusted | --untrusted]\n"
 					"  --untrusted  (the default) Linux's unprivileged rules: no probe reads; a pointer\n"
@@ -36,38 +36,42 @@ int cmd_run(int argc, char **argv)
 			return 0;
 		}
 	}
+	/* The file's contents choose the runner, not the flags: an ELF object runs on packets, anything
+	 * else is a raw program (assembly or instructions) run once on memory. */
+	const char *file = cmd_run_file(argc, argv);
+	if (!file)
+		return tool_usage_error("run", "no program given", USAGE_RUN);
+	if (tool_is_elf(file))
+		return cmd_run_pcap(argc, argv);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--pcap") || !strcmp(argv[i], "--iface") ||
-		    (i == 1 && tool_is_elf(argv[i])))
-			return cmd_run_pcap(argc, argv);
-	}
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--mem") && i + 1 < argc)
+		const char *a = argv[i];
+		bool raw_opt = !strcmp(a, "--mem") || !strcmp(a, "--mem-file") || !strcmp(a, "--insn-limit");
+		if (raw_opt && i + 1 >= argc)
+			return tool_usage_error("run", "missing the value of", USAGE_RUN, a);
+		if (!strcmp(a, "--mem"))
 			mem_hex = argv[++i];
-		else if (!strcmp(argv[i], "--mem-file") && i + 1 < argc)
+		else if (!strcmp(a, "--mem-file"))
 			mem_file = argv[++i];
-		else if (!strcmp(argv[i], "--insn-limit") && i + 1 < argc) {
+		else if (!strcmp(a, "--insn-limit")) {
 			if (tool_parse_insn_limit("run", argv[++i], &limit))
 				return 2;
-		} else if (!strcmp(argv[i], "--insn-limit")) {
-			fprintf(stderr, "bpfvm run: --insn-limit needs a value (N >= 1, or 'unlimited')\n");
-			return 2;
-		} else if (!strcmp(argv[i], "--trusted"))
+		} else if (!strcmp(a, "--trusted"))
 			untrusted = 0;
-		else if (!strcmp(argv[i], "--untrusted"))
+		else if (!strcmp(a, "--untrusted"))
 			untrusted = 1;
-		else if (!strcmp(argv[i], "--interp"))
+		else if (!strcmp(a, "--interp"))
 			interp = 1;
-		else if (!prog && argv[i][0] != '-')
-			prog = argv[i];
-		else {
-			usage();
+		else if (cmd_run_object_opt(a)) {
+			fprintf(stderr, "bpfvm run: %s is not an ELF object, so '%s' does not apply: packet runs take an\n"
+					"object built from C (bpfvm cc prog.bpf.c); a raw program (assembly or instructions)\n"
+					"runs once on --mem HEX or --mem-file FILE\n", file, a);
 			return 2;
-		}
-	}
-	if (!prog) {
-		usage();
-		return 2;
+		} else if (a[0] == '-' && a[1])
+			return tool_usage_error("run", "unknown option", USAGE_RUN, a);
+		else if (a == file)
+			prog = a;
+		else
+			return tool_usage_error("run", "one program only: unexpected argument", USAGE_RUN, a);
 	}
 	struct bpfvm_opts vo = { .sz = sizeof(vo), .untrusted = untrusted, .interp = interp };
 	struct bpfvm *vm = bpfvm_new(&vo);

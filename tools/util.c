@@ -1,5 +1,6 @@
 /* util.c -- file, hex and program-input helpers for the CLI. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,7 +152,10 @@ int tool_load_insns(struct bpfvm *vm, const char *path, struct bpf_insn **insns,
 
 	if (!data)
 		return -1;
-	if (plen > 2 && (!strcmp(path + plen - 2, ".s") || !strcmp(path + plen - 4, ".asm"))) {
+	/* Assembly by its name, or by its contents: instructions always hold zero bytes (an exit is
+	 * 95 00 00 00 00 00 00 00), text never does. */
+	bool text = len > 0 && !memchr(data, 0, len);
+	if (text || (plen > 2 && !strcmp(path + plen - 2, ".s")) || (plen > 4 && !strcmp(path + plen - 4, ".asm"))) {
 		long n = bpfvm_asm(vm, (const char *)data, NULL, 0);
 		if (n < 0) {
 			fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));

@@ -230,6 +230,121 @@ TEST(cc_errors_name_the_problem)
 	EXPECT(&p, p.status != 0 && strstr(p.err, "undeclared"));
 }
 
+/* ---- errors that name the option, the mode from the file ------------------------------------ */
+
+static const char *firewall(void)
+{
+	static char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/examples/xdp_firewall.bpf.o", build);
+	return path;
+}
+
+TEST(run_mode_follows_the_file_not_the_flags)
+{
+	struct proc p;
+	/* assembly without a .s name is still assembly */
+	const char *txt = text_file("prog.txt", "mov %r0, 7\nexit\n");
+	RUN_CLI(&p, "run", txt);
+	EXPECT(&p, p.status == 0 && !strcmp(p.out, "0x7\n"));
+	/* a packet option on a raw program: says the file is not an object, names the option, no ELF error */
+	const char *s = text_file("one.s", "r0 = 1\nexit\n");
+	RUN_CLI(&p, "run", s, "--pcap", SAMPLE);
+	EXPECT(&p, p.status == 2 && strstr(p.err, "one.s is not an ELF object, so '--pcap' does not apply") &&
+		   !strstr(p.err, "ELF header") && !p.out[0]);
+	/* options may come before the file */
+	RUN_CLI(&p, "run", "--pcap", SAMPLE, s);
+	EXPECT(&p, p.status == 2 && strstr(p.err, "one.s is not an ELF object"));
+	/* a raw option on an object */
+	RUN_CLI(&p, "run", firewall(), "--mem", "00");
+	EXPECT(&p, p.status == 2 && strstr(p.err, "xdp_firewall.bpf.o is an ELF object, so '--mem' does not apply"));
+	/* the object runs with the source first too */
+	RUN_CLI(&p, "run", "--count", "5", "--pcap", SAMPLE, "--no-maps", firewall());
+	EXPECT(&p, p.status == 0 && strstr(p.out, ": 5 packets"));
+}
+
+TEST(errors_name_the_offending_option_or_argument)
+{
+	struct proc p;
+	const char *s = text_file("two.s", "r0 = 2\nexit\n");
+	static const struct {
+		const char *args[6];
+		const char *want;
+	} cases[] = {
+		{ { "run", "PROG", "--bogus" }, "unknown option '--bogus'" },
+		{ { "run", "PROG", "--mem" }, "missing the value of '--mem'" },
+		{ { "run", "PROG", "PROG" }, "unexpected argument" },
+		{ { "run" }, "no program given" },
+		{ { "run", "OBJ", "--pcap", SAMPLE, "--frobnicate" }, "unknown option '--frobnicate'" },
+		{ { "run", "OBJ", "--pcap", SAMPLE, "--count", "abc" }, "--count: 'abc' is not a number" },
+		{ { "run", "OBJ", "--pcap", SAMPLE, "--timeout", "-1" }, "--timeout: '-1' is not a number" },
+		{ { "run", "OBJ", "--pcap" }, "missing the value of '--pcap'" },
+		{ { "run", "OBJ" }, "no packet source: give --pcap FILE or --iface IF" },
+		{ { "run", "OBJ", "--pcap", SAMPLE, "--iface", "lo" }, "choose one packet source" },
+		{ { "asm", "--frob" }, "unknown option '--frob'" },
+		{ { "asm", "PROG", "-o" }, "-o needs a file name" },
+		{ { "disasm", "PROG", "PROG" }, "one file only: unexpected '/tmp/" },
+		{ { "gen-pcap", "x.pcap", "--count", "zero" }, "--count: not a number from 1 to 10000000: 'zero'" },
+		{ { "map", "-x" }, "unknown option '-x'" },
+		{ { "map", "frob", "/x" }, "unknown command 'frob'" },
+		{ { "conformance-plugin", "00", "11" }, "unexpected argument '11'" },
+		{ { "nosuch" }, "unknown command 'nosuch'" },
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		const char *argv[8] = { 0 };
+		for (size_t j = 0; j < 6 && cases[i].args[j]; j++) {
+			const char *a = cases[i].args[j];
+			argv[j] = !strcmp(a, "PROG") ? s : !strcmp(a, "OBJ") ? firewall() : a;
+		}
+		if (!spawn_prog(&p, NULL, argv)) {
+			CHECK(!"could not run the CLI");
+			return;
+		}
+		/* the usage text alone is not enough: the message names what was wrong */
+		if (p.status != 2 || !strstr(p.err, cases[i].want))
+			printf("  case %zu (%s %s): want \"%s\"\n", i, argv[0], argv[1] ? argv[1] : "", cases[i].want);
+		EXPECT(&p, p.status == 2 && strstr(p.err, cases[i].want));
+	}
+}
+
+/* ---- the pin root and --pin-maps ------------------------------------------------------------ */
+
+TEST(run_pin_maps_leaves_maps_for_bpfvm_map)
+{
+	struct proc p;
+	char pins[128], stats[160];
+	snprintf(pins, sizeof(pins), "%s/pins", dir);
+	snprintf(stats, sizeof(stats), "%s/stats", pins);
+	RUN_CLI(&p, "run", firewall(), "--pcap", SAMPLE, "--no-maps", "--pin-maps", pins);
+	EXPECT(&p, p.status == 0 && strstr(p.err, "pinned 6 maps under "));
+	/* the run is over; its counters are still there: STAT_PASS (key 0) is 2614 = 0xa36 on one of the CPUs */
+	RUN_CLI(&p, "map", "-j", "lookup", stats, "key", "0", "0", "0", "0");
+	EXPECT(&p, p.status == 0 && strstr(p.out, "\"0x36\",\"0x0a\""));
+	RUN_CLI(&p, "map", "show", stats);
+	EXPECT(&p, p.status == 0 && strstr(p.out, "percpu_array"));
+	/* a second run replaces the pins (the same names), and counts from zero again */
+	RUN_CLI(&p, "run", firewall(), "--pcap", SAMPLE, "--no-maps", "--pin-maps", pins, "--count", "1");
+	EXPECT(&p, p.status == 0 && strstr(p.err, "pinned 6 maps under "));
+	RUN_CLI(&p, "map", "-j", "lookup", stats, "key", "0", "0", "0", "0");
+	EXPECT(&p, p.status == 0 && !strstr(p.out, "\"0x36\",\"0x0a\""));
+	/* relative: an error that says where pins live */
+	RUN_CLI(&p, "run", firewall(), "--pcap", SAMPLE, "--pin-maps", "pins");
+	EXPECT(&p, p.status == 2 && strstr(p.err, "'pins' is a relative path") && strstr(p.err, "the pin root /"));
+	char name[PATH_MAX];
+	snprintf(name, sizeof(name), "%s", stats);
+	unlink(name);
+}
+
+TEST(pin_root_is_documented_and_relative_paths_refused)
+{
+	struct proc p;
+	RUN_CLI(&p, "map", "help");
+	EXPECT(&p, p.status == 0 && strstr(p.out, "pin root: /") && strstr(p.out, "XDG_RUNTIME_DIR"));
+	RUN_CLI(&p, "map", "--pin-root", dir, "help");
+	EXPECT(&p, p.status == 0 && strstr(p.out, "pin root: /tmp/bpfvm-test-cli-ux-"));
+	RUN_CLI(&p, "map", "--pin-root", dir, "dump", "stats");
+	EXPECT(&p, p.status == 1 && strstr(p.err, "stats: a pin path is absolute: pins live under /tmp/bpfvm-test-cli-ux-"));
+}
+
 int main(void)
 {
 	char self[PATH_MAX];
@@ -258,6 +373,10 @@ int main(void)
 	RUN(cc_builds_a_first_program_that_runs);
 	RUN(cc_uses_target_debug_info_and_multiarch_includes);
 	RUN(cc_errors_name_the_problem);
+	RUN(run_mode_follows_the_file_not_the_flags);
+	RUN(errors_name_the_offending_option_or_argument);
+	RUN(run_pin_maps_leaves_maps_for_bpfvm_map);
+	RUN(pin_root_is_documented_and_relative_paths_refused);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
