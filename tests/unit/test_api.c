@@ -2,6 +2,7 @@
  * bpfvm_prog_test_run() on a buffer give the same results, errors and log lines as the bpf() commands
  * they stand for; bpfvm_version() is the header's version. */
 #include <errno.h>
+#include <unistd.h>
 
 #include <bpfvm.h>
 #include "test.h"
@@ -108,10 +109,51 @@ TEST(prog_test_run_runs_on_a_buffer)
 	bpfvm_free(vm);
 }
 
+/* Linux resolves a relative pin path against the cwd, which is never bpffs here: refused, naming the
+ * pin root.  Absolute paths under the root and the /sys/fs/bpf/ alias reach the same pin. */
+TEST(pin_paths_are_absolute_and_the_root_is_named)
+{
+	char root[64], path[128];
+	snprintf(root, sizeof(root), "/tmp/bpfvm-test-api-%d", (int)getpid());
+	struct bpfvm_opts o = { .sz = sizeof(o), .pin_root = root };
+	struct bpfvm *vm = bpfvm_new(&o);
+	int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
+	union bpf_attr a;
+
+	CHECK_EQ_STR(bpfvm_pin_root(vm), root);
+	memset(&a, 0, sizeof(a));
+	a.pathname = (uintptr_t)"counts";
+	a.bpf_fd = (uint32_t)fd;
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_OBJ_PIN, &a, sizeof(a)), (uint64_t)-EINVAL);
+	snprintf(path, sizeof(path), "counts: a pin path is absolute: pins live under %s", root);
+	CHECK(strstr(bpfvm_errmsg(vm), path) != NULL);
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_OBJ_GET, &a, sizeof(a)), (uint64_t)-EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), path) != NULL);
+	snprintf(path, sizeof(path), "%s/counts", root);
+	a.pathname = (uintptr_t)path;
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_OBJ_PIN, &a, sizeof(a)), 0);
+	memset(&a, 0, sizeof(a));
+	a.pathname = (uintptr_t)"/sys/fs/bpf/counts";
+	long g = bpfvm_bpf(vm, BPF_OBJ_GET, &a, sizeof(a));
+	CHECK(g >= 0);
+	unlink(path);
+	rmdir(root);
+	bpfvm_free(vm);
+
+	/* the default root is the documented one */
+	vm = bpfvm_new(NULL);
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char want[256];
+	snprintf(want, sizeof(want), "%s/bpfvm", xdg && *xdg && !access(xdg, W_OK) ? xdg : "/dev/shm");
+	CHECK_EQ_STR(bpfvm_pin_root(vm), want);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(version_matches_the_header);
 	RUN(map_shorthands_are_the_bpf_commands);
 	RUN(prog_test_run_runs_on_a_buffer);
+	RUN(pin_paths_are_absolute_and_the_root_is_named);
 	return test_done();
 }
