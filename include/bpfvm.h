@@ -97,7 +97,8 @@ void bpfvm_free(struct bpfvm *vm);
 
 /* Why the calling thread's last call on vm failed: one or more lines, the last naming what failed and
  * where ("prog.o: section xdp: insn 17: ...", or "prog 'x': insn 4: invalid memory read ..." for a
- * program that faulted while this thread ran it).  "" when that call succeeded.
+ * program that faulted while this thread ran it).  "" when that call succeeded.  Lines are separated
+ * by '\n' with none after the last, as strerror() has none: print it with your own line end.
  * Per thread, as errno is: each thread has its own log on each instance, so concurrent calls from other
  * threads (failing or not) never change or move what this returns.  Owned by vm (freed in
  * bpfvm_free()); valid until this thread's next call on vm.  A thread's log outlives the thread, for
@@ -495,6 +496,9 @@ struct bpfvm_pkt_info {
 	int err;                    /* 0, or the run's negative errno (counted in errors, not in action[]);
 				     * -EINVAL for a frame too short to run (counted in skipped) */
 	int written;                /* 1 when the packet was written to out (pcap) or sent (live XDP_TX) */
+	const char *errmsg;         /* err from a run: its located message, as bpfvm_errmsg() gives it
+				     * ("prog 'x': insn 17 (x.bpf.c:42): invalid memory read packet+54 size=4");
+				     * else NULL */
 };
 /* Called after each packet; a non-zero return stops the source (the run returns 0). */
 typedef int (*bpfvm_pkt_fn)(void *ctx, const struct bpfvm_pkt_info *pkt);

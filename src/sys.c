@@ -771,7 +771,7 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	bool w;
 	map_region(mo->map, &lo, &n, &w);
 	p->map_regions[p->map_region_cnt++] = (struct vm_region){ (uintptr_t)lo, (uintptr_t)lo + n, w,
-								   !map_prog_readable(mo->map) };
+								   !map_prog_readable(mo->map), 0 };
 	p->used_map_ids[p->used_map_cnt++] = mo->id;
 	sys_obj_hold(mo); /* the program's reference */
 	return (int)p->used_map_cnt - 1;

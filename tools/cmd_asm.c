@@ -44,7 +44,7 @@ int cmd_asm(int argc, char **argv)
 		goto out;
 	long n = bpfvm_asm(vm, src, NULL, 0);
 	if (n < 0) {
-		fprintf(stderr, "%s: %s", in, bpfvm_errmsg(vm));
+		fprintf(stderr, "%s: %s\n", in, bpfvm_errmsg(vm));
 		goto out_src;
 	}
 	cnt = (size_t)n;

@@ -22,6 +22,7 @@
 
 #define MAX_EVENT_MAPS 16
 #define MAX_INITS      256
+#define MAX_FAULTS     32
 
 struct run_opts {
 	const char *obj_path, *prog_name, *pcap, *iface, *out;
@@ -68,6 +69,15 @@ struct runner {
 	bool progress_shown;        /* a progress line is on the terminal: clear it before other output */
 	uint64_t last_progress_ns;
 	uint64_t events_printed;
+	/* Faults, each distinct one (insn and errno) once, with how many packets hit it and the first. */
+	struct fault_rec {
+		long insn;          /* -1: not located */
+		int err;
+		uint64_t pkts, first_pkt;
+		char msg[384];      /* the located message without "prog 'NAME': " */
+	} faults[MAX_FAULTS];
+	size_t fault_cnt;
+	uint64_t faults_unlisted;   /* packets whose fault did not fit the table */
 };
 
 void cmd_run_pcap_usage(FILE *f)
@@ -266,7 +276,7 @@ static int setup_events(struct runner *r)
 		else
 			err = bpfvm_perf_buffer_new(r->vm, fd, on_perf, on_perf_lost, e, &e->pb);
 		if (err) {
-			fprintf(stderr, "bpfvm run: map %s: cannot consume events: %s", e->map, bpfvm_errmsg(r->vm));
+			fprintf(stderr, "bpfvm run: map %s: cannot consume events: %s\n", e->map, bpfvm_errmsg(r->vm));
 			return -1;
 		}
 		r->ev_cnt++;
@@ -339,7 +349,7 @@ static int map_init_one(struct runner *r, const char *spec, const char *where)
 	}
 	struct bpf_map_info info;
 	if (map_info(r, fd, &info)) {
-		fprintf(stderr, "%s: map %s: %s", where, name, bpfvm_errmsg(r->vm));
+		fprintf(stderr, "%s: map %s: %s\n", where, name, bpfvm_errmsg(r->vm));
 		return -1;
 	}
 	if (tool_parse_hex(khex, &k, &kl) || tool_parse_hex(vhex, &v, &vl)) {
@@ -370,7 +380,7 @@ static int map_init_one(struct runner *r, const char *spec, const char *where)
 	a.value = (uint64_t)(uintptr_t)(vb ? vb : v);
 	a.flags = BPF_ANY;
 	if (bpfvm_bpf(r->vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a))) {
-		fprintf(stderr, "%s: map %s: update: %s", where, name, bpfvm_errmsg(r->vm));
+		fprintf(stderr, "%s: map %s: update: %s\n", where, name, bpfvm_errmsg(r->vm));
 		goto out;
 	}
 	rc = 0;
@@ -725,7 +735,7 @@ static int pin_maps(struct runner *r)
 				same = !map_info(r, fd, &x) && !map_info(r, (int)old, &y) && x.id == y.id;
 				bpfvm_close(r->vm, (int)old);
 			} else {
-				fprintf(stderr, "bpfvm run: --pin-maps: %s exists and is not a pinned map: %s", path,
+				fprintf(stderr, "bpfvm run: --pin-maps: %s exists and is not a pinned map: %s\n", path,
 					bpfvm_errmsg(r->vm));
 				return -1;
 			}
@@ -740,7 +750,7 @@ static int pin_maps(struct runner *r)
 			err = bpfvm_bpf(r->vm, BPF_OBJ_PIN, &a, sizeof(a));
 		}
 		if (err) {
-			fprintf(stderr, "bpfvm run: --pin-maps: map %s: %s", name, bpfvm_errmsg(r->vm));
+			fprintf(stderr, "bpfvm run: --pin-maps: map %s: %s\n", name, bpfvm_errmsg(r->vm));
 			return -1;
 		}
 		pinned++;
@@ -753,17 +763,56 @@ static int pin_maps(struct runner *r)
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
+/* The run's message without the "prog 'NAME': " every fault of this program starts with. */
+static const char *fault_text(const struct runner *r, const char *msg)
+{
+	char pre[160];
+	int n = snprintf(pre, sizeof(pre), "prog '%.15s': ", r->o.prog_name ? r->o.prog_name : "");
+	if (!msg)
+		return "fault";
+	if (n > 0 && !strncmp(msg, pre, (size_t)n))
+		return msg + n;
+	return msg;
+}
+
+/* Counts a fault under its (insn, errno); the first packet of each keeps its message. */
+static void note_fault(struct runner *r, const struct bpfvm_pkt_info *p)
+{
+	const char *msg = fault_text(r, p->errmsg);
+	const char *at = strstr(msg, "insn ");
+	long insn = at ? strtol(at + 5, NULL, 10) : -1;
+
+	for (size_t i = 0; i < r->fault_cnt; i++)
+		if (r->faults[i].insn == insn && r->faults[i].err == p->err) {
+			r->faults[i].pkts++;
+			return;
+		}
+	if (r->fault_cnt == MAX_FAULTS) {
+		r->faults_unlisted++;
+		return;
+	}
+	struct fault_rec *f = &r->faults[r->fault_cnt++];
+	f->insn = insn;
+	f->err = p->err;
+	f->pkts = 1;
+	f->first_pkt = p->index;
+	snprintf(f->msg, sizeof(f->msg), "%s", msg);
+}
+
 static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
 {
 	struct runner *r = ctx;
 	char rv[32];
+	bool skipped = p->err == -EINVAL && !p->res.action && p->orig_len < 14 && !p->errmsg;
 
 	poll_events(r);
+	if (p->err && !skipped)
+		note_fault(r, p);
 	if (r->o.verbose || r->o.json) {
-		if (p->err == -EINVAL && !p->res.action && p->orig_len < 14)
+		if (skipped)
 			snprintf(rv, sizeof(rv), "skipped");
 		else if (p->err)
-			snprintf(rv, sizeof(rv), "error %d", p->err);
+			snprintf(rv, sizeof(rv), "fault");
 		else
 			retval_name(r->prog_type, p->res.retval, rv, sizeof(rv));
 	}
@@ -774,9 +823,16 @@ static int on_packet(void *ctx, const struct bpfvm_pkt_info *p)
 		if (!p->err)
 			fprintf(r->jp, ",\"action\":\"%s\",\"retval\":%" PRIu64 ",\"out_len\":%u",
 				action_names[p->res.action < 5 ? p->res.action : 4], p->res.retval, p->res.len);
+		else if (!skipped) {
+			const char *m = fault_text(r, p->errmsg);
+			fprintf(r->jp, ",\"errno\":%d,\"fault\":", p->err);
+			json_str(r->jp, m, strlen(m));
+		}
 		fputc('}', r->jp);
 	} else if (r->o.verbose) {
 		printf("#%-6" PRIu64 " len %-5zu %s", p->index, p->orig_len, rv);
+		if (p->err && !skipped)
+			printf(": %s", fault_text(r, p->errmsg));
 		if (!p->err && p->res.len != p->orig_len)
 			printf(" (now %u bytes)", p->res.len);
 		if (!p->err && p->res.action == 3)
@@ -1162,7 +1218,15 @@ static void print_summary(struct runner *r, const struct bpfvm_pkt_stats *st, FI
 			st->pkts, st->bytes, st->skipped, st->errors, st->written);
 		for (int i = 0; i < 5; i++)
 			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", action_names[i], st->action[i]);
-		fputs("}", f);
+		fputs("},\"faults\":[", f);
+		for (size_t i = 0; i < r->fault_cnt; i++) {
+			fprintf(f, "%s{\"insn\":%ld,\"errno\":%d,\"packets\":%" PRIu64 ",\"first_packet\":%" PRIu64
+				   ",\"message\":", i ? "," : "", r->faults[i].insn, r->faults[i].err, r->faults[i].pkts,
+				r->faults[i].first_pkt);
+			json_str(f, r->faults[i].msg, strlen(r->faults[i].msg));
+			fputc('}', f);
+		}
+		fputs("]", f);
 		return;
 	}
 	fprintf(f, "%s: program %s (%s) on %s: %" PRIu64 " packets, %" PRIu64 " bytes", r->o.obj_path,
@@ -1175,6 +1239,14 @@ static void print_summary(struct runner *r, const struct bpfvm_pkt_stats *st, FI
 	for (int i = 0; i < 5; i++)
 		if (st->action[i] || i < 2)
 			fprintf(f, "  %-9s %" PRIu64 "\n", action_names[i], st->action[i]);
+	if (r->fault_cnt) {
+		fprintf(f, "faults (each distinct one once; -v shows every packet):\n");
+		for (size_t i = 0; i < r->fault_cnt; i++)
+			fprintf(f, "  %s\n    in %" PRIu64 " packet%s, first packet #%" PRIu64 "\n", r->faults[i].msg,
+				r->faults[i].pkts, r->faults[i].pkts == 1 ? "" : "s", r->faults[i].first_pkt);
+		if (r->faults_unlisted)
+			fprintf(f, "  ... and %" PRIu64 " packets with other faults\n", r->faults_unlisted);
+	}
 	if (r->o.out)
 		fprintf(f, "wrote %" PRIu64 " packets to %s\n", st->written, r->o.out);
 	else if (r->o.iface)
@@ -1218,7 +1290,7 @@ int cmd_run_pcap(int argc, char **argv)
 	}
 	err = bpfvm_object_open(r->vm, r->o.obj_path, &r->obj);
 	if (err) {
-		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+		fprintf(stderr, "%s\n", bpfvm_errmsg(r->vm));
 		goto out;
 	}
 	if (prepare_progs(r))
@@ -1256,7 +1328,7 @@ int cmd_run_pcap(int argc, char **argv)
 	poll_events(r);
 	clear_progress(r);
 	if (err) {
-		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+		fprintf(stderr, "%s\n", bpfvm_errmsg(r->vm));
 		goto out;
 	}
 	fflush(r->jp);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "util.h"
@@ -41,6 +42,10 @@ int cmd_run(int argc, char **argv)
 	const char *file = cmd_run_file(argc, argv);
 	if (!file)
 		return tool_usage_error("run", "no program given", USAGE_RUN);
+	if (access(file, R_OK)) {
+		fprintf(stderr, "bpfvm run: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
 	if (tool_is_elf(file))
 		return cmd_run_pcap(argc, argv);
 	for (int i = 1; i < argc; i++) {
@@ -96,7 +101,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	int fd = bpfvm_prog_load(vm, 0, insns, cnt, "run");
 	if (fd < 0) {
-		fprintf(stderr, "%s: %s", prog, bpfvm_errmsg(vm));
+		fprintf(stderr, "%s: %s\n", prog, bpfvm_errmsg(vm));
 		goto out;
 	}
 	uint64_t r0;
@@ -104,7 +109,7 @@ int cmd_run(int argc, char **argv)
 	int err = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_DEFAULT, mem, mem_len, &r0);
 	tool_stop_on_signals(NULL);
 	if (err) {
-		fprintf(stderr, "%s: %s", prog, bpfvm_errmsg(vm));
+		fprintf(stderr, "%s: %s\n", prog, bpfvm_errmsg(vm));
 		if (err == -EINTR && *tool_stop_signal())
 			rc = 128 + *tool_stop_signal(); /* as a shell reports a process the signal ended */
 		goto out;

@@ -158,7 +158,7 @@ int tool_load_insns(struct bpfvm *vm, const char *path, struct bpf_insn **insns,
 	if (text || (plen > 2 && !strcmp(path + plen - 2, ".s")) || (plen > 4 && !strcmp(path + plen - 4, ".asm"))) {
 		long n = bpfvm_asm(vm, (const char *)data, NULL, 0);
 		if (n < 0) {
-			fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));
+			fprintf(stderr, "%s: %s\n", path, bpfvm_errmsg(vm));
 			free(data);
 			return -1;
 		}

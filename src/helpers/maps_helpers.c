@@ -399,6 +399,7 @@ uint64_t hlp_for_each_map_elem(ARGS)
 		}
 		return err;
 	}
+	run->regions[run->region_cnt - 1].kind = VM_REG_KEY;
 	while (map_sys_get_next_key(m, first ? NULL : key, next) == 0) {
 		memcpy(key, next, ks);
 		first = false;

@@ -306,7 +306,8 @@ static void run_callback(struct hlp_timers *ts, struct vm_prog *prog, uint64_t f
 	vm_run_init(&run, prog, stack);
 	run.slot = slot;
 	run.fp = (uintptr_t)stack + sizeof(stack);
-	vm_run_add_region(&run, key, map_key_size(m), false);
+	if (vm_run_add_region(&run, key, map_key_size(m), false))
+		run.regions[run.region_cnt - 1].kind = VM_REG_KEY;
 	vm_call_subprog(&run, fn, (uintptr_t)m, (uintptr_t)key, (uintptr_t)value, 0, 0);
 	hlp_spin_run_end(&run); /* a callback, too, never leaves a lock held */
 	if (key != small)

@@ -64,6 +64,7 @@ int hook_run_one(struct hook_src *s, const uint8_t *pkt, size_t len, uint64_t in
 		s->errmsg[n] = 0;
 		s->st->errors++;
 		info->err = err;
+		info->errmsg = s->errmsg;
 		memset(&info->res, 0, sizeof(info->res));
 		return err;
 	}

@@ -645,11 +645,13 @@ void pt_pkt_attach(struct pt_pkt *p, struct vm_run *run, bool pkt_region, bool p
 	p->run = run;
 	run->hook = p;
 	run->ctx_ok = pt_run_ctx_ok;
-	vm_run_add_region(run, p->ctx, 1, true);
+	if (vm_run_add_region(run, p->ctx, 1, true))
+		run->regions[run->region_cnt - 1].kind = VM_REG_CTX;
 	p->region = -1;
 	if (pkt_region) {
 		p->region = (int)run->region_cnt;
-		vm_run_add_region(run, p->frame, 0, pkt_writable);
+		if (vm_run_add_region(run, p->frame, 0, pkt_writable))
+			run->regions[p->region].kind = VM_REG_PACKET;
 	}
 	pt_pkt_sync(p);
 }

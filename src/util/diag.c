@@ -59,9 +59,12 @@ void diag_vprintf(struct diag *d, const char *fmt, va_list ap)
 		d->buf = nb;
 		d->cap = cap;
 	}
+	/* lines are separated, not terminated, by '\n': a caller prints the log as one message with its
+	 * own line end (bpfvm_errmsg() has none, as strerror() has none) */
+	if (d->len)
+		d->buf[d->len++] = '\n';
 	vsnprintf(d->buf + d->len, d->cap - d->len, fmt, ap);
 	d->len += (size_t)n;
-	d->buf[d->len++] = '\n';
 	d->buf[d->len] = '\0';
 }
 

@@ -17,6 +17,7 @@
 #include "vm.h"
 #include "../helpers/helpers.h"
 #include "../sys.h"
+#include "../maps/maps.h"
 
 /* Signed division and modulo with Linux's answers where C has none (kernel/bpf/core.c). */
 static inline uint64_t sdiv64(uint64_t a, uint64_t b)
@@ -98,26 +99,122 @@ void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what)
 	run->fault_leak = true;
 }
 
-/* One wording for every report: a pointer leak names the register, a ctx access the offset, a memory
- * access its address and size; a fault that records neither (budget, bad map argument, a helper's
- * refusal) is its text alone, not "addr=0x0 size=0". */
-static int fault_fmt(const struct vm_run *run, char *buf, size_t len)
-{
-	const char *what = run->fault_what ? run->fault_what : "fault";
+/* Addresses below this are scalars a program made up (NULL + offset, a constant): shown as they are. */
+#define VM_SCALAR_ADDR 0x10000u
+/* A region this close to a faulting address is what the program meant to reach. */
+#define VM_NEAR        (1u << 20)
 
-	if (run->fault_leak)
-		return snprintf(buf, len, "R%u %s (untrusted mode)", run->fault_size, what);
-	if (run->fault_what == ctx_denied)
-		return snprintf(buf, len, "%s off=%lu size=%u", ctx_denied, (unsigned long)run->fault_addr, run->fault_size);
-	if (!run->fault_addr && !run->fault_size)
-		return snprintf(buf, len, "%s", what);
-	return snprintf(buf, len, "%s addr=0x%lx size=%u", what, (unsigned long)run->fault_addr, run->fault_size);
+static uintptr_t region_dist(uintptr_t lo, uintptr_t hi, uintptr_t addr)
+{
+	return addr < lo ? lo - addr : addr >= hi ? addr - hi + 1 : 0;
+}
+
+/* A map value region: "map 'NAME' value+N" against the value the address is in or next to when the
+ * region is an array of values (arrays, global data), else against the region's start. */
+static void map_addr_text(const struct map *m, uintptr_t lo, uintptr_t hi, uintptr_t addr, char *buf, size_t len)
+{
+	uint64_t stride = ((uint64_t)m->g.value_size + 7) & ~7ull;
+	const char *name = map_name(m);
+
+	if (m->g.type == BPF_MAP_TYPE_ARRAY && stride && hi - lo == stride * m->g.max_entries) {
+		uint64_t idx = addr < lo ? 0 : (addr - lo) / stride;
+		if (idx >= m->g.max_entries)
+			idx = m->g.max_entries - 1;
+		long long in = (long long)(addr - (lo + idx * stride));
+		if (m->g.max_entries == 1)
+			snprintf(buf, len, "map '%s' value%+lld", name, in);
+		else
+			snprintf(buf, len, "map '%s' value[%llu]%+lld", name, (unsigned long long)idx, in);
+		return;
+	}
+	snprintf(buf, len, "map '%s' values%+lld", name, (long long)(addr - lo));
+}
+
+/* addr described against the memory `anchor` lies in or next to: the base register of a faulting load
+ * or store (addr minus the insn's offset), so that r1 + 64 past a small buffer is "mem+64" even when the
+ * host happens to have put the stack closer. */
+static const char *addr_text(const struct vm_run *run, uintptr_t addr, uintptr_t anchor, char *buf, size_t len)
+{
+	static const char *const kinds[] = { [VM_REG_MEM] = "mem", [VM_REG_CTX] = "ctx", [VM_REG_PACKET] = "packet",
+					     [VM_REG_KEY] = "key" };
+	uintptr_t bottom = (uintptr_t)run->stack, top = vm_stack_top(run);
+	const struct vm_prog *prog = vm_fault_prog(run); /* a tail call's target when it faulted there */
+
+	if (addr < VM_SCALAR_ADDR || anchor < VM_SCALAR_ADDR) {
+		snprintf(buf, len, "addr=0x%lx", (unsigned long)addr);
+		return buf;
+	}
+	const struct vm_region *best = NULL;
+	uintptr_t bestd = region_dist(bottom, top, anchor);
+	size_t best_map = SIZE_MAX;
+	for (unsigned i = 0; i < run->region_cnt; i++) {
+		uintptr_t d = region_dist(run->regions[i].lo, run->regions[i].hi, anchor);
+		if (d < bestd) {
+			best = &run->regions[i];
+			bestd = d;
+		}
+	}
+	for (size_t i = 0; i < prog->map_region_cnt; i++) {
+		uintptr_t d = region_dist(prog->map_regions[i].lo, prog->map_regions[i].hi, anchor);
+		if (d < bestd) {
+			best = &prog->map_regions[i];
+			best_map = i;
+			bestd = d;
+		}
+	}
+	if (bestd >= VM_NEAR) {
+		snprintf(buf, len, "an address outside the program's memory");
+	} else if (!best) {
+		uintptr_t fp = run->fault_fp ? run->fault_fp : run->fp;
+		snprintf(buf, len, "fp%+lld", (long long)(addr - fp));
+	} else if (best_map != SIZE_MAX && best_map < prog->used_map_cnt) {
+		map_addr_text(prog->used_maps[best_map], best->lo, best->hi, addr, buf, len);
+	} else {
+		const char *kind = best == &run->regions[0] && run->ctx_ok ? "ctx" :
+				   best->kind < sizeof(kinds) / sizeof(kinds[0]) ? kinds[best->kind] : "mem";
+		snprintf(buf, len, "%s%+lld", kind, (long long)(addr - best->lo));
+	}
+	return buf;
+}
+
+const char *vm_addr_text(const struct vm_run *run, uintptr_t addr, char *buf, size_t len)
+{
+	return addr_text(run, addr, addr, buf, len);
 }
 
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len)
 {
-	fault_fmt(run, buf, len);
+	char where[128];
+
+	if (run->fault_leak)
+		snprintf(buf, len, "R%u %s (untrusted mode)", run->fault_size, run->fault_what);
+	else if (run->fault_what == ctx_denied)
+		snprintf(buf, len, "%s off=%lu size=%u", ctx_denied, (unsigned long)run->fault_addr, run->fault_size);
+	else if (run->err == -ELOOP || (!run->fault_addr && !run->fault_size))
+		snprintf(buf, len, "%s", run->fault_what ? run->fault_what : "fault"); /* no address to speak of */
+	else if (!run->fault_size)
+		snprintf(buf, len, "%s (%s)", run->fault_what ? run->fault_what : "fault",
+			 vm_addr_text(run, run->fault_addr, where, sizeof(where)));
+	else {
+		/* a load or store: its base register is addr - off */
+		uintptr_t anchor = run->fault_addr;
+		const struct vm_prog *fp = vm_fault_prog(run);
+		const struct vm_insn *in = run->fault_pc < fp->cnt ? &fp->insns[run->fault_pc] : NULL;
+		if (in && in->size && run->fault_what && !strncmp(run->fault_what, "invalid memory", 14))
+			anchor -= (uintptr_t)(intptr_t)in->off;
+		snprintf(buf, len, "%s %s size=%u", run->fault_what ? run->fault_what : "fault",
+			 addr_text(run, run->fault_addr, anchor, where, sizeof(where)), run->fault_size);
+	}
 	return buf;
+}
+
+/* One wording for every report (vm_fault_text()), measured for vm_fault_msg(): a fault's text is bounded
+ * by its description and one region+offset. */
+static int fault_fmt(const struct vm_run *run, char *buf, size_t len)
+{
+	char tmp[512];
+	vm_fault_text(run, tmp, sizeof(tmp));
+	return snprintf(buf, len, "%s", tmp);
 }
 
 char *vm_fault_msg(const struct vm_run *run)
@@ -235,7 +332,7 @@ bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writa
 {
 	if (run->region_cnt >= VM_MAX_REGIONS)
 		return false;
-	run->regions[run->region_cnt++] = (struct vm_region){ (uintptr_t)p, (uintptr_t)p + len, writable, false };
+	run->regions[run->region_cnt++] = (struct vm_region){ (uintptr_t)p, (uintptr_t)p + len, writable, false, VM_REG_MEM };
 	return true;
 }
 
@@ -372,7 +469,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* A register copy of run->budget: written back before anything that may run a nested interp()
 	 * (helpers with callbacks) or look at it, and on every way out. */
 	uint64_t budget = run->budget;
-	struct region_cache hit = { { 0, 0, false, false }, { 0, 0, false, false }, 0 };
+	struct region_cache hit = { { 0, 0, false, false, 0 }, { 0, 0, false, false, 0 }, 0 };
 	const bool untrusted = run->untrusted;
 
 	zero_frame(frame_lo);
@@ -762,6 +859,7 @@ fault:
 	run->budget = budget;
 	run->fault_pc = (size_t)(pc - run->prog->insns);
 	run->fault_prog = run->prog;
+	run->fault_fp = frame_lo + VM_STACK_SIZE;
 	return 0;
 #undef DST
 #undef SRC

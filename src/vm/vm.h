@@ -56,11 +56,20 @@ static inline const struct vm_insn *vm_jump_target(const struct vm_insn *in)
 	return (const struct vm_insn *)(const void *)((const char *)in + in->off);
 }
 
+/* What a run region is, for fault messages ("packet+54", "ctx+16"): never shown as a host address. */
+enum vm_region_kind {
+	VM_REG_MEM = 0,         /* memory given to a plain run */
+	VM_REG_CTX,
+	VM_REG_PACKET,
+	VM_REG_KEY,             /* a map key handed to a callback */
+};
+
 /* Memory a program may touch besides its stack. */
 struct vm_region {
 	uintptr_t lo, hi;       /* [lo, hi) */
 	bool writable;
 	bool write_only;        /* loads fault (BPF_F_WRONLY_PROG map values); false keeps old initialisers readable */
+	uint8_t kind;           /* enum vm_region_kind (run regions; program map regions are maps) */
 };
 
 /* What loading learnt about one instruction, kept on the program for the verifier and the JIT (Linux's
@@ -144,6 +153,7 @@ struct vm_run {
 	const char *fault_what;
 	uintptr_t fault_addr;
 	uint32_t fault_size;
+	uintptr_t fault_fp;           /* r10 of the frame that faulted: stack addresses are shown as fp-N */
 	bool fault_leak;              /* the fault is a pointer leak: "R<fault_size> <fault_what>", no address */
 	bool untrusted;               /* Linux's unprivileged rules at run time (bpfvm_opts.untrusted) */
 	uint32_t tail_calls;
@@ -228,7 +238,10 @@ void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uin
 /* Records an untrusted run's pointer leak through register `reg` (-EACCES): the log reads
  * "R<reg> <what>" as Linux's verifier says it ("R0 leaks addr as return value"), without the address. */
 void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what);
-/* The recorded fault as the log shows it after "insn N: ": "invalid memory read addr=0x10 size=4", or
+/* Where addr lies, as the program's author sees it: "fp-8", "packet+54", "ctx+16", "map 'stats'
+ * value+12", a small scalar "addr=0x10"; never a host address.  Writes to buf, returns buf. */
+const char *vm_addr_text(const struct vm_run *run, uintptr_t addr, char *buf, size_t len);
+/* The recorded fault as the log shows it after "insn N: ": "invalid memory read packet+54 size=4", or
  * for a denied ctx access (-EACCES) Linux's verifier wording "invalid bpf_context access off=0 size=4". */
 const char *vm_fault_text(const struct vm_run *run, char *buf, size_t len);
 /* The same text in a string of its own size (free() it); NULL when out of memory. */

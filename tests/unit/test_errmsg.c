@@ -76,10 +76,10 @@ static void note_bad(struct worker *w, const char *msg)
 		snprintf(w->first_bad, sizeof(w->first_bad), "%s", msg);
 }
 
+/* One line, without a line end (bpfvm_errmsg() has none after its last line). */
 static bool one_line(const char *m)
 {
-	const char *nl = strchr(m, '\n');
-	return nl && !nl[1];
+	return *m && !strchr(m, '\n');
 }
 
 static void *worker(void *arg)
@@ -90,9 +90,9 @@ static void *worker(void *arg)
 	uint64_t val, mem = 0;
 
 	if (w->kind == BAD_FD)
-		snprintf(want, sizeof(want), "fd %d is not a map\n", w->bad_fd);
+		snprintf(want, sizeof(want), "fd %d is not a map", w->bad_fd);
 	else if (w->kind == EMPTY_LOAD)
-		snprintf(want, sizeof(want), "PROG_LOAD: insn_cnt is 0\n");
+		snprintf(want, sizeof(want), "PROG_LOAD: insn_cnt is 0");
 	atomic_fetch_add(&s->ready, 1);
 	while (atomic_load(&s->ready) < KINDS + 1)
 		sched_yield();
@@ -164,7 +164,7 @@ TEST(threads_see_their_own_messages)
 	atomic_fetch_add(&s.ready, 1);
 	for (int k = 0; k < KINDS; k++)
 		pthread_join(t[k], NULL);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 777 is not a map\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 777 is not a map");
 	for (int k = 0; k < KINDS; k++) {
 		if (atomic_load(&s.bad[k]))
 			printf("  kind %d: %ld wrong messages, first: \"%s\"\n", k, atomic_load(&s.bad[k]), w[k].first_bad);
@@ -187,9 +187,9 @@ TEST(one_thread_call_by_call)
 	CHECK(map >= 0 && prog >= 0);
 	CHECK_EQ_STR(bpfvm_errmsg(vm), "");
 	CHECK(lookup(vm, 55, 0, &val) == -EBADF);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 55 is not a map\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 55 is not a map");
 	CHECK(load_empty(vm) == -EINVAL);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "PROG_LOAD: insn_cnt is 0\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "PROG_LOAD: insn_cnt is 0");
 	CHECK(lookup(vm, map, 0, &val) == 0);
 	CHECK_EQ_STR(bpfvm_errmsg(vm), "");
 	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_INTERP, &val, sizeof(val), &r0) == -EFAULT);
@@ -218,7 +218,7 @@ static void *fail_once(void *arg)
 	char want[64];
 	uint64_t val;
 
-	snprintf(want, sizeof(want), "fd %d is not a map\n", m->fd);
+	snprintf(want, sizeof(want), "fd %d is not a map", m->fd);
 	int ret = (int)lookup(m->vm, m->fd, 0, &val);
 	pthread_barrier_wait(m->all_failed);
 	m->ok = ret == -EBADF && !strcmp(bpfvm_errmsg(m->vm), want);
@@ -263,7 +263,7 @@ TEST(exited_thread_leaves_mine)
 	uint64_t val;
 
 	CHECK(lookup(vm, 42, 0, &val) == -EBADF);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 42 is not a map\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 42 is not a map");
 	struct many m = { .vm = vm, .fd = 43 };
 	pthread_barrier_t b;
 	pthread_t t;
@@ -272,7 +272,7 @@ TEST(exited_thread_leaves_mine)
 	CHECK(pthread_create(&t, NULL, fail_once, &m) == 0);
 	pthread_join(t, NULL);
 	CHECK(m.ok);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 42 is not a map\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "fd 42 is not a map");
 	pthread_barrier_destroy(&b);
 	bpfvm_free(vm);
 }

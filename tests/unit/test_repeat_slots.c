@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
+#include <sched.h>
 
 #include <bpfvm.h>
 #include <linux/bpf.h>
@@ -19,12 +19,29 @@
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
+/* The ordering is made by events, not by sleeping: the long run's program calls a host helper every
+ * repetition.  Its first call says the long run is going (and so holds the only slot); the short run then
+ * starts and must finish while the long run is still repeating; after that, the helper tells the long
+ * program to fault, which ends its repeat (PROG_TEST_RUN stops at a fault).  If the short run were
+ * starved, the long one would run out its whole repeat count first and end without a fault. */
 struct shared {
 	struct bpfvm *vm;
 	int fd;
-	atomic_int long_started, long_done, short_done_first;
+	atomic_int long_running, short_done;
+	atomic_uint_fast64_t reps_when_short_done, reps;
 	long long_err, short_err;
 };
+
+#define HELPER_ID 0x7000 /* an embedder helper id far from Linux's */
+
+static uint64_t progress(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	struct shared *s = (struct shared *)(uintptr_t)r1;
+	(void)r2, (void)r3, (void)r4, (void)r5;
+	atomic_fetch_add(&s->reps, 1);
+	atomic_store(&s->long_running, 1);
+	return (uint64_t)atomic_load(&s->short_done);
+}
 
 static long test_run(struct bpfvm *vm, int fd, uint32_t repeat, uint32_t *retval)
 {
@@ -41,44 +58,62 @@ static long test_run(struct bpfvm *vm, int fd, uint32_t repeat, uint32_t *retval
 	return r;
 }
 
+#define LONG_REPEAT 200000000u /* only reached when the short run is starved (then the test fails) */
+
 static void *long_main(void *arg)
 {
 	struct shared *s = arg;
-	atomic_store(&s->long_started, 1);
-	s->long_err = test_run(s->vm, s->fd, 10000000, NULL);
-	atomic_store(&s->long_done, 1);
+	s->long_err = test_run(s->vm, s->fd, LONG_REPEAT, NULL);
 	return NULL;
 }
 
 static void *short_main(void *arg)
 {
 	struct shared *s = arg;
-	while (!atomic_load(&s->long_started))
+	while (!atomic_load(&s->long_running)) /* the long run holds the slot from here on */
 		sched_yield();
-	struct timespec ts = { 0, 5000000 }; /* let the long run take the slot */
-	nanosleep(&ts, NULL);
-	s->short_err = test_run(s->vm, s->fd, 100, NULL);
-	atomic_store(&s->short_done_first, !atomic_load(&s->long_done));
+	/* a plain XDP_PASS program: the slot is what it waits for */
+	const struct bpf_insn p[] = { INSN(0xb7, 0, 0, 0, 2), INSN(0x95, 0, 0, 0, 0) };
+	int fd = bpfvm_prog_load(s->vm, BPF_PROG_TYPE_XDP, p, 2, "short");
+	s->short_err = fd < 0 ? fd : test_run(s->vm, fd, 100, NULL);
+	atomic_store(&s->reps_when_short_done, atomic_load(&s->reps));
+	atomic_store(&s->short_done, 1);
 	return NULL;
 }
 
 TEST(short_run_not_starved_by_long_repeat)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1 };
 	struct shared s;
 	memset(&s, 0, sizeof(s));
+	const struct bpfvm_kfunc helpers[] = { { HELPER_ID, "progress", progress } };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .helpers = helpers, .helper_cnt = 1 };
 	s.vm = bpfvm_new(&o);
-	const struct bpf_insn p[] = { INSN(0xb7, 0, 0, 0, 2), INSN(0x95, 0, 0, 0, 0) }; /* XDP_PASS */
-	s.fd = bpfvm_prog_load(s.vm, BPF_PROG_TYPE_XDP, p, 2, "pass");
+	uint64_t sp = (uint64_t)(uintptr_t)&s;
+	const struct bpf_insn p[] = {
+		INSN(0x18, 1, 0, 0, (int32_t)(uint32_t)sp), INSN(0, 0, 0, 0, (int32_t)(uint32_t)(sp >> 32)),
+		INSN(0x85, 0, 0, 0, HELPER_ID),       /* r0 = progress(&s) */
+		INSN(0x15, 0, 0, 2, 0),               /* if r0 == 0 goto pass */
+		INSN(0xb7, 1, 0, 0, 0),
+		INSN(0x79, 0, 1, 0, 0),               /* r0 = *(u64 *)(0): a fault ends the repeat */
+		INSN(0xb7, 0, 0, 0, 2),               /* pass: XDP_PASS */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	s.fd = bpfvm_prog_load(s.vm, BPF_PROG_TYPE_XDP, p, sizeof(p) / sizeof(p[0]), "long");
 	CHECK(s.fd >= 0);
+	if (s.fd < 0) {
+		printf("  %s\n", bpfvm_errmsg(s.vm));
+		bpfvm_free(s.vm);
+		return;
+	}
 	pthread_t a, b;
 	pthread_create(&a, NULL, long_main, &s);
 	pthread_create(&b, NULL, short_main, &s);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	CHECK_EQ_U64(s.long_err, 0);
 	CHECK_EQ_U64(s.short_err, 0);
-	CHECK(atomic_load(&s.short_done_first) == 1);
+	/* the long run was stopped by its own program after the short run finished: it did not run out */
+	CHECK_EQ_U64(s.long_err, (uint64_t)(int64_t)-EFAULT);
+	CHECK(atomic_load(&s.reps_when_short_done) < LONG_REPEAT);
 	bpfvm_free(s.vm);
 }
 
