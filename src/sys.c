@@ -222,6 +222,51 @@ void sys_log_reset(struct bpfvm *vm)
 		diag_clear(&e->d);
 }
 
+const char *sys_insn_where(const struct vm_prog *p, size_t pc, char *buf, size_t len)
+{
+	/* the last line starting at or before pc */
+	size_t lo = 0, hi = p->line_cnt;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->lines[mid].insn <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo)
+		snprintf(buf, len, "insn %zu (%s:%u)", pc, p->lines[lo - 1].file, p->lines[lo - 1].line);
+	else
+		snprintf(buf, len, "insn %zu", pc);
+	return buf;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	const struct vm_line *x = a, *y = b;
+	return x->insn < y->insn ? -1 : x->insn > y->insn;
+}
+
+int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct vm_line *lines, size_t cnt)
+{
+	int err = 0;
+	struct sys_obj *o = sys_get(vm, fd, SYS_PROG, &err);
+	if (!o)
+		return err;
+	struct vm_line *copy = cnt ? malloc(cnt * sizeof(*copy)) : NULL;
+	if (cnt && !copy) {
+		sys_put(vm, o);
+		return -ENOMEM;
+	}
+	if (cnt)
+		memcpy(copy, lines, cnt * sizeof(*copy));
+	qsort(copy, cnt, sizeof(*copy), cmp_line);
+	free(o->prog->lines); /* set once, at load, before any run */
+	o->prog->lines = copy;
+	o->prog->line_cnt = cnt;
+	sys_put(vm, o);
+	return 0;
+}
+
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -639,8 +684,9 @@ struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint6
 /* The engine entry's view of the instance (src/vm/exec.c). */
 static void sys_fault_report(struct vm_run *run)
 {
-	char *what = vm_fault_msg(run);
-	sys_err(run->vm, run->err, "prog '%s': insn %zu: %s", vm_fault_prog(run)->name, run->fault_pc,
+	char *what = vm_fault_msg(run), where[128];
+	const struct vm_prog *p = vm_fault_prog(run);
+	sys_err(run->vm, run->err, "prog '%s': %s: %s", p->name, sys_insn_where(p, run->fault_pc, where, sizeof(where)),
 		what ? what : run->fault_what ? run->fault_what : "fault");
 	free(what);
 }

@@ -38,6 +38,7 @@ static void obj_free(struct bpfvm_object *obj)
 		if (obj->progs[i].fd >= 0)
 			bpfvm_close(obj->vm, obj->progs[i].fd);
 		free(obj->progs[i].insns);
+		free(obj->progs[i].lines);
 	}
 	for (size_t i = 0; i < obj->map_cnt; i++) {
 		if (obj->maps[i].fd >= 0)
@@ -324,6 +325,9 @@ static int load_prog(struct bpfvm_object *obj, struct ldr_prog *p)
 	if (fd < 0)
 		return report_load_error(obj, p, (int)fd);
 	p->fd = (int)fd;
+	/* for fault messages; without it faults still name the insn */
+	if (p->line_cnt && (err = sys_prog_set_lines(obj->vm, p->fd, p->lines, p->line_cnt)))
+		return ldr_err(obj, p->sec_name, err, "program '%s': out of memory for its line info", p->name);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "loader.h"
+#include "../vm/vm.h"
 
 #define R_BPF_64_64_ 1
 #define R_BPF_64_32_ 10
@@ -530,6 +531,73 @@ static int core_relocate(struct link *l)
 	return 0;
 }
 
+/* The source lines of the linked code, from .BTF.ext line_info: each record of a linked function's
+ * section and range, moved to where the function now sits.  Line info only decorates fault messages,
+ * so a malformed table is skipped, not an error (libbpf would refuse it at load; we check it no less
+ * strictly than the rest of .BTF.ext, we just do not need it). */
+static void collect_lines(struct link *l)
+{
+	struct bpfvm_object *obj = l->obj;
+	struct span ext = obj->btf_ext, li;
+	struct {
+		uint16_t magic;
+		uint8_t version, flags;
+		uint32_t hdr_len, func_info_off, func_info_len, line_info_off, line_info_len;
+	} h;
+	uint32_t rec_size;
+
+	free(l->p->lines);
+	l->p->lines = NULL;
+	l->p->line_cnt = 0;
+	if (!ext.len || !obj->btf || !span_read(ext, 0, &h, sizeof(h)) || h.magic != BTF_MAGIC || !h.line_info_len ||
+	    !span_sub(ext, (uint64_t)h.hdr_len + h.line_info_off, h.line_info_len, &li) || !SPAN_READ(li, 0, &rec_size) ||
+	    rec_size < 16)
+		return;
+	struct vm_line *out = NULL;
+	size_t cnt = 0, cap = 0;
+	for (uint64_t off = 4; off < li.len;) {
+		uint32_t bh[2];
+		if (!SPAN_READ(li, off, &bh))
+			break;
+		off += sizeof(bh);
+		const char *sname = ldr_btf_str(obj->btf, bh[0]);
+		uint64_t blen = (uint64_t)bh[1] * rec_size;
+		if (!sname || !span_ok(li, off, blen))
+			break;
+		for (size_t fi = 0; fi < l->func_cnt; fi++) {
+			const struct ldr_func *f = &obj->funcs[l->funcs[fi]];
+			if (strcmp(obj->secs[f->sec].name, sname))
+				continue;
+			for (uint32_t k = 0; k < bh[1]; k++) {
+				uint32_t r[4]; /* insn_off, file_name_off, line_off, line_col */
+				if (!SPAN_READ(li, off + (uint64_t)k * rec_size, &r) || r[0] % INSN_SZ)
+					continue;
+				size_t si = r[0] / INSN_SZ;
+				const char *file = ldr_btf_str(obj->btf, r[1]);
+				if (si < f->off || si >= f->off + f->cnt || !file)
+					continue;
+				if (cnt == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					struct vm_line *n = realloc(out, nc * sizeof(*n));
+					if (!n)
+						goto done;
+					out = n;
+					cap = nc;
+				}
+				const char *base = strrchr(file, '/');
+				out[cnt].insn = (uint32_t)(l->at[fi] + si - f->off);
+				out[cnt].line = r[3] >> 10;
+				snprintf(out[cnt].file, sizeof(out[cnt].file), "%s", base ? base + 1 : file);
+				cnt++;
+			}
+		}
+		off += blen;
+	}
+done:
+	l->p->lines = out;
+	l->p->line_cnt = cnt;
+}
+
 int ldr_prog_link(struct bpfvm_object *obj, struct ldr_prog *p)
 {
 	struct link l = { .obj = obj, .p = p };
@@ -569,6 +637,8 @@ int ldr_prog_link(struct bpfvm_object *obj, struct ldr_prog *p)
 	}
 	if (!err)
 		err = core_relocate(&l);
+	if (!err)
+		collect_lines(&l);
 	free(l.funcs);
 	free(l.at);
 	if (err) {

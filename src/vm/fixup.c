@@ -197,5 +197,6 @@ void vm_prog_free(struct vm_prog *prog)
 	free(prog->map_regions);
 	free(prog->used_map_ids);
 	free(prog->used_maps);
+	free(prog->lines);
 	free(prog);
 }

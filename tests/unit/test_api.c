@@ -149,11 +149,83 @@ TEST(pin_paths_are_absolute_and_the_root_is_named)
 	bpfvm_free(vm);
 }
 
+/* A raw program's fault message for memory `mem` (NULL: none). */
+static void fault_of(const struct bpf_insn *p, size_t n, uint32_t type, void *mem, size_t len, char *out, size_t cap)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = bpfvm_prog_load(vm, type, p, n, "f");
+	uint64_t r0;
+	out[0] = '\0';
+	if (fd < 0) {
+		snprintf(out, cap, "load: %s", bpfvm_errmsg(vm));
+	} else if (type == BPF_PROG_TYPE_XDP) {
+		struct bpfvm_test_run_opts o = { .sz = sizeof(o), .data_in = mem, .data_size_in = (uint32_t)len };
+		if (bpfvm_prog_test_run(vm, fd, &o))
+			snprintf(out, cap, "%s", bpfvm_errmsg(vm));
+	} else if (bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, len, &r0)) {
+		snprintf(out, cap, "%s", bpfvm_errmsg(vm));
+	}
+	bpfvm_free(vm);
+}
+
+#define FAULT_IS(msg, want) do { \
+		if (strcmp((msg), (want))) \
+			printf("  got  \"%s\"\n  want \"%s\"\n", (msg), (want)); \
+		CHECK(!strcmp((msg), (want))); \
+	} while (0)
+
+/* Faults say where as the program sees memory (issue 13): region and offset, never a host address. */
+TEST(faults_name_region_and_offset)
+{
+	char m[512];
+	uint64_t mem = 0;
+	uint8_t pkt[60] = { 0 };
+	const struct bpf_insn past_mem[] = { INSN(BPF_LDX | BPF_DW | BPF_MEM, 2, 1, 64, 0), INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),
+					     INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	fault_of(past_mem, 3, 0, &mem, sizeof(mem), m, sizeof(m));
+	FAULT_IS(m, "prog 'f': insn 0: invalid memory read mem+64 size=8");
+	const struct bpf_insn below_frame[] = { INSN(BPF_LDX | BPF_DW | BPF_MEM, 0, 10, -520, 0), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	fault_of(below_frame, 2, 0, NULL, 0, m, sizeof(m));
+	FAULT_IS(m, "prog 'f': insn 0: invalid memory read fp-520 size=8");
+	const struct bpf_insn above_top[] = { INSN(BPF_ST | BPF_W | BPF_MEM, 10, 0, 4, 1), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	fault_of(above_top, 2, 0, NULL, 0, m, sizeof(m));
+	FAULT_IS(m, "prog 'f': insn 0: invalid memory write fp+4 size=4");
+	/* NULL + 16 is a scalar the program made: shown as such */
+	const struct bpf_insn null16[] = { INSN(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 0), INSN(BPF_LDX | BPF_W | BPF_MEM, 0, 1, 16, 0),
+					   INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	fault_of(null16, 3, 0, NULL, 0, m, sizeof(m));
+	FAULT_IS(m, "prog 'f': insn 1: invalid memory read addr=0x10 size=4");
+	/* XDP: past the packet, and a context field that does not exist */
+	const struct bpf_insn past_pkt[] = {
+		INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0),       /* r2 = ctx->data */
+		INSN(BPF_LDX | BPF_W | BPF_MEM, 0, 2, 60, 0),      /* r0 = *(u32 *)(data + 60) */
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	fault_of(past_pkt, 3, BPF_PROG_TYPE_XDP, pkt, sizeof(pkt), m, sizeof(m));
+	FAULT_IS(m, "prog 'f': insn 1: invalid memory read packet+60 size=4");
+	const struct bpf_insn bad_ctx[] = { INSN(BPF_LDX | BPF_W | BPF_MEM, 0, 1, 64, 0), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	fault_of(bad_ctx, 2, BPF_PROG_TYPE_XDP, pkt, sizeof(pkt), m, sizeof(m));
+	CHECK(strstr(m, "invalid bpf_context access off=64 size=4") != NULL || strstr(m, "load: ") == m);
+	/* the budget: no address at all */
+	const struct bpf_insn spin[] = { INSN(BPF_JMP | BPF_JA, 0, 0, -1, 0), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int fd = bpfvm_prog_load(vm, 0, spin, 2, "spin");
+	uint64_t r0;
+	bpfvm_set_insn_limit(vm, 1000);
+	CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, NULL, 0, &r0), (uint64_t)-ELOOP);
+	CHECK(strstr(bpfvm_errmsg(vm), "prog 'spin': insn 0: instruction budget exhausted") == bpfvm_errmsg(vm));
+	CHECK(!strstr(bpfvm_errmsg(vm), "addr=") && !strstr(bpfvm_errmsg(vm), "size="));
+	/* one line, no line end */
+	CHECK(!strchr(bpfvm_errmsg(vm), '\n'));
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(version_matches_the_header);
 	RUN(map_shorthands_are_the_bpf_commands);
 	RUN(prog_test_run_runs_on_a_buffer);
 	RUN(pin_paths_are_absolute_and_the_root_is_named);
+	RUN(faults_name_region_and_offset);
 	return test_done();
 }

@@ -350,6 +350,61 @@ TEST(pin_root_is_documented_and_relative_paths_refused)
 	EXPECT(&p, p.status == 1 && strstr(p.err, "stats: a pin path is absolute: pins live under /tmp/bpfvm-test-cli-ux-"));
 }
 
+/* ---- located faults in packet runs -------------------------------------------------------- */
+
+/* Two faults: past a map value on 60-byte frames, past the packet on the others (line numbers matter). */
+static const char fault_c[] =
+	"#include <linux/bpf.h>\n"
+	"#include <bpf/bpf_helpers.h>\n"
+	"struct {\n"
+	"	__uint(type, BPF_MAP_TYPE_ARRAY);\n"
+	"	__uint(max_entries, 1);\n"
+	"	__type(key, __u32);\n"
+	"	__type(value, __u64);\n"
+	"} stats SEC(\".maps\");\n"
+	"SEC(\"xdp\") int faulty(struct xdp_md *ctx)\n"
+	"{\n"
+	"	unsigned char *data = (void *)(long)ctx->data;\n"
+	"	__u32 k = 0;\n"
+	"	__u64 *v = bpf_map_lookup_elem(&stats, &k);\n"
+	"	if (v && ctx->data_end - ctx->data == 60)\n"
+	"		return *(volatile __u64 *)((char *)v + 16) ? XDP_DROP : XDP_PASS;\n"   /* line 15 */
+	"	return data[1500] ? XDP_DROP : XDP_PASS;\n"                                 /* line 16 */
+	"}\n"
+	"char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+
+TEST(packet_faults_are_located_once_each)
+{
+	struct proc p;
+	if (!have_clang())
+		SKIP("clang is not installed");
+	const char *src = text_file("fault.bpf.c", fault_c), *obj = path_in_dir("fault.bpf.o");
+	RUN_CLI(&p, "cc", src, "-o", obj);
+	EXPECT(&p, p.status == 0);
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps");
+	/* each distinct fault once: source line, region+offset, how many packets, the first one */
+	EXPECT(&p, p.status == 1 && strstr(p.out, ", 2994 faulted\n") &&
+		   strstr(p.out, "faults (each distinct one once; -v shows every packet):\n"));
+	EXPECT(&p, strstr(p.out, " (fault.bpf.c:16): invalid memory read packet+1500 size=1\n"
+				 "    in 2413 packets, first packet #1\n"));
+	EXPECT(&p, strstr(p.out, " (fault.bpf.c:15): invalid memory read map 'stats' value+16 size=8\n"
+				 "    in 581 packets, first packet #5\n"));
+	EXPECT(&p, !strstr(p.out, "addr=") && !strstr(p.out, "0x"));
+	/* -v: every packet with its fault */
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "-v", "--count", "5");
+	EXPECT(&p, strstr(p.out, "#1      len 104   fault: insn ") &&
+		   strstr(p.out, " (fault.bpf.c:16): invalid memory read packet+1500 size=1\n"));
+	EXPECT(&p, strstr(p.out, "#5      len 60    fault: insn ") && strstr(p.out, "map 'stats' value+16 size=8\n"));
+	/* --json: the summary's faults, and each packet's with -v */
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--json");
+	EXPECT(&p, strstr(p.out, "\"errors\":2994,") && strstr(p.out, "\"faults\":[{\"insn\":") &&
+		   strstr(p.out, ",\"errno\":-14,\"packets\":2413,\"first_packet\":1,\"message\":\"insn ") &&
+		   strstr(p.out, "(fault.bpf.c:16): invalid memory read packet+1500 size=1\"}"));
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--json", "-v", "--count", "1");
+	EXPECT(&p, strstr(p.out, "{\"index\":1,\"len\":104,\"verdict\":\"fault\",\"errno\":-14,\"fault\":\"insn "));
+	unlink(obj);
+}
+
 int main(void)
 {
 	char self[PATH_MAX];
@@ -382,6 +437,7 @@ int main(void)
 	RUN(errors_name_the_offending_option_or_argument);
 	RUN(run_pin_maps_leaves_maps_for_bpfvm_map);
 	RUN(pin_root_is_documented_and_relative_paths_refused);
+	RUN(packet_faults_are_located_once_each);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
