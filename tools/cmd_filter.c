@@ -74,7 +74,7 @@ static int dump(struct bpfvm *vm, const struct sock_filter *prog, size_t cnt)
 	int rc = 1;
 
 	if (n < 0) {
-		fprintf(stderr, "bpfvm filter: translation: %s", bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm filter: translation: %s\n", bpfvm_errmsg(vm));
 		free(text);
 		return 1;
 	}
@@ -209,7 +209,7 @@ int cmd_filter(int argc, char **argv)
 	}
 	fd = bpfvm_cbpf_load(vm, bp.bf_insns, bp.bf_len, BPFVM_CBPF_SOCKET, "filter");
 	if (fd < 0) {
-		fprintf(stderr, "bpfvm filter: %s: %s", what, bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm filter: %s: %s\n", what, bpfvm_errmsg(vm));
 		goto out;
 	}
 	if (o.out && !(w = pcap_dump_open(p, o.out))) {
@@ -230,7 +230,7 @@ int cmd_filter(int argc, char **argv)
 		if (err) {
 			if (shown)
 				fputc('\n', stderr);
-			fprintf(stderr, "bpfvm filter: %s: packet %lu: %s", o.in, n, bpfvm_errmsg(vm));
+			fprintf(stderr, "bpfvm filter: %s: packet %lu: %s\n", o.in, n, bpfvm_errmsg(vm));
 			goto out;
 		}
 		if (keep) {

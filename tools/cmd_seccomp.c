@@ -219,17 +219,17 @@ int cmd_seccomp(int argc, char **argv)
 	if (cnt >= 0 && (prog = calloc((size_t)cnt + 1, sizeof(*prog))))
 		cnt = bpfvm_cbpf_parse(vm, src, len, prog, (size_t)cnt);
 	if (cnt < 0 || !prog) {
-		fprintf(stderr, "bpfvm seccomp: %s: %s", policy, vm ? bpfvm_errmsg(vm) : "out of memory\n");
+		fprintf(stderr, "bpfvm seccomp: %s: %s\n", policy, vm ? bpfvm_errmsg(vm) : "out of memory\n");
 		goto out;
 	}
 	fd = bpfvm_cbpf_load(vm, prog, (size_t)cnt, BPFVM_CBPF_SECCOMP, "seccomp");
 	if (fd < 0) {
-		fprintf(stderr, "bpfvm seccomp: %s: %s", policy, bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm seccomp: %s: %s\n", policy, bpfvm_errmsg(vm));
 		goto out;
 	}
 	uint32_t ret;
 	if (bpfvm_seccomp_run(vm, fd, &sd, &ret)) {
-		fprintf(stderr, "bpfvm seccomp: %s: %s", policy, bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm seccomp: %s: %s\n", policy, bpfvm_errmsg(vm));
 		goto out;
 	}
 	print_action(ret);
