@@ -914,7 +914,7 @@ static int prepare_progs(struct runner *r)
 		if (idx >= 0 && i != (size_t)idx)
 			continue;
 		if (bpfvm_object_prog_set_type(r->obj, i, (uint32_t)type)) {
-			fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+			fprintf(stderr, "%s\n", bpfvm_errmsg(r->vm));
 			return -1;
 		}
 	}
@@ -1297,7 +1297,7 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	legacy_note(r);
 	if ((err = bpfvm_object_load(r->obj))) {
-		fprintf(stderr, "%s", bpfvm_errmsg(r->vm));
+		fprintf(stderr, "%s\n", bpfvm_errmsg(r->vm));
 		goto out;
 	}
 	if (pick_prog(r, &prog_fd))

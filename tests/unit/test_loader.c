@@ -997,7 +997,7 @@ TEST(legacy_map_records)
 	obj = NULL;
 	b = build_src("rec32x", src, &len);
 	CHECK(b && bpfvm_object_open_mem(vm, "rec32x.o", b, len, &obj) == -EINVAL);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "rec32x.o: section maps: map 'a': unknown non-zero bytes in the definition at +28\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "rec32x.o: section maps: map 'a': unknown non-zero bytes in the definition at +28");
 	free(b);
 
 	/* maps of maps: the inner template is the record at inner_map_idx */
@@ -1032,7 +1032,7 @@ TEST(legacy_map_records)
 	obj = NULL;
 	b = build_src("mim_self", src, &len);
 	CHECK(b && bpfvm_object_open_mem(vm, "mim.o", b, len, &obj) == -EINVAL);
-	CHECK_EQ_STR(bpfvm_errmsg(vm), "mim.o: section maps: map 'outer': inner_map_idx 1 names no other map definition\n");
+	CHECK_EQ_STR(bpfvm_errmsg(vm), "mim.o: section maps: map 'outer': inner_map_idx 1 names no other map definition");
 	free(b);
 	snprintf(src, sizeof(src), "#define OUTER_TYPE BPF_MAP_TYPE_ARRAY\n#define INNER_IDX 3\n%s", mim);
 	b = build_src("mim_plain", src, &len);
