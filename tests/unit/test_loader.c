@@ -922,7 +922,7 @@ TEST(legacy_notype_symbols)
 	CHECK_EQ_U64(patch_syms(b, len, "x1", STT_NOTYPE, STB_GLOBAL, 13), 1);
 	CHECK_EQ_U64(bpfvm_object_open_mem(vm, "old.o", b, len, &obj), (uint64_t)-EINVAL);
 	CHECK_EQ_STR(bpfvm_errmsg(vm), "old.o: section xdp1: program 'x1' (STT_NOTYPE at offset 0): size 13 is not a whole "
-				       "number of insns inside the section (16 bytes)\n");
+				       "number of insns inside the section (16 bytes)");
 	bpfvm_free(vm);
 	free(b);
 }
@@ -1038,7 +1038,7 @@ TEST(legacy_map_records)
 	b = build_src("mim_plain", src, &len);
 	CHECK(b && bpfvm_object_open_mem(vm, "mim.o", b, len, &obj) == -EINVAL);
 	CHECK_EQ_STR(bpfvm_errmsg(vm), "mim.o: section maps: map 'outer': inner_map_idx 3 on a map that is not a map of maps "
-				       "(type 2)\n");
+				       "(type 2)");
 	free(b);
 	bpfvm_free(vm);
 }
@@ -1123,7 +1123,7 @@ TEST(legacy_set_type)
 	if (obj) {
 		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 0, 9999), (uint64_t)-EINVAL);
 		CHECK_EQ_STR(bpfvm_errmsg(vm), "badsec.bpf.o: section no_such_type/x: program 'odd': program type 9999 is not one "
-					       "bpfvm knows\n");
+					       "bpfvm knows");
 		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 1, BPF_PROG_TYPE_XDP), (uint64_t)-ENOENT);
 		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 0, BPF_PROG_TYPE_XDP), 0);
 		CHECK_EQ_U64(bpfvm_object_prog_type(obj, 0), BPF_PROG_TYPE_XDP);
