@@ -1077,7 +1077,7 @@ TEST(obj_get_flags_match)
 	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
 	struct pair p = { .vm = bpfvm_new(&o) };
 	char kpath[128];
-	const char *vpath = "objget_flags";
+	const char *vpath = "/sys/fs/bpf/objget_flags"; /* NAME under the instance's pin root */
 	snprintf(kpath, sizeof(kpath), "%s/objget_flags", kdir);
 	create_both(&p, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
 	CHECK(p.vret >= 0 && p.kret >= 0);
@@ -1156,7 +1156,7 @@ TEST(obj_get_flags_match)
 	}
 	close_both(&p);
 	char vfull[256];
-	snprintf(vfull, sizeof(vfull), "%s/%s", pin_root, vpath);
+	snprintf(vfull, sizeof(vfull), "%s/objget_flags", pin_root);
 	unlink(kpath);
 	unlink(vfull);
 	/* a second map for the RDONLY / WRONLY handles (the first is frozen) */
