@@ -55,9 +55,16 @@ static struct bpfvm *new_vm(void)
 	return bpfvm_new(&o);
 }
 
+/* A bare NAME is /sys/fs/bpf/NAME, i.e. NAME under the instance's pin root (relative pin paths are
+ * refused). */
 static long obj(struct bpfvm *vm, int cmd, const char *path, int fd, uint32_t flags)
 {
 	union bpf_attr a;
+	char full[256];
+	if (path[0] != '/') {
+		snprintf(full, sizeof(full), "/sys/fs/bpf/%s", path);
+		path = full;
+	}
 	memset(&a, 0, sizeof(a));
 	a.pathname = (uintptr_t)path;
 	a.bpf_fd = fd < 0 ? 0 : (uint32_t)fd;
