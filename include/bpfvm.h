@@ -391,6 +391,23 @@ const char *bpfvm_object_map_name(const struct bpfvm_object *obj, size_t i);
 uint32_t bpfvm_object_map_type(const struct bpfvm_object *obj, size_t i);
 int bpfvm_object_map_fd_at(const struct bpfvm_object *obj, size_t i);
 
+/* Data as the object's BTF says (clang -g): structs with field names, integers in decimal, enums by
+ * name, char arrays as strings, global data sections by variable.  Text: {pkts: 3, bytes: 180};
+ * with BPFVM_FMT_JSON, JSON as bpftool prints a map with BTF: {"pkts":3,"bytes":180}.
+ * bpfvm_object_btf_format(): type is a BTF id of obj; snprintf semantics (returns the length the whole
+ * text needs); -ENOENT without BTF or no such type.  Data shorter than the type prints "?" (null) where
+ * it ends. */
+#define BPFVM_FMT_JSON 1
+long bpfvm_object_btf_format(const struct bpfvm_object *obj, uint32_t type, const void *data, size_t len, int flags,
+			     char *buf, size_t cap);
+/* The BTF types of map i's keys and values (__type(key, T), __type(value, T); for global data, the
+ * section's variables).  0 when the definition gives none; -ENOENT when it gives neither. */
+int bpfvm_object_map_btf(const struct bpfvm_object *obj, size_t i, uint32_t *key_type, uint32_t *value_type);
+/* A named struct of exactly `size` bytes, to read untyped records (ring buffer, perf events) with: the
+ * one whose name contains `hint` when only one does, else the only struct of that size; 0 if none or
+ * ambiguous. */
+uint32_t bpfvm_object_btf_struct_by_size(const struct bpfvm_object *obj, size_t size, const char *hint);
+
 /* ---- packets ----------------------------------------------------------------------------- */
 
 /* What the program decided for a packet (from its type's return value: XDP_*, TC_ACT_*, socket filter

@@ -419,6 +419,23 @@ static uint32_t detect_ncpu(struct mctx *c, int fd, const struct shape *s, const
 	return n;
 }
 
+/* Keys of up to 8 bytes as the little-endian numbers they are (1 < 2 < 256), longer ones bytewise. */
+static int cmp_key(const void *a, const void *b, void *ksz)
+{
+	const uint8_t *x = a, *y = b;
+	size_t n = *(const size_t *)ksz;
+
+	if (n <= 8) {
+		uint64_t u = 0, v = 0;
+		for (size_t i = n; i-- > 0;) {
+			u = u << 8 | x[i];
+			v = v << 8 | y[i];
+		}
+		return u < v ? -1 : u > v;
+	}
+	return memcmp(x, y, n);
+}
+
 static int cmd_dump(struct mctx *c, int fd)
 {
 	struct shape s;
@@ -436,28 +453,52 @@ static int cmd_dump(struct mctx *c, int fd)
 		ret = fail(c, "out of memory");
 		goto out;
 	}
-	if (c->json)
-		putchar('[');
+	/* all keys first, then the elements in key order: a hash map iterates in hash order, which changes
+	 * from run to run; sorted dumps can be compared */
+	uint8_t *keys = NULL;
+	size_t nkeys = 0, kcap = 0;
 	long err = elem_cmd(c, BPF_MAP_GET_NEXT_KEY, fd, NULL, next, 0);
 	if (err == 0 && is_percpu(s.type))
 		s.ncpu = detect_ncpu(c, fd, &s, next);
 	while (err == 0) {
-		/* next_key in next: read it; the element may have gone meanwhile (another process) */
-		err = elem_cmd(c, BPF_MAP_LOOKUP_ELEM, fd, next, val, 0);
-		if (err == 0) {
-			print_elem(c, &s, next, val, cnt == 0);
-			cnt++;
-		} else if (err != -ENOENT) {
-			ret = fail_vm(c, err, "map lookup");
-			goto out;
+		if (nkeys == kcap) {
+			size_t nc = kcap ? kcap * 2 : 256;
+			uint8_t *nk = realloc(keys, nc * (s.ks ? s.ks : 1));
+			if (!nk) {
+				free(keys);
+				ret = fail(c, "out of memory");
+				goto out;
+			}
+			keys = nk;
+			kcap = nc;
 		}
+		memcpy(keys + nkeys++ * s.ks, next, s.ks);
 		memcpy(key, next, s.ks);
 		err = elem_cmd(c, BPF_MAP_GET_NEXT_KEY, fd, key, next, 0);
 	}
 	if (err != -ENOENT) {
+		free(keys);
 		ret = fail_vm(c, err, "map get_next_key");
 		goto out;
 	}
+	size_t ks = s.ks;
+	if (nkeys)
+		qsort_r(keys, nkeys, ks, cmp_key, &ks);
+	if (c->json)
+		putchar('[');
+	for (size_t i = 0; i < nkeys; i++) {
+		/* the element may have gone meanwhile (another process) */
+		err = elem_cmd(c, BPF_MAP_LOOKUP_ELEM, fd, keys + i * ks, val, 0);
+		if (err == 0) {
+			print_elem(c, &s, keys + i * ks, val, cnt == 0);
+			cnt++;
+		} else if (err != -ENOENT) {
+			free(keys);
+			ret = fail_vm(c, err, "map lookup");
+			goto out;
+		}
+	}
+	free(keys);
 	if (c->json)
 		printf("%s]\n", c->pretty && cnt ? "\n" : "");
 	else

@@ -203,9 +203,39 @@ static void on_print(void *ctx, const char *msg, size_t len)
 	}
 }
 
+/* data as BTF type `type` says, into f; false (nothing written) without a type or on failure. */
+static bool btf_out(struct runner *r, FILE *f, uint32_t type, const void *data, size_t len, bool json)
+{
+	char small[512];
+	if (!type)
+		return false;
+	long n = bpfvm_object_btf_format(r->obj, type, data, len, json ? BPFVM_FMT_JSON : 0, small, sizeof(small));
+	if (n < 0)
+		return false;
+	if ((size_t)n < sizeof(small)) {
+		fputs(small, f);
+		return true;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (!big)
+		return false;
+	bpfvm_object_btf_format(r->obj, type, data, len, json ? BPFVM_FMT_JSON : 0, big, (size_t)n + 1);
+	fputs(big, f);
+	free(big);
+	return true;
+}
+
+/* The struct an event record of `size` bytes is, found by size (the map does not say): the object's only
+ * struct of that size, or the only one of them named like an event.  0: print hex. */
+static uint32_t event_type(struct runner *r, size_t size)
+{
+	return bpfvm_object_btf_struct_by_size(r->obj, size, "event");
+}
+
 static void event_out(struct event_src *e, int cpu, const void *data, size_t size)
 {
 	struct runner *r = e->r;
+	uint32_t type = event_type(r, size);
 
 	e->cnt++;
 	if (r->o.json) {
@@ -217,7 +247,12 @@ static void event_out(struct event_src *e, int cpu, const void *data, size_t siz
 			fprintf(r->je, ",\"cpu\":%d", cpu);
 		fprintf(r->je, ",\"data\":\"");
 		hex(r->je, data, size, false);
-		fprintf(r->je, "\"}");
+		fputc('"', r->je);
+		if (type) {
+			fputs(",\"value\":", r->je);
+			btf_out(r, r->je, type, data, size, true);
+		}
+		fputc('}', r->je);
 	} else if (r->o.max_events < 0 || (long)r->events_printed < r->o.max_events) {
 		r->events_printed++;
 		clear_progress(r);
@@ -225,7 +260,8 @@ static void event_out(struct event_src *e, int cpu, const void *data, size_t siz
 		if (cpu >= 0)
 			printf(" cpu %d", cpu);
 		printf(" (%zu bytes): ", size);
-		hex(stdout, data, size, true);
+		if (!btf_out(r, stdout, type, data, size, false))
+			hex(stdout, data, size, true);
 		putchar('\n');
 		fflush(stdout);
 	}
@@ -460,11 +496,29 @@ struct entry {
 	uint64_t rank;
 };
 
-static int cmp_entry(const void *a, const void *b)
+/* Keys in a stable order: up to 8 bytes as the little-endian number they are on this host (array
+ * indexes, u32/u64 keys: 1 < 2 < 256), longer keys bytewise (addresses, structs). */
+static int cmp_key(const void *a, const void *b, void *ksz)
+{
+	const struct entry *x = a, *y = b;
+	size_t n = *(const size_t *)ksz;
+
+	if (n <= 8) {
+		uint64_t u = 0, v = 0;
+		for (size_t i = n; i-- > 0;) {
+			u = u << 8 | x->key[i];
+			v = v << 8 | y->key[i];
+		}
+		return u < v ? -1 : u > v;
+	}
+	return memcmp(x->key, y->key, n);
+}
+
+static int cmp_entry(const void *a, const void *b, void *ksz)
 {
 	const struct entry *x = a, *y = b;
 
-	return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : memcmp(x->key, y->key, 1);
+	return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : cmp_key(a, b, ksz);
 }
 
 /* Reads every entry of a keyed map.  Returns the count (entries malloc'd) or -1. */
@@ -519,6 +573,8 @@ static long map_entries(struct runner *r, int fd, const struct bpf_map_info *in,
 		if (cnt > (1u << 20))
 			break;
 	}
+	size_t ksz = in->key_size;
+	qsort_r(es, cnt, sizeof(*es), cmp_key, &ksz); /* hash maps iterate in hash order: sort for a stable dump */
 	*out = es;
 	return (long)cnt;
 }
@@ -532,18 +588,33 @@ static void free_entries(struct entry *es, long n)
 	free(es);
 }
 
-static void dump_value(struct runner *r, FILE *f, const struct bpf_map_info *in, const uint8_t *v, bool json)
+/* A key or value: by its BTF type when the map has one, else hex ("01 00" text, "0100" JSON string). */
+static void dump_bytes(struct runner *r, FILE *f, uint32_t type, const uint8_t *p, size_t len, bool json)
+{
+	if (btf_out(r, f, type, p, len, json))
+		return;
+	if (type == UINT32_MAX && len == 4) { /* an array index: a u32 whatever the BTF says */
+		uint32_t k;
+		memcpy(&k, p, 4);
+		fprintf(f, "%u", k);
+		return;
+	}
+	if (json)
+		fputc('"', f);
+	hex(f, p, len, !json);
+	if (json)
+		fputc('"', f);
+}
+
+static void dump_value(struct runner *r, FILE *f, const struct bpf_map_info *in, uint32_t vt, const uint8_t *v,
+		       bool json)
 {
 	if (!v) {
 		fputs(json ? "null" : "(no value)", f);
 		return;
 	}
 	if (!is_percpu(in->type)) {
-		if (json)
-			fputc('"', f);
-		hex(f, v, in->value_size, !json);
-		if (json)
-			fputc('"', f);
+		dump_bytes(r, f, vt, v, in->value_size, json);
 		return;
 	}
 	uint8_t *sum = malloc(in->value_size ? in->value_size : 1);
@@ -552,17 +623,16 @@ static void dump_value(struct runner *r, FILE *f, const struct bpf_map_info *in,
 	percpu_sum(r, in, v, sum);
 	size_t stride = (in->value_size + 7u) & ~7u;
 	if (json) {
-		fputs("{\"sum\":\"", f);
-		hex(f, sum, in->value_size, false);
-		fputs("\",\"cpus\":[", f);
+		fputs("{\"sum\":", f);
+		dump_bytes(r, f, vt, sum, in->value_size, true);
+		fputs(",\"cpus\":[", f);
 		for (unsigned int c = 0; c < r->nr_cpus; c++) {
-			fputs(c ? ",\"" : "\"", f);
-			hex(f, v + c * stride, in->value_size, false);
-			fputc('"', f);
+			fputs(c ? "," : "", f);
+			dump_bytes(r, f, vt, v + c * stride, in->value_size, true);
 		}
 		fputs("]}", f);
 	} else {
-		hex(f, sum, in->value_size, true);
+		dump_bytes(r, f, vt, sum, in->value_size, false);
 		fprintf(f, "  (sum over %u CPUs)", r->nr_cpus);
 		if (r->o.verbose)
 			for (unsigned int c = 0; c < r->nr_cpus; c++) {
@@ -572,7 +642,7 @@ static void dump_value(struct runner *r, FILE *f, const struct bpf_map_info *in,
 				if (zero)
 					continue;
 				fprintf(f, "\n      cpu %u: ", c);
-				hex(f, v + c * stride, in->value_size, true);
+				dump_bytes(r, f, vt, v + c * stride, in->value_size, false);
 			}
 	}
 	free(sum);
@@ -600,16 +670,20 @@ static void dump_maps(struct runner *r, FILE *f)
 			     in.type != BPF_MAP_TYPE_BLOOM_FILTER;
 		if (keyed)
 			n = map_entries(r, fd, &in, &es);
+		uint32_t kt = 0, vt = 0;
+		bpfvm_object_map_btf(r->obj, i, &kt, &vt);
+		if (!kt && (in.type == BPF_MAP_TYPE_ARRAY || in.type == BPF_MAP_TYPE_PERCPU_ARRAY))
+			kt = UINT32_MAX; /* global data and other arrays without a key type: indexes */
 		if (json) {
 			fprintf(f, "%s{\"name\":", i ? "," : "");
 			json_str(f, name, strlen(name));
 			fprintf(f, ",\"type\":\"%s\",\"key_size\":%u,\"value_size\":%u,\"max_entries\":%u,\"entries\":[",
 				map_type_name(in.type), in.key_size, in.value_size, in.max_entries);
 			for (long j = 0; j < n; j++) {
-				fprintf(f, "%s{\"key\":\"", j ? "," : "");
-				hex(f, es[j].key, in.key_size, false);
-				fputs("\",\"value\":", f);
-				dump_value(r, f, &in, es[j].val, true);
+				fprintf(f, "%s{\"key\":", j ? "," : "");
+				dump_bytes(r, f, kt, es[j].key, in.key_size, true);
+				fputs(",\"value\":", f);
+				dump_value(r, f, &in, vt, es[j].val, true);
 				fputc('}', f);
 			}
 			fputs("]", f);
@@ -632,9 +706,9 @@ static void dump_maps(struct runner *r, FILE *f)
 					break;
 				}
 				fputs("    key ", f);
-				hex(f, es[j].key, in.key_size, true);
+				dump_bytes(r, f, kt, es[j].key, in.key_size, false);
 				fputs("  value ", f);
-				dump_value(r, f, &in, es[j].val, false);
+				dump_value(r, f, &in, vt, es[j].val, false);
 				fputc('\n', f);
 			}
 		}
@@ -674,7 +748,8 @@ static int dump_top(struct runner *r, FILE *f)
 		memcpy(&rank, sum, in.value_size < 8 ? in.value_size : 8);
 		es[j].rank = rank;
 	}
-	qsort(es, (size_t)cnt, sizeof(*es), cmp_entry);
+	size_t ksz = in.key_size;
+	qsort_r(es, (size_t)cnt, sizeof(*es), cmp_entry, &ksz);
 	if (r->o.json) {
 		fprintf(f, ",\"top\":{\"map\":");
 		json_str(f, name, strlen(name));
@@ -682,15 +757,32 @@ static int dump_top(struct runner *r, FILE *f)
 	} else {
 		fprintf(f, "\ntop %u of %s (%ld entries) by the first value word:\n", n, name, cnt);
 	}
+	uint32_t kt_id = 0, vt = 0;
+	for (size_t i = 0; i < bpfvm_object_map_cnt(r->obj); i++)
+		if (bpfvm_object_map_fd_at(r->obj, i) == fd)
+			bpfvm_object_map_btf(r->obj, i, &kt_id, &vt);
 	for (long j = 0; j < cnt && j < (long)n; j++) {
 		char kt[128];
 		key_text(es[j].key, in.key_size, kt, sizeof(kt));
+		/* the whole value by its BTF type beside the count (per-CPU: the sum) */
+		memset(sum, 0, in.value_size + 8);
+		if (es[j].val && is_percpu(in.type))
+			percpu_sum(r, &in, es[j].val, sum);
+		else if (es[j].val)
+			memcpy(sum, es[j].val, in.value_size);
 		if (r->o.json) {
 			fprintf(f, "%s{\"key\":", j ? "," : "");
 			json_str(f, kt, strlen(kt));
-			fprintf(f, ",\"count\":%" PRIu64 "}", es[j].rank);
+			fprintf(f, ",\"count\":%" PRIu64, es[j].rank);
+			if (vt) {
+				fputs(",\"value\":", f);
+				btf_out(r, f, vt, sum, in.value_size, true);
+			}
+			fputc('}', f);
 		} else {
-			fprintf(f, "  %-40s %" PRIu64 "\n", kt, es[j].rank);
+			fprintf(f, "  %-40s %-10" PRIu64, kt, es[j].rank);
+			btf_out(r, f, vt, sum, in.value_size, false);
+			fputc('\n', f);
 		}
 	}
 	if (r->o.json)

@@ -127,6 +127,7 @@ struct ldr_map {
 	uint32_t type, key_size, value_size, max_entries, map_flags, numa_node;
 	uint64_t map_extra;
 	uint32_t value_type;     /* BTF id of __type(value, T), 0 when not given (for struct bpf_spin_lock) */
+	uint32_t key_type;       /* BTF id of __type(key, T) (the pointer type, as value_type), 0 when not given */
 	uint32_t pinning;        /* LIBBPF_PIN_NONE / LIBBPF_PIN_BY_NAME */
 	uint32_t sec;            /* section of the definition or the data */
 	uint64_t sec_off;        /* offset of the definition (symbol value) */

@@ -201,6 +201,8 @@ static int parse_def(struct bpfvm_object *obj, const char *map, uint32_t struct_
 			err = field_type_size(obj, map, name, mb.type, &v);
 			if (!err && name[0] == 'v')
 				m->value_type = mb.type; /* `T *value`, checked to be a pointer just above */
+			else if (!err)
+				m->key_type = mb.type;
 			if (!err)
 				err = set_size(obj, map, name, name[0] == 'k' ? &m->key_size : &m->value_size, v);
 		} else if (!strcmp(name, "values")) {

@@ -220,6 +220,78 @@ TEST(faults_name_region_and_offset)
 	bpfvm_free(vm);
 }
 
+/* BTF formatting of an object's maps and records: the firewall example's types. */
+TEST(btf_format_prints_types_by_field)
+{
+	const char *path = access("build/examples/xdp_firewall.bpf.o", R_OK) ? NULL : "build/examples/xdp_firewall.bpf.o";
+	if (!path)
+		SKIP("build/examples/xdp_firewall.bpf.o is not built (make all)");
+	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm_object *obj = NULL;
+	CHECK(bpfvm_object_open(vm, path, &obj) == 0);
+	if (!obj) {
+		bpfvm_free(vm);
+		return;
+	}
+	char buf[512];
+	uint32_t kt = 0, vt = 0;
+	size_t src = SIZE_MAX, stats = SIZE_MAX, ro = SIZE_MAX, rb = SIZE_MAX;
+	for (size_t i = 0; i < bpfvm_object_map_cnt(obj); i++) {
+		const char *n = bpfvm_object_map_name(obj, i);
+		src = !strcmp(n, "sources") ? i : src;
+		stats = !strcmp(n, "stats") ? i : stats;
+		ro = !strcmp(n, ".rodata") ? i : ro;
+		rb = !strcmp(n, "events") ? i : rb;
+	}
+	/* struct src_key { __u8 addr[16]; } -> struct src_stat { __u64 pkts, bytes; } */
+	CHECK_EQ_U64(bpfvm_object_map_btf(obj, src, &kt, &vt), 0);
+	uint8_t key[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 1, [14] = 2, [15] = 3 };
+	uint64_t val[2] = { 3, 180 };
+	CHECK_EQ_U64(bpfvm_object_btf_format(obj, kt, key, sizeof(key), 0, buf, sizeof(buf)), strlen(buf));
+	CHECK_EQ_STR(buf, "{addr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 10, 1, 2, 3]}");
+	bpfvm_object_btf_format(obj, vt, val, sizeof(val), 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{pkts: 3, bytes: 180}");
+	bpfvm_object_btf_format(obj, vt, val, sizeof(val), BPFVM_FMT_JSON, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{\"pkts\":3,\"bytes\":180}");
+	/* data shorter than the type: what fits, then "?" / null */
+	bpfvm_object_btf_format(obj, vt, val, 8, 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{pkts: 3, bytes: ?}");
+	/* snprintf semantics */
+	char tiny[6];
+	CHECK_EQ_U64(bpfvm_object_btf_format(obj, vt, val, sizeof(val), 0, tiny, sizeof(tiny)), 21);
+	CHECK_EQ_STR(tiny, "{pkts");
+	/* u32 key, u64 value: decimal */
+	CHECK_EQ_U64(bpfvm_object_map_btf(obj, stats, &kt, &vt), 0);
+	uint32_t k = 7;
+	uint64_t v = 2614;
+	bpfvm_object_btf_format(obj, kt, &k, 4, 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "7");
+	bpfvm_object_btf_format(obj, vt, &v, 8, 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "2614");
+	/* global data: the section's variables by name (no key type) */
+	CHECK_EQ_U64(bpfvm_object_map_btf(obj, ro, &kt, &vt), 0);
+	CHECK_EQ_U64(kt, 0);
+	uint8_t rodata[16] = { 200, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0 };
+	bpfvm_object_btf_format(obj, vt, rodata, sizeof(rodata), BPFVM_FMT_JSON, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{\"rate_limit_pkts\":200,\"malformed_verdict\":1,\"report_drops\":1}");
+	/* a ring buffer has no types: a record's struct is found by its size (and a hint when several fit) */
+	CHECK_EQ_U64(bpfvm_object_map_btf(obj, rb, &kt, &vt), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(bpfvm_object_btf_struct_by_size(obj, 16, NULL), 0); /* src_key and src_stat */
+	uint32_t et = bpfvm_object_btf_struct_by_size(obj, 16, "stat");
+	CHECK(et != 0);
+	bpfvm_object_btf_format(obj, et, val, sizeof(val), 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{pkts: 3, bytes: 180}");
+	et = bpfvm_object_btf_struct_by_size(obj, 8, NULL); /* struct lpm_v4 alone */
+	uint8_t k4[8] = { 24, 0, 0, 0, 198, 51, 100, 0 };
+	bpfvm_object_btf_format(obj, et, k4, sizeof(k4), 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{prefixlen: 24, addr: [198, 51, 100, 0]}");
+	CHECK_EQ_U64(bpfvm_object_btf_struct_by_size(obj, 31, NULL), 0);
+	uint32_t ev[8] = { 0 };
+	CHECK_EQ_U64(bpfvm_object_btf_format(obj, 0, ev, sizeof(ev), 0, buf, sizeof(buf)), (uint64_t)-ENOENT);
+	bpfvm_object_close(obj);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(version_matches_the_header);
@@ -227,5 +299,6 @@ int main(void)
 	RUN(prog_test_run_runs_on_a_buffer);
 	RUN(pin_paths_are_absolute_and_the_root_is_named);
 	RUN(faults_name_region_and_offset);
+	RUN(btf_format_prints_types_by_field);
 	return test_done();
 }

@@ -405,6 +405,123 @@ TEST(packet_faults_are_located_once_each)
 	unlink(obj);
 }
 
+/* ---- BTF-aware output ----------------------------------------------------------------------------- */
+
+static const char btf_c[] =
+	"#include <linux/bpf.h>\n"
+	"#include <bpf/bpf_helpers.h>\n"
+	"struct val { char name[8]; __u32 count; __s32 delta; };\n"
+	"struct {\n"
+	"	__uint(type, BPF_MAP_TYPE_HASH);\n"
+	"	__uint(max_entries, 64);\n"
+	"	__type(key, __u32);\n"
+	"	__type(value, struct val);\n"
+	"} by_len SEC(\".maps\");\n"
+	"struct pkt_event { __u32 len; char tag[4]; };\n"
+	"struct {\n"
+	"	__uint(type, BPF_MAP_TYPE_RINGBUF);\n"
+	"	__uint(max_entries, 4096);\n"
+	"} evs SEC(\".maps\");\n"
+	"const volatile __u32 bucket = 100;\n"
+	"struct pkt_event last; /* a global: puts struct pkt_event in BTF, for the ring buffer's records */\n"
+	"SEC(\"xdp\") int btfprog(struct xdp_md *ctx)\n"
+	"{\n"
+	"	__u32 len = ctx->data_end - ctx->data, k = len / bucket;\n"
+	"	struct val *v = bpf_map_lookup_elem(&by_len, &k);\n"
+	"	if (!v) {\n"
+	"		struct val nv = { .name = \"bucket\", .count = 1, .delta = -1 };\n"
+	"		bpf_map_update_elem(&by_len, &k, &nv, BPF_ANY);\n"
+	"	} else {\n"
+	"		v->count++;\n"
+	"		v->delta--;\n"
+	"	}\n"
+	"	struct pkt_event e = { .len = len, .tag = \"pkt\" };\n"
+	"	last = e;\n"
+	"	bpf_ringbuf_output(&evs, &e, sizeof(e), 0);\n"
+	"	return XDP_PASS;\n"
+	"}\n"
+	"char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+
+TEST(map_dumps_and_events_follow_btf)
+{
+	struct proc p;
+	if (!have_clang())
+		SKIP("clang is not installed");
+	const char *src = text_file("btf.bpf.c", btf_c), *obj = path_in_dir("btf.bpf.o");
+	RUN_CLI(&p, "cc", src, "-o", obj);
+	EXPECT(&p, p.status == 0);
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--events", "2");
+	/* events as their struct (found by size), char arrays as strings, ints in decimal */
+	EXPECT(&p, p.status == 0 && strstr(p.out, "event evs (8 bytes): {len: 104, tag: \"pkt\"}\n") &&
+		   strstr(p.out, "event evs (8 bytes): {len: 175, tag: \"pkt\"}\n"));
+	/* the hash map's entries sorted by key as numbers (1 < 2 < 10), values by field */
+	const char *k0 = strstr(p.out, "    key 0  value {name: \"bucket\", count: ");
+	const char *k1 = strstr(p.out, "    key 1  value {name: \"bucket\", count: ");
+	const char *k2 = strstr(p.out, "    key 2  value {name: \"bucket\", count: ");
+	const char *k10 = strstr(p.out, "    key 10  value {name: \"bucket\", count: ");
+	EXPECT(&p, k0 && k1 && k2 && k10 && k0 < k1 && k1 < k2 && k2 < k10);
+	EXPECT(&p, strstr(p.out, "    key 0  value {name: \"bucket\", count: 1398, delta: -1398}\n"));
+	/* global data by variable */
+	EXPECT(&p, strstr(p.out, "value {bucket: 100}\n"));
+	/* JSON: bpftool's shape for maps with BTF */
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--json", "--count", "1");
+	EXPECT(&p, strstr(p.out, "\"entries\":[{\"key\":1,\"value\":{\"name\":\"bucket\",\"count\":1,\"delta\":-1}}]") &&
+		   strstr(p.out, "\"value\":{\"len\":104,\"tag\":\"pkt\"}") && strstr(p.out, "{\"bucket\":100}"));
+	unlink(obj);
+}
+
+/* `bpfvm map dump` of a hash map: in key order, the same every time (hash order changes with the seed). */
+TEST(map_dump_is_sorted_by_key)
+{
+	struct proc p;
+	char pins[128], sources[160], first[65536];
+	snprintf(pins, sizeof(pins), "%s/sortpins", dir);
+	snprintf(sources, sizeof(sources), "%s/sources", pins);
+	RUN_CLI(&p, "run", firewall(), "--pcap", SAMPLE, "--no-maps", "--pin-maps", pins);
+	EXPECT(&p, p.status == 0);
+	RUN_CLI(&p, "map", "dump", sources);
+	EXPECT(&p, p.status == 0 && strstr(p.out, "Found 313 elements"));
+	snprintf(first, sizeof(first), "%s", p.out);
+	const char *prev = NULL;
+	int keys = 0, sorted = 1;
+	for (const char *k = strstr(p.out, "key: "); k; k = strstr(k + 1, "key: ")) {
+		if (prev && strncmp(prev, k, 5 + 16 * 3) > 0)
+			sorted = 0;
+		prev = k;
+		keys++;
+	}
+	CHECK_EQ_U64(keys, 313);
+	CHECK(sorted);
+	/* a second instance sees the same order: nothing depends on the hash seed */
+	RUN_CLI(&p, "map", "dump", sources);
+	CHECK(!strcmp(first, p.out));
+}
+
+/* `make demo`: every number it prints comes with what it means. */
+TEST(demo_explains_its_output)
+{
+	struct proc p;
+	if (access("build/bpfvm", X_OK) || access("build/examples/xdp_firewall.bpf.o", R_OK))
+		SKIP("the normal build (build/) is not there: make all");
+	if (!spawn_prog(&p, "python3", (const char *const[]){ "-c", "pass", NULL }) || p.status)
+		SKIP("python3 is not installed");
+	if (!spawn_prog(&p, "sh", (const char *const[]){ "scripts/demo.sh", "build", NULL })) {
+		CHECK(!"could not run scripts/demo.sh");
+		return;
+	}
+	EXPECT(&p, p.status == 0);
+	EXPECT(&p, strstr(p.out, "== The program\n") && strstr(p.out, "== The run\n") && strstr(p.out, "How to read it:\n"));
+	EXPECT(&p, strstr(p.out, "  - \"too short to run\": frames shorter than an Ethernet header (14 bytes)"));
+	EXPECT(&p, strstr(p.out, "  blocked               120   dropped: the source is in a blocked prefix\n") &&
+		   strstr(p.out, "  over budget           336   dropped: the source sent more than rate_limit_pkts (200) packets\n") &&
+		   strstr(p.out, "  malformed              44   dropped: frame cut short, or a bad IP version or header length\n"));
+	EXPECT(&p, strstr(p.out, "  blocked      144 bytes from 203.0.113.193   rule 2\n"));
+	EXPECT(&p, strstr(p.out, "Verdicts: 500 dropped = 120 blocked + 336 over budget + 44 malformed; 2494 passed; "
+				 "6 frames too short to run.\n"));
+	/* the maps by their types */
+	EXPECT(&p, strstr(p.out, "    key 0  value {rate_limit_pkts: 200, malformed_verdict: 1, report_drops: 1}\n"));
+}
+
 int main(void)
 {
 	char self[PATH_MAX];
@@ -438,6 +555,9 @@ int main(void)
 	RUN(run_pin_maps_leaves_maps_for_bpfvm_map);
 	RUN(pin_root_is_documented_and_relative_paths_refused);
 	RUN(packet_faults_are_located_once_each);
+	RUN(map_dumps_and_events_follow_btf);
+	RUN(map_dump_is_sorted_by_key);
+	RUN(demo_explains_its_output);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))

@@ -2114,7 +2114,7 @@ TEST(cli_run)
 	CHECK_EQ_U64(st, 0);
 	CHECK(strstr(out, "\"verdicts\":{\"DROP\":500,\"PASS\":2494,\"TX\":0") != NULL);
 	CHECK(strstr(out, "\"written\":2494") != NULL);
-	CHECK(strstr(out, "{\"key\":\"172.16.66.3\",\"count\":330}") != NULL);
+	CHECK(strstr(out, "{\"key\":\"172.16.66.3\",\"count\":330,\"value\":{\"pkts\":330,\"bytes\":") != NULL);
 	CHECK(strstr(out, "\"name\":\"block_v6\"") != NULL);
 	free(out);
 	/* out.pcap has what passed. */
