@@ -1130,7 +1130,7 @@ TEST(legacy_set_type)
 		CHECK_EQ_U64(bpfvm_object_load(obj), 0);
 		CHECK_EQ_U64(run(vm, bpfvm_object_prog_fd(obj, "odd")), 0);
 		CHECK_EQ_U64(bpfvm_object_prog_set_type(obj, 0, BPF_PROG_TYPE_XDP), (uint64_t)-EBUSY);
-		CHECK_EQ_STR(bpfvm_errmsg(vm), "badsec.bpf.o: section no_such_type/x: program 'odd': type set after load\n");
+		CHECK_EQ_STR(bpfvm_errmsg(vm), "badsec.bpf.o: section no_such_type/x: program 'odd': type set after load");
 		CHECK_EQ_U64(bpfvm_object_legacy(obj), 0); /* a type given is not a legacy reading */
 	}
 	bpfvm_object_close(obj);
