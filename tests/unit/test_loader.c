@@ -1093,7 +1093,7 @@ TEST(legacy_prog_array_slots)
 	if (obj) {
 		CHECK_EQ_U64(bpfvm_object_load(obj), (uint64_t)-E2BIG);
 		CHECK(strstr(bpfvm_errmsg(vm), "slots.o: section socket/9: program 'far': cannot go to slot 9 of prog array "
-					       "'jmp' (bpf_load.c's numbered sections; max_entries 4)\n") != NULL);
+					       "'jmp' (bpf_load.c's numbered sections; max_entries 4)") != NULL);
 		CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "entry"), (uint64_t)-EBADF); /* all or nothing */
 	}
 	bpfvm_object_close(obj);
