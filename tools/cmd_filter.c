@@ -116,7 +116,7 @@ static int read_prog(struct bpfvm *vm, const char *path, struct bpf_program *bp)
 		n = bpfvm_cbpf_parse(vm, src, len, bp->bf_insns, (size_t)n);
 	free(src);
 	if (n < 0) {
-		fprintf(stderr, "bpfvm filter: %s: %s", path, n == -ENOMEM ? "out of memory\n" : bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm filter: %s: %s\n", path, n == -ENOMEM ? "out of memory\n" : bpfvm_errmsg(vm));
 		return -1;
 	}
 	bp->bf_len = (unsigned int)n;

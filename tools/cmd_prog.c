@@ -83,7 +83,7 @@ static int prog_load(struct pctx *c, const char *obj_path, const char *pin, cons
 	if (!err)
 		err = bpfvm_object_load(obj);
 	if (err) {
-		fprintf(stderr, "bpfvm prog load: %s", bpfvm_errmsg(c->vm));
+		fprintf(stderr, "bpfvm prog load: %s\n", bpfvm_errmsg(c->vm));
 		bpfvm_object_close(obj);
 		return 1;
 	}
@@ -96,7 +96,7 @@ static int prog_load(struct pctx *c, const char *obj_path, const char *pin, cons
 		fprintf(stderr, "bpfvm prog load: %s: no program%s%s\n", obj_path, name ? " named " : "", name ? name : "");
 		rc = 1;
 	} else if (obj_cmd(c->vm, BPF_OBJ_PIN, pin, fd)) {
-		fprintf(stderr, "bpfvm prog load: %s", bpfvm_errmsg(c->vm));
+		fprintf(stderr, "bpfvm prog load: %s\n", bpfvm_errmsg(c->vm));
 		rc = 1;
 	}
 	bpfvm_object_close(obj);
@@ -107,7 +107,7 @@ static int get_prog(struct pctx *c, const char *pin)
 {
 	long fd = obj_cmd(c->vm, BPF_OBJ_GET, pin, -1);
 	if (fd < 0) {
-		fprintf(stderr, "bpfvm prog: %s", bpfvm_errmsg(c->vm));
+		fprintf(stderr, "bpfvm prog: %s\n", bpfvm_errmsg(c->vm));
 	} else if (tool_obj_kind(c->vm, (int)fd) != TOOL_OBJ_PROG) {
 		fprintf(stderr, "bpfvm prog: %s: not a program (a pinned map? see bpfvm map show)\n", pin);
 		bpfvm_close(c->vm, (int)fd);
@@ -135,7 +135,7 @@ static int prog_run(struct pctx *c, const char *pin, const char *hex, const char
 		o.data_size_in = (uint32_t)len;
 		o.repeat = repeat;
 		if (bpfvm_prog_test_run(c->vm, fd, &o)) {
-			fprintf(stderr, "bpfvm prog run: %s: %s", pin, bpfvm_errmsg(c->vm));
+			fprintf(stderr, "bpfvm prog run: %s: %s\n", pin, bpfvm_errmsg(c->vm));
 		} else {
 			printf("0x%" PRIx32 "\n", o.retval);
 			rc = 0;
@@ -158,7 +158,7 @@ static int prog_show(struct pctx *c, const char *pin)
 	a.info.info_len = sizeof(info);
 	a.info.info = (uintptr_t)&info;
 	if (bpfvm_bpf(c->vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a))) {
-		fprintf(stderr, "bpfvm prog show: %s", bpfvm_errmsg(c->vm));
+		fprintf(stderr, "bpfvm prog show: %s\n", bpfvm_errmsg(c->vm));
 		return 1;
 	}
 	printf("%s: type %u  name %s  insns %u  maps %u%s\n", pin, info.type, info.name,

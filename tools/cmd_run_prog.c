@@ -88,7 +88,7 @@ int cmd_run(int argc, char **argv)
 	if (!vm)
 		return 1;
 	if (bpfvm_set_insn_limit(vm, limit)) {
-		fprintf(stderr, "bpfvm run: %s", bpfvm_errmsg(vm));
+		fprintf(stderr, "bpfvm run: %s\n", bpfvm_errmsg(vm));
 		goto out;
 	}
 	if (tool_load_insns(vm, prog, &insns, &cnt))
