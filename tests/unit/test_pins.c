@@ -54,9 +54,15 @@ static struct bpfvm *vm_at(const char *root, bool allow_foreign)
 	return vm_cap(root, allow_foreign, 0);
 }
 
+/* A bare NAME is /sys/fs/bpf/NAME, i.e. NAME under the pin root (relative pin paths are refused). */
 static long obj(struct bpfvm *vm, int cmd, int fd, const char *path)
 {
 	union bpf_attr a;
+	char full[512];
+	if (path[0] && path[0] != '/') {
+		snprintf(full, sizeof(full), "/sys/fs/bpf/%s", path);
+		path = full;
+	}
 	memset(&a, 0, sizeof(a));
 	a.pathname = (uintptr_t)path;
 	a.bpf_fd = (uint32_t)fd;
