@@ -21,6 +21,7 @@ static int64_t fault_at(struct jit_state *st, uint32_t pc)
 {
 	st->run->fault_pc = pc;
 	st->run->fault_prog = st->run->prog;
+	st->run->fault_fp = FP(st); /* stack addresses in the fault text are fp-N of the faulting frame */
 	return -1;
 }
 
