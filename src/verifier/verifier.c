@@ -775,6 +775,16 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 
 static struct frame *frame_of(struct state *s, const struct reg *ptr) { return s->f[ptr->frameno]; }
 
+/* A write into byte b of a slot holding a spilled register: the register is gone, its bytes are just
+ * bytes now (spills always fill whole slots, so the slot's SPILL bytes are all of them). */
+static void unspill(struct frame *f, int64_t b)
+{
+	int slot = (int)(b / 8);
+	for (int j = slot * 8; j < slot * 8 + 8; j++)
+		if (f->st[j] == STK_SPILL)
+			f->st[j] = STK_MISC;
+}
+
 /* Stack bytes [lo, hi) (offsets below fp, negative) of frame f. */
 static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo, int size, const struct reg *val,
 		       bool is_imm_zero)
@@ -790,13 +800,8 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 	if (val && is_ptr(val) && c->env->unpriv)
 		return err_at(c, s->pc, -EACCES, "attempt to corrupt spilled pointer on stack");
 	for (int i = base; i < base + size; i++) {
-		int slot = i / 8;
-		if (f->st[i] == STK_SPILL) {
-			/* part of a spilled register is overwritten: the rest is just bytes now */
-			for (int j = slot * 8; j < slot * 8 + 8; j++)
-				if (f->st[j] == STK_SPILL)
-					f->st[j] = STK_MISC;
-		}
+		if (f->st[i] == STK_SPILL)
+			unspill(f, i);
 		f->st[i] = zero ? STK_ZERO : STK_MISC;
 	}
 	return 0;
@@ -859,8 +864,7 @@ static int stack_var_access(struct vctx *c, struct state *s, struct frame *f, in
 	for (int64_t i = STACK + lo; i < STACK + hi + size; i++) {
 		if (write) {
 			if (f->st[i] == STK_SPILL)
-				for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
-					f->st[j] = f->st[j] == STK_SPILL ? STK_MISC : f->st[j];
+				unspill(f, i);
 			f->st[i] = STK_MISC;
 		} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
 			return err_at(c, s->pc, -EACCES, "invalid variable-offset read from stack R%u off=%lld size=%d", rno,
@@ -1138,16 +1142,14 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 		for (int64_t i = STACK + lo; i < STACK + lo + (int64_t)size; i++) {
 			if (write && uninit_ok) {
 				if (f->st[i] == STK_SPILL)
-					for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
-						f->st[j] = f->st[j] == STK_SPILL ? STK_MISC : f->st[j];
+					unspill(f, i);
 				f->st[i] = STK_MISC;
 			} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
 				return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u off %lld+%lld size %llu", rno,
 					      (long long)lo, (long long)(i - STACK - lo), (unsigned long long)size);
 			} else if (write && f->st[i] == STK_SPILL && f->spill[i / 8].type != SCALAR) {
 				/* a helper writing over a spilled pointer leaves bytes */
-				for (int j = (int)(i / 8) * 8; j < (int)(i / 8) * 8 + 8; j++)
-					f->st[j] = STK_MISC;
+				unspill(f, i);
 			}
 		}
 		return 0;
@@ -1618,9 +1620,7 @@ static void mark_null(struct state *s, uint32_t id, bool is_null)
 			if (!r || r->id != id || (r->type != PTR_MAP_VALUE_OR_NULL && r->type != PTR_MEM_OR_NULL))
 				continue;
 			if (is_null) {
-				uint32_t ref = r->ref_id;
 				mark_const(r, 0);
-				(void)ref;
 			} else if (r->type == PTR_MAP_VALUE_OR_NULL && r->map && r->map->inner) {
 				/* a map-in-map's "value" is its inner map */
 				r->map = r->map->inner;
