@@ -624,7 +624,7 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
 		if (vm->helpers[i].id == id)
 			return vm->helpers[i].fn(r1, r2, r3, r4, r5);
 	const struct hlp_proto *h = id <= UINT32_MAX ? hlp_get((uint32_t)id) : NULL;
-	if (!h || id == BPF_FUNC_tail_call || !pt_helper_allowed(run->prog->type, (uint32_t)id) ||
+	if (!h || (h->flags & HF_TAIL_CALL) || !pt_helper_allowed(run->prog->type, (uint32_t)id) ||
 	    (vm->untrusted && !pt_helper_untrusted_ok((uint32_t)id))) {
 		vm_fault(run, -EINVAL, "callx to unknown or disallowed helper", (uintptr_t)id, 0);
 		return 0;

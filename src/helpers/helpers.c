@@ -11,11 +11,36 @@
 #include "../core/core.h"
 
 static const struct hlp_proto table[] = {
-#define HELPER(id_, name_, ret_, a1_, a2_, a3_, a4_, a5_) \
-	{ id_, #name_, hlp_##name_, ret_, { a1_, a2_, a3_, a4_, a5_ } },
+#define HELPER(id_, name_, ret_, a1_, a2_, a3_, a4_, a5_, flags_, maps_, rsz_, cb_)                              \
+	{ .id = id_, .name = #name_, .fn = hlp_##name_, .ret = ret_, .args = { a1_, a2_, a3_, a4_, a5_ },          \
+	  .flags = (flags_), .maps = (maps_), .ret_size_arg = (rsz_), .cb = (cb_) },
 #include "helpers.def"
 #undef HELPER
 };
+
+/* Linux's set_loop_callback_state(), set_map_elem_callback_state(), set_timer_callback_state(). */
+static const struct hlp_cb callbacks[CB_COUNT] = {
+	[CB_LOOP] = { "bpf_loop callback", 2, { CBA_SCALAR, CBA_CTX }, 3, 0, 1 },
+	[CB_FOR_EACH_MAP_ELEM] = { "bpf_for_each_map_elem callback", 4,
+				   { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE, CBA_CTX }, 3, 0, 1 },
+	/* bpf_timer_set_callback(): retval_range(0, 0) */
+	[CB_TIMER] = { "bpf_timer callback", 3, { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE }, 0, 0, 0 },
+};
+
+const struct hlp_cb *hlp_callback(const struct hlp_proto *h)
+{
+	return h->cb != CB_NONE && h->cb < CB_COUNT ? &callbacks[h->cb] : NULL;
+}
+
+uint64_t hlp_tail_call(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	/* vm_fixup() turns the call into the TAIL_CALL insn and callx refuses HF_TAIL_CALL rows, so no engine
+	 * calls this; if one ever does, the run stops instead of going on as if the call had failed */
+	if (NEVER(run != NULL)) /* reaching here at all is the broken invariant */
+		vm_fault(run, -EFAULT, "bpf_tail_call reached as a helper function", 0, 0);
+	return 0;
+}
 
 const struct hlp_proto *hlp_get(uint32_t id)
 {

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/bpf.h>
+
 #include "../vm/vm.h"
 
 enum hlp_ret {
@@ -41,12 +43,74 @@ enum hlp_arg {
 	ARG_CONST_ALLOC_SIZE_OR_ZERO,
 };
 
+/* helpers.def's flags_ column (see its legend). */
+enum hlp_flag {
+	HF_GPL = 1u << 0,           /* gpl_only */
+	HF_PKT = 1u << 1,           /* changes_pkt_data */
+	HF_ACQUIRE = 1u << 2,       /* r0 is an acquired reference */
+	HF_RELEASE = 1u << 3,       /* releases its ARG_PTR_TO_ALLOC_MEM argument */
+	HF_TAIL_CALL = 1u << 4,     /* run as the TAIL_CALL insn, never through fn */
+};
+
+/* helpers.def's maps_ column: one bit per BPF_MAP_TYPE_*.  Map types newer than the uapi header the build
+ * sees are spelled by number. */
+#define MT(type_) (1ull << BPF_MAP_TYPE_##type_)
+#define MT_CGRP_STORAGE (1ull << 32)        /* BPF_MAP_TYPE_CGRP_STORAGE */
+#define MAPS_ALL (((1ull << 34) - 1) & ~1ull) /* HASH (1) .. ARENA (33); UNSPEC is no map */
+/* The map types Linux's check_map_func_compatibility() lets only the helpers it lists for them take (its
+ * first switch, "from map perspective"); every other type is open to any map-taking helper that does not
+ * restrict itself. */
+#define MAPS_RESTRICTED                                                                                     \
+	(MT(PROG_ARRAY) | MT(PERF_EVENT_ARRAY) | MT(RINGBUF) | MT(USER_RINGBUF) | MT(STACK_TRACE) |          \
+	 MT(CGROUP_ARRAY) | MT(CGROUP_STORAGE) | MT(PERCPU_CGROUP_STORAGE) | MT(DEVMAP) | MT(DEVMAP_HASH) |  \
+	 MT(CPUMAP) | MT(XSKMAP) | MT(ARRAY_OF_MAPS) | MT(HASH_OF_MAPS) | MT(SOCKMAP) | MT(SOCKHASH) |        \
+	 MT(REUSEPORT_SOCKARRAY) | MT(QUEUE) | MT(STACK) | MT(SK_STORAGE) | MT(INODE_STORAGE) |              \
+	 MT(TASK_STORAGE) | MT_CGRP_STORAGE | MT(BLOOM_FILTER))
+#define MAPS_OPEN (MAPS_ALL & ~MAPS_RESTRICTED)
+/* map_lookup_elem: the open types, and the restricted ones that list it */
+#define MAPS_LOOKUP                                                                                         \
+	(MAPS_OPEN | MT(DEVMAP) | MT(DEVMAP_HASH) | MT(XSKMAP) | MT(ARRAY_OF_MAPS) | MT(HASH_OF_MAPS) |       \
+	 MT(SOCKMAP) | MT(SOCKHASH))
+/* map_update_elem, map_delete_elem: sock maps only for the program types may_update_sockmap() names */
+#define MAPS_UPDATE (MAPS_OPEN | MT(SOCKMAP) | MT(SOCKHASH))
+
+/* helpers.def's cb_ column: the callback signatures (Linux's set_*_callback_state()). */
+enum hlp_cb_id {
+	CB_NONE,
+	CB_LOOP,                    /* bpf_loop: (u64 index, void *ctx) */
+	CB_FOR_EACH_MAP_ELEM,       /* bpf_for_each_map_elem: (map, key, value, ctx) */
+	CB_TIMER,                   /* bpf_timer_set_callback: (map, key, value) of the timer's map */
+	CB_COUNT
+};
+
+/* What a callback receives in r1..r5. */
+enum hlp_cb_arg {
+	CBA_NONE,                   /* not initialised */
+	CBA_SCALAR,                 /* an unknown scalar (bpf_loop's index) */
+	CBA_MAP_PTR,                /* the map (CONST_PTR_TO_MAP) */
+	CBA_MAP_KEY,                /* a key of it (PTR_TO_MAP_KEY) */
+	CBA_MAP_VALUE,              /* its value (PTR_TO_MAP_VALUE) */
+	CBA_CTX,                    /* the caller's callback_ctx argument, as passed (hlp_cb.ctx_arg) */
+};
+
+struct hlp_cb {
+	const char *name;           /* "bpf_loop callback" */
+	uint8_t arg_cnt;            /* r1..r(arg_cnt) are set */
+	uint8_t args[5];            /* enum hlp_cb_arg */
+	uint8_t ctx_arg;            /* which helper argument (1..5) CBA_CTX copies; 0: none */
+	int32_t ret_min, ret_max;   /* the range r0 must be in at the callback's exit (callback_ret_range) */
+};
+
 struct hlp_proto {
 	uint32_t id;
 	const char *name;           /* "map_lookup_elem" */
 	vm_helper_fn fn;
 	uint8_t ret;                /* enum hlp_ret */
 	uint8_t args[5];            /* enum hlp_arg */
+	uint8_t flags;              /* enum hlp_flag */
+	uint8_t ret_size_arg;       /* 1..5: the argument sizing r0's memory; 0: none */
+	uint8_t cb;                 /* enum hlp_cb_id */
+	uint64_t maps;              /* MT() bits of the map types its map argument accepts */
 };
 
 /* Declarations of every implementation listed in helpers.def. */
@@ -57,6 +121,13 @@ struct hlp_proto {
 
 /* The helper with Linux id `id`, or NULL. */
 const struct hlp_proto *hlp_get(uint32_t id);
+/* Does helper h accept a map of type map_type as its map argument (check_map_func_compatibility())? */
+static inline bool hlp_map_ok(const struct hlp_proto *h, uint32_t map_type)
+{
+	return map_type < 64 && (h->maps >> map_type & 1);
+}
+/* The signature of h's callback, or NULL when it takes none. */
+const struct hlp_cb *hlp_callback(const struct hlp_proto *h);
 
 /* Linux's verifier refuses 0 for an ARG_CONST_SIZE argument ("R4 invalid zero-sized read"): the helpers
  * behind it may then assume a buffer.  Until the verifier exists the engines test it at each call:

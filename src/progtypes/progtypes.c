@@ -62,7 +62,7 @@ bool pt_is_skb_type(uint32_t type)
  * CAP_PERFMON for the other types. */
 static const uint16_t base_ids[] = {
 	1, 2, 3, 87, 88, 89, 195,          /* map_lookup/update/delete, push/pop/peek, lookup_percpu */
-	7, 8, 42, 12, 5, 125, 160, 203,    /* prandom, smp id, numa id, tail_call, ktime*, jiffies64 */
+	7, 8, 42, 12, 5, 125, 160, 118,    /* prandom, smp id, numa id, tail_call, ktime*, jiffies64 */
 	130, 131, 132, 133, 134,           /* ringbuf */
 	164, 181, 182, 105, 106,           /* for_each_map_elem, loop, strncmp, strtol, strtoul */
 	93, 94, 169, 170, 171, 172,        /* spin_lock/unlock, timer_* */

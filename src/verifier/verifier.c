@@ -1329,60 +1329,6 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	}
 }
 
-/* Which map types each map-taking helper accepts (Linux check_map_func_compatibility, in part). */
-static bool map_ok(uint32_t helper, uint32_t mt)
-{
-	switch (helper) {
-	case BPF_FUNC_ringbuf_output:
-	case BPF_FUNC_ringbuf_reserve:
-	case BPF_FUNC_ringbuf_query:
-		return mt == BPF_MAP_TYPE_RINGBUF;
-	case BPF_FUNC_perf_event_output:
-		return mt == BPF_MAP_TYPE_PERF_EVENT_ARRAY;
-	case BPF_FUNC_get_stackid:
-		return mt == BPF_MAP_TYPE_STACK_TRACE;
-	case BPF_FUNC_tail_call:
-		return mt == BPF_MAP_TYPE_PROG_ARRAY;
-	case BPF_FUNC_map_push_elem:
-	case BPF_FUNC_map_pop_elem:
-	case BPF_FUNC_map_peek_elem:
-		return mt == BPF_MAP_TYPE_QUEUE || mt == BPF_MAP_TYPE_STACK || mt == BPF_MAP_TYPE_BLOOM_FILTER;
-	case BPF_FUNC_map_lookup_elem:
-	case BPF_FUNC_map_update_elem:
-	case BPF_FUNC_map_delete_elem:
-		return mt != BPF_MAP_TYPE_RINGBUF && mt != BPF_MAP_TYPE_PERF_EVENT_ARRAY && mt != BPF_MAP_TYPE_QUEUE &&
-		       mt != BPF_MAP_TYPE_STACK && mt != BPF_MAP_TYPE_BLOOM_FILTER && mt != BPF_MAP_TYPE_STACK_TRACE &&
-		       mt != BPF_MAP_TYPE_PROG_ARRAY;
-	default:
-		return true;
-	}
-}
-
-/* Helpers after which packet pointers are stale (Linux bpf_helper_changes_pkt_data). */
-static bool changes_pkt(uint32_t id)
-{
-	switch (id) {
-	case BPF_FUNC_skb_store_bytes:
-	case BPF_FUNC_l3_csum_replace:
-	case BPF_FUNC_l4_csum_replace:
-	case BPF_FUNC_clone_redirect:
-	case BPF_FUNC_skb_vlan_push:
-	case BPF_FUNC_skb_vlan_pop:
-	case BPF_FUNC_skb_change_proto:
-	case BPF_FUNC_skb_change_type:
-	case BPF_FUNC_skb_change_tail:
-	case BPF_FUNC_skb_pull_data:
-	case BPF_FUNC_skb_change_head:
-	case BPF_FUNC_xdp_adjust_head:
-	case BPF_FUNC_xdp_adjust_meta:
-	case BPF_FUNC_xdp_adjust_tail:
-	case BPF_FUNC_skb_adjust_room:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static int enter_call(struct vctx *c, struct state *s, uint32_t target, uint32_t cb_helper)
 {
 	if (s->nf >= MAX_FRAMES)
@@ -1409,7 +1355,7 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 
 	memset(&m, 0, sizeof(m));
 	m.lock_off = -1;
-	if (hid == BPF_FUNC_tail_call) {
+	if (h && (h->flags & HF_TAIL_CALL)) {
 		/* (ctx, prog array, index): on success it does not return; on failure r0 is whatever */
 		if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
 			return err_at(c, s->pc, -EINVAL, "program of this type cannot use helper bpf_tail_call#%u", hid);
@@ -1420,7 +1366,7 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 				return err;
 		if (R(s, 1)->type != PTR_CTX)
 			return err_at(c, s->pc, -EACCES, "R1 type=%s expected=ctx", tn(R(s, 1)));
-		if (R(s, 2)->type != CONST_MAP_PTR || R(s, 2)->map->type != BPF_MAP_TYPE_PROG_ARRAY)
+		if (R(s, 2)->type != CONST_MAP_PTR || !hlp_map_ok(h, R(s, 2)->map->type))
 			return err_at(c, s->pc, -EACCES, "R2 type=%s expected=map_ptr of a prog array", tn(R(s, 2)));
 		if (R(s, 3)->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "R3 type=%s expected=scalar", tn(R(s, 3)));
@@ -1435,12 +1381,14 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		return err_at(c, s->pc, -EINVAL, "invalid func unknown#%u", hid);
 	if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
 		return err_at(c, s->pc, -EINVAL, "program of this type cannot use helper bpf_%s#%u", h->name, hid);
+	if ((h->flags & HF_GPL) && !c->env->gpl)
+		return err_at(c, s->pc, -EINVAL, "cannot call GPL-restricted function from non-GPL compatible program");
 	if (s->lock_id && hid != BPF_FUNC_spin_unlock)
 		return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
 	for (unsigned i = 0; i < 5; i++)
 		if ((err = check_arg(c, s, h, i, &m)))
 			return err;
-	if (m.map && !map_ok(hid, m.map->type))
+	if (m.map && h->maps && !hlp_map_ok(h, m.map->type)) /* maps: 0 without a map argument */
 		return err_at(c, s->pc, -EINVAL, "cannot pass map_type %u into func bpf_%s#%u", m.map->type, h->name, hid);
 	if (hid == BPF_FUNC_spin_lock) {
 		s->lock_id = m.map_val_id ? m.map_val_id : ++c->next_id;
@@ -1466,12 +1414,15 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		s->nrefs--;
 		invalidate(s, has_ref, m.release_ref);
 	}
-	if (changes_pkt(hid))
+	if (h->flags & HF_PKT)
 		invalidate(s, is_pkt, 0);
 	const struct reg *func = m.func;
 	uint32_t target = func ? func->subprog : 0;
-	struct reg arg3 = *R(s, 3);
+	const struct hlp_cb *cbsig = hlp_callback(h);
+	struct reg cb_ctx = cbsig && cbsig->ctx_arg ? *R(s, cbsig->ctx_arg) : *R(s, 3);
 	const struct vf_map *cbmap = m.map;
+	/* the size of r0's memory: the constant its ARG_CONST_ALLOC_SIZE_OR_ZERO argument was checked to be */
+	uint64_t ret_size = h->ret_size_arg ? R(s, h->ret_size_arg)->v.var_off.value : 0;
 	/* the call clobbers r1-r5 and sets r0 */
 	for (int r = 1; r <= 5; r++)
 		mark_not_init(R(s, r));
@@ -1492,16 +1443,18 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		r0->v = scalar_const(0);
 		break;
 	case RET_MEM_OR_NULL:
-		if (s->nrefs == MAX_REFS)
+		if ((h->flags & HF_ACQUIRE) && s->nrefs == MAX_REFS)
 			return err_at(c, s->pc, -E2BIG, "too many references");
 		memset(r0, 0, sizeof(*r0));
 		r0->type = PTR_MEM_OR_NULL;
-		r0->mem_size = (uint32_t)m.alloc_size;
+		r0->mem_size = (uint32_t)ret_size;
 		r0->id = ++c->next_id;
-		r0->ref_id = r0->id;
 		r0->v = scalar_const(0);
-		s->refs[s->nrefs] = r0->ref_id;
-		s->ref_pc[s->nrefs++] = (uint32_t)s->pc;
+		if (h->flags & HF_ACQUIRE) {
+			r0->ref_id = r0->id;
+			s->refs[s->nrefs] = r0->ref_id;
+			s->ref_pc[s->nrefs++] = (uint32_t)s->pc;
+		}
 		break;
 	default:
 		mark_unknown(r0);
@@ -1519,23 +1472,28 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		struct reg *a = f->cb_args;
 		for (int r = 0; r < 5; r++)
 			mark_unknown(&a[r]);
-		switch (hid) {
-		case BPF_FUNC_loop:
-			a[1] = arg3;
-			break;
-		case BPF_FUNC_for_each_map_elem:
-			memset(&a[0], 0, sizeof(a[0]));
-			a[0].type = CONST_MAP_PTR;
-			a[0].map = cbmap;
-			a[0].v = scalar_const(0);
-			a[1] = a[0];
-			a[1].type = PTR_MAP_KEY;
-			a[2] = a[0];
-			a[2].type = PTR_MAP_VALUE;
-			a[3] = arg3;
-			break;
-		default:
-			break;
+		/* what the helper passes it: helpers.def's callback signature */
+		const struct hlp_cb *cb = cbsig;
+		for (unsigned i = 0; cb && i < cb->arg_cnt; i++) {
+			switch (cb->args[i]) {
+			case CBA_MAP_PTR:
+			case CBA_MAP_KEY:
+			case CBA_MAP_VALUE:
+				if (!cbmap)
+					break; /* no map argument: stays unknown */
+				memset(&a[i], 0, sizeof(a[i]));
+				a[i].type = cb->args[i] == CBA_MAP_PTR ? CONST_MAP_PTR :
+					    cb->args[i] == CBA_MAP_KEY ? PTR_MAP_KEY : PTR_MAP_VALUE;
+				a[i].map = cbmap;
+				a[i].v = scalar_const(0);
+				break;
+			case CBA_CTX:
+				if (cb->ctx_arg)
+					a[i] = cb_ctx;
+				break;
+			default:
+				break;
+			}
 		}
 		for (int r = 1; r <= 5; r++)
 			f->r[r] = a[r - 1];
@@ -1776,11 +1734,14 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 	}
 	if (f->cb_helper) {
 		const struct reg *r0 = &f->r[0];
+		const struct hlp_proto *ch = hlp_get(f->cb_helper);
+		const struct hlp_cb *cb = ch ? hlp_callback(ch) : NULL;
+		int32_t lo = cb ? cb->ret_min : 0, hi = cb ? cb->ret_max : 1;
 		if (r0->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "At callback return the register R0 is not a known value (%s)", tn(r0));
-		if (r0->v.smin < 0 || r0->v.smax > 1)
-			return err_at(c, s->pc, -EACCES, "At callback return the register R0 has smin=%lld smax=%lld should have been in [0, 1]",
-				      (long long)r0->v.smin, (long long)r0->v.smax);
+		if (r0->v.smin < lo || r0->v.smax > hi)
+			return err_at(c, s->pc, -EACCES, "At callback return the register R0 has smin=%lld smax=%lld should have been in [%d, %d]",
+				      (long long)r0->v.smin, (long long)r0->v.smax, lo, hi);
 	}
 	if (s->lock_id)
 		return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock is missing");

@@ -40,15 +40,6 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 		out->k = (uintptr_t)host->fn;
 		return 0;
 	}
-	if (id == BPF_FUNC_tail_call) { /* the uapi id; the engines run it as insn.def's TAIL_CALL */
-		if (!pt_helper_allowed(prog->type, id)) {
-			diag_printf(log, "insn %zu: program of this type cannot use helper bpf_tail_call#12 (program type %u)", pc,
-				    prog->type);
-			return -EINVAL;
-		}
-		out->id = ISA_TAIL_CALL;
-		return 0;
-	}
 	const struct hlp_proto *h = hlp_get(id);
 	if (!h) {
 		diag_printf(log, "insn %zu: invalid func unknown#%d", pc, in->imm);
@@ -59,6 +50,10 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (program type %u)", pc,
 			    h->name, id, prog->type);
 		return -EINVAL;
+	}
+	if (h->flags & HF_TAIL_CALL) { /* the engines run it as insn.def's TAIL_CALL */
+		out->id = ISA_TAIL_CALL;
+		return 0;
 	}
 	if (vm->untrusted && !pt_helper_untrusted_ok(id)) {
 		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (untrusted mode: no probe reads)",

@@ -218,9 +218,9 @@ TEST(time_helpers)
 {
 	struct bpfvm *vm = new_vm(1);
 	/* mem[0..5] = boot, coarse, jiffies, then the same again */
-#define SRC "r6 = r1\ncall 125\n*(u64 *)(r6 + 0) = r0\ncall 160\n*(u64 *)(r6 + 8) = r0\ncall 203\n" \
+#define SRC "r6 = r1\ncall 125\n*(u64 *)(r6 + 0) = r0\ncall 160\n*(u64 *)(r6 + 8) = r0\ncall 118\n" \
 			  "*(u64 *)(r6 + 16) = r0\ncall 125\n*(u64 *)(r6 + 24) = r0\ncall 160\n*(u64 *)(r6 + 32) = r0\n" \
-			  "call 203\n*(u64 *)(r6 + 40) = r0\nr0 = 0\nexit\n"
+			  "call 118\n*(u64 *)(r6 + 40) = r0\nr0 = 0\nexit\n"
 	int p = prog(vm, 0, "%s", SRC);
 #undef SRC
 	uint64_t m[6];
