@@ -51,7 +51,7 @@ struct jit_state {
 };
 
 /* Run-time glue the native code calls (jit_rt.c): int64_t glue(st, pc) returns < 0 after recording a
- * fault at pc, 0 to go on, > 0 a value the emitted code uses (a native address; 1: end with r0 = 0). */
+ * fault at pc, 0 to go on, > 0 a value the emitted code uses (a native address). */
 typedef int64_t (*jit_glue_fn)(struct jit_state *st, uint32_t pc);
 #define JIT_GLUE(name_) int64_t jit_g_##name_(struct jit_state *st, uint32_t pc);
 JIT_GLUE(load) JIT_GLUE(store) JIT_GLUE(store_x) JIT_GLUE(oob) JIT_GLUE(too_deep) JIT_GLUE(lddw_hi)
@@ -62,7 +62,6 @@ JIT_GLUE(AADD64) JIT_GLUE(AOR64) JIT_GLUE(AAND64) JIT_GLUE(AXOR64)
 JIT_GLUE(AFADD64) JIT_GLUE(AFOR64) JIT_GLUE(AFAND64) JIT_GLUE(AFXOR64) JIT_GLUE(AXCHG64) JIT_GLUE(ACMPXCHG64)
 JIT_GLUE(LDACQ_B) JIT_GLUE(LDACQ_H) JIT_GLUE(LDACQ_W) JIT_GLUE(LDACQ_DW)
 JIT_GLUE(STREL_B) JIT_GLUE(STREL_H) JIT_GLUE(STREL_W) JIT_GLUE(STREL_DW)
-JIT_GLUE(LDABS_W) JIT_GLUE(LDABS_H) JIT_GLUE(LDABS_B) JIT_GLUE(LDIND_W) JIT_GLUE(LDIND_H) JIT_GLUE(LDIND_B)
 #undef JIT_GLUE
 
 /* Is there a JIT for this host? */

@@ -1,11 +1,11 @@
 /* jit_rt.c -- what native code calls back into C for: the slow path of memory checks, helper and
- * kfunc-less calls, callx, tail calls, atomics, legacy packet loads, faults.  Each glue function is the
+ * kfunc-less calls, callx, tail calls, atomics, faults.  Each glue function is the
  * interpreter's code for that instruction (src/vm/interp.c), run on the registers the native code
  * spilled into jit_state.reg, so that the two engines cannot disagree on an edge case.
  *
  * Convention: int64_t glue(struct jit_state *st, uint32_t pc) returns < 0 when the run faulted (the
  * fault and its pc recorded), 0 to go on, > 0 for a value the emitted code uses (a native address to
- * call or jump to; 1 for "end the program with r0 = 0"). */
+ * call or jump to). */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -414,35 +414,6 @@ ACQREL(H, uint16_t)
 ACQREL(W, uint32_t)
 ACQREL(DW, uint64_t)
 #undef ACQREL
-
-/* ---- legacy packet loads: out of bounds ends the program with r0 = 0 (returns 1) ---- */
-static int64_t ld_pkt(struct jit_state *st, int64_t o, unsigned sz)
-{
-	const struct vm_run *run = st->run;
-	uint8_t b[4];
-
-	if (o < 0 || (uint64_t)o + sz > run->pkt_len || !run->pkt)
-		return 1;
-	memcpy(b, run->pkt + o, sz);
-	st->reg[0] = sz == 4 ? (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3] :
-		     sz == 2 ? (uint64_t)b[0] << 8 | b[1] : b[0];
-	return 0;
-}
-
-#define LDPKT(NAME, SZ, OFFEXPR) \
-int64_t jit_g_##NAME(struct jit_state *st, uint32_t pc) \
-{ \
-	const struct vm_insn *in = insn_at(st, pc); \
-	(void)in; \
-	return ld_pkt(st, (int64_t)(OFFEXPR), SZ); \
-}
-LDPKT(LDABS_W, 4, (int32_t)in->k)
-LDPKT(LDABS_H, 2, (int32_t)in->k)
-LDPKT(LDABS_B, 1, (int32_t)in->k)
-LDPKT(LDIND_W, 4, (int64_t)(int32_t)(uint32_t)st->reg[in->src] + (int32_t)in->k)
-LDPKT(LDIND_H, 2, (int64_t)(int32_t)(uint32_t)st->reg[in->src] + (int32_t)in->k)
-LDPKT(LDIND_B, 1, (int64_t)(int32_t)(uint32_t)st->reg[in->src] + (int32_t)in->k)
-#undef LDPKT
 
 /* ---- entry ---- */
 typedef uint64_t (*jit_entry_fn)(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,

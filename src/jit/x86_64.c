@@ -783,7 +783,7 @@ static void emit_STXH(J) { stx(j, in, X16, OP_MOV_RM_R); }
 static void emit_STXW(J) { stx(j, in, 0, OP_MOV_RM_R); }
 static void emit_STXDW(J) { stx(j, in, XW, OP_MOV_RM_R); }
 
-/* Atomics, load-acquire/store-release and legacy packet loads run their interpreter code in C. */
+/* Atomics and load-acquire/store-release run their interpreter code in C. */
 #define GLUED(NAME) static void emit_##NAME(J) { (void)in; glue_call(j, jit_g_##NAME, (uint32_t)j->pc); }
 GLUED(AADD32) GLUED(AOR32) GLUED(AAND32) GLUED(AXOR32)
 GLUED(AFADD32) GLUED(AFOR32) GLUED(AFAND32) GLUED(AFXOR32) GLUED(AXCHG32) GLUED(ACMPXCHG32)
@@ -793,11 +793,74 @@ GLUED(LDACQ_B) GLUED(LDACQ_H) GLUED(LDACQ_W) GLUED(LDACQ_DW)
 GLUED(STREL_B) GLUED(STREL_H) GLUED(STREL_W) GLUED(STREL_DW)
 #undef GLUED
 
-#define LDPKT(NAME) static void emit_##NAME(J) \
-	{ (void)in; glue_call(j, jit_g_##NAME, (uint32_t)j->pc); \
-	  x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX); jump_to(j, CC_NE, L_RET0(j)); }
-LDPKT(LDABS_W) LDPKT(LDABS_H) LDPKT(LDABS_B) LDPKT(LDIND_W) LDPKT(LDIND_H) LDPKT(LDIND_B)
-#undef LDPKT
+/* Legacy packet loads (LD_ABS/LD_IND), inline: the offset o (LD_ABS: imm; LD_IND: (s32)src + imm, in
+ * 64 bits) must satisfy 0 <= o, o + size <= run->pkt_len and run->pkt set, else the program ends with
+ * r0 = 0 (the interpreter's LDPKT, Linux's bpf_skb_load_helper); the bytes are read in network order.
+ * Only r0 and the scratch registers change, as in the interpreter.  run->pkt/pkt_len are read at each
+ * load: a helper may have moved the packet. */
+static void ldpkt_read(struct jit *j, unsigned sz, unsigned base, int32_t disp)
+{
+	struct xbuf *b = &j->b;
+
+	if (sz == 4) {
+		x_rm(b, 0, OP_MOV_R_RM, RAX, base, disp);
+		x_oreg(b, 0, OP_BSWAP, RAX);
+	} else if (sz == 2) {
+		x_rm(b, 0, OP_MOVZX16, RAX, base, disp);
+		x_rr(b, X16, OP_GRP2_IMM8, GRP2_ROR, RAX); /* bits 16..63 stay the zeroes movzx wrote */
+		x_byte(b, 8);
+	} else {
+		x_rm(b, 0, OP_MOVZX8, RAX, base, disp);
+	}
+}
+
+/* AUX = run->pkt, or L_RET0 when it is NULL. */
+static void ldpkt_base(struct jit *j)
+{
+	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, AUX, (int32_t)offsetof(struct vm_run, pkt));
+	x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX);
+	jump_to(j, CC_E, L_RET0(j));
+}
+
+static void ldabs(J, unsigned sz)
+{
+	int64_t o = (int32_t)in->k;
+
+	if (o < 0) { /* never in bounds */
+		jump_to(j, -1, L_RET0(j));
+		return;
+	}
+	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	/* pkt_len < o + sz, unsigned (o + sz <= 2^31 + 3 fits the 32-bit compare) */
+	grp1_imm_mem(j, 0, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, pkt_len), (int32_t)(uint32_t)(o + sz));
+	jump_to(j, CC_B, L_RET0(j));
+	ldpkt_base(j);
+	ldpkt_read(j, sz, AUX, (int32_t)o);
+}
+
+static void ldind(J, unsigned sz)
+{
+	struct xbuf *b = &j->b;
+
+	x_rr(b, XW, OP_MOVSXD, AUX2, SRCR); /* o = (s32)src + imm: in [-2^32, 2^32), no overflow */
+	grp1_imm(j, XW, GRP1_ADD, AUX2, (int32_t)in->k);
+	jump_to(j, CC_S, L_RET0(j));
+	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	x_rm(b, 0, OP_MOV_R_RM, RAX, AUX, (int32_t)offsetof(struct vm_run, pkt_len)); /* src is read: r0 is free */
+	x_rr(b, XW, OP_SUB_RM_R, AUX2, RAX);
+	grp1_imm(j, XW, GRP1_CMP, RAX, (int32_t)sz); /* pkt_len - o < sz, signed: o may be past the end */
+	jump_to(j, CC_L, L_RET0(j));
+	ldpkt_base(j);
+	x_rr(b, XW, OP_ADD_RM_R, AUX2, AUX);
+	ldpkt_read(j, sz, AUX, 0);
+}
+
+static void emit_LDABS_W(J) { ldabs(j, in, 4); }
+static void emit_LDABS_H(J) { ldabs(j, in, 2); }
+static void emit_LDABS_B(J) { ldabs(j, in, 1); }
+static void emit_LDIND_W(J) { ldind(j, in, 4); }
+static void emit_LDIND_H(J) { ldind(j, in, 2); }
+static void emit_LDIND_B(J) { ldind(j, in, 1); }
 
 #undef J
 #undef DSTR
