@@ -238,6 +238,23 @@ size_t bpfvm_cbpf_dump(const struct sock_filter *prog, size_t cnt, char *buf, si
 int bpfvm_prog_run_capture(struct bpfvm *vm, int prog_fd, const void *pkt, uint32_t caplen, uint32_t wirelen,
 			   uint32_t *ret);
 
+/* A socket filter prepared for many frames, as a capture loop runs it (bpfvm filter, bench_cbpf): the
+ * same results as bpfvm_prog_run_capture() frame by frame, but the program reference, the engine and the
+ * run state are taken once, and a filter that calls no helper (every classic program but those using
+ * SKF_AD_CPU or SKF_AD_RANDOM) reads the frame in place, so that a frame costs little more than the
+ * filter's own code.  A capture is used by one thread at a time. */
+struct bpfvm_capture;
+/* Prepares socket filter prog_fd to run on `engine` (BPFVM_ENGINE_DEFAULT: the instance's).  The capture
+ * holds the program until bpfvm_capture_free(), whatever happens to prog_fd.  Returns 0 and sets *out,
+ * or -EBADF, -EINVAL (not a socket filter, not an engine), -EOPNOTSUPP (BPFVM_ENGINE_JIT where there is
+ * none), -ENOMEM; the reason is in bpfvm_errmsg(vm). */
+int bpfvm_capture_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, struct bpfvm_capture **out);
+/* Runs the filter on one frame, as bpfvm_prog_run_capture() (same arguments, results and errors; the
+ * frame is only read, and only during the call). */
+int bpfvm_capture_run(struct bpfvm_capture *c, const void *pkt, uint32_t caplen, uint32_t wirelen, uint32_t *ret);
+/* Releases c and its reference on the program.  Accepts NULL.  Before bpfvm_free() of its instance. */
+void bpfvm_capture_free(struct bpfvm_capture *c);
+
 /* Runs seccomp program prog_fd (from bpfvm_cbpf_load(.., BPFVM_CBPF_SECCOMP, ..)) over *sd as the kernel
  * does at a system call; *ret is the filter's SECCOMP_RET_* value (action | data).  Returns 0 or a
  * negative errno. */

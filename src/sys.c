@@ -725,25 +725,36 @@ static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint
 	return vm_exec(&run, ret);
 }
 
+int sys_engine_services(struct bpfvm *vm, int fd, const struct vm_prog *p, int engine, const struct vm_services **out)
+{
+	if (engine == BPFVM_ENGINE_DEFAULT)
+		engine = vm->jit ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
+	if (engine != BPFVM_ENGINE_INTERP && engine != BPFVM_ENGINE_JIT)
+		return sys_err(vm, -EINVAL, "engine %d: not an engine", engine);
+	if (engine == BPFVM_ENGINE_JIT && !p->jit_fn)
+		return sys_err(vm, -EOPNOTSUPP, "fd %d: no native code (the JIT is not available on this host)", fd);
+	*out = engine == BPFVM_ENGINE_JIT ? &sys_vm_services : &sys_vm_services_interp;
+	return 0;
+}
+
 int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem, size_t mem_len, uint64_t *ret)
 {
+	const struct vm_services *svc;
 	struct sys_obj *o;
 	int err = 0;
 	uint64_t r0;
 
 	sys_log_reset(vm);
-	if (engine == BPFVM_ENGINE_DEFAULT)
-		engine = vm->jit ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
-	if (engine != BPFVM_ENGINE_INTERP && engine != BPFVM_ENGINE_JIT)
+	if (engine != BPFVM_ENGINE_DEFAULT && engine != BPFVM_ENGINE_INTERP && engine != BPFVM_ENGINE_JIT)
 		return sys_err(vm, -EINVAL, "engine %d: not an engine", (int)engine);
 	o = sys_get(vm, fd, SYS_PROG, &err);
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", fd);
-	if (engine == BPFVM_ENGINE_JIT && !o->prog->jit_fn) {
+	if ((err = sys_engine_services(vm, fd, o->prog, (int)engine, &svc))) {
 		sys_put(vm, o);
-		return sys_err(vm, -EOPNOTSUPP, "fd %d: no native code (the JIT is not available on this host)", fd);
+		return err;
 	}
-	err = run_plain(o->prog, engine == BPFVM_ENGINE_JIT, mem, mem_len, &r0);
+	err = run_plain(o->prog, svc == &sys_vm_services, mem, mem_len, &r0);
 	sys_put(vm, o);
 	if (!err)
 		*ret = r0;

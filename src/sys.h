@@ -29,6 +29,12 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
  * through).  A map_ptr that is not a prog array the program uses faults the run. */
 struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index);
 
+struct vm_services;
+/* The services table of a run of program p (handle fd, for the message) on `engine` (enum bpfvm_engine;
+ * BPFVM_ENGINE_DEFAULT: the instance's): the JIT's or the interpreter's.  0 and *out, or -EINVAL (not
+ * an engine) or -EOPNOTSUPP (the JIT asked for, p has no native code), with the message logged. */
+int sys_engine_services(struct bpfvm *vm, int fd, const struct vm_prog *p, int engine, const struct vm_services **out);
+
 /* PROG_LOAD of a whole attr (sys.c), for commands that load programs themselves (OBJ_GET of a pin). */
 long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr);
 

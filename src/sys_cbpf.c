@@ -102,6 +102,11 @@ size_t bpfvm_cbpf_dump(const struct sock_filter *prog, size_t cnt, char *buf, si
 	return need;
 }
 
+static bool is_capture_type(const struct vm_prog *p)
+{
+	return pt_is_skb_type(p->type) && p->type != BPF_PROG_TYPE_SCHED_CLS && p->type != BPF_PROG_TYPE_SCHED_ACT;
+}
+
 int bpfvm_prog_run_capture(struct bpfvm *vm, int prog_fd, const void *pkt, uint32_t caplen, uint32_t wirelen,
 			   uint32_t *ret)
 {
@@ -117,15 +122,78 @@ int bpfvm_prog_run_capture(struct bpfvm *vm, int prog_fd, const void *pkt, uint3
 	o = sys_get(vm, prog_fd, SYS_PROG, &err);
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", prog_fd);
-	if (!pt_is_skb_type(o->prog->type) || o->prog->type == BPF_PROG_TYPE_SCHED_CLS ||
-	    o->prog->type == BPF_PROG_TYPE_SCHED_ACT)
+	if (!is_capture_type(o->prog))
 		err = sys_err(vm, -EINVAL, "prog '%s': type %u is not a socket filter", o->prog->name, o->prog->type);
 	else
-		err = pt_skb_run_capture(vm, o->prog, pkt, caplen, wirelen, &r);
+		err = pt_skb_run_capture(vm, o->prog, o->prog->svc, pkt, caplen, wirelen, &r);
 	sys_put(vm, o);
 	if (!err)
 		*ret = r;
 	return err;
+}
+
+struct bpfvm_capture {
+	struct bpfvm *vm;
+	struct sys_obj *o;      /* the program, held until bpfvm_capture_free() */
+	struct pt_capture pc;
+};
+
+int bpfvm_capture_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, struct bpfvm_capture **out)
+{
+	const struct vm_services *svc;
+	struct bpfvm_capture *c;
+	struct sys_obj *o;
+	int err = 0;
+
+	sys_log_reset(vm);
+	if (!out)
+		return sys_err(vm, -EINVAL, "capture: no place for the handle");
+	o = sys_get(vm, prog_fd, SYS_PROG, &err);
+	if (!o)
+		return sys_err(vm, err, "fd %d: not a program", prog_fd);
+	if (!is_capture_type(o->prog))
+		err = sys_err(vm, -EINVAL, "prog '%s': type %u is not a socket filter", o->prog->name, o->prog->type);
+	else
+		err = sys_engine_services(vm, prog_fd, o->prog, (int)engine, &svc);
+	if (err)
+		goto fail_put;
+	c = malloc(sizeof(*c));
+	if (!c) {
+		err = sys_err(vm, -ENOMEM, "capture: out of memory");
+		goto fail_put;
+	}
+	c->vm = vm;
+	c->o = o;
+	if ((err = pt_capture_init(&c->pc, o->prog, svc))) {
+		sys_err(vm, err, "capture: out of memory");
+		free(c);
+		goto fail_put;
+	}
+	*out = c;
+	return 0;
+fail_put:
+	sys_put(vm, o);
+	return err;
+}
+
+int bpfvm_capture_run(struct bpfvm_capture *c, const void *pkt, uint32_t caplen, uint32_t wirelen, uint32_t *ret)
+{
+	struct bpfvm *vm = c->vm;
+
+	sys_log_reset(vm);
+	if (wirelen < caplen)
+		return sys_err(vm, -EINVAL, "captured length %u above the length on the wire %u", caplen, wirelen);
+	if (caplen && !pkt)
+		return sys_err(vm, -EINVAL, "no packet data");
+	return pt_capture_run(vm, &c->pc, pkt, caplen, wirelen, ret);
+}
+
+void bpfvm_capture_free(struct bpfvm_capture *c)
+{
+	if (!c)
+		return;
+	sys_put(c->vm, c->o);
+	free(c);
 }
 
 int bpfvm_seccomp_run(struct bpfvm *vm, int prog_fd, const struct seccomp_data *sd, uint32_t *ret)

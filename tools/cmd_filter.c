@@ -1,4 +1,4 @@
-/* cmd_filter.c -- `bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]`: a tcpdump filter
+/* cmd_filter.c -- `bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d] [--interp]`: a tcpdump filter
  * expression run by bpfvm.  libpcap's pcap_compile() turns EXPR into a classic program for the file's
  * link type (as tcpdump -r does: optimised, netmask unknown); bpfvm checks and translates it to eBPF and
  * runs it on every packet as pcap_offline_filter() would (loads see the captured bytes, `len` is the
@@ -11,7 +11,10 @@
  * Output: one line per matching packet, "<sec>.<usec> #<n> <caplen>/<len> keep <k>" (n counts from 1,
  * the time is the capture's, as `tcpdump -tt` prints it); --count prints only the number of matches, a
  * bare integer on the last line; -d prints the classic program (`tcpdump -d`) and its eBPF translation
- * instead of running.  Progress goes to stderr when it is a terminal. */
+ * instead of running.  Progress goes to stderr when it is a terminal.
+ *
+ * The filter runs through a capture (bpfvm_capture_new()): on the JIT where there is one (x86-64), on
+ * the interpreter with --interp. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,11 +43,11 @@ struct bpf_program {
 struct filter_opts {
 	const char *expr, *in, *out;
 	const char *prog_file; /* -f: a classic program instead of EXPR */
-	bool count, dump;
+	bool count, dump, interp;
 };
 
-#define USAGE_FILTER "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d]\n" \
-		     "       bpfvm filter -f PROG IN.pcap [-w OUT.pcap] [--count] [-d]"
+#define USAGE_FILTER "usage: bpfvm filter 'EXPR' IN.pcap [-w OUT.pcap] [--count] [-d] [--interp]\n" \
+		     "       bpfvm filter -f PROG IN.pcap [-w OUT.pcap] [--count] [-d] [--interp]"
 
 static void usage(FILE *f)
 {
@@ -55,7 +58,8 @@ static void usage(FILE *f)
 		   "  -f PROG     run a classic program from a file instead: raw struct sock_filter bytes, or the\n"
 		   "              text tcpdump -dd, -ddd or -d prints\n"
 		   "  -d          print the classic program and its eBPF translation, do not run\n"
-		   "              (IN.pcap may then be omitted: Ethernet)\n");
+		   "              (IN.pcap may then be omitted: Ethernet)\n"
+		   "  --interp    run the filter in the interpreter (default: the x86-64 JIT where available)\n");
 }
 
 static uint64_t mono_ns(void)
@@ -137,6 +141,8 @@ static int parse_args(int argc, char **argv, struct filter_opts *o)
 			o->count = true;
 		else if (!strcmp(a, "-d"))
 			o->dump = true;
+		else if (!strcmp(a, "--interp"))
+			o->interp = true;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return 1;
 		else if (a[0] == '-' && a[1])
@@ -170,6 +176,7 @@ int cmd_filter(int argc, char **argv)
 	pcap_t *p = NULL;
 	pcap_dumper_t *w = NULL;
 	struct bpfvm *vm = NULL;
+	struct bpfvm_capture *cap = NULL;
 	int fd = -1, rc = 1;
 
 	int a = parse_args(argc, argv, &o);
@@ -187,7 +194,8 @@ int cmd_filter(int argc, char **argv)
 		fprintf(stderr, "bpfvm filter: %s: %s\n", o.in, eb[0] ? eb : "cannot open");
 		return 1;
 	}
-	vm = bpfvm_new(NULL);
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .interp = o.interp };
+	vm = bpfvm_new(&vo);
 	if (!vm) {
 		fprintf(stderr, "bpfvm filter: cannot create an instance\n");
 		goto out;
@@ -208,7 +216,7 @@ int cmd_filter(int argc, char **argv)
 		goto out;
 	}
 	fd = bpfvm_cbpf_load(vm, bp.bf_insns, bp.bf_len, BPFVM_CBPF_SOCKET, "filter");
-	if (fd < 0) {
+	if (fd < 0 || bpfvm_capture_new(vm, fd, BPFVM_ENGINE_DEFAULT, &cap)) {
 		fprintf(stderr, "bpfvm filter: %s: %s\n", what, bpfvm_errmsg(vm));
 		goto out;
 	}
@@ -226,7 +234,7 @@ int cmd_filter(int argc, char **argv)
 	while ((r = pcap_next_ex(p, &h, &d)) == 1) {
 		uint32_t keep = 0;
 		n++;
-		int err = bpfvm_prog_run_capture(vm, fd, d, h->caplen, h->len < h->caplen ? h->caplen : h->len, &keep);
+		int err = bpfvm_capture_run(cap, d, h->caplen, h->len < h->caplen ? h->caplen : h->len, &keep);
 		if (err) {
 			if (shown)
 				fputc('\n', stderr);
@@ -276,6 +284,7 @@ int cmd_filter(int argc, char **argv)
 out:
 	if (w)
 		pcap_dump_close(w);
+	bpfvm_capture_free(cap);
 	if (fd >= 0)
 		bpfvm_close(vm, fd);
 	bpfvm_free(vm);

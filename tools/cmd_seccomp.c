@@ -1,4 +1,5 @@
-/* cmd_seccomp.c -- `bpfvm seccomp POLICY --syscall NAME|NR [--arch ARCH] [--args A,B,...] [--ip IP]`:
+/* cmd_seccomp.c -- `bpfvm seccomp POLICY --syscall NAME|NR [--arch ARCH] [--args A,B,...] [--ip IP]
+ * [--interp]`:
  * runs a classic seccomp policy over one struct seccomp_data, as the kernel does at a system call, and
  * prints the action it decides, one line: SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO(n), SECCOMP_RET_TRAP(n),
  * SECCOMP_RET_TRACE(n), SECCOMP_RET_LOG, SECCOMP_RET_USER_NOTIF, SECCOMP_RET_KILL_THREAD or
@@ -7,7 +8,8 @@
  * POLICY is a file ("-": stdin) of raw struct sock_filter bytes (what libseccomp's seccomp_export_bpf()
  * writes) or the text tcpdump -dd / -ddd / -d prints.  It is checked with Linux's rules for seccomp
  * (seccomp_check_filter()) before it runs.  System call names are known for x86_64 (the table is
- * tools/syscalls_x86_64.def, from <asm/unistd_64.h>); with another --arch, give numbers. */
+ * tools/syscalls_x86_64.def, from <asm/unistd_64.h>); with another --arch, give numbers.  The policy runs
+ * on the JIT where there is one (x86-64), on the interpreter with --interp. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +48,7 @@ static const struct {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-#define USAGE_SECCOMP "usage: bpfvm seccomp POLICY --syscall NAME|NR [--arch ARCH] [--args A,B,...] [--ip IP]"
+#define USAGE_SECCOMP "usage: bpfvm seccomp POLICY --syscall NAME|NR [--arch ARCH] [--args A,B,...] [--ip IP] [--interp]"
 
 static void usage(FILE *f)
 {
@@ -56,7 +58,8 @@ static void usage(FILE *f)
 		   "  --arch      x86_64 (default), i386, x32, aarch64, arm, riscv64, s390x, ppc64le, or an\n"
 		   "              AUDIT_ARCH_* number\n"
 		   "  --args      up to 6 arguments (decimal, 0x hex, or negative)\n"
-		   "  --ip        the instruction pointer\n");
+		   "  --ip        the instruction pointer\n"
+		   "  --interp    run the policy in the interpreter (default: the x86-64 JIT where available)\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -114,7 +117,7 @@ int cmd_seccomp(int argc, char **argv)
 {
 	const char *policy = NULL, *sc = NULL, *arch_s = "x86_64", *args_s = NULL, *ip_s = NULL;
 	struct seccomp_data sd;
-	int rc = 1;
+	int rc = 1, interp = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -127,6 +130,8 @@ int cmd_seccomp(int argc, char **argv)
 			args_s = argv[++i];
 		else if (!strcmp(a, "--ip") && has)
 			ip_s = argv[++i];
+		else if (!strcmp(a, "--interp"))
+			interp = 1;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
@@ -212,7 +217,8 @@ int cmd_seccomp(int argc, char **argv)
 	uint8_t *src = tool_read_file(policy, &len);
 	if (!src)
 		return 1;
-	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .interp = interp };
+	struct bpfvm *vm = bpfvm_new(&vo);
 	struct sock_filter *prog = NULL;
 	int fd = -1;
 	long cnt = vm ? bpfvm_cbpf_parse(vm, src, len, NULL, 0) : -ENOMEM;

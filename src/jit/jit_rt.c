@@ -252,11 +252,6 @@ int64_t jit_g_callx(struct jit_state *st, uint32_t pc)
 	return 0;
 }
 
-static void zero_frame(uintptr_t lo)
-{
-	memset((void *)lo, 0, VM_STACK_SIZE);
-}
-
 /* bpf_tail_call: 0 when it falls through, else the native address of the new program's first insn. */
 int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
 {
@@ -289,7 +284,7 @@ int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
 	st->may_goto_left = VM_MAY_GOTO_BUDGET;
 	if (UNLIKELY(run->untrusted)) {
 		reg[0] = reg[2] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
-		zero_frame(FP(st) - VM_STACK_SIZE);
+		vm_frame_zero(FP(st) - VM_STACK_SIZE);
 	}
 	return (int64_t)(uintptr_t)(img->code + img->body);
 }
@@ -425,15 +420,21 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 	uintptr_t top = vm_stack_top(run);
 	struct jit_state st;
 
-	memset(&st, 0, sizeof(st));
+	/* Field by field, not memset(): gcc makes that a `rep stos`, whose start-up cost was a fifth of a
+	 * classic filter's run.  reg[] and scratch[] are written before they are read. */
 	st.run = run;
 	st.img = img;
 	st.budget = run->budget;
 	st.reg[10] = top;
 	st.frame_lim = VM_STACK_SIZE - 8;
 	st.may_goto_left = VM_MAY_GOTO_BUDGET;
+	st.depth = 0;
 	st.stack_floor = (uintptr_t)run->stack;
-	zero_frame(top - VM_STACK_SIZE);
+	st.saved_rsp = 0;
+	st.hit.run = st.hit.map = (struct vm_region){ 0 };
+	st.hit.run_idx = 0;
+	st.fast[0] = st.fast[1] = (struct jit_fast_region){ 0 };
+	vm_frame_zero_below(top, VM_STACK_SIZE - run->prog->stack_unreached);
 	uint64_t r0 = ((jit_entry_fn)(uintptr_t)img->code)(a1, a2, 0, 0, 0, &st);
 	run->budget = st.budget;
 	hlp_spin_run_end(run);

@@ -186,8 +186,25 @@ bool pt_is_skb_type(uint32_t type);
 /* A socket filter (or other __sk_buff type, filter semantics) on one captured frame of any length:
  * packet loads see pkt[0..caplen), __sk_buff.len is wirelen (pcap_offline_filter()).  r0 in *retval.
  * Returns 0 or the run's negative errno (message in the instance log). */
-int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
-		       uint32_t *retval);
+int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const struct vm_services *svc, const uint8_t *pkt,
+		       uint32_t caplen, uint32_t wirelen, uint32_t *retval);
+
+/* The same over many frames (bpfvm_capture_*): the run state is set up once.  A socket filter that
+ * calls no helper (a classic program's translation, but for SKF_AD_CPU/RANDOM) is "lean": it reads the
+ * frame in place and its scratch ctx and run are reused, so a frame costs little more than the
+ * program.  Any other program runs as pt_skb_run_capture().  One thread at a time. */
+struct pt_capture {
+	struct vm_prog *prog;
+	const struct vm_services *svc;  /* the engine: the instance's JIT table or the interpreter's */
+	bool lean;
+	struct vm_run run;              /* lean only */
+	_Alignas(16) uint8_t ctx[PT_CTX_AREA];
+	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
+};
+/* Cannot fail but with -ENOMEM.  Nothing to release. */
+int pt_capture_init(struct pt_capture *c, struct vm_prog *prog, const struct vm_services *svc);
+int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
+		   uint32_t *retval);
 
 /* Runs prog `repeat` times (0 counts as 1) on run (set up by the caller); r0 of the last run in *retval
  * and the mean ns per run in *duration.  Returns 0 or the run's negative errno. */

@@ -339,14 +339,37 @@ int pt_skb_run_packet(struct bpfvm *vm, struct vm_prog *prog, uint8_t *buf, size
 	return err;
 }
 
-int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
-		       uint32_t *retval)
+/* The __sk_buff of a captured frame (both capture paths below): received on ifindex 1 for this host,
+ * len the length on the wire. */
+static void capture_skb(struct __sk_buff *s, uint32_t wirelen, uint32_t pkt_type)
+{
+	memset(s, 0, sizeof(*s));
+	s->pkt_type = pkt_type;
+	s->ingress_ifindex = 1;
+	s->ifindex = 1;
+	s->wire_len = wirelen;
+	s->gso_segs = 1;
+}
+
+static uint32_t capture_pkt_type(struct pt_pkt *p)
+{
+	uint32_t pkt_type = PACKET_HOST;
+
+	if (p->end - p->mac >= ETH_HLEN) {
+		eth_type_trans(p, &pkt_type, false);
+		if (pkt_type == PACKET_OTHERHOST)
+			pkt_type = PACKET_HOST; /* the frame was received for this host */
+	}
+	return pkt_type;
+}
+
+int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const struct vm_services *svc, const uint8_t *pkt,
+		       uint32_t caplen, uint32_t wirelen, uint32_t *retval)
 {
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 	struct __sk_buff keep;
 	struct pt_pkt p;
 	struct vm_run run;
-	uint32_t pkt_type = PACKET_HOST;
 	uint64_t r0 = 0;
 	int err;
 
@@ -358,25 +381,67 @@ int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const uint8_t *pk
 		return sys_err(vm, err, "cannot map the packet");
 	p.mac = p.data;
 	p.net = p.data;
-	if (caplen >= ETH_HLEN) {
-		eth_type_trans(&p, &pkt_type, false);
-		if (pkt_type == PACKET_OTHERHOST)
-			pkt_type = PACKET_HOST; /* the frame was received for this host */
-	}
-	memset(&keep, 0, sizeof(keep));
-	keep.pkt_type = pkt_type;
-	keep.ingress_ifindex = 1;
-	keep.ifindex = 1;
-	keep.wire_len = wirelen;
-	keep.gso_segs = 1;
+	capture_skb(&keep, wirelen, capture_pkt_type(&p));
 	fill_ips(&p, &keep);
 	vm_run_init(&run, prog, stack);
+	run.svc = svc;
 	memcpy(p.ctx, &keep, sizeof(keep));
 	pt_pkt_attach(&p, &run, false, false);
 	/* as pcap_offline_filter(): loads see the captured bytes, `len` is the length on the wire */
 	((struct __sk_buff *)p.ctx)->len = wirelen;
 	err = vm_exec(&run, &r0);
 	pt_pkt_release(vm, &p);
+	if (!err)
+		*retval = (uint32_t)r0;
+	return err;
+}
+
+int pt_capture_init(struct pt_capture *c, struct vm_prog *prog, const struct vm_services *svc)
+{
+	memset(c, 0, sizeof(*c));
+	c->prog = prog;
+	c->svc = svc;
+	/* A socket filter that calls nothing reaches the frame only through LD_ABS/LD_IND, which read
+	 * [run->pkt, + pkt_len) and never write: it can read the caller's bytes in place.  Its ctx is
+	 * read-only but for cb[] (pt_skb_ctx_access()), so one scratch ctx serves every frame. */
+	c->lean = prog->type == BPF_PROG_TYPE_SOCKET_FILTER && prog->leaf;
+	if (!c->lean)
+		return 0;
+	vm_run_init(&c->run, prog, c->stack);
+	c->run.svc = svc;
+	c->run.ctx_ok = pt_run_ctx_ok;
+	c->run.ctx = c->ctx;
+	capture_skb((struct __sk_buff *)c->ctx, 0, PACKET_HOST);
+	if (!vm_run_add_region(&c->run, c->ctx, PT_CTX_AREA, true))
+		return -ENOMEM;
+	c->run.regions[0].kind = VM_REG_CTX;
+	return 0;
+}
+
+int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
+		   uint32_t *retval)
+{
+	struct __sk_buff *s = (struct __sk_buff *)c->ctx;
+	struct pt_pkt p;
+	uint64_t r0 = 0;
+	int err;
+
+	if (!c->lean)
+		return pt_skb_run_capture(vm, c->prog, c->svc, pkt, caplen, wirelen, retval);
+	p.frame = (uint8_t *)(uintptr_t)pkt; /* read only: eth_type_trans() looks at the header */
+	p.mac = 0;
+	p.end = caplen;
+	p.protocol = 0;
+	/* the fields of capture_skb() that differ per frame; the rest stay as pt_capture_init() set them,
+	 * since the program may write cb[] only (a memset of the whole ctx was a fifth of a run) */
+	s->pkt_type = capture_pkt_type(&p);
+	s->len = wirelen;
+	s->wire_len = wirelen;
+	s->protocol = p.protocol;
+	memset(s->cb, 0, sizeof(s->cb));
+	c->run.pkt = pkt;
+	c->run.pkt_len = caplen;
+	err = vm_exec(&c->run, &r0);
 	if (!err)
 		*retval = (uint32_t)r0;
 	return err;

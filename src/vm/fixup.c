@@ -69,6 +69,38 @@ static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, 
 	return 0;
 }
 
+/* prog->leaf and prog->stack_unreached from the fixed-up code (see struct vm_prog).  r10 counts as
+ * used only as a base when it is the address register of a load, store or atomic (isa_validate()
+ * refuses writes to it); any other mention of it (a copy, an operand, a stored value, a compare) may
+ * let the program reach any depth. */
+static void code_facts(struct vm_prog *prog)
+{
+	uint32_t reach = 0;
+	bool escapes = false, calls = false;
+
+	for (size_t pc = 0; pc < prog->cnt; pc++) {
+		const struct vm_insn *in = &prog->insns[pc];
+		unsigned fmt = isa_info[in->id].fmt;
+		int base = -1;
+
+		if (in->id == ISA_LDDW_HI)
+			continue;
+		if (((isa_info[in->id].flags & F_CALL) && fmt != FMT_CALL_LOCAL) || in->id == ISA_TAIL_CALL)
+			calls = true;
+		if (fmt == FMT_LDX || fmt == FMT_LDACQ)
+			base = in->src;
+		else if (fmt == FMT_ST || fmt == FMT_STX || fmt == FMT_ATOMIC)
+			base = in->dst;
+		if ((in->src == BPF_REG_10 && base != in->src) || (in->dst == BPF_REG_10 && base != in->dst))
+			escapes = true;
+		if (base == BPF_REG_10 && in->off < 0) /* at or above r10 faults: nothing to zero */
+			reach = -(int32_t)in->off > (int32_t)reach ? (uint32_t)-(int32_t)in->off : reach;
+	}
+	prog->leaf = !calls;
+	reach = (reach + 63) & ~63u;
+	prog->stack_unreached = escapes || calls || reach > VM_STACK_SIZE ? 0 : VM_STACK_SIZE - reach;
+}
+
 int vm_fixup(struct vm_prog *prog, struct diag *log)
 {
 	const struct bpf_insn *orig = prog->orig;
@@ -138,6 +170,7 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 	}
 	free(prog->insns);
 	prog->insns = v;
+	code_facts(prog);
 	return 0;
 }
 

@@ -395,19 +395,6 @@ bool vm_budget_take(struct vm_run *run)
 	return true;
 }
 
-/* A frame starts zeroed, so a program reading stack it never wrote cannot see host memory (or its own
- * previous run's).  Sixteen-byte stores in a loop the compiler may not turn back into memset(): for
- * 512 bytes gcc picks `rep stosq`, whose start-up cost was a third of an empty program's run. */
-static inline void zero_frame(uintptr_t lo)
-{
-	typedef uint64_t v2u64 __attribute__((vector_size(16), aligned(1), may_alias));
-	v2u64 *p = (v2u64 *)lo; /* unaligned stores: nothing makes callers align their stack buffers */
-	for (unsigned i = 0; i < VM_STACK_SIZE / sizeof(*p); i += 4) {
-		p[i] = p[i + 1] = p[i + 2] = p[i + 3] = (v2u64){ 0, 0 };
-		__asm__("" : : "r"(p) : "memory"); /* keeps the loop a loop of stores */
-	}
-}
-
 /* What a bpf-to-bpf call saves.  The may_goto budget is per frame as in Linux, where each subprogram's
  * prologue sets its own counter slot to BPF_MAX_LOOPS.  The caller's frame pointer comes from the
  * interpreter's own record (`fp`), never from reg[10]: the program cannot write r10 (isa_validate()),
@@ -472,7 +459,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	struct region_cache hit = { { 0, 0, false, false, 0 }, { 0, 0, false, false, 0 }, 0 };
 	const bool untrusted = run->untrusted;
 
-	zero_frame(frame_lo);
+	/* run->prog is the entry program or one calling a helper (a callback), which is no leaf: the
+	 * whole frame */
+	vm_frame_zero_below(frame_lo + VM_STACK_SIZE, VM_STACK_SIZE - run->prog->stack_unreached);
 
 	reg[0] = 0;
 	reg[1] = a1;
@@ -680,7 +669,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
-		zero_frame(frame_lo);
+		vm_frame_zero(frame_lo);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		TAKE_BUDGET();
 		pc = t;
@@ -694,7 +683,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
-		zero_frame(frame_lo);
+		vm_frame_zero(frame_lo);
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		TAKE_BUDGET(); /* every call, forward ones too */
 		pc = vm_jump_target(pc);
@@ -748,7 +737,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			 * writing it: so nothing of the caller's (its pointers, which the checks judge against
 			 * the running program's objects) reaches it. */
 			reg[0] = reg[2] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
-			zero_frame(frame_lo);
+			vm_frame_zero(frame_lo);
 		}
 		pc = np->insns;
 		DISPATCH();

@@ -1,13 +1,15 @@
 /* test_cbpf.c -- classic BPF: Linux's checks (bpf_check_classic, seccomp_check_filter), the translation
  * of every classic opcode to eBPF (run on the interpreter against a reference classic interpreter in
  * this file, with in-bounds and out-of-bounds packet loads and every ancillary load), the text forms
- * tcpdump prints, and LD_ABS/LD_IND in native eBPF socket filters. */
+ * tcpdump prints, LD_ABS/LD_IND in native eBPF socket filters, and captures (bpfvm_capture_*): each
+ * translation also runs through a capture on each engine. */
 #include <errno.h>
 #include <stdint.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/seccomp.h>
+#include <arpa/inet.h>
 
 #include <bpfvm.h>
 #include "test.h"
@@ -146,17 +148,34 @@ static int agree(struct bpfvm *vm, const struct sock_filter *prog, size_t cnt, u
 		printf("  load failed: %s\n", bpfvm_errmsg(vm));
 		return 0;
 	}
-	int err = bpfvm_prog_run_capture(vm, fd, frame, caplen, frame_meta.wirelen, &got);
-	bpfvm_close(vm, fd);
 	want = ref_run(prog, frame, caplen, &frame_meta);
-	if (err || got != want) {
-		char text[4096];
-		bpfvm_cbpf_dump(prog, cnt, text, sizeof(text));
-		printf("  caplen %u: got %u (err %d %s), want %u for\n%s", caplen, got, err, err ? bpfvm_errmsg(vm) : "",
-		       want, text);
-		return 0;
+	/* the one-call run (the instance's engine), then a capture on each engine (the JIT where there is one) */
+	static const char *const how[] = { "bpfvm_prog_run_capture", "capture interp", "capture JIT" };
+	int ok = 1;
+	for (int h = 0; h < 3 && ok; h++) {
+		struct bpfvm_capture *c = NULL;
+		int err;
+		got = 0xdeadbeef;
+		if (h == 0) {
+			err = bpfvm_prog_run_capture(vm, fd, frame, caplen, frame_meta.wirelen, &got);
+		} else {
+			err = bpfvm_capture_new(vm, fd, h == 1 ? BPFVM_ENGINE_INTERP : BPFVM_ENGINE_JIT, &c);
+			if (err == -EOPNOTSUPP && h == 2)
+				break;
+			if (!err)
+				err = bpfvm_capture_run(c, frame, caplen, frame_meta.wirelen, &got);
+			bpfvm_capture_free(c);
+		}
+		if (err || got != want) {
+			char text[4096];
+			bpfvm_cbpf_dump(prog, cnt, text, sizeof(text));
+			printf("  %s, caplen %u: got %u (err %d %s), want %u for\n%s", how[h], caplen, got, err,
+			       err ? bpfvm_errmsg(vm) : "", want, text);
+			ok = 0;
+		}
 	}
-	return 1;
+	bpfvm_close(vm, fd);
+	return ok;
 }
 
 static const uint32_t vals[] = { 0, 1, 2, 3, 7, 31, 32, 33, 0x7f, 0x80, 0xff, 0x800, 0x7fffffff, 0x80000000,
@@ -644,6 +663,131 @@ TEST(ebpf_ld_abs_ind_in_socket_filters)
 	bpfvm_free(vm);
 }
 
+/* Loads eBPF assembly as a socket filter; -1 on failure (printed). */
+static int load_sf(struct bpfvm *vm, const char *text)
+{
+	struct bpf_insn insns[64];
+	long n = bpfvm_asm(vm, text, insns, 64);
+	int fd = n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, insns, (size_t)n, "cap") : -1;
+	if (fd < 0)
+		printf("  load failed: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+/* bpfvm_capture_*: its errors, the program held past bpfvm_close(), and per-frame state that must not
+ * leak from one frame into the next on either engine: cb[] (the one writable ctx field), the stack
+ * (a leaf's frame is zeroed only as deep as it reaches), and the ctx fields of each frame. */
+TEST(capture_api)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm_capture *c = NULL;
+	uint32_t r = 0;
+
+	CHECK(bpfvm_capture_new(vm, 99, BPFVM_ENGINE_DEFAULT, &c) == -EBADF && !c);
+	CHECK(strstr(bpfvm_errmsg(vm), "fd 99: not a program"));
+	struct bpf_insn ret1[2];
+	CHECK(bpfvm_asm(vm, "r0 = 1\nexit\n", ret1, 2) == 2);
+	int xdp = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, ret1, 2, "x");
+	CHECK(xdp >= 0);
+	CHECK(bpfvm_capture_new(vm, xdp, BPFVM_ENGINE_DEFAULT, &c) == -EINVAL && !c);
+	CHECK(strstr(bpfvm_errmsg(vm), "prog 'x': type 6 is not a socket filter"));
+	bpfvm_close(vm, xdp);
+
+	/* returns what it read before writing: cb[0], the stack at fp-8 and at fp-200; then len + protocol
+	 * + pkt_type in the upper bits, so that a frame's fields show */
+	int fd = load_sf(vm, "r2 = *(u32 *)(r1 + 48)\n"
+			     "r3 = *(u64 *)(r10 - 8)\n"
+			     "r4 = *(u64 *)(r10 - 200)\n"
+			     "r2 |= r3\n"
+			     "r2 |= r4\n"
+			     "r5 = 7\n"
+			     "*(u32 *)(r1 + 48) = r5\n"
+			     "*(u64 *)(r10 - 8) = r5\n"
+			     "*(u64 *)(r10 - 200) = r5\n"
+			     "r0 = *(u32 *)(r1 + 0)\n"
+			     "r5 = *(u32 *)(r1 + 16)\n"
+			     "r0 += r5\n"
+			     "r5 = *(u32 *)(r1 + 4)\n"
+			     "r0 += r5\n"
+			     "r0 <<= 8\n"
+			     "r0 |= r2\n"
+			     "exit\n");
+	CHECK(fd >= 0);
+	CHECK(bpfvm_capture_new(vm, fd, 7, &c) == -EINVAL && strstr(bpfvm_errmsg(vm), "engine 7: not an engine"));
+	uint8_t bcast[60];
+	memset(bcast, 0xff, 6);
+	memset(bcast + 6, 0x02, 54);
+	bcast[12] = 0x86;
+	bcast[13] = 0xdd; /* IPv6 */
+	struct bpfvm_capture *cs[2] = { NULL, NULL };
+	CHECK(bpfvm_capture_new(vm, fd, BPFVM_ENGINE_INTERP, &cs[0]) == 0 && cs[0]);
+	int jerr = bpfvm_capture_new(vm, fd, BPFVM_ENGINE_JIT, &cs[1]);
+	CHECK(jerr == 0 || jerr == -EOPNOTSUPP);
+	bpfvm_close(vm, fd); /* the captures hold the program */
+	for (int e = 0; e < 2 && cs[e]; e++) {
+		c = cs[e];
+		for (int i = 0; i < 3; i++) {
+			r = 0xdeadbeef;
+			CHECK(bpfvm_capture_run(c, frame, sizeof(frame), 1000, &r) == 0);
+			CHECK_EQ_U64(r, (1000u + htons(ETH_P_IP) + PACKET_HOST) << 8);
+			CHECK(bpfvm_capture_run(c, bcast, sizeof(bcast), sizeof(bcast), &r) == 0);
+			CHECK_EQ_U64(r, (60u + htons(ETH_P_IPV6) + PACKET_BROADCAST) << 8);
+			CHECK(bpfvm_capture_run(c, frame, 3, 3, &r) == 0); /* no Ethernet header: protocol 0 */
+			CHECK_EQ_U64(r, (3u + PACKET_HOST) << 8);
+		}
+		CHECK(bpfvm_capture_run(c, frame, 20, 10, &r) == -EINVAL);
+		CHECK(strstr(bpfvm_errmsg(vm), "captured length 20 above the length on the wire 10"));
+		CHECK(bpfvm_capture_run(c, NULL, 20, 20, &r) == -EINVAL);
+		CHECK(bpfvm_capture_run(c, frame, 14, 14, &r) == 0 && !bpfvm_errmsg(vm)[0]);
+		bpfvm_capture_free(c);
+		c = NULL;
+	}
+	bpfvm_capture_free(NULL);
+
+	/* a filter that calls a helper runs the general way: the same results, the frame copied */
+	fd = load_sf(vm, "r6 = r1\n"
+			 "r2 = 12\n"
+			 "r3 = r10\n"
+			 "r3 += -8\n"
+			 "r4 = 2\n"
+			 "call 26\n" /* bpf_skb_load_bytes(skb, 12, fp - 8, 2) */
+			 "r0 = *(u16 *)(r10 - 8)\n"
+			 "r1 = *(u32 *)(r6 + 48)\n"
+			 "r0 += r1\n"
+			 "r1 = 5\n"
+			 "*(u32 *)(r6 + 48) = r1\n"
+			 "exit\n");
+	CHECK(fd >= 0);
+	for (int e = BPFVM_ENGINE_INTERP; e <= BPFVM_ENGINE_JIT; e++) {
+		int err = bpfvm_capture_new(vm, fd, (enum bpfvm_engine)e, &c);
+		if (err == -EOPNOTSUPP && e == BPFVM_ENGINE_JIT)
+			break;
+		CHECK(err == 0);
+		for (int i = 0; i < 2; i++) {
+			CHECK(bpfvm_capture_run(c, frame, sizeof(frame), 1000, &r) == 0);
+			CHECK_EQ_U64(r, 0x0008);
+		}
+		CHECK(bpfvm_capture_run(c, frame, 13, 13, &r) == 0); /* the helper fails: fp-8 stays 0, cb[0] too */
+		CHECK_EQ_U64(r, 0);
+		bpfvm_capture_free(c);
+	}
+	bpfvm_close(vm, fd);
+
+	/* a fault is reported as by bpfvm_prog_run_capture(), and the next frame runs clean */
+	fd = load_sf(vm, "r0 = *(u8 *)skb[0]\n"
+			 "if r0 != 0xff goto +2\n"
+			 "r2 = 4096\n"
+			 "r0 = *(u64 *)(r2 + 0)\n"
+			 "exit\n");
+	CHECK(fd >= 0 && bpfvm_capture_new(vm, fd, BPFVM_ENGINE_DEFAULT, &c) == 0);
+	bpfvm_close(vm, fd);
+	CHECK(bpfvm_capture_run(c, bcast, sizeof(bcast), sizeof(bcast), &r) == -EFAULT);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 3"));
+	CHECK(bpfvm_capture_run(c, frame, sizeof(frame), 1000, &r) == 0 && r == 2 && !bpfvm_errmsg(vm)[0]);
+	bpfvm_capture_free(c);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(alu_ops);
@@ -658,5 +802,6 @@ int main(void)
 	RUN(seccomp_rules);
 	RUN(parse_forms);
 	RUN(ebpf_ld_abs_ind_in_socket_filters);
+	RUN(capture_api);
 	return test_done();
 }
