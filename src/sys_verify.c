@@ -67,9 +67,9 @@ static int ctx_access(void *arg, uint32_t off, uint32_t size, bool write)
 {
 	struct vctx_env *e = arg;
 	const struct vm_prog *p = e->p;
-	if (!pt_ctx_access(p->type, p->expected_attach_type, off, size, write))
-		return VF_CTX_DENY;
-	return pt_ctx_field_kind(p->type, off);
+	_Static_assert((int)PT_FIELD_DENY == (int)VF_CTX_DENY && (int)PT_FIELD_PKT_META == (int)VF_CTX_PKT_META,
+		       "one numbering of ctx field kinds");
+	return pt_ctx_field(p->type, p->expected_attach_type, off, size, write);
 }
 
 static bool helper_ok(void *arg, uint32_t id)
@@ -111,6 +111,7 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.helper_allowed = helper_ok;
 	env.pkt_writable = pt_pkt_writable(p->type);
 	env.ld_abs_ok = pt_ld_abs_ok(p->type);
+	env.ret_check = pt_ret_range(p->type, p->expected_attach_type, &env.ret_lo, &env.ret_hi);
 	env.arg = &e;
 	env.log = log;
 	env.log_level = log_level;

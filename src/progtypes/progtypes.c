@@ -13,15 +13,41 @@
 
 enum pt_family { PTF_NONE, PTF_PLAIN, PTF_XDP, PTF_SKFILT, PTF_TC, PTF_SKB, PTF_TRACE, PTF_SYSCALL, PTF_OTHER };
 
-static enum pt_family family(uint32_t type)
-{
-	switch (type) {
-#define PT(type_, family_, name_) case BPF_PROG_TYPE_##type_: return family_;
+/* One row of progtypes.def. */
+struct pt_ops {
+	const char *name;
+	enum pt_family family;
+	uint32_t ctx_size;          /* 0: plain memory of a size only the run knows */
+	pt_access_fn access;
+	bool ret_check;             /* r0 at exit must lie in [ret_lo, ret_hi] */
+	int32_t ret_lo, ret_hi;
+};
+
+#define RET(lo_, hi_) true, (lo_), (hi_)
+#define RET_ANY false, 0, 0
+static const struct pt_ops ops_by_type[] = {
+#define PT(type_, family_, name_, ctx_, access_, ret_) \
+	[BPF_PROG_TYPE_##type_] = { name_, family_, (uint32_t)(ctx_), access_, ret_ },
 #include "progtypes.def"
 #undef PT
-	default:
-		return type == BPFVM_PROG_TYPE_HOOK ? PTF_PLAIN : PTF_NONE;
-	}
+};
+#undef RET
+#undef RET_ANY
+
+/* hooks: plain memory too, with the hook's own field rules at attach time */
+static const struct pt_ops hook_ops = { "hook", PTF_PLAIN, 0, pt_plain_access, false, 0, 0 };
+
+static const struct pt_ops *ops(uint32_t type)
+{
+	if (type < ARRAY_SIZE(ops_by_type) && ops_by_type[type].name)
+		return &ops_by_type[type];
+	return type == BPFVM_PROG_TYPE_HOOK ? &hook_ops : NULL;
+}
+
+static enum pt_family family(uint32_t type)
+{
+	const struct pt_ops *o = ops(type);
+	return o ? o->family : PTF_NONE;
 }
 
 bool pt_known(uint32_t prog_type)
@@ -29,21 +55,15 @@ bool pt_known(uint32_t prog_type)
 	return family(prog_type) != PTF_NONE;
 }
 
-static const char *const type_names[] = {
-#define PT(type_, family_, name_) [BPF_PROG_TYPE_##type_] = name_,
-#include "progtypes.def"
-#undef PT
-};
-
 const char *bpfvm_prog_type_name(uint32_t prog_type)
 {
-	return prog_type < ARRAY_SIZE(type_names) ? type_names[prog_type] : NULL;
+	return prog_type < ARRAY_SIZE(ops_by_type) ? ops_by_type[prog_type].name : NULL;
 }
 
 int bpfvm_prog_type_by_name(const char *name)
 {
-	for (size_t i = 0; name && i < ARRAY_SIZE(type_names); i++)
-		if (type_names[i] && !strcmp(type_names[i], name))
+	for (size_t i = 0; name && i < ARRAY_SIZE(ops_by_type); i++)
+		if (ops_by_type[i].name && !strcmp(ops_by_type[i].name, name))
 			return (int)i;
 	return -ENOENT;
 }
@@ -56,30 +76,54 @@ bool pt_is_skb_type(uint32_t type)
 
 /* ---- helpers per type -------------------------------------------------------------------------- */
 
+#define F(name_) BPF_FUNC_##name_
 /* bpf_base_func_proto() with CAP_BPF and CAP_PERFMON (kernel/bpf/helpers.c), less the probe reads:
  * Linux gives bpf_probe_read_{user,kernel}{,_str} to every type when CAP_PERFMON is held, but in bpfvm
  * they would read the host process, so only the tracing types (below) have them, as in Linux without
  * CAP_PERFMON for the other types. */
 static const uint16_t base_ids[] = {
-	1, 2, 3, 87, 88, 89, 195,          /* map_lookup/update/delete, push/pop/peek, lookup_percpu */
-	7, 8, 42, 12, 5, 125, 160, 118,    /* prandom, smp id, numa id, tail_call, ktime*, jiffies64 */
-	130, 131, 132, 133, 134,           /* ringbuf */
-	164, 181, 182, 105, 106,           /* for_each_map_elem, loop, strncmp, strtol, strtoul */
-	93, 94, 169, 170, 171, 172,        /* spin_lock/unlock, timer_* */
-	6, 165,                            /* trace_printk, snprintf */
+	F(map_lookup_elem), F(map_update_elem), F(map_delete_elem), F(map_push_elem), F(map_pop_elem),
+	F(map_peek_elem), F(map_lookup_percpu_elem),
+	F(get_prandom_u32), F(get_smp_processor_id), F(get_numa_node_id), F(tail_call), F(ktime_get_ns),
+	F(ktime_get_boot_ns), F(ktime_get_coarse_ns), F(jiffies64),
+	F(ringbuf_output), F(ringbuf_reserve), F(ringbuf_submit), F(ringbuf_discard), F(ringbuf_query),
+	F(for_each_map_elem), F(loop), F(strncmp), F(strtol), F(strtoul),
+	F(spin_lock), F(spin_unlock), F(timer_init), F(timer_set_callback), F(timer_start), F(timer_cancel),
+	F(trace_printk), F(snprintf),
 };
 /* The probe reads: bpf_probe_read, _str (legacy), _user, _kernel, _user_str, _kernel_str. */
-static const uint16_t probe_ids[] = { 4, 45, 112, 113, 114, 115 };
+static const uint16_t probe_ids[] = {
+	F(probe_read), F(probe_read_str), F(probe_read_user), F(probe_read_kernel), F(probe_read_user_str),
+	F(probe_read_kernel_str),
+};
 /* bpf_tracing_func_proto() additions (kprobe, tracepoint, perf_event, raw_tp, tracing, lsm, syscall). */
-static const uint16_t tracing_ids[] = { 4, 45, 112, 113, 114, 115, 14, 15, 16, 25, 27, 67, 35 };
+static const uint16_t tracing_ids[] = {
+	F(probe_read), F(probe_read_str), F(probe_read_user), F(probe_read_kernel), F(probe_read_user_str),
+	F(probe_read_kernel_str), F(get_current_pid_tgid), F(get_current_uid_gid), F(get_current_comm),
+	F(perf_event_output), F(get_stackid), F(get_stack), F(get_current_task),
+};
 /* sk_filter_func_proto() additions. */
-static const uint16_t skfilt_ids[] = { 26, 68, 46, 47, 25 };
+static const uint16_t skfilt_ids[] = {
+	F(skb_load_bytes), F(skb_load_bytes_relative), F(get_socket_cookie), F(get_socket_uid),
+	F(perf_event_output),
+};
 /* tc_cls_act_func_proto() additions. */
-static const uint16_t tc_ids[] = { 9, 26, 68, 39, 28, 40, 135, 10, 11, 13, 17, 18, 19, 31, 32, 50, 38, 43,
-				   23, 152, 155, 24, 34, 41, 48, 25, 37, 46, 47, 69, 97, 192 };
+static const uint16_t tc_ids[] = {
+	F(skb_store_bytes), F(skb_load_bytes), F(skb_load_bytes_relative), F(skb_pull_data), F(csum_diff),
+	F(csum_update), F(csum_level), F(l3_csum_replace), F(l4_csum_replace), F(clone_redirect),
+	F(get_cgroup_classid), F(skb_vlan_push), F(skb_vlan_pop), F(skb_change_proto), F(skb_change_type),
+	F(skb_adjust_room), F(skb_change_tail), F(skb_change_head), F(redirect), F(redirect_neigh),
+	F(redirect_peer), F(get_route_realm), F(get_hash_recalc), F(set_hash_invalid), F(set_hash),
+	F(perf_event_output), F(current_task_under_cgroup), F(get_socket_cookie), F(get_socket_uid), F(fib_lookup),
+	F(skb_ecn_set_ce), F(skb_set_tstamp),
+};
 /* xdp_func_proto() additions. */
-static const uint16_t xdp_ids[] = { 25, 28, 44, 54, 23, 51, 65, 69, 163, 188, 189, 190 };
-
+static const uint16_t xdp_ids[] = {
+	F(perf_event_output), F(csum_diff), F(xdp_adjust_head), F(xdp_adjust_meta), F(redirect), F(redirect_map),
+	F(xdp_adjust_tail), F(fib_lookup), F(check_mtu), F(xdp_get_buff_len), F(xdp_load_bytes),
+	F(xdp_store_bytes),
+};
+#undef F
 static bool in(const uint16_t *ids, size_t cnt, uint32_t id)
 {
 	for (size_t i = 0; i < cnt; i++)
@@ -117,77 +161,90 @@ bool pt_helper_allowed(uint32_t prog_type, uint32_t helper_id)
 	return false;
 }
 
+int pt_plain_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write)
+{
+	(void)type;
+	(void)attach;
+	(void)off;
+	(void)size;
+	(void)write;
+	return PT_FIELD_SCALAR;
+}
+
+int pt_ctx_field(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write)
+{
+	const struct pt_ops *o = ops(prog_type);
+	if (!o || (size != 1 && size != 2 && size != 4 && size != 8))
+		return PT_FIELD_DENY;
+	if (o->ctx_size && (off >= o->ctx_size || size > o->ctx_size - off))
+		return PT_FIELD_DENY;
+	return o->access(prog_type, expected_attach, off, size, write);
+}
+
 bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write)
 {
-	if (size != 1 && size != 2 && size != 4 && size != 8)
-		return false;
-	switch (family(prog_type)) {
-	case PTF_XDP:
-		return pt_xdp_ctx_access(expected_attach, off, size, write);
-	case PTF_SKFILT:
-	case PTF_TC:
-	case PTF_SKB:
-		return pt_skb_ctx_access(prog_type, off, size, write);
-	case PTF_TRACE:
-		return pt_tracing_ctx_access(prog_type, off, size, write);
-	case PTF_PLAIN:
-	case PTF_SYSCALL:
-		return true;
-	case PTF_OTHER:
-	case PTF_NONE:
-		break;
-	}
-	return false;
+	return pt_ctx_field(prog_type, expected_attach, off, size, write) != PT_FIELD_DENY;
 }
 
 /* ---- what the verifier needs of a type ---------------------------------------------------- */
 
 bool pt_verifiable(uint32_t prog_type)
 {
-	switch (family(prog_type)) {
-	case PTF_XDP:
-	case PTF_SKFILT:
-	case PTF_TC:
-	case PTF_SKB:
-	case PTF_TRACE:
-		return true;
-	default: /* UNSPEC, hooks, SYSCALL: plain memory of a size only the run knows; types without a run */
-		return false;
-	}
+	const struct pt_ops *o = ops(prog_type);
+	/* UNSPEC, hooks, SYSCALL: plain memory of a size only the run knows */
+	return o && o->ctx_size;
 }
 
 uint32_t pt_ctx_size(uint32_t prog_type)
 {
-	switch (family(prog_type)) {
-	case PTF_XDP:
-		return sizeof(struct xdp_md);
-	case PTF_SKFILT:
-	case PTF_TC:
-	case PTF_SKB:
-		return sizeof(struct __sk_buff);
-	case PTF_TRACE:
-		return 2048; /* Linux PERF_MAX_TRACE_SIZE; pt_tracing_ctx_access() bounds each type */
-	default:
-		return 0;
-	}
+	const struct pt_ops *o = ops(prog_type);
+	return o ? o->ctx_size : 0;
 }
 
-int pt_ctx_field_kind(uint32_t prog_type, uint32_t off)
+bool pt_ret_range(uint32_t prog_type, uint32_t expected_attach, int32_t *lo, int32_t *hi)
 {
-	switch (family(prog_type)) {
-	case PTF_XDP:
-		return off == offsetof(struct xdp_md, data)	 ? PT_FIELD_PKT :
-		       off == offsetof(struct xdp_md, data_end)	 ? PT_FIELD_PKT_END :
-		       off == offsetof(struct xdp_md, data_meta) ? PT_FIELD_PKT_META : PT_FIELD_SCALAR;
-	case PTF_SKFILT:
-	case PTF_TC:
-	case PTF_SKB:
-		return off == offsetof(struct __sk_buff, data)	    ? PT_FIELD_PKT :
-		       off == offsetof(struct __sk_buff, data_end)  ? PT_FIELD_PKT_END :
-		       off == offsetof(struct __sk_buff, data_meta) ? PT_FIELD_PKT_META : PT_FIELD_SCALAR;
+	const struct pt_ops *o = ops(prog_type);
+	if (!o)
+		return false;
+	*lo = o->ret_lo;
+	*hi = o->ret_hi;
+	switch (prog_type) {
+	case BPF_PROG_TYPE_CGROUP_SKB:
+		if (expected_attach == BPF_CGROUP_INET_EGRESS)
+			*hi = 3; /* bit 1: congestion notification */
+		break;
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+		switch (expected_attach) {
+		case BPF_CGROUP_UDP4_RECVMSG:
+		case BPF_CGROUP_UDP6_RECVMSG:
+		case BPF_CGROUP_INET4_GETPEERNAME:
+		case BPF_CGROUP_INET6_GETPEERNAME:
+		case BPF_CGROUP_INET4_GETSOCKNAME:
+		case BPF_CGROUP_INET6_GETSOCKNAME:
+			*lo = *hi = 1; /* these hooks cannot refuse */
+			break;
+		case BPF_CGROUP_INET4_BIND:
+		case BPF_CGROUP_INET6_BIND:
+			*hi = 3; /* bit 1: skip the CAP_NET_BIND_SERVICE check */
+			break;
+		default:
+			break;
+		}
+		break;
+	case BPF_PROG_TYPE_RAW_TRACEPOINT:
+		if (expected_attach) /* raw_tp attached through BTF */
+			return *lo = 0, *hi = 1, true;
+		break;
+	case BPF_PROG_TYPE_TRACING:
+		if (expected_attach == BPF_TRACE_FENTRY || expected_attach == BPF_TRACE_FEXIT)
+			return *lo = *hi = 0, true;
+		if (expected_attach == BPF_TRACE_ITER)
+			return *lo = 0, *hi = 1, true;
+		break;
 	default:
-		return PT_FIELD_SCALAR;
+		break;
 	}
+	return o->ret_check;
 }
 
 bool pt_pkt_writable(uint32_t prog_type)

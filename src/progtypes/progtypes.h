@@ -8,7 +8,7 @@
  *    packet buffer (with headroom for adjust_head/meta and tailroom for adjust_tail) lives in memory mapped
  *    with MAP_32BIT: every packet address fits in 32 bits and a program's `r2 = *(u32 *)(r1 + 0)` yields a
  *    valid pointer with no rewriting.
- *  - pt_ctx_access() is the per-type table of Linux's *_is_valid_access().  It is enforced in two places:
+ *  - pt_ctx_access() is the per-type table of Linux's *_is_valid_access() (progtypes.def's access_ column).  It is enforced in two places:
  *     - at PROG_LOAD (vm_fixup() calls pt_ctx_check_load()): loads and stores through r1 in the entry
  *       block, before r1 is redefined, with their constant offset: a denied one fails the load with
  *       -EACCES and "insn N: invalid bpf_context access off=O size=S", as Linux's verifier says it;
@@ -52,19 +52,28 @@ bool pt_helper_untrusted_ok(uint32_t helper_id);
  * of (mem, len), or BPFVM_PROG_TYPE_HOOK)? */
 bool pt_known(uint32_t prog_type);
 
+/* What a context load gives (the verifier's VF_CTX_* numbering), or PT_FIELD_DENY for an access the
+ * type's rules refuse. */
+enum pt_field { PT_FIELD_DENY = -1, PT_FIELD_SCALAR = 0, PT_FIELD_PKT, PT_FIELD_PKT_END, PT_FIELD_PKT_META };
+/* One type's Linux <type>_is_valid_access(): a load (write = false) or store of size (1, 2, 4 or 8)
+ * bytes at ctx offset off, for a program with expected_attach_type attach.  Cannot fail. */
+typedef int (*pt_access_fn)(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+
 /* May a program of prog_type (attach type expected_attach) read (write = false) or write `size` bytes at
- * ctx offset `off`?  Linux's *_is_valid_access() per type.  Types with plain-memory contexts (tracing,
- * UNSPEC, hooks: their fields are checked by the hook) answer true for any in-bounds access. */
+ * ctx offset `off`?  The type's access_ rule (progtypes.def).  Types with plain-memory contexts (UNSPEC,
+ * SYSCALL, hooks: their fields are checked by the hook) answer true for any access. */
 bool pt_ctx_access(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write);
-/* For the verifier: is the type's context described well enough to prove accesses (XDP, __sk_buff
- * types, tracing), its size, what a load of the field at off gives (enum pt_field: the verifier's
- * VF_CTX_* numbering), and whether direct packet stores and LD_ABS/LD_IND are allowed. */
-enum pt_field { PT_FIELD_SCALAR = 0, PT_FIELD_PKT, PT_FIELD_PKT_END, PT_FIELD_PKT_META };
+/* The same, with what a load of the field gives (enum pt_field). */
+int pt_ctx_field(uint32_t prog_type, uint32_t expected_attach, uint32_t off, uint32_t size, bool write);
+/* For the verifier: is the type's context described well enough to prove accesses (every Linux type but
+ * the plain-memory ones), its size, and whether direct packet stores and LD_ABS/LD_IND are allowed. */
 bool pt_verifiable(uint32_t prog_type);
 uint32_t pt_ctx_size(uint32_t prog_type);
-int pt_ctx_field_kind(uint32_t prog_type, uint32_t off);
 bool pt_pkt_writable(uint32_t prog_type);
 bool pt_ld_abs_ok(uint32_t prog_type);
+/* Linux check_return_code(): true with [*lo, *hi] when r0 at the main program's exit must lie in that
+ * range for a program of prog_type attached at expected_attach; false when any value goes. */
+bool pt_ret_range(uint32_t prog_type, uint32_t expected_attach, int32_t *lo, int32_t *hi);
 /* vm_run.ctx_ok for runs of a Linux program type: pt_ctx_access() for run->prog. */
 bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
 
@@ -171,10 +180,26 @@ void pt_pkt_attach(struct pt_pkt *p, struct vm_run *run, bool pkt_region, bool p
 /* The state of the running program, or NULL (with a fault recorded) when it runs without one. */
 struct pt_pkt *pt_pkt_of(struct vm_run *run, const char *helper);
 
-/* Per-type parts (xdp.c, skb.c, tracing.c). */
-bool pt_xdp_ctx_access(uint32_t attach, uint32_t off, uint32_t size, bool write);
-bool pt_skb_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write);
-bool pt_tracing_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write);
+/* Per-type parts (xdp.c, skb.c, tracing.c, sock.c): the access_ column of progtypes.def. */
+#define PT_REGS_SIZE         168u  /* struct pt_regs on x86-64 */
+#define PT_TRACE_RECORD_MAX  2048u /* PERF_MAX_TRACE_SIZE */
+#define PT_RAW_TP_ARGS_SIZE  96u   /* MAX_BPF_FUNC_ARGS u64s */
+int pt_plain_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_xdp_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_skb_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_tracing_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sock_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sock_addr_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sock_ops_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sk_msg_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_cgroup_dev_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_flow_dissector_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sk_reuseport_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sysctl_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sockopt_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_sk_lookup_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_lirc_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
+int pt_deny_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write);
 int pt_xdp_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);
 int pt_skb_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);
 int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *attr);

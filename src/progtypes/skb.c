@@ -1,7 +1,8 @@
 /* skb.c -- the struct __sk_buff types: SOCKET_FILTER (read-only packet, LD_ABS/LD_IND, cb[] writable),
- * SCHED_CLS / SCHED_ACT (writable packet and the tc fields), and the other __sk_buff types with socket
- * filter rules.  Context rules: net/core/filter.c sk_filter_is_valid_access(), tc_cls_act_is_valid_access(),
- * bpf_skb_is_valid_access(); test run: net/bpf/test_run.c bpf_prog_test_run_skb(). */
+ * SCHED_CLS / SCHED_ACT (writable packet and the tc fields), and the other __sk_buff types (cgroup_skb,
+ * lwt_*, sk_skb), each with its own context rules: net/core/filter.c sk_filter_is_valid_access(),
+ * tc_cls_act_is_valid_access(), cg_skb_is_valid_access(), lwt_is_valid_access(), sk_skb_is_valid_access(),
+ * all over bpf_skb_is_valid_access(); test run: net/bpf/test_run.c bpf_prog_test_run_skb(). */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static bool skb_common(uint32_t off, uint32_t size, bool write)
 	return size <= 4;
 }
 
-bool pt_skb_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write)
+static bool skb_access(uint32_t type, uint32_t off, uint32_t size, bool write)
 {
 	if (off >= sizeof(struct __sk_buff))
 		return false;
@@ -74,15 +75,53 @@ bool pt_skb_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write)
 			return !write && size == 1;
 		return skb_common(off, size, write);
 	}
-	/* socket filter and the other __sk_buff types */
+	switch (type) {
+	case BPF_PROG_TYPE_CGROUP_SKB: /* cg_skb_is_valid_access() (bpfvm holds CAP_BPF and CAP_SYS_ADMIN) */
+		if (IN_FIELD(off, tc_classid) || IN_FIELD(off, data_meta) || IN_FIELD(off, wire_len))
+			return false;
+		if (write && !(IN_FIELD(off, mark) || IN_FIELD(off, priority) || IN_FIELD(off, cb) ||
+			       IN_FIELD(off, tstamp)))
+			return false;
+		return skb_common(off, size, write);
+	case BPF_PROG_TYPE_LWT_IN: /* lwt_is_valid_access() */
+	case BPF_PROG_TYPE_LWT_OUT:
+	case BPF_PROG_TYPE_LWT_XMIT:
+	case BPF_PROG_TYPE_LWT_SEG6LOCAL:
+		if (IN_FIELD(off, tc_classid) || (off >= SKB_OFF(family) && off < SKB_END(local_port)) ||
+		    IN_FIELD(off, data_meta) || IN_FIELD(off, tstamp) || IN_FIELD(off, wire_len) ||
+		    IN_FIELD(off, hwtstamp))
+			return false;
+		if (write && !(IN_FIELD(off, mark) || IN_FIELD(off, priority) || IN_FIELD(off, cb)))
+			return false;
+		return skb_common(off, size, write);
+	case BPF_PROG_TYPE_SK_SKB: /* sk_skb_is_valid_access() */
+		if (IN_FIELD(off, tc_classid) || IN_FIELD(off, data_meta) || IN_FIELD(off, tstamp) ||
+		    IN_FIELD(off, wire_len) || IN_FIELD(off, hwtstamp) || IN_FIELD(off, mark))
+			return false;
+		if (write && !(IN_FIELD(off, tc_index) || IN_FIELD(off, priority)))
+			return false;
+		return skb_common(off, size, write);
+	default:
+		break;
+	}
+	/* sk_filter_is_valid_access(): the socket filter */
 	if (IN_FIELD(off, tc_classid) || IN_FIELD(off, data) || IN_FIELD(off, data_meta) || IN_FIELD(off, data_end) ||
 	    (off >= SKB_OFF(family) && off < SKB_END(local_port)) || IN_FIELD(off, tstamp) ||
 	    IN_FIELD(off, wire_len) || IN_FIELD(off, hwtstamp))
-		return type != BPF_PROG_TYPE_SOCKET_FILTER && !write &&
-		       (IN_FIELD(off, data) || IN_FIELD(off, data_end)) && size == 4;
+		return false;
 	if (write && !IN_FIELD(off, cb))
 		return false;
 	return skb_common(off, size, write);
+}
+
+int pt_skb_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write)
+{
+	(void)attach;
+	if (!skb_access(type, off, size, write))
+		return PT_FIELD_DENY;
+	return off == SKB_OFF(data)	 ? PT_FIELD_PKT :
+	       off == SKB_OFF(data_end)	 ? PT_FIELD_PKT_END :
+	       off == SKB_OFF(data_meta) ? PT_FIELD_PKT_META : PT_FIELD_SCALAR;
 }
 
 /* eth_type_trans() on a device whose address is 00:00:00:00:00:00.  On lo (test_run's device) the

@@ -12,26 +12,39 @@
 #include "progtypes.h"
 #include "../core/core.h"
 
-#define PT_REGS_SIZE      168u  /* struct pt_regs on x86-64 */
-#define TRACE_RECORD_MAX  2048u /* PERF_MAX_TRACE_SIZE */
-#define RAW_TP_MAX_ARGS   12u   /* MAX_BPF_FUNC_ARGS */
+#define RAW_TP_MAX_ARGS   (PT_RAW_TP_ARGS_SIZE / 8) /* MAX_BPF_FUNC_ARGS */
 
-bool pt_tracing_ctx_access(uint32_t type, uint32_t off, uint32_t size, bool write)
+int pt_tracing_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write)
 {
+	bool ok;
+	(void)attach;
 	if (write || off % size)
-		return false;
+		return PT_FIELD_DENY;
 	switch (type) {
-	case BPF_PROG_TYPE_KPROBE:       /* kprobe_prog_is_valid_access() */
-		return off < PT_REGS_SIZE && size <= PT_REGS_SIZE - off;
-	case BPF_PROG_TYPE_TRACEPOINT:   /* tp_prog_is_valid_access() */
-		return off < TRACE_RECORD_MAX && size <= TRACE_RECORD_MAX - off;
-	case BPF_PROG_TYPE_PERF_EVENT:   /* pe_prog_is_valid_access(): regs, sample_period, addr */
-		if (off >= PT_REGS_SIZE)
-			return (off == PT_REGS_SIZE || off == PT_REGS_SIZE + 8) && size == 8;
-		return size <= PT_REGS_SIZE - off;
-	default:                         /* raw_tp, tracing, lsm: u64 args */
-		return off < RAW_TP_MAX_ARGS * 8 && size == 8;
+	case BPF_PROG_TYPE_KPROBE:       /* kprobe_prog_is_valid_access(): struct pt_regs */
+		ok = off < PT_REGS_SIZE && size <= PT_REGS_SIZE - off;
+		break;
+	case BPF_PROG_TYPE_TRACEPOINT:   /* tp_prog_is_valid_access(): the record past its common header */
+		ok = off >= 8 && off < PT_TRACE_RECORD_MAX && size <= PT_TRACE_RECORD_MAX - off;
+		break;
+	case BPF_PROG_TYPE_PERF_EVENT:   /* pe_prog_is_valid_access(): regs by long, sample_period and addr
+					  * also narrower */
+		if (off >= PT_REGS_SIZE + 16)
+			ok = false;
+		else if (off >= PT_REGS_SIZE)
+			ok = !(size & (size - 1)) && size <= 8;
+		else
+			ok = size == 8;
+		break;
+	case BPF_PROG_TYPE_RAW_TRACEPOINT: /* raw_tp_prog_is_valid_access(): bpf_tracing_ctx_access() */
+	case BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE:
+		ok = off < PT_RAW_TP_ARGS_SIZE;
+		break;
+	default:                         /* tracing, lsm: btf_ctx_access() of u64 args */
+		ok = off < PT_RAW_TP_ARGS_SIZE && size == 8;
+		break;
 	}
+	return ok ? PT_FIELD_SCALAR : PT_FIELD_DENY;
 }
 
 static int run_mem(struct vm_prog *prog, void *mem, size_t len, bool pass_len, uint32_t repeat,

@@ -16,13 +16,17 @@ _Static_assert(sizeof(struct xdp_md) <= PT_CTX_AREA, "ctx fits its area");
 
 #define XDP_MAX_DATA (PT_XDP_FRAME_SZ - PT_XDP_HEADROOM - PT_SHINFO_SZ) /* 3520 */
 
-bool pt_xdp_ctx_access(uint32_t attach, uint32_t off, uint32_t size, bool write)
+int pt_xdp_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, bool write)
 {
+	/* xdp_is_valid_access(): read only, u32 fields, egress_ifindex only for devmap programs */
+	(void)type;
 	if (off == offsetof(struct xdp_md, egress_ifindex) && attach != BPF_XDP_DEVMAP)
-		return false;
-	if (write)
-		return false;
-	return off < sizeof(struct xdp_md) && off % size == 0 && size == 4;
+		return PT_FIELD_DENY;
+	if (write || off >= sizeof(struct xdp_md) || off % size || size != 4)
+		return PT_FIELD_DENY;
+	return off == offsetof(struct xdp_md, data)	 ? PT_FIELD_PKT :
+	       off == offsetof(struct xdp_md, data_end)	 ? PT_FIELD_PKT_END :
+	       off == offsetof(struct xdp_md, data_meta) ? PT_FIELD_PKT_META : PT_FIELD_SCALAR;
 }
 
 static uint32_t xdp_action(uint64_t r0)

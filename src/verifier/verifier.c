@@ -1714,6 +1714,26 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 
 /* ---- exits ------------------------------------------------------------------------------------- */
 
+/* Linux check_return_code() / verbose_invalid_scalar(): r0 must be a scalar within [lo, hi]; the message
+ * prints the bounds that are known ("has smin=0 smax=7", or "has unknown scalar value"). */
+static int check_retval(struct vctx *c, struct state *s, const char *where, int32_t lo, int32_t hi)
+{
+	const struct reg *r0 = R(s, 0);
+	char b[96];
+	int n = 0;
+	if (r0->type != SCALAR)
+		return err_at(c, s->pc, -EINVAL, "%s the register R0 is not a known value (%s)", where, tn(r0));
+	if (r0->v.smin >= lo && r0->v.smax <= hi)
+		return 0;
+	b[0] = 0;
+	if (r0->v.smin > INT64_MIN)
+		n += snprintf(b + n, sizeof(b) - (size_t)n, " smin=%lld", (long long)r0->v.smin);
+	if (r0->v.smax < INT64_MAX)
+		n += snprintf(b + n, sizeof(b) - (size_t)n, " smax=%lld", (long long)r0->v.smax);
+	return err_at(c, s->pc, -EINVAL, "%s the register R0 has%s should have been in [%d, %d]", where,
+		      n ? b : " unknown scalar value", lo, hi);
+}
+
 static int check_exit(struct vctx *c, struct state *s, bool *done)
 {
 	struct frame *f = s->f[s->nf - 1];
@@ -1728,20 +1748,19 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 			return err_at(c, s->pc, -EINVAL, "Unreleased reference id=%u alloc_insn=%u", s->refs[0], s->ref_pc[0]);
 		if (c->env->unpriv && is_ptr(&f->r[0]))
 			return err_at(c, s->pc, -EACCES, "R0 leaks addr as return value");
+		if (c->env->ret_check && (err = check_retval(c, s, "At program exit", c->env->ret_lo, c->env->ret_hi)))
+			return err;
 		/* Linux lets privileged programs of most types return a pointer */
 		*done = true;
 		return 0;
 	}
 	if (f->cb_helper) {
-		const struct reg *r0 = &f->r[0];
 		const struct hlp_proto *ch = hlp_get(f->cb_helper);
 		const struct hlp_cb *cb = ch ? hlp_callback(ch) : NULL;
-		int32_t lo = cb ? cb->ret_min : 0, hi = cb ? cb->ret_max : 1;
-		if (r0->type != SCALAR)
-			return err_at(c, s->pc, -EACCES, "At callback return the register R0 is not a known value (%s)", tn(r0));
-		if (r0->v.smin < lo || r0->v.smax > hi)
-			return err_at(c, s->pc, -EACCES, "At callback return the register R0 has smin=%lld smax=%lld should have been in [%d, %d]",
-				      (long long)r0->v.smin, (long long)r0->v.smax, lo, hi);
+		if (f->r[0].type != SCALAR) /* Linux prepare_func_exit() */
+			return err_at(c, s->pc, -EACCES, "R0 not a scalar value");
+		if ((err = check_retval(c, s, "At callback return", cb ? cb->ret_min : 0, cb ? cb->ret_max : 1)))
+			return err;
 	}
 	if (s->lock_id)
 		return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock is missing");

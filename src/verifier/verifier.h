@@ -47,6 +47,10 @@ struct vf_env {
 	bool pkt_writable;                 /* direct packet stores allowed (XDP, tc) */
 	bool ld_abs_ok;                    /* legacy LD_ABS/LD_IND allowed (socket filter, tc) */
 	bool (*helper_allowed)(void *arg, uint32_t id);
+	/* Linux check_return_code(): when ret_check, r0 at the main program's exit must be a scalar within
+	 * [ret_lo, ret_hi] */
+	bool ret_check;
+	int32_t ret_lo, ret_hi;
 	void *arg;
 	struct diag *log;
 	unsigned log_level;                /* 0: errors only; 1: also the path's last states; 2: every insn */
