@@ -955,6 +955,10 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		return sys_err(vm, -EINVAL, "PROG_LOAD: invalid prog_name");
 	if (!pt_known(attr->prog_type))
 		return sys_err(vm, -EINVAL, "PROG_LOAD: unknown prog_type %u", attr->prog_type);
+	uint32_t attach = attr->expected_attach_type;
+	if (pt_attach_fixup(attr->prog_type, &attach))
+		return sys_err(vm, -EINVAL, "PROG_LOAD: expected_attach_type %u is not one of %s's", attach,
+			       bpfvm_prog_type_name(attr->prog_type));
 
 	diag_init(&log, 0);
 	p = calloc(1, sizeof(*p));
@@ -965,7 +969,7 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 	p->vm = vm;
 	p->svc = vm->jit ? &sys_vm_services : &sys_vm_services_interp;
 	p->type = attr->prog_type;
-	p->expected_attach_type = attr->expected_attach_type;
+	p->expected_attach_type = attach;
 	snprintf(p->name, sizeof(p->name), "%s", attr->prog_name);
 	p->cnt = attr->insn_cnt;
 	p->orig = malloc(p->cnt * sizeof(*p->orig));

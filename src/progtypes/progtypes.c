@@ -201,6 +201,54 @@ uint32_t pt_ctx_size(uint32_t prog_type)
 	return o ? o->ctx_size : 0;
 }
 
+int pt_attach_fixup(uint32_t prog_type, uint32_t *attach)
+{
+	uint32_t a = *attach;
+	/* bpf_prog_load_fixup_attach_type(): 0 means the type's original hook */
+	if (prog_type == BPF_PROG_TYPE_CGROUP_SOCK && !a)
+		a = BPF_CGROUP_INET_SOCK_CREATE;
+	if (prog_type == BPF_PROG_TYPE_SK_REUSEPORT && !a)
+		a = BPF_SK_REUSEPORT_SELECT;
+	bool ok;
+	/* bpf_prog_load_check_attach() */
+	switch (prog_type) {
+	case BPF_PROG_TYPE_CGROUP_SOCK:
+		ok = a == BPF_CGROUP_INET_SOCK_CREATE || a == BPF_CGROUP_INET_SOCK_RELEASE ||
+		     a == BPF_CGROUP_INET4_POST_BIND || a == BPF_CGROUP_INET6_POST_BIND;
+		break;
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+		ok = a == BPF_CGROUP_INET4_BIND || a == BPF_CGROUP_INET6_BIND || a == BPF_CGROUP_INET4_CONNECT ||
+		     a == BPF_CGROUP_INET6_CONNECT || a == BPF_CGROUP_INET4_GETPEERNAME ||
+		     a == BPF_CGROUP_INET6_GETPEERNAME || a == BPF_CGROUP_INET4_GETSOCKNAME ||
+		     a == BPF_CGROUP_INET6_GETSOCKNAME || a == BPF_CGROUP_UDP4_SENDMSG || a == BPF_CGROUP_UDP6_SENDMSG ||
+		     a == BPF_CGROUP_UDP4_RECVMSG || a == BPF_CGROUP_UDP6_RECVMSG;
+		break;
+	case BPF_PROG_TYPE_CGROUP_SKB:
+		ok = a == BPF_CGROUP_INET_INGRESS || a == BPF_CGROUP_INET_EGRESS;
+		break;
+	case BPF_PROG_TYPE_CGROUP_SOCKOPT:
+		ok = a == BPF_CGROUP_SETSOCKOPT || a == BPF_CGROUP_GETSOCKOPT;
+		break;
+	case BPF_PROG_TYPE_SK_LOOKUP:
+		ok = a == BPF_SK_LOOKUP;
+		break;
+	case BPF_PROG_TYPE_SK_REUSEPORT:
+		ok = a == BPF_SK_REUSEPORT_SELECT || a == BPF_SK_REUSEPORT_SELECT_OR_MIGRATE;
+		break;
+	case BPF_PROG_TYPE_SYSCALL:
+	case BPF_PROG_TYPE_EXT:
+		ok = !a;
+		break;
+	default:
+		ok = true;
+		break;
+	}
+	if (!ok)
+		return -EINVAL;
+	*attach = a;
+	return 0;
+}
+
 bool pt_ret_range(uint32_t prog_type, uint32_t expected_attach, int32_t *lo, int32_t *hi)
 {
 	const struct pt_ops *o = ops(prog_type);

@@ -71,6 +71,10 @@ bool pt_verifiable(uint32_t prog_type);
 uint32_t pt_ctx_size(uint32_t prog_type);
 bool pt_pkt_writable(uint32_t prog_type);
 bool pt_ld_abs_ok(uint32_t prog_type);
+/* Linux bpf_prog_load_fixup_attach_type() + bpf_prog_load_check_attach(): the attach types a program of
+ * prog_type may expect.  *attach 0 becomes the type's original hook where Linux does so (cgroup_sock:
+ * sock_create, sk_reuseport: select).  Returns 0, or -EINVAL with *attach unchanged. */
+int pt_attach_fixup(uint32_t prog_type, uint32_t *attach);
 /* Linux check_return_code(): true with [*lo, *hi] when r0 at the main program's exit must lie in that
  * range for a program of prog_type attached at expected_attach; false when any value goes. */
 bool pt_ret_range(uint32_t prog_type, uint32_t expected_attach, int32_t *lo, int32_t *hi);

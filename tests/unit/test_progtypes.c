@@ -499,9 +499,43 @@ TEST(ctx_access_table)
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, data), 4, false));
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, offsetof(struct __sk_buff, tc_classid), 4, false));
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCKET_FILTER, 0, 192, 4, false));
-	/* raw_tp: u64 args */
+	/* raw_tp: u64 args, narrower aligned reads too (bpf_tracing_ctx_access()), none past the 12th */
 	CHECK(pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 8, false));
-	CHECK(!pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 4, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 8, 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 6, 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 96, 8, false));
+	/* the types bpfvm only verifies: a sample of each rule set */
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_SOCK_OPS, 0, offsetof(struct bpf_sock_ops, reply), 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SOCK_OPS, 0, offsetof(struct bpf_sock_ops, op), 4, true));
+	CHECK_EQ_U64(pt_ctx_field(BPF_PROG_TYPE_SOCK_OPS, 0, offsetof(struct bpf_sock_ops, skb_data), 8, false),
+		     PT_FIELD_PKT);
+	CHECK_EQ_U64(pt_ctx_field(BPF_PROG_TYPE_SK_MSG, 0, offsetof(struct sk_msg_md, data_end), 8, false),
+		     PT_FIELD_PKT_END);
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE, offsetof(struct bpf_sock, mark), 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET4_POST_BIND, offsetof(struct bpf_sock, mark), 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT,
+			     offsetof(struct bpf_sock_addr, user_ip6), 4, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT,
+			    offsetof(struct bpf_sock_addr, user_ip6[2]), 8, true));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_CGROUP_DEVICE, 0, 0, 2, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_CGROUP_DEVICE, 0, 4, 2, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_CGROUP_SKB, 0, offsetof(struct __sk_buff, family), 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_LWT_IN, 0, offsetof(struct __sk_buff, family), 4, false));
+	CHECK(pt_ctx_access(BPF_PROG_TYPE_LWT_XMIT, 0, offsetof(struct __sk_buff, mark), 4, true));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_SK_SKB, 0, offsetof(struct __sk_buff, mark), 4, false));
+	CHECK(!pt_ctx_access(BPF_PROG_TYPE_FLOW_DISSECTOR, 0, offsetof(struct __sk_buff, mark), 4, false));
+	/* return ranges: Linux check_return_code() */
+	int32_t lo, hi;
+	CHECK(!pt_ret_range(BPF_PROG_TYPE_XDP, 0, &lo, &hi));
+	CHECK(pt_ret_range(BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_INGRESS, &lo, &hi) && lo == 0 && hi == 1);
+	CHECK(pt_ret_range(BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, &lo, &hi) && lo == 0 && hi == 3);
+	CHECK(pt_ret_range(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_RECVMSG, &lo, &hi) && lo == 1 && hi == 1);
+	CHECK(pt_ret_range(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, &lo, &hi) && lo == 0 && hi == 0);
+	/* attach types (bpf_prog_load_check_attach()) */
+	uint32_t at = 0;
+	CHECK(!pt_attach_fixup(BPF_PROG_TYPE_CGROUP_SOCK, &at) && at == BPF_CGROUP_INET_SOCK_CREATE);
+	at = 0;
+	CHECK_EQ_U64(pt_attach_fixup(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, &at), -EINVAL);
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_KPROBE, 0, 0, 8, true));
 }
 
@@ -570,9 +604,9 @@ TEST(ctx_rules_enforced)
 	CHECK_EQ_U64(test_run(vm, stk, &t), 0);
 	CHECK_EQ_U64(t.retval, 2);
 
-	/* raw_tp: the args are read-only u64s */
+	/* raw_tp: the args are read-only, each read aligned */
 	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r2 = 1\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n"), -EACCES);
-	int tp = load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r6 = r1\nr0 = *(u32 *)(r6 + 8)\nexit\n");
+	int tp = load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r6 = r1\nr0 = *(u64 *)(r6 + 4)\nexit\n");
 	uint64_t args[2] = { 5, 6 };
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -580,7 +614,7 @@ TEST(ctx_rules_enforced)
 	a.test.ctx_in = (uintptr_t)args;
 	a.test.ctx_size_in = sizeof(args);
 	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), -EACCES);
-	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=8 size=4") != NULL);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=4 size=8") != NULL);
 	bpfvm_free(vm);
 }
 

@@ -39,15 +39,30 @@ static const uint32_t mark_base = 0x7eadc000;
 
 struct vcase {
 	const char *name;
-	uint32_t type;
+	uint32_t type;      /* BPF_PROG_TYPE_*, or AT(type, expected_attach_type) */
 	const char *src;
 	const char *reject; /* NULL: accepted; else a substring of both logs */
 };
+
+#define AT(type_, attach_) ((type_) | (uint32_t)(attach_) << 16)
 
 #define XDP BPF_PROG_TYPE_XDP
 #define SKF BPF_PROG_TYPE_SOCKET_FILTER
 #define TC BPF_PROG_TYPE_SCHED_CLS
 #define KP BPF_PROG_TYPE_KPROBE
+#define CGSKB BPF_PROG_TYPE_CGROUP_SKB
+#define CGSOCK BPF_PROG_TYPE_CGROUP_SOCK
+#define SOCKADDR BPF_PROG_TYPE_CGROUP_SOCK_ADDR
+#define SOCKOPS BPF_PROG_TYPE_SOCK_OPS
+#define CGDEV BPF_PROG_TYPE_CGROUP_DEVICE
+#define SKMSG BPF_PROG_TYPE_SK_MSG
+#define SYSCTL BPF_PROG_TYPE_CGROUP_SYSCTL
+#define SKLOOKUP BPF_PROG_TYPE_SK_LOOKUP
+#define FLOWD BPF_PROG_TYPE_FLOW_DISSECTOR
+#define TP BPF_PROG_TYPE_TRACEPOINT
+#define PE BPF_PROG_TYPE_PERF_EVENT
+#define RAWTP BPF_PROG_TYPE_RAW_TRACEPOINT
+#define BADCTX "invalid bpf_context access"
 
 /* r6 = data, r7 = data_end for XDP */
 #define XDP_PKT "r6 = *(u32 *)(r1 + 0)\nr7 = *(u32 *)(r1 + 4)\n"
@@ -144,6 +159,51 @@ static const struct vcase cases[] = {
 	{ "write into read-only map", XDP, LOOKUP(RDONLY) "if r0 == 0 goto +1\n*(u32 *)(r0 + 0) = 1\nr0 = 0\nexit\n",
 	  "write into map forbidden" },
 	{ "size argument zero", KP, "r1 = r10\nr1 += -8\nr2 = 0\ncall 16\nr0 = 0\nexit\n", "invalid zero-sized read" },
+	/* return ranges (Linux check_return_code) */
+	{ "cgroup_skb returns 1", CGSKB, "r0 = 1\nexit\n", NULL },
+	{ "cgroup_skb returns 2", CGSKB, "r0 = 2\nexit\n",
+	  "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]" },
+	{ "cgroup_skb egress returns 3", AT(CGSKB, BPF_CGROUP_INET_EGRESS), "r0 = 3\nexit\n", NULL },
+	{ "cgroup_skb returns a pointer", CGSKB, "r0 = r1\nexit\n", "At program exit the register R0 is not a known value (ctx)" },
+	{ "cgroup_skb returns a field", CGSKB, "r0 = *(u32 *)(r1 + 0)\nexit\n",
+	  "At program exit the register R0 has smin=0 smax=4294967295 should have been in [0, 1]" },
+	{ "sock_addr returns 2", AT(SOCKADDR, BPF_CGROUP_INET4_CONNECT), "r0 = 2\nexit\n", "should have been in [0, 1]" },
+	{ "sock_addr bind4 returns 3", AT(SOCKADDR, BPF_CGROUP_INET4_BIND), "r0 = 3\nexit\n", NULL },
+	{ "sk_lookup returns 2", AT(SKLOOKUP, BPF_SK_LOOKUP), "r0 = 2\nexit\n", "should have been in [0, 1]" },
+	/* context rules of each type (Linux *_is_valid_access) */
+	{ "cgroup_skb reads family", CGSKB, "r0 = *(u32 *)(r1 + 88)\nr0 &= 1\nexit\n", NULL },
+	{ "socket filter reads family", SKF, "r0 = *(u32 *)(r1 + 88)\nexit\n", BADCTX },
+	{ "sock_ops writes reply", SOCKOPS, "r2 = 0\n*(u32 *)(r1 + 4) = r2\nr0 = 1\nexit\n", NULL },
+	{ "sock_ops writes op", SOCKOPS, "r2 = 0\n*(u32 *)(r1 + 0) = r2\nr0 = 1\nexit\n", BADCTX },
+	{ "sock_ops bytes_received as u32", SOCKOPS, "r0 = *(u32 *)(r1 + 168)\nr0 = 1\nexit\n", BADCTX },
+	{ "sock_ops packet via skb_data", SOCKOPS,
+	  "r6 = *(u64 *)(r1 + 192)\nr7 = *(u64 *)(r1 + 200)\nr2 = r6\nr2 += 1\nif r2 > r7 goto +1\nr0 = *(u8 *)(r6 + 0)\nr0 = 1\nexit\n",
+	  NULL },
+	{ "sock_ops packet unchecked", SOCKOPS, "r6 = *(u64 *)(r1 + 192)\nr0 = *(u8 *)(r6 + 0)\nr0 = 1\nexit\n",
+	  "invalid access to packet" },
+	{ "cgroup_sock create writes mark", CGSOCK, "r2 = 1\n*(u32 *)(r1 + 16) = r2\nr0 = 1\nexit\n", NULL },
+	{ "cgroup_sock post_bind4 writes mark", AT(CGSOCK, BPF_CGROUP_INET4_POST_BIND), "r2 = 1\n*(u32 *)(r1 + 16) = r2\nr0 = 1\nexit\n", BADCTX },
+	{ "cgroup_sock post_bind4 reads src_ip4", AT(CGSOCK, BPF_CGROUP_INET4_POST_BIND), "r0 = *(u32 *)(r1 + 24)\nr0 = 1\nexit\n", NULL },
+	{ "cgroup_sock create reads src_ip4", CGSOCK, "r0 = *(u32 *)(r1 + 24)\nr0 = 1\nexit\n", BADCTX },
+	{ "sock_addr connect4 writes user_ip4", AT(SOCKADDR, BPF_CGROUP_INET4_CONNECT), "r2 = 1\n*(u32 *)(r1 + 4) = r2\nr0 = 1\nexit\n", NULL },
+	{ "sock_addr connect4 reads user_ip6", AT(SOCKADDR, BPF_CGROUP_INET4_CONNECT), "r0 = *(u32 *)(r1 + 8)\nr0 = 1\nexit\n", BADCTX },
+	{ "sock_addr connect6 reads user_ip6 by u64", AT(SOCKADDR, BPF_CGROUP_INET6_CONNECT), "r0 = *(u64 *)(r1 + 8)\nr0 = 1\nexit\n", NULL },
+	{ "cgroup_device narrow access_type", CGDEV, "r0 = *(u16 *)(r1 + 0)\nr0 = 1\nexit\n", NULL },
+	{ "cgroup_device narrow major", CGDEV, "r0 = *(u16 *)(r1 + 4)\nr0 = 1\nexit\n", BADCTX },
+	{ "sk_msg packet", SKMSG,
+	  "r6 = *(u64 *)(r1 + 0)\nr7 = *(u64 *)(r1 + 8)\nr2 = r6\nr2 += 4\nif r2 > r7 goto +1\nr0 = *(u32 *)(r6 + 0)\nr0 = 1\nexit\n",
+	  NULL },
+	{ "sk_msg data as u32", SKMSG, "r0 = *(u32 *)(r1 + 0)\nexit\n", BADCTX },
+	{ "sysctl narrow write field", SYSCTL, "r0 = *(u8 *)(r1 + 0)\nr0 = 1\nexit\n", NULL },
+	{ "sysctl writes write", SYSCTL, "r2 = 0\n*(u32 *)(r1 + 0) = r2\nr0 = 1\nexit\n", BADCTX },
+	{ "sk_lookup remote_port u16", AT(SKLOOKUP, BPF_SK_LOOKUP), "r0 = *(u16 *)(r1 + 36)\nr0 = 1\nexit\n", NULL },
+	{ "flow_dissector reads mark", FLOWD, "r0 = *(u32 *)(r1 + 8)\nexit\n", BADCTX },
+	{ "flow_dissector packet", FLOWD,
+	  "r6 = *(u32 *)(r1 + 76)\nr7 = *(u32 *)(r1 + 80)\nr2 = r6\nr2 += 1\nif r2 > r7 goto +1\nr0 = *(u8 *)(r6 + 0)\nr0 = 0\nexit\n",
+	  NULL },
+	{ "tracepoint common header", TP, "r0 = *(u64 *)(r1 + 0)\nexit\n", BADCTX },
+	{ "perf_event narrow regs", PE, "r0 = *(u32 *)(r1 + 0)\nexit\n", BADCTX },
+	{ "raw_tp narrow arg", RAWTP, "r0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit\n", NULL },
 	{ "spin lock held at exit", XDP, NULL, NULL }, /* placeholder: needs BTF for spin locks; skipped below */
 };
 
@@ -196,7 +256,8 @@ static long load(struct side *s, struct bpfvm *as, const struct vcase *vc, char 
 	patch(insns, n, s->maps);
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
-	a.prog_type = vc->type;
+	a.prog_type = vc->type & 0xffff;
+	a.expected_attach_type = vc->type >> 16;
 	a.insns = (uintptr_t)insns;
 	a.insn_cnt = (uint32_t)n;
 	a.license = (uintptr_t)"GPL";
