@@ -242,17 +242,17 @@ const char *sys_insn_where(const struct vm_prog *p, size_t pc, char *buf, size_t
 
 static int cmp_line(const void *a, const void *b)
 {
-	const struct vm_line *x = a, *y = b;
+	const struct isa_line *x = a, *y = b;
 	return x->insn < y->insn ? -1 : x->insn > y->insn;
 }
 
-int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct vm_line *lines, size_t cnt)
+int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct isa_line *lines, size_t cnt)
 {
 	int err = 0;
 	struct sys_obj *o = sys_get(vm, fd, SYS_PROG, &err);
 	if (!o)
 		return err;
-	struct vm_line *copy = cnt ? malloc(cnt * sizeof(*copy)) : NULL;
+	struct isa_line *copy = cnt ? malloc(cnt * sizeof(*copy)) : NULL;
 	if (cnt && !copy) {
 		sys_put(vm, o);
 		return -ENOMEM;

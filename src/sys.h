@@ -15,13 +15,13 @@ struct map;
  * log.  Types whose context is plain memory are not verified (0). */
 int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log);
 
-struct vm_line;
+struct isa_line;
 /* "insn 17" or, when the program has line info, "insn 17 (x.bpf.c:42)": where fault messages say a
  * fault happened.  Writes buf, returns it. */
 const char *sys_insn_where(const struct vm_prog *p, size_t pc, char *buf, size_t len);
 /* Gives program fd its source lines (copied; sorted by insn), as the loader finds them in .BTF.ext.
  * 0, -EBADF, -ENOMEM. */
-int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct vm_line *lines, size_t cnt);
+int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct isa_line *lines, size_t cnt);
 /* callx with a helper id in a register: calls it, or faults the run (-EINVAL) for an unknown id. */
 uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 			    uint64_t r5);

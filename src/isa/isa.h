@@ -10,6 +10,14 @@
 
 #include "../util/util.h"
 
+/* A source line of an instruction, from an object's .BTF.ext line info (clang -g): what the loader
+ * finds and the programs keep, so that fault and verifier messages can say "insn 17 (x.bpf.c:42)". */
+struct isa_line {
+	uint32_t insn;                /* first insn of the line */
+	uint32_t line;
+	char file[64];                /* the source file's base name */
+};
+
 /* Operand fields an instruction format uses; every field not named must be zero. */
 enum {
 	U_DST = 1 << 0,

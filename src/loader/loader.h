@@ -18,7 +18,7 @@
 
 #include <bpfvm.h>
 
-struct vm_line; /* src/vm/vm.h */
+struct isa_line; /* src/isa/isa.h */
 #include "../util/util.h"
 
 struct bpfvm;
@@ -159,7 +159,7 @@ struct ldr_prog {
 	struct bpf_insn *insns;  /* linked code (owned), built by ldr_prog_link */
 	size_t insn_cnt;
 	int fd;                  /* -1 until loaded */
-	struct vm_line *lines;   /* source lines of the linked code (.BTF.ext line info), by ldr_prog_link */
+	struct isa_line *lines;   /* source lines of the linked code (.BTF.ext line info), by ldr_prog_link */
 	size_t line_cnt;
 	bool autoload;           /* libbpf's: off for SEC("?...") or by bpfvm_object_prog_set_autoload() */
 };

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "loader.h"
-#include "../vm/vm.h"
+#include "../isa/isa.h"
 
 #define R_BPF_64_64_ 1
 #define R_BPF_64_32_ 10
@@ -553,7 +553,7 @@ static void collect_lines(struct link *l)
 	    !span_sub(ext, (uint64_t)h.hdr_len + h.line_info_off, h.line_info_len, &li) || !SPAN_READ(li, 0, &rec_size) ||
 	    rec_size < 16)
 		return;
-	struct vm_line *out = NULL;
+	struct isa_line *out = NULL;
 	size_t cnt = 0, cap = 0;
 	for (uint64_t off = 4; off < li.len;) {
 		uint32_t bh[2];
@@ -578,7 +578,7 @@ static void collect_lines(struct link *l)
 					continue;
 				if (cnt == cap) {
 					size_t nc = cap ? cap * 2 : 64;
-					struct vm_line *n = realloc(out, nc * sizeof(*n));
+					struct isa_line *n = realloc(out, nc * sizeof(*n));
 					if (!n)
 						goto done;
 					out = n;

@@ -84,13 +84,6 @@ struct vm_insn_aux {
 	bool subprog_start;     /* the first insn of a subprogram: 0 and every local-call or callback target */
 };
 
-/* A source line of an instruction, from the object's .BTF.ext line info (clang -g). */
-struct vm_line {
-	uint32_t insn;                /* first insn of the line */
-	uint32_t line;
-	char file[64];                /* the source file's base name */
-};
-
 struct vm_prog {
 	struct bpfvm *vm;
 	struct vm_insn *insns;        /* owned; cnt entries (lddw keeps its second slot as LDDW_HI) */
@@ -108,7 +101,7 @@ struct vm_prog {
 	struct map **used_maps;       /* the same maps, for helpers' map-argument checks */
 	size_t used_map_cnt;
 	bool gpl;
-	struct vm_line *lines;        /* sorted by insn; NULL without line info (owned) */
+	struct isa_line *lines;       /* sorted by insn; NULL without line info (owned) */
 	size_t line_cnt;
 	void *jit_fn;                 /* set by the JIT, NULL otherwise */
 	size_t jit_len;
