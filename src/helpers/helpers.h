@@ -184,4 +184,84 @@ void hlp_timer_map_release(struct bpfvm *vm, struct map *m);
 /* Stops and joins the timer thread, cancels every timer (bpfvm_free, before objects are closed). */
 void hlp_timer_fini(struct bpfvm *vm);
 
+/* ---- the packet state of a run (pkt.c), shared by the program types and the packet helpers ---- */
+/* Defined here, below both users (the packet helpers may not include src/progtypes); the names keep the
+ * pt_ prefix of the program types that set a run up on it. */
+
+/* What one packet run did.  action is enum bpfvm_pkt_action (include/bpfvm.h). */
+struct pt_pkt_result {
+	uint64_t retval;            /* r0 as returned */
+	uint32_t action;            /* BPFVM_PKT_* */
+	uint32_t len;               /* packet bytes after the run */
+	uint32_t redirect_ifindex;  /* REDIRECT: ifindex, or the value found in a DEVMAP/CPUMAP/XSKMAP */
+	uint32_t redirect_map_type; /* 0 for bpf_redirect(), else BPF_MAP_TYPE_* of bpf_redirect_map() */
+	uint32_t redirect_key;
+	uint64_t redirect_flags;
+	uint32_t clone_cnt;         /* bpf_clone_redirect() calls that succeeded */
+	uint32_t clone_ifindex;     /* the last one's target */
+};
+
+#define PT_XDP_HEADROOM   256u   /* XDP_PACKET_HEADROOM */
+#define PT_XDP_FRAME_SZ   4096u  /* test_run's frame: headroom + data + tailroom */
+#define PT_SHINFO_SZ      320u   /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64 */
+#define PT_XDP_FRAME_HDR  40u    /* sizeof(struct xdp_frame): headroom adjust_head/meta may not use */
+#define PT_SKB_HEADROOM   64u    /* NET_SKB_PAD + NET_IP_ALIGN */
+#define PT_SKB_MAX_LEN    65536u /* BPF_SKB_MAX_LEN */
+#define PT_CTX_AREA       512u   /* the scratch ctx lives at the start of the mapping */
+
+/* The packet of one run: a MAP_32BIT mapping holding the scratch ctx, then the frame.
+ * Offsets are from `frame`: hard start 0, meta <= data <= end <= cap. */
+struct pt_pkt {
+	uint32_t prog_type;
+	uint32_t attach_type;
+	uint8_t *map;               /* the mapping (map_len bytes) */
+	size_t map_len;
+	uint8_t *frame;             /* map + PT_CTX_AREA */
+	uint32_t cap;               /* bytes of frame usable for packet data (hard end) */
+	uint32_t meta, data, end;
+	uint32_t mac, net;          /* skb: mac and network header offsets */
+	void *ctx;                  /* scratch struct xdp_md / __sk_buff (at map) */
+	struct vm_run *run;
+	int region;                 /* index of the packet region in run->regions, -1: none */
+	bool pkt_writable;
+	/* skb state behind the __sk_buff fields */
+	uint16_t protocol;          /* network byte order, from eth_type_trans() */
+	bool vlan_present;
+	uint16_t vlan_proto, vlan_tci; /* vlan_proto in network byte order */
+	uint32_t hash;
+	bool hash_valid;
+	bool has_sk;                /* test run: the dummy socket Linux gives the skb (received packets: none) */
+	uint64_t sk_cookie;         /* its cookie once asked for, 0 before */
+	/* what the run asked for */
+	struct pt_pkt_result rd;
+};
+
+/* bpf_get_socket_cookie() / bpf_get_socket_uid() on the run's skb.  Linux's test run gives each run a
+ * fresh dummy socket (uid 0) whose cookie, taken from a counter on first use (sock_gen_cookie()), is
+ * nonzero and new per run; a received packet has no socket: cookie 0, uid overflowuid (65534). */
+uint64_t pt_sk_cookie(struct vm_run *run);
+uint32_t pt_sk_uid(struct vm_run *run);
+
+/* The state of the running program, or NULL (with a fault recorded) when it runs without one. */
+struct pt_pkt *pt_pkt_of(struct vm_run *run, const char *helper);
+
+/* Frees the instance's cached packet areas (bpfvm_free() calls it). */
+void pt_pool_drain(struct bpfvm *vm);
+/* Maps a packet area: frame of `cap` bytes with data at `head`, len bytes copied from src.  0 / -ENOMEM. */
+int pt_pkt_alloc(struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
+/* The same, reusing one of vm's cached 8 KiB areas when cap fits (pt_pkt_release() gives it back). */
+int pt_pkt_get(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src, uint32_t len);
+/* The same for a run that reaches the packet only through reads bounded by [data, end) (LD_ABS/LD_IND,
+ * the load helpers; no packet region): only the ctx area is cleared, the bytes around the packet may be
+ * stale, since nothing can read them. */
+int pt_pkt_get_bounded(struct bpfvm *vm, struct pt_pkt *p, uint32_t cap, uint32_t head, const void *src,
+		       uint32_t len);
+void pt_pkt_release(struct bpfvm *vm, struct pt_pkt *p);
+void pt_pkt_free(struct pt_pkt *p);
+/* Grows the frame so that `head` more bytes fit before meta and `tail` after end (moves the mapping;
+ * callers recompute pointers).  0 or -ENOMEM / -E2BIG. */
+int pt_pkt_make_room(struct pt_pkt *p, uint32_t head, uint32_t tail);
+/* After any change of meta/data/end: refreshes the ctx pointer fields, the packet region, run->pkt. */
+void pt_pkt_sync(struct pt_pkt *p);
+
 #endif

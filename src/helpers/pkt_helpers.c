@@ -12,7 +12,6 @@
 
 #include "helpers.h"
 #include "../maps/maps.h"
-#include "../progtypes/progtypes.h"
 
 #ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV4 /* Linux 6.3+ uapi; older headers lack them */
 #define BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1ull << 7)
