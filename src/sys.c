@@ -615,8 +615,9 @@ bool sys_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bo
 	return write ? w : map_prog_readable(m);
 }
 
-uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-			    uint64_t r5)
+/* vm_services.call_helper_id */
+static uint64_t call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			       uint64_t r5)
 {
 	struct bpfvm *vm = run->vm;
 
@@ -629,9 +630,9 @@ uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64
 		vm_fault(run, -EINVAL, "callx to unknown or disallowed helper", (uintptr_t)id, 0);
 		return 0;
 	}
-	unsigned zr = hlp_zero_size_reg(hlp_nonzero_args(h), r1, r2, r3, r4, r5);
+	unsigned zr = vm_zero_size_reg(hlp_nonzero_args(h), r1, r2, r3, r4, r5);
 	if (zr) {
-		vm_fault(run, -EACCES, hlp_zero_size_msg(zr), 0, 0);
+		vm_fault(run, -EACCES, vm_zero_size_msg(zr), 0, 0);
 		return 0;
 	}
 	const uint64_t args[5] = { r1, r2, r3, r4, r5 };
@@ -649,7 +650,8 @@ static struct map *prog_map(const struct vm_prog *p, uint64_t ptr)
 	return NULL;
 }
 
-struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index)
+/* vm_services.tail_call_target */
+static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index)
 {
 	struct bpfvm *vm = run->vm;
 	struct map *m = prog_map(run->prog, map_ptr);
@@ -679,6 +681,68 @@ struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint6
 	return po->prog;
 }
 
+static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_t cnt, uint32_t id)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (t[i].id == id)
+			return &t[i];
+	return NULL;
+}
+
+/* vm_services.resolve_call: what a call id names for a program of this instance (embedder kfuncs,
+ * embedder helpers, Linux's helpers), and whether its type may call it. */
+static int resolve_call(const struct vm_prog *prog, const struct bpf_insn *in, size_t pc, struct vm_insn *out,
+			struct diag *log)
+{
+	struct bpfvm *vm = prog->vm;
+	const struct bpfvm_kfunc *host;
+	uint32_t id = (uint32_t)in->imm;
+
+	if (out->id == ISA_CALL_KFUNC) {
+		host = find_host_fn(vm->kfuncs, vm->kfunc_cnt, id);
+		if (!host) {
+			diag_printf(log, "insn %zu: unknown kfunc id %u", pc, id);
+			return -EINVAL;
+		}
+		out->k = (uintptr_t)host->fn;
+		return 0;
+	}
+	/* Helpers the embedder registers take precedence over Linux's of the same id. */
+	host = find_host_fn(vm->helpers, vm->helper_cnt, id);
+	if (host) {
+		out->id = ISA_CALL_KFUNC;
+		out->k = (uintptr_t)host->fn;
+		return 0;
+	}
+	const struct hlp_proto *h = hlp_get(id);
+	if (!h) {
+		diag_printf(log, "insn %zu: invalid func unknown#%d", pc, in->imm);
+		return -EINVAL;
+	}
+	/* Linux's verifier wording (check_helper_call()), with bpfvm's reason appended. */
+	if (!pt_helper_allowed(prog->type, id)) {
+		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (program type %u)", pc,
+			    h->name, id, prog->type);
+		return -EINVAL;
+	}
+	if (h->flags & HF_TAIL_CALL) { /* the engines run it as insn.def's TAIL_CALL */
+		out->id = ISA_TAIL_CALL;
+		return 0;
+	}
+	if (vm->untrusted && !pt_helper_untrusted_ok(id)) {
+		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (untrusted mode: no probe reads)",
+			    pc, h->name, id);
+		return -EINVAL;
+	}
+	out->k = (uintptr_t)h->fn;
+	/* A call has no access size: the slot carries the mask, plus VM_CALL_UNTRUSTED when the run must
+	 * check the arguments for pointer leaks (hlp_untrusted_call()). */
+	out->size = hlp_nonzero_args(h);
+	if (vm->untrusted && hlp_untrusted_checks(h))
+		out->size |= VM_CALL_UNTRUSTED;
+	return 0;
+}
+
 /* ---- running ------------------------------------------------------------------------------ */
 
 /* The engine entry's view of the instance (src/vm/exec.c). */
@@ -693,21 +757,31 @@ static void sys_fault_report(struct vm_run *run)
 
 /* Two tables: runs of an instance with the JIT (the default on x86-64) and of one that asked for the
  * interpreter (bpfvm_opts.interp); bpfvm_prog_run() may pick either for one run. */
-static const struct vm_services sys_vm_services = {
-	.slot_get_near = sys_slot_get_near,
-	.slot_put = sys_slot_put,
-	.fault_report = sys_fault_report,
-	.run_put = sys_run_put,
-	.native = jit_run,
-};
+#define SYS_VM_SERVICES \
+	.slot_get_near = sys_slot_get_near, \
+	.slot_put = sys_slot_put, \
+	.fault_report = sys_fault_report, \
+	.run_put = sys_run_put, \
+	.resolve_call = resolve_call, \
+	.call_helper_id = call_helper_id, \
+	.tail_call_target = tail_call_target, \
+	.mem_ok_dynamic = sys_mem_ok_dynamic, \
+	.spin_release = hlp_spin_run_end, \
+	.is_ptr = hlp_is_ptr, \
+	.store_leak = hlp_store_leak, \
+	.untrusted_call = hlp_untrusted_call
+static const struct vm_services sys_vm_services = { SYS_VM_SERVICES, .native = jit_run };
+static const struct vm_services sys_vm_services_interp = { SYS_VM_SERVICES, .native = NULL };
+#undef SYS_VM_SERVICES
 
-static const struct vm_services sys_vm_services_interp = {
-	.slot_get_near = sys_slot_get_near,
-	.slot_put = sys_slot_put,
-	.fault_report = sys_fault_report,
-	.run_put = sys_run_put,
-	.native = NULL,
-};
+void sys_prog_bind(struct bpfvm *vm, struct vm_prog *p)
+{
+	p->vm = vm;
+	p->svc = vm->jit ? &sys_vm_services : &sys_vm_services_interp;
+	p->insn_limit = &vm->insn_limit;
+	p->interrupted = &vm->interrupted;
+	p->untrusted = vm->untrusted;
+}
 
 static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint64_t *ret)
 {
@@ -823,6 +897,14 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 		return -ENOMEM;
 	p->used_maps = mp;
 	mp[p->used_map_cnt] = mo->map;
+	struct vm_map_desc *md = realloc(p->map_descs, (p->used_map_cnt + 1) * sizeof(*md));
+	if (!md)
+		return -ENOMEM;
+	p->map_descs = md;
+	md += p->used_map_cnt;
+	*md = (struct vm_map_desc){ .name = map_name(mo->map) };
+	if (!map_array_layout(mo->map, &md->values, &md->stride, &md->max_entries))
+		md->values = NULL;
 	void *lo;
 	size_t n;
 	bool w;
@@ -966,8 +1048,7 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		err = -ENOMEM;
 		goto out;
 	}
-	p->vm = vm;
-	p->svc = vm->jit ? &sys_vm_services : &sys_vm_services_interp;
+	sys_prog_bind(vm, p);
 	p->type = attr->prog_type;
 	p->expected_attach_type = attach;
 	snprintf(p->name, sizeof(p->name), "%s", attr->prog_name);
@@ -990,6 +1071,8 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		err = resolve_ldimm64(vm, p, attr, &log);
 	if (!err && vm->verify)
 		err = sys_verify_prog(vm, p, attr->log_level, &log);
+	if (!err)
+		err = pt_ctx_check_load(p, &log);
 	if (!err)
 		err = vm_fixup(p, &log);
 	/* Native code for every program where a JIT exists, whatever the instance's default engine, so

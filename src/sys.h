@@ -22,12 +22,10 @@ const char *sys_insn_where(const struct vm_prog *p, size_t pc, char *buf, size_t
 /* Gives program fd its source lines (copied; sorted by insn), as the loader finds them in .BTF.ext.
  * 0, -EBADF, -ENOMEM. */
 int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct isa_line *lines, size_t cnt);
-/* callx with a helper id in a register: calls it, or faults the run (-EINVAL) for an unknown id. */
-uint64_t sys_call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-			    uint64_t r5);
-/* bpf_tail_call(): the program in slot `index` of prog array `map_ptr`, or NULL (the call falls
- * through).  A map_ptr that is not a prog array the program uses faults the run. */
-struct vm_prog *sys_tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index);
+/* Makes p a program of vm: the instance, its services table (struct vm_services: the engine, helper
+ * resolution, run-time slow paths) and its run limits.  PROG_LOAD does it first; white-box tests that
+ * build a vm_prog by hand do it too. */
+void sys_prog_bind(struct bpfvm *vm, struct vm_prog *p);
 
 struct vm_services;
 /* The services table of a run of program p (handle fd, for the message) on `engine` (enum bpfvm_engine;

@@ -35,8 +35,9 @@ const struct hlp_cb *hlp_callback(const struct hlp_proto *h)
 uint64_t hlp_tail_call(struct vm_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
-	/* vm_fixup() turns the call into the TAIL_CALL insn and callx refuses HF_TAIL_CALL rows, so no engine
-	 * calls this; if one ever does, the run stops instead of going on as if the call had failed */
+	/* the loader's call resolution (sys.c) turns the call into the TAIL_CALL insn and callx refuses
+	 * HF_TAIL_CALL rows, so no engine calls this; if one ever does, the run stops instead of going on
+	 * as if the call had failed */
 	if (NEVER(run != NULL)) /* reaching here at all is the broken invariant */
 		vm_fault(run, -EFAULT, "bpf_tail_call reached as a helper function", 0, 0);
 	return 0;
@@ -59,15 +60,6 @@ uint8_t hlp_nonzero_args(const struct hlp_proto *h)
 		if (h->args[i] == ARG_CONST_SIZE)
 			mask |= (uint8_t)(1u << i);
 	return mask;
-}
-
-const char *hlp_zero_size_msg(unsigned reg)
-{
-	static const char *const msg[] = {
-		"invalid zero-sized read", "R1 invalid zero-sized read", "R2 invalid zero-sized read",
-		"R3 invalid zero-sized read", "R4 invalid zero-sized read", "R5 invalid zero-sized read",
-	};
-	return msg[reg < ARRAY_SIZE(msg) ? reg : 0];
 }
 
 void *hlp_mem(struct vm_run *run, uint64_t p, uint64_t len, bool write, const char *helper)

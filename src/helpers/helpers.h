@@ -129,20 +129,9 @@ static inline bool hlp_map_ok(const struct hlp_proto *h, uint32_t map_type)
 /* The signature of h's callback, or NULL when it takes none. */
 const struct hlp_cb *hlp_callback(const struct hlp_proto *h);
 
-/* Linux's verifier refuses 0 for an ARG_CONST_SIZE argument ("R4 invalid zero-sized read"): the helpers
- * behind it may then assume a buffer.  Until the verifier exists the engines test it at each call:
- * vm_fixup stores this mask (bit i for r(i+1)) in the call insn, and hlp_zero_size_reg() finds a
- * refused register (0: none). */
+/* The bits of a call insn's vm_insn.size (VM_CALL_NONZERO_MASK) for the helper's ARG_CONST_SIZE
+ * arguments, which may not be 0 (vm_zero_size_reg()). */
 uint8_t hlp_nonzero_args(const struct hlp_proto *h);
-static inline unsigned hlp_zero_size_reg(uint8_t mask, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-					 uint64_t r5)
-{
-	const uint64_t r[5] = { r1, r2, r3, r4, r5 };
-	for (unsigned i = 0; i < 5; i++)
-		if ((mask >> i & 1) && r[i] == 0)
-			return i + 1;
-	return 0;
-}
 /* The map of the program whose values hold the special field (struct bpf_spin_lock, struct bpf_timer:
  * field_off = map_spin_lock_off, map_timer_off) at address p, or NULL: what Linux's verifier proves of
  * ARG_PTR_TO_SPIN_LOCK / ARG_PTR_TO_TIMER arguments, checked at run time. */
@@ -151,8 +140,6 @@ struct map *hlp_value_field_map(const struct vm_run *run, uint64_t p, uint32_t (
 /* A run that ends (exit or fault) still holding a bpf_spin_lock: the lock is released, and a clean exit
  * becomes a fault, as Linux's verifier refuses such programs. */
 void hlp_spin_run_end(struct vm_run *run);
-/* The verifier's wording for that refusal, for register `reg` (1..5). */
-const char *hlp_zero_size_msg(unsigned reg);
 
 /* Untrusted runs (bpfvm_opts.untrusted; untrusted.c): Linux's pointer-leak rules checked on values.
  * hlp_is_ptr(): is v an address of anything the run can reach (its stack, regions, maps' values and map

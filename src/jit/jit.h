@@ -1,7 +1,7 @@
 /* jit.h -- the x86-64 JIT: compiles a fixed-up program (vm_prog.insns) to native code that behaves
  * exactly as the interpreter (src/vm/interp.c) does, faults included (same err, same fault pc).
- * Depends on isa, vm and util; the run-time glue (jit_rt.c) also calls helpers and sys services as the
- * interpreter does.
+ * Depends on isa, vm and util; the run-time glue (jit_rt.c) reaches helpers and the instance through
+ * struct vm_services, as the interpreter does.
  *
  * Until the verifier is enforced, the code carries the interpreter's run-time checks: memory accesses
  * outside the current frame's stack go through the same region rules, back-jumps and calls count the

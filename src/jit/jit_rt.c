@@ -12,8 +12,6 @@
 #include <unistd.h>
 
 #include "jit.h"
-#include "../helpers/helpers.h"
-#include "../sys.h"
 
 #define FP(st) ((st)->reg[10])
 
@@ -86,7 +84,7 @@ static bool mem_ok_remember(struct jit_state *st, uintptr_t addr, size_t len, bo
 		hit_sync(st);
 		return region_allows(r, write);
 	}
-	return sys_mem_ok_dynamic(run, addr, len, write);
+	return run->svc->mem_ok_dynamic(run, addr, len, write);
 }
 
 static void region_cache_recheck(struct jit_state *st)
@@ -116,8 +114,8 @@ static int64_t mem_slow(struct jit_state *st, uint32_t pc, uint64_t base, bool w
 			return fault_at(st, pc);
 		}
 	}
-	if (leak_check && st->run->untrusted && d > st->frame_lim + 8 - size && hlp_is_ptr(st->run, st->reg[in->src])) {
-		hlp_store_leak(st->run, in->src, m);
+	if (leak_check && st->run->untrusted && d > st->frame_lim + 8 - size && st->run->svc->is_ptr(st->run, st->reg[in->src])) {
+		st->run->svc->store_leak(st->run, in->src, m);
 		return fault_at(st, pc);
 	}
 	return 0;
@@ -200,12 +198,12 @@ int64_t jit_g_call(struct jit_state *st, uint32_t pc)
 	uint64_t *reg = st->reg;
 
 	if (UNLIKELY(in->size)) {
-		unsigned zr = hlp_zero_size_reg(in->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		unsigned zr = vm_zero_size_reg(in->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		if (zr) {
-			vm_fault(run, -EACCES, hlp_zero_size_msg(zr), 0, 0);
+			vm_fault(run, -EACCES, vm_zero_size_msg(zr), 0, 0);
 			return fault_at(st, pc);
 		}
-		if ((in->size & VM_CALL_UNTRUSTED) && !hlp_untrusted_call(run, pc, &reg[1]))
+		if ((in->size & VM_CALL_UNTRUSTED) && !run->svc->untrusted_call(run, pc, &reg[1]))
 			return fault_at(st, pc);
 	}
 	call_enter(st);
@@ -245,7 +243,7 @@ int64_t jit_g_callx(struct jit_state *st, uint32_t pc)
 	if (UNLIKELY(run->spin_held) && target != BPF_FUNC_spin_unlock)
 		return jit_g_spin_call(st, pc);
 	call_enter(st);
-	reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
+	reg[0] = run->svc->call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
 	call_leave(st);
 	if (UNLIKELY(run->err))
 		return fault_at(st, pc);
@@ -268,7 +266,7 @@ int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
 		return jit_g_spin_call(st, pc);
 	if (run->tail_calls >= VM_MAX_TAIL_CALLS)
 		return 0;
-	np = sys_tail_call_target(run, reg[2], reg[3]);
+	np = run->svc->tail_call_target(run, reg[2], reg[3]);
 	if (UNLIKELY(run->err))
 		return fault_at(st, pc);
 	if (!np)
@@ -298,7 +296,7 @@ int64_t jit_g_exit(struct jit_state *st, uint32_t pc)
 		vm_fault(run, -EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", 0, 0);
 		return fault_at(st, pc);
 	}
-	if (UNLIKELY(run->untrusted) && hlp_is_ptr(run, st->reg[0])) {
+	if (UNLIKELY(run->untrusted) && run->svc->is_ptr(run, st->reg[0])) {
 		vm_fault_leak(run, 0, "leaks addr as return value");
 		return fault_at(st, pc);
 	}
@@ -330,7 +328,7 @@ static void *atomic_addr(struct jit_state *st, uint32_t pc, uint64_t base, unsig
 		vm_fault(run, -EFAULT, "misaligned atomic access", a, size);
 		return NULL;
 	}
-	if (src_leak && UNLIKELY(run->untrusted) && hlp_is_ptr(run, st->reg[in->src])) {
+	if (src_leak && UNLIKELY(run->untrusted) && run->svc->is_ptr(run, st->reg[in->src])) {
 		vm_fault_leak(run, in->src, "leaks addr into mem");
 		return NULL;
 	}
@@ -437,7 +435,7 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 	vm_frame_zero_below(top, VM_STACK_SIZE - run->prog->stack_unreached);
 	uint64_t r0 = ((jit_entry_fn)(uintptr_t)img->code)(a1, a2, 0, 0, 0, &st);
 	run->budget = st.budget;
-	hlp_spin_run_end(run);
+	vm_run_end(run);
 	return run->err ? 0 : r0;
 }
 

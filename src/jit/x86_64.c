@@ -21,9 +21,6 @@
 
 #include "jit.h"
 #include "x86_64_enc.h"
-#include "../sys.h"
-#include "../helpers/helpers.h"
-#include "../maps/maps.h"
 
 #define ST(field_) ((int32_t)offsetof(struct jit_state, field_))
 #define ST_REG(n_) (ST(reg) + (int32_t)(8 * (n_)))
@@ -547,17 +544,21 @@ static void emit_JSET32_X(J) { x_rr(&j->b, 0, OP_TEST_RM_R, SRCR, DSTR); branch(
 static size_t inline_array_lookup(struct jit *j, const struct vm_insn *in, size_t *done2)
 {
 	struct xbuf *b = &j->b;
-	const struct hlp_proto *h = hlp_get(BPF_FUNC_map_lookup_elem);
-	size_t pc = j->pc;
-	uint8_t *base;
-	uint64_t stride;
-	uint32_t max;
+	const struct vm_prog *prog = j->prog;
+	size_t pc = (size_t)(in - j->insns); /* j->pc */
+	const struct vm_map_desc *d;
 
-	if (!h || in->k != (uint64_t)(uintptr_t)h->fn || pc < 2 || j->entry[pc] || j->entry[pc - 1] ||
+	/* a CALL insn's imm is the Linux helper id (an embedder's helper of that id is a CALL_KFUNC) */
+	if (prog->orig[pc].imm != BPF_FUNC_map_lookup_elem || pc < 2 || j->entry[pc] || j->entry[pc - 1] ||
 	    j->insns[pc - 2].id != ISA_LDDW || j->insns[pc - 2].dst != 1 ||
-	    (j->prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_FD && j->prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_IDX) ||
-	    !map_array_layout((const struct map *)(uintptr_t)j->insns[pc - 2].k, &base, &stride, &max) ||
-	    !fits32((int64_t)stride) || max > INT32_MAX)
+	    (prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_FD && prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_IDX) ||
+	    prog->aux[pc - 2].map_idx >= prog->used_map_cnt)
+		return 0;
+	d = &prog->map_descs[prog->aux[pc - 2].map_idx]; /* the loader's descriptor of the lddw's map */
+	uint8_t *base = d->values;
+	uint64_t stride = d->stride;
+	uint32_t max = d->max_entries;
+	if (!base || !fits32((int64_t)stride) || max > INT32_MAX)
 		return 0;
 	/* the key (4 bytes at r2) in the current frame: as mem_check's inline test */
 	x_rm(b, XW, OP_LEA, AUX, xreg[2], (int32_t)VM_STACK_SIZE + 4 - 8);
@@ -588,10 +589,8 @@ static void emit_CALL(J)
 {
 	struct xbuf *b = &j->b;
 
-	const struct hlp_proto *unlock = hlp_get(BPF_FUNC_spin_unlock);
-
 	budget_check(j);
-	if (!unlock || in->k != (uint64_t)(uintptr_t)unlock->fn)
+	if (j->prog->orig[j->pc].imm != BPF_FUNC_spin_unlock) /* the Linux helper id, as in the interpreter */
 		spin_check(j);
 	if (in->size) {
 		glue_call(j, jit_g_call, (uint32_t)j->pc);
@@ -983,7 +982,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	j.prog = prog;
 	j.insns = prog->insns;
 	j.cnt = prog->cnt;
-	j.untrusted = prog->vm && prog->vm->untrusted;
+	j.untrusted = prog->untrusted;
 	j.max_stub = 2 * j.cnt + 4;
 	j.nlab = j.cnt + 3 + 2 * j.max_stub;
 	j.lab = calloc(j.nlab, sizeof(*j.lab));

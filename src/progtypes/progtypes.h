@@ -9,7 +9,7 @@
  *    with MAP_32BIT: every packet address fits in 32 bits and a program's `r2 = *(u32 *)(r1 + 0)` yields a
  *    valid pointer with no rewriting.
  *  - pt_ctx_access() is the per-type table of Linux's *_is_valid_access() (progtypes.def's access_ column).  It is enforced in two places:
- *     - at PROG_LOAD (vm_fixup() calls pt_ctx_check_load()): loads and stores through r1 in the entry
+ *     - at PROG_LOAD (pt_ctx_check_load(), before vm_fixup()): loads and stores through r1 in the entry
  *       block, before r1 is redefined, with their constant offset: a denied one fails the load with
  *       -EACCES and "insn N: invalid bpf_context access off=O size=S", as Linux's verifier says it;
  *     - at run time, for every access: the ctx is region 0 of the run (the whole PT_CTX_AREA, so past
@@ -89,7 +89,7 @@ bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool w
  * allowed") in log.  Returns 0 otherwise; later accesses are left to the run-time check. */
 typedef bool (*pt_ctx_rule_fn)(const void *arg, uint32_t off, uint32_t size, bool write);
 int pt_ctx_check_entry(const struct vm_prog *p, pt_ctx_rule_fn ok, const void *arg, struct diag *log);
-/* pt_ctx_check_entry() with the type's pt_ctx_access() (PROG_LOAD, from vm_fixup()). */
+/* pt_ctx_check_entry() with the type's pt_ctx_access() (PROG_LOAD, before vm_fixup()). */
 int pt_ctx_check_load(const struct vm_prog *p, struct diag *log);
 
 /* BPF_PROG_TEST_RUN with Linux's semantics for the program's type (net/bpf/test_run.c).  Results are

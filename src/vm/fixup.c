@@ -1,73 +1,12 @@
 /* fixup.c -- the one rewrite pass between validation (and later the verifier) and the engines: raw insns
  * -> pre-decoded vm_insns with resolved jump targets, lddw values and helper addresses.  The interpreter
- * and the JIT both start from its output, so they cannot disagree about what a program means. */
+ * and the JIT both start from its output, so they cannot disagree about what a program means.  Which
+ * function a call id names, and whether the program may call it, is the loader's to say
+ * (vm_services.resolve_call): vm/ knows no helper, program type or instance option. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "vm.h"
-#include "../helpers/helpers.h"
-#include "../progtypes/progtypes.h"
-#include "../sys.h"
-
-static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_t cnt, uint32_t id)
-{
-	for (size_t i = 0; i < cnt; i++)
-		if (t[i].id == id)
-			return &t[i];
-	return NULL;
-}
-
-static int fix_call(struct vm_prog *prog, const struct bpf_insn *in, size_t pc, struct vm_insn *out,
-		    struct diag *log)
-{
-	struct bpfvm *vm = prog->vm;
-	const struct bpfvm_kfunc *host;
-	uint32_t id = (uint32_t)in->imm;
-
-	if (out->id == ISA_CALL_KFUNC) {
-		host = find_host_fn(vm->kfuncs, vm->kfunc_cnt, id);
-		if (!host) {
-			diag_printf(log, "insn %zu: unknown kfunc id %u", pc, id);
-			return -EINVAL;
-		}
-		out->k = (uintptr_t)host->fn;
-		return 0;
-	}
-	/* Helpers the embedder registers take precedence over Linux's of the same id. */
-	host = find_host_fn(vm->helpers, vm->helper_cnt, id);
-	if (host) {
-		out->id = ISA_CALL_KFUNC;
-		out->k = (uintptr_t)host->fn;
-		return 0;
-	}
-	const struct hlp_proto *h = hlp_get(id);
-	if (!h) {
-		diag_printf(log, "insn %zu: invalid func unknown#%d", pc, in->imm);
-		return -EINVAL;
-	}
-	/* Linux's verifier wording (check_helper_call()), with bpfvm's reason appended. */
-	if (!pt_helper_allowed(prog->type, id)) {
-		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (program type %u)", pc,
-			    h->name, id, prog->type);
-		return -EINVAL;
-	}
-	if (h->flags & HF_TAIL_CALL) { /* the engines run it as insn.def's TAIL_CALL */
-		out->id = ISA_TAIL_CALL;
-		return 0;
-	}
-	if (vm->untrusted && !pt_helper_untrusted_ok(id)) {
-		diag_printf(log, "insn %zu: program of this type cannot use helper bpf_%s#%u (untrusted mode: no probe reads)",
-			    pc, h->name, id);
-		return -EINVAL;
-	}
-	out->k = (uintptr_t)h->fn;
-	/* A call has no access size: the slot carries the mask, plus VM_CALL_UNTRUSTED when the run must
-	 * check the arguments for pointer leaks (hlp_untrusted_call()). */
-	out->size = hlp_nonzero_args(h);
-	if (vm->untrusted && hlp_untrusted_checks(h))
-		out->size |= VM_CALL_UNTRUSTED;
-	return 0;
-}
 
 /* prog->leaf and prog->stack_unreached from the fixed-up code (see struct vm_prog).  r10 counts as
  * used only as a base when it is the address register of a load, store or atomic (isa_validate()
@@ -110,10 +49,6 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 
 	if (!v)
 		return -ENOMEM;
-	if ((err = pt_ctx_check_load(prog, log))) {
-		free(v);
-		return err;
-	}
 	for (size_t pc = 0; pc < cnt && !err; pc++) {
 		const struct bpf_insn *in = &orig[pc];
 		int id = isa_decode(in);
@@ -143,7 +78,7 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 			break;
 		case FMT_CALL:
 		case FMT_CALL_KFUNC:
-			err = fix_call(prog, in, pc, o, log);
+			err = prog->svc->resolve_call(prog, in, pc, o, log);
 			break;
 		case FMT_LDDW:
 			if (in->src_reg == ISA_PSEUDO_FUNC) {
@@ -225,6 +160,7 @@ void vm_prog_free(struct vm_prog *prog)
 	free(prog->map_regions);
 	free(prog->used_map_ids);
 	free(prog->used_maps);
+	free(prog->map_descs);
 	free(prog->lines);
 	free(prog);
 }

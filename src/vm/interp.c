@@ -15,9 +15,6 @@
 #include <string.h>
 
 #include "vm.h"
-#include "../helpers/helpers.h"
-#include "../sys.h"
-#include "../maps/maps.h"
 
 /* Signed division and modulo with Linux's answers where C has none (kernel/bpf/core.c). */
 static inline uint64_t sdiv64(uint64_t a, uint64_t b)
@@ -91,6 +88,15 @@ void vm_fault(struct vm_run *run, int err, const char *what, uintptr_t addr, uin
 
 static const char ctx_denied[] = "invalid bpf_context access";
 
+const char *vm_zero_size_msg(unsigned reg)
+{
+	static const char *const msg[] = {
+		"invalid zero-sized read", "R1 invalid zero-sized read", "R2 invalid zero-sized read",
+		"R3 invalid zero-sized read", "R4 invalid zero-sized read", "R5 invalid zero-sized read",
+	};
+	return msg[reg < sizeof(msg) / sizeof(msg[0]) ? reg : 0];
+}
+
 void vm_fault_leak(struct vm_run *run, unsigned reg, const char *what)
 {
 	if (run->err)
@@ -111,17 +117,18 @@ static uintptr_t region_dist(uintptr_t lo, uintptr_t hi, uintptr_t addr)
 
 /* A map value region: "map 'NAME' value+N" against the value the address is in or next to when the
  * region is an array of values (arrays, global data), else against the region's start. */
-static void map_addr_text(const struct map *m, uintptr_t lo, uintptr_t hi, uintptr_t addr, char *buf, size_t len)
+static void map_addr_text(const struct vm_map_desc *m, uintptr_t lo, uintptr_t hi, uintptr_t addr, char *buf,
+			  size_t len)
 {
-	uint64_t stride = ((uint64_t)m->g.value_size + 7) & ~7ull;
-	const char *name = map_name(m);
+	uint64_t stride = m->stride;
+	const char *name = m->name;
 
-	if (m->g.type == BPF_MAP_TYPE_ARRAY && stride && hi - lo == stride * m->g.max_entries) {
+	if (m->values && stride && m->max_entries && hi - lo == stride * m->max_entries) {
 		uint64_t idx = addr < lo ? 0 : (addr - lo) / stride;
-		if (idx >= m->g.max_entries)
-			idx = m->g.max_entries - 1;
+		if (idx >= m->max_entries)
+			idx = m->max_entries - 1;
 		long long in = (long long)(addr - (lo + idx * stride));
-		if (m->g.max_entries == 1)
+		if (m->max_entries == 1)
 			snprintf(buf, len, "map '%s' value%+lld", name, in);
 		else
 			snprintf(buf, len, "map '%s' value[%llu]%+lld", name, (unsigned long long)idx, in);
@@ -168,7 +175,7 @@ static const char *addr_text(const struct vm_run *run, uintptr_t addr, uintptr_t
 		uintptr_t fp = run->fault_fp ? run->fault_fp : run->fp;
 		snprintf(buf, len, "fp%+lld", (long long)(addr - fp));
 	} else if (best_map != SIZE_MAX && best_map < prog->used_map_cnt) {
-		map_addr_text(prog->used_maps[best_map], best->lo, best->hi, addr, buf, len);
+		map_addr_text(&prog->map_descs[best_map], best->lo, best->hi, addr, buf, len);
 	} else {
 		const char *kind = best == &run->regions[0] && run->ctx_ok ? "ctx" :
 				   best->kind < sizeof(kinds) / sizeof(kinds[0]) ? kinds[best->kind] : "mem";
@@ -284,7 +291,7 @@ bool vm_mem_ok_slow(const struct vm_run *run, uintptr_t addr, size_t len, bool w
 		r = prog_region(run, addr, len);
 	if (r)
 		return region_allows(r, write);
-	return sys_mem_ok_dynamic(run, addr, len, write);
+	return run->svc->mem_ok_dynamic(run, addr, len, write);
 }
 
 /* The regions the interpreter's last accesses outside the stack fell in, so that the next access to
@@ -325,7 +332,7 @@ static bool mem_ok_remember(const struct vm_run *run, uintptr_t addr, size_t len
 		c->map = *r;
 		return region_allows(r, write);
 	}
-	return sys_mem_ok_dynamic(run, addr, len, write);
+	return run->svc->mem_ok_dynamic(run, addr, len, write);
 }
 
 bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writable)
@@ -343,7 +350,7 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 	run->prog = prog;
 	run->stack = stack;
 	run->svc = prog->svc;
-	run->untrusted = prog->vm->untrusted;
+	run->untrusted = prog->untrusted;
 	vm_run_reset(run);
 }
 
@@ -363,7 +370,7 @@ void vm_run_reset(struct vm_run *run)
 
 void vm_budget_reset(struct vm_run *run)
 {
-	uint64_t limit = run->vm->insn_limit;
+	uint64_t limit = *run->prog->insn_limit;
 
 	/* the limit is >= 1 (bpfvm_set_insn_limit() refuses 0), so the first slice is never empty */
 	run->budget = limit < VM_BUDGET_SLICE ? limit : VM_BUDGET_SLICE;
@@ -372,7 +379,7 @@ void vm_budget_reset(struct vm_run *run)
 
 uint64_t vm_budget_refill(struct vm_run *run)
 {
-	if (atomic_load_explicit(&run->vm->interrupted, memory_order_relaxed)) {
+	if (atomic_load_explicit(run->prog->interrupted, memory_order_relaxed)) {
 		vm_fault(run, -EINTR, "run interrupted", 0, 0);
 		return 0;
 	}
@@ -620,13 +627,14 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* ---- calls ---- */
 	do_CALL:
 		TAKE_BUDGET();
-		if (UNLIKELY(run->spin_held) && K != (uintptr_t)hlp_spin_unlock)
+		if (UNLIKELY(run->spin_held) && run->prog->orig[pc - run->prog->insns].imm != BPF_FUNC_spin_unlock)
 			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		if (UNLIKELY(pc->size)) {
-			unsigned zr = hlp_zero_size_reg(pc->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
+			unsigned zr = vm_zero_size_reg(pc->size, reg[1], reg[2], reg[3], reg[4], reg[5]);
 			if (zr)
-				FAULT(-EACCES, hlp_zero_size_msg(zr), 0, 0);
-			if ((pc->size & VM_CALL_UNTRUSTED) && !hlp_untrusted_call(run, (size_t)(pc - run->prog->insns), &reg[1]))
+				FAULT(-EACCES, vm_zero_size_msg(zr), 0, 0);
+			if ((pc->size & VM_CALL_UNTRUSTED) &&
+			    !run->svc->untrusted_call(run, (size_t)(pc - run->prog->insns), &reg[1]))
 				goto fault;
 		}
 		run->fp = fp;
@@ -655,7 +663,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		run->fp = fp;
 		run->budget = budget;
-		reg[0] = sys_call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
+		reg[0] = run->svc->call_helper_id(run, target, reg[1], reg[2], reg[3], reg[4], reg[5]);
 		budget = run->budget;
 		region_cache_recheck(run, &hit);
 		if (UNLIKELY(run->err))
@@ -692,7 +700,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		if (depth == 0) {
 			if (UNLIKELY(run->spin_held)) /* released by vm_interp() */
 				FAULT(-EINVAL, "BPF_EXIT instruction cannot be used inside bpf_spin_lock-ed region", 0, 0);
-			if (UNLIKELY(untrusted) && hlp_is_ptr(run, reg[0])) { /* callbacks' too, as Linux */
+			if (UNLIKELY(untrusted) && run->svc->is_ptr(run, reg[0])) { /* callbacks' too, as Linux */
 				vm_fault_leak(run, 0, "leaks addr as return value");
 				goto fault;
 			}
@@ -724,7 +732,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		if (run->tail_calls >= VM_MAX_TAIL_CALLS)
 			NEXT();
-		np = sys_tail_call_target(run, reg[2], reg[3]);
+		np = run->svc->tail_call_target(run, reg[2], reg[3]);
 		if (UNLIKELY(run->err))
 			goto fault;
 		if (!np)
@@ -762,8 +770,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	 * in part) anywhere a caller or another run can see it (Linux: "R1 leaks addr into map"). */
 #define NO_LEAK(d_, size_)
 #define SRC_LEAK(d_, size_) \
-		if (UNLIKELY(untrusted) && (d_) > frame_lim + 8 - (size_) && hlp_is_ptr(run, SRC)) { \
-			hlp_store_leak(run, pc->src, frame_lo + (d_)); goto fault; }
+		if (UNLIKELY(untrusted) && (d_) > frame_lim + 8 - (size_) && run->svc->is_ptr(run, SRC)) { \
+			run->svc->store_leak(run, pc->src, frame_lo + (d_)); goto fault; }
 #define STORE(NAME, T, VAL, LEAK) \
 	do_##NAME: { FRAME_OFF(d_, DST, pc->off); \
 		MEM_CHECK(d_, sizeof(T), true); \
@@ -787,7 +795,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		MEM_CHECK(a_ - frame_lo, sizeof(T), true); \
 		if (UNLIKELY(in_ctx(run, a_))) FAULT(-EACCES, "BPF_ATOMIC access to the ctx is not allowed", a_, sizeof(T)); \
 		if (UNLIKELY(a_ % sizeof(T))) FAULT(-EFAULT, "misaligned atomic access", a_, sizeof(T)); \
-		if (UNLIKELY(untrusted) && hlp_is_ptr(run, SRC)) { /* Linux: on the stack too */ \
+		if (UNLIKELY(untrusted) && run->svc->is_ptr(run, SRC)) { /* Linux: on the stack too */ \
 			vm_fault_leak(run, pc->src, "leaks addr into mem"); goto fault; } \
 		T *p_ = (T *)a_;
 #define ATOMIC_RMW(NAME, T, FN) \
@@ -867,7 +875,7 @@ fault:
 uint64_t vm_interp(struct vm_run *run, uint64_t a1, uint64_t a2)
 {
 	uint64_t r0 = interp(run, run->prog->insns, a1, a2, 0, 0, 0, run->stack + VM_MAX_FRAMES * VM_STACK_SIZE);
-	hlp_spin_run_end(run);
+	vm_run_end(run);
 	return run->err ? 0 : r0;
 }
 

@@ -1,10 +1,14 @@
 /* vm.h -- programs as the engines run them: pre-decoded instructions, the shared fixup pass, the
  * interpreter, and the per-run state (stack, memory regions a program may touch, per-CPU slot).
- * Depends on isa, helpers (function table) and maps (through sys.h's object layer). */
+ * Depends on isa and util only.  Helpers, maps, program types and the instance are reached through
+ * what the loader (sys) put into the program: resolved call targets in the insns (vm_fixup() asks the
+ * services table), map descriptors, pointers to the instance's run limits, and struct vm_services. */
 #ifndef BPFVM_VM_H
 #define BPFVM_VM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <bpfvm.h>
@@ -47,8 +51,24 @@ _Static_assert(sizeof(struct vm_insn) == 16, "four pre-decoded insns per cache l
 _Static_assert(ISA_MAX_INSNS <= INT32_MAX / 16, "a jump's byte delta fits vm_insn.off");
 
 /* In a helper call's vm_insn.size, beside the nonzero-size mask (bits 0-4): the run of an untrusted
- * instance checks the call's arguments for pointer leaks (hlp_untrusted_call()). */
+ * instance checks the call's arguments for pointer leaks (vm_services.untrusted_call). */
 #define VM_CALL_UNTRUSTED 0x80u
+#define VM_CALL_NONZERO_MASK 0x1fu
+
+/* Linux's verifier refuses 0 for an ARG_CONST_SIZE argument ("R4 invalid zero-sized read"): the helpers
+ * behind it may then assume a buffer.  Until the verifier is enforced the engines test it at each call:
+ * the loader's call resolution stores the mask (bit i for r(i+1)) in the call insn's size, and
+ * vm_zero_size_reg() finds a refused register (0: none); vm_zero_size_msg() is the verifier's wording. */
+static inline unsigned vm_zero_size_reg(uint8_t mask, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+					uint64_t r5)
+{
+	const uint64_t r[5] = { r1, r2, r3, r4, r5 };
+	for (unsigned i = 0; i < 5; i++)
+		if ((mask >> i & 1) && r[i] == 0)
+			return i + 1;
+	return 0;
+}
+const char *vm_zero_size_msg(unsigned reg);
 
 /* The insn a jump or local call at `in` goes to. */
 static inline const struct vm_insn *vm_jump_target(const struct vm_insn *in)
@@ -84,8 +104,18 @@ struct vm_insn_aux {
 	bool subprog_start;     /* the first insn of a subprogram: 0 and every local-call or callback target */
 };
 
+/* What the engines may know of a map the program uses, filled by the loader (one per used_maps entry,
+ * same index): its name for fault texts ("map 'stats' value+12"), and for an ARRAY map the layout of
+ * its values, which the JIT needs to inline lookups.  Valid while the program lives (it holds the map). */
+struct vm_map_desc {
+	const char *name;
+	uint8_t *values;              /* ARRAY: value i at values + i * stride; NULL for any other type */
+	uint64_t stride;
+	uint32_t max_entries;
+};
+
 struct vm_prog {
-	struct bpfvm *vm;
+	struct bpfvm *vm;             /* opaque here: only handed back to the services */
 	struct vm_insn *insns;        /* owned; cnt entries (lddw keeps its second slot as LDDW_HI) */
 	size_t cnt;
 	struct bpf_insn *orig;        /* owned copy of what was loaded, after map relocation */
@@ -98,7 +128,8 @@ struct vm_prog {
 	struct vm_region *map_regions; /* memory of the maps the program references (used_maps) */
 	size_t map_region_cnt;
 	uint32_t *used_map_ids;       /* object ids of referenced maps, each holding a reference */
-	struct map **used_maps;       /* the same maps, for helpers' map-argument checks */
+	struct map **used_maps;       /* the same maps, for helpers' map-argument checks (opaque here) */
+	struct vm_map_desc *map_descs; /* the same maps as the engines see them */
 	size_t used_map_cnt;
 	bool gpl;
 	struct isa_line *lines;       /* sorted by insn; NULL without line info (owned) */
@@ -113,11 +144,19 @@ struct vm_prog {
 				       * multiple of 64: r10 is used only as the base of loads and stores
 				       * (the deepest at r10 - (VM_STACK_SIZE - stack_unreached)) and the
 				       * program is a leaf; else 0.  A run zeroes only the rest. */
+	/* The instance's run limits, set at load (the instance outlives its programs), read at each run
+	 * (insn_limit: bpfvm_set_insn_limit() acts on loaded programs) or budget slice (interrupted). */
+	const uint64_t *insn_limit;   /* budget units per run (vm_budget_reset()); UINT64_MAX: none */
+	const atomic_bool *interrupted; /* bpfvm_interrupt(): every run stops at its next budget check */
+	bool untrusted;               /* the instance's bpfvm_opts.untrusted (vm_run.untrusted) */
 };
 
-/* What the engine entry needs from the layer that owns instances (sys.c), so that vm/ calls it
- * without including it: execution slots, the instance's log, the references a run took, and the
- * native engine.  One const table per instance kind; every member but `native` is required. */
+/* What vm/ (and the JIT beside it) needs from the layers above, which own instances, helpers, maps
+ * and program types (sys.c fills it), so that it calls them without including them: execution slots,
+ * the instance's log, the references a run took, helper resolution at load, the slow paths of run-time
+ * checks and calls, and the native engine.  One const table per instance kind; every member but
+ * `native` is required.  Hot paths never come here: a helper call is one indirect call through the
+ * pointer resolve_call left in the insn. */
 struct vm_services {
 	unsigned int (*slot_get_near)(struct bpfvm *vm, unsigned int hint);
 	void (*slot_put)(struct bpfvm *vm, unsigned int slot);
@@ -129,7 +168,33 @@ struct vm_services {
 	/* The JIT's entry (src/jit plugs in here): runs run->prog's native code with r1 = a1, r2 = a2 as
 	 * vm_interp() would.  NULL, or a program without jit_fn: the interpreter. */
 	uint64_t (*native)(struct vm_run *run, uint64_t a1, uint64_t a2);
+
+	/* vm_fixup(): resolves the helper or kfunc call `in` at pc of prog into out (preset as a plain
+	 * decode: id CALL or CALL_KFUNC, k = the imm).  Sets out->id (CALL: k = a vm_helper_fn and size =
+	 * VM_CALL_NONZERO_MASK bits | VM_CALL_UNTRUSTED; CALL_KFUNC: k = a bpfvm_kfunc_fn; TAIL_CALL) or
+	 * refuses the call: a negative errno with a located message in log. */
+	int (*resolve_call)(const struct vm_prog *prog, const struct bpf_insn *in, size_t pc, struct vm_insn *out,
+			    struct diag *log);
+	/* callx with a helper id in a register: calls it, or faults the run (-EINVAL) for an unknown id. */
+	uint64_t (*call_helper_id)(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3,
+				   uint64_t r4, uint64_t r5);
+	/* bpf_tail_call(): the program in slot `index` of prog array `map_ptr`, held by the run until it
+	 * ends, or NULL (the call falls through).  A map_ptr that is not a prog array of the program
+	 * faults the run. */
+	struct vm_prog *(*tail_call_target)(struct vm_run *run, uint64_t map_ptr, uint64_t index);
+	/* Memory outside the run's regions and the program's maps that it may touch (values of inner maps
+	 * it obtained and holds): the last rule of vm_mem_ok_slow(). */
+	bool (*mem_ok_dynamic)(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
+	/* A run that ends holding a bpf_spin_lock (run->spin_held): releases it and records the fault. */
+	void (*spin_release)(struct vm_run *run);
+	/* Untrusted runs (vm_run.untrusted): is v an address of anything the run can reach; the fault of a
+	 * store of one outside the stack; the argument checks of the call insn at pc of run->prog (false
+	 * with the fault recorded). */
+	bool (*is_ptr)(const struct vm_run *run, uint64_t v);
+	void (*store_leak)(struct vm_run *run, unsigned reg, uintptr_t addr);
+	bool (*untrusted_call)(struct vm_run *run, size_t pc, const uint64_t r[5]);
 };
+
 
 /* References a run holds until it ends (sys_run_put()): every program it entered by a tail call and
  * every inner map a map-in-map lookup gave it.  Another thread deleting a prog array slot or an outer
@@ -187,6 +252,13 @@ struct vm_run {
 	bool (*ctx_ok)(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
 };
 
+/* The end of an engine's run: a bpf_spin_lock still held is released and the run faults. */
+static inline void vm_run_end(struct vm_run *run)
+{
+	if (UNLIKELY(run->spin_held))
+		run->svc->spin_release(run);
+}
+
 /* Starts the run's budget afresh from the instance's limit (every run, as Linux resets per program run). */
 void vm_budget_reset(struct vm_run *run);
 /* The current slice is spent: stops the run (-EINTR if the instance was interrupted, -ELOOP if the
@@ -196,9 +268,9 @@ uint64_t vm_budget_refill(struct vm_run *run);
  * there).  false with the fault recorded when the run must stop. */
 bool vm_budget_take(struct vm_run *run);
 
-/* Builds pre-decoded insns for prog from prog->orig (already validated): resolves helper ids to function
- * pointers (through `resolve`), jump targets, lddw values.  Shared by the interpreter and the JIT.
- * Returns 0 or a negative errno with a located message in `log`. */
+/* Builds pre-decoded insns for prog from prog->orig (already validated): jump targets, lddw values, and
+ * calls as prog->svc->resolve_call resolves them (helper ids to function pointers).  Shared by the
+ * interpreter and the JIT.  Returns 0 or a negative errno with a located message in `log`. */
 int vm_fixup(struct vm_prog *prog, struct diag *log);
 
 /* Runs prog with r1 = a1, r2 = a2.  Returns r0; on a fault returns 0 with run->err set. */

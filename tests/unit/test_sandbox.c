@@ -142,7 +142,7 @@ static int run_unvalidated(struct bpfvm *vm, const char *src, uint64_t *r0, char
 	struct vm_prog *p = calloc(1, sizeof(*p));
 	struct diag log;
 	diag_init(&log, 4096);
-	p->vm = vm;
+	sys_prog_bind(vm, p);
 	p->cnt = (size_t)n;
 	p->orig = malloc(sizeof(insns));
 	memcpy(p->orig, insns, (size_t)n * sizeof(*insns));
