@@ -1,4 +1,5 @@
-/* sys.c -- the instance, its object table, and the bpf() commands on programs.  Map commands are in
+/* sys.c -- the bpf() command layer: creating and freeing instances (their object table, slots and logs
+ * are src/core's), the engines' services, and the bpf() commands on programs.  Map commands are in
  * sys_map.c.  Handles ("fds") are indices into the instance's table, each holding one reference. */
 #include <errno.h>
 #include <sched.h>
@@ -29,15 +30,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the engines assume a 
 
 /* ---- instance ---------------------------------------------------------------------------- */
 
-static void tab_free(struct sys_tab *t)
-{
-	while (t) {
-		struct sys_tab *old = t->retired;
-		free(t);
-		t = old;
-	}
-}
-
 static void *dup_table(const void *src, size_t cnt, size_t elem)
 {
 	if (!cnt)
@@ -56,6 +48,20 @@ static void default_pin_root(char *buf, size_t len)
 		snprintf(buf, len, "%s/bpfvm", xdg);
 	else /* one per user: a shared name is squatted by whoever creates it first */
 		snprintf(buf, len, "/dev/shm/bpfvm-%u", (unsigned)geteuid());
+}
+
+static void prog_release(struct bpfvm *vm, struct vm_prog *p);
+
+/* The instance's release hook (struct bpfvm.release): the payload of an object whose last reference
+ * went, which the object table (src/core) cannot free itself. */
+static void obj_release(struct bpfvm *vm, struct sys_obj *o)
+{
+	if (o->kind == SYS_PROG) {
+		prog_release(vm, o->prog);
+	} else if (o->kind == SYS_MAP) {
+		hlp_timer_map_release(vm, o->map);
+		sys_map_release(vm, o->map);
+	}
 }
 
 struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
@@ -106,15 +112,9 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->helpers = dup_table(o.helpers, o.helper_cnt, sizeof(*o.helpers));
 	if ((o.kfunc_cnt && !vm->kfuncs) || (o.helper_cnt && !vm->helpers))
 		goto fail;
-	vm->slots = aligned_alloc(_Alignof(struct sys_slot), vm->nr_cpus * sizeof(*vm->slots));
-	if (!vm->slots)
+	if (sys_slots_init(vm))
 		goto fail;
-	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)vm;
-	for (unsigned int i = 0; i < vm->nr_cpus; i++) {
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-		atomic_init(&vm->slots[i].busy, 0);
-		vm->slots[i].prandom = seed | 1;
-	}
+	vm->release = obj_release;
 	atomic_init(&vm->fds, NULL);
 	atomic_init(&vm->ids, NULL);
 	pthread_mutex_init(&vm->lock, NULL);
@@ -132,94 +132,15 @@ void bpfvm_free(struct bpfvm *vm)
 	if (!vm)
 		return;
 	hlp_timer_fini(vm); /* no callback may run while objects go away */
-	struct sys_tab *fds = atomic_load(&vm->fds);
-	for (size_t fd = 0; fds && fd < fds->cap; fd++)
-		bpfvm_close(vm, (int)fd);
-	tab_free(atomic_load(&vm->fds));
-	tab_free(atomic_load(&vm->ids));
-	while (vm->free_objs) {
-		struct sys_obj *o = vm->free_objs;
-		vm->free_objs = o->free_next;
-		free(o);
-	}
+	sys_close_all(vm);
+	sys_objtab_fini(vm);
 	free(vm->kfuncs);
 	free(vm->helpers);
 	free(vm->slots);
 	pt_pool_drain(vm);
 	pthread_mutex_destroy(&vm->lock);
-	for (size_t i = 0; i < SYS_LOG_BUCKETS; i++) {
-		struct sys_log *e = atomic_load(&vm->logs[i]);
-		while (e) {
-			struct sys_log *next = e->next;
-			diag_fini(&e->d);
-			free(e);
-			e = next;
-		}
-	}
+	sys_logs_fini(vm);
 	free(vm);
-}
-
-/* ---- per-thread error logs (struct sys_log) ----------------------------------------------- */
-
-_Static_assert(SYS_LOG_BUCKETS == 64, "log_bucket() keeps the top 6 bits");
-_Static_assert(sizeof(pthread_t) <= sizeof(uint64_t), "log_bucket() hashes pthread_t as an integer");
-
-/* pthread_t is the address of the thread's descriptor on Linux: its low bits are all alike, so a
- * multiplicative (Fibonacci) hash and the top bits. */
-static size_t log_bucket(pthread_t t)
-{
-	uint64_t x = 0;
-
-	memcpy(&x, &t, sizeof(t));
-	return (size_t)((x * 0x9e3779b97f4a7c15ull) >> 58);
-}
-
-static struct sys_log *log_find(const struct bpfvm *vm, pthread_t self)
-{
-	/* acquire: pairs with the release of the push in sys_log(), so a found entry is initialised */
-	struct sys_log *e = atomic_load_explicit(&vm->logs[log_bucket(self)], memory_order_acquire);
-
-	while (e && !pthread_equal(e->thread, self))
-		e = e->next;
-	return e;
-}
-
-struct diag *sys_log(struct bpfvm *vm)
-{
-	pthread_t self = pthread_self();
-	struct sys_log *e = log_find(vm, self);
-
-	if (e)
-		return &e->d;
-	e = aligned_alloc(_Alignof(struct sys_log), sizeof(*e));
-	if (!e)
-		return NULL;
-	diag_init(&e->d, vm->log_max);
-	e->thread = self;
-	/* Only this thread pushes an entry for itself and entries are never removed, so a plain CAS push
-	 * has no ABA and cannot insert self twice. */
-	struct sys_log *_Atomic *head = &vm->logs[log_bucket(self)];
-	e->next = atomic_load_explicit(head, memory_order_relaxed);
-	while (!atomic_compare_exchange_weak_explicit(head, &e->next, e, memory_order_release, memory_order_relaxed))
-		;
-	return &e->d;
-}
-
-const char *bpfvm_errmsg(const struct bpfvm *vm)
-{
-	const struct sys_log *e = log_find(vm, pthread_self());
-
-	return e && e->d.buf ? e->d.buf : "";
-}
-
-void sys_log_reset(struct bpfvm *vm)
-{
-	/* Every call lands here, so: no lock, no allocation, and no write to a log that is already empty
-	 * (a thread that never failed has no entry at all). */
-	struct sys_log *e = log_find(vm, pthread_self());
-
-	if (e && (e->d.len || e->d.truncated))
-		diag_clear(&e->d);
 }
 
 const char *sys_insn_where(const struct vm_prog *p, size_t pc, char *buf, size_t len)
@@ -267,16 +188,6 @@ int sys_prog_set_lines(struct bpfvm *vm, int fd, const struct isa_line *lines, s
 	return 0;
 }
 
-int sys_err(struct bpfvm *vm, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vprintf(sys_log(vm), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 int bpfvm_set_insn_limit(struct bpfvm *vm, uint64_t limit)
 {
 	sys_log_reset(vm);
@@ -302,318 +213,7 @@ void bpfvm_interrupt_clear(struct bpfvm *vm)
 	atomic_store_explicit(&vm->interrupted, false, memory_order_relaxed);
 }
 
-/* ---- object table ------------------------------------------------------------------------ */
-
-/* Entry i of the current table, NULL past its end. */
-static struct sys_obj *tab_get(struct sys_tab *_Atomic *tp, size_t i)
-{
-	struct sys_tab *t = atomic_load(tp);
-
-	return t && i < t->cap ? atomic_load(&t->ent[i]) : NULL;
-}
-
-/* Makes the table hold index `need - 1` (vm->lock held).  The old table stays readable. */
-static int tab_reserve(struct sys_tab *_Atomic *tp, size_t need)
-{
-	struct sys_tab *t = atomic_load(tp);
-	size_t cap = t ? t->cap : 0, ncap = cap ? cap : 16;
-
-	if (need <= cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	struct sys_tab *n = malloc(sizeof(*n) + ncap * sizeof(n->ent[0]));
-	if (!n)
-		return -ENOMEM;
-	n->cap = ncap;
-	n->retired = t;
-	for (size_t i = 0; i < ncap; i++)
-		atomic_init(&n->ent[i], i < cap ? atomic_load(&t->ent[i]) : NULL);
-	atomic_store(tp, n);
-	return 0;
-}
-
-static void tab_set(struct sys_tab *_Atomic *tp, size_t i, struct sys_obj *o)
-{
-	atomic_store(&atomic_load(tp)->ent[i], o);
-}
-
-/* A free fd (vm->lock held), the table grown to hold it; -EMFILE / -ENOMEM. */
-static int fd_alloc(struct bpfvm *vm)
-{
-	struct sys_tab *t = atomic_load(&vm->fds);
-	size_t cap = t ? t->cap : 0;
-
-	for (size_t i = 0; i < cap; i++)
-		if (!atomic_load(&t->ent[i]))
-			return (int)i;
-	if (cap >= FD_MAX)
-		return -EMFILE;
-	return tab_reserve(&vm->fds, cap + 1) ? -ENOMEM : (int)cap;
-}
-
-/* A reference on o unless its count already reached zero (it is dying or on the free list). */
-static bool obj_tryget(struct sys_obj *o)
-{
-	int n = atomic_load(&o->refcnt);
-
-	while (n > 0)
-		if (atomic_compare_exchange_weak(&o->refcnt, &n, n + 1))
-			return true;
-	return false;
-}
-
-/* A reference on the object entry i of the table names, checked still to be named after the reference
- * is taken (the entry may have been cleared, and the object reused, meanwhile). */
-static struct sys_obj *tab_ref(struct bpfvm *vm, struct sys_tab *_Atomic *tp, size_t i, bool retry)
-{
-	for (;;) {
-		struct sys_obj *o = tab_get(tp, i);
-		if (!o)
-			return NULL;
-		if (obj_tryget(o)) {
-			if (tab_get(tp, i) == o)
-				return o;
-			sys_put(vm, o);
-		}
-		/* An fd entry always holds a reference, so a failed tryget means it changed: look again.  An
-		 * id entry is never reused: a dying object means no object for that id. */
-		if (!retry)
-			return NULL;
-	}
-}
-
-int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr)
-{
-	struct sys_obj *o;
-	int fd;
-
-	pthread_mutex_lock(&vm->lock);
-	o = vm->free_objs;
-	if (o)
-		vm->free_objs = o->free_next;
-	else if (!(o = calloc(1, sizeof(*o)))) {
-		pthread_mutex_unlock(&vm->lock);
-		return -ENOMEM;
-	}
-	fd = fd_alloc(vm);
-	if (fd >= 0 && vm->next_id == UINT32_MAX)
-		fd = -ENOSPC;
-	if (fd >= 0 && tab_reserve(&vm->ids, (size_t)vm->next_id + 1))
-		fd = -ENOMEM;
-	if (fd < 0) {
-		o->free_next = vm->free_objs;
-		vm->free_objs = o;
-	} else {
-		/* A stale reader may hold a reference on the recycled memory for a moment; it finds the
-		 * object under no entry it looked at and drops it.  Count 0 -> 1 is only done here. */
-		o->kind = kind;
-		o->ptr = ptr;
-		o->id = ++vm->next_id;
-		o->free_next = NULL;
-		atomic_fetch_add(&o->refcnt, 1);
-		tab_set(&vm->ids, o->id - 1, o);
-		tab_set(&vm->fds, (size_t)fd, o);
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return fd;
-}
-
-struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err)
-{
-	struct sys_obj *o = fd >= 0 ? tab_ref(vm, &vm->fds, (size_t)fd, true) : NULL;
-
-	if (!o) {
-		*err = -EBADF;
-		return NULL;
-	}
-	if (kind != SYS_NONE && o->kind != kind) {
-		sys_put(vm, o);
-		*err = -EINVAL;
-		return NULL;
-	}
-	return o;
-}
-
-struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind)
-{
-	struct sys_obj *o = id >= 1 ? tab_ref(vm, &vm->ids, id - 1, false) : NULL;
-
-	if (o && kind != SYS_NONE && o->kind != kind) {
-		sys_put(vm, o);
-		o = NULL;
-	}
-	return o;
-}
-
-void sys_obj_hold(struct sys_obj *o)
-{
-	atomic_fetch_add(&o->refcnt, 1);
-}
-
-static void prog_release(struct bpfvm *vm, struct vm_prog *p);
-
-void sys_put(struct bpfvm *vm, struct sys_obj *o)
-{
-	if (!o || atomic_fetch_sub(&o->refcnt, 1) != 1)
-		return;
-	/* Last reference: no fd names the object and tryget fails from now on.  The id entry goes before
-	 * the payload, so that scans of the id table under the lock only see objects with live payloads. */
-	pthread_mutex_lock(&vm->lock);
-	if (tab_get(&vm->ids, o->id - 1) == o)
-		tab_set(&vm->ids, o->id - 1, NULL);
-	pthread_mutex_unlock(&vm->lock);
-	if (o->kind == SYS_PROG) {
-		prog_release(vm, o->prog);
-	} else if (o->kind == SYS_MAP) {
-		hlp_timer_map_release(vm, o->map);
-		sys_map_release(vm, o->map);
-	}
-	pthread_mutex_lock(&vm->lock);
-	o->free_next = vm->free_objs;
-	vm->free_objs = o;
-	pthread_mutex_unlock(&vm->lock);
-}
-
-int bpfvm_close(struct bpfvm *vm, int fd)
-{
-	struct sys_obj *o = NULL;
-
-	pthread_mutex_lock(&vm->lock);
-	if (fd >= 0) {
-		o = tab_get(&vm->fds, (size_t)fd);
-		if (o)
-			tab_set(&vm->fds, (size_t)fd, NULL);
-	}
-	pthread_mutex_unlock(&vm->lock);
-	if (!o)
-		return -EBADF;
-	sys_put(vm, o);
-	return 0;
-}
-
-/* ---- execution slots and per-slot state --------------------------------------------------- */
-
-unsigned int sys_slot_get_near(struct bpfvm *vm, unsigned int hint)
-{
-	unsigned int n = vm->nr_cpus, first = hint < n ? hint : 0;
-
-	for (;;) {
-		for (unsigned int k = 0; k < n; k++) {
-			unsigned int slot = first + k < n ? first + k : first + k - n;
-			atomic_uint *busy = &vm->slots[slot].busy;
-			if (!atomic_load_explicit(busy, memory_order_relaxed) &&
-			    !atomic_exchange_explicit(busy, 1, memory_order_acquire))
-				return slot;
-		}
-		sched_yield();
-	}
-}
-
-unsigned int sys_slot_get(struct bpfvm *vm)
-{
-	return sys_slot_get_near(vm, 0);
-}
-
-void sys_slot_put(struct bpfvm *vm, unsigned int slot)
-{
-	atomic_store_explicit(&vm->slots[slot].busy, 0, memory_order_release);
-}
-
-uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot)
-{
-	/* xorshift64*: the slot is held exclusively by the caller, so no lock is needed. */
-	uint64_t x = vm->slots[slot].prandom;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	vm->slots[slot].prandom = x;
-	return (uint32_t)((x * 2685821657736338717ull) >> 32);
-}
-
 /* ---- run-time services for the engines ---------------------------------------------------- */
-
-static struct sys_obj **run_ref(const struct vm_run_refs *r, uint32_t i)
-{
-	return i < VM_RUN_REFS_INLINE ? (struct sys_obj **)&r->first[i] : &r->more[i - VM_RUN_REFS_INLINE];
-}
-
-int sys_run_hold(struct vm_run *run, struct sys_obj *o)
-{
-	struct vm_run_refs *r = &run->refs;
-
-	/* Newest first: a program that looks up the same inner map in a loop finds it at once. */
-	for (uint32_t i = r->cnt; i-- > 0;)
-		if (*run_ref(r, i) == o) {
-			sys_put(run->vm, o);
-			return 0;
-		}
-	if (r->cnt >= VM_RUN_REFS_INLINE + r->more_cap) {
-		uint32_t cap = r->more_cap ? r->more_cap * 2 : 16;
-		struct sys_obj **more = cap > r->more_cap ? realloc(r->more, cap * sizeof(*more)) : NULL;
-		if (!more) {
-			sys_put(run->vm, o);
-			return -ENOMEM;
-		}
-		r->more = more;
-		r->more_cap = cap;
-	}
-	*run_ref(r, r->cnt++) = o;
-	return 0;
-}
-
-void sys_run_put(struct vm_run *run)
-{
-	struct vm_run_refs *r = &run->refs;
-
-	if (!r->cnt) /* most runs: nothing taken (and `more` only exists past the inline entries) */
-		return;
-	for (uint32_t i = 0; i < r->cnt; i++)
-		sys_put(run->vm, *run_ref(r, i));
-	free(r->more);
-	r->more = NULL;
-	r->more_cap = 0;
-	r->cnt = 0;
-}
-
-bool sys_run_has_map(const struct vm_run *run, const struct map *m)
-{
-	for (uint32_t i = run->refs.cnt; i-- > 0;) {
-		const struct sys_obj *o = *run_ref(&run->refs, i);
-		if (o->kind == SYS_MAP && o->map == m)
-			return true;
-	}
-	return false;
-}
-
-struct map *sys_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len)
-{
-	for (uint32_t i = run->refs.cnt; i-- > 0;) {
-		const struct sys_obj *o = *run_ref(&run->refs, i);
-		if (o->kind != SYS_MAP)
-			continue;
-		void *lo;
-		size_t n;
-		bool w;
-		map_region(o->map, &lo, &n, &w);
-		if (addr >= (uintptr_t)lo && addr < (uintptr_t)lo + n && len <= (uintptr_t)lo + n - addr)
-			return o->map;
-	}
-	return NULL;
-}
-
-bool sys_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write)
-{
-	/* No lock and no lookup in the instance: the run holds every map searched here. */
-	struct map *m = sys_run_map_at(run, addr, len);
-	if (!m)
-		return false;
-	void *lo;
-	size_t n;
-	bool w;
-	map_region(m, &lo, &n, &w);
-	return write ? w : map_prog_readable(m);
-}
 
 /* vm_services.call_helper_id */
 static uint64_t call_helper_id(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
@@ -674,7 +274,7 @@ static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, ui
 	}
 	/* Held until the run ends, whatever the array does meanwhile: the program tail-calling may be a
 	 * subprogram whose caller's code the target's exit returns into. */
-	if (sys_run_hold(run, po)) {
+	if (hlp_run_hold(run, po)) {
 		vm_fault(run, -ENOMEM, "bpf_tail_call: no memory to hold the target", 0, 0);
 		return NULL;
 	}
@@ -761,11 +361,11 @@ static void sys_fault_report(struct vm_run *run)
 	.slot_get_near = sys_slot_get_near, \
 	.slot_put = sys_slot_put, \
 	.fault_report = sys_fault_report, \
-	.run_put = sys_run_put, \
+	.run_put = hlp_run_put, \
 	.resolve_call = resolve_call, \
 	.call_helper_id = call_helper_id, \
 	.tail_call_target = tail_call_target, \
-	.mem_ok_dynamic = sys_mem_ok_dynamic, \
+	.mem_ok_dynamic = hlp_mem_ok_dynamic, \
 	.spin_release = hlp_spin_run_end, \
 	.is_ptr = hlp_is_ptr, \
 	.store_leak = hlp_store_leak, \
@@ -1179,19 +779,7 @@ static long prog_info(struct bpfvm *vm, struct sys_obj *o, union bpf_attr *attr)
 
 static long get_next_id(struct bpfvm *vm, enum sys_kind kind, union bpf_attr *attr)
 {
-	long ret = -ENOENT;
-
-	pthread_mutex_lock(&vm->lock);
-	for (uint32_t id = attr->start_id + 1; id >= 1 && id <= vm->next_id; id++) {
-		struct sys_obj *o = tab_get(&vm->ids, id - 1);
-		if (o && o->kind == kind) {
-			attr->next_id = id;
-			ret = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return ret;
+	return sys_next_id(vm, kind, attr->start_id, &attr->next_id);
 }
 
 static long fd_by_id(struct bpfvm *vm, enum sys_kind kind, uint32_t id)
@@ -1201,11 +789,7 @@ static long fd_by_id(struct bpfvm *vm, enum sys_kind kind, uint32_t id)
 
 	if (!o)
 		return sys_err(vm, -ENOENT, "no object with id %u", id);
-	pthread_mutex_lock(&vm->lock);
-	fd = fd_alloc(vm);
-	if (fd >= 0)
-		tab_set(&vm->fds, (size_t)fd, o); /* the lookup's reference becomes the handle's */
-	pthread_mutex_unlock(&vm->lock);
+	fd = sys_fd_install(vm, o); /* the lookup's reference becomes the handle's */
 	if (fd < 0)
 		sys_put(vm, o);
 	return fd;

@@ -1,7 +1,9 @@
 /* core.h -- the instance below the bpf() command layer: struct bpfvm, its object table (handles ->
- * maps and programs, ids, references), execution slots, per-thread error logs, and the references a
- * run holds.  Helpers and program types reach shared objects through this and nothing above it.
- * Implemented in sys.c for now (the functions keep their sys_ prefix until they move here). */
+ * maps and programs, ids, references; objtab.c), execution slots (slots.c) and per-thread error logs
+ * (log.c).  Helpers and program types reach shared objects through this and nothing above it.  Depends
+ * on maps and util only: what an object's payload is, and how it goes, is the layer above's (the
+ * instance's release hook; sys.c creates instances).  The functions keep the sys_ prefix they had
+ * while sys.c implemented them. */
 #ifndef BPFVM_CORE_H
 #define BPFVM_CORE_H
 
@@ -89,6 +91,9 @@ struct bpfvm {
 	bool jit;                    /* runs use the native code (jit_run()); false: the interpreter */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
 	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
+	/* Frees an object's payload (program, map) when its last reference went (sys_put()): set by the
+	 * layer that creates instances, which knows what programs and maps are made of. */
+	void (*release)(struct bpfvm *vm, struct sys_obj *o);
 
 	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
 	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */
@@ -114,7 +119,17 @@ int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr);
 struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err);
 struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind);
 void sys_obj_hold(struct sys_obj *o);
+/* Drops a reference; the last one calls vm->release on the payload and recycles the object. */
 void sys_put(struct bpfvm *vm, struct sys_obj *o);
+/* A new handle for the reference o the caller holds (it becomes the handle's): the fd, or -EMFILE /
+ * -ENOMEM with the reference still the caller's. */
+int sys_fd_install(struct bpfvm *vm, struct sys_obj *o);
+/* The first id above start_id of a live object of that kind (BPF_*_GET_NEXT_ID): 0, or -ENOENT. */
+int sys_next_id(struct bpfvm *vm, enum sys_kind kind, uint32_t start_id, uint32_t *next);
+/* Closes every handle (bpfvm_free()), then, once nothing can run, sys_objtab_fini() frees the tables
+ * and the recycled objects. */
+void sys_close_all(struct bpfvm *vm);
+void sys_objtab_fini(struct bpfvm *vm);
 
 /* Execution slots ("CPUs"): a running thread holds one.  sys_slot_get() never fails; when all slots are
  * busy it waits.  sys_slot_get_near() tries `hint` first (the slot a thread held last), so threads that
@@ -122,6 +137,8 @@ void sys_put(struct bpfvm *vm, struct sys_obj *o);
 unsigned int sys_slot_get(struct bpfvm *vm);
 unsigned int sys_slot_get_near(struct bpfvm *vm, unsigned int hint);
 void sys_slot_put(struct bpfvm *vm, unsigned int slot);
+/* Allocates vm->nr_cpus slots with seeded random states: 0 or -ENOMEM.  bpfvm_free() frees vm->slots. */
+int sys_slots_init(struct bpfvm *vm);
 
 uint32_t sys_prandom_u32(struct bpfvm *vm, unsigned int slot);
 
@@ -141,22 +158,7 @@ static inline bool sys_bytes_zero(const void *p, size_t from, size_t to)
 void sys_log_reset(struct bpfvm *vm);
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...) PRINTF_FMT(3, 4);
 struct diag *sys_log(struct bpfvm *vm);
-
-/* The references a run holds (struct vm_run_refs) and the memory they give it. */
-struct vm_run;
-/* Gives the run the reference o the caller took (struct vm_run_refs): kept until sys_run_put(), or
- * dropped at once when the run already holds o.  -ENOMEM (reference dropped) when the list cannot grow. */
-int sys_run_hold(struct vm_run *run, struct sys_obj *o);
-/* The end of a run: drops every reference sys_run_hold() gave it.  After the fault report, which names
- * vm_fault_prog() (a program only the run may still hold). */
-void sys_run_put(struct vm_run *run);
-/* Is m an inner map the run obtained (and so holds)? */
-bool sys_run_has_map(const struct vm_run *run, const struct map *m);
-/* The inner map the run holds whose values hold [addr, addr + len), or NULL. */
-struct map *sys_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len);
-/* Memory outside the program's own maps (vm_prog.map_regions) a run may touch: values of the inner
- * maps it obtained, which it holds until it ends.  Any other map of the instance is not the program's. */
-bool sys_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
-
+/* Frees every thread's log (bpfvm_free()). */
+void sys_logs_fini(struct bpfvm *vm);
 
 #endif

@@ -171,6 +171,22 @@ void hlp_timer_map_release(struct bpfvm *vm, struct map *m);
 /* Stops and joins the timer thread, cancels every timer (bpfvm_free, before objects are closed). */
 void hlp_timer_fini(struct bpfvm *vm);
 
+/* The references a run holds (struct vm_run_refs) and the memory they give it (run_refs.c). */
+struct sys_obj;
+/* Gives the run the reference o the caller took (struct vm_run_refs): kept until hlp_run_put(), or
+ * dropped at once when the run already holds o.  -ENOMEM (reference dropped) when the list cannot grow. */
+int hlp_run_hold(struct vm_run *run, struct sys_obj *o);
+/* The end of a run: drops every reference hlp_run_hold() gave it.  After the fault report, which names
+ * vm_fault_prog() (a program only the run may still hold). */
+void hlp_run_put(struct vm_run *run);
+/* Is m an inner map the run obtained (and so holds)? */
+bool hlp_run_has_map(const struct vm_run *run, const struct map *m);
+/* The inner map the run holds whose values hold [addr, addr + len), or NULL. */
+struct map *hlp_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len);
+/* Memory outside the program's own maps (vm_prog.map_regions) a run may touch: values of the inner
+ * maps it obtained, which it holds until it ends.  Any other map of the instance is not the program's. */
+bool hlp_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
+
 /* ---- the packet state of a run (pkt.c), shared by the program types and the packet helpers ---- */
 /* Defined here, below both users (the packet helpers may not include src/progtypes); the names keep the
  * pt_ prefix of the program types that set a run up on it. */

@@ -20,7 +20,7 @@ struct map *hlp_map_arg(struct vm_run *run, uint64_t r, const char *helper)
 		if (p->used_maps[i] == m)
 			return m;
 	/* an inner map this run got from a map-in-map (and holds until it ends); no other map */
-	if (m && sys_run_has_map(run, m))
+	if (m && hlp_run_has_map(run, m))
 		return m;
 	vm_fault(run, -EINVAL, helper, (uintptr_t)r, 0);
 	return NULL;
@@ -60,7 +60,7 @@ uint64_t hlp_map_lookup_elem(ARGS)
 			return 0;
 		/* The outer map's entry may be deleted or replaced by another thread at any moment: the run
 		 * holds the inner map until it ends, for the helpers it is passed to and its values' memory. */
-		if (sys_run_hold(run, o)) {
+		if (hlp_run_hold(run, o)) {
 			vm_fault(run, -ENOMEM, "bpf_map_lookup_elem: no memory to hold the inner map", 0, 0);
 			return 0;
 		}
@@ -202,7 +202,7 @@ static struct map *reserved_owner(struct vm_run *run, uint64_t p)
 	for (size_t i = 0; i < prog->used_map_cnt; i++)
 		if (reserved_in(prog->used_maps[i], (uintptr_t)p))
 			return prog->used_maps[i];
-	struct map *m = p >= 8 ? sys_run_map_at(run, (uintptr_t)p - 8, 8) : NULL;
+	struct map *m = p >= 8 ? hlp_run_map_at(run, (uintptr_t)p - 8, 8) : NULL;
 	return m && reserved_in(m, (uintptr_t)p) ? m : NULL;
 }
 

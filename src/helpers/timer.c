@@ -314,7 +314,7 @@ static void run_callback(struct hlp_timers *ts, struct vm_prog *prog, uint64_t f
 		free(key);
 	if (run.err)
 		report_fault(ts->vm, &run);
-	sys_run_put(&run); /* after the report, which may name a program only the run holds */
+	hlp_run_put(&run); /* after the report, which may name a program only the run holds */
 }
 
 static void *timer_thread(void *arg)

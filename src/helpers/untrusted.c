@@ -59,7 +59,7 @@ bool hlp_is_ptr(const struct vm_run *run, uint64_t v)
 				return true;
 		}
 	/* inner maps the run got from a map-in-map (the only other maps it can reach), and their values */
-	return sys_run_has_map(run, (const struct map *)(uintptr_t)v) || sys_run_map_at(run, (uintptr_t)v, 1);
+	return hlp_run_has_map(run, (const struct map *)(uintptr_t)v) || hlp_run_map_at(run, (uintptr_t)v, 1);
 }
 
 void hlp_store_leak(struct vm_run *run, unsigned reg, uintptr_t addr)
@@ -69,7 +69,7 @@ void hlp_store_leak(struct vm_run *run, unsigned reg, uintptr_t addr)
 	if (run->ctx_ok && run->region_cnt && addr >= run->regions[0].lo && addr < run->regions[0].hi)
 		into = "leaks addr into ctx";
 	else if (in_table(run->prog->map_regions, run->prog->map_region_cnt, addr) ||
-		 sys_mem_ok_dynamic(run, addr, 1, true))
+		 hlp_mem_ok_dynamic(run, addr, 1, true))
 		into = "leaks addr into map";
 	else if (run->ctx_ok && in_table(run->regions + 1, run->region_cnt ? run->region_cnt - 1 : 0, addr))
 		into = "leaks addr into packet"; /* runs of a type: the regions after the ctx hold the packet */
@@ -100,7 +100,7 @@ static const struct map *map_of(const struct vm_run *run, uint64_t r)
 	for (size_t i = 0; i < p->used_map_cnt; i++)
 		if ((uintptr_t)p->used_maps[i] == r)
 			return p->used_maps[i];
-	if (r && sys_run_has_map(run, (const struct map *)(uintptr_t)r))
+	if (r && hlp_run_has_map(run, (const struct map *)(uintptr_t)r))
 		return (const struct map *)(uintptr_t)r;
 	return NULL;
 }

@@ -196,7 +196,7 @@ struct vm_services {
 };
 
 
-/* References a run holds until it ends (sys_run_put()): every program it entered by a tail call and
+/* References a run holds until it ends (vm_services.run_put): every program it entered by a tail call and
  * every inner map a map-in-map lookup gave it.  Another thread deleting a prog array slot or an outer
  * map's entry meanwhile drops only the array's reference, so code the run will return into and maps it
  * still uses stay alive until the run is over, as RCU keeps them in Linux.  The first
@@ -206,7 +206,7 @@ struct vm_run_refs {
 	uint32_t cnt;                 /* entries in use: first[], then more[] */
 	uint32_t more_cap;
 	struct sys_obj *first[VM_RUN_REFS_INLINE];
-	struct sys_obj **more;        /* heap, NULL until needed; freed by sys_run_put() */
+	struct sys_obj **more;        /* heap, NULL until needed; freed by vm_services.run_put */
 };
 
 /* State of one program invocation.  Lives on the caller's stack; nothing here is shared. */
@@ -325,7 +325,7 @@ static inline bool vm_mem_ok(const struct vm_run *run, uintptr_t addr, size_t le
 	return vm_mem_ok_slow(run, addr, len, write);
 }
 
-/* The program the recorded fault is in, for the report: alive until sys_run_put(). */
+/* The program the recorded fault is in, for the report: alive until vm_services.run_put. */
 static inline const struct vm_prog *vm_fault_prog(const struct vm_run *run)
 {
 	return run->fault_prog ? run->fault_prog : run->prog;
