@@ -61,7 +61,7 @@ BEGIN {
 		gsub(/[`,]/, " ", deps); gsub(/—|-/, " ", deps); gsub(/  +/, " ", deps); sub(/^ /, "", deps); sub(/ $/, "", deps)
 		allow[name] = deps; nmatrix++
 	}
-	if (!nmatrix) { print "check-layers: no matrix between the layers markers of " matrix; bad = 1; exit 2 }
+	if (!nmatrix) { print "check-layers: no matrix between the layers markers of " matrix; bad = 2; exit 2 }
 	for (f in allow)
 		if (visit(f)) { print "check-layers: the matrix of " matrix " has a cycle:" cycle; bad = 1; exit 1 }
 	while ((getline line < known) > 0) {
