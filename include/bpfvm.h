@@ -387,6 +387,12 @@ int bpfvm_object_prog_fd_at(const struct bpfvm_object *obj, size_t i);
  * Get: 1 or 0, or -ENOENT. */
 int bpfvm_object_prog_set_autoload(struct bpfvm_object *obj, size_t i, int autoload);
 int bpfvm_object_prog_autoload(const struct bpfvm_object *obj, size_t i);
+/* libbpf's bpf_program__set_log_level() + set_log_buf(): PROG_LOAD of program i gets log_level `level`
+ * (1: the rejected path's insns and states, 2: every insn's; Linux's notation) and writes the verifier's
+ * log into buf[0..size) (the caller's; NUL-terminated; a log that does not fit keeps its end and fails
+ * the load with -ENOSPC, as Linux does).  level 0 turns it off.  Before load: 0, -ENOENT (no program i),
+ * -EINVAL (level without a buffer) or -EBUSY (already loaded). */
+int bpfvm_object_prog_set_log(struct bpfvm_object *obj, size_t i, uint32_t level, char *buf, size_t size);
 /* libbpf's bpf_program__set_type(): program i loads as prog_type (BPF_PROG_TYPE_*, expected attach
  * type 0) whatever its SEC() name says.  Before load: 0, -ENOENT (no program i), -EINVAL (a type bpfvm
  * does not know) or -EBUSY (already loaded). */

@@ -603,36 +603,69 @@ static bool valid_obj_name(const char *name, size_t cap)
 	return i < cap; /* must be NUL-terminated */
 }
 
-static void copy_log_out(const union bpf_attr *attr, const struct diag *log)
+/* PROG_LOAD's log_true_size (Linux 6.4), right after core_relo_rec_size: the uapi header bpfvm builds with
+ * may predate it, so it is reached by offset. */
+#define LOG_TRUE_SIZE_OFF offsetofend(union bpf_attr, core_relo_rec_size)
+_Static_assert(sizeof(union bpf_attr) >= LOG_TRUE_SIZE_OFF + sizeof(uint32_t), "log_true_size fits the attr");
+#define LOG_FIXED 8u     /* BPF_LOG_FIXED: keep the log's start, not its end, when it does not fit */
+#define LOG_LEVEL_MASK 15u /* BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2 | BPF_LOG_STATS | BPF_LOG_FIXED */
+
+/* Linux bpf_vlog_finalize(): the caller's buffer gets the log, NUL-terminated; a log longer than
+ * log_size - 1 bytes keeps its end (its start with BPF_LOG_FIXED) and fails the load with -ENOSPC,
+ * whatever the verdict.  log_true_size, when the caller's attr reaches it, gets the bytes the whole
+ * log needs, NUL included; without a buffer that is all that happens.  Returns 0 or -ENOSPC. */
+static int copy_log_out(union bpf_attr *attr, unsigned int size, const struct diag *log)
 {
 	char *ubuf = (char *)(uintptr_t)attr->log_buf;
+	size_t cap = attr->log_size, text = log->len ? log->len + 1 : 0; /* lines ended by '\n' as Linux's */
+	size_t need = text + 1;
 
-	if (!attr->log_level || !ubuf || attr->log_size == 0)
-		return;
-	size_t n = log->len < attr->log_size - 1 ? log->len : attr->log_size - 1;
-	if (n)
-		memcpy(ubuf, log->buf, n);
+	if (!attr->log_level)
+		return 0;
+	if (size >= LOG_TRUE_SIZE_OFF + sizeof(uint32_t)) {
+		uint32_t true_size = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
+		memcpy((char *)attr + LOG_TRUE_SIZE_OFF, &true_size, sizeof(true_size));
+	}
+	if (!ubuf)
+		return 0; /* only log_true_size was asked for */
+	/* the part of the text that fits: all of it, its start (BPF_LOG_FIXED) or its end */
+	size_t n = text < cap ? text : cap - 1, from = text < cap || (attr->log_level & LOG_FIXED) ? 0 : text - n;
+	for (size_t i = 0; i < n; i++)
+		ubuf[i] = from + i < log->len ? log->buf[from + i] : '\n';
 	ubuf[n] = '\0';
+	return need > cap ? -ENOSPC : 0;
 }
 
 static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 {
 	struct diag log;
 	struct vm_prog *p = NULL;
-	int err;
+	int err, lerr = 0;
+	bool copied = false;
+	char why[512] = ""; /* the verifier's rejection: the log's last line is its statistics then */
 
-	if ((err = attr_tail_zero(attr, size, offsetofend(union bpf_attr, fd_array))))
+	/* known up to fd_array; core relocations unsupported; log_true_size is output only */
+	if ((err = attr_tail_zero(attr, size < LOG_TRUE_SIZE_OFF ? size : LOG_TRUE_SIZE_OFF,
+				  offsetofend(union bpf_attr, fd_array))) ||
+	    (size > LOG_TRUE_SIZE_OFF + sizeof(uint32_t) &&
+	     (err = attr_tail_zero(attr, size, LOG_TRUE_SIZE_OFF + sizeof(uint32_t)))))
 		return sys_err(vm, err, "PROG_LOAD: unknown attribute bytes are not zero");
+	if (attr->log_level & ~LOG_LEVEL_MASK)
+		return sys_err(vm, -EINVAL, "PROG_LOAD: log_level %#x has unknown bits", attr->log_level);
 	if (attr->insn_cnt == 0)
 		return sys_err(vm, -EINVAL, "PROG_LOAD: insn_cnt is 0");
 	if (attr->insn_cnt > ISA_MAX_INSNS)
 		return sys_err(vm, -E2BIG, "PROG_LOAD: insn_cnt %u above the limit %u", attr->insn_cnt, ISA_MAX_INSNS);
 	if (!attr->insns)
 		return sys_err(vm, -EFAULT, "PROG_LOAD: insns is NULL");
-	if (attr->log_level && (!attr->log_buf || attr->log_size < 128 || attr->log_size > UINT32_MAX >> 2))
-		return sys_err(vm, -EINVAL, "PROG_LOAD: log_level set but log_buf/log_size invalid");
-	if (!attr->log_level && (attr->log_buf || attr->log_size))
+	/* Linux bpf_verifier_log_attr_valid(); log_level with no buffer (and log_size 0) only asks for
+	 * log_true_size */
+	if (!attr->log_buf != !attr->log_size)
+		return sys_err(vm, -EINVAL, "PROG_LOAD: log_buf and log_size go together");
+	if (attr->log_buf && !attr->log_level)
 		return sys_err(vm, -EINVAL, "PROG_LOAD: log_buf given with log_level 0");
+	if (attr->log_size > UINT32_MAX >> 2)
+		return sys_err(vm, -EINVAL, "PROG_LOAD: log_size %u above %u", attr->log_size, UINT32_MAX >> 2);
 	if (!valid_obj_name(attr->prog_name, sizeof(attr->prog_name)))
 		return sys_err(vm, -EINVAL, "PROG_LOAD: invalid prog_name");
 	if (!pt_known(attr->prog_type))
@@ -670,7 +703,7 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 	if (!err)
 		err = resolve_ldimm64(vm, p, attr, &log);
 	if (!err && vm->verify)
-		err = sys_verify_prog(vm, p, attr->log_level, &log);
+		err = sys_verify_prog(vm, p, attr->log_level, &log, why, sizeof(why));
 	if (!err)
 		err = pt_ctx_check_load(p, &log);
 	if (!err)
@@ -679,16 +712,27 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 	 * that bpfvm_prog_run() can pick either and a tail call from native code always finds some. */
 	if (!err && jit_available())
 		err = jit_compile(p, &log);
+	/* Linux: a log that does not fit fails the load, whatever the verdict */
+	lerr = copy_log_out(attr, size, &log);
+	copied = true;
+	if (lerr)
+		err = lerr;
 	if (err)
 		goto out;
 	err = sys_install(vm, SYS_PROG, p);
 	if (err >= 0)
 		p = NULL;
 out:
-	copy_log_out(attr, &log);
+	if (!copied)
+		lerr = copy_log_out(attr, size, &log);
 	if (err < 0) {
 		char last[512];
-		sys_err(vm, err, "%s", log.len ? diag_last(&log, last, sizeof(last)) : "PROG_LOAD failed");
+		const char *line = why[0] ? why : log.len ? diag_last(&log, last, sizeof(last)) : "PROG_LOAD failed";
+		if (lerr)
+			sys_err(vm, err, "PROG_LOAD: log of %zu bytes does not fit log_size %u (%s)", log.len + 1,
+				attr->log_size, line);
+		else
+			sys_err(vm, err, "%s", line);
 	}
 	if (p)
 		prog_release(vm, p);

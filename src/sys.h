@@ -12,8 +12,9 @@ struct vm_run;
 struct map;
 
 /* The verifier on a program after resolve_ldimm64() (sys_verify.c): 0, or its error with the reason in
- * log.  Types whose context is plain memory are not verified (0). */
-int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log);
+ * log (and, when why_len, its one line in why).  Types whose context is plain memory are not verified (0). */
+int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log, char *why,
+		    size_t why_len);
 
 struct isa_line;
 /* "insn 17" or, when the program has line info, "insn 17 (x.bpf.c:42)": where fault messages say a

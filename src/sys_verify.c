@@ -2,6 +2,7 @@
  * resolve_ldimm64() patched in), its type's context rules and helpers (progtypes), and the choice of
  * which programs are verified. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +79,8 @@ static bool helper_ok(void *arg, uint32_t id)
 	return pt_helper_allowed(e->p->type, id);
 }
 
-int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log)
+int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log, char *why,
+		    size_t why_len)
 {
 	struct vctx_env e = { .p = p };
 	struct vf_env env;
@@ -116,6 +118,8 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.log = log;
 	env.log_level = log_level;
 	err = vf_verify(&env);
+	if (err && why_len)
+		snprintf(why, why_len, "%s", env.errmsg[0] ? env.errmsg : "verification failed");
 	free(e.maps);
 	free(e.inner);
 	return err;

@@ -14,7 +14,7 @@ static const struct {
 	{ "asm", cmd_asm, "asm FILE.s [-o OUT.bin]           assemble (conformance or LLVM syntax)" },
 	{ "disasm", cmd_disasm, "disasm FILE.o|FILE.bin|FILE.s   print instructions in LLVM syntax (objects as llvm-objdump -dr)" },
 	{ "run", cmd_run, "run PROG [--mem HEX|--mem-file F] run a program (.s, .bin, or an ELF object: see `bpfvm run --help`)" },
-	{ "verify", cmd_verify, "verify OBJ.o [--prog NAME] [--type TYPE]   prove each program safe (the verifier)" },
+	{ "verify", cmd_verify, "verify OBJ.o [--prog NAME] [--type TYPE] [--log 1|2] [--json]   prove each program safe (the verifier)" },
 	{ "cc", cmd_cc, "cc FILE.bpf.c [-o FILE.o] [FLAGS]  compile BPF C (clang -O2 -g -target bpf, include paths)" },
 	{ "map", cmd_map, "map COMMAND ...                  pinned maps like bpftool map (see `bpfvm map help`)" },
 	{ "prog", cmd_prog, "prog load|run|show ...           pinned programs like bpftool prog (see `bpfvm prog --help`)" },

@@ -13,6 +13,7 @@
 struct out {
 	char *buf;
 	size_t len, pos;
+	bool kernel;    /* ISA_DISASM_KERNEL */
 };
 
 PRINTF_FMT(2, 3)
@@ -48,9 +49,14 @@ static void put_num(struct out *o, bool hex, int64_t v, bool plus)
 	put(o, hex ? "%" PRIx64 : "%" PRIu64, mag);
 }
 
-/* "(r1 + 4)" / "(r1 - 2)", or without the parentheses for xchg/cmpxchg */
+/* "(r1 + 4)" / "(r1 - 2)", or without the parentheses for xchg/cmpxchg; "(r1 +4)" in the kernel's
+ * notation (ISA_DISASM_KERNEL) */
 static void put_addr_in(struct out *o, bool hex, unsigned reg, int16_t off, bool paren)
 {
+	if (o->kernel) {
+		put(o, "%sr%u %+d%s", paren ? "(" : "", reg, off, paren ? ")" : "");
+		return;
+	}
 	put(o, "%sr%u %c ", paren ? "(" : "", reg, off < 0 ? '-' : '+');
 	put_num(o, hex, off < 0 ? -(int64_t)off : off, false);
 	put(o, "%s", paren ? ")" : "");
@@ -63,12 +69,15 @@ static void put_addr(struct out *o, bool hex, unsigned reg, int16_t off)
 
 static void put_target(struct out *o, bool hex, int32_t off)
 {
-	put_num(o, hex, off, true);
+	if (o->kernel) /* the kernel's "goto pc+5" */
+		put(o, "pc%+d", off);
+	else
+		put_num(o, hex, off, true);
 }
 
 size_t isa_disasm_one_ex(const struct bpf_insn *in, size_t avail, unsigned flags, char *buf, size_t len)
 {
-	struct out o = { buf, len, 0 };
+	struct out o = { buf, len, 0, (flags & ISA_DISASM_KERNEL) != 0 };
 	int id = avail ? isa_decode(in) : -1;
 	bool alu32 = flags & ISA_DISASM_ALU32;
 	bool hex = flags & ISA_DISASM_HEX;
@@ -113,7 +122,10 @@ size_t isa_disasm_one_ex(const struct bpf_insn *in, size_t avail, unsigned flags
 		break;
 	case FMT_JMP_K:
 		put(&o, "if %c%u %s ", r, d, ii->op);
-		put_num(&o, hex, in->imm, false);
+		if (o.kernel)
+			put(&o, "0x%x", (uint32_t)in->imm);
+		else
+			put_num(&o, hex, in->imm, false);
 		put(&o, " goto ");
 		put_target(&o, hex, in->off);
 		break;
@@ -132,7 +144,9 @@ size_t isa_disasm_one_ex(const struct bpf_insn *in, size_t avail, unsigned flags
 		break;
 	case FMT_LDDW: {
 		uint64_t v = (uint64_t)(uint32_t)in->imm | ((uint64_t)(uint32_t)in[1].imm << 32);
-		if (in->src_reg) {
+		if (o.kernel) {
+			put(&o, "r%u = 0x%" PRIx64, d, v);
+		} else if (in->src_reg) {
 			put(&o, "ld_pseudo\tr%u, %u, ", d, s);
 			put_num(&o, hex, in->imm, false);
 		} else {
@@ -214,7 +228,7 @@ size_t isa_disasm_one(const struct bpf_insn *in, size_t avail, char *buf, size_t
 
 size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, char *buf, size_t len)
 {
-	struct out o = { buf, len, 0 };
+	struct out o = { buf, len, 0, false };
 	char line[128];
 
 	if (len)

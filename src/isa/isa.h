@@ -149,6 +149,7 @@ int isa_assemble(const char *src, struct bpf_insn **out, size_t *cnt, struct dia
 size_t isa_disasm_one(const struct bpf_insn *in, size_t avail, char *buf, size_t len);
 #define ISA_DISASM_ALU32 1u /* as llvm-objdump --mcpu=v3/v4: w registers for sub-word loads/stores */
 #define ISA_DISASM_HEX   2u /* numbers as llvm-objdump's default (--print-imm-hex): 0x1f, -0x1f, +0x1f */
+#define ISA_DISASM_KERNEL 4u /* the Linux verifier log's notation: (r1 +4), goto pc+5, if r0 == 0x0, lddw in hex */
 size_t isa_disasm_one_ex(const struct bpf_insn *in, size_t avail, unsigned flags, char *buf, size_t len);
 
 #endif

@@ -162,6 +162,9 @@ struct ldr_prog {
 	struct isa_line *lines;   /* source lines of the linked code (.BTF.ext line info), by ldr_prog_link */
 	size_t line_cnt;
 	bool autoload;           /* libbpf's: off for SEC("?...") or by bpfvm_object_prog_set_autoload() */
+	uint32_t log_level;      /* PROG_LOAD's verifier log (bpfvm_object_prog_set_log()): 0 none */
+	char *log_buf;           /* the caller's */
+	size_t log_size;
 };
 
 /* Links program `p`: copies its code, appends every subprogram it calls (transitively), and resolves

@@ -317,6 +317,11 @@ static int load_prog(struct bpfvm_object *obj, struct ldr_prog *p)
 	a.insns = (uintptr_t)p->insns;
 	a.insn_cnt = (uint32_t)p->insn_cnt; /* bounded by ldr_prog_link */
 	a.license = (uintptr_t)obj->license;
+	if (p->log_level) {
+		a.log_level = p->log_level;
+		a.log_buf = (uintptr_t)p->log_buf;
+		a.log_size = p->log_size > UINT32_MAX ? UINT32_MAX : (uint32_t)p->log_size;
+	}
 	snprintf(a.prog_name, sizeof(a.prog_name), "%s", p->name);
 	for (char *c = a.prog_name; *c; c++)  /* libbpf sanitises to what the kernel accepts */
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
@@ -418,6 +423,21 @@ int bpfvm_object_prog_set_autoload(struct bpfvm_object *obj, size_t i, int autol
 		return ldr_err(obj, obj->progs[i].sec_name, -EBUSY, "program '%s': autoload set after load",
 			       obj->progs[i].name);
 	obj->progs[i].autoload = autoload != 0;
+	return 0;
+}
+
+int bpfvm_object_prog_set_log(struct bpfvm_object *obj, size_t i, uint32_t level, char *buf, size_t size)
+{
+	if (i >= obj->prog_cnt)
+		return -ENOENT;
+	if (obj->loaded)
+		return ldr_err(obj, obj->progs[i].sec_name, -EBUSY, "program '%s': log set after load", obj->progs[i].name);
+	if (level && (!buf || !size))
+		return ldr_err(obj, obj->progs[i].sec_name, -EINVAL, "program '%s': a verifier log needs a buffer",
+			       obj->progs[i].name);
+	obj->progs[i].log_level = level;
+	obj->progs[i].log_buf = level ? buf : NULL;
+	obj->progs[i].log_size = level ? size : 0;
 	return 0;
 }
 

@@ -30,7 +30,9 @@ void diag_clear(struct diag *d)
 		d->buf[0] = '\0';
 }
 
-void diag_vprintf(struct diag *d, const char *fmt, va_list ap)
+/* sep: start a new line (else the text continues the last one) */
+static void put(struct diag *d, bool sep, const char *fmt, va_list ap) PRINTF_FMT(3, 0);
+static void put(struct diag *d, bool sep, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	int n;
@@ -61,11 +63,33 @@ void diag_vprintf(struct diag *d, const char *fmt, va_list ap)
 	}
 	/* lines are separated, not terminated, by '\n': a caller prints the log as one message with its
 	 * own line end (bpfvm_errmsg() has none, as strerror() has none) */
-	if (d->len)
+	if (d->len && sep)
 		d->buf[d->len++] = '\n';
 	vsnprintf(d->buf + d->len, d->cap - d->len, fmt, ap);
 	d->len += (size_t)n;
 	d->buf[d->len] = '\0';
+}
+
+void diag_vprintf(struct diag *d, const char *fmt, va_list ap)
+{
+	put(d, true, fmt, ap);
+}
+
+void diag_append(struct diag *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put(d, false, fmt, ap);
+	va_end(ap);
+}
+
+void diag_truncate(struct diag *d, size_t len)
+{
+	if (d && d->buf && len < d->len) {
+		d->len = len;
+		d->buf[len] = '\0';
+	}
 }
 
 void diag_printf(struct diag *d, const char *fmt, ...)

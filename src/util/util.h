@@ -38,6 +38,10 @@ void diag_clear(struct diag *d);
 /* Appends one formatted line (a '\n' is added). Never fails: on ENOMEM it marks the log truncated. */
 void diag_printf(struct diag *d, const char *fmt, ...) PRINTF_FMT(2, 3);
 void diag_vprintf(struct diag *d, const char *fmt, va_list ap) PRINTF_FMT(2, 0);
+/* Appends text to the last line (no line break).  Never fails, as diag_printf(). */
+void diag_append(struct diag *d, const char *fmt, ...) PRINTF_FMT(2, 3);
+/* Drops everything after the first len bytes (a verifier rewinding its log to an earlier point). */
+void diag_truncate(struct diag *d, size_t len);
 /* The last line of the log (without its newline), for one-line error reports. */
 const char *diag_last(const struct diag *d, char *buf, size_t len);
 

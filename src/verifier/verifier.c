@@ -84,6 +84,8 @@ struct state {
 	uint32_t lock_id;          /* nonzero: a bpf_spin_lock is held (map value id) */
 	const struct vf_map *lock_map;
 	int32_t lock_off;
+	size_t from_pc;            /* a pending branch: the jump that pushed it */
+	size_t log_pos;            /* ... and the log's length then (level 1 rewinds to it) */
 };
 
 struct seen {                   /* an explored state at a prune point */
@@ -106,6 +108,12 @@ struct vctx {
 	uint32_t next_id;
 	uint64_t processed;
 	size_t cur_states, peak_states;
+	/* the log at levels 1 and 2 */
+	size_t line_end;            /* log length after the current insn's line (SIZE_MAX: none) */
+	size_t line_start;          /* where that line starts */
+	uint16_t scratch;           /* registers the insn read or wrote: their state ends its line */
+	uint64_t scratch_slots;     /* stack slots it wrote (bit k: fp-8*(k+1)) */
+	bool popped;                /* the path just began at a pending branch */
 };
 
 /* ---- states ---------------------------------------------------------------------------------- */
@@ -183,10 +191,269 @@ static int err_at(struct vctx *c, size_t pc, int err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	diag_printf(c->env->log, "insn %zu: %s", pc, msg);
+	if (!c->env->errmsg[0])
+		snprintf(c->env->errmsg, sizeof(c->env->errmsg), "insn %zu: %s", pc, msg);
 	return err;
 }
 
 static const char *tn(const struct reg *r) { return rtype_name[r->type]; }
+
+/* ---- the log at levels 1 and 2 (Linux kernel/bpf/log.c notation) ------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, pos;
+};
+
+PRINTF_FMT(2, 3)
+static void sput(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->pos < b->len ? b->p + b->pos : NULL, b->pos < b->len ? b->len - b->pos : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->pos += (size_t)n;
+}
+
+/* Linux verbose_snum()/verbose_unum(): decimal for small magnitudes, hex otherwise */
+static void put_snum(struct sbuf *b, int64_t v)
+{
+	if (v >= -32768 && v <= 32767)
+		sput(b, "%lld", (long long)v);
+	else
+		sput(b, "%#llx", (unsigned long long)v);
+}
+
+static void put_unum(struct sbuf *b, uint64_t v)
+{
+	if (v <= 32767)
+		sput(b, "%llu", (unsigned long long)v);
+	else
+		sput(b, "%#llx", (unsigned long long)v);
+}
+
+/* Linux print_scalar_ranges(): the bounds that say something, equal ones merged ("smax=umax=255") */
+static void put_ranges(struct sbuf *b, const struct scalar *v, const char **sep)
+{
+	struct {
+		const char *name;
+		uint64_t val;
+		bool omit;
+	} m[] = {
+		{ "smin", (uint64_t)v->smin, v->smin == INT64_MIN },
+		{ "smax", (uint64_t)v->smax, v->smax == INT64_MAX },
+		{ "umin", v->umin, v->umin == 0 },
+		{ "umax", v->umax, v->umax == UINT64_MAX },
+		{ "smin32", (uint64_t)(int64_t)v->s32_min, v->s32_min == INT32_MIN },
+		{ "smax32", (uint64_t)(int64_t)v->s32_max, v->s32_max == INT32_MAX },
+		{ "umin32", v->u32_min, v->u32_min == 0 },
+		{ "umax32", v->u32_max, v->u32_max == UINT32_MAX },
+	};
+	size_t cnt = sizeof(m) / sizeof(m[0]);
+	for (size_t i = 0; i < cnt; i++) {
+		if (m[i].omit)
+			continue;
+		bool neg = m[i].name[0] == 's' && (int64_t)m[i].val < 0;
+		sput(b, "%s%s=", *sep, m[i].name);
+		*sep = ",";
+		for (size_t j = i + 2; j < cnt; j += 2) {
+			if (m[j].omit || m[j].val != m[i].val || (m[j].name[0] == 's' && (int64_t)m[j].val < 0) != neg)
+				continue;
+			m[j].omit = true;
+			sput(b, "%s=", m[j].name);
+		}
+		if (m[i].name[0] == 's')
+			put_snum(b, (int64_t)m[i].val);
+		else
+			put_unum(b, m[i].val);
+	}
+}
+
+/* Linux print_reg_state(): "ctx()", "fp-8", "map_value_or_null(id=1,ks=4,vs=8)", "pkt(off=14,r=14)",
+ * "scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))", "42" */
+static void put_reg(struct sbuf *b, const struct reg *r, int frameno)
+{
+	const char *sep = "";
+	bool cst = scalar_is_const(&r->v);
+	if (r->type == SCALAR && cst) {
+		put_snum(b, (int64_t)r->v.var_off.value);
+		return;
+	}
+	sput(b, "%s", rtype_name[r->type]);
+	if (r->type == PTR_STACK) {
+		if (r->frameno != frameno)
+			sput(b, "[%d]", r->frameno);
+		if (cst) {
+			put_snum(b, (int64_t)r->v.var_off.value + r->off);
+			return;
+		}
+	}
+	sput(b, "(");
+	/* Linux forgets a map value's id once it is null-checked, unless the value holds a lock */
+	if (r->id && (r->type != PTR_MAP_VALUE || (r->map && r->map->spin_lock_off != UINT32_MAX)))
+		sput(b, "%sid=%u", sep, r->id), sep = ",";
+	if (r->ref_id)
+		sput(b, "%sref_obj_id=%u", sep, r->ref_id), sep = ",";
+	if (r->map && (r->type == CONST_MAP_PTR || r->type == PTR_MAP_VALUE || r->type == PTR_MAP_VALUE_OR_NULL ||
+		       r->type == PTR_MAP_KEY))
+		sput(b, "%sks=%u,vs=%u", sep, r->map->key_size, r->map->value_size), sep = ",";
+	if (r->type != SCALAR && r->off) {
+		sput(b, "%soff=", sep), sep = ",";
+		put_snum(b, r->off);
+	}
+	if (r->type == PTR_PKT || r->type == PTR_PKT_META) {
+		sput(b, "%sr=", sep), sep = ",";
+		put_unum(b, r->range);
+	}
+	if (r->type == PTR_MEM || r->type == PTR_MEM_OR_NULL) {
+		sput(b, "%ssz=", sep), sep = ",";
+		put_unum(b, r->mem_size);
+	}
+	if (cst) {
+		if (r->v.var_off.value) {
+			sput(b, "%simm=", sep);
+			put_snum(b, (int64_t)r->v.var_off.value);
+		}
+	} else {
+		put_ranges(b, &r->v, &sep);
+		/* Linux tnum_strn(): "(%#llx; %#llx)" of the kernel's printf, which prints 0 as 0x0 */
+		if (r->v.var_off.mask != UINT64_MAX)
+			sput(b, "%svar_off=(0x%llx; 0x%llx)", sep, (unsigned long long)r->v.var_off.value,
+			     (unsigned long long)r->v.var_off.mask);
+	}
+	sput(b, ")");
+}
+
+/* Linux print_verifier_state() of the current frame: registers in `regs` (all when ~0) and written
+ * stack slots in `slots` (bit k: fp-8*(k+1); all when ~0), as " R1=ctx() R10=fp0 fp-8=mmmm????" */
+static void put_state(struct sbuf *b, const struct state *s, uint16_t regs, uint64_t slots)
+{
+	const struct frame *f = s->f[s->nf - 1];
+	int fno = s->nf - 1;
+	for (unsigned i = 0; i < 11; i++) {
+		if (f->r[i].type == NOT_INIT || !(regs & (1u << i)))
+			continue;
+		sput(b, " R%u=", i);
+		put_reg(b, &f->r[i], fno);
+	}
+	for (unsigned k = 0; k < SLOTS; k++) {
+		if (!(slots & (1ull << k)))
+			continue;
+		const uint8_t *st = &f->st[STACK - 8 * (k + 1)];
+		char types[9];
+		bool valid = false;
+		for (int j = 0; j < 8; j++) {
+			static const char ch[] = { [STK_INVALID] = '?', [STK_MISC] = 'm', [STK_ZERO] = '0', [STK_SPILL] = 'r' };
+			types[j] = ch[st[7 - j]];
+			valid |= st[7 - j] != STK_INVALID;
+		}
+		types[8] = 0;
+		if (!valid)
+			continue;
+		sput(b, " fp%d=", -8 * (int)(k + 1));
+		if (st[0] == STK_SPILL && !memcmp(types, "rrrrrrrr", 8))
+			put_reg(b, &f->spill[(STACK - 8 * (k + 1)) / 8], fno);
+		else
+			sput(b, "%s", types);
+	}
+	if (s->nrefs) {
+		sput(b, " refs=%u", s->refs[0]);
+		for (int i = 1; i < s->nrefs; i++)
+			sput(b, ",%u", s->refs[i]);
+	}
+	if (f->cb_helper)
+		sput(b, " cb");
+}
+
+static bool logging(const struct vctx *c) { return c->env->log_level && c->env->log; }
+
+/* "N: R1=ctx() R10=fp0" at a path's start, "from P to N: ..." at a pending branch (Linux do_check()) */
+static void log_path_start(struct vctx *c, const struct state *s, bool first)
+{
+	char buf[2048];
+	struct sbuf b = { buf, sizeof(buf), 0 };
+	if (!logging(c))
+		return;
+	buf[0] = 0;
+	put_state(&b, s, 0xffff, ~0ull);
+	if (first)
+		diag_printf(c->env->log, "%zu:%s", s->pc, buf);
+	else
+		c->popped = true; /* do_check() prints "from P to N:" with the state or " safe" */
+}
+
+static void log_popped(struct vctx *c, const struct state *s, bool safe)
+{
+	char buf[2048];
+	struct sbuf b = { buf, sizeof(buf), 0 };
+	c->popped = false;
+	if (!logging(c))
+		return;
+	buf[0] = 0;
+	if (safe)
+		sput(&b, " safe");
+	else
+		put_state(&b, s, 0xffff, ~0ull);
+	diag_printf(c->env->log, "%s", "");
+	diag_printf(c->env->log, "from %zu to %zu:%s", s->from_pc, s->pc, buf);
+}
+
+/* Ends the previous insn's line with the state of what it touched: "<pad>; R0=map_value(ks=4,vs=8)" at
+ * column 38 as Linux aligns it (print_insn_state()), unless something else was logged since. */
+static void log_insn_end(struct vctx *c, const struct state *s)
+{
+	struct diag *log = c->env->log;
+	if (!logging(c) || c->line_end != log->len || (!c->scratch && !c->scratch_slots)) {
+		c->line_end = SIZE_MAX;
+		return;
+	}
+	char buf[2048];
+	struct sbuf b = { buf, sizeof(buf), 0 };
+	buf[0] = 0;
+	put_state(&b, s, c->scratch, c->scratch_slots);
+	c->line_end = SIZE_MAX;
+	if (!b.pos)
+		return;
+	size_t col = log->len - c->line_start, at = col < 38 ? 38 : (col + 2) / 40 * 40 + 38;
+	diag_append(log, "%*s;%s", (int)(at - col), "", buf);
+}
+
+/* "N: (bf) r2 = r10" before the insn is checked (Linux verbose_insn()); its state follows once done */
+static void log_insn(struct vctx *c, const struct state *s, uint16_t scratch)
+{
+	struct diag *log = c->env->log;
+	const struct bpf_insn *in = &c->in[s->pc];
+	int id = isa_decode(in);
+	char txt[160];
+	if (!logging(c))
+		return;
+	if (id == ISA_CALL) {
+		const struct hlp_proto *h = hlp_get((uint32_t)in->imm);
+		snprintf(txt, sizeof(txt), "call %s%s#%d", h ? "bpf_" : "", h ? h->name : "unknown", in->imm);
+	} else if (id == ISA_CALL_LOCAL) {
+		snprintf(txt, sizeof(txt), "call pc%+d", in->imm);
+	} else if (id == ISA_CALL_KFUNC) {
+		snprintf(txt, sizeof(txt), "call kernel-function");
+	} else {
+		isa_disasm_one_ex(in, c->cnt - s->pc, ISA_DISASM_KERNEL, txt, sizeof(txt));
+	}
+	diag_printf(log, "%zu: (%02x) %s", s->pc, in->code, txt);
+	c->line_start = log->len - strlen(txt) - (size_t)snprintf(NULL, 0, "%zu: (%02x) ", s->pc, in->code);
+	c->line_end = log->len;
+	c->scratch = scratch;
+	c->scratch_slots = 0;
+}
+
+/* A store through a stack pointer with a known offset: its slot ends the insn's line too. */
+static void log_slot(struct vctx *c, const struct reg *p, int32_t off)
+{
+	if (!logging(c) || p->type != PTR_STACK || !scalar_is_const(&p->v))
+		return;
+	int64_t o = (int64_t)p->off + off + (int64_t)p->v.var_off.value;
+	if (o < 0 && o >= -STACK)
+		c->scratch_slots |= 1ull << ((-o - 1) / 8);
+}
 
 /* ---- control flow (Linux check_subprogs + check_cfg) --------------------------------------- */
 
@@ -566,6 +833,8 @@ static int push_branch(struct vctx *c, const struct state *s, size_t pc)
 	if (!d)
 		return -ENOMEM;
 	d->pc = pc;
+	d->from_pc = s->pc;
+	d->log_pos = c->env->log ? c->env->log->len : 0;
 	c->stack[c->nstack++] = d;
 	return 0;
 }
@@ -1821,17 +2090,32 @@ static int do_check(struct vctx *c, struct state *s)
 		if (++c->processed > VF_MAX_INSN_PROCESSED)
 			return err_at(c, s->pc, -E2BIG, "BPF program is too large. Processed %llu insn",
 				      (unsigned long long)c->processed);
+		log_insn_end(c, s);
 		if (c->prune[s->pc]) {
 			int r = prune_or_record(c, s);
 			if (r < 0)
 				return r;
-			if (r)
+			if (r) {
+				if (c->popped)
+					log_popped(c, s, true);
+				else if (logging(c))
+					diag_printf(c->env->log, "%zu: safe", s->pc);
 				return 0;
+			}
 		}
+		if (c->popped)
+			log_popped(c, s, false);
 		const struct bpf_insn *in = &c->in[s->pc];
 		int id = isa_decode(in);
 		const struct isa_info *info = &isa_info[id];
 		uint32_t fl = info->flags;
+		if (logging(c)) {
+			uint16_t use = 0, def = 0;
+			insn_uses(in, id, &use, &def);
+			log_insn(c, s, (uint16_t)(use | def));
+			if (fl & (F_ST | F_STX))
+				log_slot(c, R(s, in->dst_reg), in->off);
+		}
 
 		if (isa_writes(id, in) & ISA_REG(10))
 			return err_at(c, s->pc, -EACCES, "frame pointer is read only");
@@ -1929,14 +2213,19 @@ static int do_check(struct vctx *c, struct state *s)
 					continue;
 				}
 				if (ts) {
-					ts->pc = target;
-					if (c->nstack == c->capstack && (err = push_branch(c, ts, target))) {
+					/* the taken side's refined state; push_branch() copies it when the stack
+					 * must grow first */
+					if (c->nstack == c->capstack) {
+						ts->pc = s->pc;
+						err = push_branch(c, ts, target);
 						state_free(ts);
-						return err;
-					} else if (c->nstack < c->capstack) {
-						c->stack[c->nstack++] = ts;
+						if (err)
+							return err;
 					} else {
-						state_free(ts);
+						ts->pc = target;
+						ts->from_pc = s->pc;
+						ts->log_pos = c->env->log ? c->env->log->len : 0;
+						c->stack[c->nstack++] = ts;
 					}
 				} else if ((err = push_branch(c, s, target))) {
 					return err;
@@ -2023,6 +2312,8 @@ int vf_verify(struct vf_env *env)
 	init_frame(s->f[0], 0, 0, 0);
 	s->f[0]->r[1].type = PTR_CTX;
 	s->f[0]->r[1].v = scalar_const(0);
+	c.line_end = SIZE_MAX;
+	log_path_start(&c, s, true);
 	for (;;) {
 		err = do_check(&c, s);
 		if (!err) {
@@ -2036,6 +2327,11 @@ int vf_verify(struct vf_env *env)
 		if (err || !c.nstack)
 			break;
 		s = c.stack[--c.nstack];
+		/* Linux pop_stack(): at level 1 the log keeps only the path being walked */
+		if (env->log_level == 1)
+			diag_truncate(env->log, s->log_pos);
+		c.line_end = SIZE_MAX;
+		log_path_start(&c, s, false);
 	}
 	if (!err)
 		err = check_stack_depth(&c);
@@ -2043,7 +2339,7 @@ int vf_verify(struct vf_env *env)
 		err = err_at(&c, 0, -EACCES, "combined stack size of calls is %u. Too large", env->stack_depth);
 out:
 	env->insn_processed = c.processed;
-	if (!err && env->log_level)
+	if (env->log_level)
 		diag_printf(env->log, "processed %llu insns (limit %u) max_states_per_insn %u total_states %u peak_states %u mark_read 0",
 			    (unsigned long long)c.processed, VF_MAX_INSN_PROCESSED, env->max_states_per_insn, env->total_states,
 			    env->total_states);

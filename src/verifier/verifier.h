@@ -58,6 +58,8 @@ struct vf_env {
 	uint64_t insn_processed;
 	uint32_t total_states, peak_states, max_states_per_insn;
 	uint32_t stack_depth;              /* deepest combined stack across a call chain */
+	char errmsg[560];                  /* the rejection's line ("insn 7: R0 invalid mem access ..."), also in
+					    * log, where the statistics line follows it at levels 1 and 2 */
 };
 
 #define VF_MAX_INSN_PROCESSED 1000000u  /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
