@@ -32,16 +32,15 @@ static const uint8_t xreg[11] = { RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R1
 #define STATE R12
 #define BUDGET R9
 
+/* A slow path: `fn` is called (after the region cache test when `cache` says so), then the code goes on
+ * at `resume`. */
+enum stub_cache { STUB_NO_CACHE = 0, STUB_CACHE_READ, STUB_CACHE_WRITE };
 struct stub {
 	uint32_t pc;
 	jit_glue_fn fn;
 	size_t resume;          /* label the stub goes on at (L_RESUME of its own by default) */
+	uint8_t cache;          /* enum stub_cache: a hit in the run's region cache goes on at L_RESUME */
 };
-
-static bool is_mem_glue(jit_glue_fn fn)
-{
-	return fn == jit_g_load || fn == jit_g_store || fn == jit_g_store_x;
-}
 
 struct jit {
 	struct xbuf b;
@@ -152,7 +151,7 @@ static size_t add_stub(struct jit *j, jit_glue_fn fn)
 		j->b.err = -E2BIG;
 		return 0;
 	}
-	j->stubs[j->nstub] = (struct stub){ (uint32_t)j->pc, fn, L_RESUME(j, j->nstub) };
+	j->stubs[j->nstub] = (struct stub){ (uint32_t)j->pc, fn, L_RESUME(j, j->nstub), STUB_NO_CACHE };
 	return j->nstub++;
 }
 
@@ -280,6 +279,8 @@ static void mem_check(struct jit *j, unsigned base, int16_t off, unsigned size, 
 	x_rr(&j->b, XW, OP_SUB_RM_R, RBP, AUX);
 	x_rm(&j->b, XW, OP_CMP_R_RM, AUX, STATE, ST(frame_lim));
 	size_t k = add_stub(j, slow);
+	if (k < j->nstub)
+		j->stubs[k].cache = slow == jit_g_load ? STUB_CACHE_READ : STUB_CACHE_WRITE;
 	jump_to(j, CC_A, L_STUB(j, k));
 	set_label(j, L_RESUME(j, k));
 }
@@ -782,15 +783,127 @@ static void emit_STXH(J) { stx(j, in, X16, OP_MOV_RM_R); }
 static void emit_STXW(J) { stx(j, in, 0, OP_MOV_RM_R); }
 static void emit_STXDW(J) { stx(j, in, XW, OP_MOV_RM_R); }
 
-/* Atomics and load-acquire/store-release run their interpreter code in C. */
-#define GLUED(NAME) static void emit_##NAME(J) { (void)in; glue_call(j, jit_g_##NAME, (uint32_t)j->pc); }
-GLUED(AADD32) GLUED(AOR32) GLUED(AAND32) GLUED(AXOR32)
-GLUED(AFADD32) GLUED(AFOR32) GLUED(AFAND32) GLUED(AFXOR32) GLUED(AXCHG32) GLUED(ACMPXCHG32)
-GLUED(AADD64) GLUED(AOR64) GLUED(AAND64) GLUED(AXOR64)
-GLUED(AFADD64) GLUED(AFOR64) GLUED(AFAND64) GLUED(AFXOR64) GLUED(AXCHG64) GLUED(ACMPXCHG64)
-GLUED(LDACQ_B) GLUED(LDACQ_H) GLUED(LDACQ_W) GLUED(LDACQ_DW)
-GLUED(STREL_B) GLUED(STREL_H) GLUED(STREL_W) GLUED(STREL_DW)
-#undef GLUED
+/* Atomics and load-acquire/store-release: the access is checked as the interpreter's ATOMIC_ADDR does
+ * it, the in-frame stack and the region cache inline, then natural alignment; the address is left in
+ * AUX for the operation.  Whatever fails the inline tests (or any access of an untrusted run, whose
+ * source register may leak a pointer) runs the interpreter's code in the glue, which also does the
+ * operation, and goes on at the next insn: so faults (bounds, ctx, misalignment, leak) are the
+ * interpreter's in the same order.  Returns false when everything goes through the glue. */
+static bool atomic_addr(struct jit *j, const struct vm_insn *in, unsigned base, bool write, jit_glue_fn glue)
+{
+	struct xbuf *b = &j->b;
+	size_t next = L_INSN(j->pc + 1);
+
+	if (j->untrusted) {
+		glue_call(j, glue, (uint32_t)j->pc);
+		return false;
+	}
+	x_rm(b, XW, OP_LEA, AUX, xreg[base], in->off);
+	if (!(base == 10 && (int32_t)in->off >= -(int32_t)VM_STACK_SIZE &&
+	      (int32_t)in->off + (int32_t)in->size <= 0)) {
+		/* mem_check's stack test, on AUX2 so that AUX keeps the address */
+		x_rm(b, XW, OP_LEA, AUX2, AUX, (int32_t)VM_STACK_SIZE + (int32_t)in->size - 8);
+		x_rr(b, XW, OP_SUB_RM_R, RBP, AUX2);
+		x_rm(b, XW, OP_CMP_R_RM, AUX2, STATE, ST(frame_lim));
+		size_t k = add_stub(j, glue);
+		if (k < j->nstub) {
+			j->stubs[k].cache = write ? STUB_CACHE_WRITE : STUB_CACHE_READ;
+			j->stubs[k].resume = next;
+		}
+		jump_to(j, CC_A, L_STUB(j, k));
+		set_label(j, L_RESUME(j, k)); /* a region cache hit comes back here, AUX = the address */
+	}
+	if (in->size > 1) {
+		x_rr(b, 0, OP_GRP3, GRP3_TEST, AUX);
+		x_imm(b, in->size - 1u, 4);
+		size_t k = add_stub(j, glue);
+		if (k < j->nstub)
+			j->stubs[k].resume = next;
+		jump_to(j, CC_NE, L_STUB(j, k));
+	}
+	return true;
+}
+
+/* add/or/and/xor without fetch: one locked instruction */
+static void atomic_rmw(J, unsigned fl, unsigned op, jit_glue_fn glue)
+{
+	if (atomic_addr(j, in, in->dst, true, glue))
+		x_rm(&j->b, fl | XLOCK, op, SRCR, AUX, 0);
+}
+
+/* fetch-add: lock xadd (a 32-bit xadd zero-extends src as the interpreter's uint32_t result does) */
+static void atomic_fadd(J, unsigned fl, jit_glue_fn glue)
+{
+	if (atomic_addr(j, in, in->dst, true, glue))
+		x_rm(&j->b, fl | XLOCK, OP_XADD, SRCR, AUX, 0);
+}
+
+/* fetch-or/and/xor: a cmpxchg loop (x86 has no fetching form), as Linux's JIT emits it.  rax (r0) is
+ * cmpxchg's comparand, so r0 and the source value wait in jit_state.scratch; src = r0 works too. */
+static void atomic_fetch_bitop(J, unsigned fl, unsigned op, jit_glue_fn glue)
+{
+	struct xbuf *b = &j->b;
+
+	if (!atomic_addr(j, in, in->dst, true, glue))
+		return;
+	x_rm(b, XW, OP_MOV_RM_R, RAX, STATE, ST(scratch[0]));
+	x_rm(b, XW, OP_MOV_RM_R, SRCR, STATE, ST(scratch[1]));
+	x_rm(b, fl, OP_MOV_R_RM, RAX, AUX, 0);
+	size_t loop = b->len;
+	x_rr(b, fl, OP_MOV_RM_R, RAX, AUX2);
+	x_rm(b, fl, op, AUX2, STATE, ST(scratch[1]));
+	x_rm(b, fl | XLOCK, OP_CMPXCHG, AUX2, AUX, 0);
+	x_byte(b, OP_JCC8 + CC_NE); /* failed: rax has the current value */
+	x_byte(b, (unsigned)(loop - (b->len + 1)) & 0xff);
+	if (in->src != 0 || !(fl & XW))
+		x_rr(b, fl, OP_MOV_RM_R, RAX, SRCR); /* the old value (zero-extended when 32-bit) */
+	if (in->src != 0)
+		x_rm(b, XW, OP_MOV_R_RM, RAX, STATE, ST(scratch[0]));
+}
+
+static void atomic_xchg(J, unsigned fl, jit_glue_fn glue)
+{
+	if (atomic_addr(j, in, in->dst, true, glue))
+		x_rm(&j->b, fl, OP_XCHG_RM_R, SRCR, AUX, 0); /* xchg with memory is locked */
+}
+
+/* cmpxchg: r0 is the comparand and gets the old value; a 32-bit one that succeeds leaves rax's upper half
+ * alone, so zero-extend as the interpreter's uint32_t does. */
+static void atomic_cmpxchg(J, unsigned fl, jit_glue_fn glue)
+{
+	if (!atomic_addr(j, in, in->dst, true, glue))
+		return;
+	x_rm(&j->b, fl | XLOCK, OP_CMPXCHG, SRCR, AUX, 0);
+	if (!(fl & XW))
+		x_rr(&j->b, 0, OP_MOV_RM_R, RAX, RAX);
+}
+
+#define ATOMICS(W, FL) \
+	static void emit_AADD##W(J) { atomic_rmw(j, in, FL, OP_ADD_RM_R, jit_g_AADD##W); } \
+	static void emit_AOR##W(J) { atomic_rmw(j, in, FL, OP_OR_RM_R, jit_g_AOR##W); } \
+	static void emit_AAND##W(J) { atomic_rmw(j, in, FL, OP_AND_RM_R, jit_g_AAND##W); } \
+	static void emit_AXOR##W(J) { atomic_rmw(j, in, FL, OP_XOR_RM_R, jit_g_AXOR##W); } \
+	static void emit_AFADD##W(J) { atomic_fadd(j, in, FL, jit_g_AFADD##W); } \
+	static void emit_AFOR##W(J) { atomic_fetch_bitop(j, in, FL, OP_OR_R_RM, jit_g_AFOR##W); } \
+	static void emit_AFAND##W(J) { atomic_fetch_bitop(j, in, FL, OP_AND_R_RM, jit_g_AFAND##W); } \
+	static void emit_AFXOR##W(J) { atomic_fetch_bitop(j, in, FL, OP_XOR_R_RM, jit_g_AFXOR##W); } \
+	static void emit_AXCHG##W(J) { atomic_xchg(j, in, FL, jit_g_AXCHG##W); } \
+	static void emit_ACMPXCHG##W(J) { atomic_cmpxchg(j, in, FL, jit_g_ACMPXCHG##W); }
+ATOMICS(32, 0)
+ATOMICS(64, XW)
+#undef ATOMICS
+
+/* x86 is TSO: a plain load is an acquire, a plain store a release (Linux's JIT emits them so). */
+#define ACQREL(SZ, LDFL, LDOP, STFL, STOP) \
+	static void emit_LDACQ_##SZ(J) \
+	{ if (atomic_addr(j, in, in->src, false, jit_g_LDACQ_##SZ)) x_rm(&j->b, LDFL, LDOP, DSTR, AUX, 0); } \
+	static void emit_STREL_##SZ(J) \
+	{ if (atomic_addr(j, in, in->dst, true, jit_g_STREL_##SZ)) x_rm(&j->b, STFL, STOP, SRCR, AUX, 0); }
+ACQREL(B, 0, OP_MOVZX8, XB8R, OP_MOV8_RM_R)
+ACQREL(H, 0, OP_MOVZX16, X16, OP_MOV_RM_R)
+ACQREL(W, 0, OP_MOV_R_RM, 0, OP_MOV_RM_R)
+ACQREL(DW, XW, OP_MOV_R_RM, XW, OP_MOV_RM_R)
+#undef ACQREL
 
 /* Legacy packet loads (LD_ABS/LD_IND), inline: the offset o (LD_ABS: imm; LD_IND: (s32)src + imm, in
  * 64 bits) must satisfy 0 <= o, o + size <= run->pkt_len and run->pkt set, else the program ends with
@@ -936,8 +1049,8 @@ static void stubs(struct jit *j)
 		set_label(j, L_STUB(j, k));
 		if (s->fn == jit_g_lddw_hi) /* the slot's address for callx (see emit_LDDW_HI) */
 			set_label(j, L_INSN(s->pc));
-		if (is_mem_glue(s->fn))
-			region_cache_check(j, &j->insns[s->pc], s->fn != jit_g_load, L_RESUME(j, k));
+		if (s->cache != STUB_NO_CACHE)
+			region_cache_check(j, &j->insns[s->pc], s->cache == STUB_CACHE_WRITE, L_RESUME(j, k));
 		glue_call(j, s->fn, s->pc);
 		jump_to(j, -1, s->resume);
 	}
@@ -983,7 +1096,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	j.insns = prog->insns;
 	j.cnt = prog->cnt;
 	j.untrusted = prog->untrusted;
-	j.max_stub = 2 * j.cnt + 4;
+	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
 	j.nlab = j.cnt + 3 + 2 * j.max_stub;
 	j.lab = calloc(j.nlab, sizeof(*j.lab));
 	j.plab = calloc(j.nlab, sizeof(*j.plab));

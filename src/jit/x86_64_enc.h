@@ -30,10 +30,13 @@ enum x86_cc {
 enum x86_op {
 	OP_ADD_RM_R   = 0x01,
 	OP_OR_RM_R    = 0x09,
+	OP_OR_R_RM    = 0x0b,
 	OP_AND_RM_R   = 0x21,
+	OP_AND_R_RM   = 0x23,
 	OP_SUB_RM_R   = 0x29,
 	OP_SUB_R_RM   = 0x2b,
 	OP_XOR_RM_R   = 0x31,
+	OP_XOR_R_RM   = 0x33,
 	OP_CMP_RM_R   = 0x39,
 	OP_CMP_R_RM   = 0x3b,
 	OP_MOVSXD     = 0x63,   /* r64 <- sign-extended r/m32 (with REX.W) */
