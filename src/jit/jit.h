@@ -25,6 +25,8 @@ struct jit_image {
 	uint32_t *off;          /* native offset of each insn (cnt + 1 entries: the last is the end) */
 	size_t cnt;
 	uint32_t body;          /* offset of insn 0 (after the prologue) */
+	uint32_t entry_zero;    /* bytes below r10 of the entry frame the code can read before writing
+				 * (the rest of the frame need not start zeroed: see frame_needs()) */
 };
 
 /* The JIT's run state: r12 points at it in native code.  Lives on jit_run()'s stack. */

@@ -432,7 +432,10 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 	st.hit.run = st.hit.map = (struct vm_region){ 0 };
 	st.hit.run_idx = 0;
 	st.fast[0] = st.fast[1] = (struct jit_fast_region){ 0 };
-	vm_frame_zero_below(top, VM_STACK_SIZE - run->prog->stack_unreached);
+	/* what the code can read of the entry frame: the JIT's bound for a verified program (frame_needs()),
+	 * the fixup's for any leaf program, whichever is lower (both multiples of 64) */
+	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached;
+	vm_frame_zero_below(top, img->entry_zero < zero ? img->entry_zero : zero);
 	uint64_t r0 = ((jit_entry_fn)(uintptr_t)img->code)(a1, a2, 0, 0, 0, &st);
 	run->budget = st.budget;
 	vm_run_end(run);

@@ -60,6 +60,11 @@ struct jit {
 	uint8_t *loop_head;     /* insns a back-edge jumps to: aligned to LOOP_ALIGN */
 	uint8_t *entry;         /* insns reached other than from the one before: jump and call targets,
 				 * callx targets (lddw of a function), the first */
+	int32_t *zero_from;     /* per subprogram: a new frame is zeroed from r10 + zero_from up (see
+				 * frame_needs()) */
+	bool proven;            /* verified, run only where the proof holds: stack pointers come from r10 */
+	bool has_tail_call;     /* a frame may come back with another program: save and restore it */
+	bool has_may_goto;      /* frames keep their own may_goto budget */
 };
 
 #define LOOP_ALIGN 16
@@ -284,6 +289,8 @@ static void mem_check(struct jit *j, unsigned base, int16_t off, unsigned size, 
 	jump_to(j, CC_A, L_STUB(j, k));
 	set_label(j, L_RESUME(j, k));
 }
+
+static int32_t frame_zero_from(const struct jit *j, size_t pc);
 
 /* ---- families ---- */
 #define J struct jit *j, const struct vm_insn *in
@@ -646,27 +653,46 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 {
 	struct xbuf *b = &j->b;
 	static const uint8_t saved[] = { RBX, R13, R14, R15, RBP };
+	/* may_goto's budget is per frame; a tail call in a subprogram changes the program (and starts a
+	 * budget of its own) */
+	bool keep_may_goto = j->has_may_goto || j->has_tail_call;
+	int32_t zero_from = indirect ? -(int32_t)VM_STACK_SIZE : frame_zero_from(j, target_pc(j, in));
 
 	for (size_t i = 0; i < sizeof(saved); i++)
 		x_oreg(b, 0, OP_PUSH_R, saved[i]);
-	x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(may_goto_left));
+	if (keep_may_goto)
+		x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(may_goto_left));
 	/* the caller's program: a subprogram may tail-call, and the new program's exit returns here */
-	x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(img));
+	if (j->has_tail_call)
+		x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(img));
+	/* 5 or 7 pushes + the call's return address: the native stack must be 16-byte aligned in the callee
+	 * for its calls into C */
+	if (keep_may_goto != j->has_tail_call)
+		grp1_imm(j, XW, GRP1_SUB, RSP, 8);
 	grp1_imm(j, XW, GRP1_SUB, RBP, VM_STACK_SIZE);
 	grp1_imm_mem(j, XW, GRP1_ADD, STATE, ST(frame_lim), VM_STACK_SIZE);
 	x_rm(b, XW, OP_GRP5, GRP5_INC, STATE, ST(depth));
-	/* a frame starts zeroed */
-	x_rr(b, 0, OP_XORPS, 0, 0);
-	x_rm(b, XW, OP_LEA, AUX2, RBP, -(int32_t)VM_STACK_SIZE);
-	size_t loop = b->len;
-	x_rm(b, 0, OP_MOVUPS_ST, 0, AUX2, 0);
-	x_rm(b, 0, OP_MOVUPS_ST, 0, AUX2, 16);
-	grp1_imm(j, XW, GRP1_ADD, AUX2, 32);
-	x_rr(b, XW, OP_CMP_RM_R, RBP, AUX2);
-	x_byte(b, OP_JCC8 + CC_NE);
-	x_byte(b, (unsigned)(loop - (b->len + 1)) & 0xff);
-	x_rm(b, XW, OP_MOV_RM_IMM, 0, STATE, ST(may_goto_left));
-	x_imm(b, VM_MAY_GOTO_BUDGET, 4);
+	/* a frame starts zeroed: the part of it the callee can read (frame_needs()) */
+	if (zero_from < 0) {
+		x_rr(b, 0, OP_XORPS, 0, 0);
+		if (zero_from >= -64) {
+			for (int32_t o = zero_from; o < 0; o += 16)
+				x_rm(b, 0, OP_MOVUPS_ST, 0, RBP, o);
+		} else {
+			x_rm(b, XW, OP_LEA, AUX2, RBP, zero_from);
+			size_t loop = b->len;
+			x_rm(b, 0, OP_MOVUPS_ST, 0, AUX2, 0);
+			x_rm(b, 0, OP_MOVUPS_ST, 0, AUX2, 16);
+			grp1_imm(j, XW, GRP1_ADD, AUX2, 32);
+			x_rr(b, XW, OP_CMP_RM_R, RBP, AUX2);
+			x_byte(b, OP_JCC8 + CC_NE);
+			x_byte(b, (unsigned)(loop - (b->len + 1)) & 0xff);
+		}
+	}
+	if (keep_may_goto) {
+		x_rm(b, XW, OP_MOV_RM_IMM, 0, STATE, ST(may_goto_left));
+		x_imm(b, VM_MAY_GOTO_BUDGET, 4);
+	}
 	if (indirect) {
 		x_rr(b, 0, OP_GRP5, GRP5_CALL, AUX);
 	} else {
@@ -678,12 +704,17 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 	}
 	x_rm(b, XW, OP_GRP5, GRP5_DEC, STATE, ST(depth));
 	grp1_imm_mem(j, XW, GRP1_SUB, STATE, ST(frame_lim), VM_STACK_SIZE);
-	x_oreg(b, 0, OP_POP_R, AUX2);
-	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(img));
-	x_rm(b, XW, OP_MOV_R_RM, AUX2, AUX2, (int32_t)offsetof(struct jit_image, prog));
-	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
-	x_rm(b, XW, OP_MOV_RM_R, AUX2, AUX, (int32_t)offsetof(struct vm_run, prog));
-	x_rm(b, 0, OP_POP_RM, 0, STATE, ST(may_goto_left));
+	if (keep_may_goto != j->has_tail_call)
+		grp1_imm(j, XW, GRP1_ADD, RSP, 8);
+	if (j->has_tail_call) {
+		x_oreg(b, 0, OP_POP_R, AUX2);
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(img));
+		x_rm(b, XW, OP_MOV_R_RM, AUX2, AUX2, (int32_t)offsetof(struct jit_image, prog));
+		x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, AUX, (int32_t)offsetof(struct vm_run, prog));
+	}
+	if (keep_may_goto)
+		x_rm(b, 0, OP_POP_RM, 0, STATE, ST(may_goto_left));
 	for (size_t i = sizeof(saved); i-- > 0;)
 		x_oreg(b, 0, OP_POP_R, saved[i]);
 }
@@ -1056,6 +1087,119 @@ static void stubs(struct jit *j)
 	}
 }
 
+/* Which part of a new frame the code can read before writing it, so that a call zeroes only that part
+ * (the interpreter zeroes every frame whole; a part nothing can read looks the same either way).  While
+ * r10 is only ever the base of a load or store with a constant offset, the frame is reachable only at
+ * those offsets: zero from the lowest one up (64-byte aligned).  Once r10 is read as a value (copied,
+ * compared, stored, passed on) any byte may be reached, and a tail call hands the frame to another
+ * program: the whole frame then.  Per subprogram where every jump stays inside its own range and no
+ * range runs into the next; otherwise one answer for the whole program. */
+static int32_t frame_extent(const struct jit *j, size_t lo, size_t hi)
+{
+	int32_t need = 0;
+
+	for (size_t pc = lo; pc < hi; pc++) {
+		const struct vm_insn *in = &j->insns[pc];
+		const struct isa_info *f = &isa_info[in->id];
+		int32_t at = 1; /* 1: no r10 access; else the access's offset */
+		bool escapes = false;
+
+		switch (f->fmt) {
+		case FMT_LDX:
+		case FMT_LDACQ:
+			if (in->src == 10)
+				at = in->off;
+			escapes = in->dst == 10;
+			break;
+		case FMT_ST:
+		case FMT_STX:
+		case FMT_ATOMIC:
+			if (in->dst == 10)
+				at = in->off;
+			escapes = f->fmt != FMT_ST && in->src == 10;
+			break;
+		case FMT_ALU_X:
+		case FMT_JMP_X:
+		case FMT_MOVSX:
+		case FMT_LDIND:
+			escapes = in->src == 10 || in->dst == 10;
+			break;
+		case FMT_NONE:
+			escapes = in->id == ISA_TAIL_CALL;
+			break;
+		default:
+			escapes = in->dst == 10;
+			break;
+		}
+		if (at != 1 && (at < -(int32_t)VM_STACK_SIZE || at + (int32_t)in->size > 0))
+			escapes = true;
+		if (escapes)
+			return -(int32_t)VM_STACK_SIZE;
+		if (at != 1 && at < need)
+			need = at;
+	}
+	return -(int32_t)(((uint32_t)-need + 63) & ~63u); /* as vm_frame_zero_below() wants it */
+}
+
+static void frame_needs(struct jit *j)
+{
+	const struct vm_prog *p = j->prog;
+	size_t n = p->subprog_cnt;
+	/* Without a proof, any pointer may be made to point into the stack (mem - 300 may be the frame), so
+	 * every byte of a frame can be read: the whole frame, as the interpreter zeroes it. */
+	bool contained = j->proven && n > 0 && p->subprogs[0] == 0;
+
+	if (!j->proven) {
+		for (size_t i = 0; i < n; i++)
+			j->zero_from[i] = -(int32_t)VM_STACK_SIZE;
+		return;
+	}
+
+	for (size_t i = 0; i < n && contained; i++) {
+		size_t lo = p->subprogs[i], hi = i + 1 < n ? p->subprogs[i + 1] : j->cnt;
+		if (hi <= lo || hi > j->cnt) {
+			contained = false;
+			break;
+		}
+		uint8_t last = isa_info[j->insns[hi - 1].id].fmt;
+		if (last != FMT_NONE && last != FMT_JA && last != FMT_JA32)
+			contained = false; /* runs into the next range (or a tail call that falls through) */
+		for (size_t pc = lo; pc < hi && contained; pc++) {
+			uint8_t fmt = isa_info[j->insns[pc].id].fmt;
+			if (fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X) {
+				size_t t = pc + (size_t)((int64_t)j->insns[pc].off / (int64_t)sizeof(struct vm_insn));
+				contained = t >= lo && t < hi;
+			}
+		}
+	}
+	if (!contained) {
+		int32_t all = frame_extent(j, 0, j->cnt);
+		for (size_t i = 0; i < n; i++)
+			j->zero_from[i] = all;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		j->zero_from[i] = frame_extent(j, p->subprogs[i], i + 1 < n ? p->subprogs[i + 1] : j->cnt);
+}
+
+/* zero_from of the subprogram starting at pc; the whole frame for any other target (callx) */
+static int32_t frame_zero_from(const struct jit *j, size_t pc)
+{
+	const struct vm_prog *p = j->prog;
+	size_t lo = 0, hi = p->subprog_cnt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->subprogs[mid] < pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < p->subprog_cnt && p->subprogs[lo] == pc)
+		return j->zero_from[lo];
+	return -(int32_t)VM_STACK_SIZE;
+}
+
 static void one_pass(struct jit *j)
 {
 	j->b.len = 0;
@@ -1112,9 +1256,18 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 		err = -ENOMEM;
 		goto out;
 	}
+	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
+	if (!j.zero_from) {
+		err = -ENOMEM;
+		goto out;
+	}
+	j.proven = false; /* TODO issue 11: prog->unchecked once the proof facts (issue 10) are on main */
+	frame_needs(&j);
 	j.entry[0] = 1;
 	for (size_t pc = 0; pc < j.cnt; pc++) {
 		const struct vm_insn *in = &j.insns[pc];
+		j.has_tail_call |= in->id == ISA_TAIL_CALL;
+		j.has_may_goto |= in->id == ISA_MAY_GOTO;
 		uint8_t fmt = isa_info[in->id].fmt;
 		size_t t = pc + (size_t)((int64_t)in->off / (int64_t)sizeof(*in));
 		if (fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL) {
@@ -1155,6 +1308,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	img->cnt = j.cnt;
 	img->len = j.b.len;
 	img->body = j.lab[0];
+	img->entry_zero = (uint32_t)-j.zero_from[0];
 	img->code = jit_exec_alloc(img->len, &img->map_len);
 	if (!img->code) {
 		err = -ENOMEM;
@@ -1182,6 +1336,7 @@ out:
 	free(j.stubs);
 	free(j.loop_head);
 	free(j.entry);
+	free(j.zero_from);
 	return err;
 }
 
