@@ -370,7 +370,8 @@ static void sys_fault_report(struct vm_run *run)
 	.is_ptr = hlp_is_ptr, \
 	.store_leak = hlp_store_leak, \
 	.untrusted_call = hlp_untrusted_call
-static const struct vm_services sys_vm_services = { SYS_VM_SERVICES, .native = jit_run };
+static const struct vm_services sys_vm_services = { SYS_VM_SERVICES, .native = jit_run,
+						     .native_call = jit_call_subprog };
 static const struct vm_services sys_vm_services_interp = { SYS_VM_SERVICES, .native = NULL };
 #undef SYS_VM_SERVICES
 

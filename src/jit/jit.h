@@ -25,6 +25,7 @@ struct jit_image {
 	uint32_t *off;          /* native offset of each insn (cnt + 1 entries: the last is the end) */
 	size_t cnt;
 	uint32_t body;          /* offset of insn 0 (after the prologue) */
+	uint32_t cb_entry;      /* offset of the callbacks' entry (jit_call_subprog()) */
 	uint32_t entry_zero;    /* bytes below r10 of the entry frame the code can read before writing
 				 * (the rest of the frame need not start zeroed: see frame_needs()) */
 };
@@ -41,6 +42,7 @@ struct jit_state {
 	uint64_t stack_floor;           /* run->stack */
 	uint64_t saved_rsp;             /* native stack at entry, for leaving from any depth */
 	uint64_t scratch[2];
+	uint64_t entry;                 /* native address a callback starts at (cb_entry jumps there) */
 	struct {                        /* the interpreter's region cache (interp.c), per run */
 		struct vm_region run, map;
 		unsigned run_idx;
@@ -78,6 +80,12 @@ void jit_free(struct vm_prog *prog);
 
 /* As vm_interp(): runs run->prog with r1 = a1, r2 = a2; returns r0, or 0 with run->err set. */
 uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2);
+
+/* A callback of the program native code is running (vm_call_subprog() after its checks, through
+ * vm_services.native_call): runs the subprogram at `t` (an insn of run->prog) in a frame below run->fp,
+ * as the interpreter's nested run does.  Returns its r0, or 0 with run->err set. */
+uint64_t jit_call_subprog(struct vm_run *run, const struct vm_insn *t, uint64_t a1, uint64_t a2, uint64_t a3,
+			  uint64_t a4, uint64_t a5);
 
 /* Native disassembly of what the JIT emitted for insn `pc` of prog, one line per x86 instruction
  * (objdump-like).  Writes at most len bytes; returns the length needed (snprintf semantics). */

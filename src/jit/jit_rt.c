@@ -1,7 +1,8 @@
-/* jit_rt.c -- what native code calls back into C for: the slow path of memory checks, helper and
- * kfunc-less calls, callx, tail calls, atomics, faults.  Each glue function is the
- * interpreter's code for that instruction (src/vm/interp.c), run on the registers the native code
- * spilled into jit_state.reg, so that the two engines cannot disagree on an edge case.
+/* jit_rt.c -- what native code calls back into C for: the slow paths of memory checks, of atomics and
+ * of callx (a helper id, anything that is no insn), helper calls with argument checks, tail calls,
+ * faults; and the entries into native code (jit_run(), jit_call_subprog() for callbacks).  Each glue
+ * function is the interpreter's code for that instruction (src/vm/interp.c), run on the registers the
+ * native code spilled into jit_state.reg, so that the two engines cannot disagree on an edge case.
  *
  * Convention: int64_t glue(struct jit_state *st, uint32_t pc) returns < 0 when the run faulted (the
  * fault and its pc recorded), 0 to go on, > 0 for a value the emitted code uses (a native address to
@@ -412,34 +413,64 @@ ACQREL(DW, uint64_t)
 typedef uint64_t (*jit_entry_fn)(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
 				 struct jit_state *st);
 
+/* The state of a native run whose outermost frame has r10 = fp.  Field by field, not memset(): gcc makes
+ * that a `rep stos`, whose start-up cost was a fifth of a classic filter's run.  reg[] and scratch[] are
+ * written before they are read. */
+static void state_init(struct jit_state *st, struct vm_run *run, const struct jit_image *img, uintptr_t fp)
+{
+	st->run = run;
+	st->img = img;
+	st->budget = run->budget;
+	st->reg[10] = fp;
+	st->frame_lim = vm_stack_top(run) - (fp - VM_STACK_SIZE) - 8;
+	st->may_goto_left = VM_MAY_GOTO_BUDGET;
+	st->depth = 0;
+	st->stack_floor = (uintptr_t)run->stack;
+	st->saved_rsp = 0;
+	st->entry = 0;
+	st->hit.run = st->hit.map = (struct vm_region){ 0 };
+	st->hit.run_idx = 0;
+	st->fast[0] = st->fast[1] = (struct jit_fast_region){ 0 };
+}
+
 uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 {
 	const struct jit_image *img = run->prog->jit_fn;
 	uintptr_t top = vm_stack_top(run);
 	struct jit_state st;
 
-	/* Field by field, not memset(): gcc makes that a `rep stos`, whose start-up cost was a fifth of a
-	 * classic filter's run.  reg[] and scratch[] are written before they are read. */
-	st.run = run;
-	st.img = img;
-	st.budget = run->budget;
-	st.reg[10] = top;
-	st.frame_lim = VM_STACK_SIZE - 8;
-	st.may_goto_left = VM_MAY_GOTO_BUDGET;
-	st.depth = 0;
-	st.stack_floor = (uintptr_t)run->stack;
-	st.saved_rsp = 0;
-	st.hit.run = st.hit.map = (struct vm_region){ 0 };
-	st.hit.run_idx = 0;
-	st.fast[0] = st.fast[1] = (struct jit_fast_region){ 0 };
+	state_init(&st, run, img, top);
 	/* what the code can read of the entry frame: the JIT's bound for a verified program (frame_needs()),
 	 * the fixup's for any leaf program, whichever is lower (both multiples of 64) */
 	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached;
 	vm_frame_zero_below(top, img->entry_zero < zero ? img->entry_zero : zero);
+	run->native_st = &st;
 	uint64_t r0 = ((jit_entry_fn)(uintptr_t)img->code)(a1, a2, 0, 0, 0, &st);
+	run->native_st = NULL;
 	run->budget = st.budget;
 	vm_run_end(run);
 	return run->err ? 0 : r0;
+}
+
+/* As the interpreter's nested interp() for a callback: a state of its own (depth 0, a fresh may_goto
+ * budget and region cache), the frame below run->fp zeroed whole, entered through the callbacks' entry
+ * (the prologue, then st.entry).  Its exit at depth 0 makes the interpreter's outermost checks. */
+uint64_t jit_call_subprog(struct vm_run *run, const struct vm_insn *t, uint64_t a1, uint64_t a2, uint64_t a3,
+			  uint64_t a4, uint64_t a5)
+{
+	const struct jit_image *img = run->prog->jit_fn;
+	uintptr_t fp = run->fp - VM_STACK_SIZE;
+	void *outer = run->native_st;
+	struct jit_state st;
+
+	state_init(&st, run, img, fp);
+	st.entry = (uintptr_t)(img->code + img->off[t - run->prog->insns]);
+	vm_frame_zero(fp - VM_STACK_SIZE);
+	run->native_st = &st;
+	uint64_t r0 = ((jit_entry_fn)(uintptr_t)(img->code + img->cb_entry))(a1, a2, a3, a4, a5, &st);
+	run->native_st = outer;
+	run->budget = st.budget;
+	return r0;
 }
 
 /* ---- executable memory ---- */

@@ -65,6 +65,7 @@ struct jit {
 	bool proven;            /* verified, run only where the proof holds: stack pointers come from r10 */
 	bool has_tail_call;     /* a frame may come back with another program: save and restore it */
 	bool has_may_goto;      /* frames keep their own may_goto budget */
+	bool has_callx;         /* the code carries the table of insn offsets */
 };
 
 #define LOOP_ALIGN 16
@@ -75,6 +76,8 @@ struct jit {
 #define L_EPILOGUE(j_)  ((j_)->cnt + 2)
 #define L_STUB(j_, k_)  ((j_)->cnt + 3 + 2 * (k_))
 #define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
+#define L_CB_ENTRY(j_)  ((j_)->nlab - 2)  /* the entry of callbacks (jit_call_subprog()) */
+#define L_TABLE(j_)     ((j_)->nlab - 1)  /* each insn's native offset, for callx */
 
 static void set_label(struct jit *j, size_t l)
 {
@@ -719,24 +722,58 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 		x_oreg(b, 0, OP_POP_R, saved[i]);
 }
 
-static void emit_CALL_LOCAL(J)
+/* The frame bound of a bpf-to-bpf call: the depth, and room below the current frame. */
+static void depth_check(struct jit *j)
 {
 	size_t k = add_stub(j, jit_g_too_deep);
 	grp1_imm_mem(j, XW, GRP1_CMP, STATE, ST(depth), VM_MAX_FRAMES - 1);
 	jump_to(j, CC_AE, L_STUB(j, k));
-	x_rm(&j->b, XW, OP_LEA, AUX, RBP, -(int32_t)VM_STACK_SIZE);
-	x_rm(&j->b, XW, OP_CMP_R_RM, AUX, STATE, ST(stack_floor));
+	x_rm(&j->b, XW, OP_LEA, AUX2, RBP, -(int32_t)VM_STACK_SIZE); /* AUX2: callx keeps its target in AUX */
+	x_rm(&j->b, XW, OP_CMP_R_RM, AUX2, STATE, ST(stack_floor));
 	jump_to(j, CC_BE, L_STUB(j, k));
 	set_label(j, L_RESUME(j, k));
+}
+
+static void emit_CALL_LOCAL(J)
+{
+	depth_check(j);
 	local_call(j, in, false);
 }
 
+/* callx: a register holding an insn of this program (what an lddw of a function gives) is a local call
+ * to that insn's native code, found in the table after the code; the interpreter's checks (depth, then
+ * the budget) inline.  Anything else (a helper id, as bpf_conformance calls them; an address that is no
+ * insn) is the glue's, as the interpreter decides it. */
 static void emit_CALLX(J)
 {
-	(void)in;
+	struct xbuf *b = &j->b;
+
+	x_rr(b, XW, OP_MOV_RM_R, DSTR, AUX);
+	mov_imm(j, AUX2, (uint64_t)(uintptr_t)j->insns);
+	x_rr(b, XW, OP_SUB_RM_R, AUX2, AUX);
+	x_rr(b, XW, OP_GRP1_IMM32, GRP1_CMP, AUX);
+	x_imm(b, (uint32_t)(j->cnt * sizeof(struct vm_insn)), 4);
+	size_t slow1 = jcc32_fwd(j, CC_AE);
+	x_rr(b, 0, OP_GRP3, GRP3_TEST, AUX);
+	x_imm(b, sizeof(struct vm_insn) - 1, 4);
+	size_t slow2 = jcc32_fwd(j, CC_NE);
+	depth_check(j);
+	budget_check(j);
+	_Static_assert(sizeof(struct vm_insn) == 16, "byte offset / 4 = table offset");
+	x_rr(b, XW, OP_GRP2_IMM8, GRP2_SHR, AUX);
+	x_byte(b, 2);
+	x_rip(b, XW, OP_LEA, AUX2, j->pass > 1 ? j->plab[L_TABLE(j)] : 0);
+	x_rr(b, XW, OP_ADD_RM_R, AUX2, AUX);
+	x_rm(b, 0, OP_MOV_R_RM, AUX, AUX, 0);
+	x_rip(b, XW, OP_LEA, AUX2, 0);
+	x_rr(b, XW, OP_ADD_RM_R, AUX2, AUX);
+	size_t call = jcc32_fwd(j, -1);
+	patch32(j, slow1);
+	patch32(j, slow2);
 	glue_call(j, jit_g_callx, (uint32_t)j->pc);
-	x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX);
+	x_rr(b, XW, OP_TEST_RM_R, AUX, AUX);
 	size_t helper = jcc32_fwd(j, CC_E);
+	patch32(j, call);
 	local_call(j, in, true);
 	patch32(j, helper);
 }
@@ -1216,6 +1253,16 @@ static void one_pass(struct jit *j)
 	set_label(j, L_INSN(j->cnt));
 	stubs(j);
 	epilogue(j);
+	/* callbacks (jit_call_subprog()) come in with st->entry set: the same prologue, then there */
+	set_label(j, L_CB_ENTRY(j));
+	prologue(j);
+	x_rm(&j->b, 0, OP_GRP5, GRP5_JMP, STATE, ST(entry));
+	if (j->has_callx) {
+		x_pad(&j->b, 4);
+		set_label(j, L_TABLE(j));
+		for (size_t i = 0; i < j->cnt; i++)
+			x_imm(&j->b, j->lab[L_INSN(i)], 4);
+	}
 }
 
 bool jit_available(void)
@@ -1241,7 +1288,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	j.cnt = prog->cnt;
 	j.untrusted = prog->untrusted;
 	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
-	j.nlab = j.cnt + 3 + 2 * j.max_stub;
+	j.nlab = j.cnt + 3 + 2 * j.max_stub + 2;
 	j.lab = calloc(j.nlab, sizeof(*j.lab));
 	j.plab = calloc(j.nlab, sizeof(*j.plab));
 	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
@@ -1268,6 +1315,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 		const struct vm_insn *in = &j.insns[pc];
 		j.has_tail_call |= in->id == ISA_TAIL_CALL;
 		j.has_may_goto |= in->id == ISA_MAY_GOTO;
+		j.has_callx |= in->id == ISA_CALLX;
 		uint8_t fmt = isa_info[in->id].fmt;
 		size_t t = pc + (size_t)((int64_t)in->off / (int64_t)sizeof(*in));
 		if (fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL) {
@@ -1309,6 +1357,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	img->len = j.b.len;
 	img->body = j.lab[0];
 	img->entry_zero = (uint32_t)-j.zero_from[0];
+	img->cb_entry = j.lab[L_CB_ENTRY(&j)];
 	img->code = jit_exec_alloc(img->len, &img->map_len);
 	if (!img->code) {
 		err = -ENOMEM;

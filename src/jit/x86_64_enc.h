@@ -213,6 +213,16 @@ static inline void x_pad(struct xbuf *b, unsigned align)
 static inline int fits8(int64_t v) { return v >= -128 && v <= 127; }
 static inline int fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
 
+/* op reg, [rip + disp32] to the code offset `target` (mod 00, rm 101): position-independent */
+#define RM_RIP 5
+static inline void x_rip(struct xbuf *b, unsigned fl, unsigned op, unsigned reg, int64_t target)
+{
+	x_prefix(b, fl, reg, 0);
+	x_opcode(b, op);
+	x_byte(b, MOD_DISP0 | (reg & 7) << 3 | RM_RIP);
+	x_imm(b, (uint64_t)(target - (int64_t)(b->len + 4)), 4);
+}
+
 /* Register-only one-byte-opcode forms with the register in the opcode (push, pop, bswap, mov imm). */
 static inline void x_oreg(struct xbuf *b, unsigned fl, unsigned op, unsigned r)
 {

@@ -899,7 +899,9 @@ uint64_t vm_call_subprog(struct vm_run *run, uint64_t fn, uint64_t a1, uint64_t 
 	/* each invocation costs a unit, so that bpf_loop & co. (nested too) end with the run's budget */
 	if (!vm_budget_take(run))
 		return 0;
-	uint64_t r = interp(run, t, a1, a2, a3, a4, a5, fp - VM_STACK_SIZE);
+	/* the engine that runs the caller runs its callbacks: native code calls native code */
+	uint64_t r = run->native_st && run->svc->native_call ? run->svc->native_call(run, t, a1, a2, a3, a4, a5) :
+		     interp(run, t, a1, a2, a3, a4, a5, fp - VM_STACK_SIZE);
 	run->fp = saved_fp;
 	run->prog = caller;
 	return r;

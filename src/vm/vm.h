@@ -155,7 +155,7 @@ struct vm_prog {
  * and program types (sys.c fills it), so that it calls them without including them: execution slots,
  * the instance's log, the references a run took, helper resolution at load, the slow paths of run-time
  * checks and calls, and the native engine.  One const table per instance kind; every member but
- * `native` is required.  Hot paths never come here: a helper call is one indirect call through the
+ * `native` and `native_call` is required.  Hot paths never come here: a helper call is one indirect call through the
  * pointer resolve_call left in the insn. */
 struct vm_services {
 	unsigned int (*slot_get_near)(struct bpfvm *vm, unsigned int hint);
@@ -168,6 +168,10 @@ struct vm_services {
 	/* The JIT's entry (src/jit plugs in here): runs run->prog's native code with r1 = a1, r2 = a2 as
 	 * vm_interp() would.  NULL, or a program without jit_fn: the interpreter. */
 	uint64_t (*native)(struct vm_run *run, uint64_t a1, uint64_t a2);
+	/* A callback (vm_call_subprog(), its checks done) while native code runs the program
+	 * (vm_run.native_st set): runs the subprogram at t natively.  NULL: the interpreter. */
+	uint64_t (*native_call)(struct vm_run *run, const struct vm_insn *t, uint64_t a1, uint64_t a2,
+				uint64_t a3, uint64_t a4, uint64_t a5);
 
 	/* vm_fixup(): resolves the helper or kfunc call `in` at pc of prog into out (preset as a plain
 	 * decode: id CALL or CALL_KFUNC, k = the imm).  Sets out->id (CALL: k = a vm_helper_fn and size =
@@ -238,6 +242,8 @@ struct vm_run {
 	uint64_t arg2;                /* r2 at entry: UNSPEC's memory length; 0 for the other types */
 	const struct vm_services *svc; /* prog->svc */
 	void *hook;                   /* program-type state (xdp_buff, sk_buff); owned by the caller */
+	void *native_st;              /* the native engine's state while it runs this run, else NULL:
+				       * callbacks then run natively too (vm_services.native_call) */
 	/* Host memory that bpf_probe_read*() may read besides the program's own (never loads or stores): the
 	 * ranges of a host hook and those given to this run (bpfvm_hook_desc.readable, bpfvm_hook_run_ex()). */
 	const struct bpfvm_mem_range *probe_mem[2];
