@@ -6,6 +6,7 @@
  * cost (program load with and without native code, per insn) and an empty program's call through
  * bpfvm_prog_run().  Numbers only; nothing is asserted. */
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,7 @@ static double run_engine(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, si
 	log[0] = 0;
 	prog_fd = (int)bpf(ctx, BPF_PROG_LOAD, &a);
 	if (prog_fd < 0) { /* again with the verifier's log, for the reason */
+		int load_err = bpf == via_kernel ? errno : -prog_fd; /* bpfvm_bpf() returns -errno */
 		a.log_buf = (uintptr_t)log;
 		a.log_size = sizeof(log);
 		a.log_level = 1;
@@ -333,7 +335,7 @@ static double run_engine(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, si
 			*last = 0;
 			last = strrchr(log, '\n');
 		}
-		snprintf(why, why_len, "load: %s (%s)", strerror(errno), last ? last + 1 : log);
+		snprintf(why, why_len, "load: %s (%s)", strerror(load_err), last ? last + 1 : log);
 		goto out;
 	}
 	uint8_t pkt[sizeof(bench_pkt)];
@@ -384,13 +386,18 @@ static double native_ns(uint64_t (*fn)(void), uint64_t *ret)
 
 int main(void)
 {
-	struct bpfvm_opts io = { .sz = sizeof(io), .interp = 1 };
-	struct bpfvm *vi = bpfvm_new(&io), *vj = bpfvm_new(NULL);
+	/* Both engines load programs verified, as the kernel does, so that what the verifier proved runs
+	 * unchecked; a program bpfvm's verifier refuses runs unverified (checked) on both, marked '*'. */
+	struct bpfvm_opts io = { .sz = sizeof(io), .interp = 1, .verify = BPFVM_VERIFY_ON };
+	struct bpfvm_opts jo = { .sz = sizeof(jo), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm_opts io0 = { .sz = sizeof(io0), .interp = 1, .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm_opts jo0 = { .sz = sizeof(jo0), .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm *vi = bpfvm_new(&io), *vj = bpfvm_new(&jo), *vi0 = bpfvm_new(&io0), *vj0 = bpfvm_new(&jo0);
 	double gi = 0, gj = 0, gk = 0, gn = 0;
-	int nk = 0, n = 0;
-	char why[512] = "";
+	int nk = 0, n = 0, unverified = 0;
+	char why[512] = "", vwhy[512] = "";
 
-	if (!vi || !vj)
+	if (!vi || !vj || !vi0 || !vj0)
 		return 1;
 	printf("bench_jit: ns per run (PROG_TEST_RUN duration, repeat %d, best of %d); native = gcc -O2 C\n", REPEAT,
 	       ROUNDS);
@@ -404,8 +411,14 @@ int main(void)
 			printf("%-18s assembler: %s\n", progs[i].name, bpfvm_errmsg(vi));
 			continue;
 		}
-		double ti = run_engine(via_bpfvm, vi, buf, (size_t)cnt, progs[i].uses_map, &ri, why, sizeof(why));
-		double tj = run_engine(via_bpfvm, vj, buf, (size_t)cnt, progs[i].uses_map, &rj, why, sizeof(why));
+		double ti = run_engine(via_bpfvm, vi, buf, (size_t)cnt, progs[i].uses_map, &ri, vwhy, sizeof(vwhy));
+		double tj = run_engine(via_bpfvm, vj, buf, (size_t)cnt, progs[i].uses_map, &rj, vwhy, sizeof(vwhy));
+		bool checked = ti < 0 || tj < 0;
+		if (checked) {
+			ti = run_engine(via_bpfvm, vi0, buf, (size_t)cnt, progs[i].uses_map, &ri, why, sizeof(why));
+			tj = run_engine(via_bpfvm, vj0, buf, (size_t)cnt, progs[i].uses_map, &rj, why, sizeof(why));
+			unverified++;
+		}
 		if (ti < 0 || tj < 0) {
 			printf("%-18s bpfvm: %s %s\n", progs[i].name, why, bpfvm_errmsg(vj));
 			continue;
@@ -420,11 +433,14 @@ int main(void)
 			gk += log(tk > 0 ? tk : 1);
 			nk++;
 		}
-		printf("%-18s %10.0f %10.0f %10s %10.1f %9s %9.2f %9.2f%s\n", progs[i].name, ti, tj, ks, tn, kr,
+		printf("%-17s%s %10.0f %10.0f %10s %10.1f %9s %9.2f %9.2f%s\n", progs[i].name, checked ? "*" : " ", ti, tj, ks,
+		       tn, kr,
 		       tj / tn, ti / tj, ri != rj || (tk >= 0 && (uint32_t)rk != (uint32_t)rj) || (uint32_t)rn != (uint32_t)rj ?
 		       "  (results differ!)" : "");
 		if (tk < 0)
 			printf("%-18s   kernel skipped: %s\n", "", kwhy);
+		if (checked)
+			printf("%-18s   * bpfvm's verifier refused it, run unverified: %s\n", "", vwhy);
 		gi += log(ti);
 		gj += log(tj);
 		gn += log(tn);
@@ -436,6 +452,8 @@ int main(void)
 	if (nk == n && n)
 		printf("%-18s %10s %10s %10.0f %10s %9.2f\n", "geomean kernel", "", "", exp(gk / nk), "",
 		       exp(gj / n) / exp(gk / nk));
+	if (unverified)
+		printf("(%d of %d programs ran unverified, with every check: see '*')\n", unverified, n);
 
 	/* compile cost: loading a straight-line program of N insns (validation + fixup + JIT; interp
 	 * instance loads compile too, so the JIT's share is measured against the same load with native code
@@ -448,10 +466,10 @@ int main(void)
 		double best = 1e30;
 		for (int r = 0; r < ROUNDS; r++) {
 			double t0 = now_ns();
-			int fd = bpfvm_prog_load(vj, 0, p, sz, "size");
+			int fd = bpfvm_prog_load(vj0, 0, p, sz, "size");
 			double dt = now_ns() - t0;
 			if (fd >= 0)
-				bpfvm_close(vj, fd);
+				bpfvm_close(vj0, fd);
 			if (dt < best)
 				best = dt;
 		}
@@ -461,7 +479,7 @@ int main(void)
 
 	/* an empty program through the API */
 	const struct bpf_insn empty[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K }, { .code = BPF_JMP | BPF_EXIT } };
-	int fd = bpfvm_prog_load(vj, 0, empty, 2, "empty");
+	int fd = bpfvm_prog_load(vj0, 0, empty, 2, "empty");
 	for (int e = 0; e < 2 && fd >= 0; e++) {
 		enum bpfvm_engine eng = e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
 		uint64_t r0;
@@ -469,7 +487,7 @@ int main(void)
 		for (int r = 0; r < ROUNDS; r++) {
 			double t0 = now_ns();
 			for (int i = 0; i < 100000; i++)
-				bpfvm_prog_run(vj, fd, eng, NULL, 0, &r0);
+				bpfvm_prog_run(vj0, fd, eng, NULL, 0, &r0);
 			double dt = (now_ns() - t0) / 100000;
 			if (dt < best)
 				best = dt;
@@ -478,5 +496,7 @@ int main(void)
 	}
 	bpfvm_free(vi);
 	bpfvm_free(vj);
+	bpfvm_free(vi0);
+	bpfvm_free(vj0);
 	return 0;
 }
