@@ -78,6 +78,11 @@ struct bpfvm_opts {
 	int interp;                    /* non-zero: every run uses the interpreter (PROG_TEST_RUN, packet
 					* runs, hooks, BPFVM_ENGINE_DEFAULT); 0: the JIT where available
 					* (x86-64), else the interpreter */
+	int jit_blind;                 /* non-zero: the JIT blinds constants, as Linux's bpf_jit_harden:
+					* no immediate of the program appears as such in native code (each is
+					* loaded xor a random key, then xored back), so that a program cannot
+					* plant chosen bytes in executable memory (JIT spraying).  Slower;
+					* 0: off */
 };
 
 /* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs

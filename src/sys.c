@@ -102,6 +102,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->allow_foreign_pins = o.allow_foreign_pins != 0;
 	vm->map_mem_max = o.map_mem_max ? o.map_mem_max : MAP_MEM_MAX_DEFAULT;
 	vm->jit = !o.interp && jit_available() && SYS_JIT_DEFAULT;
+	vm->jit_blind = o.jit_blind != 0;
 	vm->print = o.print;
 	vm->print_ctx = o.print_ctx;
 	vm->insn_limit = o.insn_limit ? o.insn_limit : BPFVM_INSN_LIMIT_DEFAULT;
@@ -382,6 +383,7 @@ void sys_prog_bind(struct bpfvm *vm, struct vm_prog *p)
 	p->insn_limit = &vm->insn_limit;
 	p->interrupted = &vm->interrupted;
 	p->untrusted = vm->untrusted;
+	p->jit_blind = vm->jit_blind;
 }
 
 static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint64_t *ret)

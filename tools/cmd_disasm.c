@@ -178,10 +178,13 @@ static int print_jited(struct bpfvm *vm, int fd, const char *name)
 		if (nl)
 			*nl = 0;
 		printf("; %zu: %s\n", i, text);
-		size_t lo = j.insn_off[i], hi = j.insn_off[i + 1];
+		bool wide = j.insns[i].code == (BPF_LD | BPF_IMM | BPF_DW) && i + 1 < j.insn_cnt;
+		/* an lddw's code ends where the insn after its second slot starts (that slot's own
+		 * offset is among the slow paths) */
+		size_t lo = j.insn_off[i], hi = j.insn_off[i + (wide ? 2 : 1)];
 		if (hi > lo)
 			print_native(&j, lines, lo, hi);
-		if ((j.insns[i].code == (BPF_LD | BPF_IMM | BPF_DW)) && i + 1 < j.insn_cnt)
+		if (wide)
 			i++; /* its second slot has no code of its own */
 	}
 	printf("; slow paths and exits\n");

@@ -89,6 +89,7 @@ struct bpfvm {
 	uint64_t insn_limit;         /* budget units per run (see vm_budget_reset()); UINT64_MAX: none */
 	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
 	bool jit;                    /* runs use the native code (jit_run()); false: the interpreter */
+	bool jit_blind;              /* bpfvm_opts.jit_blind: the JIT blinds the programs' constants */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
 	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
 	/* Frees an object's payload (program, map) when its last reference went (sys_put()): set by the

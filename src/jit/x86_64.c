@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "jit.h"
 #include "x86_64_enc.h"
@@ -66,6 +68,9 @@ struct jit {
 	bool has_tail_call;     /* a frame may come back with another program: save and restore it */
 	bool has_may_goto;      /* frames keep their own may_goto budget */
 	bool has_callx;         /* the code carries the table of insn offsets */
+	bool blind;             /* constant blinding (bpfvm_opts.jit_blind) */
+	uint64_t blind_seed;    /* random per compile; every pass draws the same keys from it */
+	uint64_t blind_state;
 };
 
 #define LOOP_ALIGN 16
@@ -179,6 +184,50 @@ static void mov_imm(struct jit *j, unsigned r, uint64_t v)
 		x_oreg(&j->b, XW, OP_MOV_R_IMM, r);
 		x_imm(&j->b, v, 8);
 	}
+}
+
+/* Constant blinding (bpfvm_opts.jit_blind, Linux's bpf_jit_blind_constants()): an immediate of the
+ * program never appears in the code as such; it is loaded xor a random key and xored back.  Fixed
+ * encodings, and each pass draws the same keys, so that labels settle as without blinding.  Shift counts
+ * (an imm8 masked to 63) are left as they are: one byte cannot make a gadget. */
+static uint32_t blind_key(struct jit *j)
+{
+	uint64_t x = j->blind_state;
+	x ^= x << 13; /* xorshift64 */
+	x ^= x >> 7;
+	x ^= x << 17;
+	j->blind_state = x;
+	return (uint32_t)(x >> 32) | 1u;
+}
+
+/* reg = v, where v is a sign-extended 32-bit value (an insn's imm); 64-bit mov and xor with imm32 */
+static void blind_mov_sext(struct jit *j, unsigned r, uint64_t v)
+{
+	uint32_t key = blind_key(j);
+	x_rr(&j->b, XW, OP_MOV_RM_IMM, 0, r);
+	x_imm(&j->b, (uint32_t)v ^ key, 4);
+	x_rr(&j->b, XW, OP_GRP1_IMM32, GRP1_XOR, r);
+	x_imm(&j->b, key, 4);
+}
+
+/* reg = v, any 64-bit value (lddw): movabs of v xor the sign-extended key, then xor with it */
+static void blind_mov64(struct jit *j, unsigned r, uint64_t v)
+{
+	uint32_t key = blind_key(j);
+	x_oreg(&j->b, XW, OP_MOV_R_IMM, r);
+	x_imm(&j->b, v ^ (uint64_t)(int64_t)(int32_t)key, 8);
+	x_rr(&j->b, XW, OP_GRP1_IMM32, GRP1_XOR, r);
+	x_imm(&j->b, key, 4);
+}
+
+/* reg = v zero-extended from 32 bits (mov32 imm): the 32-bit forms zero the upper half */
+static void blind_mov32(struct jit *j, unsigned r, uint32_t v)
+{
+	uint32_t key = blind_key(j);
+	x_oreg(&j->b, 0, OP_MOV_R_IMM, r);
+	x_imm(&j->b, v ^ key, 4);
+	x_rr(&j->b, 0, OP_GRP1_IMM32, GRP1_XOR, r);
+	x_imm(&j->b, key, 4);
 }
 
 /* op r/m, imm with the shortest immediate */
@@ -301,12 +350,20 @@ static int32_t frame_zero_from(const struct jit *j, size_t pc);
 #define SRCR xreg[in->src]
 
 static void alu_x(J, unsigned fl, unsigned op) { x_rr(&j->b, fl, op, SRCR, DSTR); }
-static void alu_k(J, unsigned fl, unsigned ext) { grp1_imm(j, fl, ext, DSTR, (int32_t)in->k); }
+static void alu_k(J, unsigned fl, unsigned ext, unsigned op)
+{
+	if (j->blind) {
+		blind_mov_sext(j, AUX, in->k);
+		x_rr(&j->b, fl, op, AUX, DSTR);
+	} else {
+		grp1_imm(j, fl, ext, DSTR, (int32_t)in->k);
+	}
+}
 
 #define ALU(NAME, OP, EXT) \
-	static void emit_##NAME##64_K(J) { alu_k(j, in, XW, EXT); } \
+	static void emit_##NAME##64_K(J) { alu_k(j, in, XW, EXT, OP); } \
 	static void emit_##NAME##64_X(J) { alu_x(j, in, XW, OP); } \
-	static void emit_##NAME##32_K(J) { alu_k(j, in, 0, EXT); } \
+	static void emit_##NAME##32_K(J) { alu_k(j, in, 0, EXT, OP); } \
 	static void emit_##NAME##32_X(J) { alu_x(j, in, 0, OP); }
 ALU(ADD, OP_ADD_RM_R, GRP1_ADD)
 ALU(SUB, OP_SUB_RM_R, GRP1_SUB)
@@ -317,6 +374,11 @@ ALU(XOR, OP_XOR_RM_R, GRP1_XOR)
 
 static void mul_k(J, unsigned fl)
 {
+	if (j->blind) {
+		blind_mov_sext(j, AUX, in->k);
+		x_rr(&j->b, fl, OP_IMUL_R_RM, DSTR, AUX);
+		return;
+	}
 	x_rr(&j->b, fl, OP_IMUL_IMM32, DSTR, DSTR);
 	x_imm(&j->b, (uint32_t)in->k, 4);
 }
@@ -350,7 +412,10 @@ static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
 				x_rr(b, fl, OP_GRP3, GRP3_NEG, d);
 			return;
 		}
-		mov_imm(j, AUX, k);
+		if (j->blind)
+			blind_mov_sext(j, AUX, in->k); /* the low 32 bits are (uint32_t)k for a 32-bit op */
+		else
+			mov_imm(j, AUX, k);
 	} else {
 		x_rr(b, fl, OP_MOV_RM_R, SRCR, AUX);
 		x_rr(b, fl, OP_TEST_RM_R, AUX, AUX);
@@ -450,8 +515,20 @@ SHIFT(ARSH, GRP2_SAR)
 
 static void emit_NEG64(J) { x_rr(&j->b, XW, OP_GRP3, GRP3_NEG, DSTR); }
 static void emit_NEG32(J) { x_rr(&j->b, 0, OP_GRP3, GRP3_NEG, DSTR); }
-static void emit_MOV64_K(J) { mov_imm(j, DSTR, in->k); }
-static void emit_MOV32_K(J) { mov_imm(j, DSTR, (uint32_t)in->k); }
+static void emit_MOV64_K(J)
+{
+	if (j->blind)
+		blind_mov_sext(j, DSTR, in->k);
+	else
+		mov_imm(j, DSTR, in->k);
+}
+static void emit_MOV32_K(J)
+{
+	if (j->blind)
+		blind_mov32(j, DSTR, (uint32_t)in->k);
+	else
+		mov_imm(j, DSTR, (uint32_t)in->k);
+}
 static void emit_MOV64_X(J) { if (in->dst != in->src) x_rr(&j->b, XW, OP_MOV_RM_R, SRCR, DSTR); }
 static void emit_MOV32_X(J) { x_rr(&j->b, 0, OP_MOV_RM_R, SRCR, DSTR); }
 static void emit_MOVSX864(J) { x_rr(&j->b, XW | XB8M, OP_MOVSX8, DSTR, SRCR); }
@@ -512,7 +589,10 @@ static void emit_MAY_GOTO(J)
 /* against 0, test sets the flags cmp would (CF = OF = 0), in fewer bytes */
 static void cmp_k(J, unsigned fl)
 {
-	if ((int32_t)in->k == 0)
+	if (j->blind && (int32_t)in->k != 0) {
+		blind_mov_sext(j, AUX, in->k);
+		x_rr(&j->b, fl, OP_CMP_RM_R, AUX, DSTR);
+	} else if ((int32_t)in->k == 0)
 		x_rr(&j->b, fl, OP_TEST_RM_R, DSTR, DSTR);
 	else
 		grp1_imm(j, fl, GRP1_CMP, DSTR, (int32_t)in->k);
@@ -538,6 +618,11 @@ COND(JSLE, CC_LE)
 
 static void test_k(J, unsigned fl)
 {
+	if (j->blind) {
+		blind_mov_sext(j, AUX, in->k);
+		x_rr(&j->b, fl, OP_TEST_RM_R, AUX, DSTR);
+		return;
+	}
 	x_rr(&j->b, fl, OP_GRP3, GRP3_TEST, DSTR);
 	x_imm(&j->b, (uint32_t)in->k, 4);
 }
@@ -808,7 +893,13 @@ static void emit_EXIT(J)
 }
 
 /* ---- loads and stores ---- */
-static void emit_LDDW(J) { mov_imm(j, DSTR, in->k); }
+static void emit_LDDW(J)
+{
+	if (j->blind)
+		blind_mov64(j, DSTR, in->k);
+	else
+		mov_imm(j, DSTR, in->k);
+}
 static void emit_LDDW_HI(J)
 {
 	/* never reached by falling through (lddw's first slot jumps over nothing: this emits no code);
@@ -833,6 +924,12 @@ static void emit_LDXSW(J) { ldx(j, in, XW, OP_MOVSXD); }
 static void st_imm(J, unsigned fl, unsigned op, unsigned n)
 {
 	mem_check(j, in->dst, in->off, in->size, jit_g_store);
+	if (j->blind) { /* the register form of the same store (mem_check leaves AUX free again) */
+		blind_mov_sext(j, AUX, in->k);
+		x_rm(&j->b, n == 1 ? XB8R : n == 2 ? X16 : in->size == 8 ? XW : 0, n == 1 ? OP_MOV8_RM_R : OP_MOV_RM_R,
+		     AUX, DSTR, in->off);
+		return;
+	}
 	x_rm(&j->b, fl, op, 0, DSTR, in->off);
 	x_imm(&j->b, (uint32_t)in->k, n);
 }
@@ -1242,6 +1339,7 @@ static void one_pass(struct jit *j)
 	j->b.len = 0;
 	j->b.err = 0;
 	j->nstub = 0;
+	j->blind_state = j->blind_seed;
 	prologue(j);
 	for (j->pc = 0; j->pc < j->cnt; j->pc++) {
 		if (j->loop_head[j->pc])
@@ -1287,6 +1385,10 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	j.insns = prog->insns;
 	j.cnt = prog->cnt;
 	j.untrusted = prog->untrusted;
+	j.blind = prog->jit_blind;
+	if (j.blind && getrandom(&j.blind_seed, sizeof(j.blind_seed), GRND_NONBLOCK) != sizeof(j.blind_seed))
+		j.blind_seed = (uint64_t)(uintptr_t)&j ^ (uint64_t)clock(); /* no entropy yet: still unknown to the program */
+	j.blind_seed |= 1; /* xorshift needs a non-zero state */
 	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
 	j.nlab = j.cnt + 3 + 2 * j.max_stub + 2;
 	j.lab = calloc(j.nlab, sizeof(*j.lab));

@@ -137,6 +137,7 @@ struct vm_prog {
 	void *jit_fn;                 /* set by the JIT, NULL otherwise */
 	size_t jit_len;
 	const struct vm_services *svc; /* the instance's services (set at load; vm_exec() needs them) */
+	bool jit_blind;               /* the instance's bpfvm_opts.jit_blind, for the JIT */
 	/* Set by vm_fixup() from the code (zero, the safe side, for a program built otherwise): */
 	bool leaf;                    /* no helper, kfunc, callx or tail call: the run cannot see its slot
 				       * or the hook state, so vm_exec() claims no slot */
