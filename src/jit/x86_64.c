@@ -379,6 +379,39 @@ static void mul_k(J, unsigned fl)
 		x_rr(&j->b, fl, OP_IMUL_R_RM, DSTR, AUX);
 		return;
 	}
+	/* Strength reduction, as compilers do: a multiplier 2^n, 2^n - 1 or 2^n + 1 becomes shifts and an add
+	 * or subtract (1-2 cycles of latency where imul takes 3; loops that multiply by a constant, hashes
+	 * above all, wait on it every round).  The same bits in every case, 32-bit forms zero-extending. */
+	int32_t k = (int32_t)in->k;
+	unsigned n = 0;
+	if (k > 0) {
+		uint32_t u = (uint32_t)k;
+		if (u == 1) {
+			if (!(fl & XW))
+				x_rr(&j->b, 0, OP_MOV_RM_R, DSTR, DSTR);
+			return;
+		}
+		if (!(u & (u - 1))) { /* 2^n */
+			x_rr(&j->b, fl, OP_GRP2_IMM8, GRP2_SHL, DSTR);
+			x_byte(&j->b, (unsigned)__builtin_ctz(u));
+			return;
+		}
+		if (!((u + 1) & u) && (n = (unsigned)__builtin_ctz(u + 1)) < 31) { /* 2^n - 1 */
+			x_rr(&j->b, fl, OP_MOV_RM_R, DSTR, AUX);
+			x_rr(&j->b, fl, OP_GRP2_IMM8, GRP2_SHL, AUX);
+			x_byte(&j->b, n);
+			x_rr(&j->b, fl, OP_SUB_RM_R, DSTR, AUX);
+			x_rr(&j->b, fl, OP_MOV_RM_R, AUX, DSTR);
+			return;
+		}
+		if (!((u - 1) & (u - 2))) { /* 2^n + 1 */
+			x_rr(&j->b, fl, OP_MOV_RM_R, DSTR, AUX);
+			x_rr(&j->b, fl, OP_GRP2_IMM8, GRP2_SHL, AUX);
+			x_byte(&j->b, (unsigned)__builtin_ctz(u - 1));
+			x_rr(&j->b, fl, OP_ADD_RM_R, AUX, DSTR);
+			return;
+		}
+	}
 	x_rr(&j->b, fl, OP_IMUL_IMM32, DSTR, DSTR);
 	x_imm(&j->b, (uint32_t)in->k, 4);
 }
