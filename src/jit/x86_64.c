@@ -210,14 +210,16 @@ static void blind_mov_sext(struct jit *j, unsigned r, uint64_t v)
 	x_imm(&j->b, key, 4);
 }
 
-/* reg = v, any 64-bit value (lddw): movabs of v xor the sign-extended key, then xor with it */
+/* reg = v, any 64-bit value (lddw): movabs of v xor a 64-bit key, movabs of the key into AUX, xor (a
+ * sign-extended 32-bit key would leave the upper half as it is, or only inverted) */
 static void blind_mov64(struct jit *j, unsigned r, uint64_t v)
 {
-	uint32_t key = blind_key(j);
+	uint64_t key = (uint64_t)blind_key(j) << 32 | blind_key(j);
 	x_oreg(&j->b, XW, OP_MOV_R_IMM, r);
-	x_imm(&j->b, v ^ (uint64_t)(int64_t)(int32_t)key, 8);
-	x_rr(&j->b, XW, OP_GRP1_IMM32, GRP1_XOR, r);
-	x_imm(&j->b, key, 4);
+	x_imm(&j->b, v ^ key, 8);
+	x_oreg(&j->b, XW, OP_MOV_R_IMM, AUX);
+	x_imm(&j->b, key, 8);
+	x_rr(&j->b, XW, OP_XOR_RM_R, AUX, r);
 }
 
 /* reg = v zero-extended from 32 bits (mov32 imm): the 32-bit forms zero the upper half */
