@@ -156,8 +156,8 @@ struct vm_prog {
  * and program types (sys.c fills it), so that it calls them without including them: execution slots,
  * the instance's log, the references a run took, helper resolution at load, the slow paths of run-time
  * checks and calls, and the native engine.  One const table per instance kind; every member but
- * `native` and `native_call` is required.  Hot paths never come here: a helper call is one indirect call through the
- * pointer resolve_call left in the insn. */
+ * `native` and `native_call` is required.  Hot paths never come here: a helper call is one indirect call
+ * through the pointer resolve_call left in the insn. */
 struct vm_services {
 	unsigned int (*slot_get_near)(struct bpfvm *vm, unsigned int hint);
 	void (*slot_put)(struct bpfvm *vm, unsigned int slot);
