@@ -135,6 +135,10 @@ int bpfvm_prog_run_capture(struct bpfvm *vm, int prog_fd, const void *pkt, uint3
 struct bpfvm_capture {
 	struct bpfvm *vm;
 	struct sys_obj *o;      /* the program, held until bpfvm_capture_free() */
+	/* The log of the thread that made the capture (entries live as long as the instance): a run on
+	 * that thread clears it without looking it up (the lookup was a seventh of a small filter's run). */
+	pthread_t log_thread;
+	struct diag *log;       /* NULL: out of memory at bpfvm_capture_new(), look it up each time */
 	struct pt_capture pc;
 };
 
@@ -164,6 +168,8 @@ int bpfvm_capture_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, s
 	}
 	c->vm = vm;
 	c->o = o;
+	c->log_thread = pthread_self();
+	c->log = sys_log(vm);
 	if ((err = pt_capture_init(&c->pc, o->prog, svc))) {
 		sys_err(vm, err, "capture: out of memory");
 		free(c);
@@ -180,7 +186,12 @@ int bpfvm_capture_run(struct bpfvm_capture *c, const void *pkt, uint32_t caplen,
 {
 	struct bpfvm *vm = c->vm;
 
-	sys_log_reset(vm);
+	if (c->log && pthread_equal(pthread_self(), c->log_thread)) {
+		if (c->log->len || c->log->truncated)
+			diag_clear(c->log);
+	} else {
+		sys_log_reset(vm);
+	}
 	if (wirelen < caplen)
 		return sys_err(vm, -EINVAL, "captured length %u above the length on the wire %u", caplen, wirelen);
 	if (caplen && !pkt)

@@ -1118,9 +1118,11 @@ static void ldpkt_read(struct jit *j, unsigned sz, unsigned base, int32_t disp)
 		x_rm(b, 0, OP_MOV_R_RM, RAX, base, disp);
 		x_oreg(b, 0, OP_BSWAP, RAX);
 	} else if (sz == 2) {
+		/* bswap + shift, not a 16-bit rotate: reading rax after writing ax costs a merge */
 		x_rm(b, 0, OP_MOVZX16, RAX, base, disp);
-		x_rr(b, X16, OP_GRP2_IMM8, GRP2_ROR, RAX); /* bits 16..63 stay the zeroes movzx wrote */
-		x_byte(b, 8);
+		x_oreg(b, 0, OP_BSWAP, RAX);
+		x_rr(b, 0, OP_GRP2_IMM8, GRP2_SHR, RAX);
+		x_byte(b, 16);
 	} else {
 		x_rm(b, 0, OP_MOVZX8, RAX, base, disp);
 	}

@@ -23,7 +23,8 @@ static int exec_held(struct vm_run *run, struct vm_prog *entry, uint64_t *ret)
 	r0 = vm_engine_run(run, (uintptr_t)run->ctx, run->arg2);
 	if (run->err)
 		run->svc->fault_report(run);
-	run->svc->run_put(run); /* after the report: the faulting program may be one only the run holds */
+	if (run->refs.cnt) /* most runs take nothing: no call */
+		run->svc->run_put(run); /* after the report: the faulting program may be one only the run holds */
 	run->prog = entry;
 	if (run->err)
 		return run->err;
