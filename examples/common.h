@@ -22,6 +22,14 @@
 #endif
 #define IPPROTO_ICMPV6_ 58
 
+/* Names the record type of ring buffer or perf event array `map` for user space: clang puts a struct
+ * into the object's BTF only when a global, a map definition or a function signature uses it (not a
+ * local variable, which is how events are built), and a ring buffer's definition can name no value
+ * type (Linux refuses a value size).  This declares `__event_type_<map>`, a null pointer to the type in
+ * .rodata (8 bytes, never read), which `bpfvm run` (bpfvm_object_event_type()) looks for to print the
+ * map's records by field; BTF-aware formatting leaves `__`-prefixed variables out of the data. */
+#define EVENT_TYPE(map, type) type *const __event_type_##map = 0
+
 struct vlan_hdr {
 	__be16 tci;
 	__be16 encap_proto;

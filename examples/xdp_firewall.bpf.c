@@ -107,6 +107,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+EVENT_TYPE(events, struct drop_event); /* so that bpfvm run prints drop events by field */
 
 static __always_inline void count(__u32 idx)
 {

@@ -435,6 +435,12 @@ int bpfvm_object_map_btf(const struct bpfvm_object *obj, size_t i, uint32_t *key
  * one whose name contains `hint` when only one does, else the only struct of that size; 0 if none or
  * ambiguous. */
 uint32_t bpfvm_object_btf_struct_by_size(const struct bpfvm_object *obj, size_t size, const char *hint);
+/* The record type of ring buffer or perf event array `map` (its name in the object) for records of
+ * `size` bytes: the struct a global `__event_type_<map>` points to (or is), which the program declares
+ * to name it (EVENT_TYPE() in examples/common.h: a map definition cannot), else
+ * bpfvm_object_btf_struct_by_size(obj, size, "event").  0: none (print hex).  A record longer than the
+ * struct prints the struct; a shorter one prints "?" where it ends. */
+uint32_t bpfvm_object_event_type(const struct bpfvm_object *obj, const char *map, size_t size);
 
 /* ---- packets ----------------------------------------------------------------------------- */
 

@@ -40,9 +40,10 @@ TXT
 cat <<TXT
 
 How to read it:
-  - "event events": the first drop events from the ring buffer, as raw bytes: the record type
-    (struct drop_event) is not in the object's BTF, so bpfvm cannot name its fields; they are decoded
-    below;
+  - "event events": the first drop events from the ring buffer, by field: the program names their
+    type with EVENT_TYPE(events, struct drop_event) (examples/common.h); reason 1 is "blocked" (rule:
+    the prefix's rule id), 2 "over budget" (rule: the packets seen); addr is the source, IPv4 as an
+    IPv4-mapped IPv6 address; they are decoded below;
   - "too short to run": frames shorter than an Ethernet header (14 bytes); Linux runs no program on
     them, and neither does bpfvm;
   - "top 5 of sources": the busiest sources in the LRU hash 'sources' (packets, then bytes);

@@ -225,17 +225,17 @@ static bool btf_out(struct runner *r, FILE *f, uint32_t type, const void *data, 
 	return true;
 }
 
-/* The struct an event record of `size` bytes is, found by size (the map does not say): the object's only
- * struct of that size, or the only one of them named like an event.  0: print hex. */
-static uint32_t event_type(struct runner *r, size_t size)
+/* The struct an event record of `size` bytes from map `map` is (bpfvm_object_event_type(): the type the
+ * program named with EVENT_TYPE(), else found by size).  0: print hex. */
+static uint32_t event_type(struct runner *r, const char *map, size_t size)
 {
-	return bpfvm_object_btf_struct_by_size(r->obj, size, "event");
+	return bpfvm_object_event_type(r->obj, map, size);
 }
 
 static void event_out(struct event_src *e, int cpu, const void *data, size_t size)
 {
 	struct runner *r = e->r;
-	uint32_t type = event_type(r, size);
+	uint32_t type = event_type(r, e->map, size);
 
 	e->cnt++;
 	if (r->o.json) {

@@ -306,17 +306,21 @@ static void fmt_datasec(const struct bpfvm_object *obj, uint32_t id, const struc
 		if (obj->secs[i].name && !strcmp(obj->secs[i].name, sname))
 			sec = i;
 	put(o, "{");
-	for (uint32_t i = 0; i < BTF_INFO_VLEN(t->info); i++) {
+	for (uint32_t i = 0, shown = 0; i < BTF_INFO_VLEN(t->info); i++) {
 		struct btf_var_secinfo v;
 		struct btf_type vt;
 		if (!SPAN_READ(ex, (uint64_t)i * sizeof(v), &v) || !ldr_btf_type(btf, v.type, &vt))
 			break;
 		const char *n = ldr_btf_str(btf, vt.name_off);
+		/* names C reserves for the implementation: declarations for tools (EVENT_TYPE() in
+		 * examples/common.h), not data */
+		if (n && n[0] == '_' && n[1] == '_')
+			continue;
 		uint64_t off = v.offset;
 		for (size_t j = 0; n && j < obj->sym_cnt; j++)
 			if (obj->syms[j].shndx == sec && !strcmp(obj->syms[j].name, n) && obj->syms[j].type == STT_OBJECT)
 				off = obj->syms[j].value;
-		put(o, o->json ? "%s\"%s\":" : "%s%s: ", i ? (o->json ? "," : ", ") : "", n ? n : "?");
+		put(o, o->json ? "%s\"%s\":" : "%s%s: ", shown++ ? (o->json ? "," : ", ") : "", n ? n : "?");
 		if (off + v.size > avail)
 			put(o, o->json ? "null" : "?");
 		else
@@ -395,4 +399,50 @@ uint32_t bpfvm_object_btf_struct_by_size(const struct bpfvm_object *obj, size_t 
 		}
 	}
 	return hcnt == 1 ? hinted : cnt == 1 ? only : 0;
+}
+
+/* The struct (or union) behind type id, through typedefs, qualifiers and at most one pointer; 0 if none. */
+static uint32_t pointee_struct(const struct ldr_btf *btf, uint32_t id)
+{
+	bool ptr_seen = false;
+
+	for (int hops = 0; hops < 32; hops++) {
+		struct btf_type t;
+		if (!id || !ldr_btf_type(btf, id, &t))
+			return 0;
+		switch (BTF_INFO_KIND(t.info)) {
+		case BTF_KIND_STRUCT:
+		case BTF_KIND_UNION:
+			return id;
+		case BTF_KIND_PTR:
+			if (ptr_seen)
+				return 0;
+			ptr_seen = true;
+			break;
+		case BTF_KIND_TYPEDEF:
+		case BTF_KIND_CONST:
+		case BTF_KIND_VOLATILE:
+		case BTF_KIND_RESTRICT:
+		case BTF_KIND_VAR:
+			break;
+		default:
+			return 0;
+		}
+		id = t.type;
+	}
+	return 0;
+}
+
+uint32_t bpfvm_object_event_type(const struct bpfvm_object *obj, const char *map, size_t size)
+{
+	char name[BPF_OBJ_NAME_LEN + 32];
+
+	if (!obj || !obj->btf)
+		return 0;
+	if (map && (size_t)snprintf(name, sizeof(name), "__event_type_%s", map) < sizeof(name)) {
+		uint32_t t = pointee_struct(obj->btf, ldr_btf_find(obj->btf, name, BTF_KIND_VAR));
+		if (t)
+			return t;
+	}
+	return bpfvm_object_btf_struct_by_size(obj, size, "event");
 }

@@ -289,6 +289,23 @@ TEST(btf_format_prints_types_by_field)
 	bpfvm_object_btf_format(obj, et, k4, sizeof(k4), 0, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "{prefixlen: 24, addr: [198, 51, 100, 0]}");
 	CHECK_EQ_U64(bpfvm_object_btf_struct_by_size(obj, 31, NULL), 0);
+	/* the ring buffer's record type, named by the program (EVENT_TYPE(events, struct drop_event)) */
+	et = bpfvm_object_event_type(obj, "events", 32);
+	CHECK(et != 0);
+	uint32_t rec[8] = { 1, 60, 0, 0, 0, 0, 3, 0 }; /* reason, len, addr[16], rule, pad */
+	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 198, [13] = 51, [14] = 100, [15] = 9 };
+	memcpy(&rec[2], addr, sizeof(addr));
+	bpfvm_object_btf_format(obj, et, rec, sizeof(rec), 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{reason: 1, len: 60, addr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 198, 51, 100, 9], rule: 3, "
+			  "pad: 0}");
+	/* whatever the record's size (the program says what it is); other maps fall back to the size */
+	CHECK_EQ_U64(bpfvm_object_event_type(obj, "events", 8), et);
+	CHECK_EQ_U64(bpfvm_object_event_type(obj, "stats", 31), 0);
+	CHECK_EQ_U64(bpfvm_object_event_type(obj, NULL, 8), bpfvm_object_btf_struct_by_size(obj, 8, "event"));
+	/* the declaration is no data: .rodata prints its three variables only */
+	uint8_t rodata24[24] = { 200, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0 };
+	bpfvm_object_btf_format(obj, vt, rodata24, sizeof(rodata24), 0, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "{rate_limit_pkts: 200, malformed_verdict: 2, report_drops: 0}");
 	uint32_t ev[8] = { 0 };
 	CHECK_EQ_U64(bpfvm_object_btf_format(obj, 0, ev, sizeof(ev), 0, buf, sizeof(buf)), (uint64_t)-ENOENT);
 	bpfvm_object_close(obj);

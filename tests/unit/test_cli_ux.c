@@ -516,6 +516,9 @@ TEST(demo_explains_its_output)
 		   strstr(p.out, "  over budget           336   dropped: the source sent more than rate_limit_pkts (200) packets\n") &&
 		   strstr(p.out, "  malformed              44   dropped: frame cut short, or a bad IP version or header length\n"));
 	EXPECT(&p, strstr(p.out, "  blocked      144 bytes from 203.0.113.193   rule 2\n"));
+	/* the events by field: the program names their type (EVENT_TYPE()) */
+	EXPECT(&p, strstr(p.out, "event events (32 bytes): {reason: 1, len: 144, addr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
+				 "255, 255, 203, 0, 113, 193], rule: 2, pad: 0}\n"));
 	EXPECT(&p, strstr(p.out, "Verdicts: 500 dropped = 120 blocked + 336 over budget + 44 malformed; 2494 passed; "
 				 "6 frames too short to run.\n"));
 	/* the maps by their types */
