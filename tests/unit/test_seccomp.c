@@ -504,6 +504,8 @@ TEST(cli_seccomp)
 				a[n++] = "--args", a[n++] = cases[i].args;
 			if (cases[i].arch)
 				a[n++] = "--arch", a[n++] = cases[i].arch;
+			if (form)
+				a[n++] = "--interp"; /* the -dd form on the interpreter, the raw one on the default engine */
 			a[n] = NULL;
 			CHECK(spawn(&p, a));
 			if (p.status != 0 || strcmp(p.out, cases[i].want)) {
