@@ -8,8 +8,8 @@
  *   - "run_capture": the JIT through the one-call bpfvm_prog_run_capture() (program lookup and run state
  *     per frame), to show what a capture saves.
  * Each figure is the best of 3 rounds of at least 0.2 s each, timed by the thread's CPU clock, so that
- * other processes on a loaded machine count as little as they can (caches still suffer).  All must agree on the number of matches,
- * or the bench fails.  Run from the source tree: `make bench`. */
+ * other processes on a loaded machine count as little as they can (caches still suffer).  All must agree
+ * on the number of matches, or the bench fails.  Run from the source tree: `make bench`. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

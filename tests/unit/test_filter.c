@@ -1,14 +1,14 @@
 /* test_filter.c -- `bpfvm filter` against tcpdump, packet for packet: for each expression below, the
  * packets bpfvm's translation of libpcap's program matches are exactly the ones `tcpdump -r FILE -nn -tt
  * EXPR` prints (compared by capture time, unique in these files), and --count --interp agrees (the
- * listing runs on the default engine, the JIT where there is one, the count on the interpreter).  Two files: the
- * examples' sample (examples/sample.pcap: VLAN and QinQ, IPv6, ICMP, ARP, fragments, malformed frames)
- * and `bpfvm gen-pcap --extra` output (adds IPv6 extension header chains, IPv4 options, later fragments,
- * broadcast and multicast, more TCP flags and ICMP types, and frames captured cut short).  Every
- * expression matches something in at least one file, so none passes by matching nothing.  A third file
- * has another link type (the IP frames as LINKTYPE_RAW: other offsets, no link layer).  Then -w
- * against tcpdump -w, -d, and the errors: malformed expression, truncated file, missing file.
- * tcpdump missing: the comparisons are skipped with the reason (scripts/deps.sh installs it). */
+ * listing runs on the default engine, the JIT where there is one, the count on the interpreter).  Two
+ * files: the examples' sample (examples/sample.pcap: VLAN and QinQ, IPv6, ICMP, ARP, fragments, malformed
+ * frames) and `bpfvm gen-pcap --extra` output (adds IPv6 extension header chains, IPv4 options, later
+ * fragments, broadcast and multicast, more TCP flags and ICMP types, and frames captured cut short).  Every
+ * expression matches something in at least one file, so none passes by matching nothing.  A third file has
+ * another link type (the IP frames as LINKTYPE_RAW: other offsets, no link layer).  Then -w against tcpdump
+ * -w, -d, and the errors: malformed expression, truncated file, missing file.  tcpdump missing: the
+ * comparisons are skipped with the reason (scripts/deps.sh installs it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
