@@ -1320,11 +1320,10 @@ static void frame_needs(struct jit *j)
 	 * every byte of a frame can be read: the whole frame, as the interpreter zeroes it. */
 	bool contained = j->proven && n > 0 && p->subprogs[0] == 0;
 
-	if (!j->proven) {
-		for (size_t i = 0; i < n; i++)
-			j->zero_from[i] = -(int32_t)VM_STACK_SIZE;
+	for (size_t i = 0; i <= n; i++) /* n + 1 entries: [0] is the entry frame's even without a table */
+		j->zero_from[i] = -(int32_t)VM_STACK_SIZE;
+	if (!j->proven || n == 0)
 		return;
-	}
 
 	for (size_t i = 0; i < n && contained; i++) {
 		size_t lo = p->subprogs[i], hi = i + 1 < n ? p->subprogs[i + 1] : j->cnt;
