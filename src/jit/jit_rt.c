@@ -115,7 +115,8 @@ static int64_t mem_slow(struct jit_state *st, uint32_t pc, uint64_t base, bool w
 			return fault_at(st, pc);
 		}
 	}
-	if (leak_check && st->run->untrusted && d > st->frame_lim + 8 - size && st->run->svc->is_ptr(st->run, st->reg[in->src])) {
+	if (leak_check && st->run->untrusted && d > st->frame_lim + 8 - size &&
+	    st->run->svc->is_ptr(st->run, st->reg[in->src])) {
 		st->run->svc->store_leak(st->run, in->src, m);
 		return fault_at(st, pc);
 	}
