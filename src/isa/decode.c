@@ -75,13 +75,48 @@ unsigned isa_used_fields(int id)
 	return by_fmt[isa_info[id].fmt] | sel_fields(id);
 }
 
-int64_t isa_jump_target(const struct bpf_insn *in, size_t pc)
+bool isa_has_target(int id)
+{
+	uint8_t fmt = isa_info[id].fmt;
+
+	return fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL;
+}
+
+bool isa_target_in_imm(int id)
+{
+	return isa_info[id].fmt == FMT_JA32 || isa_info[id].fmt == FMT_CALL_LOCAL;
+}
+
+bool isa_is_func_ref(const struct bpf_insn *in)
 {
 	int id = isa_decode(in);
 
-	if (id >= 0 && (isa_info[id].fmt == FMT_JA32 || isa_info[id].fmt == FMT_CALL_LOCAL))
+	return id == ISA_CALL_LOCAL || (id == ISA_LDDW && in->src_reg == ISA_PSEUDO_FUNC);
+}
+
+int64_t isa_target(const struct bpf_insn *in, size_t pc)
+{
+	int id = isa_decode(in);
+
+	if (id >= 0 && (isa_target_in_imm(id) || id == ISA_LDDW))
 		return (int64_t)pc + 1 + in->imm;
 	return (int64_t)pc + 1 + in->off;
+}
+
+unsigned isa_mem_access(int id)
+{
+	const struct isa_info *ii = &isa_info[id];
+
+	switch (ii->fmt) {
+	case FMT_LDX: case FMT_LDACQ:
+		return ISA_MEM_READ | ISA_MEM_BASE_SRC;
+	case FMT_ST: case FMT_STX:
+		return ISA_MEM_WRITE;
+	case FMT_ATOMIC:                    /* store-release only writes; every other atomic reads too */
+		return ii->flags & F_ACQREL ? ISA_MEM_WRITE : ISA_MEM_READ | ISA_MEM_WRITE;
+	default:
+		return 0;
+	}
 }
 
 unsigned isa_writes(int id, const struct bpf_insn *in)
@@ -109,13 +144,6 @@ unsigned isa_insn_writes(const struct bpf_insn *in)
 	int id = isa_decode(in);
 
 	return id < 0 ? 0 : isa_writes(id, in);
-}
-
-static bool is_jump_with_target(int id)
-{
-	uint8_t fmt = isa_info[id].fmt;
-
-	return fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL;
 }
 
 static int check_one(const struct bpf_insn *in, int id, size_t pc, struct diag *log)
@@ -220,9 +248,9 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 		if (hi_slot[pc])
 			continue;
 		int id = isa_decode(&insns[pc]);
-		if (!is_jump_with_target(id))
+		if (!isa_has_target(id))
 			continue;
-		int64_t t = isa_jump_target(&insns[pc], pc);
+		int64_t t = isa_target(&insns[pc], pc);
 		if (t < 0 || (uint64_t)t >= cnt) {
 			diag_printf(log, "insn %zu: jump out of range to %lld", pc, (long long)t);
 			err = -EINVAL;

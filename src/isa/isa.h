@@ -134,8 +134,30 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log);
 
 #define ISA_MAX_INSNS 1000000u /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
 
-/* Target pc of a jump or local call at pc (the field the format uses). */
-int64_t isa_jump_target(const struct bpf_insn *in, size_t pc);
+/* Facts about a row's operands, derived from its format here and nowhere else, so that the validator,
+ * the fixup pass, the JIT, the verifier, the loader and the objdump agree on them. */
+
+/* Does the row name another insn of the program, pc-relative: jumps (not exit, calls of helpers or
+ * kfuncs, or callx) and local calls. */
+bool isa_has_target(int id);
+/* Is that target's delta in imm (gotol, call local) rather than in off? */
+bool isa_target_in_imm(int id);
+/* Does `in` refer to a function of the program by its start (call local, or lddw of BPF_PSEUDO_FUNC)? */
+bool isa_is_func_ref(const struct bpf_insn *in);
+/* The pc an insn at pc names: its jump or call target, or the function an lddw refers to (pc + 1 + the
+ * delta in the field its format uses).  Meaningful for isa_has_target() rows and isa_is_func_ref(). */
+int64_t isa_target(const struct bpf_insn *in, size_t pc);
+
+/* Memory access of a row through a register (loads, stores, atomics; not the legacy packet loads, which
+ * address the skb, nor lddw).  The access's size is isa_info[id].size. */
+#define ISA_MEM_READ     1u  /* reads memory: loads, load-acquire, every read-modify-write atomic */
+#define ISA_MEM_WRITE    2u  /* writes memory: stores, store-release, every read-modify-write atomic */
+#define ISA_MEM_BASE_SRC 4u  /* the address is src + off (loads); otherwise dst + off */
+unsigned isa_mem_access(int id);
+
+/* The uapi operation (BPF_OP()) of an ALU or jump row, e.g. BPF_ADD, BPF_MOV, BPF_JEQ: what a pass that
+ * handles a whole family of rows alike (the verifier's abstract ALU and compares) switches on. */
+static inline unsigned isa_op(int id) { return BPF_OP(isa_info[id].opc); }
 
 /* Assembler: both bpf_conformance syntax ("mov %r0, 1", "ldxw %r0, [%r1+4]", "lock add [%r1], %r2")
  * and LLVM syntax ("r0 = 1", "r0 = *(u32 *)(r1 + 4)"), with labels.  On success stores a malloc'd array

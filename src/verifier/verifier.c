@@ -457,7 +457,7 @@ static void log_slot(struct vctx *c, const struct reg *p, int32_t off)
 
 /* ---- control flow (Linux check_subprogs + check_cfg) --------------------------------------- */
 
-static int64_t jump_target(const struct bpf_insn *in, size_t pc) { return isa_jump_target(in, pc); }
+static int64_t jump_target(const struct bpf_insn *in, size_t pc) { return isa_target(in, pc); }
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -480,8 +480,8 @@ static int check_cfg(struct vctx *c)
 	starts[ns++] = 0;
 	for (size_t pc = 0; pc < n; pc++) {
 		int id = isa_decode(&c->in[pc]);
-		if (id == ISA_CALL_LOCAL || (id == ISA_LDDW && c->in[pc].src_reg == ISA_PSEUDO_FUNC)) {
-			int64_t t = id == ISA_LDDW ? (int64_t)pc + 1 + c->in[pc].imm : jump_target(&c->in[pc], pc);
+		if (isa_is_func_ref(&c->in[pc])) {
+			int64_t t = jump_target(&c->in[pc], pc);
 			if (t < 0 || (size_t)t >= n) {
 				err = err_at(c, pc, -EINVAL, "call to invalid destination");
 				goto out;
@@ -556,8 +556,8 @@ static int check_cfg(struct vctx *c)
 			next[nn++] = (size_t)jump_target(in, pc);
 			next[nn++] = pc + 1;
 		} else if (id == ISA_LDDW) {
-			if (in->src_reg == ISA_PSEUDO_FUNC)
-				next[nn++] = (size_t)((int64_t)pc + 1 + in->imm);
+			if (isa_is_func_ref(in))
+				next[nn++] = (size_t)jump_target(in, pc);
 			next[nn++] = pc + 2;
 			seen[pc + 1] = 1;
 		} else {

@@ -19,17 +19,13 @@ static void code_facts(struct vm_prog *prog)
 
 	for (size_t pc = 0; pc < prog->cnt; pc++) {
 		const struct vm_insn *in = &prog->insns[pc];
-		unsigned fmt = isa_info[in->id].fmt;
-		int base = -1;
+		unsigned mem = isa_mem_access(in->id);
+		int base = !mem ? -1 : mem & ISA_MEM_BASE_SRC ? in->src : in->dst;
 
 		if (in->id == ISA_LDDW_HI)
 			continue;
-		if (((isa_info[in->id].flags & F_CALL) && fmt != FMT_CALL_LOCAL) || in->id == ISA_TAIL_CALL)
+		if (((isa_info[in->id].flags & F_CALL) && in->id != ISA_CALL_LOCAL) || in->id == ISA_TAIL_CALL)
 			calls = true;
-		if (fmt == FMT_LDX || fmt == FMT_LDACQ)
-			base = in->src;
-		else if (fmt == FMT_ST || fmt == FMT_STX || fmt == FMT_ATOMIC)
-			base = in->dst;
 		if ((in->src == BPF_REG_10 && base != in->src) || (in->dst == BPF_REG_10 && base != in->dst))
 			escapes = true;
 		if (base == BPF_REG_10 && in->off < 0) /* at or above r10 faults: nothing to zero */
@@ -65,24 +61,21 @@ int vm_fixup(struct vm_prog *prog, struct diag *log)
 		o->size = info->size;
 		o->off = in->off;
 		o->k = (uint64_t)(int64_t)in->imm;
-		switch (info->fmt) {
-		case FMT_JA:
-		case FMT_JA32:
-		case FMT_JMP_K:
-		case FMT_JMP_X:
-		case FMT_CALL_LOCAL:
+		if (isa_has_target(id)) {
 			/* A byte delta from this insn, so a taken jump is one add and the sign says back-edge
 			 * (where the budget is counted).  isa_validate() kept the target inside the program
 			 * (ISA_MAX_INSNS * 16 bytes fits in 32 bits). */
-			o->off = (int32_t)((isa_jump_target(in, pc) - (int64_t)pc) * (int64_t)sizeof(*o));
-			break;
+			o->off = (int32_t)((isa_target(in, pc) - (int64_t)pc) * (int64_t)sizeof(*o));
+			continue;
+		}
+		switch (info->fmt) {
 		case FMT_CALL:
 		case FMT_CALL_KFUNC:
 			err = prog->svc->resolve_call(prog, in, pc, o, log);
 			break;
 		case FMT_LDDW:
-			if (in->src_reg == ISA_PSEUDO_FUNC) {
-				int64_t t = (int64_t)pc + 1 + in->imm;
+			if (isa_is_func_ref(in)) {
+				int64_t t = isa_target(in, pc);
 				if (t < 0 || (uint64_t)t >= cnt) {
 					diag_printf(log, "insn %zu: lddw function reference out of range", pc);
 					err = -EINVAL;
@@ -123,18 +116,14 @@ int vm_prog_aux_init(struct vm_prog *prog)
 	for (size_t pc = 0; pc < prog->cnt; pc++) {
 		const struct bpf_insn *in = &prog->orig[pc];
 		int id = isa_decode(in);
-		if (id == ISA_LDDW) {
-			prog->aux[pc].ldimm64_src = in->src_reg;
-			if (in->src_reg == ISA_PSEUDO_FUNC) {
-				int64_t t = (int64_t)pc + 1 + in->imm; /* validated: inside the program */
-				if (t >= 0 && (uint64_t)t < prog->cnt)
-					prog->aux[t].subprog_start = true;
-			}
-			pc++;
-		} else if (id == ISA_CALL_LOCAL) {
-			int64_t t = isa_jump_target(in, pc);
+		if (isa_is_func_ref(in)) {
+			int64_t t = isa_target(in, pc); /* validated: inside the program */
 			if (t >= 0 && (uint64_t)t < prog->cnt)
 				prog->aux[t].subprog_start = true;
+		}
+		if (id == ISA_LDDW) {
+			prog->aux[pc].ldimm64_src = in->src_reg;
+			pc++;
 		}
 	}
 	for (size_t pc = 0; pc < prog->cnt; pc++)

@@ -220,6 +220,67 @@ done:
 	return true;
 }
 
+/* The operand facts isa.h derives from the table, against the uapi encoding of each row's opcode
+ * (class, op, mode) as Linux decodes it: jump targets, where their delta sits, memory accesses. */
+TEST(row_facts_match_the_uapi_encoding)
+{
+	for (int id = 0; id < ISA_COUNT; id++) {
+		const struct isa_info *r = &isa_info[id];
+		if (r->flags & F_INTERNAL)
+			continue;
+		struct bpf_insn in[2];
+		if (!encode_row(id, 0, in)) {
+			printf("  %s: no encoding found\n", r->name);
+			test_cur_failed = 1;
+			continue;
+		}
+		unsigned cls = BPF_CLASS(r->opc), op = BPF_OP(r->opc);
+		bool jmp = cls == BPF_JMP || cls == BPF_JMP32;
+		bool target = (jmp && op != BPF_CALL && op != BPF_EXIT) || id == ISA_CALL_LOCAL;
+		bool in_imm = (cls == BPF_JMP32 && op == BPF_JA) || id == ISA_CALL_LOCAL;
+		unsigned mem = 0;
+		if (cls == BPF_LDX)
+			mem = ISA_MEM_READ | ISA_MEM_BASE_SRC;
+		else if (cls == BPF_ST || (cls == BPF_STX && BPF_MODE(r->opc) == BPF_MEM))
+			mem = ISA_MEM_WRITE;
+		else if (cls == BPF_STX && in[0].imm == 0x100) /* BPF_LOAD_ACQ */
+			mem = ISA_MEM_READ | ISA_MEM_BASE_SRC;
+		else if (cls == BPF_STX && in[0].imm == 0x110) /* BPF_STORE_REL */
+			mem = ISA_MEM_WRITE;
+		else if (cls == BPF_STX)
+			mem = ISA_MEM_READ | ISA_MEM_WRITE;
+		bool ok = isa_has_target(id) == target && isa_target_in_imm(id) == in_imm && isa_mem_access(id) == mem;
+		if (jmp || cls == BPF_ALU || cls == BPF_ALU64)
+			ok = ok && isa_op(id) == op;
+		if (!ok) {
+			printf("  %s: has_target %d (want %d), in_imm %d (want %d), mem %u (want %u)\n", r->name,
+			       isa_has_target(id), target, isa_target_in_imm(id), in_imm, isa_mem_access(id), mem);
+			test_cur_failed = 1;
+		}
+	}
+	CHECK(isa_op(ISA_MOV64_X) == BPF_MOV && isa_op(ISA_JSLE32_K) == BPF_JSLE && isa_op(ISA_ARSH32_X) == BPF_ARSH);
+}
+
+/* Which insns refer to a function and where the target of each kind of reference lies. */
+TEST(targets_and_function_references)
+{
+	struct bpf_insn ja = { .code = isa_info[ISA_JA].opc, .off = -3, .imm = 7 };
+	struct bpf_insn ja32 = { .code = isa_info[ISA_JA32].opc, .off = 5, .imm = -4 };
+	struct bpf_insn jeq = { .code = isa_info[ISA_JEQ_K].opc, .dst_reg = 1, .off = 2, .imm = 40 };
+	struct bpf_insn local = { .code = isa_info[ISA_CALL_LOCAL].opc, .src_reg = BPF_PSEUDO_CALL, .imm = 6 };
+	struct bpf_insn helper = { .code = isa_info[ISA_CALL].opc, .imm = 6 };
+	struct bpf_insn fn = { .code = isa_info[ISA_LDDW].opc, .dst_reg = 2, .src_reg = BPF_PSEUDO_FUNC, .imm = 9 };
+	struct bpf_insn map = { .code = isa_info[ISA_LDDW].opc, .dst_reg = 2, .src_reg = BPF_PSEUDO_MAP_FD, .imm = 9 };
+
+	CHECK_EQ_U64(isa_target(&ja, 10), 8);
+	CHECK_EQ_U64(isa_target(&ja32, 10), 7);
+	CHECK_EQ_U64(isa_target(&jeq, 10), 13);
+	CHECK_EQ_U64(isa_target(&local, 10), 17);
+	CHECK_EQ_U64(isa_target(&fn, 10), 20);
+	CHECK(isa_is_func_ref(&local) && isa_is_func_ref(&fn));
+	CHECK(!isa_is_func_ref(&helper) && !isa_is_func_ref(&map) && !isa_is_func_ref(&ja32));
+}
+
 TEST(every_row_round_trips_through_llvm_syntax)
 {
 	int rows = 0;
@@ -482,6 +543,8 @@ int main(void)
 {
 	RUN(conformance_programs_assemble_exactly);
 	RUN(conformance_negative_texts);
+	RUN(row_facts_match_the_uapi_encoding);
+	RUN(targets_and_function_references);
 	RUN(every_row_round_trips_through_llvm_syntax);
 	RUN(conformance_syntax_by_mnemonic);
 	RUN(every_documented_form);
