@@ -64,6 +64,9 @@ static int32_t value_off(void *arg, size_t pc)
 	return off;
 }
 
+_Static_assert(VF_PROOF_REACHED == VM_PROOF_REACHED && VF_PROOF_MEM == VM_PROOF_MEM &&
+	       VF_PROOF_DIV_NONZERO == VM_PROOF_DIV_NONZERO, "one numbering of proof facts");
+
 static int ctx_access(void *arg, uint32_t off, uint32_t size, bool write)
 {
 	struct vctx_env *e = arg;
@@ -117,9 +120,17 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.arg = &e;
 	env.log = log;
 	env.log_level = log_level;
-	err = vf_verify(&env);
+	env.proof = calloc(p->cnt, 1);
+	err = env.proof ? vf_verify(&env) : -ENOMEM;
 	if (err && why_len)
 		snprintf(why, why_len, "%s", env.errmsg[0] ? env.errmsg : "verification failed");
+	if (!err) {
+		/* what the engines may rely on (vm_insn_aux.proof) */
+		for (size_t i = 0; i < p->cnt; i++)
+			p->aux[i].proof = env.proof[i];
+		p->verified = true;
+	}
+	free(env.proof);
 	free(e.maps);
 	free(e.inner);
 	return err;

@@ -2081,6 +2081,31 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 
 /* ---- the walk -------------------------------------------------------------------------------- */
 
+/* One visit of the insn at pc proved `facts` (VF_PROOF_*): the first visit sets them, every later one
+ * keeps only what it proved too. */
+static void prove(struct vctx *c, size_t pc, unsigned facts)
+{
+	uint8_t *p = c->env->proof;
+	if (!p)
+		return;
+	facts |= VF_PROOF_REACHED;
+	p[pc] = (uint8_t)(p[pc] & VF_PROOF_REACHED ? p[pc] & facts : facts);
+}
+
+/* Is the divisor of a div/mod never 0: the register (its low 32 bits for alu32), or the imm (check_alu()
+ * refuses imm 0)? */
+static bool divisor_nonzero(struct state *s, const struct bpf_insn *in, bool alu32, bool x)
+{
+	if (!x)
+		return in->imm != 0;
+	const struct reg *r = R(s, in->src_reg);
+	if (r->type != SCALAR)
+		return false; /* check_alu() rejects the insn */
+	if (alu32)
+		return r->v.u32_min > 0 || (uint32_t)r->v.var_off.value != 0;
+	return r->v.umin > 0 || r->v.var_off.value != 0;
+}
+
 static int do_check(struct vctx *c, struct state *s)
 {
 	for (;;) {
@@ -2119,6 +2144,15 @@ static int do_check(struct vctx *c, struct state *s)
 
 		if (isa_writes(id, in) & ISA_REG(10))
 			return err_at(c, s->pc, -EACCES, "frame pointer is read only");
+		/* What this visit proves: any access check_ld_st() lets through is in bounds of memory the
+		 * run owns (it rejects the program otherwise), so MEM needs no second look */
+		unsigned facts = 0;
+		if (fl & (F_LDX | F_ST | F_STX))
+			facts = VF_PROOF_MEM;
+		else if ((fl & F_ALU) && (BPF_OP(in->code) == BPF_DIV || BPF_OP(in->code) == BPF_MOD) &&
+			 divisor_nonzero(s, in, fl & F_32, fl & F_X))
+			facts = VF_PROOF_DIV_NONZERO;
+		prove(c, s->pc, facts);
 		if (fl & F_ALU) {
 			if ((err = check_alu(c, s, in, id)))
 				return err;
@@ -2289,6 +2323,8 @@ int vf_verify(struct vf_env *env)
 	env->total_states = env->peak_states = env->max_states_per_insn = 0;
 	if (!c.cnt)
 		return err_at(&c, 0, -EINVAL, "empty program");
+	if (env->proof)
+		memset(env->proof, 0, c.cnt);
 	c.prune = calloc(c.cnt, 1);
 	c.live = calloc(c.cnt, sizeof(*c.live));
 	c.subprog_of = calloc(c.cnt, sizeof(*c.subprog_of));

@@ -60,7 +60,21 @@ struct vf_env {
 	uint32_t stack_depth;              /* deepest combined stack across a call chain */
 	char errmsg[560];                  /* the rejection's line ("insn 7: R0 invalid mem access ..."), also in
 					    * log, where the statistics line follows it at levels 1 and 2 */
+	/* Optional (NULL: not asked for): cnt bytes the caller provides, filled with VF_PROOF_* facts per
+	 * insn.  Meaningful only when vf_verify() returns 0. */
+	uint8_t *proof;
 };
+
+/* What the walk proved of one instruction, over every path that reaches it (each fact is the AND of
+ * what each visit proved; a path pruned at an insn is covered by the state that was walked on, which
+ * holds every concrete state of the pruned one, so the facts stay true for it).  An insn the walk never
+ * reached has none. */
+#define VF_PROOF_REACHED     0x01u /* walked on some path */
+#define VF_PROOF_MEM         0x02u /* a load, store or atomic: on every path the address is a pointer the
+				    * walk tracked (stack, ctx field the type allows, packet below a data_end
+				    * check, map value/key, ringbuf memory) and [addr, addr + size) is in bounds */
+#define VF_PROOF_DIV_NONZERO 0x04u /* a div/mod (any width, signedness, K or X): the divisor (its low 32
+				    * bits for the 32-bit forms) is never 0 */
 
 #define VF_MAX_INSN_PROCESSED 1000000u  /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
 

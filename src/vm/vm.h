@@ -102,7 +102,19 @@ struct vm_insn_aux {
 	uint32_t value_off;     /* PSEUDO_MAP_VALUE / PSEUDO_MAP_IDX_VALUE: offset into the value */
 	uint8_t ldimm64_src;    /* an lddw's src_reg as loaded (ISA_PSEUDO_*); 0 for every other insn */
 	bool subprog_start;     /* the first insn of a subprogram: 0 and every local-call or callback target */
+	uint8_t proof;          /* VM_PROOF_*: what the verifier proved of the insn on every path; 0 for a
+				 * program loaded without it (vm_prog.verified false) */
 };
+
+/* vm_insn_aux.proof (the verifier's VF_PROOF_*, same values).  An engine may drop a run-time check an
+ * insn's proof covers, but only in a run whose memory is what the verifier assumed: the type's own
+ * runner (test run, packet run) built the ctx; bpfvm_prog_run() of an XDP program over plain memory,
+ * say, hands it a "ctx" whose data/data_end the program must not trust, so such runs keep the checks. */
+#define VM_PROOF_REACHED     0x01u /* the verifier walked the insn (on some path) */
+#define VM_PROOF_MEM         0x02u /* load/store/atomic: on every path, [addr, addr + size) lies inside
+				    * memory the run owns (the stack, a ctx field the type allows, the packet
+				    * below a data_end check, a map value or key, ringbuf memory) */
+#define VM_PROOF_DIV_NONZERO 0x04u /* div/mod: the divisor (low 32 bits for the 32-bit forms) is never 0 */
 
 /* What the engines may know of a map the program uses, filled by the loader (one per used_maps entry,
  * same index): its name for fault texts ("map 'stats' value+12"), and for an ARRAY map the layout of
@@ -132,6 +144,7 @@ struct vm_prog {
 	struct vm_map_desc *map_descs; /* the same maps as the engines see them */
 	size_t used_map_cnt;
 	bool gpl;
+	bool verified;                /* the verifier accepted it: aux[].proof holds its facts */
 	struct isa_line *lines;       /* sorted by insn; NULL without line info (owned) */
 	size_t line_cnt;
 	void *jit_fn;                 /* set by the JIT, NULL otherwise */
