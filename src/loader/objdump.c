@@ -153,22 +153,13 @@ static const char *rel_target(const struct bpfvm_object *obj, uint32_t sym)
 }
 
 /* The byte address a jump at `addr` goes to, as BPFMCInstrAnalysis::evaluateBranch() computes it (in
- * 64-bit unsigned arithmetic, so a jump before the section wraps), or false for other instructions. */
+ * 64-bit unsigned arithmetic, so a jump before the section wraps), or false for other instructions
+ * (calls included: llvm-objdump labels no local call). */
 static bool branch_target(const struct bpf_insn *in, int id, uint64_t addr, uint64_t *target)
 {
-	int64_t rel;
-	switch (isa_info[id].fmt) {
-	case FMT_JA:
-	case FMT_JMP_K:
-	case FMT_JMP_X:
-		rel = in->off;
-		break;
-	case FMT_JA32:
-		rel = in->imm;
-		break;
-	default:
+	if (!isa_has_target(id) || (isa_info[id].flags & F_CALL))
 		return false;
-	}
+	int64_t rel = isa_target_in_imm(id) ? in->imm : in->off;
 	*target = addr + 8 + (uint64_t)rel * 8;
 	return true;
 }

@@ -322,20 +322,12 @@ bool pt_run_ctx_ok(const struct vm_run *run, uint32_t off, uint32_t size, bool w
 	return pt_ctx_access(run->prog->type, run->prog->expected_attach_type, off, size, write);
 }
 
-/* The register an access of format fmt goes through, or -1 for an instruction that is no access. */
-static int addr_reg(const struct bpf_insn *in, unsigned fmt)
+/* The register an instruction accesses memory through, or -1 for an instruction that is no access. */
+static int addr_reg(const struct bpf_insn *in, int id)
 {
-	switch (fmt) {
-	case FMT_LDX:
-	case FMT_LDACQ:
-		return in->src_reg;
-	case FMT_ST:
-	case FMT_STX:
-	case FMT_ATOMIC:
-		return in->dst_reg;
-	default:
-		return -1;
-	}
+	unsigned mem = isa_mem_access(id);
+
+	return !mem ? -1 : mem & ISA_MEM_BASE_SRC ? in->src_reg : in->dst_reg;
 }
 
 /* Does the instruction give r1 a new value (or end the straight line)? */
@@ -354,8 +346,8 @@ int pt_ctx_check_entry(const struct vm_prog *p, pt_ctx_rule_fn ok, const void *a
 		if (id < 0)
 			return 0; /* isa_validate() reports it */
 		const struct isa_info *info = &isa_info[id];
-		if (addr_reg(in, info->fmt) == 1) {
-			bool write = info->fmt != FMT_LDX && info->fmt != FMT_LDACQ;
+		if (addr_reg(in, id) == 1) {
+			bool write = isa_mem_access(id) & ISA_MEM_WRITE;
 			if (info->flags & F_ATOMIC) {
 				/* Linux: no atomic access to a ctx, whatever the field (atomic_ptr_type_ok()) */
 				diag_printf(log, "insn %zu: BPF_ATOMIC %s R1 ctx is not allowed", pc,
