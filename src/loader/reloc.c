@@ -117,10 +117,11 @@ static int reloc_one(struct link *l, const struct ldr_func *f, size_t at, uint64
 		return ldr_err(obj, s->name, -EINVAL, "insn %zu: relocation symbol index %u is not below the symbol count %zu", si,
 			       symi, obj->sym_cnt);
 	const struct ldr_sym *y = &obj->syms[symi];
-	if (in->code == (BPF_JMP | BPF_CALL)) {
+	int id = isa_decode(in);
+	if (in->code == isa_info[ISA_CALL].opc) { /* any call, whatever src says: the checks below name it */
 		if (rtype != R_BPF_64_32_)
 			return ldr_err(obj, s->name, -EINVAL, "insn %zu: call relocation type %u is not R_BPF_64_32", si, rtype);
-		if (in->src_reg != BPF_PSEUDO_CALL)
+		if (id != ISA_CALL_LOCAL)
 			return ldr_err(obj, s->name, -EINVAL, "insn %zu: relocation on a helper call (src_reg %u)", si, in->src_reg);
 		if (y->shndx == SHN_UNDEF || y->shndx >= obj->sec_cnt)
 			return ldr_err(obj, s->name, -ENOTSUP, "insn %zu: call to undefined function '%s' (externs are not supported)",
@@ -132,10 +133,10 @@ static int reloc_one(struct link *l, const struct ldr_func *f, size_t at, uint64
 		if (y->value % INSN_SZ)
 			return ldr_err(obj, s->name, -EINVAL, "insn %zu: call target '%s' offset %llu is not at an insn boundary", si,
 				       y->name, (unsigned long long)y->value);
-		int64_t target = (int64_t)(y->value / INSN_SZ) + in->imm + 1;
+		int64_t target = isa_target(in, (size_t)(y->value / INSN_SZ)); /* relative to the symbol */
 		return link_target(l, bi, y->shndx, target, si);
 	}
-	if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
+	if (id != ISA_LDDW)
 		return ldr_err(obj, s->name, -EINVAL, "insn %zu: relocation to '%s' on an insn that is neither lddw nor call (code 0x%02x)",
 			       si, y->name, in->code);
 	if (i + 1 >= f->cnt)
@@ -433,19 +434,20 @@ static int core_patch(struct link *l, const char *sec, uint32_t relo_no, size_t 
 		      const struct core_rec *r, uint64_t val, uint32_t local_val)
 {
 	struct bpfvm_object *obj = l->obj;
-	uint8_t cls = BPF_CLASS(in->code);
+	int id = isa_decode(in);
+	uint32_t fl = id < 0 ? 0 : isa_info[id].flags;
 
-	if (cls == BPF_ALU || cls == BPF_ALU64) {
-		if (BPF_SRC(in->code) != BPF_K)
-			return ldr_err(obj, sec, -EINVAL, "prog '%s': relo #%u: insn %zu: ALU insn has a register source", l->p->name,
-				       relo_no, si);
+	if (fl & F_ALU) {
+		if (isa_info[id].fmt != FMT_ALU_K)
+			return ldr_err(obj, sec, -EINVAL, "prog '%s': relo #%u: insn %zu: ALU insn has no immediate operand",
+				       l->p->name, relo_no, si);
 		if ((uint32_t)in->imm != local_val && r->kind != BPF_CORE_FIELD_EXISTS && r->kind != BPF_CORE_TYPE_EXISTS)
 			return ldr_err(obj, sec, -EINVAL, "prog '%s': relo #%u: insn %zu: unexpected imm %d (expected %u)",
 				       l->p->name, relo_no, si, in->imm, local_val);
 		in->imm = (int32_t)(uint32_t)val;
 		return 0;
 	}
-	if (cls == BPF_LDX || cls == BPF_ST || cls == BPF_STX) {
+	if (id >= 0 && isa_mem_access(id)) {
 		if (r->kind != BPF_CORE_FIELD_BYTE_OFFSET)
 			return ldr_err(obj, sec, -EINVAL, "prog '%s': relo #%u: insn %zu: memory insn with relocation kind %u",
 				       l->p->name, relo_no, si, r->kind);
@@ -455,7 +457,7 @@ static int core_patch(struct link *l, const char *sec, uint32_t relo_no, size_t 
 		in->off = (int16_t)val;
 		return 0;
 	}
-	if (in->code == (BPF_LD | BPF_IMM | BPF_DW) && room >= 2) {
+	if (id == ISA_LDDW && room >= 2) {
 		in[0].imm = (int32_t)(uint32_t)val;
 		in[1].imm = (int32_t)(uint32_t)(val >> 32);
 		return 0;
@@ -629,9 +631,9 @@ int ldr_prog_link(struct bpfvm_object *obj, struct ldr_prog *p)
 		/* calls without a relocation: to a function of the same section */
 		for (size_t i = 0; !err && i < f->cnt; i++) {
 			struct bpf_insn *in = &l.buf[at + i];
-			if (has_rel[i] || in->code != (BPF_JMP | BPF_CALL) || in->src_reg != BPF_PSEUDO_CALL)
+			if (has_rel[i] || isa_decode(in) != ISA_CALL_LOCAL)
 				continue;
-			err = link_target(&l, at + i, f->sec, (int64_t)(f->off + i) + in->imm + 1, f->off + i);
+			err = link_target(&l, at + i, f->sec, isa_target(in, f->off + i), f->off + i);
 		}
 		free(has_rel);
 	}

@@ -527,7 +527,7 @@ static int check_cfg(struct vctx *c)
 				pc++;
 		}
 		size_t last = hi - 1;
-		if (last > lo && c->in[last - 1].code == (BPF_LD | BPF_IMM | BPF_DW) && isa_decode(&c->in[last]) < 0)
+		if (last > lo && isa_decode(&c->in[last - 1]) == ISA_LDDW && isa_decode(&c->in[last]) < 0)
 			last--;
 		int lid = isa_decode(&c->in[last]);
 		if (lid != ISA_EXIT && lid != ISA_JA && lid != ISA_JA32) {
@@ -603,7 +603,7 @@ static unsigned helper_arg_cnt(uint32_t id)
 static void insn_uses(const struct bpf_insn *in, int id, uint16_t *use, uint16_t *def)
 {
 	const struct isa_info *info = &isa_info[id];
-	uint16_t u = 0, d = 0;
+	uint16_t u = 0;
 	switch (info->fmt) {
 	case FMT_ALU_K:
 	case FMT_NEG:
@@ -611,12 +611,10 @@ static void insn_uses(const struct bpf_insn *in, int id, uint16_t *use, uint16_t
 		u = (uint16_t)(1u << in->dst_reg);
 		if ((id == ISA_MOV64_K || id == ISA_MOV32_K))
 			u = 0;
-		d = (uint16_t)(1u << in->dst_reg);
 		break;
 	case FMT_ALU_X:
 	case FMT_MOVSX:
 		u = (uint16_t)(1u << in->src_reg | ((id == ISA_MOV64_X || id == ISA_MOV32_X || info->fmt == FMT_MOVSX) ? 0 : 1u << in->dst_reg));
-		d = (uint16_t)(1u << in->dst_reg);
 		break;
 	case FMT_JMP_K:
 		u = (uint16_t)(1u << in->dst_reg);
@@ -626,35 +624,26 @@ static void insn_uses(const struct bpf_insn *in, int id, uint16_t *use, uint16_t
 		break;
 	case FMT_CALL:
 		u = (uint16_t)(((1u << helper_arg_cnt((uint32_t)in->imm)) - 1) << 1);
-		d = 0x3f;
 		break;
 	case FMT_CALL_LOCAL:
 	case FMT_CALL_KFUNC:
 		u = 0x3e;
-		d = 0x3f;
 		break;
 	case FMT_CALLX:
 		u = (uint16_t)(0x3e | 1u << in->dst_reg);
-		d = 0x3f;
 		break;
 	case FMT_NONE: /* exit */
 		u = 1;
 		break;
-	case FMT_LDDW:
-		d = (uint16_t)(1u << in->dst_reg);
-		break;
 	case FMT_LDABS:
 		u = 1u << 6;
-		d = 0x3f;
 		break;
 	case FMT_LDIND:
 		u = (uint16_t)(1u << 6 | 1u << in->src_reg);
-		d = 0x3f;
 		break;
 	case FMT_LDX:
 	case FMT_LDACQ:
 		u = (uint16_t)(1u << in->src_reg);
-		d = (uint16_t)(1u << in->dst_reg);
 		break;
 	case FMT_ST:
 		u = (uint16_t)(1u << in->dst_reg);
@@ -664,13 +653,12 @@ static void insn_uses(const struct bpf_insn *in, int id, uint16_t *use, uint16_t
 		u = (uint16_t)(1u << in->dst_reg | 1u << in->src_reg);
 		if (info->flags & F_R0)
 			u |= 1;
-		d = (uint16_t)(isa_writes(id, in) & 0x7ff);
 		break;
 	default:
 		break;
 	}
 	*use = u;
-	*def = d;
+	*def = (uint16_t)(isa_writes(id, in) & 0x7ff); /* the one rule for what an insn writes */
 }
 
 static void compute_liveness(struct vctx *c)
@@ -937,7 +925,7 @@ static int ptr_arith(struct vctx *c, struct state *s, struct reg *dst, const str
 static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in, int id)
 {
 	const struct isa_info *info = &isa_info[id];
-	unsigned op = BPF_OP(in->code), dno = in->dst_reg, sno = in->src_reg;
+	unsigned op = isa_op(id), dno = in->dst_reg, sno = in->src_reg;
 	bool alu32 = info->flags & F_32, x = info->flags & F_X;
 	struct reg *d = R(s, dno), srcv;
 	int err;
@@ -1891,7 +1879,7 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 		      struct state **taken_state)
 {
 	const struct isa_info *info = &isa_info[id];
-	unsigned op = BPF_OP(in->code);
+	unsigned op = isa_op(id);
 	bool j32 = info->flags & F_32;
 	struct reg *d = R(s, in->dst_reg), kr;
 	const struct reg *sr;
