@@ -22,6 +22,9 @@ enum hlp_ret {
 enum hlp_arg {
 	ARG_NONE,
 	ARG_ANYTHING,
+	ARG_FMT_VALUE,              /* a value a format may print (trace_printk's r3..r5): Linux's proto
+				     * declares none, so the verifier checks nothing, not even that it is set;
+				     * untrusted runs check it as ARG_ANYTHING */
 	ARG_CONST_MAP_PTR,
 	ARG_PTR_TO_MAP_KEY,
 	ARG_PTR_TO_MAP_VALUE,

@@ -81,6 +81,7 @@ bool hlp_untrusted_checks(const struct hlp_proto *h)
 	for (unsigned i = 0; i < 5; i++)
 		switch (h->args[i]) {
 		case ARG_ANYTHING:
+		case ARG_FMT_VALUE:
 		case ARG_PTR_TO_MAP_KEY:
 		case ARG_PTR_TO_MAP_VALUE:
 		case ARG_PTR_TO_MEM:
@@ -129,6 +130,7 @@ bool hlp_untrusted_args(struct vm_run *run, const struct hlp_proto *h, const uin
 		uint64_t len = 0;
 		switch (h->args[i]) {
 		case ARG_ANYTHING:
+		case ARG_FMT_VALUE:
 			if (hlp_is_ptr(run, r[i])) {
 				vm_fault_leak(run, i + 1, "leaks addr into helper function");
 				return false;

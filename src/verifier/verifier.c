@@ -595,7 +595,7 @@ static unsigned helper_arg_cnt(uint32_t id)
 	if (!h)
 		return 5;
 	for (unsigned i = 0; i < 5; i++)
-		if (h->args[i] != ARG_NONE)
+		if (h->args[i] != ARG_NONE && h->args[i] != ARG_FMT_VALUE) /* Linux's proto declares neither */
 			n = i + 1;
 	return n;
 }
@@ -1467,7 +1467,7 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	struct reg *r = R(s, rno);
 	uint8_t kind = h->args[i];
 	int err;
-	if (kind == ARG_NONE)
+	if (kind == ARG_NONE || kind == ARG_FMT_VALUE)
 		return 0;
 	if ((err = check_read(c, s, rno)))
 		return err;

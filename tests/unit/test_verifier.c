@@ -144,6 +144,9 @@ static const struct vcase cases[] = {
 	{ "ringbuf size not constant", XDP,
 	  "r2 = *(u32 *)(r1 + 12)\nr1 = " RINGBUF " ll\nr3 = 0\ncall 131\nr0 = 0\nexit\n", "is not a known constant" },
 	{ "helper not allowed for type", SKF, "r1 = r1\nr2 = 0\ncall 44\nr0 = 0\nexit\n", "cannot use helper" },
+	/* bpf_printk("%u", v) sets r1..r3 only: Linux's proto has two arguments, the rest are unchecked */
+	{ "trace_printk with r4 and r5 unset", XDP,
+	  "r1 = 0x7525\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = 7\ncall 6\nr0 = 2\nexit\n", NULL },
 	{ "unknown helper", XDP, "call 100000\nr0 = 0\nexit\n", "invalid func unknown#100000" },
 	{ "bounded loop", XDP, "r0 = 0\nr1 = 0\nr1 += 1\nr0 += 2\nif r1 < 100 goto -3\nexit\n", NULL },
 	{ "bpf-to-bpf call", XDP, "r1 = 3\ncall local +2\nr0 = 0\nexit\nr0 = r1\nr0 += 1\nexit\n", NULL },
