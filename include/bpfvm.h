@@ -431,6 +431,18 @@ long bpfvm_object_btf_format(const struct bpfvm_object *obj, uint32_t type, cons
 /* The BTF types of map i's keys and values (__type(key, T), __type(value, T); for global data, the
  * section's variables).  0 when the definition gives none; -ENOENT when it gives neither. */
 int bpfvm_object_map_btf(const struct bpfvm_object *obj, size_t i, uint32_t *key_type, uint32_t *value_type);
+/* A map's BTF, which its pins carry (Linux: MAP_CREATE's btf_fd, btf_key_type_id, btf_value_type_id),
+ * so that another process prints its keys and values by type (`bpfvm map dump PIN`).  The loader gives
+ * every map it creates the object's BTF.
+ * bpfvm_map_set_btf(): btf is raw BTF (a .BTF section, copied); key_type and value_type are type ids in
+ * it, 0 when not known.  Set once: -EEXIST when the map has BTF already; -EINVAL malformed BTF or ids
+ * (the log says why), -E2BIG over 16 MiB, -EPERM for a map in memory that cannot be pinned.
+ * bpfvm_map_btf(): a new object holding only the map's BTF, for bpfvm_object_btf_format(); close it with
+ * bpfvm_object_close().  *key_type and *value_type (either may be NULL) are 0 when not known.  -ENOENT
+ * when the map has no BTF; -EINVAL when what its file holds is not BTF. */
+int bpfvm_map_set_btf(struct bpfvm *vm, int map_fd, const void *btf, size_t len, uint32_t key_type,
+		      uint32_t value_type);
+int bpfvm_map_btf(struct bpfvm *vm, int map_fd, struct bpfvm_object **btf, uint32_t *key_type, uint32_t *value_type);
 /* A named struct of exactly `size` bytes, to read untyped records (ring buffer, perf events) with: the
  * one whose name contains `hint` when only one does, else the only struct of that size; 0 if none or
  * ambiguous. */

@@ -506,6 +506,9 @@ static long map_info(struct bpfvm *vm, union bpf_attr *a)
 	info.map_flags = map_flags(m);
 	memcpy(info.name, map_name(m), sizeof(info.name));
 	info.map_extra = m->hdr->map_extra_lo | ((uint64_t)m->hdr->map_extra_hi << 32);
+	/* the type ids of the BTF the map keeps (bpfvm_map_btf() gives the BTF itself: there are no BTF
+	 * objects, so btf_id stays 0) */
+	(void)map_get_btf(m, NULL, 0, &info.btf_key_type_id, &info.btf_value_type_id);
 	if (ulen > sizeof(info))
 		ulen = sizeof(info);
 	memcpy((void *)(uintptr_t)a->info.info, &info, ulen);

@@ -234,7 +234,49 @@ static void plain_bytes(const uint8_t *b, size_t n)
 struct shape {
 	uint32_t type, ks, vs, ncpu;
 	size_t uvs; /* user value buffer bytes */
+	/* the map's BTF (bpfvm_map_btf()) and its key and value type ids, or NULL: hex */
+	struct bpfvm_object *btf;
+	uint32_t kt, vt;
 };
+
+/* p as BTF type `type` of s->btf says; false (nothing printed) without one.  An array's key without a
+ * type (global data) is its index. */
+static bool typed(const struct shape *s, uint32_t type, const uint8_t *p, size_t len, bool json)
+{
+	char small[512];
+	if (!s->btf)
+		return false;
+	if (!type && len == 4 && (s->type == BPF_MAP_TYPE_ARRAY || s->type == BPF_MAP_TYPE_PERCPU_ARRAY)) {
+		uint32_t k;
+		memcpy(&k, p, 4);
+		printf("%u", k);
+		return true;
+	}
+	long n = type ? bpfvm_object_btf_format(s->btf, type, p, len, json ? BPFVM_FMT_JSON : 0, small, sizeof(small)) : -1;
+	if (n < 0)
+		return false;
+	if ((size_t)n < sizeof(small)) {
+		fputs(small, stdout);
+		return true;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (!big)
+		return false;
+	bpfvm_object_btf_format(s->btf, type, p, len, json ? BPFVM_FMT_JSON : 0, big, (size_t)n + 1);
+	fputs(big, stdout);
+	free(big);
+	return true;
+}
+
+static void part(const struct shape *s, uint32_t type, const uint8_t *p, size_t len, bool json)
+{
+	if (typed(s, type, p, len, json))
+		return;
+	if (json)
+		json_bytes(p, len);
+	else
+		plain_bytes(p, len);
+}
 
 static void print_elem(const struct mctx *c, const struct shape *s, const uint8_t *key, const uint8_t *val, bool first)
 {
@@ -242,39 +284,39 @@ static void print_elem(const struct mctx *c, const struct shape *s, const uint8_
 		printf("%s%s{", first ? "" : ",", c->pretty ? "\n  " : "");
 		if (s->ks) {
 			printf("\"key\":");
-			json_bytes(key, s->ks);
+			part(s, s->kt, key, s->ks, true);
 			putchar(',');
 		}
 		if (is_percpu(s->type)) {
 			printf("\"values\":[");
 			for (uint32_t i = 0; i < s->ncpu; i++) {
 				printf("%s{\"cpu\":%u,\"value\":", i ? "," : "", i);
-				json_bytes(val + (size_t)i * ((s->vs + 7) & ~7u), s->vs);
+				part(s, s->vt, val + (size_t)i * ((s->vs + 7) & ~7u), s->vs, true);
 				putchar('}');
 			}
 			putchar(']');
 		} else {
 			printf("\"value\":");
-			json_bytes(val, s->vs);
+			part(s, s->vt, val, s->vs, true);
 		}
 		putchar('}');
 		return;
 	}
 	if (s->ks) {
 		printf("key: ");
-		plain_bytes(key, s->ks);
+		part(s, s->kt, key, s->ks, false);
 		printf("  ");
 	}
 	if (is_percpu(s->type)) {
 		putchar('\n');
 		for (uint32_t i = 0; i < s->ncpu; i++) {
 			printf("value (CPU %02u): ", i);
-			plain_bytes(val + (size_t)i * ((s->vs + 7) & ~7u), s->vs);
+			part(s, s->vt, val + (size_t)i * ((s->vs + 7) & ~7u), s->vs, false);
 			putchar('\n');
 		}
 	} else {
 		printf("value: ");
-		plain_bytes(val, s->vs);
+		part(s, s->vt, val, s->vs, false);
 		putchar('\n');
 	}
 }
@@ -302,6 +344,8 @@ static int get_shape(struct mctx *c, int fd, struct shape *s)
 	s->vs = info.value_size;
 	s->ncpu = 1;
 	s->uvs = info.value_size;
+	s->btf = NULL;
+	s->kt = s->vt = 0;
 	return 0;
 }
 
@@ -444,6 +488,10 @@ static int cmd_dump(struct mctx *c, int fd)
 	if (s.type == BPF_MAP_TYPE_QUEUE || s.type == BPF_MAP_TYPE_STACK || s.type == BPF_MAP_TYPE_RINGBUF ||
 	    s.type == BPF_MAP_TYPE_BLOOM_FILTER || s.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY)
 		return fail(c, "map dump: %s maps cannot be iterated", type_name(s.type));
+	/* typed as bpftool prints a map with BTF, when the map keeps the BTF of the object that made it;
+	 * else (a map made by `bpfvm map create`, say) hex */
+	if (bpfvm_map_btf(c->vm, fd, &s.btf, &s.kt, &s.vt))
+		s.btf = NULL;
 	uint8_t *key = calloc(1, s.ks + 1), *next = calloc(1, s.ks + 1), *val = NULL;
 	size_t vcap = is_percpu(s.type) ? ((s.vs + 7) & ~7u) * 1024 : s.vs;
 	val = calloc(1, vcap + 8);
@@ -504,6 +552,7 @@ static int cmd_dump(struct mctx *c, int fd)
 	else
 		printf("Found %u element%s\n", cnt, cnt == 1 ? "" : "s");
 out:
+	bpfvm_object_close(s.btf);
 	free(key);
 	free(next);
 	free(val);

@@ -145,6 +145,9 @@ int ldr_maps_collect(struct bpfvm_object *obj);
 int ldr_maps_create(struct bpfvm_object *obj);
 int ldr_maps_fill_slots(struct bpfvm_object *obj);
 void ldr_map_fini(struct ldr_map *m);
+/* map_btf.c: gives the created map m (of obj->maps) the object's BTF and its key and value type ids,
+ * for dumps of its pins.  0 also when there is none to give or the map has one already. */
+int ldr_map_keep_btf(struct bpfvm_object *obj, const struct ldr_map *m);
 /* The map defined at (sec, off), or -1. */
 int ldr_map_at(const struct bpfvm_object *obj, uint32_t sec, uint64_t off);
 
@@ -194,6 +197,8 @@ struct bpfvm_object {
 	struct ldr_map *maps;
 	size_t map_cnt;
 	struct ldr_btf *btf;     /* NULL without .BTF */
+	uint8_t *map_btf;        /* map_btf.c: the .BTF its maps keep (owned), made at the first map */
+	size_t map_btf_len;
 	struct span btf_ext;
 	int maps_sec, legacy_sec, text_sec; /* -1 when absent */
 	char license[128];

@@ -596,6 +596,8 @@ static int create_one(struct bpfvm_object *obj, struct ldr_map *m, int inner_fd)
 	int err = set_spin_lock(obj, m);
 	if (!err)
 		err = set_timer(obj, m);
+	if (!err)
+		err = ldr_map_keep_btf(obj, m);
 	if (err) {
 		bpfvm_close(obj->vm, m->fd);
 		m->fd = -1;
@@ -630,7 +632,8 @@ static int create_pinned(struct bpfvm_object *obj, struct ldr_map *m, int inner_
 				       m->real_name, path, info.type, info.key_size, info.value_size, info.max_entries, info.map_flags);
 		}
 		m->fd = (int)fd;
-		if ((err = set_timer(obj, m))) { /* the same offset, or the pinned map is laid out otherwise */
+		/* the same timer offset, or the pinned map is laid out otherwise; BTF if it has none */
+		if ((err = set_timer(obj, m)) || (err = ldr_map_keep_btf(obj, m))) {
 			bpfvm_close(obj->vm, m->fd);
 			m->fd = -1;
 		}

@@ -46,6 +46,7 @@ static void obj_free(struct bpfvm_object *obj)
 		ldr_map_fini(&obj->maps[i]);
 	}
 	ldr_btf_free(obj->btf);
+	free(obj->map_btf);
 	free(obj->progs);
 	free(obj->maps);
 	free(obj->funcs);

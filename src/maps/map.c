@@ -797,6 +797,66 @@ int map_freeze(struct map *m)
 	return 0;
 }
 
+/* ---- BTF trailer (maps.h) ------------------------------------------------------------------------- */
+
+int map_set_btf(struct map *m, const void *btf, size_t len, uint32_t key_type, uint32_t value_type)
+{
+	struct map_btf_trailer t = { .magic = MAP_BTF_MAGIC, .hdr_len = sizeof(t), .key_type = key_type,
+				     .value_type = value_type };
+	struct stat st;
+	int err = 0;
+
+	if (len == 0 || len > MAP_BTF_MAX)
+		return len ? -E2BIG : -EINVAL;
+	t.btf_len = (uint32_t)len;
+	/* the lock orders two processes setting it on one pinned map; the first one wins */
+	map_lock(m);
+	if (fstat(m->fd, &st)) {
+		err = -errno;
+	} else if ((uint64_t)st.st_size > m->file_len) {
+		err = -EEXIST;
+	} else {
+		/* the BTF first, the trailer's header last: a reader sees the magic only once all is there */
+		off_t at = (off_t)m->file_len;
+		errno = 0;
+		ssize_t w = pwrite(m->fd, btf, len, at + (off_t)sizeof(t));
+		if (w == (ssize_t)len)
+			w = pwrite(m->fd, &t, sizeof(t), at) == (ssize_t)sizeof(t) ? w : -1;
+		if (w != (ssize_t)len) {
+			err = errno ? -errno : -EIO;
+			if (ftruncate(m->fd, at)) /* what the file was: nothing is left */
+				err = -errno;
+		}
+	}
+	map_unlock(m);
+	return err;
+}
+
+long map_get_btf(struct map *m, void *buf, size_t cap, uint32_t *key_type, uint32_t *value_type)
+{
+	struct map_btf_trailer t;
+	struct stat st;
+
+	if (fstat(m->fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size <= m->file_len)
+		return -ENOENT;
+	uint64_t have = (uint64_t)st.st_size - m->file_len;
+	if (have < sizeof(t) || pread(m->fd, &t, sizeof(t), (off_t)m->file_len) != (ssize_t)sizeof(t) ||
+	    t.magic != MAP_BTF_MAGIC)
+		return -ENOENT; /* being written (map_set_btf() writes the magic last) */
+	if (t.hdr_len != sizeof(t) || t.btf_len == 0 || t.btf_len > MAP_BTF_MAX || have - sizeof(t) != t.btf_len)
+		return -EINVAL;
+	if (buf && cap >= t.btf_len &&
+	    pread(m->fd, buf, t.btf_len, (off_t)(m->file_len + sizeof(t))) != (ssize_t)t.btf_len)
+		return -EIO;
+	if (key_type)
+		*key_type = t.key_type;
+	if (value_type)
+		*value_type = t.value_type;
+	return t.btf_len;
+}
+
 /* ---- pinning -------------------------------------------------------------------------------------- */
 
 int map_pin(struct map *m, int rootfd, const char *rel, const char *shown, struct diag *log)
@@ -891,7 +951,8 @@ int map_open_pinned(const struct map_env *env, int rootfd, const char *rel, cons
 	if (ok)
 		body = ops->layout(&want);
 	uint32_t sl = h.spin_lock_off, to = h.timer_off, vs = h.value_size;
-	if (!ok || body > (1ull << 36) || h.total_len != hdr_len + body || (uint64_t)stt.st_size != h.total_len ||
+	if (!ok || body > (1ull << 36) || h.total_len != hdr_len + body || (uint64_t)stt.st_size < h.total_len ||
+	    (uint64_t)stt.st_size - h.total_len > sizeof(struct map_btf_trailer) + MAP_BTF_MAX || /* its BTF */
 	    h.off_a != want.off_a + hdr_len || h.off_b != want.off_b + hdr_len || h.off_c != want.off_c + hdr_len ||
 	    h.off_d != want.off_d + hdr_len || h.values_off != want.values_off + hdr_len ||
 	    h.values_len != want.values_len ||

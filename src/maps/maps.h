@@ -210,6 +210,27 @@ int pin_openat(int rootfd, const char *rel, int flags, mode_t mode, bool walk_on
 int map_pin(struct map *m, int rootfd, const char *rel, const char *shown, struct diag *log);
 int map_open_pinned(const struct map_env *env, int rootfd, const char *rel, const char *shown, struct map **out,
 		    struct diag *log);
+/* The map's BTF: the types of its keys and values, so that a process that opens the pin prints them as
+ * `bpftool map dump` does for a map with BTF (Linux keeps btf_key_type_id/btf_value_type_id and the BTF
+ * object with the map).  It lives in the map's file after the mapping -- a trailer, struct map_btf_trailer
+ * and then the raw BTF -- so every pin of the map (a link to that file) carries it, and it goes with the
+ * file.  No process maps it; it is read with pread().
+ * map_set_btf(): sets it once, under the map lock: -EEXIST when the map has BTF already (a pinned map
+ * reused), -E2BIG over MAP_BTF_MAX, -EPERM for a map in a sealed memfd (not pinnable, so nobody else
+ * would read it), -errno of the write (nothing is left then).  The bytes are not parsed here.
+ * map_get_btf(): the BTF's length (copied into buf when it fits in cap, snprintf-style) and the type
+ * ids; -ENOENT without BTF (or one still being written), -EINVAL when the trailer is corrupt.  The
+ * bytes are input from whoever can write the file: parse them as such. */
+#define MAP_BTF_MAGIC 0x6674626d76667062ull /* "bpfvmbtf" */
+#define MAP_BTF_MAX   (16u << 20)           /* Linux BTF_MAX_SIZE */
+struct map_btf_trailer {
+	uint64_t magic;
+	uint32_t hdr_len;            /* sizeof(struct map_btf_trailer): the BTF follows */
+	uint32_t btf_len;
+	uint32_t key_type, value_type; /* BTF ids; 0: not known */
+};
+int map_set_btf(struct map *m, const void *btf, size_t len, uint32_t key_type, uint32_t value_type);
+long map_get_btf(struct map *m, void *buf, size_t cap, uint32_t *key_type, uint32_t *value_type);
 /* BTF-declared struct bpf_spin_lock inside values (the loader sets it); -EINVAL if it does not fit. */
 int map_set_spin_lock_off(struct map *m, uint32_t off);
 

@@ -482,12 +482,20 @@ TEST(map_dump_is_sorted_by_key)
 	RUN_CLI(&p, "map", "dump", sources);
 	EXPECT(&p, p.status == 0 && strstr(p.out, "Found 313 elements"));
 	snprintf(first, sizeof(first), "%s", p.out);
-	const char *prev = NULL;
+	/* the keys are typed (struct src_key { __u8 addr[16]; }): in byte order of the address */
+	uint8_t prev[16] = { 0 };
 	int keys = 0, sorted = 1;
-	for (const char *k = strstr(p.out, "key: "); k; k = strstr(k + 1, "key: ")) {
-		if (prev && strncmp(prev, k, 5 + 16 * 3) > 0)
+	for (const char *k = strstr(p.out, "key: {addr: ["); k; k = strstr(k + 1, "key: {addr: [")) {
+		uint8_t cur[16];
+		const char *c = k + strlen("key: {addr: [");
+		for (int i = 0; i < 16; i++) {
+			char *end;
+			cur[i] = (uint8_t)strtoul(c, &end, 10);
+			c = end + (*end == ',' ? 2 : 0);
+		}
+		if (keys && memcmp(prev, cur, 16) > 0)
 			sorted = 0;
-		prev = k;
+		memcpy(prev, cur, 16);
 		keys++;
 	}
 	CHECK_EQ_U64(keys, 313);
@@ -495,6 +503,176 @@ TEST(map_dump_is_sorted_by_key)
 	/* a second instance sees the same order: nothing depends on the hash seed */
 	RUN_CLI(&p, "map", "dump", sources);
 	CHECK(!strcmp(first, p.out));
+}
+
+/* A minimal JSON checker (RFC 8259 values, no duplicate-key check): *p advanced past one value. */
+static bool json_value(const char **p, int depth);
+
+static void json_ws(const char **p)
+{
+	while (**p == ' ' || **p == '\n' || **p == '\t' || **p == '\r')
+		(*p)++;
+}
+
+static bool json_string(const char **p)
+{
+	if (*(*p)++ != '"')
+		return false;
+	for (; **p != '"'; (*p)++) {
+		if ((unsigned char)**p < 0x20)
+			return false;
+		if (**p == '\\') {
+			(*p)++;
+			if (**p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!strchr("0123456789abcdefABCDEF", (*p)[i]) || !(*p)[i])
+						return false;
+				*p += 4;
+			} else if (!**p || !strchr("\"\\/bfnrt", **p)) {
+				return false;
+			}
+		}
+	}
+	(*p)++;
+	return true;
+}
+
+static bool json_value(const char **p, int depth)
+{
+	json_ws(p);
+	if (depth > 64)
+		return false;
+	if (**p == '{' || **p == '[') {
+		char close = **p == '{' ? '}' : ']';
+		bool obj = **p == '{';
+		(*p)++;
+		json_ws(p);
+		if (**p == close) {
+			(*p)++;
+			return true;
+		}
+		for (;;) {
+			if (obj) {
+				json_ws(p);
+				if (!json_string(p))
+					return false;
+				json_ws(p);
+				if (*(*p)++ != ':')
+					return false;
+			}
+			if (!json_value(p, depth + 1))
+				return false;
+			json_ws(p);
+			if (**p == close) {
+				(*p)++;
+				return true;
+			}
+			if (*(*p)++ != ',')
+				return false;
+		}
+	}
+	if (**p == '"')
+		return json_string(p);
+	for (const char *lit = "true\0false\0null\0"; *lit; lit += strlen(lit) + 1)
+		if (!strncmp(*p, lit, strlen(lit))) {
+			*p += strlen(lit);
+			return true;
+		}
+	/* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+	const char *c = *p;
+	if (*c == '-')
+		c++;
+	if (*c == '0')
+		c++;
+	else if (*c >= '1' && *c <= '9')
+		while (*c >= '0' && *c <= '9')
+			c++;
+	else
+		return false;
+	if (*c == '.') {
+		if (!(*++c >= '0' && *c <= '9'))
+			return false;
+		while (*c >= '0' && *c <= '9')
+			c++;
+	}
+	if (*c == 'e' || *c == 'E') {
+		c++;
+		if (*c == '+' || *c == '-')
+			c++;
+		if (!(*c >= '0' && *c <= '9'))
+			return false;
+		while (*c >= '0' && *c <= '9')
+			c++;
+	}
+	*p = c;
+	return true;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+static bool json_valid(const char *s)
+{
+	if (!json_value(&s, 0))
+		return false;
+	json_ws(&s);
+	return *s == '\0';
+}
+
+/* Issue 13, point 3: `bpfvm map dump` of what a run left pinned prints keys and values as the object's
+ * BTF says, in another process than the run's -- structs by field, integers in decimal, global data by
+ * variable -- and -j is JSON as bpftool prints it for a map with BTF.  A map made without BTF stays hex. */
+TEST(map_dump_of_a_run_s_pins_is_typed)
+{
+	struct proc p;
+	char pins[128], sources[160], stats[160], rodata[160], bare[160];
+	snprintf(pins, sizeof(pins), "%s/typedpins", dir);
+	snprintf(sources, sizeof(sources), "%s/sources", pins);
+	snprintf(stats, sizeof(stats), "%s/stats", pins);
+	snprintf(rodata, sizeof(rodata), "%s/.rodata", pins);
+	snprintf(bare, sizeof(bare), "%s/bare", pins);
+	RUN_CLI(&p, "run", firewall(), "--pcap", SAMPLE, "--no-maps", "--pin-maps", pins);
+	EXPECT(&p, p.status == 0 && strstr(p.err, "pinned 6 maps under "));
+
+	/* struct src_key { __u8 addr[16]; } -> struct src_stat { __u64 pkts, bytes; }: 10.1.0.1 as ::ffff:10.1.0.1 */
+	RUN_CLI(&p, "map", "dump", sources);
+	EXPECT(&p, p.status == 0 && strstr(p.out, "Found 313 elements\n") &&
+		   starts(p.out, "key: {addr: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 10, 1, 0, 1]}  "
+				   "value: {pkts: 8, bytes: 2833}\n"));
+	RUN_CLI(&p, "map", "-j", "dump", sources);
+	EXPECT(&p, p.status == 0 && json_valid(p.out) &&
+		   starts(p.out, "[{\"key\":{\"addr\":[0,0,0,0,0,0,0,0,0,0,255,255,10,1,0,1]},"
+				   "\"value\":{\"pkts\":8,\"bytes\":2833}},"));
+	/* __u32 -> __u64 per CPU: STAT_PASS (key 0) is 2614 on the CPU that ran the packets */
+	RUN_CLI(&p, "map", "dump", stats);
+	EXPECT(&p, p.status == 0 && starts(p.out, "key: 0  \nvalue (CPU 00): ") && strstr(p.out, "): 2614\n") &&
+		   strstr(p.out, "\nkey: 12  \n") && strstr(p.out, "Found 13 elements\n"));
+	RUN_CLI(&p, "map", "-j", "dump", stats);
+	EXPECT(&p, p.status == 0 && json_valid(p.out) && starts(p.out, "[{\"key\":0,\"values\":[{\"cpu\":0,\"value\":") &&
+		   strstr(p.out, "\"value\":2614}"));
+	/* global data by variable, at the offsets the ELF symbols give */
+	RUN_CLI(&p, "map", "dump", rodata);
+	EXPECT(&p, p.status == 0 && !strcmp(p.out, "key: 0  value: {rate_limit_pkts: 200, malformed_verdict: 1, report_drops: 1}\n"
+						 "Found 1 element\n"));
+	RUN_CLI(&p, "map", "-j", "dump", rodata);
+	EXPECT(&p, p.status == 0 && !strcmp(p.out, "[{\"key\":0,\"value\":{\"rate_limit_pkts\":200,\"malformed_verdict\":1,"
+						 "\"report_drops\":1}}]\n") && json_valid(p.out));
+
+	/* no BTF (made by `bpfvm map create`): hex, and JSON byte arrays */
+	RUN_CLI(&p, "map", "create", bare, "type", "hash", "key", "4", "value", "8", "entries", "4");
+	EXPECT(&p, p.status == 0);
+	RUN_CLI(&p, "map", "update", bare, "key", "7", "0", "0", "0", "value", "3", "0", "0", "0", "4", "0", "0", "0");
+	EXPECT(&p, p.status == 0);
+	RUN_CLI(&p, "map", "dump", bare);
+	EXPECT(&p, p.status == 0 && !strcmp(p.out, "key: 07 00 00 00  value: 03 00 00 00 04 00 00 00\nFound 1 element\n"));
+	RUN_CLI(&p, "map", "-j", "dump", bare);
+	EXPECT(&p, p.status == 0 && json_valid(p.out) &&
+		   !strcmp(p.out, "[{\"key\":[\"0x07\",\"0x00\",\"0x00\",\"0x00\"],\"value\":[\"0x03\",\"0x00\",\"0x00\",\"0x00\","
+				  "\"0x04\",\"0x00\",\"0x00\",\"0x00\"]}]\n"));
+	/* the checker itself refuses what is not JSON */
+	CHECK(!json_valid("[{\"key\":0,}]") && !json_valid("{key: 0}") && !json_valid("[1] x") && json_valid(" [] "));
 }
 
 /* `make demo`: every number it prints comes with what it means. */
@@ -560,6 +738,7 @@ int main(void)
 	RUN(packet_faults_are_located_once_each);
 	RUN(map_dumps_and_events_follow_btf);
 	RUN(map_dump_is_sorted_by_key);
+	RUN(map_dump_of_a_run_s_pins_is_typed);
 	RUN(demo_explains_its_output);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -18,6 +18,7 @@
 #include <bpfvm.h>
 #include "test.h"
 #include "test_bpf.h"
+#include <linux/btf.h>
 #include "maps/maps.h"
 #include "sys.h"
 
@@ -486,6 +487,33 @@ TEST(truncated_under_map_event)
 }
 
 /* Maps that cannot be pinned (the pin root is not usable) live in a memfd whose size is sealed. */
+/* A BTF of two types: [1] u32, [2] struct val { u32 a; u32 b; }. */
+#define MINI_STRS "\0u32\0val\0a\0b" /* names at 1, 5, 9, 11 */
+struct mini_btf {
+	struct btf_header h;
+	struct btf_type t_u32;
+	uint32_t u32_enc;
+	struct btf_type t_val;
+	struct btf_member m[2];
+	char strs[16];
+};
+
+static void mini_btf(struct mini_btf *b)
+{
+	memset(b, 0, sizeof(*b));
+	static const char strs[] = MINI_STRS;
+	b->h = (struct btf_header){ .magic = BTF_MAGIC, .version = BTF_VERSION, .hdr_len = sizeof(b->h),
+				    .type_off = 0, .type_len = (uint32_t)offsetof(struct mini_btf, strs) - sizeof(b->h),
+				    .str_off = (uint32_t)offsetof(struct mini_btf, strs) - sizeof(b->h),
+				    .str_len = sizeof(strs) };
+	b->t_u32 = (struct btf_type){ .name_off = 1, .info = BTF_KIND_INT << 24, .size = 4 };
+	b->u32_enc = 32; /* BTF_INT_ENC(0, 0, 32) */
+	b->t_val = (struct btf_type){ .name_off = 5, .info = BTF_KIND_STRUCT << 24 | 2, .size = 8 };
+	b->m[0] = (struct btf_member){ .name_off = 9, .type = 1, .offset = 0 };
+	b->m[1] = (struct btf_member){ .name_off = 11, .type = 1, .offset = 32 };
+	memcpy(b->strs, strs, sizeof(strs));
+}
+
 TEST(unpinnable_maps_are_sealed)
 {
 	char root[256];
@@ -503,6 +531,11 @@ TEST(unpinnable_maps_are_sealed)
 		CHECK(ftruncate(o->map->fd, 0) != 0 && errno == EPERM);
 		sys_put(vm, o);
 	}
+	/* nor can it grow a BTF trailer: nobody else could read it anyway */
+	struct mini_btf b;
+	mini_btf(&b);
+	CHECK(bpfvm_map_set_btf(vm, fd, &b, offsetof(struct mini_btf, strs) + sizeof(MINI_STRS), 1, 2) == -EPERM &&
+	      has(vm, "cannot be pinned"));
 	/* the sealed size does not keep the LPM trie from reserving its chunks (inside the size) */
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -525,6 +558,85 @@ TEST(unpinnable_maps_are_sealed)
 	}
 	CHECK(bad == 0);
 	bpfvm_free(vm);
+	rmdir(root);
+}
+
+/* A map's BTF goes with its file (map_set_btf()): another instance that opens the pin formats its keys
+ * and values by type; it is set once; malformed BTF or ids are refused; a map without one, or with a
+ * trailer someone cut short, reads as "no BTF" and still opens. */
+TEST(map_btf_goes_with_the_pin)
+{
+	char root[256], text[128], pinned[300], cmd[1024], out[4096];
+	struct mini_btf b;
+	mini_btf(&b);
+	size_t blen = offsetof(struct mini_btf, strs) + sizeof(MINI_STRS);
+	dir_path(root, sizeof(root), "btf_root");
+	struct bpfvm *vm = vm_at(root, false), *other = vm_at(root, false);
+	CHECK(vm && other);
+	int fd = mk(vm, BPF_MAP_TYPE_HASH, 4, 8, 4, 0), bare = mk(vm, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+	CHECK(fd >= 0 && bare >= 0);
+	/* refused: not BTF, ids that are not its types; nothing is kept then */
+	uint8_t junk[64] = { 1, 2, 3 };
+	CHECK(bpfvm_map_set_btf(vm, fd, junk, sizeof(junk), 1, 2) == -EINVAL && has(vm, "map BTF: section .BTF: bad magic"));
+	CHECK(bpfvm_map_set_btf(vm, fd, &b, blen, 1, 3) == -EINVAL &&
+	      has(vm, "map BTF: value type id 3 is not a type of the BTF (2 types)"));
+	CHECK(bpfvm_map_set_btf(vm, fd, &b, blen, 1, 2) == 0);
+	CHECK(bpfvm_map_set_btf(vm, fd, &b, blen, 1, 2) == -EEXIST && has(vm, "has BTF already"));
+	uint32_t k = 7, v[2] = { 3, 4 };
+	CHECK(UPD(vm, fd, &k, v, 0) == 0);
+	CHECK(PIN(vm, fd, "typed") == 0 && PIN(vm, bare, "bare") == 0);
+
+	/* another instance: the pin carries the types */
+	int g = (int)GET(other, "typed");
+	CHECK(g >= 0);
+	struct bpfvm_object *bt = NULL;
+	uint32_t kt = 0, vt = 0;
+	CHECK(bpfvm_map_btf(other, g, &bt, &kt, &vt) == 0 && kt == 1 && vt == 2);
+	if (bt) {
+		CHECK(bpfvm_object_btf_format(bt, kt, &k, 4, 0, text, sizeof(text)) == 1 && !strcmp(text, "7"));
+		CHECK(bpfvm_object_btf_format(bt, vt, v, 8, 0, text, sizeof(text)) > 0 && !strcmp(text, "{a: 3, b: 4}"));
+		CHECK(bpfvm_object_btf_format(bt, vt, v, 8, BPFVM_FMT_JSON, text, sizeof(text)) > 0 &&
+		      !strcmp(text, "{\"a\":3,\"b\":4}"));
+		bpfvm_object_close(bt);
+	}
+	struct bpf_map_info info;
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	memset(&info, 0, sizeof(info));
+	a.info.bpf_fd = (uint32_t)g;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uintptr_t)&info;
+	CHECK(bpfvm_bpf(other, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) == 0 && info.btf_key_type_id == 1 &&
+	      info.btf_value_type_id == 2);
+	/* and so does the CLI, in a third process */
+	snprintf(pinned, sizeof(pinned), "%s/typed", root);
+	snprintf(cmd, sizeof(cmd), "%s map dump %s", cli, pinned);
+	CHECK(sh(out, sizeof(out), cmd) == 0 && strstr(out, "key: 7  value: {a: 3, b: 4}\n"));
+	snprintf(cmd, sizeof(cmd), "%s map -j dump %s", cli, pinned);
+	CHECK(sh(out, sizeof(out), cmd) == 0 && !strcmp(out, "[{\"key\":7,\"value\":{\"a\":3,\"b\":4}}]\n"));
+
+	/* no BTF: -ENOENT, and the dump is hex */
+	int gb = (int)GET(other, "bare");
+	bt = NULL;
+	CHECK(gb >= 0 && bpfvm_map_btf(other, gb, &bt, NULL, NULL) == -ENOENT && !bt && has(other, "has no BTF"));
+	CHECK(UPD(vm, bare, &k, v, 0) == 0);
+	snprintf(cmd, sizeof(cmd), "%s map dump %s/bare", cli, root);
+	CHECK(sh(out, sizeof(out), cmd) == 0 && strstr(out, "key: 07 00 00 00  value: 03 00 00 00 04 00 00 00\n"));
+
+	/* a trailer cut short by whoever can write the file: not BTF, and the map still opens */
+	struct stat st;
+	CHECK(stat(pinned, &st) == 0 && truncate(pinned, st.st_size - 1) == 0);
+	int g2 = (int)GET(other, "typed");
+	bt = NULL;
+	CHECK(g2 >= 0 && bpfvm_map_btf(other, g2, &bt, NULL, NULL) == -EINVAL && !bt &&
+	      has(other, "the trailer of its file is corrupt"));
+	snprintf(cmd, sizeof(cmd), "%s map dump %s", cli, pinned);
+	CHECK(sh(out, sizeof(out), cmd) == 0 && strstr(out, "key: 07 00 00 00  value: 03 00 00 00 04 00 00 00\n"));
+	bpfvm_free(other);
+	bpfvm_free(vm);
+	unlink(pinned);
+	snprintf(pinned, sizeof(pinned), "%s/bare", root);
+	unlink(pinned);
 	rmdir(root);
 }
 
@@ -668,6 +780,7 @@ int main(int argc, char **argv)
 	RUN(truncated_under_a_library_reader);
 	RUN(truncated_under_map_event);
 	RUN(unpinnable_maps_are_sealed);
+	RUN(map_btf_goes_with_the_pin);
 	RUN(instance_map_memory_cap);
 	RUN(full_filesystem_is_an_errno_not_sigbus);
 	rmdir(base);
