@@ -24,11 +24,17 @@ struct jit_image {
 	size_t map_len;         /* bytes mapped */
 	uint32_t *off;          /* native offset of each insn (cnt + 1 entries: the last is the end) */
 	size_t cnt;
-	uint32_t body;          /* offset of insn 0 (after the prologue) */
+	uint32_t body;          /* where a tail call enters: insn 0 (after the prologue), or for stateless
+				 * code its tail entry (x86_64.c epilogue_stateless()) */
 	uint32_t cb_entry;      /* offset of the callbacks' entry (jit_call_subprog()) */
 	uint32_t entry_zero;    /* bytes below r10 of the entry frame the code can read before writing
 				 * (the rest of the frame need not start zeroed: see frame_needs()) */
+	/* The code needs no run state (no calls, back-edges, checks or faults; x86_64.c stateless_insn()):
+	 * it is entered as jit_stateless_fn with r10's value, and touches nothing but its registers and the
+	 * entry frame (a tail call from full code enters at `body`). */
+	bool stateless;
 };
+typedef uint64_t (*jit_stateless_fn)(uint64_t r1, uint64_t r2, uintptr_t r10);
 
 /* The JIT's run state: r12 points at it in native code.  Lives on jit_run()'s stack. */
 struct jit_state {

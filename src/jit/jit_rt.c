@@ -440,11 +440,17 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 	uintptr_t top = vm_stack_top(run);
 	struct jit_state st;
 
-	state_init(&st, run, img, top);
 	/* what the code can read of the entry frame: the JIT's bound for a verified program (frame_needs()),
 	 * the fixup's for any leaf program, whichever is lower (both multiples of 64) */
 	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached;
-	vm_frame_zero_below(top, img->entry_zero < zero ? img->entry_zero : zero);
+	if (zero > img->entry_zero)
+		zero = img->entry_zero;
+	if (img->stateless) { /* no budget, lock or fault: nothing to set up or carry back */
+		vm_frame_zero_below(top, zero);
+		return ((jit_stateless_fn)(uintptr_t)img->code)(a1, a2, top);
+	}
+	state_init(&st, run, img, top);
+	vm_frame_zero_below(top, zero);
 	run->native_st = &st;
 	uint64_t r0 = ((jit_entry_fn)(uintptr_t)img->code)(a1, a2, 0, 0, 0, &st);
 	run->native_st = NULL;

@@ -69,6 +69,8 @@ struct jit {
 	bool has_may_goto;      /* frames keep their own may_goto budget */
 	bool has_callx;         /* the code carries the table of insn offsets */
 	bool blind;             /* constant blinding (bpfvm_opts.jit_blind) */
+	bool stateless;         /* the code never needs the run state (see stateless_insn()) */
+	uint16_t used;          /* stateless: the registers the code names (bit n: rn); r6..r10 are saved */
 	uint64_t blind_seed;    /* random per compile; every pass draws the same keys from it */
 	uint64_t blind_state;
 };
@@ -81,6 +83,9 @@ struct jit {
 #define L_EPILOGUE(j_)  ((j_)->cnt + 2)
 #define L_STUB(j_, k_)  ((j_)->cnt + 3 + 2 * (k_))
 #define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
+#define L_TAIL_ENTRY(j_) ((j_)->nlab - 5) /* stateless code: where a tail call from full code enters */
+#define L_TAIL_PUSH(j_) ((j_)->nlab - 3)  /* stateless code: the tail entry's saves, then the body */
+#define L_FULL_EXIT(j_) ((j_)->nlab - 4)  /* stateless code entered by a tail call: exit as full code */
 #define L_CB_ENTRY(j_)  ((j_)->nlab - 2)  /* the entry of callbacks (jit_call_subprog()) */
 #define L_TABLE(j_)     ((j_)->nlab - 1)  /* each insn's native offset, for callx */
 
@@ -460,8 +465,10 @@ static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
 			m1 = jcc8_fwd(j, CC_E);
 		}
 	}
-	x_rm(b, XW, OP_MOV_RM_R, RAX, STATE, ST(scratch[0]));
-	x_rm(b, XW, OP_MOV_RM_R, RDX, STATE, ST(scratch[1]));
+	/* on the native stack, not in the run state: no call comes between, and code that never needs the
+	 * state (stateless_insn()) divides too */
+	x_oreg(b, 0, OP_PUSH_R, RAX);
+	x_oreg(b, 0, OP_PUSH_R, RDX);
 	x_rr(b, fl, OP_MOV_RM_R, d, RAX);
 	if (is_signed)
 		x_oreg(b, fl, OP_CDQ, 0); /* cdq / cqo */
@@ -469,8 +476,8 @@ static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
 		x_rr(b, 0, OP_XOR_RM_R, RDX, RDX);
 	x_rr(b, fl, OP_GRP3, is_signed ? GRP3_IDIV : GRP3_DIV, AUX);
 	x_rr(b, fl, OP_MOV_RM_R, is_mod ? RDX : RAX, AUX);
-	x_rm(b, XW, OP_MOV_R_RM, RAX, STATE, ST(scratch[0]));
-	x_rm(b, XW, OP_MOV_R_RM, RDX, STATE, ST(scratch[1]));
+	x_oreg(b, 0, OP_POP_R, RDX);
+	x_oreg(b, 0, OP_POP_R, RAX);
 	x_rr(b, fl, OP_MOV_RM_R, AUX, d);
 	if (is_k)
 		return;
@@ -908,9 +915,15 @@ static void emit_TAIL_CALL(J)
 	patch8(j, none);
 }
 
+static void stateless_exit(struct jit *j);
+
 static void emit_EXIT(J)
 {
 	(void)in;
+	if (j->stateless) { /* no frames, lock or untrusted checks; a tail call's entry returns to full code */
+		stateless_exit(j);
+		return;
+	}
 	grp1_imm_mem(j, XW, GRP1_CMP, STATE, ST(depth), 0);
 	size_t top = jcc8_fwd(j, CC_E);
 	x_byte(&j->b, OP_RET);
@@ -940,7 +953,8 @@ static void emit_LDDW_HI(J)
 	/* never reached by falling through (lddw's first slot jumps over nothing: this emits no code);
 	 * a callx here lands on a stub that faults as the interpreter does */
 	(void)in;
-	add_stub(j, jit_g_lddw_hi);
+	if (!j->stateless) /* stateless code has no callx */
+		add_stub(j, jit_g_lddw_hi);
 }
 
 static void ldx(J, unsigned fl, unsigned op)
@@ -1191,9 +1205,67 @@ static const emit_fn emit_tab[ISA_COUNT] = {
 
 static const uint8_t callee_saved[] = { RBX, RBP, R12, R13, R14, R15 };
 
+/* Stateless code (jit_image.stateless) is entered as uint64_t code(r1, r2, r10): it saves only the
+ * callee-saved registers it names, and starts the registers it names at 0 as the interpreter does (it
+ * cannot read one it does not name). */
+static const uint8_t stateless_saved[] = { 6, 7, 8, 9, 10 };
+
+static void stateless_push(struct jit *j)
+{
+	for (size_t i = 0; i < sizeof(stateless_saved); i++)
+		if (j->used >> stateless_saved[i] & 1)
+			x_oreg(&j->b, 0, OP_PUSH_R, xreg[stateless_saved[i]]);
+}
+
+static void prologue_stateless(struct jit *j)
+{
+	struct xbuf *b = &j->b;
+
+	stateless_push(j);
+	if (j->used >> 10 & 1)
+		x_rr(b, XW, OP_MOV_RM_R, RDX, RBP);
+	for (unsigned r = 0; r <= 9; r++)
+		if (r != 1 && r != 2 && (j->used >> r & 1))
+			x_rr(b, 0, OP_XOR_RM_R, xreg[r], xreg[r]);
+}
+
+/* Each exit restores what the entry saved and returns: a few bytes, inline. */
+static void stateless_exit(struct jit *j)
+{
+	for (size_t i = sizeof(stateless_saved); i-- > 0;)
+		if (j->used >> stateless_saved[i] & 1)
+			x_oreg(&j->b, 0, OP_POP_R, xreg[stateless_saved[i]]);
+	x_byte(&j->b, OP_RET);
+}
+
+/* The entry of a tail call from full code (run state in r12, the caller's registers and
+ * frame): it calls the body as the stateless entry would (the same saves, which the exit undoes: the
+ * callee-saved registers come back as the tail call found them, as a caller's frame restores them
+ * anyway), and on return leaves as full code does (L_FULL_EXIT: from a subprogram's frame to its
+ * caller, from the entry frame out of the run). */
+static void epilogue_stateless(struct jit *j)
+{
+	struct xbuf *b = &j->b;
+
+	set_label(j, L_TAIL_ENTRY(j));
+	size_t t = L_TAIL_PUSH(j);
+	int64_t target = j->lab_pass[t] == j->pass ? j->lab[t] : j->plab[t];
+	x_byte(b, OP_CALL32);
+	x_imm(b, (uint32_t)(int32_t)(target - (int64_t)(b->len + 4)), 4);
+	jump_to(j, -1, L_FULL_EXIT(j));
+	set_label(j, L_TAIL_PUSH(j));
+	stateless_push(j);
+	jump_to(j, -1, L_INSN(0));
+}
+
 static void prologue(struct jit *j)
 {
 	struct xbuf *b = &j->b;
+
+	if (j->stateless) {
+		prologue_stateless(j);
+		return;
+	}
 
 	for (size_t i = 0; i < sizeof(callee_saved); i++)
 		x_oreg(b, 0, OP_PUSH_R, callee_saved[i]);
@@ -1352,6 +1424,41 @@ static void frame_needs(struct jit *j)
 		j->zero_from[i] = frame_extent(j, p->subprogs[i], i + 1 < n ? p->subprogs[i + 1] : j->cnt);
 }
 
+/* Can insn `in` be compiled without the run state (r12), the budget (r9) or any slow path, so that a
+ * program made only of such insns runs with neither state nor checks to set up (jit_run(), and
+ * bpfvm_runner_run() for an empty program)?  Arithmetic, forward jumps, constants, accesses inside the
+ * current frame at r10 + a constant, exit; and only in a trusted run (the untrusted exit checks r0). */
+static bool stateless_insn(const struct jit *j, const struct vm_insn *in)
+{
+	const struct isa_info *f = &isa_info[in->id];
+
+	if (j->untrusted)
+		return false;
+	switch (f->fmt) {
+	case FMT_ALU_K:
+	case FMT_ALU_X:
+	case FMT_NEG:
+	case FMT_MOVSX:
+	case FMT_END:
+	case FMT_LDDW:
+		return true;
+	case FMT_JA:
+	case FMT_JA32:
+	case FMT_JMP_K:
+	case FMT_JMP_X:
+		return in->off > 0 && in->id != ISA_MAY_GOTO; /* a back-edge counts the budget */
+	case FMT_LDX:
+		return in->src == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0;
+	case FMT_ST:
+	case FMT_STX:
+		return in->dst == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0;
+	case FMT_NONE:
+		return (f->flags & F_EXIT) || in->id == ISA_LDDW_HI;
+	default:
+		return false;
+	}
+}
+
 /* zero_from of the subprogram starting at pc; the whole frame for any other target (callx) */
 static int32_t frame_zero_from(const struct jit *j, size_t pc)
 {
@@ -1385,12 +1492,25 @@ static void one_pass(struct jit *j)
 		emit_tab[in->id](j, in);
 	}
 	set_label(j, L_INSN(j->cnt));
+	if (j->stateless) {
+		if (j->nstub) /* stateless_insn() let through an insn that needs a slow path */
+			j->b.err = -EINVAL;
+		epilogue_stateless(j);
+		/* the exit of a run that tail-called into this code (with a stub of its own) */
+		set_label(j, L_FULL_EXIT(j));
+		j->stateless = false;
+		j->pc = j->cnt - 1; /* its stub's pc (never taken: no lock can be held, no run is untrusted) */
+		emit_EXIT(j, &j->insns[j->pc]);
+		j->stateless = true;
+	}
 	stubs(j);
 	epilogue(j);
 	/* callbacks (jit_call_subprog()) come in with st->entry set: the same prologue, then there */
 	set_label(j, L_CB_ENTRY(j));
-	prologue(j);
-	x_rm(&j->b, 0, OP_GRP5, GRP5_JMP, STATE, ST(entry));
+	if (!j->stateless) { /* no calls, so no callbacks */
+		prologue(j);
+		x_rm(&j->b, 0, OP_GRP5, GRP5_JMP, STATE, ST(entry));
+	}
 	if (j->has_callx) {
 		x_pad(&j->b, 4);
 		set_label(j, L_TABLE(j));
@@ -1426,7 +1546,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 		j.blind_seed = (uint64_t)(uintptr_t)&j ^ (uint64_t)clock(); /* no entropy yet: still unknown to the program */
 	j.blind_seed |= 1; /* xorshift needs a non-zero state */
 	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
-	j.nlab = j.cnt + 3 + 2 * j.max_stub + 2;
+	j.nlab = j.cnt + 3 + 2 * j.max_stub + 5;
 	j.lab = calloc(j.nlab, sizeof(*j.lab));
 	j.plab = calloc(j.nlab, sizeof(*j.plab));
 	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
@@ -1449,8 +1569,11 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	j.proven = false; /* TODO issue 11: prog->unchecked once the proof facts (issue 10) are on main */
 	frame_needs(&j);
 	j.entry[0] = 1;
+	j.stateless = j.cnt > 0;
 	for (size_t pc = 0; pc < j.cnt; pc++) {
 		const struct vm_insn *in = &j.insns[pc];
+		j.stateless &= stateless_insn(&j, in);
+		j.used |= (uint16_t)(1u << in->dst | 1u << in->src); /* fields a format leaves unused are 0 */
 		j.has_tail_call |= in->id == ISA_TAIL_CALL;
 		j.has_may_goto |= in->id == ISA_MAY_GOTO;
 		j.has_callx |= in->id == ISA_CALLX;
@@ -1493,9 +1616,10 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	img->prog = prog;
 	img->cnt = j.cnt;
 	img->len = j.b.len;
-	img->body = j.lab[0];
+	img->body = j.stateless ? j.lab[L_TAIL_ENTRY(&j)] : j.lab[0];
 	img->entry_zero = (uint32_t)-j.zero_from[0];
 	img->cb_entry = j.lab[L_CB_ENTRY(&j)];
+	img->stateless = j.stateless;
 	img->code = jit_exec_alloc(img->len, &img->map_len);
 	if (!img->code) {
 		err = -ENOMEM;

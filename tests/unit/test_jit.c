@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <linux/bpf.h>
 
 #include <bpfvm.h>
 #include "test.h"
@@ -138,9 +140,145 @@ TEST(native_atomics_across_threads)
 	bpfvm_free(vm);
 }
 
+/* ---- tail calls ---- */
+static int map_create(struct bpfvm *vm, uint32_t type, uint32_t ksz, uint32_t vsz, uint32_t n)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ksz;
+	a.value_size = vsz;
+	a.max_entries = n;
+	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+static int map_set(struct bpfvm *vm, int fd, uint32_t key, int value)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)&key;
+	a.value = (uintptr_t)&value;
+	return (int)bpfvm_bpf(vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+}
+
+static int map_del(struct bpfvm *vm, int fd, uint32_t key)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)&key;
+	return (int)bpfvm_bpf(vm, BPF_MAP_DELETE_ELEM, &a, sizeof(a));
+}
+
+static int load_filter(struct bpfvm *vm, const struct bpf_insn *p, size_t n, const char *name)
+{
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, n, name);
+	if (fd < 0)
+		printf("  load %s: %s\n", name, bpfvm_errmsg(vm));
+	return fd;
+}
+
+/* Both engines give the same r0 for a run of fd on memory {idx}; returns it. */
+static uint64_t both(struct bpfvm *vm, int fd, uint32_t idx)
+{
+	uint64_t ri = 1, rj = 2;
+	CHECK(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, &idx, sizeof(idx), &ri) == 0);
+	CHECK(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_JIT, &idx, sizeof(idx), &rj) == 0);
+	if (ri != rj)
+		printf("  idx %u: interp %llu, jit %llu\n", idx, (unsigned long long)ri, (unsigned long long)rj);
+	CHECK_EQ_U64(rj, ri);
+	return rj;
+}
+
+/* Tail calls from the entry frame and from a subprogram (whose caller the target's exit returns to),
+ * into code that needs no run state (straight-line: see the JIT's stateless_insn()), into a loop, and a
+ * chain that stops at Linux's 33 (MAX_TAIL_CALL_CNT); the target sees the caller's registers and frame.
+ * The interpreter is the reference. */
+TEST(tail_calls_agree)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int pa = map_create(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4);
+	const struct bpf_insn straight[] = {
+		INSN(0xbf, 0, 6, 0, 0),                  /* r0 = r6 (the caller's) */
+		INSN(0x27, 0, 0, 0, 7),                  /* r0 *= 7 */
+		INSN(0xb7, 3, 0, 0, 3),                  /* r3 = 3 */
+		INSN(0x3f, 0, 3, 0, 0),                  /* r0 /= r3 */
+		INSN(0x7b, 10, 0, -16, 0),               /* *(u64 *)(r10 - 16) = r0 */
+		INSN(0x79, 0, 10, -16, 0),               /* r0 = *(u64 *)(r10 - 16) */
+		INSN(0x07, 0, 0, 0, 100),                /* r0 += 100 */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn loop[] = {
+		INSN(0xb7, 0, 0, 0, 0),                  /* r0 = 0 */
+		INSN(0xb7, 2, 0, 0, 10),                 /* r2 = 10 */
+		INSN(0x0f, 0, 2, 0, 0),                  /* loop: r0 += r2 */
+		INSN(0x07, 2, 0, 0, -1),                 /* r2 -= 1 */
+		INSN(0x55, 2, 0, -3, 0),                 /* if r2 != 0 goto loop */
+		INSN(0x0f, 0, 6, 0, 0),                  /* r0 += r6 */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn chain[] = {
+		INSN(0x79, 7, 10, -8, 0),                /* r7 = *(u64 *)(r10 - 8): the frame is the caller's */
+		INSN(0x07, 7, 0, 0, 1),                  /* r7 += 1 */
+		INSN(0x7b, 10, 7, -8, 0),                /* *(u64 *)(r10 - 8) = r7 */
+		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), /* r2 = pa */
+		INSN(0xb7, 3, 0, 0, 2),                  /* r3 = 2: itself */
+		INSN(0x85, 0, 0, 0, 12),                 /* tail_call(r1, pa, 2) */
+		INSN(0x79, 0, 10, -8, 0),                /* r0 = *(u64 *)(r10 - 8) */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn from_sub[] = {
+		INSN(0x61, 6, 1, 0, 0),                  /* r6 = *(u32 *)(r1 + 0): the index */
+		INSN(0x85, 0, 1, 0, 2),                  /* call sub */
+		INSN(0x07, 0, 0, 0, 1000),               /* r0 += 1000 */
+		INSN(0x95, 0, 0, 0, 0),
+		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), /* sub: r2 = pa */
+		INSN(0xbf, 3, 6, 0, 0),                  /* r3 = r6 */
+		INSN(0x85, 0, 0, 0, 12),                 /* tail_call(r1, pa, r6) */
+		INSN(0xb7, 0, 0, 0, 7),                  /* r0 = 7: none */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn from_entry[] = {
+		INSN(0x61, 3, 1, 0, 0),                  /* r3 = *(u32 *)(r1 + 0) */
+		INSN(0xb7, 6, 0, 0, 6),                  /* r6 = 6 */
+		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
+		INSN(0x85, 0, 0, 0, 12),
+		INSN(0xb7, 0, 0, 0, 5),
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	uint64_t r0;
+
+	CHECK(pa >= 0);
+	int t0 = load_filter(vm, straight, N(straight), "straight"), t1 = load_filter(vm, loop, N(loop), "loop");
+	int t2 = load_filter(vm, chain, N(chain), "chain");
+	int fs = load_filter(vm, from_sub, N(from_sub), "from_sub"), fe = load_filter(vm, from_entry, N(from_entry), "from_entry");
+	CHECK(t0 >= 0 && t1 >= 0 && t2 >= 0 && fs >= 0 && fe >= 0);
+	if (bpfvm_prog_run(vm, t0, BPFVM_ENGINE_JIT, NULL, 0, &r0) == -EOPNOTSUPP) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	CHECK(map_set(vm, pa, 0, t0) == 0 && map_set(vm, pa, 1, t1) == 0 && map_set(vm, pa, 2, t2) == 0);
+	CHECK_EQ_U64(both(vm, t0, 0), 100);                  /* on its own: r6 starts at 0 */
+	CHECK_EQ_U64(both(vm, fe, 0), 6 * 7 / 3 + 100);
+	CHECK_EQ_U64(both(vm, fe, 1), 55 + 6);
+	CHECK_EQ_U64(both(vm, fe, 2), 33);                   /* itself 33 times, then falls through */
+	CHECK_EQ_U64(both(vm, fe, 3), 5);                    /* empty slot */
+	CHECK_EQ_U64(both(vm, fe, 4), 5);                    /* past the end */
+	CHECK_EQ_U64(both(vm, fs, 0), 1000 + 0 * 7 / 3 + 100);
+	CHECK_EQ_U64(both(vm, fs, 1), 1000 + 55 + 1);
+	CHECK_EQ_U64(both(vm, fs, 2), 1000 + 33);
+	CHECK_EQ_U64(both(vm, fs, 3), 1000 + 7);
+	CHECK_EQ_U64(both(vm, fs, 0xffffffffu), 1000 + 7);
+	for (uint32_t k = 0; k < 3; k++) /* the chain holds the array that holds it: break the cycle */
+		CHECK(map_del(vm, pa, k) == 0);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
 	RUN(native_atomics_across_threads);
+	RUN(tail_calls_agree);
 	return test_done();
 }
