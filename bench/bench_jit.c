@@ -4,7 +4,7 @@
  * (ignoring its packet) so that all three run it through the same PROG_TEST_RUN; the figure is the
  * test run's `duration` (ns per run, averaged over `repeat` runs), best of 5.  Also: the JIT's compile
  * cost (program load with and without native code, per insn) and an empty program's call through
- * bpfvm_prog_run().  Numbers only; nothing is asserted. */
+ * bpfvm_prog_run() and through a prepared bpfvm_runner.  Numbers only; nothing is asserted. */
 #include <errno.h>
 #include <stdbool.h>
 #include <math.h>
@@ -384,6 +384,23 @@ static double native_ns(uint64_t (*fn)(void), uint64_t *ret)
 	return best;
 }
 
+/* What bpfvm_runner_run() does for an empty program, in C: the least a call through an API can cost. */
+struct floor_call {
+	uint64_t (*fn)(uint64_t r1, uint64_t r2, uintptr_t r10);
+};
+static __attribute__((noinline)) uint64_t floor_ret0(uint64_t r1, uint64_t r2, uintptr_t r10)
+{
+	(void)r1;
+	(void)r2;
+	(void)r10;
+	return 0;
+}
+static __attribute__((noinline)) int floor_run(struct floor_call *h, void *mem, size_t len, uint64_t *ret)
+{
+	*ret = h->fn((uintptr_t)mem, len, 0);
+	return 0;
+}
+
 int main(void)
 {
 	/* Both engines load programs verified, as the kernel does, so that what the verifier proved runs
@@ -502,6 +519,40 @@ int main(void)
 				best = dt;
 		}
 		printf("empty program via bpfvm_prog_run (%s): %.1f ns/call\n", e ? "jit" : "interp", best);
+	}
+	/* the same through a runner (the handle, engine and run state taken once) */
+	for (int e = 0; e < 2 && fd >= 0; e++) {
+		struct bpfvm_runner *rn;
+		uint64_t r0;
+		double best = 1e30;
+		if (bpfvm_runner_new(vj0, fd, e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP, &rn))
+			break;
+		for (int r = 0; r < ROUNDS; r++) {
+			double t0 = now_ns();
+			for (int i = 0; i < 1000000; i++)
+				bpfvm_runner_run(rn, NULL, 0, &r0);
+			double dt = (now_ns() - t0) / 1000000;
+			if (dt < best)
+				best = dt;
+		}
+		bpfvm_runner_free(rn);
+		printf("empty program via bpfvm_runner_run (%s): %.1f ns/call\n", e ? "jit" : "interp", best);
+	}
+	/* the floor on this machine, under the same load: a library call that calls through a pointer */
+	{
+		struct floor_call h = { floor_ret0 };
+		struct floor_call *volatile hp = &h;
+		uint64_t r0;
+		double best = 1e30;
+		for (int r = 0; r < ROUNDS; r++) {
+			double t0 = now_ns();
+			for (int i = 0; i < 1000000; i++)
+				floor_run(hp, NULL, 0, &r0);
+			double dt = (now_ns() - t0) / 1000000;
+			if (dt < best)
+				best = dt;
+		}
+		printf("a C call through a function pointer, for scale: %.1f ns/call\n", best);
 	}
 	bpfvm_free(vi);
 	bpfvm_free(vj);

@@ -134,6 +134,22 @@ enum bpfvm_engine {
 int bpfvm_prog_run(struct bpfvm *vm, int prog, enum bpfvm_engine engine, void *mem, size_t mem_len,
 		   uint64_t *ret);
 
+/* A program prepared for many runs, for an embedder that calls it per event: the handle's lookup, the
+ * engine and the run state (stack included) are taken once, so that a call costs little more than the
+ * program's own code (an empty program: about a function call).  A runner is used by one thread at a
+ * time.  bpfvm_runner_new() prepares program `prog` for `engine` (BPFVM_ENGINE_DEFAULT: the
+ * instance's); the runner holds the program until bpfvm_runner_free(), whatever happens to `prog`.
+ * Returns 0 and sets *out, or -EBADF, -EINVAL (not an engine), -EOPNOTSUPP (BPFVM_ENGINE_JIT where
+ * there is none), -ENOMEM; the reason is in bpfvm_errmsg(vm). */
+struct bpfvm_runner;
+int bpfvm_runner_new(struct bpfvm *vm, int prog, enum bpfvm_engine engine, struct bpfvm_runner **out);
+/* One run, as bpfvm_prog_run() (same arguments, results and errors; each run starts with a fresh
+ * instruction budget and tail-call count).  A run that fails replaces the calling thread's
+ * bpfvm_errmsg() with its fault; one that succeeds leaves it as it was. */
+int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret);
+/* Releases r and its reference on the program.  Accepts NULL.  Before bpfvm_free() of its instance. */
+void bpfvm_runner_free(struct bpfvm_runner *r);
+
 /* What the JIT made of program `prog` (bpftool prog dump jited): valid while `prog` stays open. */
 struct bpfvm_jited {
 	const uint8_t *code;          /* native code (x86-64): prologue, one block per insn, slow paths, exits */

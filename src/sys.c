@@ -361,7 +361,6 @@ static void sys_fault_report(struct vm_run *run)
 #define SYS_VM_SERVICES \
 	.slot_get_near = sys_slot_get_near, \
 	.slot_put = sys_slot_put, \
-	.fault_report = sys_fault_report, \
 	.run_put = hlp_run_put, \
 	.resolve_call = resolve_call, \
 	.call_helper_id = call_helper_id, \
@@ -371,10 +370,28 @@ static void sys_fault_report(struct vm_run *run)
 	.is_ptr = hlp_is_ptr, \
 	.store_leak = hlp_store_leak, \
 	.untrusted_call = hlp_untrusted_call
-static const struct vm_services sys_vm_services = { SYS_VM_SERVICES, .native = jit_run,
-						     .native_call = jit_call_subprog };
-static const struct vm_services sys_vm_services_interp = { SYS_VM_SERVICES, .native = NULL };
+static const struct vm_services sys_vm_services = { SYS_VM_SERVICES, .fault_report = sys_fault_report,
+						     .native = jit_run, .native_call = jit_call_subprog };
+static const struct vm_services sys_vm_services_interp = { SYS_VM_SERVICES, .fault_report = sys_fault_report,
+							    .native = NULL };
+
+/* Runs through a bpfvm_runner clear the log only when they fail (a run that succeeds leaves it alone:
+ * looking the thread's log up was most of an empty program's call). */
+static void sys_fault_report_fresh(struct vm_run *run)
+{
+	sys_log_reset(run->vm);
+	sys_fault_report(run);
+}
+static const struct vm_services sys_vm_services_fresh = { SYS_VM_SERVICES, .fault_report = sys_fault_report_fresh,
+							   .native = jit_run, .native_call = jit_call_subprog };
+static const struct vm_services sys_vm_services_interp_fresh = { SYS_VM_SERVICES,
+								  .fault_report = sys_fault_report_fresh, .native = NULL };
 #undef SYS_VM_SERVICES
+
+const struct vm_services *sys_services_fresh_log(const struct vm_services *svc)
+{
+	return svc == &sys_vm_services ? &sys_vm_services_fresh : &sys_vm_services_interp_fresh;
+}
 
 void sys_prog_bind(struct bpfvm *vm, struct vm_prog *p)
 {

@@ -33,6 +33,9 @@ struct vm_services;
  * BPFVM_ENGINE_DEFAULT: the instance's): the JIT's or the interpreter's.  0 and *out, or -EINVAL (not
  * an engine) or -EOPNOTSUPP (the JIT asked for, p has no native code), with the message logged. */
 int sys_engine_services(struct bpfvm *vm, int fd, const struct vm_prog *p, int engine, const struct vm_services **out);
+/* The same engine's table for runs that clear the calling thread's log only when they fault (before
+ * the fault's message), not at every run: bpfvm_runner_run(). */
+const struct vm_services *sys_services_fresh_log(const struct vm_services *svc);
 
 /* PROG_LOAD of a whole attr (sys.c), for commands that load programs themselves (OBJ_GET of a pin). */
 long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr);

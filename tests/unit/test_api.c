@@ -312,8 +312,108 @@ TEST(btf_format_prints_types_by_field)
 	bpfvm_free(vm);
 }
 
+/* bpfvm_runner_run() against bpfvm_prog_run() on both engines: the same r0 and faults run after run;
+ * each run gets a fresh budget and tail-call count and its own memory; the runner keeps its program;
+ * a failed run's message replaces the log, a good run leaves it. */
+static void runner_agrees(enum bpfvm_engine eng)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+	const struct bpf_insn empty[] = { INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn straight[] = {      /* no loop, no call: the JIT's stateless code */
+		INSN(0x7b, 10, 1, -8, 0),          /* *(u64 *)(r10 - 8) = r1 */
+		INSN(0x79, 0, 10, -8, 0),          /* r0 = *(u64 *)(r10 - 8) */
+		INSN(0x1f, 0, 2, 0, 0),            /* r0 -= r2 */
+		INSN(0x79, 3, 10, -16, 0),         /* r3 = *(u64 *)(r10 - 16): never written, 0 */
+		INSN(0x0f, 0, 3, 0, 0),            /* r0 += r3 */
+		INSN(0x7b, 10, 0, -16, 0),         /* *(u64 *)(r10 - 16) = r0: the next run must not see it */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn sum[] = {           /* r0 = sum of the u32 at mem over r2 / 4 words */
+		INSN(0xb7, 0, 0, 0, 0),
+		INSN(0x15, 2, 0, 5, 0),            /* if r2 == 0 goto out */
+		INSN(0x61, 3, 1, 0, 0),            /* loop: r3 = *(u32 *)(r1 + 0) */
+		INSN(0x0f, 0, 3, 0, 0),
+		INSN(0x07, 1, 0, 0, 4),
+		INSN(0x07, 2, 0, 0, -4),
+		INSN(0x55, 2, 0, -5, 0),           /* if r2 != 0 goto loop */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn chain[] = {         /* counts its runs, tail-calling itself: 33 times per run */
+		INSN(0x79, 6, 10, -8, 0), INSN(0x07, 6, 0, 0, 1), INSN(0x7b, 10, 6, -8, 0),
+		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
+		INSN(0xb7, 3, 0, 0, 0),
+		INSN(0x85, 0, 0, 0, 12),
+		INSN(0x79, 0, 10, -8, 0),
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	int fe = bpfvm_prog_load(vm, 0, empty, 2, "empty"), fs = bpfvm_prog_load(vm, 0, straight, 7, "straight");
+	int fu = bpfvm_prog_load(vm, 0, sum, 8, "sum"), fc = bpfvm_prog_load(vm, 0, chain, 9, "chain");
+	struct bpfvm_runner *re, *rs, *ru, *rc;
+	uint32_t a[4] = { 1, 2, 3, 4 }, b[2] = { 100, 200 };
+	uint64_t r0, want;
+
+	CHECK(pa >= 0 && fe >= 0 && fs >= 0 && fu >= 0 && fc >= 0);
+	CHECK(UPD(vm, pa, &(uint32_t){ 0 }, &fc, 0) == 0);
+	int err = bpfvm_runner_new(vm, fe, eng, &re);
+	if (err == -EOPNOTSUPP && eng == BPFVM_ENGINE_JIT) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	CHECK(err == 0 && bpfvm_runner_new(vm, fs, eng, &rs) == 0);
+	CHECK(bpfvm_runner_new(vm, fu, eng, &ru) == 0 && bpfvm_runner_new(vm, fc, eng, &rc) == 0);
+	bpfvm_close(vm, fe); /* the runner holds it */
+	for (int i = 0; i < 3; i++) {
+		r0 = 1;
+		CHECK(bpfvm_runner_run(re, NULL, 0, &r0) == 0 && r0 == 0);
+		CHECK(bpfvm_runner_run(rs, a, 16, &r0) == 0);
+		CHECK(bpfvm_prog_run(vm, fs, eng, a, 16, &want) == 0);
+		CHECK_EQ_U64(r0, want);
+		CHECK_EQ_U64(r0, (uintptr_t)a - 16);
+		CHECK(bpfvm_runner_run(ru, a, sizeof(a), &r0) == 0 && r0 == 10);
+		CHECK(bpfvm_runner_run(ru, b, sizeof(b), &r0) == 0 && r0 == 300);
+		CHECK(bpfvm_runner_run(rc, NULL, 0, &r0) == 0 && r0 == 1 + 33);
+	}
+	/* a fault: the log says it; a good run after it leaves the message, the next fault replaces it */
+	CHECK(bpfvm_runner_run(ru, NULL, 8, &r0) == -EFAULT);
+	CHECK(strstr(bpfvm_errmsg(vm), "prog 'sum': insn 2: invalid memory read") != NULL);
+	CHECK(bpfvm_runner_run(ru, b, sizeof(b), &r0) == 0 && r0 == 300);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: invalid memory read") != NULL);
+	/* every run starts a budget of its own: 40 back-jumps fit a limit of 50 run after run, 60 do not */
+	uint32_t big[60] = { 0 };
+	CHECK(bpfvm_set_insn_limit(vm, 50) == 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(bpfvm_runner_run(ru, big, 40 * 4, &r0) == 0 && r0 == 0);
+	CHECK(bpfvm_runner_run(ru, big, 60 * 4, &r0) == -ELOOP);
+	CHECK(strstr(bpfvm_errmsg(vm), "budget exhausted") != NULL);
+	CHECK(strstr(bpfvm_errmsg(vm), "invalid memory read") == NULL);
+	bpfvm_runner_free(re);
+	bpfvm_runner_free(rs);
+	bpfvm_runner_free(ru);
+	bpfvm_runner_free(rc);
+	bpfvm_runner_free(NULL);
+	CHECK(DEL(vm, pa, &(uint32_t){ 0 }) == 0); /* the chain holds the array that holds it */
+	/* errors of bpfvm_runner_new() */
+	CHECK(bpfvm_runner_new(vm, fe, eng, &re) == -EBADF);
+	CHECK(bpfvm_runner_new(vm, fs, (enum bpfvm_engine)7, &re) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "engine 7") != NULL);
+	bpfvm_free(vm);
+}
+
+TEST(runner_interp)
+{
+	runner_agrees(BPFVM_ENGINE_INTERP);
+}
+
+TEST(runner_jit)
+{
+	runner_agrees(BPFVM_ENGINE_JIT);
+}
+
 int main(void)
 {
+	RUN(runner_interp);
+	RUN(runner_jit);
 	RUN(version_matches_the_header);
 	RUN(map_shorthands_are_the_bpf_commands);
 	RUN(prog_test_run_runs_on_a_buffer);

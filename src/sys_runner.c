@@ -1,0 +1,103 @@
+/* sys_runner.c -- bpfvm_runner: one program prepared for many bpfvm_prog_run()-like calls from one
+ * thread (include/bpfvm.h).  What bpfvm_prog_run() does at every call (the handle's lookup and
+ * reference, the engine's choice, the log's reset, a zeroed struct vm_run) is done once here; a call
+ * resets only what a run changes (vm_exec(): budget, tail-call count, frame pointer, fault record) and
+ * its memory region.  A program whose native code needs no run state at all (the JIT's stateless
+ * code: straight-line, no calls, no checks that can fail) is called directly, so that an empty
+ * program's call costs about a function call (issue 11: under 2 ns). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sys.h"
+#include "jit/jit.h"
+#include "vm/vm.h"
+
+struct bpfvm_runner {
+	struct bpfvm *vm;
+	struct sys_obj *o;              /* the program, held until bpfvm_runner_free() */
+	jit_stateless_fn stateless;     /* set: the code needs no run state; called as it is */
+	uint32_t zero;                  /* bytes below the top of the entry frame the code may read first */
+	struct vm_run run;
+	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
+};
+
+int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, struct bpfvm_runner **out)
+{
+	const struct vm_services *svc;
+	struct bpfvm_runner *r;
+	struct sys_obj *o;
+	int err = 0;
+
+	sys_log_reset(vm);
+	if (!out)
+		return sys_err(vm, -EINVAL, "runner: no place for the handle");
+	o = sys_get(vm, prog_fd, SYS_PROG, &err);
+	if (!o)
+		return sys_err(vm, err, "fd %d: not a program", prog_fd);
+	err = sys_engine_services(vm, prog_fd, o->prog, (int)engine, &svc);
+	if (err)
+		goto fail_put;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		err = sys_err(vm, -ENOMEM, "runner: out of memory");
+		goto fail_put;
+	}
+	r->vm = vm;
+	r->o = o;
+	vm_run_init(&r->run, o->prog, r->stack);
+	r->run.svc = sys_services_fresh_log(svc);
+	const struct jit_image *img = o->prog->jit_fn;
+	if (svc->native && img && img->stateless) {
+		/* as jit_run() decides it: the JIT's bound and the fixup's, whichever is lower */
+		uint32_t zero = VM_STACK_SIZE - o->prog->stack_unreached;
+		r->zero = zero < img->entry_zero ? zero : img->entry_zero;
+		r->stateless = (jit_stateless_fn)(uintptr_t)img->code;
+	}
+	*out = r;
+	return 0;
+fail_put:
+	sys_put(vm, o);
+	return err;
+}
+
+/* Everything but stateless code: as bpfvm_prog_run()'s run_plain(), on the state kept from the last
+ * call (vm_exec() resets what a run changes; a region a helper added during the last run is dropped
+ * here).  Out of line, so that the stateless path saves no register for it. */
+static __attribute__((noinline)) int run_full(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
+{
+	struct vm_run *run = &r->run;
+
+	run->region_cnt = 0;
+	if (mem && mem_len)
+		vm_run_add_region(run, mem, mem_len, true);
+	run->ctx = mem;
+	run->arg2 = mem_len;
+	run->pkt = mem;
+	run->pkt_len = mem_len > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_len;
+	return vm_exec(run, ret);
+}
+
+static __attribute__((noinline)) void zero_frame(struct bpfvm_runner *r)
+{
+	vm_frame_zero_below((uintptr_t)r->stack + sizeof(r->stack), r->zero);
+}
+
+int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
+{
+	if (!r->stateless)
+		return run_full(r, mem, mem_len, ret);
+	/* nothing such code reads but its arguments and frame: no budget (no back-edge, no call), no
+	 * tail-call count, no fault, no slot (a leaf), no region (it touches its frame only) */
+	if (r->zero)
+		zero_frame(r);
+	*ret = r->stateless((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack));
+	return 0;
+}
+
+void bpfvm_runner_free(struct bpfvm_runner *r)
+{
+	if (!r)
+		return;
+	sys_put(r->vm, r->o);
+	free(r);
+}
