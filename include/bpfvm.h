@@ -83,6 +83,19 @@ struct bpfvm_opts {
 					* loaded xor a random key, then xored back), so that a program cannot
 					* plant chosen bytes in executable memory (JIT spraying).  Slower;
 					* 0: off */
+	int checks;                    /* BPFVM_CHECKS_*: which run-time checks runs of verified programs
+					* keep */
+};
+
+/* bpfvm_opts.checks.  A program the verifier accepted (BPFVM_VERIFY_ON) has each memory access proven
+ * in bounds and each divisor proven non-zero where it could; its runs by the program type's own runner
+ * (PROG_TEST_RUN, packet runs)
+ * skip those checks.  Anything not proven, unverified programs, untrusted instances and
+ * bpfvm_prog_run() of a typed program over plain memory keep every check. */
+enum bpfvm_checks {
+	BPFVM_CHECKS_DEFAULT = 0,      /* currently BPFVM_CHECKS_PROVEN */
+	BPFVM_CHECKS_PROVEN = 1,       /* skip what the verifier proved */
+	BPFVM_CHECKS_ALWAYS = 2,       /* check every access and divisor at run time, proven or not */
 };
 
 /* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs
@@ -130,7 +143,7 @@ enum bpfvm_engine {
 /* Runs program `prog` once with r1 = mem and r2 = mem_len (for UNSPEC programs), or with mem as the
  * context of its program type.  mem may be modified by the program.  Stores r0 in *ret.
  * Returns 0, -EBADF (no such program), -EFAULT (a memory access outside what the program may touch;
- * the log says which insn), -ELOOP (instruction budget exhausted), -EOPNOTSUPP (engine unavailable). */
+ * the log says which insn), -ELOOP (instruction budget exhausted), -EOPNOTSUPP (engine unavailable), */
 int bpfvm_prog_run(struct bpfvm *vm, int prog, enum bpfvm_engine engine, void *mem, size_t mem_len,
 		   uint64_t *ret);
 

@@ -99,6 +99,9 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	if (o.verify < 0 || o.verify > BPFVM_VERIFY_ON)
 		goto fail;
 	vm->verify = o.verify == BPFVM_VERIFY_ON;
+	if (o.checks < 0 || o.checks > BPFVM_CHECKS_ALWAYS)
+		goto fail;
+	vm->checks_always = o.checks == BPFVM_CHECKS_ALWAYS;
 	vm->allow_foreign_pins = o.allow_foreign_pins != 0;
 	vm->map_mem_max = o.map_mem_max ? o.map_mem_max : MAP_MEM_MAX_DEFAULT;
 	vm->jit = !o.interp && jit_available() && SYS_JIT_DEFAULT;
@@ -726,12 +729,15 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 		err = sys_verify_prog(vm, p, attr->log_level, &log, why, sizeof(why));
 	if (!err)
 		err = pt_ctx_check_load(p, &log);
+	p->trust_proofs = p->verified && !vm->checks_always && !vm->untrusted;
 	if (!err)
 		err = vm_fixup(p, &log);
 	/* Native code for every program where a JIT exists, whatever the instance's default engine, so
 	 * that bpfvm_prog_run() can pick either and a tail call from native code always finds some. */
 	if (!err && jit_available())
 		err = jit_compile(p, &log);
+	if (!err)
+		vm_prog_trust(p); /* after the JIT, which reads the ids as rows */
 	/* Linux: a log that does not fit fails the load, whatever the verdict */
 	lerr = copy_log_out(attr, size, &log);
 	copied = true;

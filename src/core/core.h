@@ -91,6 +91,7 @@ struct bpfvm {
 	bool jit;                    /* runs use the native code (jit_run()); false: the interpreter */
 	bool jit_blind;              /* bpfvm_opts.jit_blind: the JIT blinds the programs' constants */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
+	bool checks_always;          /* bpfvm_opts.checks == BPFVM_CHECKS_ALWAYS: no run skips a check */
 	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
 	/* Frees an object's payload (program, map) when its last reference went (sys_put()): set by the
 	 * layer that creates instances, which knows what programs and maps are made of. */

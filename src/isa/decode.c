@@ -19,6 +19,26 @@ const struct isa_info isa_info[ISA_COUNT] = {
 #undef X
 };
 
+const uint8_t isa_twin_of[ISA_COUNT] = {
+#define X(...)
+#define XU(name_) [ISA_##name_] = ISA_U_##name_,
+#include "insn.def"
+#undef XU
+#undef X
+};
+
+int isa_row_of(int id)
+{
+	static const uint8_t row[ISA_ID_COUNT - ISA_COUNT] = {
+#define X(...)
+#define XU(name_) [ISA_U_##name_ - ISA_COUNT] = ISA_##name_,
+#include "insn.def"
+#undef XU
+#undef X
+	};
+	return id < ISA_COUNT ? id : row[id - ISA_COUNT];
+}
+
 int isa_decode(const struct bpf_insn *in)
 {
 #define X(name_, opc_, sel_, ...) \

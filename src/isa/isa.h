@@ -74,6 +74,7 @@ enum {
 	F_ACQREL = 1u << 18,
 	F_INTERNAL = 1u << 19, /* produced by fixup only */
 	F_R0 = 1u << 20,       /* a fetching atomic that returns the old value in r0, not in src (cmpxchg) */
+	F_UNCHECKED = 1u << 21, /* has an unchecked twin (insn.def's XU() list) */
 };
 
 enum isa_id {
@@ -82,7 +83,44 @@ enum isa_id {
 #undef X
 	ISA_COUNT
 };
-_Static_assert(ISA_COUNT <= 256, "vm_insn.id is uint8_t");
+
+/* The unchecked twins (insn.def's XU() list): ids after the rows', ISA_U_<name_>.  ISA_ID_COUNT bounds
+ * every id a pre-decoded insn may hold. */
+enum isa_twin_id {
+	ISA_U_BEFORE_FIRST_ = ISA_COUNT - 1,
+#define X(...)
+#define XU(name_) ISA_U_##name_,
+#include "insn.def"
+#undef XU
+#undef X
+	ISA_ID_COUNT
+};
+_Static_assert(ISA_ID_COUNT <= 256, "vm_insn.id is uint8_t");
+
+/* Twins and F_UNCHECKED agree: each XU() names a flagged row (and only once: a second would redefine
+ * its ISA_U_ id), and there are as many as flagged rows. */
+enum isa_row_flags {
+#define X(name_, opc_, sel_, mnem_, op_, fmt_, sz_, flags_) ISA_FLAGS_##name_ = (int)(flags_),
+#include "insn.def"
+#undef X
+};
+#define X(...)
+#define XU(name_) _Static_assert(ISA_FLAGS_##name_ & F_UNCHECKED, "XU(" #name_ "): the row has no F_UNCHECKED");
+#include "insn.def"
+#undef XU
+#undef X
+enum {
+	ISA_UNCHECKED_ROWS = 0
+#define X(name_, opc_, sel_, mnem_, op_, fmt_, sz_, flags_) + !!((flags_) & F_UNCHECKED)
+#include "insn.def"
+#undef X
+};
+_Static_assert(ISA_UNCHECKED_ROWS == ISA_ID_COUNT - ISA_COUNT, "every F_UNCHECKED row has an XU() twin");
+
+/* The unchecked twin of row id (ISA_U_*), or 0 when it has none (0 is a row, ADD64_K, never a twin). */
+extern const uint8_t isa_twin_of[ISA_COUNT];
+/* The row of any id a pre-decoded insn may hold: a twin's row, a row itself. */
+int isa_row_of(int id);
 _Static_assert(sizeof(struct bpf_insn) == 8, "RFC 9669: one slot is 64 bits");
 
 struct isa_info {

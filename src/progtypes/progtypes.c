@@ -528,6 +528,9 @@ void pt_pkt_attach(struct pt_pkt *p, struct vm_run *run, bool pkt_region, bool p
 	p->run = run;
 	run->hook = p;
 	run->ctx_ok = pt_run_ctx_ok;
+	/* the type's ctx (PT_CTX_AREA bytes, more than any ctx_size) with the packet's true bounds in it:
+	 * what the verifier assumed */
+	run->trusted = true;
 	if (vm_run_add_region(run, p->ctx, 1, true))
 		run->regions[run->region_cnt - 1].kind = VM_REG_CTX;
 	p->region = -1;

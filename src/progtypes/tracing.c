@@ -56,8 +56,10 @@ static int run_mem(struct vm_prog *prog, void *mem, size_t len, bool pass_len, u
 	vm_run_init(&run, prog, stack);
 	if (mem && len)
 		vm_run_add_region(&run, mem, len, true);
-	if (prog->type == BPF_PROG_TYPE_RAW_TRACEPOINT || prog->type == BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE)
+	if (prog->type == BPF_PROG_TYPE_RAW_TRACEPOINT || prog->type == BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE) {
 		run.ctx_ok = pt_run_ctx_ok; /* read-only u64 args (the other types here have no test run) */
+		run.trusted = len >= PT_RAW_TP_ARGS_SIZE; /* the whole ctx_size the verifier assumed */
+	}
 	run.ctx = mem;
 	if (pass_len) {
 		/* UNSPEC: a function of (mem, len); LD_ABS reads mem */

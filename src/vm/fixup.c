@@ -153,3 +153,18 @@ void vm_prog_free(struct vm_prog *prog)
 	free(prog->lines);
 	free(prog);
 }
+
+void vm_prog_trust(struct vm_prog *prog)
+{
+	if (!prog->trust_proofs)
+		return;
+	for (size_t pc = 0; pc < prog->cnt; pc++) {
+		struct vm_insn *in = &prog->insns[pc];
+		if (in->id >= ISA_COUNT || !isa_twin_of[in->id])
+			continue;
+		/* the fact that makes the row's check needless: a div/mod's divisor, else its access */
+		unsigned need = VM_PROOF_REACHED | (isa_info[in->id].flags & F_ALU ? VM_PROOF_DIV_NONZERO : VM_PROOF_MEM);
+		if ((prog->aux[pc].proof & need) == need)
+			in->id = isa_twin_of[in->id];
+	}
+}

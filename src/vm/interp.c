@@ -5,9 +5,11 @@
  * (division by zero, INT_MIN / -1, masked shifts, zero-extension of 32-bit results).  The JIT must match
  * this file bit for bit.
  *
- * Until the verifier exists, every memory access is checked at run time against the run's stack and
- * regions (vm_mem_ok), and a fault stops the program with -EFAULT naming the insn: an unverified
- * program can never make the interpreter touch memory it does not own.
+ * Every memory access and divisor is checked at run time (memory against the run's stack and regions,
+ * vm_mem_ok; a fault stops the program with -EFAULT naming the insn), so an unverified program can never
+ * make the interpreter touch memory it does not own.  The exception: in a trusted run (vm_run_trusted())
+ * an insn the verifier proved safe on every path holds its unchecked twin (insn.def's XU() list,
+ * vm_prog_trust()), which skips the check; any other run dispatches the same id to the checked handler.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +53,27 @@ static inline uint32_t smod32(uint32_t a, uint32_t b)
 	if ((int32_t)b == -1)
 		return 0;
 	return (uint32_t)((int32_t)a % (int32_t)b);
+}
+
+/* The same, for a divisor proven non-zero (unchecked twins): INT_MIN / -1 stays, since x86 traps on it. */
+static inline uint64_t sdiv64_nz(uint64_t a, uint64_t b)
+{
+	return (int64_t)b == -1 ? -a : (uint64_t)((int64_t)a / (int64_t)b);
+}
+
+static inline uint64_t smod64_nz(uint64_t a, uint64_t b)
+{
+	return (int64_t)b == -1 ? 0 : (uint64_t)((int64_t)a % (int64_t)b);
+}
+
+static inline uint32_t sdiv32_nz(uint32_t a, uint32_t b)
+{
+	return (int32_t)b == -1 ? -a : (uint32_t)((int32_t)a / (int32_t)b);
+}
+
+static inline uint32_t smod32_nz(uint32_t a, uint32_t b)
+{
+	return (int32_t)b == -1 ? 0 : (uint32_t)((int32_t)a % (int32_t)b);
 }
 
 static inline uint64_t arsh64(uint64_t a, unsigned s)
@@ -441,11 +464,23 @@ static const char spin_call_msg[] = "function calls are not allowed while holdin
 static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t a1, uint64_t a2, uint64_t a3,
 		       uint64_t a4, uint64_t a5, uint8_t *frame_top)
 {
-	static const void *const jump[ISA_COUNT] = {
+	/* Two tables over the same handlers: an insn holding an unchecked twin (vm_prog_trust()) runs the
+	 * twin in a trusted run and its row's checked handler in any other. */
+	static const void *const jump_checked[ISA_ID_COUNT] = {
 #define X(name_, ...) [ISA_##name_] = &&do_##name_,
+#define XU(name_) [ISA_U_##name_] = &&do_##name_,
 #include "../isa/insn.def"
+#undef XU
 #undef X
 	};
+	static const void *const jump_trusted[ISA_ID_COUNT] = {
+#define X(name_, ...) [ISA_##name_] = &&do_##name_,
+#define XU(name_) [ISA_U_##name_] = &&do_U_##name_,
+#include "../isa/insn.def"
+#undef XU
+#undef X
+	};
+	const void *const *const jump = vm_run_trusted(run) ? jump_trusted : jump_checked;
 	const struct vm_insn *pc = entry;
 	uint64_t reg[11];
 	struct frame frames[VM_MAX_FRAMES];
@@ -565,6 +600,26 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_SMOD64_X: DST = smod64(DST, SRC); NEXT();
 	do_SMOD32_K: DST = smod32((uint32_t)DST, (uint32_t)K); NEXT();
 	do_SMOD32_X: DST = smod32((uint32_t)DST, (uint32_t)SRC); NEXT();
+
+	/* Unchecked twins: the verifier proved the divisor non-zero on every path (VM_PROOF_DIV_NONZERO). */
+#define DIV_NZ(d_) VM_INVARIANT((d_) != 0, "unchecked division by zero")
+	do_U_DIV64_K: DIV_NZ(K); DST = DST / K; NEXT();
+	do_U_DIV64_X: DIV_NZ(SRC); DST = DST / SRC; NEXT();
+	do_U_DIV32_K: DIV_NZ((uint32_t)K); DST = (uint32_t)DST / (uint32_t)K; NEXT();
+	do_U_DIV32_X: DIV_NZ((uint32_t)SRC); DST = (uint32_t)DST / (uint32_t)SRC; NEXT();
+	do_U_MOD64_K: DIV_NZ(K); DST = DST % K; NEXT();
+	do_U_MOD64_X: DIV_NZ(SRC); DST = DST % SRC; NEXT();
+	do_U_MOD32_K: DIV_NZ((uint32_t)K); DST = (uint32_t)DST % (uint32_t)K; NEXT();
+	do_U_MOD32_X: DIV_NZ((uint32_t)SRC); DST = (uint32_t)DST % (uint32_t)SRC; NEXT();
+	do_U_SDIV64_K: DIV_NZ(K); DST = sdiv64_nz(DST, K); NEXT();
+	do_U_SDIV64_X: DIV_NZ(SRC); DST = sdiv64_nz(DST, SRC); NEXT();
+	do_U_SDIV32_K: DIV_NZ((uint32_t)K); DST = sdiv32_nz((uint32_t)DST, (uint32_t)K); NEXT();
+	do_U_SDIV32_X: DIV_NZ((uint32_t)SRC); DST = sdiv32_nz((uint32_t)DST, (uint32_t)SRC); NEXT();
+	do_U_SMOD64_K: DIV_NZ(K); DST = smod64_nz(DST, K); NEXT();
+	do_U_SMOD64_X: DIV_NZ(SRC); DST = smod64_nz(DST, SRC); NEXT();
+	do_U_SMOD32_K: DIV_NZ((uint32_t)K); DST = smod32_nz((uint32_t)DST, (uint32_t)K); NEXT();
+	do_U_SMOD32_X: DIV_NZ((uint32_t)SRC); DST = smod32_nz((uint32_t)DST, (uint32_t)SRC); NEXT();
+#undef DIV_NZ
 
 	do_NEG64: DST = -DST; NEXT();
 	do_NEG32: DST = (uint32_t)-(uint32_t)DST; NEXT();
@@ -788,6 +843,39 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #undef STORE
 #undef SRC_LEAK
 #undef NO_LEAK
+
+	/* Unchecked twins: the verifier proved [addr, addr + size) inside memory the run owns on every path
+	 * (VM_PROOF_MEM), and the run is trusted (no leak checks either: vm_run_trusted()).  Checked builds
+	 * still assert it, with the exact rule. */
+#define OWNED(a_, size_, write_) \
+		VM_INVARIANT(vm_stack_ok(frame_lo, stack_top, (a_), (size_)) || vm_mem_ok_slow(run, (a_), (size_), (write_)), \
+			     "unchecked access outside the run's memory")
+#define LDX_U(NAME, T, EXT) \
+	do_U_##NAME: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
+		OWNED(a_, sizeof(T), false); \
+		T v_; memcpy(&v_, (const void *)a_, sizeof(T)); DST = EXT(v_); NEXT(); }
+	LDX_U(LDXB, uint8_t, (uint64_t))
+	LDX_U(LDXH, uint16_t, (uint64_t))
+	LDX_U(LDXW, uint32_t, (uint64_t))
+	LDX_U(LDXDW, uint64_t, (uint64_t))
+	LDX_U(LDXSB, uint8_t, sext8)
+	LDX_U(LDXSH, uint16_t, sext16)
+	LDX_U(LDXSW, uint32_t, sext32)
+#undef LDX_U
+#define STORE_U(NAME, T, VAL) \
+	do_U_##NAME: { uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
+		OWNED(a_, sizeof(T), true); \
+		T v_ = (T)(VAL); memcpy((void *)a_, &v_, sizeof(T)); NEXT(); }
+	STORE_U(STB, uint8_t, K)
+	STORE_U(STH, uint16_t, K)
+	STORE_U(STW, uint32_t, K)
+	STORE_U(STDW, uint64_t, K)
+	STORE_U(STXB, uint8_t, SRC)
+	STORE_U(STXH, uint16_t, SRC)
+	STORE_U(STXW, uint32_t, SRC)
+	STORE_U(STXDW, uint64_t, SRC)
+#undef STORE_U
+#undef OWNED
 
 	/* Atomics must be naturally aligned (Linux's verifier rejects misaligned ones). */
 #define ATOMIC_ADDR(T) \

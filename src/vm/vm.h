@@ -145,6 +145,9 @@ struct vm_prog {
 	size_t used_map_cnt;
 	bool gpl;
 	bool verified;                /* the verifier accepted it: aux[].proof holds its facts */
+	bool trust_proofs;            /* verified, and the instance lets trusted runs skip the checks the
+				       * proofs cover (bpfvm_opts.checks is not BPFVM_CHECKS_ALWAYS, the
+				       * instance is not untrusted); set before vm_fixup() and the JIT */
 	struct isa_line *lines;       /* sorted by insn; NULL without line info (owned) */
 	size_t line_cnt;
 	void *jit_fn;                 /* set by the JIT, NULL otherwise */
@@ -270,7 +273,18 @@ struct vm_run {
 	/* Set: region 0 is the program's context, and every access inside it needs ctx_ok(offset in the
 	 * region) instead of the region's writable bit (the type's ctx rules, src/progtypes). */
 	bool (*ctx_ok)(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
+	/* The runner laid out what r1 points to as the verifier assumed (the type's ctx, all ctx_size bytes
+	 * of it, with packet pointers the packet's bounds): insns whose proof covers their check may skip it (vm_run_trusted()).  False
+	 * (vm_run_init()) for any other run, e.g. bpfvm_prog_run() of a typed program over plain memory. */
+	bool trusted;
 };
+
+/* Does this run execute unchecked twins (vm_prog_trust())?  Never for an untrusted instance, whose runs
+ * check pointer leaks at every store. */
+static inline bool vm_run_trusted(const struct vm_run *run)
+{
+	return run->trusted && !run->untrusted;
+}
 
 /* The end of an engine's run: a bpf_spin_lock still held is released and the run faults. */
 static inline void vm_run_end(struct vm_run *run)
@@ -292,6 +306,12 @@ bool vm_budget_take(struct vm_run *run);
  * calls as prog->svc->resolve_call resolves them (helper ids to function pointers).  Shared by the
  * interpreter and the JIT.  Returns 0 or a negative errno with a located message in `log`. */
 int vm_fixup(struct vm_prog *prog, struct diag *log);
+
+/* For a program with trust_proofs: every insn whose vm_insn_aux.proof covers its run-time check (memory
+ * in bounds, divisor non-zero) gets its unchecked twin's id (isa_twin_of), which trusted runs execute
+ * without the check and other runs dispatch to the checked handler.  Call after every pass that reads
+ * the ids as rows (the JIT: isa_row_of() gives the row of any id).  Cannot fail. */
+void vm_prog_trust(struct vm_prog *prog);
 
 /* Runs prog with r1 = a1, r2 = a2.  Returns r0; on a fault returns 0 with run->err set. */
 uint64_t vm_interp(struct vm_run *run, uint64_t a1, uint64_t a2);

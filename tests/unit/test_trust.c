@@ -157,10 +157,196 @@ TEST(no_proofs_without_the_verifier)
 	bpfvm_free(vm);
 }
 
+/* ---- checked and unchecked runs ---------------------------------------------------------- */
+
+static struct bpfvm *mkvm_checks(int verify, int checks)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = verify, .checks = checks, .interp = 1 };
+	return bpfvm_new(&o);
+}
+
+/* Loads src with every "lddw rN, MAP ll" (imm 0x7eadc000) made a reference to map fd mfd. */
+static int load_map(struct bpfvm *vm, uint32_t type, const char *src, int mfd)
+{
+	struct bpf_insn insns[256];
+	long n = bpfvm_asm(vm, src, insns, 256);
+	if (n < 0 || n > 256) {
+		printf("  asm: %s\n", bpfvm_errmsg(vm));
+		return -EINVAL;
+	}
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = mfd;
+		}
+	int fd = bpfvm_prog_load(vm, type, insns, (size_t)n, "trust");
+	if (fd < 0)
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+/* How many of the program's insns hold an unchecked twin. */
+static size_t twins(struct bpfvm *vm, int fd)
+{
+	int err = 0;
+	size_t n = 0;
+	struct sys_obj *o = sys_get(vm, fd, SYS_PROG, &err);
+	if (!o)
+		return 0;
+	for (size_t i = 0; i < o->prog->cnt; i++)
+		n += o->prog->insns[i].id >= ISA_COUNT;
+	sys_put(vm, o);
+	return n;
+}
+
+/* An Ethernet header parsed behind a data_end check, a divisor proven non-zero, a map value updated
+ * through a null-checked lookup, a packet byte written, stack stores and loads. */
+static const char parser[] =
+	"r6 = *(u32 *)(r1 + 0)\n"
+	"r7 = *(u32 *)(r1 + 4)\n"
+	"r2 = r6\n"
+	"r2 += 14\n"
+	"if r2 > r7 goto drop\n"
+	"r8 = *(u16 *)(r6 + 12)\n"
+	"r9 = *(u8 *)(r6 + 0)\n"
+	"r9 |= 1\n"
+	"r3 = 1000\n"
+	"r3 /= r9\n"
+	"*(u64 *)(r10 - 16) = r3\n"
+	"*(u32 *)(r10 - 4) = 0\n"
+	"r2 = r10\n"
+	"r2 += -4\n"
+	"r1 = 0x7eadc000 ll\n"
+	"call 1\n"
+	"if r0 == 0 goto drop\n"
+	"r1 = *(u64 *)(r0 + 0)\n"
+	"r1 += r8\n"
+	"r3 = *(u64 *)(r10 - 16)\n"
+	"r1 += r3\n"
+	"*(u64 *)(r0 + 0) = r1\n"
+	"*(u8 *)(r6 + 1) = 0x55\n"
+	"r0 = 2\n"
+	"exit\n"
+	"drop:\n"
+	"r0 = 1\n"
+	"exit\n";
+
+struct outcome {
+	long err;
+	uint32_t retval;
+	uint8_t data[64];
+	uint64_t value;
+	size_t twins;
+};
+
+static struct outcome run_parser(int verify, int checks)
+{
+	struct outcome out;
+	struct bpfvm *vm = mkvm_checks(verify, checks);
+	uint8_t pkt[64];
+
+	memset(&out, 0, sizeof(out));
+	out.err = -1;
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 7 + 3);
+	int m = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	int fd = m >= 0 ? load_map(vm, BPF_PROG_TYPE_XDP, parser, m) : -1;
+	if (fd >= 0) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.test.prog_fd = (uint32_t)fd;
+		a.test.data_in = (uintptr_t)pkt;
+		a.test.data_size_in = sizeof(pkt);
+		a.test.data_out = (uintptr_t)out.data;
+		a.test.data_size_out = sizeof(out.data);
+		a.test.repeat = 3;
+		out.err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+		out.retval = a.test.retval;
+		uint32_t k = 0;
+		LKP(vm, m, &k, &out.value);
+		out.twins = twins(vm, fd);
+	}
+	bpfvm_free(vm);
+	return out;
+}
+
+TEST(unchecked_run_matches_checked_runs)
+{
+	struct outcome u = run_parser(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT);
+	struct outcome c = run_parser(BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS);
+	struct outcome n = run_parser(BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT);
+
+	CHECK_EQ_U64(u.err, 0);
+	CHECK_EQ_U64(c.err, 0);
+	CHECK_EQ_U64(n.err, 0);
+	/* the verified program runs twins (its 10 loads and stores and the div), the others none */
+	CHECK_EQ_U64(u.twins, 11);
+	CHECK_EQ_U64(c.twins, 0);
+	CHECK_EQ_U64(n.twins, 0);
+	/* what the program computed: the same three ways, and what the packet says */
+	CHECK_EQ_U64(u.retval, 2);
+	CHECK_EQ_U64(u.retval, c.retval);
+	CHECK_EQ_U64(u.retval, n.retval);
+	uint64_t ethertype = (uint64_t)(12 * 7 + 3) | (uint64_t)(13 * 7 + 3) << 8, q = 1000 / (3 | 1);
+	CHECK_EQ_U64(u.value, 3 * (ethertype + q));
+	CHECK_EQ_U64(u.value, c.value);
+	CHECK_EQ_U64(u.value, n.value);
+	CHECK_EQ_U64(u.data[1], 0x55);
+	CHECK(!memcmp(u.data, c.data, sizeof(u.data)));
+	CHECK(!memcmp(u.data, n.data, sizeof(u.data)));
+}
+
+/* A verified XDP program run by bpfvm_prog_run() over plain memory: its "ctx" is whatever the caller
+ * gave, its packet pointers made up.  The run is not trusted, so every access is still checked and the
+ * made-up packet faults cleanly, under either checks setting; unverified, the same. */
+TEST(untrusted_runs_fault_cleanly_out_of_bounds)
+{
+	static const char src[] = XDP_PKT "r2 = r6\nr2 += 1\nif r2 > r7 goto +2\nr0 = *(u8 *)(r6 + 0)\nexit\nr0 = 1\nexit\n";
+	const int settings[][2] = { { BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT }, { BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS },
+				    { BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT } };
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		struct bpfvm *vm = mkvm_checks(settings[i][0], settings[i][1]);
+		int fd = load(vm, XDP, src);
+		uint32_t ctx[6] = { 0x1000, 0x2000 }; /* data, data_end: addresses of nothing the run owns */
+		uint64_t r0 = 77;
+		CHECK(fd >= 0);
+		if (fd >= 0) {
+			CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, ctx, sizeof(ctx), &r0), -EFAULT);
+			CHECK(strstr(bpfvm_errmsg(vm), "insn 5: invalid memory read") != NULL);
+			CHECK_EQ_U64(r0, 77);
+		}
+		bpfvm_free(vm);
+	}
+	/* unverified, a packet read past data_end faults in PROG_TEST_RUN too */
+	struct bpfvm *vm = mkvm_checks(BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT);
+	int fd = load(vm, XDP, XDP_PKT "r0 = *(u8 *)(r6 + 4000)\nexit\n");
+	uint8_t pkt[64] = { 0 };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)pkt;
+	a.test.data_size_in = sizeof(pkt);
+	CHECK(fd >= 0);
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), -EFAULT);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: invalid memory read") != NULL);
+	bpfvm_free(vm);
+}
+
+TEST(checks_option_validated)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .checks = BPFVM_CHECKS_ALWAYS + 1 };
+	CHECK(bpfvm_new(&o) == NULL);
+	o.checks = -1;
+	CHECK(bpfvm_new(&o) == NULL);
+}
+
 int main(void)
 {
 	RUN(proofs_of_verified_programs);
 	RUN(proofs_survive_pruning);
 	RUN(no_proofs_without_the_verifier);
+	RUN(unchecked_run_matches_checked_runs);
+	RUN(untrusted_runs_fault_cleanly_out_of_bounds);
+	RUN(checks_option_validated);
 	return test_done();
 }
