@@ -1,8 +1,10 @@
 /* fuzz_verifier.c -- the verifier's promise, checked: a program it accepts never makes a run fault on
  * memory.  Programs are loaded with BPFVM_VERIFY_ON; those accepted run once through PROG_TEST_RUN
- * on a packet, with the interpreter's run-time checks still on, and a memory fault there (-EFAULT, or
- * -EACCES for a context access) is a verifier bug: abort.  Budget exhaustion (-ELOOP) is not: a proven
- * program may still run long.
+ * on a packet, with the interpreter's run-time checks still on (BPFVM_CHECKS_ALWAYS), and a memory
+ * fault there (-EFAULT, or -EACCES for a context access) is a verifier bug: abort.  In the checked build
+ * (-DBPFVM_CHECKED: asan, fuzz) the run skips what the verifier proved instead, and the interpreter's
+ * own assertion aborts on an unchecked access outside the run's memory.  Budget exhaustion (-ELOOP) is
+ * not a bug: a proven program may still run long.
  *
  * Input: byte 0 picks the type (XDP, tc, socket filter), byte 1 the packet length; then either raw
  * struct bpf_insn[] (byte 2 even) or, byte 2 odd, bytes 3..10 seed a generator of programs made of the
@@ -142,7 +144,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(prog, data + 3, n * sizeof(struct bpf_insn));
 	}
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .verify = BPFVM_VERIFY_ON };
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .verify = BPFVM_VERIFY_ON,
+#ifdef BPFVM_CHECKED
+		/* the checked build asserts that each unchecked access lies in the run's memory: runs skip
+		 * what the verifier proved, and a wrong proof aborts at the insn */
+		.checks = BPFVM_CHECKS_DEFAULT,
+#else
+		/* elsewhere a wrong proof must show as a fault: every check stays */
+		.checks = BPFVM_CHECKS_ALWAYS,
+#endif
+	};
 	struct bpfvm *vm = bpfvm_new(&o);
 	if (!vm)
 		abort();

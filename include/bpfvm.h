@@ -89,7 +89,7 @@ struct bpfvm_opts {
 
 /* bpfvm_opts.checks.  A program the verifier accepted (BPFVM_VERIFY_ON) has each memory access proven
  * in bounds and each divisor proven non-zero where it could; its runs by the program type's own runner
- * (PROG_TEST_RUN, packet runs)
+ * (PROG_TEST_RUN, packet runs, UNSPEC programs that declared their memory size: bpfvm_prog_load_opts)
  * skip those checks.  Anything not proven, unverified programs, untrusted instances and
  * bpfvm_prog_run() of a typed program over plain memory keep every check. */
 enum bpfvm_checks {
@@ -134,6 +134,24 @@ const char *bpfvm_errmsg(const struct bpfvm *vm);
 int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
 		    const char *name);
 
+/* Options of bpfvm_prog_load_opts(). */
+struct bpfvm_prog_opts {
+	size_t sz;                     /* sizeof(struct bpfvm_prog_opts) */
+	const char *name;              /* NULL: none */
+	int declare_mem;               /* non-zero: an UNSPEC program declares that every run gives it
+					* mem_len bytes or more at r1 (r2 = their count).  The verifier
+					* (BPFVM_VERIFY_ON) then proves its accesses against mem_len bytes,
+					* and runs skip the checks it proved (bpfvm_opts.checks); a run with
+					* less memory fails (-EINVAL).  0: the size is the run's business,
+					* the program is not verified and every access is checked */
+	size_t mem_len;                /* up to UINT32_MAX */
+};
+
+/* bpfvm_prog_load() with options (NULL: none).  Errors as bpfvm_prog_load(), and -EINVAL for declare_mem
+ * on a program type other than UNSPEC or a mem_len above UINT32_MAX. */
+int bpfvm_prog_load_opts(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
+			 const struct bpfvm_prog_opts *opts);
+
 enum bpfvm_engine {
 	BPFVM_ENGINE_INTERP = 0,
 	BPFVM_ENGINE_JIT = 1,      /* native code (x86-64); -EOPNOTSUPP elsewhere */
@@ -143,7 +161,8 @@ enum bpfvm_engine {
 /* Runs program `prog` once with r1 = mem and r2 = mem_len (for UNSPEC programs), or with mem as the
  * context of its program type.  mem may be modified by the program.  Stores r0 in *ret.
  * Returns 0, -EBADF (no such program), -EFAULT (a memory access outside what the program may touch;
- * the log says which insn), -ELOOP (instruction budget exhausted), -EOPNOTSUPP (engine unavailable), */
+ * the log says which insn), -ELOOP (instruction budget exhausted), -EOPNOTSUPP (engine unavailable),
+ * -EINVAL (less memory than the program declared, bpfvm_prog_opts.declare_mem). */
 int bpfvm_prog_run(struct bpfvm *vm, int prog, enum bpfvm_engine engine, void *mem, size_t mem_len,
 		   uint64_t *ret);
 

@@ -293,6 +293,11 @@ static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_
 	return NULL;
 }
 
+bool sys_host_helper(const struct bpfvm *vm, uint32_t id)
+{
+	return find_host_fn(vm->helpers, vm->helper_cnt, id) != NULL;
+}
+
 /* vm_services.resolve_call: what a call id names for a program of this instance (embedder kfuncs,
  * embedder helpers, Linux's helpers), and whether its type may call it. */
 static int resolve_call(const struct vm_prog *prog, const struct bpf_insn *in, size_t pc, struct vm_insn *out,
@@ -419,7 +424,17 @@ static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint
 	run.arg2 = len;
 	run.pkt = mem;
 	run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	/* only a declared UNSPEC program gets what its verifier assumed here (sys_mem_check() ran): a
+	 * typed program's "ctx" is plain memory in this run, its packet pointers anything */
+	run.trusted = prog->mem_declared;
 	return vm_exec(&run, ret);
+}
+
+int sys_mem_check(struct bpfvm *vm, int fd, const struct vm_prog *p, const void *mem, size_t len)
+{
+	if (p->mem_declared && (len < p->mem_len || (!mem && len)))
+		return sys_err(vm, -EINVAL, "fd %d: memory of %zu bytes, the program declared %u", fd, len, p->mem_len);
+	return 0;
 }
 
 int sys_engine_services(struct bpfvm *vm, int fd, const struct vm_prog *p, int engine, const struct vm_services **out)
@@ -448,6 +463,10 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", fd);
 	if ((err = sys_engine_services(vm, fd, o->prog, (int)engine, &svc))) {
+		sys_put(vm, o);
+		return err;
+	}
+	if ((err = sys_mem_check(vm, fd, o->prog, mem, mem_len))) {
 		sys_put(vm, o);
 		return err;
 	}
@@ -659,7 +678,9 @@ static int copy_log_out(union bpf_attr *attr, unsigned int size, const struct di
 	return need > cap ? -ENOSPC : 0;
 }
 
-static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
+/* mem: bpfvm_prog_opts' declaration of an UNSPEC program's memory, NULL for none (bpf()'s PROG_LOAD
+ * has no field for it). */
+static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size, const struct bpfvm_prog_opts *mem)
 {
 	struct diag log;
 	struct vm_prog *p = NULL;
@@ -709,6 +730,10 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
 	p->expected_attach_type = attach;
 	snprintf(p->name, sizeof(p->name), "%s", attr->prog_name);
 	p->cnt = attr->insn_cnt;
+	if (mem) {
+		p->mem_declared = true;
+		p->mem_len = (uint32_t)mem->mem_len; /* checked by bpfvm_prog_load_opts() */
+	}
 	p->orig = malloc(p->cnt * sizeof(*p->orig));
 	if (!p->orig) {
 		err = -ENOMEM;
@@ -768,15 +793,35 @@ out:
 
 long sys_prog_load(struct bpfvm *vm, union bpf_attr *attr)
 {
-	return prog_load(vm, attr, sizeof(*attr));
+	return prog_load(vm, attr, sizeof(*attr), NULL);
 }
 
 int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
 		    const char *name)
 {
+	struct bpfvm_prog_opts o = { .sz = sizeof(o), .name = name };
+	return bpfvm_prog_load_opts(vm, prog_type, insns, insn_cnt, &o);
+}
+
+int bpfvm_prog_load_opts(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn *insns, size_t insn_cnt,
+			 const struct bpfvm_prog_opts *opts)
+{
+	struct bpfvm_prog_opts o = { .sz = sizeof(o) };
 	union bpf_attr attr;
+	const char *name;
 
 	sys_log_reset(vm);
+	if (opts) {
+		if (opts->sz < offsetof(struct bpfvm_prog_opts, name) + sizeof(opts->name))
+			return sys_err(vm, -EINVAL, "bpfvm_prog_opts: sz %zu too small", opts->sz);
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	}
+	name = o.name;
+	if (o.declare_mem && prog_type != BPF_PROG_TYPE_UNSPEC)
+		return sys_err(vm, -EINVAL, "declare_mem: only UNSPEC programs run over plain memory, not %s",
+			       bpfvm_prog_type_name(prog_type));
+	if (o.declare_mem && o.mem_len > UINT32_MAX)
+		return sys_err(vm, -EINVAL, "declare_mem: mem_len %zu above %u", o.mem_len, UINT32_MAX);
 	if (insn_cnt > UINT32_MAX)
 		return sys_err(vm, -E2BIG, "program too large: %zu insns", insn_cnt);
 	memset(&attr, 0, sizeof(attr));
@@ -786,7 +831,7 @@ int bpfvm_prog_load(struct bpfvm *vm, uint32_t prog_type, const struct bpf_insn 
 	attr.license = (uintptr_t)"GPL";
 	if (name)
 		snprintf(attr.prog_name, sizeof(attr.prog_name), "%s", name);
-	return (int)prog_load(vm, &attr, sizeof(attr));
+	return (int)prog_load(vm, &attr, sizeof(attr), o.declare_mem ? &o : NULL);
 }
 
 static long prog_test_run(struct bpfvm *vm, union bpf_attr *attr, unsigned int size)
@@ -888,7 +933,7 @@ long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int siz
 	memset((char *)&a + size, 0, sizeof(a) - size);
 	switch (cmd) {
 	case BPF_PROG_LOAD:
-		ret = prog_load(vm, &a, size);
+		ret = prog_load(vm, &a, size, NULL);
 		break;
 	case BPF_PROG_TEST_RUN:
 		ret = prog_test_run(vm, &a, size);

@@ -11,8 +11,15 @@ struct vm_prog;
 struct vm_run;
 struct map;
 
+/* For a run of program p (handle fd) over [mem, mem + len) as r1, r2: 0, or -EINVAL (logged) when p is
+ * an UNSPEC program that declared more memory (bpfvm_prog_opts.declare_mem).  Runs that pass may be
+ * trusted (vm_run.trusted = p->mem_declared). */
+int sys_mem_check(struct bpfvm *vm, int fd, const struct vm_prog *p, const void *mem, size_t len);
+/* Has the embedder replaced helper `id` with a host function (bpfvm_opts.helpers)? */
+bool sys_host_helper(const struct bpfvm *vm, uint32_t id);
 /* The verifier on a program after resolve_ldimm64() (sys_verify.c): 0, or its error with the reason in
- * log (and, when why_len, its one line in why).  Types whose context is plain memory are not verified (0). */
+ * log (and, when why_len, its one line in why).  Types whose context is plain memory are not verified
+ * (0), but for UNSPEC programs that declared their memory's size (vm_prog.mem_declared). */
 int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, struct diag *log, char *why,
 		    size_t why_len);
 

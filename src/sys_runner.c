@@ -16,6 +16,8 @@ struct bpfvm_runner {
 	struct bpfvm *vm;
 	struct sys_obj *o;              /* the program, held until bpfvm_runner_free() */
 	jit_stateless_fn stateless;     /* set: the code needs no run state; called as it is */
+	int fd;
+	uint32_t min_len;               /* the memory a declared UNSPEC program needs (0 for any other) */
 	uint32_t zero;                  /* bytes below the top of the entry frame the code may read first */
 	struct vm_run run;
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
@@ -44,6 +46,8 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, st
 	}
 	r->vm = vm;
 	r->o = o;
+	r->fd = prog_fd;
+	r->min_len = o->prog->mem_declared ? o->prog->mem_len : 0;
 	vm_run_init(&r->run, o->prog, r->stack);
 	r->run.svc = sys_services_fresh_log(svc);
 	const struct jit_image *img = o->prog->jit_fn;
@@ -74,6 +78,12 @@ static __attribute__((noinline)) int run_full(struct bpfvm_runner *r, void *mem,
 	run->arg2 = mem_len;
 	run->pkt = mem;
 	run->pkt_len = mem_len > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_len;
+	int err = sys_mem_check(r->vm, r->fd, r->o->prog, mem, mem_len);
+	if (err)
+		return err;
+	/* as run_plain(): what the verifier assumed, for a declared UNSPEC program only (a tail call
+	 * may have withdrawn it in the last run) */
+	run->trusted = r->o->prog->mem_declared;
 	return vm_exec(run, ret);
 }
 
@@ -84,7 +94,7 @@ static __attribute__((noinline)) void zero_frame(struct bpfvm_runner *r)
 
 int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
 {
-	if (!r->stateless)
+	if (!r->stateless || mem_len < r->min_len)
 		return run_full(r, mem, mem_len, ret);
 	/* nothing such code reads but its arguments and frame: no budget (no back-edge, no call), no
 	 * tail-call count, no fault, no slot (a leaf), no region (it touches its frame only) */

@@ -76,6 +76,12 @@ static int ctx_access(void *arg, uint32_t off, uint32_t size, bool write)
 	return pt_ctx_field(p->type, p->expected_attach_type, off, size, write);
 }
 
+static bool host_helper(void *arg, uint32_t id)
+{
+	struct vctx_env *e = arg;
+	return sys_host_helper(e->p->vm, id);
+}
+
 static bool helper_ok(void *arg, uint32_t id)
 {
 	struct vctx_env *e = arg;
@@ -90,8 +96,10 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	int err;
 
 	(void)vm;
-	if (!pt_verifiable(p->type))
-		return 0; /* plain-memory contexts: the run-time checks stay the proof */
+	/* UNSPEC programs that declared their memory are proven against it (vf_env.plain_mem) */
+	bool plain = p->type == BPF_PROG_TYPE_UNSPEC && p->mem_declared;
+	if (!pt_verifiable(p->type) && !plain)
+		return 0; /* plain memory of a size only the run knows: the run-time checks stay the proof */
 	e.maps = calloc(p->used_map_cnt + 1, sizeof(*e.maps));
 	e.inner = calloc(p->used_map_cnt + 1, sizeof(*e.inner));
 	if (!e.maps || !e.inner) {
@@ -113,7 +121,10 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.map_value_off = value_off;
 	env.ctx_access = ctx_access;
 	env.ctx_size = pt_ctx_size(p->type);
+	env.plain_mem = plain;
+	env.mem_size = p->mem_len;
 	env.helper_allowed = helper_ok;
+	env.host_helper = host_helper;
 	env.pkt_writable = pt_pkt_writable(p->type);
 	env.ld_abs_ok = pt_ld_abs_ok(p->type);
 	env.ret_check = pt_ret_range(p->type, p->expected_attach_type, &env.ret_lo, &env.ret_hi);

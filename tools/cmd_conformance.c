@@ -1,8 +1,10 @@
-/* cmd_conformance.c -- `bpfvm conformance-plugin [MEM_HEX] [--interp]`: bpf_conformance's plugin
- * protocol.  The program arrives on stdin as base16 text (two hex digits per byte, whitespace between),
- * the memory argument uses the same encoding; the program runs with r1 = a copy of the memory and
- * r2 = its length; on success r0 is printed in hex and the exit status is 0, on failure a one-line
- * message and a non-zero status. */
+/* cmd_conformance.c -- `bpfvm conformance-plugin [MEM_HEX] [--interp | --jit] [--no-verify]`:
+ * bpf_conformance's plugin protocol.  The program arrives on stdin as base16 text (two hex digits per
+ * byte, whitespace between), the memory argument uses the same encoding; the program runs with r1 = a
+ * copy of the memory and r2 = its length; on success r0 is printed in hex and the exit status is 0, on
+ * failure a one-line message and a non-zero status.  By default the program declares that memory's size
+ * (bpfvm_prog_opts.declare_mem) and is verified first, so a run skips the checks the verifier proved;
+ * --no-verify loads it unverified, every access checked at run time. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,24 +38,28 @@ int cmd_conformance_plugin(int argc, char **argv)
 	enum bpfvm_engine engine = BPFVM_ENGINE_DEFAULT;
 	const char *mem_hex = NULL;
 	static const struct bpfvm_kfunc helpers[] = { { 5, "unwind", identity_helper } };
-	struct bpfvm_opts opts = { .sz = sizeof(opts), .helpers = helpers, .helper_cnt = 1 };
+	struct bpfvm_opts opts = { .sz = sizeof(opts), .helpers = helpers, .helper_cnt = 1,
+				   .verify = BPFVM_VERIFY_ON };
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--interp"))
 			engine = BPFVM_ENGINE_INTERP;
 		else if (!strcmp(argv[i], "--jit"))
 			engine = BPFVM_ENGINE_JIT;
+		else if (!strcmp(argv[i], "--no-verify"))
+			opts.verify = BPFVM_VERIFY_OFF;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: bpfvm conformance-plugin [MEM_HEX] [--interp | --jit]\n"
+			printf("usage: bpfvm conformance-plugin [MEM_HEX] [--interp | --jit] [--no-verify]\n"
 			       "  reads a program as hex on stdin, runs it with r1 = MEM, r2 = its length, prints r0\n"
-			       "  (default engine: the JIT where available)\n");
+			       "  (default engine: the JIT where available; the program is verified first unless\n"
+			       "  --no-verify)\n");
 			return 0;
 		}
 		else if (!mem_hex)
 			mem_hex = argv[i];
 		else {
 			fprintf(stderr, "bpfvm conformance-plugin: unexpected argument '%s'\n"
-					"usage: bpfvm conformance-plugin [MEM_HEX] [--interp | --jit]\n", argv[i]);
+					"usage: bpfvm conformance-plugin [MEM_HEX] [--interp | --jit] [--no-verify]\n", argv[i]);
 			return 2;
 		}
 	}
@@ -76,7 +82,9 @@ int cmd_conformance_plugin(int argc, char **argv)
 		one_line("program length is not a multiple of 8 bytes");
 		goto out;
 	}
-	int fd = bpfvm_prog_load(vm, 0, (const struct bpf_insn *)prog, prog_len / 8, "conformance");
+	/* the size is known before the load: declared, the verifier proves accesses against it */
+	struct bpfvm_prog_opts po = { .sz = sizeof(po), .name = "conformance", .declare_mem = 1, .mem_len = mem_len };
+	int fd = bpfvm_prog_load_opts(vm, 0, (const struct bpf_insn *)prog, prog_len / 8, &po);
 	if (fd < 0) {
 		one_line(bpfvm_errmsg(vm));
 		goto out;

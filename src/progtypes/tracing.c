@@ -60,6 +60,9 @@ static int run_mem(struct vm_prog *prog, void *mem, size_t len, bool pass_len, u
 		run.ctx_ok = pt_run_ctx_ok; /* read-only u64 args (the other types here have no test run) */
 		run.trusted = len >= PT_RAW_TP_ARGS_SIZE; /* the whole ctx_size the verifier assumed */
 	}
+	/* UNSPEC: the memory the program declared (pt_tracing_test_run() refused less) */
+	if (pass_len && prog->mem_declared)
+		run.trusted = true;
 	run.ctx = mem;
 	if (pass_len) {
 		/* UNSPEC: a function of (mem, len); LD_ABS reads mem */
@@ -136,6 +139,11 @@ int pt_tracing_test_run(struct bpfvm *vm, struct vm_prog *prog, union bpf_attr *
 			if (!mem)
 				return -ENOMEM;
 			memcpy(mem, (const void *)(uintptr_t)attr->test.data_in, n);
+		}
+		if (prog->mem_declared && n < prog->mem_len) {
+			free(mem);
+			return sys_err(vm, -EINVAL, "PROG_TEST_RUN: data_size_in %u below the %u bytes the program declared",
+				       n, prog->mem_len);
 		}
 		err = run_mem(prog, mem, n, true, attr->test.repeat, &retval, &duration);
 		if (!err)

@@ -989,7 +989,8 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 	} else {
 		if ((op == BPF_DIV || op == BPF_MOD) && in->imm == 0)
 			return err_at(c, s->pc, -EINVAL, "div by zero");
-		if ((op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH) && (uint32_t)in->imm >= (alu32 ? 32u : 64u))
+		if ((op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH) && (uint32_t)in->imm >= (alu32 ? 32u : 64u) &&
+		    !c->env->plain_mem) /* RFC 9669 masks the count (scalar_alu() too) */
 			return err_at(c, s->pc, -EINVAL, "invalid shift %d", in->imm);
 		mark_const(&srcv, alu32 ? (uint32_t)in->imm : (uint64_t)(int64_t)in->imm);
 	}
@@ -1634,6 +1635,15 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		mark_unknown(R(s, 0));
 		return 0;
 	}
+	if (c->env->host_helper && c->env->host_helper(c->env->arg, hid)) {
+		/* a host function: as a kfunc */
+		if (s->lock_id)
+			return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+		for (int r = 1; r <= 5; r++)
+			mark_not_init(R(s, r));
+		mark_unknown(R(s, 0));
+		return 0;
+	}
 	if (!h)
 		return err_at(c, s->pc, -EINVAL, "invalid func unknown#%u", hid);
 	if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
@@ -2213,7 +2223,16 @@ static int do_check(struct vctx *c, struct state *s)
 				mark_not_init(R(s, r));
 			mark_unknown(R(s, 0));
 		} else if (id == ISA_CALLX) {
-			return err_at(c, s->pc, -EINVAL, "callx is not supported by the verifier");
+			const struct reg *t = R(s, in->dst_reg);
+			if (!c->env->plain_mem || t->type != SCALAR || !scalar_is_const(&t->v) || t->v.var_off.value > UINT32_MAX)
+				return err_at(c, s->pc, -EINVAL, "callx is not supported by the verifier");
+			/* a helper id the walk knows: that helper's call (the engines call it by id) */
+			struct bpf_insn call = { .code = BPF_JMP | BPF_CALL, .imm = (int32_t)(uint32_t)t->v.var_off.value };
+			int r = check_helper(c, s, &call);
+			if (r < 0)
+				return r;
+			if (r)
+				continue;
 		} else if (id == ISA_JA || id == ISA_JA32) {
 			s->pc = (size_t)jump_target(in, s->pc);
 			continue;
@@ -2334,7 +2353,16 @@ int vf_verify(struct vf_env *env)
 		goto out;
 	}
 	init_frame(s->f[0], 0, 0, 0);
-	s->f[0]->r[1].type = PTR_CTX;
+	if (env->plain_mem) {
+		/* memory the caller owns for the run (not a reference: nothing to release) */
+		s->f[0]->r[1].type = PTR_MEM;
+		s->f[0]->r[1].mem_size = env->mem_size;
+		mark_unknown(&s->f[0]->r[2]);
+		s->f[0]->r[2].v.umin = env->mem_size;
+		scalar_sync(&s->f[0]->r[2].v);
+	} else {
+		s->f[0]->r[1].type = PTR_CTX;
+	}
 	s->f[0]->r[1].v = scalar_const(0);
 	c.line_end = SIZE_MAX;
 	log_path_start(&c, s, true);

@@ -44,6 +44,16 @@ struct vf_env {
 	 * ctx offset off gives, or VF_CTX_DENY. */
 	int (*ctx_access)(void *arg, uint32_t off, uint32_t size, bool write);
 	uint32_t ctx_size;                 /* bytes of the context (accesses beyond are denied) */
+	/* A plain function of (mem, len) instead (an UNSPEC program that declared its memory): r1 points
+	 * to mem_size bytes any access may read or write, r2 holds their count or more; no ctx.  Such a
+	 * program follows RFC 9669 where Linux refuses what the RFC defines: an imm shift count of the
+	 * operand width or more (masked), callx of a helper id the walk knows as a constant. */
+	bool plain_mem;
+	uint32_t mem_size;
+	/* Helper ids the embedder replaced with host functions (bpfvm_opts.helpers): called like kfuncs,
+	 * r1-r5 whatever they hold, r0 an unknown scalar (Linux's prototype of the id says nothing of
+	 * them).  NULL: none. */
+	bool (*host_helper)(void *arg, uint32_t id);
 	bool pkt_writable;                 /* direct packet stores allowed (XDP, tc) */
 	bool ld_abs_ok;                    /* legacy LD_ABS/LD_IND allowed (socket filter, tc) */
 	bool (*helper_allowed)(void *arg, uint32_t id);

@@ -480,7 +480,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #undef XU
 #undef X
 	};
-	const void *const *const jump = vm_run_trusted(run) ? jump_trusted : jump_checked;
+	const void *const *jump = vm_run_trusted(run) ? jump_trusted : jump_checked;
 	const struct vm_insn *pc = entry;
 	uint64_t reg[11];
 	struct frame frames[VM_MAX_FRAMES];
@@ -793,6 +793,12 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		if (!np)
 			NEXT();
 		run->tail_calls++;
+		if (UNLIKELY(np->mem_len > run->prog->mem_len)) {
+			/* an UNSPEC target proven against more memory than this run's programs declared
+			 * (and the runner checked): no twin of it may run, here or in its callbacks */
+			run->trusted = false;
+			jump = jump_checked;
+		}
 		run->prog = np;
 		may_goto_left = VM_MAY_GOTO_BUDGET;  /* the new program's prologue resets it in Linux */
 		if (UNLIKELY(untrusted)) {

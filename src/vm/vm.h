@@ -145,6 +145,8 @@ struct vm_prog {
 	size_t used_map_cnt;
 	bool gpl;
 	bool verified;                /* the verifier accepted it: aux[].proof holds its facts */
+	bool mem_declared;            /* UNSPEC: every run gives r1 mem_len bytes or more (bpfvm_prog_opts) */
+	uint32_t mem_len;
 	bool trust_proofs;            /* verified, and the instance lets trusted runs skip the checks the
 				       * proofs cover (bpfvm_opts.checks is not BPFVM_CHECKS_ALWAYS, the
 				       * instance is not untrusted); set before vm_fixup() and the JIT */
@@ -274,7 +276,8 @@ struct vm_run {
 	 * region) instead of the region's writable bit (the type's ctx rules, src/progtypes). */
 	bool (*ctx_ok)(const struct vm_run *run, uint32_t off, uint32_t size, bool write);
 	/* The runner laid out what r1 points to as the verifier assumed (the type's ctx, all ctx_size bytes
-	 * of it, with packet pointers the packet's bounds): insns whose proof covers their check may skip it (vm_run_trusted()).  False
+	 * of it, with packet pointers the packet's bounds; an UNSPEC program's memory of at least its
+	 * declared size): insns whose proof covers their check may skip it (vm_run_trusted()).  False
 	 * (vm_run_init()) for any other run, e.g. bpfvm_prog_run() of a typed program over plain memory. */
 	bool trusted;
 };

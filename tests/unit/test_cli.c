@@ -435,10 +435,15 @@ TEST(cli_conformance_plugin)
 	CHECK_EQ_U64(lines(p.out), 1);
 	CHECK(strstr(p.out, "unknown opcode 0x8e") != NULL);
 
-	/* a run-time fault is a failure too: one line, non-zero */
+	/* an access past the memory: verified (the default), the load refuses it; with --no-verify the
+	 * run faults; either way one line, non-zero */
 	static const struct bpf_insn oob[] = { INSN(0x61, 0, 1, 8, 0), INSN(0x95, 0, 0, 0, 0) };
 	to_hex(oob, sizeof(oob), hex2);
 	RUN_CLI(&p, hex2, "conformance-plugin", "01 02 03 04");
+	CHECK(p.status != 0);
+	CHECK_EQ_U64(lines(p.out), 1);
+	CHECK(strstr(p.out, "insn 0: invalid access to memory, mem_size=4 off=8 size=4") != NULL);
+	RUN_CLI(&p, hex2, "conformance-plugin", "01 02 03 04", "--no-verify");
 	CHECK(p.status != 0);
 	CHECK_EQ_U64(lines(p.out), 1);
 	CHECK(strstr(p.out, "insn 0: invalid memory read") != NULL);

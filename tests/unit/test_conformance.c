@@ -3,7 +3,7 @@
  * 1. bpf_conformance (../shared/conformance, when present): every test's prebuilt program
  *    (bin/<name>.prog.bin), memory (bin/<name>.mem.bin) and expected r0 (bin/<name>.expect) go through
  *    `bpfvm conformance-plugin --interp` exactly as bpf_conformance drives a plugin, and again through
- *    `--jit` on x86-64.  All CONF_POSITIVE_CNT of them must be found and pass under each engine: a
+ *    `--jit` on x86-64, each verified (the plugin's default) and with `--no-verify`.  All CONF_POSITIVE_CNT of them must be found and pass under each engine: a
  *    missing file is a failure, not a smaller suite.
  * 2. The negative tests there, through the assembler and the loader in-process: each must be rejected
  *    (assembler or load error; with the case's `-- error` text when it gives one).  The one exception is
@@ -147,7 +147,7 @@ static char plugin_path[4096];
 
 /* Runs the plugin with stdin = prog hex; captures stdout.  Returns exit status. */
 static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, size_t mem_len, char *out,
-		      size_t out_len, const char *engine)
+		      size_t out_len, const char *engine, const char *verify)
 {
 	char *memhex = malloc(mem_len * 3 + 1);
 	size_t o = 0;
@@ -164,9 +164,9 @@ static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, 
 		close(in_pipe[1]);
 		close(out_pipe[0]);
 		if (mem_len)
-			execl(plugin_path, "bpfvm", "conformance-plugin", memhex, engine, (char *)NULL);
+			execl(plugin_path, "bpfvm", "conformance-plugin", memhex, engine, verify, (char *)NULL);
 		else
-			execl(plugin_path, "bpfvm", "conformance-plugin", engine, (char *)NULL);
+			execl(plugin_path, "bpfvm", "conformance-plugin", engine, verify, (char *)NULL);
 		_exit(127);
 	}
 	close(in_pipe[0]);
@@ -187,7 +187,9 @@ static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static void conformance_suite(const char *engine, const char *tag)
+/* verify: the plugin's default (verified, the checks it proved dropped) or "--no-verify" (NULL ends the
+ * plugin's arguments there) */
+static void conformance_suite(const char *engine, const char *verify, const char *tag)
 {
 	DIR *d = opendir(CONF_DIR "/tests");
 	struct dirent *e;
@@ -215,7 +217,7 @@ static void conformance_suite(const char *engine, const char *tag)
 			printf("FAIL %s/%s: missing bin files\n", tag, name);
 			fail++;
 		} else {
-			int rc = run_plugin(prog, plen, mem, mlen, out, sizeof(out), engine);
+			int rc = run_plugin(prog, plen, mem, mlen, out, sizeof(out), engine, verify);
 			char *end;
 			unsigned long long want = strtoull(expect, NULL, 16), got = strtoull(out, &end, 16);
 			if (rc != 0 || end == out || want != got) {
@@ -571,9 +573,11 @@ int main(int argc, char **argv)
 		printf("FAIL conformance: plugin %s not built\n", plugin_path);
 		return 1;
 	}
-	conformance_suite("--interp", "conformance");
+	conformance_suite("--interp", NULL, "conformance");
+	conformance_suite("--interp", "--no-verify", "conformance-no-verify");
 #if defined(__x86_64__)
-	conformance_suite("--jit", "conformance-jit");
+	conformance_suite("--jit", NULL, "conformance-jit");
+	conformance_suite("--jit", "--no-verify", "conformance-jit-no-verify");
 #endif
 	negative_suite();
 	own_suite("tests/data");

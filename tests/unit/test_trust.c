@@ -332,6 +332,135 @@ TEST(untrusted_runs_fault_cleanly_out_of_bounds)
 	bpfvm_free(vm);
 }
 
+/* ---- UNSPEC programs over memory of a declared size ------------------------------------- */
+
+static int load_mem(struct bpfvm *vm, const char *src, int declare, size_t mem_len)
+{
+	struct bpf_insn insns[256];
+	long n = bpfvm_asm(vm, src, insns, 256);
+	if (n < 0 || n > 256) {
+		printf("  asm: %s\n", bpfvm_errmsg(vm));
+		return -EINVAL;
+	}
+	struct bpfvm_prog_opts po = { .sz = sizeof(po), .name = "mem", .declare_mem = declare, .mem_len = mem_len };
+	return bpfvm_prog_load_opts(vm, BPF_PROG_TYPE_UNSPEC, insns, (size_t)n, &po);
+}
+
+/* Sums the 8-byte words of 64 bytes of memory into the first, with a loop whose index the verifier bounds
+ * (r3 < 64), divides by a word or'ed with 1, stores the quotient at the end. */
+static const char memloop[] =
+	"r0 = 0\n"
+	"r3 = 0\n"
+	"loop:\n"
+	"r4 = r1\n"
+	"r4 += r3\n"
+	"r5 = *(u64 *)(r4 + 0)\n"
+	"r0 += r5\n"
+	"r3 += 8\n"
+	"if r3 < 56 goto loop\n"
+	"r5 = *(u32 *)(r1 + 8)\n"
+	"r5 |= 1\n"
+	"r6 = r0\n"
+	"r6 /= r5\n"
+	"*(u64 *)(r1 + 56) = r6\n"
+	"*(u64 *)(r1 + 0) = r0\n"
+	"exit\n";
+
+TEST(declared_memory_verified_and_unchecked)
+{
+	uint8_t mem[3][64];
+	uint64_t r0[3] = { 0 };
+	const int settings[][2] = { { BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT }, { BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS },
+				    { BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT } };
+	size_t tw[3] = { 0 };
+	for (int i = 0; i < 3; i++) {
+		struct bpfvm *vm = mkvm_checks(settings[i][0], settings[i][1]);
+		for (int b = 0; b < 64; b++)
+			mem[i][b] = (uint8_t)(b * 13 + 1);
+		int fd = load_mem(vm, memloop, 1, 64);
+		CHECK(fd >= 0);
+		if (fd >= 0) {
+			bool verified = false;
+			uint8_t pr[32];
+			proofs(vm, fd, pr, 32, &verified);
+			CHECK(verified == (settings[i][0] == BPFVM_VERIFY_ON));
+			tw[i] = twins(vm, fd);
+			CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem[i], 64, &r0[i]), 0);
+		}
+		bpfvm_free(vm);
+	}
+	/* the loop's load, the u32 load, the div and both stores */
+	CHECK_EQ_U64(tw[0], 5);
+	CHECK_EQ_U64(tw[1], 0);
+	CHECK_EQ_U64(tw[2], 0);
+	CHECK_EQ_U64(r0[0], r0[1]);
+	CHECK_EQ_U64(r0[0], r0[2]);
+	CHECK(!memcmp(mem[0], mem[1], 64) && !memcmp(mem[0], mem[2], 64));
+	uint64_t w[8], sum = 0;
+	uint8_t orig[64];
+	for (int b = 0; b < 64; b++)
+		orig[b] = (uint8_t)(b * 13 + 1);
+	memcpy(w, orig, 64);
+	for (int k = 0; k < 7; k++)
+		sum += w[k];
+	uint32_t d;
+	memcpy(&d, orig + 8, 4);
+	CHECK_EQ_U64(r0[0], sum);
+	memcpy(w, mem[0], 64);
+	CHECK_EQ_U64(w[0], sum);
+	CHECK_EQ_U64(w[7], sum / (d | 1));
+}
+
+TEST(declared_memory_rules)
+{
+	struct bpfvm *vm = mkvm_checks(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT);
+	uint8_t mem[64] = { 0 };
+	uint64_t r0 = 0;
+
+	/* an access past the declared size is refused at load, with the verifier's reason */
+	CHECK_EQ_U64(load_mem(vm, "r0 = *(u64 *)(r1 + 60)\nexit\n", 1, 64), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "invalid access to memory, mem_size=64 off=60 size=8") != NULL);
+	/* undeclared, the same program loads (unverified) and its run checks the access */
+	int fd = load_mem(vm, "r0 = *(u64 *)(r1 + 60)\nexit\n", 0, 0);
+	CHECK(fd >= 0);
+	CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, 64, &r0), -EFAULT);
+	CHECK(strstr(bpfvm_errmsg(vm), "invalid memory read mem+60 size=8") != NULL);
+	/* a declared program given less memory than it declared does not run */
+	fd = load_mem(vm, memloop, 1, 64);
+	CHECK(fd >= 0);
+	CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, 32, &r0), -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(vm), "memory of 32 bytes, the program declared 64") != NULL);
+	CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_DEFAULT, mem, 64, &r0), 0);
+	/* a runner: the same rule, and the same answer as bpfvm_prog_run() (memloop adds into mem) */
+	struct bpfvm_runner *rn = NULL;
+	uint8_t m1[64] = { 1, 2, 3 }, m2[64] = { 1, 2, 3 };
+	uint64_t r1 = 0, r2 = 1;
+	CHECK_EQ_U64(bpfvm_runner_new(vm, fd, BPFVM_ENGINE_INTERP, &rn), 0);
+	if (rn) {
+		CHECK_EQ_U64(bpfvm_runner_run(rn, m1, 63, &r1), -EINVAL);
+		CHECK(strstr(bpfvm_errmsg(vm), "memory of 63 bytes, the program declared 64") != NULL);
+		CHECK_EQ_U64(bpfvm_runner_run(rn, m1, 64, &r1), 0);
+		CHECK_EQ_U64(bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, m2, 64, &r2), 0);
+		CHECK_EQ_U64(r1, r2);
+		CHECK(!memcmp(m1, m2, 64));
+		bpfvm_runner_free(rn);
+	}
+	/* PROG_TEST_RUN: the same rule for data_in */
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)mem;
+	a.test.data_size_in = 16;
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), -EINVAL);
+	a.test.data_size_in = 64;
+	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), 0);
+	/* only UNSPEC programs declare memory */
+	struct bpf_insn ret0[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K }, { .code = BPF_JMP | BPF_EXIT } };
+	struct bpfvm_prog_opts po = { .sz = sizeof(po), .declare_mem = 1, .mem_len = 8 };
+	CHECK_EQ_U64(bpfvm_prog_load_opts(vm, BPF_PROG_TYPE_XDP, ret0, 2, &po), -EINVAL);
+	bpfvm_free(vm);
+}
+
 TEST(checks_option_validated)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .checks = BPFVM_CHECKS_ALWAYS + 1 };
@@ -347,6 +476,8 @@ int main(void)
 	RUN(no_proofs_without_the_verifier);
 	RUN(unchecked_run_matches_checked_runs);
 	RUN(untrusted_runs_fault_cleanly_out_of_bounds);
+	RUN(declared_memory_verified_and_unchecked);
+	RUN(declared_memory_rules);
 	RUN(checks_option_validated);
 	return test_done();
 }
