@@ -182,7 +182,9 @@ int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t
 /* Releases r and its reference on the program.  Accepts NULL.  Before bpfvm_free() of its instance. */
 void bpfvm_runner_free(struct bpfvm_runner *r);
 
-/* What the JIT made of program `prog` (bpftool prog dump jited): valid while `prog` stays open. */
+/* What the JIT made of program `prog` (bpftool prog dump jited): valid while `prog` stays open.  For a
+ * verified program, the code its type's own runs execute, without the checks the verifier's proofs
+ * make needless (bpfvm_prog_run() over plain memory runs a twin that keeps them). */
 struct bpfvm_jited {
 	const uint8_t *code;          /* native code (x86-64): prologue, one block per insn, slow paths, exits */
 	size_t len;

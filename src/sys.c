@@ -486,7 +486,8 @@ int bpfvm_prog_jited(struct bpfvm *vm, int fd, struct bpfvm_jited *out)
 	o = sys_get(vm, fd, SYS_PROG, &err);
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", fd);
-	const struct jit_image *img = o->prog->jit_fn;
+	/* the code the type's own runs execute: for a verified program, with what the proofs cover unchecked */
+	const struct jit_image *img = o->prog->jit_proven ? o->prog->jit_proven : o->prog->jit_fn;
 	if (img) {
 		/* the fd holds the program: its code outlives this reference */
 		*out = (struct bpfvm_jited){ img->code, img->len, img->off, o->prog->orig, o->prog->cnt };

@@ -77,9 +77,17 @@ JIT_GLUE(STREL_B) JIT_GLUE(STREL_H) JIT_GLUE(STREL_W) JIT_GLUE(STREL_DW)
 /* Is there a JIT for this host? */
 bool jit_available(void);
 
-/* Compiles prog (after vm_fixup) and sets prog->jit_fn/jit_len.  Returns 0 or a negative errno with a
+/* Compiles prog (after vm_fixup) and sets prog->jit_fn/jit_len, and for a program with trust_proofs
+ * prog->jit_proven.  Returns 0 or a negative errno with a
  * message in `log`. */
 int jit_compile(struct vm_prog *prog, struct diag *log);
+
+/* The image a run of prog executes: the trusted one (vm_prog.jit_proven) in a trusted run, else the one
+ * with every check.  Tail calls and callbacks pick theirs the same way. */
+static inline const struct jit_image *jit_image_of(const struct vm_run *run, const struct vm_prog *prog)
+{
+	return prog->jit_proven && vm_run_trusted(run) ? prog->jit_proven : prog->jit_fn;
+}
 
 /* Frees prog's native code (accepts a program without any). */
 void jit_free(struct vm_prog *prog);

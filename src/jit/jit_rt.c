@@ -273,7 +273,7 @@ int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
 		return fault_at(st, pc);
 	if (!np)
 		return 0;
-	const struct jit_image *img = np->jit_fn;
+	const struct jit_image *img = jit_image_of(run, np);
 	if (!img) {
 		vm_fault(run, -EOPNOTSUPP, "tail call into a program without native code", 0, 0);
 		return fault_at(st, pc);
@@ -436,7 +436,7 @@ static void state_init(struct jit_state *st, struct vm_run *run, const struct ji
 
 uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 {
-	const struct jit_image *img = run->prog->jit_fn;
+	const struct jit_image *img = jit_image_of(run, run->prog);
 	uintptr_t top = vm_stack_top(run);
 	struct jit_state st;
 
@@ -465,7 +465,7 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 uint64_t jit_call_subprog(struct vm_run *run, const struct vm_insn *t, uint64_t a1, uint64_t a2, uint64_t a3,
 			  uint64_t a4, uint64_t a5)
 {
-	const struct jit_image *img = run->prog->jit_fn;
+	const struct jit_image *img = jit_image_of(run, run->prog);
 	uintptr_t fp = run->fp - VM_STACK_SIZE;
 	void *outer = run->native_st;
 	struct jit_state st;

@@ -65,6 +65,8 @@ struct jit {
 	int32_t *zero_from;     /* per subprogram: a new frame is zeroed from r10 + zero_from up (see
 				 * frame_needs()) */
 	bool proven;            /* verified, run only where the proof holds: stack pointers come from r10 */
+	bool trust;             /* the code of trusted runs (vm_prog.jit_proven): what the verifier proved
+				 * (vm_insn_aux.proof) is not checked */
 	bool has_tail_call;     /* a frame may come back with another program: save and restore it */
 	bool has_may_goto;      /* frames keep their own may_goto budget */
 	bool has_callx;         /* the code carries the table of insn offsets */
@@ -351,6 +353,14 @@ static void mem_check(struct jit *j, unsigned base, int16_t off, unsigned size, 
 
 static int32_t frame_zero_from(const struct jit *j, size_t pc);
 
+/* Does the code of trusted runs skip the check that the verifier's fact `need` (VM_PROOF_MEM,
+ * VM_PROOF_DIV_NONZERO) about the insn being emitted makes needless? */
+static bool proven(const struct jit *j, unsigned need)
+{
+	need |= VM_PROOF_REACHED;
+	return j->trust && (j->prog->aux[j->pc].proof & need) == need;
+}
+
 /* ---- families ---- */
 #define J struct jit *j, const struct vm_insn *in
 #define DSTR xreg[in->dst]
@@ -435,6 +445,7 @@ static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
 	unsigned fl = is64 ? XW : 0;
 	unsigned d = DSTR;
 	size_t z = 0, m1 = 0, done1 = 0, done2 = 0;
+	bool nonzero = proven(j, VM_PROOF_DIV_NONZERO); /* the divisor is never 0: no test */
 
 	if (is_k) {
 		uint64_t k = is64 ? in->k : (uint32_t)in->k;
@@ -458,9 +469,11 @@ static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
 			mov_imm(j, AUX, k);
 	} else {
 		x_rr(b, fl, OP_MOV_RM_R, SRCR, AUX);
-		x_rr(b, fl, OP_TEST_RM_R, AUX, AUX);
-		z = jcc8_fwd(j, CC_E);
-		if (is_signed) {
+		if (!nonzero) {
+			x_rr(b, fl, OP_TEST_RM_R, AUX, AUX);
+			z = jcc8_fwd(j, CC_E);
+		}
+		if (is_signed) { /* proven non-zero or not, -1 would trap: x86 has no INT_MIN / -1 */
 			grp1_imm(j, fl, GRP1_CMP, AUX, -1);
 			m1 = jcc8_fwd(j, CC_E);
 		}
@@ -479,22 +492,26 @@ static void divmod(J, bool is64, bool is_k, bool is_signed, bool is_mod)
 	x_oreg(b, 0, OP_POP_R, RDX);
 	x_oreg(b, 0, OP_POP_R, RAX);
 	x_rr(b, fl, OP_MOV_RM_R, AUX, d);
-	if (is_k)
+	if (is_k || (nonzero && !is_signed))
 		return;
 	done1 = jcc8_fwd(j, -1);
-	patch8(j, z);
-	if (!is_mod)
-		x_rr(b, 0, OP_XOR_RM_R, d, d);
-	else if (!is64)
-		x_rr(b, 0, OP_MOV_RM_R, d, d);
+	if (!nonzero) {
+		patch8(j, z);
+		if (!is_mod)
+			x_rr(b, 0, OP_XOR_RM_R, d, d);
+		else if (!is64)
+			x_rr(b, 0, OP_MOV_RM_R, d, d);
+	}
 	if (is_signed) {
-		done2 = jcc8_fwd(j, -1);
+		if (!nonzero)
+			done2 = jcc8_fwd(j, -1);
 		patch8(j, m1);
 		if (is_mod)
 			x_rr(b, 0, OP_XOR_RM_R, d, d);
 		else
 			x_rr(b, fl, OP_GRP3, GRP3_NEG, d);
-		patch8(j, done2);
+		if (!nonzero)
+			patch8(j, done2);
 	}
 	patch8(j, done1);
 }
@@ -735,7 +752,11 @@ static void emit_CALL(J)
 		return;
 	}
 	size_t done2 = 0, done = inline_array_lookup(j, in, &done2);
-	spill(j, 1, 5);
+	/* r1..r5 keep their values across the call, as in the interpreter; a verified program cannot read
+	 * them after it (the verifier marks them clobbered, as Linux's), so its trusted code lets them go */
+	bool keep = !j->trust;
+	if (keep)
+		spill(j, 1, 5);
 	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
 	x_rm(b, XW, OP_MOV_RM_R, RBP, AUX, (int32_t)offsetof(struct vm_run, fp));
 	x_rm(b, XW, OP_MOV_RM_R, BUDGET, AUX, (int32_t)offsetof(struct vm_run, budget));
@@ -753,7 +774,8 @@ static void emit_CALL(J)
 	x_rr(b, 0, OP_XOR_RM_R, AUX2, AUX2);
 	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[0].lim_r));
 	x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[0].lim_w));
-	reload(j, 1, 5);
+	if (keep)
+		reload(j, 1, 5);
 	grp1_imm_mem(j, 0, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, err), 0);
 	size_t k = add_stub(j, jit_g_err);
 	jump_to(j, CC_NE, L_STUB(j, k));
@@ -769,11 +791,13 @@ static void emit_CALL_KFUNC(J)
 	/* r1..r5 are the SysV argument registers already; they keep their values, as in the interpreter */
 	budget_check(j);
 	spin_check(j);
-	spill(j, 1, 5);
+	if (!j->trust) /* as emit_CALL */
+		spill(j, 1, 5);
 	x_rm(&j->b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
 	call_abs(j, (const void *)(uintptr_t)in->k);
 	x_rm(&j->b, XW, OP_MOV_R_RM, BUDGET, STATE, ST(budget));
-	reload(j, 1, 5);
+	if (!j->trust)
+		reload(j, 1, 5);
 }
 
 /* The frame of a bpf-to-bpf call, pushed on the native stack with the return address (7 pushes + the
@@ -959,7 +983,8 @@ static void emit_LDDW_HI(J)
 
 static void ldx(J, unsigned fl, unsigned op)
 {
-	mem_check(j, in->src, in->off, in->size, jit_g_load);
+	if (!proven(j, VM_PROOF_MEM))
+		mem_check(j, in->src, in->off, in->size, jit_g_load);
 	x_rm(&j->b, fl, op, DSTR, SRCR, in->off);
 }
 static void emit_LDXB(J) { ldx(j, in, 0, OP_MOVZX8); }
@@ -972,7 +997,8 @@ static void emit_LDXSW(J) { ldx(j, in, XW, OP_MOVSXD); }
 
 static void st_imm(J, unsigned fl, unsigned op, unsigned n)
 {
-	mem_check(j, in->dst, in->off, in->size, jit_g_store);
+	if (!proven(j, VM_PROOF_MEM))
+		mem_check(j, in->dst, in->off, in->size, jit_g_store);
 	if (j->blind) { /* the register form of the same store (mem_check leaves AUX free again) */
 		blind_mov_sext(j, AUX, in->k);
 		x_rm(&j->b, n == 1 ? XB8R : n == 2 ? X16 : in->size == 8 ? XW : 0, n == 1 ? OP_MOV8_RM_R : OP_MOV_RM_R,
@@ -989,7 +1015,8 @@ static void emit_STDW(J) { st_imm(j, in, XW, OP_MOV_RM_IMM, 4); }
 
 static void stx(J, unsigned fl, unsigned op)
 {
-	mem_check(j, in->dst, in->off, in->size, jit_g_store_x);
+	if (!proven(j, VM_PROOF_MEM))
+		mem_check(j, in->dst, in->off, in->size, jit_g_store_x);
 	x_rm(&j->b, fl, op, SRCR, DSTR, in->off);
 }
 static void emit_STXB(J) { stx(j, in, XB8R, OP_MOV8_RM_R); }
@@ -1448,10 +1475,12 @@ static bool stateless_insn(const struct jit *j, const struct vm_insn *in)
 	case FMT_JMP_X:
 		return in->off > 0 && in->id != ISA_MAY_GOTO; /* a back-edge counts the budget */
 	case FMT_LDX:
-		return in->src == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0;
+		return proven(j, VM_PROOF_MEM) ||
+		       (in->src == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0);
 	case FMT_ST:
 	case FMT_STX:
-		return in->dst == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0;
+		return proven(j, VM_PROOF_MEM) ||
+		       (in->dst == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0);
 	case FMT_NONE:
 		return (f->flags & F_EXIT) || in->id == ISA_LDDW_HI;
 	default:
@@ -1530,7 +1559,9 @@ bool jit_available(void)
 
 #define JIT_MAX_PASSES 10
 
-int jit_compile(struct vm_prog *prog, struct diag *log)
+/* One image of prog: with every check (trust false), or the code of trusted runs.  0 and *out, or a
+ * negative errno with the message in log. */
+static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct jit_image **out)
 {
 	struct jit j;
 	struct jit_image *img = NULL;
@@ -1538,6 +1569,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 
 	memset(&j, 0, sizeof(j));
 	j.prog = prog;
+	j.trust = trust;
 	j.insns = prog->insns;
 	j.cnt = prog->cnt;
 	j.untrusted = prog->untrusted;
@@ -1566,12 +1598,13 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 		err = -ENOMEM;
 		goto out;
 	}
-	j.proven = false; /* TODO issue 11: prog->unchecked once the proof facts (issue 10) are on main */
+	j.proven = trust; /* a trusted run's pointers stay in their regions: only r10 reaches the stack */
 	frame_needs(&j);
 	j.entry[0] = 1;
 	j.stateless = j.cnt > 0;
 	for (size_t pc = 0; pc < j.cnt; pc++) {
 		const struct vm_insn *in = &j.insns[pc];
+		j.pc = pc;
 		j.stateless &= stateless_insn(&j, in);
 		j.used |= (uint16_t)(1u << in->dst | 1u << in->src); /* fields a format leaves unused are 0 */
 		j.has_tail_call |= in->id == ISA_TAIL_CALL;
@@ -1629,8 +1662,7 @@ int jit_compile(struct vm_prog *prog, struct diag *log)
 	err = jit_exec_seal(img->code, img->map_len);
 	if (err)
 		goto out;
-	prog->jit_fn = img;
-	prog->jit_len = img->len;
+	*out = img;
 	img = NULL;
 out:
 	if (err == -ENOMEM)
@@ -1651,22 +1683,44 @@ out:
 	return err;
 }
 
-void jit_free(struct vm_prog *prog)
+static void image_free(struct jit_image *img)
 {
-	struct jit_image *img = prog->jit_fn;
-
 	if (!img)
 		return;
 	jit_exec_free(img->code, img->map_len);
 	free(img->off);
 	free(img);
+}
+
+int jit_compile(struct vm_prog *prog, struct diag *log)
+{
+	struct jit_image *checked = NULL, *trusted = NULL;
+	int err = compile(prog, false, log, &checked);
+
+	/* a verified program's runs by its type's runner skip what the proofs cover; the others (plain
+	 * memory for a typed program, BPFVM_CHECKS_ALWAYS) keep every check: two images */
+	if (!err && prog->trust_proofs && (err = compile(prog, true, log, &trusted)))
+		image_free(checked);
+	if (err)
+		return err;
+	prog->jit_fn = checked;
+	prog->jit_proven = trusted;
+	prog->jit_len = checked->len;
+	return 0;
+}
+
+void jit_free(struct vm_prog *prog)
+{
+	image_free(prog->jit_fn);
+	image_free(prog->jit_proven);
 	prog->jit_fn = NULL;
+	prog->jit_proven = NULL;
 	prog->jit_len = 0;
 }
 
 size_t jit_dump_insn(const struct vm_prog *prog, size_t pc, char *buf, size_t len)
 {
-	const struct jit_image *img = prog->jit_fn;
+	const struct jit_image *img = prog->jit_proven ? prog->jit_proven : prog->jit_fn; /* as bpfvm_prog_jited() */
 	size_t n = 0;
 
 	if (len)

@@ -152,7 +152,9 @@ struct vm_prog {
 				       * instance is not untrusted); set before vm_fixup() and the JIT */
 	struct isa_line *lines;       /* sorted by insn; NULL without line info (owned) */
 	size_t line_cnt;
-	void *jit_fn;                 /* set by the JIT, NULL otherwise */
+	void *jit_fn;                 /* set by the JIT, NULL otherwise: code with every run-time check */
+	void *jit_proven;             /* with trust_proofs: code for trusted runs (vm_run_trusted()), where
+				       * what the proofs cover is not checked; NULL otherwise */
 	size_t jit_len;
 	const struct vm_services *svc; /* the instance's services (set at load; vm_exec() needs them) */
 	bool jit_blind;               /* the instance's bpfvm_opts.jit_blind, for the JIT */

@@ -12,6 +12,8 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "core/core.h"
+#include "jit/jit.h"
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -275,10 +277,151 @@ TEST(tail_calls_agree)
 	bpfvm_free(vm);
 }
 
+/* ---- verified programs: the code of trusted runs ---- */
+
+/* An Ethernet header parsed behind a data_end check, a divisor proven non-zero, a map value updated
+ * through a null-checked lookup (r1..r5 dead after it), a packet byte written, stack stores and loads:
+ * "MAP" is the array map. */
+static const char parser[] =
+	"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r2 = r6\n r2 += 14\n if r2 > r7 goto drop\n"
+	"r8 = *(u16 *)(r6 + 12)\n r9 = *(u8 *)(r6 + 0)\n r9 |= 1\n r3 = 1000\n r3 /= r9\n"
+	"r4 = -7\n r4 s%= r9\n r3 += r4\n"
+	"*(u64 *)(r10 - 16) = r3\n *(u32 *)(r10 - 4) = 0\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n"
+	"if r0 == 0 goto drop\n r1 = *(u64 *)(r0 + 0)\n r1 += r8\n r3 = *(u64 *)(r10 - 16)\n r1 += r3\n"
+	"*(u64 *)(r0 + 0) = r1\n *(u8 *)(r6 + 1) = 0x55\n r0 = 2\n exit\n"
+	"drop: r0 = 1\n exit\n";
+
+struct parsed {
+	long err;
+	uint32_t retval;
+	uint8_t data[64];
+	uint64_t value;
+	bool has_trusted;          /* the program got the code of trusted runs */
+	size_t shorter, accesses;  /* proven accesses whose trusted code is shorter than their checked code */
+};
+
+static struct parsed run_parser(int verify, int checks, int interp)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = verify, .checks = checks, .interp = interp };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct parsed out;
+	struct bpf_insn insns[64];
+	uint8_t pkt[64];
+
+	memset(&out, 0, sizeof(out));
+	out.err = -1;
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 7 + 3);
+	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+	long n = bpfvm_asm(vm, parser, insns, 64);
+	CHECK(m >= 0 && n > 0 && n <= 64);
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = m;
+		}
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "parser");
+	if (fd < 0) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		return out;
+	}
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)pkt;
+	a.test.data_size_in = sizeof(pkt);
+	a.test.data_out = (uintptr_t)out.data;
+	a.test.data_size_out = sizeof(out.data);
+	a.test.repeat = 3;
+	out.err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+	out.retval = a.test.retval;
+	uint32_t k = 0;
+	union bpf_attr l;
+	memset(&l, 0, sizeof(l));
+	l.map_fd = (uint32_t)m;
+	l.key = (uintptr_t)&k;
+	l.value = (uintptr_t)&out.value;
+	CHECK(bpfvm_bpf(vm, BPF_MAP_LOOKUP_ELEM, &l, sizeof(l)) == 0);
+	/* white-box: the two images of the program */
+	int err = 0;
+	struct sys_obj *ob = sys_get(vm, fd, SYS_PROG, &err);
+	if (ob) {
+		const struct vm_prog *p = ob->prog;
+		const struct jit_image *c = p->jit_fn, *t = p->jit_proven;
+		out.has_trusted = t != NULL;
+		for (size_t pc = 0; t && c && pc + 1 < p->cnt; pc++) {
+			if (!(p->aux[pc].proof & VM_PROOF_MEM) || p->aux[pc].proof & VM_PROOF_DIV_NONZERO)
+				continue;
+			out.accesses++;
+			out.shorter += t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc] ||
+				       (p->orig[pc].dst_reg == 10 && BPF_CLASS(p->orig[pc].code) != BPF_LDX) ||
+				       (p->orig[pc].src_reg == 10 && BPF_CLASS(p->orig[pc].code) == BPF_LDX);
+		}
+		sys_put(vm, ob);
+	}
+	bpfvm_free(vm);
+	return out;
+}
+
+/* A verified program's PROG_TEST_RUN runs the trusted code (a proven access is a plain mov, a proven
+ * divisor is not tested, r1..r5 are not kept across a helper call) and computes what the interpreter
+ * and the checked code compute; BPFVM_CHECKS_ALWAYS and unverified programs get no trusted code. */
+TEST(trusted_code_matches_checked)
+{
+	struct parsed t = run_parser(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT, 0);
+	struct parsed c = run_parser(BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS, 0);
+	struct parsed u = run_parser(BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT, 0);
+	struct parsed i = run_parser(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT, 1);
+
+	CHECK_EQ_U64(t.err, 0);
+	CHECK_EQ_U64(c.err, 0);
+	CHECK_EQ_U64(u.err, 0);
+	CHECK_EQ_U64(i.err, 0);
+	CHECK(t.has_trusted && !c.has_trusted && !u.has_trusted);
+	CHECK(t.accesses >= 10);
+	CHECK_EQ_U64(t.shorter, t.accesses); /* stack accesses at r10 + constant had no check to drop */
+	uint64_t ethertype = (uint64_t)(12 * 7 + 3) | (uint64_t)(13 * 7 + 3) << 8, q = 1000 / (3 | 1) + (uint64_t)(-7 % 3);
+	CHECK_EQ_U64(t.retval, 2);
+	CHECK_EQ_U64(t.value, 3 * (ethertype + q));
+	const struct parsed *others[] = { &c, &u, &i };
+	for (size_t k = 0; k < 3; k++) {
+		CHECK_EQ_U64(others[k]->retval, t.retval);
+		CHECK_EQ_U64(others[k]->value, t.value);
+		CHECK(!memcmp(others[k]->data, t.data, sizeof(t.data)));
+	}
+	CHECK_EQ_U64(t.data[1], 0x55);
+}
+
+/* The same verified program by bpfvm_prog_run() over plain memory: not a trusted run, so the native code
+ * with every check runs and the made-up packet pointers fault as in the interpreter. */
+TEST(plain_runs_of_verified_programs_keep_checks)
+{
+	static const char src[] = "r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r2 = r6\n r2 += 1\n"
+				  "if r2 > r7 goto +2\n r0 = *(u8 *)(r6 + 0)\n exit\n r0 = 1\n exit\n";
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn insns[16];
+	long n = bpfvm_asm(vm, src, insns, 16);
+	int fd = n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "xdp") : -1;
+	uint32_t ctx[6] = { 0x1000, 0x2000 }; /* data, data_end: addresses of nothing the run owns */
+	uint64_t r0 = 77;
+
+	CHECK(fd >= 0);
+	for (int e = 0; e < 2 && fd >= 0; e++) {
+		CHECK_EQ_U64(bpfvm_prog_run(vm, fd, e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP, ctx, sizeof(ctx), &r0), -EFAULT);
+		CHECK(strstr(bpfvm_errmsg(vm), "insn 5: invalid memory read") != NULL);
+		CHECK_EQ_U64(r0, 77);
+	}
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
 	RUN(native_atomics_across_threads);
 	RUN(tail_calls_agree);
+	RUN(trusted_code_matches_checked);
+	RUN(plain_runs_of_verified_programs_keep_checks);
 	return test_done();
 }
