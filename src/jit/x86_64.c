@@ -73,6 +73,8 @@ struct jit {
 	bool blind;             /* constant blinding (bpfvm_opts.jit_blind) */
 	bool stateless;         /* the code never needs the run state (see stateless_insn()) */
 	uint16_t used;          /* stateless: the registers the code names (bit n: rn); r6..r10 are saved */
+	size_t zf_pc;           /* the insn whose code left ZF telling whether its dst is 0 (SIZE_MAX: none) */
+	bool zf_64;             /* ... of its 64-bit dst (else of the 32-bit result, zero-extended) */
 	uint64_t blind_seed;    /* random per compile; every pass draws the same keys from it */
 	uint64_t blind_state;
 };
@@ -366,7 +368,17 @@ static bool proven(const struct jit *j, unsigned need)
 #define DSTR xreg[in->dst]
 #define SRCR xreg[in->src]
 
-static void alu_x(J, unsigned fl, unsigned op) { x_rr(&j->b, fl, op, SRCR, DSTR); }
+/* add, sub, or, and, xor: the last instruction sets ZF from dst's new value (see cmp_k()) */
+static void zf_left(struct jit *j, unsigned fl)
+{
+	j->zf_pc = j->pc;
+	j->zf_64 = fl & XW;
+}
+static void alu_x(J, unsigned fl, unsigned op)
+{
+	x_rr(&j->b, fl, op, SRCR, DSTR);
+	zf_left(j, fl);
+}
 static void alu_k(J, unsigned fl, unsigned ext, unsigned op)
 {
 	if (j->blind) {
@@ -375,6 +387,7 @@ static void alu_k(J, unsigned fl, unsigned ext, unsigned op)
 	} else {
 		grp1_imm(j, fl, ext, DSTR, (int32_t)in->k);
 	}
+	zf_left(j, fl);
 }
 
 #define ALU(NAME, OP, EXT) \
@@ -645,9 +658,15 @@ static void emit_MAY_GOTO(J)
 	x_rm(&j->b, XW, OP_GRP5, GRP5_DEC, STATE, ST(may_goto_left));
 }
 
-/* against 0, test sets the flags cmp would (CF = OF = 0), in fewer bytes */
-static void cmp_k(J, unsigned fl)
+/* against 0, test sets the flags cmp would (CF = OF = 0), in fewer bytes; for == 0 and != 0 right after
+ * an add/sub/and/or/xor of the same register (and nothing jumps in between), that insn's ZF already
+ * says it: no instruction at all ("r1 += -1; if r1 != 0 goto loop" is add + jne).  A 64-bit compare
+ * takes a 32-bit op's ZF too (the upper half is zero), a 32-bit compare only a 32-bit op's. */
+static void cmp_k(J, unsigned fl, int cc)
 {
+	if ((int32_t)in->k == 0 && (cc == CC_E || cc == CC_NE) && j->pc > 0 && j->zf_pc == j->pc - 1 &&
+	    !j->entry[j->pc] && j->insns[j->pc - 1].dst == in->dst && ((fl & XW) || !j->zf_64))
+		return;
 	if (j->blind && (int32_t)in->k != 0) {
 		blind_mov_sext(j, AUX, in->k);
 		x_rr(&j->b, fl, OP_CMP_RM_R, AUX, DSTR);
@@ -659,9 +678,9 @@ static void cmp_k(J, unsigned fl)
 static void cmp_x(J, unsigned fl) { x_rr(&j->b, fl, OP_CMP_RM_R, SRCR, DSTR); }
 
 #define COND(NAME, CC) \
-	static void emit_##NAME##_K(J) { cmp_k(j, in, XW); branch(j, in, CC); } \
+	static void emit_##NAME##_K(J) { cmp_k(j, in, XW, CC); branch(j, in, CC); } \
 	static void emit_##NAME##_X(J) { cmp_x(j, in, XW); branch(j, in, CC); } \
-	static void emit_##NAME##32_K(J) { cmp_k(j, in, 0); branch(j, in, CC); } \
+	static void emit_##NAME##32_K(J) { cmp_k(j, in, 0, CC); branch(j, in, CC); } \
 	static void emit_##NAME##32_X(J) { cmp_x(j, in, 0); branch(j, in, CC); }
 COND(JEQ, CC_E)
 COND(JNE, CC_NE)
@@ -1512,6 +1531,7 @@ static void one_pass(struct jit *j)
 	j->b.err = 0;
 	j->nstub = 0;
 	j->blind_state = j->blind_seed;
+	j->zf_pc = SIZE_MAX;
 	prologue(j);
 	for (j->pc = 0; j->pc < j->cnt; j->pc++) {
 		if (j->loop_head[j->pc])
