@@ -74,6 +74,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/test_bpf.h $(BUILD
 
 # libseccomp builds the policies test_seccomp runs (scripts/deps.sh installs libseccomp-dev).
 $(BUILD)/tests/test_seccomp: LDLIBS += -lseccomp
+# libbpf loads the objects into the kernel for test_kernel_verdicts (the kernel side of the comparison).
+$(BUILD)/tests/test_kernel_verdicts: LDLIBS += -lbpf
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
