@@ -1729,8 +1729,8 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 	}
 	if (func) {
 		/* A callback runs zero or more times from inside the helper: walk the helper's return without
-		 * it, and one more call of it from each state its previous call may have left (pruning at its
-		 * entry ends that). */
+		 * it, and from each state a call of it leaves, both the helper's return and one more call
+		 * (pruning at its entry ends that; see the callback's exit in check_exit()). */
 		if ((err = push_branch(c, s, s->pc + 1)))
 			return err;
 		if ((err = enter_call(c, s, target, hid)))
@@ -2060,7 +2060,18 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 						mark_unknown(&w->spill[b / 8]);
 				}
 			}
+		/* the helper may return after this call: the caller goes on from the call with what the
+		 * callbacks left in its stack (Linux returns to the call insn, which pushes the next call and
+		 * goes on past it), r0 the helper's, r1-r5 gone */
+		struct reg args[5];
+		memcpy(args, &caller->r[1], sizeof(args));
+		for (int r = 1; r <= 5; r++)
+			mark_not_init(&caller->r[r]);
 		s->pc = site;
+		e2 = push_branch(c, s, site + 1);
+		memcpy(&caller->r[1], args, sizeof(args));
+		if (e2)
+			return e2;
 		if ((e2 = enter_call(c, s, target, cb)))
 			return e2;
 		struct frame *nf = s->f[s->nf - 1];
