@@ -98,10 +98,13 @@ enum bpfvm_checks {
 	BPFVM_CHECKS_ALWAYS = 2,       /* check every access and divisor at run time, proven or not */
 };
 
-/* bpfvm_opts.verify.  The verifier (README "Verifier") proves XDP, socket filter, tc and tracing programs
- * safe at load, as Linux does; the run-time checks stay on either way until it covers every program. */
+/* bpfvm_opts.verify.  The verifier (README "Verification") proves XDP, socket filter, tc and tracing
+ * programs (classic BPF filters included, through their translation) safe at load, as Linux does; UNSPEC
+ * programs that do not declare their memory (bpfvm_prog_opts.declare_mem) and host hooks have
+ * plain-memory contexts of a size only the run knows and are not verified.  What a verified program's
+ * runs may skip: bpfvm_opts.checks. */
 enum bpfvm_verify {
-	BPFVM_VERIFY_DEFAULT = 0,      /* currently BPFVM_VERIFY_OFF */
+	BPFVM_VERIFY_DEFAULT = 0,      /* BPFVM_VERIFY_ON */
 	BPFVM_VERIFY_OFF = 1,          /* load without the proof: the run-time checks only */
 	BPFVM_VERIFY_ON = 2,           /* a program the verifier rejects is not loaded (-EACCES and its log) */
 };

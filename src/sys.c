@@ -98,7 +98,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->untrusted = o.untrusted != 0;
 	if (o.verify < 0 || o.verify > BPFVM_VERIFY_ON)
 		goto fail;
-	vm->verify = o.verify == BPFVM_VERIFY_ON;
+	vm->verify = o.verify != BPFVM_VERIFY_OFF;
 	if (o.checks < 0 || o.checks > BPFVM_CHECKS_ALWAYS)
 		goto fail;
 	vm->checks_always = o.checks == BPFVM_CHECKS_ALWAYS;

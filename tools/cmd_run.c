@@ -31,6 +31,7 @@ struct run_opts {
 	bool verbose, json, no_maps;
 	bool untrusted;             /* --untrusted: bpfvm_opts.untrusted (an object is trusted by default) */
 	bool interp;                /* --interp: bpfvm_opts.interp (the JIT by default where available) */
+	bool no_verify;             /* --no-verify: bpfvm_opts.verify = BPFVM_VERIFY_OFF (verified by default) */
 	uint64_t count;
 	int timeout_ms;
 	unsigned int cpus;
@@ -78,6 +79,8 @@ struct runner {
 	} faults[MAX_FAULTS];
 	size_t fault_cnt;
 	uint64_t faults_unlisted;   /* packets whose fault did not fit the table */
+	char **vlogs;               /* -v: each program's verifier log (VLOG_SIZE bytes, NULL: not loaded) */
+	size_t vlog_cnt;
 };
 
 void cmd_run_pcap_usage(FILE *f)
@@ -87,7 +90,7 @@ void cmd_run_pcap_usage(FILE *f)
 		"                 [-v] [--json] [--count N] [--timeout MS] [--map NAME:KEYHEX=VALUEHEX]...\n"
 		"                 [--map-file FILE] [--top MAP[:N]] [--events N] [--max-entries N]\n"
 		"                 [--no-maps] [--cpus N] [--untrusted] [--map-mem-max BYTES] [--pin-maps DIR]\n"
-		"                 [--interp]\n"
+		"                 [--interp] [--no-verify]\n"
 		"  --prog NAME  the program to run, by its function or its section name\n"
 		"  --type TYPE  load it (without --prog: every program) as TYPE whatever its section says, as old\n"
 		"               loaders did: xdp, socket_filter, sched_cls, sched_act, ... (BPF_PROG_TYPE_* in\n"
@@ -101,6 +104,10 @@ void cmd_run_pcap_usage(FILE *f)
 		"  --map-mem-max BYTES  cap on the memory of all the object's maps (N, NK, NM, NG, unlimited;\n"
 		"               default 1G): creating a map past it fails with ENOMEM\n"
 		"  --interp     run in the interpreter (default: the x86-64 JIT where available)\n"
+		"  --no-verify  load without the verifier (README \"Verification\"): a program it refuses runs\n"
+		"               anyway, on the run-time checks alone (a bad access faults the packet); by default\n"
+		"               a refused program is not run: the error names the section, insn and reason, and\n"
+		"               -v adds the verifier's log\n"
 		"  --pin-maps DIR  pin every map of the object at DIR/NAME (an absolute directory, used as the pin\n"
 		"               root), so `bpfvm map dump DIR/NAME` shows it during and after the run\n");
 }
@@ -1019,6 +1026,24 @@ static int prepare_progs(struct runner *r)
 				"--type TYPE\n", r->o.obj_path, bpfvm_object_prog_name(r->obj, i),
 			bpfvm_object_prog_section(r->obj, i));
 	}
+	/* No packet program to run: said before loading, since the verifier would refuse a program given a
+	 * type its code was not written for (--type kprobe on an XDP program) with a less useful reason. */
+	bool any_pkt = false;
+	for (size_t i = 0; i < bpfvm_object_prog_cnt(r->obj); i++)
+		any_pkt |= is_packet_type(bpfvm_object_prog_type(r->obj, i));
+	uint32_t t = idx >= 0 ? bpfvm_object_prog_type(r->obj, (size_t)idx) : 0;
+	if (t && !is_packet_type(t)) { /* t == 0: the load says the section has no type */
+		fprintf(stderr, "bpfvm run: %s: program %s (section %s) is a %s program, not XDP, socket or tc; give its "
+				"type with --type TYPE\n", r->o.obj_path, r->o.prog_name,
+			bpfvm_object_prog_section(r->obj, (size_t)idx), prog_type_name(t));
+		return -1;
+	}
+	if (idx < 0 && !any_pkt) {
+		fprintf(stderr, "bpfvm run: %s: no XDP, socket or tc program; choose one with --prog NAME (and --type TYPE "
+				"if its section does not say); the object has:\n", r->o.obj_path);
+		list_progs(r->obj, stderr);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1097,6 +1122,59 @@ static int pick_prog(struct runner *r, int *fd_out)
 	return 0;
 }
 
+/* -v: room for a level-1 verifier log per program (the rejected path's insns and states).  A log that
+ * does not fit fails the load (-ENOSPC, as Linux): generous, and only pages written are touched. */
+#define VLOG_SIZE (16u << 20)
+
+static int verifier_logs(struct runner *r)
+{
+	size_t n = bpfvm_object_prog_cnt(r->obj);
+
+	r->vlogs = calloc(n ? n : 1, sizeof(*r->vlogs));
+	if (!r->vlogs)
+		goto nomem;
+	r->vlog_cnt = n;
+	for (size_t i = 0; i < n; i++) {
+		if (bpfvm_object_prog_autoload(r->obj, i) != 1)
+			continue;
+		if (!(r->vlogs[i] = malloc(VLOG_SIZE)))
+			goto nomem;
+		r->vlogs[i][0] = '\0';
+		if (bpfvm_object_prog_set_log(r->obj, i, 1, r->vlogs[i], VLOG_SIZE)) {
+			fprintf(stderr, "%s\n", bpfvm_errmsg(r->vm));
+			return -1;
+		}
+	}
+	return 0;
+nomem:
+	fprintf(stderr, "bpfvm run: out of memory\n");
+	return -1;
+}
+
+/* The object did not load.  The log's last line names the object, section, insn and reason
+ * ("prog.o: section xdp: insn 17: R2 invalid mem access 'scalar' (program 'p')"); -v prints the whole
+ * log and the verifier's log of each program that did not load. */
+static void load_error(struct runner *r)
+{
+	const char *msg = bpfvm_errmsg(r->vm), *st = msg + strlen(msg);
+
+	while (st > msg && st[-1] != '\n')
+		st--;
+	if (r->o.verbose) {
+		for (size_t i = 0; i < r->vlog_cnt; i++)
+			if (r->vlogs[i] && r->vlogs[i][0] && bpfvm_object_prog_fd_at(r->obj, i) < 0)
+				fprintf(stderr, "verifier log of %s (section %s):\n%s%s", bpfvm_object_prog_name(r->obj, i),
+					bpfvm_object_prog_section(r->obj, i), r->vlogs[i],
+					r->vlogs[i][strlen(r->vlogs[i]) - 1] == '\n' ? "" : "\n");
+		fprintf(stderr, "%s\n", msg);
+	} else {
+		fprintf(stderr, "%s\n", st);
+	}
+	if (!r->o.no_verify && strstr(st, ": insn "))
+		fprintf(stderr, "bpfvm run: the verifier refused it%s; --no-verify runs it on the run-time checks alone\n",
+			r->o.verbose ? "" : " (-v: its log)");
+}
+
 /* A note on stderr when the object needed the old conventions, so nobody is surprised by the reading. */
 static void legacy_note(struct runner *r)
 {
@@ -1138,7 +1216,7 @@ static const struct {
 	{ "--json", false, OBJ }, { "-j", false, OBJ }, { "--no-maps", false, OBJ }, { "--count", true, OBJ },
 	{ "--timeout", true, OBJ }, { "--cpus", true, OBJ }, { "--map", true, OBJ }, { "--map-file", true, OBJ },
 	{ "--max-entries", true, OBJ }, { "--events", true, OBJ }, { "--top", true, OBJ }, { "--pin-maps", true, OBJ },
-	{ "--map-mem-max", true, OBJ },
+	{ "--map-mem-max", true, OBJ }, { "--no-verify", false, RAW | OBJ },
 };
 
 static int run_option(const char *a)
@@ -1224,6 +1302,8 @@ static int parse_args(struct run_opts *o, int argc, char **argv)
 			o->untrusted = false;
 		else if (!strcmp(a, "--interp"))
 			o->interp = true;
+		else if (!strcmp(a, "--no-verify"))
+			o->no_verify = true;
 		else if (!strcmp(a, "--count")) {
 			if (parse_num(a, argv[++i], UINT64_MAX, &o->count))
 				return -1;
@@ -1370,7 +1450,8 @@ int cmd_run_pcap(int argc, char **argv)
 		goto out;
 	struct bpfvm_opts vo = { .sz = sizeof(vo), .nr_cpus = r->nr_cpus, .print = on_print, .print_ctx = r,
 				 .untrusted = r->o.untrusted, .insn_limit = r->o.insn_limit, .map_mem_max = r->o.map_mem_max,
-				 .pin_root = r->o.pin_dir, .interp = r->o.interp };
+				 .pin_root = r->o.pin_dir, .interp = r->o.interp,
+				 .verify = r->o.no_verify ? BPFVM_VERIFY_OFF : BPFVM_VERIFY_ON };
 	if (r->o.pin_dir && mkdir(r->o.pin_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "bpfvm run: --pin-maps: %s: %s\n", r->o.pin_dir, strerror(errno));
 		goto out;
@@ -1388,8 +1469,10 @@ int cmd_run_pcap(int argc, char **argv)
 	if (prepare_progs(r))
 		goto out;
 	legacy_note(r);
+	if (r->o.verbose && !r->o.no_verify && verifier_logs(r))
+		goto out;
 	if ((err = bpfvm_object_load(r->obj))) {
-		fprintf(stderr, "%s\n", bpfvm_errmsg(r->vm));
+		load_error(r);
 		goto out;
 	}
 	if (pick_prog(r, &prog_fd))
@@ -1454,6 +1537,9 @@ out:
 	}
 	bpfvm_object_close(r->obj);
 	bpfvm_free(r->vm);
+	for (size_t i = 0; i < r->vlog_cnt; i++)
+		free(r->vlogs[i]);
+	free(r->vlogs);
 	if (r->jp)
 		fclose(r->jp);
 	if (r->je)

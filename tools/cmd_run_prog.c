@@ -20,7 +20,7 @@ int cmd_run(int argc, char **argv)
 {
 	const char *prog = NULL, *mem_hex = NULL, *mem_file = NULL;
 	uint64_t limit = BPFVM_INSN_LIMIT_DEFAULT;
-	int untrusted = 1, interp = 0;
+	int untrusted = 1, interp = 0, verify = BPFVM_VERIFY_ON;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -31,7 +31,9 @@ int cmd_run(int argc, char **argv)
 					"  --untrusted  (the default) Linux's unprivileged rules: no probe reads; a pointer\n"
 					"               returned in r0, stored outside the stack or given to a helper faults\n"
 					"  --trusted    the program is yours: those checks are off (memory checks stay)\n"
-					"  --interp     run it in the interpreter (default: the x86-64 JIT where available)\n");
+					"  --interp     run it in the interpreter (default: the x86-64 JIT where available)\n"
+					"  --no-verify  accepted for symmetry with objects: a raw program (a plain function of\n"
+					"               r1 = mem, r2 = its length) has the run-time checks as its proof either way\n");
 			cmd_run_pcap_usage(stdout);
 			fputs(TOOL_INSN_LIMIT_HELP, stdout);
 			return 0;
@@ -66,6 +68,8 @@ int cmd_run(int argc, char **argv)
 			untrusted = 1;
 		else if (!strcmp(a, "--interp"))
 			interp = 1;
+		else if (!strcmp(a, "--no-verify"))
+			verify = BPFVM_VERIFY_OFF;
 		else if (cmd_run_object_opt(a)) {
 			fprintf(stderr, "bpfvm run: %s is not an ELF object, so '%s' does not apply: packet runs take an\n"
 					"object built from C (bpfvm cc prog.bpf.c); a raw program (assembly or instructions)\n"
@@ -78,7 +82,7 @@ int cmd_run(int argc, char **argv)
 		else
 			return tool_usage_error("run", "one program only: unexpected argument", USAGE_RUN, a);
 	}
-	struct bpfvm_opts vo = { .sz = sizeof(vo), .untrusted = untrusted, .interp = interp };
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .untrusted = untrusted, .interp = interp, .verify = verify };
 	struct bpfvm *vm = bpfvm_new(&vo);
 	struct bpf_insn *insns = NULL;
 	uint8_t *mem = NULL;

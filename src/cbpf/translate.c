@@ -197,7 +197,7 @@ static void one(struct emit *e, const struct sock_filter *prog, size_t pc, enum 
 		if (f->code == (BPF_ALU | BPF_DIV | BPF_X) || f->code == (BPF_ALU | BPF_MOD | BPF_X)) {
 			put(e, ISA_MOV32_X, R_X, R_X, 0, 0);
 			put(e, ISA_JNE_K, R_X, 0, 2, 0);
-			put(e, ISA_XOR32_X, R_A, R_A, 0, 0);
+			put(e, ISA_MOV32_K, R_A, 0, 0, 0);
 			put(e, ISA_EXIT, 0, 0, 0, 0);
 		}
 		if (id == CBPF_NEG) /* classic neg ignores k; eBPF's must be 0 */
@@ -314,16 +314,41 @@ static void one(struct emit *e, const struct sock_filter *prog, size_t pc, enum 
 	}
 }
 
-static void pass(struct emit *e, const struct sock_filter *prog, size_t cnt, enum cbpf_kind kind, size_t *addrs)
+/* Which classic insns some path reaches.  Classic BPF allows dead code (Linux runs classic programs
+ * unverified); the eBPF verifier rejects it ("unreachable insn"), so dead insns are not translated.
+ * All classic jumps go forward, so one pass in program order settles it. */
+static void reachable(const struct sock_filter *prog, size_t cnt, bool *live)
+{
+	memset(live, 0, cnt * sizeof(*live));
+	live[0] = true;
+	for (size_t pc = 0; pc < cnt; pc++) {
+		if (!live[pc])
+			continue;
+		uint32_t fl = cbpf_info[cbpf_decode(prog[pc].code)].flags;
+		if (fl & CF_JA) {
+			live[pc + 1 + prog[pc].k] = true;
+		} else if (fl & CF_JCOND) {
+			live[pc + 1 + prog[pc].jt] = true;
+			live[pc + 1 + prog[pc].jf] = true;
+		} else if (!(fl & CF_RET)) {
+			live[pc + 1] = true; /* cbpf_check(): the last insn returns, so pc + 1 < cnt */
+		}
+	}
+}
+
+static void pass(struct emit *e, const struct sock_filter *prog, size_t cnt, enum cbpf_kind kind, size_t *addrs,
+		 const bool *live)
 {
 	e->n = 0;
-	put(e, ISA_XOR32_X, R_A, R_A, 0, 0);
-	put(e, ISA_XOR32_X, R_X, R_X, 0, 0);
+	/* A = 0, X = 0 as moves, not Linux's `A ^= A`: the verifier refuses to read an unset register */
+	put(e, ISA_MOV32_K, R_A, 0, 0, 0);
+	put(e, ISA_MOV32_K, R_X, 0, 0, 0);
 	put(e, ISA_MOV64_X, R_CTX, R_ARG1, 0, 0);
 	for (size_t pc = 0; pc < cnt; pc++) {
 		if (addrs)
 			addrs[pc] = e->n;
-		one(e, prog, pc, kind);
+		if (live[pc])
+			one(e, prog, pc, kind);
 	}
 }
 
@@ -331,27 +356,30 @@ int cbpf_translate(const struct sock_filter *prog, size_t cnt, enum cbpf_kind ki
 		   size_t *out_cnt, struct diag *log)
 {
 	struct emit e = { .log = log };
-	size_t *addrs;
+	size_t *addrs = NULL;
+	bool *live = NULL;
 	int err = cbpf_check(prog, cnt, kind, log);
 
 	if (err)
 		return err;
 	addrs = calloc(cnt, sizeof(*addrs));
-	if (!addrs)
+	live = calloc(cnt, sizeof(*live));
+	if (!addrs || !live)
 		goto nomem;
-	pass(&e, prog, cnt, kind, addrs); /* sizes, and where each classic insn starts */
+	reachable(prog, cnt, live);
+	pass(&e, prog, cnt, kind, addrs, live); /* sizes, and where each classic insn starts */
 	if (e.err) {
 		free(addrs);
+		free(live);
 		return e.err;
 	}
 	e.out = calloc(e.n, sizeof(*e.out));
-	if (!e.out) {
-		free(addrs);
+	if (!e.out)
 		goto nomem;
-	}
 	e.addrs = addrs;
-	pass(&e, prog, cnt, kind, NULL);
+	pass(&e, prog, cnt, kind, NULL, live);
 	free(addrs);
+	free(live);
 	if (e.err) {
 		free(e.out);
 		return e.err;
@@ -360,6 +388,8 @@ int cbpf_translate(const struct sock_filter *prog, size_t cnt, enum cbpf_kind ki
 	*out_cnt = e.n;
 	return 0;
 nomem:
+	free(addrs);
+	free(live);
 	diag_printf(log, "out of memory translating %zu insns", cnt);
 	return -ENOMEM;
 }

@@ -56,6 +56,7 @@ TEST(map_shorthands_are_the_bpf_commands)
 
 /* XDP: byte 0 of the packet += 1, return XDP_TX. */
 static const struct bpf_insn xdp_inc[] = {
+	INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_ABORTED),
 	INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0),      /* r2 = ctx->data */
 	INSN(BPF_LDX | BPF_W | BPF_MEM, 3, 1, 4, 0),      /* r3 = ctx->data_end */
 	INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0),
@@ -153,9 +154,12 @@ TEST(pin_paths_are_absolute_and_the_root_is_named)
 }
 
 /* A raw program's fault message for memory `mem` (NULL: none). */
+/* Runs a program that faults on purpose: unverified (the verifier would refuse the XDP ones at load), so
+ * that the run-time checks meet the bad access. */
 static void fault_of(const struct bpf_insn *p, size_t n, uint32_t type, void *mem, size_t len, char *out, size_t cap)
 {
-	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm_opts vo = { .sz = sizeof(vo), .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm *vm = bpfvm_new(&vo);
 	int fd = bpfvm_prog_load(vm, type, p, n, "f");
 	uint64_t r0;
 	out[0] = '\0';

@@ -160,17 +160,18 @@ TEST(insn_limit_values_are_validated)
 }
 
 /* l: goto l in an XDP object, on a three-packet capture: each packet's run ends by the default budget
- * (or a given one), is counted as faulted, and the run goes on to the end of the file. */
+ * (or a given one), is counted as faulted, and the run goes on to the end of the file.  --no-verify:
+ * an endless loop is what a verifier refuses, and the budget is what stops it without one. */
 TEST(pcap_run_of_a_spinning_program_ends_by_budget)
 {
 	if (!spin_obj[0])
 		SKIP("clang could not build tests/loader/spin.bpf.c");
 	struct proc p;
-	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps");
+	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps", "--no-verify");
 	CHECK_EQ_U64(p.status, 1);
 	CHECK(strstr(p.out, "3 packets") != NULL);
 	CHECK(strstr(p.out, "3 faulted") != NULL);
-	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps", "--insn-limit", "1000", "-v");
+	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps", "--insn-limit", "1000", "-v", "--no-verify");
 	CHECK_EQ_U64(p.status, 1);
 	CHECK(strstr(p.out, "3 faulted") != NULL);
 	CHECK(strstr(p.out, "fault: insn ") != NULL && strstr(p.out, "instruction budget exhausted\n") != NULL);
@@ -226,7 +227,7 @@ TEST(sigint_and_sigterm_stop_a_run_without_budget)
 	static const int sigs[] = { SIGINT, SIGTERM };
 	for (size_t i = 0; i < N(sigs); i++) {
 		struct proc p;
-		const char *const args[] = { "run", spin_obj, "--pcap", pcap3, "--insn-limit", "unlimited", NULL };
+		const char *const args[] = { "run", spin_obj, "--pcap", pcap3, "--insn-limit", "unlimited", "--no-verify", NULL };
 		CHECK(signal_when(&p, 1, "trace: spinning", sigs[i], args));
 		CHECK_EQ_U64(p.status, 128 + sigs[i]);
 		/* the counts so far: the interrupted packet is not one of them */

@@ -381,7 +381,18 @@ TEST(packet_faults_are_located_once_each)
 	const char *src = text_file("fault.bpf.c", fault_c), *obj = path_in_dir("fault.bpf.o");
 	RUN_CLI(&p, "cc", src, "-o", obj);
 	EXPECT(&p, p.status == 0);
+	/* verified by default: refused at load, one line naming the object, section, insn and reason, and
+	 * how to see the log or run it anyway; -v adds the verifier's log (the insns of the refused path) */
 	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps");
+	EXPECT(&p, p.status == 1 && !strcmp(p.out, "") &&
+		   strstr(p.err, "fault.bpf.o: section xdp: insn ") &&
+		   strstr(p.err, ": invalid access to map value, value_size=8 off=16 size=8 (program 'faulty')\n") &&
+		   strstr(p.err, "--no-verify runs it") && !strstr(p.err, "verifier log of"));
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "-v");
+	EXPECT(&p, p.status == 1 && strstr(p.err, "verifier log of faulty (section xdp):\n") &&
+		   strstr(p.err, "R10=fp0") && strstr(p.err, "invalid access to map value, value_size=8 off=16 size=8\n"));
+	/* --no-verify: the run-time checks stop each bad access, located (the verifier's reasons, per packet) */
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--no-verify");
 	/* each distinct fault once: source line, region+offset, how many packets, the first one */
 	EXPECT(&p, p.status == 1 && strstr(p.out, ", 2994 faulted\n") &&
 		   strstr(p.out, "faults (each distinct one once; -v shows every packet):\n"));
@@ -391,16 +402,16 @@ TEST(packet_faults_are_located_once_each)
 				 "    in 581 packets, first packet #5\n"));
 	EXPECT(&p, !strstr(p.out, "addr=") && !strstr(p.out, "0x"));
 	/* -v: every packet with its fault */
-	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "-v", "--count", "5");
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--no-verify", "-v", "--count", "5");
 	EXPECT(&p, strstr(p.out, "#1      len 104   fault: insn ") &&
 		   strstr(p.out, " (fault.bpf.c:16): invalid memory read packet+1500 size=1\n"));
 	EXPECT(&p, strstr(p.out, "#5      len 60    fault: insn ") && strstr(p.out, "map 'stats' value+16 size=8\n"));
 	/* --json: the summary's faults, and each packet's with -v */
-	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--json");
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--no-verify", "--json");
 	EXPECT(&p, strstr(p.out, "\"errors\":2994,") && strstr(p.out, "\"faults\":[{\"insn\":") &&
 		   strstr(p.out, ",\"errno\":-14,\"packets\":2413,\"first_packet\":1,\"message\":\"insn ") &&
 		   strstr(p.out, "(fault.bpf.c:16): invalid memory read packet+1500 size=1\"}"));
-	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--json", "-v", "--count", "1");
+	RUN_CLI(&p, "run", obj, "--pcap", SAMPLE, "--no-maps", "--no-verify", "--json", "-v", "--count", "1");
 	EXPECT(&p, strstr(p.out, "{\"index\":1,\"len\":104,\"verdict\":\"fault\",\"errno\":-14,\"fault\":\"insn "));
 	unlink(obj);
 }

@@ -273,25 +273,35 @@ TEST(program_map_helpers)
 	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == 0 && r0 == 0);
 	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == 0 && r0 == 1);
 	CHECK(LKP(vm, fd, &k, &out) == 0 && out == 105);
+	/* The unsafe ones on an unverified instance (the verifier refuses them at load: test_verifier.c),
+	 * so that the run-time checks are what stops them. */
+	struct bpfvm_opts uo = { .sz = sizeof(uo), .nr_cpus = 2, .pin_root = pin_root, .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm *uvm = bpfvm_new(&uo);
+	int ufd = mk(uvm, BPF_MAP_TYPE_HASH, 4, 8, 8, 0);
+	CHECK(UPD(uvm, ufd, &k, &out, 0) == 0);
 	/* the program may not write past the value it got */
 	const struct bpf_insn bad[] = {
 		INSN(0x62, 10, 0, -4, 7),
-		INSN(0x18, 1, 1, 0, fd), INSN(0, 0, 0, 0, 0),
+		INSN(0x18, 1, 1, 0, ufd), INSN(0, 0, 0, 0, 0),
 		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
 		INSN(0x85, 0, 0, 0, 1),
 		INSN(0x15, 0, 0, 1, 0),
 		INSN(0x07, 0, 0, 0, 1 << 24), INSN(0x7a, 0, 0, 0, 1), /* far past the map */
 		INSN(0x95, 0, 0, 0, 0),
 	};
-	int bp = load(vm, bad, N(bad));
-	CHECK(bpfvm_prog_run(vm, bp, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == -EFAULT);
+	int bp = load(uvm, bad, N(bad));
+	CHECK(bpfvm_prog_run(uvm, bp, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == -EFAULT);
 	/* a forged map pointer is refused by the helper */
 	const struct bpf_insn forged[] = {
 		INSN(0xb7, 1, 0, 0, 0x1234), INSN(0xbf, 2, 10, 0, 0), INSN(0x85, 0, 0, 0, 1), INSN(0x95, 0, 0, 0, 0),
 	};
-	int fp = load(vm, forged, N(forged));
-	CHECK(bpfvm_prog_run(vm, fp, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == -EINVAL);
-	CHECK(strstr(bpfvm_errmsg(vm), "bpf_map_lookup_elem: R1 is not a map") != NULL);
+	int fp = load(uvm, forged, N(forged));
+	CHECK(bpfvm_prog_run(uvm, fp, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == -EINVAL);
+	CHECK(strstr(bpfvm_errmsg(uvm), "bpf_map_lookup_elem: R1 is not a map") != NULL);
+	/* and on this instance the verifier refuses both at load */
+	CHECK(bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, forged, N(forged), "t") == -EACCES);
+	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: R1 type=scalar expected=map_ptr") != NULL);
+	bpfvm_free(uvm);
 	/* unknown map fd in lddw */
 	const struct bpf_insn nofd[] = { INSN(0x18, 1, 1, 0, 99), INSN(0, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
 	CHECK(bpfvm_prog_load(vm, 0, nofd, N(nofd), "t") == -EBADF);

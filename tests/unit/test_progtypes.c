@@ -10,6 +10,14 @@
 #include "test.h"
 #include "progtypes/progtypes.h"
 
+/* An instance that loads without the verifier, for programs that break the rules on purpose: the
+ * run-time checks (and the load-time ctx check of the entry block) are what they test. */
+static struct bpfvm *new_unverified(void)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF };
+	return bpfvm_new(&o);
+}
+
 static int load(struct bpfvm *vm, uint32_t type, const char *src)
 {
 	struct bpf_insn insns[256];
@@ -116,8 +124,8 @@ TEST(xdp_data_pointers_and_len)
 TEST(xdp_writes_packet_and_enospc)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
-	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 0)\nr3 = 0xaa\n*(u8 *)(r2 + 0) = r3\n"
-					   "r0 = 3\nexit\n");
+	int fd = load(vm, BPF_PROG_TYPE_XDP, "r0 = 3\nr2 = *(u32 *)(r1 + 0)\nr4 = *(u32 *)(r1 + 4)\nr5 = r2\n"
+					   "r5 += 1\nif r5 > r4 goto +2\nr3 = 0xaa\n*(u8 *)(r2 + 0) = r3\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
 	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
@@ -139,7 +147,7 @@ TEST(xdp_writes_packet_and_enospc)
 
 TEST(xdp_reads_outside_packet_fault)
 {
-	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm *vm = new_unverified();
 	/* reads data_end[0]: one byte past the packet */
 	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 4)\nr0 = *(u8 *)(r2 + 0)\nexit\n");
 	uint8_t pkt[64];
@@ -439,9 +447,13 @@ TEST(socket_filter_ld_abs_and_truncation)
 	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r2 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r2 + 0)\nexit\n"),
 		     -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: invalid bpf_context access off=76 size=4") != NULL);
-	int fd5 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr2 = *(u32 *)(r6 + 76)\nr0 = 1\nexit\n");
-	CHECK_EQ_U64(test_run(vm, fd5, &t), -EACCES);
+	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr2 = *(u32 *)(r6 + 76)\nr0 = 1\nexit\n"), -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=76 size=4") != NULL);
+	struct bpfvm *uvm = new_unverified();
+	int fd5 = load(uvm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr2 = *(u32 *)(r6 + 76)\nr0 = 1\nexit\n");
+	CHECK_EQ_U64(test_run(uvm, fd5, &t), -EACCES);
+	CHECK(strstr(bpfvm_errmsg(uvm), "insn 1: invalid bpf_context access off=76 size=4") != NULL);
+	bpfvm_free(uvm);
 	bpfvm_free(vm);
 }
 
@@ -539,11 +551,12 @@ TEST(ctx_access_table)
 	CHECK(!pt_ctx_access(BPF_PROG_TYPE_KPROBE, 0, 0, 8, true));
 }
 
-/* The audit's cases: Linux's verifier refuses each, so bpfvm must too (at load when the access is in the
- * entry block through r1, at run time otherwise), with -EACCES and the verifier's wording. */
+/* The audit's cases: Linux's verifier refuses each, so bpfvm must too, with -EACCES and the verifier's
+ * wording.  Unverified (bpfvm_opts.verify off), at load when the access is in the entry block through
+ * r1, at run time otherwise: this test; verified, all at load: ctx_rules_verified below. */
 TEST(ctx_rules_enforced)
 {
-	struct bpfvm *vm = bpfvm_new(NULL);
+	struct bpfvm *vm = new_unverified();
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt), out_len;
 	struct bpfvm_pkt_result res;
@@ -615,6 +628,37 @@ TEST(ctx_rules_enforced)
 	a.test.ctx_size_in = sizeof(args);
 	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=4 size=8") != NULL);
+	bpfvm_free(vm);
+}
+
+/* The same programs on a verifying instance (the default): every one refused at load. */
+TEST(ctx_rules_verified)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	static const struct {
+		uint32_t type;
+		const char *src, *msg;
+	} bad[] = {
+		{ BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr0 = 0\nif r0 != 0 goto +0\nr2 = 1\n*(u32 *)(r6 + 0) = r2\nexit\n",
+		  "insn 4: invalid bpf_context access off=0 size=4" },
+		{ BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 1\nlock *(u32 *)(r6 + 8) += r2\nr0 = 0\nexit\n",
+		  "insn 2: BPF_ATOMIC stores into R6 ctx is not allowed" },
+		{ BPF_PROG_TYPE_XDP, "r6 = r1\nr0 = *(u64 *)(r6 + 0)\nexit\n", "insn 1: invalid bpf_context access off=0 size=8" },
+		{ BPF_PROG_TYPE_XDP, "r6 = r1\nr0 = *(u32 *)(r6 + 24)\nexit\n", "insn 1: invalid bpf_context access off=24 size=4" },
+		{ BPF_PROG_TYPE_XDP, "r6 = r1\nr0 = *(u32 *)(r6 + 20)\nexit\n", "insn 1: invalid bpf_context access off=20 size=4" },
+		{ BPF_PROG_TYPE_XDP, "r6 = r1\nr2 = 0\n*(u32 *)(r6 + 12) = r2\nr0 = 2\nexit\n",
+		  "insn 2: invalid bpf_context access off=12 size=4" },
+		{ BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 4)\nr0 = *(u8 *)(r2 + 0)\nexit\n", "insn 1: R2 invalid mem access 'pkt_end'" },
+		{ BPF_PROG_TYPE_RAW_TRACEPOINT, "r6 = r1\nr0 = *(u64 *)(r6 + 4)\nexit\n",
+		  "insn 1: invalid bpf_context access off=4 size=8" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int fd = load(vm, bad[i].type, bad[i].src);
+		CHECK_EQ_U64(fd, -EACCES);
+		if (!strstr(bpfvm_errmsg(vm), bad[i].msg))
+			printf("  case %zu: got '%s', want '%s'\n", i, bpfvm_errmsg(vm), bad[i].msg);
+		CHECK(strstr(bpfvm_errmsg(vm), bad[i].msg) != NULL);
+	}
 	bpfvm_free(vm);
 }
 
@@ -755,8 +799,15 @@ TEST(redirect_maps)
 	CHECK_EQ_U64(map_create(vm, BPF_MAP_TYPE_XSKMAP, 8, 4), -EINVAL);
 	/* redirect_map on an array faults */
 	int arr = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 4);
-	int p7 = load_redirect_map(vm, arr, 0, 0);
-	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, p7, pkt, n, out, sizeof(out), &out_len, &res), -EINVAL);
+	CHECK_EQ_U64(load_redirect_map(vm, arr, 0, 0), -EINVAL); /* the verifier, as Linux: not a redirect map */
+	CHECK(strstr(bpfvm_errmsg(vm), "cannot pass map_type 2 into func bpf_redirect_map#51") != NULL);
+	if (!strstr(bpfvm_errmsg(vm), "cannot pass map_type 2 into func bpf_redirect_map#51"))
+		printf("  got '%s'\n", bpfvm_errmsg(vm));
+	struct bpfvm *uvm = new_unverified();
+	arr = map_create(uvm, BPF_MAP_TYPE_ARRAY, 4, 4);
+	int p7 = load_redirect_map(uvm, arr, 0, 0);
+	CHECK_EQ_U64(bpfvm_prog_run_packet(uvm, p7, pkt, n, out, sizeof(out), &out_len, &res), -EINVAL);
+	bpfvm_free(uvm);
 	bpfvm_free(vm);
 }
 
@@ -867,6 +918,7 @@ int main(void)
 	RUN(tc_packet_run_actions);
 	RUN(ctx_access_table);
 	RUN(ctx_rules_enforced);
+	RUN(ctx_rules_verified);
 	RUN(helper_table);
 	RUN(tracing_test_runs);
 	RUN(host_hook);

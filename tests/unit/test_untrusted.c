@@ -29,11 +29,16 @@ static void quiet(void *ctx, const char *msg, size_t len)
 	(void)ctx, (void)msg, (void)len;
 }
 
-static struct bpfvm *new_vm(int untrusted)
+static struct bpfvm *new_vm_verify(int untrusted, int verify)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = pin_root, .print = quiet,
-				.untrusted = untrusted };
+				.untrusted = untrusted, .verify = verify };
 	return bpfvm_new(&o);
+}
+
+static struct bpfvm *new_vm(int untrusted)
+{
+	return new_vm_verify(untrusted, BPFVM_VERIFY_DEFAULT);
 }
 
 /* Assembles printf-formatted text, patches the markers, loads it as `type`.  The handle or -errno. */
@@ -331,10 +336,11 @@ TEST(untrusted_no_pointer_into_helpers)
 }
 
 /* An XDP program: its ctx holds the packet's addresses (u32 fields); through a helper's memory argument,
- * a store or r0 they would leave the program. */
+ * a store or r0 they would leave the program.  Unverified: the run-time checks are what is tested (the
+ * verifier refuses the first at load even for a trusted program). */
 TEST(untrusted_packet_addresses)
 {
-	struct bpfvm *ut = new_vm(1), *tr = new_vm(0);
+	struct bpfvm *ut = new_vm_verify(1, BPFVM_VERIFY_OFF), *tr = new_vm_verify(0, BPFVM_VERIFY_OFF);
 	uint8_t frame[64] = { 0 }, out[256];
 	size_t out_len;
 	struct bpfvm_pkt_result res;
