@@ -379,7 +379,8 @@ static void sys_fault_report(struct vm_run *run)
 	.store_leak = hlp_store_leak, \
 	.untrusted_call = hlp_untrusted_call
 static const struct vm_services sys_vm_services = { SYS_VM_SERVICES, .fault_report = sys_fault_report,
-						     .native = jit_run, .native_call = jit_call_subprog };
+						     .native = jit_run, .native_call = jit_call_subprog,
+						     .native_keep = jit_keep, .native_rerun = jit_rerun };
 static const struct vm_services sys_vm_services_interp = { SYS_VM_SERVICES, .fault_report = sys_fault_report,
 							    .native = NULL };
 
@@ -391,7 +392,8 @@ static void sys_fault_report_fresh(struct vm_run *run)
 	sys_fault_report(run);
 }
 static const struct vm_services sys_vm_services_fresh = { SYS_VM_SERVICES, .fault_report = sys_fault_report_fresh,
-							   .native = jit_run, .native_call = jit_call_subprog };
+							   .native = jit_run, .native_call = jit_call_subprog,
+							   .native_keep = jit_keep, .native_rerun = jit_rerun };
 static const struct vm_services sys_vm_services_interp_fresh = { SYS_VM_SERVICES,
 								  .fault_report = sys_fault_report_fresh, .native = NULL };
 #undef SYS_VM_SERVICES

@@ -137,7 +137,7 @@ struct bpfvm_capture {
 	struct sys_obj *o;      /* the program, held until bpfvm_capture_free() */
 	/* The log of the thread that made the capture (entries live as long as the instance): a run on
 	 * that thread clears it without looking it up (the lookup was a seventh of a small filter's run). */
-	pthread_t log_thread;
+	uintptr_t log_thread;   /* util_thread_id() */
 	struct diag *log;       /* NULL: out of memory at bpfvm_capture_new(), look it up each time */
 	struct pt_capture pc;
 };
@@ -168,7 +168,7 @@ int bpfvm_capture_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, s
 	}
 	c->vm = vm;
 	c->o = o;
-	c->log_thread = pthread_self();
+	c->log_thread = util_thread_id();
 	c->log = sys_log(vm);
 	if ((err = pt_capture_init(&c->pc, o->prog, svc))) {
 		sys_err(vm, err, "capture: out of memory");
@@ -182,11 +182,12 @@ fail_put:
 	return err;
 }
 
-int bpfvm_capture_run(struct bpfvm_capture *c, const void *pkt, uint32_t caplen, uint32_t wirelen, uint32_t *ret)
+static NOINLINE int capture_run_slow(struct bpfvm_capture *c, const void *pkt, uint32_t caplen, uint32_t wirelen,
+			    uint32_t *ret)
 {
 	struct bpfvm *vm = c->vm;
 
-	if (c->log && pthread_equal(pthread_self(), c->log_thread)) {
+	if (c->log && util_thread_id() == c->log_thread) {
 		if (c->log->len || c->log->truncated)
 			diag_clear(c->log);
 	} else {
@@ -197,6 +198,16 @@ int bpfvm_capture_run(struct bpfvm_capture *c, const void *pkt, uint32_t caplen,
 	if (caplen && !pkt)
 		return sys_err(vm, -EINVAL, "no packet data");
 	return pt_capture_run(vm, &c->pc, pkt, caplen, wirelen, ret);
+}
+
+int bpfvm_capture_run(struct bpfvm_capture *c, const void *pkt, uint32_t caplen, uint32_t wirelen, uint32_t *ret)
+{
+	/* The common case (the maker's thread, its log empty, sane lengths) calls nothing but the run, so
+	 * that this frame saves no register: the rest, slow or failing, is capture_run_slow(). */
+	if (LIKELY(c->log && util_thread_id() == c->log_thread && !c->log->len && !c->log->truncated &&
+		   wirelen >= caplen && (pkt || !caplen)))
+		return pt_capture_run(c->vm, &c->pc, pkt, caplen, wirelen, ret);
+	return capture_run_slow(c, pkt, caplen, wirelen, ret);
 }
 
 void bpfvm_capture_free(struct bpfvm_capture *c)

@@ -33,6 +33,8 @@ struct jit_image {
 	 * it is entered as jit_stateless_fn with r10's value, and touches nothing but its registers and the
 	 * entry frame (a tail call from full code enters at `body`). */
 	bool stateless;
+	bool budget_free;       /* no code takes from the instruction budget: no back-edge, no call of
+				 * any kind (a classic filter's translation) */
 };
 typedef uint64_t (*jit_stateless_fn)(uint64_t r1, uint64_t r2, uintptr_t r10);
 
@@ -94,6 +96,10 @@ void jit_free(struct vm_prog *prog);
 
 /* As vm_interp(): runs run->prog with r1 = a1, r2 = a2; returns r0, or 0 with run->err set. */
 uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2);
+/* vm_services.native_keep / native_rerun (vm_exec_keep()): keep is a struct jit_state set up once for
+ * run, of which a rerun resets what a run of a leaf program changes. */
+bool jit_keep(struct vm_run *run, void *keep);
+uint64_t jit_rerun(struct vm_run *run, void *keep, uint64_t a1);
 
 /* A callback of the program native code is running (vm_call_subprog() after its checks, through
  * vm_services.native_call): runs the subprogram at `t` (an insn of run->prog) in a frame below run->fp,

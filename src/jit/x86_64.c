@@ -69,6 +69,7 @@ struct jit {
 				 * (vm_insn_aux.proof) is not checked */
 	bool has_tail_call;     /* a frame may come back with another program: save and restore it */
 	bool has_may_goto;      /* frames keep their own may_goto budget */
+	bool counts_budget;     /* some code takes from the instruction budget (jit_image.budget_free) */
 	bool has_callx;         /* the code carries the table of insn offsets */
 	bool blind;             /* constant blinding (bpfvm_opts.jit_blind) */
 	bool stateless;         /* the code never needs the run state (see stateless_insn()) */
@@ -305,6 +306,7 @@ static void glue_call(struct jit *j, jit_glue_fn fn, uint32_t pc)
  * interrupted). */
 static void budget_check(struct jit *j)
 {
+	j->counts_budget = true;
 	x_rr(&j->b, XW, OP_GRP5, GRP5_DEC, BUDGET);
 	size_t k = add_stub(j, jit_g_oob);
 	jump_to(j, CC_E, L_STUB(j, k));
@@ -314,6 +316,7 @@ static void budget_check(struct jit *j)
 /* A taken back-edge to label l: the budget, then the jump (the common case falls into it). */
 static void budget_jump(struct jit *j, size_t l)
 {
+	j->counts_budget = true;
 	x_rr(&j->b, XW, OP_GRP5, GRP5_DEC, BUDGET);
 	jump_to(j, CC_NE, l);
 	size_t k = add_stub(j, jit_g_oob);
@@ -1671,6 +1674,7 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	img->len = j.b.len;
 	img->body = j.stateless ? j.lab[L_TAIL_ENTRY(&j)] : j.lab[0];
 	img->entry_zero = (uint32_t)-j.zero_from[0];
+	img->budget_free = !j.counts_budget;
 	img->cb_entry = j.lab[L_CB_ENTRY(&j)];
 	img->stateless = j.stateless;
 	img->code = jit_exec_alloc(img->len, &img->map_len);

@@ -152,7 +152,10 @@ struct pt_capture {
 	struct vm_prog *prog;
 	const struct vm_services *svc;  /* the engine: the instance's JIT table or the interpreter's */
 	bool lean;
+	bool kept;                      /* lean, and runs through vm_exec_kept() on `keep` */
+	bool ctx_unread;                /* no load or store can reach the ctx: it is not set per frame */
 	struct vm_run run;              /* lean only */
+	_Alignas(16) uint8_t keep[VM_NATIVE_KEEP_LEN];
 	_Alignas(16) uint8_t ctx[PT_CTX_AREA];
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 };

@@ -126,7 +126,7 @@ int pt_skb_access(uint32_t type, uint32_t attach, uint32_t off, uint32_t size, b
 
 /* eth_type_trans() on a device whose address is 00:00:00:00:00:00.  On lo (test_run's device) the
  * broadcast address is also all zeroes, so ff:ff:ff:ff:ff:ff counts as multicast there. */
-static void eth_type_trans(struct pt_pkt *p, uint32_t *pkt_type, bool on_lo)
+static ALWAYS_INLINE void eth_type_trans(struct pt_pkt *p, uint32_t *pkt_type, bool on_lo)
 {
 	const uint8_t *eth = p->frame + p->mac;
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -390,7 +390,7 @@ static void capture_skb(struct __sk_buff *s, uint32_t wirelen, uint32_t pkt_type
 	s->gso_segs = 1;
 }
 
-static uint32_t capture_pkt_type(struct pt_pkt *p)
+static ALWAYS_INLINE uint32_t capture_pkt_type(struct pt_pkt *p)
 {
 	uint32_t pkt_type = PACKET_HOST;
 
@@ -435,6 +435,21 @@ int pt_skb_run_capture(struct bpfvm *vm, struct vm_prog *prog, const struct vm_s
 	return err;
 }
 
+/* Does every load and store of prog address the stack through r10?  Then nothing it runs can read its
+ * ctx (a leaf calls no helper; LD_ABS/LD_IND read run->pkt), so the ctx need not be kept up to date per
+ * frame: a classic filter translated without ancillary loads.  Any other base (a copy of r10 included)
+ * says no. */
+static bool ctx_unread(const struct vm_prog *prog)
+{
+	for (size_t pc = 0; pc < prog->cnt; pc++) {
+		const struct vm_insn *in = &prog->insns[pc];
+		unsigned mem = isa_mem_access(isa_row_of(in->id)); /* an unchecked twin reads as its row */
+		if (mem && (mem & ISA_MEM_BASE_SRC ? in->src : in->dst) != BPF_REG_10)
+			return false;
+	}
+	return true;
+}
+
 int pt_capture_init(struct pt_capture *c, struct vm_prog *prog, const struct vm_services *svc)
 {
 	memset(c, 0, sizeof(*c));
@@ -454,33 +469,46 @@ int pt_capture_init(struct pt_capture *c, struct vm_prog *prog, const struct vm_
 	if (!vm_run_add_region(&c->run, c->ctx, PT_CTX_AREA, true))
 		return -ENOMEM;
 	c->run.regions[0].kind = VM_REG_CTX;
+	/* the type's ctx (PT_CTX_AREA bytes) as pt_pkt_attach() sets it up: what the verifier assumed, so
+	 * insns its proofs cover run unchecked (before vm_exec_keep(), which picks the code by it) */
+	c->run.trusted = true;
+	c->kept = vm_exec_keep(&c->run, c->keep);
+	c->ctx_unread = ctx_unread(prog);
 	return 0;
 }
 
-int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
-		   uint32_t *retval)
+/* The frame's fields of the ctx (capture_skb()'s that differ per frame; the rest stay as
+ * pt_capture_init() set them, since the program may write cb[] only: a memset of the whole ctx was a
+ * fifth of a run).  Out of line: its frame (a struct pt_pkt) is not the common path's. */
+static NOINLINE void capture_ctx(struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen)
 {
 	struct __sk_buff *s = (struct __sk_buff *)c->ctx;
 	struct pt_pkt p;
-	uint64_t r0 = 0;
-	int err;
 
-	if (!c->lean)
-		return pt_skb_run_capture(vm, c->prog, c->svc, pkt, caplen, wirelen, retval);
 	p.frame = (uint8_t *)(uintptr_t)pkt; /* read only: eth_type_trans() looks at the header */
 	p.mac = 0;
 	p.end = caplen;
 	p.protocol = 0;
-	/* the fields of capture_skb() that differ per frame; the rest stay as pt_capture_init() set them,
-	 * since the program may write cb[] only (a memset of the whole ctx was a fifth of a run) */
 	s->pkt_type = capture_pkt_type(&p);
 	s->len = wirelen;
 	s->wire_len = wirelen;
 	s->protocol = p.protocol;
 	memset(s->cb, 0, sizeof(s->cb));
+}
+
+int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
+		   uint32_t *retval)
+{
+	uint64_t r0 = 0;
+	int err;
+
+	if (!c->lean)
+		return pt_skb_run_capture(vm, c->prog, c->svc, pkt, caplen, wirelen, retval);
 	c->run.pkt = pkt;
 	c->run.pkt_len = caplen;
-	err = vm_exec(&c->run, &r0);
+	if (!c->ctx_unread) /* a classic filter without ancillary loads skips it */
+		capture_ctx(c, pkt, caplen, wirelen);
+	err = LIKELY(c->kept) ? vm_exec_kept(&c->run, c->keep, &r0) : vm_exec(&c->run, &r0);
 	if (!err)
 		*retval = (uint32_t)r0;
 	return err;

@@ -47,6 +47,12 @@ int vm_exec(struct vm_run *run, uint64_t *ret)
 	return err;
 }
 
+bool vm_exec_keep(struct vm_run *run, void *keep)
+{
+	return run->prog->leaf && run->prog->jit_fn && run->svc->native_keep && run->svc->native_rerun &&
+	       run->svc->native_keep(run, keep);
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -391,15 +391,6 @@ void vm_run_reset(struct vm_run *run)
 	run->fault_leak = false;
 }
 
-void vm_budget_reset(struct vm_run *run)
-{
-	uint64_t limit = *run->prog->insn_limit;
-
-	/* the limit is >= 1 (bpfvm_set_insn_limit() refuses 0), so the first slice is never empty */
-	run->budget = limit < VM_BUDGET_SLICE ? limit : VM_BUDGET_SLICE;
-	run->budget_rest = limit == UINT64_MAX ? UINT64_MAX : limit - run->budget;
-}
-
 uint64_t vm_budget_refill(struct vm_run *run)
 {
 	if (atomic_load_explicit(run->prog->interrupted, memory_order_relaxed)) {

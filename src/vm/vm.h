@@ -193,6 +193,12 @@ struct vm_services {
 	 * (vm_run.native_st set): runs the subprogram at t natively.  NULL: the interpreter. */
 	uint64_t (*native_call)(struct vm_run *run, const struct vm_insn *t, uint64_t a1, uint64_t a2,
 				uint64_t a3, uint64_t a4, uint64_t a5);
+	/* Many runs of one leaf program on one run (captures: vm_exec_keep()).  native_keep() sets up the
+	 * engine's state for run in `keep` (VM_NATIVE_KEEP_LEN bytes, 16-aligned) once, false when the
+	 * program has no native code; native_rerun() then runs it with r1 = a1 as native() would, setting
+	 * up only what a run changes.  NULL: the interpreter. */
+	bool (*native_keep)(struct vm_run *run, void *keep);
+	uint64_t (*native_rerun)(struct vm_run *run, void *keep, uint64_t a1);
 
 	/* vm_fixup(): resolves the helper or kfunc call `in` at pc of prog into out (preset as a plain
 	 * decode: id CALL or CALL_KFUNC, k = the imm).  Sets out->id (CALL: k = a vm_helper_fn and size =
@@ -298,8 +304,16 @@ static inline void vm_run_end(struct vm_run *run)
 		run->svc->spin_release(run);
 }
 
-/* Starts the run's budget afresh from the instance's limit (every run, as Linux resets per program run). */
-void vm_budget_reset(struct vm_run *run);
+/* Starts the run's budget afresh from the instance's limit (every run, as Linux resets per program run).
+ * Inline: it is a tenth of a small filter's run set-up. */
+static inline void vm_budget_reset(struct vm_run *run)
+{
+	uint64_t limit = *run->prog->insn_limit;
+
+	/* the limit is >= 1 (bpfvm_set_insn_limit() refuses 0), so the first slice is never empty */
+	run->budget = limit < VM_BUDGET_SLICE ? limit : VM_BUDGET_SLICE;
+	run->budget_rest = limit == UINT64_MAX ? UINT64_MAX : limit - run->budget;
+}
 /* The current slice is spent: stops the run (-EINTR if the instance was interrupted, -ELOOP if the
  * budget is exhausted, returning 0 with the fault recorded) or returns the next slice's size (>= 1). */
 uint64_t vm_budget_refill(struct vm_run *run);
@@ -412,6 +426,30 @@ int vm_exec(struct vm_run *run, uint64_t *ret);
  * slot across runs (given back about every millisecond), stopping at the first fault.  r0 of the last
  * run in *ret.  Each run starts with a fresh tail-call count and instruction budget, as in Linux. */
 int vm_exec_repeat(struct vm_run *run, uint32_t repeat, uint64_t *ret);
+
+/* The engine entry for many runs of one program on one run (a capture's frames), when it can be
+ * lighter than vm_exec(): a leaf program (no slot, no references, no tail call) with native code, whose
+ * engine state is set up once, in `keep` (the caller's, VM_NATIVE_KEEP_LEN bytes, 16-aligned, living
+ * as long as run).  vm_exec_keep() says whether it can (else use vm_exec()); run's regions must stay as
+ * they are then.  vm_exec_kept() is vm_exec() for such a run: r0 in *ret, or the fault's errno, reported
+ * once.  A classic filter's run was ~300 host insns of which ~80 were vm_exec()'s generic set-up. */
+#define VM_NATIVE_KEEP_LEN 512
+bool vm_exec_keep(struct vm_run *run, void *keep);
+/* Inline: the frame's path is a chain of calls, each of which costs more than its work. */
+static inline int vm_exec_kept(struct vm_run *run, void *keep, uint64_t *ret)
+{
+	/* what exec_held() does, less what a leaf cannot need: a slot, its references (it takes none), the
+	 * entry program restored (it cannot tail call), the fault record cleared (only after a fault) */
+	if (UNLIKELY(run->err))
+		vm_run_reset(run);
+	uint64_t r0 = run->svc->native_rerun(run, keep, (uintptr_t)run->ctx);
+	if (UNLIKELY(run->err)) {
+		run->svc->fault_report(run);
+		return run->err;
+	}
+	*ret = r0;
+	return 0;
+}
 
 /* Calls a subprogram of the running program (bpf_loop, for_each_map_elem callbacks): fn is the value a
  * BPF_PSEUDO_FUNC lddw produced.  Returns its r0; on a fault returns 0 with run->err set. */
