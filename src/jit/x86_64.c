@@ -75,6 +75,7 @@ struct jit {
 	bool stateless;         /* the code never needs the run state (see stateless_insn()) */
 	uint16_t used;          /* stateless: the registers the code names (bit n: rn); r6..r10 are saved */
 	size_t zf_pc;           /* the insn whose code left ZF telling whether its dst is 0 (SIZE_MAX: none) */
+	size_t fused;           /* an insn the one before emitted together with its own (SIZE_MAX: none) */
 	bool zf_64;             /* ... of its 64-bit dst (else of the 32-bit result, zero-extended) */
 	uint64_t blind_seed;    /* random per compile; every pass draws the same keys from it */
 	uint64_t blind_state;
@@ -429,6 +430,10 @@ static void mul_k(J, unsigned fl)
 			x_byte(&j->b, (unsigned)__builtin_ctz(u));
 			return;
 		}
+		if (u == 3 || u == 5 || u == 9) { /* dst + dst * 2^n: one lea (the 32-bit form zero-extends) */
+			x_rmi(&j->b, fl, OP_LEA, DSTR, DSTR, DSTR, (unsigned)__builtin_ctz(u - 1), 0);
+			return;
+		}
 		if (!((u + 1) & u) && (n = (unsigned)__builtin_ctz(u + 1)) < 31) { /* 2^n - 1 */
 			x_rr(&j->b, fl, OP_MOV_RM_R, DSTR, AUX);
 			x_rr(&j->b, fl, OP_GRP2_IMM8, GRP2_SHL, AUX);
@@ -604,7 +609,21 @@ static void emit_MOV32_K(J)
 	else
 		mov_imm(j, DSTR, (uint32_t)in->k);
 }
-static void emit_MOV64_X(J) { if (in->dst != in->src) x_rr(&j->b, XW, OP_MOV_RM_R, SRCR, DSTR); }
+/* "rX = rY; rX += imm" (pointer arithmetic: r2 = r10; r2 += -16) is one lea, when nothing jumps to the
+ * add: the add then emits nothing (one_pass() skips it). */
+static void emit_MOV64_X(J)
+{
+	const struct vm_insn *nx = j->pc + 1 < j->cnt ? in + 1 : NULL;
+
+	if (nx && nx->id == ISA_ADD64_K && nx->dst == in->dst && !j->entry[j->pc + 1] && !j->blind &&
+	    in->dst != in->src) {
+		x_rm(&j->b, XW, OP_LEA, DSTR, SRCR, (int32_t)nx->k);
+		j->fused = j->pc + 1;
+		return;
+	}
+	if (in->dst != in->src)
+		x_rr(&j->b, XW, OP_MOV_RM_R, SRCR, DSTR);
+}
 static void emit_MOV32_X(J) { x_rr(&j->b, 0, OP_MOV_RM_R, SRCR, DSTR); }
 static void emit_MOVSX864(J) { x_rr(&j->b, XW | XB8M, OP_MOVSX8, DSTR, SRCR); }
 static void emit_MOVSX1664(J) { x_rr(&j->b, XW, OP_MOVSX16, DSTR, SRCR); }
@@ -1535,12 +1554,15 @@ static void one_pass(struct jit *j)
 	j->nstub = 0;
 	j->blind_state = j->blind_seed;
 	j->zf_pc = SIZE_MAX;
+	j->fused = SIZE_MAX;
 	prologue(j);
 	for (j->pc = 0; j->pc < j->cnt; j->pc++) {
 		if (j->loop_head[j->pc])
 			x_pad(&j->b, LOOP_ALIGN);
 		set_label(j, L_INSN(j->pc));
 		const struct vm_insn *in = &j->insns[j->pc];
+		if (j->fused == j->pc)
+			continue;
 		emit_tab[in->id](j, in);
 	}
 	set_label(j, L_INSN(j->cnt));

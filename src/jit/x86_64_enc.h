@@ -145,9 +145,10 @@ static inline void x_opcode(struct xbuf *b, unsigned op)
 	x_byte(b, op & 0xff);
 }
 
-static inline void x_prefix(struct xbuf *b, unsigned fl, unsigned reg, unsigned rm)
+/* Prefixes and the REX byte of an instruction whose ModRM names reg and rm, and whose SIB (if any) index */
+static inline void x_prefix_sib(struct xbuf *b, unsigned fl, unsigned reg, unsigned index, unsigned rm)
 {
-	unsigned rex = 0;
+	unsigned rex = index & 8 ? REX_X : 0;
 	if (fl & XLOCK)
 		x_byte(b, PFX_LOCK);
 	if (fl & X16)
@@ -160,6 +161,11 @@ static inline void x_prefix(struct xbuf *b, unsigned fl, unsigned reg, unsigned 
 		rex |= REX_B;
 	if (rex || ((fl & XB8R) && reg >= 4 && reg < 8) || ((fl & XB8M) && rm >= 4 && rm < 8))
 		x_byte(b, REX | rex);
+}
+
+static inline void x_prefix(struct xbuf *b, unsigned fl, unsigned reg, unsigned rm)
+{
+	x_prefix_sib(b, fl, reg, 0, rm);
 }
 
 /* op reg, rm (register direct) */
@@ -179,6 +185,21 @@ static inline void x_rm(struct xbuf *b, unsigned fl, unsigned op, unsigned reg, 
 	x_byte(b, mod | (reg & 7) << 3 | (base & 7));
 	if ((base & 7) == RM_SIB)
 		x_byte(b, SIB_NOINDEX);
+	if (mod == MOD_DISP8)
+		x_byte(b, (unsigned)disp & 0xff);
+	else if (mod == MOD_DISP32)
+		x_imm(b, (uint32_t)disp, 4);
+}
+
+/* op reg, [base + index * 2^scale + disp] (index is never rsp: no BPF register lives there) */
+static inline void x_rmi(struct xbuf *b, unsigned fl, unsigned op, unsigned reg, unsigned base, unsigned index,
+			 unsigned scale, int32_t disp)
+{
+	unsigned mod = disp == 0 && (base & 7) != RBP ? MOD_DISP0 : disp >= -128 && disp <= 127 ? MOD_DISP8 : MOD_DISP32;
+	x_prefix_sib(b, fl, reg, index, base);
+	x_opcode(b, op);
+	x_byte(b, mod | (reg & 7) << 3 | RM_SIB);
+	x_byte(b, scale << 6 | (index & 7) << 3 | (base & 7));
 	if (mod == MOD_DISP8)
 		x_byte(b, (unsigned)disp & 0xff);
 	else if (mod == MOD_DISP32)
