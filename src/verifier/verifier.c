@@ -86,12 +86,24 @@ struct state {
 	int32_t lock_off;
 	size_t from_pc;            /* a pending branch: the jump that pushed it */
 	size_t log_pos;            /* ... and the log's length then (level 1 rewinds to it) */
+	struct seen *parent;       /* the last state recorded on this path (Linux's parent chain) */
 };
 
-struct seen {                   /* an explored state at a prune point */
+/* An explored state at a prune point.  `branches` counts the paths still being walked that passed
+ * through it (Linux's bpf_verifier_state.branches): the walk is depth-first, so while it is non-zero
+ * the state is an ancestor of the current path, its walk is not done, and it proves nothing about a
+ * state that reaches it again, except that one equal to it loops forever. */
+struct seen {
 	struct state *s;
 	struct seen *next;
+	struct seen *parent;        /* the state recorded before it on its path */
+	uint32_t branches;
+	uint32_t hits, misses;      /* states it covered, and did not (Linux's hit_cnt, miss_cnt) */
 };
+
+/* States kept at once, over all prune points: a bound on memory (a state is about 10 KiB a frame).
+ * Past it the walk goes on without recording, which costs time, never soundness. */
+#define MAX_KEPT_STATES 16384
 
 struct vctx {
 	struct vf_env *env;
@@ -103,6 +115,7 @@ struct vctx {
 	uint32_t *fn_depth;         /* per function start: deepest stack seen */
 	struct seen **seen;
 	uint32_t *nseen;
+	size_t kept;                /* states in seen[], all prune points */
 	struct state **stack;       /* pending branches */
 	size_t nstack, capstack;
 	uint32_t next_id;
@@ -520,6 +533,8 @@ static int check_cfg(struct vctx *c)
 				c->prune[t] = 1;
 				if (id != ISA_JA && id != ISA_JA32 && pc + 1 < n)
 					c->prune[pc + 1] = 1;
+				if (id == ISA_MAY_GOTO)
+					c->prune[pc] = 1; /* Linux: a checkpoint at every may_goto */
 			}
 			if ((fl & F_CALL) && pc + 1 < n)
 				c->prune[pc + 1] = 1;
@@ -717,8 +732,23 @@ static bool ids_match(struct idmap *m, uint32_t o, uint32_t c)
 	return true;
 }
 
-static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m)
+static bool scalar_equal(const struct scalar *a, const struct scalar *b)
 {
+	return scalar_subsumes(a, b) && scalar_subsumes(b, a);
+}
+
+/* Linux regs_exact(): the same register state, ids mapped one to one. */
+static bool regs_exact(const struct reg *o, const struct reg *c, struct idmap *m)
+{
+	return o->type == c->type && o->off == c->off && o->frameno == c->frameno && o->map == c->map &&
+	       o->mem_size == c->mem_size && o->subprog == c->subprog && o->range == c->range &&
+	       scalar_equal(&o->v, &c->v) && ids_match(m, o->id, c->id) && ids_match(m, o->ref_id, c->ref_id);
+}
+
+static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m, bool exact)
+{
+	if (exact)
+		return regs_exact(o, c, m);
 	if (o->type == NOT_INIT)
 		return true; /* the old path never read it */
 	if (c->type != o->type)
@@ -734,10 +764,15 @@ static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m)
 	return ids_match(m, o->id, c->id) && ids_match(m, o->ref_id, c->ref_id);
 }
 
-static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap *m)
+static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap *m, bool exact)
 {
 	for (int i = 0; i < STACK; i++) {
 		uint8_t a = o->st[i], b = c->st[i];
+		if (exact) {
+			if (a != b || (a == STK_SPILL && i % 8 == 7 && !regs_exact(&o->spill[i / 8], &c->spill[i / 8], m)))
+				return false;
+			continue;
+		}
 		if (a == STK_INVALID)
 			continue;
 		if (a == STK_MISC && (b == STK_MISC || b == STK_ZERO || (b == STK_SPILL && c->spill[i / 8].type == SCALAR)))
@@ -746,7 +781,7 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 						       scalar_is_const(&c->spill[i / 8].v) && !c->spill[i / 8].v.var_off.value)))
 			continue;
 		if (a == STK_SPILL && b == STK_SPILL) {
-			if (i % 8 == 7 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m))
+			if (i % 8 == 7 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m, false))
 				return false;
 			continue;
 		}
@@ -755,7 +790,9 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 	return true;
 }
 
-static bool states_equal(struct vctx *c, const struct state *o, const struct state *s)
+/* exact: Linux's EXACT (every register and stack byte the same, for loop detection); else Linux's
+ * NOT_EXACT (every state of s is one of o's, on what is live). */
+static bool states_equal(struct vctx *c, const struct state *o, const struct state *s, bool exact)
 {
 	struct idmap m;
 	m.n = 0;
@@ -769,9 +806,9 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 		/* the innermost frame is at pc; the others resume after their callee's call */
 		uint16_t live = i == o->nf - 1 ? c->live[s->pc] : (uint16_t)(c->live[o->f[i + 1]->callsite + 1] & 0x7c0);
 		for (int r = 0; r < 11; r++)
-			if ((live >> r & 1) && !regsafe(&fo->r[r], &fc->r[r], &m))
+			if ((exact || (live >> r & 1)) && !regsafe(&fo->r[r], &fc->r[r], &m, exact))
 				return false;
-		if (!stacksafe(fo, fc, &m))
+		if (!stacksafe(fo, fc, &m, exact))
 			return false;
 	}
 	for (int i = 0; i < o->nrefs; i++)
@@ -780,15 +817,54 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 	return !o->lock_id || ids_match(&m, o->lock_id, s->lock_id);
 }
 
-/* At a prune point: true when an explored state covers this one (the path is done). */
+/* Where an ancestor still being walked may cover the current state: a callback entered again (the helper
+ * bounds how often: Linux calls_callback()), and may_goto (its budget bounds the loop: Linux
+ * is_may_goto_insn_at(), where the ancestor passed it one time fewer). */
+static bool ancestor_covers_ok(struct vctx *c, const struct state *s)
+{
+	const struct frame *f = s->f[s->nf - 1];
+	return (f->cb_helper && s->pc == f->subprog) || isa_decode(&c->in[s->pc]) == ISA_MAY_GOTO;
+}
+
+/* A path ended (exit, pruned, or refused): the states recorded on it have one walk fewer pending
+ * (Linux update_branch_counts()). */
+static void path_done(struct seen *p)
+{
+	for (; p; p = p->parent)
+		if (--p->branches)
+			break;
+}
+
+/* At a prune point: 1 when an explored state covers this one (the path is done), 0 to walk on (the
+ * state recorded when there is room), or an error: -EINVAL for a state equal to one of its own
+ * ancestors, a loop no path leaves (Linux is_state_visited(): "infinite loop detected"). */
 static int prune_or_record(struct vctx *c, struct state *s)
 {
 	size_t pc = s->pc;
-	for (struct seen *p = c->seen[pc]; p; p = p->next)
-		if (states_equal(c, p->s, s))
-			return 1;
-	if (c->nseen[pc] >= 64)
-		return 0; /* enough kept here: walking on costs time, never soundness */
+	bool ancestor_ok = ancestor_covers_ok(c, s);
+	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
+		if (!p->branches || ancestor_ok) {
+			if (states_equal(c, p->s, s, false)) {
+				p->hits++;
+				return 1;
+			}
+		} else if (states_equal(c, p->s, s, true)) {
+			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
+		}
+		/* Linux is_state_visited(): a finished state that keeps failing to cover others (a loop
+		 * counter's old values) only costs comparisons: dropped */
+		if (++p->misses > p->hits * 3 + 3 && !p->branches) {
+			*pp = p->next;
+			state_free(p->s);
+			free(p);
+			c->nseen[pc]--;
+			c->kept--;
+			continue;
+		}
+		pp = &p->next;
+	}
+	if (c->kept >= MAX_KEPT_STATES)
+		return 0; /* enough kept: walking on costs time, never soundness */
 	struct seen *n = malloc(sizeof(*n));
 	struct state *copy = n ? state_dup(s) : NULL;
 	if (!copy) {
@@ -796,6 +872,11 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		return -ENOMEM;
 	}
 	n->s = copy;
+	n->parent = s->parent;
+	n->branches = 1; /* this path */
+	n->hits = n->misses = 0;
+	c->kept++;
+	s->parent = n;
 	n->next = c->seen[pc];
 	c->seen[pc] = n;
 	c->nseen[pc]++;
@@ -823,6 +904,8 @@ static int push_branch(struct vctx *c, const struct state *s, size_t pc)
 	d->pc = pc;
 	d->from_pc = s->pc;
 	d->log_pos = c->env->log ? c->env->log->len : 0;
+	if (d->parent)
+		d->parent->branches++; /* one more walk through its ancestors */
 	c->stack[c->nstack++] = d;
 	return 0;
 }
@@ -2277,6 +2360,8 @@ static int do_check(struct vctx *c, struct state *s)
 						ts->pc = target;
 						ts->from_pc = s->pc;
 						ts->log_pos = c->env->log ? c->env->log->len : 0;
+						if (ts->parent)
+							ts->parent->branches++;
 						c->stack[c->nstack++] = ts;
 					}
 				} else if ((err = push_branch(c, s, target))) {
@@ -2379,6 +2464,7 @@ int vf_verify(struct vf_env *env)
 	log_path_start(&c, s, true);
 	for (;;) {
 		err = do_check(&c, s);
+		path_done(s->parent);
 		if (!err) {
 			/* the path ended: its frames' stack depths count */
 			for (int i = 0; i < s->nf; i++)

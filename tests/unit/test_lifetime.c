@@ -168,7 +168,9 @@ static void delete_key0(struct bpfvm *vm, void *ctx)
  * slot 1 (P2); P2's exit returns into P1's main, whose code must still be there. */
 static void tail_call_from_subprog(bool test_run)
 {
-	struct bpfvm *vm = new_vm();
+	/* unverified: the callback spins on a map value until the test lets it go, which the verifier (as
+	 * Linux's) refuses as an infinite loop */
+	struct bpfvm *vm = new_vm_opts(BPFVM_VERIFY_OFF);
 	uint32_t type = test_run ? BPF_PROG_TYPE_SOCKET_FILTER : BPF_PROG_TYPE_UNSPEC;
 	int flags = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);

@@ -149,6 +149,18 @@ static const struct vcase cases[] = {
 	  "r1 = 0x7525\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = 7\ncall 6\nr0 = 2\nexit\n", NULL },
 	{ "unknown helper", XDP, "call 100000\nr0 = 0\nexit\n", "invalid func unknown#100000" },
 	{ "bounded loop", XDP, "r0 = 0\nr1 = 0\nr1 += 1\nr0 += 2\nif r1 < 100 goto -3\nexit\n", NULL },
+	/* a state equal to one of its own ancestors: Linux is_state_visited() */
+	{ "infinite loop", XDP, "r0 = 2\nr1 = 0\nif r1 == 0 goto -1\nexit\n", "infinite loop detected at insn 2" },
+	{ "infinite loop on a stack slot", XDP,
+	  "r0 = 2\nr1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = *(u64 *)(r10 - 8)\nif r1 == 0 goto -2\nexit\n",
+	  "infinite loop detected at insn 3" },
+	/* converges to an unknown value the walk has seen before: not a loop that never ends */
+	{ "loop halving an unknown", XDP,
+	  "r1 = *(u32 *)(r1 + 12)\nr0 = 2\nif r1 == 0 goto +2\nr1 >>= 1\ngoto -3\nexit\n", NULL },
+	/* bench_jit's array lookup loop: the null and non-null paths meet at the loop's end 200 times */
+	{ "loop of map lookups", XDP,
+	  "r6 = 0\nr7 = 200\nr1 = r7\nr1 &= 3\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nr1 = " ARRAY " ll\n"
+	  "call 1\nif r0 == 0 goto +2\nr1 = *(u64 *)(r0 + 0)\nr6 += r1\nr7 += -1\nif r7 != 0 goto -13\nr0 = 2\nexit\n", NULL },
 	{ "bpf-to-bpf call", XDP, "r1 = 3\ncall local +2\nr0 = 0\nexit\nr0 = r1\nr0 += 1\nexit\n", NULL },
 	{ "callee reads caller's uninitialized r6", XDP, "call local +2\nr0 = 0\nexit\nr0 = r6\nexit\n", "R6 !read_ok" },
 	/* a bound checked on a copy holds for the original (Linux links scalars copied by mov) */
