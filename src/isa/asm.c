@@ -281,48 +281,17 @@ static int emit(struct asm_state *st, int id, unsigned dst, unsigned src, int16_
 		return -ENOMEM;
 	if (dst > 10 || src > 10)
 		return fail(st, "invalid register r%u", dst > 10 ? dst : src);
-	struct bpf_insn *in = &st->insns[st->cnt++];
-	memset(in, 0, sizeof(*in));
-	in->code = isa_info[id].opc;
-	in->dst_reg = (uint8_t)dst & 0xf;
-	in->src_reg = (uint8_t)src & 0xf;
-	in->off = off;
-	in->imm = imm;
-	/* fill the selector fields: decode must give back this row */
-	static const int16_t offs[] = { 0, 1, 8, 16, 32 };
-	static const int32_t imms[] = { 0, 16, 32, 64, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1, 0x100, 0x110 };
-	unsigned used_by_fmt = isa_used_fields(id);
-	if (isa_decode(in) != id) {
-		static const uint8_t srcs[] = { 0, 1, 2 };
-		for (size_t a = 0; a < ARRAY_SIZE(offs); a++) {
-			for (size_t b = 0; b < ARRAY_SIZE(imms); b++) {
-				for (size_t c = 0; c < ARRAY_SIZE(srcs); c++) {
-					struct bpf_insn t = *in;
-					uint8_t fmt = isa_info[id].fmt;
-					if (fmt == FMT_MOVSX || fmt == FMT_ALU_K || fmt == FMT_ALU_X || fmt == FMT_NEG)
-						t.off = offs[a];
-					if (fmt == FMT_END || fmt == FMT_ATOMIC || fmt == FMT_LDACQ)
-						t.imm = imms[b];
-					if (!(used_by_fmt & U_SRC) || fmt == FMT_CALL || fmt == FMT_CALL_LOCAL ||
-					    fmt == FMT_CALL_KFUNC || fmt == FMT_JA)
-						t.src_reg = srcs[c];
-					if (isa_decode(&t) == id) {
-						*in = t;
-						goto ok;
-					}
-				}
-			}
-		}
+	/* the opcode and the selector's field come from the row */
+	if (isa_encode(id, dst, src, off, imm, &st->insns[st->cnt]))
 		return fail(st, "cannot encode %s", isa_info[id].mnem);
-	}
-ok:
+	st->cnt++;
 	if (st->target[0]) {
 		if (grow((void **)&st->fix, &st->fix_cap, st->fix_cnt + 1, sizeof(*st->fix)))
 			return -ENOMEM;
 		struct fixup *f = &st->fix[st->fix_cnt++];
 		f->pc = st->cnt - 1;
 		f->line = st->line;
-		f->in_imm = isa_info[id].fmt == FMT_JA32 || isa_info[id].fmt == FMT_CALL_LOCAL;
+		f->in_imm = isa_target_in_imm(id);
 		memcpy(f->name, st->target, sizeof(f->name));
 		st->target[0] = '\0';
 	}

@@ -2,6 +2,7 @@
  * either engine or the verifier sees it.  Generated from insn.def; no switch over opcode bytes. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "isa.h"
 
@@ -93,6 +94,33 @@ unsigned isa_used_fields(int id)
 		[FMT_LDACQ] = U_DST | U_SRC | U_OFF,
 	};
 	return by_fmt[isa_info[id].fmt] | sel_fields(id);
+}
+
+int isa_encode(int id, unsigned dst, unsigned src, int16_t off, int32_t imm, struct bpf_insn *out)
+{
+	/* the field a selector fixes to one value (lddw's src range is an operand, not fixed) */
+#define SELSET_SEL_ANY        0
+#define SELSET_SEL_NEVER      0
+#define SELSET_SEL_OFF(n)     U_OFF
+#define SELSET_SEL_IMM(n)     U_IMM
+#define SELSET_SEL_SRC(n)     U_SRC
+#define SELSET_SEL_SRC_MAX(n) 0
+	static const struct { int16_t off; int32_t imm; uint8_t src, fixes; } sel[ISA_COUNT] = {
+#define X(name_, opc_, sel_, ...) \
+	[ISA_##name_] = { ISA_SELOFF_##name_, ISA_SELIMM_##name_, ISA_SELSRC_##name_, SELSET_##sel_ },
+#include "insn.def"
+#undef X
+	};
+
+	memset(out, 0, sizeof(*out));
+	if (id < 0 || id >= ISA_COUNT || (isa_info[id].flags & F_INTERNAL) || dst > 15 || src > 15)
+		return -EINVAL;
+	out->code = isa_info[id].opc;
+	out->dst_reg = (uint8_t)dst;
+	out->src_reg = sel[id].fixes & U_SRC ? sel[id].src : (uint8_t)src;
+	out->off = sel[id].fixes & U_OFF ? sel[id].off : off;
+	out->imm = sel[id].fixes & U_IMM ? sel[id].imm : imm;
+	return isa_decode(out) == id ? 0 : -EINVAL;
 }
 
 bool isa_has_target(int id)

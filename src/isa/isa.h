@@ -123,6 +123,44 @@ extern const uint8_t isa_twin_of[ISA_COUNT];
 int isa_row_of(int id);
 _Static_assert(sizeof(struct bpf_insn) == 8, "RFC 9669: one slot is 64 bits");
 
+/* Each row's opcode byte and the value its selector puts in off, imm or src (0 where it selects by
+ * another field), as constants: ISA_OPC_SDIV64_X == 0x3f, ISA_SELOFF_SDIV64_X == 1, ISA_SELIMM_AFADD64
+ * == 0x01, ISA_SELSRC_CALL_LOCAL == 1.  For instruction arrays written as initializers (ISA_INSN()); code
+ * that builds insns at run time calls isa_encode(). */
+#define ISA_SELOFF_SEL_ANY        0
+#define ISA_SELOFF_SEL_NEVER      0
+#define ISA_SELOFF_SEL_OFF(n)     (n)
+#define ISA_SELOFF_SEL_IMM(n)     0
+#define ISA_SELOFF_SEL_SRC(n)     0
+#define ISA_SELOFF_SEL_SRC_MAX(n) 0
+#define ISA_SELIMM_SEL_ANY        0
+#define ISA_SELIMM_SEL_NEVER      0
+#define ISA_SELIMM_SEL_OFF(n)     0
+#define ISA_SELIMM_SEL_IMM(n)     (n)
+#define ISA_SELIMM_SEL_SRC(n)     0
+#define ISA_SELIMM_SEL_SRC_MAX(n) 0
+#define ISA_SELSRC_SEL_ANY        0
+#define ISA_SELSRC_SEL_NEVER      0
+#define ISA_SELSRC_SEL_OFF(n)     0
+#define ISA_SELSRC_SEL_IMM(n)     0
+#define ISA_SELSRC_SEL_SRC(n)     (n)
+#define ISA_SELSRC_SEL_SRC_MAX(n) 0    /* lddw: src is the pseudo kind, an operand */
+enum {
+#define X(name_, opc_, sel_, ...) \
+	ISA_OPC_##name_ = (opc_), ISA_SELOFF_##name_ = ISA_SELOFF_##sel_, ISA_SELIMM_##name_ = ISA_SELIMM_##sel_, \
+	ISA_SELSRC_##name_ = ISA_SELSRC_##sel_,
+#include "insn.def"
+#undef X
+};
+
+/* One instruction of row ID as an initializer, e.g. struct bpf_insn p[] = { ISA_INSN(SDIV64_K, 1, 0, 0, 7),
+ * ISA_INSN(EXIT, 0, 0, 0, 0) }: the opcode and the selector's field come from the row (leave that operand
+ * 0).  The second slot of an lddw is ISA_INSN_LDDW_HI(imm). */
+#define ISA_INSN(ID, dst_, src_, off_, imm_) \
+	{ .code = ISA_OPC_##ID, .dst_reg = (dst_), .src_reg = (src_) + ISA_SELSRC_##ID, \
+	  .off = (int16_t)((off_) + ISA_SELOFF_##ID), .imm = (int32_t)((imm_) + ISA_SELIMM_##ID) }
+#define ISA_INSN_LDDW_HI(imm_) { .code = 0, .imm = (int32_t)(imm_) }
+
 struct isa_info {
 	const char *name;  /* "ADD64_K" */
 	const char *mnem;  /* "add" */
@@ -149,6 +187,13 @@ enum {
 /* The row an instruction decodes to, or -1 when no row accepts it (internal rows never match).
  * Checks only the selector, not the unused fields: see isa_validate(). */
 int isa_decode(const struct bpf_insn *in);
+
+/* Encodes row `id` into *out: the opcode and the field its selector reads (off for sdiv/smod/movsx, imm
+ * for atomics and byte swaps, src for calls and may_goto) come from the row, the other fields are the
+ * operands as given (fields the format does not use should be 0: isa_validate() refuses them).  Returns
+ * 0, or -EINVAL for an internal or unknown row, or operands the row does not accept (an lddw src beyond
+ * the pseudo kinds, a register above 15). */
+int isa_encode(int id, unsigned dst, unsigned src, int16_t off, int32_t imm, struct bpf_insn *out);
 
 /* Fields of `in` that its format uses (U_* mask, including the field its selector reads). */
 unsigned isa_used_fields(int id);

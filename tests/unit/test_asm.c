@@ -176,48 +176,54 @@ TEST(conformance_negative_texts)
 	CHECK(seen == sizeof(expect) / sizeof(expect[0]));
 }
 
-/* One valid encoding of row `id` with operand variant v (selector fields found by search). */
+/* One valid encoding of row `id` with operand variant v (isa_encode() fills the selector's field). */
 static bool encode_row(int id, int v, struct bpf_insn in[2])
 {
 	unsigned used = isa_used_fields(id);
-	static const int16_t offs[] = { 0, 1, 8, 16, 32 };
-	static const int32_t imms[] = { 0, 16, 32, 64, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1, 0x100, 0x110 };
 	memset(in, 0, 2 * sizeof(*in));
-	in[0].code = isa_info[id].opc;
-	if (used & U_DST)
-		in[0].dst_reg = v ? 9 : 1;
-	if (used & U_SRC)
-		in[0].src_reg = v ? 0 : 2;
-	if (used & U_OFF)
-		in[0].off = v ? -7 : 5;
-	if (used & U_IMM)
-		in[0].imm = v ? -3 : 12;
-	if (isa_decode(in) == id)
-		goto done;
-	for (size_t a = 0; a < sizeof(offs) / sizeof(offs[0]); a++) {
-		for (size_t b = 0; b < sizeof(imms) / sizeof(imms[0]); b++) {
-			for (uint8_t s = 0; s < 3; s++) {
-				struct bpf_insn t = in[0];
-				uint8_t fmt = isa_info[id].fmt;
-				if (fmt == FMT_ALU_K || fmt == FMT_ALU_X || fmt == FMT_MOVSX)
-					t.off = offs[a];
-				if (fmt == FMT_END || fmt == FMT_ATOMIC || fmt == FMT_LDACQ)
-					t.imm = imms[b];
-				if (fmt == FMT_CALL || fmt == FMT_CALL_LOCAL || fmt == FMT_CALL_KFUNC || fmt == FMT_LDDW ||
-				    id == ISA_MAY_GOTO)
-					t.src_reg = s;
-				if (isa_decode(&t) == id) {
-					in[0] = t;
-					goto done;
-				}
-			}
-		}
-	}
-	return false;
-done:
+	if (isa_encode(id, used & U_DST ? (v ? 9 : 1) : 0, used & U_SRC ? (v ? 0 : 2) : 0,
+		       (int16_t)(used & U_OFF ? (v ? -7 : 5) : 0), used & U_IMM ? (v ? -3 : 12) : 0, in))
+		return false;
 	if (isa_info[id].flags & F_WIDE)
 		in[1].imm = v ? -1 : 0x11223344;
 	return true;
+}
+
+/* isa_encode() and the ISA_INSN() initializers give every row back from its id alone; what no row
+ * accepts is refused. */
+TEST(encode_by_row)
+{
+	static const struct bpf_insn by_macro[ISA_COUNT] = {
+#define X(name_, ...) [ISA_##name_] = ISA_INSN(name_, 0, 0, 0, 0),
+#include "isa/insn.def"
+#undef X
+	};
+	struct bpf_insn in;
+	for (int id = 0; id < ISA_COUNT; id++) {
+		if (isa_info[id].flags & F_INTERNAL) {
+			CHECK(isa_encode(id, 0, 0, 0, 0, &in) == -EINVAL);
+			continue;
+		}
+		bool ok = isa_encode(id, 0, 0, 0, 0, &in) == 0 && isa_decode(&in) == id && isa_decode(&by_macro[id]) == id &&
+			  !memcmp(&in, &by_macro[id], sizeof(in));
+		if (!ok) {
+			printf("  %s: encode or ISA_INSN() does not decode back\n", isa_info[id].name);
+			test_cur_failed = 1;
+		}
+	}
+	/* operands in the selector's field are the row's, whatever is passed */
+	CHECK(isa_encode(ISA_SDIV64_X, 1, 2, 0, 0, &in) == 0 && in.off == 1 && in.src_reg == 2);
+	CHECK(isa_encode(ISA_CALL, 0, 1, 0, 5, &in) == 0 && in.src_reg == 0 && in.imm == 5);
+	CHECK(isa_encode(ISA_AFADD64, 1, 2, -8, 0, &in) == 0 && in.imm == BPF_ADD + BPF_FETCH && in.off == -8);
+	struct bpf_insn lit[] = { ISA_INSN(MOVSX1632, 3, 4, 0, 0), ISA_INSN(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, 7),
+				  ISA_INSN_LDDW_HI(0) };
+	CHECK(isa_decode(&lit[0]) == ISA_MOVSX1632 && lit[0].off == 16 && lit[0].dst_reg == 3 && lit[0].src_reg == 4);
+	CHECK(isa_decode(&lit[1]) == ISA_LDDW && lit[1].src_reg == BPF_PSEUDO_MAP_FD && lit[1].imm == 7);
+	/* lddw's src is an operand (the pseudo kind) within the kinds Linux knows */
+	CHECK(isa_encode(ISA_LDDW, 1, BPF_PSEUDO_MAP_IDX_VALUE, 0, 0, &in) == 0 && in.src_reg == BPF_PSEUDO_MAP_IDX_VALUE);
+	CHECK(isa_encode(ISA_LDDW, 1, 7, 0, 0, &in) == -EINVAL);
+	CHECK(isa_encode(-1, 0, 0, 0, 0, &in) == -EINVAL && isa_encode(ISA_COUNT, 0, 0, 0, 0, &in) == -EINVAL);
+	CHECK(isa_encode(ISA_MOV64_X, 16, 0, 0, 0, &in) == -EINVAL);
 }
 
 /* The operand facts isa.h derives from the table, against the uapi encoding of each row's opcode
@@ -543,6 +549,7 @@ int main(void)
 {
 	RUN(conformance_programs_assemble_exactly);
 	RUN(conformance_negative_texts);
+	RUN(encode_by_row);
 	RUN(row_facts_match_the_uapi_encoding);
 	RUN(targets_and_function_references);
 	RUN(every_row_round_trips_through_llvm_syntax);
