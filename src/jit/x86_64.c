@@ -1411,37 +1411,16 @@ static int32_t frame_extent(const struct jit *j, size_t lo, size_t hi)
 
 	for (size_t pc = lo; pc < hi; pc++) {
 		const struct vm_insn *in = &j->insns[pc];
-		const struct isa_info *f = &isa_info[in->id];
+		unsigned mem = isa_mem_access(in->id), used = isa_used_fields(in->id);
 		int32_t at = 1; /* 1: no r10 access; else the access's offset */
-		bool escapes = false;
+		/* r10 as an operand (not as the address of an access) hands the frame's address on */
+		bool escapes = in->id == ISA_TAIL_CALL;
 
-		switch (f->fmt) {
-		case FMT_LDX:
-		case FMT_LDACQ:
-			if (in->src == 10)
-				at = in->off;
-			escapes = in->dst == 10;
-			break;
-		case FMT_ST:
-		case FMT_STX:
-		case FMT_ATOMIC:
-			if (in->dst == 10)
-				at = in->off;
-			escapes = f->fmt != FMT_ST && in->src == 10;
-			break;
-		case FMT_ALU_X:
-		case FMT_JMP_X:
-		case FMT_MOVSX:
-		case FMT_LDIND:
-			escapes = in->src == 10 || in->dst == 10;
-			break;
-		case FMT_NONE:
-			escapes = in->id == ISA_TAIL_CALL;
-			break;
-		default:
-			escapes = in->dst == 10;
-			break;
+		if (mem && (mem & ISA_MEM_BASE_SRC ? in->src : in->dst) == 10) {
+			at = in->off;
+			used &= mem & ISA_MEM_BASE_SRC ? ~(unsigned)U_SRC : ~(unsigned)U_DST;
 		}
+		escapes |= ((used & U_DST) && in->dst == 10) || ((used & U_SRC) && in->src == 10);
 		if (at != 1 && (at < -(int32_t)VM_STACK_SIZE || at + (int32_t)in->size > 0))
 			escapes = true;
 		if (escapes)
@@ -1475,8 +1454,8 @@ static void frame_needs(struct jit *j)
 		if (last != FMT_NONE && last != FMT_JA && last != FMT_JA32)
 			contained = false; /* runs into the next range (or a tail call that falls through) */
 		for (size_t pc = lo; pc < hi && contained; pc++) {
-			uint8_t fmt = isa_info[j->insns[pc].id].fmt;
-			if (fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X) {
+			int id = j->insns[pc].id;
+			if (isa_has_target(id) && !(isa_info[id].flags & F_CALL)) {
 				size_t t = pc + (size_t)((int64_t)j->insns[pc].off / (int64_t)sizeof(struct vm_insn));
 				contained = t >= lo && t < hi;
 			}
@@ -1655,11 +1634,10 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		j.has_tail_call |= in->id == ISA_TAIL_CALL;
 		j.has_may_goto |= in->id == ISA_MAY_GOTO;
 		j.has_callx |= in->id == ISA_CALLX;
-		uint8_t fmt = isa_info[in->id].fmt;
 		size_t t = pc + (size_t)((int64_t)in->off / (int64_t)sizeof(*in));
-		if (fmt == FMT_JA || fmt == FMT_JA32 || fmt == FMT_JMP_K || fmt == FMT_JMP_X || fmt == FMT_CALL_LOCAL) {
+		if (isa_has_target(in->id)) {
 			j.entry[t] = 1;
-			if (in->off <= 0 && fmt != FMT_CALL_LOCAL)
+			if (in->off <= 0 && in->id != ISA_CALL_LOCAL)
 				j.loop_head[t] = 1;
 		}
 		if (in->id == ISA_LDDW && prog->orig[pc].src_reg == ISA_PSEUDO_FUNC)
