@@ -68,7 +68,7 @@ $(BUILD)/libbpfvm.so $(BUILD)/$(SONAME): $(BUILD)/libbpfvm.so.$(VERSION)
 $(BUILD)/bpfvm: $(TOOL_OBJS) $(BUILD)/libbpfvm.a
 	$(CC) $(ALLCFLAGS) -o $@ $(TOOL_OBJS) $(BUILD)/libbpfvm.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/test_bpf.h $(BUILD)/libbpfvm.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/test_util.h $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 

@@ -6,9 +6,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
-
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#include "test_util.h"
 
 TEST(version_matches_the_header)
 {
@@ -56,17 +54,17 @@ TEST(map_shorthands_are_the_bpf_commands)
 
 /* XDP: byte 0 of the packet += 1, return XDP_TX. */
 static const struct bpf_insn xdp_inc[] = {
-	INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_ABORTED),
-	INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0),      /* r2 = ctx->data */
-	INSN(BPF_LDX | BPF_W | BPF_MEM, 3, 1, 4, 0),      /* r3 = ctx->data_end */
-	INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0),
-	INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, 1),
-	INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, 4, 0),      /* if data + 1 > data_end: XDP_ABORTED */
-	INSN(BPF_LDX | BPF_B | BPF_MEM, 5, 2, 0, 0),
-	INSN(BPF_ALU64 | BPF_ADD | BPF_K, 5, 0, 0, 1),
-	INSN(BPF_STX | BPF_B | BPF_MEM, 2, 5, 0, 0),
-	INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_TX),
-	INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	INSN_ID(MOV64_K, 0, 0, 0, XDP_ABORTED),
+	INSN_ID(LDXW, 2, 1, 0, 0),      /* r2 = ctx->data */
+	INSN_ID(LDXW, 3, 1, 4, 0),      /* r3 = ctx->data_end */
+	INSN_ID(MOV64_X, 4, 2, 0, 0),
+	INSN_ID(ADD64_K, 4, 0, 0, 1),
+	INSN_ID(JGT_X, 4, 3, 4, 0),      /* if data + 1 > data_end: XDP_ABORTED */
+	INSN_ID(LDXB, 5, 2, 0, 0),
+	INSN_ID(ADD64_K, 5, 0, 0, 1),
+	INSN_ID(STXB, 2, 5, 0, 0),
+	INSN_ID(MOV64_K, 0, 0, 0, XDP_TX),
+	INSN_ID(EXIT, 0, 0, 0, 0),
 };
 
 TEST(prog_test_run_runs_on_a_buffer)
@@ -187,34 +185,34 @@ TEST(faults_name_region_and_offset)
 	char m[512];
 	uint64_t mem = 0;
 	uint8_t pkt[60] = { 0 };
-	const struct bpf_insn past_mem[] = { INSN(BPF_LDX | BPF_DW | BPF_MEM, 2, 1, 64, 0), INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),
-					     INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	const struct bpf_insn past_mem[] = { INSN_ID(LDXDW, 2, 1, 64, 0), INSN_ID(MOV64_K, 0, 0, 0, 0),
+					     INSN_ID(EXIT, 0, 0, 0, 0) };
 	fault_of(past_mem, 3, 0, &mem, sizeof(mem), m, sizeof(m));
 	FAULT_IS(m, "prog 'f': insn 0: invalid memory read mem+64 size=8");
-	const struct bpf_insn below_frame[] = { INSN(BPF_LDX | BPF_DW | BPF_MEM, 0, 10, -520, 0), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	const struct bpf_insn below_frame[] = { INSN_ID(LDXDW, 0, 10, -520, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	fault_of(below_frame, 2, 0, NULL, 0, m, sizeof(m));
 	FAULT_IS(m, "prog 'f': insn 0: invalid memory read fp-520 size=8");
-	const struct bpf_insn above_top[] = { INSN(BPF_ST | BPF_W | BPF_MEM, 10, 0, 4, 1), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	const struct bpf_insn above_top[] = { INSN_ID(STW, 10, 0, 4, 1), INSN_ID(EXIT, 0, 0, 0, 0) };
 	fault_of(above_top, 2, 0, NULL, 0, m, sizeof(m));
 	FAULT_IS(m, "prog 'f': insn 0: invalid memory write fp+4 size=4");
 	/* NULL + 16 is a scalar the program made: shown as such */
-	const struct bpf_insn null16[] = { INSN(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 0), INSN(BPF_LDX | BPF_W | BPF_MEM, 0, 1, 16, 0),
-					   INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	const struct bpf_insn null16[] = { INSN_ID(MOV64_K, 1, 0, 0, 0), INSN_ID(LDXW, 0, 1, 16, 0),
+					   INSN_ID(EXIT, 0, 0, 0, 0) };
 	fault_of(null16, 3, 0, NULL, 0, m, sizeof(m));
 	FAULT_IS(m, "prog 'f': insn 1: invalid memory read addr=0x10 size=4");
 	/* XDP: past the packet, and a context field that does not exist */
 	const struct bpf_insn past_pkt[] = {
-		INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0),       /* r2 = ctx->data */
-		INSN(BPF_LDX | BPF_W | BPF_MEM, 0, 2, 60, 0),      /* r0 = *(u32 *)(data + 60) */
-		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+		INSN_ID(LDXW, 2, 1, 0, 0),       /* r2 = ctx->data */
+		INSN_ID(LDXW, 0, 2, 60, 0),      /* r0 = *(u32 *)(data + 60) */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	fault_of(past_pkt, 3, BPF_PROG_TYPE_XDP, pkt, sizeof(pkt), m, sizeof(m));
 	FAULT_IS(m, "prog 'f': insn 1: invalid memory read packet+60 size=4");
-	const struct bpf_insn bad_ctx[] = { INSN(BPF_LDX | BPF_W | BPF_MEM, 0, 1, 64, 0), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	const struct bpf_insn bad_ctx[] = { INSN_ID(LDXW, 0, 1, 64, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	fault_of(bad_ctx, 2, BPF_PROG_TYPE_XDP, pkt, sizeof(pkt), m, sizeof(m));
 	CHECK(strstr(m, "invalid bpf_context access off=64 size=4") != NULL || strstr(m, "load: ") == m);
 	/* the budget: no address at all */
-	const struct bpf_insn spin[] = { INSN(BPF_JMP | BPF_JA, 0, 0, -1, 0), INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0) };
+	const struct bpf_insn spin[] = { INSN_ID(JA, 0, 0, -1, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int fd = bpfvm_prog_load(vm, 0, spin, 2, "spin");
 	uint64_t r0;
@@ -323,33 +321,33 @@ static void runner_agrees(enum bpfvm_engine eng)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
-	const struct bpf_insn empty[] = { INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn empty[] = { INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	const struct bpf_insn straight[] = {      /* no loop, no call: the JIT's stateless code */
-		INSN(0x7b, 10, 1, -8, 0),          /* *(u64 *)(r10 - 8) = r1 */
-		INSN(0x79, 0, 10, -8, 0),          /* r0 = *(u64 *)(r10 - 8) */
-		INSN(0x1f, 0, 2, 0, 0),            /* r0 -= r2 */
-		INSN(0x79, 3, 10, -16, 0),         /* r3 = *(u64 *)(r10 - 16): never written, 0 */
-		INSN(0x0f, 0, 3, 0, 0),            /* r0 += r3 */
-		INSN(0x7b, 10, 0, -16, 0),         /* *(u64 *)(r10 - 16) = r0: the next run must not see it */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STXDW, 10, 1, -8, 0),          /* *(u64 *)(r10 - 8) = r1 */
+		INSN_ID(LDXDW, 0, 10, -8, 0),          /* r0 = *(u64 *)(r10 - 8) */
+		INSN_ID(SUB64_X, 0, 2, 0, 0),            /* r0 -= r2 */
+		INSN_ID(LDXDW, 3, 10, -16, 0),         /* r3 = *(u64 *)(r10 - 16): never written, 0 */
+		INSN_ID(ADD64_X, 0, 3, 0, 0),            /* r0 += r3 */
+		INSN_ID(STXDW, 10, 0, -16, 0),         /* *(u64 *)(r10 - 16) = r0: the next run must not see it */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn sum[] = {           /* r0 = sum of the u32 at mem over r2 / 4 words */
-		INSN(0xb7, 0, 0, 0, 0),
-		INSN(0x15, 2, 0, 5, 0),            /* if r2 == 0 goto out */
-		INSN(0x61, 3, 1, 0, 0),            /* loop: r3 = *(u32 *)(r1 + 0) */
-		INSN(0x0f, 0, 3, 0, 0),
-		INSN(0x07, 1, 0, 0, 4),
-		INSN(0x07, 2, 0, 0, -4),
-		INSN(0x55, 2, 0, -5, 0),           /* if r2 != 0 goto loop */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0),
+		INSN_ID(JEQ_K, 2, 0, 5, 0),            /* if r2 == 0 goto out */
+		INSN_ID(LDXW, 3, 1, 0, 0),            /* loop: r3 = *(u32 *)(r1 + 0) */
+		INSN_ID(ADD64_X, 0, 3, 0, 0),
+		INSN_ID(ADD64_K, 1, 0, 0, 4),
+		INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(JNE_K, 2, 0, -5, 0),           /* if r2 != 0 goto loop */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn chain[] = {         /* counts its runs, tail-calling itself: 33 times per run */
-		INSN(0x79, 6, 10, -8, 0), INSN(0x07, 6, 0, 0, 1), INSN(0x7b, 10, 6, -8, 0),
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
-		INSN(0xb7, 3, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 12),
-		INSN(0x79, 0, 10, -8, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 6, 10, -8, 0), INSN_ID(ADD64_K, 6, 0, 0, 1), INSN_ID(STXDW, 10, 6, -8, 0),
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0),
+		INSN_ID(MOV64_K, 3, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 12),
+		INSN_ID(LDXDW, 0, 10, -8, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int fe = bpfvm_prog_load(vm, 0, empty, 2, "empty"), fs = bpfvm_prog_load(vm, 0, straight, 7, "straight");
 	int fu = bpfvm_prog_load(vm, 0, sum, 8, "sum"), fc = bpfvm_prog_load(vm, 0, chain, 9, "chain");

@@ -14,7 +14,7 @@
 #include <linux/bpf.h>
 
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 #include "helpers/helpers.h"
 
 static const struct hlp_proto *H(uint32_t id)
@@ -310,12 +310,6 @@ TEST(tail_call_row)
 }
 
 /* ---- the verifier's use of the columns, beside the kernel's ------------------------------------ */
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
 
 /* Loads `src` (map marker 0x7eadc000 = map_fd) under `license`; 0 or the errno, log in buf. */
 static long load(struct bpfvm *vm, const char *src, long map_fd, const char *license, char *buf, size_t len)

@@ -17,7 +17,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 #include "sys.h"
 #include "maps/maps.h"
 

@@ -16,39 +16,12 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
 #define RING 4096u
 #define BUF_SZ 4096u
 
 static char klog[1 << 16];
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
-
-static long kmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	return kbpf(BPF_MAP_CREATE, &a);
-}
-
-static long kelem(int cmd, long fd, const void *k, void *v)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)fd;
-	a.key = (uintptr_t)k;
-	a.value = (uintptr_t)v;
-	return kbpf(cmd, &a);
-}
 
 /* Map references in the source are lddw of these markers; patch() turns them into BPF_PSEUDO_MAP_FD. */
 #define MARK_RB 0x7eadb001
@@ -215,9 +188,9 @@ static int side_open(struct side *s, struct bpfvm *vm)
 		s->res = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 40, 1, 0);
 		s->buf = mk(vm, BPF_MAP_TYPE_ARRAY, 4, BUF_SZ, 1, 0);
 	} else {
-		s->rb = kmap(BPF_MAP_TYPE_RINGBUF, 0, 0, RING);
-		s->res = kmap(BPF_MAP_TYPE_ARRAY, 4, 40, 1);
-		s->buf = kmap(BPF_MAP_TYPE_ARRAY, 4, BUF_SZ, 1);
+		s->rb = kmap(BPF_MAP_TYPE_RINGBUF, 0, 0, RING, 0);
+		s->res = kmap(BPF_MAP_TYPE_ARRAY, 4, 40, 1, 0);
+		s->buf = kmap(BPF_MAP_TYPE_ARRAY, 4, BUF_SZ, 1, 0);
 	}
 	if (s->rb < 0 || s->res < 0 || s->buf < 0) {
 		printf("  %s: map create: %ld %ld %ld\n", vm ? "bpfvm" : "kernel", s->rb, s->res, s->buf);
@@ -271,7 +244,7 @@ static int side_open(struct side *s, struct bpfvm *vm)
 	for (uint32_t i = 0; i < BUF_SZ; i++)
 		pat[i] = (uint8_t)(i * 7 + 1);
 	uint32_t k0 = 0;
-	long e = vm ? UPD(vm, (int)s->buf, &k0, pat, 0) : kelem(BPF_MAP_UPDATE_ELEM, s->buf, &k0, pat);
+	long e = vm ? UPD(vm, (int)s->buf, &k0, pat, 0) : kelem(BPF_MAP_UPDATE_ELEM, (int)s->buf, &k0, pat, 0);
 	return e ? -1 : 0;
 }
 
@@ -305,7 +278,7 @@ static long side_run(struct side *s, const uint8_t *pkt, uint32_t len, uint64_t 
 	long err = s->vm ? bpfvm_bpf(s->vm, BPF_PROG_TEST_RUN, &a, sizeof(a)) : kbpf(BPF_PROG_TEST_RUN, &a);
 	uint32_t k0 = 0;
 	uint64_t v[5];
-	long e = s->vm ? LKP(s->vm, (int)s->res, &k0, v) : kelem(BPF_MAP_LOOKUP_ELEM, s->res, &k0, v);
+	long e = s->vm ? LKP(s->vm, (int)s->res, &k0, v) : kelem(BPF_MAP_LOOKUP_ELEM, (int)s->res, &k0, v, 0);
 	out[0] = a.test.retval;
 	memcpy(out + 1, v, sizeof(v));
 	return err ? err : e;
@@ -313,7 +286,7 @@ static long side_run(struct side *s, const uint8_t *pkt, uint32_t len, uint64_t 
 
 static const char *why_no_kernel(void)
 {
-	long fd = kmap(BPF_MAP_TYPE_RINGBUF, 0, 0, RING);
+	long fd = kmap(BPF_MAP_TYPE_RINGBUF, 0, 0, RING, 0);
 	if (fd < 0)
 		return fd == -EPERM ? "bpf() not permitted (needs root / CAP_BPF)" : "bpf() ring buffers unavailable";
 	close((int)fd);

@@ -15,24 +15,13 @@
 #include <bpfvm.h>
 
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 #include "sys.h"
 #include "maps/maps.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define MOV_K(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define MOV_X(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define ADD_K(d, i) INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
-#define LD_MAP(d, fd) INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
-#define LD_VALUE(d, fd, off) INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_VALUE, 0, fd), INSN(0, 0, 0, 0, off)
-/* r(d) = the subprogram at (this lddw's pc) + 1 + rel */
-#define LD_FUNC(d, rel) INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_FUNC, 0, rel), INSN(0, 0, 0, 0, 0)
-#define CALL(i) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, i)
-#define CALL_LOCAL(rel) INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, rel)
-#define EXIT INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define STORE_REL32(d, s, o) INSN(BPF_STX | BPF_ATOMIC | BPF_W, d, s, o, 0x110)
-#define LOAD_ACQ32(d, s, o) INSN(BPF_STX | BPF_ATOMIC | BPF_W, d, s, o, 0x100)
+#define STORE_REL32(d, s, o) INSN_ID(STREL_W, d, s, o, 0)
+#define LOAD_ACQ32(d, s, o) INSN_ID(LDACQ_W, d, s, o, 0)
 
 /* The handshake a program makes with the test, through the 8-byte value of the flags map: word 0 is
  * "the program is in the window" (the program sets it), word 1 is "go on" (the test sets it).  r6 and
@@ -42,7 +31,7 @@
 	MOV_K(1, 1), \
 	STORE_REL32(6, 1, 0), \
 	LOAD_ACQ32(1, 6, 4), \
-	INSN(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, -2, 0)
+	INSN_ID(JEQ_K, 1, 0, -2, 0)
 #define SIGNAL_AND_WAIT_LEN 6
 
 /* A spinning program waits this many back-jumps at most: far more than a test thread takes to be
@@ -244,7 +233,7 @@ static void fault_after_delete(bool test_run, uint32_t type)
 	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
 	const struct bpf_insn p1[] = {
 		/* 0 */ SIGNAL_AND_WAIT(flags),
-		/* 6 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, 0, 1, 0, 0), /* r1 = 1: a read of address 1 */
+		/* 6 */ INSN_ID(LDXDW, 0, 1, 0, 0), /* r1 = 1: a read of address 1 */
 		/* 7 */ EXIT,
 	};
 	const struct bpf_insn p0[] = {
@@ -351,12 +340,12 @@ TEST(tail_call_target_deleted_then_faults_in_a_timer_callback)
 	sys_put(vm, mo);
 
 	const struct bpf_insn arm[] = {
-		/* 0 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		/* 0 */ INSN_ID(STW, 10, 0, -4, 0),
 		/* 1 */ LD_MAP(1, tmap),
 		/* 3 */ MOV_X(2, 10),
 		/* 4 */ ADD_K(2, -4),
 		/* 5 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 6 */ INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 2, 0),
+		/* 6 */ INSN_ID(JNE_K, 0, 0, 2, 0),
 		/* 7 */ MOV_K(0, 1),
 		/* 8 */ EXIT,
 		/* 9 */ MOV_X(6, 0),
@@ -381,7 +370,7 @@ TEST(tail_call_target_deleted_then_faults_in_a_timer_callback)
 	};
 	const struct bpf_insn p1[] = {
 		/* 0 */ SIGNAL_AND_WAIT(flags),
-		/* 6 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, 0, 1, 0, 0), /* r1 = 1: a read of address 1 */
+		/* 6 */ INSN_ID(LDXDW, 0, 1, 0, 0), /* r1 = 1: a read of address 1 */
 		/* 7 */ EXIT,
 	};
 	int fa = bpfvm_prog_load(vm, BPF_PROG_TYPE_SYSCALL, arm, N(arm), "arm");
@@ -437,14 +426,14 @@ TEST(inner_map_deleted_while_for_each_walks_it)
 	bpfvm_close(vm, inner);
 
 	const struct bpf_insn p[] = {
-		/* 0 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
-		/* 1 */ INSN(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -16, 0), /* callbacks so far */
-		/* 2 */ INSN(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -24, 0), /* the value the second one read */
+		/* 0 */ INSN_ID(STW, 10, 0, -4, 0),
+		/* 1 */ INSN_ID(STDW, 10, 0, -16, 0), /* callbacks so far */
+		/* 2 */ INSN_ID(STDW, 10, 0, -24, 0), /* the value the second one read */
 		/* 3 */ LD_MAP(1, outer),
 		/* 5 */ MOV_X(2, 10),
 		/* 6 */ ADD_K(2, -4),
 		/* 7 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 8 */ INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 2, 0),
+		/* 8 */ INSN_ID(JNE_K, 0, 0, 2, 0),
 		/* 9 */ MOV_K(0, 7),
 		/* 10 */ EXIT,
 		/* 11 */ MOV_X(1, 0),
@@ -453,18 +442,18 @@ TEST(inner_map_deleted_while_for_each_walks_it)
 		/* 15 */ ADD_K(3, -16),
 		/* 16 */ MOV_K(4, 0),
 		/* 17 */ CALL(BPF_FUNC_for_each_map_elem),
-		/* 18 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, 10, -24, 0),
-		/* 19 */ INSN(BPF_ALU64 | BPF_ADD | BPF_X, 0, 1, 0, 0), /* elements visited + value read */
+		/* 18 */ INSN_ID(LDXDW, 1, 10, -24, 0),
+		/* 19 */ INSN_ID(ADD64_X, 0, 1, 0, 0), /* elements visited + value read */
 		/* 20 */ EXIT,
 		/* 21 */ MOV_X(7, 3),                   /* callback(map, key, value, ctx) */
 		/* 22 */ MOV_X(8, 4),
 		/* 23 */ SIGNAL_AND_WAIT(flags),        /* the first call waits for the delete */
-		/* 29 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, 8, 0, 0),
+		/* 29 */ INSN_ID(LDXDW, 1, 8, 0, 0),
 		/* 30 */ ADD_K(1, 1),
-		/* 31 */ INSN(BPF_STX | BPF_MEM | BPF_DW, 8, 1, 0, 0),
-		/* 32 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 2, 1),
-		/* 33 */ INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, 7, 0, 0), /* a value of the inner map, after the delete */
-		/* 34 */ INSN(BPF_STX | BPF_MEM | BPF_DW, 8, 1, -8, 0),
+		/* 31 */ INSN_ID(STXDW, 8, 1, 0, 0),
+		/* 32 */ INSN_ID(JEQ_K, 1, 0, 2, 1),
+		/* 33 */ INSN_ID(LDXDW, 1, 7, 0, 0), /* a value of the inner map, after the delete */
+		/* 34 */ INSN_ID(STXDW, 8, 1, -8, 0),
 		/* 35 */ MOV_K(0, 0),
 		/* 36 */ EXIT,
 	};
@@ -518,15 +507,15 @@ TEST(other_programs_maps_are_out_of_reach)
 	/* r0 = *(u64 *)mem[0], by a program whose own map is another one */
 	const struct bpf_insn read[] = {
 		LD_VALUE(3, own, 0),
-		INSN(BPF_LDX | BPF_MEM | BPF_DW, 2, 1, 0, 0),
-		INSN(BPF_LDX | BPF_MEM | BPF_DW, 0, 2, 0, 0),
+		INSN_ID(LDXDW, 2, 1, 0, 0),
+		INSN_ID(LDXDW, 0, 2, 0, 0),
 		EXIT,
 	};
 	/* r0 = bpf_map_lookup_elem((map *)mem[1], &0) */
 	const struct bpf_insn lookup[] = {
 		LD_VALUE(3, own, 0),
-		INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
-		INSN(BPF_LDX | BPF_MEM | BPF_DW, 1, 1, 8, 0),
+		INSN_ID(STW, 10, 0, -4, 0),
+		INSN_ID(LDXDW, 1, 1, 8, 0),
 		MOV_X(2, 10),
 		ADD_K(2, -4),
 		CALL(BPF_FUNC_map_lookup_elem),
@@ -592,19 +581,19 @@ static int load_target(struct bpfvm *vm, int outer, int pa)
 		/* 1 */ EXIT,
 		/* 2 */ EXIT,                           /* (unreached) */
 		/* 3 */ MOV_X(6, 1),
-		/* 4 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		/* 4 */ INSN_ID(STW, 10, 0, -4, 0),
 		/* 5 */ LD_MAP(1, outer),
 		/* 7 */ MOV_X(2, 10),
 		/* 8 */ ADD_K(2, -4),
 		/* 9 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 10 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 7, 0),
+		/* 10 */ INSN_ID(JEQ_K, 0, 0, 7, 0),
 		/* 11 */ MOV_X(1, 0),
 		/* 12 */ MOV_X(2, 10),
 		/* 13 */ ADD_K(2, -4),
 		/* 14 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 15 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2, 0),
+		/* 15 */ INSN_ID(JEQ_K, 0, 0, 2, 0),
 		/* 16 */ MOV_K(1, 1),
-		/* 17 */ INSN(BPF_STX | BPF_ATOMIC | BPF_DW, 0, 1, 0, BPF_ADD),
+		/* 17 */ INSN_ID(AADD64, 0, 1, 0, 0),
 		/* 18 */ MOV_X(1, 6),
 		/* 19 */ LD_MAP(2, pa),
 		/* 21 */ MOV_K(3, 1),

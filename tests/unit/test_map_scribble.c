@@ -24,7 +24,7 @@
 #include <bpfvm.h>
 #include "maps/maps.h"
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
 #define NCPUS 2
 #define MAXV 64                      /* bytes of a user-space value buffer we need at most */

@@ -11,9 +11,8 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static char pin_root[128];
@@ -249,22 +248,22 @@ TEST(program_map_helpers)
 	int fd = mk(vm, BPF_MAP_TYPE_HASH, 4, 8, 8, 0);
 	/* key 7: value += 5 via lookup (insert 100 first when absent) */
 	const struct bpf_insn p[] = {
-		INSN(0x62, 10, 0, -4, 7),              /* *(u32 *)(fp-4) = 7 */
-		INSN(0x18, 1, 1, 0, fd), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),                /* map_lookup_elem */
-		INSN(0x55, 0, 0, 10, 0),               /* if r0 != 0 goto found */
-		INSN(0x7a, 10, 0, -16, 100),           /* *(u64 *)(fp-16) = 100 */
-		INSN(0x18, 1, 1, 0, fd), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0xbf, 3, 10, 0, 0), INSN(0x07, 3, 0, 0, -16),
-		INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 2),                /* map_update_elem */
-		INSN(0x95, 0, 0, 0, 0),
-		INSN(0xb7, 1, 0, 0, 5),                /* found: lock *(u64 *)r0 += 5 */
-		INSN(0xdb, 0, 1, 0, 0),
-		INSN(0xb7, 0, 0, 0, 1),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 7),              /* *(u32 *)(fp-4) = 7 */
+		INSN_ID(LDDW, 1, 1, 0, fd), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),                /* map_lookup_elem */
+		INSN_ID(JNE_K, 0, 0, 10, 0),               /* if r0 != 0 goto found */
+		INSN_ID(STDW, 10, 0, -16, 100),           /* *(u64 *)(fp-16) = 100 */
+		INSN_ID(LDDW, 1, 1, 0, fd), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(MOV64_X, 3, 10, 0, 0), INSN_ID(ADD64_K, 3, 0, 0, -16),
+		INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 2),                /* map_update_elem */
+		INSN_ID(EXIT, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 5),                /* found: lock *(u64 *)r0 += 5 */
+		INSN_ID(AADD64, 0, 1, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 1),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = load(vm, p, N(p));
 	uint64_t r0, out;
@@ -281,19 +280,19 @@ TEST(program_map_helpers)
 	CHECK(UPD(uvm, ufd, &k, &out, 0) == 0);
 	/* the program may not write past the value it got */
 	const struct bpf_insn bad[] = {
-		INSN(0x62, 10, 0, -4, 7),
-		INSN(0x18, 1, 1, 0, ufd), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),
-		INSN(0x15, 0, 0, 1, 0),
-		INSN(0x07, 0, 0, 0, 1 << 24), INSN(0x7a, 0, 0, 0, 1), /* far past the map */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 7),
+		INSN_ID(LDDW, 1, 1, 0, ufd), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),
+		INSN_ID(JEQ_K, 0, 0, 1, 0),
+		INSN_ID(ADD64_K, 0, 0, 0, 1 << 24), INSN_ID(STDW, 0, 0, 0, 1), /* far past the map */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int bp = load(uvm, bad, N(bad));
 	CHECK(bpfvm_prog_run(uvm, bp, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == -EFAULT);
 	/* a forged map pointer is refused by the helper */
 	const struct bpf_insn forged[] = {
-		INSN(0xb7, 1, 0, 0, 0x1234), INSN(0xbf, 2, 10, 0, 0), INSN(0x85, 0, 0, 0, 1), INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 0x1234), INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(CALL, 0, 0, 0, 1), INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int fp = load(uvm, forged, N(forged));
 	CHECK(bpfvm_prog_run(uvm, fp, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == -EINVAL);
@@ -303,7 +302,7 @@ TEST(program_map_helpers)
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: R1 type=scalar expected=map_ptr") != NULL);
 	bpfvm_free(uvm);
 	/* unknown map fd in lddw */
-	const struct bpf_insn nofd[] = { INSN(0x18, 1, 1, 0, 99), INSN(0, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn nofd[] = { INSN_ID(LDDW, 1, 1, 0, 99), LDDW_HI(0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	CHECK(bpfvm_prog_load(vm, 0, nofd, N(nofd), "t") == -EBADF);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: fd 99 is not pointing to valid bpf_map") != NULL);
 	bpfvm_free(vm);
@@ -318,16 +317,16 @@ TEST(global_data_map_value)
 	UPD(vm, fd, &k, init, 0);
 	/* r1 = &value + 8 (BPF_PSEUDO_MAP_VALUE); r0 = *(r1 - 8) + *r1; *(r1) = 9 */
 	const struct bpf_insn p[] = {
-		INSN(0x18, 1, 2, 0, fd), INSN(0, 0, 0, 0, 8),
-		INSN(0x79, 0, 1, -8, 0), INSN(0x79, 2, 1, 0, 0), INSN(0x0f, 0, 2, 0, 0),
-		INSN(0x7a, 1, 0, 0, 9),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDDW, 1, 2, 0, fd), LDDW_HI(8),
+		INSN_ID(LDXDW, 0, 1, -8, 0), INSN_ID(LDXDW, 2, 1, 0, 0), INSN_ID(ADD64_X, 0, 2, 0, 0),
+		INSN_ID(STDW, 1, 0, 0, 9),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = load(vm, p, N(p));
 	uint64_t r0;
 	CHECK(bpfvm_prog_run(vm, prog, BPFVM_ENGINE_INTERP, NULL, 0, &r0) == 0 && r0 == 42);
 	CHECK(LKP(vm, fd, &k, out) == 0 && out[1] == 9);
-	const struct bpf_insn oob[] = { INSN(0x18, 1, 2, 0, fd), INSN(0, 0, 0, 0, 16), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn oob[] = { INSN_ID(LDDW, 1, 2, 0, fd), LDDW_HI(16), INSN_ID(EXIT, 0, 0, 0, 0) };
 	CHECK(bpfvm_prog_load(vm, 0, oob, N(oob), "t") == -EACCES);
 	bpfvm_free(vm);
 }
@@ -353,27 +352,27 @@ TEST(ringbuf_from_program)
 	CHECK(rb >= 0);
 	/* reserve 8 bytes, store r1's length, submit; then output 8 bytes of the stack; discard one */
 	const struct bpf_insn p[] = {
-		INSN(0xbf, 6, 2, 0, 0),                      /* r6 = mem len */
-		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
-		INSN(0xb7, 2, 0, 0, 8), INSN(0xb7, 3, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 131),                    /* ringbuf_reserve */
-		INSN(0x15, 0, 0, 4, 0),
-		INSN(0x7b, 0, 6, 0, 0),
-		INSN(0xbf, 1, 0, 0, 0), INSN(0xb7, 2, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 132),                    /* ringbuf_submit */
-		INSN(0x7a, 10, 0, -8, 1000),
-		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -8),
-		INSN(0xb7, 3, 0, 0, 8), INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 130),                    /* ringbuf_output */
-		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
-		INSN(0xb7, 2, 0, 0, 16), INSN(0xb7, 3, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 131),
-		INSN(0x15, 0, 0, 3, 0),
-		INSN(0xbf, 1, 0, 0, 0), INSN(0xb7, 2, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 133),                    /* ringbuf_discard */
-		INSN(0xb7, 0, 0, 0, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_X, 6, 2, 0, 0),                      /* r6 = mem len */
+		INSN_ID(LDDW, 1, 1, 0, rb), LDDW_HI(0),
+		INSN_ID(MOV64_K, 2, 0, 0, 8), INSN_ID(MOV64_K, 3, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 131),                    /* ringbuf_reserve */
+		INSN_ID(JEQ_K, 0, 0, 4, 0),
+		INSN_ID(STXDW, 0, 6, 0, 0),
+		INSN_ID(MOV64_X, 1, 0, 0, 0), INSN_ID(MOV64_K, 2, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 132),                    /* ringbuf_submit */
+		INSN_ID(STDW, 10, 0, -8, 1000),
+		INSN_ID(LDDW, 1, 1, 0, rb), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -8),
+		INSN_ID(MOV64_K, 3, 0, 0, 8), INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 130),                    /* ringbuf_output */
+		INSN_ID(LDDW, 1, 1, 0, rb), LDDW_HI(0),
+		INSN_ID(MOV64_K, 2, 0, 0, 16), INSN_ID(MOV64_K, 3, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 131),
+		INSN_ID(JEQ_K, 0, 0, 3, 0),
+		INSN_ID(MOV64_X, 1, 0, 0, 0), INSN_ID(MOV64_K, 2, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 133),                    /* ringbuf_discard */
+		INSN_ID(MOV64_K, 0, 0, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = bpfvm_prog_load(vm, 0, p, N(p), "rb");
 	CHECK(prog >= 0);
@@ -408,13 +407,13 @@ TEST(perf_event_output_from_program)
 	int pa = mk(vm, BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2, 0); /* one ring per CPU (slot) */
 	CHECK(pa >= 0);
 	const struct bpf_insn p[] = {
-		INSN(0x7a, 10, 0, -8, 5),
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
-		INSN(0x18, 3, 0, 0, -1), INSN(0, 0, 0, 0, 0),  /* BPF_F_CURRENT_CPU */
-		INSN(0xbf, 4, 10, 0, 0), INSN(0x07, 4, 0, 0, -8),
-		INSN(0xb7, 5, 0, 0, 8),
-		INSN(0x85, 0, 0, 0, 25),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STDW, 10, 0, -8, 5),
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0),
+		INSN_ID(LDDW, 3, 0, 0, -1), LDDW_HI(0),  /* BPF_F_CURRENT_CPU */
+		INSN_ID(MOV64_X, 4, 10, 0, 0), INSN_ID(ADD64_K, 4, 0, 0, -8),
+		INSN_ID(MOV64_K, 5, 0, 0, 8),
+		INSN_ID(CALL, 0, 0, 0, 25),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = bpfvm_prog_load(vm, 0, p, N(p), "perf");
 	uint64_t r0;
@@ -433,15 +432,15 @@ TEST(tail_calls_through_prog_array)
 {
 	struct bpfvm *vm = new_vm(1);
 	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
-	const struct bpf_insn target[] = { INSN(0xb7, 0, 0, 0, 42), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn target[] = { INSN_ID(MOV64_K, 0, 0, 0, 42), INSN_ID(EXIT, 0, 0, 0, 0) };
 	int t = load(vm, target, N(target));
 	/* tail_call(ctx, pa, r6) for r6 = index from memory; falls through to r0 = 7 */
 	const struct bpf_insn entry[] = {
-		INSN(0x61, 3, 1, 0, 0),
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 12),
-		INSN(0xb7, 0, 0, 0, 7),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXW, 3, 1, 0, 0),
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0),
+		INSN_ID(CALL, 0, 0, 0, 12),
+		INSN_ID(MOV64_K, 0, 0, 0, 7),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int e = load(vm, entry, N(entry));
 	uint32_t k = 1, idx;
@@ -488,18 +487,18 @@ TEST(map_in_map)
 	CHECK(UPD(vm, outer, &k0, &wrong, 0) == -EINVAL);
 	/* program: m = lookup(outer, 0); v = lookup(m, 1); return *v */
 	const struct bpf_insn p[] = {
-		INSN(0x62, 10, 0, -4, 0),
-		INSN(0x18, 1, 1, 0, outer), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),
-		INSN(0x15, 0, 0, 7, 0),
-		INSN(0x62, 10, 0, -4, 1),
-		INSN(0xbf, 1, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),
-		INSN(0x15, 0, 0, 1, 0),
-		INSN(0x79, 0, 0, 0, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 0),
+		INSN_ID(LDDW, 1, 1, 0, outer), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),
+		INSN_ID(JEQ_K, 0, 0, 7, 0),
+		INSN_ID(STW, 10, 0, -4, 1),
+		INSN_ID(MOV64_X, 1, 0, 0, 0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),
+		INSN_ID(JEQ_K, 0, 0, 1, 0),
+		INSN_ID(LDXDW, 0, 0, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = load(vm, p, N(p));
 	uint64_t r0;
@@ -913,7 +912,7 @@ TEST(map_ids_and_fd_by_id)
 		ids[i] = map_id(vm, m[i]);
 		CHECK(ids[i] > 0);
 	}
-	const struct bpf_insn p[] = { INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn p[] = { INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	int prog = load(vm, p, N(p)); /* a program's id is skipped by MAP_GET_NEXT_ID */
 	CHECK(prog >= 0);
 	CHECK(bpfvm_close(vm, m[1]) == 0);
@@ -988,16 +987,16 @@ TEST(prog_load_attach_type_and_test_run_repeat)
 	int cnt = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 	/* count runs in the map, spin 2000 iterations, return XDP_PASS */
 	const struct bpf_insn p[] = {
-		INSN(0x62, 10, 0, -4, 0),
-		INSN(0x18, 1, 1, 0, cnt), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),
-		INSN(0x15, 0, 0, 2, 0),
-		INSN(0xb7, 1, 0, 0, 1), INSN(0xdb, 0, 1, 0, 0),
-		INSN(0xb7, 6, 0, 0, 2000),
-		INSN(0x17, 6, 0, 0, 1), INSN(0x55, 6, 0, -2, 0), /* loop: r6 -= 1; if r6 != 0 goto loop */
-		INSN(0xb7, 0, 0, 0, XDP_PASS),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 0),
+		INSN_ID(LDDW, 1, 1, 0, cnt), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),
+		INSN_ID(JEQ_K, 0, 0, 2, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 1), INSN_ID(AADD64, 0, 1, 0, 0),
+		INSN_ID(MOV64_K, 6, 0, 0, 2000),
+		INSN_ID(SUB64_K, 6, 0, 0, 1), INSN_ID(JNE_K, 6, 0, -2, 0), /* loop: r6 -= 1; if r6 != 0 goto loop */
+		INSN_ID(MOV64_K, 0, 0, 0, XDP_PASS),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int plain = load_xdp(vm, BPF_XDP, p, N(p)), devmap = load_xdp(vm, BPF_XDP_DEVMAP, p, N(p));
 	CHECK(plain >= 0 && devmap >= 0);
@@ -1205,13 +1204,13 @@ TEST(threads_no_lost_updates)
 	UPD(vm, fd, &k, &zero, 0);
 	/* lookup key 1 and atomically add 1 */
 	const struct bpf_insn p[] = {
-		INSN(0x62, 10, 0, -4, 1),
-		INSN(0x18, 1, 1, 0, fd), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),
-		INSN(0x15, 0, 0, 2, 0),
-		INSN(0xb7, 1, 0, 0, 1), INSN(0xdb, 0, 1, 0, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 1),
+		INSN_ID(LDDW, 1, 1, 0, fd), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),
+		INSN_ID(JEQ_K, 0, 0, 2, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 1), INSN_ID(AADD64, 0, 1, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = load(vm, p, N(p));
 	struct thr t[5];

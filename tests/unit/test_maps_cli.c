@@ -12,9 +12,8 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static char pin_root[128], cli[512];
@@ -205,13 +204,13 @@ TEST(cli_consumes_ringbuf_events)
 	CHECK(pin(vm, rb, p) == 0);
 	/* output the 8 bytes at fp-8 = r1's first byte... simply a counter passed in mem */
 	const struct bpf_insn prog[] = {
-		INSN(0x79, 3, 1, 0, 0),                      /* r3 = *(u64 *)(r1 + 0) */
-		INSN(0x7b, 10, 3, -8, 0),
-		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -8),
-		INSN(0xb7, 3, 0, 0, 8), INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 130),                    /* ringbuf_output */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 3, 1, 0, 0),                      /* r3 = *(u64 *)(r1 + 0) */
+		INSN_ID(STXDW, 10, 3, -8, 0),
+		INSN_ID(LDDW, 1, 1, 0, rb), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -8),
+		INSN_ID(MOV64_K, 3, 0, 0, 8), INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 130),                    /* ringbuf_output */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int pfd = bpfvm_prog_load(vm, 0, prog, N(prog), "rbout");
 	CHECK(pfd >= 0);

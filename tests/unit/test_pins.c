@@ -17,12 +17,11 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 #include <linux/btf.h>
 #include "maps/maps.h"
 #include "sys.h"
 
-#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
 
 static char base[128]; /* every directory of these tests lives under it */
 static char cli[512];  /* the bpfvm binary beside this build's tests/ */
@@ -308,8 +307,8 @@ TEST(program_pins_follow_the_same_rules)
 	struct bpfvm *vm = vm_at(root, false);
 	int m = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
 	const struct bpf_insn prog[] = {
-		INSN(0x18, 1, 1, 0, m), INSN(0, 0, 0, 0, 0), /* r1 = map: the pin holds it as map0 */
-		INSN(0xb7, 0, 0, 0, 7), INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDDW, 1, 1, 0, m), LDDW_HI(0), /* r1 = map: the pin holds it as map0 */
+		INSN_ID(MOV64_K, 0, 0, 0, 7), INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int pfd = bpfvm_prog_load(vm, 0, prog, sizeof(prog) / sizeof(prog[0]), "pinned");
 	CHECK(pfd >= 0);
@@ -420,14 +419,14 @@ TEST(truncated_under_a_library_reader)
 	CHECK(LKP(vm, fd, &k, &v) == -EIO && has(vm, "truncated"));
 	/* and programs of this process that use the map run on, on zeros */
 	const struct bpf_insn prog[] = {
-		INSN(0xb7, 1, 0, 0, 5), INSN(0x63, 10, 1, -4, 0),   /* *(u32 *)(fp - 4) = 5 */
-		INSN(0x18, 1, 1, 0, fd), INSN(0, 0, 0, 0, 0),       /* r1 = map */
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4),
-		INSN(0x85, 0, 0, 0, 1),                             /* lookup */
-		INSN(0x15, 0, 0, 2, 0),                             /* if r0 == 0 goto out */
-		INSN(0x7a, 0, 0, 0, 99),                            /* *(u64 *)r0 = 99 */
-		INSN(0x79, 0, 0, 0, 0),                             /* r0 = *(u64 *)r0 */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 5), INSN_ID(STXW, 10, 1, -4, 0),   /* *(u32 *)(fp - 4) = 5 */
+		INSN_ID(LDDW, 1, 1, 0, fd), LDDW_HI(0),       /* r1 = map */
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, 1),                             /* lookup */
+		INSN_ID(JEQ_K, 0, 0, 2, 0),                             /* if r0 == 0 goto out */
+		INSN_ID(STDW, 0, 0, 0, 99),                            /* *(u64 *)r0 = 99 */
+		INSN_ID(LDXDW, 0, 0, 0, 0),                             /* r0 = *(u64 *)r0 */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int pfd = bpfvm_prog_load(vm, 0, prog, sizeof(prog) / sizeof(prog[0]), "reader");
 	uint64_t r0 = 0;
@@ -451,12 +450,12 @@ TEST(truncated_under_map_event)
 	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	CHECK(rb >= 0 && PIN(vm, rb, path) == 0);
 	const struct bpf_insn prog[] = {
-		INSN(0x79, 3, 1, 0, 0), INSN(0x7b, 10, 3, -8, 0),
-		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -8),
-		INSN(0xb7, 3, 0, 0, 8), INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 130), /* ringbuf_output */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 3, 1, 0, 0), INSN_ID(STXDW, 10, 3, -8, 0),
+		INSN_ID(LDDW, 1, 1, 0, rb), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -8),
+		INSN_ID(MOV64_K, 3, 0, 0, 8), INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 130), /* ringbuf_output */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int pfd = bpfvm_prog_load(vm, 0, prog, sizeof(prog) / sizeof(prog[0]), "rbout");
 	CHECK(pfd >= 0);

@@ -9,12 +9,10 @@
 #include <linux/bpf.h>
 
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 #include "core/core.h"
 #include "vm/vm.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define LDDW(d, s, lo, hi) INSN(0x18, d, s, 0, lo), INSN(0, 0, 0, 0, hi)
 
 TEST(lddw_maps_and_subprograms_recorded)
 {
@@ -27,12 +25,12 @@ TEST(lddw_maps_and_subprograms_recorded)
 		LDDW(2, BPF_PSEUDO_MAP_VALUE, a, 8),     /* 2: the array's value + 8 */
 		LDDW(3, BPF_PSEUDO_MAP_FD, a, 0),        /* 4: the array again: same index */
 		LDDW(4, BPF_PSEUDO_FUNC, 5, 0),          /* 6: callback at 6 + 1 + 5 = 12 */
-		INSN(0x85, 0, BPF_PSEUDO_CALL, 0, 3),    /* 8: call 8 + 1 + 3 = 12 */
-		INSN(0xbf, 4, 4, 0, 0),
-		INSN(0xb7, 0, 0, 0, 0),
-		INSN(0x95, 0, 0, 0, 0),                  /* 11 */
-		INSN(0xb7, 0, 0, 0, 1),                  /* 12: subprogram */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(CALL_LOCAL, 0, 0, 0, 3),    /* 8: call 8 + 1 + 3 = 12 */
+		INSN_ID(MOV64_X, 4, 4, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),                  /* 11 */
+		INSN_ID(MOV64_K, 0, 0, 0, 1),                  /* 12: subprogram */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, p, sizeof(p) / sizeof(p[0]), "aux");
 	if (fd < 0)

@@ -15,9 +15,8 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static char cli[PATH_MAX], root[64];
@@ -76,15 +75,15 @@ static long obj(struct bpfvm *vm, int cmd, const char *path, int fd, uint32_t fl
 static int load_counter(struct bpfvm *vm, int map_fd)
 {
 	const struct bpf_insn p[] = {
-		INSN(0x62, 10, 0, -4, 0),                        /* *(u32 *)(r10 - 4) = 0 */
-		INSN(0xbf, 2, 10, 0, 0), INSN(0x07, 2, 0, 0, -4), /* r2 = r10 - 4 */
-		INSN(0x18, 1, 1, 0, map_fd), INSN(0, 0, 0, 0, 0), /* r1 = map ll */
-		INSN(0x85, 0, 0, 0, 1),                          /* call bpf_map_lookup_elem */
-		INSN(0x15, 0, 0, 2, 0),                          /* if r0 == 0 goto +2 */
-		INSN(0xb7, 1, 0, 0, 1),                          /* r1 = 1 */
-		INSN(0xdb, 0, 1, 0, 0),                          /* lock *(u64 *)(r0 + 0) += r1 */
-		INSN(0xb7, 0, 0, 0, 2),                          /* r0 = XDP_PASS */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 0),                        /* *(u32 *)(r10 - 4) = 0 */
+		INSN_ID(MOV64_X, 2, 10, 0, 0), INSN_ID(ADD64_K, 2, 0, 0, -4), /* r2 = r10 - 4 */
+		INSN_ID(LDDW, 1, 1, 0, map_fd), LDDW_HI(0), /* r1 = map ll */
+		INSN_ID(CALL, 0, 0, 0, 1),                          /* call bpf_map_lookup_elem */
+		INSN_ID(JEQ_K, 0, 0, 2, 0),                          /* if r0 == 0 goto +2 */
+		INSN_ID(MOV64_K, 1, 0, 0, 1),                          /* r1 = 1 */
+		INSN_ID(AADD64, 0, 1, 0, 0),                          /* lock *(u64 *)(r0 + 0) += r1 */
+		INSN_ID(MOV64_K, 0, 0, 0, 2),                          /* r0 = XDP_PASS */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	return bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, p, N(p), "counter");
 }
@@ -179,8 +178,8 @@ TEST(prog_array_users_are_not_pinned)
 	struct bpfvm *vm = new_vm();
 	int pa = mk(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
 	const struct bpf_insn p[] = {
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), INSN(0xb7, 3, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 12), INSN(0xb7, 0, 0, 0, 2), INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0), INSN_ID(MOV64_K, 3, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 12), INSN_ID(MOV64_K, 0, 0, 0, 2), INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, p, N(p), "tail");
 	CHECK(pa >= 0 && fd >= 0);

@@ -15,9 +15,8 @@
 #include <linux/bpf.h>
 
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
 /* The ordering is made by events, not by sleeping: the long run's program calls a host helper every
  * repetition.  Its first call says the long run is going (and so holds the only slot); the short run then
@@ -73,7 +72,7 @@ static void *short_main(void *arg)
 	while (!atomic_load(&s->long_running)) /* the long run holds the slot from here on */
 		sched_yield();
 	/* a plain XDP_PASS program: the slot is what it waits for */
-	const struct bpf_insn p[] = { INSN(0xb7, 0, 0, 0, 2), INSN(0x95, 0, 0, 0, 0) };
+	const struct bpf_insn p[] = { INSN_ID(MOV64_K, 0, 0, 0, 2), INSN_ID(EXIT, 0, 0, 0, 0) };
 	int fd = bpfvm_prog_load(s->vm, BPF_PROG_TYPE_XDP, p, 2, "short");
 	s->short_err = fd < 0 ? fd : test_run(s->vm, fd, 100, NULL);
 	atomic_store(&s->reps_when_short_done, atomic_load(&s->reps));
@@ -92,13 +91,13 @@ TEST(short_run_not_starved_by_long_repeat)
 	s.vm = bpfvm_new(&o);
 	uint64_t sp = (uint64_t)(uintptr_t)&s;
 	const struct bpf_insn p[] = {
-		INSN(0x18, 1, 0, 0, (int32_t)(uint32_t)sp), INSN(0, 0, 0, 0, (int32_t)(uint32_t)(sp >> 32)),
-		INSN(0x85, 0, 0, 0, HELPER_ID),       /* r0 = progress(&s) */
-		INSN(0x15, 0, 0, 2, 0),               /* if r0 == 0 goto pass */
-		INSN(0xb7, 1, 0, 0, 0),
-		INSN(0x79, 0, 1, 0, 0),               /* r0 = *(u64 *)(0): a fault ends the repeat */
-		INSN(0xb7, 0, 0, 0, 2),               /* pass: XDP_PASS */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDDW, 1, 0, 0, (int32_t)(uint32_t)sp), LDDW_HI((int32_t)(uint32_t)(sp >> 32)),
+		INSN_ID(CALL, 0, 0, 0, HELPER_ID),       /* r0 = progress(&s) */
+		INSN_ID(JEQ_K, 0, 0, 2, 0),               /* if r0 == 0 goto pass */
+		INSN_ID(MOV64_K, 1, 0, 0, 0),
+		INSN_ID(LDXDW, 0, 1, 0, 0),               /* r0 = *(u64 *)(0): a fault ends the repeat */
+		INSN_ID(MOV64_K, 0, 0, 0, 2),               /* pass: XDP_PASS */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	s.fd = bpfvm_prog_load(s.vm, BPF_PROG_TYPE_XDP, p, sizeof(p) / sizeof(p[0]), "long");
 	CHECK(s.fd >= 0);
@@ -124,11 +123,11 @@ TEST(instruction_budget_is_per_repetition)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	/* 50 back-edges per run: under a budget of 100 each run fits, 1000 runs together would not */
 	const struct bpf_insn p[] = {
-		INSN(0xb7, 1, 0, 0, 50),
-		INSN(0x17, 1, 0, 0, 1),      /* loop: r1 -= 1 */
-		INSN(0x55, 1, 0, -2, 0),     /* if r1 != 0 goto loop */
-		INSN(0xb7, 0, 0, 0, 2),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 50),
+		INSN_ID(SUB64_K, 1, 0, 0, 1),      /* loop: r1 -= 1 */
+		INSN_ID(JNE_K, 1, 0, -2, 0),     /* if r1 != 0 goto loop */
+		INSN_ID(MOV64_K, 0, 0, 0, 2),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, p, 5, "loop");
 	CHECK(fd >= 0);
@@ -141,7 +140,6 @@ TEST(instruction_budget_is_per_repetition)
 	bpfvm_free(vm);
 }
 
-#define LDDW(d, s, lo, hi) INSN(0x18, d, s, 0, lo), INSN(0, 0, 0, 0, hi)
 
 /* A run of `entry` under an insn limit of 100: 19 back-edges, then 33 tail calls into `body`, which adds
  * one to the counter each time (about 52 budget units, 86 if helper calls count too).  A second run
@@ -157,29 +155,29 @@ static int load_tc_progs(struct bpfvm *vm, uint32_t type, struct tc_progs *t)
 	if (t->counter < 0 || t->progs < 0)
 		return -1;
 	const struct bpf_insn entry[] = {
-		INSN(0xbf, 6, 1, 0, 0),          /* r6 = r1 */
-		INSN(0xb7, 7, 0, 0, 20),         /* r7 = 20 */
-		INSN(0x17, 7, 0, 0, 1),          /* loop: r7 -= 1 */
-		INSN(0x55, 7, 0, -2, 0),         /* if r7 != 0 goto loop */
-		INSN(0xbf, 1, 6, 0, 0),
+		INSN_ID(MOV64_X, 6, 1, 0, 0),          /* r6 = r1 */
+		INSN_ID(MOV64_K, 7, 0, 0, 20),         /* r7 = 20 */
+		INSN_ID(SUB64_K, 7, 0, 0, 1),          /* loop: r7 -= 1 */
+		INSN_ID(JNE_K, 7, 0, -2, 0),         /* if r7 != 0 goto loop */
+		INSN_ID(MOV64_X, 1, 6, 0, 0),
 		LDDW(2, BPF_PSEUDO_MAP_FD, t->progs, 0),
-		INSN(0xb7, 3, 0, 0, 1),
-		INSN(0x85, 0, 0, 0, BPF_FUNC_tail_call),
-		INSN(0xb7, 0, 0, 0, 7),          /* only when the tail call fails */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 3, 0, 0, 1),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_tail_call),
+		INSN_ID(MOV64_K, 0, 0, 0, 7),          /* only when the tail call fails */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn body[] = {
-		INSN(0xbf, 6, 1, 0, 0),
+		INSN_ID(MOV64_X, 6, 1, 0, 0),
 		LDDW(1, BPF_PSEUDO_MAP_VALUE, t->counter, 0),
-		INSN(0x79, 2, 1, 0, 0),          /* counter += 1 */
-		INSN(0x07, 2, 0, 0, 1),
-		INSN(0x7b, 1, 2, 0, 0),
-		INSN(0xbf, 1, 6, 0, 0),
+		INSN_ID(LDXDW, 2, 1, 0, 0),          /* counter += 1 */
+		INSN_ID(ADD64_K, 2, 0, 0, 1),
+		INSN_ID(STXDW, 1, 2, 0, 0),
+		INSN_ID(MOV64_X, 1, 6, 0, 0),
 		LDDW(2, BPF_PSEUDO_MAP_FD, t->progs, 0),
-		INSN(0xb7, 3, 0, 0, 1),
-		INSN(0x85, 0, 0, 0, BPF_FUNC_tail_call), /* itself, until the count is spent */
-		INSN(0xb7, 0, 0, 0, 1),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 3, 0, 0, 1),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_tail_call), /* itself, until the count is spent */
+		INSN_ID(MOV64_K, 0, 0, 0, 1),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	t->entry = bpfvm_prog_load(vm, type, entry, sizeof(entry) / sizeof(entry[0]), "entry");
 	t->body = bpfvm_prog_load(vm, type, body, sizeof(body) / sizeof(body[0]), "body");

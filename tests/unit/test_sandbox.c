@@ -19,7 +19,7 @@
 #include "sys.h"
 #include "vm/vm.h"
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
 static int load_asm(struct bpfvm *vm, const char *src)
 {
@@ -208,7 +208,6 @@ TEST(interpreter_frames_ignore_a_forged_r10)
 
 /* ---- the budget: every run ends (issue 8 item 2, issue 13 item 1) ------------------------------- */
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define NI(a) (sizeof(a) / sizeof((a)[0]))
 
 static int run_raw(struct bpfvm *vm, const struct bpf_insn *p, size_t n, uint64_t *r0)
@@ -226,7 +225,7 @@ TEST(default_budget_and_its_api)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	uint64_t r0 = 0;
 	CHECK_EQ_U64(bpfvm_insn_limit(vm), BPFVM_INSN_LIMIT_DEFAULT);
-	const struct bpf_insn spin[] = { INSN(0x05, 0, 0, -1, 0) };
+	const struct bpf_insn spin[] = { INSN_ID(JA, 0, 0, -1, 0) };
 	CHECK(run_raw(vm, spin, NI(spin), &r0) == -ELOOP);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: instruction budget exhausted") != NULL);
 	/* 0 is no budget at all: refused, the limit unchanged */
@@ -235,10 +234,10 @@ TEST(default_budget_and_its_api)
 	CHECK_EQ_U64(bpfvm_insn_limit(vm), BPFVM_INSN_LIMIT_DEFAULT);
 	/* exactly N back-jumps fit a budget of N + 1; the last unit is what ends the run */
 	const struct bpf_insn loop[] = {
-		INSN(0xb7, 0, 0, 0, 0),     /* r0 = 0 */
-		INSN(0x07, 0, 0, 0, 1),     /* l: r0 += 1 */
-		INSN(0xa5, 0, 0, -2, 5000), /* if r0 < 5000 goto l: 4999 back-jumps */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0),     /* r0 = 0 */
+		INSN_ID(ADD64_K, 0, 0, 0, 1),     /* l: r0 += 1 */
+		INSN_ID(JLT_K, 0, 0, -2, 5000), /* if r0 < 5000 goto l: 4999 back-jumps */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	CHECK(bpfvm_set_insn_limit(vm, 4999) == 0);
 	CHECK(run_raw(vm, loop, NI(loop), &r0) == -ELOOP);
@@ -248,8 +247,8 @@ TEST(default_budget_and_its_api)
 	/* across slices: a budget larger than one slice is spent exactly too */
 	CHECK(bpfvm_set_insn_limit(vm, 3 * VM_BUDGET_SLICE + 8) == 0);
 	const struct bpf_insn big[] = { /* 3 * slice + 7 back-jumps */
-		INSN(0xb7, 0, 0, 0, 0), INSN(0x07, 0, 0, 0, 1),
-		INSN(0xa5, 0, 0, -2, 3 * VM_BUDGET_SLICE + 8), INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(ADD64_K, 0, 0, 0, 1),
+		INSN_ID(JLT_K, 0, 0, -2, 3 * VM_BUDGET_SLICE + 8), INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	CHECK(run_raw(vm, big, NI(big), &r0) == 0);
 	CHECK(bpfvm_set_insn_limit(vm, 3 * VM_BUDGET_SLICE + 7) == 0);
@@ -273,8 +272,8 @@ TEST(helper_calls_take_from_the_budget)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	uint64_t r0 = 0;
 	const struct bpf_insn p[] = {
-		INSN(0x85, 0, 0, 0, BPF_FUNC_ktime_get_ns), INSN(0x85, 0, 0, 0, BPF_FUNC_ktime_get_ns),
-		INSN(0x85, 0, 0, 0, BPF_FUNC_ktime_get_ns), INSN(0xb7, 0, 0, 0, 7), INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns), INSN_ID(CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns), INSN_ID(MOV64_K, 0, 0, 0, 7), INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	CHECK(bpfvm_set_insn_limit(vm, 3) == 0);
 	CHECK(run_raw(vm, p, NI(p), &r0) == -ELOOP);
@@ -292,18 +291,18 @@ TEST(nested_bpf_loop_ends_with_the_budget)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	uint64_t r0 = 0;
 	const struct bpf_insn p[] = {
-		INSN(0xb7, 1, 0, 0, 1 << 23),            /* 0: r1 = 1 << 23 */
-		INSN(0x18, 2, 4, 0, 5), INSN(0, 0, 0, 0, 0), /* 1: r2 = cb1 (insn 7) */
-		INSN(0xb7, 3, 0, 0, 0), INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, BPF_FUNC_loop),      /* 5 */
-		INSN(0x95, 0, 0, 0, 0),                  /* 6 */
-		INSN(0xb7, 1, 0, 0, 1 << 23),            /* 7: cb1 */
-		INSN(0x18, 2, 4, 0, 5), INSN(0, 0, 0, 0, 0), /* 8: r2 = cb2 (insn 14) */
-		INSN(0xb7, 3, 0, 0, 0), INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, BPF_FUNC_loop),      /* 12 */
-		INSN(0xb7, 0, 0, 0, 0),                  /* 13: continue */
-		INSN(0xb7, 0, 0, 0, 0),                  /* 14: cb2: continue */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, 1 << 23),            /* 0: r1 = 1 << 23 */
+		INSN_ID(LDDW, 2, 4, 0, 5), LDDW_HI(0), /* 1: r2 = cb1 (insn 7) */
+		INSN_ID(MOV64_K, 3, 0, 0, 0), INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_loop),      /* 5 */
+		INSN_ID(EXIT, 0, 0, 0, 0),                  /* 6 */
+		INSN_ID(MOV64_K, 1, 0, 0, 1 << 23),            /* 7: cb1 */
+		INSN_ID(LDDW, 2, 4, 0, 5), LDDW_HI(0), /* 8: r2 = cb2 (insn 14) */
+		INSN_ID(MOV64_K, 3, 0, 0, 0), INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_loop),      /* 12 */
+		INSN_ID(MOV64_K, 0, 0, 0, 0),                  /* 13: continue */
+		INSN_ID(MOV64_K, 0, 0, 0, 0),                  /* 14: cb2: continue */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	/* the second exit of cb1 is cb2's: cb1 falls into it with r0 = 0, which is what it returns */
 	CHECK(bpfvm_set_insn_limit(vm, 1000) == 0);
@@ -320,12 +319,12 @@ TEST(for_each_map_elem_callbacks_take_from_the_budget)
 	int ar = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4096, 0);
 	CHECK(ar >= 0);
 	const struct bpf_insn p[] = {
-		INSN(0x18, 1, 1, 0, ar), INSN(0, 0, 0, 0, 0), /* r1 = map */
-		INSN(0x18, 2, 4, 0, 5), INSN(0, 0, 0, 0, 0),  /* r2 = cb (insn 8) */
-		INSN(0xb7, 3, 0, 0, 0), INSN(0xb7, 4, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, BPF_FUNC_for_each_map_elem),
-		INSN(0x95, 0, 0, 0, 0),
-		INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0), /* cb: continue */
+		INSN_ID(LDDW, 1, 1, 0, ar), LDDW_HI(0), /* r1 = map */
+		INSN_ID(LDDW, 2, 4, 0, 5), LDDW_HI(0),  /* r2 = cb (insn 8) */
+		INSN_ID(MOV64_K, 3, 0, 0, 0), INSN_ID(MOV64_K, 4, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_for_each_map_elem),
+		INSN_ID(EXIT, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(EXIT, 0, 0, 0, 0), /* cb: continue */
 	};
 	CHECK(bpfvm_set_insn_limit(vm, 1000) == 0);
 	CHECK(run_raw(vm, p, NI(p), &r0) == -ELOOP);
@@ -368,9 +367,9 @@ TEST(interrupt_stops_a_spinning_run)
 	struct bpfvm *vm = bpfvm_new(&o);
 	sem_init(&spin_started, 0, 0);
 	const struct bpf_insn p[] = {
-		INSN(0x85, 0, 0, 0, 0x7000), /* started() */
-		INSN(0x05, 0, 0, -1, 0),     /* l: goto l */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 0x7000), /* started() */
+		INSN_ID(JA, 0, 0, -1, 0),     /* l: goto l */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	struct spin_thr t = { vm, bpfvm_prog_load(vm, 0, p, NI(p), "spin"), 0 };
 	CHECK(t.fd >= 0);
@@ -383,7 +382,7 @@ TEST(interrupt_stops_a_spinning_run)
 	/* sticky until cleared: a later run stops at once (at its first budget check) */
 	uint64_t r0 = 0;
 	const struct bpf_insn loop[] = {
-		INSN(0xb7, 0, 0, 0, 0), INSN(0x07, 0, 0, 0, 1), INSN(0xa5, 0, 0, -2, 100000), INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(ADD64_K, 0, 0, 0, 1), INSN_ID(JLT_K, 0, 0, -2, 100000), INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	CHECK(run_raw(vm, loop, NI(loop), &r0) == -EINTR);
 	CHECK(strstr(bpfvm_errmsg(vm), "run interrupted") != NULL);

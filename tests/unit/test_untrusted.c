@@ -14,7 +14,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
 #define MAPFD(fd) (0x7e57000000000000ull | (uint32_t)(fd))
 #define MAPVAL(fd, off) (((0x7e590000ull | (off)) << 32) | (uint32_t)(fd))

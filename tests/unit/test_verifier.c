@@ -11,27 +11,9 @@
 
 #include <bpfvm.h>
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 
 static char klog[1 << 20];
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
-
-static long kmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
-	return kbpf(BPF_MAP_CREATE, &a);
-}
 
 /* Maps a case refers to by marker: lddw rN, MARK ll becomes a map reference. */
 enum { M_ARRAY, M_HASH, M_RINGBUF, M_PROGS, M_RDONLY, M_COUNT };

@@ -1,0 +1,195 @@
+/* test_util.h -- the helpers the unit tests (and fuzz/, bench/) share, so that none keeps a copy:
+ *  - instructions from insn.def rows: INSN_ID(MOV64_K, 0, 0, 0, 7), OPC(EXIT) and the short forms
+ *    below (MOV_K, CALL, LD_MAP, EXIT, ...); INSN() with a raw opcode byte only where a test wants an
+ *    encoding no row has;
+ *  - bpfvm's bpf() in one call each (mk, elem, UPD/LKP/DEL), an instance (test_vm), assembly
+ *    (test_asm);
+ *  - the kernel's bpf() (kbpf, kmap, kelem) and why it cannot serve as the oracle here
+ *    (kernel_skip_reason), for differential tests that skip with that reason;
+ *  - clang for BPF objects with the project's flags (test_clang) and whole files (test_read_file).
+ * Returns follow bpf(): a handle or 0, else a negative errno.  Everything is static inline: a test
+ * binary is one translation unit and keeps what it uses. */
+#ifndef BPFVM_TEST_UTIL_H
+#define BPFVM_TEST_UTIL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include <bpfvm.h>
+#include "isa/isa.h"
+
+/* ---- instructions ------------------------------------------------------------------------- */
+
+/* Row ID of insn.def with its operands; the opcode and the selector's field (sdiv's off, an atomic's
+ * imm, a call's src) come from the row: INSN_ID(SDIV64_K, 1, 0, 0, 7), INSN_ID(AFADD64, 10, 1, -8, 0). */
+#define INSN_ID(ID, d, s_, o, i) /* as ISA_INSN(), pasting ID here so that a row named like a macro (EXIT) stays a name */ \
+	((struct bpf_insn){ .code = ISA_OPC_##ID, .dst_reg = (d), .src_reg = (s_) + ISA_SELSRC_##ID, \
+			    .off = (int16_t)((o) + ISA_SELOFF_##ID), .imm = (int32_t)((i) + ISA_SELIMM_##ID) })
+#define OPC(ID) ISA_OPC_##ID
+/* Any encoding, a row's or not (a test of what the validator refuses). */
+#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
+
+#define MOV_K(d, i)        INSN_ID(MOV64_K, d, 0, 0, i)
+#define MOV_X(d, s)        INSN_ID(MOV64_X, d, s, 0, 0)
+#define ADD_K(d, i)        INSN_ID(ADD64_K, d, 0, 0, i)
+#define LDX_DW(d, s, o)    INSN_ID(LDXDW, d, s, o, 0)
+#define LDX_W(d, s, o)     INSN_ID(LDXW, d, s, o, 0)
+#define STX_DW(d, s, o)    INSN_ID(STXDW, d, s, o, 0)
+#define ST_DW(d, o, i)     INSN_ID(STDW, d, 0, o, i)
+#define JA(o)              INSN_ID(JA, 0, 0, o, 0)
+#define CALL(i)            INSN_ID(CALL, 0, 0, 0, i)
+#define CALL_LOCAL(rel)    INSN_ID(CALL_LOCAL, 0, 0, 0, rel)
+#define EXIT               INSN_ID(EXIT, 0, 0, 0, 0)
+/* Two slots each: lddw of a 64-bit value, a map (by fd), an address inside a map's value, a function. */
+#define LDDW_HI(i)         INSN(0, 0, 0, 0, i) /* the second slot of an lddw */
+#define LDDW(d, s, lo, hi) INSN_ID(LDDW, d, s, 0, lo), LDDW_HI(hi)
+#define LD_IMM64(d, v)     LDDW(d, 0, (int32_t)(uint32_t)(uint64_t)(v), (int32_t)(uint32_t)((uint64_t)(v) >> 32))
+#define LD_MAP(d, fd)      LDDW(d, BPF_PSEUDO_MAP_FD, fd, 0)
+#define LD_VALUE(d, fd, o) LDDW(d, BPF_PSEUDO_MAP_VALUE, fd, o)
+#define LD_FUNC(d, rel)    LDDW(d, BPF_PSEUDO_FUNC, rel, 0)
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* ---- bpfvm ---------------------------------------------------------------------------------- */
+
+static inline int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ks;
+	a.value_size = vs;
+	a.max_entries = max;
+	a.map_flags = flags;
+	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+static inline long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *v, uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)k;
+	a.value = (uintptr_t)v;
+	a.flags = flags;
+	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
+}
+#define UPD(vm, fd, k, v, f) elem(vm, BPF_MAP_UPDATE_ELEM, fd, k, v, f)
+#define LKP(vm, fd, k, v) elem(vm, BPF_MAP_LOOKUP_ELEM, fd, k, v, 0)
+#define DEL(vm, fd, k) elem(vm, BPF_MAP_DELETE_ELEM, fd, k, NULL, 0)
+
+/* An instance with `cpus` execution slots pinning under pin_root (NULL: the default). */
+static inline struct bpfvm *test_vm(unsigned cpus, const char *pin_root)
+{
+	struct bpfvm_opts o;
+	memset(&o, 0, sizeof(o));
+	o.sz = sizeof(o);
+	o.nr_cpus = cpus;
+	o.pin_root = pin_root;
+	return bpfvm_new(&o);
+}
+
+/* Assembles `src` (either syntax) into at most max insns: the count, or a negative errno with the
+ * assembler's message printed. */
+static inline long test_asm(const char *src, struct bpf_insn *insns, size_t max)
+{
+	struct bpfvm *as = bpfvm_new(NULL);
+	long n = as ? bpfvm_asm(as, src, insns, max) : -ENOMEM;
+	if (n < 0)
+		printf("  asm: %s\n", as ? bpfvm_errmsg(as) : "no instance");
+	bpfvm_free(as);
+	return n;
+}
+
+/* ---- the kernel's bpf() --------------------------------------------------------------------- */
+
+static inline long kbpf(int cmd, union bpf_attr *a)
+{
+	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
+	return r < 0 ? -errno : r;
+}
+
+static inline long kmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ks;
+	a.value_size = vs;
+	a.max_entries = max;
+	a.map_flags = flags;
+	return kbpf(BPF_MAP_CREATE, &a);
+}
+
+static inline long kelem(int cmd, int fd, const void *k, void *v, uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)k;
+	a.value = (uintptr_t)v;
+	a.flags = flags;
+	return kbpf(cmd, &a);
+}
+
+/* NULL when the kernel loads a two-insn XDP program here, else why it cannot be the oracle (for SKIP). */
+static inline const char *kernel_skip_reason(void)
+{
+	const struct bpf_insn ok[] = { MOV_K(0, 2), EXIT };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_XDP;
+	a.insns = (uintptr_t)ok;
+	a.insn_cnt = 2;
+	a.license = (uintptr_t)"GPL";
+	long fd = kbpf(BPF_PROG_LOAD, &a);
+	if (fd < 0)
+		return fd == -EPERM ? "bpf() not permitted (needs root / CAP_BPF)"
+		     : fd == -ENOSYS ? "bpf() is not available (ENOSYS)" : "bpf() cannot load an XDP program here";
+	close((int)fd);
+	return NULL;
+}
+
+/* ---- files and clang ------------------------------------------------------------------------ */
+
+/* The whole file, malloc'd with a NUL after it (free() it); NULL when it cannot be read. */
+static inline char *test_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *b = NULL;
+	long n = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
+	if (n >= 0 && !fseek(f, 0, SEEK_SET) && (b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	if (!b)
+		return NULL;
+	b[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+	return b;
+}
+
+/* Builds the BPF object `out` from the C file `src` as the project's Makefile does (clang -O2 -g -target
+ * bpf -mcpu=v3, the multiarch include directory for libbpf's headers, -Wall -Werror) plus `extra` (NULL
+ * or e.g. "-DKERNEL_ORACLE"); clang's messages go to stderr.  0, or non-zero when clang failed or is
+ * missing (the caller SKIPs). */
+static inline int test_clang(const char *src, const char *out, const char *extra)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
+		 "%s -c '%s' -o '%s' 1>&2", extra ? extra : "", src, out);
+	return system(cmd);
+}
+
+#endif
