@@ -16,8 +16,8 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static char cli[PATH_MAX], dir[64];
@@ -145,15 +145,15 @@ static const char prog_src[] =
 	"r0 = r2\n"
 	"exit\n";
 static const struct bpf_insn prog_enc[] = {
-	INSN(0xb7, 0, 0, 0, 1),
-	INSN(0x0f, 0, 1, 0, 0),
-	INSN(0x61, 2, 1, 4, 0),
-	INSN(0x18, 3, 0, 0, 0x55667788),
-	INSN(0x00, 0, 0, 0, 0x11223344),
-	INSN(0x25, 2, 0, 1, 5),
-	INSN(0x95, 0, 0, 0, 0),
-	INSN(0xbf, 0, 2, 0, 0),
-	INSN(0x95, 0, 0, 0, 0),
+	INSN_ID(MOV64_K, 0, 0, 0, 1),
+	INSN_ID(ADD64_X, 0, 1, 0, 0),
+	INSN_ID(LDXW, 2, 1, 4, 0),
+	INSN_ID(LDDW, 3, 0, 0, 0x55667788),
+	LDDW_HI(0x11223344),
+	INSN_ID(JGT_K, 2, 0, 1, 5),
+	INSN_ID(EXIT, 0, 0, 0, 0),
+	INSN_ID(MOV64_X, 0, 2, 0, 0),
+	INSN_ID(EXIT, 0, 0, 0, 0),
 };
 
 TEST(cli_asm_writes_the_encoding)
@@ -406,9 +406,9 @@ TEST(cli_conformance_plugin)
 	char hex[1024];
 	/* r0 = *(u64 *)(r1 + 0) + r2 */
 	static const struct bpf_insn sum[] = {
-		INSN(0x79, 0, 1, 0, 0),
-		INSN(0x0f, 0, 2, 0, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 0, 1, 0, 0),
+		INSN_ID(ADD64_X, 0, 2, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	to_hex(sum, sizeof(sum), hex);
 
@@ -420,7 +420,7 @@ TEST(cli_conformance_plugin)
 	CHECK_EQ_U64(p.status, 0);
 	CHECK_EQ_STR(p.out, "20a\n");
 	/* no memory argument: r1 = NULL, r2 = 0 */
-	static const struct bpf_insn ret_r2[] = { INSN(0xbf, 0, 2, 0, 0), INSN(0x07, 0, 0, 0, -1), INSN(0x95, 0, 0, 0, 0) };
+	static const struct bpf_insn ret_r2[] = { INSN_ID(MOV64_X, 0, 2, 0, 0), INSN_ID(ADD64_K, 0, 0, 0, -1), INSN_ID(EXIT, 0, 0, 0, 0) };
 	char hex2[256];
 	to_hex(ret_r2, sizeof(ret_r2), hex2);
 	RUN_CLI(&p, hex2, "conformance-plugin");
@@ -428,7 +428,7 @@ TEST(cli_conformance_plugin)
 	CHECK_EQ_STR(p.out, "ffffffffffffffff\n");
 
 	/* a bad opcode: one line naming it, non-zero exit */
-	static const struct bpf_insn bad_op[] = { INSN(0x8e, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	static const struct bpf_insn bad_op[] = { INSN(0x8e, 0, 0, 0, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	to_hex(bad_op, sizeof(bad_op), hex2);
 	RUN_CLI(&p, hex2, "conformance-plugin", "--interp");
 	CHECK(p.status != 0);
@@ -437,7 +437,7 @@ TEST(cli_conformance_plugin)
 
 	/* an access past the memory: verified (the default), the load refuses it; with --no-verify the
 	 * run faults; either way one line, non-zero */
-	static const struct bpf_insn oob[] = { INSN(0x61, 0, 1, 8, 0), INSN(0x95, 0, 0, 0, 0) };
+	static const struct bpf_insn oob[] = { INSN_ID(LDXW, 0, 1, 8, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	to_hex(oob, sizeof(oob), hex2);
 	RUN_CLI(&p, hex2, "conformance-plugin", "01 02 03 04");
 	CHECK(p.status != 0);

@@ -10,11 +10,8 @@
 #include <bpfvm.h>
 
 #include "test.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define LDX_DW(d, s, o) INSN(0x79, d, s, o, 0)
-#define MOV_K(d, i) INSN(0xb7, d, 0, 0, i)
-#define EXIT INSN(0x95, 0, 0, 0, 0)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 #define ROUNDS 20000

@@ -16,8 +16,8 @@
 #include <linux/bpf.h>
 
 #include "test.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static char pin_root[128];
@@ -26,17 +26,6 @@ static struct bpfvm *new_vm(void)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
 	return bpfvm_new(&o);
-}
-
-static int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
 }
 
 static double now_ms(void)
@@ -50,18 +39,18 @@ static double now_ms(void)
 static int load_submit(struct bpfvm *vm, int rb, int32_t flags)
 {
 	const struct bpf_insn p[] = {
-		INSN(0x79, 6, 1, 0, 0),                      /* r6 = *(u64 *)(r1 + 0) */
-		INSN(0x18, 1, 1, 0, rb), INSN(0, 0, 0, 0, 0),
-		INSN(0xb7, 2, 0, 0, 8), INSN(0xb7, 3, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 131),                    /* bpf_ringbuf_reserve */
-		INSN(0x15, 0, 0, 5, 0),                      /* if r0 == 0 goto out */
-		INSN(0x7b, 0, 6, 0, 0),                      /* *(u64 *)(r0 + 0) = r6 */
-		INSN(0xbf, 1, 0, 0, 0), INSN(0xb7, 2, 0, 0, flags),
-		INSN(0x85, 0, 0, 0, 132),                    /* bpf_ringbuf_submit */
-		INSN(0xb7, 0, 0, 0, 1),                      /* r0 = 1: submitted */
-		INSN(0x95, 0, 0, 0, 0),
-		INSN(0xb7, 0, 0, 0, 0),                      /* out: r0 = 0: ring full */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 6, 1, 0, 0),                      /* r6 = *(u64 *)(r1 + 0) */
+		INSN_ID(LDDW, 1, 1, 0, rb), LDDW_HI(0),
+		INSN_ID(MOV64_K, 2, 0, 0, 8), INSN_ID(MOV64_K, 3, 0, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 131),                    /* bpf_ringbuf_reserve */
+		INSN_ID(JEQ_K, 0, 0, 5, 0),                      /* if r0 == 0 goto out */
+		INSN_ID(STXDW, 0, 6, 0, 0),                      /* *(u64 *)(r0 + 0) = r6 */
+		INSN_ID(MOV64_X, 1, 0, 0, 0), INSN_ID(MOV64_K, 2, 0, 0, flags),
+		INSN_ID(CALL, 0, 0, 0, 132),                    /* bpf_ringbuf_submit */
+		INSN_ID(MOV64_K, 0, 0, 0, 1),                      /* r0 = 1: submitted */
+		INSN_ID(EXIT, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0),                      /* out: r0 = 0: ring full */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	return bpfvm_prog_load(vm, 0, p, N(p), "submit");
 }
@@ -131,7 +120,7 @@ static void *producer_main(void *arg)
 TEST(ringbuf_poll_wakes_on_submit)
 {
 	struct bpfvm *vm = new_vm();
-	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
+	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	CHECK(rb >= 0);
 	int prog = load_submit(vm, rb, 0);
 	CHECK(prog >= 0);
@@ -158,7 +147,7 @@ TEST(ringbuf_poll_wakes_on_submit)
 TEST(ringbuf_poll_timeout)
 {
 	struct bpfvm *vm = new_vm();
-	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
+	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	struct seen s = { 0 };
 	struct bpfvm_ringbuf *c = NULL;
 	CHECK(bpfvm_ringbuf_new(vm, rb, rb_cb, &s, &c) == 0);
@@ -181,7 +170,7 @@ TEST(ringbuf_poll_timeout)
 TEST(ringbuf_wakeup_flags)
 {
 	struct bpfvm *vm = new_vm();
-	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
+	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	int nowake = load_submit(vm, rb, BPF_RB_NO_WAKEUP);
 	int dflt = load_submit(vm, rb, 0);
 	int force = load_submit(vm, rb, BPF_RB_FORCE_WAKEUP);
@@ -243,7 +232,7 @@ static void *burst_main(void *arg)
 TEST(ringbuf_no_lost_wakeup_under_load)
 {
 	struct bpfvm *vm = new_vm();
-	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
+	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	int prog = load_submit(vm, rb, 0);
 	struct seen s = { 0 };
 	struct bpfvm_ringbuf *c = NULL;
@@ -300,16 +289,16 @@ static void *perf_main(void *arg)
 TEST(perf_buffer_poll_wakes_on_output)
 {
 	struct bpfvm *vm = new_vm();
-	int pa = mk(vm, BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2);
+	int pa = mk(vm, BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2, 0);
 	CHECK(pa >= 0);
 	const struct bpf_insn p[] = {
-		INSN(0x7a, 10, 0, -8, 5),
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
-		INSN(0x18, 3, 0, 0, -1), INSN(0, 0, 0, 0, 0),  /* BPF_F_CURRENT_CPU */
-		INSN(0xbf, 4, 10, 0, 0), INSN(0x07, 4, 0, 0, -8),
-		INSN(0xb7, 5, 0, 0, 8),
-		INSN(0x85, 0, 0, 0, 25),                       /* bpf_perf_event_output */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(STDW, 10, 0, -8, 5),
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0),
+		INSN_ID(LDDW, 3, 0, 0, -1), LDDW_HI(0),  /* BPF_F_CURRENT_CPU */
+		INSN_ID(MOV64_X, 4, 10, 0, 0), INSN_ID(ADD64_K, 4, 0, 0, -8),
+		INSN_ID(MOV64_K, 5, 0, 0, 8),
+		INSN_ID(CALL, 0, 0, 0, 25),                       /* bpf_perf_event_output */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int prog = bpfvm_prog_load(vm, 0, p, N(p), "perf");
 	CHECK(prog >= 0);
@@ -339,7 +328,7 @@ TEST(perf_buffer_poll_wakes_on_output)
 TEST(ringbuf_poll_wakes_on_submit_from_another_process)
 {
 	struct bpfvm *vm = new_vm();
-	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
+	int rb = mk(vm, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	char path[256];
 	snprintf(path, sizeof(path), "%s/events_rb", pin_root);
 	unlink(path);

@@ -26,6 +26,7 @@
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
 #include "test.h"
+#include "test_util.h"
 
 #define SAMPLE "examples/sample.pcap"
 #define MAX_PKTS 8192
@@ -959,12 +960,6 @@ struct libbpf {
 	int (*rb_consume)(void *rb);
 	void (*rb_free)(void *rb);
 };
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
 
 static const char *libbpf_open(struct libbpf *lb)
 {

@@ -12,10 +12,10 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 #include "core/core.h"
 #include "jit/jit.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static bool has_bytes(const uint8_t *p, size_t len, uint32_t v)
@@ -34,19 +34,19 @@ TEST(blinding_hides_constants)
 	static const uint32_t imms[] = { 0x12345678, 0x0badf00d, 0x41414141, 0x5a5a5a5a, 0x01020304, 0x55667788,
 					 0x11223344, 0x6b6b6b6b, 0x7a7a7a7a };
 	const struct bpf_insn p[] = {
-		INSN(0xb7, 0, 0, 0, 0x12345678),         /* r0 = 0x12345678 */
-		INSN(0x07, 0, 0, 0, 0x0badf00d),         /* r0 += 0x0badf00d */
-		INSN(0x62, 10, 0, -4, 0x41414141),       /* *(u32 *)(r10 - 4) = 0x41414141 */
-		INSN(0x61, 1, 10, -4, 0),                /* r1 = *(u32 *)(r10 - 4) */
-		INSN(0xaf, 0, 1, 0, 0),                  /* r0 ^= r1 */
-		INSN(0x15, 0, 0, 1, 0x5a5a5a5a),         /* if r0 == 0x5a5a5a5a goto +1 */
-		INSN(0x27, 0, 0, 0, 0x01020304),         /* r0 *= 0x01020304 */
-		INSN(0x18, 2, 0, 0, 0x55667788),         /* r2 = 0x1122334455667788 ll */
-		INSN(0, 0, 0, 0, 0x11223344),
-		INSN(0x0f, 0, 2, 0, 0),                  /* r0 += r2 */
-		INSN(0x45, 0, 0, 1, 0x6b6b6b6b),         /* if r0 & 0x6b6b6b6b goto +1 */
-		INSN(0xb4, 0, 0, 0, 0x7a7a7a7a),         /* w0 = 0x7a7a7a7a */
-		INSN(0x95, 0, 0, 0, 0),                  /* exit */
+		INSN_ID(MOV64_K, 0, 0, 0, 0x12345678),         /* r0 = 0x12345678 */
+		INSN_ID(ADD64_K, 0, 0, 0, 0x0badf00d),         /* r0 += 0x0badf00d */
+		INSN_ID(STW, 10, 0, -4, 0x41414141),       /* *(u32 *)(r10 - 4) = 0x41414141 */
+		INSN_ID(LDXW, 1, 10, -4, 0),                /* r1 = *(u32 *)(r10 - 4) */
+		INSN_ID(XOR64_X, 0, 1, 0, 0),                  /* r0 ^= r1 */
+		INSN_ID(JEQ_K, 0, 0, 1, 0x5a5a5a5a),         /* if r0 == 0x5a5a5a5a goto +1 */
+		INSN_ID(MUL64_K, 0, 0, 0, 0x01020304),         /* r0 *= 0x01020304 */
+		INSN_ID(LDDW, 2, 0, 0, 0x55667788),         /* r2 = 0x1122334455667788 ll */
+		LDDW_HI(0x11223344),
+		INSN_ID(ADD64_X, 0, 2, 0, 0),                  /* r0 += r2 */
+		INSN_ID(JSET_K, 0, 0, 1, 0x6b6b6b6b),         /* if r0 & 0x6b6b6b6b goto +1 */
+		INSN_ID(MOV32_K, 0, 0, 0, 0x7a7a7a7a),         /* w0 = 0x7a7a7a7a */
+		INSN_ID(EXIT, 0, 0, 0, 0),                  /* exit */
 	};
 	struct bpfvm_opts ob = { .sz = sizeof(ob), .jit_blind = 1 };
 	struct bpfvm *plain = bpfvm_new(NULL), *blind = bpfvm_new(&ob);
@@ -106,17 +106,17 @@ TEST(native_atomics_across_threads)
 	struct bpfvm *vm = bpfvm_new(&o);
 	static uint64_t counter;
 	const struct bpf_insn p[] = {
-		INSN(0xb7, 2, 0, 0, 1),                  /* r2 = 1 */
-		INSN(0xdb, 1, 2, 0, 0x00),               /* lock *(u64 *)(r1 + 0) += r2 */
-		INSN(0xdb, 1, 2, 0, 0x01),               /* r2 = atomic_fetch_add(r1 + 0, r2) */
-		INSN(0x79, 0, 1, 0, 0),                  /* retry: r0 = *(u64 *)(r1 + 0) */
-		INSN(0xbf, 3, 0, 0, 0),                  /* r3 = r0 */
-		INSN(0x07, 3, 0, 0, 1),                  /* r3 += 1 */
-		INSN(0xbf, 4, 0, 0, 0),                  /* r4 = r0 */
-		INSN(0xdb, 1, 3, 0, 0xf1),               /* r0 = cmpxchg(r1 + 0, r0, r3) */
-		INSN(0x5d, 0, 4, -6, 0),                 /* if r0 != r4 goto retry */
-		INSN(0xb7, 0, 0, 0, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 2, 0, 0, 1),                  /* r2 = 1 */
+		INSN_ID(AADD64, 1, 2, 0, 0),               /* lock *(u64 *)(r1 + 0) += r2 */
+		INSN_ID(AFADD64, 1, 2, 0, 0),               /* r2 = atomic_fetch_add(r1 + 0, r2) */
+		INSN_ID(LDXDW, 0, 1, 0, 0),                  /* retry: r0 = *(u64 *)(r1 + 0) */
+		INSN_ID(MOV64_X, 3, 0, 0, 0),                  /* r3 = r0 */
+		INSN_ID(ADD64_K, 3, 0, 0, 1),                  /* r3 += 1 */
+		INSN_ID(MOV64_X, 4, 0, 0, 0),                  /* r4 = r0 */
+		INSN_ID(ACMPXCHG64, 1, 3, 0, 0),               /* r0 = cmpxchg(r1 + 0, r0, r3) */
+		INSN_ID(JNE_X, 0, 4, -6, 0),                 /* if r0 != r4 goto retry */
+		INSN_ID(MOV64_K, 0, 0, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int fd = bpfvm_prog_load(vm, 0, p, N(p), "t");
 	uint64_t r0;

@@ -12,14 +12,9 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define MAXI 64
-
-static long sys_bpf(int cmd, union bpf_attr *a)
-{
-	return syscall(__NR_bpf, cmd, a, sizeof(*a));
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -79,8 +74,8 @@ static size_t gen_prog(struct bpf_insn *p, uint64_t seed)
 		uint64_t v = rnd();
 		if (rnd() & 1)
 			v = (uint64_t)(int64_t)interesting_imm();
-		p[n++] = INSN(0x18, r, 0, 0, (int32_t)(uint32_t)v);
-		p[n++] = INSN(0, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
+		p[n++] = INSN_ID(LDDW, r, 0, 0, (int32_t)(uint32_t)v);
+		p[n++] = LDDW_HI((int32_t)(uint32_t)(v >> 32));
 	}
 	size_t body = 8 + rnd() % 24;
 	for (size_t i = 0; i < body; i++)
@@ -100,24 +95,24 @@ static int kernel_run(const struct bpf_insn *p, size_t n, uint32_t *ret, char *l
 	a.log_buf = (uintptr_t)log;
 	a.log_size = (uint32_t)log_len;
 	a.log_level = 1;
-	int fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
+	int fd = (int)kbpf(BPF_PROG_LOAD, &a);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	memset(&a, 0, sizeof(a));
 	a.test.prog_fd = (uint32_t)fd;
 	a.test.data_in = (uintptr_t)pkt;
 	a.test.data_size_in = sizeof(pkt);
-	int err = (int)sys_bpf(BPF_PROG_TEST_RUN, &a);
+	int err = (int)kbpf(BPF_PROG_TEST_RUN, &a);
 	close(fd);
 	if (err)
-		return -errno;
+		return err;
 	*ret = a.test.retval;
 	return 0;
 }
 
 TEST(kernel_alu_differential)
 {
-	struct bpf_insn probe[] = { INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0) };
+	struct bpf_insn probe[] = { INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
 	uint32_t r;
 	char log[65536];
 	int perr = kernel_run(probe, 2, &r, log, sizeof(log));
@@ -129,7 +124,7 @@ TEST(kernel_alu_differential)
 		struct bpf_insn p[MAXI + 4];
 		size_t n = gen_prog(p, seed);
 		uint64_t ours;
-		p[n] = INSN(0x95, 0, 0, 0, 0);
+		p[n] = INSN_ID(EXIT, 0, 0, 0, 0);
 		int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, n + 1, "alu");
 		CHECK(fd >= 0);
 		if (fd < 0 || bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, NULL, 0, &ours)) {
@@ -140,8 +135,8 @@ TEST(kernel_alu_differential)
 		bpfvm_close(vm, fd);
 		uint32_t lo, hi;
 		int e1 = kernel_run(p, n + 1, &lo, log, sizeof(log));
-		p[n] = INSN(0x77, 0, 0, 0, 32); /* r0 >>= 32 */
-		p[n + 1] = INSN(0x95, 0, 0, 0, 0);
+		p[n] = INSN_ID(RSH64_K, 0, 0, 0, 32); /* r0 >>= 32 */
+		p[n + 1] = INSN_ID(EXIT, 0, 0, 0, 0);
 		int e2 = kernel_run(p, n + 2, &hi, log, sizeof(log));
 		if (e1 || e2) {
 			printf("  seed %llu: kernel rejected (%d): %.200s\n", (unsigned long long)seed, e1 ? e1 : e2, log);

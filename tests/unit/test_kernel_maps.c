@@ -13,6 +13,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 static char pin_root[128];
 static const char *kernel_skip;
@@ -26,12 +27,6 @@ static unsigned possible_cpus(void)
 	if (f)
 		fclose(f);
 	return n == 2 ? hi + 1 : n == 1 ? lo + 1 : 1;
-}
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
 }
 
 struct pair {

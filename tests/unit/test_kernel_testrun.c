@@ -10,30 +10,9 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 static char klog[65536];
-
-static long sys_bpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
-
-static const char *kernel_unavailable(void)
-{
-	static const struct bpf_insn ok[] = { { .code = 0xb7, .imm = 2 }, { .code = 0x95 } };
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.prog_type = BPF_PROG_TYPE_XDP;
-	a.insns = (uintptr_t)ok;
-	a.insn_cnt = 2;
-	a.license = (uintptr_t)"GPL";
-	long fd = sys_bpf(BPF_PROG_LOAD, &a);
-	if (fd < 0)
-		return fd == -EPERM ? "bpf() not permitted (needs root / CAP_BPF)" : "bpf() unavailable";
-	close((int)fd);
-	return NULL;
-}
 
 struct side {
 	long err;
@@ -81,7 +60,7 @@ static int both(const char *name, uint32_t type, const char *src, const void *pk
 	a.log_buf = (uintptr_t)klog;
 	a.log_size = sizeof(klog);
 	a.log_level = 1;
-	long kfd = sys_bpf(BPF_PROG_LOAD, &a);
+	long kfd = kbpf(BPF_PROG_LOAD, &a);
 	if (kfd < 0) {
 		printf("  %s: kernel rejects the program (%ld): %s\n", name, kfd, klog);
 		bpfvm_free(vm);
@@ -98,7 +77,7 @@ static int both(const char *name, uint32_t type, const char *src, const void *pk
 	memset(&k, 0xcd, sizeof(k));
 	memset(&v, 0xcd, sizeof(v));
 	fill_attr(&a, (int)kfd, pkt, len, ctx, ctx_len, &k, out_cap);
-	k.err = sys_bpf(BPF_PROG_TEST_RUN, &a);
+	k.err = kbpf(BPF_PROG_TEST_RUN, &a);
 	k.retval = a.test.retval;
 	k.out_len = a.test.data_size_out;
 	k.ctx_out_len = a.test.ctx_size_out;
@@ -177,7 +156,7 @@ static size_t frame(uint8_t *f, uint16_t ethertype, uint8_t l4)
 
 TEST(xdp_adjust_and_csum_vs_kernel)
 {
-	const char *why = kernel_unavailable();
+	const char *why = kernel_skip_reason();
 	if (why)
 		SKIP(why);
 	uint8_t f[128];
@@ -245,7 +224,7 @@ TEST(xdp_adjust_and_csum_vs_kernel)
 
 TEST(tc_vs_kernel)
 {
-	const char *why = kernel_unavailable();
+	const char *why = kernel_skip_reason();
 	if (why)
 		SKIP(why);
 	uint8_t f[128];
@@ -345,7 +324,7 @@ TEST(tc_vs_kernel)
 
 TEST(socket_filter_vs_kernel)
 {
-	const char *why = kernel_unavailable();
+	const char *why = kernel_skip_reason();
 	if (why)
 		SKIP(why);
 	uint8_t f[128];
@@ -380,7 +359,7 @@ static int run_once(struct bpfvm *vm, int kfd, int vfd, const uint8_t *f, uint32
 	a.test.prog_fd = (uint32_t)kfd;
 	a.test.data_in = (uintptr_t)f;
 	a.test.data_size_in = n;
-	long ke = sys_bpf(BPF_PROG_TEST_RUN, &a);
+	long ke = kbpf(BPF_PROG_TEST_RUN, &a);
 	*kr = a.test.retval;
 	memset(&a, 0, sizeof(a));
 	a.test.prog_fd = (uint32_t)vfd;
@@ -412,7 +391,7 @@ static void load_both(struct bpfvm *vm, uint32_t type, const char *src, long *kf
 	a.log_size = sizeof(klog);
 	a.log_level = 1;
 	klog[0] = 0;
-	*kfd = sys_bpf(BPF_PROG_LOAD, &a);
+	*kfd = kbpf(BPF_PROG_LOAD, &a);
 	*vfd = bpfvm_prog_load(vm, type, insns, (size_t)n, "t");
 }
 
@@ -424,7 +403,7 @@ static void load_both(struct bpfvm *vm, uint32_t type, const char *src, long *kf
  * equal for the same flow and different for another; set_hash / set_hash_invalid exactly. */
 TEST(socket_identity_and_hash_vs_kernel)
 {
-	const char *why = kernel_unavailable();
+	const char *why = kernel_skip_reason();
 	if (why)
 		SKIP(why);
 	struct bpfvm *vm = bpfvm_new(NULL);
@@ -517,7 +496,7 @@ static int both_reject(const char *name, uint32_t type, const char *src, const c
 
 TEST(ctx_rules_vs_kernel)
 {
-	const char *why = kernel_unavailable();
+	const char *why = kernel_skip_reason();
 	if (why)
 		SKIP(why);
 	CHECK(!both_reject("tc writes len", BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit\n",

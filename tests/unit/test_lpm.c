@@ -17,6 +17,7 @@
 #include <bpfvm.h>
 #include "maps/maps.h"
 #include "test.h"
+#include "test_util.h"
 
 #define MAXK 260
 #define MAXV 64
@@ -27,12 +28,6 @@ static struct bpfvm *new_vm(void)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = pin_root };
 	return bpfvm_new(&o);
-}
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
 }
 
 /* One map, either ours or the kernel's (vm == NULL), behind the same calls. */
@@ -73,7 +68,7 @@ static void destroy(struct tmap *t)
 	t->fd = -1;
 }
 
-static long elem(struct tmap *t, int cmd, const void *key, void *val, uint64_t flags)
+static long telem(struct tmap *t, int cmd, const void *key, void *val, uint64_t flags)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -86,10 +81,14 @@ static long elem(struct tmap *t, int cmd, const void *key, void *val, uint64_t f
 	a.flags = flags;
 	return sys(t, cmd, &a);
 }
-#define UPD(t, k, v, f) elem(t, BPF_MAP_UPDATE_ELEM, k, (void *)(v), f)
-#define LKP(t, k, v) elem(t, BPF_MAP_LOOKUP_ELEM, k, v, 0)
-#define DEL(t, k) elem(t, BPF_MAP_DELETE_ELEM, k, NULL, 0)
-#define NEXT(t, k, n) elem(t, BPF_MAP_GET_NEXT_KEY, k, n, 0)
+/* test_util.h's UPD/LKP/DEL take an instance and a handle; here a map of either side */
+#undef UPD
+#undef LKP
+#undef DEL
+#define UPD(t, k, v, f) telem(t, BPF_MAP_UPDATE_ELEM, k, (void *)(v), f)
+#define LKP(t, k, v) telem(t, BPF_MAP_LOOKUP_ELEM, k, v, 0)
+#define DEL(t, k) telem(t, BPF_MAP_DELETE_ELEM, k, NULL, 0)
+#define NEXT(t, k, n) telem(t, BPF_MAP_GET_NEXT_KEY, k, n, 0)
 
 static const char *kernel_unusable(void)
 {

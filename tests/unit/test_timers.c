@@ -17,6 +17,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 #define CLOCK_MONO 1
 #define CLOCK_BOOT 7
@@ -450,7 +451,6 @@ TEST(teardown_with_pending_timers)
 	}
 }
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
 /* A second instance on the same pinned map, as another process sees it: our timers' bytes name nothing
  * there, its copies and lookups never show or touch them, and what it does to the element cancels ours. */
@@ -485,21 +485,21 @@ TEST(pinned_map_seen_from_another_instance)
 	CHECK(fd2 >= 0);
 	/* bpf_timer_init(&value->t, map, flags) on key 0 of the pinned map, in the second instance */
 	struct bpf_insn prog[] = {
-		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),
-		INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
-		INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, fd2), INSN(0, 0, 0, 0, 0),
-		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0),
-		INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -4),
-		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
-		INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 8, 0),
-		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 0, 0, 0),
-		INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 8), /* offsetof(struct elem, t) */
-		INSN(BPF_LD | BPF_DW | BPF_IMM, 2, BPF_PSEUDO_MAP_FD, 0, fd2), INSN(0, 0, 0, 0, 0),
-		INSN(BPF_LDX | BPF_MEM | BPF_DW, 3, 6, 0, 0),
-		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, 169 /* BPF_FUNC_timer_init */),
-		INSN(BPF_STX | BPF_MEM | BPF_DW, 6, 0, 8, 0),
-		INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),
-		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+		INSN_ID(MOV64_X, 6, 1, 0, 0),
+		INSN_ID(STW, 10, 0, -4, 0),
+		INSN_ID(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, fd2), LDDW_HI(0),
+		INSN_ID(MOV64_X, 2, 10, 0, 0),
+		INSN_ID(ADD64_K, 2, 0, 0, -4),
+		INSN_ID(CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+		INSN_ID(JEQ_K, 0, 0, 8, 0),
+		INSN_ID(MOV64_X, 1, 0, 0, 0),
+		INSN_ID(ADD64_K, 1, 0, 0, 8), /* offsetof(struct elem, t) */
+		INSN_ID(LDDW, 2, BPF_PSEUDO_MAP_FD, 0, fd2), LDDW_HI(0),
+		INSN_ID(LDXDW, 3, 6, 0, 0),
+		INSN_ID(CALL, 0, 0, 0, 169 /* BPF_FUNC_timer_init */),
+		INSN_ID(STXDW, 6, 0, 8, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	int pfd = bpfvm_prog_load(vm2, BPF_PROG_TYPE_SYSCALL, prog, sizeof(prog) / sizeof(prog[0]), "init2");
 	CHECK(pfd >= 0);
@@ -547,12 +547,6 @@ struct libbpf {
 	int (*prog_fd)(const void *prog);
 	void *(*set_print)(void *fn);
 };
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
 
 /* One side of the comparison: bpfvm through op(), or the kernel through PROG_TEST_RUN with ctx_in. */
 struct side {

@@ -6,14 +6,9 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define MOV_K(d, i) INSN(0xb7, d, 0, 0, i)
-#define MOV_X(d, s) INSN(0xbf, d, s, 0, 0)
-#define ADD_K(d, i) INSN(0x07, d, 0, 0, i)
-#define ADD_X(d, s) INSN(0x0f, d, s, 0, 0)
-#define CALL(i) INSN(0x85, 0, 0, 0, i)
-#define EXIT INSN(0x95, 0, 0, 0, 0)
+#define ADD_X(d, s) INSN_ID(ADD64_X, d, s, 0, 0)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint64_t run_prog(struct bpfvm *vm, const struct bpf_insn *p, size_t n, void *mem, size_t len, int *err)
@@ -43,7 +38,7 @@ TEST(new_free_opts)
 TEST(load_errors_are_located)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
-	const struct bpf_insn bad[] = { MOV_K(0, 1), INSN(0x07, 11, 0, 0, 1), EXIT };
+	const struct bpf_insn bad[] = { MOV_K(0, 1), INSN_ID(ADD64_K, 11, 0, 0, 1), EXIT };
 	int fd = bpfvm_prog_load(vm, 0, bad, N(bad), "t");
 	CHECK(fd == -EINVAL);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid register r11") != NULL);
@@ -56,7 +51,7 @@ TEST(load_errors_are_located)
 TEST(prog_load_log_buf)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
-	const struct bpf_insn bad[] = { INSN(0x05, 0, 0, 7, 0), EXIT };
+	const struct bpf_insn bad[] = { INSN_ID(JA, 0, 0, 7, 0), EXIT };
 	char log[256];
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -138,7 +133,7 @@ TEST(kfuncs_and_host_helpers)
 	int err;
 	const struct bpf_insn p[] = {
 		MOV_K(1, 1), MOV_K(2, 2), MOV_K(3, 3), MOV_K(4, 4), MOV_K(5, 5),
-		INSN(0x85, 0, 2, 0, 7), /* kfunc 7 */
+		INSN_ID(CALL_KFUNC, 0, 0, 0, 7), /* kfunc 7 */
 		MOV_X(6, 0),
 		MOV_K(1, 10), MOV_K(2, 0), MOV_K(3, 0), MOV_K(4, 0), MOV_K(5, 0),
 		CALL(7),                /* host helper 7 (overrides Linux's get_prandom_u32) */
@@ -147,7 +142,7 @@ TEST(kfuncs_and_host_helpers)
 	};
 	CHECK_EQ_U64(run_prog(vm, p, N(p), NULL, 0, &err), 25);
 	CHECK(err == 0);
-	const struct bpf_insn q[] = { INSN(0x85, 0, 2, 0, 8), EXIT };
+	const struct bpf_insn q[] = { INSN_ID(CALL_KFUNC, 0, 0, 0, 8), EXIT };
 	CHECK(bpfvm_prog_load(vm, 0, q, N(q), "t") == -EINVAL);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 0: unknown kfunc id 8") != NULL);
 	bpfvm_free(vm);
@@ -176,11 +171,11 @@ TEST(trace_printk_to_sink)
 	memcpy(&f0, fmt, 8);
 	memcpy(&f1, fmt + 8, 8);
 	const struct bpf_insn p[] = {
-		INSN(0x18, 1, 0, 0, (int32_t)(uint32_t)f0), INSN(0, 0, 0, 0, (int32_t)(uint32_t)(f0 >> 32)),
-		INSN(0x7b, 10, 1, -16, 0),
-		INSN(0x18, 1, 0, 0, (int32_t)(uint32_t)f1), INSN(0, 0, 0, 0, (int32_t)(uint32_t)(f1 >> 32)),
-		INSN(0x7b, 10, 1, -8, 0),
-		INSN(0x7a, 10, 0, -24, 0x6968), /* "hi\0" */
+		INSN_ID(LDDW, 1, 0, 0, (int32_t)(uint32_t)f0), LDDW_HI((int32_t)(uint32_t)(f0 >> 32)),
+		INSN_ID(STXDW, 10, 1, -16, 0),
+		INSN_ID(LDDW, 1, 0, 0, (int32_t)(uint32_t)f1), LDDW_HI((int32_t)(uint32_t)(f1 >> 32)),
+		INSN_ID(STXDW, 10, 1, -8, 0),
+		INSN_ID(STDW, 10, 0, -24, 0x6968), /* "hi\0" */
 		MOV_X(1, 10), ADD_K(1, -16),
 		MOV_K(2, 11),
 		MOV_K(3, -5),
@@ -200,7 +195,7 @@ TEST(helper_pointer_checks)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int err;
 	/* bpf_get_current_comm(ptr outside the program's memory, 16) must fault, not write */
-	const struct bpf_insn p[] = { INSN(0x18, 1, 0, 0, 0x1000), INSN(0, 0, 0, 0, 0), MOV_K(2, 16), CALL(16), EXIT };
+	const struct bpf_insn p[] = { INSN_ID(LDDW, 1, 0, 0, 0x1000), LDDW_HI(0), MOV_K(2, 16), CALL(16), EXIT };
 	run_prog(vm, p, N(p), NULL, 0, &err);
 	CHECK(err == -EFAULT);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 3: bpf_get_current_comm addr=0x1000 size=16") != NULL);
@@ -220,20 +215,20 @@ TEST(bpf_loop_callback)
 	int err;
 	/* sum i for i in 0..9 through bpf_loop with a callback that adds into a stack slot of the caller */
 	const struct bpf_insn q[] = {
-		INSN(0x7a, 10, 0, -8, 0),             /* 0 */
+		INSN_ID(STDW, 10, 0, -8, 0),             /* 0 */
 		MOV_K(1, 10),                         /* 1 */
-		INSN(0x18, 2, 4, 0, 9),               /* 2: r2 = func at 2+1+9 = 12 */
-		INSN(0, 0, 0, 0, 0),                  /* 3 */
+		INSN_ID(LDDW, 2, 4, 0, 9),               /* 2: r2 = func at 2+1+9 = 12 */
+		LDDW_HI(0),                  /* 3 */
 		MOV_X(3, 10), ADD_K(3, -8),           /* 4,5 */
 		MOV_K(4, 0),                          /* 6 */
 		CALL(181),                            /* 7 */
-		INSN(0x79, 1, 10, -8, 0),             /* 8 */
-		INSN(0x27, 0, 0, 0, 1000),            /* 9 */
+		INSN_ID(LDXDW, 1, 10, -8, 0),             /* 8 */
+		INSN_ID(MUL64_K, 0, 0, 0, 1000),            /* 9 */
 		ADD_X(0, 1),                          /* 10 */
 		EXIT,                                 /* 11 */
-		INSN(0x79, 3, 2, 0, 0),               /* 12: callback(i=r1, ctx=r2): r3 = *ctx */
+		INSN_ID(LDXDW, 3, 2, 0, 0),               /* 12: callback(i=r1, ctx=r2): r3 = *ctx */
 		ADD_X(3, 1),                          /* 13 */
-		INSN(0x7b, 2, 3, 0, 0),               /* 14: *ctx = r3 */
+		INSN_ID(STXDW, 2, 3, 0, 0),               /* 14: *ctx = r3 */
 		MOV_K(0, 0),                          /* 15: continue */
 		EXIT,                                 /* 16 */
 	};
@@ -246,7 +241,7 @@ TEST(insn_limit)
 {
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int err;
-	const struct bpf_insn p[] = { INSN(0x05, 0, 0, -1, 0) };
+	const struct bpf_insn p[] = { INSN_ID(JA, 0, 0, -1, 0) };
 	bpfvm_set_insn_limit(vm, 1000);
 	run_prog(vm, p, N(p), NULL, 0, &err);
 	CHECK(err == -ELOOP);
@@ -300,7 +295,7 @@ TEST(concurrent_runs_atomic_add_and_slots)
 	struct bpfvm *vm = bpfvm_new(&o);
 	static uint64_t counter;
 	/* lock *(u64 *)(r1 + 0) += 1; r0 = smp_processor_id() */
-	const struct bpf_insn p[] = { MOV_K(2, 1), INSN(0xdb, 1, 2, 0, 0), CALL(8), EXIT };
+	const struct bpf_insn p[] = { MOV_K(2, 1), INSN_ID(AADD64, 1, 2, 0, 0), CALL(8), EXIT };
 	int fd = bpfvm_prog_load(vm, 0, p, N(p), "t");
 	struct thr t[4];
 	pthread_t th[4];
