@@ -77,12 +77,12 @@ $(BUILD)/tests/test_seccomp: LDLIBS += -lseccomp
 # libbpf loads the objects into the kernel for test_kernel_verdicts (the kernel side of the comparison).
 $(BUILD)/tests/test_kernel_verdicts: LDLIBS += -lbpf
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libbpfvm.a
+$(BUILD)/bench/%: bench/%.c tests/unit/test_util.h $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 
 # Fuzz targets double as corpus replayers (fuzz/replay.c provides main) so `make test` runs them.
-$(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/replay.c $(BUILD)/libbpfvm.a
+$(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/replay.c tests/unit/test_util.h $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< fuzz/replay.c $(BUILD)/libbpfvm.a $(LDLIBS)
 
@@ -174,7 +174,7 @@ fuzz:
 
 fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
-$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libbpfvm.a
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c tests/unit/test_util.h $(BUILD)/libbpfvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(BUILD)/libbpfvm.a $(LDLIBS)
 

@@ -16,8 +16,7 @@
 
 #include <bpfvm.h>
 #include <linux/bpf.h>
-
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#include "../tests/unit/test_util.h" /* INSN_ID() */
 
 static double now_ns(void)
 {
@@ -240,43 +239,43 @@ int main(int argc, char **argv)
 
 	/* ALU + branch: 5 insns per iteration */
 	const struct bpf_insn alu[] = {
-		INSN(0xb7, 1, 0, 0, N),      /* r1 = N */
-		INSN(0xb7, 0, 0, 0, 0),      /* r0 = 0 */
-		INSN(0xb7, 2, 0, 0, 7),      /* r2 = 7 */
-		INSN(0x0f, 0, 1, 0, 0),      /* loop: r0 += r1 */
-		INSN(0xaf, 0, 2, 0, 0),      /* r0 ^= r2 */
-		INSN(0x07, 2, 0, 0, 3),      /* r2 += 3 */
-		INSN(0x17, 1, 0, 0, 1),      /* r1 -= 1 */
-		INSN(0x55, 1, 0, -5, 0),     /* if r1 != 0 goto loop */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, N),      /* r1 = N */
+		INSN_ID(MOV64_K, 0, 0, 0, 0),      /* r0 = 0 */
+		INSN_ID(MOV64_K, 2, 0, 0, 7),      /* r2 = 7 */
+		INSN_ID(ADD64_X, 0, 1, 0, 0),      /* loop: r0 += r1 */
+		INSN_ID(XOR64_X, 0, 2, 0, 0),      /* r0 ^= r2 */
+		INSN_ID(ADD64_K, 2, 0, 0, 3),      /* r2 += 3 */
+		INSN_ID(SUB64_K, 1, 0, 0, 1),      /* r1 -= 1 */
+		INSN_ID(JNE_K, 1, 0, -5, 0),     /* if r1 != 0 goto loop */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	bench(vm, "alu+branch loop", alu, sizeof(alu) / sizeof(alu[0]), 3.0 + 5.0 * N + 1);
 
 	/* stack load/store: 6 insns per iteration */
 	const struct bpf_insn mem[] = {
-		INSN(0xb7, 1, 0, 0, N),
-		INSN(0x7a, 10, 0, -8, 0),    /* *(u64 *)(r10 - 8) = 0 */
-		INSN(0x79, 0, 10, -8, 0),    /* loop: r0 = *(u64 *)(r10 - 8) */
-		INSN(0x0f, 0, 1, 0, 0),      /* r0 += r1 */
-		INSN(0x7b, 10, 0, -8, 0),    /* *(u64 *)(r10 - 8) = r0 */
-		INSN(0x67, 0, 0, 0, 1),      /* r0 <<= 1 */
-		INSN(0x17, 1, 0, 0, 1),      /* r1 -= 1 */
-		INSN(0x55, 1, 0, -6, 0),     /* if r1 != 0 goto loop */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, N),
+		INSN_ID(STDW, 10, 0, -8, 0),    /* *(u64 *)(r10 - 8) = 0 */
+		INSN_ID(LDXDW, 0, 10, -8, 0),    /* loop: r0 = *(u64 *)(r10 - 8) */
+		INSN_ID(ADD64_X, 0, 1, 0, 0),      /* r0 += r1 */
+		INSN_ID(STXDW, 10, 0, -8, 0),    /* *(u64 *)(r10 - 8) = r0 */
+		INSN_ID(LSH64_K, 0, 0, 0, 1),      /* r0 <<= 1 */
+		INSN_ID(SUB64_K, 1, 0, 0, 1),      /* r1 -= 1 */
+		INSN_ID(JNE_K, 1, 0, -6, 0),     /* if r1 != 0 goto loop */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	bench(vm, "stack load/store loop", mem, sizeof(mem) / sizeof(mem[0]), 2.0 + 6.0 * N + 1);
 
 	/* 32-bit ALU with multiply/divide: 6 insns per iteration */
 	const struct bpf_insn div[] = {
-		INSN(0xb7, 1, 0, 0, N),
-		INSN(0xb4, 0, 0, 0, 1),
-		INSN(0x24, 0, 0, 0, 2654435761u), /* loop: w0 *= 2654435761 */
-		INSN(0x04, 0, 0, 0, 12345),  /* w0 += 12345 */
-		INSN(0xbc, 3, 0, 0, 0),      /* w3 = w0 */
-		INSN(0x34, 3, 0, 0, 7),      /* w3 /= 7 */
-		INSN(0x17, 1, 0, 0, 1),
-		INSN(0x55, 1, 0, -6, 0),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 1, 0, 0, N),
+		INSN_ID(MOV32_K, 0, 0, 0, 1),
+		INSN_ID(MUL32_K, 0, 0, 0, 2654435761u), /* loop: w0 *= 2654435761 */
+		INSN_ID(ADD32_K, 0, 0, 0, 12345),  /* w0 += 12345 */
+		INSN_ID(MOV32_X, 3, 0, 0, 0),      /* w3 = w0 */
+		INSN_ID(DIV32_K, 3, 0, 0, 7),      /* w3 /= 7 */
+		INSN_ID(SUB64_K, 1, 0, 0, 1),
+		INSN_ID(JNE_K, 1, 0, -6, 0),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	bench(vm, "alu32 mul/div loop", div, sizeof(div) / sizeof(div[0]), 2.0 + 6.0 * N + 1);
 	bpfvm_free(vm);

@@ -20,12 +20,11 @@
 #include <string.h>
 
 #include <bpfvm.h>
+#include "../tests/unit/test_util.h" /* INSN(), INSN_ID() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MEM_MAX 256
-#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
-
 static const uint32_t types[] = { 0, BPF_PROG_TYPE_XDP, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER,
 				  BPF_PROG_TYPE_RAW_TRACEPOINT };
 
@@ -145,28 +144,28 @@ static size_t gen_insn(uint64_t *s, struct bpf_insn *out, size_t pc, size_t cnt)
 	case 10: /* lddw */
 		if (pc + 2 >= cnt)
 			break;
-		out[0] = INSN(BPF_LD | BPF_IMM | BPF_DW, d, 0, 0, (int32_t)rnd(s));
-		out[1] = INSN(0, 0, 0, 0, (int32_t)rnd(s));
+		out[0] = INSN_ID(LDDW, d, 0, 0, (int32_t)rnd(s));
+		out[1] = LDDW_HI((int32_t)rnd(s));
 		return 2;
 	case 11: /* local call forward */
 		if (pc + 2 >= cnt)
 			break;
-		out[0] = INSN(BPF_JMP | BPF_CALL, 0, 1, 0, (int32_t)(rnd(s) % (cnt - pc - 2)));
+		out[0] = INSN_ID(CALL_LOCAL, 0, 0, 0, (int32_t)(rnd(s) % (cnt - pc - 2)));
 		return 1;
 	case 12: /* may_goto, forward or back */
-		out[0] = INSN(BPF_JMP | 0xe0, 0, 0, rnd(s) & 1 ? (int16_t)(rnd(s) % fwd) : (int16_t)-(int)(1 + rnd(s) % (pc + 1)), 0);
+		out[0] = INSN_ID(MAY_GOTO, 0, 0, rnd(s) & 1 ? (int16_t)(rnd(s) % fwd) : (int16_t)-(int)(1 + rnd(s) % (pc + 1)), 0);
 		return 1;
 	case 13: /* legacy packet loads on the memory */
 		out[0] = rnd(s) & 1 ? INSN(BPF_LD | BPF_ABS | sizes[rnd(s) % 3], 0, 0, 0, (int32_t)(rnd(s) % 300) - 10)
 				    : INSN(BPF_LD | BPF_IND | sizes[rnd(s) % 3], 0, (uint8_t)(rnd(s) % 10), 0, (int32_t)(rnd(s) % 64) - 8);
 		return 1;
 	case 14: /* pointer arithmetic on r10 copies, then accesses through them */
-		out[0] = rnd(s) & 1 ? INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, 10, 0, 0) : INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, slot);
+		out[0] = rnd(s) & 1 ? INSN_ID(MOV64_X, d, 10, 0, 0) : INSN_ID(ADD64_K, d, 0, 0, slot);
 		return 1;
 	default:
 		break;
 	}
-	out[0] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	out[0] = INSN_ID(EXIT, 0, 0, 0, 0);
 	return 1;
 }
 
@@ -191,7 +190,7 @@ static int generator_mode(const uint8_t *data, size_t size)
 		uint8_t mem[MEM_MAX];
 		for (size_t pc = 0; pc + 1 < cnt;)
 			pc += gen_insn(&seed, p + pc, pc, cnt);
-		p[cnt - 1] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+		p[cnt - 1] = INSN_ID(EXIT, 0, 0, 0, 0);
 		int fd = bpfvm_prog_load(vm, 0, p, cnt, "gen");
 		if (fd < 0)
 			continue;

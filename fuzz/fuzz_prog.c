@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include <bpfvm.h>
+#include "../tests/unit/test_util.h" /* INSN(), INSN_ID() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -79,8 +80,6 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
-#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
-
 /* One instruction of a generated program at pc (of cnt, the last being exit). */
 static struct bpf_insn gen_insn(uint64_t *s, size_t pc, size_t cnt)
 {
@@ -92,20 +91,20 @@ static struct bpf_insn gen_insn(uint64_t *s, size_t pc, size_t cnt)
 	int16_t moff = (int16_t)((int)(rnd(s) % 300) - 20);    /* around the memory at r1 */
 
 	switch (rnd(s) % 25 % 13) { /* raw random bytes (the default) 1 time in 25 */
-	case 0: return INSN(0xbf, d, 10, 0, 0);                              /* mov rD, r10 */
-	case 1: return INSN(0x07, d, 0, 0, (int32_t)slot);                   /* add rD, -8k */
-	case 2: return INSN(0x0f, d, r, 0, 0);                               /* add rD, rS */
-	case 3: return INSN(0x7b, 10, r, slot, 0);                           /* stxdw [r10-8k], rS */
-	case 4: return INSN(0x79, d, 10, slot, 0);                           /* ldxdw rD, [r10-8k] */
+	case 0: return INSN_ID(MOV64_X, d, 10, 0, 0);                              /* mov rD, r10 */
+	case 1: return INSN_ID(ADD64_K, d, 0, 0, (int32_t)slot);                   /* add rD, -8k */
+	case 2: return INSN_ID(ADD64_X, d, r, 0, 0);                               /* add rD, rS */
+	case 3: return INSN_ID(STXDW, 10, r, slot, 0);                           /* stxdw [r10-8k], rS */
+	case 4: return INSN_ID(LDXDW, d, 10, slot, 0);                           /* ldxdw rD, [r10-8k] */
 	case 5: return INSN(rnd(s) & 1 ? 0xdb : 0xc3, rnd(s) & 1 ? 10 : d, r, slot,
 			    atomic_imm[rnd(s) % (sizeof(atomic_imm) / sizeof(atomic_imm[0]))]);
 	case 6: return INSN(rnd(s) & 1 ? 0x71 : 0x79, d, 1, moff, 0);       /* ldx rD, [r1+off] */
 	case 7: return INSN(rnd(s) & 1 ? 0x72 : 0x7a, 1, 0, moff, 0x5a);    /* st [r1+off], 0x5a */
-	case 8: return INSN(0x79, d, r, (int16_t)(rnd(s) % 16 * 8 - 64), 0); /* ldxdw rD, [rS+off] */
+	case 8: return INSN_ID(LDXDW, d, r, (int16_t)(rnd(s) % 16 * 8 - 64), 0); /* ldxdw rD, [rS+off] */
 	case 9:                                                               /* call local, forward */
-		return pc + 2 < cnt ? INSN(0x85, 0, 1, 0, (int32_t)(rnd(s) % (cnt - pc - 2))) : INSN(0x95, 0, 0, 0, 0);
-	case 10: return INSN(0x05, 0, 0, (int16_t)-(int)(1 + rnd(s) % (pc + 1)), 0); /* ja back (budget) */
-	case 11: return INSN(0x95, 0, 0, 0, 0);                              /* exit */
+		return pc + 2 < cnt ? INSN_ID(CALL_LOCAL, 0, 0, 0, (int32_t)(rnd(s) % (cnt - pc - 2))) : INSN_ID(EXIT, 0, 0, 0, 0);
+	case 10: return INSN_ID(JA, 0, 0, (int16_t)-(int)(1 + rnd(s) % (pc + 1)), 0); /* ja back (budget) */
+	case 11: return INSN_ID(EXIT, 0, 0, 0, 0);                              /* exit */
 	default: { uint64_t v = rnd(s); struct bpf_insn in; memcpy(&in, &v, sizeof(in)); return in; }
 	}
 }
@@ -131,7 +130,7 @@ static int invariant_mode(const uint8_t *data, size_t size)
 		size_t cnt = 4 + rnd(&seed) % 36;
 		for (size_t pc = 0; pc + 1 < cnt; pc++)
 			p[pc] = gen_insn(&seed, pc, cnt);
-		p[cnt - 1] = INSN(0x95, 0, 0, 0, 0);
+		p[cnt - 1] = INSN_ID(EXIT, 0, 0, 0, 0);
 		int fd = bpfvm_prog_load(vm, 0, p, cnt, "gen");
 		if (fd < 0) {
 			if (!bpfvm_errmsg(vm)[0])
