@@ -229,6 +229,12 @@ int bpfvm_close(struct bpfvm *vm, int fd);
  * buffer if that is more than buf_cnt), or -EINVAL with "line N: ..." in the log. */
 long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t buf_cnt);
 
+/* Whether insn_cnt raw instructions are whole: every lddw has its second slot, and that slot has code,
+ * registers and offset 0 (and imm 0 for the pseudo sources that take no high half).  Returns 0, or
+ * -EINVAL with "insn N: ..." naming the slot at fault in bpfvm_errmsg().  Asks nothing else of them
+ * (PROG_LOAD checks this and the rest); what `bpfvm disasm` requires of a raw file. */
+int bpfvm_insns_check(struct bpfvm *vm, const struct bpf_insn *insns, size_t insn_cnt);
+
 /* Disassembles insn_cnt instructions, one per line in LLVM syntax as `llvm-objdump -d` prints them
  * (flags: BPFVM_DISASM_PC prefixes the slot index; BPFVM_DISASM_ALU32 prints as llvm-objdump
  * --mcpu=v3/v4 does, with w registers for sub-word loads and stores).  snprintf semantics: writes at

@@ -974,6 +974,14 @@ long bpfvm_bpf(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int siz
 	return ret;
 }
 
+int bpfvm_insns_check(struct bpfvm *vm, const struct bpf_insn *insns, size_t insn_cnt)
+{
+	sys_log_reset(vm);
+	if (!insns && insn_cnt)
+		return sys_err(vm, -EINVAL, "no instructions");
+	return isa_check_slots(insns, insn_cnt, sys_log(vm));
+}
+
 long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t buf_cnt)
 {
 	struct bpf_insn *insns = NULL;

@@ -308,6 +308,12 @@ int cmd_disasm(int argc, char **argv)
 	struct bpf_insn *insns;
 	size_t cnt;
 	if (tool_load_insns(vm, path, &insns, &cnt) == 0) {
+		if (bpfvm_insns_check(vm, insns, cnt)) {
+			fprintf(stderr, "%s: %s\n", path, bpfvm_errmsg(vm));
+			free(insns);
+			bpfvm_free(vm);
+			return 1;
+		}
 		char *text = raw_text(insns, cnt, BPFVM_DISASM_PC), *v4 = raw_text(insns, cnt, BPFVM_DISASM_ALU32);
 		if (text && v4)
 			rc = print_checked(path, text, v4);

@@ -244,6 +244,41 @@ static int check_one(const struct bpf_insn *in, int id, size_t pc, struct diag *
 	return 0;
 }
 
+int isa_check_wide(const struct bpf_insn *insns, size_t cnt, size_t pc, struct diag *log)
+{
+	const struct bpf_insn *in = &insns[pc], *hi = &insns[pc + 1];
+
+	if (pc + 1 >= cnt) {
+		diag_printf(log, "insn %zu: incomplete lddw: missing second slot", pc);
+		return -EINVAL;
+	}
+	if (hi->code || hi->dst_reg || hi->src_reg || hi->off) {
+		diag_printf(log, "insn %zu: invalid lddw second slot: code 0x%02x, dst r%u, src r%u, off %d (all must be 0)",
+			    pc + 1, hi->code, hi->dst_reg, hi->src_reg, hi->off);
+		return -EINVAL;
+	}
+	if (in->src_reg != ISA_PSEUDO_IMM && in->src_reg != ISA_PSEUDO_MAP_VALUE &&
+	    in->src_reg != ISA_PSEUDO_MAP_IDX_VALUE && hi->imm) {
+		diag_printf(log, "insn %zu: lddw with pseudo source %u must have a zero high imm", pc, in->src_reg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int isa_check_slots(const struct bpf_insn *insns, size_t cnt, struct diag *log)
+{
+	for (size_t pc = 0; pc < cnt; pc++) {
+		int id = isa_decode(&insns[pc]);
+		if (id < 0 || !(isa_info[id].flags & F_WIDE))
+			continue;
+		int err = isa_check_wide(insns, cnt, pc, log);
+		if (err)
+			return err;
+		pc++;
+	}
+	return 0;
+}
+
 int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 {
 	uint8_t *hi_slot;
@@ -272,24 +307,8 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 		err = check_one(in, id, pc, log);
 		if (err || !(isa_info[id].flags & F_WIDE))
 			continue;
-		if (pc + 1 >= cnt) {
-			diag_printf(log, "insn %zu: incomplete lddw: missing second slot", pc);
-			err = -EINVAL;
+		if ((err = isa_check_wide(insns, cnt, pc, log)))
 			break;
-		}
-		const struct bpf_insn *hi = &insns[pc + 1];
-		if (hi->code || hi->dst_reg || hi->src_reg || hi->off) {
-			diag_printf(log, "insn %zu: invalid lddw second slot", pc + 1);
-			err = -EINVAL;
-			break;
-		}
-		if (in->src_reg != ISA_PSEUDO_IMM && in->src_reg != ISA_PSEUDO_MAP_VALUE &&
-		    in->src_reg != ISA_PSEUDO_MAP_IDX_VALUE && hi->imm) {
-			diag_printf(log, "insn %zu: lddw with pseudo source %u must have a zero high imm", pc,
-				    in->src_reg);
-			err = -EINVAL;
-			break;
-		}
 		hi_slot[++pc] = 1;
 	}
 	for (size_t pc = 0; pc < cnt && !err; pc++) {

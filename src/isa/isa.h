@@ -215,6 +215,13 @@ unsigned isa_insn_writes(const struct bpf_insn *in);
  * "insn <pc>: <problem>" added to `log`. */
 int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log);
 
+/* The second slot of the lddw at pc: present, code/registers/offset zero, high imm zero for the pseudo
+ * sources that take none.  0, or -EINVAL with "insn <pc>: ..." (the slot at fault) in `log`. */
+int isa_check_wide(const struct bpf_insn *insns, size_t cnt, size_t pc, struct diag *log);
+/* isa_check_wide() for every lddw of a sequence, stepping over second slots: whether raw instructions
+ * are whole, with nothing else asked of them (a listing, not a program to load). */
+int isa_check_slots(const struct bpf_insn *insns, size_t cnt, struct diag *log);
+
 #define ISA_MAX_INSNS 1000000u /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
 
 /* Facts about a row's operands, derived from its format here and nowhere else, so that the validator,

@@ -218,6 +218,28 @@ TEST(cli_disasm_prints_llvm_syntax)
 	CHECK(p.err[0] != '\0');
 }
 
+/* A raw lddw needs its whole second slot: cut off by the end of the file, or a second slot that is an
+ * instruction of its own, is an error naming the slot; nothing is listed. */
+TEST(cli_disasm_raw_lddw_needs_its_second_slot)
+{
+	struct proc p;
+	const struct bpf_insn at_end[] = { MOV_K(0, 1), INSN_ID(LDDW, 1, 0, 0, 5) };
+	const struct bpf_insn not_hi[] = { INSN_ID(LDDW, 1, 0, 0, 5), MOV_K(0, 7), EXIT };
+	const struct bpf_insn reg_hi[] = { EXIT, INSN_ID(LDDW, 1, 0, 0, 5), INSN(0, 2, 0, 0, 7), EXIT };
+
+	RUN_CLI(&p, NULL, "disasm", file("lddw_end.bin", at_end, sizeof(at_end)));
+	CHECK_EQ_U64(p.status, 1);
+	CHECK_EQ_STR(p.out, "");
+	CHECK(strstr(p.err, "lddw_end.bin: insn 1: incomplete lddw: missing second slot\n") != NULL);
+	RUN_CLI(&p, NULL, "disasm", file("lddw_not_hi.bin", not_hi, sizeof(not_hi)));
+	CHECK_EQ_U64(p.status, 1);
+	CHECK_EQ_STR(p.out, "");
+	CHECK(strstr(p.err, "lddw_not_hi.bin: insn 1: invalid lddw second slot: code 0xb7, dst r0, src r0, off 0") != NULL);
+	RUN_CLI(&p, NULL, "disasm", file("lddw_reg_hi.bin", reg_hi, sizeof(reg_hi)));
+	CHECK_EQ_U64(p.status, 1);
+	CHECK(strstr(p.err, "insn 2: invalid lddw second slot: code 0x00, dst r2") != NULL);
+}
+
 /* --jited: the native code under each insn (x86 text by objdump when installed, bytes otherwise). */
 TEST(cli_disasm_jited)
 {
@@ -498,6 +520,7 @@ int main(int argc, char **argv)
 	}
 	RUN(cli_asm_writes_the_encoding);
 	RUN(cli_disasm_prints_llvm_syntax);
+	RUN(cli_disasm_raw_lddw_needs_its_second_slot);
 	RUN(cli_disasm_jited);
 	RUN(cli_disasm_objects_and_refusals);
 	RUN(cli_run_source_and_binary_on_memory);
@@ -507,7 +530,8 @@ int main(int argc, char **argv)
 	char cmd_path[128];
 	static const char *const names[] = { "prog.s", "prog.bin", "bad.s", "bad.bin", "dis.bin", "dis.s", "odd.bin",
 					     "run.s", "run.bin", "mem.bin", "len.s", "loop.s", "endless.s", "r10.s",
-					     "probe.s", "junk.bin", "junk2.bin", "fake.o", "one.bpf.c", "one.bpf.o" };
+					     "probe.s", "junk.bin", "junk2.bin", "fake.o", "one.bpf.c", "one.bpf.o", "jit.bin",
+					     "lddw_end.bin", "lddw_not_hi.bin", "lddw_reg_hi.bin" };
 	for (size_t i = 0; i < N(names); i++) {
 		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, names[i]);
 		unlink(cmd_path);
