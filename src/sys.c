@@ -588,7 +588,7 @@ static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_
 			return -EINVAL;
 		}
 		int fd = in->imm;
-		if (src == ISA_PSEUDO_MAP_IDX || src == ISA_PSEUDO_MAP_IDX_VALUE) {
+		if (isa_pseudo_by_idx(src)) {
 			if (!attr->fd_array) {
 				diag_printf(log, "insn %zu: map index %d without fd_array", pc, in->imm);
 				return -EPROTO;
@@ -610,7 +610,7 @@ static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_
 			return -EBADF;
 		}
 		uint64_t val;
-		if (src == ISA_PSEUDO_MAP_FD || src == ISA_PSEUDO_MAP_IDX) {
+		if (!isa_pseudo_is_value(src)) {
 			val = (uintptr_t)mo->map;
 		} else {
 			uint32_t off = (uint32_t)p->orig[pc + 1].imm;
@@ -628,7 +628,7 @@ static int resolve_ldimm64(struct bpfvm *vm, struct vm_prog *p, const union bpf_
 		if (err < 0)
 			return err;
 		p->aux[pc].map_idx = (uint32_t)err;
-		if (src == ISA_PSEUDO_MAP_VALUE || src == ISA_PSEUDO_MAP_IDX_VALUE)
+		if (isa_pseudo_is_value(src))
 			p->aux[pc].value_off = (uint32_t)p->orig[pc + 1].imm;
 		in->imm = (int32_t)(uint32_t)val;
 		p->orig[pc + 1].imm = (int32_t)(uint32_t)(val >> 32);

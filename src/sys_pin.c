@@ -47,12 +47,6 @@ struct pin_prog {
 	char name[BPF_OBJ_NAME_LEN]; /* NUL-terminated */
 };
 
-static bool is_map_ref(uint8_t src)
-{
-	return src == ISA_PSEUDO_MAP_FD || src == ISA_PSEUDO_MAP_IDX || src == ISA_PSEUDO_MAP_VALUE ||
-	       src == ISA_PSEUDO_MAP_IDX_VALUE;
-}
-
 /* p's instructions with each map reference as an index into p->used_maps (the pin's map<i>). */
 static int pin_insns(struct bpfvm *vm, const struct vm_prog *p, struct bpf_insn **out)
 {
@@ -65,10 +59,10 @@ static int pin_insns(struct bpfvm *vm, const struct vm_prog *p, struct bpf_insn 
 			continue;
 		uint8_t src = in[pc].src_reg;
 		uint64_t v = (uint64_t)(uint32_t)in[pc].imm | (uint64_t)(uint32_t)in[pc + 1].imm << 32;
-		bool value = src == ISA_PSEUDO_MAP_VALUE || src == ISA_PSEUDO_MAP_IDX_VALUE;
+		bool value = isa_pseudo_is_value(src);
 		size_t i = p->used_map_cnt;
 		uint32_t off = 0;
-		if (is_map_ref(src)) {
+		if (isa_pseudo_is_map(src)) {
 			/* PROG_LOAD resolved the reference to the map, or to the address of its value + off */
 			for (i = 0; i < p->used_map_cnt; i++) {
 				struct map *m = p->used_maps[i];
@@ -273,11 +267,11 @@ static int read_prog_file(struct bpfvm *vm, int pinfd, const char *path, struct 
 		const struct bpf_insn *in = &(*insns)[pc];
 		if (isa_decode(in) != ISA_LDDW)
 			continue;
-		if (in->src_reg == ISA_PSEUDO_MAP_FD || in->src_reg == ISA_PSEUDO_MAP_VALUE) {
+		if (isa_pseudo_is_map(in->src_reg) && !isa_pseudo_by_idx(in->src_reg)) {
 			err = sys_err(vm, -EINVAL, "OBJ_GET: %s: corrupt pinned program: insn %u: a map by fd, not by index", path, pc);
 			break;
 		}
-		if ((in->src_reg == ISA_PSEUDO_MAP_IDX || in->src_reg == ISA_PSEUDO_MAP_IDX_VALUE) &&
+		if (isa_pseudo_by_idx(in->src_reg) &&
 		    (in->imm < 0 || (uint32_t)in->imm >= h->map_cnt)) {
 			err = sys_err(vm, -EINVAL, "OBJ_GET: %s: corrupt pinned program: insn %u: map index %d is not below the map count %u",
 				      path, pc, in->imm, h->map_cnt);

@@ -43,7 +43,7 @@ static int find_map(struct vctx_env *e, size_t pc, int32_t *off)
 	const struct vm_insn_aux *a = &e->p->aux[pc];
 	if (a->map_idx == VM_AUX_NO_MAP)
 		return -1;
-	if (a->ldimm64_src == ISA_PSEUDO_MAP_VALUE || a->ldimm64_src == ISA_PSEUDO_MAP_IDX_VALUE)
+	if (isa_pseudo_is_value(a->ldimm64_src))
 		*off = (int32_t)a->value_off;
 	return (int)a->map_idx;
 }

@@ -257,8 +257,7 @@ int isa_check_wide(const struct bpf_insn *insns, size_t cnt, size_t pc, struct d
 			    pc + 1, hi->code, hi->dst_reg, hi->src_reg, hi->off);
 		return -EINVAL;
 	}
-	if (in->src_reg != ISA_PSEUDO_IMM && in->src_reg != ISA_PSEUDO_MAP_VALUE &&
-	    in->src_reg != ISA_PSEUDO_MAP_IDX_VALUE && hi->imm) {
+	if (in->src_reg != ISA_PSEUDO_IMM && !isa_pseudo_is_value(in->src_reg) && hi->imm) {
 		diag_printf(log, "insn %zu: lddw with pseudo source %u must have a zero high imm", pc, in->src_reg);
 		return -EINVAL;
 	}

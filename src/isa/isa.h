@@ -184,6 +184,17 @@ enum {
 	ISA_PSEUDO_MAP_IDX_VALUE = 6,
 };
 
+/* What an lddw's pseudo source says of its operands, here once: does it name a map (by fd, or by index
+ * into PROG_LOAD's fd_array), does it name the map by index, and is its second imm an offset into the
+ * map's value (the address of the value, not the map)? */
+static inline bool isa_pseudo_is_map(unsigned src)
+{
+	return src == ISA_PSEUDO_MAP_FD || src == ISA_PSEUDO_MAP_IDX || src == ISA_PSEUDO_MAP_VALUE ||
+	       src == ISA_PSEUDO_MAP_IDX_VALUE;
+}
+static inline bool isa_pseudo_by_idx(unsigned src) { return src == ISA_PSEUDO_MAP_IDX || src == ISA_PSEUDO_MAP_IDX_VALUE; }
+static inline bool isa_pseudo_is_value(unsigned src) { return src == ISA_PSEUDO_MAP_VALUE || src == ISA_PSEUDO_MAP_IDX_VALUE; }
+
 /* The row an instruction decodes to, or -1 when no row accepts it (internal rows never match).
  * Checks only the selector, not the unused fields: see isa_validate(). */
 int isa_decode(const struct bpf_insn *in);

@@ -747,7 +747,7 @@ static size_t inline_array_lookup(struct jit *j, const struct vm_insn *in, size_
 	/* a CALL insn's imm is the Linux helper id (an embedder's helper of that id is a CALL_KFUNC) */
 	if (prog->orig[pc].imm != BPF_FUNC_map_lookup_elem || pc < 2 || j->entry[pc] || j->entry[pc - 1] ||
 	    j->insns[pc - 2].id != ISA_LDDW || j->insns[pc - 2].dst != 1 ||
-	    (prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_FD && prog->orig[pc - 2].src_reg != ISA_PSEUDO_MAP_IDX) ||
+	    !isa_pseudo_is_map(prog->orig[pc - 2].src_reg) || isa_pseudo_is_value(prog->orig[pc - 2].src_reg) ||
 	    prog->aux[pc - 2].map_idx >= prog->used_map_cnt)
 		return 0;
 	d = &prog->map_descs[prog->aux[pc - 2].map_idx]; /* the loader's descriptor of the lddw's map */

@@ -2268,7 +2268,7 @@ static int do_check(struct vctx *c, struct state *s)
 				memset(d, 0, sizeof(*d));
 				d->map = m;
 				d->v = scalar_const(0);
-				if (src == ISA_PSEUDO_MAP_VALUE || src == ISA_PSEUDO_MAP_IDX_VALUE) {
+				if (isa_pseudo_is_value(src)) {
 					d->type = PTR_MAP_VALUE;
 					d->off = c->env->map_value_off ? c->env->map_value_off(c->env->arg, s->pc) : 0;
 				} else {
