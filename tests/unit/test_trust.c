@@ -9,7 +9,7 @@
 #include <linux/bpf.h>
 
 #include "test.h"
-#include "test_bpf.h"
+#include "test_util.h"
 #include "core/core.h"
 #include "vm/vm.h"
 
