@@ -205,52 +205,52 @@ TEST(tail_calls_agree)
 	struct bpfvm *vm = bpfvm_new(&vo);
 	int pa = map_create(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4);
 	const struct bpf_insn straight[] = {
-		INSN(0xbf, 0, 6, 0, 0),                  /* r0 = r6 (the caller's) */
-		INSN(0x27, 0, 0, 0, 7),                  /* r0 *= 7 */
-		INSN(0xb7, 3, 0, 0, 3),                  /* r3 = 3 */
-		INSN(0x3f, 0, 3, 0, 0),                  /* r0 /= r3 */
-		INSN(0x7b, 10, 0, -16, 0),               /* *(u64 *)(r10 - 16) = r0 */
-		INSN(0x79, 0, 10, -16, 0),               /* r0 = *(u64 *)(r10 - 16) */
-		INSN(0x07, 0, 0, 0, 100),                /* r0 += 100 */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_X, 0, 6, 0, 0),                  /* r0 = r6 (the caller's) */
+		INSN_ID(MUL64_K, 0, 0, 0, 7),                  /* r0 *= 7 */
+		INSN_ID(MOV64_K, 3, 0, 0, 3),                  /* r3 = 3 */
+		INSN_ID(DIV64_X, 0, 3, 0, 0),                  /* r0 /= r3 */
+		INSN_ID(STXDW, 10, 0, -16, 0),               /* *(u64 *)(r10 - 16) = r0 */
+		INSN_ID(LDXDW, 0, 10, -16, 0),               /* r0 = *(u64 *)(r10 - 16) */
+		INSN_ID(ADD64_K, 0, 0, 0, 100),                /* r0 += 100 */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn loop[] = {
-		INSN(0xb7, 0, 0, 0, 0),                  /* r0 = 0 */
-		INSN(0xb7, 2, 0, 0, 10),                 /* r2 = 10 */
-		INSN(0x0f, 0, 2, 0, 0),                  /* loop: r0 += r2 */
-		INSN(0x07, 2, 0, 0, -1),                 /* r2 -= 1 */
-		INSN(0x55, 2, 0, -3, 0),                 /* if r2 != 0 goto loop */
-		INSN(0x0f, 0, 6, 0, 0),                  /* r0 += r6 */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(MOV64_K, 0, 0, 0, 0),                  /* r0 = 0 */
+		INSN_ID(MOV64_K, 2, 0, 0, 10),                 /* r2 = 10 */
+		INSN_ID(ADD64_X, 0, 2, 0, 0),                  /* loop: r0 += r2 */
+		INSN_ID(ADD64_K, 2, 0, 0, -1),                 /* r2 -= 1 */
+		INSN_ID(JNE_K, 2, 0, -3, 0),                 /* if r2 != 0 goto loop */
+		INSN_ID(ADD64_X, 0, 6, 0, 0),                  /* r0 += r6 */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn chain[] = {
-		INSN(0x79, 7, 10, -8, 0),                /* r7 = *(u64 *)(r10 - 8): the frame is the caller's */
-		INSN(0x07, 7, 0, 0, 1),                  /* r7 += 1 */
-		INSN(0x7b, 10, 7, -8, 0),                /* *(u64 *)(r10 - 8) = r7 */
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), /* r2 = pa */
-		INSN(0xb7, 3, 0, 0, 2),                  /* r3 = 2: itself */
-		INSN(0x85, 0, 0, 0, 12),                 /* tail_call(r1, pa, 2) */
-		INSN(0x79, 0, 10, -8, 0),                /* r0 = *(u64 *)(r10 - 8) */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 7, 10, -8, 0),                /* r7 = *(u64 *)(r10 - 8): the frame is the caller's */
+		INSN_ID(ADD64_K, 7, 0, 0, 1),                  /* r7 += 1 */
+		INSN_ID(STXDW, 10, 7, -8, 0),                /* *(u64 *)(r10 - 8) = r7 */
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0), /* r2 = pa */
+		INSN_ID(MOV64_K, 3, 0, 0, 2),                  /* r3 = 2: itself */
+		INSN_ID(CALL, 0, 0, 0, 12),                 /* tail_call(r1, pa, 2) */
+		INSN_ID(LDXDW, 0, 10, -8, 0),                /* r0 = *(u64 *)(r10 - 8) */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn from_sub[] = {
-		INSN(0x61, 6, 1, 0, 0),                  /* r6 = *(u32 *)(r1 + 0): the index */
-		INSN(0x85, 0, 1, 0, 2),                  /* call sub */
-		INSN(0x07, 0, 0, 0, 1000),               /* r0 += 1000 */
-		INSN(0x95, 0, 0, 0, 0),
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), /* sub: r2 = pa */
-		INSN(0xbf, 3, 6, 0, 0),                  /* r3 = r6 */
-		INSN(0x85, 0, 0, 0, 12),                 /* tail_call(r1, pa, r6) */
-		INSN(0xb7, 0, 0, 0, 7),                  /* r0 = 7: none */
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXW, 6, 1, 0, 0),                  /* r6 = *(u32 *)(r1 + 0): the index */
+		INSN_ID(CALL_LOCAL, 0, 0, 0, 2),                  /* call sub */
+		INSN_ID(ADD64_K, 0, 0, 0, 1000),               /* r0 += 1000 */
+		INSN_ID(EXIT, 0, 0, 0, 0),
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0), /* sub: r2 = pa */
+		INSN_ID(MOV64_X, 3, 6, 0, 0),                  /* r3 = r6 */
+		INSN_ID(CALL, 0, 0, 0, 12),                 /* tail_call(r1, pa, r6) */
+		INSN_ID(MOV64_K, 0, 0, 0, 7),                  /* r0 = 7: none */
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	const struct bpf_insn from_entry[] = {
-		INSN(0x61, 3, 1, 0, 0),                  /* r3 = *(u32 *)(r1 + 0) */
-		INSN(0xb7, 6, 0, 0, 6),                  /* r6 = 6 */
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 12),
-		INSN(0xb7, 0, 0, 0, 5),
-		INSN(0x95, 0, 0, 0, 0),
+		INSN_ID(LDXW, 3, 1, 0, 0),                  /* r3 = *(u32 *)(r1 + 0) */
+		INSN_ID(MOV64_K, 6, 0, 0, 6),                  /* r6 = 6 */
+		INSN_ID(LDDW, 2, 1, 0, pa), LDDW_HI(0),
+		INSN_ID(CALL, 0, 0, 0, 12),
+		INSN_ID(MOV64_K, 0, 0, 0, 5),
+		INSN_ID(EXIT, 0, 0, 0, 0),
 	};
 	uint64_t r0;
 
