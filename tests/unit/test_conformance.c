@@ -29,8 +29,9 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
-#define CONF_DIR "../shared/conformance"
+#define CONF_DIR test_conformance_dir()
 #define CONF_POSITIVE_CNT 313   /* every test in bpf_conformance's tests/ (uBPF passes 312) */
 #define CONF_NEGATIVE_CNT 60
 
@@ -193,12 +194,14 @@ static int run_plugin(const uint8_t *prog, size_t prog_len, const uint8_t *mem, 
  * plugin's arguments there) */
 static void conformance_suite(const char *engine, const char *verify, const char *tag)
 {
-	DIR *d = opendir(CONF_DIR "/tests");
+	char dpath[1024];
+	snprintf(dpath, sizeof(dpath), "%s/tests", CONF_DIR);
+	DIR *d = opendir(dpath);
 	struct dirent *e;
 	int pass = 0, fail = 0;
 
 	if (!d) {
-		printf("SKIP conformance: %s not present\n", CONF_DIR "/tests");
+		printf("SKIP conformance: %s/tests not present\n", CONF_DIR);
 		return;
 	}
 	while ((e = readdir(d))) {
@@ -208,11 +211,11 @@ static void conformance_suite(const char *engine, const char *verify, const char
 		char name[256], path[1024];
 		snprintf(name, sizeof(name), "%.*s", (int)(nl - 5), e->d_name);
 		size_t plen = 0, mlen = 0;
-		snprintf(path, sizeof(path), CONF_DIR "/bin/%s.prog.bin", name);
+		snprintf(path, sizeof(path), "%s/bin/%s.prog.bin", CONF_DIR, name);
 		uint8_t *prog = (uint8_t *)read_text(path, &plen);
-		snprintf(path, sizeof(path), CONF_DIR "/bin/%s.mem.bin", name);
+		snprintf(path, sizeof(path), "%s/bin/%s.mem.bin", CONF_DIR, name);
 		uint8_t *mem = (uint8_t *)read_text(path, &mlen);
-		snprintf(path, sizeof(path), CONF_DIR "/bin/%s.expect", name);
+		snprintf(path, sizeof(path), "%s/bin/%s.expect", CONF_DIR, name);
 		char *expect = read_text(path, NULL);
 		char out[4096];
 		if (!prog || !expect) {
@@ -534,12 +537,14 @@ static int run_negative(const char *file, const struct tcase *tc, char *why, siz
 
 static void negative_suite(void)
 {
-	DIR *d = opendir(CONF_DIR "/negative");
+	char dpath[1024];
+	snprintf(dpath, sizeof(dpath), "%s/negative", CONF_DIR);
+	DIR *d = opendir(dpath);
 	struct dirent *e;
 	int found = 0;
 
 	if (!d) {
-		printf("SKIP conformance-negative: %s not present\n", CONF_DIR "/negative");
+		printf("SKIP conformance-negative: %s/negative not present\n", CONF_DIR);
 		return;
 	}
 	while ((e = readdir(d))) {
@@ -547,7 +552,7 @@ static void negative_suite(void)
 		if (nl < 6 || strcmp(e->d_name + nl - 5, ".data"))
 			continue;
 		char path[1024], why[4096];
-		snprintf(path, sizeof(path), CONF_DIR "/negative/%s", e->d_name);
+		snprintf(path, sizeof(path), "%s/negative/%s", CONF_DIR, e->d_name);
 		char *text = read_text(path, NULL);
 		struct tcase tc;
 		found++;

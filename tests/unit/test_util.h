@@ -6,7 +6,8 @@
  *    (test_asm);
  *  - the kernel's bpf() (kbpf, kmap, kelem) and why it cannot serve as the oracle here
  *    (kernel_skip_reason), for differential tests that skip with that reason;
- *  - clang for BPF objects with the project's flags (test_clang) and whole files (test_read_file).
+ *  - clang for BPF objects with the project's flags (test_clang) and whole files (test_read_file);
+ *  - where bpf_conformance is checked out (test_conformance_dir).
  * Returns follow bpf(): a handle or 0, else a negative errno.  Everything is static inline: a test
  * binary is one translation unit and keeps what it uses. */
 #ifndef BPFVM_TEST_UTIL_H
@@ -155,6 +156,24 @@ static inline const char *kernel_skip_reason(void)
 		     : fd == -ENOSYS ? "bpf() is not available (ENOSYS)" : "bpf() cannot load an XDP program here";
 	close((int)fd);
 	return NULL;
+}
+
+/* ---- bpf_conformance ------------------------------------------------------------------------ */
+
+/* The bpf_conformance checkout the tests read (tests/, bin/, negative/): $BPF_CONFORMANCE_DIR, else
+ * shared/conformance beside the repository, seen as ../shared from the main checkout and as
+ * ../../shared from a worktree under wt/ (the tests run from the checkout's root).  When there is none
+ * the first candidate is returned and the callers' opendir() fails: they SKIP, naming it. */
+static inline const char *test_conformance_dir(void)
+{
+	static const char *const cands[] = { "../shared/conformance", "../../shared/conformance" };
+	const char *env = getenv("BPF_CONFORMANCE_DIR");
+	if (env && *env)
+		return env;
+	for (size_t i = 0; i < ARRAY_SIZE(cands); i++)
+		if (!access(cands[i], R_OK))
+			return cands[i];
+	return cands[0];
 }
 
 /* ---- files and clang ------------------------------------------------------------------------ */
