@@ -16,6 +16,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -279,10 +280,7 @@ int main(int argc, char **argv)
 	}
 	char cmd[PATH_MAX + 1024];
 	snprintf(spin_obj, sizeof(spin_obj), "%s/spin.bpf.o", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
-		 "-c tests/loader/spin.bpf.c -o %s 2>&1", spin_obj);
-	if (system(cmd) != 0)
+	if (test_clang("tests/loader/spin.bpf.c", spin_obj, NULL) != 0)
 		spin_obj[0] = '\0';
 	snprintf(pcap3, sizeof(pcap3), "%s/three.pcap", dir);
 	snprintf(cmd, sizeof(cmd), "%s gen-pcap %s --count 3 >/dev/null", cli, pcap3);

@@ -356,11 +356,10 @@ static int find_objects(const char *argv0)
 	snprintf(obj_dir, sizeof(obj_dir), "%s", tmpl);
 	obj_dir_is_temp = true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char cmd[9000];
-		snprintf(cmd, sizeof(cmd),
-			 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -c "
-			 "examples/%s.bpf.c -o %s/%s.bpf.o", names[i], obj_dir, names[i]);
-		if (system(cmd)) {
+		char src[512], out[4200];
+		snprintf(src, sizeof(src), "examples/%s.bpf.c", names[i]);
+		snprintf(out, sizeof(out), "%.4000s/%s.bpf.o", obj_dir, names[i]);
+		if (test_clang(src, out, NULL)) {
 			skip_reason = "clang could not build the examples";
 			return -1;
 		}
@@ -1848,12 +1847,8 @@ static char built[64]; /* tests/loader/cli_events.bpf.c's object, removed at exi
 static const char *cli_events_obj(char *path, size_t len)
 {
 	if (!built[0]) {
-		char cmd[600];
 		snprintf(built, sizeof(built), "/tmp/bpfvm-cli-events-%d.o", (int)getpid());
-		snprintf(cmd, sizeof(cmd),
-			 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
-			 "-c tests/loader/cli_events.bpf.c -o %s 2>&1", built);
-		if (system(cmd)) {
+		if (test_clang("tests/loader/cli_events.bpf.c", built, NULL)) {
 			built[0] = 0;
 			return NULL;
 		}

@@ -13,38 +13,24 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 static char tmpdir[256];
 static uint8_t *basic_buf;
 static size_t basic_len;
 
+/* tests/loader/<name>.bpf.c built into tmpdir/<name>.bpf.o (path in out); 0 or clang's failure. */
 static int compile(const char *name, char *out, size_t out_len)
 {
-	char cmd[1024];
+	char src[256];
 	snprintf(out, out_len, "%s/%s.bpf.o", tmpdir, name);
-	snprintf(cmd, sizeof(cmd),
-		 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
-		 "-c tests/loader/%s.bpf.c -o %s 2>&1",
-		 name, out);
-	return system(cmd);
+	snprintf(src, sizeof(src), "tests/loader/%s.bpf.c", name);
+	return test_clang(src, out, NULL);
 }
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc((size_t)n);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
+	return (uint8_t *)test_read_file(path, len);
 }
 
 static struct bpfvm *new_vm(void)
@@ -930,7 +916,7 @@ TEST(legacy_notype_symbols)
 /* Objects compiled here from `src` into tmpdir/<name>.bpf.o; NULL when clang is unavailable. */
 static uint8_t *build_src(const char *name, const char *src, size_t *len)
 {
-	char c_path[512], o_path[512], cmd[1400];
+	char c_path[512], o_path[512];
 	snprintf(c_path, sizeof(c_path), "%s/%s.c", tmpdir, name);
 	snprintf(o_path, sizeof(o_path), "%s/%s.bpf.o", tmpdir, name);
 	FILE *f = fopen(c_path, "w");
@@ -938,9 +924,7 @@ static uint8_t *build_src(const char *name, const char *src, size_t *len)
 		return NULL;
 	fputs(src, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "clang -O2 -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
-				   "-c %s -o %s 2>&1", c_path, o_path);
-	if (system(cmd))
+	if (test_clang(c_path, o_path, "-g0"))
 		return NULL;
 	return read_file(o_path, len);
 }

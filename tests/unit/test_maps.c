@@ -739,7 +739,7 @@ static void *lock_user_thr(void *arg)
 
 TEST(bpf_f_lock_against_program_spin_locks)
 {
-	char dir[] = "/tmp/bpfvm-spin-XXXXXX", c[256], o[256], cmd[1024];
+	char dir[] = "/tmp/bpfvm-spin-XXXXXX", c[256], o[256];
 	if (!mkdtemp(dir))
 		SKIP("mkdtemp failed");
 	snprintf(c, sizeof(c), "%s/spin.bpf.c", dir);
@@ -747,9 +747,7 @@ TEST(bpf_f_lock_against_program_spin_locks)
 	FILE *f = fopen(c, "w");
 	fputs(spin_src, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
-		 "-c %s -o %s 2>&1", c, o);
-	int built = system(cmd) == 0;
+	int built = test_clang(c, o, NULL) == 0;
 	unlink(c);
 	if (!built) {
 		rmdir(dir);

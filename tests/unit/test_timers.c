@@ -47,37 +47,18 @@ static char oracle_obj[300];
 
 static uint8_t *build(const char *name, size_t *len)
 {
-	char out[512], cmd[1024];
+	char out[512], src[256];
 	snprintf(out, sizeof(out), "%s/%s.bpf.o", tmpdir, name);
-	snprintf(cmd, sizeof(cmd),
-		 "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
-		 "-c tests/loader/%s.bpf.c -o %s 2>&1",
-		 name, out);
-	if (system(cmd))
+	snprintf(src, sizeof(src), "tests/loader/%s.bpf.c", name);
+	if (test_clang(src, out, NULL))
 		return NULL;
 	if (!strcmp(name, "timers")) {
 		snprintf(oracle_obj, sizeof(oracle_obj), "%s/timers_k.bpf.o", tmpdir);
-		snprintf(cmd, sizeof(cmd),
-			 "clang -O2 -g -target bpf -mcpu=v3 -DKERNEL_ORACLE -I/usr/include/$(uname -m)-linux-gnu -Wall "
-			 "-Werror -c tests/loader/timers.bpf.c -o %s 2>&1",
-			 oracle_obj);
-		if (system(cmd))
+		if (test_clang(src, oracle_obj, "-DKERNEL_ORACLE"))
 			oracle_obj[0] = '\0';
 	}
-	FILE *f = fopen(out, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc((size_t)n);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
+	uint8_t *b = (uint8_t *)test_read_file(out, len);
 	unlink(out);
-	*len = (size_t)n;
 	return b;
 }
 

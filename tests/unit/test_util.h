@@ -205,7 +205,7 @@ static inline char *test_read_file(const char *path, size_t *len)
  * missing (the caller SKIPs). */
 static inline int test_clang(const char *src, const char *out, const char *extra)
 {
-	char cmd[2048];
+	char cmd[16384]; /* room for the callers' PATH_MAX-sized paths */
 	snprintf(cmd, sizeof(cmd), "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
 		 "%s -c '%s' -o '%s' 1>&2", extra ? extra : "", src, out);
 	return system(cmd);
