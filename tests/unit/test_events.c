@@ -24,8 +24,7 @@ static char pin_root[128];
 
 static struct bpfvm *new_vm(void)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
-	return bpfvm_new(&o);
+	return test_vm(2, pin_root);
 }
 
 static double now_ms(void)

@@ -30,8 +30,7 @@ static char pin_root[128];
 
 static struct bpfvm *new_vm(unsigned cpus)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = cpus, .pin_root = pin_root };
-	return bpfvm_new(&o);
+	return test_vm(cpus, pin_root);
 }
 
 /* An instance that loads without the verifier: for programs that hand helpers memory the verifier would

@@ -35,12 +35,7 @@ static uint8_t *read_file(const char *path, size_t *len)
 
 static struct bpfvm *new_vm(void)
 {
-	struct bpfvm_opts o;
-	memset(&o, 0, sizeof(o));
-	o.sz = sizeof(o);
-	o.nr_cpus = 2;
-	o.pin_root = tmpdir;
-	return bpfvm_new(&o);
+	return test_vm(2, tmpdir);
 }
 
 static int find_prog(struct bpfvm_object *obj, const char *name)

@@ -26,8 +26,7 @@ static char pin_root[128];
 
 static struct bpfvm *new_vm(void)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = pin_root };
-	return bpfvm_new(&o);
+	return test_vm(1, pin_root);
 }
 
 /* One map, either ours or the kernel's (vm == NULL), behind the same calls. */

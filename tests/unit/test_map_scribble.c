@@ -71,8 +71,7 @@ static uint64_t rnd(uint64_t *s)
 
 static struct bpfvm *new_vm(void)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = NCPUS, .pin_root = pin_root };
-	return bpfvm_new(&o);
+	return test_vm(NCPUS, pin_root);
 }
 
 static bool is_fd_map(uint32_t t)

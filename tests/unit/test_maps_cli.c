@@ -20,8 +20,7 @@ static char pin_root[128], cli[512];
 
 static struct bpfvm *new_vm(void)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = pin_root };
-	return bpfvm_new(&o);
+	return test_vm(2, pin_root);
 }
 
 /* Runs `bpfvm map ARGS` (a shell word list), returns its exit status and stdout in out. */

@@ -50,8 +50,7 @@ static char *slurp(const char *path)
 
 static struct bpfvm *new_vm(void)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = root };
-	return bpfvm_new(&o);
+	return test_vm(2, root);
 }
 
 /* A bare NAME is /sys/fs/bpf/NAME, i.e. NAME under the instance's pin root (relative pin paths are
