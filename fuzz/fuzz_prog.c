@@ -37,13 +37,7 @@ static const uint32_t types[] = {
 
 static void make_map(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	if (bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a)) < 0)
+	if (mk(vm, type, ks, vs, max, 0) < 0)
 		abort(); /* the fixture itself must work */
 }
 

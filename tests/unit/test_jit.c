@@ -145,13 +145,7 @@ TEST(native_atomics_across_threads)
 /* ---- tail calls ---- */
 static int map_create(struct bpfvm *vm, uint32_t type, uint32_t ksz, uint32_t vsz, uint32_t n)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ksz;
-	a.value_size = vsz;
-	a.max_entries = n;
-	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	return mk(vm, type, ksz, vsz, n, 0);
 }
 
 static int map_set(struct bpfvm *vm, int fd, uint32_t key, int value)

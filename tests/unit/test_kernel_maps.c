@@ -40,13 +40,7 @@ static bool kernel_ok(void)
 {
 	if (kernel_skip)
 		return false;
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = BPF_MAP_TYPE_ARRAY;
-	a.key_size = 4;
-	a.value_size = 4;
-	a.max_entries = 1;
-	long fd = kbpf(BPF_MAP_CREATE, &a);
+	long fd = kmap(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
 	if (fd < 0) {
 		kernel_skip = fd == -EPERM ? "bpf() MAP_CREATE: EPERM (not root or unprivileged bpf disabled)"
 			    : fd == -ENOSYS ? "bpf() is not available (ENOSYS)"
@@ -59,21 +53,8 @@ static bool kernel_ok(void)
 
 static void create_both(struct pair *p, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
-	p->vret = bpfvm_bpf(p->vm, BPF_MAP_CREATE, &a, sizeof(a));
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
-	p->kret = kbpf(BPF_MAP_CREATE, &a);
+	p->vret = mk(p->vm, type, ks, vs, max, flags);
+	p->kret = kmap(type, ks, vs, max, flags);
 	p->vfd = (int)p->vret;
 	p->kfd = (int)p->kret;
 	p->ks = ks;
@@ -673,19 +654,6 @@ static bool same_create(const struct pair *p, const char *what)
 	return true;
 }
 
-static union bpf_attr map_attr(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags, uint64_t extra)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
-	a.map_extra = extra;
-	return a;
-}
-
 /* map_extra (only bloom filters and arenas take it), hash key_size above 512, BPF_F_PRESERVE_ELEMS (only
  * perf event arrays), a perf event array of max_entries 0, BPF_F_INNER_MAP (arrays only). */
 TEST(create_attrs_match)
@@ -730,8 +698,8 @@ TEST(create_attrs_match)
 		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, BPF_F_INNER_MAP, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		union bpf_attr a = map_attr(cases[i].type, cases[i].ks, cases[i].vs, cases[i].max, cases[i].flags,
-					    cases[i].extra);
+		union bpf_attr a = map_attr(cases[i].type, cases[i].ks, cases[i].vs, cases[i].max, cases[i].flags);
+		a.map_extra = cases[i].extra;
 		create_attr_both(&p, &a, -1, -1);
 		char what[128];
 		snprintf(what, sizeof(what), "type %u key %u value %u max %u flags 0x%x map_extra 0x%llx", cases[i].type,
@@ -752,7 +720,7 @@ TEST(big_hash_keys_match)
 	struct pair p = { .vm = bpfvm_new(&o) };
 	static const uint32_t types[] = { BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH };
 	for (size_t t = 0; t < 2; t++) {
-		union bpf_attr a = map_attr(types[t], 1000, 8, 2, 0, 0);
+		union bpf_attr a = map_attr(types[t], 1000, 8, 2, 0);
 		create_attr_both(&p, &a, -1, -1);
 		CHECK(p.vret >= 0 && p.kret >= 0);
 		if (p.vret < 0 || p.kret < 0) {
@@ -845,7 +813,7 @@ TEST(fd_map_updates_match)
 	CHECK(in.vret >= 0 && in.kret >= 0);
 	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
 	for (size_t t = 0; t < 2; t++) {
-		union bpf_attr a = map_attr(outers[t], 4, 4, 2, 0, 0);
+		union bpf_attr a = map_attr(outers[t], 4, 4, 2, 0);
 		create_attr_both(&p, &a, in.vfd, in.kfd);
 		CHECK(p.vret >= 0 && p.kret >= 0);
 		for (size_t i = 0; i < 5; i++) {
@@ -889,7 +857,7 @@ TEST(inner_maps_match)
 	};
 	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
 	for (size_t i = 0; i < sizeof(tmpl) / sizeof(tmpl[0]); i++) {
-		union bpf_attr a = map_attr(tmpl[i].type, tmpl[i].ks, tmpl[i].vs, tmpl[i].max, tmpl[i].flags, 0);
+		union bpf_attr a = map_attr(tmpl[i].type, tmpl[i].ks, tmpl[i].vs, tmpl[i].max, tmpl[i].flags);
 		create_attr_both(&in, &a, -1, -1);
 		if (in.vret < 0 || in.kret < 0) {
 			printf("  inner type %u: bpfvm %ld, kernel %ld\n", tmpl[i].type, in.vret, in.kret);
@@ -898,7 +866,7 @@ TEST(inner_maps_match)
 			continue;
 		}
 		for (size_t t = 0; t < 2; t++) {
-			union bpf_attr oa = map_attr(outers[t], 4, 4, 2, 0, 0);
+			union bpf_attr oa = map_attr(outers[t], 4, 4, 2, 0);
 			char what[160];
 			create_attr_both(&out, &oa, in.vfd, in.kfd);
 			snprintf(what, sizeof(what), "outer %u of inner type %u flags 0x%x", outers[t], tmpl[i].type,
@@ -919,7 +887,7 @@ TEST(inner_maps_match)
 			for (size_t v = 0; v < 4; v++) {
 				if (tmpl[i].type == BPF_MAP_TYPE_RINGBUF && v == 1)
 					continue; /* 8192: also a ring buffer size */
-				union bpf_attr ca = map_attr(tmpl[i].type, tmpl[i].ks, var[v].vs, var[v].max, var[v].flags, 0);
+				union bpf_attr ca = map_attr(tmpl[i].type, tmpl[i].ks, var[v].vs, var[v].max, var[v].flags);
 				create_attr_both(&cand, &ca, -1, -1);
 				if (cand.vret >= 0 && cand.kret >= 0) {
 					snprintf(what, sizeof(what), "outer %u, template type %u flags 0x%x, candidate %zu",
@@ -967,7 +935,7 @@ TEST(keyless_commands_with_key_match)
 		close_both(&p);
 	}
 	/* ring buffers too */
-	union bpf_attr a = map_attr(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, 0);
+	union bpf_attr a = map_attr(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	create_attr_both(&p, &a, -1, -1);
 	uint64_t v = 1, key = 0;
 	for (size_t c = 0; c < 5; c++) {

@@ -60,7 +60,8 @@
 
 /* ---- bpfvm ---------------------------------------------------------------------------------- */
 
-static inline int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
+/* The attr of BPF_MAP_CREATE, and of an element command (key, value, flags), for bpfvm and the kernel alike. */
+static inline union bpf_attr map_attr(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -69,10 +70,10 @@ static inline int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, 
 	a.value_size = vs;
 	a.max_entries = max;
 	a.map_flags = flags;
-	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	return a;
 }
 
-static inline long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *v, uint64_t flags)
+static inline union bpf_attr elem_attr(int fd, const void *k, void *v, uint64_t flags)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -80,6 +81,18 @@ static inline long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *
 	a.key = (uintptr_t)k;
 	a.value = (uintptr_t)v;
 	a.flags = flags;
+	return a;
+}
+
+static inline int mk(struct bpfvm *vm, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
+{
+	union bpf_attr a = map_attr(type, ks, vs, max, flags);
+	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+static inline long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *v, uint64_t flags)
+{
+	union bpf_attr a = elem_attr(fd, k, v, flags);
 	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
 }
 #define UPD(vm, fd, k, v, f) elem(vm, BPF_MAP_UPDATE_ELEM, fd, k, v, f)
@@ -119,24 +132,13 @@ static inline long kbpf(int cmd, union bpf_attr *a)
 
 static inline long kmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
+	union bpf_attr a = map_attr(type, ks, vs, max, flags);
 	return kbpf(BPF_MAP_CREATE, &a);
 }
 
 static inline long kelem(int cmd, int fd, const void *k, void *v, uint64_t flags)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_fd = (uint32_t)fd;
-	a.key = (uintptr_t)k;
-	a.value = (uintptr_t)v;
-	a.flags = flags;
+	union bpf_attr a = elem_attr(fd, k, v, flags);
 	return kbpf(cmd, &a);
 }
 
