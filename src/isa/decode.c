@@ -328,7 +328,7 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 	if (!err) {
 		int last = hi_slot[cnt - 1] ? -1 : isa_decode(&insns[cnt - 1]);
 		/* A program must not run off its end (Linux: "last insn is not an exit or jmp"). */
-		if (last != ISA_EXIT && last != ISA_JA && last != ISA_JA32) {
+		if (last < 0 || isa_falls_through(last)) {
 			diag_printf(log, "insn %zu: last insn is not an exit or jmp", cnt - 1);
 			err = -EINVAL;
 		}

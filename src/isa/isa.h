@@ -249,6 +249,12 @@ bool isa_is_func_ref(const struct bpf_insn *in);
  * delta in the field its format uses).  Meaningful for isa_has_target() rows and isa_is_func_ref(). */
 int64_t isa_target(const struct bpf_insn *in, size_t pc);
 
+/* An unconditional jump (ja, gotol): the path goes on at its target only. */
+static inline bool isa_is_goto(int id) { return id == ISA_JA || id == ISA_JA32; }
+/* Does the path go on at the next insn?  Not after exit or an unconditional jump: the insns a function
+ * (and a program) may end with (Linux: "last insn is not an exit or jmp"). */
+static inline bool isa_falls_through(int id) { return id != ISA_EXIT && !isa_is_goto(id); }
+
 /* Memory access of a row through a register (loads, stores, atomics; not the legacy packet loads, which
  * address the skb, nor lddw).  The access's size is isa_info[id].size. */
 #define ISA_MEM_READ     1u  /* reads memory: loads, load-acquire, every read-modify-write atomic */

@@ -1450,8 +1450,7 @@ static void frame_needs(struct jit *j)
 			contained = false;
 			break;
 		}
-		uint8_t last = isa_info[j->insns[hi - 1].id].fmt;
-		if (last != FMT_NONE && last != FMT_JA && last != FMT_JA32)
+		if (isa_falls_through(j->insns[hi - 1].id))
 			contained = false; /* runs into the next range (or a tail call that falls through) */
 		for (size_t pc = lo; pc < hi && contained; pc++) {
 			int id = j->insns[pc].id;

@@ -531,7 +531,7 @@ static int check_cfg(struct vctx *c)
 					goto out;
 				}
 				c->prune[t] = 1;
-				if (id != ISA_JA && id != ISA_JA32 && pc + 1 < n)
+				if (!isa_is_goto(id) && pc + 1 < n)
 					c->prune[pc + 1] = 1;
 				if (id == ISA_MAY_GOTO)
 					c->prune[pc] = 1; /* Linux: a checkpoint at every may_goto */
@@ -545,7 +545,7 @@ static int check_cfg(struct vctx *c)
 		if (last > lo && isa_decode(&c->in[last - 1]) == ISA_LDDW && isa_decode(&c->in[last]) < 0)
 			last--;
 		int lid = isa_decode(&c->in[last]);
-		if (lid != ISA_EXIT && lid != ISA_JA && lid != ISA_JA32) {
+		if (lid < 0 || isa_falls_through(lid)) {
 			err = err_at(c, last, -EINVAL, "last insn is not an exit or jmp");
 			goto out;
 		}
@@ -562,7 +562,7 @@ static int check_cfg(struct vctx *c)
 		int nn = 0;
 		if (id == ISA_EXIT) {
 			nn = 0;
-		} else if (id == ISA_JA || id == ISA_JA32) {
+		} else if (isa_is_goto(id)) {
 			next[nn++] = (size_t)jump_target(in, pc);
 		} else if ((fl & F_JMP) && !(fl & F_CALL)) {
 			next[nn++] = (size_t)jump_target(in, pc);
@@ -692,7 +692,7 @@ static void compute_liveness(struct vctx *c)
 			insn_uses(in, id, &use, &def);
 			if (id == ISA_EXIT) {
 				out = 0;
-			} else if (id == ISA_JA || id == ISA_JA32) {
+			} else if (isa_is_goto(id)) {
 				out = c->live[jump_target(in, i)];
 			} else if ((fl & F_JMP) && !(fl & F_CALL)) {
 				out = (uint16_t)(c->live[jump_target(in, i)] | (i + 1 < c->cnt ? c->live[i + 1] : 0));
@@ -2327,7 +2327,7 @@ static int do_check(struct vctx *c, struct state *s)
 				return r;
 			if (r)
 				continue;
-		} else if (id == ISA_JA || id == ISA_JA32) {
+		} else if (isa_is_goto(id)) {
 			s->pc = (size_t)jump_target(in, s->pc);
 			continue;
 		} else if (id == ISA_MAY_GOTO) {

@@ -267,7 +267,9 @@ TEST(row_facts_match_the_uapi_encoding)
 			mem = ISA_MEM_WRITE;
 		else if (cls == BPF_STX)
 			mem = ISA_MEM_READ | ISA_MEM_WRITE;
-		bool ok = isa_has_target(id) == target && isa_target_in_imm(id) == in_imm && isa_mem_access(id) == mem;
+		bool go = jmp && op == BPF_JA, falls = !go && !(jmp && op == BPF_EXIT);
+		bool ok = isa_has_target(id) == target && isa_target_in_imm(id) == in_imm && isa_mem_access(id) == mem &&
+			  isa_is_goto(id) == go && isa_falls_through(id) == falls;
 		if (jmp || cls == BPF_ALU || cls == BPF_ALU64)
 			ok = ok && isa_op(id) == op;
 		if (!ok) {
