@@ -100,7 +100,9 @@ int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t
 	 * tail-call count, no fault, no slot (a leaf), no region (it touches its frame only) */
 	if (r->zero)
 		zero_frame(r);
-	*ret = r->stateless((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack));
+	r->run.pkt = mem; /* what LD_ABS/LD_IND read, as run_full() sets it */
+	r->run.pkt_len = mem_len > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_len;
+	*ret = r->stateless((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack), &r->run);
 	return 0;
 }
 

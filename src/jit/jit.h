@@ -36,7 +36,8 @@ struct jit_image {
 	bool budget_free;       /* no code takes from the instruction budget: no back-edge, no call of
 				 * any kind (a classic filter's translation) */
 };
-typedef uint64_t (*jit_stateless_fn)(uint64_t r1, uint64_t r2, uintptr_t r10);
+/* run: whose pkt and pkt_len LD_ABS/LD_IND read (the only field stateless code reads) */
+typedef uint64_t (*jit_stateless_fn)(uint64_t r1, uint64_t r2, uintptr_t r10, const struct vm_run *run);
 
 /* The JIT's run state: r12 points at it in native code.  Lives on jit_run()'s stack. */
 struct jit_state {

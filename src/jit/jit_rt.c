@@ -447,7 +447,7 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 		zero = img->entry_zero;
 	if (img->stateless) { /* no budget, lock or fault: nothing to set up or carry back */
 		vm_frame_zero_below(top, zero);
-		return ((jit_stateless_fn)(uintptr_t)img->code)(a1, a2, top);
+		return ((jit_stateless_fn)(uintptr_t)img->code)(a1, a2, top, run);
 	}
 	state_init(&st, run, img, top);
 	vm_frame_zero_below(top, zero);
@@ -462,10 +462,9 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 /* What vm_exec_keep() keeps for the JIT: the state, and what jit_run() computes per run from the
  * program and the run, which do not change. */
 struct jit_keep {
-	struct jit_state st;
-	uintptr_t top;          /* r10 of the entry frame */
-	uint32_t zero;          /* bytes below it to zero at entry */
+	struct vm_keep_head h;  /* direct: stateless code (vm_exec_kept() calls it) */
 	const void *code;
+	struct jit_state st;
 };
 _Static_assert(sizeof(struct jit_keep) <= VM_NATIVE_KEEP_LEN, "vm_exec_keep()'s buffer holds a jit_keep");
 _Static_assert(_Alignof(struct jit_keep) <= 16, "vm_exec_keep()'s buffer is 16-aligned");
@@ -477,15 +476,17 @@ bool jit_keep(struct vm_run *run, void *keep)
 
 	if (!img || !run->prog->leaf)
 		return false;
-	k->top = vm_stack_top(run);
-	state_init(&k->st, run, img, k->top);
+	k->h.top = vm_stack_top(run);
+	state_init(&k->st, run, img, k->h.top);
 	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached;
-	k->zero = img->entry_zero < zero ? img->entry_zero : zero;
+	k->h.zero = img->entry_zero < zero ? img->entry_zero : zero;
 	k->code = img->code;
+	_Static_assert(sizeof(jit_stateless_fn) == sizeof(vm_direct_fn), "the same call");
+	k->h.direct = img->stateless ? (vm_direct_fn)(uintptr_t)img->code : NULL;
 	return true;
 }
 
-/* jit_run() on the state jit_keep() set up.  A leaf keeps run->prog and st->img (no tail call); the
+/* jit_run() on the state jit_keep() set up (stateless code is called by vm_exec_kept()).  A leaf keeps run->prog and st->img (no tail call); the
  * region caches stay valid since the run's regions do (vm_exec_keep()'s contract).  A run may end at
  * any depth (a fault), so the frame fields are set again; code that takes no budget needs none. */
 uint64_t jit_rerun(struct vm_run *run, void *keep, uint64_t a1)
@@ -494,21 +495,16 @@ uint64_t jit_rerun(struct vm_run *run, void *keep, uint64_t a1)
 	struct jit_state *st = &k->st;
 	bool budget = !st->img->budget_free;
 
-	if (st->img->stateless) { /* as jit_run(): nothing to set up or carry back */
-		if (k->zero)
-			vm_frame_zero_below(k->top, k->zero);
-		return ((jit_stateless_fn)(uintptr_t)k->code)(a1, 0, k->top);
-	}
 	if (budget) {
 		vm_budget_reset(run);
 		st->budget = run->budget;
 	}
-	st->reg[10] = k->top;
+	st->reg[10] = k->h.top;
 	st->frame_lim = VM_STACK_SIZE - 8;
 	st->may_goto_left = VM_MAY_GOTO_BUDGET;
 	st->depth = 0;
-	if (k->zero)
-		vm_frame_zero_below(k->top, k->zero);
+	if (k->h.zero)
+		vm_frame_zero_below(k->h.top, k->h.zero);
 	run->native_st = st;
 	uint64_t r0 = ((jit_entry_fn)(uintptr_t)k->code)(a1, 0, 0, 0, 0, st);
 	run->native_st = NULL;

@@ -74,6 +74,7 @@ struct jit {
 	bool blind;             /* constant blinding (bpfvm_opts.jit_blind) */
 	bool stateless;         /* the code never needs the run state (see stateless_insn()) */
 	uint16_t used;          /* stateless: the registers the code names (bit n: rn); r6..r10 are saved */
+	bool ldpkt;             /* stateless code with LD_ABS/LD_IND: r12 holds the struct vm_run (its pkt) */
 	size_t zf_pc;           /* the insn whose code left ZF telling whether its dst is 0 (SIZE_MAX: none) */
 	size_t fused;           /* an insn the one before emitted together with its own (SIZE_MAX: none) */
 	bool zf_64;             /* ... of its 64-bit dst (else of the 32-bit result, zero-extended) */
@@ -89,6 +90,7 @@ struct jit {
 #define L_EPILOGUE(j_)  ((j_)->cnt + 2)
 #define L_STUB(j_, k_)  ((j_)->cnt + 3 + 2 * (k_))
 #define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
+#define L_FULL_RET0(j_) ((j_)->nlab - 6)  /* stateless code with ldpkt: full code's L_RET0 */
 #define L_TAIL_ENTRY(j_) ((j_)->nlab - 5) /* stateless code: where a tail call from full code enters */
 #define L_TAIL_PUSH(j_) ((j_)->nlab - 3)  /* stateless code: the tail entry's saves, then the body */
 #define L_FULL_EXIT(j_) ((j_)->nlab - 4)  /* stateless code entered by a tail call: exit as full code */
@@ -986,6 +988,8 @@ static void emit_EXIT(J)
 {
 	(void)in;
 	if (j->stateless) { /* no frames, lock or untrusted checks; a tail call's entry returns to full code */
+		if (j->ldpkt) /* a plain exit, not a packet load's (epilogue_stateless()) */
+			x_rr(&j->b, 0, OP_XOR_RM_R, AUX, AUX);
 		stateless_exit(j);
 		return;
 	}
@@ -1210,10 +1214,20 @@ static void ldpkt_read(struct jit *j, unsigned sz, unsigned base, int32_t disp)
 	}
 }
 
-/* AUX = run->pkt, or L_RET0 when it is NULL. */
-static void ldpkt_base(struct jit *j)
+/* The register that holds the struct vm_run: r12 itself in stateless code, else AUX loaded from the
+ * state r12 points at. */
+static unsigned ldpkt_run(struct jit *j)
 {
-	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, AUX, (int32_t)offsetof(struct vm_run, pkt));
+	if (j->stateless)
+		return STATE;
+	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	return AUX;
+}
+
+/* AUX = run->pkt (run in register `run`), or L_RET0 when it is NULL. */
+static void ldpkt_base(struct jit *j, unsigned run)
+{
+	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, run, (int32_t)offsetof(struct vm_run, pkt));
 	x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX);
 	jump_to(j, CC_E, L_RET0(j));
 }
@@ -1226,11 +1240,11 @@ static void ldabs(J, unsigned sz)
 		jump_to(j, -1, L_RET0(j));
 		return;
 	}
-	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+	unsigned run = ldpkt_run(j);
 	/* pkt_len < o + sz, unsigned (o + sz <= 2^31 + 3 fits the 32-bit compare) */
-	grp1_imm_mem(j, 0, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, pkt_len), (int32_t)(uint32_t)(o + sz));
+	grp1_imm_mem(j, 0, GRP1_CMP, run, (int32_t)offsetof(struct vm_run, pkt_len), (int32_t)(uint32_t)(o + sz));
 	jump_to(j, CC_B, L_RET0(j));
-	ldpkt_base(j);
+	ldpkt_base(j, run);
 	ldpkt_read(j, sz, AUX, (int32_t)o);
 }
 
@@ -1241,12 +1255,12 @@ static void ldind(J, unsigned sz)
 	x_rr(b, XW, OP_MOVSXD, AUX2, SRCR); /* o = (s32)src + imm: in [-2^32, 2^32), no overflow */
 	grp1_imm(j, XW, GRP1_ADD, AUX2, (int32_t)in->k);
 	jump_to(j, CC_S, L_RET0(j));
-	x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
-	x_rm(b, 0, OP_MOV_R_RM, RAX, AUX, (int32_t)offsetof(struct vm_run, pkt_len)); /* src is read: r0 is free */
+	unsigned run = ldpkt_run(j);
+	x_rm(b, 0, OP_MOV_R_RM, RAX, run, (int32_t)offsetof(struct vm_run, pkt_len)); /* src is read: r0 is free */
 	x_rr(b, XW, OP_SUB_RM_R, AUX2, RAX);
 	grp1_imm(j, XW, GRP1_CMP, RAX, (int32_t)sz); /* pkt_len - o < sz, signed: o may be past the end */
 	jump_to(j, CC_L, L_RET0(j));
-	ldpkt_base(j);
+	ldpkt_base(j, run);
 	x_rr(b, XW, OP_ADD_RM_R, AUX2, AUX);
 	ldpkt_read(j, sz, AUX, 0);
 }
@@ -1273,9 +1287,11 @@ static const emit_fn emit_tab[ISA_COUNT] = {
 
 static const uint8_t callee_saved[] = { RBX, RBP, R12, R13, R14, R15 };
 
-/* Stateless code (jit_image.stateless) is entered as uint64_t code(r1, r2, r10): it saves only the
+/* Stateless code (jit_image.stateless) is entered as uint64_t code(r1, r2, r10, run): it saves only the
  * callee-saved registers it names, and starts the registers it names at 0 as the interpreter does (it
- * cannot read one it does not name). */
+ * cannot read one it does not name).  Code with legacy packet loads (LD_ABS/LD_IND: a classic filter's
+ * translation) keeps `run` in r12, saved last, for run->pkt and pkt_len: the one thing of the run state
+ * it reads. */
 static const uint8_t stateless_saved[] = { 6, 7, 8, 9, 10 };
 
 static void stateless_push(struct jit *j)
@@ -1283,6 +1299,8 @@ static void stateless_push(struct jit *j)
 	for (size_t i = 0; i < sizeof(stateless_saved); i++)
 		if (j->used >> stateless_saved[i] & 1)
 			x_oreg(&j->b, 0, OP_PUSH_R, xreg[stateless_saved[i]]);
+	if (j->ldpkt)
+		x_oreg(&j->b, 0, OP_PUSH_R, STATE);
 }
 
 static void prologue_stateless(struct jit *j)
@@ -1290,6 +1308,8 @@ static void prologue_stateless(struct jit *j)
 	struct xbuf *b = &j->b;
 
 	stateless_push(j);
+	if (j->ldpkt)
+		x_rr(b, XW, OP_MOV_RM_R, RCX, STATE); /* before r4 (rcx) starts at 0 below */
 	if (j->used >> 10 & 1)
 		x_rr(b, XW, OP_MOV_RM_R, RDX, RBP);
 	for (unsigned r = 0; r <= 9; r++)
@@ -1300,6 +1320,8 @@ static void prologue_stateless(struct jit *j)
 /* Each exit restores what the entry saved and returns: a few bytes, inline. */
 static void stateless_exit(struct jit *j)
 {
+	if (j->ldpkt)
+		x_oreg(&j->b, 0, OP_POP_R, STATE);
 	for (size_t i = sizeof(stateless_saved); i-- > 0;)
 		if (j->used >> stateless_saved[i] & 1)
 			x_oreg(&j->b, 0, OP_POP_R, xreg[stateless_saved[i]]);
@@ -1315,14 +1337,29 @@ static void epilogue_stateless(struct jit *j)
 {
 	struct xbuf *b = &j->b;
 
+	/* A packet load past the end: r0 = 0, and the run is over -- from C, a return; from a tail call
+	 * (maybe in a subprogram's frame, whose caller a plain exit returns to), the whole run ends as in
+	 * full code, so this exit says so in r11 (1; a plain exit clears it). */
+	if (j->ldpkt) {
+		set_label(j, L_RET0(j));
+		x_rr(b, 0, OP_XOR_RM_R, RAX, RAX);
+		mov_imm(j, AUX, 1);
+		stateless_exit(j);
+	}
 	set_label(j, L_TAIL_ENTRY(j));
 	size_t t = L_TAIL_PUSH(j);
 	int64_t target = j->lab_pass[t] == j->pass ? j->lab[t] : j->plab[t];
 	x_byte(b, OP_CALL32);
 	x_imm(b, (uint32_t)(int32_t)(target - (int64_t)(b->len + 4)), 4);
+	if (j->ldpkt) {
+		x_rr(b, XW, OP_TEST_RM_R, AUX, AUX);
+		jump_to(j, CC_NE, L_FULL_RET0(j));
+	}
 	jump_to(j, -1, L_FULL_EXIT(j));
 	set_label(j, L_TAIL_PUSH(j));
 	stateless_push(j);
+	if (j->ldpkt) /* r12 was the run state: the run it points at */
+		x_rm(b, XW, OP_MOV_R_RM, STATE, STATE, ST(run));
 	jump_to(j, -1, L_INSN(0));
 }
 
@@ -1351,7 +1388,8 @@ static void epilogue(struct jit *j)
 {
 	struct xbuf *b = &j->b;
 
-	set_label(j, L_RET0(j));
+	/* stateless code's L_RET0 is its own (epilogue_stateless()) */
+	set_label(j, j->ldpkt ? L_FULL_RET0(j) : L_RET0(j));
 	x_rr(b, 0, OP_XOR_RM_R, RAX, RAX);
 	set_label(j, L_EPILOGUE(j));
 	x_rm(b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
@@ -1500,6 +1538,9 @@ static bool stateless_insn(const struct jit *j, const struct vm_insn *in)
 	case FMT_STX:
 		return proven(j, VM_PROOF_MEM) ||
 		       (in->dst == 10 && in->off >= -(int32_t)VM_STACK_SIZE && in->off + (int32_t)in->size <= 0);
+	case FMT_LDABS:
+	case FMT_LDIND:
+		return true; /* past the packet: r0 = 0 and out, no fault (jit_compile() sets ldpkt) */
 	case FMT_NONE:
 		return (f->flags & F_EXIT) || in->id == ISA_LDDW_HI;
 	default:
@@ -1601,7 +1642,7 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		j.blind_seed = (uint64_t)(uintptr_t)&j ^ (uint64_t)clock(); /* no entropy yet: still unknown to the program */
 	j.blind_seed |= 1; /* xorshift needs a non-zero state */
 	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
-	j.nlab = j.cnt + 3 + 2 * j.max_stub + 5;
+	j.nlab = j.cnt + 3 + 2 * j.max_stub + 6;
 	j.lab = calloc(j.nlab, sizeof(*j.lab));
 	j.plab = calloc(j.nlab, sizeof(*j.plab));
 	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
@@ -1629,6 +1670,7 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		const struct vm_insn *in = &j.insns[pc];
 		j.pc = pc;
 		j.stateless &= stateless_insn(&j, in);
+		j.ldpkt |= isa_info[in->id].fmt == FMT_LDABS || isa_info[in->id].fmt == FMT_LDIND;
 		j.used |= (uint16_t)(1u << in->dst | 1u << in->src); /* fields a format leaves unused are 0 */
 		j.has_tail_call |= in->id == ISA_TAIL_CALL;
 		j.has_may_goto |= in->id == ISA_MAY_GOTO;
@@ -1642,6 +1684,7 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		if (in->id == ISA_LDDW && prog->orig[pc].src_reg == ISA_PSEUDO_FUNC)
 			j.entry[(const struct vm_insn *)(uintptr_t)in->k - j.insns] = 1;
 	}
+	j.ldpkt = j.ldpkt && j.stateless; /* full code reads the run from its state */
 	for (j.pass = 1;; j.pass++) {
 		one_pass(&j);
 		if (j.b.err) {

@@ -154,6 +154,7 @@ struct pt_capture {
 	bool lean;
 	bool kept;                      /* lean, and runs through vm_exec_kept() on `keep` */
 	bool ctx_unread;                /* no load or store can reach the ctx: it is not set per frame */
+	bool fast;                      /* kept and ctx_unread: pt_capture_run() is all a frame needs */
 	struct vm_run run;              /* lean only */
 	_Alignas(16) uint8_t keep[VM_NATIVE_KEEP_LEN];
 	_Alignas(16) uint8_t ctx[PT_CTX_AREA];
@@ -161,8 +162,23 @@ struct pt_capture {
 };
 /* Cannot fail but with -ENOMEM.  Nothing to release. */
 int pt_capture_init(struct pt_capture *c, struct vm_prog *prog, const struct vm_services *svc);
-int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
-		   uint32_t *retval);
+int pt_capture_run_slow(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen,
+			uint32_t wirelen, uint32_t *retval);
+/* Inline, so that a classic filter's frame is the caller's checks, two stores and the native code. */
+static inline int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen,
+				 uint32_t wirelen, uint32_t *retval)
+{
+	if (LIKELY(c->fast)) {
+		uint64_t r0 = 0;
+		c->run.pkt = pkt;
+		c->run.pkt_len = caplen;
+		int err = vm_exec_kept(&c->run, c->keep, &r0);
+		if (LIKELY(!err))
+			*retval = (uint32_t)r0;
+		return err;
+	}
+	return pt_capture_run_slow(vm, c, pkt, caplen, wirelen, retval);
+}
 
 /* Runs prog `repeat` times (0 counts as 1) on run (set up by the caller); r0 of the last run in *retval
  * and the mean ns per run in *duration.  Returns 0 or the run's negative errno. */

@@ -474,6 +474,7 @@ int pt_capture_init(struct pt_capture *c, struct vm_prog *prog, const struct vm_
 	c->run.trusted = true;
 	c->kept = vm_exec_keep(&c->run, c->keep);
 	c->ctx_unread = ctx_unread(prog);
+	c->fast = c->kept && c->ctx_unread;
 	return 0;
 }
 
@@ -496,8 +497,8 @@ static NOINLINE void capture_ctx(struct pt_capture *c, const uint8_t *pkt, uint3
 	memset(s->cb, 0, sizeof(s->cb));
 }
 
-int pt_capture_run(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen,
-		   uint32_t *retval)
+int pt_capture_run_slow(struct bpfvm *vm, struct pt_capture *c, const uint8_t *pkt, uint32_t caplen,
+			uint32_t wirelen, uint32_t *retval)
 {
 	uint64_t r0 = 0;
 	int err;

@@ -435,9 +435,27 @@ int vm_exec_repeat(struct vm_run *run, uint32_t repeat, uint64_t *ret);
  * once.  A classic filter's run was ~300 host insns of which ~80 were vm_exec()'s generic set-up. */
 #define VM_NATIVE_KEEP_LEN 512
 bool vm_exec_keep(struct vm_run *run, void *keep);
+
+/* How `keep` starts, whatever engine fills the rest: code that needs no run state but the run's packet
+ * (the JIT's stateless code) is called as it is, with r1, r2, r10 and the run. */
+typedef uint64_t (*vm_direct_fn)(uint64_t r1, uint64_t r2, uintptr_t r10, const struct vm_run *run);
+struct vm_keep_head {
+	vm_direct_fn direct;          /* NULL: native_rerun() */
+	uintptr_t top;                /* r10 of the entry frame */
+	uint32_t zero;                /* bytes below it the code may read before writing: zeroed per run */
+};
+
 /* Inline: the frame's path is a chain of calls, each of which costs more than its work. */
 static inline int vm_exec_kept(struct vm_run *run, void *keep, uint64_t *ret)
 {
+	const struct vm_keep_head *h = keep;
+
+	if (LIKELY(h->direct)) { /* no budget, fault, lock or slot: nothing to set up or carry back */
+		if (h->zero)
+			vm_frame_zero_below(h->top, h->zero);
+		*ret = h->direct((uintptr_t)run->ctx, 0, h->top, run);
+		return 0;
+	}
 	/* what exec_held() does, less what a leaf cannot need: a slot, its references (it takes none), the
 	 * entry program restored (it cannot tail call), the fault record cleared (only after a fault) */
 	if (UNLIKELY(run->err))

@@ -413,11 +413,80 @@ TEST(plain_runs_of_verified_programs_keep_checks)
 	bpfvm_free(vm);
 }
 
+/* A program whose only run state is the packet (LD_ABS/LD_IND: a classic filter's translation) runs
+ * as stateless code with the run in r12; a packet load past the end ends the whole run with r0 = 0 --
+ * also when the program was tail-called from a subprogram, whose caller a plain exit returns to. */
+TEST(packet_loads_in_stateless_code)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	int pa = map_create(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1);
+	const struct bpf_insn pkt[] = {
+		INSN(0xbf, 6, 1, 0, 0),                  /* r6 = r1: LD_ABS's ctx */
+		INSN(0x30, 0, 0, 0, 0),                  /* r0 = *(u8 *)skb[0] */
+		INSN(0xbf, 7, 0, 0, 0),                  /* r7 = r0 */
+		INSN(0xb7, 2, 0, 0, 1),                  /* r2 = 1 */
+		INSN(0x48, 0, 2, 0, 1),                  /* r0 = *(u16 *)skb[r2 + 1]: bytes 2..3, 0 here */
+		INSN(0x0f, 0, 7, 0, 0),                  /* r0 += r7 */
+		INSN(0x55, 7, 0, 1, 3),                  /* if r7 != 3 goto +1 */
+		INSN(0x20, 0, 0, 0, 4),                  /* r0 = *(u32 *)skb[4]: past the 4 bytes, the run returns 0 */
+		INSN(0x07, 0, 0, 0, 200),                /* r0 += 200 */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn from_sub[] = {
+		INSN(0x85, 0, 1, 0, 2),                  /* call sub */
+		INSN(0x07, 0, 0, 0, 1000),               /* r0 += 1000 */
+		INSN(0x95, 0, 0, 0, 0),
+		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), /* sub: r2 = pa */
+		INSN(0xb7, 3, 0, 0, 0),                  /* r3 = 0 */
+		INSN(0x85, 0, 0, 0, 12),                 /* tail_call(r1, pa, 0) */
+		INSN(0xb7, 0, 0, 0, 7),                  /* r0 = 7: none */
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	const struct bpf_insn from_entry[] = {
+		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
+		INSN(0xb7, 3, 0, 0, 0),
+		INSN(0x85, 0, 0, 0, 12),
+		INSN(0xb7, 0, 0, 0, 5),
+		INSN(0x95, 0, 0, 0, 0),
+	};
+	uint64_t r0;
+
+	CHECK(pa >= 0);
+	int t = load_filter(vm, pkt, N(pkt), "pkt");
+	int fs = load_filter(vm, from_sub, N(from_sub), "from_sub"), fe = load_filter(vm, from_entry, N(from_entry), "from_entry");
+	CHECK(t >= 0 && fs >= 0 && fe >= 0);
+	if (bpfvm_prog_run(vm, t, BPFVM_ENGINE_JIT, NULL, 0, &r0) == -EOPNOTSUPP) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	CHECK_EQ_U64(r0, 0); /* no packet: the first load ends it */
+	CHECK(map_set(vm, pa, 0, t) == 0);
+	CHECK_EQ_U64(both(vm, t, 1), 201);
+	CHECK_EQ_U64(both(vm, t, 3), 0);
+	CHECK_EQ_U64(both(vm, t, 0x10001), 457); /* bytes 2..3 are 01 00: 0x100 + 1 + 200 */
+	CHECK_EQ_U64(both(vm, fe, 1), 201);
+	CHECK_EQ_U64(both(vm, fe, 3), 0);
+	CHECK_EQ_U64(both(vm, fs, 1), 1201);
+	CHECK_EQ_U64(both(vm, fs, 3), 0);                    /* not 1000: the whole run ends */
+	/* a runner calls such code directly: the same results */
+	struct bpfvm_runner *rn = NULL;
+	CHECK(bpfvm_runner_new(vm, t, BPFVM_ENGINE_JIT, &rn) == 0);
+	uint32_t idx = 1;
+	CHECK(rn && bpfvm_runner_run(rn, &idx, sizeof(idx), &r0) == 0 && r0 == 201);
+	idx = 3;
+	CHECK(rn && bpfvm_runner_run(rn, &idx, sizeof(idx), &r0) == 0 && r0 == 0);
+	CHECK(rn && bpfvm_runner_run(rn, &idx, 2, &r0) == 0 && r0 == 0); /* bytes 2..3 are past the end */
+	bpfvm_runner_free(rn);
+	CHECK(map_del(vm, pa, 0) == 0);
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
 	RUN(native_atomics_across_threads);
 	RUN(tail_calls_agree);
+	RUN(packet_loads_in_stateless_code);
 	RUN(trusted_code_matches_checked);
 	RUN(plain_runs_of_verified_programs_keep_checks);
 	return test_done();
