@@ -3,7 +3,12 @@
  * it did not walk, never where one path leaves it unproven, and none at all for a program loaded
  * without the verifier.  White-box: reads the loaded vm_prog through the object table. */
 #include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <bpfvm.h>
 #include <linux/bpf.h>
@@ -461,6 +466,134 @@ TEST(declared_memory_rules)
 	bpfvm_free(vm);
 }
 
+/* A tc program: __sk_buff fields read and written (mark, cb[0]), the packet read and written behind a
+ * data_end check; the checked and unchecked runs leave the same ctx, packet and verdict. */
+static const char tc_prog[] =
+	"r6 = r1\n"
+	"r2 = *(u32 *)(r6 + 76)\n"   /* data */
+	"r3 = *(u32 *)(r6 + 80)\n"   /* data_end */
+	"r4 = r2\n"
+	"r4 += 20\n"
+	"if r4 > r3 goto out\n"
+	"r5 = *(u32 *)(r2 + 16)\n"
+	"r7 = *(u32 *)(r6 + 0)\n"    /* len */
+	"r5 += r7\n"
+	"*(u32 *)(r6 + 8) = r5\n"    /* mark */
+	"*(u32 *)(r6 + 48) = r7\n"   /* cb[0] */
+	"r0 = *(u32 *)(r6 + 8)\n"
+	"r0 &= 0xff\n"
+	"*(u8 *)(r2 + 0) = 0x42\n"
+	"exit\n"
+	"out:\n"
+	"r0 = 0\n"
+	"exit\n";
+_Static_assert(offsetof(struct __sk_buff, data) == 76 && offsetof(struct __sk_buff, data_end) == 80 &&
+	       offsetof(struct __sk_buff, mark) == 8 && offsetof(struct __sk_buff, cb) == 48 &&
+	       offsetof(struct __sk_buff, len) == 0, "the offsets tc_prog spells");
+
+struct tc_outcome {
+	long err;
+	uint32_t retval;
+	uint8_t data[64];
+	struct __sk_buff ctx;
+	size_t twins;
+};
+
+static struct tc_outcome run_tc(int verify, int checks)
+{
+	struct tc_outcome out;
+	struct bpfvm *vm = mkvm_checks(verify, checks);
+	uint8_t pkt[64];
+	struct __sk_buff ctx_in;
+
+	memset(&out, 0, sizeof(out));
+	memset(&ctx_in, 0, sizeof(ctx_in));
+	out.err = -1;
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 5 + 1);
+	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS, tc_prog);
+	if (fd >= 0) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.test.prog_fd = (uint32_t)fd;
+		a.test.data_in = (uintptr_t)pkt;
+		a.test.data_size_in = sizeof(pkt);
+		a.test.data_out = (uintptr_t)out.data;
+		a.test.data_size_out = sizeof(out.data);
+		a.test.ctx_in = (uintptr_t)&ctx_in;
+		a.test.ctx_size_in = sizeof(ctx_in);
+		a.test.ctx_out = (uintptr_t)&out.ctx;
+		a.test.ctx_size_out = sizeof(out.ctx);
+		out.err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+		if (out.err)
+			printf("  tc run: %s\n", bpfvm_errmsg(vm));
+		out.retval = a.test.retval;
+		out.twins = twins(vm, fd);
+	}
+	bpfvm_free(vm);
+	return out;
+}
+
+TEST(tc_unchecked_run_matches_checked_runs)
+{
+	struct tc_outcome u = run_tc(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT);
+	struct tc_outcome c = run_tc(BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS);
+	struct tc_outcome n = run_tc(BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT);
+
+	CHECK_EQ_U64(u.err, 0);
+	CHECK_EQ_U64(c.err, 0);
+	CHECK_EQ_U64(n.err, 0);
+	CHECK_EQ_U64(u.twins, 8); /* every load and store */
+	CHECK_EQ_U64(c.twins + n.twins, 0);
+	uint32_t w16;
+	uint8_t pkt16[4] = { 16 * 5 + 1, 17 * 5 + 1, 18 * 5 + 1, 19 * 5 + 1 };
+	memcpy(&w16, pkt16, 4);
+	CHECK_EQ_U64(u.ctx.mark, w16 + 64);
+	CHECK_EQ_U64(u.ctx.cb[0], 64);
+	CHECK_EQ_U64(u.retval, (w16 + 64) & 0xff);
+	CHECK_EQ_U64(u.data[0], 0x42);
+	CHECK_EQ_U64(u.retval, c.retval);
+	CHECK_EQ_U64(u.retval, n.retval);
+	CHECK(!memcmp(u.data, c.data, sizeof(u.data)) && !memcmp(u.data, n.data, sizeof(u.data)));
+	CHECK(!memcmp(&u.ctx, &c.ctx, sizeof(u.ctx)) && !memcmp(&u.ctx, &n.ctx, sizeof(u.ctx)));
+}
+
+/* The checked build (-DBPFVM_CHECKED: asan, fuzz) asserts that an unchecked twin's access lies in the
+ * run's memory: a twin forced onto an out-of-bounds packet read of an unverified program (as a wrong
+ * proof would leave it) aborts the run at that insn instead of reading. */
+TEST(checked_build_asserts_unchecked_accesses)
+{
+#ifndef BPFVM_CHECKED
+	SKIP("only the checked build (-DBPFVM_CHECKED, make asan) asserts unchecked accesses");
+#else
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stderr)) /* the invariant message is expected */
+			_exit(3);
+		struct bpfvm *vm = mkvm_checks(BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT);
+		int fd = load(vm, XDP, XDP_PKT "r0 = *(u8 *)(r6 + 4000)\nexit\n");
+		int err = 0;
+		struct sys_obj *o = fd >= 0 ? sys_get(vm, fd, SYS_PROG, &err) : NULL;
+		if (!o)
+			_exit(2);
+		o->prog->insns[2].id = isa_twin_of[o->prog->insns[2].id]; /* what a wrong proof would do */
+		sys_put(vm, o);
+		uint8_t pkt[64] = { 0 };
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.test.prog_fd = (uint32_t)fd;
+		a.test.data_in = (uintptr_t)pkt;
+		a.test.data_size_in = sizeof(pkt);
+		bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+		_exit(0); /* not reached in the checked build */
+	}
+	int st = 0;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+#endif
+}
+
 TEST(checks_option_validated)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .checks = BPFVM_CHECKS_ALWAYS + 1 };
@@ -475,9 +608,11 @@ int main(void)
 	RUN(proofs_survive_pruning);
 	RUN(no_proofs_without_the_verifier);
 	RUN(unchecked_run_matches_checked_runs);
+	RUN(tc_unchecked_run_matches_checked_runs);
 	RUN(untrusted_runs_fault_cleanly_out_of_bounds);
 	RUN(declared_memory_verified_and_unchecked);
 	RUN(declared_memory_rules);
+	RUN(checked_build_asserts_unchecked_accesses);
 	RUN(checks_option_validated);
 	return test_done();
 }
