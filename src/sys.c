@@ -255,7 +255,7 @@ static struct map *prog_map(const struct vm_prog *p, uint64_t ptr)
 }
 
 /* vm_services.tail_call_target */
-static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index)
+static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index, uint32_t *id)
 {
 	struct bpfvm *vm = run->vm;
 	struct map *m = prog_map(run->prog, map_ptr);
@@ -282,6 +282,8 @@ static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, ui
 		vm_fault(run, -ENOMEM, "bpf_tail_call: no memory to hold the target", 0, 0);
 		return NULL;
 	}
+	if (id)
+		*id = pid;
 	return po->prog;
 }
 
@@ -550,6 +552,8 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	*md = (struct vm_map_desc){ .name = map_name(mo->map) };
 	if (!map_array_layout(mo->map, &md->values, &md->stride, &md->max_entries))
 		md->values = NULL;
+	if (!map_prog_array_layout(mo->map, &md->prog_ids, &md->max_entries))
+		md->prog_ids = NULL;
 	void *lo;
 	size_t n;
 	bool w;

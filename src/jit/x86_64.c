@@ -972,14 +972,86 @@ static void emit_CALLX(J)
 	patch32(j, helper);
 }
 
+/* The map r2 holds at the insn being emitted: an lddw of one of the program's maps (PSEUDO_MAP_FD/IDX)
+ * earlier in the same straight run of code (nothing jumps in between) and no insn since writes r2.
+ * Its descriptor, or NULL. */
+static const struct vm_map_desc *r2_map(const struct jit *j)
+{
+	for (size_t k = j->pc; k-- > 0;) {
+		const struct vm_insn *in = &j->insns[k];
+		if (in->id == ISA_LDDW_HI)
+			continue;
+		if (in->id == ISA_LDDW && in->dst == 2) {
+			uint8_t src = j->prog->orig[k].src_reg;
+			uint32_t m = j->prog->aux[k].map_idx;
+			if ((src != ISA_PSEUDO_MAP_FD && src != ISA_PSEUDO_MAP_IDX) || m >= j->prog->used_map_cnt)
+				return NULL;
+			return &j->prog->map_descs[m];
+		}
+		if (isa_insn_writes(&j->prog->orig[k]) & ISA_REG(2) || j->entry[k])
+			return NULL;
+	}
+	return NULL;
+}
+
+/* bpf_tail_call(ctx, r2 = prog array, r3 = index), natively when it goes where this run's last tail call
+ * went (a chain, a loop of tail calls): with r2 known at compile time (r2_map()), the index inside the
+ * array and its slot holding that program's id (the run holds it, so the id is still its), the
+ * interpreter's steps in its order (region cache dropped, a budget unit, no lock held, fewer than 33
+ * tail calls so far, else fall through) and a jump into the target's code, as Linux's
+ * emit_bpf_tail_call_indirect().  Any other case is jit_g_tail_call()'s: it resolves the slot, holds
+ * the program, faults or falls through as the interpreter does, and remembers the target. */
 static void emit_TAIL_CALL(J)
 {
+	struct xbuf *b = &j->b;
+	const struct vm_map_desc *d = j->untrusted ? NULL : r2_map(j);
+	size_t out = 0;
+
 	(void)in;
+	if (d && d->prog_ids) {
+		mov_imm(j, AUX2, d->max_entries);
+		x_rr(b, XW, OP_CMP_RM_R, AUX2, xreg[3]); /* the index, 64-bit as the interpreter compares it */
+		size_t miss1 = jcc32_fwd(j, CC_AE);
+		mov_imm(j, AUX, (uint64_t)(uintptr_t)d->prog_ids);
+		x_rmi(b, 0, OP_MOV_R_RM, AUX2, AUX, xreg[3], 2, 0);
+		x_rr(b, 0, OP_TEST_RM_R, AUX2, AUX2);
+		size_t miss2 = jcc32_fwd(j, CC_E);
+		x_rm(b, XW, OP_CMP_R_RM, AUX2, STATE, ST(tc.id));
+		size_t miss3 = jcc32_fwd(j, CC_NE);
+		/* the run's region cache forgets the old program's maps */
+		x_rr(b, 0, OP_XOR_RM_R, AUX2, AUX2);
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[0].lim_r));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[0].lim_w));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[1].lim_r));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(fast[1].lim_w));
+		x_rm(b, XW, OP_MOV_R_RM, AUX2, STATE, ST(hit.run.lo));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(hit.run.hi));
+		x_rm(b, XW, OP_MOV_R_RM, AUX2, STATE, ST(hit.map.lo));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(hit.map.hi));
+		budget_check(j);
+		spin_check(j);
+		x_rm(b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
+		grp1_imm_mem(j, 0, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, tail_calls), (int32_t)VM_MAX_TAIL_CALLS);
+		out = jcc32_fwd(j, CC_AE);
+		x_rm(b, 0, OP_GRP5, GRP5_INC, AUX, (int32_t)offsetof(struct vm_run, tail_calls));
+		x_rm(b, XW, OP_MOV_R_RM, AUX2, STATE, ST(tc.prog));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, AUX, (int32_t)offsetof(struct vm_run, prog));
+		x_rm(b, XW, OP_MOV_R_RM, AUX2, STATE, ST(tc.img));
+		x_rm(b, XW, OP_MOV_RM_R, AUX2, STATE, ST(img));
+		x_rm(b, XW, OP_MOV_RM_IMM, 0, STATE, ST(may_goto_left));
+		x_imm(b, VM_MAY_GOTO_BUDGET, 4);
+		x_rm(b, 0, OP_GRP5, GRP5_JMP, STATE, ST(tc.entry));
+		patch32(j, miss1);
+		patch32(j, miss2);
+		patch32(j, miss3);
+	}
 	glue_call(j, jit_g_tail_call, (uint32_t)j->pc);
 	x_rr(&j->b, XW, OP_TEST_RM_R, AUX, AUX);
 	size_t none = jcc8_fwd(j, CC_E);
 	x_rr(&j->b, 0, OP_GRP5, GRP5_JMP, AUX);
 	patch8(j, none);
+	if (out)
+		patch32(j, out);
 }
 
 static void stateless_exit(struct jit *j);

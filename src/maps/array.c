@@ -179,7 +179,10 @@ static long update_fd(struct map *m, const void *key, const void *value, uint64_
 		return -EINVAL;
 	if (idx >= m->g.max_entries)
 		return -E2BIG;
-	memcpy((uint32_t *)(m->base + m->g.off_a) + idx, value, 4);
+	uint32_t id;
+	memcpy(&id, value, 4);
+	/* whole: native tail calls read slots without the lock (map_prog_array_layout()) */
+	__atomic_store_n((uint32_t *)(void *)(m->base + m->g.off_a) + idx, id, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -198,7 +201,7 @@ static long delete_fd(struct map *m, const void *key)
 	uint32_t *slot = (uint32_t *)(m->base + m->g.off_a) + idx;
 	if (!*slot)
 		return -ENOENT;
-	*slot = 0;
+	__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -532,6 +532,15 @@ int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags,
 	return (int)r;
 }
 
+bool map_prog_array_layout(const struct map *m, const uint32_t **ids, uint32_t *max_entries)
+{
+	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)
+		return false;
+	*ids = (const uint32_t *)(const void *)(m->base + m->g.off_a);
+	*max_entries = m->g.max_entries;
+	return true;
+}
+
 uint32_t map_prog_array_get(struct map *m, uint32_t index)
 {
 	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)

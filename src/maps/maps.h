@@ -168,6 +168,9 @@ void *map_direct_value_addr(struct map *m, uint32_t off);
 bool map_array_layout(const struct map *m, uint8_t **base, uint64_t *stride, uint32_t *max_entries);
 /* PROG_ARRAY slot -> program object id, 0 when empty. */
 uint32_t map_prog_array_get(struct map *m, uint32_t index);
+/* PROG_ARRAY: its max_entries slots (program ids, 0 when empty), for the JIT's native tail calls, which
+ * read one without the map's lock (each slot is stored whole).  false for any other type. */
+bool map_prog_array_layout(const struct map *m, const uint32_t **ids, uint32_t *max_entries);
 
 /* program side: slot = the execution slot ("CPU") */
 void *map_lookup(struct map *m, const void *key, unsigned slot);

@@ -778,7 +778,7 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 			FAULT(-EINVAL, spin_call_msg, 0, 0);
 		if (run->tail_calls >= VM_MAX_TAIL_CALLS)
 			NEXT();
-		np = run->svc->tail_call_target(run, reg[2], reg[3]);
+		np = run->svc->tail_call_target(run, reg[2], reg[3], NULL);
 		if (UNLIKELY(run->err))
 			goto fault;
 		if (!np)

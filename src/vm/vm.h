@@ -123,7 +123,8 @@ struct vm_map_desc {
 	const char *name;
 	uint8_t *values;              /* ARRAY: value i at values + i * stride; NULL for any other type */
 	uint64_t stride;
-	uint32_t max_entries;
+	uint32_t max_entries;         /* ARRAY, PROG_ARRAY */
+	const uint32_t *prog_ids;     /* PROG_ARRAY: its slots, program ids (0: empty); NULL otherwise */
 };
 
 struct vm_prog {
@@ -211,8 +212,9 @@ struct vm_services {
 				   uint64_t r4, uint64_t r5);
 	/* bpf_tail_call(): the program in slot `index` of prog array `map_ptr`, held by the run until it
 	 * ends, or NULL (the call falls through).  A map_ptr that is not a prog array of the program
-	 * faults the run. */
-	struct vm_prog *(*tail_call_target)(struct vm_run *run, uint64_t map_ptr, uint64_t index);
+	 * faults the run.  *id (when id is not NULL) is the program's object id, which names it while the
+	 * run holds it. */
+	struct vm_prog *(*tail_call_target)(struct vm_run *run, uint64_t map_ptr, uint64_t index, uint32_t *id);
 	/* Memory outside the run's regions and the program's maps that it may touch (values of inner maps
 	 * it obtained and holds): the last rule of vm_mem_ok_slow(). */
 	bool (*mem_ok_dynamic)(const struct vm_run *run, uintptr_t addr, size_t len, bool write);

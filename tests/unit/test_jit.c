@@ -189,8 +189,9 @@ static uint64_t both(struct bpfvm *vm, int fd, uint32_t idx)
 
 /* Tail calls from the entry frame and from a subprogram (whose caller the target's exit returns to),
  * into code that needs no run state (straight-line: see the JIT's stateless_insn()), into a loop, and a
- * chain that stops at Linux's 33 (MAX_TAIL_CALL_CNT); the target sees the caller's registers and frame.
- * The interpreter is the reference. */
+ * chain that stops at Linux's 33 (MAX_TAIL_CALL_CNT: native after its first call, see emit_TAIL_CALL());
+ * the target sees the caller's registers and frame; a slot changed between runs is followed.  The
+ * interpreter is the reference. */
 TEST(tail_calls_agree)
 {
 	/* unverified: the targets read the caller's registers and frame, which the verifier (as Linux's)
@@ -269,6 +270,11 @@ TEST(tail_calls_agree)
 	CHECK_EQ_U64(both(vm, fs, 2), 1000 + 33);
 	CHECK_EQ_U64(both(vm, fs, 3), 1000 + 7);
 	CHECK_EQ_U64(both(vm, fs, 0xffffffffu), 1000 + 7);
+	/* the chain's slot now holds the loop: the next run goes there (a run remembers its own targets only) */
+	CHECK(map_set(vm, pa, 2, t1) == 0);
+	CHECK_EQ_U64(both(vm, fe, 2), 55 + 6);
+	CHECK(map_set(vm, pa, 2, t2) == 0);
+	CHECK_EQ_U64(both(vm, fe, 2), 33);
 	for (uint32_t k = 0; k < 3; k++) /* the chain holds the array that holds it: break the cycle */
 		CHECK(map_del(vm, pa, k) == 0);
 	bpfvm_free(vm);
