@@ -22,82 +22,9 @@
 
 static char cli[PATH_MAX], dir[64];
 
-struct proc {
-	int status;        /* exit status, or -1 when the child did not exit normally */
-	char out[8192];    /* stdout */
-	char err[8192];    /* stderr */
-};
-
-static void slurp(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-	lseek(fd, 0, SEEK_SET);
-	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-}
-
-static int tmpfd(const char *name)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	unlink(path);
-	return fd;
-}
-
-/* Runs cli with args (NULL-terminated, without argv[0]) and stdin = `in` (or empty). */
-static bool spawn(struct proc *p, const char *in, const char *const *args)
-{
-	const char *argv[16] = { "bpfvm" };
-	size_t n = 1;
-	for (; args[n - 1] && n + 1 < N(argv); n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-
-	int fin = tmpfd("stdin"), fout = tmpfd("stdout"), ferr = tmpfd("stderr");
-	memset(p, 0, sizeof(*p));
-	p->status = -1;
-	if (fin < 0 || fout < 0 || ferr < 0)
-		goto fail;
-	if (in && write(fin, in, strlen(in)) != (ssize_t)strlen(in))
-		goto fail;
-	lseek(fin, 0, SEEK_SET);
-	pid_t pid = fork();
-	if (pid < 0)
-		goto fail;
-	if (pid == 0) {
-		dup2(fin, 0);
-		dup2(fout, 1);
-		dup2(ferr, 2);
-		execv(cli, (char *const *)argv);
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		goto fail;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(fout, p->out, sizeof(p->out));
-	slurp(ferr, p->err, sizeof(p->err));
-	close(fin);
-	close(fout);
-	close(ferr);
-	return true;
-fail:
-	printf("  spawn %s: %s\n", cli, strerror(errno));
-	if (fin >= 0)
-		close(fin);
-	if (fout >= 0)
-		close(fout);
-	if (ferr >= 0)
-		close(ferr);
-	return false;
-}
-
 /* Runs a child; a test that cannot even start it fails there. */
 #define RUN_CLI(p, in, ...) do { \
-		if (!spawn((p), (in), (const char *const[]){ __VA_ARGS__, NULL })) { \
+		if (!test_spawn((p), cli, "bpfvm", (in), (const char *const[]){ __VA_ARGS__, NULL }, dir)) { \
 			CHECK(!"could not run the CLI"); \
 			return; \
 		} \
@@ -158,7 +85,7 @@ static const struct bpf_insn prog_enc[] = {
 
 TEST(cli_asm_writes_the_encoding)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *src = text_file("prog.s", prog_src);
 	char bin[160];
 	snprintf(bin, sizeof(bin), "%s/prog.bin", dir);
@@ -193,7 +120,7 @@ TEST(cli_asm_writes_the_encoding)
 
 TEST(cli_disasm_prints_llvm_syntax)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *bin = file("dis.bin", prog_enc, sizeof(prog_enc));
 	/* llvm-objdump-14 -d (and -19 --no-print-imm-hex) print these lines for the same bytes */
 	static const char want[] =
@@ -222,7 +149,7 @@ TEST(cli_disasm_prints_llvm_syntax)
  * instruction of its own, is an error naming the slot; nothing is listed. */
 TEST(cli_disasm_raw_lddw_needs_its_second_slot)
 {
-	struct proc p;
+	struct test_proc p;
 	const struct bpf_insn at_end[] = { MOV_K(0, 1), INSN_ID(LDDW, 1, 0, 0, 5) };
 	const struct bpf_insn not_hi[] = { INSN_ID(LDDW, 1, 0, 0, 5), MOV_K(0, 7), EXIT };
 	const struct bpf_insn reg_hi[] = { EXIT, INSN_ID(LDDW, 1, 0, 0, 5), INSN(0, 2, 0, 0, 7), EXIT };
@@ -243,7 +170,7 @@ TEST(cli_disasm_raw_lddw_needs_its_second_slot)
 /* --jited: the native code under each insn (x86 text by objdump when installed, bytes otherwise). */
 TEST(cli_disasm_jited)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *bin = file("jit.bin", prog_enc, sizeof(prog_enc));
 
 	RUN_CLI(&p, NULL, "disasm", "--jited", bin);
@@ -284,7 +211,7 @@ static int run_tool(char *const argv[])
  * that are no instruction (listed, then status 1). */
 TEST(cli_disasm_objects_and_refusals)
 {
-	struct proc p;
+	struct test_proc p;
 	static const uint8_t junk[16] = { 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0 };
 	RUN_CLI(&p, NULL, "disasm", file("junk.bin", junk, sizeof(junk)));
 	CHECK_EQ_U64(p.status, 1);
@@ -328,7 +255,7 @@ TEST(cli_disasm_objects_and_refusals)
 
 TEST(cli_run_source_and_binary_on_memory)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *src = text_file("run.s", prog_src);
 	const char *bin = file("run.bin", prog_enc, sizeof(prog_enc));
 	/* the u32 at +4 is > 5, so r0 = that word (the other path would return 1 + an address) */
@@ -367,7 +294,7 @@ TEST(cli_run_source_and_binary_on_memory)
 
 TEST(cli_run_insn_limit)
 {
-	struct proc p;
+	struct test_proc p;
 	/* 100 back-jumps, then exit with the count */
 	const char *bounded = text_file("loop.s", "r0 = 0\nl: r0 += 1\nif r0 < 100 goto l\nexit\n");
 	const char *endless = text_file("endless.s", "l: goto l\nexit\n");
@@ -388,7 +315,7 @@ TEST(cli_run_insn_limit)
  * read of the host (the 8 bytes below the input) are refused with a clear message. */
 TEST(cli_run_untrusted_by_default)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *r10 = text_file("r10.s", "mov %r0, %r10\nexit\n");
 	const char *probe = text_file("probe.s", "r3 = r1\nr3 += -8\nr1 = r10\nr1 += -8\nr2 = 8\ncall 113\n"
 						 "r1 = *(u64 *)(r10 - 8)\nr0 <<= 32\nr0 |= r1\nexit\n");
@@ -424,7 +351,7 @@ static void to_hex(const void *data, size_t len, char *out)
 
 TEST(cli_conformance_plugin)
 {
-	struct proc p;
+	struct test_proc p;
 	char hex[1024];
 	/* r0 = *(u64 *)(r1 + 0) + r2 */
 	static const struct bpf_insn sum[] = {

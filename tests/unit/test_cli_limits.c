@@ -22,31 +22,6 @@
 
 static char cli[PATH_MAX], dir[64], spin_obj[128], pcap3[128];
 
-struct proc {
-	int status;        /* exit status, or -1 when the child did not exit normally */
-	char out[8192];
-	char err[8192];
-};
-
-static void slurp(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-	lseek(fd, 0, SEEK_SET);
-	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-}
-
-static int tmpfd(const char *name)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	unlink(path);
-	return fd;
-}
-
 static void child_exec(const char *const *args)
 {
 	const char *argv[16] = { "bpfvm" };
@@ -58,33 +33,8 @@ static void child_exec(const char *const *args)
 	_exit(127);
 }
 
-/* Runs the CLI to its end with stdout and stderr in files. */
-static bool spawn(struct proc *p, const char *const *args)
-{
-	int fout = tmpfd("stdout"), ferr = tmpfd("stderr");
-	memset(p, 0, sizeof(*p));
-	p->status = -1;
-	if (fout < 0 || ferr < 0)
-		return false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fout, 1);
-		dup2(ferr, 2);
-		child_exec(args);
-	}
-	int st;
-	bool ok = pid > 0 && waitpid(pid, &st, 0) == pid;
-	if (ok)
-		p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(fout, p->out, sizeof(p->out));
-	slurp(ferr, p->err, sizeof(p->err));
-	close(fout);
-	close(ferr);
-	return ok;
-}
-
 #define RUN_CLI(p, ...) do { \
-		if (!spawn((p), (const char *const[]){ __VA_ARGS__, NULL })) { \
+		if (!test_spawn((p), cli, "bpfvm", NULL, (const char *const[]){ __VA_ARGS__, NULL }, dir)) { \
 			CHECK(!"could not run the CLI"); \
 			return; \
 		} \
@@ -106,7 +56,7 @@ static const char *text_file(const char *name, const char *text)
 
 TEST(raw_run_has_a_default_budget)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *endless = text_file("endless.s", "l: goto l\nexit\n");
 	RUN_CLI(&p, "run", endless);
 	CHECK(p.status == 1);
@@ -125,7 +75,7 @@ TEST(raw_run_has_a_default_budget)
 
 TEST(insn_limit_values_are_validated)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *prog = text_file("one.s", "r0 = 1\nexit\n");
 	static const struct { const char *arg, *msg; } bad[] = {
 		{ "abc", "--insn-limit 'abc': not a number" },
@@ -167,7 +117,7 @@ TEST(pcap_run_of_a_spinning_program_ends_by_budget)
 {
 	if (!spin_obj[0])
 		SKIP("clang could not build tests/loader/spin.bpf.c");
-	struct proc p;
+	struct test_proc p;
 	RUN_CLI(&p, "run", spin_obj, "--pcap", pcap3, "--no-maps", "--no-verify");
 	CHECK_EQ_U64(p.status, 1);
 	CHECK(strstr(p.out, "3 packets") != NULL);
@@ -181,9 +131,9 @@ TEST(pcap_run_of_a_spinning_program_ends_by_budget)
 
 /* Starts the CLI with stdout (fd 1) or stderr (fd 2) on a pipe, waits for `line` on it, sends `sig`,
  * and collects the rest (the other stream through a file). */
-static bool signal_when(struct proc *p, int fd, const char *line, int sig, const char *const *args)
+static bool signal_when(struct test_proc *p, int fd, const char *line, int sig, const char *const *args)
 {
-	int pfd[2], other = tmpfd("other");
+	int pfd[2], other = test_tmpfd(dir, "other");
 	char *piped = fd == 1 ? p->out : p->err;
 	size_t cap = fd == 1 ? sizeof(p->out) : sizeof(p->err);
 	memset(p, 0, sizeof(*p));
@@ -216,7 +166,7 @@ static bool signal_when(struct proc *p, int fd, const char *line, int sig, const
 	bool ok = waitpid(pid, &st, 0) == pid;
 	if (ok)
 		p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(other, fd == 1 ? p->err : p->out, fd == 1 ? sizeof(p->err) : sizeof(p->out));
+	test_slurp(other, fd == 1 ? p->err : p->out, fd == 1 ? sizeof(p->err) : sizeof(p->out));
 	close(other);
 	return ok && sent;
 }
@@ -227,7 +177,7 @@ TEST(sigint_and_sigterm_stop_a_run_without_budget)
 		SKIP("clang could not build tests/loader/spin.bpf.c");
 	static const int sigs[] = { SIGINT, SIGTERM };
 	for (size_t i = 0; i < N(sigs); i++) {
-		struct proc p;
+		struct test_proc p;
 		const char *const args[] = { "run", spin_obj, "--pcap", pcap3, "--insn-limit", "unlimited", "--no-verify", NULL };
 		CHECK(signal_when(&p, 1, "trace: spinning", sigs[i], args));
 		CHECK_EQ_U64(p.status, 128 + sigs[i]);
@@ -243,7 +193,7 @@ TEST(sigint_and_sigterm_stop_a_run_without_budget)
 /* The same for a raw program: it prints with bpf_trace_printk (to stderr), then spins. */
 TEST(sigint_stops_a_raw_run_without_budget)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *spin = text_file("spin.s",
 		"r1 = 0x676e696e6e697073 ll\n*(u64 *)(r10 - 16) = r1\n"   /* "spinning", NUL from the zeroed frame */
 		"r1 = r10\nr1 += -16\nr2 = 9\ncall 6\n"

@@ -15,82 +15,17 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define SAMPLE "examples/sample.pcap"
 
 static char cli[PATH_MAX], build[PATH_MAX], dir[64];
 
-struct proc {
-	int status;        /* exit status, or -1 when the child did not exit normally */
-	char out[65536];   /* stdout */
-	char err[16384];   /* stderr */
-};
-
-static void slurp(int fd, char *buf, size_t len)
+/* Runs prog (found in PATH; the CLI when NULL) with args (NULL-terminated, without argv[0]); stdin is empty. */
+static bool spawn_prog(struct test_proc *p, const char *prog, const char *const *args)
 {
-	size_t n = 0;
-	ssize_t r;
-	lseek(fd, 0, SEEK_SET);
-	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-}
-
-static int tmpfd(const char *name)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	unlink(path);
-	return fd;
-}
-
-/* Runs prog (cli when NULL) with args (NULL-terminated, without argv[0]); stdin is empty. */
-static bool spawn_prog(struct proc *p, const char *prog, const char *const *args)
-{
-	const char *argv[40] = { prog ? prog : "bpfvm" };
-	size_t n = 1;
-	for (; args[n - 1] && n + 1 < N(argv); n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-
-	int fin = tmpfd("stdin"), fout = tmpfd("stdout"), ferr = tmpfd("stderr");
-	memset(p, 0, sizeof(*p));
-	p->status = -1;
-	bool ok = false;
-	if (fin < 0 || fout < 0 || ferr < 0)
-		goto out;
-	pid_t pid = fork();
-	if (pid < 0)
-		goto out;
-	if (pid == 0) {
-		dup2(fin, 0);
-		dup2(fout, 1);
-		dup2(ferr, 2);
-		if (prog)
-			execvp(prog, (char *const *)argv);
-		else
-			execv(cli, (char *const *)argv);
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		goto out;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(fout, p->out, sizeof(p->out));
-	slurp(ferr, p->err, sizeof(p->err));
-	ok = true;
-out:
-	if (!ok)
-		printf("  spawn: %s\n", strerror(errno));
-	if (fin >= 0)
-		close(fin);
-	if (fout >= 0)
-		close(fout);
-	if (ferr >= 0)
-		close(ferr);
-	return ok;
+	return test_spawn(p, prog ? prog : cli, prog ? prog : "bpfvm", NULL, args, dir);
 }
 
 #define RUN_CLI(p, ...) do { \
@@ -129,7 +64,7 @@ static const char *text_file(const char *name, const char *text)
 
 static bool have_clang(void)
 {
-	struct proc p;
+	struct test_proc p;
 	return spawn_prog(&p, "clang", (const char *const[]){ "--version", NULL }) && p.status == 0;
 }
 
@@ -137,7 +72,7 @@ static bool have_clang(void)
 
 TEST(version_is_printed)
 {
-	struct proc p;
+	struct test_proc p;
 	RUN_CLI(&p, "--version");
 	EXPECT(&p, p.status == 0 && !strcmp(p.out, "bpfvm " BPFVM_VERSION "\n"));
 }
@@ -145,7 +80,7 @@ TEST(version_is_printed)
 /* Every subcommand `bpfvm --help` lists answers --help with its usage on stdout and status 0. */
 TEST(every_subcommand_answers_help)
 {
-	struct proc top, p;
+	struct test_proc top, p;
 	RUN_CLI(&top, "--help");
 	EXPECT(&top, top.status == 0);
 	char *cmds = strstr(top.out, "commands:\n");
@@ -172,7 +107,7 @@ TEST(every_subcommand_answers_help)
  * default where there is one), the JIT's code with disasm --jited, the plugin's engine flags. */
 TEST(engines_are_documented)
 {
-	struct proc p;
+	struct test_proc p;
 	RUN_CLI(&p, "conformance-plugin", "--help");
 	EXPECT(&p, p.status == 0 && strstr(p.out, "--interp") && strstr(p.out, "--jit"));
 	RUN_CLI(&p, "run", "--help");
@@ -191,7 +126,7 @@ static const char hello_c[] =
 
 TEST(cc_builds_a_first_program_that_runs)
 {
-	struct proc p;
+	struct test_proc p;
 	if (!have_clang())
 		SKIP("clang is not installed");
 	const char *src = text_file("hello.bpf.c", hello_c), *obj = path_in_dir("hello.bpf.o");
@@ -206,7 +141,7 @@ TEST(cc_builds_a_first_program_that_runs)
 
 TEST(cc_uses_target_debug_info_and_multiarch_includes)
 {
-	struct proc p;
+	struct test_proc p;
 	RUN_CLI(&p, "cc", "x.bpf.c", "--dry-run", "-DMAX=3", "-O1");
 	/* our flags first, the user's after them (so -O1 wins), the output named after the source */
 	EXPECT(&p, p.status == 0 && !strncmp(p.out, "clang -O2 -g -target bpf ", 25) &&
@@ -215,7 +150,7 @@ TEST(cc_uses_target_debug_info_and_multiarch_includes)
 
 TEST(cc_errors_name_the_problem)
 {
-	struct proc p;
+	struct test_proc p;
 	RUN_CLI(&p, "cc");
 	EXPECT(&p, p.status == 2 && strstr(p.err, "no C source given"));
 	RUN_CLI(&p, "cc", path_in_dir("missing.bpf.c"));
@@ -243,7 +178,7 @@ static const char *firewall(void)
 
 TEST(run_mode_follows_the_file_not_the_flags)
 {
-	struct proc p;
+	struct test_proc p;
 	/* assembly without a .s name is still assembly */
 	const char *txt = text_file("prog.txt", "mov %r0, 7\nexit\n");
 	RUN_CLI(&p, "run", txt);
@@ -269,7 +204,7 @@ TEST(run_mode_follows_the_file_not_the_flags)
 
 TEST(errors_name_the_offending_option_or_argument)
 {
-	struct proc p;
+	struct test_proc p;
 	const char *s = text_file("two.s", "r0 = 2\nexit\n");
 	static const struct {
 		const char *args[6];
@@ -315,7 +250,7 @@ TEST(errors_name_the_offending_option_or_argument)
 
 TEST(run_pin_maps_leaves_maps_for_bpfvm_map)
 {
-	struct proc p;
+	struct test_proc p;
 	char pins[128], stats[160];
 	snprintf(pins, sizeof(pins), "%s/pins", dir);
 	snprintf(stats, sizeof(stats), "%s/stats", pins);
@@ -341,7 +276,7 @@ TEST(run_pin_maps_leaves_maps_for_bpfvm_map)
 
 TEST(pin_root_is_documented_and_relative_paths_refused)
 {
-	struct proc p;
+	struct test_proc p;
 	RUN_CLI(&p, "map", "help");
 	EXPECT(&p, p.status == 0 && strstr(p.out, "pin root: /") && strstr(p.out, "XDG_RUNTIME_DIR"));
 	RUN_CLI(&p, "map", "--pin-root", dir, "help");
@@ -375,7 +310,7 @@ static const char fault_c[] =
 
 TEST(packet_faults_are_located_once_each)
 {
-	struct proc p;
+	struct test_proc p;
 	if (!have_clang())
 		SKIP("clang is not installed");
 	const char *src = text_file("fault.bpf.c", fault_c), *obj = path_in_dir("fault.bpf.o");
@@ -455,7 +390,7 @@ static const char btf_c[] =
 
 TEST(map_dumps_and_events_follow_btf)
 {
-	struct proc p;
+	struct test_proc p;
 	if (!have_clang())
 		SKIP("clang is not installed");
 	const char *src = text_file("btf.bpf.c", btf_c), *obj = path_in_dir("btf.bpf.o");
@@ -484,7 +419,7 @@ TEST(map_dumps_and_events_follow_btf)
 /* `bpfvm map dump` of a hash map: in key order, the same every time (hash order changes with the seed). */
 TEST(map_dump_is_sorted_by_key)
 {
-	struct proc p;
+	struct test_proc p;
 	char pins[128], sources[160], first[65536];
 	snprintf(pins, sizeof(pins), "%s/sortpins", dir);
 	snprintf(sources, sizeof(sources), "%s/sources", pins);
@@ -637,7 +572,7 @@ static bool json_valid(const char *s)
  * variable -- and -j is JSON as bpftool prints it for a map with BTF.  A map made without BTF stays hex. */
 TEST(map_dump_of_a_run_s_pins_is_typed)
 {
-	struct proc p;
+	struct test_proc p;
 	char pins[128], sources[160], stats[160], rodata[160], bare[160];
 	snprintf(pins, sizeof(pins), "%s/typedpins", dir);
 	snprintf(sources, sizeof(sources), "%s/sources", pins);
@@ -689,7 +624,7 @@ TEST(map_dump_of_a_run_s_pins_is_typed)
 /* `make demo`: every number it prints comes with what it means. */
 TEST(demo_explains_its_output)
 {
-	struct proc p;
+	struct test_proc p;
 	if (access("build/bpfvm", X_OK) || access("build/examples/xdp_firewall.bpf.o", R_OK))
 		SKIP("the normal build (build/) is not there: make all");
 	if (!spawn_prog(&p, "python3", (const char *const[]){ "-c", "pass", NULL }) || p.status)

@@ -7,19 +7,24 @@
  *  - the kernel's bpf() (kbpf, kmap, kelem) and why it cannot serve as the oracle here
  *    (kernel_skip_reason), for differential tests that skip with that reason;
  *  - clang for BPF objects with the project's flags (test_clang) and whole files (test_read_file);
- *  - where bpf_conformance is checked out (test_conformance_dir).
+ *  - where bpf_conformance is checked out (test_conformance_dir);
+ *  - a child process (the CLI, clang) run to its end with its output collected (test_spawn).
  * Returns follow bpf(): a handle or 0, else a negative errno.  Everything is static inline: a test
  * binary is one translation unit and keeps what it uses. */
 #ifndef BPFVM_TEST_UTIL_H
 #define BPFVM_TEST_UTIL_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <bpfvm.h>
 #include "isa/isa.h"
@@ -211,6 +216,90 @@ static inline int test_clang(const char *src, const char *out, const char *extra
 	snprintf(cmd, sizeof(cmd), "clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu -Wall -Werror "
 		 "%s -c '%s' -o '%s' 1>&2", extra ? extra : "", src, out);
 	return system(cmd);
+}
+
+/* ---- child processes ------------------------------------------------------------------------ */
+
+struct test_proc {
+	int status;        /* exit status, or -1 when the child did not exit normally */
+	char out[65536];   /* stdout, NUL-terminated, cut at the buffer */
+	char err[16384];   /* stderr */
+};
+
+/* An unlinked scratch file in dir (the child's stdin, stdout or stderr): an fd, or -1. */
+static inline int test_tmpfd(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s.XXXXXX", dir, name);
+	int fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+/* What fd holds from its start, NUL-terminated, cut at len - 1 bytes. */
+static inline void test_slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+	lseek(fd, 0, SEEK_SET);
+	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+/* Runs `path` (a name without '/' is looked up in PATH) with argv[0] = name and args (NULL-terminated,
+ * without argv[0]; at most 38), stdin = `in` (NULL: empty), to its end; stdout and stderr go to
+ * unlinked files in dir and then to p.  false, with the reason printed, when the child could not be
+ * started or waited for. */
+static inline bool test_spawn(struct test_proc *p, const char *path, const char *name, const char *in,
+			      const char *const *args, const char *dir)
+{
+	const char *argv[40] = { name };
+	size_t n = 1;
+	for (; args[n - 1] && n + 1 < ARRAY_SIZE(argv); n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+
+	int fin = test_tmpfd(dir, "stdin"), fout = test_tmpfd(dir, "stdout"), ferr = test_tmpfd(dir, "stderr");
+	bool ok = false;
+	memset(p, 0, sizeof(*p));
+	p->status = -1;
+	if (fin < 0 || fout < 0 || ferr < 0)
+		goto out;
+	if (in && write(fin, in, strlen(in)) != (ssize_t)strlen(in))
+		goto out;
+	lseek(fin, 0, SEEK_SET);
+	pid_t pid = fork();
+	if (pid < 0)
+		goto out;
+	if (pid == 0) {
+		dup2(fin, 0);
+		dup2(fout, 1);
+		dup2(ferr, 2);
+		if (strchr(path, '/'))
+			execv(path, (char *const *)argv);
+		else
+			execvp(path, (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		goto out;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	test_slurp(fout, p->out, sizeof(p->out));
+	test_slurp(ferr, p->err, sizeof(p->err));
+	ok = true;
+out:
+	if (!ok)
+		printf("  spawn %s: %s\n", path, strerror(errno));
+	if (fin >= 0)
+		close(fin);
+	if (fout >= 0)
+		close(fout);
+	if (ferr >= 0)
+		close(ferr);
+	return ok;
 }
 
 #endif
