@@ -1563,6 +1563,11 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	case ARG_CONST_MAP_PTR:
 		if (r->type != CONST_MAP_PTR)
 			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=map_ptr", rno, tn(r));
+		/* Linux check_func_arg(): bpf_timer_init(timer, map) must name the map the timer lives in (its
+		 * callback gets that map's key and value); an earlier argument set m->map only for timers */
+		if (m->map && m->map != r->map)
+			return err_at(c, s->pc, -EINVAL, "timer pointer in R1 map_uid=0 doesn't match map pointer in R%u map_uid=0",
+				      rno);
 		m->map = r->map;
 		return 0;
 	case ARG_PTR_TO_MAP_KEY:

@@ -506,6 +506,33 @@ TEST(examples_verify)
 }
 
 /* bpfvm verify: a verdict per program, the reason located, exit status 1 on a rejection. */
+/* bpf_timer_init() with another map than the timer's: refused with Linux's words (tests/loader/timer_map.bpf.c;
+ * test_kernel_verdicts compares both programs' verdicts with the kernel's). */
+TEST(timer_init_names_its_map)
+{
+	char obj[] = "/tmp/bpfvm-timer-map-XXXXXX", cmd[256], out[4096];
+	int fd = mkstemp(obj);
+	if (fd < 0)
+		SKIP("no temporary file");
+	close(fd);
+	if (test_clang("tests/loader/timer_map.bpf.c", obj, NULL)) {
+		unlink(obj);
+		SKIP("clang cannot build BPF here");
+	}
+	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s 2>&1; echo rc=$?", obj);
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = 0;
+	if (p)
+		pclose(p);
+	CHECK(strstr(out, ": section xdp: program 'same_map': verified\n") != NULL);
+	CHECK(strstr(out, ": timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0 (program 'other_map')") != NULL);
+	CHECK(strstr(out, "rc=1\n") != NULL);
+	if (!strstr(out, "map_uid=0 doesn't match"))
+		printf("  got: %s\n", out);
+	unlink(obj);
+}
+
 TEST(cli_verify)
 {
 	char dir[] = "/tmp/bpfvm-verify-XXXXXX", cmd[1024], out[4096];
@@ -589,6 +616,7 @@ int main(void)
 	RUN(log_levels);
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
+	RUN(timer_init_names_its_map);
 	RUN(cli_verify);
 	return test_done();
 }
