@@ -23,21 +23,15 @@
 #include <linux/bpf.h>
 
 #include <bpfvm.h>
+#include "../tests/unit/test_util.h" /* kbpf(), INSN(), INSN_ID() */
 
 #define ROUNDS 5
-#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
 
 static double now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
 }
 
 /* ---- one program, both sides ---- */
@@ -297,7 +291,7 @@ static size_t gen_straight(struct bpf_insn *in, size_t n)
 {
 	size_t k = 0;
 	for (uint8_t r = 0; r < 4; r++)
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, r, 0, 0, r);
+		in[k++] = INSN_ID(MOV64_K, r, 0, 0, r);
 	static const uint8_t ops[] = { BPF_ADD, BPF_XOR, BPF_SUB, BPF_OR };
 	while (k + 1 < n) {
 		uint8_t d = (uint8_t)(k % 4), s = (uint8_t)((k / 4) % 4);
@@ -307,7 +301,7 @@ static size_t gen_straight(struct bpf_insn *in, size_t n)
 			in[k] = INSN(BPF_ALU64 | ops[k % 4] | BPF_X, d, s, 0, 0);
 		k++;
 	}
-	in[k++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
 	return k;
 }
 
@@ -315,16 +309,16 @@ static size_t gen_straight(struct bpf_insn *in, size_t n)
 static size_t gen_nested(struct bpf_insn *in, int outer, int inner)
 {
 	size_t k = 0;
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, 0);             /* outer: */
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_X, 0, 2, 0, 0);             /* inner: */
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, 1);
-	in[k++] = INSN(BPF_JMP | BPF_JLT | BPF_K, 2, 0, -3, inner);
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 1);
-	in[k++] = INSN(BPF_JMP | BPF_JLT | BPF_K, 1, 0, -6, outer);
-	in[k++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 3);
-	in[k++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 1, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 2, 0, 0, 0);             /* outer: */
+	in[k++] = INSN_ID(ADD64_X, 0, 2, 0, 0);             /* inner: */
+	in[k++] = INSN_ID(ADD64_K, 2, 0, 0, 1);
+	in[k++] = INSN_ID(JLT_K, 2, 0, -3, inner);
+	in[k++] = INSN_ID(ADD64_K, 1, 0, 0, 1);
+	in[k++] = INSN_ID(JLT_K, 1, 0, -6, outer);
+	in[k++] = INSN_ID(AND64_K, 0, 0, 0, 3);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
 	return k;
 }
 
@@ -332,13 +326,13 @@ static size_t gen_nested(struct bpf_insn *in, int outer, int inner)
 static size_t gen_loop(struct bpf_insn *in, int rounds)
 {
 	size_t k = 0;
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_X, 0, 1, 0, 0);             /* loop: */
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 1);
-	in[k++] = INSN(BPF_JMP | BPF_JLT | BPF_K, 1, 0, -3, rounds);
-	in[k++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 3);
-	in[k++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 1, 0, 0, 0);
+	in[k++] = INSN_ID(ADD64_X, 0, 1, 0, 0);             /* loop: */
+	in[k++] = INSN_ID(ADD64_K, 1, 0, 0, 1);
+	in[k++] = INSN_ID(JLT_K, 1, 0, -3, rounds);
+	in[k++] = INSN_ID(AND64_K, 0, 0, 0, 3);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
 	return k;
 }
 
@@ -347,20 +341,20 @@ static size_t gen_loop(struct bpf_insn *in, int rounds)
 static size_t gen_loop_pkt(struct bpf_insn *in, int rounds)
 {
 	size_t k = 0;
-	in[k++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 6, 1, 0, 0);
-	in[k++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 7, 1, 4, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 6, 0, 0);             /* loop: */
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, 1);
-	in[k++] = INSN(BPF_JMP | BPF_JGT | BPF_X, 2, 7, 2, 0);
-	in[k++] = INSN(BPF_LDX | BPF_B | BPF_MEM, 3, 6, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_X, 0, 3, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_X, 0, 1, 0, 0);
-	in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 1);
-	in[k++] = INSN(BPF_JMP | BPF_JLT | BPF_K, 1, 0, -8, rounds);
-	in[k++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 3);
-	in[k++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	in[k++] = INSN_ID(LDXW, 6, 1, 0, 0);
+	in[k++] = INSN_ID(LDXW, 7, 1, 4, 0);
+	in[k++] = INSN_ID(MOV64_K, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 1, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_X, 2, 6, 0, 0);             /* loop: */
+	in[k++] = INSN_ID(ADD64_K, 2, 0, 0, 1);
+	in[k++] = INSN_ID(JGT_X, 2, 7, 2, 0);
+	in[k++] = INSN_ID(LDXB, 3, 6, 0, 0);
+	in[k++] = INSN_ID(ADD64_X, 0, 3, 0, 0);
+	in[k++] = INSN_ID(ADD64_X, 0, 1, 0, 0);
+	in[k++] = INSN_ID(ADD64_K, 1, 0, 0, 1);
+	in[k++] = INSN_ID(JLT_K, 1, 0, -8, rounds);
+	in[k++] = INSN_ID(AND64_K, 0, 0, 0, 3);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
 	return k;
 }
 

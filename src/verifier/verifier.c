@@ -2246,7 +2246,7 @@ static int do_check(struct vctx *c, struct state *s)
 		unsigned facts = 0;
 		if (fl & (F_LDX | F_ST | F_STX))
 			facts = VF_PROOF_MEM;
-		else if ((fl & F_ALU) && (BPF_OP(in->code) == BPF_DIV || BPF_OP(in->code) == BPF_MOD) &&
+		else if ((fl & F_ALU) && (isa_op(id) == BPF_DIV || isa_op(id) == BPF_MOD) &&
 			 divisor_nonzero(s, in, fl & F_32, fl & F_X))
 			facts = VF_PROOF_DIV_NONZERO;
 		prove(c, s->pc, facts);
@@ -2326,7 +2326,7 @@ static int do_check(struct vctx *c, struct state *s)
 			if (!c->env->plain_mem || t->type != SCALAR || !scalar_is_const(&t->v) || t->v.var_off.value > UINT32_MAX)
 				return err_at(c, s->pc, -EINVAL, "callx is not supported by the verifier");
 			/* a helper id the walk knows: that helper's call (the engines call it by id) */
-			struct bpf_insn call = { .code = BPF_JMP | BPF_CALL, .imm = (int32_t)(uint32_t)t->v.var_off.value };
+			struct bpf_insn call = ISA_INSN(CALL, 0, 0, 0, (int32_t)(uint32_t)t->v.var_off.value);
 			int r = check_helper(c, s, &call);
 			if (r < 0)
 				return r;

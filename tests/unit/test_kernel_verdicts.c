@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h"
 
 #define KNOWN_PATH "tests/verifier/known-differences.txt"
 #define MAX_KNOWN 64
@@ -38,28 +39,6 @@ struct tally {
 	struct known known_list[MAX_KNOWN];
 	int known_cnt;
 };
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
-	return r < 0 ? -errno : r;
-}
-
-static const char *kernel_unavailable(void)
-{
-	static const struct bpf_insn ok[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .imm = 2 }, { .code = BPF_JMP | BPF_EXIT } };
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.prog_type = BPF_PROG_TYPE_XDP;
-	a.insns = (uintptr_t)ok;
-	a.insn_cnt = 2;
-	a.license = (uintptr_t)"GPL";
-	long fd = kbpf(BPF_PROG_LOAD, &a);
-	if (fd < 0)
-		return fd == -EPERM ? "bpf() not permitted (needs root / CAP_BPF)" : "bpf() unavailable";
-	close((int)fd);
-	return NULL;
-}
 
 /* libbpf's last warning: why it could not open or load an object (it has no per-object log). */
 static char libbpf_msg[512];
@@ -564,7 +543,7 @@ static bool build_loader_obj(const char *dir, const char *f)
 
 TEST(verdicts_match_the_kernel)
 {
-	const char *why = kernel_unavailable();
+	const char *why = kernel_skip_reason();
 	if (why)
 		SKIP(why);
 	if (system("command -v clang >/dev/null 2>&1"))
