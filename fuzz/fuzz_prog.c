@@ -90,10 +90,10 @@ static struct bpf_insn gen_insn(uint64_t *s, size_t pc, size_t cnt)
 	case 2: return INSN_ID(ADD64_X, d, r, 0, 0);                               /* add rD, rS */
 	case 3: return INSN_ID(STXDW, 10, r, slot, 0);                           /* stxdw [r10-8k], rS */
 	case 4: return INSN_ID(LDXDW, d, 10, slot, 0);                           /* ldxdw rD, [r10-8k] */
-	case 5: return INSN(rnd(s) & 1 ? 0xdb : 0xc3, rnd(s) & 1 ? 10 : d, r, slot,
+	case 5: return INSN(rnd(s) & 1 ? OPC(AADD64) : OPC(AADD32), rnd(s) & 1 ? 10 : d, r, slot, /* imm picks the op */
 			    atomic_imm[rnd(s) % (sizeof(atomic_imm) / sizeof(atomic_imm[0]))]);
-	case 6: return INSN(rnd(s) & 1 ? 0x71 : 0x79, d, 1, moff, 0);       /* ldx rD, [r1+off] */
-	case 7: return INSN(rnd(s) & 1 ? 0x72 : 0x7a, 1, 0, moff, 0x5a);    /* st [r1+off], 0x5a */
+	case 6: return INSN(rnd(s) & 1 ? OPC(LDXB) : OPC(LDXDW), d, 1, moff, 0); /* ldx rD, [r1+off] */
+	case 7: return INSN(rnd(s) & 1 ? OPC(STB) : OPC(STDW), 1, 0, moff, 0x5a); /* st [r1+off], 0x5a */
 	case 8: return INSN_ID(LDXDW, d, r, (int16_t)(rnd(s) % 16 * 8 - 64), 0); /* ldxdw rD, [rS+off] */
 	case 9:                                                               /* call local, forward */
 		return pc + 2 < cnt ? INSN_ID(CALL_LOCAL, 0, 0, 0, (int32_t)(rnd(s) % (cnt - pc - 2))) : INSN_ID(EXIT, 0, 0, 0, 0);
