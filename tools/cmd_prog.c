@@ -1,7 +1,9 @@
 /* cmd_prog.c -- `bpfvm prog load|run|show`: pinned programs, as bpftool's `prog` command.
- *   prog load OBJ.o PATH [--prog NAME]   load an object and pin one program at PATH (the first one
+ *   prog load OBJ.o PATH [--prog NAME] [--no-verify]
+ *                                        load an object and pin one program at PATH (the first one
  *                                        without --prog), as `bpftool prog load x.o /sys/fs/bpf/x`;
- *                                        the pin holds the program's maps, so they live on with it
+ *                                        the pin holds the program's maps, so they live on with it;
+ *                                        verified unless --no-verify
  *   prog run PATH [--data HEX | --data-file F] [--repeat N]
  *                                        open the pinned program in this process, on its maps, and run it
  *                                        (BPF_PROG_TEST_RUN on the data, 64 zero bytes without one);
@@ -19,7 +21,7 @@
 #include "util.h"
 
 #define USAGE_PROG                                                                                             \
-	"usage: bpfvm prog [--pin-root DIR] load OBJ.o PATH [--prog NAME]\n"                                     \
+	"usage: bpfvm prog [--pin-root DIR] load OBJ.o PATH [--prog NAME] [--no-verify]\n"                       \
 	"       bpfvm prog [--pin-root DIR] run PATH [--data HEX | --data-file FILE] [--repeat N]\n"              \
 	"       bpfvm prog [--pin-root DIR] show PATH"
 
@@ -27,7 +29,8 @@ static void help(void)
 {
 	printf(USAGE_PROG "\n"
 	       "  load  loads OBJ.o and pins one of its programs (the first, or NAME) at PATH, with its maps,\n"
-	       "        as `bpftool prog load OBJ.o PATH`: another process can then open and run it\n"
+	       "        as `bpftool prog load OBJ.o PATH`: another process can then open and run it.  Every\n"
+	       "        program passes the verifier first; --no-verify loads without it (README \"Verification\")\n"
 	       "  run   opens the program pinned at PATH in this process, on the same maps, and runs it once\n"
 	       "        (or N times) on the data (64 zero bytes without --data), as BPF_PROG_TEST_RUN; prints r0\n"
 	       "  show  the pinned program's type, name, instruction count and maps\n"
@@ -37,6 +40,7 @@ static void help(void)
 struct pctx {
 	struct bpfvm *vm;
 	const char *pin_root;
+	bool no_verify;             /* prog load --no-verify: bpfvm_opts.verify = BPFVM_VERIFY_OFF */
 	char root_buf[4096];
 };
 
@@ -58,6 +62,7 @@ static int open_vm(struct pctx *c, const char *path)
 	memset(&o, 0, sizeof(o));
 	o.sz = sizeof(o);
 	o.pin_root = c->pin_root;
+	o.verify = c->no_verify ? BPFVM_VERIFY_OFF : BPFVM_VERIFY_ON;
 	c->vm = bpfvm_new(&o);
 	if (!c->vm) {
 		fprintf(stderr, "bpfvm prog: cannot create a bpfvm instance (pin root %s)\n",
@@ -191,6 +196,8 @@ int cmd_prog(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "--prog") && i + 1 < argc)
 			name = argv[++i];
+		else if (!strcmp(a, "--no-verify"))
+			c.no_verify = true;
 		else if (!strcmp(a, "--data") && i + 1 < argc)
 			hex = argv[++i];
 		else if (!strcmp(a, "--data-file") && i + 1 < argc)
@@ -207,7 +214,7 @@ int cmd_prog(int argc, char **argv)
 	bool load = !strcmp(verb, "load"), run = !strcmp(verb, "run"), show = !strcmp(verb, "show");
 	if (!load && !run && !show)
 		return tool_usage_error("prog", "unknown command", USAGE_PROG, verb);
-	if (npos != (load ? 2 : 1) || (name && !load) || ((hex || file || repeat != 1) && !run) || (hex && file))
+	if (npos != (load ? 2 : 1) || ((name || c.no_verify) && !load) || ((hex || file || repeat != 1) && !run) || (hex && file))
 		return tool_usage_error("prog", "wrong arguments for", USAGE_PROG, verb);
 	const char *pin = load ? pos[1] : pos[0];
 	if (open_vm(&c, pin))

@@ -235,6 +235,13 @@ TEST(object_program_pinned_like_bpftool)
 	}
 	char *load[] = { cli, "prog", "load", o_path, pin, NULL };
 	CHECK(run(load, NULL) == 0);
+	/* --no-verify belongs to load only (the verifier runs at load) */
+	char pin2[160];
+	snprintf(pin2, sizeof(pin2), "%s/count2", root);
+	char *load_nv[] = { cli, "prog", "load", o_path, pin2, "--no-verify", NULL };
+	CHECK(run(load_nv, NULL) == 0);
+	char *run_nv[] = { cli, "prog", "run", pin, "--no-verify", NULL };
+	CHECK(run(run_nv, NULL) == 2);
 	CHECK(cli_prog_run(pin, "2") == 0);
 	CHECK(cli_prog_run(pin, "3") == 0);
 	/* this process: the pin's maps, found by name through their info */
@@ -272,8 +279,8 @@ TEST(object_program_pinned_like_bpftool)
 	CHECK(run(show, show_out) == 0);
 	CHECK(strstr(slurp(show_out), "name count") && strstr(slurp(show_out), "maps 3"));
 	unlink(show_out);
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s %s", pin, c_path, o_path);
+	char cmd[768];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s %s %s", pin, pin2, c_path, o_path);
 	CHECK(system(cmd) == 0);
 	bpfvm_free(vm);
 }
