@@ -116,6 +116,7 @@ struct vctx {
 	struct seen **seen;
 	uint32_t *nseen;
 	size_t kept;                /* states in seen[], all prune points */
+	struct seen *detached;      /* evicted while their paths were still walked: freed at the end */
 	struct state **stack;       /* pending branches */
 	size_t nstack, capstack;
 	uint32_t next_id;
@@ -851,12 +852,22 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		} else if (states_equal(c, p->s, s, true)) {
 			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
 		}
-		/* Linux is_state_visited(): a finished state that keeps failing to cover others (a loop
-		 * counter's old values) only costs comparisons: dropped */
-		if (++p->misses > p->hits * 3 + 3 && !p->branches) {
+		/* Linux is_state_visited(): a state that keeps failing to cover others (a loop counter's
+		 * old values) only costs comparisons: dropped.  One still being walked (an ancestor at a
+		 * loop head) gets more chances, and leaves the list but not memory, since its descendants'
+		 * path_done() walks through it; without this every iteration compares against all the
+		 * loop's earlier ones (quadratic in the trip count). */
+		uint32_t n = p->branches ? 64 : 3;
+		if (++p->misses > p->hits * n + n) {
 			*pp = p->next;
 			state_free(p->s);
-			free(p);
+			p->s = NULL;
+			if (p->branches) {
+				p->next = c->detached;
+				c->detached = p;
+			} else {
+				free(p);
+			}
 			c->nseen[pc]--;
 			c->kept--;
 			continue;
@@ -2508,6 +2519,10 @@ out:
 				state_free(p->s);
 				free(p);
 			}
+	for (struct seen *p = c.detached, *n; p; p = n) {
+		n = p->next;
+		free(p);
+	}
 	free(c.seen);
 	free(c.nseen);
 	free(c.prune);
