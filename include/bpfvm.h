@@ -235,6 +235,12 @@ long bpfvm_asm(struct bpfvm *vm, const char *src, struct bpf_insn *buf, size_t b
  * (PROG_LOAD checks this and the rest); what `bpfvm disasm` requires of a raw file. */
 int bpfvm_insns_check(struct bpfvm *vm, const struct bpf_insn *insns, size_t insn_cnt);
 
+/* How many 8-byte slots the instruction starting at `insn` takes: 2 for lddw (the 64-bit immediate
+ * load, whose second slot holds the high half), 1 for every other encoding, unknown ones included.
+ * Reads insn[0] only: whether the second slot is there and well formed is bpfvm_insns_check()'s
+ * question.  Cannot fail. */
+size_t bpfvm_insn_slots(const struct bpf_insn *insn);
+
 /* Disassembles insn_cnt instructions, one per line in LLVM syntax as `llvm-objdump -d` prints them
  * (flags: BPFVM_DISASM_PC prefixes the slot index; BPFVM_DISASM_ALU32 prints as llvm-objdump
  * --mcpu=v3/v4 does, with w registers for sub-word loads and stores).  snprintf semantics: writes at

@@ -178,14 +178,15 @@ static int print_jited(struct bpfvm *vm, int fd, const char *name)
 		if (nl)
 			*nl = 0;
 		printf("; %zu: %s\n", i, text);
-		bool wide = j.insns[i].code == (BPF_LD | BPF_IMM | BPF_DW) && i + 1 < j.insn_cnt;
+		size_t slots = bpfvm_insn_slots(&j.insns[i]);
+		if (slots > j.insn_cnt - i)
+			slots = 1; /* a loaded program's lddw is whole; this only keeps insn_off[] in range */
 		/* an lddw's code ends where the insn after its second slot starts (that slot's own
 		 * offset is among the slow paths) */
-		size_t lo = j.insn_off[i], hi = j.insn_off[i + (wide ? 2 : 1)];
+		size_t lo = j.insn_off[i], hi = j.insn_off[i + slots];
 		if (hi > lo)
 			print_native(&j, lines, lo, hi);
-		if (wide)
-			i++; /* its second slot has no code of its own */
+		i += slots - 1; /* an lddw's second slot has no code of its own */
 	}
 	printf("; slow paths and exits\n");
 	print_native(&j, lines, j.insn_off[j.insn_cnt], j.len);

@@ -264,6 +264,12 @@ int isa_check_wide(const struct bpf_insn *insns, size_t cnt, size_t pc, struct d
 	return 0;
 }
 
+size_t isa_slots(const struct bpf_insn *in)
+{
+	int id = isa_decode(in);
+	return id >= 0 && (isa_info[id].flags & F_WIDE) ? 2 : 1;
+}
+
 int isa_check_slots(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 {
 	for (size_t pc = 0; pc < cnt; pc++) {

@@ -226,6 +226,11 @@ size_t isa_disasm_one(const struct bpf_insn *in, size_t avail, char *buf, size_t
 	return isa_disasm_one_ex(in, avail, 0, buf, len);
 }
 
+size_t bpfvm_insn_slots(const struct bpf_insn *insn)
+{
+	return isa_slots(insn);
+}
+
 size_t bpfvm_disasm(const struct bpf_insn *insns, size_t insn_cnt, int flags, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, false };

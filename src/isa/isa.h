@@ -232,6 +232,9 @@ int isa_check_wide(const struct bpf_insn *insns, size_t cnt, size_t pc, struct d
 /* isa_check_wide() for every lddw of a sequence, stepping over second slots: whether raw instructions
  * are whole, with nothing else asked of them (a listing, not a program to load). */
 int isa_check_slots(const struct bpf_insn *insns, size_t cnt, struct diag *log);
+/* How many slots the instruction at `in` takes: 2 for a row with F_WIDE (lddw), 1 for every other
+ * encoding, one no row accepts included (a listing steps over it one slot at a time).  Reads in[0] only. */
+size_t isa_slots(const struct bpf_insn *in);
 
 #define ISA_MAX_INSNS 1000000u /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
 

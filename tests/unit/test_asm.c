@@ -559,6 +559,26 @@ TEST(public_asm_and_disasm)
 	bpfvm_free(vm);
 }
 
+/* bpfvm_insn_slots() (what `bpfvm disasm --jited` steps by) agrees, row by row, with the slots the
+ * disassembler consumes; the uapi's one two-slot encoding (BPF_LD | BPF_IMM | BPF_DW) is the only one. */
+TEST(insn_slots_by_row)
+{
+	for (int id = 0; id < ISA_COUNT; id++) {
+		struct bpf_insn in[2] = { { 0 }, { 0 } };
+		char text[128];
+		if ((isa_info[id].flags & F_INTERNAL) || isa_encode(id, 0, 0, 0, 0, &in[0]))
+			continue;
+		size_t slots = bpfvm_insn_slots(in);
+		size_t uapi = in[0].code == (BPF_LD | BPF_IMM | BPF_DW) ? 2 : 1;
+		if (slots != uapi || slots != isa_disasm_one(in, 2, text, sizeof(text))) {
+			printf("  %s: bpfvm_insn_slots() %zu, uapi %zu\n", isa_info[id].name, slots, uapi);
+			test_cur_failed = 1;
+		}
+	}
+	const struct bpf_insn unknown = { .code = 0xff };
+	CHECK(isa_decode(&unknown) < 0 && bpfvm_insn_slots(&unknown) == 1);
+}
+
 int main(void)
 {
 	RUN(conformance_programs_assemble_exactly);
@@ -571,5 +591,6 @@ int main(void)
 	RUN(every_documented_form);
 	RUN(errors_name_the_line);
 	RUN(public_asm_and_disasm);
+	RUN(insn_slots_by_row);
 	return test_done();
 }
