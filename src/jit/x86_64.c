@@ -328,9 +328,17 @@ static void budget_jump(struct jit *j, size_t l)
 	set_label(j, L_RESUME(j, k)); /* unused */
 }
 
-/* While a bpf_spin_lock is held the only call allowed is bpf_spin_unlock. */
+static bool proven(const struct jit *j, unsigned need);
+
+/* While a bpf_spin_lock is held the only call allowed is bpf_spin_unlock.  The verifier refuses a
+ * program that calls (a helper other than bpf_spin_unlock, a kfunc, a subprogram, a tail call) or exits
+ * with a lock held, so a call or exit it walked needs no test in trusted code: in a trusted run the lock
+ * can only be the program's own (the checked code of an unverified program faults before a tail call
+ * with a lock held). */
 static void spin_check(struct jit *j)
 {
+	if (proven(j, 0))
+		return;
 	x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
 	grp1_imm_mem(j, XW, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, spin_held), 0);
 	size_t k = add_stub(j, jit_g_spin_call);
@@ -734,30 +742,91 @@ static void emit_JSET32_K(J) { test_k(j, in, 0); branch(j, in, CC_NE); }
 static void emit_JSET32_X(J) { x_rr(&j->b, 0, OP_TEST_RM_R, SRCR, DSTR); branch(j, in, CC_NE); }
 
 /* ---- calls ---- */
-/* bpf_map_lookup_elem on an ARRAY map the insn before loads into r1 (an lddw of the program's map that
- * nothing jumps between): with the key in the current stack frame, the helper's answer computed here
- * (value address, or 0 past max_entries), as Linux inlines it; else the call.  Returns the placeholders
- * of the two jumps over the call (the result and *done2: the null result), to patch after it, or 0 when
- * nothing was inlined. */
-static size_t inline_array_lookup(struct jit *j, const struct vm_insn *in, size_t *done2)
+/* The ARRAY map of a bpf_map_lookup_elem call at pc whose r1 the insn before loads (an lddw of the
+ * program's map that nothing jumps between), or NULL.  The verifier need not have proved anything: the
+ * lddw names the map. */
+static const struct vm_map_desc *lookup_array_map(const struct jit *j, size_t pc)
 {
-	struct xbuf *b = &j->b;
 	const struct vm_prog *prog = j->prog;
-	size_t pc = (size_t)(in - j->insns); /* j->pc */
 	const struct vm_map_desc *d;
 
 	/* a CALL insn's imm is the Linux helper id (an embedder's helper of that id is a CALL_KFUNC) */
-	if (prog->orig[pc].imm != BPF_FUNC_map_lookup_elem || pc < 2 || j->entry[pc] || j->entry[pc - 1] ||
-	    j->insns[pc - 2].id != ISA_LDDW || j->insns[pc - 2].dst != 1 ||
-	    !isa_pseudo_is_map(prog->orig[pc - 2].src_reg) || isa_pseudo_is_value(prog->orig[pc - 2].src_reg) ||
-	    prog->aux[pc - 2].map_idx >= prog->used_map_cnt)
-		return 0;
+	if (j->insns[pc].id != ISA_CALL || prog->orig[pc].imm != BPF_FUNC_map_lookup_elem || j->insns[pc].size ||
+	    pc < 2 || j->entry[pc] || j->entry[pc - 1] || j->insns[pc - 2].id != ISA_LDDW ||
+	    j->insns[pc - 2].dst != 1 || !isa_pseudo_is_map(prog->orig[pc - 2].src_reg) ||
+	    isa_pseudo_is_value(prog->orig[pc - 2].src_reg) || prog->aux[pc - 2].map_idx >= prog->used_map_cnt)
+		return NULL;
 	d = &prog->map_descs[prog->aux[pc - 2].map_idx]; /* the loader's descriptor of the lddw's map */
+	if (!d->values || !fits32((int64_t)d->stride) || d->max_entries > INT32_MAX)
+		return NULL;
+	return d;
+}
+
+/* Trusted code of a lookup the verifier walked (lookup_array_map()): r2 points at the 4-byte key
+ * wherever it lives (the verifier proved it readable), and r1..r5 are dead after the call, so the
+ * helper's answer is computed in place, as Linux's array_map_gen_lookup(), with no call at all (and the
+ * lddw of the map emits nothing: lddw_feeds_lookup()).  r0 = values + key * stride, or 0 for a key
+ * past max_entries. */
+static bool array_lookup_proven(struct jit *j)
+{
+	struct xbuf *b = &j->b;
+	const struct vm_map_desc *d = proven(j, 0) ? lookup_array_map(j, j->pc) : NULL;
+
+	if (!d)
+		return false;
+	x_rm(b, 0, OP_MOV_R_RM, AUX, xreg[2], 0);
+	x_rr(b, 0, OP_XOR_RM_R, RAX, RAX);
+	x_rr(b, 0, OP_GRP1_IMM32, GRP1_CMP, AUX);
+	x_imm(b, d->max_entries, 4);
+	/* "if r0 == 0 goto X" or "if r0 != 0 goto X" next (nothing jumping to it) is taken here, where the
+	 * answer is known: the test goes (a value's address is never 0; a null r0 is 0 at X too) */
+	const struct vm_insn *nx = j->pc + 1 < j->cnt ? &j->insns[j->pc + 1] : NULL;
+	bool fuse = nx && (nx->id == ISA_JEQ_K || nx->id == ISA_JNE_K) && nx->dst == 0 && nx->k == 0 &&
+		    nx->off > 0 && !j->entry[j->pc + 1];
+	size_t out = 0, x = fuse ? L_INSN(target_pc(j, nx) + 1) : 0;
+	if (fuse)
+		j->fused = j->pc + 1;
+	if (fuse && nx->id == ISA_JEQ_K)
+		jump_to(j, CC_AE, x);
+	else
+		out = jcc8_fwd(j, CC_AE);
+	uint64_t stride = d->stride;
+	unsigned scale = stride == 1 ? 0 : stride == 2 ? 1 : stride == 4 ? 2 : stride == 8 ? 3 : 4;
+	mov_imm(j, RAX, (uint64_t)(uintptr_t)d->values);
+	if (scale > 3) {
+		x_rr(b, XW, OP_IMUL_IMM32, AUX, AUX);
+		x_imm(b, (uint32_t)stride, 4);
+		scale = 0;
+	}
+	x_rmi(b, XW, OP_LEA, RAX, RAX, AUX, scale, 0);
+	if (fuse && nx->id == ISA_JNE_K)
+		jump_to(j, -1, x);
+	if (out)
+		patch8(j, out);
+	return true;
+}
+
+/* Is the lddw being emitted only the map argument of a lookup array_lookup_proven() computes in place? */
+static bool lddw_feeds_lookup(const struct jit *j)
+{
+	return j->trust && j->pc + 2 < j->cnt && (j->prog->aux[j->pc + 2].proof & VM_PROOF_REACHED) &&
+	       lookup_array_map(j, j->pc + 2);
+}
+
+/* bpf_map_lookup_elem on an ARRAY map (lookup_array_map()) in code with checks: with the key in the
+ * current stack frame, the helper's answer computed here (value address, or 0 past max_entries), as
+ * Linux inlines it; else the call.  Returns the placeholders of the two jumps over the call (the result
+ * and *done2: the null result), to patch after it, or 0 when nothing was inlined. */
+static size_t inline_array_lookup(struct jit *j, const struct vm_insn *in, size_t *done2)
+{
+	struct xbuf *b = &j->b;
+	const struct vm_map_desc *d = lookup_array_map(j, (size_t)(in - j->insns));
+
+	if (!d)
+		return 0;
 	uint8_t *base = d->values;
 	uint64_t stride = d->stride;
 	uint32_t max = d->max_entries;
-	if (!base || !fits32((int64_t)stride) || max > INT32_MAX)
-		return 0;
 	/* the key (4 bytes at r2) in the current frame: as mem_check's inline test */
 	x_rm(b, XW, OP_LEA, AUX, xreg[2], (int32_t)VM_STACK_SIZE + 4 - 8);
 	x_rr(b, XW, OP_SUB_RM_R, RBP, AUX);
@@ -794,6 +863,8 @@ static void emit_CALL(J)
 		glue_call(j, jit_g_call, (uint32_t)j->pc);
 		return;
 	}
+	if (array_lookup_proven(j))
+		return;
 	size_t done2 = 0, done = inline_array_lookup(j, in, &done2);
 	/* r1..r5 keep their values across the call, as in the interpreter; a verified program cannot read
 	 * them after it (the verifier marks them clobbered, as Linux's), so its trusted code lets them go */
@@ -1071,7 +1142,7 @@ static void emit_EXIT(J)
 	patch8(j, top);
 	if (j->untrusted) {
 		glue_call(j, jit_g_exit, (uint32_t)j->pc);
-	} else {
+	} else if (!proven(j, 0)) { /* as spin_check() */
 		x_rm(&j->b, XW, OP_MOV_R_RM, AUX, STATE, ST(run));
 		grp1_imm_mem(j, XW, GRP1_CMP, AUX, (int32_t)offsetof(struct vm_run, spin_held), 0);
 		size_t k = add_stub(j, jit_g_exit);
@@ -1084,6 +1155,8 @@ static void emit_EXIT(J)
 /* ---- loads and stores ---- */
 static void emit_LDDW(J)
 {
+	if (lddw_feeds_lookup(j))
+		return;
 	if (j->blind)
 		blind_mov64(j, DSTR, in->k);
 	else

@@ -396,6 +396,109 @@ TEST(trusted_code_matches_checked)
 	CHECK_EQ_U64(t.data[1], 0x55);
 }
 
+/* Array lookups the trusted code computes in place (no helper call): keys in range, at max_entries and
+ * far past it, read from the packet and from the stack, the null test after the call fused in both
+ * senses, a value size that is no power of two (stride 24).  "MAP" is the array (5 entries of 3 u64).
+ * The result, stored in the packet, is the same as C's, the interpreter's and the checked code's. */
+static const char lookups[] =
+	"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r2 = r6\n r2 += 32\n if r2 > r7 goto out\n"
+	"r8 = 0\n r9 = 0\n"
+	"pk: r2 = r6\n r2 += r9\n r1 = 0x7eadc000 ll\n call 1\n if r0 == 0 goto miss\n"
+	" r1 = *(u64 *)(r0 + 0)\n r8 += r1\n goto pnext\n"
+	"miss: r8 += 1000\n"
+	"pnext: r9 += 4\n if r9 < 32 goto pk\n"
+	"r9 = 0\n"
+	"st: r3 = r6\n r3 += r9\n r3 = *(u32 *)(r3 + 0)\n *(u32 *)(r10 - 4) = r3\n r2 = r10\n r2 += -4\n"
+	" r1 = 0x7eadc000 ll\n call 1\n if r0 != 0 goto hit\n r8 *= 3\n goto snext\n"
+	"hit: r1 = *(u64 *)(r0 + 16)\n r8 ^= r1\n"
+	"snext: r9 += 4\n if r9 < 32 goto st\n"
+	"*(u64 *)(r6 + 0) = r8\n"
+	"out: r0 = 2\n exit\n";
+
+static uint64_t lookup_val(uint32_t k, unsigned word)
+{
+	return (uint64_t)(k + 1) * 0x10001 + word * 0x1000000007ull;
+}
+
+/* the 64-bit sum the program leaves in the packet's first 8 bytes, or ~0 if the run failed; *shorter:
+ * the trusted code of each call is shorter than its checked code (no helper call in it) */
+static uint64_t run_lookups(int verify, int checks, int interp, const uint32_t keys[8], bool *shorter)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = verify, .checks = checks, .interp = interp };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn insns[64];
+	uint8_t pkt[64], out[64];
+	uint64_t sum = ~0ull;
+	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 24, 5);
+	long n = bpfvm_asm(vm, lookups, insns, 64);
+
+	CHECK(m >= 0 && n > 0 && n <= 64);
+	for (uint32_t k = 0; k < 5; k++) {
+		uint64_t v[3] = { lookup_val(k, 0), lookup_val(k, 1), lookup_val(k, 2) };
+		CHECK(UPD(vm, m, &k, v, 0) == 0);
+	}
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = m;
+		}
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, keys, 8 * sizeof(*keys));
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "lookups");
+	if (fd < 0) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		return sum;
+	}
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)pkt;
+	a.test.data_size_in = sizeof(pkt);
+	a.test.data_out = (uintptr_t)out;
+	a.test.data_size_out = sizeof(out);
+	if (bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)) == 0 && a.test.retval == 2)
+		memcpy(&sum, out, sizeof(sum));
+	int err = 0;
+	struct sys_obj *ob = shorter ? sys_get(vm, fd, SYS_PROG, &err) : NULL;
+	if (ob) {
+		const struct vm_prog *p = ob->prog;
+		const struct jit_image *c = p->jit_fn, *t = p->jit_proven;
+		size_t calls = 0;
+		*shorter = t && c;
+		for (size_t pc = 0; *shorter && pc + 1 < p->cnt; pc++)
+			if (p->insns[pc].id == ISA_CALL) {
+				calls++;
+				*shorter = t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc];
+			}
+		*shorter = *shorter && calls == 2;
+		sys_put(vm, ob);
+	}
+	bpfvm_free(vm);
+	return sum;
+}
+
+TEST(array_lookups_in_place)
+{
+	static const uint32_t keys[][8] = {
+		{ 0, 1, 2, 3, 4, 5, 6, 7 },
+		{ 4, 5, 0xffffffff, 0x80000000, 2, 0x7fffffff, 1, 0 },
+	};
+	for (size_t i = 0; i < N(keys); i++) {
+		uint64_t want = 0;
+		for (size_t k = 0; k < 8; k++)
+			want += keys[i][k] < 5 ? lookup_val(keys[i][k], 0) : 1000;
+		for (size_t k = 0; k < 8; k++)
+			want = keys[i][k] < 5 ? want ^ lookup_val(keys[i][k], 2) : want * 3;
+		bool shorter = false;
+		CHECK_EQ_U64(run_lookups(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT, 0, keys[i], &shorter), want);
+		CHECK(shorter);
+		CHECK_EQ_U64(run_lookups(BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS, 0, keys[i], NULL), want);
+		CHECK_EQ_U64(run_lookups(BPFVM_VERIFY_OFF, BPFVM_CHECKS_DEFAULT, 0, keys[i], NULL), want);
+		CHECK_EQ_U64(run_lookups(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT, 1, keys[i], NULL), want);
+	}
+}
+
 /* The same verified program by bpfvm_prog_run() over plain memory: not a trusted run, so the native code
  * with every check runs and the made-up packet pointers fault as in the interpreter. */
 TEST(plain_runs_of_verified_programs_keep_checks)
@@ -495,5 +598,6 @@ int main(void)
 	RUN(packet_loads_in_stateless_code);
 	RUN(trusted_code_matches_checked);
 	RUN(plain_runs_of_verified_programs_keep_checks);
+	RUN(array_lookups_in_place);
 	return test_done();
 }
