@@ -23,8 +23,8 @@ static const struct hlp_cb callbacks[CB_COUNT] = {
 	[CB_LOOP] = { "bpf_loop callback", 2, { CBA_SCALAR, CBA_CTX }, 3, 0, 1 },
 	[CB_FOR_EACH_MAP_ELEM] = { "bpf_for_each_map_elem callback", 4,
 				   { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE, CBA_CTX }, 3, 0, 1 },
-	/* bpf_timer_set_callback(): retval_range(0, 0) */
-	[CB_TIMER] = { "bpf_timer callback", 3, { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE }, 0, 0, 0 },
+	/* bpf_timer_set_callback(): retval_range(0, 0), called by the timer when it fires */
+	[CB_TIMER] = { "bpf_timer callback", 3, { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE }, 0, 0, 0, true },
 };
 
 const struct hlp_cb *hlp_callback(const struct hlp_proto *h)

@@ -102,6 +102,8 @@ struct hlp_cb {
 	uint8_t args[5];            /* enum hlp_cb_arg */
 	uint8_t ctx_arg;            /* which helper argument (1..5) CBA_CTX copies; 0: none */
 	int32_t ret_min, ret_max;   /* the range r0 must be in at the callback's exit (callback_ret_range) */
+	bool async;                 /* runs later, on its own stack, not from inside the helper (Linux
+	                             * is_async_callback_calling_insn(): timers) */
 };
 
 struct hlp_proto {

@@ -73,6 +73,7 @@ struct frame {
 	uint32_t cb_helper;        /* callback frames: the helper that calls it (0: a plain call) */
 	struct reg cb_args[5];     /* callback frames: r1-r5 at each call */
 	uint32_t cb_iters;         /* calls of a callback walked from this frame's current helper call */
+	bool async_cb;             /* frame 0 of an async callback's own walk (Linux in_async_callback_fn) */
 };
 
 struct state {
@@ -113,6 +114,7 @@ struct vctx {
 	uint16_t *live;             /* per insn: registers read on some path from it (bit n: rn) */
 	uint32_t *subprog_of;       /* per insn: the first insn of its function */
 	uint32_t *fn_depth;         /* per function start: deepest stack seen */
+	uint8_t *async_root;        /* per function start: an async callback, a root of its own call chains */
 	struct seen **seen;
 	uint32_t *nseen;
 	size_t kept;                /* states in seen[], all prune points */
@@ -376,7 +378,9 @@ static void put_state(struct sbuf *b, const struct state *s, uint16_t regs, uint
 		for (int i = 1; i < s->nrefs; i++)
 			sput(b, ",%u", s->refs[i]);
 	}
-	if (f->cb_helper)
+	if (f->async_cb)
+		sput(b, " async_cb");
+	else if (f->cb_helper)
 		sput(b, " cb");
 }
 
@@ -824,7 +828,7 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 static bool ancestor_covers_ok(struct vctx *c, const struct state *s)
 {
 	const struct frame *f = s->f[s->nf - 1];
-	return (f->cb_helper && s->pc == f->subprog) || isa_decode(&c->in[s->pc]) == ISA_MAY_GOTO;
+	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || isa_decode(&c->in[s->pc]) == ISA_MAY_GOTO;
 }
 
 /* A path ended (exit, pruned, or refused): the states recorded on it have one walk fewer pending
@@ -1703,6 +1707,66 @@ static int enter_call(struct vctx *c, struct state *s, uint32_t target, uint32_t
 	return 0;
 }
 
+/* r1-r5 of a callback as the helper passes them (helpers.def's callback signature: Linux's
+ * set_*_callback_state()); what the signature leaves out stays an unknown scalar. */
+static void cb_frame_args(const struct hlp_cb *cb, const struct vf_map *map, const struct reg *cb_ctx, struct reg a[5])
+{
+	for (int r = 0; r < 5; r++)
+		mark_unknown(&a[r]);
+	for (unsigned i = 0; cb && i < cb->arg_cnt; i++) {
+		switch (cb->args[i]) {
+		case CBA_MAP_PTR:
+		case CBA_MAP_KEY:
+		case CBA_MAP_VALUE:
+			if (!map)
+				break; /* no map argument: stays unknown */
+			memset(&a[i], 0, sizeof(a[i]));
+			a[i].type = cb->args[i] == CBA_MAP_PTR ? CONST_MAP_PTR : cb->args[i] == CBA_MAP_KEY ? PTR_MAP_KEY : PTR_MAP_VALUE;
+			a[i].map = map;
+			a[i].v = scalar_const(0);
+			break;
+		case CBA_CTX:
+			if (cb->ctx_arg)
+				a[i] = *cb_ctx;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Linux push_async_cb(): a timer's callback runs later, on a stack of its own, with nothing of the path
+ * that set it: it is walked as a program of its own (frame 0 at the callback; no references, no lock;
+ * r1-r3 the timer's map, key and value, r4-r5 unset), pushed like a pending branch, while the caller goes
+ * on past the call at once. */
+static int push_async_cb(struct vctx *c, const struct state *s, uint32_t target, uint32_t hid, const struct hlp_cb *cb,
+			 const struct vf_map *map)
+{
+	struct state *a = calloc(1, sizeof(*a));
+	struct frame *f = malloc(sizeof(*f));
+	if (!a || !f) {
+		free(a);
+		free(f);
+		return -ENOMEM;
+	}
+	init_frame(f, 0, target, 0);
+	f->cb_helper = hid;
+	f->async_cb = true;
+	cb_frame_args(cb, map, NULL, f->cb_args);
+	for (int r = 1; r <= 5; r++) {
+		f->r[r] = f->cb_args[r - 1];
+		if ((unsigned)r > cb->arg_cnt)
+			mark_not_init(&f->r[r]);
+	}
+	a->nf = 1;
+	a->f[0] = f;
+	a->pc = s->pc; /* "from <the call> to <the callback>" when it is popped */
+	c->async_root[target] = 1;
+	int err = push_branch(c, a, target);
+	state_free(a);
+	return err;
+}
+
 static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *in)
 {
 	uint32_t hid = (uint32_t)in->imm;
@@ -1826,6 +1890,8 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		mark_unknown(r0);
 		break;
 	}
+	if (func && cbsig && cbsig->async)
+		return push_async_cb(c, s, target, hid, cbsig, cbmap);
 	if (func) {
 		/* A callback runs zero or more times from inside the helper: walk the helper's return without
 		 * it, and from each state a call of it leaves, both the helper's return and one more call
@@ -1835,34 +1901,9 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		if ((err = enter_call(c, s, target, hid)))
 			return err;
 		struct frame *f = s->f[s->nf - 1];
-		struct reg *a = f->cb_args;
-		for (int r = 0; r < 5; r++)
-			mark_unknown(&a[r]);
-		/* what the helper passes it: helpers.def's callback signature */
-		const struct hlp_cb *cb = cbsig;
-		for (unsigned i = 0; cb && i < cb->arg_cnt; i++) {
-			switch (cb->args[i]) {
-			case CBA_MAP_PTR:
-			case CBA_MAP_KEY:
-			case CBA_MAP_VALUE:
-				if (!cbmap)
-					break; /* no map argument: stays unknown */
-				memset(&a[i], 0, sizeof(a[i]));
-				a[i].type = cb->args[i] == CBA_MAP_PTR ? CONST_MAP_PTR :
-					    cb->args[i] == CBA_MAP_KEY ? PTR_MAP_KEY : PTR_MAP_VALUE;
-				a[i].map = cbmap;
-				a[i].v = scalar_const(0);
-				break;
-			case CBA_CTX:
-				if (cb->ctx_arg)
-					a[i] = cb_ctx;
-				break;
-			default:
-				break;
-			}
-		}
+		cb_frame_args(cbsig, cbmap, &cb_ctx, f->cb_args);
 		for (int r = 1; r <= 5; r++)
-			f->r[r] = a[r - 1];
+			f->r[r] = f->cb_args[r - 1];
 		return 1; /* pc moved */
 	}
 	return 0;
@@ -2114,8 +2155,16 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 			return err_at(c, s->pc, -EINVAL, "Unreleased reference id=%u alloc_insn=%u", s->refs[0], s->ref_pc[0]);
 		if (c->env->unpriv && is_ptr(&f->r[0]))
 			return err_at(c, s->pc, -EACCES, "R0 leaks addr as return value");
-		if (c->env->ret_check && (err = check_retval(c, s, "At program exit", c->env->ret_lo, c->env->ret_hi)))
+		if (f->async_cb) {
+			/* Linux check_return_code(): the callback's range, whatever the program type's */
+			const struct hlp_proto *ah = hlp_get(f->cb_helper);
+			const struct hlp_cb *acb = ah ? hlp_callback(ah) : NULL;
+			if ((err = check_retval(c, s, "At async callback return", acb ? acb->ret_min : 0, acb ? acb->ret_max : 0)))
+				return err;
+		} else if (c->env->ret_check &&
+			   (err = check_retval(c, s, "At program exit", c->env->ret_lo, c->env->ret_hi))) {
 			return err;
+		}
 		/* Linux lets privileged programs of most types return a pointer */
 		*done = true;
 		return 0;
@@ -2409,6 +2458,8 @@ static uint32_t chain_depth(struct vctx *c, uint32_t fn, uint8_t *busy, int leve
 			t = jump_target(in, pc);
 		else if (id == ISA_LDDW && in->src_reg == ISA_PSEUDO_FUNC)
 			t = (int64_t)pc + 1 + in->imm;
+		if (t >= 0 && (size_t)t < c->cnt && id == ISA_LDDW && c->async_root[t])
+			continue; /* an async callback runs on its own stack: a chain of its own (check_stack_depth) */
 		if (t >= 0 && (size_t)t < c->cnt) {
 			uint32_t d = chain_depth(c, (uint32_t)t, busy, level + 1);
 			if (d > worst)
@@ -2425,6 +2476,13 @@ static int check_stack_depth(struct vctx *c)
 	if (!busy)
 		return -ENOMEM;
 	c->env->stack_depth = chain_depth(c, 0, busy, 1);
+	/* Linux check_max_stack_depth(): every async callback starts a chain of its own */
+	for (size_t fn = 1; fn < c->cnt; fn++)
+		if (c->async_root[fn]) {
+			uint32_t d = chain_depth(c, (uint32_t)fn, busy, 1);
+			if (d > c->env->stack_depth)
+				c->env->stack_depth = d;
+		}
 	free(busy);
 	return 0;
 }
@@ -2448,10 +2506,11 @@ int vf_verify(struct vf_env *env)
 	c.live = calloc(c.cnt, sizeof(*c.live));
 	c.subprog_of = calloc(c.cnt, sizeof(*c.subprog_of));
 	c.fn_depth = calloc(c.cnt, sizeof(*c.fn_depth));
+	c.async_root = calloc(c.cnt, 1);
 	c.seen = calloc(c.cnt, sizeof(*c.seen));
 	c.nseen = calloc(c.cnt, sizeof(*c.nseen));
 	struct state *s = calloc(1, sizeof(*s));
-	if (!c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.seen || !c.nseen || !s) {
+	if (!c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.seen || !c.nseen || !s) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2529,5 +2588,6 @@ out:
 	free(c.live);
 	free(c.subprog_of);
 	free(c.fn_depth);
+	free(c.async_root);
 	return err;
 }

@@ -505,7 +505,6 @@ TEST(examples_verify)
 	CHECK(progs > 5);
 }
 
-/* bpfvm verify: a verdict per program, the reason located, exit status 1 on a rejection. */
 /* bpf_timer_init() with another map than the timer's: refused with Linux's words (tests/loader/timer_map.bpf.c;
  * test_kernel_verdicts compares both programs' verdicts with the kernel's). */
 TEST(timer_init_names_its_map)
@@ -530,6 +529,44 @@ TEST(timer_init_names_its_map)
 	CHECK(strstr(out, "rc=1\n") != NULL);
 	if (!strstr(out, "map_uid=0 doesn't match"))
 		printf("  got: %s\n", out);
+	unlink(obj);
+}
+
+/* A timer's callback is an async callback (tests/loader/timer_async.bpf.c; test_kernel_verdicts compares
+ * the three verdicts with the kernel's): walked on its own stack as frame 0, so neither the frames nor the
+ * stack of the path that set it count, and its return value must be 0 in Linux's words. */
+TEST(timer_callbacks_are_async)
+{
+	char obj[] = "/tmp/bpfvm-timer-async-XXXXXX", cmd[256], out[4096];
+	int fd = mkstemp(obj);
+	if (fd < 0)
+		SKIP("no temporary file");
+	close(fd);
+	if (test_clang("tests/loader/timer_async.bpf.c", obj, NULL)) {
+		unlink(obj);
+		SKIP("clang cannot build BPF here");
+	}
+	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s 2>&1; echo rc=$?", obj);
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = 0;
+	if (p)
+		pclose(p);
+	CHECK(strstr(out, "program 'returns_one': insn 25 (in a subprogram): At async callback return the register R0 has "
+			  "smin=1 smax=1 should have been in [0, 0]") != NULL);
+	CHECK(strstr(out, ": program 'big_stacks': verified\n") != NULL);
+	CHECK(strstr(out, ": program 'eighth_frame': verified\n") != NULL);
+	CHECK(strstr(out, "rc=1\n") != NULL);
+	if (test_cur_failed)
+		printf("  got: %s\n", out);
+	/* the callback's walk starts from its own state: level 2 marks it */
+	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s --prog eighth_frame --log 2 2>&1", obj);
+	p = popen(cmd, "r");
+	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = 0;
+	if (p)
+		pclose(p);
+	CHECK(strstr(out, " R1=map_ptr(ks=4,vs=56) R2=map_key(ks=4,vs=56) R3=map_value(ks=4,vs=56) R10=fp0 async_cb\n") != NULL);
 	unlink(obj);
 }
 
@@ -617,6 +654,7 @@ int main(void)
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
 	RUN(timer_init_names_its_map);
+	RUN(timer_callbacks_are_async);
 	RUN(cli_verify);
 	return test_done();
 }
