@@ -20,9 +20,9 @@ static const struct hlp_proto table[] = {
 
 /* Linux's set_loop_callback_state(), set_map_elem_callback_state(), set_timer_callback_state(). */
 static const struct hlp_cb callbacks[CB_COUNT] = {
-	[CB_LOOP] = { "bpf_loop callback", 2, { CBA_SCALAR, CBA_CTX }, 3, 0, 1 },
+	[CB_LOOP] = { "bpf_loop callback", 2, { CBA_SCALAR, CBA_CTX }, 3, 0, 1, false },
 	[CB_FOR_EACH_MAP_ELEM] = { "bpf_for_each_map_elem callback", 4,
-				   { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE, CBA_CTX }, 3, 0, 1 },
+				   { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE, CBA_CTX }, 3, 0, 1, false },
 	/* bpf_timer_set_callback(): retval_range(0, 0), called by the timer when it fires */
 	[CB_TIMER] = { "bpf_timer callback", 3, { CBA_MAP_PTR, CBA_MAP_KEY, CBA_MAP_VALUE }, 0, 0, 0, true },
 };
