@@ -416,6 +416,45 @@ ALU(AND, OP_AND_RM_R, GRP1_AND)
 ALU(XOR, OP_XOR_RM_R, GRP1_XOR)
 #undef ALU
 
+/* "rX *= k; rX += rY" (a polynomial hash's h = h * 31 + c), when nothing jumps to the add, for k = 2^n - 1,
+ * 2^n + 1 or 2^n (n <= 3): rY - rX (or rY + rX) is computed beside the shift, so that rX waits 2 cycles
+ * per round (1 for the lea) where the two insns apart take 3; the same 64-bit result.  Returns false
+ * when the pair does not fit. */
+static bool mul_add(J)
+{
+	struct xbuf *b = &j->b;
+	const struct vm_insn *nx = j->pc + 1 < j->cnt ? in + 1 : NULL;
+	int32_t k = (int32_t)in->k;
+
+	if (!nx || nx->id != ISA_ADD64_X || nx->dst != in->dst || nx->src == in->dst || j->entry[j->pc + 1] ||
+	    j->blind || k < 2)
+		return false;
+	uint32_t u = (uint32_t)k;
+	unsigned d = DSTR, y = xreg[nx->src];
+	if (!(u & (u - 1)) && u <= 8) { /* 2^n: rX = rY + rX * 2^n */
+		x_rmi(b, XW, OP_LEA, d, y, d, (unsigned)__builtin_ctz(u), 0);
+		j->fused = j->pc + 1;
+		return true; /* lea leaves the flags as they were: no ZF for cmp_k() */
+	}
+	unsigned n;
+	if (!((u + 1) & u) && (n = (unsigned)__builtin_ctz(u + 1)) < 31) { /* 2^n - 1: (rX << n) + (rY - rX) */
+		x_rr(b, XW, OP_MOV_RM_R, y, AUX);
+		x_rr(b, XW, OP_SUB_RM_R, d, AUX);
+	} else if (u > 9 && !((u - 1) & (u - 2))) { /* 2^n + 1: (rX << n) + (rY + rX) */
+		n = (unsigned)__builtin_ctz(u - 1);
+		x_rmi(b, XW, OP_LEA, AUX, y, d, 0, 0);
+	} else {
+		return false;
+	}
+	x_rr(b, XW, OP_GRP2_IMM8, GRP2_SHL, d);
+	x_byte(b, n);
+	x_rr(b, XW, OP_ADD_RM_R, AUX, d);
+	j->fused = j->pc + 1;
+	j->zf_pc = j->pc + 1; /* the add's ZF, as alu_x() leaves it */
+	j->zf_64 = true;
+	return true;
+}
+
 static void mul_k(J, unsigned fl)
 {
 	if (j->blind) {
@@ -423,6 +462,8 @@ static void mul_k(J, unsigned fl)
 		x_rr(&j->b, fl, OP_IMUL_R_RM, DSTR, AUX);
 		return;
 	}
+	if ((fl & XW) && mul_add(j, in))
+		return;
 	/* Strength reduction, as compilers do: a multiplier 2^n, 2^n - 1 or 2^n + 1 becomes shifts and an add
 	 * or subtract (1-2 cycles of latency where imul takes 3; loops that multiply by a constant, hashes
 	 * above all, wait on it every round).  The same bits in every case, 32-bit forms zero-extending. */

@@ -280,6 +280,44 @@ TEST(tail_calls_agree)
 	bpfvm_free(vm);
 }
 
+/* "rX *= k; rX += rY" is emitted as one computation (the JIT's mul_add()): for multipliers of every
+ * shape (2^n, 2^n - 1, 2^n + 1, others, negative), the loop's result is C's, in both engines; the ZF the
+ * pair leaves serves an "if rX == 0" after it (a sum made 0 on purpose, and one that is not). */
+TEST(multiply_add_pairs)
+{
+	static const int32_t ks[] = { 2, 4, 8, 16, 3, 5, 9, 7, 31, 33, 65, 255, 257, 1023, 0x3fffffff, 0x40000001,
+				      0x7fffffff, 1, -1, -31, 1000003 };
+	struct bpfvm_opts o = { .sz = sizeof(o) };
+	struct bpfvm *vm = bpfvm_new(&o);
+
+	for (size_t i = 0; i < N(ks); i++) {
+		char src[512];
+		struct bpf_insn insns[64];
+		snprintf(src, sizeof(src),
+			 "r6 = *(u32 *)(r1 + 0)\n r7 = 0x123456789abcdef ll\n r7 ^= r6\n r0 = 100\n"
+			 "loop: r6 *= %d\n r6 += r7\n r7 += 3\n r0 += -1\n if r0 != 0 goto loop\n"
+			 "r8 = r6\n r8 *= %d\n r8 = -r8\n r9 = r6\n r9 *= %d\n r9 += r8\n if r9 == 0 goto zero\n"
+			 "r0 = 1\n exit\n"
+			 "zero: r9 = r6\n r9 *= %d\n r9 += r7\n if r9 != 0 goto nz\n r0 = 2\n exit\n"
+			 "nz: r9 ^= r6\n r0 = r9\n exit\n",
+			 ks[i], ks[i], ks[i], ks[i]);
+		long n = bpfvm_asm(vm, src, insns, 64);
+		CHECK(n > 0);
+		int fd = n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, insns, (size_t)n, "muladd") : -1;
+		CHECK(fd >= 0);
+		for (uint32_t idx = 0; fd >= 0 && idx < 3; idx++) {
+			uint32_t in = idx * 0x9e3779b9u;
+			uint64_t k = (uint64_t)(int64_t)ks[i], r6 = in, r7 = 0x123456789abcdefull ^ in;
+			for (int r = 0; r < 100; r++, r7 += 3)
+				r6 = r6 * k + r7;
+			uint64_t want = r6 * k + r7 != 0 ? (r6 * k + r7) ^ r6 : 2; /* the first test always holds */
+			CHECK_EQ_U64(both(vm, fd, in), want);
+		}
+		bpfvm_close(vm, fd);
+	}
+	bpfvm_free(vm);
+}
+
 /* ---- verified programs: the code of trusted runs ---- */
 
 /* An Ethernet header parsed behind a data_end check, a divisor proven non-zero, a map value updated
@@ -599,5 +637,6 @@ int main(void)
 	RUN(trusted_code_matches_checked);
 	RUN(plain_runs_of_verified_programs_keep_checks);
 	RUN(array_lookups_in_place);
+	RUN(multiply_add_pairs);
 	return test_done();
 }
