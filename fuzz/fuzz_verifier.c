@@ -31,13 +31,41 @@
 #include <string.h>
 
 #include <bpfvm.h>
+#include "../tests/unit/test_util.h" /* INSN(), INSN_ID(), OPC() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint32_t types[] = { BPF_PROG_TYPE_XDP, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER };
 
-#define INSN(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
 #define MAX_INSNS 512
+
+/* The rows the generators draw from, as opcodes (INSN() takes the operands as drawn).  The seeded
+ * generator picks them by their uapi numbering (the corpus's inputs were made so): loads and stores by
+ * BPF_SIZE(), ALU and jump operations by BPF_OP(). */
+static const uint8_t ldx_by_bpf_size[4] = { OPC(LDXW), OPC(LDXH), OPC(LDXB), OPC(LDXDW) };
+static const uint8_t stx_by_bpf_size[4] = { OPC(STXW), OPC(STXH), OPC(STXB), OPC(STXDW) };
+static const uint8_t jmp_by_op[13] = { OPC(JEQ_K), OPC(JGT_K), OPC(JGE_K), OPC(JSET_K), OPC(JNE_K),
+				       OPC(JSGT_K), OPC(JSGE_K), OPC(CALL), OPC(EXIT), OPC(JLT_K),
+				       OPC(JLE_K), OPC(JSLT_K), OPC(JSLE_K) };
+/* The ALU operations before sign extension, by BPF_OP(): [0] 64 bits, [1] 32 bits; neg has no X form. */
+static const struct alu_row {
+	uint8_t k[2], x[2];
+	bool shift; /* a constant count is masked to the width */
+} alu_rows[13] = {
+	{ { OPC(ADD64_K), OPC(ADD32_K) }, { OPC(ADD64_X), OPC(ADD32_X) }, false },
+	{ { OPC(SUB64_K), OPC(SUB32_K) }, { OPC(SUB64_X), OPC(SUB32_X) }, false },
+	{ { OPC(MUL64_K), OPC(MUL32_K) }, { OPC(MUL64_X), OPC(MUL32_X) }, false },
+	{ { OPC(DIV64_K), OPC(DIV32_K) }, { OPC(DIV64_X), OPC(DIV32_X) }, false },
+	{ { OPC(OR64_K), OPC(OR32_K) }, { OPC(OR64_X), OPC(OR32_X) }, false },
+	{ { OPC(AND64_K), OPC(AND32_K) }, { OPC(AND64_X), OPC(AND32_X) }, false },
+	{ { OPC(LSH64_K), OPC(LSH32_K) }, { OPC(LSH64_X), OPC(LSH32_X) }, true },
+	{ { OPC(RSH64_K), OPC(RSH32_K) }, { OPC(RSH64_X), OPC(RSH32_X) }, true },
+	{ { OPC(NEG64), OPC(NEG32) }, { 0, 0 }, false },
+	{ { OPC(MOD64_K), OPC(MOD32_K) }, { OPC(MOD64_X), OPC(MOD32_X) }, false },
+	{ { OPC(XOR64_K), OPC(XOR32_K) }, { OPC(XOR64_X), OPC(XOR32_X) }, false },
+	{ { OPC(MOV64_K), OPC(MOV32_K) }, { OPC(MOV64_X), OPC(MOV32_X) }, false },
+	{ { OPC(ARSH64_K), OPC(ARSH32_K) }, { OPC(ARSH64_X), OPC(ARSH32_X) }, true },
+};
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -58,63 +86,69 @@ static void idiom(uint64_t *s, struct bpf_insn *in, size_t *n, uint32_t type)
 	switch (rnd(s) % 9) {
 	case 0: /* packet pointers and a bounds check of a random width, then a load */
 		if (type == BPF_PROG_TYPE_XDP) {
-			in[k++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 6, 1, 0, 0);
-			in[k++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 7, 1, 4, 0);
+			in[k++] = INSN_ID(LDXW, 6, 1, 0, 0);
+			in[k++] = INSN_ID(LDXW, 7, 1, 4, 0);
 		} else {
-			in[k++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 6, 1, 76, 0);
-			in[k++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 7, 1, 80, 0);
+			in[k++] = INSN_ID(LDXW, 6, 1, 76, 0);
+			in[k++] = INSN_ID(LDXW, 7, 1, 80, 0);
 		}
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 8, 6, 0, 0);
-		in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 8, 0, 0, (int32_t)(rnd(s) % 40));
-		in[k++] = INSN(BPF_JMP | (rnd(s) % 2 ? BPF_JGT : BPF_JGE) | BPF_X, 8, 7, 1, 0);
-		in[k++] = INSN(BPF_LDX | BPF_B | BPF_MEM, 0, 6, (int16_t)(rnd(s) % 48), 0);
+		in[k++] = INSN_ID(MOV64_X, 8, 6, 0, 0);
+		in[k++] = INSN_ID(ADD64_K, 8, 0, 0, (int32_t)(rnd(s) % 40));
+		in[k++] = INSN(rnd(s) % 2 ? OPC(JGT_X) : OPC(JGE_X), 8, 7, 1, 0);
+		in[k++] = INSN_ID(LDXB, 0, 6, (int16_t)(rnd(s) % 48), 0);
 		break;
 	case 1: /* a map lookup with a stack key, maybe null-checked, then a load through it */
-		in[k++] = INSN(BPF_ST | BPF_W | BPF_MEM, 10, 0, -8, (int32_t)(rnd(s) % 6));
-		in[k++] = INSN(BPF_ST | BPF_W | BPF_MEM, 10, 0, -4, 0);
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
-		in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8);
-		in[k++] = INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, (int32_t)(rnd(s) % 2));
-		in[k++] = INSN(0, 0, 0, 0, 0);
-		in[k++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+		in[k++] = INSN_ID(STW, 10, 0, -8, (int32_t)(rnd(s) % 6));
+		in[k++] = INSN_ID(STW, 10, 0, -4, 0);
+		in[k++] = INSN_ID(MOV64_X, 2, 10, 0, 0);
+		in[k++] = INSN_ID(ADD64_K, 2, 0, 0, -8);
+		in[k++] = INSN_ID(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, (int32_t)(rnd(s) % 2));
+		in[k++] = LDDW_HI(0);
+		in[k++] = INSN_ID(CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
 		if (rnd(s) % 4)
-			in[k++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1, 0);
-		in[k++] = INSN(BPF_LDX | BPF_DW | BPF_MEM, 3, 0, (int16_t)(rnd(s) % 24), 0);
+			in[k++] = INSN_ID(JEQ_K, 0, 0, 1, 0);
+		in[k++] = INSN_ID(LDXDW, 3, 0, (int16_t)(rnd(s) % 24), 0);
 		break;
 	case 2: /* stack store and load at a random offset and size */
-		in[k++] = INSN(BPF_STX | BPF_DW | BPF_MEM, 10, r, (int16_t)(-8 * (int)(1 + rnd(s) % 70)), 0);
-		in[k++] = INSN(BPF_LDX | (uint8_t)((rnd(s) % 4) << 3) | BPF_MEM, q, 10, (int16_t)(-(int)(1 + rnd(s) % 520)), 0);
+		in[k++] = INSN_ID(STXDW, 10, r, (int16_t)(-8 * (int)(1 + rnd(s) % 70)), 0);
+		in[k++] = INSN(ldx_by_bpf_size[rnd(s) % 4], q, 10, (int16_t)(-(int)(1 + rnd(s) % 520)), 0);
 		break;
 	case 3: /* bounded index into a map value */
-		in[k++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, q, 0, 0, (int32_t)(rnd(s) % 32));
-		in[k++] = INSN(BPF_ALU64 | BPF_ADD | BPF_X, r, q, 0, 0);
-		in[k++] = INSN(BPF_LDX | BPF_B | BPF_MEM, 0, r, off, 0);
+		in[k++] = INSN_ID(AND64_K, q, 0, 0, (int32_t)(rnd(s) % 32));
+		in[k++] = INSN_ID(ADD64_X, r, q, 0, 0);
+		in[k++] = INSN_ID(LDXB, 0, r, off, 0);
 		break;
-	case 4: /* ALU on random registers */
-		in[k++] = INSN((uint8_t)((rnd(s) % 2 ? BPF_ALU64 : BPF_ALU) | ((rnd(s) % 13) << 4) | (rnd(s) % 2 ? BPF_X : BPF_K)), r,
-			       q, 0, (int32_t)(rnd(s) % 70) - 5);
+	case 4: { /* ALU on random registers: any operation, 64 or 32 bits, either source (neg's X form is no
+		   * row: the verifier must refuse it) */
+		int w = rnd(s) % 2 ? 0 : 1;
+		uint8_t opc = alu_rows[rnd(s) % 13].k[w];
+		opc |= rnd(s) % 2 ? BPF_X : BPF_K;
+		in[k++] = INSN(opc, r, q, 0, (int32_t)(rnd(s) % 70) - 5);
 		break;
-	case 5: /* a forward conditional jump */
-		in[k++] = INSN((uint8_t)(BPF_JMP | ((1 + rnd(s) % 13) << 4) | (rnd(s) % 2 ? BPF_X : BPF_K)), r, q,
-			       (int16_t)(rnd(s) % 3), (int32_t)(rnd(s) % 40));
+	}
+	case 5: { /* a forward jump of any operation but ja, either source (call's is callx, exit's no row) */
+		uint8_t opc = jmp_by_op[rnd(s) % 13];
+		opc |= rnd(s) % 2 ? BPF_X : BPF_K;
+		in[k++] = INSN(opc, r, q, (int16_t)(rnd(s) % 3), (int32_t)(rnd(s) % 40));
 		break;
+	}
 	case 6: /* a load through a random register */
-		in[k++] = INSN(BPF_LDX | (uint8_t)((rnd(s) % 4) << 3) | BPF_MEM, q, r, off, 0);
+		in[k++] = INSN(ldx_by_bpf_size[rnd(s) % 4], q, r, off, 0);
 		break;
 	case 7: /* a store through a random register */
-		in[k++] = INSN(BPF_STX | (uint8_t)((rnd(s) % 4) << 3) | BPF_MEM, r, q, off, 0);
+		in[k++] = INSN(stx_by_bpf_size[rnd(s) % 4], r, q, off, 0);
 		break;
 	default: /* a ring buffer reservation, submitted or not */
-		in[k++] = INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, 2);
-		in[k++] = INSN(0, 0, 0, 0, 0);
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, (int32_t)(rnd(s) % 64));
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 0);
-		in[k++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_reserve);
-		in[k++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 4, 0);
-		in[k++] = INSN(BPF_STX | BPF_B | BPF_MEM, 0, 0, (int16_t)(rnd(s) % 70), 0);
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 0, 0, 0);
-		in[k++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, 0);
-		in[k++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, rnd(s) % 2 ? BPF_FUNC_ringbuf_submit : BPF_FUNC_ringbuf_discard);
+		in[k++] = INSN_ID(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, 2);
+		in[k++] = LDDW_HI(0);
+		in[k++] = INSN_ID(MOV64_K, 2, 0, 0, (int32_t)(rnd(s) % 64));
+		in[k++] = INSN_ID(MOV64_K, 3, 0, 0, 0);
+		in[k++] = INSN_ID(CALL, 0, 0, 0, BPF_FUNC_ringbuf_reserve);
+		in[k++] = INSN_ID(JEQ_K, 0, 0, 4, 0);
+		in[k++] = INSN_ID(STXB, 0, 0, (int16_t)(rnd(s) % 70), 0);
+		in[k++] = INSN_ID(MOV64_X, 1, 0, 0, 0);
+		in[k++] = INSN_ID(MOV64_K, 2, 0, 0, 0);
+		in[k++] = INSN_ID(CALL, 0, 0, 0, rnd(s) % 2 ? BPF_FUNC_ringbuf_submit : BPF_FUNC_ringbuf_discard);
 		break;
 	}
 	*n = k;
@@ -147,7 +181,10 @@ static void emit(struct gen *g, struct bpf_insn i)
 		g->in[g->n++] = i;
 }
 
-static const uint8_t sizes[4] = { BPF_B, BPF_H, BPF_W, BPF_DW };
+/* The structure-aware generator's access sizes: byte, half, word, double word. */
+static const uint8_t ldx_opc[4] = { OPC(LDXB), OPC(LDXH), OPC(LDXW), OPC(LDXDW) };
+static const uint8_t stx_opc[4] = { OPC(STXB), OPC(STXH), OPC(STXW), OPC(STXDW) };
+static const uint8_t ldabs_opc[3] = { OPC(LDABS_B), OPC(LDABS_H), OPC(LDABS_W) };
 static const int size_len[4] = { 1, 2, 4, 8 };
 
 /* A scalar scratch register r0..r5. */
@@ -162,17 +199,17 @@ static void bounded_scalar(struct gen *g, uint8_t rd)
 	uint8_t c = take(g);
 	switch (c % 4) {
 	case 0:
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, rd, 0, 0, (int8_t)take(g)));
+		emit(g, INSN_ID(MOV64_K, rd, 0, 0, (int8_t)take(g)));
 		break;
 	case 1: /* a context field (len in both layouts; XDP's ingress_ifindex) */
-		emit(g, INSN(BPF_LDX | BPF_W | BPF_MEM, rd, 9, g->type == BPF_PROG_TYPE_XDP ? 12 : 0, 0));
+		emit(g, INSN_ID(LDXW, rd, 9, g->type == BPF_PROG_TYPE_XDP ? 12 : 0, 0));
 		break;
 	default:
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, rd, 8, 0, 0));
+		emit(g, INSN_ID(MOV64_X, rd, 8, 0, 0));
 		break;
 	}
 	if (c & 0x10)
-		emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, rd, 0, 0, (take(g) & 63) | 1));
+		emit(g, INSN_ID(AND64_K, rd, 0, 0, (take(g) & 63) | 1));
 }
 
 /* A packet access proven by a comparison with data_end: r1 = r6 + need; if r1 > r7 skip; access r6+off.
@@ -184,17 +221,17 @@ static void blk_pkt(struct gen *g)
 	int off = need - size_len[sz] - (c & 0x80 ? -1 : (int)(take(g) % 8));
 	if (off < 0)
 		off = 0;
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, need));
+	emit(g, INSN_ID(MOV64_X, 1, 6, 0, 0));
+	emit(g, INSN_ID(ADD64_K, 1, 0, 0, need));
 	bool store = c & 0x40;
-	emit(g, INSN(BPF_JMP | ((c & 0x20) ? BPF_JGT : BPF_JGE) | BPF_X, 1, 7, store ? 2 : 3, 0));
+	emit(g, INSN((c & 0x20) ? OPC(JGT_X) : OPC(JGE_X), 1, 7, store ? 2 : 3, 0));
 	if (store) {
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, (int8_t)take(g)));
-		emit(g, INSN(BPF_STX | sizes[sz] | BPF_MEM, 6, 2, (int16_t)off, 0));
+		emit(g, INSN_ID(MOV64_K, 2, 0, 0, (int8_t)take(g)));
+		emit(g, INSN(stx_opc[sz], 6, 2, (int16_t)off, 0));
 	} else {
-		emit(g, INSN(BPF_LDX | sizes[sz] | BPF_MEM, 2, 6, (int16_t)off, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 2, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 8, 0, 0, 0xff));
+		emit(g, INSN(ldx_opc[sz], 2, 6, (int16_t)off, 0));
+		emit(g, INSN_ID(ADD64_X, 8, 2, 0, 0));
+		emit(g, INSN_ID(AND64_K, 8, 0, 0, 0xff));
 	}
 }
 
@@ -205,29 +242,29 @@ static void blk_pkt_var(struct gen *g)
 	uint8_t c = take(g), sz = c & 3;
 	int lim = 1 + take(g) % 40;
 	size_t start = g->n;
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 1));
-	emit(g, INSN(BPF_JMP | BPF_JGT | BPF_X, 1, 7, 0, 0)); /* to the end, patched below */
+	emit(g, INSN_ID(MOV64_X, 1, 6, 0, 0));
+	emit(g, INSN_ID(ADD64_K, 1, 0, 0, 1));
+	emit(g, INSN_ID(JGT_X, 1, 7, 0, 0)); /* to the end, patched below */
 	size_t j1 = g->n - 1;
-	emit(g, INSN(BPF_LDX | BPF_B | BPF_MEM, 2, 6, 0, 0));
+	emit(g, INSN_ID(LDXB, 2, 6, 0, 0));
 	size_t j2 = SIZE_MAX;
 	if (c & 0x10) {
-		emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 2, 0, 0, lim));
+		emit(g, INSN_ID(AND64_K, 2, 0, 0, lim));
 	} else {
-		emit(g, INSN(BPF_JMP | ((c & 0x20) ? BPF_JGT : BPF_JGE) | BPF_K, 2, 0, 0, lim));
+		emit(g, INSN((c & 0x20) ? OPC(JGT_K) : OPC(JGE_K), 2, 0, 0, lim));
 		j2 = g->n - 1;
 	}
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 1, 2, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 3, 1, 0, 0));
+	emit(g, INSN_ID(MOV64_X, 1, 6, 0, 0));
+	emit(g, INSN_ID(ADD64_X, 1, 2, 0, 0));
+	emit(g, INSN_ID(MOV64_X, 3, 1, 0, 0));
 	/* sometimes the check covers one byte less than the access */
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 3, 0, 0, size_len[sz] - ((c & 0xc0) == 0xc0)));
-	emit(g, INSN(BPF_JMP | BPF_JGT | BPF_X, 3, 7, 0, 0));
+	emit(g, INSN_ID(ADD64_K, 3, 0, 0, size_len[sz] - ((c & 0xc0) == 0xc0)));
+	emit(g, INSN_ID(JGT_X, 3, 7, 0, 0));
 	size_t j3 = g->n - 1;
 	if (c & 0x08)
-		emit(g, INSN(BPF_STX | sizes[sz] | BPF_MEM, 1, 8, 0, 0));
+		emit(g, INSN(stx_opc[sz], 1, 8, 0, 0));
 	else
-		emit(g, INSN(BPF_LDX | sizes[sz] | BPF_MEM, 8, 1, 0, 0));
+		emit(g, INSN(ldx_opc[sz], 8, 1, 0, 0));
 	if (g->n >= MAX_INSNS)
 		return;
 	g->in[j1].off = (int16_t)(g->n - j1 - 1);
@@ -245,35 +282,35 @@ static void blk_map(struct gen *g)
 	int map = c & 1;
 	/* the key: a small constant or a masked scalar */
 	if (c & 0x40) {
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 8, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 1, 0, 0, 7));
-		emit(g, INSN(BPF_STX | (map ? BPF_DW : BPF_W) | BPF_MEM, 10, 1, -8, 0));
+		emit(g, INSN_ID(MOV64_X, 1, 8, 0, 0));
+		emit(g, INSN_ID(AND64_K, 1, 0, 0, 7));
+		emit(g, INSN(map ? OPC(STXDW) : OPC(STXW), 10, 1, -8, 0));
 	} else {
-		emit(g, INSN(BPF_ST | (map ? BPF_DW : BPF_W) | BPF_MEM, 10, 0, -8, take(g) % 6));
+		emit(g, INSN(map ? OPC(STDW) : OPC(STW), 10, 0, -8, take(g) % 6));
 	}
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8));
-	emit(g, INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, map));
-	emit(g, INSN(0, 0, 0, 0, 0));
-	emit(g, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem));
+	emit(g, INSN_ID(MOV64_X, 2, 10, 0, 0));
+	emit(g, INSN_ID(ADD64_K, 2, 0, 0, -8));
+	emit(g, INSN_ID(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, map));
+	emit(g, LDDW_HI(0));
+	emit(g, INSN_ID(CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem));
 	size_t jn = SIZE_MAX;
 	if ((c & 0x30) != 0x30) {
-		emit(g, INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, 0));
+		emit(g, INSN_ID(JEQ_K, 0, 0, 0, 0));
 		jn = g->n - 1;
 	}
 	int off = take(g) % 20; /* value size 16: some of these are past the end */
 	if (c & 0x80) {
-		emit(g, INSN(BPF_LDX | sizes[sz] | BPF_MEM, 3, 0, (int16_t)off, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 3, 0, 0));
+		emit(g, INSN(ldx_opc[sz], 3, 0, (int16_t)off, 0));
+		emit(g, INSN_ID(ADD64_X, 8, 3, 0, 0));
 	} else {
 		/* a variable offset bounded by a mask (or by a comparison) */
 		uint8_t d = take(g);
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 3, 8, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 3, 0, 0, d & 15));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 3, 0, 0, 0));
-		emit(g, INSN(BPF_STX | sizes[sz] | BPF_MEM, 3, 8, (int16_t)(d >> 6), 0));
+		emit(g, INSN_ID(MOV64_X, 3, 8, 0, 0));
+		emit(g, INSN_ID(AND64_K, 3, 0, 0, d & 15));
+		emit(g, INSN_ID(ADD64_X, 3, 0, 0, 0));
+		emit(g, INSN(stx_opc[sz], 3, 8, (int16_t)(d >> 6), 0));
 	}
-	emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 0, 8, (int16_t)(8 * ((c >> 5) & 1)), 0));
+	emit(g, INSN_ID(STXDW, 0, 8, (int16_t)(8 * ((c >> 5) & 1)), 0));
 	if (jn != SIZE_MAX && g->n < MAX_INSNS)
 		g->in[jn].off = (int16_t)(g->n - jn - 1);
 }
@@ -288,25 +325,25 @@ static void blk_spill(struct gen *g)
 	if (!g->pkt && rs == 6)
 		rs = 9;
 	if ((c & 0xc0) == 0xc0) /* now and then a 32-bit spill: the filled value is a scalar, the low half */
-		emit(g, INSN(BPF_STX | BPF_W | BPF_MEM, 10, rs, slot, 0));
+		emit(g, INSN_ID(STXW, 10, rs, slot, 0));
 	else
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 10, rs, slot, 0));
-	emit(g, INSN(BPF_LDX | ((c & 0x30) == 0x30 ? BPF_W : BPF_DW) | BPF_MEM, rd, 10, slot, 0));
+		emit(g, INSN_ID(STXDW, 10, rs, slot, 0));
+	emit(g, INSN((c & 0x30) == 0x30 ? OPC(LDXW) : OPC(LDXDW), rd, 10, slot, 0));
 	switch (rs) {
 	case 6: /* through the filled packet pointer, after a check */
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, rd, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, 2));
-		emit(g, INSN(BPF_JMP | BPF_JGT | BPF_X, 1, 7, 1, 0));
-		emit(g, INSN(BPF_LDX | BPF_H | BPF_MEM, 8, rd, 0, 0));
+		emit(g, INSN_ID(MOV64_X, 1, rd, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 1, 0, 0, 2));
+		emit(g, INSN_ID(JGT_X, 1, 7, 1, 0));
+		emit(g, INSN_ID(LDXH, 8, rd, 0, 0));
 		break;
 	case 9: /* a context field through the filled context pointer */
-		emit(g, INSN(BPF_LDX | BPF_W | BPF_MEM, 8, rd, g->type == BPF_PROG_TYPE_XDP ? 16 : 8, 0));
+		emit(g, INSN_ID(LDXW, 8, rd, g->type == BPF_PROG_TYPE_XDP ? 16 : 8, 0));
 		break;
 	case 10: /* a store through the filled frame pointer */
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, rd, 8, -64, 0));
+		emit(g, INSN_ID(STXDW, rd, 8, -64, 0));
 		break;
 	default:
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, rd, 0, 0));
+		emit(g, INSN_ID(ADD64_X, 8, rd, 0, 0));
 		break;
 	}
 }
@@ -318,26 +355,26 @@ static void blk_loop(struct gen *g)
 	uint8_t c = take(g);
 	int n = 1 + take(g) % 24;
 	size_t top;
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0));
+	emit(g, INSN_ID(MOV64_K, 4, 0, 0, 0));
 	top = g->n;
-	emit(g, INSN(BPF_ALU64 | (c & 1 ? BPF_ADD : BPF_XOR) | BPF_X, 8, 4, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_MUL | BPF_K, 8, 0, 0, 3 + (c >> 4)));
-	emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 8, 0, 0, 0xffff));
+	emit(g, INSN(c & 1 ? OPC(ADD64_X) : OPC(XOR64_X), 8, 4, 0, 0));
+	emit(g, INSN_ID(MUL64_K, 8, 0, 0, 3 + (c >> 4)));
+	emit(g, INSN_ID(AND64_K, 8, 0, 0, 0xffff));
 	if ((c & 6) == 2 && g->pkt) {
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 1, 4, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 1, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, 1));
-		emit(g, INSN(BPF_JMP | BPF_JGT | BPF_X, 2, 7, 2, 0));
-		emit(g, INSN(BPF_LDX | BPF_B | BPF_MEM, 2, 1, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 2, 0, 0));
+		emit(g, INSN_ID(MOV64_X, 1, 6, 0, 0));
+		emit(g, INSN_ID(ADD64_X, 1, 4, 0, 0));
+		emit(g, INSN_ID(MOV64_X, 2, 1, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 2, 0, 0, 1));
+		emit(g, INSN_ID(JGT_X, 2, 7, 2, 0));
+		emit(g, INSN_ID(LDXB, 2, 1, 0, 0));
+		emit(g, INSN_ID(ADD64_X, 8, 2, 0, 0));
 	}
 	if (c & 8) { /* the counter through the stack: a spill and a fill each round */
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 10, 4, -72, 0));
-		emit(g, INSN(BPF_LDX | BPF_DW | BPF_MEM, 4, 10, -72, 0));
+		emit(g, INSN_ID(STXDW, 10, 4, -72, 0));
+		emit(g, INSN_ID(LDXDW, 4, 10, -72, 0));
 	}
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, 1));
-	emit(g, INSN(BPF_JMP | ((c & 0x80) ? BPF_JLT : BPF_JNE) | BPF_K, 4, 0, (int16_t)(top - g->n - 1), n));
+	emit(g, INSN_ID(ADD64_K, 4, 0, 0, 1));
+	emit(g, INSN((c & 0x80) ? OPC(JLT_K) : OPC(JNE_K), 4, 0, (int16_t)(top - g->n - 1), n));
 }
 
 /* Helper calls: update / delete in the maps, bpf_loop with the callback, the CPU number, a ring buffer
@@ -348,52 +385,52 @@ static void blk_call(struct gen *g)
 	int map = c & 1;
 	switch ((c >> 1) % 4) {
 	case 0: /* map_update_elem(map, &key, &value, flags) */
-		emit(g, INSN(BPF_ST | BPF_DW | BPF_MEM, 10, 0, -8, take(g) % 6));
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 10, 8, -16, 0));
-		emit(g, INSN(BPF_ST | BPF_DW | BPF_MEM, 10, 0, -24, (int8_t)take(g)));
-		emit(g, INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, map));
-		emit(g, INSN(0, 0, 0, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 3, 10, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 3, 0, 0, -24));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, take(g) % 3));
-		emit(g, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, (c & 0x80) ? BPF_FUNC_map_delete_elem : BPF_FUNC_map_update_elem));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 0, 0, 0));
+		emit(g, INSN_ID(STDW, 10, 0, -8, take(g) % 6));
+		emit(g, INSN_ID(STXDW, 10, 8, -16, 0));
+		emit(g, INSN_ID(STDW, 10, 0, -24, (int8_t)take(g)));
+		emit(g, INSN_ID(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, map));
+		emit(g, LDDW_HI(0));
+		emit(g, INSN_ID(MOV64_X, 2, 10, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 2, 0, 0, -8));
+		emit(g, INSN_ID(MOV64_X, 3, 10, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 3, 0, 0, -24));
+		emit(g, INSN_ID(MOV64_K, 4, 0, 0, take(g) % 3));
+		emit(g, INSN_ID(CALL, 0, 0, 0, (c & 0x80) ? BPF_FUNC_map_delete_elem : BPF_FUNC_map_update_elem));
+		emit(g, INSN_ID(ADD64_X, 8, 0, 0, 0));
 		break;
 	case 1: /* bpf_loop(n, cb, &ctx, 0): the callback adds its index to the u64 at ctx */
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 10, 8, -32, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, take(g) % 40));
+		emit(g, INSN_ID(STXDW, 10, 8, -32, 0));
+		emit(g, INSN_ID(MOV64_K, 1, 0, 0, take(g) % 40));
 		if (g->cb_ref_cnt < 16) {
 			g->cb_refs[g->cb_ref_cnt++] = g->n;
-			emit(g, INSN(BPF_LD | BPF_DW | BPF_IMM, 2, BPF_PSEUDO_FUNC, 0, 0));
-			emit(g, INSN(0, 0, 0, 0, 0));
+			emit(g, INSN_ID(LDDW, 2, BPF_PSEUDO_FUNC, 0, 0));
+			emit(g, LDDW_HI(0));
 			g->need_cb = true;
 		}
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 3, 10, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 3, 0, 0, -32));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0));
-		emit(g, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_loop));
-		emit(g, INSN(BPF_LDX | BPF_DW | BPF_MEM, 8, 10, -32, 0));
+		emit(g, INSN_ID(MOV64_X, 3, 10, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 3, 0, 0, -32));
+		emit(g, INSN_ID(MOV64_K, 4, 0, 0, 0));
+		emit(g, INSN_ID(CALL, 0, 0, 0, BPF_FUNC_loop));
+		emit(g, INSN_ID(LDXDW, 8, 10, -32, 0));
 		break;
 	case 2:
-		emit(g, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_smp_processor_id));
-		emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 0, 0, 0));
+		emit(g, INSN_ID(CALL, 0, 0, 0, BPF_FUNC_get_smp_processor_id));
+		emit(g, INSN_ID(ADD64_X, 8, 0, 0, 0));
 		break;
 	default: { /* ringbuf_reserve(rb, size, 0): write into it, then submit or discard */
 		int sz = 8 + 8 * (take(g) % 4);
-		emit(g, INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, 2));
-		emit(g, INSN(0, 0, 0, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, sz));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 0));
-		emit(g, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_reserve));
-		emit(g, INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5, 0));
+		emit(g, INSN_ID(LDDW, 1, BPF_PSEUDO_MAP_FD, 0, 2));
+		emit(g, LDDW_HI(0));
+		emit(g, INSN_ID(MOV64_K, 2, 0, 0, sz));
+		emit(g, INSN_ID(MOV64_K, 3, 0, 0, 0));
+		emit(g, INSN_ID(CALL, 0, 0, 0, BPF_FUNC_ringbuf_reserve));
+		emit(g, INSN_ID(JEQ_K, 0, 0, 5, 0));
 		/* the last slot, or one past it now and then */
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 0, 8, (int16_t)(sz - 8 + ((c & 0x60) == 0x60 ? 8 : 0)), 0));
-		emit(g, INSN(BPF_STX | BPF_DW | BPF_MEM, 0, 8, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 0, 0, 0));
-		emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, 0));
-		emit(g, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, (c & 0x80) ? BPF_FUNC_ringbuf_discard : BPF_FUNC_ringbuf_submit));
+		emit(g, INSN_ID(STXDW, 0, 8, (int16_t)(sz - 8 + ((c & 0x60) == 0x60 ? 8 : 0)), 0));
+		emit(g, INSN_ID(STXDW, 0, 8, 0, 0));
+		emit(g, INSN_ID(MOV64_X, 1, 0, 0, 0));
+		emit(g, INSN_ID(MOV64_K, 2, 0, 0, 0));
+		emit(g, INSN_ID(CALL, 0, 0, 0, (c & 0x80) ? BPF_FUNC_ringbuf_discard : BPF_FUNC_ringbuf_submit));
 		break;
 	}
 	}
@@ -408,24 +445,22 @@ static void blk_alu(struct gen *g)
 		rs = (uint8_t)((rd + 1) % 6);
 	bounded_scalar(g, rd);
 	bounded_scalar(g, rs);
-	static const uint8_t ops[] = { BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_OR, BPF_AND, BPF_LSH, BPF_RSH,
-				       BPF_NEG, BPF_MOD, BPF_XOR, BPF_MOV, BPF_ARSH };
-	uint8_t op = ops[(c >> 1) % 13];
-	uint8_t cls = (c & 1) ? BPF_ALU : BPF_ALU64;
+	const struct alu_row *op = &alu_rows[(c >> 1) % 13];
+	int w = c & 1; /* 32 bits */
 	if (c & 0x80) {
 		int32_t imm = (int8_t)take(g);
-		if (op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH)
-			imm &= (cls == BPF_ALU ? 31 : 63);
-		emit(g, INSN(cls | op | BPF_K, rd, 0, 0, op == BPF_NEG ? 0 : imm));
-	} else if (op == BPF_NEG) {
-		emit(g, INSN(cls | op | BPF_K, rd, 0, 0, 0));
+		if (op->shift)
+			imm &= w ? 31 : 63;
+		emit(g, INSN(op->k[w], rd, 0, 0, op->x[w] ? imm : 0));
+	} else if (!op->x[w]) { /* neg */
+		emit(g, INSN(op->k[w], rd, 0, 0, 0));
 	} else {
-		emit(g, INSN(cls | op | BPF_X, rd, rs, 0, 0));
+		emit(g, INSN(op->x[w], rd, rs, 0, 0));
 	}
 	if ((c & 0x60) == 0x60) /* a byte swap */
-		emit(g, INSN(BPF_ALU | BPF_END | BPF_TO_BE, rd, 0, 0, 16 << (take(g) % 3)));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, rd, 0, 0));
-	emit(g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 8, 0, 0, 0xffff));
+		emit(g, INSN(OPC(BE16) /* imm picks the width */, rd, 0, 0, 16 << (take(g) % 3)));
+	emit(g, INSN_ID(ADD64_X, 8, rd, 0, 0));
+	emit(g, INSN_ID(AND64_K, 8, 0, 0, 0xffff));
 }
 
 static void block(struct gen *g, int depth);
@@ -434,10 +469,13 @@ static void block(struct gen *g, int depth);
 static void blk_branch(struct gen *g, int depth)
 {
 	uint8_t c = take(g);
-	static const uint8_t jops[] = { BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET, BPF_JNE, BPF_JSGT, BPF_JSGE, BPF_JLT,
-					BPF_JLE, BPF_JSLT, BPF_JSLE };
-	uint8_t op = jops[(c >> 1) % 11];
-	emit(g, INSN(((c & 1) ? BPF_JMP32 : BPF_JMP) | op | BPF_K, 8, 0, 0, take(g) % 64));
+	static const uint8_t jcc[11][2] = { /* 64-bit, 32-bit compare */
+		{ OPC(JEQ_K), OPC(JEQ32_K) },   { OPC(JGT_K), OPC(JGT32_K) },   { OPC(JGE_K), OPC(JGE32_K) },
+		{ OPC(JSET_K), OPC(JSET32_K) }, { OPC(JNE_K), OPC(JNE32_K) },   { OPC(JSGT_K), OPC(JSGT32_K) },
+		{ OPC(JSGE_K), OPC(JSGE32_K) }, { OPC(JLT_K), OPC(JLT32_K) },   { OPC(JLE_K), OPC(JLE32_K) },
+		{ OPC(JSLT_K), OPC(JSLT32_K) }, { OPC(JSLE_K), OPC(JSLE32_K) },
+	};
+	emit(g, INSN(jcc[(c >> 1) % 11][c & 1], 8, 0, 0, take(g) % 64));
 	size_t j = g->n - 1;
 	block(g, depth + 1);
 	if (g->n < MAX_INSNS)
@@ -450,23 +488,23 @@ static void blk_ctx(struct gen *g)
 	uint8_t c = take(g);
 	static const int16_t xdp_off[] = { 12, 16, 20 }, skb_off[] = { 0, 8, 16, 20, 24, 36, 40, 44 };
 	if (g->type == BPF_PROG_TYPE_XDP)
-		emit(g, INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 9, xdp_off[c % 3], 0));
+		emit(g, INSN_ID(LDXW, 2, 9, xdp_off[c % 3], 0));
 	else if ((c & 0x80) && g->type == BPF_PROG_TYPE_SCHED_CLS)
-		emit(g, INSN(BPF_STX | BPF_W | BPF_MEM, 9, 8, 8, 0));
+		emit(g, INSN_ID(STXW, 9, 8, 8, 0));
 	else
-		emit(g, INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 9, skb_off[c % 8], 0));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 2, 0, 0));
+		emit(g, INSN_ID(LDXW, 2, 9, skb_off[c % 8], 0));
+	emit(g, INSN_ID(ADD64_X, 8, 2, 0, 0));
 }
 
 /* A legacy packet load (every skb type): r6 must hold the context. */
 static void blk_ld_abs(struct gen *g)
 {
 	uint8_t c = take(g);
-	emit(g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 9, 0, 0));
-	emit(g, INSN(BPF_LD | sizes[c % 3] | BPF_ABS, 0, 0, 0, take(g) % 80));
-	emit(g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 8, 0, 0, 0));
+	emit(g, INSN_ID(MOV64_X, 6, 9, 0, 0));
+	emit(g, INSN(ldabs_opc[c % 3], 0, 0, 0, take(g) % 80));
+	emit(g, INSN_ID(ADD64_X, 8, 0, 0, 0));
 	if (g->pkt) /* r6 back to the packet start */
-		emit(g, INSN(BPF_LDX | BPF_W | BPF_MEM, 6, 9, g->type == BPF_PROG_TYPE_XDP ? 0 : 76, 0));
+		emit(g, INSN_ID(LDXW, 6, 9, g->type == BPF_PROG_TYPE_XDP ? 0 : 76, 0));
 }
 
 static void block(struct gen *g, int depth)
@@ -528,28 +566,28 @@ static size_t generate(const uint8_t *data, size_t size, uint32_t type, struct b
 {
 	struct gen g = { .p = data, .end = data + size, .in = in, .type = type };
 	g.pkt = type != BPF_PROG_TYPE_SOCKET_FILTER;
-	emit(&g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 9, 1, 0, 0));
+	emit(&g, INSN_ID(MOV64_X, 9, 1, 0, 0));
 	if (g.pkt) {
 		int16_t d = type == BPF_PROG_TYPE_XDP ? 0 : 76, e = type == BPF_PROG_TYPE_XDP ? 4 : 80;
-		emit(&g, INSN(BPF_LDX | BPF_W | BPF_MEM, 6, 9, d, 0));
-		emit(&g, INSN(BPF_LDX | BPF_W | BPF_MEM, 7, 9, e, 0));
+		emit(&g, INSN_ID(LDXW, 6, 9, d, 0));
+		emit(&g, INSN_ID(LDXW, 7, 9, e, 0));
 	}
-	emit(&g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 8, 0, 0, 0));
+	emit(&g, INSN_ID(MOV64_K, 8, 0, 0, 0));
 	while (g.p < g.end && g.n + 48 < MAX_INSNS)
 		block(&g, 0);
 	/* the return value: r8, for XDP folded into XDP_ABORTED..XDP_TX */
-	emit(&g, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 0, 8, 0, 0));
+	emit(&g, INSN_ID(MOV64_X, 0, 8, 0, 0));
 	if (type == BPF_PROG_TYPE_XDP)
-		emit(&g, INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 3));
-	emit(&g, INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+		emit(&g, INSN_ID(AND64_K, 0, 0, 0, 3));
+	emit(&g, INSN_ID(EXIT, 0, 0, 0, 0));
 	if (g.need_cb) {
 		/* cb(index, ctx): *(u64 *)ctx += index; return 0 */
 		size_t cb = g.n;
-		emit(&g, INSN(BPF_LDX | BPF_DW | BPF_MEM, 3, 2, 0, 0));
-		emit(&g, INSN(BPF_ALU64 | BPF_ADD | BPF_X, 3, 1, 0, 0));
-		emit(&g, INSN(BPF_STX | BPF_DW | BPF_MEM, 2, 3, 0, 0));
-		emit(&g, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0));
-		emit(&g, INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+		emit(&g, INSN_ID(LDXDW, 3, 2, 0, 0));
+		emit(&g, INSN_ID(ADD64_X, 3, 1, 0, 0));
+		emit(&g, INSN_ID(STXDW, 2, 3, 0, 0));
+		emit(&g, INSN_ID(MOV64_K, 0, 0, 0, 0));
+		emit(&g, INSN_ID(EXIT, 0, 0, 0, 0));
 		for (size_t i = 0; i < g.cb_ref_cnt; i++)
 			in[g.cb_refs[i]].imm = (int32_t)(cb - g.cb_refs[i] - 1);
 	}
@@ -686,14 +724,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&seed, data + 3, 8);
 		seed |= 1;
 		/* r1 (ctx) kept in r9; every idiom may use registers as they are */
-		prog[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 9, 1, 0, 0);
+		prog[n++] = INSN_ID(MOV64_X, 9, 1, 0, 0);
 		size_t parts = 1 + (size > 11 ? data[11] % 12 : 4);
 		for (size_t i = 0; i < parts && n < 480; i++) {
-			prog[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 9, 0, 0);
+			prog[n++] = INSN_ID(MOV64_X, 1, 9, 0, 0);
 			idiom(&seed, prog, &n, type);
 		}
-		prog[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 2);
-		prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+		prog[n++] = INSN_ID(MOV64_K, 0, 0, 0, 2);
+		prog[n++] = INSN_ID(EXIT, 0, 0, 0, 0);
 	} else {
 		n = (size - 3) / sizeof(struct bpf_insn);
 		if (!n || n > MAX_INSNS)
