@@ -324,7 +324,7 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 			continue;
 		int64_t t = isa_target(&insns[pc], pc);
 		if (t < 0 || (uint64_t)t >= cnt) {
-			diag_printf(log, "insn %zu: jump out of range to %lld", pc, (long long)t);
+			diag_printf(log, "insn %zu: jump out of range from insn %zu to %lld", pc, pc, (long long)t); /* Linux words */
 			err = -EINVAL;
 		} else if (hi_slot[t]) {
 			diag_printf(log, "insn %zu: jump into the middle of lddw at %lld", pc, (long long)t - 1);

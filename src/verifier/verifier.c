@@ -1209,14 +1209,16 @@ bytes:;
 	return 0;
 }
 
-/* Every byte of [lo, lo+size) at a variable stack offset: in bounds; read: initialized. */
+/* Every byte of [lo, lo+size) at a variable stack offset: in bounds; read: initialized.  `off` is the
+ * fixed part of the offset (insn and register), as Linux's message gives it. */
 static int stack_var_access(struct vctx *c, struct state *s, struct frame *f, int64_t lo, int64_t hi, int size,
-			    bool write, unsigned rno)
+			    bool write, unsigned rno, int64_t off)
 {
+	const struct reg *p = R(s, rno);
 	if (lo < -STACK || hi + size > 0)
-		return err_at(c, s->pc, -EACCES, "invalid variable-offset%s stack R%u var_off=(%#llx; %#llx) off=%lld size=%d",
-			      write ? "" : " read from", rno, (unsigned long long)0, (unsigned long long)0, (long long)lo,
-			      size);
+		return err_at(c, s->pc, -EACCES, "invalid variable-offset%s stack R%u var_off=(0x%llx; 0x%llx) off=%lld size=%d",
+			      write ? " write to" : " read from", rno, (unsigned long long)p->v.var_off.value,
+			      (unsigned long long)p->v.var_off.mask, (long long)off, size);
 	for (int64_t i = STACK + lo; i < STACK + hi + size; i++) {
 		if (write) {
 			if (f->st[i] == STK_SPILL)
@@ -1258,9 +1260,10 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 		struct frame *f = frame_of(s, p);
 		if (!scalar_is_const(&p->v)) {
 			int64_t lo = off + p->v.smin, hi = off + p->v.smax;
-			if (p->v.smin < -STACK || p->v.smax > STACK)
-				return err_at(c, s->pc, -EACCES, "R%u unbounded memory access, make sure to bounds check any such access", rno);
-			if ((err = stack_var_access(c, s, f, lo, hi, size, a->write, rno)))
+			if (p->v.smin <= -MAX_VAR_OFF || p->v.smax >= MAX_VAR_OFF)
+				return err_at(c, s->pc, -EACCES, "invalid unbounded variable-offset%s stack R%u",
+					      a->write ? " write to" : " read from", rno);
+			if ((err = stack_var_access(c, s, f, lo, hi, size, a->write, rno, off)))
 				return err;
 			if (-lo > (int64_t)f->depth)
 				f->depth = (uint32_t)-lo;
@@ -1276,7 +1279,8 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 			return err_at(c, s->pc, -EACCES, "invalid %s stack R%u off=%lld size=%d", a->write ? "write to" : "read from",
 				      rno, (long long)off, size);
 		if (off % size)
-			return err_at(c, s->pc, -EACCES, "misaligned stack access off %lld size %d", (long long)off, size);
+			return err_at(c, s->pc, -EACCES, "misaligned stack access off %lld+%d+%lld size %d",
+				      (long long)p->v.var_off.value, p->off, (long long)a->off, size);
 		if (-off > (int64_t)f->depth)
 			f->depth = (uint32_t)-off;
 		if (a->atomic) {
@@ -1342,8 +1346,8 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 		if (p->v.smin < 0)
 			return err_at(c, s->pc, -EACCES, "R%u min value is negative, either use unsigned index or do a if (index >=0) check.", rno);
 		if (off < 0 || off + size > (int64_t)p->range) {
-			err_at(c, s->pc, -EACCES, "invalid access to packet, off=%lld size=%d, R%u(id=%u,off=%d,r=%u)", (long long)off,
-			       size, rno, p->id, p->off, p->range);
+			err_at(c, s->pc, -EACCES, "invalid access to packet, off=%lld size=%d, R%u(id=%u,off=%lld,r=%u)", (long long)off,
+			       size, rno, p->id, (long long)off, p->range);
 			return err_at(c, s->pc, -EACCES, "R%u offset is outside of the packet", rno);
 		}
 		break;
@@ -1486,7 +1490,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 			if (-lo > (int64_t)f->depth)
 				f->depth = (uint32_t)-lo;
 			if (write)
-				return stack_var_access(c, s, f, lo, hi, (int)size, true, rno);
+				return stack_var_access(c, s, f, lo, hi, (int)size, true, rno, p->off);
 			return 0;
 		}
 		int64_t lo = p->off + (int64_t)p->v.var_off.value;

@@ -64,7 +64,7 @@ TEST(prog_load_log_buf)
 	a.log_size = sizeof(log);
 	a.log_level = 1;
 	CHECK(bpfvm_bpf(vm, BPF_PROG_LOAD, &a, sizeof(a)) == -EINVAL);
-	CHECK(strstr(log, "insn 0: jump out of range to 8") != NULL);
+	CHECK(strstr(log, "insn 0: jump out of range from insn 0 to 8") != NULL);
 	/* log_level without a buffer is invalid, as in Linux */
 	a.log_buf = 0;
 	CHECK(bpfvm_bpf(vm, BPF_PROG_LOAD, &a, sizeof(a)) == -EINVAL);
