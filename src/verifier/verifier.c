@@ -6,7 +6,8 @@
  *  - no precision tracking: at a prune point every live scalar must be within the old state's bounds,
  *    so loops whose counters never converge end at the complexity limit instead of being pruned;
  *  - liveness is static (registers read later on some path), the stack is compared byte for byte;
- *  - scalars are not linked by id (a bound learned on a copy is not propagated to the original). */
+ *  - only whole 8-byte spills keep a register's state (Linux also keeps narrower aligned ones), so a
+ *    scalar's links and bounds do not survive a 1-, 2- or 4-byte spill. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +46,10 @@ static const char *const rtype_name[] = {
 struct reg {
 	uint8_t type;          /* enum rtype */
 	uint8_t frameno;       /* PTR_STACK: whose stack */
-	int32_t off;           /* pointers: fixed offset */
+	int32_t off;           /* pointers: fixed offset; linked scalars: the constant added since the copy */
 	struct scalar v;       /* SCALAR: the value; pointers: the variable offset */
-	uint32_t id;           /* or-null pointers and their copies; packet pointers with one variable offset */
+	uint32_t id;           /* or-null pointers and their copies; packet pointers with one variable offset;
+	                        * scalars: copies of one value (each `off` more than it: Linux BPF_ADD_CONST) */
 	uint32_t ref_id;       /* reference the pointer holds (ringbuf memory) */
 	uint32_t range;        /* PTR_PKT / PTR_PKT_META: bytes past off - (off at the check) proven readable */
 	uint32_t mem_size;     /* PTR_MEM */
@@ -196,6 +198,32 @@ static void init_frame(struct frame *f, int frameno, uint32_t subprog, size_t ca
 
 static bool is_ptr(const struct reg *r) { return r->type != NOT_INIT && r->type != SCALAR; }
 
+/* ---- linked scalars (Linux assign_scalar_id_before_mov(), sync_linked_regs()) ----------------- */
+
+static void unlink_scalar(struct reg *r)
+{
+	if (r->type == SCALAR) {
+		r->id = 0;
+		r->off = 0;
+	}
+}
+
+/* Before a copy of scalar r (mov, spill, fill): an id its copies share.  One that is already some
+ * constant more than its copies leaves them (one added constant per link); a known constant needs
+ * no link. */
+static void link_before_copy(struct vctx *c, struct reg *r)
+{
+	if (r->type != SCALAR)
+		return;
+	if (r->off)
+		unlink_scalar(r);
+	if (!r->id && !scalar_is_const(&r->v))
+		r->id = ++c->next_id;
+}
+
+/* How many bits the unsigned value needs (Linux get_reg_width()). */
+static unsigned scalar_width(const struct reg *r) { return r->v.umax ? 64u - (unsigned)__builtin_clzll(r->v.umax) : 0u; }
+
 /* ---- messages -------------------------------------------------------------------------------- */
 
 static int err_at(struct vctx *c, size_t pc, int err, const char *fmt, ...) PRINTF_FMT(4, 5);
@@ -309,6 +337,8 @@ static void put_reg(struct sbuf *b, const struct reg *r, int frameno)
 	/* Linux forgets a map value's id once it is null-checked, unless the value holds a lock */
 	if (r->id && (r->type != PTR_MAP_VALUE || (r->map && r->map->spin_lock_off != UINT32_MAX)))
 		sput(b, "%sid=%u", sep, r->id), sep = ",";
+	if (r->type == SCALAR && r->off)
+		sput(b, "%+d", r->off); /* a linked copy plus a constant: "id=1+4" */
 	if (r->ref_id)
 		sput(b, "%sref_obj_id=%u", sep, r->ref_id), sep = ",";
 	if (r->map && (r->type == CONST_MAP_PTR || r->type == PTR_MAP_VALUE || r->type == PTR_MAP_VALUE_OR_NULL ||
@@ -760,7 +790,7 @@ static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m, b
 		return false;
 	if (o->type == SCALAR)
 		/* a link the old path may have used to learn bounds must be there too */
-		return scalar_subsumes(&o->v, &c->v) && (!o->id || ids_match(m, o->id, c->id));
+		return scalar_subsumes(&o->v, &c->v) && (!o->id || (ids_match(m, o->id, c->id) && o->off == c->off));
 	if (o->off != c->off || o->frameno != c->frameno || o->map != c->map || o->mem_size != c->mem_size ||
 	    o->subprog != c->subprog || !scalar_subsumes(&o->v, &c->v))
 		return false;
@@ -1033,10 +1063,16 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 			return err;
 		if (R(s, sno)->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "R%u sign-extension part of pointer", sno);
-		struct scalar v = R(s, sno)->v;
 		unsigned bits = (unsigned)in->off;
-		mark_unknown(d);
-		scalar_movsx(&d->v, &v, bits, alu32);
+		/* a value the sign extension leaves as it is stays linked to its source */
+		bool same = R(s, sno)->v.umax < (1ull << (bits - 1));
+		if (same)
+			link_before_copy(c, R(s, sno));
+		struct reg src = *R(s, sno);
+		*d = src;
+		if (!same)
+			unlink_scalar(d);
+		scalar_movsx(&d->v, &src.v, bits, alu32);
 		return 0;
 	}
 	if (op == BPF_MOV) {
@@ -1054,13 +1090,17 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 			scalar_zext32(&d->v);
 			return 0;
 		}
-		if (sr->type == SCALAR && !alu32 && !sr->id)
-			R(s, sno)->id = ++c->next_id; /* copies are linked: a bound learned on one holds for all */
+		/* copies are linked: a bound learned on one holds for all; a 32-bit copy only of a value
+		 * that fits in 32 bits */
+		bool fits = !alu32 || scalar_width(sr) <= 32;
+		if (fits)
+			link_before_copy(c, R(s, sno));
 		struct reg copy = *R(s, sno);
 		*d = copy;
 		if (alu32) {
 			scalar_zext32(&d->v);
-			d->id = 0;
+			if (!fits)
+				unlink_scalar(d);
 		}
 		return 0;
 	}
@@ -1069,7 +1109,7 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 	if (info->fmt == FMT_NEG || info->fmt == FMT_END) {
 		if (d->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "R%u pointer arithmetic prohibited", dno);
-		d->id = 0;
+		unlink_scalar(d);
 		if (info->fmt == FMT_NEG) {
 			struct scalar z = scalar_const(0);
 			scalar_alu(&d->v, &z, BPF_NEG, alu32, false);
@@ -1095,7 +1135,13 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 	bool dp = is_ptr(d), sp = is_ptr(&srcv);
 	if (!dp && !sp) {
 		scalar_alu(&d->v, &srcv.v, op, alu32, info->flags & F_SIGNED);
-		d->id = 0;
+		/* Linux adjust_reg_min_max_vals(): `rX += K` keeps rX linked to its copies, K more than
+		 * them (once; K at most S32_MAX); any other op ends the link */
+		uint64_t k = srcv.v.var_off.value;
+		if (op == BPF_ADD && !alu32 && d->id && scalar_is_const(&srcv.v) && !d->off && k <= INT32_MAX)
+			d->off = (int32_t)k;
+		else
+			unlink_scalar(d);
 		return 0;
 	}
 	if (alu32) {
@@ -1142,12 +1188,13 @@ static void unspill(struct frame *f, int64_t b)
 }
 
 /* Stack bytes [lo, hi) (offsets below fp, negative) of frame f. */
-static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo, int size, const struct reg *val,
+static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo, int size, struct reg *val,
 		       bool is_imm_zero)
 {
 	int base = STACK + lo;
 	if (size == 8 && lo % 8 == 0 && val) {
-		/* a whole register: spilled with all it knows */
+		/* a whole register: spilled with all it knows, a scalar linked to its copy in the slot */
+		link_before_copy(c, val);
 		memset(&f->st[base], STK_SPILL, 8);
 		f->spill[base / 8] = *val;
 		return 0;
@@ -1237,7 +1284,7 @@ struct access {
 	int size;
 	bool write;
 	bool atomic;
-	const struct reg *val; /* stores of a register: what is stored */
+	struct reg *val;       /* stores of a register: what is stored (a spill links it) */
 	bool imm_zero;
 	bool sign;
 };
@@ -2011,22 +2058,55 @@ static void mark_null(struct state *s, uint32_t id, bool is_null)
 	}
 }
 
-/* What a branch taught of a scalar holds for its copies (same id) everywhere (Linux sync_linked_regs). */
+/* Register n (0-10) or spill slot n-11 of frame f, when it holds a scalar of link id. */
+static struct reg *linked_at(struct frame *f, int n, uint32_t id)
+{
+	struct reg *x = n < 11 ? &f->r[n] : f->st[(n - 11) * 8] == STK_SPILL ? &f->spill[n - 11] : NULL;
+	return x && x->type == SCALAR && x->id == id ? x : NULL;
+}
+
+/* Linux collect_linked_regs(): a conditional jump follows at most 6 copies of the scalars it compares
+ * (ids a and b), found innermost frame first, its live registers r0-r9 then spills from fp-8 upwards
+ * (Linux has forgotten dead registers by then); the others lose their link. */
+static void cap_links(struct vctx *c, struct state *s, uint32_t a, uint32_t b)
+{
+	int n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t id = pass ? b : a;
+		if (!id || (pass && a == b))
+			continue;
+		for (int i = s->nf - 1; i >= 0; i--) {
+			/* as states_equal(): callers resume after their callee's call with r6-r9 */
+			uint16_t live = i == s->nf - 1 ? c->live[s->pc] : (uint16_t)(c->live[s->f[i + 1]->callsite + 1] & 0x7c0);
+			for (int k = 0; k < 10 + SLOTS; k++) {
+				if (k < 10 && !(live >> k & 1))
+					continue;
+				struct reg *x = linked_at(s->f[i], k < 10 ? k : 11 + SLOTS - 1 - (k - 10), id);
+				if (x && ++n > 6)
+					unlink_scalar(x);
+			}
+		}
+	}
+}
+
+/* What a branch taught of scalar r holds for its copies (same id) everywhere, each `off - r->off` more
+ * than it (Linux sync_linked_regs()). */
 static void link_bounds(struct state *s, const struct reg *r)
 {
 	if (r->type != SCALAR || !r->id)
 		return;
-	struct scalar v = r->v;
-	uint32_t id = r->id;
-	for (int i = 0; i < s->nf; i++) {
-		struct frame *f = s->f[i];
-		for (int k = 0; k < 11; k++)
-			if (f->r[k].type == SCALAR && f->r[k].id == id)
-				f->r[k].v = v;
-		for (int k = 0; k < SLOTS; k++)
-			if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR && f->spill[k].id == id)
-				f->spill[k].v = v;
-	}
+	const struct reg k = *r;
+	for (int i = 0; i < s->nf; i++)
+		for (int n = 0; n < 11 + SLOTS; n++) {
+			struct reg *x = linked_at(s->f[i], n, k.id);
+			if (!x || x == r)
+				continue;
+			x->v = k.v;
+			if (x->off != k.off) {
+				struct scalar delta = scalar_const((uint64_t)((int64_t)x->off - (int64_t)k.off));
+				scalar_alu(&x->v, &delta, BPF_ADD, false, false);
+			}
+		}
 }
 
 static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in, int id, bool *fall_ok, bool *taken_ok,
@@ -2061,6 +2141,7 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 			*taken_ok = false;
 			return 0;
 		}
+		cap_links(c, s, (info->flags & F_X) ? sr->id : 0, d->id);
 		struct state *ts = state_dup(s);
 		if (!ts)
 			return -ENOMEM;

@@ -160,6 +160,42 @@ static const struct vcase cases[] = {
 	{ "bounds of a copy, then changed", XDP,
 	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr3 *= 1\nif r3 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
 	  "invalid unbounded variable-offset read from stack R4" },
+	/* linked scalars (Linux sync_linked_regs()): through a spill, `r += K`, 32-bit and sign-extending
+	 * copies, and at most 6 copies followed per jump */
+	{ "bounds of a spilled copy", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\n*(u64 *)(r10 - 8) = r2\nif r2 > 56 goto +6\nr3 = *(u64 *)(r10 - 8)\nr4 = r10\n"
+	  "r4 += -64\nr4 += r3\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "bounds of a copy plus a constant", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr3 += 8\nif r3 > 64 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\n"
+	  "r0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "a copy plus two constants is not linked", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr3 += 4\nr3 += 4\nif r3 > 64 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\n"
+	  "r0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  "invalid unbounded variable-offset read from stack R4" },
+	{ "bounds of a 32-bit copy", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nw3 = w2\nif w3 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "a 32-bit copy of a wider value is not linked", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 <<= 8\nw3 = w2\nif r3 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  "invalid unbounded variable-offset read from stack R4" },
+	{ "bounds of a sign-extended copy", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 127\nr3 = (s8)r2\nif r3 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "six linked copies", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr4 = r2\nr5 = r2\nr6 = r2\nr7 = r2\nr8 = r2\nif r2 > 56 goto +10\nr1 = r10\n"
+	  "r1 += -64\nr1 += r7\nr0 = *(u8 *)(r1 + 0)\nr0 += r3\nr0 += r4\nr0 += r5\nr0 += r6\nr0 += r8\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "the seventh linked copy is not followed", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr4 = r2\nr5 = r2\nr6 = r2\nr7 = r2\nr8 = r2\nif r2 > 56 goto +10\nr1 = r10\n"
+	  "r1 += -64\nr1 += r8\nr0 = *(u8 *)(r1 + 0)\nr0 += r3\nr0 += r4\nr0 += r5\nr0 += r6\nr0 += r7\nexit\nr0 = 0\nexit\n",
+	  "invalid unbounded variable-offset read from stack R1" },
+	/* dead copies are not counted (Linux forgets dead registers) */
+	{ "dead copies do not count", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr4 = r2\nr5 = r2\nr6 = r2\nr7 = r2\nr8 = r2\nif r8 > 56 goto +5\nr1 = r10\nr1 += -64\n"
+	  "r1 += r2\nr0 = *(u8 *)(r1 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
 	{ "tail call", XDP, "r2 = " PROGS " ll\nr3 = 0\ncall 12\nr0 = 2\nexit\n", NULL },
 	{ "write into read-only map", XDP, LOOKUP(RDONLY) "if r0 == 0 goto +1\n*(u32 *)(r0 + 0) = 1\nr0 = 0\nexit\n",
 	  "write into map forbidden, value_size=8 off=0 size=4" },
