@@ -156,7 +156,18 @@ static uint32_t idx_of(struct map *m, uint32_t ref)
 static uint64_t key_word(const uint8_t *key, uint32_t ks, uint32_t at)
 {
 	uint64_t w = 0;
-	memcpy(&w, key + at, ks - at < 8 ? ks - at : 8);
+	uint32_t n = ks - at;
+	/* fixed-size copies compile to plain loads: a program's lookup compares a key or two per call, and a
+	 * copy of variable length is a call into libc each time */
+	if (n >= 8) {
+		memcpy(&w, key + at, 8);
+	} else if (n == 4) {
+		uint32_t v;
+		memcpy(&v, key + at, 4);
+		w = v;
+	} else {
+		memcpy(&w, key + at, n);
+	}
 	return w;
 }
 
