@@ -2,7 +2,7 @@
  * JIT and the kernel's JIT (BPF_PROG_TEST_RUN with repeat, where bpf() is usable: skipped otherwise, with
  * the reason), and the same logic in C compiled with the bench (gcc -O2).  Each program is an XDP program
  * (ignoring its packet) so that all three run it through the same PROG_TEST_RUN; the figure is the
- * test run's `duration` (ns per run, averaged over `repeat` runs), best of 5.  Also: the JIT's compile
+ * test run's `duration` (ns per run, averaged over `repeat` runs), best of ROUNDS x LOADS.  Also: the JIT's compile
  * cost (program load with and without native code, per insn) and an empty program's call through
  * bpfvm_prog_run() and through a prepared bpfvm_runner.  Numbers only; nothing is asserted. */
 #include <errno.h>
@@ -20,6 +20,7 @@
 
 #define REPEAT 100
 #define ROUNDS 40
+#define LOADS 4   /* each program loaded this many times per engine (run_engine()) */
 
 static double now_ns(void)
 {
@@ -285,8 +286,8 @@ typedef long (*bpf_fn)(void *ctx, int cmd, union bpf_attr *a);
 static long via_bpfvm(void *ctx, int cmd, union bpf_attr *a) { return bpfvm_bpf(ctx, cmd, a, sizeof(*a)); }
 static long via_kernel(void *ctx, int cmd, union bpf_attr *a) { (void)ctx; return kbpf(cmd, a); }
 
-/* ns per run (best of ROUNDS), or a negative errno; r0 in *ret */
-static double run_engine(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, size_t n, int uses_map, uint64_t *ret,
+/* ns per run of one load (best of ROUNDS), or a negative errno; r0 in *ret */
+static double run_load(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, size_t n, int uses_map, uint64_t *ret,
 			 char *why, size_t why_len)
 {
 	struct bpf_insn *p = malloc(n * sizeof(*p));
@@ -370,6 +371,23 @@ out:
 	return best;
 }
 
+/* The best of LOADS loads (run_load()): on this machine one load of a program can run up to 1.8x slower
+ * than another load of the same program through all its rounds, in the kernel's JIT as in bpfvm's (and
+ * the C version between processes): where the code and the stack land, not the code itself. */
+static double run_engine(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, size_t n, int uses_map, uint64_t *ret,
+			 char *why, size_t why_len)
+{
+	double best = -1;
+	for (int l = 0; l < LOADS; l++) {
+		double t = run_load(bpf, ctx, insns, n, uses_map, ret, why, why_len);
+		if (t < 0)
+			return t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	return best;
+}
+
 static double native_ns(uint64_t (*fn)(void), uint64_t *ret)
 {
 	double best = 1e30;
@@ -417,8 +435,8 @@ int main(void)
 
 	if (!vi || !vj || !vi0 || !vj0)
 		return 1;
-	printf("bench_jit: ns per run (PROG_TEST_RUN duration, repeat %d, best of %d); native = gcc -O2 C\n", REPEAT,
-	       ROUNDS);
+	printf("bench_jit: ns per run (PROG_TEST_RUN duration, repeat %d, best of %d rounds of %d loads); native = gcc -O2 C\n",
+	       REPEAT, ROUNDS, LOADS);
 	printf("%-18s %10s %10s %10s %10s %9s %9s %9s\n", "program", "interp", "jit", "kernel", "native", "jit/kern",
 	       "jit/nat", "int/jit");
 	for (size_t i = 0; i < NPROGS; i++) {
