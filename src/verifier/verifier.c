@@ -1031,7 +1031,7 @@ static int ptr_arith(struct vctx *c, struct state *s, struct reg *dst, const str
 	if (scalar_is_const(&off->v)) {
 		int64_t k = (int64_t)off->v.var_off.value;
 		if (k >= MAX_VAR_OFF || k <= -MAX_VAR_OFF)
-			return err_at(c, s->pc, -EACCES, "value %lld makes %s pointer be out of bounds", (long long)k, tn(ptr));
+			return err_at(c, s->pc, -EACCES, "math between %s pointer and %lld is not allowed", tn(ptr), (long long)k);
 		int64_t no = op == BPF_ADD ? (int64_t)r.off + k : (int64_t)r.off - k;
 		if (no >= MAX_VAR_OFF || no <= -MAX_VAR_OFF)
 			return err_at(c, s->pc, -EACCES, "%s pointer offset %lld is not allowed", tn(ptr), (long long)no);
@@ -1039,6 +1039,9 @@ static int ptr_arith(struct vctx *c, struct state *s, struct reg *dst, const str
 	} else {
 		if (op == BPF_SUB && ptr != dst)
 			return err_at(c, s->pc, -EACCES, "R%u tried to subtract pointer from scalar", dno);
+		if (off->v.smin >= MAX_VAR_OFF || off->v.smin <= -MAX_VAR_OFF)
+			return err_at(c, s->pc, -EACCES, "value %lld makes %s pointer be out of bounds", (long long)off->v.smin,
+				      tn(ptr));
 		scalar_alu(&r.v, &off->v, op, false, false);
 		if (r.type == PTR_PKT || r.type == PTR_PKT_META) {
 			/* a new variable offset: a new packet pointer whose range is still to be proven */
@@ -1402,7 +1405,7 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 		if (a->atomic)
 			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u ctx is not allowed", rno);
 		if (!scalar_is_const(&p->v) || p->v.var_off.value)
-			return err_at(c, s->pc, -EACCES, "variable ctx access var_off=(%#llx; %#llx) disallowed",
+			return err_at(c, s->pc, -EACCES, "variable ctx access var_off=(0x%llx; 0x%llx) disallowed",
 				      (unsigned long long)p->v.var_off.value, (unsigned long long)p->v.var_off.mask);
 		if (a->write && a->val && is_ptr(a->val))
 			return err_at(c, s->pc, -EACCES, "R%u leaks addr into ctx", (unsigned)(a->val - R(s, 0)));

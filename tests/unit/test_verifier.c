@@ -18,7 +18,7 @@
 static char klog[1 << 20];
 
 /* Maps a case refers to by marker: lddw rN, MARK ll becomes a map reference. */
-enum { M_ARRAY, M_HASH, M_RINGBUF, M_PROGS, M_RDONLY, M_COUNT };
+enum { M_ARRAY, M_HASH, M_RINGBUF, M_PROGS, M_RDONLY, M_WRONLY, M_COUNT };
 static const uint32_t mark_base = 0x7eadc000;
 
 struct vcase {
@@ -60,6 +60,9 @@ struct vcase {
 #define RINGBUF "0x7eadc002"
 #define PROGS "0x7eadc003"
 #define RDONLY "0x7eadc004"
+#define WRONLY "0x7eadc005"
+/* Linux permits these to privileged programs (allow_ptr_leaks); bpfvm refuses them always */
+#define PTR_LEAK_RULE "the kernel refuses it to unprivileged programs only, and bpf() is unprivileged-disabled here"
 
 /* Most cases name no kwords or nokernel: those fields stay NULL without being written out */
 #pragma GCC diagnostic push
@@ -245,6 +248,48 @@ static const struct vcase cases[] = {
 	{ "tracepoint common header", TP, "r0 = *(u64 *)(r1 + 0)\nexit\n", "invalid bpf_context access off=0 size=8" },
 	{ "perf_event narrow regs", PE, "r0 = *(u32 *)(r1 + 0)\nexit\n", "invalid bpf_context access off=0 size=4" },
 	{ "raw_tp narrow arg", RAWTP, "r0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit\n", NULL },
+	/* ---- pointer arithmetic (Linux adjust_ptr_min_max_vals, check_reg_sane_offset) ---- */
+	{ "pointer plus an unbounded register", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 <<= 32\nr3 = r10\nr3 += r2\nr0 = 0\nexit\n", "math between fp pointer and register with unbounded min value is not allowed" },
+	{ "pointer plus a huge variable", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 <<= 32\nr2 s>>= 32\nr3 = r10\nr3 += r2\nr0 = 0\nexit\n", "value -2147483648 makes fp pointer be out of bounds" },
+	{ "pointer plus a huge constant", XDP, "r2 = r10\nr2 += -600000000\nr0 = 0\nexit\n", "math between fp pointer and -600000000 is not allowed" },
+	{ "pointer offset accumulates", XDP, "r2 = r10\nr2 += 0x1fffffff\nr2 += 0x1fffffff\nr0 = 0\nexit\n", "fp pointer offset 1073741822 is not allowed" },
+	{ "scalar minus pointer", XDP, "r2 = 4\nr2 -= r1\nr0 = 0\nexit\n", "R2 tried to subtract pointer from scalar" },
+	{ "scalar minus pointer register", XDP, "r2 = *(u32 *)(r1 + 12)\nr3 = r10\nr2 -= r3\nr0 = 0\nexit\n", "R2 tried to subtract pointer from scalar" },
+	{ "pointer times two", XDP, "r2 = r10\nr2 *= 2\nr0 = 0\nexit\n", "R2 pointer arithmetic with *= operator prohibited" },
+	{ "pointer shifted", XDP, "r2 = r10\nr2 <<= 2\nr0 = 0\nexit\n", "R2 pointer arithmetic with <<= operator prohibited" },
+	{ "32-bit pointer arithmetic", XDP, "r2 = r10\nw2 += 8\nr0 = 0\nexit\n", "R2 32-bit pointer arithmetic prohibited" },
+	{ "pointer plus pointer", XDP, "r2 = r10\nr2 += r10\nr0 = 0\nexit\n", "R2 pointer += pointer prohibited" },
+	{ "pointer sign-extended", XDP, "r2 = r10\nr3 = (s32)r2\nr0 = 0\nexit\n", "R2 sign-extension part of pointer", .nokernel = PTR_LEAK_RULE },
+	{ "pointer negated", XDP, "r2 = r10\nr2 = -r2\nr0 = 0\nexit\n", "R2 pointer arithmetic prohibited", .nokernel = PTR_LEAK_RULE },
+	{ "pointer byte-swapped", XDP, "r2 = r10\nr2 = be16 r2\nr0 = 0\nexit\n", "R2 pointer arithmetic prohibited", .nokernel = PTR_LEAK_RULE },
+	/* accepted: a 32-bit copy of a pointer is a scalar */
+	{ "pointer copied by mov32", XDP, "r2 = r10\nw3 = w2\nr0 = 0\nexit\n", NULL },
+	/* ---- stack ---- */
+	{ "spilled pointer filled narrow", XDP, "r2 = r10\n*(u64 *)(r10 - 8) = r2\nr0 = *(u32 *)(r10 - 8)\nr0 = 0\nexit\n", "invalid size of register fill" },
+	{ "spilled pointer read at its middle", XDP, "r2 = r10\n*(u64 *)(r10 - 8) = r2\nr0 = *(u32 *)(r10 - 4)\nr0 = 0\nexit\n", "invalid size of register fill" },
+	{ "atomic add on a spilled pointer", XDP, "r2 = r10\n*(u64 *)(r10 - 8) = r2\nr3 = 1\nlock *(u64 *)(r10 - 8) += r3\nr0 = 0\nexit\n",
+	  "BPF_ATOMIC stores into R10 fp is not allowed on a spilled pointer", .nokernel = "the kernel lets privileged programs add to a spilled pointer, which becomes a scalar; bpfvm refuses it" },
+	{ "variable stack read past fp", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 &= 7\nr3 = r10\nr3 += -4\nr3 += r2\nr0 = *(u8 *)(r3 + 0)\nexit\n", "invalid variable-offset read from stack R3 var_off=(0x0; 0x7) off=-4 size=1" },
+	{ "variable stack write past fp", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 7\nr3 = r10\nr3 += -4\nr3 += r2\nr0 = 0\n*(u8 *)(r3 + 0) = r0\nexit\n", "invalid variable-offset write to stack R3 var_off=(0x0; 0x7) off=-4 size=1" },
+	{ "unbounded variable stack write", XDP, "r2 = *(u32 *)(r1 + 12)\nr3 = r10\nr3 += r2\nr0 = 0\n*(u8 *)(r3 + 0) = r0\nexit\n", "invalid unbounded variable-offset write to stack R3" },
+	{ "variable stack read in bounds", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 7\nr3 = r10\nr3 += -16\nr3 += r2\nr0 = *(u8 *)(r3 + 0)\nexit\n", NULL },
+	{ "misaligned stack through a copy", XDP, "r2 = r10\nr2 += -8\nr1 = 0\n*(u32 *)(r2 + 2) = r1\nr0 = 0\nexit\n", "misaligned stack access off 0+-8+2 size 4" },
+	/* ---- memory ---- */
+	{ "map value at a negative index", XDP,
+	  LOOKUP(ARRAY) "if r0 == 0 goto +6\nr1 = *(u8 *)(r0 + 0)\nr1 -= 4\nr0 += r1\nr0 = *(u8 *)(r0 + 0)\nr0 = 0\nexit\nr0 = 0\nexit\n", "R0 min value is negative, either use unsigned index or do a if (index >=0) check." },
+	{ "packet at a negative index", XDP,
+	  XDP_PKT "r5 = r6\nr5 += 8\nif r5 > r7 goto +4\nr3 = *(u8 *)(r6 + 0)\nr3 -= 4\nr6 += r3\nr0 = *(u8 *)(r6 + 0)\nr0 = 0\nexit\n", "R6 min value is negative, either use unsigned index or do a if (index >=0) check." },
+	{ "ringbuf memory past its size", XDP,
+	  "r1 = " RINGBUF " ll\nr2 = 16\nr3 = 0\ncall 131\nif r0 == 0 goto +4\nr1 = *(u64 *)(r0 + 16)\nr1 = r0\nr2 = 0\ncall 132\nr0 = 0\nexit\n", "invalid access to memory, mem_size=16 off=16 size=8" },
+	{ "read from a write-only map", XDP, LOOKUP(WRONLY) "if r0 == 0 goto +1\nr0 = *(u32 *)(r0 + 0)\nr0 = 0\nexit\n", "read from map forbidden, value_size=8 off=0 size=4" },
+	{ "atomic add on ctx", XDP, "r3 = 1\nlock *(u32 *)(r1 + 0) += r3\nr0 = 0\nexit\n", "BPF_ATOMIC stores into R1 ctx is not allowed" },
+	{ "atomic add on packet", XDP,
+	  XDP_PKT "r3 = 1\nr5 = r6\nr5 += 8\nif r5 > r7 goto +1\nlock *(u32 *)(r6 + 0) += r3\nr0 = 0\nexit\n", "BPF_ATOMIC stores into R6 pkt is not allowed" },
+	{ "variable ctx offset", BPF_PROG_TYPE_LWT_IN, "r2 = *(u32 *)(r1 + 0)\nr2 &= 4\nr1 += r2\nr0 = *(u32 *)(r1 + 0)\nexit\n", "variable ctx access var_off=(0x0; 0x4) disallowed" },
+	{ "cgroup_skb writes packet", CGSKB,
+	  "r2 = *(u32 *)(r1 + 76)\nr4 = *(u32 *)(r1 + 80)\nr5 = r2\nr5 += 8\nif r5 > r4 goto +2\nr3 = 1\n*(u8 *)(r2 + 0) = r3\nr0 = 1\nexit\n", "cannot write into packet" },
 	{ "spin lock held at exit", XDP, NULL, NULL }, /* placeholder: needs BTF for spin locks; skipped below */
 };
 #pragma GCC diagnostic pop
@@ -275,6 +320,7 @@ static int open_side(struct side *s, struct bpfvm *vm)
 		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
 		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0 },
 		{ BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_RDONLY_PROG },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_WRONLY_PROG },
 	};
 	s->vm = vm;
 	for (int i = 0; i < M_COUNT; i++) {
