@@ -117,6 +117,7 @@ struct vctx {
 	uint32_t *subprog_of;       /* per insn: the first insn of its function */
 	uint32_t *fn_depth;         /* per function start: deepest stack seen */
 	uint8_t *async_root;        /* per function start: an async callback, a root of its own call chains */
+	uint8_t *callx_to;          /* per function start: some callx calls it (check_stack_depth) */
 	struct seen **seen;
 	uint32_t *nseen;
 	size_t kept;                /* states in seen[], all prune points */
@@ -2470,9 +2471,21 @@ static int do_check(struct vctx *c, struct state *s)
 				mark_not_init(R(s, r));
 			mark_unknown(R(s, 0));
 		} else if (id == ISA_CALLX) {
+			/* Linux refuses every callx ("unknown opcode 8d"); bpfvm's engines run one, so a callx
+			 * whose target this path proves is checked as the call it makes: a function loaded by
+			 * lddw (src 4) as a bpf-to-bpf call, a constant as that helper's call.  Any other is
+			 * refused in Linux's words. */
 			const struct reg *t = R(s, in->dst_reg);
-			if (!c->env->plain_mem || t->type != SCALAR || !scalar_is_const(&t->v) || t->v.var_off.value > UINT32_MAX)
-				return err_at(c, s->pc, -EINVAL, "callx is not supported by the verifier");
+			if (t->type == PTR_FUNC && !t->off && scalar_is_const(&t->v) && !t->v.var_off.value) {
+				if (s->lock_id)
+					return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+				c->callx_to[t->subprog] = 1;
+				if ((err = enter_call(c, s, t->subprog, 0)))
+					return err;
+				continue;
+			}
+			if (t->type != SCALAR || !scalar_is_const(&t->v) || t->v.var_off.value > UINT32_MAX)
+				return err_at(c, s->pc, -EINVAL, "unknown opcode %02x", in->code);
 			/* a helper id the walk knows: that helper's call (the engines call it by id) */
 			struct bpf_insn call = ISA_INSN(CALL, 0, 0, 0, (int32_t)(uint32_t)t->v.var_off.value);
 			int r = check_helper(c, s, &call);
@@ -2548,6 +2561,13 @@ static uint32_t chain_depth(struct vctx *c, uint32_t fn, uint8_t *busy, int leve
 			t = (int64_t)pc + 1 + in->imm;
 		if (t >= 0 && (size_t)t < c->cnt && id == ISA_LDDW && c->async_root[t])
 			continue; /* an async callback runs on its own stack: a chain of its own (check_stack_depth) */
+		if (id == ISA_CALLX) /* any function a callx was seen to call, wherever its address was loaded */
+			for (size_t fx = 0; fx < c->cnt; fx++)
+				if (c->callx_to[fx]) {
+					uint32_t d = chain_depth(c, (uint32_t)fx, busy, level + 1);
+					if (d > worst)
+						worst = d;
+				}
 		if (t >= 0 && (size_t)t < c->cnt) {
 			uint32_t d = chain_depth(c, (uint32_t)t, busy, level + 1);
 			if (d > worst)
@@ -2595,10 +2615,11 @@ int vf_verify(struct vf_env *env)
 	c.subprog_of = calloc(c.cnt, sizeof(*c.subprog_of));
 	c.fn_depth = calloc(c.cnt, sizeof(*c.fn_depth));
 	c.async_root = calloc(c.cnt, 1);
+	c.callx_to = calloc(c.cnt, 1);
 	c.seen = calloc(c.cnt, sizeof(*c.seen));
 	c.nseen = calloc(c.cnt, sizeof(*c.nseen));
 	struct state *s = calloc(1, sizeof(*s));
-	if (!c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.seen || !c.nseen || !s) {
+	if (!c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.callx_to || !c.seen || !c.nseen || !s) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2677,5 +2698,6 @@ out:
 	free(c.subprog_of);
 	free(c.fn_depth);
 	free(c.async_root);
+	free(c.callx_to);
 	return err;
 }

@@ -20,6 +20,9 @@ static char klog[1 << 20];
 /* Maps a case refers to by marker: lddw rN, MARK ll becomes a map reference. */
 enum { M_ARRAY, M_HASH, M_RINGBUF, M_PROGS, M_RDONLY, M_WRONLY, M_COUNT };
 static const uint32_t mark_base = 0x7eadc000;
+/* lddw rN, FUNC(k) ll: the address of the function at insn (this one + 1 + k) (src 4, BPF_PSEUDO_FUNC) */
+static const uint32_t func_base = 0x7eadd000;
+#define FUNC(k) "0x7eadd0" #k
 
 struct vcase {
 	const char *name;
@@ -199,6 +202,19 @@ static const struct vcase cases[] = {
 	  "r2 = *(u32 *)(r1 + 12)\nr3 = r2\nr4 = r2\nr5 = r2\nr6 = r2\nr7 = r2\nr8 = r2\nif r8 > 56 goto +5\nr1 = r10\nr1 += -64\n"
 	  "r1 += r2\nr0 = *(u8 *)(r1 + 0)\nexit\nr0 = 0\nexit\n",
 	  NULL },
+	/* callx (Linux refuses every one: "unknown opcode 8d"): bpfvm checks one whose target it proves as
+	 * the call it makes, and refuses any other in Linux's words */
+	{ "callx of a loaded function", XDP, "r1 = " FUNC(03) " ll\ncallx r1\nexit\nr0 = 2\nexit\n", NULL,
+	  .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
+	{ "callx of a helper id", XDP, "r1 = 5\ncallx r1\nr0 = 2\nexit\n", NULL,
+	  .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
+	{ "callx callee reads the caller's r6", XDP, "r1 = " FUNC(04) " ll\ncallx r1\nr0 = 2\nexit\nr0 = r6\nexit\n",
+	  "R6 !read_ok", .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
+	{ "callx of a helper checks its arguments", XDP, "r1 = 0\nr2 = 1\ncallx r2\nr0 = 2\nexit\n",
+	  "R1 type=scalar expected=map_ptr", .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
+	{ "callx of an unknown scalar", XDP, "r2 = *(u32 *)(r1 + 12)\ncallx r2\nr0 = 2\nexit\n", "unknown opcode 8d" },
+	{ "callx past a loaded function", XDP, "r1 = " FUNC(04) " ll\nr1 += 8\ncallx r1\nexit\nr0 = 2\nexit\n",
+	  "R1 pointer arithmetic on func prohibited" , .kwords = "unknown opcode 8d" },
 	{ "tail call", XDP, "r2 = " PROGS " ll\nr3 = 0\ncall 12\nr0 = 2\nexit\n", NULL },
 	{ "write into read-only map", XDP, LOOKUP(RDONLY) "if r0 == 0 goto +1\n*(u32 *)(r0 + 0) = 1\nr0 = 0\nexit\n",
 	  "write into map forbidden, value_size=8 off=0 size=4" },
@@ -307,6 +323,9 @@ static void patch(struct bpf_insn *in, long n, const long *fds)
 			if (k >= mark_base && k < mark_base + M_COUNT && in[i + 1].imm == 0) {
 				in[i].src_reg = BPF_PSEUDO_MAP_FD;
 				in[i].imm = (int32_t)fds[k - mark_base];
+			} else if (k >= func_base && k < func_base + 256 && in[i + 1].imm == 0) {
+				in[i].src_reg = BPF_PSEUDO_FUNC;
+				in[i].imm = (int32_t)(k - func_base);
 			}
 			i++;
 		}
