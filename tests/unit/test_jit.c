@@ -357,7 +357,7 @@ static struct parsed run_parser(int verify, int checks, int interp)
 	long n = bpfvm_asm(vm, parser, insns, 64);
 	CHECK(m >= 0 && n > 0 && n <= 64);
 	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
 			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
 			insns[i].imm = m;
 		}
@@ -394,10 +394,11 @@ static struct parsed run_parser(int verify, int checks, int interp)
 		for (size_t pc = 0; t && c && pc + 1 < p->cnt; pc++) {
 			if (!(p->aux[pc].proof & VM_PROOF_MEM) || p->aux[pc].proof & VM_PROOF_DIV_NONZERO)
 				continue;
+			/* through r10: the frame needs no check either way */
+			const struct bpf_insn *in = &p->orig[pc];
+			bool on_frame = (isa_mem_access(isa_decode(in)) & ISA_MEM_BASE_SRC ? in->src_reg : in->dst_reg) == 10;
 			out.accesses++;
-			out.shorter += t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc] ||
-				       (p->orig[pc].dst_reg == 10 && BPF_CLASS(p->orig[pc].code) != BPF_LDX) ||
-				       (p->orig[pc].src_reg == 10 && BPF_CLASS(p->orig[pc].code) == BPF_LDX);
+			out.shorter += t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc] || on_frame;
 		}
 		sys_put(vm, ob);
 	}
@@ -476,7 +477,7 @@ static uint64_t run_lookups(int verify, int checks, int interp, const uint32_t k
 		CHECK(UPD(vm, m, &k, v, 0) == 0);
 	}
 	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
 			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
 			insns[i].imm = m;
 		}
@@ -568,33 +569,33 @@ TEST(packet_loads_in_stateless_code)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	int pa = map_create(vm, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1);
 	const struct bpf_insn pkt[] = {
-		INSN(0xbf, 6, 1, 0, 0),                  /* r6 = r1: LD_ABS's ctx */
-		INSN(0x30, 0, 0, 0, 0),                  /* r0 = *(u8 *)skb[0] */
-		INSN(0xbf, 7, 0, 0, 0),                  /* r7 = r0 */
-		INSN(0xb7, 2, 0, 0, 1),                  /* r2 = 1 */
-		INSN(0x48, 0, 2, 0, 1),                  /* r0 = *(u16 *)skb[r2 + 1]: bytes 2..3, 0 here */
-		INSN(0x0f, 0, 7, 0, 0),                  /* r0 += r7 */
-		INSN(0x55, 7, 0, 1, 3),                  /* if r7 != 3 goto +1 */
-		INSN(0x20, 0, 0, 0, 4),                  /* r0 = *(u32 *)skb[4]: past the 4 bytes, the run returns 0 */
-		INSN(0x07, 0, 0, 0, 200),                /* r0 += 200 */
-		INSN(0x95, 0, 0, 0, 0),
+		MOV_X(6, 1),                             /* r6 = r1: LD_ABS's ctx */
+		INSN_ID(LDABS_B, 0, 0, 0, 0),            /* r0 = *(u8 *)skb[0] */
+		MOV_X(7, 0),                             /* r7 = r0 */
+		MOV_K(2, 1),                             /* r2 = 1 */
+		INSN_ID(LDIND_H, 0, 2, 0, 1),            /* r0 = *(u16 *)skb[r2 + 1]: bytes 2..3, 0 here */
+		INSN_ID(ADD64_X, 0, 7, 0, 0),            /* r0 += r7 */
+		INSN_ID(JNE_K, 7, 0, 1, 3),              /* if r7 != 3 goto +1 */
+		INSN_ID(LDABS_W, 0, 0, 0, 4),            /* r0 = *(u32 *)skb[4]: past the 4 bytes, the run returns 0 */
+		ADD_K(0, 200),                           /* r0 += 200 */
+		EXIT,
 	};
 	const struct bpf_insn from_sub[] = {
-		INSN(0x85, 0, 1, 0, 2),                  /* call sub */
-		INSN(0x07, 0, 0, 0, 1000),               /* r0 += 1000 */
-		INSN(0x95, 0, 0, 0, 0),
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0), /* sub: r2 = pa */
-		INSN(0xb7, 3, 0, 0, 0),                  /* r3 = 0 */
-		INSN(0x85, 0, 0, 0, 12),                 /* tail_call(r1, pa, 0) */
-		INSN(0xb7, 0, 0, 0, 7),                  /* r0 = 7: none */
-		INSN(0x95, 0, 0, 0, 0),
+		CALL_LOCAL(2),                           /* call sub */
+		ADD_K(0, 1000),                          /* r0 += 1000 */
+		EXIT,
+		LD_MAP(2, pa),                           /* sub: r2 = pa */
+		MOV_K(3, 0),                             /* r3 = 0 */
+		CALL(BPF_FUNC_tail_call),                /* tail_call(r1, pa, 0) */
+		MOV_K(0, 7),                             /* r0 = 7: none */
+		EXIT,
 	};
 	const struct bpf_insn from_entry[] = {
-		INSN(0x18, 2, 1, 0, pa), INSN(0, 0, 0, 0, 0),
-		INSN(0xb7, 3, 0, 0, 0),
-		INSN(0x85, 0, 0, 0, 12),
-		INSN(0xb7, 0, 0, 0, 5),
-		INSN(0x95, 0, 0, 0, 0),
+		LD_MAP(2, pa),
+		MOV_K(3, 0),
+		CALL(BPF_FUNC_tail_call),
+		MOV_K(0, 5),
+		EXIT,
 	};
 	uint64_t r0;
 
