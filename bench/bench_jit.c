@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 
 #include <bpfvm.h>
+#include "../tests/unit/test_util.h" /* kbpf(), INSN_ID(), OPC() */
 
 #define REPEAT 100
 #define ROUNDS 40
@@ -270,16 +270,11 @@ static const struct prog progs[] = {
 static void patch_map(struct bpf_insn *in, size_t n, int fd)
 {
 	for (size_t i = 0; i + 1 < n; i++)
-		if (in[i].code == (BPF_LD | BPF_IMM | BPF_DW) && in[i].dst_reg == 1 && in[i].imm == 0 && in[i + 1].imm == 0) {
+		if (in[i].code == OPC(LDDW) && in[i].dst_reg == 1 && in[i].imm == 0 && in[i + 1].imm == 0) {
 			in[i].src_reg = BPF_PSEUDO_MAP_FD;
 			in[i].imm = fd;
 			return;
 		}
-}
-
-static long kbpf(int cmd, union bpf_attr *a)
-{
-	return syscall(__NR_bpf, cmd, a, sizeof(*a));
 }
 
 typedef long (*bpf_fn)(void *ctx, int cmd, union bpf_attr *a);
@@ -305,7 +300,7 @@ static double run_load(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, size
 		a.max_entries = 4;
 		map_fd = (int)bpf(ctx, BPF_MAP_CREATE, &a);
 		if (map_fd < 0) {
-			snprintf(why, why_len, "map create: %s", strerror(errno));
+			snprintf(why, why_len, "map create: %s", strerror(-map_fd));
 			free(p);
 			return -1;
 		}
@@ -326,7 +321,7 @@ static double run_load(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, size
 	log[0] = 0;
 	prog_fd = (int)bpf(ctx, BPF_PROG_LOAD, &a);
 	if (prog_fd < 0) { /* again with the verifier's log, for the reason */
-		int load_err = bpf == via_kernel ? errno : -prog_fd; /* bpfvm_bpf() returns -errno */
+		int load_err = -prog_fd; /* both bpfvm_bpf() and kbpf() return -errno */
 		a.log_buf = (uintptr_t)log;
 		a.log_size = sizeof(log);
 		a.log_level = 1;
@@ -347,8 +342,9 @@ static double run_load(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, size
 		a.test.data_in = (uintptr_t)pkt;
 		a.test.data_size_in = sizeof(pkt);
 		a.test.repeat = REPEAT;
-		if (bpf(ctx, BPF_PROG_TEST_RUN, &a)) {
-			snprintf(why, why_len, "test run: %s", strerror(errno));
+		long err = bpf(ctx, BPF_PROG_TEST_RUN, &a);
+		if (err) {
+			snprintf(why, why_len, "test run: %s", strerror((int)-err));
 			best = -1;
 			break;
 		}
@@ -505,8 +501,8 @@ int main(void)
 	for (size_t sz = 16; sz <= 16384; sz *= 32) {
 		struct bpf_insn *p = calloc(sz, sizeof(*p));
 		for (size_t k = 0; k + 1 < sz; k++)
-			p[k] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 0, .imm = (int)k };
-		p[sz - 1] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
+			p[k] = ADD_K(0, (int32_t)k);
+		p[sz - 1] = EXIT;
 		double best = 1e30;
 		for (int r = 0; r < ROUNDS; r++) {
 			double t0 = now_ns();
@@ -522,7 +518,7 @@ int main(void)
 	}
 
 	/* an empty program through the API */
-	const struct bpf_insn empty[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K }, { .code = BPF_JMP | BPF_EXIT } };
+	const struct bpf_insn empty[] = { MOV_K(0, 0), EXIT };
 	int fd = bpfvm_prog_load(vj0, 0, empty, 2, "empty");
 	for (int e = 0; e < 2 && fd >= 0; e++) {
 		enum bpfvm_engine eng = e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
