@@ -206,6 +206,11 @@ struct bpfvm_object {
 	bool loaded;
 };
 
+/* A new, empty object over `len` bytes at buf, which it owns from here on (freed by
+ * bpfvm_object_close(), or here when it fails), named by the last part of the path `name`, with no
+ * sections known yet.  NULL (buf freed, "name: out of memory" logged) when out of memory. */
+struct bpfvm_object *ldr_obj_new(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len);
+
 /* Logs "file: section S: <msg>" (or "file: <msg>" when sec is NULL) and returns err. */
 int ldr_err(struct bpfvm_object *obj, const char *sec, int err, const char *fmt, ...) PRINTF_FMT(4, 5);
 

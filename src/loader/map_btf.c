@@ -97,18 +97,11 @@ int ldr_map_keep_btf(struct bpfvm_object *obj, const struct ldr_map *m)
 /* A .BTF of len bytes parsed into a new object of that BTF only (owns buf, also on failure). */
 static int btf_object(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len, struct bpfvm_object **out)
 {
-	struct bpfvm_object *obj = calloc(1, sizeof(*obj));
+	struct bpfvm_object *obj = ldr_obj_new(vm, name, buf, len);
 	int err;
 
-	if (!obj) {
-		free(buf);
-		return sys_err(vm, -ENOMEM, "%s: out of memory", name);
-	}
-	obj->vm = vm;
-	obj->buf = buf;
-	obj->file = (struct span){ buf, len };
-	obj->maps_sec = obj->legacy_sec = obj->text_sec = -1;
-	snprintf(obj->name, sizeof(obj->name), "%s", name);
+	if (!obj)
+		return -ENOMEM;
 	if ((err = ldr_btf_parse(obj, obj->file, &obj->btf))) {
 		bpfvm_object_close(obj);
 		return err;

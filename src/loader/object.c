@@ -200,23 +200,33 @@ static int set_type(struct bpfvm_object *obj, struct ldr_prog *p, uint32_t prog_
 	return 0;
 }
 
-static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len,
-		      const struct bpfvm_object_opts *opts, struct bpfvm_object **out)
+struct bpfvm_object *ldr_obj_new(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len)
 {
 	struct bpfvm_object *obj = calloc(1, sizeof(*obj));
-	int err;
 
 	if (!obj) {
 		free(buf);
-		return sys_err(vm, -ENOMEM, "%s: out of memory", name);
+		sys_err(vm, -ENOMEM, "%s: out of memory", name);
+		return NULL;
 	}
 	obj->vm = vm;
 	obj->buf = buf;
 	obj->file = (struct span){ buf, len };
 	obj->maps_sec = obj->legacy_sec = obj->text_sec = -1;
-	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-	snprintf(obj->name, sizeof(obj->name), "%s", base);
-	snprintf(obj->obj_name, sizeof(obj->obj_name), "%s", base); /* libbpf: basename cut to 15, then at '.' */
+	snprintf(obj->name, sizeof(obj->name), "%s", strrchr(name, '/') ? strrchr(name, '/') + 1 : name);
+	return obj;
+}
+
+static int open_owned(struct bpfvm *vm, const char *name, uint8_t *buf, size_t len,
+		      const struct bpfvm_object_opts *opts, struct bpfvm_object **out)
+{
+	struct bpfvm_object *obj = ldr_obj_new(vm, name, buf, len);
+	int err;
+
+	if (!obj)
+		return -ENOMEM;
+	/* libbpf: the basename cut to 15, then at '.' */
+	snprintf(obj->obj_name, sizeof(obj->obj_name), "%.*s", (int)sizeof(obj->obj_name) - 1, obj->name);
 	char *dot = strchr(obj->obj_name, '.');
 	if (dot)
 		*dot = '\0';
