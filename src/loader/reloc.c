@@ -631,6 +631,13 @@ int ldr_prog_link(struct bpfvm_object *obj, struct ldr_prog *p)
 		/* calls without a relocation: to a function of the same section */
 		for (size_t i = 0; !err && i < f->cnt; i++) {
 			struct bpf_insn *in = &l.buf[at + i];
+			/* clang before 19 puts callx's register in imm (dst 0); the callx the engines and the
+			 * verifier know (and LLVM's since) has it in dst, imm 0 */
+			if (in->code == (BPF_JMP | BPF_CALL | BPF_X) && !in->dst_reg && !in->src_reg && !in->off &&
+			    in->imm > 0 && in->imm < 10) {
+				in->dst_reg = (uint8_t)(in->imm & 0xf);
+				in->imm = 0;
+			}
 			if (has_rel[i] || isa_decode(in) != ISA_CALL_LOCAL)
 				continue;
 			err = link_target(&l, at + i, f->sec, isa_target(in, f->off + i), f->off + i);
