@@ -2,9 +2,19 @@
  * pruning.  The scalar domain is scalar.c; this file adds pointer types, the stack, references, calls
  * and the control-flow checks.
  *
+ * Precision (Linux mark_chain_precision()): scalars start imprecise, and an explored state's imprecise
+ * scalar matches any scalar at a prune point.  Where a scalar's value decides something (pointer
+ * arithmetic, a helper's size or constant argument, a constant map key, a branch one side of which is
+ * never walked, the return value, a divisor proven non-zero), the walk goes back over the path's
+ * history (per state: the jumps and stack spills/fills since its last explored state) and marks the
+ * registers and stack slots the value came from precise in every explored state on the path.  A state
+ * pruned against an explored one inherits that one's precise marks.  Where the history cannot be
+ * followed (calls into subprograms and callbacks, frames other than the main one), every scalar of
+ * every state on the path becomes precise: the exact comparison of before, slower, never unsound.
+ *
  * Simplifications against Linux, each sound (they can reject, never accept, more):
- *  - no precision tracking: at a prune point every live scalar must be within the old state's bounds,
- *    so loops whose counters never converge end at the complexity limit instead of being pruned;
+ *  - precision is tracked in the main frame only (see above); scalars linked by id must stay linked
+ *    alike in a state that an imprecise one covers (Linux follows the links in its history instead);
  *  - liveness is static (registers read later on some path), the stack is compared byte for byte;
  *  - only whole 8-byte spills keep a register's state (Linux also keeps narrower aligned ones), so a
  *    scalar's links and bounds do not survive a 1-, 2- or 4-byte spill. */
@@ -55,6 +65,7 @@ struct reg {
 	uint32_t mem_size;     /* PTR_MEM */
 	uint32_t subprog;      /* PTR_FUNC: the callee's first insn */
 	const struct vf_map *map;
+	bool precise;          /* SCALAR in an explored state: its value mattered on a path from there */
 };
 
 enum { STK_INVALID, STK_MISC, STK_ZERO, STK_SPILL };
@@ -88,6 +99,15 @@ struct state {
 	const struct vf_map *lock_map;
 	int32_t lock_off;
 	size_t from_pc;            /* a pending branch: the jump that pushed it */
+	/* The path since `parent` (Linux's jmp_history): which insn preceded each insn reached other than
+	 * by falling through, and which stack slot each spill or fill used, for walking the path
+	 * backwards.  The segment starts at first_pc (the prune point of parent). */
+	struct hist *hist;
+	uint32_t nhist, caphist;
+	bool hist_lost;            /* too long: backtracking through it marks everything */
+	bool hist_cur;             /* the last entry is the current insn's visit */
+	size_t first_pc;
+	size_t prev_pc;            /* the insn walked just before pc (SIZE_MAX: none) */
 	size_t log_pos;            /* ... and the log's length then (level 1 rewinds to it) */
 	struct seen *parent;       /* the last state recorded on this path (Linux's parent chain) */
 };
@@ -96,8 +116,20 @@ struct state {
  * through it (Linux's bpf_verifier_state.branches): the walk is depth-first, so while it is non-zero
  * the state is an ancestor of the current path, its walk is not done, and it proves nothing about a
  * state that reaches it again, except that one equal to it loops forever. */
+struct hist {
+	uint32_t idx, prev;         /* insn idx was reached from insn prev */
+	int16_t slot;               /* a spill or fill of this stack slot (index into frame.spill), or -1 */
+	uint8_t frame;              /* ... of this frame */
+};
+
 struct seen {
 	struct state *s;
+	/* the path from `parent` to here: insns first_pc .. last_pc (then this state's pc) */
+	struct hist *hist;
+	uint32_t nhist;
+	bool hist_lost;
+	bool all_precise;           /* every scalar marked precise, here and in every state before it */
+	size_t first_pc, last_pc;
 	struct seen *next;
 	struct seen *parent;        /* the state recorded before it on its path */
 	uint32_t branches;
@@ -108,11 +140,18 @@ struct seen {
  * Past it the walk goes on without recording, which costs time, never soundness. */
 #define MAX_KEPT_STATES 16384
 
+/* Prune points: where states are compared.  A state is recorded there only when the walk did some
+ * work since the last one (Linux is_state_visited(): 2 jumps and 8 insns), except at loop heads,
+ * function starts and may_goto (PRUNE_FORCE), where loops are detected and callbacks converge. */
+#define PRUNE 1
+#define PRUNE_FORCE 3
+
 struct vctx {
 	struct vf_env *env;
 	const struct bpf_insn *in;
 	size_t cnt;
-	uint8_t *prune;             /* per insn: a prune point */
+	uint8_t *prune;             /* per insn: PRUNE, PRUNE_FORCE or 0 */
+	uint64_t jmps, prev_jmps, prev_insns; /* jumps walked; both counts when a state was last recorded */
 	uint16_t *live;             /* per insn: registers read on some path from it (bit n: rn) */
 	uint32_t *subprog_of;       /* per insn: the first insn of its function */
 	uint32_t *fn_depth;         /* per function start: deepest stack seen */
@@ -151,6 +190,7 @@ static void state_free(struct state *s)
 		return;
 	for (int i = 0; i < s->nf; i++)
 		free(s->f[i]);
+	free(s->hist);
 	free(s);
 }
 
@@ -160,6 +200,15 @@ static struct state *state_dup(const struct state *s)
 	if (!n)
 		return NULL;
 	memcpy(n, s, sizeof(*n));
+	n->hist = NULL;
+	n->caphist = n->nhist;
+	if (s->nhist && !(n->hist = malloc(s->nhist * sizeof(*n->hist)))) {
+		n->nf = 0;
+		state_free(n);
+		return NULL;
+	}
+	if (s->nhist)
+		memcpy(n->hist, s->hist, s->nhist * sizeof(*n->hist));
 	for (int i = 0; i < s->nf; i++) {
 		n->f[i] = frame_dup(s->f[i]);
 		if (!n->f[i]) {
@@ -224,6 +273,11 @@ static void link_before_copy(struct vctx *c, struct reg *r)
 
 /* How many bits the unsigned value needs (Linux get_reg_width()). */
 static unsigned scalar_width(const struct reg *r) { return r->v.umax ? 64u - (unsigned)__builtin_clzll(r->v.umax) : 0u; }
+
+static bool is_null_scalar(const struct reg *r)
+{
+	return r->type == SCALAR && scalar_is_const(&r->v) && r->v.var_off.value == 0;
+}
 
 /* ---- messages -------------------------------------------------------------------------------- */
 
@@ -551,7 +605,7 @@ static int check_cfg(struct vctx *c)
 		if (i + 1 < ns && starts[i + 1] == pc)
 			i++;
 		c->subprog_of[pc] = starts[i];
-		c->prune[starts[i]] = 1;
+		c->prune[starts[i]] = PRUNE_FORCE;
 	}
 	/* jumps stay inside their function; a function ends with an exit or a jump */
 	for (size_t i = 0; i < ns; i++) {
@@ -566,14 +620,14 @@ static int check_cfg(struct vctx *c)
 					err = err_at(c, pc, -EINVAL, "jump out of range from insn %zu to %lld", pc, (long long)t);
 					goto out;
 				}
-				c->prune[t] = 1;
+				c->prune[t] |= t <= (int64_t)pc ? PRUNE_FORCE : PRUNE;
 				if (!isa_is_goto(id) && pc + 1 < n)
-					c->prune[pc + 1] = 1;
+					c->prune[pc + 1] |= PRUNE;
 				if (id == ISA_MAY_GOTO)
-					c->prune[pc] = 1; /* Linux: a checkpoint at every may_goto */
+					c->prune[pc] = PRUNE_FORCE; /* Linux: a checkpoint at every may_goto */
 			}
 			if ((fl & F_CALL) && pc + 1 < n)
-				c->prune[pc + 1] = 1;
+				c->prune[pc + 1] |= PRUNE;
 			if (id == ISA_LDDW)
 				pc++;
 		}
@@ -781,17 +835,24 @@ static bool regs_exact(const struct reg *o, const struct reg *c, struct idmap *m
 	       scalar_equal(&o->v, &c->v) && ids_match(m, o->id, c->id) && ids_match(m, o->ref_id, c->ref_id);
 }
 
-static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m, bool exact)
+/* How states are compared (Linux enum exact_level): LOOSE ignores the values of imprecise scalars,
+ * RANGE compares every scalar's bounds (states whose walk is not done: their precise marks are not
+ * complete yet), EXACT wants the same state (infinite loops). */
+enum cmp { CMP_LOOSE, CMP_RANGE, CMP_EXACT };
+
+static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m, enum cmp mode)
 {
-	if (exact)
+	if (mode == CMP_EXACT)
 		return regs_exact(o, c, m);
 	if (o->type == NOT_INIT)
 		return true; /* the old path never read it */
 	if (c->type != o->type)
 		return false;
 	if (o->type == SCALAR)
-		/* a link the old path may have used to learn bounds must be there too */
-		return scalar_subsumes(&o->v, &c->v) && (!o->id || (ids_match(m, o->id, c->id) && o->off == c->off));
+		/* a link the old path may have used to learn bounds must be there too (also for an imprecise
+		 * scalar: a branch on one of its copies may bound a precise one) */
+		return (!o->id || (ids_match(m, o->id, c->id) && o->off == c->off)) &&
+		       ((mode == CMP_LOOSE && !o->precise) || scalar_subsumes(&o->v, &c->v));
 	if (o->off != c->off || o->frameno != c->frameno || o->map != c->map || o->mem_size != c->mem_size ||
 	    o->subprog != c->subprog || !scalar_subsumes(&o->v, &c->v))
 		return false;
@@ -800,11 +861,11 @@ static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m, b
 	return ids_match(m, o->id, c->id) && ids_match(m, o->ref_id, c->ref_id);
 }
 
-static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap *m, bool exact)
+static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap *m, enum cmp mode)
 {
 	for (int i = 0; i < STACK; i++) {
 		uint8_t a = o->st[i], b = c->st[i];
-		if (exact) {
+		if (mode == CMP_EXACT) {
 			if (a != b || (a == STK_SPILL && i % 8 == 7 && !regs_exact(&o->spill[i / 8], &c->spill[i / 8], m)))
 				return false;
 			continue;
@@ -817,7 +878,7 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 						       scalar_is_const(&c->spill[i / 8].v) && !c->spill[i / 8].v.var_off.value)))
 			continue;
 		if (a == STK_SPILL && b == STK_SPILL) {
-			if (i % 8 == 7 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m, false))
+			if (i % 8 == 7 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m, mode))
 				return false;
 			continue;
 		}
@@ -826,12 +887,15 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 	return true;
 }
 
-/* exact: Linux's EXACT (every register and stack byte the same, for loop detection); else Linux's
- * NOT_EXACT (every state of s is one of o's, on what is live). */
-static bool states_equal(struct vctx *c, const struct state *o, const struct state *s, bool exact)
+/* CMP_EXACT: every register and stack byte the same (loop detection); else every state of s is one of
+ * o's, on what is live, where o's imprecise scalars count only under CMP_LOOSE. */
+static bool states_equal(struct vctx *c, const struct state *o, const struct state *s, enum cmp mode)
 {
 	struct idmap m;
+	bool exact = mode == CMP_EXACT;
 	m.n = 0;
+	if (mode == CMP_LOOSE && c->env->unpriv)
+		mode = CMP_RANGE; /* Linux: without CAP_BPF every scalar is precise */
 	if (o->nf != s->nf || o->nrefs != s->nrefs || !!o->lock_id != !!s->lock_id || o->lock_map != s->lock_map ||
 	    o->lock_off != s->lock_off)
 		return false;
@@ -842,9 +906,9 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 		/* the innermost frame is at pc; the others resume after their callee's call */
 		uint16_t live = i == o->nf - 1 ? c->live[s->pc] : (uint16_t)(c->live[o->f[i + 1]->callsite + 1] & 0x7c0);
 		for (int r = 0; r < 11; r++)
-			if ((exact || (live >> r & 1)) && !regsafe(&fo->r[r], &fc->r[r], &m, exact))
+			if ((exact || (live >> r & 1)) && !regsafe(&fo->r[r], &fc->r[r], &m, mode))
 				return false;
-		if (!stacksafe(fo, fc, &m, exact))
+		if (!stacksafe(fo, fc, &m, mode))
 			return false;
 	}
 	for (int i = 0; i < o->nrefs; i++)
@@ -871,6 +935,284 @@ static void path_done(struct seen *p)
 			break;
 }
 
+/* ---- precision (Linux mark_chain_precision(), backtrack_insn()) ------------------------------ */
+
+/* A state's history keeps at most this many entries; past it, backtracking through it marks everything
+ * precise (time and memory stay bounded; a path of that many jumps with no prune point is rare). */
+#define MAX_HIST 65536u
+
+/* The insn before `pc` when the walk fell through into it (lddw takes two slots). */
+static size_t fall_prev(const struct vctx *c, size_t pc)
+{
+	return pc >= 2 && isa_decode(&c->in[pc - 2]) == ISA_LDDW ? pc - 2 : pc - 1;
+}
+
+static bool falls_into(const struct vctx *c, size_t prev, size_t pc)
+{
+	return prev != SIZE_MAX && prev < pc && fall_prev(c, pc) == prev;
+}
+
+/* One entry for the current insn's visit: pc reached from prev. */
+static int hist_push(struct state *s, size_t prev)
+{
+	if (s->hist_lost)
+		return 0;
+	if (s->nhist == MAX_HIST) {
+		s->hist_lost = true;
+		return 0;
+	}
+	if (s->nhist == s->caphist) {
+		uint32_t cap = s->caphist ? s->caphist * 2 : 16;
+		struct hist *n = realloc(s->hist, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->hist = n;
+		s->caphist = cap;
+	}
+	s->hist[s->nhist++] = (struct hist){ .idx = (uint32_t)s->pc, .prev = (uint32_t)prev, .slot = -1 };
+	s->hist_cur = true;
+	return 0;
+}
+
+/* The current insn spills into or fills from stack slot `slot` of frame `frame`. */
+static int hist_slot(struct vctx *c, struct state *s, int frame, int slot)
+{
+	if (!s->hist_cur) {
+		int err = hist_push(s, fall_prev(c, s->pc));
+		if (err || s->hist_lost)
+			return err;
+	}
+	s->hist[s->nhist - 1].slot = (int16_t)slot;
+	s->hist[s->nhist - 1].frame = (uint8_t)frame;
+	return 0;
+}
+
+/* Every scalar of every explored state on s's path: precise (Linux mark_all_scalars_precise()). */
+static void mark_all_precise(struct state *s)
+{
+	for (struct seen *p = s->parent; p && !p->all_precise; p = p->parent) {
+		p->all_precise = true;
+		for (int i = 0; p->s && i < p->s->nf; i++) {
+			struct frame *f = p->s->f[i];
+			for (int r = 0; r < 11; r++)
+				if (f->r[r].type == SCALAR)
+					f->r[r].precise = true;
+			for (int k = 0; k < SLOTS; k++)
+				if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR)
+					f->spill[k].precise = true;
+		}
+	}
+}
+
+/* Insn i, walked backwards: which registers and slots (of the main frame) held what `regs` and `slots`
+ * hold after it.  h: its history entry, if any.  Returns false where the walk cannot follow (calls). */
+static bool bt_insn(struct vctx *c, size_t i, const struct hist *h, uint16_t *regs, uint64_t *slots)
+{
+	const struct bpf_insn *in = &c->in[i];
+	int id = isa_decode(in);
+	const struct isa_info *info = &isa_info[id];
+	uint32_t fl = info->flags;
+	uint16_t dbit = (uint16_t)(1u << in->dst_reg), sbit = (uint16_t)(1u << in->src_reg);
+	uint64_t sl = h && h->slot >= 0 ? 1ull << h->slot : 0;
+
+	if (h && h->slot >= 0 && h->frame != 0)
+		return false;
+	if (fl & F_ALU) {
+		if (!(*regs & dbit) || info->fmt == FMT_NEG || info->fmt == FMT_END)
+			return true;
+		if (info->fmt == FMT_MOVSX || (isa_op(id) == BPF_MOV && (fl & F_X)))
+			*regs = (uint16_t)((*regs & ~dbit) | sbit);
+		else if (isa_op(id) == BPF_MOV)
+			*regs &= (uint16_t)~dbit; /* a constant */
+		else if (fl & F_X)
+			*regs |= sbit;            /* dst op= src: both */
+		return true;
+	}
+	switch (info->fmt) {
+	case FMT_LDX:
+	case FMT_LDACQ:
+		if (*regs & dbit) {
+			*regs &= (uint16_t)~dbit;
+			*slots |= sl; /* a fill: the spilled register's value; else memory's */
+		}
+		return true;
+	case FMT_ST:
+		*slots &= ~sl;
+		return true;
+	case FMT_STX:
+		if (*slots & sl) {
+			*slots &= ~sl;
+			*regs |= sbit;
+		}
+		return true;
+	case FMT_ATOMIC:
+		if (*slots & sl) { /* store_release spills like a store */
+			*slots &= ~sl;
+			*regs |= sbit;
+		}
+		if (fl & F_FETCH)
+			*regs &= (uint16_t)~((fl & F_R0) ? 1u : sbit);
+		return true;
+	default:
+		break;
+	}
+	if (id == ISA_LDDW) {
+		*regs &= (uint16_t)~dbit;
+		return true;
+	}
+	if (id == ISA_EXIT || id == ISA_CALL_LOCAL)
+		return false;
+	if (id == ISA_CALL) {
+		const struct hlp_proto *hp = hlp_get((uint32_t)in->imm);
+		if (hp && hlp_callback(hp))
+			return false; /* its callback ran in between */
+		*regs &= (uint16_t)~0x3fu; /* r0 the helper's, r1-r5 clobbered */
+		return true;
+	}
+	if (id == ISA_CALL_KFUNC || id == ISA_CALLX || (fl & F_PKT)) {
+		*regs &= (uint16_t)~0x3fu;
+		return true;
+	}
+	if ((fl & F_JMP) && (fl & F_X) && !(fl & F_CALL) && (*regs & (dbit | sbit)))
+		*regs |= (uint16_t)(dbit | sbit); /* a bound learned from one is the other's */
+	return true;
+}
+
+/* The values of registers `regs` and main-frame stack slots `slots` (bit k: spill[k]) matter as they
+ * are before s's current insn: mark what they came from precise on the path.  Returns false where the
+ * history cannot be followed. */
+static bool backtrack(struct vctx *c, struct state *s, uint16_t regs, uint64_t slots)
+{
+	const struct hist *h = s->hist;
+	uint32_t n = s->nhist;
+	size_t first = s->first_pc, i = s->pc;
+	bool skip = true, lost = s->hist_lost;
+	struct seen *p = s->parent;
+	if (s->nf != 1)
+		return false;
+	for (;;) {
+		if (lost)
+			return false;
+		while (i != SIZE_MAX) { /* SIZE_MAX: an empty segment (a prune point at insn 0) */
+			const struct hist *e = n && h[n - 1].idx == i ? &h[n - 1] : NULL;
+			if (!skip && !bt_insn(c, i, e, &regs, &slots))
+				return false;
+			skip = false;
+			regs &= (uint16_t)~(1u << 10);
+			if (!regs && !slots)
+				return true;
+			if (e) {
+				i = e->prev;
+				n--;
+			} else if (i == first && !n) {
+				break; /* the segment's start: p's prune point */
+			} else if (i == 0) {
+				return false; /* history and program disagree: should not happen */
+			} else {
+				i = fall_prev(c, i);
+			}
+		}
+		if (!p)
+			return true; /* the program's start */
+		if (p->s) {
+			if (p->s->nf != 1)
+				return false;
+			struct frame *f = p->s->f[0];
+			for (int r = 0; r < 10; r++) {
+				if (!(regs >> r & 1))
+					continue;
+				/* already precise: what it came from was marked then */
+				if (f->r[r].type != SCALAR || f->r[r].precise)
+					regs &= (uint16_t)~(1u << r);
+				else
+					f->r[r].precise = true;
+			}
+			for (int k = 0; k < SLOTS; k++) {
+				if (!(slots >> k & 1))
+					continue;
+				if (f->st[k * 8] != STK_SPILL || f->spill[k].type != SCALAR)
+					return false;
+				if (f->spill[k].precise)
+					slots &= ~(1ull << k);
+				else
+					f->spill[k].precise = true;
+			}
+			if (!regs && !slots)
+				return true;
+		}
+		h = p->hist;
+		n = p->nhist;
+		first = p->first_pc;
+		i = p->last_pc;
+		lost = p->hist_lost;
+		p = p->parent;
+	}
+}
+
+/* Registers `regs` of the current frame and slots `slots` of the main frame decide something at the
+ * current insn (Linux mark_chain_precision()). */
+static void need_precise(struct vctx *c, struct state *s, uint16_t regs, uint64_t slots)
+{
+	const struct frame *f = s->f[s->nf - 1];
+	for (int r = 0; r < 11; r++)
+		if (f->r[r].type != SCALAR)
+			regs &= (uint16_t)~(1u << r);
+	if ((!regs && !slots) || c->env->unpriv)
+		return; /* unprivileged: every scalar compares as precise anyway */
+	if (!backtrack(c, s, regs, slots))
+		mark_all_precise(s);
+}
+
+static void need_reg(struct vctx *c, struct state *s, unsigned r) { need_precise(c, s, (uint16_t)(1u << r), 0); }
+
+/* s was found covered by the explored state o: what o's walk needed precise is needed by s's path too
+ * (Linux propagate_precision()). */
+static void propagate_precision(struct vctx *c, const struct state *o, struct state *s)
+{
+	uint16_t regs = 0;
+	uint64_t slots = 0;
+	bool other = false;
+	for (int i = 0; i < o->nf; i++) {
+		const struct frame *f = o->f[i];
+		for (int r = 0; r < 11; r++)
+			if (f->r[r].type == SCALAR && f->r[r].precise) {
+				other |= i != 0;
+				regs |= (uint16_t)(1u << r);
+			}
+		for (int k = 0; k < SLOTS; k++)
+			if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR && f->spill[k].precise) {
+				other |= i != 0;
+				slots |= 1ull << k;
+			}
+	}
+	if (!regs && !slots)
+		return;
+	if (other || o->nf != 1 || !backtrack(c, s, regs, slots))
+		mark_all_precise(s);
+}
+
+/* The stored copy of a state: a scalar id no other scalar shares links nothing (Linux
+ * clear_singular_ids()); dropped, so that states differing only in such ids still match. */
+static void clear_singular_ids(struct state *s)
+{
+	for (int i = 0; i < s->nf; i++)
+		for (int k = 0; k < 11 + SLOTS; k++) {
+			struct frame *f = s->f[i];
+			struct reg *r = k < 11 ? &f->r[k] : (f->st[(k - 11) * 8] == STK_SPILL ? &f->spill[k - 11] : NULL);
+			if (!r || r->type != SCALAR || !r->id)
+				continue;
+			int cnt = 0;
+			for (int j = 0; j < s->nf && cnt < 2; j++)
+				for (int q = 0; q < 11 + SLOTS && cnt < 2; q++) {
+					const struct frame *g = s->f[j];
+					const struct reg *o = q < 11 ? &g->r[q] : (g->st[(q - 11) * 8] == STK_SPILL ? &g->spill[q - 11] : NULL);
+					cnt += o && o->type == SCALAR && o->id == r->id;
+				}
+			if (cnt < 2)
+				unlink_scalar(r);
+		}
+}
+
 /* At a prune point: 1 when an explored state covers this one (the path is done), 0 to walk on (the
  * state recorded when there is room), or an error: -EINVAL for a state equal to one of its own
  * ancestors, a loop no path leaves (Linux is_state_visited(): "infinite loop detected"). */
@@ -878,13 +1220,24 @@ static int prune_or_record(struct vctx *c, struct state *s)
 {
 	size_t pc = s->pc;
 	bool ancestor_ok = ancestor_covers_ok(c, s);
+	bool add = c->prune[pc] == PRUNE_FORCE || (c->jmps - c->prev_jmps >= 2 && c->processed - c->prev_insns >= 8);
 	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
-		if (!p->branches || ancestor_ok) {
-			if (states_equal(c, p->s, s, false)) {
+		if (!p->branches) {
+			if (states_equal(c, p->s, s, CMP_LOOSE)) {
 				p->hits++;
+				propagate_precision(c, p->s, s);
 				return 1;
 			}
-		} else if (states_equal(c, p->s, s, true)) {
+		} else if (ancestor_ok) {
+			/* an ancestor whose walk goes on: its precise marks are not final, so all scalars
+			 * compare, and the states between it and s (whose walks end in its) keep every
+			 * scalar precise, since what the rest of its walk will need is not known yet */
+			if (states_equal(c, p->s, s, CMP_RANGE)) {
+				p->hits++;
+				mark_all_precise(s);
+				return 1;
+			}
+		} else if (states_equal(c, p->s, s, CMP_EXACT)) {
 			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
 		}
 		/* Linux is_state_visited(): a state that keeps failing to cover others (a loop counter's
@@ -893,14 +1246,17 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		 * path_done() walks through it; without this every iteration compares against all the
 		 * loop's earlier ones (quadratic in the trip count). */
 		uint32_t n = p->branches ? 64 : 3;
-		if (++p->misses > p->hits * n + n) {
+		/* only a visit that records a state counts against the others: otherwise the visits of
+		 * several iterations of a loop would drop a state just recorded (Linux) */
+		if (add && ++p->misses > p->hits * n + n) {
 			*pp = p->next;
 			state_free(p->s);
 			p->s = NULL;
-			if (p->branches) {
+			if (p->branches) { /* its history stays: backtracking from its descendants crosses it */
 				p->next = c->detached;
 				c->detached = p;
 			} else {
+				free(p->hist);
 				free(p);
 			}
 			c->nseen[pc]--;
@@ -909,8 +1265,10 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		}
 		pp = &p->next;
 	}
-	if (c->kept >= MAX_KEPT_STATES)
+	if (!add || c->kept >= MAX_KEPT_STATES)
 		return 0; /* enough kept: walking on costs time, never soundness */
+	c->prev_jmps = c->jmps;
+	c->prev_insns = c->processed;
 	struct seen *n = malloc(sizeof(*n));
 	struct state *copy = n ? state_dup(s) : NULL;
 	if (!copy) {
@@ -921,6 +1279,23 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->parent = s->parent;
 	n->branches = 1; /* this path */
 	n->hits = n->misses = 0;
+	/* the path from the last explored state to here goes with the new one; s starts a new segment */
+	free(copy->hist);
+	copy->hist = NULL;
+	copy->nhist = copy->caphist = 0;
+	clear_singular_ids(copy);
+	if (s->hist_cur) /* the arrival here is the boundary, not part of either segment */
+		s->nhist--;
+	n->hist = s->hist;
+	n->nhist = s->nhist;
+	n->hist_lost = s->hist_lost;
+	n->all_precise = false;
+	n->first_pc = s->first_pc;
+	n->last_pc = s->prev_pc;
+	s->hist = NULL;
+	s->nhist = s->caphist = 0;
+	s->hist_lost = s->hist_cur = false;
+	s->first_pc = pc;
 	c->kept++;
 	s->parent = n;
 	n->next = c->seen[pc];
@@ -1169,10 +1544,15 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 							  "R%u pointer arithmetic with %s operator prohibited",
 			      dno, op_str(op));
 	}
-	if (dp)
+	/* the scalar's value becomes part of the pointer, which is compared exactly */
+	if (dp) {
+		if (x)
+			need_reg(c, s, sno);
 		return ptr_arith(c, s, d, d, &srcv, op, dno);
+	}
 	if (op == BPF_SUB)
 		return err_at(c, s->pc, -EACCES, "R%u tried to subtract pointer from scalar", dno);
+	need_reg(c, s, dno);
 	struct reg scal = *d;
 	return ptr_arith(c, s, d, &srcv, &scal, op, dno);
 }
@@ -1180,6 +1560,14 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 /* ---- memory ------------------------------------------------------------------------------------ */
 
 static struct frame *frame_of(struct state *s, const struct reg *ptr) { return s->f[ptr->frameno]; }
+
+static int frame_idx(const struct state *s, const struct frame *f)
+{
+	int i = 0;
+	while (i < s->nf - 1 && s->f[i] != f)
+		i++;
+	return i;
+}
 
 /* A write into byte b of a slot holding a spilled register: the register is gone, its bytes are just
  * bytes now (spills always fill whole slots, so the slot's SPILL bytes are all of them). */
@@ -1201,7 +1589,8 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 		link_before_copy(c, val);
 		memset(&f->st[base], STK_SPILL, 8);
 		f->spill[base / 8] = *val;
-		return 0;
+		f->spill[base / 8].precise = false;
+		return hist_slot(c, s, frame_idx(s, f), base / 8);
 	}
 	bool zero = is_imm_zero || (val && val->type == SCALAR && scalar_is_const(&val->v) && !val->v.var_off.value);
 	if (val && is_ptr(val) && c->env->unpriv)
@@ -1224,7 +1613,7 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 				goto bytes;
 		if (dst)
 			*dst = f->spill[base / 8];
-		return 0;
+		return hist_slot(c, s, frame_idx(s, f), base / 8);
 	}
 bytes:;
 	bool all_zero = true;
@@ -1475,6 +1864,10 @@ static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *i
 			return err;
 		a.write = true;
 		a.val = R(s, in->src_reg);
+		/* zero bytes (compared exactly, read back as 0) from a register known to be 0: its value
+		 * matters (Linux check_stack_write_fixed_off()); a whole spill is followed by the history */
+		if (R(s, in->dst_reg)->type == PTR_STACK && a.size != 8 && is_null_scalar(a.val))
+			need_reg(c, s, in->src_reg);
 		return check_mem(c, s, in->dst_reg, &a, NULL);
 	default: /* FMT_ATOMIC */
 		if ((err = check_read(c, s, in->dst_reg)) || (err = check_read(c, s, in->src_reg)))
@@ -1610,11 +2003,6 @@ static bool const_stack_key(struct state *s, const struct reg *p, uint32_t size,
 	return false;
 }
 
-static bool is_null_scalar(const struct reg *r)
-{
-	return r->type == SCALAR && scalar_is_const(&r->v) && r->v.var_off.value == 0;
-}
-
 static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h, unsigned i, struct call_meta *m)
 {
 	unsigned rno = i + 1;
@@ -1646,13 +2034,28 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		if ((err = check_helper_mem(c, s, rno, m->map->key_size, false, false)))
 			return err;
 		m->key_const = const_stack_key(s, r, m->map->key_size, &m->key);
+		if (m->key_const && m->map->type != BPF_MAP_TYPE_ARRAY && m->map->type != BPF_MAP_TYPE_PERCPU_ARRAY)
+			m->key_const = false; /* only an array's lookup uses it */
+		if (m->key_const) {
+			/* a spilled constant key (zero bytes compare exactly): its value matters */
+			int64_t koff = r->off + (int64_t)r->v.var_off.value;
+			int b = (int)(STACK + koff);
+			if (b % 8 == 0 && s->f[r->frameno]->st[b] == STK_SPILL) {
+				if (r->frameno == 0 && s->nf == 1)
+					need_precise(c, s, 0, 1ull << (b / 8));
+				else if (!c->env->unpriv)
+					mark_all_precise(s);
+			}
+		}
 		return 0;
 	case ARG_PTR_TO_MAP_VALUE:
 	case ARG_PTR_TO_MAP_VALUE_OR_NULL: {
 		if (!m->map)
 			return err_at(c, s->pc, -EACCES, "invalid map_ptr to access map->value");
-		if (kind == ARG_PTR_TO_MAP_VALUE_OR_NULL && is_null_scalar(r))
+		if (kind == ARG_PTR_TO_MAP_VALUE_OR_NULL && is_null_scalar(r)) {
+			need_reg(c, s, rno);
 			return 0;
+		}
 		/* pop/peek fill the buffer (Linux: MEM_UNINIT) */
 		bool fill = h->id == BPF_FUNC_map_pop_elem || h->id == BPF_FUNC_map_peek_elem;
 		return check_helper_mem(c, s, rno, m->map->value_size, fill, fill);
@@ -1662,8 +2065,10 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	case ARG_PTR_TO_MEM_OR_NULL:
 	case ARG_PTR_TO_UNINIT_MEM: {
 		/* sized by the next argument, checked with it */
-		if (kind == ARG_PTR_TO_MEM_OR_NULL && is_null_scalar(r))
+		if (kind == ARG_PTR_TO_MEM_OR_NULL && is_null_scalar(r)) {
+			need_reg(c, s, rno);
 			return 0;
+		}
 		if (!is_ptr(r))
 			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno, tn(r));
 		return 0;
@@ -1672,6 +2077,9 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	case ARG_CONST_SIZE_OR_ZERO: {
 		if (r->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=scalar", rno, tn(r));
+		need_reg(c, s, rno); /* its bounds decide what the helper may touch */
+		if (is_null_scalar(R(s, rno - 1)))
+			need_reg(c, s, rno - 1);
 		if (r->v.smin < 0)
 			return err_at(c, s->pc, -EACCES, "R%u min value is negative, either use unsigned or 'var &= const'", rno);
 		if (kind == ARG_CONST_SIZE && r->v.umin == 0)
@@ -1699,6 +2107,8 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		m->func = r;
 		return 0;
 	case ARG_PTR_TO_STACK_OR_NULL:
+		if (is_null_scalar(r))
+			need_reg(c, s, rno);
 		if (is_null_scalar(r) || r->type == PTR_STACK)
 			return 0;
 		return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp", rno, tn(r));
@@ -1738,6 +2148,7 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	case ARG_CONST_ALLOC_SIZE_OR_ZERO:
 		if (r->type != SCALAR || !scalar_is_const(&r->v))
 			return err_at(c, s->pc, -EACCES, "R%u is not a known constant'", rno);
+		need_reg(c, s, rno);
 		m->alloc_size = r->v.var_off.value;
 		return 0;
 	default:
@@ -2135,13 +2546,17 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 	}
 	*fall_ok = *taken_ok = true;
 	*taken_state = NULL;
+	/* the operands, when their values decide that a side is never walked (Linux check_cond_jmp_op()) */
+	uint16_t ops = (uint16_t)(1u << in->dst_reg | ((info->flags & F_X) ? 1u << in->src_reg : 0));
 	if (d->type == SCALAR && sr->type == SCALAR) {
 		int t = scalar_branch_taken(&d->v, &sr->v, op, j32);
 		if (t == 1) {
+			need_precise(c, s, ops, 0);
 			*fall_ok = false;
 			return 0;
 		}
 		if (t == 0) {
+			need_precise(c, s, ops, 0);
 			*taken_ok = false;
 			return 0;
 		}
@@ -2169,12 +2584,15 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 			if (info->flags & F_X)
 				link_bounds(s, fsr);
 		}
+		if (!*fall_ok || !*taken_ok) /* a side found impossible: as decided above */
+			need_precise(c, s, ops, 0);
 		*taken_state = ts;
 		return 0;
 	}
 	/* a pointer against 0 */
 	const struct reg *p = is_ptr(d) ? d : sr, *o = is_ptr(d) ? sr : d;
 	if (!(is_ptr(d) && is_ptr(sr)) && is_null_scalar(o) && (op == BPF_JEQ || op == BPF_JNE) && !j32) {
+		need_precise(c, s, ops, 0); /* the scalar's being 0 decides */
 		if (p->type == PTR_MAP_VALUE_OR_NULL || p->type == PTR_MEM_OR_NULL) {
 			struct state *ts = state_dup(s);
 			if (!ts)
@@ -2254,6 +2672,8 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 			   (err = check_retval(c, s, "At program exit", c->env->ret_lo, c->env->ret_hi))) {
 			return err;
 		}
+		if (f->async_cb || c->env->ret_check)
+			need_reg(c, s, 0); /* its value was checked */
 		/* Linux lets privileged programs of most types return a pointer */
 		*done = true;
 		return 0;
@@ -2265,6 +2685,7 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 			return err_at(c, s->pc, -EACCES, "R0 not a scalar value");
 		if ((err = check_retval(c, s, "At callback return", cb ? cb->ret_min : 0, cb ? cb->ret_max : 1)))
 			return err;
+		need_reg(c, s, 0);
 	}
 	if (s->lock_id)
 		return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock is missing");
@@ -2362,6 +2783,10 @@ static int do_check(struct vctx *c, struct state *s)
 			return err_at(c, s->pc, -E2BIG, "BPF program is too large. Processed %llu insn",
 				      (unsigned long long)c->processed);
 		log_insn_end(c, s);
+		/* the history: how this insn was reached (the walk's next insn is s->pc, the last s->prev_pc) */
+		s->hist_cur = false;
+		if (s->prev_pc != SIZE_MAX && !falls_into(c, s->prev_pc, s->pc) && (err = hist_push(s, s->prev_pc)))
+			return err;
 		if (c->prune[s->pc]) {
 			int r = prune_or_record(c, s);
 			if (r < 0)
@@ -2376,6 +2801,8 @@ static int do_check(struct vctx *c, struct state *s)
 		}
 		if (c->popped)
 			log_popped(c, s, false);
+		s->prev_pc = s->pc; /* for the next insn; branches pushed from here come from here too */
+		c->jmps += (isa_info[isa_decode(&c->in[s->pc])].flags & F_JMP) != 0;
 		const struct bpf_insn *in = &c->in[s->pc];
 		int id = isa_decode(in);
 		const struct isa_info *info = &isa_info[id];
@@ -2396,8 +2823,11 @@ static int do_check(struct vctx *c, struct state *s)
 		if (fl & (F_LDX | F_ST | F_STX))
 			facts = VF_PROOF_MEM;
 		else if ((fl & F_ALU) && (isa_op(id) == BPF_DIV || isa_op(id) == BPF_MOD) &&
-			 divisor_nonzero(s, in, fl & F_32, fl & F_X))
+			 divisor_nonzero(s, in, fl & F_32, fl & F_X)) {
 			facts = VF_PROOF_DIV_NONZERO;
+			if (fl & F_X) /* the engines rely on it: a pruned path's divisor must be as non-zero */
+				need_reg(c, s, in->src_reg);
+		}
 		prove(c, s->pc, facts);
 		if (fl & F_ALU) {
 			if ((err = check_alu(c, s, in, id)))
@@ -2487,6 +2917,7 @@ static int do_check(struct vctx *c, struct state *s)
 			if (t->type != SCALAR || !scalar_is_const(&t->v) || t->v.var_off.value > UINT32_MAX)
 				return err_at(c, s->pc, -EINVAL, "unknown opcode %02x", in->code);
 			/* a helper id the walk knows: that helper's call (the engines call it by id) */
+			need_reg(c, s, in->dst_reg);
 			struct bpf_insn call = ISA_INSN(CALL, 0, 0, 0, (int32_t)(uint32_t)t->v.var_off.value);
 			int r = check_helper(c, s, &call);
 			if (r < 0)
@@ -2633,6 +3064,7 @@ int vf_verify(struct vf_env *env)
 		goto out;
 	}
 	init_frame(s->f[0], 0, 0, 0);
+	s->prev_pc = SIZE_MAX;
 	if (env->plain_mem) {
 		/* memory the caller owns for the run (not a reference: nothing to release) */
 		s->f[0]->r[1].type = PTR_MEM;
@@ -2685,10 +3117,12 @@ out:
 			for (struct seen *p = c.seen[pc], *n; p; p = n) {
 				n = p->next;
 				state_free(p->s);
+				free(p->hist);
 				free(p);
 			}
 	for (struct seen *p = c.detached, *n; p; p = n) {
 		n = p->next;
+		free(p->hist);
 		free(p);
 	}
 	free(c.seen);

@@ -67,6 +67,10 @@ struct vcase {
 /* Linux permits these to privileged programs (allow_ptr_leaks); bpfvm refuses them always */
 #define PTR_LEAK_RULE "the kernel refuses it to unprivileged programs only, and bpf() is unprivileged-disabled here"
 
+#define PAD "r9 = 0\nr9 = 0\nr9 = 0\nr9 = 0\nr9 = 0\nr9 = 0\nr9 = 0\nr9 = 0\n"
+/* r2 an unknown scalar; `a` on the fall-through path, `b` on the taken one, then the join */
+#define PREC_SPLIT(a, b) "r2 = *(u32 *)(r1 + 12)\n" a "\nif r2 > 10 goto +9\n" PAD "goto +1\n" b "\n" PAD PAD "r9 = 1\n"
+
 /* Most cases name no kwords or nokernel: those fields stay NULL without being written out */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -306,6 +310,24 @@ static const struct vcase cases[] = {
 	{ "variable ctx offset", BPF_PROG_TYPE_LWT_IN, "r2 = *(u32 *)(r1 + 0)\nr2 &= 4\nr1 += r2\nr0 = *(u32 *)(r1 + 0)\nexit\n", "variable ctx access var_off=(0x0; 0x4) disallowed" },
 	{ "cgroup_skb writes packet", CGSKB,
 	  "r2 = *(u32 *)(r1 + 76)\nr4 = *(u32 *)(r1 + 80)\nr5 = r2\nr5 += 8\nif r5 > r4 goto +2\nr3 = 1\n*(u8 *)(r2 + 0) = r3\nr0 = 1\nexit\n", "cannot write into packet" },
+	/* Precision: the first path through a join leaves a state whose scalars look irrelevant there until a
+	 * later insn uses one; the second path, with another value, must not be pruned by it (the walk
+	 * takes the fall-through first, so the safe value is seen first).  PAD: enough work between the
+	 * branch and the join for the join's state to be recorded. */
+	{ "precision: join then stack offset", XDP, PREC_SPLIT("r3 = -8", "r3 = -600") "r4 = r3\nr5 = r10\nr5 += r4\n"
+	  "r0 = 0\n*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: join then stack offset, both safe", XDP, PREC_SPLIT("r3 = -8", "r3 = -16") "r4 = r3\nr5 = r10\n"
+	  "r5 += r4\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", NULL },
+	{ "precision: through a spill and a move", XDP, PREC_SPLIT("r3 = -8", "r3 = -600")
+	  "*(u64 *)(r10 - 16) = r3\n" PAD "r4 = *(u64 *)(r10 - 16)\nr7 = r4\nr5 = r10\nr5 += r7\nr0 = 0\n"
+	  "*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: a branch decided by the joined value", XDP, XDP_PKT PREC_SPLIT("r3 = 0", "r3 = 1")
+	  "if r3 == 0 goto +2\nr0 = *(u8 *)(r6 + 0)\nexit\nr0 = 2\nexit\n", "invalid access to packet, off=0 size=1, R6(id=0,off=0,r=0)" },
+	{ "precision: a branch decided the same on both paths", XDP, XDP_PKT PREC_SPLIT("r3 = 0", "r3 = 1")
+	  "if r3 < 5 goto +2\nr0 = *(u8 *)(r6 + 0)\nexit\nr0 = 2\nexit\n", NULL },
+	{ "precision: the return value", CGSKB, PREC_SPLIT("r0 = 1", "r0 = 5") "exit\n", "At program exit the register R0 has smin=5 smax=5 should have been in [0, 1]" },
+	{ "precision: through arithmetic", XDP, PREC_SPLIT("r3 = 92", "r3 = 1") "r4 = -100\nr4 += r3\nr5 = r10\n"
+	  "r4 *= 8\nr5 += r4\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-792 size=8" },
 	{ "spin lock held at exit", XDP, NULL, NULL }, /* placeholder: needs BTF for spin locks; skipped below */
 };
 #pragma GCC diagnostic pop
