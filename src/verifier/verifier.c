@@ -1699,6 +1699,25 @@ struct access {
 	bool sign;
 };
 
+/* An atomic access must be naturally aligned whatever the variable offset (Linux check_ptr_alignment(),
+ * strict for atomics: check_generic_ptr_alignment()); the engines fault on a misaligned one at run time,
+ * which a verified program must never do.  desc names the memory as Linux does ("value ", "stack "). */
+static int check_atomic_align(struct vctx *c, struct state *s, const struct reg *p, int64_t insn_off, int size,
+			      const char *desc)
+{
+	struct tnum at = tnum_add(p->v.var_off, tnum_const((uint64_t)((int64_t)p->off + insn_off)));
+	if (!((at.value | at.mask) & (uint64_t)(size - 1)))
+		return 0;
+	char var[48]; /* Linux's form: a constant variable offset as a number, else "(value; mask)" */
+	if (tnum_is_const(p->v.var_off))
+		snprintf(var, sizeof(var), "%lld", (long long)p->v.var_off.value);
+	else
+		snprintf(var, sizeof(var), "(0x%llx; 0x%llx)", (unsigned long long)p->v.var_off.value,
+			 (unsigned long long)p->v.var_off.mask);
+	return err_at(c, s->pc, -EACCES, "misaligned %saccess off %s+%d+%lld size %d", desc, var, p->off, (long long)insn_off,
+		      size);
+}
+
 /* A load or store through register rno (Linux check_mem_access); the loaded value into *dst. */
 static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct access *a, struct reg *dst)
 {
@@ -1720,6 +1739,8 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 			if (p->v.smin <= -MAX_VAR_OFF || p->v.smax >= MAX_VAR_OFF)
 				return err_at(c, s->pc, -EACCES, "invalid unbounded variable-offset%s stack R%u",
 					      a->write ? " write to" : " read from", rno);
+			if (a->atomic && (err = check_atomic_align(c, s, p, a->off, size, "stack ")))
+				return err;
 			if ((err = stack_var_access(c, s, f, lo, hi, size, a->write, rno, off)))
 				return err;
 			if (-lo > (int64_t)f->depth)
@@ -1792,6 +1813,8 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 		}
 		if (p->type == PTR_MAP_KEY && a->write)
 			return err_at(c, s->pc, -EACCES, "write to change key R%u not allowed", rno);
+		if (a->atomic && (err = check_atomic_align(c, s, p, a->off, size, p->type == PTR_MAP_VALUE ? "value " : "")))
+			return err;
 		break;
 	}
 	case PTR_PKT:

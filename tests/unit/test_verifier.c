@@ -83,6 +83,13 @@ static const struct vcase cases[] = {
 	{ "uninitialized stack read", XDP, "r0 = *(u64 *)(r10 - 8)\nexit\n", NULL },
 	{ "stack out of bounds", XDP, "r1 = 0\n*(u64 *)(r10 - 520) = r1\nr0 = 0\nexit\n", "invalid write to stack R10 off=-520 size=8" },
 	{ "misaligned stack", XDP, "r1 = 0\n*(u32 *)(r10 - 6) = r1\nr0 = 0\nexit\n", "misaligned stack access off 0+0+-6 size 4" },
+	/* atomics are checked strictly, variable offsets included (check_ptr_alignment()) */
+	{ "atomic on a map value aligned", XDP, LOOKUP(ARRAY) "if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 + 0) += r1\nr0 = 0\nexit\n", NULL },
+	{ "atomic on a map value misaligned", XDP, LOOKUP(ARRAY) "if r0 == 0 goto +2\nr1 = 1\nlock *(u32 *)(r0 + 2) += r1\nr0 = 0\nexit\n",
+	  "misaligned value access off 0+0+2 size 4" },
+	{ "atomic on a map value at a variable offset", XDP,
+	  LOOKUP(ARRAY) "if r0 == 0 goto +5\nr2 = *(u32 *)(r0 + 0)\nr2 &= 2\nr0 += r2\nr1 = 1\nlock *(u32 *)(r0 + 0) += r1\nr0 = 0\nexit\n",
+	  "misaligned value access off (0x0; 0x2)+0+0 size 4" },
 	{ "scalar dereference", XDP, "r1 = 100\nr0 = *(u32 *)(r1 + 0)\nexit\n", "R1 invalid mem access 'scalar'" },
 	{ "unreachable insn", XDP, "r0 = 0\nexit\nr0 = 1\nexit\n", "unreachable insn 2" },
 	{ "jump out of range", XDP, "r0 = 0\nif r0 == 0 goto +5\nexit\n", "jump out of range from insn 1 to 7" },
