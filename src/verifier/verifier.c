@@ -1632,6 +1632,20 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 			*dst = f->spill[base / 8];
 		return hist_slot(c, s, frame_idx(s, f), base / 8);
 	}
+	/* Linux check_stack_read_fixed_off(): a narrower fill from the start of a spilled scalar (its low
+	 * bytes) keeps what is known of them, and its link when the value fits in them */
+	if (f->st[base] == STK_SPILL && base % 8 == 0 && !sign && f->spill[base / 8].type == SCALAR) {
+		if (dst) {
+			struct reg r = f->spill[base / 8];
+			if (scalar_width(&r) > 8u * (unsigned)size) {
+				struct scalar mask = scalar_const((1ull << (8 * size)) - 1);
+				unlink_scalar(&r);
+				scalar_alu(&r.v, &mask, BPF_AND, false, false);
+			}
+			*dst = r;
+		}
+		return 0;
+	}
 bytes:;
 	bool all_zero = true;
 	for (int i = base; i < base + size; i++) {

@@ -226,6 +226,14 @@ static const struct vcase cases[] = {
 	{ "callx of an unknown scalar", XDP, "r2 = *(u32 *)(r1 + 12)\ncallx r2\nr0 = 2\nexit\n", "unknown opcode 8d" },
 	{ "callx past a loaded function", XDP, "r1 = " FUNC(04) " ll\nr1 += 8\ncallx r1\nexit\nr0 = 2\nexit\n",
 	  "R1 pointer arithmetic on func prohibited" , .kwords = "unknown opcode 8d" },
+	{ "bounds of a narrowing fill", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nif r2 > 56 goto +7\n*(u64 *)(r10 - 8) = r2\nr3 = *(u32 *)(r10 - 8)\nr4 = r10\nr4 += -64\n"
+	  "r4 += r3\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  NULL },
+	{ "a narrowing fill of a wider value is not linked", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\n*(u64 *)(r10 - 8) = r2\nr3 = *(u16 *)(r10 - 8)\nif r2 > 56 goto +5\nr4 = r10\nr4 += -64\n"
+	  "r4 += r3\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n",
+	  "invalid variable-offset read from stack R4 var_off=(0x0; 0xffff) off=-64 size=1" },
 	{ "tail call", XDP, "r2 = " PROGS " ll\nr3 = 0\ncall 12\nr0 = 2\nexit\n", NULL },
 	{ "write into read-only map", XDP, LOOKUP(RDONLY) "if r0 == 0 goto +1\n*(u32 *)(r0 + 0) = 1\nr0 = 0\nexit\n",
 	  "write into map forbidden, value_size=8 off=0 size=4" },
