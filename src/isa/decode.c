@@ -231,7 +231,7 @@ static int check_one(const struct bpf_insn *in, int id, size_t pc, struct diag *
 			diag_printf(log, "insn %zu: %s: frame pointer r10 is read only (the fetched value would go "
 				    "to its source register r10)", pc, mn);
 		else
-			diag_printf(log, "insn %zu: frame pointer r10 is read only", pc);
+			diag_printf(log, "insn %zu: frame pointer is read only", pc); /* Linux's words */
 		return -EACCES;
 	}
 	/* Linux allows only moves and add/sub on the frame pointer (verifier.c: adjust_ptr_min_max_vals());
@@ -324,7 +324,10 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 			continue;
 		int64_t t = isa_target(&insns[pc], pc);
 		if (t < 0 || (uint64_t)t >= cnt) {
-			diag_printf(log, "insn %zu: jump out of range from insn %zu to %lld", pc, pc, (long long)t); /* Linux words */
+			if (isa_is_func_ref(&insns[pc])) /* Linux's words for each */
+				diag_printf(log, "insn %zu: call to invalid destination", pc);
+			else
+				diag_printf(log, "insn %zu: jump out of range from insn %zu to %lld", pc, pc, (long long)t);
 			err = -EINVAL;
 		} else if (hi_slot[t]) {
 			diag_printf(log, "insn %zu: jump into the middle of lddw at %lld", pc, (long long)t - 1);

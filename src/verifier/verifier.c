@@ -25,6 +25,7 @@
 
 #include "../helpers/helpers.h"
 #include "../isa/isa.h"
+#include "../util/compiler.h"
 #include "scalar.h"
 #include "verifier.h"
 
@@ -585,8 +586,8 @@ static int check_cfg(struct vctx *c)
 		int id = isa_decode(&c->in[pc]);
 		if (isa_is_func_ref(&c->in[pc])) {
 			int64_t t = jump_target(&c->in[pc], pc);
-			if (t < 0 || (size_t)t >= n) {
-				err = err_at(c, pc, -EINVAL, "call to invalid destination");
+			if (NEVER(t < 0 || (size_t)t >= n)) { /* isa_validate(): "call to invalid destination" */
+				err = -EINVAL;
 				goto out;
 			}
 			starts[ns++] = (uint32_t)t;
@@ -669,8 +670,8 @@ static int check_cfg(struct vctx *c)
 			next[nn++] = pc + 1;
 		}
 		for (int i = 0; i < nn; i++) {
-			if (next[i] >= n) {
-				err = err_at(c, pc, -EINVAL, "jump out of range from insn %zu to %zu", pc, next[i]);
+			if (NEVER(next[i] >= n)) { /* isa_validate(): targets in range, the last insn ends the path */
+				err = -EINVAL;
 				goto out;
 			}
 			if (!seen[next[i]]) {
@@ -1976,8 +1977,9 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 		if (!scalar_is_const(&p->v)) {
 			int64_t lo = p->off + p->v.smin, hi = p->off + p->v.smax;
 			if (lo < -STACK || hi + (int64_t)size > 0)
-				return err_at(c, s->pc, -EACCES, "invalid indirect access to stack R%u off=%lld size=%llu", rno,
-					      (long long)lo, (unsigned long long)size);
+				return err_at(c, s->pc, -EACCES, "invalid variable-offset%s stack R%u var_off=(0x%llx; 0x%llx) off=%d size=%llu",
+					      write ? " write to" : " read from", rno, (unsigned long long)p->v.var_off.value,
+					      (unsigned long long)p->v.var_off.mask, p->off, (unsigned long long)size);
 			if ((!write || !uninit_ok) && c->env->unpriv)
 				for (int64_t i = STACK + lo; i < STACK + hi + (int64_t)size; i++)
 					if (f->st[i] == STK_INVALID)
@@ -2026,9 +2028,9 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 		return check_mem(c, s, rno, &a, NULL);
 	}
 	case PTR_CTX:
-		return err_at(c, s->pc, -EACCES, "R%u type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno);
+		return err_at(c, s->pc, -EACCES, "R%u type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_", rno);
 	default:
-		return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno, tn(p));
+		return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_", rno, tn(p));
 	}
 }
 
@@ -2124,7 +2126,7 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 			return 0;
 		}
 		if (!is_ptr(r))
-			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem", rno, tn(r));
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_", rno, tn(r));
 		return 0;
 	}
 	case ARG_CONST_SIZE:
@@ -2171,7 +2173,8 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		bool lock = kind == ARG_PTR_TO_SPIN_LOCK;
 		const char *what = lock ? "bpf_spin_lock" : "bpf_timer";
 		if (r->type != PTR_MAP_VALUE)
-			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=map_value", rno, tn(r));
+			return err_at(c, s->pc, -EACCES, lock ? "R%u type=%s expected=map_value, ptr_" : "R%u type=%s expected=map_value",
+				      rno, tn(r));
 		if (!scalar_is_const(&r->v))
 			return err_at(c, s->pc, -EACCES, "R%u doesn't have constant offset. %s has to be at the constant offset", rno, what);
 		uint32_t want = lock ? r->map->spin_lock_off : r->map->timer_off;
@@ -2189,14 +2192,16 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 	case ARG_PTR_TO_LONG:
 		return check_helper_mem(c, s, rno, 8, true, true);
 	case ARG_PTR_TO_CONST_STR:
-		if (r->type != PTR_MAP_VALUE || !(r->map->flags & BPF_F_RDONLY_PROG))
+		if (r->type != PTR_MAP_VALUE)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=map_value", rno, tn(r));
+		if (!(r->map->flags & BPF_F_RDONLY_PROG)) /* the stray quote is Linux's */
 			return err_at(c, s->pc, -EACCES, "R%u does not point to a readonly map'", rno);
 		return check_helper_mem(c, s, rno, 1, false, false);
 	case ARG_PTR_TO_ALLOC_MEM:
 		if (r->type != PTR_MEM || !r->ref_id)
 			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=ringbuf_mem", rno, tn(r));
 		if (r->off || !scalar_is_const(&r->v) || r->v.var_off.value)
-			return err_at(c, s->pc, -EACCES, "R%u must have zero offset when passed to release func", rno);
+			return err_at(c, s->pc, -EACCES, "R%u must have zero offset when passed to release func or trusted arg to kfunc", rno);
 		m->release_ref = r->ref_id;
 		return 0;
 	case ARG_CONST_ALLOC_SIZE_OR_ZERO:
@@ -2213,7 +2218,7 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 static int enter_call(struct vctx *c, struct state *s, uint32_t target, uint32_t cb_helper)
 {
 	if (s->nf >= MAX_FRAMES)
-		return err_at(c, s->pc, -E2BIG, "the call stack of %d frames is too deep !", s->nf + 1);
+		return err_at(c, s->pc, -E2BIG, "the call stack of %d frames is too deep", s->nf + 1);
 	struct frame *caller = s->f[s->nf - 1], *f = malloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -2308,7 +2313,7 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		if (R(s, 1)->type != PTR_CTX)
 			return err_at(c, s->pc, -EACCES, "R1 type=%s expected=ctx", tn(R(s, 1)));
 		if (R(s, 2)->type != CONST_MAP_PTR || !hlp_map_ok(h, R(s, 2)->map->type))
-			return err_at(c, s->pc, -EACCES, "R2 type=%s expected=map_ptr of a prog array", tn(R(s, 2)));
+			return err_at(c, s->pc, -EINVAL, "expected prog array map for tail call");
 		if (R(s, 3)->type != SCALAR)
 			return err_at(c, s->pc, -EACCES, "R3 type=%s expected=scalar", tn(R(s, 3)));
 		if (s->nrefs)
@@ -2831,8 +2836,8 @@ static int do_check(struct vctx *c, struct state *s)
 {
 	for (;;) {
 		int err;
-		if (s->pc >= c->cnt)
-			return err_at(c, s->pc, -EINVAL, "invalid insn idx %zu insn_cnt %zu", s->pc, c->cnt);
+		if (NEVER(s->pc >= c->cnt)) /* check_cfg() saw every path end in an exit or a jump */
+			return -EINVAL;
 		if (++c->processed > VF_MAX_INSN_PROCESSED)
 			return err_at(c, s->pc, -E2BIG, "BPF program is too large. Processed %llu insn",
 				      (unsigned long long)c->processed);
@@ -2869,8 +2874,8 @@ static int do_check(struct vctx *c, struct state *s)
 				log_slot(c, R(s, in->dst_reg), in->off);
 		}
 
-		if (isa_writes(id, in) & ISA_REG(10))
-			return err_at(c, s->pc, -EACCES, "frame pointer is read only");
+		if (NEVER(isa_writes(id, in) & ISA_REG(10))) /* isa_validate(): "frame pointer is read only" */
+			return -EACCES;
 		/* What this visit proves: any access check_ld_st() lets through is in bounds of memory the
 		 * run owns (it rejects the program otherwise), so MEM needs no second look */
 		unsigned facts = 0;
@@ -3091,8 +3096,8 @@ int vf_verify(struct vf_env *env)
 	c.cnt = env->cnt;
 	env->insn_processed = 0;
 	env->total_states = env->peak_states = env->max_states_per_insn = 0;
-	if (!c.cnt)
-		return err_at(&c, 0, -EINVAL, "empty program");
+	if (NEVER(!c.cnt)) /* isa_validate(): "program has no instructions" */
+		return -EINVAL;
 	if (env->proof)
 		memset(env->proof, 0, c.cnt);
 	c.prune = calloc(c.cnt, 1);
