@@ -1983,7 +1983,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 			if ((!write || !uninit_ok) && c->env->unpriv)
 				for (int64_t i = STACK + lo; i < STACK + hi + (int64_t)size; i++)
 					if (f->st[i] == STK_INVALID)
-						return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u var_off=(%#llx; %#llx)+%lld size %llu",
+						return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u var_off=(0x%llx; 0x%llx)+%lld size %llu",
 							      rno, (unsigned long long)p->v.var_off.value,
 							      (unsigned long long)p->v.var_off.mask, (long long)(i - STACK - lo),
 							      (unsigned long long)size);
@@ -2085,8 +2085,8 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		m->map = r->map;
 		return 0;
 	case ARG_PTR_TO_MAP_KEY:
-		if (!m->map)
-			return err_at(c, s->pc, -EACCES, "invalid map_ptr to access map->key");
+		if (NEVER(!m->map)) /* helpers.def: a map argument comes before its key */
+			return -EACCES;
 		if ((err = check_helper_mem(c, s, rno, m->map->key_size, false, false)))
 			return err;
 		m->key_const = const_stack_key(s, r, m->map->key_size, &m->key);
@@ -2106,8 +2106,8 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		return 0;
 	case ARG_PTR_TO_MAP_VALUE:
 	case ARG_PTR_TO_MAP_VALUE_OR_NULL: {
-		if (!m->map)
-			return err_at(c, s->pc, -EACCES, "invalid map_ptr to access map->value");
+		if (NEVER(!m->map)) /* helpers.def: a map argument comes before its value */
+			return -EACCES;
 		if (kind == ARG_PTR_TO_MAP_VALUE_OR_NULL && is_null_scalar(r)) {
 			need_reg(c, s, rno);
 			return 0;
@@ -2211,7 +2211,8 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		m->alloc_size = r->v.var_off.value;
 		return 0;
 	default:
-		return err_at(c, s->pc, -EACCES, "R%u argument kind %u is not supported by the verifier", rno, kind);
+		(void)NEVER(1); /* an argument kind of helpers.def this switch does not know */
+		return -EACCES;
 	}
 }
 
@@ -2304,7 +2305,7 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 	if (h && (h->flags & HF_TAIL_CALL)) {
 		/* (ctx, prog array, index): on success it does not return; on failure r0 is whatever */
 		if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
-			return err_at(c, s->pc, -EINVAL, "program of this type cannot use helper bpf_tail_call#%u", hid);
+			return err_at(c, s->pc, -EINVAL, "program of this type cannot use helper bpf_%s#%u", "tail_call", hid);
 		if (s->lock_id)
 			return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
 		for (unsigned r = 1; r <= 3; r++)
@@ -2352,7 +2353,8 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 	} else if (hid == BPF_FUNC_spin_unlock) {
 		if (!s->lock_id)
 			return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock without taking a lock");
-		if (s->lock_map != m.map || s->lock_off != m.lock_off)
+		/* Linux process_spin_lock(): the same value (its lookup's id), the same map and offset */
+		if (s->lock_map != m.map || s->lock_off != m.lock_off || (m.map_val_id && m.map_val_id != s->lock_id))
 			return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock of different lock");
 		s->lock_id = 0;
 		s->lock_map = NULL;
@@ -2362,8 +2364,8 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		int k;
 		for (k = 0; k < s->nrefs && s->refs[k] != m.release_ref; k++)
 			;
-		if (k == s->nrefs)
-			return err_at(c, s->pc, -EINVAL, "reference has not been acquired before");
+		if (NEVER(k == s->nrefs)) /* a release turns every copy of the pointer into a scalar */
+			return -EINVAL;
 		s->refs[k] = s->refs[s->nrefs - 1];
 		s->ref_pc[k] = s->ref_pc[s->nrefs - 1];
 		s->nrefs--;
@@ -2906,8 +2908,8 @@ static int do_check(struct vctx *c, struct state *s)
 				d->v = scalar_const(0);
 			} else {
 				const struct vf_map *m = c->env->map_at ? c->env->map_at(c->env->arg, s->pc) : NULL;
-				if (!m)
-					return err_at(c, s->pc, -EINVAL, "fd %d is not pointing to valid bpf_map", in->imm);
+				if (NEVER(!m)) /* sys.c resolved every map reference first ("fd %d is not pointing ...") */
+					return -EINVAL;
 				memset(d, 0, sizeof(*d));
 				d->map = m;
 				d->v = scalar_const(0);
