@@ -290,6 +290,18 @@ static const struct vcase cases[] = {
 	{ "tracepoint common header", TP, "r0 = *(u64 *)(r1 + 0)\nexit\n", "invalid bpf_context access off=0 size=8" },
 	{ "perf_event narrow regs", PE, "r0 = *(u32 *)(r1 + 0)\nexit\n", "invalid bpf_context access off=0 size=4" },
 	{ "raw_tp narrow arg", RAWTP, "r0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit\n", NULL },
+	/* ---- accepted: what issue 10 names as the tricky programs ---- */
+	{ "lookup result spilled, filled, null-checked", XDP,
+	  LOOKUP8(HASH) "*(u64 *)(r10 - 16) = r0\nr6 = *(u64 *)(r10 - 16)\nif r6 == 0 goto +2\nr0 = *(u64 *)(r6 + 0)\nexit\nr0 = 0\nexit\n", NULL },
+	{ "bound from a 32-bit comparison", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nif w2 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n", NULL },
+	/* a 32-bit comparison bounds only the low half of a 64-bit value */
+	{ "32-bit comparison of a 64-bit value", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 <<= 32\nr3 = *(u32 *)(r1 + 12)\nr2 |= r3\nif w2 > 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\n"
+	  "r0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n", "math between fp pointer and register with unbounded min value is not allowed" },
+	{ "bound from two signed comparisons", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 <<= 32\nr2 s>>= 32\nif r2 s< 0 goto +6\nif r2 s> 56 goto +5\nr4 = r10\nr4 += -64\nr4 += r2\n"
+	  "r0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n", NULL },
 	/* ---- pointer arithmetic (Linux adjust_ptr_min_max_vals, check_reg_sane_offset) ---- */
 	{ "pointer plus an unbounded register", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 <<= 32\nr3 = r10\nr3 += r2\nr0 = 0\nexit\n", "math between fp pointer and register with unbounded min value is not allowed" },
 	{ "pointer plus a huge variable", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 <<= 32\nr2 s>>= 32\nr3 = r10\nr3 += r2\nr0 = 0\nexit\n", "value -2147483648 makes fp pointer be out of bounds" },
