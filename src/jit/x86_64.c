@@ -1271,6 +1271,12 @@ static bool atomic_addr(struct jit *j, const struct vm_insn *in, unsigned base, 
 		return false;
 	}
 	x_rm(b, XW, OP_LEA, AUX, xreg[base], in->off);
+	/* Trusted code of a read-modify-write atomic the verifier proved (VM_PROOF_MEM): in bounds of memory
+	 * the run owns, never the ctx or the packet, naturally aligned (verifier.c check_atomic_align()):
+	 * nothing left to check.  Load-acquire / store-release keep their checks: the verifier treats them
+	 * as plain accesses (no alignment or ctx rule), so the proof does not cover the interpreter's. */
+	if (proven(j, VM_PROOF_MEM) && !(isa_info[in->id].flags & F_ACQREL))
+		return true;
 	if (!(base == 10 && (int32_t)in->off >= -(int32_t)VM_STACK_SIZE &&
 	      (int32_t)in->off + (int32_t)in->size <= 0)) {
 		/* mem_check's stack test, on AUX2 so that AUX keeps the address */

@@ -538,6 +538,118 @@ TEST(array_lookups_in_place)
 	}
 }
 
+/* Atomics the verifier proved (in bounds, not ctx or packet, aligned): on an array value and on the stack
+ * through a copy of r10, every read-modify-write kind, 64 and 32 bits.  The trusted code of each is
+ * shorter than its checked code (no bounds or alignment test left), and every engine leaves the same
+ * value, stack results (stored in the packet) and r0. */
+static const char atomics_src[] =
+	"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r2 = r6\n r2 += 40\n if r2 > r7 goto out\n"
+	"r1 = 0\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n"
+	"if r0 == 0 goto out\n r9 = r0\n"
+	"r1 = 5\n lock *(u64 *)(r9 + 0) += r1\n"
+	"r2 = 12\n r2 = atomic_fetch_add((u64 *)(r9 + 8), r2)\n *(u64 *)(r6 + 0) = r2\n"
+	"r3 = 0xf0\n w3 = atomic_fetch_and((u32 *)(r9 + 4), w3)\n *(u64 *)(r6 + 8) = r3\n"
+	"r4 = 77\n r4 = xchg_64(r9 + 16, r4)\n *(u64 *)(r6 + 16) = r4\n"
+	"r8 = r10\n r8 += -16\n r1 = 1000\n *(u64 *)(r8 + 0) = r1\n"
+	"r0 = 1000\n r5 = 7\n r0 = cmpxchg_64(r8 + 0, r0, r5)\n *(u64 *)(r6 + 24) = r0\n"
+	"r1 = 3\n lock *(u32 *)(r8 + 4) += w1\n r1 = *(u64 *)(r8 + 0)\n *(u64 *)(r6 + 32) = r1\n"
+	"out: r0 = 2\n exit\n";
+
+struct atomics_run {
+	long err;
+	uint32_t retval;
+	uint64_t value[3];
+	uint8_t data[64];
+	size_t atomics, shorter; /* atomic insns; of them, with trusted code shorter than checked code */
+};
+
+static struct atomics_run run_atomics(int verify, int checks, int interp)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = verify, .checks = checks, .interp = interp };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct atomics_run r;
+	struct bpf_insn insns[64];
+	uint8_t pkt[64];
+	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 24, 1);
+	long n = bpfvm_asm(vm, atomics_src, insns, 64);
+
+	memset(&r, 0, sizeof(r));
+	CHECK(m >= 0 && n > 0 && n <= 64);
+	uint32_t k = 0;
+	uint64_t v0[3] = { 100, 200, 300 | 0xabcd00000000ull };
+	CHECK(UPD(vm, m, &k, v0, 0) == 0);
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = m;
+		}
+	memset(pkt, 0, sizeof(pkt));
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "atomics");
+	if (fd < 0) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		r.err = fd;
+		bpfvm_free(vm);
+		return r;
+	}
+	struct bpfvm_test_run_opts t = { .sz = sizeof(t), .data_in = pkt, .data_size_in = sizeof(pkt),
+					 .data_out = r.data, .data_size_out = sizeof(r.data) };
+	r.err = bpfvm_prog_test_run(vm, fd, &t);
+	r.retval = t.retval;
+	CHECK(bpfvm_map_lookup(vm, m, &k, r.value) == 0);
+	int err = 0;
+	struct sys_obj *ob = sys_get(vm, fd, SYS_PROG, &err);
+	if (ob) {
+		const struct vm_prog *p = ob->prog;
+		const struct jit_image *c = p->jit_fn, *tr = p->jit_proven;
+		for (size_t pc = 0; pc + 1 < p->cnt; pc++)
+			if (p->insns[pc].id < ISA_COUNT && isa_info[p->insns[pc].id].flags & F_ATOMIC) { /* twins lie past ISA_COUNT */
+				r.atomics++;
+				r.shorter += tr && c && tr->off[pc + 1] - tr->off[pc] < c->off[pc + 1] - c->off[pc];
+			}
+		sys_put(vm, ob);
+	}
+	bpfvm_free(vm);
+	return r;
+}
+
+TEST(proven_atomics_unchecked)
+{
+	struct atomics_run t = run_atomics(BPFVM_VERIFY_ON, BPFVM_CHECKS_DEFAULT, 0);
+	struct atomics_run c = run_atomics(BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS, 0);
+	struct atomics_run i = run_atomics(BPFVM_VERIFY_ON, BPFVM_CHECKS_ALWAYS, 1);
+
+	if (!jit_available()) {
+		printf("  SKIP: no JIT on this host\n");
+		return;
+	}
+	CHECK_EQ_U64(t.err, 0);
+	CHECK_EQ_U64(t.retval, 2);
+	CHECK_EQ_U64(t.atomics, 6);
+	CHECK_EQ_U64(t.shorter, 6); /* the stack ones go through r8, not r10: they had checks too */
+	CHECK_EQ_U64(c.shorter, 0);
+	/* C's arithmetic on the same starting values */
+	uint64_t w1 = 200 + 12, w2 = 300 | 0xabcd00000000ull;
+	uint64_t w0 = 100 + 5;
+	w0 = (w0 & 0xffffffffull) | ((uint64_t)((uint32_t)(w0 >> 32) & 0xf0u) << 32);
+	CHECK_EQ_U64(t.value[0], w0);
+	CHECK_EQ_U64(t.value[1], w1);
+	CHECK_EQ_U64(t.value[2], 77);
+	uint64_t got[5];
+	memcpy(got, t.data, sizeof(got));
+	CHECK_EQ_U64(got[0], 200);
+	CHECK_EQ_U64(got[1], 0);    /* the old upper half of value[0]: 0 */
+	CHECK_EQ_U64(got[2], w2);
+	CHECK_EQ_U64(got[3], 1000); /* cmpxchg's old value, the swap done */
+	CHECK_EQ_U64(got[4], 7 + (3ull << 32));
+	const struct atomics_run *others[] = { &c, &i };
+	for (size_t k = 0; k < 2; k++) {
+		CHECK_EQ_U64(others[k]->err, t.err);
+		CHECK_EQ_U64(others[k]->retval, t.retval);
+		CHECK(!memcmp(others[k]->value, t.value, sizeof(t.value)));
+		CHECK(!memcmp(others[k]->data, t.data, sizeof(t.data)));
+	}
+}
+
 /* The same verified program by bpfvm_prog_run() over plain memory: not a trusted run, so the native code
  * with every check runs and the made-up packet pointers fault as in the interpreter. */
 TEST(plain_runs_of_verified_programs_keep_checks)
@@ -638,6 +750,7 @@ int main(void)
 	RUN(trusted_code_matches_checked);
 	RUN(plain_runs_of_verified_programs_keep_checks);
 	RUN(array_lookups_in_place);
+	RUN(proven_atomics_unchecked);
 	RUN(multiply_add_pairs);
 	return test_done();
 }
