@@ -367,16 +367,10 @@ static struct parsed run_parser(int verify, int checks, int interp)
 		bpfvm_free(vm);
 		return out;
 	}
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.test.prog_fd = (uint32_t)fd;
-	a.test.data_in = (uintptr_t)pkt;
-	a.test.data_size_in = sizeof(pkt);
-	a.test.data_out = (uintptr_t)out.data;
-	a.test.data_size_out = sizeof(out.data);
-	a.test.repeat = 3;
-	out.err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
-	out.retval = a.test.retval;
+	struct bpfvm_test_run_opts tr = { .data_in = pkt, .data_size_in = sizeof(pkt), .data_out = out.data,
+					  .data_size_out = sizeof(out.data), .repeat = 3 };
+	out.err = test_run_via_bpf(vm, fd, &tr);
+	out.retval = tr.retval;
 	uint32_t k = 0;
 	union bpf_attr l;
 	memset(&l, 0, sizeof(l));

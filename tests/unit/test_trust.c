@@ -257,16 +257,10 @@ static struct outcome run_parser(int verify, int checks)
 	int m = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 	int fd = m >= 0 ? load_map(vm, BPF_PROG_TYPE_XDP, parser, m) : -1;
 	if (fd >= 0) {
-		union bpf_attr a;
-		memset(&a, 0, sizeof(a));
-		a.test.prog_fd = (uint32_t)fd;
-		a.test.data_in = (uintptr_t)pkt;
-		a.test.data_size_in = sizeof(pkt);
-		a.test.data_out = (uintptr_t)out.data;
-		a.test.data_size_out = sizeof(out.data);
-		a.test.repeat = 3;
-		out.err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
-		out.retval = a.test.retval;
+		struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = sizeof(pkt), .data_out = out.data,
+						 .data_size_out = sizeof(out.data), .repeat = 3 };
+		out.err = test_run_via_bpf(vm, fd, &t);
+		out.retval = t.retval;
 		uint32_t k = 0;
 		LKP(vm, m, &k, &out.value);
 		out.twins = twins(vm, fd);
@@ -513,21 +507,14 @@ static struct tc_outcome run_tc(int verify, int checks)
 		pkt[i] = (uint8_t)(i * 5 + 1);
 	int fd = load(vm, BPF_PROG_TYPE_SCHED_CLS, tc_prog);
 	if (fd >= 0) {
-		union bpf_attr a;
-		memset(&a, 0, sizeof(a));
-		a.test.prog_fd = (uint32_t)fd;
-		a.test.data_in = (uintptr_t)pkt;
-		a.test.data_size_in = sizeof(pkt);
-		a.test.data_out = (uintptr_t)out.data;
-		a.test.data_size_out = sizeof(out.data);
-		a.test.ctx_in = (uintptr_t)&ctx_in;
-		a.test.ctx_size_in = sizeof(ctx_in);
-		a.test.ctx_out = (uintptr_t)&out.ctx;
-		a.test.ctx_size_out = sizeof(out.ctx);
-		out.err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+		struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = sizeof(pkt), .data_out = out.data,
+						 .data_size_out = sizeof(out.data), .ctx_in = &ctx_in,
+						 .ctx_size_in = sizeof(ctx_in), .ctx_out = &out.ctx,
+						 .ctx_size_out = sizeof(out.ctx) };
+		out.err = test_run_via_bpf(vm, fd, &t);
 		if (out.err)
 			printf("  tc run: %s\n", bpfvm_errmsg(vm));
-		out.retval = a.test.retval;
+		out.retval = t.retval;
 		out.twins = twins(vm, fd);
 	}
 	bpfvm_free(vm);

@@ -104,6 +104,33 @@ static inline long elem(struct bpfvm *vm, int cmd, int fd, const void *k, void *
 #define LKP(vm, fd, k, v) elem(vm, BPF_MAP_LOOKUP_ELEM, fd, k, v, 0)
 #define DEL(vm, fd, k) elem(vm, BPF_MAP_DELETE_ELEM, fd, k, NULL, 0)
 
+/* One BPF_PROG_TEST_RUN of program fd through bpfvm's bpf() (the command path a loader takes), with
+ * the fields of `t` as bpfvm_test_run_opts names them (data and ctx in and out, repeat, flags; sz
+ * unread); retval, duration and the sizes out are written back.  Returns bpf()'s answer: 0 or a
+ * negative errno. */
+static inline long test_run_via_bpf(struct bpfvm *vm, int fd, struct bpfvm_test_run_opts *t)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)t->data_in;
+	a.test.data_size_in = t->data_size_in;
+	a.test.data_out = (uintptr_t)t->data_out;
+	a.test.data_size_out = t->data_size_out;
+	a.test.ctx_in = (uintptr_t)t->ctx_in;
+	a.test.ctx_size_in = t->ctx_size_in;
+	a.test.ctx_out = (uintptr_t)t->ctx_out;
+	a.test.ctx_size_out = t->ctx_size_out;
+	a.test.repeat = t->repeat;
+	a.test.flags = t->flags;
+	long err = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
+	t->retval = a.test.retval;
+	t->duration = a.test.duration;
+	t->data_size_out = a.test.data_size_out;
+	t->ctx_size_out = a.test.ctx_size_out;
+	return err;
+}
+
 /* An instance with `cpus` execution slots pinning under pin_root (NULL: the default). */
 static inline struct bpfvm *test_vm(unsigned cpus, const char *pin_root)
 {
