@@ -161,43 +161,14 @@ static int kernel_twins(struct prog *p, struct bpf_insn *out, char *why, size_t 
 					return -1;
 				}
 				struct bpf_map_info info;
-				union bpf_attr a;
-				memset(&a, 0, sizeof(a));
-				memset(&info, 0, sizeof(info));
-				a.info.bpf_fd = (uint32_t)out[k].imm;
-				a.info.info_len = sizeof(info);
-				a.info.info = (uintptr_t)&info;
-				if (bpfvm_bpf(p->vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a))) {
+				if (vmap_info(p->vm, out[k].imm, &info)) {
 					snprintf(why, len, "map fd %d: no info", out[k].imm);
 					return -1;
 				}
-				memset(&a, 0, sizeof(a));
-				a.map_type = info.type;
-				a.key_size = info.key_size;
-				a.value_size = info.value_size;
-				a.max_entries = info.max_entries;
-				a.map_flags = info.map_flags;
-				long kfd = kbpf(BPF_MAP_CREATE, &a);
+				long kfd = kmap_twin(p->vm, out[k].imm, &info, -1);
 				if (kfd < 0) {
 					snprintf(why, len, "kernel MAP_CREATE (type %u): %s", info.type, strerror((int)-kfd));
 					return -1;
-				}
-				if (info.type == BPF_MAP_TYPE_ARRAY && info.max_entries == 1 && info.value_size <= 65536) {
-					uint32_t zero = 0;
-					uint8_t *val = calloc(1, info.value_size);
-					if (val && !bpfvm_map_lookup(p->vm, out[k].imm, &zero, val)) {
-						memset(&a, 0, sizeof(a));
-						a.map_fd = (uint32_t)kfd;
-						a.key = (uintptr_t)&zero;
-						a.value = (uintptr_t)val;
-						kbpf(BPF_MAP_UPDATE_ELEM, &a);
-					}
-					free(val);
-					if (info.map_flags & BPF_F_RDONLY_PROG) {
-						memset(&a, 0, sizeof(a));
-						a.map_fd = (uint32_t)kfd;
-						kbpf(BPF_MAP_FREEZE, &a);
-					}
 				}
 				p->vmap[j] = out[k].imm;
 				p->kmap[j] = (int)kfd;

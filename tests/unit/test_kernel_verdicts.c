@@ -248,30 +248,6 @@ static void mirror_close(struct mirror *m)
 	m->cnt = 0;
 }
 
-static int vinfo(struct bpfvm *vm, int fd, struct bpf_map_info *info)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	memset(info, 0, sizeof(*info));
-	a.info.bpf_fd = (uint32_t)fd;
-	a.info.info_len = sizeof(*info);
-	a.info.info = (uintptr_t)info;
-	return (int)bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a));
-}
-
-static long kmap_like(const struct bpf_map_info *in, int inner_fd)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = in->type;
-	a.key_size = in->key_size;
-	a.value_size = in->value_size;
-	a.max_entries = in->max_entries;
-	a.map_flags = in->map_flags;
-	a.inner_map_fd = (uint32_t)inner_fd;
-	return kbpf(BPF_MAP_CREATE, &a);
-}
-
 /* Creates the kernel twin of each map of a loaded bpfvm object.  0, or -1 with why. */
 static int mirror_maps(struct bpfvm *vm, struct bpfvm_object *obj, struct mirror *m, char *why, size_t len)
 {
@@ -286,7 +262,7 @@ static int mirror_maps(struct bpfvm *vm, struct bpfvm_object *obj, struct mirror
 		m->vfd[i] = bpfvm_object_map_fd_at(obj, i);
 		m->kfd[i] = -1;
 		m->cnt = i + 1;
-		if (vinfo(vm, m->vfd[i], &info)) {
+		if (vmap_info(vm, m->vfd[i], &info)) {
 			snprintf(why, len, "map %s: no info: %s", bpfvm_object_map_name(obj, i), bpfvm_errmsg(vm));
 			return -1;
 		}
@@ -304,7 +280,7 @@ static int mirror_maps(struct bpfvm *vm, struct bpfvm_object *obj, struct mirror
 			}
 			for (size_t j = 0; id && j < n; j++) {
 				struct bpf_map_info ij;
-				if (!vinfo(vm, bpfvm_object_map_fd_at(obj, j), &ij) && ij.id == id) {
+				if (!vmap_info(vm, bpfvm_object_map_fd_at(obj, j), &ij) && ij.id == id) {
 					inner = kmap_like(&ij, -1);
 					break;
 				}
@@ -314,7 +290,7 @@ static int mirror_maps(struct bpfvm *vm, struct bpfvm_object *obj, struct mirror
 				return -1;
 			}
 		}
-		long kfd = kmap_like(&info, (int)inner);
+		long kfd = kmap_twin(vm, m->vfd[i], &info, (int)inner);
 		if (inner >= 0)
 			close((int)inner);
 		if (kfd < 0) {
@@ -322,25 +298,6 @@ static int mirror_maps(struct bpfvm *vm, struct bpfvm_object *obj, struct mirror
 			return -1;
 		}
 		m->kfd[i] = (int)kfd;
-		/* global data: the same contents; read-only data frozen, so that the kernel knows its values */
-		if (info.type == BPF_MAP_TYPE_ARRAY && info.max_entries == 1 && info.value_size <= 1 << 16) {
-			uint32_t zero = 0;
-			uint8_t *val = calloc(1, info.value_size);
-			union bpf_attr a;
-			if (val && !bpfvm_map_lookup(vm, m->vfd[i], &zero, val)) {
-				memset(&a, 0, sizeof(a));
-				a.map_fd = (uint32_t)kfd;
-				a.key = (uintptr_t)&zero;
-				a.value = (uintptr_t)val;
-				kbpf(BPF_MAP_UPDATE_ELEM, &a);
-			}
-			free(val);
-			if (info.map_flags & BPF_F_RDONLY_PROG) {
-				memset(&a, 0, sizeof(a));
-				a.map_fd = (uint32_t)kfd;
-				kbpf(BPF_MAP_FREEZE, &a);
-			}
-		}
 	}
 	return 0;
 }

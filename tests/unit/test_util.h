@@ -174,6 +174,51 @@ static inline long kelem(int cmd, int fd, const void *k, void *v, uint64_t flags
 	return kbpf(cmd, &a);
 }
 
+/* bpfvm's BPF_OBJ_GET_INFO_BY_FD of map fd into *info (zeroed first).  0 or a negative errno. */
+static inline long vmap_info(struct bpfvm *vm, int fd, struct bpf_map_info *info)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	memset(info, 0, sizeof(*info));
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(*info);
+	a.info.info = (uintptr_t)info;
+	return bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a));
+}
+
+/* A kernel map of the type, sizes and flags `info` gives (inner_fd: the inner map template of a
+ * map-in-map, else -1).  Its fd, or a negative errno. */
+static inline long kmap_like(const struct bpf_map_info *info, int inner_fd)
+{
+	union bpf_attr a = map_attr(info->type, info->key_size, info->value_size, info->max_entries, info->map_flags);
+	if (inner_fd >= 0)
+		a.inner_map_fd = (uint32_t)inner_fd;
+	return kbpf(BPF_MAP_CREATE, &a);
+}
+
+/* The kernel twin of bpfvm map `vfd` (described by `info`), for a program loaded on both sides to meet
+ * the same maps: kmap_like(), and a global-data map (an array of one element) gets bpfvm's contents
+ * and is frozen when programs may only read it (BPF_F_RDONLY_PROG), so that the kernel's verifier knows
+ * its values as constants, as bpfvm's does.  The kernel fd, or a negative errno (of MAP_CREATE). */
+static inline long kmap_twin(struct bpfvm *vm, int vfd, const struct bpf_map_info *info, int inner_fd)
+{
+	long kfd = kmap_like(info, inner_fd);
+	if (kfd < 0 || info->type != BPF_MAP_TYPE_ARRAY || info->max_entries != 1 || info->value_size > 1u << 16)
+		return kfd;
+	uint32_t zero = 0;
+	uint8_t *val = calloc(1, info->value_size);
+	if (val && !bpfvm_map_lookup(vm, vfd, &zero, val))
+		kelem(BPF_MAP_UPDATE_ELEM, (int)kfd, &zero, val, 0);
+	free(val);
+	if (info->map_flags & BPF_F_RDONLY_PROG) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)kfd;
+		kbpf(BPF_MAP_FREEZE, &a);
+	}
+	return kfd;
+}
+
 /* NULL when the kernel loads a two-insn XDP program here, else why it cannot be the oracle (for SKIP). */
 static inline const char *kernel_skip_reason(void)
 {
