@@ -160,13 +160,13 @@ struct vctx {
 	uint8_t *callx_to;          /* per function start: some callx calls it (check_stack_depth) */
 	struct seen **seen;
 	uint32_t *nseen;
-	size_t kept;                /* states in seen[], all prune points */
+	size_t kept;                /* states in seen[], all prune points: the current count */
+	size_t peak_states;         /* the most kept at once (Linux's peak_states in the statistics) */
 	struct seen *detached;      /* evicted while their paths were still walked: freed at the end */
 	struct state **stack;       /* pending branches */
 	size_t nstack, capstack;
 	uint32_t next_id;
 	uint64_t processed;
-	size_t cur_states, peak_states;
 	/* the log at levels 1 and 2 */
 	size_t line_end;            /* log length after the current insn's line (SIZE_MAX: none) */
 	size_t line_start;          /* where that line starts */
@@ -1314,7 +1314,8 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	s->nhist = s->caphist = 0;
 	s->hist_lost = s->hist_cur = false;
 	s->first_pc = pc;
-	c->kept++;
+	if (++c->kept > c->peak_states)
+		c->peak_states = c->kept;
 	s->parent = n;
 	n->next = c->seen[pc];
 	c->seen[pc] = n;
@@ -3165,10 +3166,11 @@ int vf_verify(struct vf_env *env)
 		err = err_at(&c, 0, -EACCES, "combined stack size of calls is %u. Too large", env->stack_depth);
 out:
 	env->insn_processed = c.processed;
+	env->peak_states = (uint32_t)c.peak_states;
 	if (env->log_level)
 		diag_printf(env->log, "processed %llu insns (limit %u) max_states_per_insn %u total_states %u peak_states %u mark_read 0",
 			    (unsigned long long)c.processed, VF_MAX_INSN_PROCESSED, env->max_states_per_insn, env->total_states,
-			    env->total_states);
+			    env->peak_states);
 	state_free(s);
 	for (size_t i = 0; i < c.nstack; i++)
 		state_free(c.stack[i]);
