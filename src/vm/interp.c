@@ -806,10 +806,26 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	/* ---- loads and stores ---- */
 	do_LDDW: DST = K; pc++; NEXT();
 	do_LDDW_HI: FAULT(-EINVAL, "executed second slot of lddw", 0, 0);
+	/* Each load and store row has two handlers from one body: do_NAME checks the access (the frame by
+	 * one compare, else the run's memory; untrusted runs also refuse to store an address where it could
+	 * leak), and its unchecked twin do_U_NAME, which the fixup pass puts where the verifier proved
+	 * [addr, addr + size) inside memory the run owns on every path (VM_PROOF_MEM) and the run is trusted
+	 * (no leak checks either: vm_run_trusted()); checked builds still assert that, with the exact rule.
+	 * LDX(LDXB, uint8_t, (uint64_t)) expands to
+	 *   do_LDXB:   { FRAME_OFF(d_, SRC, pc->off); MEM_CHECK(d_, 1, false); LOAD(uint8_t, (uint64_t), frame_lo + d_) }
+	 *   do_U_LDXB: { uintptr_t a_ = SRC + off; OWNED(a_, 1, false); LOAD(uint8_t, (uint64_t), a_) } */
+#define OWNED(a_, size_, write_) \
+		VM_INVARIANT(vm_stack_ok(frame_lo, stack_top, (a_), (size_)) || vm_mem_ok_slow(run, (a_), (size_), (write_)), \
+			     "unchecked access outside the run's memory")
+#define LOAD(T, EXT, a_)   T v_; memcpy(&v_, (const void *)(a_), sizeof(T)); DST = EXT(v_); NEXT();
+#define PUT(T, VAL, a_)    T v_ = (T)(VAL); memcpy((void *)(a_), &v_, sizeof(T)); NEXT();
 #define LDX(NAME, T, EXT) \
 	do_##NAME: { FRAME_OFF(d_, SRC, pc->off); \
 		MEM_CHECK(d_, sizeof(T), false); \
-		T v_; memcpy(&v_, (void *)(frame_lo + d_), sizeof(T)); DST = EXT(v_); NEXT(); }
+		LOAD(T, EXT, frame_lo + d_) } \
+	do_U_##NAME: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
+		OWNED(a_, sizeof(T), false); \
+		LOAD(T, EXT, a_) }
 	LDX(LDXB, uint8_t, (uint64_t))
 	LDX(LDXH, uint16_t, (uint64_t))
 	LDX(LDXW, uint32_t, (uint64_t))
@@ -828,7 +844,10 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 	do_##NAME: { FRAME_OFF(d_, DST, pc->off); \
 		MEM_CHECK(d_, sizeof(T), true); \
 		LEAK(d_, sizeof(T)) \
-		T v_ = (T)(VAL); memcpy((void *)(frame_lo + d_), &v_, sizeof(T)); NEXT(); }
+		PUT(T, VAL, frame_lo + d_) } \
+	do_U_##NAME: { uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
+		OWNED(a_, sizeof(T), true); \
+		PUT(T, VAL, a_) }
 	STORE(STB, uint8_t, K, NO_LEAK)
 	STORE(STH, uint16_t, K, NO_LEAK)
 	STORE(STW, uint32_t, K, NO_LEAK)
@@ -840,38 +859,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 #undef STORE
 #undef SRC_LEAK
 #undef NO_LEAK
-
-	/* Unchecked twins: the verifier proved [addr, addr + size) inside memory the run owns on every path
-	 * (VM_PROOF_MEM), and the run is trusted (no leak checks either: vm_run_trusted()).  Checked builds
-	 * still assert it, with the exact rule. */
-#define OWNED(a_, size_, write_) \
-		VM_INVARIANT(vm_stack_ok(frame_lo, stack_top, (a_), (size_)) || vm_mem_ok_slow(run, (a_), (size_), (write_)), \
-			     "unchecked access outside the run's memory")
-#define LDX_U(NAME, T, EXT) \
-	do_U_##NAME: { uintptr_t a_ = (uintptr_t)(SRC + (uint64_t)(int64_t)pc->off); \
-		OWNED(a_, sizeof(T), false); \
-		T v_; memcpy(&v_, (const void *)a_, sizeof(T)); DST = EXT(v_); NEXT(); }
-	LDX_U(LDXB, uint8_t, (uint64_t))
-	LDX_U(LDXH, uint16_t, (uint64_t))
-	LDX_U(LDXW, uint32_t, (uint64_t))
-	LDX_U(LDXDW, uint64_t, (uint64_t))
-	LDX_U(LDXSB, uint8_t, sext8)
-	LDX_U(LDXSH, uint16_t, sext16)
-	LDX_U(LDXSW, uint32_t, sext32)
-#undef LDX_U
-#define STORE_U(NAME, T, VAL) \
-	do_U_##NAME: { uintptr_t a_ = (uintptr_t)(DST + (uint64_t)(int64_t)pc->off); \
-		OWNED(a_, sizeof(T), true); \
-		T v_ = (T)(VAL); memcpy((void *)a_, &v_, sizeof(T)); NEXT(); }
-	STORE_U(STB, uint8_t, K)
-	STORE_U(STH, uint16_t, K)
-	STORE_U(STW, uint32_t, K)
-	STORE_U(STDW, uint64_t, K)
-	STORE_U(STXB, uint8_t, SRC)
-	STORE_U(STXH, uint16_t, SRC)
-	STORE_U(STXW, uint32_t, SRC)
-	STORE_U(STXDW, uint64_t, SRC)
-#undef STORE_U
+#undef PUT
+#undef LOAD
 #undef OWNED
 
 	/* Atomics must be naturally aligned (Linux's verifier rejects misaligned ones). */
