@@ -8,6 +8,7 @@
 
 #include <bpfvm.h>
 #include "test.h"
+#include "test_util.h" /* test_run_via_bpf() */
 #include "progtypes/progtypes.h"
 
 /* An instance that loads without the verifier, for programs that break the rules on purpose: the
@@ -30,39 +31,6 @@ static int load(struct bpfvm *vm, uint32_t type, const char *src)
 	if (fd < 0)
 		printf("  load failed: %s\n", bpfvm_errmsg(vm));
 	return fd;
-}
-
-struct tr {
-	const void *in;
-	uint32_t in_len;
-	void *out;
-	uint32_t out_len;      /* in: data_size_out; out: what the run reported */
-	void *ctx_in, *ctx_out;
-	uint32_t ctx_in_len, ctx_out_len;
-	uint32_t repeat, flags;
-	uint32_t retval;
-};
-
-static long test_run(struct bpfvm *vm, int fd, struct tr *t)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.test.prog_fd = (uint32_t)fd;
-	a.test.data_in = (uintptr_t)t->in;
-	a.test.data_size_in = t->in_len;
-	a.test.data_out = (uintptr_t)t->out;
-	a.test.data_size_out = t->out_len;
-	a.test.ctx_in = (uintptr_t)t->ctx_in;
-	a.test.ctx_size_in = t->ctx_in_len;
-	a.test.ctx_out = (uintptr_t)t->ctx_out;
-	a.test.ctx_size_out = t->ctx_out_len;
-	a.test.repeat = t->repeat;
-	a.test.flags = t->flags;
-	long r = bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a));
-	t->out_len = a.test.data_size_out;
-	t->ctx_out_len = a.test.ctx_size_out;
-	t->retval = a.test.retval;
-	return r;
 }
 
 /* An Ethernet + IPv4 + UDP frame with a correct IP header checksum. */
@@ -102,21 +70,21 @@ TEST(xdp_data_pointers_and_len)
 					   "r0 = r3\nr0 -= r2\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, n);
-	CHECK_EQ_U64(t.out_len, n);
+	CHECK_EQ_U64(t.data_size_out, n);
 	CHECK(memcmp(out, pkt, n) == 0);
 	/* too short: Linux's bpf_test_init() wants an Ethernet header */
-	t.in_len = 13;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
-	t.in_len = 3521; /* above the 4096-byte frame's data room */
+	t.data_size_in = 13;
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
+	t.data_size_in = 3521; /* above the 4096-byte frame's data room */
 	uint8_t big[4000] = { 0 };
-	t.in = big;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
-	t.in_len = 3520;
-	t.out = NULL;
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	t.data_in = big;
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
+	t.data_size_in = 3520;
+	t.data_out = NULL;
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, 3520);
 	bpfvm_free(vm);
 }
@@ -128,20 +96,20 @@ TEST(xdp_writes_packet_and_enospc)
 					   "r5 += 1\nif r5 > r4 goto +2\nr3 = 0xaa\n*(u8 *)(r2 + 0) = r3\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, XDP_TX);
 	CHECK_EQ_U64(out[0], 0xaa);
 	CHECK(memcmp(out + 1, pkt + 1, n - 1) == 0);
 	memset(out, 0, sizeof(out));
-	t.out_len = 10; /* Linux: copies what fits, reports the full size, -ENOSPC */
-	CHECK_EQ_U64(test_run(vm, fd, &t), -ENOSPC);
-	CHECK_EQ_U64(t.out_len, n);
+	t.data_size_out = 10; /* Linux: copies what fits, reports the full size, -ENOSPC */
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -ENOSPC);
+	CHECK_EQ_U64(t.data_size_out, n);
 	CHECK_EQ_U64(t.retval, XDP_TX);
 	CHECK_EQ_U64(out[0], 0xaa);
 	CHECK_EQ_U64(out[10], 0);
 	t.flags = 4;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	bpfvm_free(vm);
 }
 
@@ -152,8 +120,8 @@ TEST(xdp_reads_outside_packet_fault)
 	int fd = load(vm, BPF_PROG_TYPE_XDP, "r2 = *(u32 *)(r1 + 4)\nr0 = *(u8 *)(r2 + 0)\nexit\n");
 	uint8_t pkt[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n };
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EFAULT);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EFAULT);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 1") != NULL);
 	bpfvm_free(vm);
 }
@@ -170,17 +138,17 @@ TEST(xdp_adjust_head_tail_meta)
 		      "err:\nr0 = 1000\nexit\n");
 	uint8_t pkt[64], out[80];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, n + 10);
-	CHECK_EQ_U64(t.out_len, n + 10);
+	CHECK_EQ_U64(t.data_size_out, n + 10);
 	CHECK_EQ_U64(out[0], 0x11);
 	CHECK(memcmp(out + 4, pkt, n) == 0);
 	CHECK_EQ_U64(out[n + 4], 0);
 	/* limits: adjust_head beyond the headroom, tail below an Ethernet header */
 	int fd2 = load(vm, BPF_PROG_TYPE_XDP, "r6 = r1\nr2 = -300\ncall 44\nr7 = r0\n"
 					    "r1 = r6\nr2 = -60\ncall 65\nr0 += r7\nexit\n");
-	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd2, &t), 0);
 	CHECK_EQ_U64(t.retval, (uint32_t)(-2 * EINVAL));
 	/* metadata: 8 bytes, then data_meta + 8 == data */
 	int fd3 = load(vm, BPF_PROG_TYPE_XDP, "r6 = r1\nr2 = -8\ncall 54\nif r0 != 0 goto e\n"
@@ -190,12 +158,12 @@ TEST(xdp_adjust_head_tail_meta)
 	memset(&ctx_out, 0xff, sizeof(ctx_out));
 	t.ctx_out = &ctx_out;
 	t.ctx_in = &ctx_in;
-	t.ctx_in_len = sizeof(ctx_in);
-	t.ctx_out_len = sizeof(ctx_out);
-	t.out_len = sizeof(out);
-	CHECK_EQ_U64(test_run(vm, fd3, &t), 0);
+	t.ctx_size_in = sizeof(ctx_in);
+	t.ctx_size_out = sizeof(ctx_out);
+	t.data_size_out = sizeof(out);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd3, &t), 0);
 	CHECK_EQ_U64(t.retval, 8);
-	CHECK_EQ_U64(t.out_len, n + 8); /* data_out starts at data_meta */
+	CHECK_EQ_U64(t.data_size_out, n + 8); /* data_out starts at data_meta */
 	CHECK_EQ_U64(ctx_out.data_meta, 0);
 	CHECK_EQ_U64(ctx_out.data, 8);
 	CHECK_EQ_U64(ctx_out.data_end, n + 8);
@@ -210,43 +178,43 @@ TEST(xdp_ctx_in_checks)
 	uint8_t pkt[64];
 	size_t n = udp_frame(pkt);
 	struct xdp_md in = { .data = 4, .data_end = (uint32_t)n, .ingress_ifindex = 1 }, out;
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .ctx_in = &in, .ctx_in_len = sizeof(in), .ctx_out = &out,
-			.ctx_out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .ctx_in = &in, .ctx_size_in = sizeof(in), .ctx_out = &out,
+			.ctx_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, (4 << 8) | 1); /* 4 bytes of metadata from data_in, ingress_ifindex 1 */
 	CHECK_EQ_U64(out.data, 4);
 	CHECK_EQ_U64(out.ingress_ifindex, 1);
 	struct xdp_md bad = in;
 	bad.data_meta = 1;
 	t.ctx_in = &bad;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	bad = in;
 	bad.data_end = (uint32_t)n + 1;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	bad = in;
 	bad.data = 3; /* metadata must be 4-byte aligned */
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	bad = in;
 	bad.egress_ifindex = 1;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	bad = in;
 	bad.ingress_ifindex = 0;
 	bad.rx_queue_index = 1;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	/* ctx_in larger than xdp_md: the tail must be zero */
 	uint8_t large[32] = { 0 };
 	memcpy(large, &in, sizeof(in));
 	t.ctx_in = large;
-	t.ctx_in_len = sizeof(large);
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	t.ctx_size_in = sizeof(large);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	large[30] = 1;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -E2BIG);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -E2BIG);
 	/* ctx_out too small */
 	t.ctx_in = &in;
-	t.ctx_in_len = sizeof(in);
-	t.ctx_out_len = 8;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -ENOSPC);
-	CHECK_EQ_U64(t.ctx_out_len, sizeof(struct xdp_md));
+	t.ctx_size_in = sizeof(in);
+	t.ctx_size_out = 8;
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -ENOSPC);
+	CHECK_EQ_U64(t.ctx_size_out, sizeof(struct xdp_md));
 	bpfvm_free(vm);
 }
 
@@ -256,8 +224,8 @@ TEST(xdp_repeat_and_redirect)
 	int fd = load(vm, BPF_PROG_TYPE_XDP, "r1 = 7\nr2 = 0\ncall 23\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .repeat = 100 };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .repeat = 100 };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, XDP_REDIRECT);
 	struct bpfvm_pkt_result res;
 	size_t out_len = 0;
@@ -282,11 +250,11 @@ TEST(xdp_csum_diff)
 		      "r0 <<= 32\nr0 |= r6\nexit\n");
 	uint8_t pkt[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, 0x0604); /* folded to 16 bits as Linux 6.13+ does */
 	int fd2 = load(vm, BPF_PROG_TYPE_XDP, "r1 = 0\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 3\nr5 = 0\ncall 28\nexit\n");
-	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd2, &t), 0);
 	CHECK_EQ_U64(t.retval, (uint32_t)-EINVAL);
 	bpfvm_free(vm);
 }
@@ -305,9 +273,9 @@ TEST(tc_ctx_fields_and_writes)
 	memset(&in, 0, sizeof(in));
 	in.mark = 3;
 	in.cb[0] = 42;
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out), .ctx_in = &in,
-			.ctx_in_len = sizeof(in), .ctx_out = &ctx, .ctx_out_len = sizeof(ctx) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out), .ctx_in = &in,
+			.ctx_size_in = sizeof(in), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, (n << 16) | htons(ETH_P_IP));
 	CHECK_EQ_U64(ctx.mark, 0x55);
 	CHECK_EQ_U64(ctx.cb[0], 42);
@@ -315,16 +283,16 @@ TEST(tc_ctx_fields_and_writes)
 	CHECK_EQ_U64(ctx.ifindex, 1);
 	CHECK_EQ_U64(ctx.pkt_type, 0);    /* not writable, and not reported */
 	CHECK_EQ_U64(ctx.wire_len, n);
-	CHECK_EQ_U64(t.out_len, n);
+	CHECK_EQ_U64(t.data_size_out, n);
 	/* fields that must be zero in ctx_in */
 	in.len = 5;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	in.len = 0;
 	in.ifindex = 77;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -ENODEV);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -ENODEV);
 	in.ifindex = 0;
 	in.wire_len = 3; /* below the packet length */
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	bpfvm_free(vm);
 }
 
@@ -341,8 +309,8 @@ TEST(tc_store_bytes_and_l3_csum)
 		      "if r0 != 0 goto e\nr0 = 0\nexit\ne:\nr0 = 2\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, TC_ACT_OK);
 	CHECK_EQ_U64(out[33], 9);
 	CHECK(ip_csum_ok(out + 14));
@@ -352,7 +320,7 @@ TEST(tc_store_bytes_and_l3_csum)
 		       "r6 = r1\nr2 = 60\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 0\ncall 9\nr7 = r0\n"
 		       "r1 = r6\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = 8\ncall 9\nr0 += r7\nexit\n");
 	*(uint32_t *)(void *)out = 0;
-	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd2, &t), 0);
 	CHECK_EQ_U64(t.retval, (uint32_t)(-EFAULT - EINVAL));
 	bpfvm_free(vm);
 }
@@ -367,10 +335,10 @@ TEST(tc_change_tail_head_and_adjust_room)
 		      "r0 = *(u32 *)(r6 + 0)\nexit\ne:\nr0 = 1000\nexit\n");
 	uint8_t pkt[64], out[256];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, 112);
-	CHECK_EQ_U64(t.out_len, 112);
+	CHECK_EQ_U64(t.data_size_out, 112);
 	/* 8 zero bytes, then the MAC header, 4 zero bytes of room, then the IPv4 header */
 	static const uint8_t zero[8];
 	CHECK(memcmp(out, zero, 8) == 0);
@@ -391,10 +359,10 @@ TEST(tc_vlan_push_pop)
 		      "r0 = r8\nr0 <<= 16\nr0 |= r7\nexit\n");
 	uint8_t pkt[64], out[128];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, ((n + 4) << 16) | 5);
-	CHECK_EQ_U64(t.out_len, n + 4);
+	CHECK_EQ_U64(t.data_size_out, n + 4);
 	CHECK(memcmp(out, pkt, 12) == 0);
 	CHECK_EQ_U64(out[12], 0x81);
 	CHECK_EQ_U64(out[13], 0x00);
@@ -404,10 +372,10 @@ TEST(tc_vlan_push_pop)
 	int fd2 = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\ncall 19\nr1 = r6\ncall 19\nr0 = *(u32 *)(r6 + 0)\nexit\n");
 	uint8_t tagged[80];
 	memcpy(tagged, out, n + 4);
-	t.in = tagged;
-	t.in_len = (uint32_t)n + 4;
-	t.out_len = sizeof(out);
-	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	t.data_in = tagged;
+	t.data_size_in = (uint32_t)n + 4;
+	t.data_size_out = sizeof(out);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd2, &t), 0);
 	CHECK_EQ_U64(t.retval, n);
 	CHECK(memcmp(out, pkt, n) == 0);
 	bpfvm_free(vm);
@@ -420,13 +388,13 @@ TEST(socket_filter_ld_abs_and_truncation)
 	int fd = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr0 = *(u8 *)skb[9]\nexit\n");
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt);
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, 17);
-	CHECK_EQ_U64(t.out_len, n); /* data_out has the Ethernet header back */
+	CHECK_EQ_U64(t.data_size_out, n); /* data_out has the Ethernet header back */
 	/* len is without the Ethernet header in the test run */
 	int fd2 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r0 = *(u32 *)(r1 + 0)\nexit\n");
-	CHECK_EQ_U64(test_run(vm, fd2, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd2, &t), 0);
 	CHECK_EQ_U64(t.retval, n - 14);
 	/* on a packet (AF_PACKET view): from the MAC header; keeps min(retval, len) bytes */
 	int fd3 = load(vm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr0 = *(u8 *)skb[23]\nexit\n");
@@ -451,7 +419,7 @@ TEST(socket_filter_ld_abs_and_truncation)
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: invalid bpf_context access off=76 size=4") != NULL);
 	struct bpfvm *uvm = new_unverified();
 	int fd5 = load(uvm, BPF_PROG_TYPE_SOCKET_FILTER, "r6 = r1\nr2 = *(u32 *)(r6 + 76)\nr0 = 1\nexit\n");
-	CHECK_EQ_U64(test_run(uvm, fd5, &t), -EACCES);
+	CHECK_EQ_U64(test_run_via_bpf(uvm, fd5, &t), -EACCES);
 	CHECK(strstr(bpfvm_errmsg(uvm), "insn 1: invalid bpf_context access off=76 size=4") != NULL);
 	bpfvm_free(uvm);
 	bpfvm_free(vm);
@@ -560,7 +528,7 @@ TEST(ctx_rules_enforced)
 	uint8_t pkt[64], out[64];
 	size_t n = udp_frame(pkt), out_len;
 	struct bpfvm_pkt_result res;
-	struct tr t = { .in = pkt, .in_len = (uint32_t)n, .out = out, .out_len = sizeof(out) };
+	struct bpfvm_test_run_opts t = { .data_in = pkt, .data_size_in = (uint32_t)n, .data_out = out, .data_size_out = sizeof(out) };
 
 	/* tc writing skb->len (read-only) */
 	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit\n"), -EACCES);
@@ -568,20 +536,20 @@ TEST(ctx_rules_enforced)
 	int tc = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr0 = 0\nif r0 != 0 goto +0\nr2 = 1\n"
 						"*(u32 *)(r6 + 0) = r2\nexit\n");
 	CHECK(tc >= 0);
-	CHECK_EQ_U64(test_run(vm, tc, &t), -EACCES);
+	CHECK_EQ_U64(test_run_via_bpf(vm, tc, &t), -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 4: invalid bpf_context access off=0 size=4") != NULL);
 	CHECK_EQ_U64(bpfvm_prog_run_packet(vm, tc, pkt, n, out, sizeof(out), &out_len, &res), -EACCES);
 	/* ... while its writable fields and narrow reads still work through a copy */
 	int tc2 = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 7\n*(u32 *)(r6 + 8) = r2\n"
 						 "r0 = *(u8 *)(r6 + 16)\nr3 = *(u16 *)(r6 + 16)\nr0 += r3\nexit\n");
-	CHECK_EQ_U64(test_run(vm, tc2, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, tc2, &t), 0);
 	CHECK_EQ_U64(t.retval, 0x08 + 0x0008); /* protocol: htons(0x0800), bytes 08 00 */
 	/* atomics on the ctx: refused at load through r1, at run time through a copy */
 	CHECK_EQ_U64(load(vm, BPF_PROG_TYPE_SCHED_CLS, "r2 = 1\nlock *(u32 *)(r1 + 8) += r2\nr0 = 0\nexit\n"),
 		     -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 1: BPF_ATOMIC stores into R1 ctx is not allowed") != NULL);
 	int tc3 = load(vm, BPF_PROG_TYPE_SCHED_CLS, "r6 = r1\nr2 = 1\nlock *(u32 *)(r6 + 8) += r2\nr0 = 0\nexit\n");
-	CHECK_EQ_U64(test_run(vm, tc3, &t), -EACCES);
+	CHECK_EQ_U64(test_run_via_bpf(vm, tc3, &t), -EACCES);
 	CHECK(strstr(bpfvm_errmsg(vm), "insn 2: BPF_ATOMIC access to the ctx is not allowed") != NULL);
 
 	/* XDP: an 8-byte read of data (it would return data and data_end packed together), past the struct,
@@ -600,7 +568,7 @@ TEST(ctx_rules_enforced)
 	for (size_t i = 0; i < sizeof(xdp_bad) / sizeof(xdp_bad[0]); i++) {
 		int fd = load(vm, BPF_PROG_TYPE_XDP, xdp_bad[i]);
 		CHECK(fd >= 0);
-		CHECK_EQ_U64(test_run(vm, fd, &t), -EACCES);
+		CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EACCES);
 		CHECK(strstr(bpfvm_errmsg(vm), xdp_msg[i]) != NULL);
 		CHECK_EQ_U64(bpfvm_prog_run_packet(vm, fd, pkt, n, out, sizeof(out), &out_len, &res), -EACCES);
 		bpfvm_close(vm, fd);
@@ -608,13 +576,13 @@ TEST(ctx_rules_enforced)
 	/* the load-time check stops at the first jump: a bad access on a path never taken loads and runs */
 	int ok = load(vm, BPF_PROG_TYPE_XDP, "r0 = 2\nif r0 == 2 goto +1\nr0 = *(u64 *)(r1 + 0)\nexit\n");
 	CHECK(ok >= 0);
-	CHECK_EQ_U64(test_run(vm, ok, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, ok, &t), 0);
 	CHECK_EQ_U64(t.retval, 2);
 	/* and so does r1 redefined: these are stack accesses */
 	int stk = load(vm, BPF_PROG_TYPE_XDP, "r1 = r10\nr1 += -8\nr2 = 0\n*(u64 *)(r1 + 0) = r2\n"
 					      "r0 = *(u64 *)(r1 + 0)\nr0 += 2\nexit\n");
 	CHECK(stk >= 0);
-	CHECK_EQ_U64(test_run(vm, stk, &t), 0);
+	CHECK_EQ_U64(test_run_via_bpf(vm, stk, &t), 0);
 	CHECK_EQ_U64(t.retval, 2);
 
 	/* raw_tp: the args are read-only, each read aligned */
@@ -686,26 +654,26 @@ TEST(tracing_test_runs)
 	/* raw_tp: ctx_in are the u64 args */
 	int fd = load(vm, BPF_PROG_TYPE_RAW_TRACEPOINT, "r0 = *(u64 *)(r1 + 8)\nr0 += 1\nexit\n");
 	uint64_t args[2] = { 5, 41 };
-	struct tr t = { .ctx_in = args, .ctx_in_len = sizeof(args) };
-	CHECK_EQ_U64(test_run(vm, fd, &t), 0);
+	struct bpfvm_test_run_opts t = { .ctx_in = args, .ctx_size_in = sizeof(args) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), 0);
 	CHECK_EQ_U64(t.retval, 42);
 	t.repeat = 2;
-	CHECK_EQ_U64(test_run(vm, fd, &t), -EINVAL);
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd, &t), -EINVAL);
 	/* syscall: ctx written back to ctx_in */
 	int fd2 = load(vm, BPF_PROG_TYPE_SYSCALL, "r2 = 7\n*(u32 *)(r1 + 0) = r2\nr0 = 1\nexit\n");
 	uint32_t c[2] = { 0, 0 };
-	struct tr t2 = { .ctx_in = c, .ctx_in_len = sizeof(c) };
-	CHECK_EQ_U64(test_run(vm, fd2, &t2), 0);
+	struct bpfvm_test_run_opts t2 = { .ctx_in = c, .ctx_size_in = sizeof(c) };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd2, &t2), 0);
 	CHECK_EQ_U64(c[0], 7);
 	/* kprobe: no test run in Linux */
 	int fd3 = load(vm, BPF_PROG_TYPE_KPROBE, "r0 = 0\nexit\n");
-	struct tr t3 = { 0 };
-	CHECK_EQ_U64(test_run(vm, fd3, &t3), -524);
+	struct bpfvm_test_run_opts t3 = { 0 };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd3, &t3), -524);
 	/* UNSPEC: r1 = data, r2 = len */
 	int fd4 = load(vm, BPF_PROG_TYPE_UNSPEC, "r0 = r2\nr3 = *(u8 *)(r1 + 1)\nr0 += r3\nexit\n");
 	uint8_t mem[5] = { 0, 10, 0, 0, 0 };
-	struct tr t4 = { .in = mem, .in_len = 5 };
-	CHECK_EQ_U64(test_run(vm, fd4, &t4), 0);
+	struct bpfvm_test_run_opts t4 = { .data_in = mem, .data_size_in = 5 };
+	CHECK_EQ_U64(test_run_via_bpf(vm, fd4, &t4), 0);
 	CHECK_EQ_U64(t4.retval, 15);
 	bpfvm_free(vm);
 }
