@@ -998,6 +998,25 @@ static long load_logged(struct bpfvm *vm, long map_fd, const char *src, uint32_t
 
 #define LOGGED LOOKUP(HASH) "if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit\n"
 
+/* The statistics line: total_states counts every state kept at a prune point, peak_states the most kept
+ * at once, which is fewer once a loop head drops states that keep missing (after 64 misses). */
+TEST(statistics_peak_states)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	static char vlog[1 << 16];
+	uint32_t ts = 0;
+	unsigned total = 0, peak = 0;
+	CHECK(load_logged(vm, -1, "r1 = 0\nr0 = 0\nloop: r1 += 1\nr0 += 1\nif r1 < 300 goto loop\nr0 = 2\nexit\n", 1, vlog,
+			  sizeof(vlog), &ts) == 0);
+	const char *st = strstr(vlog, "total_states ");
+	CHECK(st && sscanf(st, "total_states %u peak_states %u", &total, &peak) == 2);
+	if (!(peak >= 1 && peak < total))
+		printf("  total_states %u peak_states %u:\n%s\n", total, peak, vlog);
+	CHECK(peak >= 1 && peak < total);
+	bpfvm_free(vm);
+}
+
 /* Levels 1 and 2 in Linux's notation, line for line where bpfvm and the kernel walk alike. */
 TEST(log_levels)
 {
@@ -1323,6 +1342,7 @@ int main(void)
 {
 	RUN(verdicts_match_the_kernel);
 	RUN(log_levels);
+	RUN(statistics_peak_states);
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
 	RUN(timer_init_names_its_map);
