@@ -1073,8 +1073,8 @@ static bool bt_insn(struct vctx *c, size_t i, const struct hist *h, uint16_t *re
 		*regs &= (uint16_t)~dbit;
 		return true;
 	}
-	if (id == ISA_EXIT || id == ISA_CALL_LOCAL)
-		return false;
+	if (id == ISA_EXIT || id == ISA_CALL_LOCAL || id == ISA_CALLX)
+		return false; /* callx may be a bpf-to-bpf call, or a helper with a callback */
 	if (id == ISA_CALL) {
 		const struct hlp_proto *hp = hlp_get((uint32_t)in->imm);
 		if (hp && hlp_callback(hp))
@@ -1082,7 +1082,7 @@ static bool bt_insn(struct vctx *c, size_t i, const struct hist *h, uint16_t *re
 		*regs &= (uint16_t)~0x3fu; /* r0 the helper's, r1-r5 clobbered */
 		return true;
 	}
-	if (id == ISA_CALL_KFUNC || id == ISA_CALLX || (fl & F_PKT)) {
+	if (id == ISA_CALL_KFUNC || (fl & F_PKT)) {
 		*regs &= (uint16_t)~0x3fu;
 		return true;
 	}
@@ -1208,22 +1208,25 @@ static void propagate_precision(struct vctx *c, const struct state *o, struct st
  * clear_singular_ids()); dropped, so that states differing only in such ids still match. */
 static void clear_singular_ids(struct state *s)
 {
+	struct reg *linked[MAX_FRAMES * (11 + SLOTS)];
+	int n = 0;
 	for (int i = 0; i < s->nf; i++)
 		for (int k = 0; k < 11 + SLOTS; k++) {
 			struct frame *f = s->f[i];
 			struct reg *r = k < 11 ? &f->r[k] : (f->st[(k - 11) * 8] == STK_SPILL ? &f->spill[k - 11] : NULL);
-			if (!r || r->type != SCALAR || !r->id)
-				continue;
-			int cnt = 0;
-			for (int j = 0; j < s->nf && cnt < 2; j++)
-				for (int q = 0; q < 11 + SLOTS && cnt < 2; q++) {
-					const struct frame *g = s->f[j];
-					const struct reg *o = q < 11 ? &g->r[q] : (g->st[(q - 11) * 8] == STK_SPILL ? &g->spill[q - 11] : NULL);
-					cnt += o && o->type == SCALAR && o->id == r->id;
-				}
-			if (cnt < 2)
-				unlink_scalar(r);
+			if (r && r->type == SCALAR && r->id)
+				linked[n++] = r;
 		}
+	bool alone[MAX_FRAMES * (11 + SLOTS)];
+	for (int i = 0; i < n; i++) {
+		int cnt = 0;
+		for (int j = 0; j < n && cnt < 2; j++)
+			cnt += linked[j]->id == linked[i]->id;
+		alone[i] = cnt < 2;
+	}
+	for (int i = 0; i < n; i++)
+		if (alone[i])
+			unlink_scalar(linked[i]);
 }
 
 /* At a prune point: 1 when an explored state covers this one (the path is done), 0 to walk on (the
@@ -1646,7 +1649,7 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 			}
 			*dst = r;
 		}
-		return 0;
+		return hist_slot(c, s, frame_idx(s, f), base / 8); /* its value is the spill's: precision follows */
 	}
 bytes:;
 	bool all_zero = true;
@@ -2288,6 +2291,8 @@ static int push_async_cb(struct vctx *c, const struct state *s, uint32_t target,
 	a->nf = 1;
 	a->f[0] = f;
 	a->pc = s->pc; /* "from <the call> to <the callback>" when it is popped */
+	a->prev_pc = SIZE_MAX; /* its history starts at the callback: backtracking ends there */
+	a->first_pc = target;
 	c->async_root[target] = 1;
 	int err = push_branch(c, a, target);
 	state_free(a);

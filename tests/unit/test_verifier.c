@@ -355,6 +355,9 @@ static const struct vcase cases[] = {
 	{ "precision: through a spill and a move", XDP, PREC_SPLIT("r3 = -8", "r3 = -600")
 	  "*(u64 *)(r10 - 16) = r3\n" PAD "r4 = *(u64 *)(r10 - 16)\nr7 = r4\nr5 = r10\nr5 += r7\nr0 = 0\n"
 	  "*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: through a spill and a narrower fill", XDP, PREC_SPLIT("r3 = 8", "r3 = 600")
+	  "*(u64 *)(r10 - 16) = r3\n" PAD "r4 = *(u32 *)(r10 - 16)\nr4 = -r4\nr5 = r10\nr5 += r4\nr0 = 0\n"
+	  "*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-600 size=8" },
 	{ "precision: a branch decided by the joined value", XDP, XDP_PKT PREC_SPLIT("r3 = 0", "r3 = 1")
 	  "if r3 == 0 goto +2\nr0 = *(u8 *)(r6 + 0)\nexit\nr0 = 2\nexit\n", "invalid access to packet, off=0 size=1, R6(id=0,off=0,r=0)" },
 	{ "precision: a branch decided the same on both paths", XDP, XDP_PKT PREC_SPLIT("r3 = 0", "r3 = 1")
