@@ -740,6 +740,31 @@ TEST(unprivileged_rules)
 	}
 }
 
+/* Builds src into the file named by the mkstemp() template obj; NULL when built, else why not (obj is
+ * gone then). */
+static const char *clang_obj(const char *src, char *obj)
+{
+	int fd = mkstemp(obj);
+	if (fd < 0)
+		return "no temporary file";
+	close(fd);
+	if (test_clang(src, obj, NULL)) {
+		unlink(obj);
+		return "clang cannot build BPF here";
+	}
+	return NULL;
+}
+
+/* cmd's output (stdout, and stderr where cmd redirects it), NUL-terminated, cut at len - 1 bytes */
+static void run_out(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(out, 1, len - 1, p) : 0;
+	out[n] = 0;
+	if (p)
+		pclose(p);
+}
+
 /* The rejections that need a lock or a timer placed in a map value by BTF: tests/loader/spin_lock.bpf.c,
  * one program each (test_kernel_verdicts compares each verdict with the kernel's), here bpfvm's words. */
 TEST(spin_lock_and_timer_values)
@@ -757,20 +782,11 @@ TEST(spin_lock_and_timer_values)
 	};
 	char obj[] = "/tmp/bpfvm-spin-lock-XXXXXX", cmd[256];
 	static char out[8192];
-	int fd = mkstemp(obj);
-	if (fd < 0)
-		SKIP("no temporary file");
-	close(fd);
-	if (test_clang("tests/loader/spin_lock.bpf.c", obj, NULL)) {
-		unlink(obj);
-		SKIP("clang cannot build BPF here");
-	}
+	const char *why = clang_obj("tests/loader/spin_lock.bpf.c", obj);
+	if (why)
+		SKIP(why);
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s 2>&1", obj);
-	FILE *p = popen(cmd, "r");
-	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	unlink(obj);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const char *at = strstr(out, want[i]);
@@ -1151,20 +1167,11 @@ TEST(examples_verify)
 TEST(timer_init_names_its_map)
 {
 	char obj[] = "/tmp/bpfvm-timer-map-XXXXXX", cmd[256], out[4096];
-	int fd = mkstemp(obj);
-	if (fd < 0)
-		SKIP("no temporary file");
-	close(fd);
-	if (test_clang("tests/loader/timer_map.bpf.c", obj, NULL)) {
-		unlink(obj);
-		SKIP("clang cannot build BPF here");
-	}
+	const char *why = clang_obj("tests/loader/timer_map.bpf.c", obj);
+	if (why)
+		SKIP(why);
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s 2>&1; echo rc=$?", obj);
-	FILE *p = popen(cmd, "r");
-	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, ": section xdp: program 'same_map': verified\n") != NULL);
 	CHECK(strstr(out, ": timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0 (program 'other_map')") != NULL);
 	CHECK(strstr(out, "rc=1\n") != NULL);
@@ -1186,20 +1193,11 @@ TEST(timer_init_names_its_map)
 TEST(timer_callbacks_are_async)
 {
 	char obj[] = "/tmp/bpfvm-timer-async-XXXXXX", cmd[256], out[4096];
-	int fd = mkstemp(obj);
-	if (fd < 0)
-		SKIP("no temporary file");
-	close(fd);
-	if (test_clang("tests/loader/timer_async.bpf.c", obj, NULL)) {
-		unlink(obj);
-		SKIP("clang cannot build BPF here");
-	}
+	const char *why = clang_obj("tests/loader/timer_async.bpf.c", obj);
+	if (why)
+		SKIP(why);
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s 2>&1; echo rc=$?", obj);
-	FILE *p = popen(cmd, "r");
-	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, "program 'returns_one': insn 25 (in a subprogram): At async callback return the register R0 has "
 			  "smin=1 smax=1 should have been in [0, 0]") != NULL);
 	CHECK(strstr(out, ": program 'big_stacks': verified\n") != NULL);
@@ -1209,11 +1207,7 @@ TEST(timer_callbacks_are_async)
 		printf("  got: %s\n", out);
 	/* the callback's walk starts from its own state: level 2 marks it */
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s --prog eighth_frame --log 2 2>&1", obj);
-	p = popen(cmd, "r");
-	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, " R1=map_ptr(ks=4,vs=56) R2=map_key(ks=4,vs=56) R3=map_value(ks=4,vs=56) R10=fp0 async_cb\n") != NULL);
 	unlink(obj);
 }
@@ -1221,26 +1215,12 @@ TEST(timer_callbacks_are_async)
 /* A call through a function pointer as clang emits it (tests/loader/callx.bpf.c; clang before 19 puts the
  * register in imm, the loader moves it to dst): verified, and both engines call the function the pointer
  * names on every packet of examples/sample.pcap (the kernel refuses it: known-differences.txt). */
-static void run_out(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = p ? fread(out, 1, len - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
-}
-
 TEST(callx_from_clang)
 {
 	char obj[] = "/tmp/bpfvm-callx-XXXXXX", cmd[512], out[4096], out2[4096];
-	int fd = mkstemp(obj);
-	if (fd < 0)
-		SKIP("no temporary file");
-	close(fd);
-	if (test_clang("tests/loader/callx.bpf.c", obj, NULL)) {
-		unlink(obj);
-		SKIP("clang cannot build BPF here");
-	}
+	const char *why = clang_obj("tests/loader/callx.bpf.c", obj);
+	if (why)
+		SKIP(why);
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s 2>&1", obj);
 	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, "program 'by_pointer': verified") != NULL);
@@ -1282,11 +1262,7 @@ TEST(cli_verify)
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "build/bpfvm cc %s/bad.bpf.c -o %s/bad.o 2>&1 && build/bpfvm verify %s/bad.o 2>&1; echo rc=$?",
 		 dir, dir, dir);
-	FILE *p = popen(cmd, "r");
-	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	if (strstr(out, "clang") && !strstr(out, "rc=")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 		CHECK(system(cmd) == 0);
@@ -1296,45 +1272,25 @@ TEST(cli_verify)
 	CHECK(strstr(out, "rc=1") != NULL);
 	/* the log before the verdict; JSON; exit 2 when there is no verdict */
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s/bad.o --log 1 2>&1; echo rc=$?", dir);
-	p = popen(cmd, "r");
-	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, "0: R1=ctx() R10=fp0") != NULL);
 	CHECK(strstr(out, " insns (limit 1000000) max_states_per_insn ") != NULL);
 	CHECK(strstr(out, "rc=1") != NULL);
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s/bad.o --json 2>&1; echo rc=$?", dir);
-	p = popen(cmd, "r");
-	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, "\"name\": \"bad\", \"section\": \"xdp\", \"type\": \"xdp\", \"verdict\": \"rejected\", \"error\": ") != NULL);
 	CHECK(strstr(out, "rc=1") != NULL);
 	static const char *const no_verdict[] = { "--prog nosuch", "--type nosuch", "--log 3", "--bogus" };
 	for (size_t i = 0; i < sizeof(no_verdict) / sizeof(no_verdict[0]); i++) {
 		snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s/bad.o %s >/dev/null 2>&1; echo rc=$?", dir, no_verdict[i]);
-		p = popen(cmd, "r");
-		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-		out[n] = 0;
-		if (p)
-			pclose(p);
+		run_out(cmd, out, sizeof(out));
 		CHECK(strstr(out, "rc=2") != NULL);
 	}
 	/* --type overrides SEC(): as a socket filter the xdp program's code still fails at insn 7 */
 	snprintf(cmd, sizeof(cmd), "build/bpfvm verify %s/bad.o --type socket_filter 2>&1; echo rc=$?", dir);
-	p = popen(cmd, "r");
-	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out(cmd, out, sizeof(out));
 	CHECK(strstr(out, "insn 7: R0 invalid mem access 'map_value_or_null'") != NULL);
-	p = popen("build/bpfvm verify build/examples/xdp_lb.bpf.o; echo rc=$?", "r");
-	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = 0;
-	if (p)
-		pclose(p);
+	run_out("build/bpfvm verify build/examples/xdp_lb.bpf.o; echo rc=$?", out, sizeof(out));
 	CHECK(strstr(out, "section xdp: program 'xdp_lb': verified") != NULL);
 	CHECK(strstr(out, "rc=0") != NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
