@@ -341,6 +341,12 @@ struct parsed {
 	size_t shorter, accesses;  /* proven accesses whose trusted code is shorter than their checked code */
 };
 
+/* Whether BPF insn pc became fewer native bytes in the trusted image t than in the checked image c. */
+static bool native_shorter(const struct jit_image *t, const struct jit_image *c, size_t pc)
+{
+	return t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc];
+}
+
 static struct parsed run_parser(int verify, int checks, int interp)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = verify, .checks = checks, .interp = interp };
@@ -392,7 +398,7 @@ static struct parsed run_parser(int verify, int checks, int interp)
 			const struct bpf_insn *in = &p->orig[pc];
 			bool on_frame = (isa_mem_access(isa_decode(in)) & ISA_MEM_BASE_SRC ? in->src_reg : in->dst_reg) == 10;
 			out.accesses++;
-			out.shorter += t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc] || on_frame;
+			out.shorter += native_shorter(t, c, pc) || on_frame;
 		}
 		sys_put(vm, ob);
 	}
@@ -573,7 +579,7 @@ static struct atomics_run run_atomics(int verify, int checks, int interp)
 	uint64_t v0[3] = { 100, 200, 300 | 0xabcd00000000ull };
 	CHECK(UPD(vm, m, &k, v0, 0) == 0);
 	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && insns[i].imm == 0x7eadc000) {
+		if (insns[i].code == ISA_OPC_LDDW && insns[i].imm == 0x7eadc000) {
 			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
 			insns[i].imm = m;
 		}
@@ -598,7 +604,7 @@ static struct atomics_run run_atomics(int verify, int checks, int interp)
 		for (size_t pc = 0; pc + 1 < p->cnt; pc++)
 			if (p->insns[pc].id < ISA_COUNT && isa_info[p->insns[pc].id].flags & F_ATOMIC) { /* twins lie past ISA_COUNT */
 				r.atomics++;
-				r.shorter += tr && c && tr->off[pc + 1] - tr->off[pc] < c->off[pc + 1] - c->off[pc];
+				r.shorter += tr && c && native_shorter(tr, c, pc);
 			}
 		sys_put(vm, ob);
 	}
