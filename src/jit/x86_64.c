@@ -80,16 +80,28 @@ struct jit {
 	bool zf_64;             /* ... of its 64-bit dst (else of the 32-bit result, zero-extended) */
 	uint64_t blind_seed;    /* random per compile; every pass draws the same keys from it */
 	uint64_t blind_state;
+	/* Counted loops without budget checks (fast_loops()): fast_be[h] is be + 1 for the loop [h, be],
+	 * 0 elsewhere.  While one is emitted, fl says how: FL_FAST (the body without checks, exits through
+	 * fix_to[pc]'s fixups) or FL_CHECKED (its copy with the budget per back-edge). */
+	uint32_t *fast_be;
+	uint32_t *fix_to;       /* per pc in a fast body: 1 + the insn its exit jump goes to, 0 none */
+	enum { FL_NONE, FL_FAST, FL_CHECKED } fl;
+	size_t fl_h, fl_be;
 };
 
 #define LOOP_ALIGN 16
 
-/* Labels: 0..cnt the insns (cnt = end of the body), then the exits, then two per stub. */
+/* Labels: 0..cnt the insns (cnt = end of the body), then the exits, then two per stub, then three per
+ * insn for counted loops (fast_loops()), then the six below. */
 #define L_INSN(i_)      ((size_t)(i_))
 #define L_RET0(j_)      ((j_)->cnt + 1)   /* r0 = 0, then the epilogue (faults, LD_ABS past the packet) */
 #define L_EPILOGUE(j_)  ((j_)->cnt + 2)
 #define L_STUB(j_, k_)  ((j_)->cnt + 3 + 2 * (k_))
 #define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
+#define L_FL_BASE(j_)   ((j_)->cnt + 3 + 2 * (j_)->max_stub)
+#define L_COPY(j_, i_)  (L_FL_BASE(j_) + (i_))                        /* insn i in a loop's checked copy */
+#define L_FHEAD(j_, h_) (L_FL_BASE(j_) + (j_)->cnt + 1 + (h_))        /* a fast loop's head, past its entry test */
+#define L_FIX(j_, i_)   (L_FL_BASE(j_) + 2 * ((j_)->cnt + 1) + (i_))  /* the budget fixup of insn i's exit */
 #define L_FULL_RET0(j_) ((j_)->nlab - 6)  /* stateless code with ldpkt: full code's L_RET0 */
 #define L_TAIL_ENTRY(j_) ((j_)->nlab - 5) /* stateless code: where a tail call from full code enters */
 #define L_TAIL_PUSH(j_) ((j_)->nlab - 3)  /* stateless code: the tail entry's saves, then the body */
@@ -103,12 +115,28 @@ static void set_label(struct jit *j, size_t l)
 	j->lab_pass[l] = j->pass;
 }
 
+/* Inside a counted loop's code (fast_loops()), a jump to one of its insns goes to that insn's copy
+ * (FL_CHECKED), and a jump out of the fast body goes through a fixup that settles the budget first. */
+static size_t fl_label(struct jit *j, size_t l)
+{
+	if (j->fl == FL_NONE || l > j->cnt)
+		return l;
+	if (j->fl == FL_CHECKED)
+		return l >= j->fl_h && l <= j->fl_be ? L_COPY(j, l) : l;
+	if (l <= j->fl_be)
+		return l;
+	j->fix_to[j->pc] = (uint32_t)l + 1;
+	return L_FIX(j, j->pc);
+}
+
 /* jmp (cc < 0) or jcc to a label: short when the (previous pass's) distance fits. */
 static void jump_to(struct jit *j, int cc, size_t l)
 {
 	struct xbuf *b = &j->b;
 	int64_t target = 0;
 	bool known = false;
+
+	l = fl_label(j, l);
 
 	if (j->lab_pass[l] == j->pass) {
 		target = j->lab[l];
@@ -699,10 +727,11 @@ static void emit_BSWAP32(J) { emit_BE32(j, in); }
 static void emit_BSWAP64(J) { emit_BE64(j, in); }
 
 /* ---- jumps ---- */
-static size_t target_pc(const struct jit *j, const struct vm_insn *in)
+static size_t insn_target(size_t pc, const struct vm_insn *in)
 {
-	return j->pc + (size_t)((int64_t)in->off / (int64_t)sizeof(struct vm_insn));
+	return pc + (size_t)((int64_t)in->off / (int64_t)sizeof(struct vm_insn));
 }
+static size_t target_pc(const struct jit *j, const struct vm_insn *in) { return insn_target(j->pc, in); }
 
 /* Taken branch with condition cc (cc < 0: always): a back-edge counts the budget first. */
 static void branch(J, int cc)
@@ -712,6 +741,12 @@ static void branch(J, int cc)
 	if (in->off > 0) {
 		if (cc >= 0 || t != j->pc + 1)
 			jump_to(j, cc, L_INSN(t));
+		return;
+	}
+	if (j->fl == FL_FAST && j->pc == j->fl_be) { /* the fast loop's back-edge: its entry paid for it */
+		jump_to(j, cc, L_FHEAD(j, t));
+		/* out with the counter at 0: E - 1 back-edges taken, r9 (r9 - E, fast_loop_entry()) + 1 */
+		x_rm(&j->b, XW, OP_LEA, BUDGET, BUDGET, 1);
 		return;
 	}
 	size_t skip = cc >= 0 ? jcc8_fwd(j, CC_INVERT(cc)) : 0;
@@ -1740,6 +1775,76 @@ static bool stateless_insn(const struct jit *j, const struct vm_insn *in)
 	}
 }
 
+/* Counted loops whose back-edges need no budget test (the branch per round that kept tight loops at
+ * the kernel's time).  A loop [h, be] qualifies when its only back-edge is be, "if rX != 0 goto h"
+ * right after "rX += -1" (or "rX -= 1"), nothing else in it writes rX, every other insn is
+ * stateless_insn() (no call, check, fault, exit or back-edge) and nothing outside jumps into (h, be].
+ * Entered with rX = E, it takes at most E - 1 back-edges (E = 0: 2^64 - 1), and when at h rX = E - k
+ * after k of them.  So fast_loop_entry() tests once that the slice in r9 covers E - 1 units (else the
+ * loop runs as a copy that counts each back-edge, fast_loop_copies()), and keeps r9 - E in r9 while the
+ * body runs: at an exit before the decrement r9 + rX is exactly what per-edge counting leaves, at the
+ * fall-through exit (rX = 0) r9 + 1.  The interpreter's budget, its faults and an interrupt's reach
+ * (at most one slice) stay as they were.  Returns -ENOMEM or 0. */
+static int fast_loops(struct jit *j)
+{
+	uint32_t *owner = calloc(j->cnt + 1, sizeof(*owner)); /* 1 + h of the loop whose (h, be] holds pc */
+
+	if (!owner)
+		return -ENOMEM;
+	for (size_t be = 1; be < j->cnt && !j->untrusted; be++) {
+		const struct vm_insn *in = &j->insns[be], *dec = in - 1;
+		if (in->id != ISA_JNE_K || in->k != 0 || in->off >= 0 || in->dst >= 10 || j->entry[be] ||
+		    !((dec->id == ISA_ADD64_K && (int32_t)dec->k == -1) || (dec->id == ISA_SUB64_K && (int32_t)dec->k == 1)) ||
+		    dec->dst != in->dst)
+			continue;
+		size_t h = insn_target(be, in);
+		bool ok = h < be;
+		for (size_t pc = h; pc < be - 1 && ok; pc++) {
+			const struct vm_insn *b = &j->insns[pc];
+			int fmt = isa_info[b->id].fmt;
+			j->pc = pc;
+			ok = stateless_insn(j, b) && !(isa_info[b->id].flags & F_EXIT) && fmt != FMT_LDABS &&
+			     fmt != FMT_LDIND && fmt != FMT_LDDW && b->id != ISA_LDDW_HI &&
+			     !(isa_insn_writes(&j->prog->orig[pc]) & ISA_REG(in->dst));
+		}
+		if (!ok)
+			continue;
+		j->fast_be[h] = (uint32_t)be + 1;
+		for (size_t pc = h + 1; pc <= be; pc++)
+			owner[pc] = (uint32_t)h + 1;
+	}
+	/* a jump (or call, or function reference) from outside into a body undoes its loop */
+	for (size_t pc = 0; pc < j->cnt; pc++) {
+		const struct vm_insn *in = &j->insns[pc];
+		size_t t;
+		if (isa_has_target(in->id))
+			t = insn_target(pc, in);
+		else if (in->id == ISA_LDDW && j->prog->orig[pc].src_reg == ISA_PSEUDO_FUNC)
+			t = (size_t)((const struct vm_insn *)(uintptr_t)in->k - j->insns);
+		else
+			continue;
+		if (t > j->cnt || !owner[t])
+			continue;
+		size_t h = owner[t] - 1;
+		if (pc < h || pc >= j->fast_be[h])
+			j->fast_be[h] = 0;
+	}
+	free(owner);
+	return 0;
+}
+
+/* At h of a fast loop: the slice must cover E - 1 back-edges, else the checked copy runs; r9 -= E. */
+static void fast_loop_entry(struct jit *j, size_t h)
+{
+	unsigned x = xreg[j->insns[j->fast_be[h] - 1].dst];
+
+	x_rm(&j->b, XW, OP_LEA, AUX, x, -1);
+	x_rr(&j->b, XW, OP_CMP_RM_R, BUDGET, AUX);
+	jump_to(j, CC_AE, L_COPY(j, h));
+	x_rr(&j->b, XW, OP_SUB_RM_R, x, BUDGET);
+	j->counts_budget = true;
+}
+
 /* zero_from of the subprogram starting at pc; the whole frame for any other target (callx) */
 static int32_t frame_zero_from(const struct jit *j, size_t pc)
 {
@@ -1758,6 +1863,36 @@ static int32_t frame_zero_from(const struct jit *j, size_t pc)
 	return -(int32_t)VM_STACK_SIZE;
 }
 
+/* Cold code of the fast loops (fast_loops()): each one's checked copy, entered when the slice does not
+ * cover the loop, and the fixups its exits go through (r9 += rX: see fast_loops()). */
+static void fast_loop_copies(struct jit *j)
+{
+	for (size_t h = 0; h < j->cnt; h++) {
+		if (!j->fast_be[h])
+			continue;
+		j->fl = FL_CHECKED;
+		j->fl_h = h;
+		j->fl_be = j->fast_be[h] - 1;
+		j->zf_pc = SIZE_MAX;
+		j->fused = SIZE_MAX;
+		for (j->pc = h; j->pc <= j->fl_be; j->pc++) {
+			set_label(j, L_COPY(j, j->pc));
+			if (j->fused != j->pc)
+				emit_tab[j->insns[j->pc].id](j, &j->insns[j->pc]);
+		}
+		j->fl = FL_NONE;
+		jump_to(j, -1, L_INSN(j->fl_be + 1));
+		unsigned x = xreg[j->insns[j->fl_be].dst];
+		for (j->pc = h; j->pc < j->fl_be; j->pc++) {
+			if (!j->fix_to[j->pc])
+				continue;
+			set_label(j, L_FIX(j, j->pc));
+			x_rr(&j->b, XW, OP_ADD_RM_R, x, BUDGET);
+			jump_to(j, -1, L_INSN(j->fix_to[j->pc] - 1));
+		}
+	}
+}
+
 static void one_pass(struct jit *j)
 {
 	j->b.len = 0;
@@ -1768,15 +1903,29 @@ static void one_pass(struct jit *j)
 	j->fused = SIZE_MAX;
 	prologue(j);
 	for (j->pc = 0; j->pc < j->cnt; j->pc++) {
-		if (j->loop_head[j->pc])
+		if (j->fl == FL_FAST && j->pc > j->fl_be)
+			j->fl = FL_NONE;
+		if (j->fast_be[j->pc]) {
+			set_label(j, L_INSN(j->pc));
+			fast_loop_entry(j, j->pc);
 			x_pad(&j->b, LOOP_ALIGN);
-		set_label(j, L_INSN(j->pc));
+			set_label(j, L_FHEAD(j, j->pc));
+			j->fl = FL_FAST;
+			j->fl_h = j->pc;
+			j->fl_be = j->fast_be[j->pc] - 1;
+		} else {
+			if (j->loop_head[j->pc])
+				x_pad(&j->b, LOOP_ALIGN);
+			set_label(j, L_INSN(j->pc));
+		}
 		const struct vm_insn *in = &j->insns[j->pc];
 		if (j->fused == j->pc)
 			continue;
 		emit_tab[in->id](j, in);
 	}
+	j->fl = FL_NONE;
 	set_label(j, L_INSN(j->cnt));
+	fast_loop_copies(j);
 	if (j->stateless) {
 		if (j->nstub) /* stateless_insn() let through an insn that needs a slow path */
 			j->b.err = -EINVAL;
@@ -1834,7 +1983,7 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		j.blind_seed = (uint64_t)(uintptr_t)&j ^ (uint64_t)clock(); /* no entropy yet: still unknown to the program */
 	j.blind_seed |= 1; /* xorshift needs a non-zero state */
 	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
-	j.nlab = j.cnt + 3 + 2 * j.max_stub + 6;
+	j.nlab = j.cnt + 3 + 2 * j.max_stub + 3 * (j.cnt + 1) + 6; /* see L_INSN */
 	j.lab = calloc(j.nlab, sizeof(*j.lab));
 	j.plab = calloc(j.nlab, sizeof(*j.plab));
 	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
@@ -1850,7 +1999,9 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		goto out;
 	}
 	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
-	if (!j.zero_from) {
+	j.fast_be = calloc(j.cnt + 1, sizeof(*j.fast_be));
+	j.fix_to = calloc(j.cnt + 1, sizeof(*j.fix_to));
+	if (!j.zero_from || !j.fast_be || !j.fix_to) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1877,6 +2028,8 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 			j.entry[(const struct vm_insn *)(uintptr_t)in->k - j.insns] = 1;
 	}
 	j.ldpkt = j.ldpkt && j.stateless; /* full code reads the run from its state */
+	if (!j.stateless && (err = fast_loops(&j)))
+		goto out;
 	for (j.pass = 1;; j.pass++) {
 		one_pass(&j);
 		if (j.b.err) {
@@ -1938,6 +2091,8 @@ out:
 	free(j.loop_head);
 	free(j.entry);
 	free(j.zero_from);
+	free(j.fast_be);
+	free(j.fix_to);
 	return err;
 }
 

@@ -741,6 +741,75 @@ TEST(packet_loads_in_stateless_code)
 	bpfvm_free(vm);
 }
 
+/* Counted loops ("rX += -1; if rX != 0 goto head", nothing else writing rX, no call or check inside)
+ * run without a budget test per back-edge: one test at the loop's entry covers it (x86_64.c
+ * fast_loops()).  The budget is still spent exactly as the interpreter spends it: under every limit
+ * from 1 up past what the run needs, both engines end alike (the same r0, or the same error at the same
+ * insn), with the loop left early (before its decrement), at its end, entered with 1 and with 0 (2^64
+ * rounds), and runs across budget slices.  The inner loop's back-edge carries no "dec r9", the outer
+ * loop's does. */
+TEST(counted_loops_keep_the_budget)
+{
+	static const char src[] =
+		"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r0 = 0\n r8 = 3\n"
+		"outer: r1 = r6\n"
+		"loop: r0 += r1\n if r1 == r7 goto early\n r0 ^= 5\n r1 += -1\n if r1 != 0 goto loop\n"
+		" r0 += 1\n goto next\n"
+		"early: r0 += 100\n"
+		"next: r8 += -1\n if r8 != 0 goto outer\n"
+		"exit\n";
+	static const struct { uint32_t e, x; uint64_t lim_lo, lim_hi; } cases[] = {
+		{ 5, 99, 1, 20 },    /* no early exit: 3 * 4 + 2 back-edges */
+		{ 5, 3, 1, 12 },     /* out at r1 == 3 each time */
+		{ 1, 99, 1, 5 },     /* no back-edge in the inner loop */
+		{ 0, 0, 1, 5 },      /* out at once */
+		{ 0, 7, 1, 40 },     /* 2^64 - 1 rounds: the limit ends it */
+		{ 70000, 99, 3 * 69999 - 2, 3 * 69999 + 4 }, /* each inner loop spans a slice */
+		{ 200000, 150000, 3 * 50000 - 2, 3 * 50000 + 4 },
+	};
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn insns[64];
+	long n = bpfvm_asm(vm, src, insns, 64);
+	int fd = n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, insns, (size_t)n, "counted") : -1;
+
+	CHECK(fd >= 0);
+	if (fd < 0) {
+		bpfvm_free(vm);
+		return;
+	}
+	struct bpfvm_jited jt;
+	CHECK(bpfvm_prog_jited(vm, fd, &jt) == 0);
+	static const uint8_t dec_r9[] = { 0x49, 0xff, 0xc9 };
+	for (size_t be = 9, seen = 0; be <= 14; be += 5, seen = 0) { /* inner, outer back-edge */
+		for (size_t i = jt.insn_off[be]; i + 3 <= jt.insn_off[be + 1]; i++)
+			seen |= !memcmp(jt.code + i, dec_r9, 3);
+		CHECK_EQ_U64(seen, be == 14);
+	}
+	size_t runs = 0, ok = 0;
+	for (size_t c = 0; c < N(cases); c++) {
+		uint32_t mem[2] = { cases[c].e, cases[c].x };
+		for (uint64_t lim = cases[c].lim_lo; lim <= cases[c].lim_hi; lim++) {
+			uint64_t ri = 1, rj = 2;
+			char msg[256];
+			CHECK(bpfvm_set_insn_limit(vm, lim) == 0);
+			int ei = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, sizeof(mem), &ri);
+			snprintf(msg, sizeof(msg), "%s", ei ? bpfvm_errmsg(vm) : "");
+			int ej = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_JIT, mem, sizeof(mem), &rj);
+			runs++;
+			ok += !ei;
+			if (ei != ej || (!ei && ri != rj) || (ei && strcmp(msg, bpfvm_errmsg(vm)))) {
+				printf("  e %u x %u limit %llu: interp %d r0 %llu '%s', jit %d r0 %llu '%s'\n", cases[c].e,
+				       cases[c].x, (unsigned long long)lim, ei, (unsigned long long)ri, msg, ej,
+				       (unsigned long long)rj, ej ? bpfvm_errmsg(vm) : "");
+				CHECK(0);
+			}
+		}
+	}
+	CHECK(ok > 0 && ok < runs); /* the limits reached both ends */
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -752,5 +821,7 @@ int main(void)
 	RUN(array_lookups_in_place);
 	RUN(proven_atomics_unchecked);
 	RUN(multiply_add_pairs);
+	RUN(counted_loops_keep_the_budget);
 	return test_done();
 }
+
