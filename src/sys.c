@@ -119,6 +119,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	if (sys_slots_init(vm))
 		goto fail;
 	vm->release = obj_release;
+	vm->release_uref = sys_map_release_uref;
 	atomic_init(&vm->fds, NULL);
 	atomic_init(&vm->ids, NULL);
 	pthread_mutex_init(&vm->lock, NULL);
@@ -137,6 +138,7 @@ void bpfvm_free(struct bpfvm *vm)
 		return;
 	hlp_timer_fini(vm); /* no callback may run while objects go away */
 	sys_close_all(vm);
+	sys_maps_teardown(vm);
 	sys_objtab_fini(vm);
 	free(vm->kfuncs);
 	free(vm->helpers);

@@ -61,5 +61,10 @@ long sys_prog_get(struct bpfvm *vm, int pinfd, const char *shown, uint32_t file_
 long sys_map_cmd(struct bpfvm *vm, int cmd, union bpf_attr *attr, unsigned int size);
 /* Release of a map object's payload when its last reference goes. */
 void sys_map_release(struct bpfvm *vm, struct map *m);
+/* The instance's release_uref hook (struct bpfvm): empties a prog array whose last handle closed unless
+ * it is pinned.  sys_maps_teardown(): bpfvm_free(), once every handle is closed, empties every prog array
+ * left, pinned or not, so that the programs they hold (and the maps those hold) go. */
+void sys_map_release_uref(struct bpfvm *vm, struct sys_obj *o);
+void sys_maps_teardown(struct bpfvm *vm);
 
 #endif

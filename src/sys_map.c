@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,34 +122,204 @@ static int fd_value_to_id(struct bpfvm *vm, struct map *m, const void *value, ui
 	return 0;
 }
 
+/* ---- references held by fd-map slots ------------------------------------------------------------
+ * A slot stores an object id, and the handle that stored it holds a reference on that object.  The map's
+ * memory is shared: other handles on its file (OBJ_GET of a pin, here or in another process) see the
+ * same slots, but an id names an object of the instance that stored it only.  So each handle keeps, in
+ * its own memory, how many references it holds on each id (struct held), and drops a reference only
+ * when it holds one: a slot filled through another handle is emptied or replaced without touching this
+ * handle's objects, and its holder drops its reference when its own handle goes.  (A slot's id may thus
+ * outlive its object for a while; a lookup of a dead id finds nothing, as ids are never reused.) */
+struct held_ent {
+	uint32_t id;                 /* 0: never used; an entry whose n fell to 0 keeps its id */
+	uint32_t n;                  /* references held on id */
+};
+
+struct held {
+	pthread_mutex_t lock;
+	size_t cap;                  /* power of two, 0 before the first entry */
+	size_t used;                 /* entries with an id */
+	struct held_ent *ent;
+};
+
+static size_t held_slot(const struct held *h, uint32_t id)
+{
+	size_t i = (id * 2654435761u) & (h->cap - 1);
+	while (h->ent[i].id && h->ent[i].id != id)
+		i = (i + 1) & (h->cap - 1);
+	return i;
+}
+
+/* Rehashes into room for twice the entries still counting (lock held): 0 or -ENOMEM. */
+static int held_grow(struct held *h)
+{
+	size_t live = 0;
+	for (size_t i = 0; i < h->cap; i++)
+		live += h->ent[i].n != 0;
+	size_t cap = 16;
+	while (cap < 4 * (live + 1))
+		cap *= 2;
+	struct held n = { .cap = cap, .ent = calloc(cap, sizeof(struct held_ent)) };
+	if (!n.ent)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->cap; i++)
+		if (h->ent[i].n) {
+			n.ent[held_slot(&n, h->ent[i].id)] = h->ent[i];
+			n.used++;
+		}
+	free(h->ent);
+	h->ent = n.ent;
+	h->cap = n.cap;
+	h->used = n.used;
+	return 0;
+}
+
+/* Counts a reference m's slots now hold on id: 0 or -ENOMEM (nothing counted). */
+static int held_add(struct map *m, uint32_t id)
+{
+	struct held *h = __atomic_load_n(&m->held, __ATOMIC_ACQUIRE);
+	if (!h) {
+		/* made by the first store; stores through one handle may race, so under the map lock */
+		map_lock(m);
+		h = m->held;
+		if (!h && (h = calloc(1, sizeof(*h)))) {
+			pthread_mutex_init(&h->lock, NULL);
+			__atomic_store_n(&m->held, h, __ATOMIC_RELEASE);
+		}
+		map_unlock(m);
+		if (!h)
+			return -ENOMEM;
+	}
+	int err = 0;
+	pthread_mutex_lock(&h->lock);
+	if ((h->used + 1) * 4 > h->cap * 3)
+		err = held_grow(h);
+	if (!err) {
+		struct held_ent *e = &h->ent[held_slot(h, id)];
+		if (!e->id) {
+			e->id = id;
+			h->used++;
+		}
+		e->n++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+/* Whether m's slots hold a reference on id; `take`: and gives it back to the caller, who drops it. */
+static bool held_check(struct map *m, uint32_t id, bool take)
+{
+	struct held *h = __atomic_load_n(&m->held, __ATOMIC_ACQUIRE);
+	bool has = false;
+	if (!h || !id)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	if (h->cap) {
+		struct held_ent *e = &h->ent[held_slot(h, id)];
+		has = e->id == id && e->n;
+		if (has && take)
+			e->n--;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return has;
+}
+
+/* Drops a reference a slot of m held on the object with that id. */
+static void put_held(struct bpfvm *vm, struct map *m, uint32_t id)
+{
+	struct sys_obj *o = sys_get_by_id(vm, id, map_type(m) == BPF_MAP_TYPE_PROG_ARRAY ? SYS_PROG : SYS_MAP);
+	if (NEVER(!o)) /* the slot's reference keeps it alive */
+		return;
+	sys_put(vm, o); /* the lookup's */
+	sys_put(vm, o); /* the slot's */
+}
+
+/* A slot of m stopped holding id: drops the reference if it was this handle's. */
 static void put_id(struct bpfvm *vm, struct map *m, uint32_t id)
 {
-	if (!id)
-		return;
-	struct sys_obj *o = sys_get_by_id(vm, id, map_type(m) == BPF_MAP_TYPE_PROG_ARRAY ? SYS_PROG : SYS_MAP);
-	if (o) {
-		sys_put(vm, o); /* the lookup's */
-		sys_put(vm, o); /* the map's */
-	}
+	if (held_check(m, id, true))
+		put_held(vm, m, id);
 }
 
 void sys_map_release(struct bpfvm *vm, struct map *m)
 {
-	if (map_is_fd_map(m)) {
-		uint32_t ks = map_key_size(m);
-		uint8_t *key = malloc(ks), *next = malloc(ks);
-		if (key && next) {
-			bool first = true;
-			while (map_sys_get_next_key(m, first ? NULL : key, next) == 0) {
-				put_id(vm, m, map_lookup_id(m, next));
-				memcpy(key, next, ks);
-				first = false;
-			}
-		}
-		free(key);
-		free(next);
+	/* the handle's last reference: every reference its slots hold goes (the slots of a map nobody else
+	 * maps go with its memory; a pinned map's keep ids that name nothing any more) */
+	struct held *h = m->held;
+	if (h) {
+		for (size_t i = 0; i < h->cap; i++)
+			for (; h->ent[i].n; h->ent[i].n--)
+				put_held(vm, m, h->ent[i].id);
+		pthread_mutex_destroy(&h->lock);
+		free(h->ent);
+		free(h);
+		m->held = NULL;
 	}
 	map_free(m);
+}
+
+/* Empties every slot of a prog array that holds a reference of this handle, and drops it (Linux
+ * prog_array_map_clear(), done there by a workqueue, here at once: a run holds what it tail-called,
+ * hlp_run_hold(), so no run needs the slot's reference). */
+static void prog_array_clear(struct bpfvm *vm, struct map *m)
+{
+	if (!__atomic_load_n(&m->held, __ATOMIC_ACQUIRE))
+		return;
+	for (uint32_t i = 0; i < map_max_entries(m); i++) {
+		uint32_t id = map_lookup_id(m, &i);
+		if (id && held_check(m, id, false) && map_clear_id(m, &i, id) == 0)
+			put_id(vm, m, id);
+	}
+}
+
+/* Calls fn on each prog array of the instance on the file of `m` (every one, m NULL), each held by a
+ * reference for the call; stops at the first that returns true, and returns whether one did. */
+static bool each_prog_array(struct bpfvm *vm, const struct map *m, bool (*fn)(struct bpfvm *, struct sys_obj *))
+{
+	bool stop = false;
+	for (uint32_t id = 0; !stop && sys_next_id(vm, SYS_MAP, id, &id) == 0;) {
+		struct sys_obj *o = sys_get_by_id(vm, id, SYS_MAP);
+		if (!o)
+			continue;
+		if (map_type(o->map) == BPF_MAP_TYPE_PROG_ARRAY && (!m || map_same_file(o->map, m)))
+			stop = fn(vm, o);
+		sys_put(vm, o);
+	}
+	return stop;
+}
+
+static bool has_user_refs(struct bpfvm *vm, struct sys_obj *o)
+{
+	(void)vm;
+	return atomic_load(&o->usercnt) > 0;
+}
+
+static bool clear_slots(struct bpfvm *vm, struct sys_obj *o)
+{
+	prog_array_clear(vm, o->map);
+	return false;
+}
+
+void sys_map_release_uref(struct bpfvm *vm, struct sys_obj *o)
+{
+	/* Linux bpf_map_put_uref() -> prog_array_map_clear(): a prog array whose last user reference went
+	 * is emptied, so that programs in it that tail-call through it (holding it) can go.  The user
+	 * references of a map are all its handles -- this instance's handles on the map's file, through
+	 * whichever object (MAP_CREATE's, each OBJ_GET's) -- and its pins, which outlive handles: a pinned
+	 * array keeps its slots.  Once none is left, each object on the file empties the slots it filled. */
+	if (o->kind != SYS_MAP || map_type(o->map) != BPF_MAP_TYPE_PROG_ARRAY || map_pinned(o->map) ||
+	    each_prog_array(vm, o->map, has_user_refs))
+		return;
+	each_prog_array(vm, o->map, clear_slots);
+}
+
+void sys_maps_teardown(struct bpfvm *vm)
+{
+	/* Every handle is closed: what lives on is held by programs, slots and runs only.  The slots of the
+	 * instance's prog arrays name its programs, which go with it, so they are emptied even where a pin
+	 * kept them: that breaks every cycle (only a prog array's slots hold programs), and each object then
+	 * goes with its last reference. */
+	each_prog_array(vm, NULL, clear_slots);
 }
 
 static int do_update(struct bpfvm *vm, struct map *m, const void *key, const void *value, uint64_t flags)
@@ -175,11 +346,17 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 	int err = fd_value_to_id(vm, m, value, &id, &o);
 	if (err)
 		return err;
-	/* the map holds o's reference from here; the previous occupant's goes (read in the same lock
-	 * hold as the store: two threads replacing one slot must not both drop the same occupant) */
+	/* the map holds o's reference from here, counted before the store (a thread replacing it at once
+	 * must find it counted); the previous occupant's goes (read in the same lock hold as the store:
+	 * two threads replacing one slot must not both drop the same occupant) */
+	if ((err = held_add(m, id))) {
+		sys_put(vm, o);
+		return sys_err(vm, err, "update of fd map '%s': no memory to count the reference", map_name(m));
+	}
 	err = map_sys_swap_id(m, key, id, flags, &old);
 	if (err) {
-		sys_put(vm, o);
+		if (held_check(m, id, true))
+			sys_put(vm, o);
 		return err;
 	}
 	put_id(vm, m, old);

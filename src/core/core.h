@@ -28,7 +28,11 @@ enum sys_kind {
 };
 
 /* A reference-counted object.  Each handle holds one reference; so does every program that uses a map
- * and every prog array slot that holds a program.
+ * and every prog array slot that holds a program.  Handles also count in `usercnt`, the user references
+ * (Linux's map->usercnt, bpf_map_inc_with_uref()): when the last handle of an object closes, the
+ * instance's release_uref hook runs while the object still lives, so that a prog array can drop the
+ * programs in its slots -- which may hold the array itself, a cycle no count would ever break.  (A map's
+ * pins are links to its file, not references here: the hook asks the file whether it has any.)
  * Handles and ids are looked up without the instance lock: a reader takes a reference only if the count
  * is not zero, then checks that the table entry still names the object.  That needs the memory to stay
  * a sys_obj after the last reference goes, so dead objects go to the instance's free list (type-stable,
@@ -36,6 +40,7 @@ enum sys_kind {
 struct sys_obj {
 	enum sys_kind kind;
 	atomic_int refcnt;
+	atomic_int usercnt;          /* handles naming it (each also holds one of refcnt) */
 	uint32_t id;                 /* global id within the instance (MAP_GET_FD_BY_ID ...) */
 	union {
 		struct vm_prog *prog;
@@ -96,6 +101,9 @@ struct bpfvm {
 	/* Frees an object's payload (program, map) when its last reference went (sys_put()): set by the
 	 * layer that creates instances, which knows what programs and maps are made of. */
 	void (*release)(struct bpfvm *vm, struct sys_obj *o);
+	/* The last handle of o closed (o->usercnt reached 0; the closing handle's reference still holds o):
+	 * Linux's map_release_uref().  Set by the same layer; NULL: nothing to do. */
+	void (*release_uref)(struct bpfvm *vm, struct sys_obj *o);
 
 	pthread_mutex_t lock;        /* serializes writers of the tables below and the free list */
 	struct sys_tab *_Atomic fds; /* fd -> object (holds a reference); NULL = free */
@@ -114,7 +122,7 @@ struct bpfvm {
 	_Alignas(64) struct sys_log *_Atomic logs[SYS_LOG_BUCKETS];
 };
 
-/* Installs a new object with one reference held by the returned handle.  Returns the fd or -ENOMEM /
+/* Installs a new object with one reference (and one user reference) held by the returned handle.  Returns the fd or -ENOMEM /
  * -EMFILE.  On failure the caller still owns obj->ptr. */
 int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr);
 /* Takes a reference on the object behind fd if it has the kind; NULL when not (errno-style via *err). */
@@ -123,8 +131,8 @@ struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind)
 void sys_obj_hold(struct sys_obj *o);
 /* Drops a reference; the last one calls vm->release on the payload and recycles the object. */
 void sys_put(struct bpfvm *vm, struct sys_obj *o);
-/* A new handle for the reference o the caller holds (it becomes the handle's): the fd, or -EMFILE /
- * -ENOMEM with the reference still the caller's. */
+/* A new handle for the reference o the caller holds (it becomes the handle's, and a user reference):
+ * the fd, or -EMFILE / -ENOMEM with the reference still the caller's. */
 int sys_fd_install(struct bpfvm *vm, struct sys_obj *o);
 /* The first id above start_id of a live object of that kind (BPF_*_GET_NEXT_ID): 0, or -ENOENT. */
 int sys_next_id(struct bpfvm *vm, enum sys_kind kind, uint32_t start_id, uint32_t *next);

@@ -117,6 +117,7 @@ int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr)
 		o->id = ++vm->next_id;
 		o->free_next = NULL;
 		atomic_fetch_add(&o->refcnt, 1);
+		atomic_store(&o->usercnt, 1);
 		tab_set(&vm->ids, o->id - 1, o);
 		tab_set(&vm->fds, (size_t)fd, o);
 	}
@@ -186,6 +187,9 @@ int bpfvm_close(struct bpfvm *vm, int fd)
 	pthread_mutex_unlock(&vm->lock);
 	if (!o)
 		return -EBADF;
+	/* the handle's user reference first, while its reference keeps o alive for the hook */
+	if (atomic_fetch_sub(&o->usercnt, 1) == 1 && vm->release_uref)
+		vm->release_uref(vm, o);
 	sys_put(vm, o);
 	return 0;
 }
@@ -196,8 +200,10 @@ int sys_fd_install(struct bpfvm *vm, struct sys_obj *o)
 
 	pthread_mutex_lock(&vm->lock);
 	fd = fd_alloc(vm);
-	if (fd >= 0)
+	if (fd >= 0) {
+		atomic_fetch_add(&o->usercnt, 1); /* before the handle can be closed */
 		tab_set(&vm->fds, (size_t)fd, o); /* the caller's reference becomes the handle's */
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return fd;
 }

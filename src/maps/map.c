@@ -532,6 +532,34 @@ int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags,
 	return (int)r;
 }
 
+int map_clear_id(struct map *m, const void *key, uint32_t expect)
+{
+	if (!m->ops->fd_values || !expect)
+		return -EINVAL;
+	map_lock(m);
+	uint32_t cur = 0;
+	void *v = m->ops->lookup(m, key);
+	if (v)
+		memcpy(&cur, v, 4);
+	long r = cur == expect ? m->ops->delete(m, key) : -ENOENT;
+	map_unlock(m);
+	return (int)r;
+}
+
+bool map_pinned(const struct map *m)
+{
+	struct stat st;
+	/* made unlinked (O_TMPFILE or memfd: no links); OBJ_PIN adds one, unlinking the pin removes it */
+	return fstat(m->fd, &st) == 0 && st.st_nlink > 0;
+}
+
+bool map_same_file(const struct map *a, const struct map *b)
+{
+	struct stat sa, sb;
+	return a == b || (fstat(a->fd, &sa) == 0 && fstat(b->fd, &sb) == 0 && sa.st_dev == sb.st_dev &&
+			  sa.st_ino == sb.st_ino);
+}
+
 bool map_prog_array_layout(const struct map *m, const uint32_t **ids, uint32_t *max_entries)
 {
 	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)

@@ -96,6 +96,9 @@ struct map {
 	uint64_t *mem_used;          /* the instance's count this map is charged to (file_len bytes), or NULL */
 	bool user_rdonly, user_wronly;
 	void *priv;                  /* type-specific process-local state */
+	/* fd maps: the command layer's process-local record of the objects this handle's slots hold
+	 * references on (sys_map.c); that layer frees it before map_free() */
+	void *held;
 	/* timers are process-local (the shared bytes only name them): whoever owns them here hooks in */
 	map_timer_free_fn timer_free; /* __atomic: set by timers while other threads update the map */
 	void *timer_ctx;
@@ -192,6 +195,14 @@ int map_freeze(struct map *m);
  * (0: none), in one hold of the map lock, so that threads replacing one slot at once each learn a
  * different previous occupant (whose reference the caller drops once). */
 int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags, uint32_t *old);
+/* fd maps: empties key's slot if it holds id `expect`, whatever the handle's permissions (the command
+ * layer breaking a cycle, not a user's update): 0, or -ENOENT when it holds something else. */
+int map_clear_id(struct map *m, const void *key, uint32_t expect);
+/* Has the map's file a name (a pin, made by map_pin() here or by any process)?  Maps are made unlinked,
+ * so a map nobody pinned, or whose pins are all gone, has none. */
+bool map_pinned(const struct map *m);
+/* Are a and b handles on the same map (its file, opened by MAP_CREATE or by OBJ_GET of a pin)? */
+bool map_same_file(const struct map *a, const struct map *b);
 
 /* The pin root (pinfs.c).  pin_root_open() creates the directory (0700) if missing and returns an fd
  * on it, or -EPERM when it is not owned by this process's euid or is writable by group or others,
