@@ -1017,19 +1017,62 @@ static void mark_all_precise(struct state *s)
 	}
 }
 
-/* Insn i, walked backwards: which registers and slots (of the main frame) held what `regs` and `slots`
- * hold after it.  h: its history entry, if any.  Returns false where the walk cannot follow (calls). */
-static bool bt_insn(struct vctx *c, size_t i, const struct hist *h, uint16_t *regs, uint64_t *slots)
+/* What backtracking still looks for (Linux struct backtrack_state): per frame of the path, the registers
+ * and stack slots (bit k: spill[k]) whose values matter; `frame` is the frame of the insn being walked.
+ * Frames above it are empty: a callee's needs move into its caller at its call, and out of it at its
+ * exit. */
+struct bt {
+	int frame;
+	uint16_t regs[MAX_FRAMES];
+	uint64_t slots[MAX_FRAMES];
+};
+
+static bool bt_empty(const struct bt *b)
+{
+	for (int f = 0; f <= b->frame; f++)
+		if (b->regs[f] || b->slots[f])
+			return false;
+	return true;
+}
+
+/* A callback's entry, walked backwards: its r1-r5 are what the helper passes (not the caller's
+ * registers), and nothing else was set yet, so nothing else can be looked for.  False: something is. */
+static bool bt_leave_callback(struct bt *b)
+{
+	b->regs[b->frame] &= (uint16_t)~0x3eu;
+	return !b->regs[b->frame] && !b->slots[b->frame];
+}
+
+/* Is insn i a helper call with a callback that runs before the helper returns (bpf_loop,
+ * for_each_map_elem, ...; not a timer's, which runs later on its own)? */
+static bool calls_sync_callback(const struct vctx *c, size_t i)
+{
+	if (isa_decode(&c->in[i]) != ISA_CALL)
+		return false;
+	const struct hlp_proto *hp = hlp_get((uint32_t)c->in[i].imm);
+	const struct hlp_cb *cb = hp ? hlp_callback(hp) : NULL;
+	return cb && !cb->async;
+}
+
+/* Insn i, walked backwards to the state before it: which registers and slots held what b looks for
+ * after it.  h: its history entry, if any; next: the insn the path walked after it (SIZE_MAX: none),
+ * which tells a call's entry into its callee from its return, and where an exit returned to (Linux
+ * backtrack_insn(), subseq_idx).  Returns false where the walk cannot follow. */
+static bool bt_insn(struct vctx *c, size_t i, size_t next, const struct hist *h, struct bt *b)
 {
 	const struct bpf_insn *in = &c->in[i];
 	int id = isa_decode(in);
 	const struct isa_info *info = &isa_info[id];
 	uint32_t fl = info->flags;
 	uint16_t dbit = (uint16_t)(1u << in->dst_reg), sbit = (uint16_t)(1u << in->src_reg);
+	int fr = b->frame;
+	uint16_t *regs = &b->regs[fr];
 	uint64_t sl = h && h->slot >= 0 ? 1ull << h->slot : 0;
+	/* a spill or fill names the frame whose stack it used: this one's or a caller's */
+	uint64_t *slots = &b->slots[h && h->slot >= 0 ? h->frame : fr];
 
-	if (h && h->slot >= 0 && h->frame != 0)
-		return false;
+	if (h && h->slot >= 0 && h->frame > fr)
+		return false; /* a callee's stack, from its caller: not followed */
 	if (fl & F_ALU) {
 		if (!(*regs & dbit) || info->fmt == FMT_NEG || info->fmt == FMT_END)
 			return true;
@@ -1073,13 +1116,51 @@ static bool bt_insn(struct vctx *c, size_t i, const struct hist *h, uint16_t *re
 		*regs &= (uint16_t)~dbit;
 		return true;
 	}
-	if (id == ISA_EXIT || id == ISA_CALL_LOCAL || id == ISA_CALLX)
-		return false; /* callx may be a bpf-to-bpf call, or a helper with a callback */
+	if (id == ISA_CALL_LOCAL) {
+		/* back out of the callee into its caller: r1-r5 were the caller's; nothing else of the
+		 * callee's was set before its first insn */
+		if (next == i + 1 || fr == 0 || (*regs & ~0x3eu) || b->slots[fr])
+			return false;
+		b->regs[fr - 1] |= *regs;
+		*regs = 0;
+		b->frame--;
+		return true;
+	}
+	if (id == ISA_EXIT) {
+		/* back into the callee from where it returned to: next follows the call (a function's
+		 * return, or a callback's helper returning), or is the callback's first insn (its next call) */
+		if (next == SIZE_MAX || fr + 1 >= MAX_FRAMES)
+			return false;
+		bool ret_fn = next > 0 && isa_decode(&c->in[next - 1]) == ISA_CALL_LOCAL;
+		bool ret_helper = next > 0 && calls_sync_callback(c, next - 1);
+		if (ret_fn || ret_helper) {
+			uint16_t r0 = *regs & 1u;
+			*regs &= (uint16_t)~0x3fu; /* r1-r5 gone after a call; r0 the callee's or the helper's */
+			b->frame++;
+			b->regs[b->frame] = ret_fn ? r0 : 0;
+			b->slots[b->frame] = 0;
+			return true;
+		}
+		if (c->subprog_of[next] == next) /* the callback's next call: a new frame in its place */
+			return bt_leave_callback(b);
+		return false;
+	}
+	if (id == ISA_CALLX) {
+		/* a function's call or a helper's by id: which, the history does not say */
+		if (next != i + 1)
+			return false;
+		*regs &= (uint16_t)~0x3fu;
+		return true;
+	}
 	if (id == ISA_CALL) {
-		const struct hlp_proto *hp = hlp_get((uint32_t)in->imm);
-		if (hp && hlp_callback(hp))
-			return false; /* its callback ran in between */
-		*regs &= (uint16_t)~0x3fu; /* r0 the helper's, r1-r5 clobbered */
+		if (next != i + 1) {
+			/* back out of a callback into the helper's call (the helper set r1-r5 for it) */
+			if (!calls_sync_callback(c, i) || fr == 0 || !bt_leave_callback(b))
+				return false;
+			b->frame--;
+			return true;
+		}
+		*regs &= (uint16_t)~0x3fu; /* r0 the helper's, r1-r5 clobbered (no callback ran) */
 		return true;
 	}
 	if (id == ISA_CALL_KFUNC || (fl & F_PKT)) {
@@ -1091,28 +1172,28 @@ static bool bt_insn(struct vctx *c, size_t i, const struct hist *h, uint16_t *re
 	return true;
 }
 
-/* The values of registers `regs` and main-frame stack slots `slots` (bit k: spill[k]) matter as they
- * are before s's current insn: mark what they came from precise on the path.  Returns false where the
- * history cannot be followed. */
-static bool backtrack(struct vctx *c, struct state *s, uint16_t regs, uint64_t slots)
+/* What b looks for matters as it is before s's current insn: mark what it came from precise in the
+ * explored states of the path, frame by frame (Linux __mark_chain_precision()).  Returns false where
+ * the history cannot be followed. */
+static bool backtrack(struct vctx *c, struct state *s, struct bt *b)
 {
 	const struct hist *h = s->hist;
 	uint32_t n = s->nhist;
-	size_t first = s->first_pc, i = s->pc;
+	size_t first = s->first_pc, i = s->pc, next = SIZE_MAX;
 	bool skip = true, lost = s->hist_lost;
 	struct seen *p = s->parent;
-	if (s->nf != 1)
-		return false;
 	for (;;) {
 		if (lost)
 			return false;
 		while (i != SIZE_MAX) { /* SIZE_MAX: an empty segment (a prune point at insn 0) */
 			const struct hist *e = n && h[n - 1].idx == i ? &h[n - 1] : NULL;
-			if (!skip && !bt_insn(c, i, e, &regs, &slots))
+			if (!skip && !bt_insn(c, i, next, e, b))
 				return false;
 			skip = false;
-			regs &= (uint16_t)~(1u << 10);
-			if (!regs && !slots)
+			next = i;
+			for (int f = 0; f <= b->frame; f++)
+				b->regs[f] &= (uint16_t)~(1u << 10);
+			if (bt_empty(b))
 				return true;
 			if (e) {
 				i = e->prev;
@@ -1126,31 +1207,35 @@ static bool backtrack(struct vctx *c, struct state *s, uint16_t regs, uint64_t s
 			}
 		}
 		if (!p)
-			return true; /* the program's start */
+			return true; /* the program's start (or an async callback's) */
 		if (p->s) {
-			if (p->s->nf != 1)
-				return false;
-			struct frame *f = p->s->f[0];
-			for (int r = 0; r < 10; r++) {
-				if (!(regs >> r & 1))
-					continue;
-				/* already precise: what it came from was marked then */
-				if (f->r[r].type != SCALAR || f->r[r].precise)
-					regs &= (uint16_t)~(1u << r);
-				else
-					f->r[r].precise = true;
+			if (p->s->nf != b->frame + 1)
+				return false; /* history and states disagree: should not happen */
+			for (int fi = 0; fi <= b->frame; fi++) {
+				struct frame *f = p->s->f[fi];
+				uint16_t *regs = &b->regs[fi];
+				uint64_t *slots = &b->slots[fi];
+				for (int r = 0; r < 10; r++) {
+					if (!(*regs >> r & 1))
+						continue;
+					/* already precise: what it came from was marked then */
+					if (f->r[r].type != SCALAR || f->r[r].precise)
+						*regs &= (uint16_t)~(1u << r);
+					else
+						f->r[r].precise = true;
+				}
+				for (int k = 0; k < SLOTS; k++) {
+					if (!(*slots >> k & 1))
+						continue;
+					if (f->st[k * 8] != STK_SPILL || f->spill[k].type != SCALAR)
+						return false;
+					if (f->spill[k].precise)
+						*slots &= ~(1ull << k);
+					else
+						f->spill[k].precise = true;
+				}
 			}
-			for (int k = 0; k < SLOTS; k++) {
-				if (!(slots >> k & 1))
-					continue;
-				if (f->st[k * 8] != STK_SPILL || f->spill[k].type != SCALAR)
-					return false;
-				if (f->spill[k].precise)
-					slots &= ~(1ull << k);
-				else
-					f->spill[k].precise = true;
-			}
-			if (!regs && !slots)
+			if (bt_empty(b))
 				return true;
 		}
 		h = p->hist;
@@ -1162,9 +1247,9 @@ static bool backtrack(struct vctx *c, struct state *s, uint16_t regs, uint64_t s
 	}
 }
 
-/* Registers `regs` of the current frame and slots `slots` of the main frame decide something at the
+/* Registers `regs` of the current frame and slots `slots` of frame `sframe` decide something at the
  * current insn (Linux mark_chain_precision()). */
-static void need_precise(struct vctx *c, struct state *s, uint16_t regs, uint64_t slots)
+static void need_precise(struct vctx *c, struct state *s, uint16_t regs, int sframe, uint64_t slots)
 {
 	const struct frame *f = s->f[s->nf - 1];
 	for (int r = 0; r < 11; r++)
@@ -1172,35 +1257,36 @@ static void need_precise(struct vctx *c, struct state *s, uint16_t regs, uint64_
 			regs &= (uint16_t)~(1u << r);
 	if ((!regs && !slots) || c->env->unpriv)
 		return; /* unprivileged: every scalar compares as precise anyway */
-	if (!backtrack(c, s, regs, slots))
+	struct bt b;
+	memset(&b, 0, sizeof(b));
+	b.frame = s->nf - 1;
+	b.regs[b.frame] = regs;
+	b.slots[sframe] = slots;
+	if (!backtrack(c, s, &b))
 		mark_all_precise(s);
 }
 
-static void need_reg(struct vctx *c, struct state *s, unsigned r) { need_precise(c, s, (uint16_t)(1u << r), 0); }
+static void need_reg(struct vctx *c, struct state *s, unsigned r) { need_precise(c, s, (uint16_t)(1u << r), 0, 0); }
 
 /* s was found covered by the explored state o: what o's walk needed precise is needed by s's path too
- * (Linux propagate_precision()). */
+ * (Linux propagate_precision()), frame by frame (states_equal() saw the same frames). */
 static void propagate_precision(struct vctx *c, const struct state *o, struct state *s)
 {
-	uint16_t regs = 0;
-	uint64_t slots = 0;
-	bool other = false;
+	struct bt b;
+	memset(&b, 0, sizeof(b));
+	b.frame = s->nf - 1;
 	for (int i = 0; i < o->nf; i++) {
 		const struct frame *f = o->f[i];
 		for (int r = 0; r < 11; r++)
-			if (f->r[r].type == SCALAR && f->r[r].precise) {
-				other |= i != 0;
-				regs |= (uint16_t)(1u << r);
-			}
+			if (f->r[r].type == SCALAR && f->r[r].precise)
+				b.regs[i] |= (uint16_t)(1u << r);
 		for (int k = 0; k < SLOTS; k++)
-			if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR && f->spill[k].precise) {
-				other |= i != 0;
-				slots |= 1ull << k;
-			}
+			if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR && f->spill[k].precise)
+				b.slots[i] |= 1ull << k;
 	}
-	if (!regs && !slots)
+	if (bt_empty(&b))
 		return;
-	if (other || o->nf != 1 || !backtrack(c, s, regs, slots))
+	if (o->nf != s->nf || !backtrack(c, s, &b))
 		mark_all_precise(s);
 }
 
@@ -2101,10 +2187,7 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 			int64_t koff = r->off + (int64_t)r->v.var_off.value;
 			int b = (int)(STACK + koff);
 			if (b % 8 == 0 && s->f[r->frameno]->st[b] == STK_SPILL) {
-				if (r->frameno == 0 && s->nf == 1)
-					need_precise(c, s, 0, 1ull << (b / 8));
-				else if (!c->env->unpriv)
-					mark_all_precise(s);
+				need_precise(c, s, 0, r->frameno, 1ull << (b / 8));
 			}
 		}
 		return 0;
@@ -2618,12 +2701,12 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 	if (d->type == SCALAR && sr->type == SCALAR) {
 		int t = scalar_branch_taken(&d->v, &sr->v, op, j32);
 		if (t == 1) {
-			need_precise(c, s, ops, 0);
+			need_precise(c, s, ops, 0, 0);
 			*fall_ok = false;
 			return 0;
 		}
 		if (t == 0) {
-			need_precise(c, s, ops, 0);
+			need_precise(c, s, ops, 0, 0);
 			*taken_ok = false;
 			return 0;
 		}
@@ -2652,14 +2735,14 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 				link_bounds(s, fsr);
 		}
 		if (!*fall_ok || !*taken_ok) /* a side found impossible: as decided above */
-			need_precise(c, s, ops, 0);
+			need_precise(c, s, ops, 0, 0);
 		*taken_state = ts;
 		return 0;
 	}
 	/* a pointer against 0 */
 	const struct reg *p = is_ptr(d) ? d : sr, *o = is_ptr(d) ? sr : d;
 	if (!(is_ptr(d) && is_ptr(sr)) && is_null_scalar(o) && (op == BPF_JEQ || op == BPF_JNE) && !j32) {
-		need_precise(c, s, ops, 0); /* the scalar's being 0 decides */
+		need_precise(c, s, ops, 0, 0); /* the scalar's being 0 decides */
 		if (p->type == PTR_MAP_VALUE_OR_NULL || p->type == PTR_MEM_OR_NULL) {
 			struct state *ts = state_dup(s);
 			if (!ts)
