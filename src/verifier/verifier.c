@@ -987,11 +987,15 @@ static int hist_push(struct state *s, size_t prev)
 	return 0;
 }
 
+/* hist.prev of an entry that records a spill or fill only: the insn was reached by falling through, or
+ * is the first of its segment (the arrival at a prune point belongs to neither segment). */
+#define HIST_FELL UINT32_MAX
+
 /* The current insn spills into or fills from stack slot `slot` of frame `frame`. */
-static int hist_slot(struct vctx *c, struct state *s, int frame, int slot)
+static int hist_slot(struct state *s, int frame, int slot)
 {
 	if (!s->hist_cur) {
-		int err = hist_push(s, fall_prev(c, s->pc));
+		int err = hist_push(s, HIST_FELL);
 		if (err || s->hist_lost)
 			return err;
 	}
@@ -1195,10 +1199,13 @@ static bool backtrack(struct vctx *c, struct state *s, struct bt *b)
 				b->regs[f] &= (uint16_t)~(1u << 10);
 			if (bt_empty(b))
 				return true;
-			if (e) {
+			if (e && e->prev != HIST_FELL) {
 				i = e->prev;
 				n--;
-			} else if (i == first && !n) {
+				continue;
+			}
+			n -= e != NULL;
+			if (i == first && !n) {
 				break; /* the segment's start: p's prune point */
 			} else if (i == 0) {
 				return false; /* history and program disagree: should not happen */
@@ -1698,7 +1705,7 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 		memset(&f->st[base], STK_SPILL, 8);
 		f->spill[base / 8] = *val;
 		f->spill[base / 8].precise = false;
-		return hist_slot(c, s, frame_idx(s, f), base / 8);
+		return hist_slot(s, frame_idx(s, f), base / 8);
 	}
 	bool zero = is_imm_zero || (val && val->type == SCALAR && scalar_is_const(&val->v) && !val->v.var_off.value);
 	if (val && is_ptr(val) && c->env->unpriv)
@@ -1721,7 +1728,7 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 				goto bytes;
 		if (dst)
 			*dst = f->spill[base / 8];
-		return hist_slot(c, s, frame_idx(s, f), base / 8);
+		return hist_slot(s, frame_idx(s, f), base / 8);
 	}
 	/* Linux check_stack_read_fixed_off(): a narrower fill from the start of a spilled scalar (its low
 	 * bytes) keeps what is known of them, and its link when the value fits in them */
@@ -1735,7 +1742,7 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 			}
 			*dst = r;
 		}
-		return hist_slot(c, s, frame_idx(s, f), base / 8); /* its value is the spill's: precision follows */
+		return hist_slot(s, frame_idx(s, f), base / 8); /* its value is the spill's: precision follows */
 	}
 bytes:;
 	bool all_zero = true;

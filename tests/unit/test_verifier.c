@@ -78,6 +78,9 @@ struct vcase {
 /* r2 an unknown scalar; `a` on the fall-through path, `b` on the taken one, then the join */
 #define PREC_SPLIT(a, b) "r2 = *(u32 *)(r1 + 12)\n" a "\nif r2 > 10 goto +9\n" PAD "goto +1\n" b "\n" PAD PAD "r9 = 1\n"
 
+/* the same split on r2 as it is (r2 set by the caller) */
+#define SPLIT_R2(a, b) a "\nif r2 > 10 goto +9\n" PAD "goto +1\n" b "\n" PAD PAD "r9 = 1\n"
+
 /* Most cases name no kwords or nokernel: those fields stay NULL without being written out */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -365,6 +368,43 @@ static const struct vcase cases[] = {
 	{ "precision: the return value", CGSKB, PREC_SPLIT("r0 = 1", "r0 = 5") "exit\n", "At program exit the register R0 has smin=5 smax=5 should have been in [0, 1]" },
 	{ "precision: through arithmetic", XDP, PREC_SPLIT("r3 = 92", "r3 = 1") "r4 = -100\nr4 += r3\nr5 = r10\n"
 	  "r4 *= 8\nr5 += r4\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-792 size=8" },
+	/* a join at a spill: the spill's history entry is the first of the join state's segment, which
+	 * backtracking must end at (it went on into the other path's insns, and the join's r3 stayed
+	 * imprecise: the -600 path was pruned) */
+	{ "precision: a join at a spill", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr3 = -8\nif r2 > 10 goto +9\n" PAD "goto +1\nr3 = -600\n*(u64 *)(r10 - 16) = r3\n" PAD PAD
+	  "r4 = *(u64 *)(r10 - 16)\nr5 = r10\nr5 += r4\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n",
+	  "invalid write to stack R5 off=-600 size=8" },
+	/* Precision across bpf-to-bpf calls: backtracking follows the value into and out of the callee
+	 * (its r0 at the exit, r1-r5 at the call, the caller's stack slots through a pointer), so the join's
+	 * state before the call gets the mark and the second path is walked. */
+	{ "precision: a subprog's r0 bounds a stack offset after a join", XDP, PREC_SPLIT("r1 = -8", "r1 = -600")
+	  "call local +5\nr5 = r10\nr5 += r0\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\nr0 = r1\nexit\n",
+	  "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: a subprog's r0 from a join inside it", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\ncall local +5\nr5 = r10\nr5 += r0\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\n"
+	  SPLIT_R2("r0 = -8", "r0 = -600") "exit\n", "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: an argument bounded only in the caller", XDP, PREC_SPLIT("r1 = -8", "r1 = -600")
+	  "call local +2\nr0 = 2\nexit\nr5 = r10\nr5 += r1\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\n",
+	  "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: an argument bounded only in the caller, both safe", XDP, PREC_SPLIT("r1 = -8", "r1 = -16")
+	  "call local +2\nr0 = 2\nexit\nr5 = r10\nr5 += r1\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\n", NULL },
+	{ "precision: the caller's spill filled by the callee", XDP, PREC_SPLIT("r3 = -8", "r3 = -600")
+	  "*(u64 *)(r10 - 16) = r3\nr1 = r10\nr1 += -16\ncall local +2\nr0 = 2\nexit\nr2 = *(u64 *)(r1 + 0)\nr5 = r10\n"
+	  "r5 += r2\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\n",
+	  "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: a callee's spill of an argument", XDP, PREC_SPLIT("r1 = -8", "r1 = -600")
+	  "call local +2\nr0 = 2\nexit\n*(u64 *)(r10 - 8) = r1\n" PAD "r2 = *(u64 *)(r10 - 8)\nr5 = r10\n"
+	  "r5 += r2\nr0 = 0\n*(u64 *)(r5 - 16) = r0\nexit\n",
+	  "invalid write to stack R5 off=-616 size=8" },
+	{ "precision: two calls deep", XDP, PREC_SPLIT("r1 = -8", "r1 = -600")
+	  "call local +5\nr5 = r10\nr5 += r0\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\ncall local +1\nexit\nr0 = r1\nexit\n",
+	  "invalid write to stack R5 off=-600 size=8" },
+	/* a subprog's r0 is the loop counter: precise through the call, while the accumulator that differs
+	 * between the two paths of each round stays imprecise and the paths join */
+	{ "precision: a loop counted by a subprog's r0", XDP,
+	  "r6 = 0\nr7 = 0\ncall 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\ncall local +4\nr6 = r0\n"
+	  "if r6 < 64 goto -9\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n", NULL },
 	/* ---- helper arguments (Linux check_func_arg, check_helper_mem_access) ---- */
 	{ "helper size unbounded", KP, "r2 = *(u32 *)(r1 + 12)\nr2 += 1\nr1 = r10\nr1 += -8\ncall 16\nr0 = 0\nexit\n", "R2 unbounded memory access, use 'var &= const' or 'if (var < const)'" },
 	{ "helper size negative", KP, "r1 = r10\nr1 += -8\nr2 = -1\ncall 16\nr0 = 0\nexit\n", "R2 min value is negative, either use unsigned or 'var &= const'" },
