@@ -27,13 +27,10 @@ int ldr_err(struct bpfvm_object *obj, const char *sec, int err, const char *fmt,
 	return sys_err(obj->vm, err, "%s: %s", obj->name, msg);
 }
 
-static void legacy_slots_clear(struct bpfvm_object *obj);
-
 static void obj_free(struct bpfvm_object *obj)
 {
 	if (!obj)
 		return;
-	legacy_slots_clear(obj);
 	for (size_t i = 0; i < obj->prog_cnt; i++) {
 		if (obj->progs[i].fd >= 0)
 			bpfvm_close(obj->vm, obj->progs[i].fd);
@@ -131,36 +128,6 @@ static void legacy_slots_check(struct bpfvm_object *obj)
 			obj->legacy |= BPFVM_LEGACY_PROG_ARRAY;
 }
 
-/* Empties the slots legacy_slots_fill() filled for the first `cnt` programs.  A program in them that
- * tail-calls through the same map (sockex3's main_prog sits in slot 0) makes a cycle of references;
- * Linux breaks it by clearing a prog array when its last user reference goes (map_release_uref()).
- * bpfvm counts no user references yet, so the object, whose handle is the only one to these unpinned
- * maps, clears them before closing it (and a failed load those it had filled). */
-static void legacy_slots_clear_n(struct bpfvm_object *obj, size_t cnt)
-{
-	struct ldr_map *m = legacy_prog_array(obj);
-
-	if (!(obj->legacy & BPFVM_LEGACY_PROG_ARRAY) || !m || m->fd < 0)
-		return;
-	for (size_t i = 0; i < cnt && i < obj->prog_cnt; i++) {
-		long slot = legacy_slot(obj->progs[i].sec_name);
-		if (slot < 0 || obj->progs[i].fd < 0)
-			continue;
-		uint32_t key = (uint32_t)slot;
-		union bpf_attr a;
-		memset(&a, 0, sizeof(a));
-		a.map_fd = (uint32_t)m->fd;
-		a.key = (uintptr_t)&key;
-		(void)bpfvm_bpf(obj->vm, BPF_MAP_DELETE_ELEM, &a, sizeof(a));
-	}
-}
-
-static void legacy_slots_clear(struct bpfvm_object *obj)
-{
-	if (obj->loaded)
-		legacy_slots_clear_n(obj, obj->prog_cnt);
-}
-
 /* At load, after the programs: fills those slots. */
 static int legacy_slots_fill(struct bpfvm_object *obj)
 {
@@ -180,12 +147,14 @@ static int legacy_slots_fill(struct bpfvm_object *obj)
 		a.key = (uintptr_t)&key;
 		a.value = (uintptr_t)&val;
 		long err = bpfvm_bpf(obj->vm, BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
-		if (err) {
-			legacy_slots_clear_n(obj, i); /* all or nothing: the ones before go again */
+		/* All or nothing: the load fails, and closing the array's handle (the only one) empties the
+		 * slots filled before, as it empties them when the object closes -- also those of programs that
+		 * tail-call through it (sockex3's main_prog in slot 0), a cycle no reference count breaks
+		 * (Linux map_release_uref(), sys_map_release_uref()). */
+		if (err)
 			return ldr_err(obj, p->sec_name, (int)err, "program '%s': cannot go to slot %ld of prog array '%s' "
 				       "(bpf_load.c's numbered sections; max_entries %u)", p->name, slot, m->real_name,
 				       m->max_entries);
-		}
 	}
 	return 0;
 }
