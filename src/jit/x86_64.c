@@ -87,6 +87,8 @@ struct jit {
 	uint32_t *fix_to;       /* per pc in a fast body: 1 + the insn its exit jump goes to, 0 none */
 	enum { FL_NONE, FL_FAST, FL_CHECKED } fl;
 	size_t fl_h, fl_be;
+	uint8_t *units;         /* per pc in a fast body: budget units spent in a round up to and with it */
+	uint8_t fl_shift;       /* of the loop emitted: log2 of the units a round takes (1, 2, 4 or 8) */
 };
 
 #define LOOP_ALIGN 16
@@ -337,6 +339,8 @@ static void glue_call(struct jit *j, jit_glue_fn fn, uint32_t pc)
  * interrupted). */
 static void budget_check(struct jit *j)
 {
+	if (j->fl == FL_FAST) /* paid for at the loop's entry (fast_loop_entry()) */
+		return;
 	j->counts_budget = true;
 	x_rr(&j->b, XW, OP_GRP5, GRP5_DEC, BUDGET);
 	size_t k = add_stub(j, jit_g_oob);
@@ -1243,7 +1247,7 @@ static void emit_LDDW_HI(J)
 	/* never reached by falling through (lddw's first slot jumps over nothing: this emits no code);
 	 * a callx here lands on a stub that faults as the interpreter does */
 	(void)in;
-	if (!j->stateless) /* stateless code has no callx */
+	if (!j->stateless && j->fl != FL_CHECKED) /* stateless code has no callx; a loop's copy, no label */
 		add_stub(j, jit_g_lddw_hi);
 }
 
@@ -1777,14 +1781,17 @@ static bool stateless_insn(const struct jit *j, const struct vm_insn *in)
 
 /* Counted loops whose back-edges need no budget test (the branch per round that kept tight loops at
  * the kernel's time).  A loop [h, be] qualifies when its only back-edge is be, "if rX != 0 goto h"
- * right after "rX += -1" (or "rX -= 1"), nothing else in it writes rX, every other insn is
- * stateless_insn() (no call, check, fault, exit or back-edge) and nothing outside jumps into (h, be].
- * Entered with rX = E, it takes at most E - 1 back-edges (E = 0: 2^64 - 1), and when at h rX = E - k
- * after k of them.  So fast_loop_entry() tests once that the slice in r9 covers E - 1 units (else the
- * loop runs as a copy that counts each back-edge, fast_loop_copies()), and keeps r9 - E in r9 while the
- * body runs: at an exit before the decrement r9 + rX is exactly what per-edge counting leaves, at the
- * fall-through exit (rX = 0) r9 + 1.  The interpreter's budget, its faults and an interrupt's reach
- * (at most one slice) stay as they were.  Returns -ENOMEM or 0. */
+ * right after "rX += -1" (or "rX -= 1"), nothing else in it writes rX, nothing outside jumps into
+ * (h, be], and every other insn is stateless_insn() (no call, check, fault, exit or back-edge) or an
+ * ARRAY lookup the trusted code computes in place (array_lookup_proven(), with its lddw), which takes a
+ * budget unit as the call it stands for: the lookups then run in every round (no jump goes over one),
+ * so that a round takes u = 1 + lookups units (1, 2, 4 or 8).  Entered with rX = E, the loop takes at
+ * most E - 1 back-edges (E = 0: 2^64 - 1) and u * E - 1 units, and at h rX = E - k after k rounds.  So
+ * fast_loop_entry() tests once that the slice in r9 covers them (else the loop runs as a copy that
+ * counts each unit, fast_loop_copies()), and keeps r9 - u * E in r9 while the body runs: at an exit from
+ * insn p, r9 + u * rX - units[p] is exactly what counting each unit leaves, at the fall-through exit
+ * (rX = 0) r9 + 1.  The interpreter's budget, its faults and an interrupt's reach (at most one slice)
+ * stay as they were.  Returns -ENOMEM or 0. */
 static int fast_loops(struct jit *j)
 {
 	uint32_t *owner = calloc(j->cnt + 1, sizeof(*owner)); /* 1 + h of the loop whose (h, be] holds pc */
@@ -1798,14 +1805,33 @@ static int fast_loops(struct jit *j)
 		    dec->dst != in->dst)
 			continue;
 		size_t h = insn_target(be, in);
+		unsigned u = 1;
 		bool ok = h < be;
 		for (size_t pc = h; pc < be - 1 && ok; pc++) {
 			const struct vm_insn *b = &j->insns[pc];
 			int fmt = isa_info[b->id].fmt;
 			j->pc = pc;
-			ok = stateless_insn(j, b) && !(isa_info[b->id].flags & F_EXIT) && fmt != FMT_LDABS &&
-			     fmt != FMT_LDIND && fmt != FMT_LDDW && b->id != ISA_LDDW_HI &&
+			bool lookup = b->id == ISA_CALL && j->trust && lookup_array_map(j, pc);
+			bool map_arg = fmt == FMT_LDDW && lddw_feeds_lookup(j);
+			if (b->id == ISA_LDDW_HI && pc > h) {
+				j->pc = pc - 1;
+				map_arg = lddw_feeds_lookup(j);
+				j->pc = pc;
+			}
+			ok = (lookup || map_arg ||
+			      (stateless_insn(j, b) && !(isa_info[b->id].flags & F_EXIT) && fmt != FMT_LDABS &&
+			       fmt != FMT_LDIND && fmt != FMT_LDDW && b->id != ISA_LDDW_HI)) &&
 			     !(isa_insn_writes(&j->prog->orig[pc]) & ISA_REG(in->dst));
+			u += lookup;
+		}
+		if (!ok || (u & (u - 1)) || u > 8)
+			continue;
+		/* the loops that got here are disjoint (one's back-edge in another is no stateless insn) */
+		for (size_t pc = h, n = 0; pc < be; pc++)
+			j->units[pc] = (uint8_t)(n += j->insns[pc].id == ISA_CALL);
+		for (size_t pc = h; pc < be - 1 && ok; pc++) {
+			size_t t = insn_target(pc, &j->insns[pc]);
+			ok = !isa_has_target(j->insns[pc].id) || t > be || j->units[t - 1] == j->units[pc];
 		}
 		if (!ok)
 			continue;
@@ -1833,15 +1859,36 @@ static int fast_loops(struct jit *j)
 	return 0;
 }
 
-/* At h of a fast loop: the slice must cover E - 1 back-edges, else the checked copy runs; r9 -= E. */
+/* log2 of the budget units a round of the fast loop at h takes */
+static unsigned fast_loop_shift(const struct jit *j, size_t h)
+{
+	return (unsigned)__builtin_ctz(j->units[j->fast_be[h] - 2] + 1u);
+}
+
+/* At h of a fast loop: the slice must cover u * E - 1 units (E - 1 < r9 / u), else the checked copy
+ * runs; r9 -= u * E. */
 static void fast_loop_entry(struct jit *j, size_t h)
 {
-	unsigned x = xreg[j->insns[j->fast_be[h] - 1].dst];
+	unsigned x = xreg[j->insns[j->fast_be[h] - 1].dst], s = fast_loop_shift(j, h);
 
 	x_rm(&j->b, XW, OP_LEA, AUX, x, -1);
-	x_rr(&j->b, XW, OP_CMP_RM_R, BUDGET, AUX);
+	if (s) {
+		x_rr(&j->b, XW, OP_MOV_RM_R, BUDGET, AUX2);
+		x_rr(&j->b, XW, OP_GRP2_IMM8, GRP2_SHR, AUX2);
+		x_byte(&j->b, s);
+		x_rr(&j->b, XW, OP_CMP_RM_R, AUX2, AUX);
+	} else {
+		x_rr(&j->b, XW, OP_CMP_RM_R, BUDGET, AUX);
+	}
 	jump_to(j, CC_AE, L_COPY(j, h));
-	x_rr(&j->b, XW, OP_SUB_RM_R, x, BUDGET);
+	if (s) {
+		x_rr(&j->b, XW, OP_MOV_RM_R, x, AUX);
+		x_rr(&j->b, XW, OP_GRP2_IMM8, GRP2_SHL, AUX);
+		x_byte(&j->b, s);
+		x_rr(&j->b, XW, OP_SUB_RM_R, AUX, BUDGET);
+	} else {
+		x_rr(&j->b, XW, OP_SUB_RM_R, x, BUDGET);
+	}
 	j->counts_budget = true;
 }
 
@@ -1882,12 +1929,12 @@ static void fast_loop_copies(struct jit *j)
 		}
 		j->fl = FL_NONE;
 		jump_to(j, -1, L_INSN(j->fl_be + 1));
-		unsigned x = xreg[j->insns[j->fl_be].dst];
+		unsigned x = xreg[j->insns[j->fl_be].dst], sh = fast_loop_shift(j, h);
 		for (j->pc = h; j->pc < j->fl_be; j->pc++) {
 			if (!j->fix_to[j->pc])
 				continue;
 			set_label(j, L_FIX(j, j->pc));
-			x_rr(&j->b, XW, OP_ADD_RM_R, x, BUDGET);
+			x_rmi(&j->b, XW, OP_LEA, BUDGET, BUDGET, x, sh, -(int32_t)j->units[j->pc]);
 			jump_to(j, -1, L_INSN(j->fix_to[j->pc] - 1));
 		}
 	}
@@ -2001,7 +2048,8 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
 	j.fast_be = calloc(j.cnt + 1, sizeof(*j.fast_be));
 	j.fix_to = calloc(j.cnt + 1, sizeof(*j.fix_to));
-	if (!j.zero_from || !j.fast_be || !j.fix_to) {
+	j.units = calloc(j.cnt + 1, sizeof(*j.units));
+	if (!j.zero_from || !j.fast_be || !j.fix_to || !j.units) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2093,6 +2141,7 @@ out:
 	free(j.zero_from);
 	free(j.fast_be);
 	free(j.fix_to);
+	free(j.units);
 	return err;
 }
 

@@ -810,6 +810,85 @@ TEST(counted_loops_keep_the_budget)
 	bpfvm_free(vm);
 }
 
+/* The same in trusted code, with an ARRAY lookup computed in place in the loop (a budget unit per
+ * lookup, as the call it stands for: two per round): a verified XDP program through PROG_TEST_RUN, left
+ * before the lookup, after it, and at its end (a loop of helper calls after it spends what it left), under
+ * every limit up past what it needs; the interpreter and the JIT end alike.  Neither the lookup nor the back-edge carries a "dec r9". */
+static const char counted_lookups[] =
+	"r6 = 0\n r7 = 12\n r8 = *(u32 *)(r1 + 0)\n r9 = *(u32 *)(r1 + 4)\n r2 = r8\n r2 += 1\n if r2 > r9 goto out\n"
+	"r8 = *(u8 *)(r8 + 0)\n"
+	"loop: if r7 == r8 goto out\n r1 = r7\n r1 &= 3\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n"
+	" r1 = 0x7eadc000 ll\n call 1\n if r0 == 0 goto next\n r1 = *(u64 *)(r0 + 0)\n r6 += r1\n"
+	" if r6 > 2000 goto out\n"
+	"next: r7 += -1\n if r7 != 0 goto loop\n"
+	"out: r8 = 12\n tail: call 5\n r8 += -1\n if r8 != 0 goto tail\n" /* 23 units after it */
+	"r0 = r6\n exit\n";
+
+static int counted_lookups_load(struct bpfvm *vm)
+{
+	struct bpf_insn insns[64];
+	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4);
+	long n = bpfvm_asm(vm, counted_lookups, insns, 64);
+	for (uint32_t k = 0; k < 4 && m >= 0; k++) {
+		uint64_t v = k == 3 ? 1000 : k * 10 + 1;
+		CHECK(UPD(vm, m, &k, &v, 0) == 0);
+	}
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = m;
+		}
+	int fd = m >= 0 && n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "lookups") : -1;
+	if (fd < 0)
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+TEST(counted_loops_with_lookups_keep_the_budget)
+{
+	struct bpfvm_opts oi = { .sz = sizeof(oi), .interp = 1 }, oj = { .sz = sizeof(oj) };
+	struct bpfvm *vi = bpfvm_new(&oi), *vj = bpfvm_new(&oj);
+	int fi = counted_lookups_load(vi), fj = counted_lookups_load(vj);
+
+	CHECK(fi >= 0 && fj >= 0);
+	if (fi < 0 || fj < 0)
+		goto out;
+	struct bpfvm_jited jt;
+	CHECK(bpfvm_prog_jited(vj, fj, &jt) == 0);
+	static const uint8_t dec_r9[] = { 0x49, 0xff, 0xc9 };
+	for (size_t pc = 0, seen = 0, in_loop = 1; pc < jt.insn_cnt && in_loop; pc++) { /* up to its back-edge */
+		bool call = jt.insns[pc].code == OPC(CALL), back = jt.insns[pc].code == OPC(JNE_K) && jt.insns[pc].off < 0;
+		for (size_t i = jt.insn_off[pc]; (call || back) && i + 3 <= jt.insn_off[pc + 1]; i++)
+			seen |= !memcmp(jt.code + i, dec_r9, 3);
+		CHECK_EQ_U64(seen, 0);
+		in_loop = !back;
+	}
+	static const uint8_t stops[] = { 0, 3, 5, 11, 12 }; /* r8: the round it leaves before its lookup */
+	size_t runs = 0, ok = 0;
+	for (size_t c = 0; c < N(stops); c++) {
+		for (uint64_t lim = 1; lim <= 56; lim++) {
+			uint8_t pkt[64] = { stops[c] };
+			struct bpfvm_test_run_opts ti = { .sz = sizeof(ti), .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1 };
+			struct bpfvm_test_run_opts tj = ti;
+			char msg[256];
+			CHECK(bpfvm_set_insn_limit(vi, lim) == 0 && bpfvm_set_insn_limit(vj, lim) == 0);
+			long ei = test_run_via_bpf(vi, fi, &ti), ej = test_run_via_bpf(vj, fj, &tj);
+			snprintf(msg, sizeof(msg), "%s", ei ? bpfvm_errmsg(vi) : "");
+			runs++;
+			ok += !ei;
+			if (ei != ej || ti.retval != tj.retval || (ei && strcmp(msg, bpfvm_errmsg(vj)))) {
+				printf("  stop %u limit %llu: interp %ld r0 %u '%s', jit %ld r0 %u '%s'\n", stops[c],
+				       (unsigned long long)lim, ei, ti.retval, msg, ej, tj.retval, ej ? bpfvm_errmsg(vj) : "");
+				CHECK(0);
+			}
+		}
+	}
+	CHECK(ok > 0 && ok < runs);
+out:
+	bpfvm_free(vi);
+	bpfvm_free(vj);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -822,6 +901,7 @@ int main(void)
 	RUN(proven_atomics_unchecked);
 	RUN(multiply_add_pairs);
 	RUN(counted_loops_keep_the_budget);
+	RUN(counted_loops_with_lookups_keep_the_budget);
 	return test_done();
 }
 
