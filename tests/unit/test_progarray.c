@@ -354,6 +354,47 @@ TEST(pinned_array_keeps_its_slots_until_unpinned)
 	bpfvm_free(vm);
 }
 
+/* ---- shared maps: references are per handle -------------------------------------------------------- */
+
+/* Instance A fills slot 0 of a pinned array with its program (A's id 2); instance B opens the pin and
+ * has an object of its own under id 2.  B's handle filled no slot, so closing it drops nothing: B's
+ * program lives on for its handle and A's target for A's slot.  B's own slot (1) holds B's reference,
+ * which goes with B's handle, and never one of A's. */
+TEST(a_pin_opened_elsewhere_drops_only_its_own_references)
+{
+	struct bpfvm *a = new_vm(), *b = new_vm();
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/shared_pa", tmpdir);
+	int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+	int target_a = load_ret(a, 2);
+	int entry_a = load_entry(a, pa, -1, "entry");
+	CHECK(pa >= 0 && entry_a >= 0 && target_a >= 0);
+	uint32_t k0 = 0, k1 = 1, v = 0, target_a_id = obj_id(a, target_a);
+	CHECK(UPD(a, pa, &k0, &target_a, 0) == 0);
+	CHECK(pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+	bpfvm_close(a, target_a); /* the slot holds it */
+
+	long got = pin_cmd(b, BPF_OBJ_GET, -1, path);
+	int prog_b = load_ret(b, 3);
+	CHECK(got >= 0 && prog_b >= 0);
+	CHECK_EQ_U64(obj_id(b, prog_b), target_a_id); /* the same number, another object */
+	CHECK(LKP(b, (int)got, &k0, &v) == 0 && v == target_a_id);
+	bpfvm_close(b, (int)got);
+	CHECK_EQ_U64(xdp_run(b, prog_b), 3);
+	CHECK_EQ_U64(xdp_run(a, entry_a), 2);
+
+	/* B fills slot 1 with its program and goes: its reference goes, A's stays */
+	got = pin_cmd(b, BPF_OBJ_GET, -1, path);
+	CHECK(got >= 0 && UPD(b, (int)got, &k1, &prog_b, 0) == 0);
+	bpfvm_close(b, prog_b);
+	CHECK_EQ_U64(count_ids(b, BPF_PROG_GET_NEXT_ID), 1); /* held by B's slot */
+	bpfvm_free(b);
+	CHECK_EQ_U64(xdp_run(a, entry_a), 2);
+	CHECK_EQ_U64(count_ids(a, BPF_PROG_GET_NEXT_ID), 2);
+	CHECK(unlink(path) == 0);
+	bpfvm_free(a);
+}
+
 /* ---- the kernel as oracle ------------------------------------------------------------------------- */
 
 static long kprog(const struct bpf_insn *insns, uint32_t cnt)
@@ -480,6 +521,7 @@ int main(void)
 	RUN(last_handle_closed_empties_the_slots);
 	RUN(array_of_maps_keeps_its_slots);
 	RUN(pinned_array_keeps_its_slots_until_unpinned);
+	RUN(a_pin_opened_elsewhere_drops_only_its_own_references);
 	RUN(kernel_agrees);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
