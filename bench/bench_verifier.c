@@ -1,6 +1,6 @@
 /* bench_verifier.c -- what proving a program costs: bpfvm's verifier beside the kernel's, on the example
  * programs and on generated ones that stress it (a 100,000-insn straight line, nested bounded loops of
- * 30x30 and 100x100 iterations, a loop of 1,000 iterations).  For each program:
+ * 30x30 and 100x100 iterations, a loop of 1,000 iterations, loops through a subprog and a callback).  For each program:
  *   bpfvm ms    PROG_LOAD with BPFVM_VERIFY_ON (verification, decoding and fixups), best of ROUNDS;
  *   kernel ms   the kernel's PROG_LOAD of the same bytecode (maps created alike), best of ROUNDS, where
  *               bpf() is usable (else skipped, with the reason); it JIT-compiles too;
@@ -202,13 +202,17 @@ static void row(struct prog *p, const char *kernel_why)
 	} else {
 		struct bpf_insn *kin = malloc(p->cnt * sizeof(*kin));
 		if (kin && kernel_twins(p, kin, why, sizeof(why)) == 0) {
+			struct bpf_func_info fi[64];
 			for (int r = 0; r < ROUNDS; r++) {
 				fill(&a, p, kin, NULL, 0, 0);
 				if (p->type == BPF_PROG_TYPE_SYSCALL) /* Linux loads these sleepable only */
 					a.prog_flags = BPF_F_SLEEPABLE;
+				long btf = kbtf_for_callbacks(&a, fi);
 				double t0 = now_ms();
 				long kfd = kbpf(BPF_PROG_LOAD, &a);
 				double t = now_ms() - t0;
+				if (btf >= 0)
+					close((int)btf);
 				if (kfd < 0) {
 					snprintf(why, sizeof(why), "kernel PROG_LOAD: %s", strerror((int)-kfd));
 					tk = -1;
@@ -221,7 +225,10 @@ static void row(struct prog *p, const char *kernel_why)
 			fill(&a, p, kin, logbuf, sizeof(logbuf), 4);
 			if (p->type == BPF_PROG_TYPE_SYSCALL)
 				a.prog_flags = BPF_F_SLEEPABLE;
+			long btf = kbtf_for_callbacks(&a, fi);
 			long kfd = kbpf(BPF_PROG_LOAD, &a);
+			if (btf >= 0)
+				close((int)btf);
 			if (kfd >= 0) {
 				stats_of(logbuf, &ki, &ks);
 				close((int)kfd);
@@ -329,6 +336,59 @@ static size_t gen_loop_pkt(struct bpf_insn *in, int rounds)
 	return k;
 }
 
+/* `rounds` rounds counted by a subprog's r0 (i = next(i)), each with two paths (a random bit) that
+ * change an accumulator differently: pruning at their join needs the counter precise through the
+ * call and the accumulator not */
+static size_t gen_sub_loop(struct bpf_insn *in, int rounds)
+{
+	size_t k = 0;
+	in[k++] = INSN_ID(MOV64_K, 6, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 7, 0, 0, 0);
+	in[k++] = INSN_ID(CALL, 0, 0, 0, BPF_FUNC_get_prandom_u32); /* loop: */
+	in[k++] = INSN_ID(JEQ_K, 0, 0, 2, 0);
+	in[k++] = INSN_ID(ADD64_K, 7, 0, 0, 3);
+	in[k++] = INSN_ID(JA, 0, 0, 1, 0);
+	in[k++] = INSN_ID(XOR64_K, 7, 0, 0, 5);
+	in[k++] = INSN_ID(MOV64_X, 1, 6, 0, 0);
+	in[k++] = INSN_ID(CALL_LOCAL, 0, 0, 0, 4);
+	in[k++] = INSN_ID(MOV64_X, 6, 0, 0, 0);
+	in[k++] = INSN_ID(JLT_K, 6, 0, -9, rounds);
+	in[k++] = INSN_ID(MOV64_K, 0, 0, 0, 2);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_X, 0, 1, 0, 0);             /* next: */
+	in[k++] = INSN_ID(ADD64_K, 0, 0, 0, 1);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
+	return k;
+}
+
+/* the same rounds as a bpf_loop callback: the accumulator in the caller's stack (the callback's ctx) */
+static size_t gen_cb_loop(struct bpf_insn *in, int rounds)
+{
+	size_t k = 0;
+	in[k++] = INSN_ID(MOV64_K, 1, 0, 0, 0);
+	in[k++] = INSN_ID(STXDW, 10, 1, -8, 0);
+	in[k++] = INSN_ID(MOV64_K, 1, 0, 0, rounds);
+	in[k++] = INSN_ID(LDDW, 2, BPF_PSEUDO_FUNC, 0, 7);   /* the callback at insn 11 */
+	in[k++] = INSN(0, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_X, 3, 10, 0, 0);
+	in[k++] = INSN_ID(ADD64_K, 3, 0, 0, -8);
+	in[k++] = INSN_ID(MOV64_K, 4, 0, 0, 0);
+	in[k++] = INSN_ID(CALL, 0, 0, 0, BPF_FUNC_loop);
+	in[k++] = INSN_ID(MOV64_K, 0, 0, 0, 2);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
+	in[k++] = INSN_ID(MOV64_X, 6, 2, 0, 0);             /* callback: */
+	in[k++] = INSN_ID(CALL, 0, 0, 0, BPF_FUNC_get_prandom_u32);
+	in[k++] = INSN_ID(LDXDW, 1, 6, 0, 0);
+	in[k++] = INSN_ID(JEQ_K, 0, 0, 2, 0);
+	in[k++] = INSN_ID(ADD64_K, 1, 0, 0, 3);
+	in[k++] = INSN_ID(JA, 0, 0, 1, 0);
+	in[k++] = INSN_ID(XOR64_K, 1, 0, 0, 5);
+	in[k++] = INSN_ID(STXDW, 6, 1, 0, 0);
+	in[k++] = INSN_ID(MOV64_K, 0, 0, 0, 0);
+	in[k++] = INSN_ID(EXIT, 0, 0, 0, 0);
+	return k;
+}
+
 static void generated(const char *kwhy)
 {
 	static struct prog p;
@@ -350,6 +410,12 @@ static void generated(const char *kwhy)
 	row(&p, kwhy);
 	snprintf(p.name, sizeof(p.name), "1000 iterations, packet check");
 	p.cnt = gen_loop_pkt(buf, 1000);
+	row(&p, kwhy);
+	snprintf(p.name, sizeof(p.name), "64 rounds counted by a subprog");
+	p.cnt = gen_sub_loop(buf, 64);
+	row(&p, kwhy);
+	snprintf(p.name, sizeof(p.name), "bpf_loop of 64, callback");
+	p.cnt = gen_cb_loop(buf, 64);
 	row(&p, kwhy);
 }
 

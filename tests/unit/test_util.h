@@ -4,7 +4,7 @@
  *    encoding no row has;
  *  - bpfvm's bpf() in one call each (mk, elem, UPD/LKP/DEL), an instance (test_vm), assembly
  *    (test_asm);
- *  - the kernel's bpf() (kbpf, kmap, kelem) and why it cannot serve as the oracle here
+ *  - the kernel's bpf() (kbpf, kmap, kelem, kbtf_for_callbacks) and why it cannot serve as the oracle here
  *    (kernel_skip_reason), for differential tests that skip with that reason;
  *  - clang for BPF objects with the project's flags (test_clang) and whole files (test_read_file);
  *  - where bpf_conformance is checked out (test_conformance_dir);
@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <linux/btf.h>
 
 #include <bpfvm.h>
 #include "isa/isa.h"
@@ -172,6 +174,72 @@ static inline long kelem(int cmd, int fd, const void *k, void *v, uint64_t flags
 {
 	union bpf_attr a = elem_attr(fd, k, v, flags);
 	return kbpf(cmd, &a);
+}
+
+/* The kernel takes a callback (an lddw of a function) only with BTF func_info, one FUNC per function
+ * (Linux check_btf_func()).  For the program in a->insns that has one, this loads a BTF in which every
+ * function is `static int fK(void)`, fK at insn 0 and at each call or lddw target, and points a's
+ * prog_btf_fd and func_info (in fi) at it.  Returns the BTF's fd, to close after the load, or -1 when
+ * the program needs none (or the kernel refused the BTF: the load then says why). */
+static inline long kbtf_for_callbacks(union bpf_attr *a, struct bpf_func_info fi[64])
+{
+	const struct bpf_insn *in = (const struct bpf_insn *)(uintptr_t)a->insns;
+	bool callback = false;
+	uint32_t start[64], ns = 1;
+	start[0] = 0;
+	for (uint32_t i = 0; i < a->insn_cnt; i++) {
+		bool lddw = in[i].code == (BPF_LD | BPF_DW | BPF_IMM);
+		bool func = lddw && in[i].src_reg == BPF_PSEUDO_FUNC;
+		callback |= func;
+		if (func || (in[i].code == (BPF_JMP | BPF_CALL) && in[i].src_reg == BPF_PSEUDO_CALL)) {
+			uint32_t t = (uint32_t)((int64_t)i + 1 + in[i].imm), k = 0;
+			while (k < ns && start[k] != t)
+				k++;
+			if (k == ns && ns < 64)
+				start[ns++] = t;
+		}
+		i += lddw;
+	}
+	if (!callback)
+		return -1;
+	for (uint32_t x = 1; x < ns; x++) /* func_info goes by insn */
+		for (uint32_t y = x; y > 0 && start[y - 1] > start[y]; y--) {
+			uint32_t t = start[y];
+			start[y] = start[y - 1];
+			start[y - 1] = t;
+		}
+	/* header (6 words); types: [1] int, [2] int (void), [3 + k] fK; strings: "", "int", "f0", ... */
+	uint32_t blob[6 + 7 + 3 * 64 + 128];
+	char strs[5 + 4 * 64] = "\0int";
+	uint32_t *t = blob + 6, slen = 5;
+	*t++ = 1; *t++ = (uint32_t)BTF_KIND_INT << 24; *t++ = 4; *t++ = 32 | (uint32_t)BTF_INT_SIGNED << 24;
+	*t++ = 0; *t++ = (uint32_t)BTF_KIND_FUNC_PROTO << 24; *t++ = 1;
+	for (uint32_t k = 0; k < ns; k++) {
+		*t++ = slen; *t++ = (uint32_t)BTF_KIND_FUNC << 24; *t++ = 2; /* vlen 0: static */
+		slen += (uint32_t)snprintf(strs + slen, sizeof(strs) - slen, "f%u", (unsigned)k) + 1;
+		fi[k].insn_off = start[k];
+		fi[k].type_id = 3 + k;
+	}
+	uint32_t tlen = (uint32_t)(t - (blob + 6)) * 4;
+	memcpy(t, strs, slen);
+	blob[0] = BTF_MAGIC | BTF_VERSION << 16; /* flags 0 */
+	blob[1] = 24;                             /* hdr_len */
+	blob[2] = 0;                              /* type_off */
+	blob[3] = tlen;
+	blob[4] = tlen;                           /* str_off */
+	blob[5] = slen;
+	union bpf_attr b;
+	memset(&b, 0, sizeof(b));
+	b.btf = (uintptr_t)blob;
+	b.btf_size = 24 + tlen + slen;
+	long fd = kbpf(BPF_BTF_LOAD, &b);
+	if (fd < 0)
+		return -1;
+	a->prog_btf_fd = (uint32_t)fd;
+	a->func_info = (uintptr_t)fi;
+	a->func_info_cnt = ns;
+	a->func_info_rec_size = sizeof(fi[0]);
+	return fd;
 }
 
 /* bpfvm's BPF_OBJ_GET_INFO_BY_FD of map fd into *info (zeroed first).  0 or a negative errno. */

@@ -67,8 +67,6 @@ struct vcase {
 #define RDONLY "0x7eadc004"
 #define WRONLY "0x7eadc005"
 /* Linux permits these to privileged programs (allow_ptr_leaks); bpfvm refuses them always */
-/* a callback's function needs its BTF func_info in the kernel (tests/loader objects carry it) */
-#define NEED_BTF "the kernel wants BTF func_info for a callback (test_kernel_verdicts compares the loader's bpf_loop objects)"
 #define RESERVE "r1 = " RINGBUF " ll\nr2 = 8\nr3 = 0\ncall 131\n"
 #define RESERVE8 RESERVE RESERVE RESERVE RESERVE RESERVE RESERVE RESERVE RESERVE
 #define RESERVE64 RESERVE8 RESERVE8 RESERVE8 RESERVE8 RESERVE8 RESERVE8 RESERVE8 RESERVE8
@@ -400,6 +398,23 @@ static const struct vcase cases[] = {
 	{ "precision: two calls deep", XDP, PREC_SPLIT("r1 = -8", "r1 = -600")
 	  "call local +5\nr5 = r10\nr5 += r0\nr0 = 0\n*(u64 *)(r5 + 0) = r0\nexit\ncall local +1\nexit\nr0 = r1\nexit\n",
 	  "invalid write to stack R5 off=-600 size=8" },
+	/* ... and callbacks (the kernel gets BTF func_info for them: kbtf_for_callbacks()): a callback's r0
+	 * must be in [0, 1] at its exit, whether it comes from a join in the callback, from the caller's
+	 * stack through the callback's ctx, or from a subprog the callback calls */
+	{ "precision: a callback's r0 from a join", XDP,
+	  "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r0 = 1", "r0 = 5") "exit\n",
+	  "At callback return the register R0 has smin=5 smax=5 should have been in [0, 1]" },
+	{ "precision: a callback's r0 from the caller's spill", XDP, PREC_SPLIT("r3 = 0", "r3 = 5")
+	  "*(u64 *)(r10 - 8) = r3\nr1 = 4\nr2 = " FUNC(07) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\nr0 = 2\nexit\n"
+	  "r0 = *(u64 *)(r2 + 0)\nexit\n",
+	  "At callback return the register R0 has smin=5 smax=5 should have been in [0, 1]" },
+	{ "precision: a callback's r0 from a subprog", XDP,
+	  "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r1 = 1", "r1 = 5")
+	  "call local +1\nexit\nr0 = r1\nexit\n",
+	  "At callback return the register R0 has smin=5 smax=5 should have been in [0, 1]" },
+	{ "precision: a callback's r0 from a subprog, both in range", XDP,
+	  "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r1 = 1", "r1 = 0")
+	  "call local +1\nexit\nr0 = r1\nexit\n", NULL },
 	/* a subprog's r0 is the loop counter: precise through the call, while the accumulator that differs
 	 * between the two paths of each round stays imprecise and the paths join */
 	{ "precision: a loop counted by a subprog's r0", XDP,
@@ -452,13 +467,13 @@ static const struct vcase cases[] = {
 	  "call 12\nr1 = r7\nr2 = 0\ncall 132\nr0 = 0\nexit\n", "tail_call would lead to reference leak" },
 	{ "for_each_map_elem callback writes the key", XDP,
 	  "r1 = " ARRAY " ll\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = 0\n*(u32 *)(r2 + 0) = r0\nexit\n", "write to change key R2 not allowed",
-	  .nokernel = NEED_BTF },
+},
 	{ "for_each_map_elem callback reads past the key", XDP,
 	  "r1 = " ARRAY " ll\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = *(u64 *)(r2 + 0)\nr0 = 0\nexit\n", "invalid access to map key, key_size=4 off=0 size=8",
-	  .nokernel = NEED_BTF },
+},
 	{ "for_each_map_elem callback reads key and value", XDP,
 	  "r1 = " ARRAY " ll\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = *(u32 *)(r2 + 0)\nr0 = *(u64 *)(r3 + 0)\nr0 = 0\nexit\n",
-	  NULL, .nokernel = NEED_BTF },
+	  NULL },
 	/* ---- limits ---- */
 	{ "65 references held", XDP, RESERVE64 RESERVE "r0 = 0\nexit\n", "too many references",
 	  .nokernel = "bpfvm holds at most 64 references (MAX_REFS); the kernel has no such limit and refuses this program at its exit for the leaks" },
@@ -481,16 +496,17 @@ static const struct vcase cases[] = {
 	{ "ld_abs with r6 a scalar", SKF, "r6 = 0\nr0 = *(u8 *)skb[12]\nexit\n", "at the time of BPF_LD_ABS|IND R6 != pointer to skb" },
 	/* ---- callbacks ---- */
 	{ "bpf_loop callback", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 0\nexit\n", NULL,
-	  .nokernel = NEED_BTF },
+},
 	{ "bpf_loop callback reads its ctx", XDP,
 	  "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 4\nr2 = " FUNC(07) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\nr0 = 2\nexit\n"
-	  "r0 = *(u64 *)(r2 + 0)\nr0 = 0\nexit\n", NULL, .nokernel = NEED_BTF },
+	  "r0 = *(u64 *)(r2 + 0)\nr0 = 0\nexit\n", NULL },
+	/* the kernel checks for a stack pointer first (prepare_func_exit()); bpfvm for any pointer */
 	{ "bpf_loop callback returns a pointer", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = r10\nexit\n",
-	  "R0 not a scalar value", .nokernel = NEED_BTF },
+	  "R0 not a scalar value", .kwords = "cannot return stack pointer to the caller" },
 	{ "bpf_loop callback returns 2", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 2\nexit\n", "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]",
-	  .nokernel = NEED_BTF },
+},
 	{ "bpf_loop ctx a scalar", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 5\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 0\nexit\n", "R3 type=scalar expected=fp",
-	  .nokernel = NEED_BTF },
+},
 	{ "spin lock held at exit", XDP, NULL, NULL }, /* placeholder: needs BTF for spin locks; skipped below */
 };
 #pragma GCC diagnostic pop
@@ -611,7 +627,11 @@ static long load(struct side *s, struct bpfvm *as, const struct vcase *vc, char 
 	a.log_size = (uint32_t)len;
 	a.log_level = 1;
 	buf[0] = 0;
+	struct bpf_func_info fi[64];
+	long btf = s->vm ? -1 : kbtf_for_callbacks(&a, fi);
 	long fd = s->vm ? bpfvm_bpf(s->vm, BPF_PROG_LOAD, &a, sizeof(a)) : kbpf(BPF_PROG_LOAD, &a);
+	if (btf >= 0)
+		close((int)btf);
 	free(insns);
 	if (fd >= 0) {
 		if (s->vm)
