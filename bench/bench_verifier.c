@@ -27,6 +27,9 @@
 
 #define ROUNDS 5
 
+/* --rounds N: best of N (profiling wants many) */
+static int best_of = ROUNDS;
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -82,7 +85,7 @@ static double bpfvm_time(struct bpfvm *vm, const struct prog *p, long *err)
 {
 	double best = -1;
 	union bpf_attr a;
-	for (int r = 0; r < ROUNDS; r++) {
+	for (int r = 0; r < best_of; r++) {
 		fill(&a, p, p->insns, NULL, 0, 0);
 		double t0 = now_ms();
 		long fd = bpfvm_bpf(vm, BPF_PROG_LOAD, &a, sizeof(a));
@@ -181,8 +184,13 @@ static int kernel_twins(struct prog *p, struct bpf_insn *out, char *why, size_t 
 	return 0;
 }
 
+/* argv: rows whose name contains it (NULL: all) */
+static const char *only;
+
 static void row(struct prog *p, const char *kernel_why)
 {
+	if (only && !strstr(p->name, only))
+		return;
 	long err = 0, vi, vs, ki = -1, ks = -1;
 	struct bpfvm *on = p->vm ? p->vm : twin(BPFVM_VERIFY_ON);
 	double t_on = bpfvm_time(on, p, &err);
@@ -428,6 +436,8 @@ static void examples(const char *kwhy)
 					    "legacy/sockex2_kern", "legacy/sockex3_kern", "legacy/tcbpf1_kern" };
 	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
 		char path[256];
+		if (only && !strstr(objs[i], only))
+			continue;
 		snprintf(path, sizeof(path), "build/examples/%s.o", objs[i]);
 		struct bpfvm *vm = twin(BPFVM_VERIFY_ON);
 		struct bpfvm_object *obj = NULL;
@@ -468,8 +478,21 @@ static void examples(const char *kwhy)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool no_kernel = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-kernel"))
+			no_kernel = true;
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc && atoi(argv[i + 1]) > 0)
+			best_of = atoi(argv[++i]);
+		else if (argv[i][0] != '-' && !only)
+			only = argv[i];
+		else {
+			fprintf(stderr, "usage: bench_verifier [--no-kernel] [--rounds N] [NAME-SUBSTRING]\n");
+			return 2;
+		}
+	}
 	static const struct bpf_insn ok[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .imm = 2 }, { .code = BPF_JMP | BPF_EXIT } };
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -483,7 +506,9 @@ int main(void)
 		kwhy = fd == -EPERM ? "bpf() not permitted (needs root / CAP_BPF)" : "bpf() unavailable";
 	else
 		close((int)fd);
-	printf("bench_verifier: PROG_LOAD time of verified programs, best of %d\n", ROUNDS);
+	if (no_kernel && !kwhy)
+		kwhy = "--no-kernel";
+	printf("bench_verifier: PROG_LOAD time of verified programs, best of %d\n", best_of);
 	if (kwhy)
 		printf("kernel skipped: %s\n", kwhy);
 	printf("%-40s %7s %9s %9s %8s %17s %13s %8s\n", "program", "insns", "bpfvm ms", "kernel ms", "speedup",

@@ -79,8 +79,6 @@ enum { STK_INVALID, STK_MISC, STK_ZERO, STK_SPILL };
 
 struct frame {
 	struct reg r[11];
-	uint8_t st[STACK];         /* by byte, st[0] is fp-512 */
-	struct reg spill[SLOTS];   /* STK_SPILL slots: the register */
 	size_t callsite;           /* the call insn in the caller (frame > 0) */
 	uint32_t subprog;          /* first insn of the function */
 	uint32_t depth;            /* deepest byte touched below fp */
@@ -88,7 +86,22 @@ struct frame {
 	struct reg cb_args[5];     /* callback frames: r1-r5 at each call */
 	uint32_t cb_iters;         /* calls of a callback walked from this frame's current helper call */
 	bool async_cb;             /* frame 0 of an async callback's own walk (Linux in_async_callback_fn) */
+	/* st[0 .. lo) are all STK_INVALID (st_set() keeps it): copies and comparisons skip what a
+	 * program never touched, most of the stack for most programs */
+	uint16_t lo;
+	/* last, so that a copy takes the used tail of both (frame_dup()) */
+	uint8_t st[STACK];         /* by byte, st[0] is fp-512 */
+	struct reg spill[SLOTS];   /* STK_SPILL slots: the register; only read where st says STK_SPILL, so
+	                            * slots below lo are never initialized */
 };
+
+/* The one way stack bytes become something other than STK_INVALID. */
+static inline void st_set(struct frame *f, int i, uint8_t v)
+{
+	f->st[i] = v;
+	if (i < f->lo)
+		f->lo = (uint16_t)i;
+}
 
 struct state {
 	size_t pc;
@@ -108,6 +121,10 @@ struct state {
 	bool hist_lost;            /* too long: backtracking through it marks everything */
 	bool hist_cur;             /* the last entry is the current insn's visit */
 	size_t first_pc;
+	/* Main frame registers whose values' sources are marked precise back to `parent` already: a
+	 * backtrack from them would mark nothing new (chain_marked()).  Bit n: rn. */
+	uint16_t marked;
+	uint16_t touched;          /* registers the insns since `parent` wrote or compared (touched_by()) */
 	size_t prev_pc;            /* the insn walked just before pc (SIZE_MAX: none) */
 	size_t log_pos;            /* ... and the log's length then (level 1 rewinds to it) */
 	struct seen *parent;       /* the last state recorded on this path (Linux's parent chain) */
@@ -135,6 +152,18 @@ struct seen {
 	struct seen *parent;        /* the state recorded before it on its path */
 	uint32_t branches;
 	uint32_t hits, misses;      /* states it covered, and did not (Linux's hit_cnt, miss_cnt) */
+	/* Its registers (one frame only) that are precise constants, and their values: a state whose
+	 * live register differs there is not covered, found without touching the state (a loop's
+	 * explored states, one per iteration, are compared with every state reaching them) */
+	uint16_t cmask;
+	uint64_t cval[11];
+	struct seen *dnext;         /* on vctx.detached (dormant once, at least) */
+	bool detached;
+	bool dormant;               /* off seen[] while its walk goes on (path_done() puts it back) */
+	uint16_t marked;            /* the path's state.marked here: registers whose sources before it
+	                             * are marked (a backtrack reaching it stops for them) */
+	uint16_t touched;           /* state.touched of its path's segment: a backtrack whose registers
+	                             * the segment never touched (and no slots) steps over it whole */
 };
 
 /* States kept at once, over all prune points: a bound on memory (a state is about 10 KiB a frame).
@@ -151,6 +180,7 @@ struct vctx {
 	struct vf_env *env;
 	const struct bpf_insn *in;
 	size_t cnt;
+	int16_t *ids;               /* per insn: isa_decode() of it, once (-1: lddw's second half) */
 	uint8_t *prune;             /* per insn: PRUNE, PRUNE_FORCE or 0 */
 	uint64_t jmps, prev_jmps, prev_insns; /* jumps walked; both counts when a state was last recorded */
 	uint16_t *live;             /* per insn: registers read on some path from it (bit n: rn) */
@@ -180,8 +210,13 @@ struct vctx {
 static struct frame *frame_dup(const struct frame *f)
 {
 	struct frame *n = malloc(sizeof(*n));
-	if (n)
-		memcpy(n, f, sizeof(*n));
+	if (!n)
+		return NULL;
+	size_t lo = f->lo & ~7u;
+	memcpy(n, f, offsetof(struct frame, st));
+	memset(n->st, STK_INVALID, lo);
+	memcpy(n->st + lo, f->st + lo, STACK - lo);
+	memcpy(&n->spill[lo / 8], &f->spill[lo / 8], (SLOTS - lo / 8) * sizeof(n->spill[0]));
 	return n;
 }
 
@@ -239,7 +274,8 @@ static void mark_not_init(struct reg *r) { memset(r, 0, sizeof(*r)); }
 
 static void init_frame(struct frame *f, int frameno, uint32_t subprog, size_t callsite)
 {
-	memset(f, 0, sizeof(*f));
+	memset(f, 0, offsetof(struct frame, spill));
+	f->lo = STACK;
 	f->r[10].type = PTR_STACK;
 	f->r[10].frameno = (uint8_t)frameno;
 	f->r[10].v = scalar_const(0);
@@ -470,7 +506,9 @@ static void put_state(struct sbuf *b, const struct state *s, uint16_t regs, uint
 		sput(b, " cb");
 }
 
-static bool logging(const struct vctx *c) { return c->env->log_level && c->env->log; }
+/* Linux: levels 1 and 2 (bits 0 and 1) print the walk; 4 (BPF_LOG_STATS) alone only the statistics
+ * and what a rejection says */
+static bool logging(const struct vctx *c) { return (c->env->log_level & 3) && c->env->log; }
 
 /* "N: R1=ctx() R10=fp0" at a path's start, "from P to N: ..." at a pending branch (Linux do_check()) */
 static void log_path_start(struct vctx *c, const struct state *s, bool first)
@@ -528,7 +566,7 @@ static void log_insn(struct vctx *c, const struct state *s, uint16_t scratch)
 {
 	struct diag *log = c->env->log;
 	const struct bpf_insn *in = &c->in[s->pc];
-	int id = isa_decode(in);
+	int id = c->ids[s->pc];
 	char txt[160];
 	if (!logging(c))
 		return;
@@ -583,7 +621,7 @@ static int check_cfg(struct vctx *c)
 	}
 	starts[ns++] = 0;
 	for (size_t pc = 0; pc < n; pc++) {
-		int id = isa_decode(&c->in[pc]);
+		int id = c->ids[pc];
 		if (isa_is_func_ref(&c->in[pc])) {
 			int64_t t = jump_target(&c->in[pc], pc);
 			if (NEVER(t < 0 || (size_t)t >= n)) { /* isa_validate(): "call to invalid destination" */
@@ -613,7 +651,7 @@ static int check_cfg(struct vctx *c)
 		size_t lo = starts[i], hi = i + 1 < ns ? starts[i + 1] : n;
 		for (size_t pc = lo; pc < hi; pc++) {
 			const struct bpf_insn *in = &c->in[pc];
-			int id = isa_decode(in);
+			int id = c->ids[pc];
 			uint32_t fl = isa_info[id].flags;
 			if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT))) {
 				int64_t t = jump_target(in, pc);
@@ -621,7 +659,7 @@ static int check_cfg(struct vctx *c)
 					err = err_at(c, pc, -EINVAL, "jump out of range from insn %zu to %lld", pc, (long long)t);
 					goto out;
 				}
-				c->prune[t] |= t <= (int64_t)pc ? PRUNE_FORCE : PRUNE;
+				c->prune[t] |= PRUNE;
 				if (!isa_is_goto(id) && pc + 1 < n)
 					c->prune[pc + 1] |= PRUNE;
 				if (id == ISA_MAY_GOTO)
@@ -633,9 +671,9 @@ static int check_cfg(struct vctx *c)
 				pc++;
 		}
 		size_t last = hi - 1;
-		if (last > lo && isa_decode(&c->in[last - 1]) == ISA_LDDW && isa_decode(&c->in[last]) < 0)
+		if (last > lo && c->ids[last - 1] == ISA_LDDW && c->ids[last] < 0)
 			last--;
-		int lid = isa_decode(&c->in[last]);
+		int lid = c->ids[last];
 		if (lid < 0 || isa_falls_through(lid)) {
 			err = err_at(c, last, -EINVAL, "last insn is not an exit or jmp");
 			goto out;
@@ -647,7 +685,7 @@ static int check_cfg(struct vctx *c)
 	while (nt) {
 		size_t pc = todo[--nt];
 		const struct bpf_insn *in = &c->in[pc];
-		int id = isa_decode(in);
+		int id = c->ids[pc];
 		uint32_t fl = isa_info[id].flags;
 		size_t next[2];
 		int nn = 0;
@@ -775,7 +813,7 @@ static void compute_liveness(struct vctx *c)
 		changed = false;
 		for (size_t i = c->cnt; i-- > 0;) {
 			const struct bpf_insn *in = &c->in[i];
-			int id = isa_decode(in);
+			int id = c->ids[i];
 			if (id < 0)
 				continue; /* second slot of lddw */
 			uint32_t fl = isa_info[id].flags;
@@ -864,7 +902,21 @@ static bool regsafe(const struct reg *o, const struct reg *c, struct idmap *m, e
 
 static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap *m, enum cmp mode)
 {
-	for (int i = 0; i < STACK; i++) {
+	/* below o's lo o has nothing (safe unless exact); below both neither has */
+	int start = (mode == CMP_EXACT && c->lo < o->lo ? c->lo : o->lo) & ~7;
+	for (int i = start; i < STACK; i++) {
+		if (!(i & 7)) {
+			/* a whole slot at once where it decides: o has nothing there, or both hold the same
+			 * bytes and no spilled register */
+			uint64_t wa, wb;
+			memcpy(&wa, &o->st[i], 8);
+			memcpy(&wb, &c->st[i], 8);
+			if ((!wa && mode != CMP_EXACT) ||
+			    (wa == wb && o->st[i] != STK_SPILL && o->st[i + 7] != STK_SPILL && !memchr(&o->st[i], STK_SPILL, 8))) {
+				i += 7;
+				continue;
+			}
+		}
 		uint8_t a = o->st[i], b = c->st[i];
 		if (mode == CMP_EXACT) {
 			if (a != b || (a == STK_SPILL && i % 8 == 7 && !regs_exact(&o->spill[i / 8], &c->spill[i / 8], m)))
@@ -936,16 +988,24 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 static bool ancestor_covers_ok(struct vctx *c, const struct state *s)
 {
 	const struct frame *f = s->f[s->nf - 1];
-	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || isa_decode(&c->in[s->pc]) == ISA_MAY_GOTO;
+	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || c->ids[s->pc] == ISA_MAY_GOTO;
 }
 
 /* A path ended (exit, pruned, or refused): the states recorded on it have one walk fewer pending
  * (Linux update_branch_counts()). */
-static void path_done(struct seen *p)
+static void path_done(struct vctx *c, struct seen *p)
 {
-	for (; p; p = p->parent)
+	for (; p; p = p->parent) {
 		if (--p->branches)
 			break;
+		if (p->dormant) { /* its walk is done: it covers what it covers (prune_or_record()) */
+			size_t pc = p->s->pc;
+			p->dormant = false;
+			p->next = c->seen[pc];
+			c->seen[pc] = p;
+			c->nseen[pc]++;
+		}
+	}
 }
 
 /* ---- precision (Linux mark_chain_precision(), backtrack_insn()) ------------------------------ */
@@ -957,7 +1017,7 @@ static void path_done(struct seen *p)
 /* The insn before `pc` when the walk fell through into it (lddw takes two slots). */
 static size_t fall_prev(const struct vctx *c, size_t pc)
 {
-	return pc >= 2 && isa_decode(&c->in[pc - 2]) == ISA_LDDW ? pc - 2 : pc - 1;
+	return pc >= 2 && c->ids[pc - 2] == ISA_LDDW ? pc - 2 : pc - 1;
 }
 
 static bool falls_into(const struct vctx *c, size_t prev, size_t pc)
@@ -1004,6 +1064,36 @@ static int hist_slot(struct state *s, int frame, int slot)
 	return 0;
 }
 
+/* Register r of p's state became precise: p->cmask follows. */
+static void seen_precise(struct seen *p, int r)
+{
+	const struct reg *x = &p->s->f[0]->r[r];
+	if (p->s->nf == 1 && x->type == SCALAR && scalar_is_const(&x->v)) {
+		p->cmask |= (uint16_t)(1u << r);
+		p->cval[r] = x->v.var_off.value;
+	}
+}
+
+/* Can o (explored, cmask) cover s at all?  Its precise constants, live here, s must hold exactly
+ * (regsafe() compares them by scalar_subsumes()).  *distinct: s holds another constant there. */
+static bool consts_match(const struct vctx *c, const struct seen *o, const struct state *s, bool *distinct)
+{
+	uint16_t m = o->cmask & c->live[s->pc];
+	if (!m || s->nf != 1)
+		return true;
+	const struct frame *f = s->f[0];
+	for (int r = 0; r < 11; r++) {
+		if (!(m >> r & 1))
+			continue;
+		const struct reg *x = &f->r[r];
+		if (x->type != SCALAR || x->v.umin != x->v.umax || x->v.umin != o->cval[r]) {
+			*distinct = x->type == SCALAR && scalar_is_const(&x->v);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Every scalar of every explored state on s's path: precise (Linux mark_all_scalars_precise()). */
 static void mark_all_precise(struct state *s)
 {
@@ -1012,8 +1102,11 @@ static void mark_all_precise(struct state *s)
 		for (int i = 0; p->s && i < p->s->nf; i++) {
 			struct frame *f = p->s->f[i];
 			for (int r = 0; r < 11; r++)
-				if (f->r[r].type == SCALAR)
+				if (f->r[r].type == SCALAR) {
 					f->r[r].precise = true;
+					if (i == 0)
+						seen_precise(p, r);
+				}
 			for (int k = 0; k < SLOTS; k++)
 				if (f->st[k * 8] == STK_SPILL && f->spill[k].type == SCALAR)
 					f->spill[k].precise = true;
@@ -1030,6 +1123,14 @@ struct bt {
 	uint16_t regs[MAX_FRAMES];
 	uint64_t slots[MAX_FRAMES];
 };
+
+static bool bt_no_slots(const struct bt *b)
+{
+	for (int f = 0; f <= b->frame; f++)
+		if (b->slots[f])
+			return false;
+	return true;
+}
 
 static bool bt_empty(const struct bt *b)
 {
@@ -1051,7 +1152,7 @@ static bool bt_leave_callback(struct bt *b)
  * for_each_map_elem, ...; not a timer's, which runs later on its own)? */
 static bool calls_sync_callback(const struct vctx *c, size_t i)
 {
-	if (isa_decode(&c->in[i]) != ISA_CALL)
+	if (c->ids[i] != ISA_CALL)
 		return false;
 	const struct hlp_proto *hp = hlp_get((uint32_t)c->in[i].imm);
 	const struct hlp_cb *cb = hp ? hlp_callback(hp) : NULL;
@@ -1065,7 +1166,7 @@ static bool calls_sync_callback(const struct vctx *c, size_t i)
 static bool bt_insn(struct vctx *c, size_t i, size_t next, const struct hist *h, struct bt *b)
 {
 	const struct bpf_insn *in = &c->in[i];
-	int id = isa_decode(in);
+	int id = c->ids[i];
 	const struct isa_info *info = &isa_info[id];
 	uint32_t fl = info->flags;
 	uint16_t dbit = (uint16_t)(1u << in->dst_reg), sbit = (uint16_t)(1u << in->src_reg);
@@ -1135,7 +1236,7 @@ static bool bt_insn(struct vctx *c, size_t i, size_t next, const struct hist *h,
 		 * return, or a callback's helper returning), or is the callback's first insn (its next call) */
 		if (next == SIZE_MAX || fr + 1 >= MAX_FRAMES)
 			return false;
-		bool ret_fn = next > 0 && isa_decode(&c->in[next - 1]) == ISA_CALL_LOCAL;
+		bool ret_fn = next > 0 && c->ids[next - 1] == ISA_CALL_LOCAL;
 		bool ret_helper = next > 0 && calls_sync_callback(c, next - 1);
 		if (ret_fn || ret_helper) {
 			uint16_t r0 = *regs & 1u;
@@ -1185,10 +1286,18 @@ static bool backtrack(struct vctx *c, struct state *s, struct bt *b)
 	uint32_t n = s->nhist;
 	size_t first = s->first_pc, i = s->pc, next = SIZE_MAX;
 	bool skip = true, lost = s->hist_lost;
+	uint16_t touched = s->touched;
 	struct seen *p = s->parent;
 	for (;;) {
 		if (lost)
 			return false;
+		/* a segment that never touched them passes them on unchanged (bt_insn() changes only
+		 * what an insn writes or compares): on to its start.  An outer loop's counter crosses
+		 * the inner loop's states this way instead of insn by insn. */
+		if (!(b->regs[b->frame] & touched) && bt_no_slots(b)) {
+			i = SIZE_MAX;
+			skip = false;
+		}
 		while (i != SIZE_MAX) { /* SIZE_MAX: an empty segment (a prune point at insn 0) */
 			const struct hist *e = n && h[n - 1].idx == i ? &h[n - 1] : NULL;
 			if (!skip && !bt_insn(c, i, next, e, b))
@@ -1226,10 +1335,16 @@ static bool backtrack(struct vctx *c, struct state *s, struct bt *b)
 					if (!(*regs >> r & 1))
 						continue;
 					/* already precise: what it came from was marked then */
-					if (f->r[r].type != SCALAR || f->r[r].precise)
+					if (f->r[r].type != SCALAR || f->r[r].precise) {
 						*regs &= (uint16_t)~(1u << r);
-					else
-						f->r[r].precise = true;
+						continue;
+					}
+					f->r[r].precise = true;
+					if (fi == 0) {
+						seen_precise(p, r);
+						if (p->marked >> r & 1) /* ... or before (chain_marked()) */
+							*regs &= (uint16_t)~(1u << r);
+					}
 				}
 				for (int k = 0; k < SLOTS; k++) {
 					if (!(*slots >> k & 1))
@@ -1250,6 +1365,7 @@ static bool backtrack(struct vctx *c, struct state *s, struct bt *b)
 		first = p->first_pc;
 		i = p->last_pc;
 		lost = p->hist_lost;
+		touched = p->touched;
 		p = p->parent;
 	}
 }
@@ -1262,6 +1378,8 @@ static void need_precise(struct vctx *c, struct state *s, uint16_t regs, int sfr
 	for (int r = 0; r < 11; r++)
 		if (f->r[r].type != SCALAR)
 			regs &= (uint16_t)~(1u << r);
+	if (s->nf == 1)
+		regs &= (uint16_t)~s->marked;
 	if ((!regs && !slots) || c->env->unpriv)
 		return; /* unprivileged: every scalar compares as precise anyway */
 	struct bt b;
@@ -1271,6 +1389,57 @@ static void need_precise(struct vctx *c, struct state *s, uint16_t regs, int sfr
 	b.slots[sframe] = slots;
 	if (!backtrack(c, s, &b))
 		mark_all_precise(s);
+	else if (s->nf == 1)
+		s->marked |= regs;
+}
+
+/* Registers a backtrack through insn `in` may change in its set (bt_insn()): what it writes, both
+ * sides of a register comparison; everything at calls and exits (frames, callbacks, clobbers). */
+static uint16_t touched_by(const struct bpf_insn *in, int id)
+{
+	const struct isa_info *info = &isa_info[id];
+	uint32_t fl = info->flags;
+	uint16_t dbit = (uint16_t)(1u << in->dst_reg), sbit = (uint16_t)(1u << in->src_reg);
+	if ((fl & F_ALU) || (fl & F_LDX) || id == ISA_LDDW)
+		return dbit;
+	if ((fl & (F_ST | F_STX)) && info->fmt != FMT_ATOMIC)
+		return 0;
+	if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT)))
+		return (fl & F_X) ? (uint16_t)(dbit | sbit) : 0;
+	return 0x7ff;
+}
+
+/* s->marked after insn `in` (before it runs: nothing it checks asks for the precision of what it
+ * writes).  A walk back from a register after the insn continues as one from the registers it was
+ * computed from (bt_insn()), so it marks nothing new when they were marked: a loop counter's
+ * backtrack in every iteration (each a walk back to the last recorded state) is done once per
+ * recorded state.  Anything not followed here (calls, exits, fills) clears marks: walked as before. */
+static uint16_t chain_marked(uint16_t m, const struct bpf_insn *in, int id)
+{
+	const struct isa_info *info = &isa_info[id];
+	uint32_t fl = info->flags;
+	uint16_t dbit = (uint16_t)(1u << in->dst_reg);
+	bool sm = m >> in->src_reg & 1;
+	if (fl & F_ALU) {
+		if (info->fmt == FMT_NEG || info->fmt == FMT_END)
+			return m;                        /* from dst alone */
+		if (info->fmt == FMT_MOVSX || (isa_op(id) == BPF_MOV && (fl & F_X)))
+			return sm ? m | dbit : m & (uint16_t)~dbit;
+		if (isa_op(id) == BPF_MOV)
+			return m | dbit;                 /* a constant: from nothing */
+		if (fl & F_X)
+			return sm ? m : m & (uint16_t)~dbit;
+		return m;
+	}
+	if (id == ISA_LDDW)
+		return m | dbit;
+	if ((fl & (F_ST | F_STX)) && info->fmt != FMT_ATOMIC)
+		return m;                                /* writes memory only */
+	if (fl & F_LDX)
+		return m & (uint16_t)~dbit;              /* a fill follows a slot: walked */
+	if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT)))
+		return m;
+	return 0;
 }
 
 static void need_reg(struct vctx *c, struct state *s, unsigned r) { need_precise(c, s, (uint16_t)(1u << r), 0, 0); }
@@ -1329,11 +1498,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 {
 	size_t pc = s->pc;
 	bool ancestor_ok = ancestor_covers_ok(c, s);
-	bool add = c->prune[pc] == PRUNE_FORCE || (c->jmps - c->prev_jmps >= 2 && c->processed - c->prev_insns >= 8);
+	bool force = c->prune[pc] == PRUNE_FORCE;
+	bool add = force || (c->jmps - c->prev_jmps >= 2 && c->processed - c->prev_insns >= 8);
 	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
 		bool distinct = false;
 		if (!p->branches) {
-			if (states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
+			if (consts_match(c, p, s, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
 				p->hits++;
 				propagate_precision(c, p->s, s);
 				return 1;
@@ -1350,31 +1520,47 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		} else if (states_equal(c, p->s, s, CMP_EXACT, NULL)) {
 			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
 		}
+		/* Linux: inside a loop (an ancestor is here), a new state only every 20 jumps or 100 insns;
+		 * one per iteration costs a copy and a comparison in every later iteration */
+		if (p->branches && !force && c->jmps - c->prev_jmps < 20 && c->processed - c->prev_insns < 100)
+			add = false;
 		/* Linux is_state_visited(): a state that keeps failing to cover others (a loop counter's
 		 * old values) only costs comparisons: dropped.  One still being walked (an ancestor at a
 		 * loop head) gets more chances, and leaves the list but not memory, since its descendants'
 		 * path_done() walks through it; without this every iteration compares against all the
 		 * loop's earlier ones (quadratic in the trip count). */
-		uint32_t n = p->branches ? 64 : 3;
+		uint32_t n = p->branches && force ? 64 : 3;
 		/* Only a visit that records a state counts against the others: otherwise the visits of
 		 * several iterations of a loop would drop a state just recorded (Linux).  Nor does a visit
 		 * from another iteration of a loop whose counter is precise: the state is there for the
 		 * paths that reach the same iteration later (a loop with a packet check per round: the
 		 * path where the check failed rejoins the others one iteration later, at each iteration;
 		 * without this, 1,000 rounds walk 1,000,000+ insns, the kernel's way, instead of 32,000). */
-		if (add && !distinct && ++p->misses > p->hits * n + n) {
+		if (add && (p->branches || !distinct) && ++p->misses > p->hits * n + n) {
 			*pp = p->next;
+			c->nseen[pc]--;
+			if (p->branches) {
+				/* still walked: dormant, with its state and history (backtracking from its
+				 * descendants crosses it), until path_done() finds its walk done; then it
+				 * covers others again (the paths of a loop's failed packet checks rejoin the
+				 * loop at states of the iterations after theirs, which went dormant long
+				 * before: without them 1,000 rounds walk 1,000,000+ insns, the kernel's way,
+				 * instead of 30,000) */
+				p->dormant = true;
+				if (!p->detached) {
+					p->detached = true;
+					p->dnext = c->detached;
+					c->detached = p;
+				}
+				continue;
+			}
 			state_free(p->s);
 			p->s = NULL;
-			if (p->branches) { /* its history stays: backtracking from its descendants crosses it */
-				p->next = c->detached;
-				c->detached = p;
-			} else {
-				free(p->hist);
-				free(p);
-			}
-			c->nseen[pc]--;
 			c->kept--;
+			free(p->hist);
+			p->hist = NULL;
+			if (!p->detached)
+				free(p);
 			continue;
 		}
 		pp = &p->next;
@@ -1393,6 +1579,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->parent = s->parent;
 	n->branches = 1; /* this path */
 	n->hits = n->misses = 0;
+	n->detached = n->dormant = false;
+	n->cmask = 0;
+	for (int r = 0; r < 11; r++)
+		if (copy->f[0]->r[r].precise)
+			seen_precise(n, r);
+	n->dnext = NULL;
 	/* the path from the last explored state to here goes with the new one; s starts a new segment */
 	free(copy->hist);
 	copy->hist = NULL;
@@ -1412,7 +1604,11 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	s->first_pc = pc;
 	if (++c->kept > c->peak_states)
 		c->peak_states = c->kept;
+	n->marked = s->nf == 1 ? s->marked : 0;
+	n->touched = s->touched;
 	s->parent = n;
+	s->marked = 0; /* the new parent's copies of them are not marked */
+	s->touched = 0;
 	n->next = c->seen[pc];
 	c->seen[pc] = n;
 	c->nseen[pc]++;
@@ -1691,7 +1887,7 @@ static void unspill(struct frame *f, int64_t b)
 	int slot = (int)(b / 8);
 	for (int j = slot * 8; j < slot * 8 + 8; j++)
 		if (f->st[j] == STK_SPILL)
-			f->st[j] = STK_MISC;
+			f->st[j] = STK_MISC; /* the slot's bytes were in use: lo stays */
 }
 
 /* Stack bytes [lo, hi) (offsets below fp, negative) of frame f. */
@@ -1703,6 +1899,8 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 		/* a whole register: spilled with all it knows, a scalar linked to its copy in the slot */
 		link_before_copy(c, val);
 		memset(&f->st[base], STK_SPILL, 8);
+		if (base < f->lo)
+			f->lo = (uint16_t)base;
 		f->spill[base / 8] = *val;
 		f->spill[base / 8].precise = false;
 		return hist_slot(s, frame_idx(s, f), base / 8);
@@ -1713,7 +1911,7 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 	for (int i = base; i < base + size; i++) {
 		if (f->st[i] == STK_SPILL)
 			unspill(f, i);
-		f->st[i] = zero ? STK_ZERO : STK_MISC;
+		st_set(f, i, zero ? STK_ZERO : STK_MISC);
 	}
 	return 0;
 }
@@ -1792,7 +1990,7 @@ static int stack_var_access(struct vctx *c, struct state *s, struct frame *f, in
 		if (write) {
 			if (f->st[i] == STK_SPILL)
 				unspill(f, i);
-			f->st[i] = STK_MISC;
+			st_set(f, (int)i, STK_MISC);
 		} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
 			return err_at(c, s->pc, -EACCES, "invalid variable-offset read from stack R%u off=%lld size=%d", rno,
 				      (long long)(i - STACK), size);
@@ -2100,7 +2298,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 			if (write && uninit_ok) {
 				if (f->st[i] == STK_SPILL)
 					unspill(f, i);
-				f->st[i] = STK_MISC;
+				st_set(f, (int)i, STK_MISC);
 			} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
 				return err_at(c, s->pc, -EACCES, "invalid indirect read from stack R%u off %lld+%lld size %llu", rno,
 					      (long long)lo, (long long)(i - STACK - lo), (unsigned long long)size);
@@ -2870,7 +3068,7 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 				struct frame *w = s->f[i];
 				for (int b = 0; b < STACK; b++) {
 					if (w->st[b] == STK_ZERO)
-						w->st[b] = STK_MISC;
+						w->st[b] = STK_MISC; /* in use already: lo stays */
 					if (w->st[b] == STK_SPILL && b % 8 == 0 && w->spill[b / 8].type == SCALAR)
 						mark_unknown(&w->spill[b / 8]);
 				}
@@ -2959,11 +3157,13 @@ static int do_check(struct vctx *c, struct state *s)
 		if (c->popped)
 			log_popped(c, s, false);
 		s->prev_pc = s->pc; /* for the next insn; branches pushed from here come from here too */
-		c->jmps += (isa_info[isa_decode(&c->in[s->pc])].flags & F_JMP) != 0;
+		c->jmps += (isa_info[c->ids[s->pc]].flags & F_JMP) != 0;
 		const struct bpf_insn *in = &c->in[s->pc];
-		int id = isa_decode(in);
+		int id = c->ids[s->pc];
 		const struct isa_info *info = &isa_info[id];
 		uint32_t fl = info->flags;
+		s->marked = chain_marked(s->marked, in, id);
+		s->touched |= touched_by(in, id);
 		if (logging(c)) {
 			uint16_t use = 0, def = 0;
 			insn_uses(in, id, &use, &def);
@@ -3141,7 +3341,7 @@ static uint32_t chain_depth(struct vctx *c, uint32_t fn, uint8_t *busy, int leve
 	busy[fn] = 1;
 	for (size_t pc = fn; pc < c->cnt && c->subprog_of[pc] == fn; pc++) {
 		const struct bpf_insn *in = &c->in[pc];
-		int id = isa_decode(in);
+		int id = c->ids[pc];
 		int64_t t = -1;
 		if (id == ISA_CALL_LOCAL)
 			t = jump_target(in, pc);
@@ -3198,6 +3398,7 @@ int vf_verify(struct vf_env *env)
 		return -EINVAL;
 	if (env->proof)
 		memset(env->proof, 0, c.cnt);
+	c.ids = malloc(c.cnt * sizeof(*c.ids));
 	c.prune = calloc(c.cnt, 1);
 	c.live = calloc(c.cnt, sizeof(*c.live));
 	c.subprog_of = calloc(c.cnt, sizeof(*c.subprog_of));
@@ -3207,10 +3408,12 @@ int vf_verify(struct vf_env *env)
 	c.seen = calloc(c.cnt, sizeof(*c.seen));
 	c.nseen = calloc(c.cnt, sizeof(*c.nseen));
 	struct state *s = calloc(1, sizeof(*s));
-	if (!c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.callx_to || !c.seen || !c.nseen || !s) {
+	if (!c.ids || !c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.callx_to || !c.seen || !c.nseen || !s) {
 		err = -ENOMEM;
 		goto out;
 	}
+	for (size_t pc = 0; pc < c.cnt; pc++)
+		c.ids[pc] = (int16_t)isa_decode(&c.in[pc]);
 	if ((err = check_cfg(&c)))
 		goto out;
 	compute_liveness(&c);
@@ -3237,7 +3440,7 @@ int vf_verify(struct vf_env *env)
 	log_path_start(&c, s, true);
 	for (;;) {
 		err = do_check(&c, s);
-		path_done(s->parent);
+		path_done(&c, s->parent);
 		if (!err) {
 			/* the path ended: its frames' stack depths count */
 			for (int i = 0; i < s->nf; i++)
@@ -3250,7 +3453,7 @@ int vf_verify(struct vf_env *env)
 			break;
 		s = c.stack[--c.nstack];
 		/* Linux pop_stack(): at level 1 the log keeps only the path being walked */
-		if (env->log_level == 1)
+		if ((env->log_level & 3) == 1)
 			diag_truncate(env->log, s->log_pos);
 		c.line_end = SIZE_MAX;
 		log_path_start(&c, s, false);
@@ -3274,17 +3477,21 @@ out:
 		for (size_t pc = 0; pc < c.cnt; pc++)
 			for (struct seen *p = c.seen[pc], *n; p; p = n) {
 				n = p->next;
-				state_free(p->s);
-				free(p->hist);
-				free(p);
+				if (!p->detached) {
+					state_free(p->s);
+					free(p->hist);
+					free(p);
+				}
 			}
 	for (struct seen *p = c.detached, *n; p; p = n) {
-		n = p->next;
+		n = p->dnext;
+		state_free(p->s);
 		free(p->hist);
 		free(p);
 	}
 	free(c.seen);
 	free(c.nseen);
+	free(c.ids);
 	free(c.prune);
 	free(c.live);
 	free(c.subprog_of);

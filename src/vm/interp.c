@@ -366,24 +366,9 @@ bool vm_run_add_region(struct vm_run *run, const void *p, size_t len, bool writa
 	return true;
 }
 
-/* Zeroes everything in front of run->regions with sixteen-byte stores, in a loop the compiler may not
- * turn back into memset(): gcc makes that a `rep stosq`, whose start-up cost was half of an empty
- * program's bpfvm_prog_run(). */
-static void run_zero_head(struct vm_run *run)
-{
-	typedef uint64_t v2u64 __attribute__((vector_size(16), aligned(1), may_alias));
-	_Static_assert(offsetof(struct vm_run, regions) % sizeof(v2u64) == 0, "regions starts at a multiple of 16");
-	v2u64 *p = (v2u64 *)(void *)run;
-
-	for (size_t i = 0; i < offsetof(struct vm_run, regions) / sizeof(*p); i++) {
-		p[i] = (v2u64){ 0, 0 };
-		__asm__("" : : "r"(p) : "memory");
-	}
-}
-
 void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 {
-	run_zero_head(run);
+	memset(run, 0, sizeof(*run));
 	run->vm = prog->vm;
 	run->prog = prog;
 	run->stack = stack;

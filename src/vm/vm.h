@@ -277,6 +277,7 @@ struct vm_run {
 	 * ranges of a host hook and those given to this run (bpfvm_hook_desc.readable, bpfvm_hook_run_ex()). */
 	const struct bpfvm_mem_range *probe_mem[2];
 	size_t probe_mem_cnt[2];
+	struct vm_region regions[VM_MAX_REGIONS];
 	unsigned int region_cnt;
 	uint8_t *stack;               /* VM_MAX_FRAMES * VM_STACK_SIZE bytes */
 	uint64_t fp;                  /* r10 of the frame that made the last helper call: callbacks
@@ -289,9 +290,6 @@ struct vm_run {
 	 * declared size): insns whose proof covers their check may skip it (vm_run_trusted()).  False
 	 * (vm_run_init()) for any other run, e.g. bpfvm_prog_run() of a typed program over plain memory. */
 	bool trusted;
-	/* Last: vm_run_init() leaves it unwritten (only regions[0 .. region_cnt) are ever read), since
-	 * zeroing its 384 bytes was a third of an empty program's bpfvm_prog_run(). */
-	struct vm_region regions[VM_MAX_REGIONS];
 };
 
 /* Does this run execute unchecked twins (vm_prog_trust())?  Never for an untrusted instance, whose runs

@@ -420,6 +420,17 @@ static const struct vcase cases[] = {
 	{ "precision: a loop counted by a subprog's r0", XDP,
 	  "r6 = 0\nr7 = 0\ncall 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\ncall local +4\nr6 = r0\n"
 	  "if r6 < 64 goto -9\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n", NULL },
+	/* The counter of an outer loop, imprecise while the first path walks, becomes precise at the end:
+	 * the backtrack steps over the inner loop's states (whose insns never touch it) without walking
+	 * them, and must still mark it in each, or the second path is pruned inside the inner loop. */
+	{ "precision: an outer counter across an inner loop's states", XDP, PREC_SPLIT("r3 = 0", "r3 = 60")
+	  "r4 = 0\nr5 = 0\nr5 += 1\nif r5 < 30 goto -2\nr3 += 1\nr4 += 1\nif r4 < 3 goto -6\nr3 *= -8\nr5 = r10\n"
+	  "r5 += r3\nr0 = 0\n*(u64 *)(r5 - 16) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-520 size=8" },
+	/* A loop counter whose sources are marked (its every branch asks) takes in another value after the
+	 * loop: what it depends on now is not marked, and is walked to. */
+	{ "precision: a marked counter added to after the loop", XDP, PREC_SPLIT("r3 = 0", "r3 = 60")
+	  "r4 = 0\nr4 += 1\nif r4 < 25 goto -2\nr4 += r3\nr4 *= -8\nr5 = r10\nr5 += r4\nr0 = 0\n"
+	  "*(u64 *)(r5 - 8) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-688 size=8" },
 	/* ---- helper arguments (Linux check_func_arg, check_helper_mem_access) ---- */
 	{ "helper size unbounded", KP, "r2 = *(u32 *)(r1 + 12)\nr2 += 1\nr1 = r10\nr1 += -8\ncall 16\nr0 = 0\nexit\n", "R2 unbounded memory access, use 'var &= const' or 'if (var < const)'" },
 	{ "helper size negative", KP, "r1 = r10\nr1 += -8\nr2 = -1\ncall 16\nr0 = 0\nexit\n", "R2 min value is negative, either use unsigned or 'var &= const'" },
@@ -1078,7 +1089,9 @@ static long load_logged(struct bpfvm *vm, long map_fd, const char *src, uint32_t
 #define LOGGED LOOKUP(HASH) "if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit\n"
 
 /* The statistics line: total_states counts every state kept at a prune point, peak_states the most kept
- * at once, which is fewer once a loop head drops states that keep missing (after 64 misses). */
+ * at once.  A loop's states stay while its walk goes on (those that keep missing leave the list but
+ * not memory: the paths that rejoin later may need them), so on this one-path loop the two agree, as
+ * in the kernel (Linux 6.18: 16 and 16); they stay within a state or two of the kernel's. */
 TEST(statistics_peak_states)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
@@ -1090,9 +1103,34 @@ TEST(statistics_peak_states)
 			  sizeof(vlog), &ts) == 0);
 	const char *st = strstr(vlog, "total_states ");
 	CHECK(st && sscanf(st, "total_states %u peak_states %u", &total, &peak) == 2);
-	if (!(peak >= 1 && peak < total))
+	if (!(peak >= 1 && peak <= total && total < 30))
 		printf("  total_states %u peak_states %u:\n%s\n", total, peak, vlog);
-	CHECK(peak >= 1 && peak < total);
+	CHECK(peak >= 1 && peak <= total && total < 30); /* one state every 20 jumps in a loop (Linux) */
+	bpfvm_free(vm);
+}
+
+/* A loop of 1,000 rounds with a packet check in each: the path where a check fails rejoins the loop one
+ * round later, at states of rounds the first path walked long before (kept dormant while that walk
+ * went on, prune_or_record()).  The kernel drops those states and walks 900,000+ insns; bpfvm must
+ * reach the same verdict walking a small part of that. */
+TEST(packet_loop_rejoins_later_rounds)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	static char vlog[1 << 16], kl[1 << 16];
+	static const char src[] = "r6 = *(u32 *)(r1 + 0)\nr7 = *(u32 *)(r1 + 4)\nr0 = 0\nr1 = 0\n"
+				  "loop: r2 = r6\nr2 += 1\nif r2 > r7 goto skip\nr3 = *(u8 *)(r6 + 0)\nr0 += r3\n"
+				  "skip: r0 += r1\nr1 += 1\nif r1 < 1000 goto loop\nr0 &= 3\nexit\n";
+	uint32_t ts = 0, kts = 0;
+	unsigned long processed = 0, kprocessed = 0;
+	CHECK(load_logged(vm, -1, src, 4, vlog, sizeof(vlog), &ts) == 0);
+	const char *p = strstr(vlog, "processed ");
+	CHECK(p && sscanf(p, "processed %lu", &processed) == 1);
+	CHECK(processed > 1000 && processed < 100000);
+	if (load_logged(NULL, -1, src, 4, kl, sizeof(kl), &kts) == 0 && (p = strstr(kl, "processed ")))
+		sscanf(p, "processed %lu", &kprocessed);
+	printf("  packet-check loop of 1000 rounds: %lu insns processed (the kernel: %lu%s)\n", processed, kprocessed,
+	       kprocessed ? "" : ", not asked");
 	bpfvm_free(vm);
 }
 
@@ -1362,6 +1400,7 @@ int main(void)
 	RUN(verdicts_match_the_kernel);
 	RUN(log_levels);
 	RUN(statistics_peak_states);
+	RUN(packet_loop_rejoins_later_rounds);
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
 	RUN(timer_init_names_its_map);
