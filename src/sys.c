@@ -436,6 +436,35 @@ static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint
 	return vm_exec(&run, ret);
 }
 
+/* run_plain() of stateless native code (jit_image.stateless: no call, back-edge, check or fault), which
+ * reads nothing of a run but its arguments, its entry frame and the packet fields (LD_ABS/LD_IND): no
+ * struct vm_run to set up beyond those two fields (vm_run_init() and vm_exec() were most of an empty
+ * program's bpfvm_prog_run()), one frame instead of VM_MAX_FRAMES.  As jit_run() calls it. */
+static uint64_t run_stateless(const struct vm_prog *prog, const struct jit_image *img, void *mem, size_t len)
+{
+	_Alignas(16) uint8_t frame[VM_STACK_SIZE];
+	struct vm_run run; /* only pkt and pkt_len are read */
+	uintptr_t top = (uintptr_t)frame + sizeof(frame);
+
+	run.pkt = mem;
+	run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	vm_frame_zero_below(top, jit_entry_zero(img, prog));
+	return ((jit_stateless_fn)(uintptr_t)img->code)((uintptr_t)mem, len, top, &run);
+}
+
+/* The image run_plain() would run, if it is stateless code; else NULL.  As jit_image_of() picks it for
+ * run_plain()'s run: the proven image for a declared UNSPEC program of a trusted instance. */
+static const struct jit_image *stateless_image(const struct vm_prog *prog, bool jit)
+{
+	const struct jit_image *img = prog->jit_fn;
+
+	if (!jit || !img)
+		return NULL;
+	if (prog->jit_proven && prog->mem_declared && !prog->untrusted)
+		img = prog->jit_proven;
+	return img->stateless ? img : NULL;
+}
+
 int sys_mem_check(struct bpfvm *vm, int fd, const struct vm_prog *p, const void *mem, size_t len)
 {
 	if (p->mem_declared && (len < p->mem_len || (!mem && len)))
@@ -476,7 +505,12 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 		sys_put(vm, o);
 		return err;
 	}
-	err = run_plain(o->prog, svc == &sys_vm_services, mem, mem_len, &r0);
+	/* the fd's reference keeps the program (and its code) alive while it runs, whoever closes the fd */
+	const struct jit_image *img = stateless_image(o->prog, svc == &sys_vm_services);
+	if (img)
+		r0 = run_stateless(o->prog, img, mem, mem_len);
+	else
+		err = run_plain(o->prog, svc == &sys_vm_services, mem, mem_len, &r0);
 	sys_put(vm, o);
 	if (!err)
 		*ret = r0;

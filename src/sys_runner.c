@@ -52,9 +52,7 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, st
 	r->run.svc = sys_services_fresh_log(svc);
 	const struct jit_image *img = o->prog->jit_fn;
 	if (svc->native && img && img->stateless) {
-		/* as jit_run() decides it: the JIT's bound and the fixup's, whichever is lower */
-		uint32_t zero = VM_STACK_SIZE - o->prog->stack_unreached;
-		r->zero = zero < img->entry_zero ? zero : img->entry_zero;
+		r->zero = jit_entry_zero(img, o->prog);
 		r->stateless = (jit_stateless_fn)(uintptr_t)img->code;
 	}
 	*out = r;

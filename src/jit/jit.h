@@ -101,6 +101,16 @@ static inline const struct jit_image *jit_image_of(const struct vm_run *run, con
 	return prog->jit_proven && vm_run_trusted(run) ? prog->jit_proven : prog->jit_fn;
 }
 
+/* The bytes below r10 of the entry frame a run of img (prog's) must zero: what the code can read before
+ * writing, the JIT's bound for a verified program (frame_needs()) or the fixup's for any leaf program,
+ * whichever is lower (both multiples of 64). */
+static inline uint32_t jit_entry_zero(const struct jit_image *img, const struct vm_prog *prog)
+{
+	uint32_t zero = VM_STACK_SIZE - prog->stack_unreached;
+
+	return zero < img->entry_zero ? zero : img->entry_zero;
+}
+
 /* Frees prog's native code (accepts a program without any). */
 void jit_free(struct vm_prog *prog);
 

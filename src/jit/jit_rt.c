@@ -446,11 +446,7 @@ uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2)
 	uintptr_t top = vm_stack_top(run);
 	struct jit_state st;
 
-	/* what the code can read of the entry frame: the JIT's bound for a verified program (frame_needs()),
-	 * the fixup's for any leaf program, whichever is lower (both multiples of 64) */
-	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached;
-	if (zero > img->entry_zero)
-		zero = img->entry_zero;
+	uint32_t zero = jit_entry_zero(img, run->prog);
 	if (img->stateless) { /* no budget, lock or fault: nothing to set up or carry back */
 		vm_frame_zero_below(top, zero);
 		return ((jit_stateless_fn)(uintptr_t)img->code)(a1, a2, top, run);
@@ -484,8 +480,7 @@ bool jit_keep(struct vm_run *run, void *keep)
 		return false;
 	k->h.top = vm_stack_top(run);
 	state_init(&k->st, run, img, k->h.top);
-	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached;
-	k->h.zero = img->entry_zero < zero ? img->entry_zero : zero;
+	k->h.zero = jit_entry_zero(img, run->prog);
 	k->code = img->code;
 	_Static_assert(sizeof(jit_stateless_fn) == sizeof(vm_direct_fn), "the same call");
 	k->h.direct = img->stateless ? (vm_direct_fn)(uintptr_t)img->code : NULL;
