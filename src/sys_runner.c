@@ -17,6 +17,7 @@ struct bpfvm_runner {
 	struct sys_obj *o;              /* the program, held until bpfvm_runner_free() */
 	jit_stateless_fn stateless;     /* set: the code needs no run state; called as it is */
 	int fd;
+	bool declared;                  /* an UNSPEC program that declared its memory size (vm_prog.mem_declared) */
 	uint32_t min_len;               /* the memory a declared UNSPEC program needs (0 for any other) */
 	uint32_t zero;                  /* bytes below the top of the entry frame the code may read first */
 	struct vm_run run;
@@ -47,7 +48,8 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, st
 	r->vm = vm;
 	r->o = o;
 	r->fd = prog_fd;
-	r->min_len = o->prog->mem_declared ? o->prog->mem_len : 0;
+	r->declared = o->prog->mem_declared;
+	r->min_len = r->declared ? o->prog->mem_len : 0;
 	vm_run_init(&r->run, o->prog, r->stack);
 	r->run.svc = sys_services_fresh_log(svc);
 	const struct jit_image *img = o->prog->jit_fn;
@@ -76,12 +78,14 @@ static __attribute__((noinline)) int run_full(struct bpfvm_runner *r, void *mem,
 	run->arg2 = mem_len;
 	run->pkt = mem;
 	run->pkt_len = mem_len > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_len;
-	int err = sys_mem_check(r->vm, r->fd, r->o->prog, mem, mem_len);
-	if (err)
-		return err;
+	if (r->declared) { /* sys_mem_check() has nothing to check for any other program */
+		int err = sys_mem_check(r->vm, r->fd, r->o->prog, mem, mem_len);
+		if (err)
+			return err;
+	}
 	/* as run_plain(): what the verifier assumed, for a declared UNSPEC program only (a tail call
 	 * may have withdrawn it in the last run) */
-	run->trusted = r->o->prog->mem_declared;
+	run->trusted = r->declared;
 	return vm_exec(run, ret);
 }
 
