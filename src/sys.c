@@ -123,6 +123,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	atomic_init(&vm->fds, NULL);
 	atomic_init(&vm->ids, NULL);
 	pthread_mutex_init(&vm->lock, NULL);
+	sys_borrow_init(vm);
 	return vm;
 fail:
 	free(vm->kfuncs);
@@ -484,17 +485,43 @@ int sys_engine_services(struct bpfvm *vm, int fd, const struct vm_prog *p, int e
 	return 0;
 }
 
+/* bpfvm_prog_run() of stateless code on a borrowed program (core.h sys_borrow()): no reference taken,
+ * since such a run drops none and does not block.  Returns 1 with *ret set, or 0 when the program is
+ * not stateless code (or the engine or memory is wrong: the caller's checks report it). */
+static int prog_run_borrowed(struct bpfvm *vm, struct sys_obj *o, enum bpfvm_engine engine, void *mem, size_t len,
+			     uint64_t *ret)
+{
+	const struct vm_prog *p = o->prog;
+	bool jit = engine == BPFVM_ENGINE_JIT || (engine == BPFVM_ENGINE_DEFAULT && vm->jit);
+	const struct jit_image *img = stateless_image(p, jit);
+
+	if (!img || (p->mem_declared && (len < p->mem_len || (!mem && len)))) /* as sys_mem_check() */
+		return 0;
+	*ret = run_stateless(p, img, mem, len);
+	return 1;
+}
+
 int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem, size_t mem_len, uint64_t *ret)
 {
 	const struct vm_services *svc;
-	struct sys_obj *o;
+	struct sys_obj *o = NULL;
 	int err = 0;
 	uint64_t r0;
 
-	sys_log_reset(vm);
+	struct sys_log *self = sys_log_reset_self(vm);
 	if (engine != BPFVM_ENGINE_DEFAULT && engine != BPFVM_ENGINE_INTERP && engine != BPFVM_ENGINE_JIT)
 		return sys_err(vm, -EINVAL, "engine %d: not an engine", (int)engine);
-	o = sys_get(vm, fd, SYS_PROG, &err);
+	if (self) {
+		struct sys_obj *b = sys_borrow(vm, self, fd, SYS_PROG);
+		int done = b ? prog_run_borrowed(vm, b, engine, mem, mem_len, ret) : 0;
+		if (b && !done && sys_borrow_hold(b))
+			o = b; /* any other run: with a reference, as it may drop references or block */
+		sys_borrow_end(self);
+		if (done)
+			return 0;
+	}
+	if (!o)
+		o = sys_get(vm, fd, SYS_PROG, &err);
 	if (!o)
 		return sys_err(vm, err, "fd %d: not a program", fd);
 	if ((err = sys_engine_services(vm, fd, o->prog, (int)engine, &svc))) {

@@ -75,6 +75,9 @@ struct sys_log {
 	_Alignas(64) struct diag d;
 	pthread_t thread;
 	struct sys_log *next;        /* same bucket of bpfvm.logs */
+	/* Odd while `thread` uses an object it looked up without a reference (sys_borrow()); only
+	 * `thread` writes it.  An object's last sys_put() waits for every odd count to move on. */
+	atomic_uint borrow_seq;
 };
 #define SYS_LOG_BUCKETS 64
 
@@ -116,6 +119,11 @@ struct bpfvm {
 	atomic_ullong pt_sk_cookie;  /* progtypes: last socket cookie given out (sock_gen_cookie()) */
 	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
 
+	/* sys_borrow(): set once some thread borrowed (until then the last sys_put() of an object has no
+	 * borrower to wait for); borrow_fence: no membarrier(2) here, so each borrow fences instead. */
+	atomic_bool borrowed;
+	bool borrow_fence;
+
 	/* Per-thread error logs, chained by hash of pthread_self().  A thread pushes its own entry (CAS on
 	 * the head, no lock) on its first failure; readers walk a chain without a lock.  Read on every
 	 * call and written only when a thread fails for the first time, so on lines of their own. */
@@ -129,8 +137,22 @@ int sys_install(struct bpfvm *vm, enum sys_kind kind, void *ptr);
 struct sys_obj *sys_get(struct bpfvm *vm, int fd, enum sys_kind kind, int *err);
 struct sys_obj *sys_get_by_id(struct bpfvm *vm, uint32_t id, enum sys_kind kind);
 void sys_obj_hold(struct sys_obj *o);
-/* Drops a reference; the last one calls vm->release on the payload and recycles the object. */
+/* Drops a reference; the last one calls vm->release on the payload and recycles the object, once no
+ * thread borrows it (below). */
 void sys_put(struct bpfvm *vm, struct sys_obj *o);
+/* A look-up without a reference, for the shortest calls (bpfvm_prog_run() of a program whose run
+ * calls nothing): the pair of atomic operations on the count was a third of an empty program's run.
+ * Between sys_borrow() and sys_borrow_end(), the object fd named (NULL: none, or not of that kind)
+ * stays as it was: its last sys_put() waits for the borrow to end before it releases the payload or
+ * recycles the object (as RCU: the borrower marks itself in `self`, its thread's entry from
+ * sys_log_reset_self(), with plain stores; the releaser makes them visible with membarrier(2)).  Between
+ * the two, nothing may drop a reference (a release would wait for itself) or block.  sys_borrow_end()
+ * always follows sys_borrow(), whatever it returned.  sys_borrow_hold() takes a reference on a
+ * borrowed object (false: it is dying) for use beyond the borrow.  sys_borrow_init() at bpfvm_new(). */
+struct sys_obj *sys_borrow(struct bpfvm *vm, struct sys_log *self, int fd, enum sys_kind kind);
+void sys_borrow_end(struct sys_log *self);
+bool sys_borrow_hold(struct sys_obj *o);
+void sys_borrow_init(struct bpfvm *vm);
 /* A new handle for the reference o the caller holds (it becomes the handle's, and a user reference):
  * the fd, or -EMFILE / -ENOMEM with the reference still the caller's. */
 int sys_fd_install(struct bpfvm *vm, struct sys_obj *o);
@@ -166,6 +188,9 @@ static inline bool sys_bytes_zero(const void *p, size_t from, size_t to)
  * the assembler); it is created on first use and is NULL only when that allocation failed, which the
  * diag_*() functions accept (the message is lost, the error code is not). */
 void sys_log_reset(struct bpfvm *vm);
+/* sys_log_reset(), returning the calling thread's entry (created on first use) for sys_borrow(); NULL
+ * when that allocation failed. */
+struct sys_log *sys_log_reset_self(struct bpfvm *vm);
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...) PRINTF_FMT(3, 4);
 struct diag *sys_log(struct bpfvm *vm);
 /* Frees every thread's log (bpfvm_free()). */

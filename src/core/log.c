@@ -29,25 +29,33 @@ static struct sys_log *log_find(const struct bpfvm *vm, pthread_t self)
 	return e;
 }
 
-struct diag *sys_log(struct bpfvm *vm)
+/* A new entry for thread `self`, which has none; NULL when out of memory. */
+static struct sys_log *log_new(struct bpfvm *vm, pthread_t self)
 {
-	pthread_t self = pthread_self();
-	struct sys_log *e = log_find(vm, self);
+	struct sys_log *e = aligned_alloc(_Alignof(struct sys_log), sizeof(*e));
 
-	if (e)
-		return &e->d;
-	e = aligned_alloc(_Alignof(struct sys_log), sizeof(*e));
 	if (!e)
 		return NULL;
 	diag_init(&e->d, vm->log_max);
 	e->thread = self;
+	atomic_init(&e->borrow_seq, 0);
 	/* Only this thread pushes an entry for itself and entries are never removed, so a plain CAS push
 	 * has no ABA and cannot insert self twice. */
 	struct sys_log *_Atomic *head = &vm->logs[log_bucket(self)];
 	e->next = atomic_load_explicit(head, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(head, &e->next, e, memory_order_release, memory_order_relaxed))
 		;
-	return &e->d;
+	return e;
+}
+
+struct diag *sys_log(struct bpfvm *vm)
+{
+	pthread_t self = pthread_self();
+	struct sys_log *e = log_find(vm, self);
+
+	if (!e)
+		e = log_new(vm, self);
+	return e ? &e->d : NULL;
 }
 
 const char *bpfvm_errmsg(const struct bpfvm *vm)
@@ -65,6 +73,18 @@ void sys_log_reset(struct bpfvm *vm)
 
 	if (e && (e->d.len || e->d.truncated))
 		diag_clear(&e->d);
+}
+
+struct sys_log *sys_log_reset_self(struct bpfvm *vm)
+{
+	pthread_t self = pthread_self();
+	struct sys_log *e = log_find(vm, self);
+
+	if (!e)
+		return log_new(vm, self); /* empty */
+	if (e->d.len || e->d.truncated)
+		diag_clear(&e->d);
+	return e;
 }
 
 int sys_err(struct bpfvm *vm, int err, const char *fmt, ...)

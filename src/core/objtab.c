@@ -3,7 +3,11 @@
  * Knows no program and no map: the payload's release is the instance's release hook (sys.c).
  * The functions keep the sys_ prefix they had while sys.c implemented them. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 
 #include "core.h"
 
@@ -157,6 +161,88 @@ void sys_obj_hold(struct sys_obj *o)
 	atomic_fetch_add(&o->refcnt, 1);
 }
 
+/* ---- borrowed look-ups (core.h sys_borrow()) ---- */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static long membarrier(int cmd)
+{
+	return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+void sys_borrow_init(struct bpfvm *vm)
+{
+	long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+
+	atomic_init(&vm->borrowed, false);
+	/* registering is per process and may be repeated; a host without it (old kernel, seccomp) gets
+	 * a fence in each borrow instead, which still saves one of the two atomic operations */
+	vm->borrow_fence = cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) ||
+			   membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0;
+}
+
+struct sys_obj *sys_borrow(struct bpfvm *vm, struct sys_log *self, int fd, enum sys_kind kind)
+{
+	if (!atomic_load_explicit(&vm->borrowed, memory_order_relaxed)) {
+		/* the first borrow: before it looks anything up, every last sys_put() from now on must see
+		 * that it has borrowers to wait for (borrow_wait()'s fence pairs with this one) */
+		atomic_store(&vm->borrowed, true);
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+	/* odd: borrowing.  Only this thread writes the count, so a load and a store. */
+	unsigned int seq = atomic_load_explicit(&self->borrow_seq, memory_order_relaxed);
+	atomic_store_explicit(&self->borrow_seq, seq + 1, memory_order_relaxed);
+	if (vm->borrow_fence)
+		atomic_thread_fence(memory_order_seq_cst); /* the store before the look-up, as the releaser sees them */
+	else
+		atomic_signal_fence(memory_order_seq_cst); /* the releaser's membarrier() orders them */
+	struct sys_obj *o = fd >= 0 ? tab_get(&vm->fds, (size_t)fd) : NULL;
+	return o && o->kind == kind ? o : NULL;
+}
+
+void sys_borrow_end(struct sys_log *self)
+{
+	unsigned int seq = atomic_load_explicit(&self->borrow_seq, memory_order_relaxed);
+
+	/* release: whatever the borrower read of the object is read before a releaser sees it even */
+	atomic_store_explicit(&self->borrow_seq, seq + 1, memory_order_release);
+}
+
+bool sys_borrow_hold(struct sys_obj *o)
+{
+	return obj_tryget(o);
+}
+
+/* The grace period before a dead object (no fd names it any more) is released and recycled: every
+ * borrow that may have found it has ended.  A borrow that starts after the membarrier() finds no fd
+ * naming it; one that started before shows an odd count here, and is waited for until the count moves
+ * (that borrow's end; the next one cannot find the object). */
+static void borrow_wait(struct bpfvm *vm)
+{
+	atomic_thread_fence(memory_order_seq_cst); /* the fd's clearing before the flag's load */
+	if (!atomic_load(&vm->borrowed))
+		return;
+	if (!vm->borrow_fence && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+		membarrier(MEMBARRIER_CMD_GLOBAL); /* cannot fail once registered; the slow kind if it did */
+	for (size_t i = 0; i < SYS_LOG_BUCKETS; i++)
+		for (struct sys_log *e = atomic_load_explicit(&vm->logs[i], memory_order_acquire); e; e = e->next) {
+			unsigned int seq = atomic_load_explicit(&e->borrow_seq, memory_order_acquire);
+			/* a borrow lasts one run without calls: spin a while, then let the borrower have the CPU */
+			for (unsigned int spins = 0;
+			     (seq & 1) && atomic_load_explicit(&e->borrow_seq, memory_order_acquire) == seq; spins++) {
+				if (spins < 4096)
+					cpu_relax();
+				else
+					sched_yield();
+			}
+		}
+}
+
 void sys_put(struct bpfvm *vm, struct sys_obj *o)
 {
 	if (!o || atomic_fetch_sub(&o->refcnt, 1) != 1)
@@ -167,6 +253,7 @@ void sys_put(struct bpfvm *vm, struct sys_obj *o)
 	if (tab_get(&vm->ids, o->id - 1) == o)
 		tab_set(&vm->ids, o->id - 1, NULL);
 	pthread_mutex_unlock(&vm->lock);
+	borrow_wait(vm);
 	vm->release(vm, o); /* the payload: programs and maps are the layer above's to free */
 	pthread_mutex_lock(&vm->lock);
 	o->free_next = vm->free_objs;

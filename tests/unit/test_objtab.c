@@ -232,8 +232,92 @@ TEST(kind_and_range_errors)
 	bpfvm_free(vm);
 }
 
+/* bpfvm_prog_run() of a program whose run calls nothing borrows it without a reference (core.h
+ * sys_borrow()): while other threads run whatever the low handles name, one thread loads programs and
+ * creates maps into those handles and closes them, so that the objects die under the runs and their
+ * memory comes back as the other kind.  A run either ran a program some handle named (its r0 says
+ * which kind of thing it ran) or failed as a missing program fails; under ASan, a program freed while
+ * it ran is a use after free. */
+#define PROG_CHURN 1500
+#define CHURN_PROG_LEN 1001 /* an even count of xors: r0 comes out as it went in */
+struct prog_churn {
+	struct bpfvm *vm;
+	atomic_bool stop;
+	atomic_long bad, ran;
+};
+
+static void *prog_churner(void *arg)
+{
+	struct prog_churn *c = arg;
+	int open_fds[4] = { -1, -1, -1, -1 };
+
+	for (int i = 0; i < PROG_CHURN; i++) {
+		int *slot = &open_fds[i % 4];
+		if (*slot >= 0 && bpfvm_close(c->vm, *slot))
+			atomic_fetch_add(&c->bad, 1);
+		if (i % 3 == 2) {
+			*slot = map_create(c->vm, 1);
+		} else {
+			/* long enough (CHURN_PROG_LEN insns, no back-edge: still a run without calls) that runs
+			 * overlap the closes */
+			struct bpf_insn p[CHURN_PROG_LEN];
+			p[0] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0x5eed00 | (i & 0xff) };
+			p[1] = (struct bpf_insn){ .code = BPF_STX | BPF_MEM | BPF_DW, .dst_reg = 10, .src_reg = 0, .off = -8 };
+			p[2] = (struct bpf_insn){ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = 0, .src_reg = 10, .off = -8 };
+			for (int k = 3; k < CHURN_PROG_LEN - 2; k++)
+				p[k] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_XOR | BPF_K, .dst_reg = 0, .imm = 0x10000 };
+			p[CHURN_PROG_LEN - 2] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_OR | BPF_K, .dst_reg = 0 };
+			p[CHURN_PROG_LEN - 1] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
+			*slot = bpfvm_prog_load(c->vm, 0, p, CHURN_PROG_LEN, "churn");
+		}
+		if (*slot < 0)
+			atomic_fetch_add(&c->bad, 1);
+	}
+	for (int i = 0; i < 4; i++)
+		if (open_fds[i] >= 0)
+			bpfvm_close(c->vm, open_fds[i]);
+	atomic_store(&c->stop, true);
+	return NULL;
+}
+
+static void *prog_runner(void *arg)
+{
+	struct prog_churn *c = arg;
+
+	for (unsigned int n = 0; !atomic_load(&c->stop); n++) {
+		uint64_t r0 = 0;
+		int err = bpfvm_prog_run(c->vm, (int)(n % 6), BPFVM_ENGINE_DEFAULT, NULL, 0, &r0);
+		if (err == 0 && r0 >> 8 == 0x5eed)
+			atomic_fetch_add(&c->ran, 1);
+		else if (err != -EBADF && err != -EINVAL) /* no handle / a map's handle */
+			atomic_fetch_add(&c->bad, 1);
+	}
+	return NULL;
+}
+
+TEST(prog_run_races_close)
+{
+	struct prog_churn c = { .vm = bpfvm_new(NULL) };
+	pthread_t ch, rn[2];
+
+	atomic_init(&c.stop, false);
+	atomic_init(&c.bad, 0);
+	atomic_init(&c.ran, 0);
+	CHECK(pthread_create(&rn[0], NULL, prog_runner, &c) == 0);
+	CHECK(pthread_create(&rn[1], NULL, prog_runner, &c) == 0);
+	CHECK(pthread_create(&ch, NULL, prog_churner, &c) == 0);
+	pthread_join(ch, NULL);
+	pthread_join(rn[0], NULL);
+	pthread_join(rn[1], NULL);
+	printf("  runs of a churned program: %ld\n", atomic_load(&c.ran));
+	CHECK_EQ_U64(atomic_load(&c.bad), 0);
+	CHECK(atomic_load(&c.ran) > 0);
+	bpfvm_free(c.vm);
+}
+
 int main(void)
 {
+	RUN(prog_run_races_close);
 	RUN(handles_closed_and_reused_concurrently);
 	RUN(table_grows_under_readers);
 	RUN(kind_and_range_errors);
