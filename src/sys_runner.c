@@ -13,6 +13,8 @@
 #include "vm/vm.h"
 
 struct bpfvm_runner {
+	jit_stateless_fn direct;        /* set: stateless code that reads nothing of the run and no
+					 * stack it did not write: called with nothing in between */
 	struct bpfvm *vm;
 	struct sys_obj *o;              /* the program, held until bpfvm_runner_free() */
 	jit_stateless_fn stateless;     /* set: the code needs no run state; called as it is */
@@ -52,10 +54,15 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, st
 	r->min_len = r->declared ? o->prog->mem_len : 0;
 	vm_run_init(&r->run, o->prog, r->stack);
 	r->run.svc = sys_services_fresh_log(svc);
+	/* the image run_full()'s runs execute (jit_image_of() of a run with run->trusted = declared) */
 	const struct jit_image *img = o->prog->jit_fn;
+	if (img && o->prog->jit_proven && r->declared && !o->prog->untrusted)
+		img = o->prog->jit_proven;
 	if (svc->native && img && img->stateless) {
 		r->zero = jit_entry_zero(img, o->prog);
 		r->stateless = (jit_stateless_fn)(uintptr_t)img->code;
+		if (!r->zero && !img->ldpkt)
+			r->direct = r->stateless;
 	}
 	*out = r;
 	return 0;
@@ -94,9 +101,10 @@ static __attribute__((noinline)) void zero_frame(struct bpfvm_runner *r)
 	vm_frame_zero_below((uintptr_t)r->stack + sizeof(r->stack), r->zero);
 }
 
-int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
+/* Stateless code that needs its frame zeroed or reads the packet fields, and everything else. */
+static __attribute__((noinline)) int run_other(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
 {
-	if (!r->stateless || mem_len < r->min_len)
+	if (!r->stateless || mem_len < r->min_len || (!mem && mem_len))
 		return run_full(r, mem, mem_len, ret);
 	/* nothing such code reads but its arguments and frame: no budget (no back-edge, no call), no
 	 * tail-call count, no fault, no slot (a leaf), no region (it touches its frame only) */
@@ -106,6 +114,18 @@ int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t
 	r->run.pkt_len = mem_len > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_len;
 	*ret = r->stateless((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack), &r->run);
 	return 0;
+}
+
+int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
+{
+	jit_stateless_fn fn = r->direct;
+
+	/* sys_mem_check()'s rule in two compares: min_len is 0 for a program that declared nothing */
+	if (fn && mem_len >= r->min_len && (mem || !mem_len)) {
+		*ret = fn((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack), &r->run);
+		return 0;
+	}
+	return run_other(r, mem, mem_len, ret);
 }
 
 void bpfvm_runner_free(struct bpfvm_runner *r)

@@ -33,6 +33,7 @@ struct jit_image {
 	 * it is entered as jit_stateless_fn with r10's value, and touches nothing but its registers and the
 	 * entry frame (a tail call from full code enters at `body`). */
 	bool stateless;
+	bool ldpkt;             /* stateless code with LD_ABS/LD_IND: it reads run->pkt and pkt_len */
 	bool budget_free;       /* no code takes from the instruction budget: no back-edge, no call of
 				 * any kind (a classic filter's translation) */
 };

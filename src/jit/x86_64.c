@@ -2112,6 +2112,7 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	img->budget_free = !j.counts_budget;
 	img->cb_entry = j.lab[L_CB_ENTRY(&j)];
 	img->stateless = j.stateless;
+	img->ldpkt = j.stateless && j.ldpkt;
 	img->code = jit_exec_alloc(img->len, &img->map_len);
 	if (!img->code) {
 		err = -ENOMEM;

@@ -453,6 +453,33 @@ TEST(declared_memory_rules)
 	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), -EINVAL);
 	a.test.data_size_in = 64;
 	CHECK_EQ_U64(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &a, sizeof(a)), 0);
+	/* a straight-line declared program: its proven code runs without any run state (the JIT's stateless
+	 * code), through bpfvm_prog_run() and a runner alike, and the declared size is still enforced --
+	 * no memory with a length is refused, not run */
+	int fs = load_mem(vm, "r0 = *(u64 *)(r1 + 8)\nr0 += r2\nexit\n", 1, 16);
+	CHECK(fs >= 0);
+	uint64_t words[2] = { 5, 1000 };
+	for (int e = 0; e < 2; e++) {
+		enum bpfvm_engine eng = e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
+		struct bpfvm_runner *rs = NULL;
+		long rc = bpfvm_runner_new(vm, fs, eng, &rs);
+		if (rc == -EOPNOTSUPP)
+			continue; /* no JIT on this host */
+		CHECK_EQ_U64(rc, 0);
+		for (int i = 0; i < 2 && rs; i++) {
+			r0 = 0;
+			CHECK_EQ_U64(bpfvm_runner_run(rs, words, sizeof(words), &r0), 0);
+			CHECK_EQ_U64(r0, 1016);
+			CHECK_EQ_U64(bpfvm_runner_run(rs, NULL, sizeof(words), &r0), -EINVAL);
+			CHECK_EQ_U64(bpfvm_runner_run(rs, words, 8, &r0), -EINVAL);
+			r0 = 0;
+			CHECK_EQ_U64(bpfvm_prog_run(vm, fs, eng, words, sizeof(words), &r0), 0);
+			CHECK_EQ_U64(r0, 1016);
+			CHECK_EQ_U64(bpfvm_prog_run(vm, fs, eng, NULL, sizeof(words), &r0), -EINVAL);
+			CHECK_EQ_U64(bpfvm_prog_run(vm, fs, eng, words, 8, &r0), -EINVAL);
+		}
+		bpfvm_runner_free(rs);
+	}
 	/* only UNSPEC programs declare memory */
 	struct bpf_insn ret0[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K }, { .code = BPF_JMP | BPF_EXIT } };
 	struct bpfvm_prog_opts po = { .sz = sizeof(po), .declare_mem = 1, .mem_len = 8 };
