@@ -552,6 +552,26 @@ int main(void)
 		bpfvm_runner_free(rn);
 		printf("empty program via bpfvm_runner_run (%s): %.1f ns/call\n", e ? "jit" : "interp", best);
 	}
+	/* the same, 64 runs per call through bpfvm_runner_run_batch() (no library call per run) */
+	for (int e = 0; e < 2 && fd >= 0; e++) {
+		struct bpfvm_runner *rn;
+		void *mems[64] = { NULL };
+		size_t lens[64] = { 0 }, done;
+		uint64_t r0s[64];
+		double best = 1e30;
+		if (bpfvm_runner_new(vj0, fd, e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP, &rn))
+			break;
+		for (int r = 0; r < ROUNDS; r++) {
+			double t0 = now_ns();
+			for (int i = 0; i < 1000000 / 64; i++)
+				bpfvm_runner_run_batch(rn, mems, lens, 64, r0s, &done);
+			double dt = (now_ns() - t0) / (1000000 / 64 * 64);
+			if (dt < best)
+				best = dt;
+		}
+		bpfvm_runner_free(rn);
+		printf("empty program via bpfvm_runner_run_batch of 64 (%s): %.1f ns/run\n", e ? "jit" : "interp", best);
+	}
 	/* the floor on this machine, under the same load: a library call that calls through a pointer */
 	{
 		struct floor_call h = { floor_ret0 };

@@ -182,6 +182,12 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog, enum bpfvm_engine engine, struc
  * instruction budget and tail-call count).  A run that fails replaces the calling thread's
  * bpfvm_errmsg() with its fault; one that succeeds leaves it as it was. */
 int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret);
+/* n runs in one call, for an embedder with a batch of events: run i is bpfvm_runner_run(r, mem[i],
+ * mem_len[i], &ret[i]), in order.  Returns 0 with *done = n, or the negative errno of the first run that
+ * failed, *done being its index (ret[0 .. *done) hold the runs before it; the batch stops there).  An
+ * empty program costs about a call per run this way, as there is no call into the library per run. */
+int bpfvm_runner_run_batch(struct bpfvm_runner *r, void *const *mem, const size_t *mem_len, size_t n,
+			   uint64_t *ret, size_t *done);
 /* Releases r and its reference on the program.  Accepts NULL.  Before bpfvm_free() of its instance. */
 void bpfvm_runner_free(struct bpfvm_runner *r);
 

@@ -128,6 +128,24 @@ int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t
 	return run_other(r, mem, mem_len, ret);
 }
 
+int bpfvm_runner_run_batch(struct bpfvm_runner *r, void *const *mem, const size_t *mem_len, size_t n,
+			   uint64_t *ret, size_t *done)
+{
+	jit_stateless_fn fn = r->direct;
+	uintptr_t top = (uintptr_t)r->stack + sizeof(r->stack);
+	int err = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (fn && mem_len[i] >= r->min_len && (mem[i] || !mem_len[i])) /* as bpfvm_runner_run() */
+			ret[i] = fn((uintptr_t)mem[i], mem_len[i], top, &r->run);
+		else if ((err = run_other(r, mem[i], mem_len[i], &ret[i])))
+			break;
+	}
+	*done = i;
+	return err;
+}
+
 void bpfvm_runner_free(struct bpfvm_runner *r)
 {
 	if (!r)

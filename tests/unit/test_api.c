@@ -376,6 +376,21 @@ static void runner_agrees(enum bpfvm_engine eng)
 		CHECK(bpfvm_runner_run(ru, b, sizeof(b), &r0) == 0 && r0 == 300);
 		CHECK(bpfvm_runner_run(rc, NULL, 0, &r0) == 0 && r0 == 1 + 33);
 	}
+	/* a batch: the same r0 as one run each, in order; it stops at the first run that fails */
+	void *mems[4] = { a, b, NULL, a };
+	size_t lens[4] = { sizeof(a), sizeof(b), 8, sizeof(a) }, done = 99;
+	uint64_t r0s[4] = { 0 };
+	CHECK(bpfvm_runner_run_batch(ru, mems, lens, 2, r0s, &done) == 0 && done == 2);
+	CHECK(r0s[0] == 10 && r0s[1] == 300);
+	CHECK(bpfvm_runner_run_batch(ru, mems, lens, 4, r0s, &done) == -EFAULT && done == 2);
+	CHECK(strstr(bpfvm_errmsg(vm), "prog 'sum': insn 2: invalid memory read") != NULL);
+	CHECK(bpfvm_runner_run_batch(ru, mems, lens, 0, r0s, &done) == 0 && done == 0);
+	memset(r0s, 0xff, sizeof(r0s));
+	CHECK(bpfvm_runner_run_batch(rs, mems, lens, 2, r0s, &done) == 0 && done == 2);
+	CHECK_EQ_U64(r0s[0], (uintptr_t)a - 16);
+	CHECK_EQ_U64(r0s[1], (uintptr_t)b - 8);
+	CHECK(bpfvm_runner_run_batch(re, mems, lens, 4, r0s, &done) == 0 && done == 4);
+	CHECK(r0s[0] == 0 && r0s[1] == 0 && r0s[2] == 0 && r0s[3] == 0);
 	/* a fault: the log says it; a good run after it leaves the message, the next fault replaces it */
 	CHECK(bpfvm_runner_run(ru, NULL, 8, &r0) == -EFAULT);
 	CHECK(strstr(bpfvm_errmsg(vm), "prog 'sum': insn 2: invalid memory read") != NULL);
