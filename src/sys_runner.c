@@ -101,11 +101,9 @@ static __attribute__((noinline)) void zero_frame(struct bpfvm_runner *r)
 	vm_frame_zero_below((uintptr_t)r->stack + sizeof(r->stack), r->zero);
 }
 
-/* Stateless code that needs its frame zeroed or reads the packet fields, and everything else. */
-static __attribute__((noinline)) int run_other(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
+/* Stateless code that needs its frame zeroed or reads the packet fields (the memory is as declared). */
+static __attribute__((noinline)) int run_stateless(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
 {
-	if (!r->stateless || mem_len < r->min_len || (!mem && mem_len))
-		return run_full(r, mem, mem_len, ret);
 	/* nothing such code reads but its arguments and frame: no budget (no back-edge, no call), no
 	 * tail-call count, no fault, no slot (a leaf), no region (it touches its frame only) */
 	if (r->zero)
@@ -114,6 +112,14 @@ static __attribute__((noinline)) int run_other(struct bpfvm_runner *r, void *mem
 	r->run.pkt_len = mem_len > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_len;
 	*ret = r->stateless((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack), &r->run);
 	return 0;
+}
+
+/* Anything but direct code (below). */
+static int run_other(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
+{
+	if (r->stateless && mem_len >= r->min_len && (mem || !mem_len))
+		return run_stateless(r, mem, mem_len, ret);
+	return run_full(r, mem, mem_len, ret);
 }
 
 int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)

@@ -377,19 +377,6 @@ void vm_run_init(struct vm_run *run, struct vm_prog *prog, uint8_t *stack)
 	vm_run_reset(run);
 }
 
-void vm_run_reset(struct vm_run *run)
-{
-	run->tail_calls = 0; /* Linux keeps the count in the entry program's frame: per invocation */
-	vm_budget_reset(run);
-	run->fp = vm_stack_top(run);
-	run->err = 0;
-	run->fault_pc = 0;
-	run->fault_prog = NULL;
-	run->fault_what = NULL;
-	run->fault_addr = 0;
-	run->fault_size = 0;
-	run->fault_leak = false;
-}
 
 uint64_t vm_budget_refill(struct vm_run *run)
 {
