@@ -418,11 +418,40 @@ void sys_prog_bind(struct bpfvm *vm, struct vm_prog *p)
 	p->jit_blind = vm->jit_blind;
 }
 
-static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint64_t *ret)
+/* The image a plain run of prog (run_plain()) executes if it is stateless native code (jit_image.stateless:
+ * no call, back-edge, check or fault), else NULL.  As jit_image_of() picks it for run_plain()'s run: the
+ * proven image for a declared UNSPEC program of a trusted instance. */
+static const struct jit_image *stateless_image(const struct vm_prog *prog, bool jit)
+{
+	const struct jit_image *img = prog->jit_fn;
+
+	if (!jit || !img)
+		return NULL;
+	if (prog->jit_proven && prog->mem_declared && !prog->untrusted)
+		img = prog->jit_proven;
+	return img->stateless ? img : NULL;
+}
+
+/* One run of prog over plain memory.  `stateless` (stateless_image()): that code, which reads nothing of
+ * a run but its arguments, its entry frame and the packet fields (LD_ABS/LD_IND), is called as jit_run()
+ * calls it, with no struct vm_run set up beyond those two fields (vm_run_init() and vm_exec() were most
+ * of an empty program's bpfvm_prog_run()).  Either way r10 is the top of `stack`: out of line and called
+ * from bpfvm_prog_run() alone, so that a program that returns a stack address returns the same one on
+ * both engines (the differential fuzzer compares them). */
+static __attribute__((noinline)) int run_plain(struct vm_prog *prog, bool jit, const struct jit_image *stateless,
+					       void *mem, size_t len, uint64_t *ret)
 {
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
 	struct vm_run run;
 
+	if (stateless) {
+		uintptr_t top = (uintptr_t)stack + sizeof(stack);
+		run.pkt = mem; /* the only fields such code reads */
+		run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+		vm_frame_zero_below(top, jit_entry_zero(stateless, prog));
+		*ret = ((jit_stateless_fn)(uintptr_t)stateless->code)((uintptr_t)mem, len, top, &run);
+		return 0;
+	}
 	vm_run_init(&run, prog, stack);
 	run.svc = jit ? &sys_vm_services : &sys_vm_services_interp;
 	if (mem && len)
@@ -435,35 +464,6 @@ static int run_plain(struct vm_prog *prog, bool jit, void *mem, size_t len, uint
 	 * typed program's "ctx" is plain memory in this run, its packet pointers anything */
 	run.trusted = prog->mem_declared;
 	return vm_exec(&run, ret);
-}
-
-/* run_plain() of stateless native code (jit_image.stateless: no call, back-edge, check or fault), which
- * reads nothing of a run but its arguments, its entry frame and the packet fields (LD_ABS/LD_IND): no
- * struct vm_run to set up beyond those two fields (vm_run_init() and vm_exec() were most of an empty
- * program's bpfvm_prog_run()), one frame instead of VM_MAX_FRAMES.  As jit_run() calls it. */
-static uint64_t run_stateless(const struct vm_prog *prog, const struct jit_image *img, void *mem, size_t len)
-{
-	_Alignas(16) uint8_t frame[VM_STACK_SIZE];
-	struct vm_run run; /* only pkt and pkt_len are read */
-	uintptr_t top = (uintptr_t)frame + sizeof(frame);
-
-	run.pkt = mem;
-	run.pkt_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-	vm_frame_zero_below(top, jit_entry_zero(img, prog));
-	return ((jit_stateless_fn)(uintptr_t)img->code)((uintptr_t)mem, len, top, &run);
-}
-
-/* The image run_plain() would run, if it is stateless code; else NULL.  As jit_image_of() picks it for
- * run_plain()'s run: the proven image for a declared UNSPEC program of a trusted instance. */
-static const struct jit_image *stateless_image(const struct vm_prog *prog, bool jit)
-{
-	const struct jit_image *img = prog->jit_fn;
-
-	if (!jit || !img)
-		return NULL;
-	if (prog->jit_proven && prog->mem_declared && !prog->untrusted)
-		img = prog->jit_proven;
-	return img->stateless ? img : NULL;
 }
 
 int sys_mem_check(struct bpfvm *vm, int fd, const struct vm_prog *p, const void *mem, size_t len)
@@ -485,20 +485,17 @@ int sys_engine_services(struct bpfvm *vm, int fd, const struct vm_prog *p, int e
 	return 0;
 }
 
-/* bpfvm_prog_run() of stateless code on a borrowed program (core.h sys_borrow()): no reference taken,
- * since such a run drops none and does not block.  Returns 1 with *ret set, or 0 when the program is
- * not stateless code (or the engine or memory is wrong: the caller's checks report it). */
-static int prog_run_borrowed(struct bpfvm *vm, struct sys_obj *o, enum bpfvm_engine engine, void *mem, size_t len,
-			     uint64_t *ret)
+/* The stateless code a borrowed program (core.h sys_borrow()) may run, or NULL: a run that calls
+ * nothing drops no reference and does not block, so it needs none.  NULL too when the engine or the
+ * memory is wrong: the checks after the borrow report it. */
+static const struct jit_image *borrowed_image(const struct bpfvm *vm, const struct vm_prog *p,
+					      enum bpfvm_engine engine, const void *mem, size_t len)
 {
-	const struct vm_prog *p = o->prog;
 	bool jit = engine == BPFVM_ENGINE_JIT || (engine == BPFVM_ENGINE_DEFAULT && vm->jit);
-	const struct jit_image *img = stateless_image(p, jit);
 
-	if (!img || (p->mem_declared && (len < p->mem_len || (!mem && len)))) /* as sys_mem_check() */
-		return 0;
-	*ret = run_stateless(p, img, mem, len);
-	return 1;
+	if (p->mem_declared && (len < p->mem_len || (!mem && len))) /* as sys_mem_check() */
+		return NULL;
+	return stateless_image(p, jit);
 }
 
 int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem, size_t mem_len, uint64_t *ret)
@@ -513,12 +510,16 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 		return sys_err(vm, -EINVAL, "engine %d: not an engine", (int)engine);
 	if (self) {
 		struct sys_obj *b = sys_borrow(vm, self, fd, SYS_PROG);
-		int done = b ? prog_run_borrowed(vm, b, engine, mem, mem_len, ret) : 0;
-		if (b && !done && sys_borrow_hold(b))
+		const struct jit_image *img = b ? borrowed_image(vm, b->prog, engine, mem, mem_len) : NULL;
+		if (img)
+			run_plain(b->prog, true, img, mem, mem_len, &r0); /* cannot fail */
+		else if (b && sys_borrow_hold(b))
 			o = b; /* any other run: with a reference, as it may drop references or block */
 		sys_borrow_end(self);
-		if (done)
+		if (img) {
+			*ret = r0;
 			return 0;
+		}
 	}
 	if (!o)
 		o = sys_get(vm, fd, SYS_PROG, &err);
@@ -533,11 +534,8 @@ int bpfvm_prog_run(struct bpfvm *vm, int fd, enum bpfvm_engine engine, void *mem
 		return err;
 	}
 	/* the fd's reference keeps the program (and its code) alive while it runs, whoever closes the fd */
-	const struct jit_image *img = stateless_image(o->prog, svc == &sys_vm_services);
-	if (img)
-		r0 = run_stateless(o->prog, img, mem, mem_len);
-	else
-		err = run_plain(o->prog, svc == &sys_vm_services, mem, mem_len, &r0);
+	bool jit = svc == &sys_vm_services;
+	err = run_plain(o->prog, jit, stateless_image(o->prog, jit), mem, mem_len, &r0);
 	sys_put(vm, o);
 	if (!err)
 		*ret = r0;
