@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jit.h"
@@ -537,11 +538,48 @@ uint64_t jit_call_subprog(struct vm_run *run, const struct vm_insn *t, uint64_t 
 }
 
 /* ---- executable memory ---- */
+/* Pages for code near the library's own (0.25-1 GiB below it), or NULL.  A call from the library into
+ * code terabytes away (the mmap area, from a PIE's text) cost 0.8 ns more than one into code nearby on
+ * this project's AMD host (an empty function through a pointer: 3.3 against 2.5 ns, the same with
+ * the code 64 MiB off), a third of a runner's call of an empty program.  A few addresses picked from the
+ * clock are tried without replacing anything; a kernel that ignores MAP_FIXED_NOREPLACE (before 4.17)
+ * may place the pages elsewhere, which is undone. */
+static void *exec_map_near(size_t n, size_t pg)
+{
+#ifdef MAP_FIXED_NOREPLACE
+	uintptr_t text = (uintptr_t)&jit_exec_alloc;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)n << 32);
+	for (int i = 0; i < 4; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull; /* an LCG step: the tries differ */
+		uintptr_t below = ((uintptr_t)256 << 20) + (uintptr_t)(x >> 34) % ((uintptr_t)768 << 20);
+		if (text < below + n)
+			return NULL;
+		uintptr_t want = (text - below) & ~(uintptr_t)(pg - 1);
+		void *p = mmap((void *)want, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+		if (p == (void *)want)
+			return p;
+		if (p != MAP_FAILED)
+			munmap(p, n);
+	}
+#else
+	(void)n;
+	(void)pg;
+#endif
+	return NULL;
+}
+
 void *jit_exec_alloc(size_t len, size_t *map_len)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	size_t n = (len + pg - 1) / pg * pg;
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = exec_map_near(n, pg);
+
+	if (!p)
+		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
