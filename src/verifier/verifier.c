@@ -16,8 +16,12 @@
  *  - precision is tracked in the main frame only (see above); scalars linked by id must stay linked
  *    alike in a state that an imprecise one covers (Linux follows the links in its history instead);
  *  - liveness is static (registers read later on some path), the stack is compared byte for byte;
- *  - only whole 8-byte spills keep a register's state (Linux also keeps narrower aligned ones), so a
- *    scalar's links and bounds do not survive a 1-, 2- or 4-byte spill. */
+ *  - a sign-extending fill of a narrower spill gives an unknown value (Linux sign-extends the spill).
+ *
+ * Loops: inside one, a state is recorded every 20 jumps or 100 insns (Linux); a state that keeps
+ * failing to cover others leaves its prune point's list, but one whose walk goes on stays in memory
+ * (dormant) and comes back when that walk is done: the paths that rejoin a loop late (a failed packet
+ * check per round) are covered by them instead of walking the rest of the loop. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,7 +494,7 @@ static void put_state(struct sbuf *b, const struct state *s, uint16_t regs, uint
 		if (!valid)
 			continue;
 		sput(b, " fp%d=", -8 * (int)(k + 1));
-		if (st[0] == STK_SPILL && !memcmp(types, "rrrrrrrr", 8))
+		if (st[0] == STK_SPILL) /* Linux: the slot's first byte says (a narrower spill too) */
 			put_reg(b, &f->spill[(STACK - 8 * (k + 1)) / 8], fno);
 		else
 			sput(b, "%s", types);
@@ -919,7 +923,7 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 		}
 		uint8_t a = o->st[i], b = c->st[i];
 		if (mode == CMP_EXACT) {
-			if (a != b || (a == STK_SPILL && i % 8 == 7 && !regs_exact(&o->spill[i / 8], &c->spill[i / 8], m)))
+			if (a != b || (a == STK_SPILL && i % 8 == 0 && !regs_exact(&o->spill[i / 8], &c->spill[i / 8], m)))
 				return false;
 			continue;
 		}
@@ -931,7 +935,7 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 						       scalar_is_const(&c->spill[i / 8].v) && !c->spill[i / 8].v.var_off.value)))
 			continue;
 		if (a == STK_SPILL && b == STK_SPILL) {
-			if (i % 8 == 7 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m, mode))
+			if (i % 8 == 0 && !regsafe(&o->spill[i / 8], &c->spill[i / 8], m, mode)) /* its first byte: every spill has it */
 				return false;
 			continue;
 		}
@@ -1881,7 +1885,7 @@ static int frame_idx(const struct state *s, const struct frame *f)
 }
 
 /* A write into byte b of a slot holding a spilled register: the register is gone, its bytes are just
- * bytes now (spills always fill whole slots, so the slot's SPILL bytes are all of them). */
+ * bytes now. */
 static void unspill(struct frame *f, int64_t b)
 {
 	int slot = (int)(b / 8);
@@ -1895,25 +1899,48 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 		       bool is_imm_zero)
 {
 	int base = STACK + lo;
-	if (size == 8 && lo % 8 == 0 && val) {
-		/* a whole register: spilled with all it knows, a scalar linked to its copy in the slot */
-		link_before_copy(c, val);
-		memset(&f->st[base], STK_SPILL, 8);
+	/* Linux check_stack_write_fixed_off(): part of a spilled pointer overwritten */
+	if (c->env->unpriv && size != 8 && f->st[base & ~7] == STK_SPILL && f->spill[base / 8].type != SCALAR)
+		return err_at(c, s->pc, -EACCES, "attempt to corrupt spilled pointer on stack");
+	if (val && lo % 8 == 0 && (size == 8 || (val->type == SCALAR && !c->env->unpriv))) {
+		/* a register (a constant for BPF_ST) from the slot's start: spilled with all it knows, a
+		 * scalar linked to its copy in the slot when the value fits; a narrower spill holds the
+		 * low bytes, its other bytes are data (Linux save_register_state()) */
+		bool fits = size == 8 || scalar_width(val) <= 8u * (unsigned)size;
+		if (fits)
+			link_before_copy(c, val);
+		if (f->st[base] == STK_SPILL)
+			unspill(f, base);
+		memset(&f->st[base], STK_SPILL, (size_t)size);
+		for (int i = base + size; i < base + 8; i++)
+			if (f->st[i] != STK_ZERO && (f->st[i] != STK_INVALID || c->env->unpriv))
+				f->st[i] = STK_MISC;
 		if (base < f->lo)
 			f->lo = (uint16_t)base;
 		f->spill[base / 8] = *val;
 		f->spill[base / 8].precise = false;
+		if (!fits)
+			unlink_scalar(&f->spill[base / 8]);
 		return hist_slot(s, frame_idx(s, f), base / 8);
 	}
+	if (val && is_ptr(val))
+		return err_at(c, s->pc, -EACCES, "invalid size of register spill");
 	bool zero = is_imm_zero || (val && val->type == SCALAR && scalar_is_const(&val->v) && !val->v.var_off.value);
-	if (val && is_ptr(val) && c->env->unpriv)
-		return err_at(c, s->pc, -EACCES, "attempt to corrupt spilled pointer on stack");
 	for (int i = base; i < base + size; i++) {
-		if (f->st[i] == STK_SPILL)
-			unspill(f, i);
+		if (f->st[i & ~7] == STK_SPILL)
+			unspill(f, i); /* a write into a slot holding a register: its bytes are data now (Linux) */
 		st_set(f, i, zero ? STK_ZERO : STK_MISC);
 	}
 	return 0;
+}
+
+/* Bytes of the register spilled at slot start base (a narrower spill holds its low bytes). */
+static int spill_size(const struct frame *f, int base)
+{
+	int n = 0;
+	while (n < 8 && f->st[base + n] == STK_SPILL)
+		n++;
+	return n;
 }
 
 static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, int size, struct reg *dst,
@@ -1930,7 +1957,8 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 	}
 	/* Linux check_stack_read_fixed_off(): a narrower fill from the start of a spilled scalar (its low
 	 * bytes) keeps what is known of them, and its link when the value fits in them */
-	if (f->st[base] == STK_SPILL && base % 8 == 0 && !sign && f->spill[base / 8].type == SCALAR) {
+	if (f->st[base] == STK_SPILL && base % 8 == 0 && !sign && f->spill[base / 8].type == SCALAR &&
+	    spill_size(f, base) >= size) {
 		if (dst) {
 			struct reg r = f->spill[base / 8];
 			if (scalar_width(&r) > 8u * (unsigned)size) {
@@ -1944,6 +1972,7 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 	}
 bytes:;
 	bool all_zero = true;
+	int zero_slot = -1;
 	for (int i = base; i < base + size; i++) {
 		if (f->st[i] == STK_INVALID) {
 			/* Linux lets programs loaded with CAP_PERFMON read stack they never wrote
@@ -1958,7 +1987,10 @@ bytes:;
 			const struct reg *sp = &f->spill[i / 8];
 			if (sp->type != SCALAR)
 				return err_at(c, s->pc, -EACCES, "invalid size of register fill");
-			all_zero = false;
+			if (scalar_is_const(&sp->v) && !sp->v.var_off.value)
+				zero_slot = i / 8; /* bytes of a spilled 0 (Linux): its value decides, followed */
+			else
+				all_zero = false;
 		} else if (f->st[i] != STK_ZERO) {
 			all_zero = false;
 		}
@@ -1973,7 +2005,7 @@ bytes:;
 				dst->v = scalar_from_size((unsigned)size);
 		}
 	}
-	return 0;
+	return all_zero && zero_slot >= 0 ? hist_slot(s, frame_idx(s, f), zero_slot) : 0;
 }
 
 /* Every byte of [lo, lo+size) at a variable stack offset: in bounds; read: initialized.  `off` is the
@@ -1988,7 +2020,7 @@ static int stack_var_access(struct vctx *c, struct state *s, struct frame *f, in
 			      (unsigned long long)p->v.var_off.mask, (long long)off, size);
 	for (int64_t i = STACK + lo; i < STACK + hi + size; i++) {
 		if (write) {
-			if (f->st[i] == STK_SPILL)
+			if (f->st[i & ~7] == STK_SPILL)
 				unspill(f, i);
 			st_set(f, (int)i, STK_MISC);
 		} else if (f->st[i] == STK_INVALID && c->env->unpriv) {
@@ -2207,7 +2239,7 @@ static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *i
 		a.write = true;
 		a.imm_zero = in->imm == 0;
 		mark_const(&val, (uint64_t)(int64_t)in->imm);
-		a.val = a.size == 8 ? &val : NULL;
+		a.val = &val; /* a spill of the constant from a slot's start (Linux, BPF_ST) */
 		return check_mem(c, s, in->dst_reg, &a, NULL);
 	case FMT_STX:
 		if ((err = check_read(c, s, in->dst_reg)) || (err = check_read(c, s, in->src_reg)))
@@ -2296,7 +2328,7 @@ static int check_helper_mem(struct vctx *c, struct state *s, unsigned rno, uint6
 			f->depth = (uint32_t)-lo;
 		for (int64_t i = STACK + lo; i < STACK + lo + (int64_t)size; i++) {
 			if (write && uninit_ok) {
-				if (f->st[i] == STK_SPILL)
+				if (f->st[i & ~7] == STK_SPILL)
 					unspill(f, i);
 				st_set(f, (int)i, STK_MISC);
 			} else if (f->st[i] == STK_INVALID && c->env->unpriv) {

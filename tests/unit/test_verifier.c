@@ -431,6 +431,25 @@ static const struct vcase cases[] = {
 	{ "precision: a marked counter added to after the loop", XDP, PREC_SPLIT("r3 = 0", "r3 = 60")
 	  "r4 = 0\nr4 += 1\nif r4 < 25 goto -2\nr4 += r3\nr4 *= -8\nr5 = r10\nr5 += r4\nr0 = 0\n"
 	  "*(u64 *)(r5 - 8) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-688 size=8" },
+	/* Narrower spills (Linux save_register_state()): a scalar stored from a slot's start keeps what is
+	 * known of it for a fill of no more bytes; a constant stored by BPF_ST too; a pointer may only be
+	 * spilled whole. */
+	{ "a u32 spill keeps the bounds", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 &= 7\n*(u32 *)(r10 - 8) = r2\n"
+	  "r3 = *(u32 *)(r10 - 8)\nr3 *= -8\nr4 = r10\nr4 += -16\nr4 += r3\nr0 = 0\n*(u64 *)(r4 + 0) = r0\nr0 = 2\nexit\n", NULL },
+	{ "a u32 constant stored keeps its value", XDP, "*(u32 *)(r10 - 8) = 5\nr3 = *(u32 *)(r10 - 8)\nr3 *= -8\n"
+	  "r4 = r10\nr4 += r3\nr0 = 0\n*(u64 *)(r4 - 8) = r0\nr0 = 2\nexit\n", NULL },
+	{ "a u16 fill of a u32 spill", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 &= 0x3ff\n*(u32 *)(r10 - 8) = r2\n"
+	  "r3 = *(u16 *)(r10 - 8)\nr3 &= 7\nr3 *= -8\nr4 = r10\nr4 += -16\nr4 += r3\nr0 = 0\n*(u64 *)(r4 + 0) = r0\nr0 = 2\nexit\n", NULL },
+	{ "a u64 fill of a u32 spill", XDP, "r2 = *(u32 *)(r1 + 12)\nr2 &= 7\n*(u64 *)(r10 - 8) = r2\nr2 = 1\n"
+	  "*(u32 *)(r10 - 8) = r2\nr3 = *(u64 *)(r10 - 8)\nr3 *= -8\nr4 = r10\nr4 += r3\nr0 = 0\n*(u64 *)(r4 - 8) = r0\nr0 = 2\nexit\n",
+	  "math between fp pointer and register with unbounded min value is not allowed" },
+	{ "a narrow pointer spill", XDP, "*(u32 *)(r10 - 8) = r1\nr0 = 2\nexit\n", "invalid size of register spill" },
+	{ "precision: through a u32 spill", XDP, PREC_SPLIT("r3 = 8", "r3 = 600")
+	  "*(u32 *)(r10 - 16) = r3\n" PAD "r4 = *(u32 *)(r10 - 16)\nr4 = -r4\nr5 = r10\nr5 += r4\nr0 = 0\n"
+	  "*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-600 size=8" },
+	{ "precision: a byte of a spilled zero", XDP, PREC_SPLIT("r3 = 0", "r3 = 0x100")
+	  "*(u64 *)(r10 - 16) = r3\n" PAD "r4 = *(u8 *)(r10 - 15)\nif r4 == 0 goto +2\nr0 = *(u8 *)(r1 + 5000)\nexit\n"
+	  "r0 = 2\nexit\n", "invalid bpf_context access off=5000 size=1" },
 	/* ---- helper arguments (Linux check_func_arg, check_helper_mem_access) ---- */
 	{ "helper size unbounded", KP, "r2 = *(u32 *)(r1 + 12)\nr2 += 1\nr1 = r10\nr1 += -8\ncall 16\nr0 = 0\nexit\n", "R2 unbounded memory access, use 'var &= const' or 'if (var < const)'" },
 	{ "helper size negative", KP, "r1 = r10\nr1 += -8\nr2 = -1\ncall 16\nr0 = 0\nexit\n", "R2 min value is negative, either use unsigned or 'var &= const'" },
@@ -772,7 +791,8 @@ TEST(unprivileged_rules)
 		{ "r0 = r10\nexit\n", "R0 leaks addr as return value" },
 		{ "r2 = r10\nr3 = 5\nif r2 > r3 goto +0\nr0 = 0\nexit\n", "R2 pointer comparison prohibited" },
 		{ "r2 = r10\nw3 = w2\nr0 = 0\nexit\n", "R2 partial copy of pointer" },
-		{ "r2 = r10\n*(u32 *)(r10 - 8) = r2\nr0 = 0\nexit\n", "attempt to corrupt spilled pointer on stack" },
+		{ "r2 = r10\n*(u64 *)(r10 - 8) = r2\nr3 = 0\n*(u32 *)(r10 - 8) = r3\nr0 = 0\nexit\n",
+		  "attempt to corrupt spilled pointer on stack" },
 		{ "r0 = *(u64 *)(r10 - 8)\nexit\n", "invalid read from stack off -8+0 size 8" },
 		{ "call 7\nr0 &= 7\nr3 = r10\nr3 += -16\nr3 += r0\nr0 = *(u8 *)(r3 + 0)\nexit\n",
 		  "invalid variable-offset read from stack R3 off=-16 size=1" },
