@@ -419,9 +419,55 @@ static void shift_bounds(struct scalar *d, unsigned op, unsigned k, bool alu32)
 	unbound32(d);
 }
 
+/* dst OP src of two constants, as the machine computes it; false for ops this does not cover.  The
+ * domain is exact on constants, so this is what the general path ends with, without its work (loop
+ * counters are constants in every iteration the verifier walks). */
+static bool const_alu(uint64_t *r, uint64_t a, uint64_t b, unsigned op, bool alu32)
+{
+	unsigned w = alu32 ? 32 : 64;
+	if (alu32) {
+		a = (uint32_t)a;
+		b = (uint32_t)b;
+	}
+	switch (op) {
+	case BPF_ADD: *r = a + b; break;
+	case BPF_SUB: *r = a - b; break;
+	case BPF_MUL: *r = a * b; break;
+	case BPF_AND: *r = a & b; break;
+	case BPF_OR: *r = a | b; break;
+	case BPF_XOR: *r = a ^ b; break;
+	case BPF_LSH:
+		if (b >= w)
+			return false;
+		*r = a << b;
+		break;
+	case BPF_RSH:
+		if (b >= w)
+			return false;
+		*r = a >> b;
+		break;
+	case BPF_ARSH:
+		if (b >= w)
+			return false;
+		*r = alu32 ? (uint64_t)(uint32_t)((int32_t)(uint32_t)a >> b) : (uint64_t)((int64_t)a >> b);
+		break;
+	default:
+		return false;
+	}
+	if (alu32)
+		*r = (uint32_t)*r;
+	return true;
+}
+
 void scalar_alu(struct scalar *dst, const struct scalar *src, unsigned op, bool alu32, bool sdiv)
 {
+	uint64_t r;
 	(void)sdiv;
+	if (scalar_is_const(dst) && scalar_is_const(src) &&
+	    const_alu(&r, dst->var_off.value, src->var_off.value, op, alu32)) {
+		*dst = scalar_const(r);
+		return;
+	}
 	switch (op) {
 	case BPF_MOV:
 		*dst = *src;
