@@ -160,6 +160,8 @@ struct seen {
 	 * live register differs there is not covered, found without touching the state (a loop's
 	 * explored states, one per iteration, are compared with every state reaching them) */
 	uint16_t cmask;
+	uint16_t kmask;             /* ... and all its constants (cval holds each): for the exact
+	                             * comparisons of loop detection, and those of ancestors */
 	uint64_t cval[11];
 	struct seen *dnext;         /* on vctx.detached (dormant once, at least) */
 	bool detached;
@@ -1069,20 +1071,16 @@ static int hist_slot(struct state *s, int frame, int slot)
 }
 
 /* Register r of p's state became precise: p->cmask follows. */
-static void seen_precise(struct seen *p, int r)
-{
-	const struct reg *x = &p->s->f[0]->r[r];
-	if (p->s->nf == 1 && x->type == SCALAR && scalar_is_const(&x->v)) {
-		p->cmask |= (uint16_t)(1u << r);
-		p->cval[r] = x->v.var_off.value;
-	}
-}
+static void seen_precise(struct seen *p, int r) { p->cmask |= (uint16_t)(p->kmask & (1u << r)); }
 
 /* Can o (explored, cmask) cover s at all?  Its precise constants, live here, s must hold exactly
- * (regsafe() compares them by scalar_subsumes()).  *distinct: s holds another constant there. */
-static bool consts_match(const struct vctx *c, const struct seen *o, const struct state *s, bool *distinct)
+ * (regsafe() compares them by scalar_subsumes()).  *distinct: s holds another constant there.
+ * mode CMP_EXACT / CMP_RANGE (an ancestor): every constant of o counts (regs_exact() wants the same
+ * value, CMP_RANGE compares every scalar as precise), live or not for CMP_EXACT. */
+static bool consts_match(const struct vctx *c, const struct seen *o, const struct state *s, enum cmp mode,
+			 bool *distinct)
 {
-	uint16_t m = o->cmask & c->live[s->pc];
+	uint16_t m = mode == CMP_EXACT ? o->kmask : mode == CMP_RANGE ? o->kmask & c->live[s->pc] : o->cmask & c->live[s->pc];
 	if (!m || s->nf != 1)
 		return true;
 	const struct frame *f = s->f[0];
@@ -1507,7 +1505,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
 		bool distinct = false;
 		if (!p->branches) {
-			if (consts_match(c, p, s, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
+			if (consts_match(c, p, s, CMP_LOOSE, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
 				p->hits++;
 				propagate_precision(c, p->s, s);
 				return 1;
@@ -1516,12 +1514,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 			/* an ancestor whose walk goes on: its precise marks are not final, so all scalars
 			 * compare, and the states between it and s (whose walks end in its) keep every
 			 * scalar precise, since what the rest of its walk will need is not known yet */
-			if (states_equal(c, p->s, s, CMP_RANGE, NULL)) {
+			if (consts_match(c, p, s, CMP_RANGE, &distinct) && states_equal(c, p->s, s, CMP_RANGE, NULL)) {
 				p->hits++;
 				mark_all_precise(s);
 				return 1;
 			}
-		} else if (states_equal(c, p->s, s, CMP_EXACT, NULL)) {
+		} else if (consts_match(c, p, s, CMP_EXACT, &distinct) && states_equal(c, p->s, s, CMP_EXACT, NULL)) {
 			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
 		}
 		/* Linux: inside a loop (an ancestor is here), a new state only every 20 jumps or 100 insns;
@@ -1584,10 +1582,16 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->branches = 1; /* this path */
 	n->hits = n->misses = 0;
 	n->detached = n->dormant = false;
-	n->cmask = 0;
-	for (int r = 0; r < 11; r++)
-		if (copy->f[0]->r[r].precise)
-			seen_precise(n, r);
+	n->cmask = n->kmask = 0;
+	for (int r = 0; r < 11 && copy->nf == 1; r++) {
+		const struct reg *x = &copy->f[0]->r[r];
+		if (x->type == SCALAR && scalar_is_const(&x->v)) {
+			n->kmask |= (uint16_t)(1u << r);
+			n->cval[r] = x->v.var_off.value;
+			if (x->precise)
+				n->cmask |= (uint16_t)(1u << r);
+		}
+	}
 	n->dnext = NULL;
 	/* the path from the last explored state to here goes with the new one; s starts a new segment */
 	free(copy->hist);
