@@ -1531,7 +1531,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		 * loop head) gets more chances, and leaves the list but not memory, since its descendants'
 		 * path_done() walks through it; without this every iteration compares against all the
 		 * loop's earlier ones (quadratic in the trip count). */
-		uint32_t n = p->branches && force ? 64 : 3;
+		uint32_t n = p->branches && force && ancestor_ok ? 64 : 3;
 		/* Only a visit that records a state counts against the others: otherwise the visits of
 		 * several iterations of a loop would drop a state just recorded (Linux).  Nor does a visit
 		 * from another iteration of a loop whose counter is precise: the state is there for the
