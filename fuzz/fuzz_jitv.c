@@ -229,6 +229,52 @@ static void blk_may_goto(struct jgen *j)
 		g->in[top].off = (int16_t)(g->n - top - 1);
 }
 
+/* A counted loop as the JIT runs it without a budget test per round (x86_64.c fast_loops()): r4 from n
+ * down to 0, "r4 += -1" (or "r4 -= 1") then "if r4 != 0 goto top", or from 0 up to n, "r4 += 1" then
+ * "if r4 != n" (or "< n"); in the body ALU on r8, sometimes a
+ * packet byte behind its check, a spill and fill of r8, a way out before the decrement. */
+static void blk_countdown(struct jgen *j)
+{
+	struct gen *g = &j->g;
+	uint8_t c = take(g);
+	int n = 1 + take(g) % 24; /* as blk_loop(): longer loops with a packet check each round slow the verifier */
+	size_t out = SIZE_MAX;
+
+	bool up = c & 0x20;
+	emit(g, INSN_ID(MOV64_K, 4, 0, 0, up ? 0 : n));
+	size_t top = g->n;
+	emit(g, INSN(c & 1 ? OPC(ADD64_X) : OPC(XOR64_X), 8, 4, 0, 0));
+	emit(g, INSN_ID(MUL64_K, 8, 0, 0, 3 + (c >> 5)));
+	emit(g, INSN_ID(AND64_K, 8, 0, 0, 0xffff));
+	if ((c & 2) && g->pkt) {
+		emit(g, INSN_ID(MOV64_X, 1, 6, 0, 0));
+		emit(g, INSN_ID(ADD64_X, 1, 4, 0, 0));
+		emit(g, INSN_ID(MOV64_X, 2, 1, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 2, 0, 0, 1));
+		emit(g, INSN_ID(JGT_X, 2, 7, 2, 0));
+		emit(g, INSN_ID(LDXB, 2, 1, 0, 0));
+		emit(g, INSN_ID(ADD64_X, 8, 2, 0, 0));
+	}
+	if (c & 4) {
+		emit(g, INSN_ID(STXDW, 10, 8, -80, 0));
+		emit(g, INSN_ID(LDXDW, 8, 10, -80, 0));
+	}
+	if (c & 8) {
+		out = g->n;
+		emit(g, INSN_ID(JGT_K, 8, 0, 0, 0x8000 + (c & 0x10 ? 0x4000 : 0)));
+	}
+	if (up) {
+		emit(g, INSN_ID(ADD64_K, 4, 0, 0, 1));
+		int16_t back = (int16_t)(top - g->n - 1);
+		emit(g, c & 0x40 ? INSN_ID(JLT_K, 4, 0, back, n) : INSN_ID(JNE_K, 4, 0, back, n));
+	} else {
+		emit(g, c & 0x10 ? INSN_ID(SUB64_K, 4, 0, 0, 1) : INSN_ID(ADD64_K, 4, 0, 0, -1));
+		emit(g, INSN_ID(JNE_K, 4, 0, (int16_t)(top - g->n - 1), 0));
+	}
+	if (out < MAX_INSNS)
+		g->in[out].off = (int16_t)(g->n - out - 1);
+}
+
 /* bpf_tail_call(ctx, prog array, r8 & 1 or a constant): slot 0 is the program itself, slot 1 empty (the
  * call falls through). */
 static void blk_tail_call(struct jgen *j)
@@ -287,7 +333,10 @@ static size_t generate_jit(const uint8_t *data, size_t size, uint32_t type, stru
 			blk_subcall(&j);
 			break;
 		case 10:
-			blk_may_goto(&j);
+			if ((c / 12) & 1)
+				blk_countdown(&j);
+			else
+				blk_may_goto(&j);
 			break;
 		default:
 			blk_tail_call(&j);

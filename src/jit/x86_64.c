@@ -731,6 +731,8 @@ static void emit_BSWAP32(J) { emit_BE32(j, in); }
 static void emit_BSWAP64(J) { emit_BE64(j, in); }
 
 /* ---- jumps ---- */
+static void fast_loop_out(struct jit *j, size_t pc);
+
 static size_t insn_target(size_t pc, const struct vm_insn *in)
 {
 	return pc + (size_t)((int64_t)in->off / (int64_t)sizeof(struct vm_insn));
@@ -749,8 +751,7 @@ static void branch(J, int cc)
 	}
 	if (j->fl == FL_FAST && j->pc == j->fl_be) { /* the fast loop's back-edge: its entry paid for it */
 		jump_to(j, cc, L_FHEAD(j, t));
-		/* out with the counter at 0: E - 1 back-edges taken, r9 (r9 - E, fast_loop_entry()) + 1 */
-		x_rm(&j->b, XW, OP_LEA, BUDGET, BUDGET, 1);
+		fast_loop_out(j, (size_t)-1);
 		return;
 	}
 	size_t skip = cc >= 0 ? jcc8_fwd(j, CC_INVERT(cc)) : 0;
@@ -1779,19 +1780,39 @@ static bool stateless_insn(const struct jit *j, const struct vm_insn *in)
 	}
 }
 
+/* The counter's step of a counted loop's back-edge at be (fast_loops()): -1 for "rX += -1" (or
+ * "rX -= 1") then "if rX != 0 goto back", +1 for "rX += 1" (or "rX -= -1") then "if rX != K" or
+ * "if rX < K" (unsigned, 64-bit) back; 0 for anything else. */
+static int counted_step(const struct jit *j, size_t be)
+{
+	const struct vm_insn *in = &j->insns[be], *inc = in - 1;
+
+	if (be == 0 || in->off >= 0 || in->dst >= 10 || inc->dst != in->dst || j->entry[be])
+		return 0;
+	int64_t step = inc->id == ISA_ADD64_K ? (int32_t)inc->k : inc->id == ISA_SUB64_K ? -(int64_t)(int32_t)inc->k : 0;
+	if (step == -1 && in->id == ISA_JNE_K && (int32_t)in->k == 0)
+		return -1;
+	if (step == 1 && (in->id == ISA_JNE_K || in->id == ISA_JLT_K))
+		return 1;
+	return 0;
+}
+
 /* Counted loops whose back-edges need no budget test (the branch per round that kept tight loops at
- * the kernel's time).  A loop [h, be] qualifies when its only back-edge is be, "if rX != 0 goto h"
- * right after "rX += -1" (or "rX -= 1"), nothing else in it writes rX, nothing outside jumps into
- * (h, be], and every other insn is stateless_insn() (no call, check, fault, exit or back-edge) or an
- * ARRAY lookup the trusted code computes in place (array_lookup_proven(), with its lddw), which takes a
- * budget unit as the call it stands for: the lookups then run in every round (no jump goes over one),
- * so that a round takes u = 1 + lookups units (1, 2, 4 or 8).  Entered with rX = E, the loop takes at
- * most E - 1 back-edges (E = 0: 2^64 - 1) and u * E - 1 units, and at h rX = E - k after k rounds.  So
- * fast_loop_entry() tests once that the slice in r9 covers them (else the loop runs as a copy that
- * counts each unit, fast_loop_copies()), and keeps r9 - u * E in r9 while the body runs: at an exit from
- * insn p, r9 + u * rX - units[p] is exactly what counting each unit leaves, at the fall-through exit
- * (rX = 0) r9 + 1.  The interpreter's budget, its faults and an interrupt's reach (at most one slice)
- * stay as they were.  Returns -ENOMEM or 0. */
+ * the kernel's time).  A loop [h, be] qualifies when its only back-edge is be, a counted_step() pair
+ * on rX ("rX += -1; if rX != 0 goto h", or "rX += 1; if rX != K goto h" or "if rX < K goto h"),
+ * nothing else in it writes rX, nothing outside jumps into (h, be], and every other insn is
+ * stateless_insn() (no call, check, fault, exit or back-edge) or an ARRAY lookup the trusted code
+ * computes in place (array_lookup_proven(), with its lddw), which takes a budget unit as the call it
+ * stands for: the lookups then run in every round (no jump goes over one), so that a round takes
+ * u = 1 + lookups units (1, 2, 4 or 8).  Entered with rX = E, the loop takes at most T back-edges,
+ * T = E - 1 counting down (E = 0: 2^64 - 1), K - 1 - E counting up (mod 2^64: exact for !=, and for <
+ * when E < K or E = 2^64 - 1, above what runs otherwise), so at most u * T + u - 1 units; after k of
+ * them rX = E -/+ k at h.  So fast_loop_entry() tests once that the slice in r9 covers them (T < r9 / u;
+ * else the loop runs as a copy that counts each unit, fast_loop_copies()), and keeps r9 -/+ u * E in
+ * r9 while the body runs: at an exit from insn p, r9 +/- u * rX - units[p] is exactly what counting
+ * each unit leaves, at the fall-through exit r9 +/- u * rX + 1 (fast_loop_out()).  The interpreter's
+ * budget, its faults and an interrupt's reach (at most one slice) stay as they were.  Returns -ENOMEM
+ * or 0. */
 static int fast_loops(struct jit *j)
 {
 	uint32_t *owner = calloc(j->cnt + 1, sizeof(*owner)); /* 1 + h of the loop whose (h, be] holds pc */
@@ -1799,10 +1820,9 @@ static int fast_loops(struct jit *j)
 	if (!owner)
 		return -ENOMEM;
 	for (size_t be = 1; be < j->cnt && !j->untrusted; be++) {
-		const struct vm_insn *in = &j->insns[be], *dec = in - 1;
-		if (in->id != ISA_JNE_K || in->k != 0 || in->off >= 0 || in->dst >= 10 || j->entry[be] ||
-		    !((dec->id == ISA_ADD64_K && (int32_t)dec->k == -1) || (dec->id == ISA_SUB64_K && (int32_t)dec->k == 1)) ||
-		    dec->dst != in->dst)
+		const struct vm_insn *in = &j->insns[be];
+		int step = counted_step(j, be);
+		if (!step || (step > 0 && j->blind)) /* K - 1 would be an unblinded constant */
 			continue;
 		size_t h = insn_target(be, in);
 		unsigned u = 1;
@@ -1865,13 +1885,30 @@ static unsigned fast_loop_shift(const struct jit *j, size_t h)
 	return (unsigned)__builtin_ctz(j->units[j->fast_be[h] - 2] + 1u);
 }
 
-/* At h of a fast loop: the slice must cover u * E - 1 units (E - 1 < r9 / u), else the checked copy
- * runs; r9 -= u * E. */
+/* AUX = u * rX (of the fast loop being emitted, or at h) */
+static void fast_loop_urx(struct jit *j, unsigned x, unsigned s)
+{
+	x_rr(&j->b, XW, OP_MOV_RM_R, x, AUX);
+	if (s) {
+		x_rr(&j->b, XW, OP_GRP2_IMM8, GRP2_SHL, AUX);
+		x_byte(&j->b, s);
+	}
+}
+
+/* At h of a fast loop: the slice must cover T back-edges (T < r9 / u, fast_loops()), else the checked
+ * copy runs; r9 -= u * E counting down, += counting up. */
 static void fast_loop_entry(struct jit *j, size_t h)
 {
-	unsigned x = xreg[j->insns[j->fast_be[h] - 1].dst], s = fast_loop_shift(j, h);
+	size_t be = j->fast_be[h] - 1;
+	unsigned x = xreg[j->insns[be].dst], s = fast_loop_shift(j, h);
+	bool up = counted_step(j, be) > 0;
 
-	x_rm(&j->b, XW, OP_LEA, AUX, x, -1);
+	if (up) { /* T = K - 1 - E */
+		mov_imm(j, AUX, (uint64_t)(int64_t)(int32_t)j->insns[be].k - 1);
+		x_rr(&j->b, XW, OP_SUB_RM_R, x, AUX);
+	} else { /* T = E - 1 */
+		x_rm(&j->b, XW, OP_LEA, AUX, x, -1);
+	}
 	if (s) {
 		x_rr(&j->b, XW, OP_MOV_RM_R, BUDGET, AUX2);
 		x_rr(&j->b, XW, OP_GRP2_IMM8, GRP2_SHR, AUX2);
@@ -1881,15 +1918,40 @@ static void fast_loop_entry(struct jit *j, size_t h)
 		x_rr(&j->b, XW, OP_CMP_RM_R, BUDGET, AUX);
 	}
 	jump_to(j, CC_AE, L_COPY(j, h));
-	if (s) {
-		x_rr(&j->b, XW, OP_MOV_RM_R, x, AUX);
-		x_rr(&j->b, XW, OP_GRP2_IMM8, GRP2_SHL, AUX);
-		x_byte(&j->b, s);
+	if (up) {
+		x_rmi(&j->b, XW, OP_LEA, BUDGET, BUDGET, x, s, 0);
+	} else if (s) {
+		fast_loop_urx(j, x, s);
 		x_rr(&j->b, XW, OP_SUB_RM_R, AUX, BUDGET);
 	} else {
 		x_rr(&j->b, XW, OP_SUB_RM_R, x, BUDGET);
 	}
 	j->counts_budget = true;
+}
+
+/* Leaving the fast loop being emitted, from insn pc's exit (units[pc] spent in the round), or through
+ * its back-edge's fall-through (pc = -1: u - 1 units and the counter's step): r9 back to what counting
+ * each unit leaves (fast_loops()). */
+static void fast_loop_out(struct jit *j, size_t pc)
+{
+	unsigned x = xreg[j->insns[j->fl_be].dst], s = fast_loop_shift(j, j->fl_h);
+	int32_t spent = pc == (size_t)-1 ? -1 : j->units[pc];
+
+	if (counted_step(j, j->fl_be) < 0) {
+		if (spent < 0) /* rX is 0 */
+			x_rm(&j->b, XW, OP_LEA, BUDGET, BUDGET, 1);
+		else
+			x_rmi(&j->b, XW, OP_LEA, BUDGET, BUDGET, x, s, -spent);
+		return;
+	}
+	if (s) {
+		fast_loop_urx(j, x, s);
+		x_rr(&j->b, XW, OP_SUB_RM_R, AUX, BUDGET);
+	} else {
+		x_rr(&j->b, XW, OP_SUB_RM_R, x, BUDGET);
+	}
+	if (spent)
+		x_rm(&j->b, XW, OP_LEA, BUDGET, BUDGET, -spent);
 }
 
 /* zero_from of the subprogram starting at pc; the whole frame for any other target (callx) */
@@ -1929,12 +1991,11 @@ static void fast_loop_copies(struct jit *j)
 		}
 		j->fl = FL_NONE;
 		jump_to(j, -1, L_INSN(j->fl_be + 1));
-		unsigned x = xreg[j->insns[j->fl_be].dst], sh = fast_loop_shift(j, h);
 		for (j->pc = h; j->pc < j->fl_be; j->pc++) {
 			if (!j->fix_to[j->pc])
 				continue;
 			set_label(j, L_FIX(j, j->pc));
-			x_rmi(&j->b, XW, OP_LEA, BUDGET, BUDGET, x, sh, -(int32_t)j->units[j->pc]);
+			fast_loop_out(j, j->pc);
 			jump_to(j, -1, L_INSN(j->fix_to[j->pc] - 1));
 		}
 	}

@@ -741,32 +741,30 @@ TEST(packet_loads_in_stateless_code)
 	bpfvm_free(vm);
 }
 
-/* Counted loops ("rX += -1; if rX != 0 goto head", nothing else writing rX, no call or check inside)
- * run without a budget test per back-edge: one test at the loop's entry covers it (x86_64.c
- * fast_loops()).  The budget is still spent exactly as the interpreter spends it: under every limit
- * from 1 up past what the run needs, both engines end alike (the same r0, or the same error at the same
- * insn), with the loop left early (before its decrement), at its end, entered with 1 and with 0 (2^64
- * rounds), and runs across budget slices.  The inner loop's back-edge carries no "dec r9", the outer
+/* Counted loops ("rX += -1; if rX != 0 goto head", "rX += 1; if rX != K goto head" or "if rX < K",
+ * nothing else writing rX, no call or check inside) run without a budget test per back-edge: one test
+ * at the loop's entry covers it (x86_64.c fast_loops()).  The budget is still spent exactly as the
+ * interpreter spends it: under every limit from 1 up past what the run needs, both engines end alike
+ * (the same r0, or the same error at the same insn), with the loop left early (before its step), at its
+ * end, entered where it takes no back-edge, where it runs 2^64 rounds (or, counting up to K from past
+ * K, none), and runs across budget slices.  The inner loop's back-edge carries no "dec r9", the outer
  * loop's does. */
-TEST(counted_loops_keep_the_budget)
+struct counted_case {
+	uint32_t e, x;          /* the inner counter's start, the value it leaves the loop at */
+	uint64_t lim_lo, lim_hi;
+};
+
+static void counted_sweep(const char *step, const struct counted_case *cases, size_t ncases)
 {
-	static const char src[] =
-		"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r0 = 0\n r8 = 3\n"
-		"outer: r1 = r6\n"
-		"loop: r0 += r1\n if r1 == r7 goto early\n r0 ^= 5\n r1 += -1\n if r1 != 0 goto loop\n"
-		" r0 += 1\n goto next\n"
-		"early: r0 += 100\n"
-		"next: r8 += -1\n if r8 != 0 goto outer\n"
-		"exit\n";
-	static const struct { uint32_t e, x; uint64_t lim_lo, lim_hi; } cases[] = {
-		{ 5, 99, 1, 20 },    /* no early exit: 3 * 4 + 2 back-edges */
-		{ 5, 3, 1, 12 },     /* out at r1 == 3 each time */
-		{ 1, 99, 1, 5 },     /* no back-edge in the inner loop */
-		{ 0, 0, 1, 5 },      /* out at once */
-		{ 0, 7, 1, 40 },     /* 2^64 - 1 rounds: the limit ends it */
-		{ 70000, 99, 3 * 69999 - 2, 3 * 69999 + 4 }, /* each inner loop spans a slice */
-		{ 200000, 150000, 3 * 50000 - 2, 3 * 50000 + 4 },
-	};
+	char src[512];
+	snprintf(src, sizeof(src),
+		 "r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r0 = 0\n r8 = 3\n"
+		 "outer: r1 = r6\n"
+		 "loop: r0 += r1\n if r1 == r7 goto early\n r0 ^= 5\n %s\n"
+		 " r0 += 1\n goto next\n"
+		 "early: r0 += 100\n"
+		 "next: r8 += -1\n if r8 != 0 goto outer\n"
+		 "exit\n", step);
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF };
 	struct bpfvm *vm = bpfvm_new(&o);
 	struct bpf_insn insns[64];
@@ -787,7 +785,7 @@ TEST(counted_loops_keep_the_budget)
 		CHECK_EQ_U64(seen, be == 14);
 	}
 	size_t runs = 0, ok = 0;
-	for (size_t c = 0; c < N(cases); c++) {
+	for (size_t c = 0; c < ncases; c++) {
 		uint32_t mem[2] = { cases[c].e, cases[c].x };
 		for (uint64_t lim = cases[c].lim_lo; lim <= cases[c].lim_hi; lim++) {
 			uint64_t ri = 1, rj = 2;
@@ -799,8 +797,8 @@ TEST(counted_loops_keep_the_budget)
 			runs++;
 			ok += !ei;
 			if (ei != ej || (!ei && ri != rj) || (ei && strcmp(msg, bpfvm_errmsg(vm)))) {
-				printf("  e %u x %u limit %llu: interp %d r0 %llu '%s', jit %d r0 %llu '%s'\n", cases[c].e,
-				       cases[c].x, (unsigned long long)lim, ei, (unsigned long long)ri, msg, ej,
+				printf("  %s: e %u x %u limit %llu: interp %d r0 %llu '%s', jit %d r0 %llu '%s'\n", step,
+				       cases[c].e, cases[c].x, (unsigned long long)lim, ei, (unsigned long long)ri, msg, ej,
 				       (unsigned long long)rj, ej ? bpfvm_errmsg(vm) : "");
 				CHECK(0);
 			}
@@ -808,6 +806,34 @@ TEST(counted_loops_keep_the_budget)
 	}
 	CHECK(ok > 0 && ok < runs); /* the limits reached both ends */
 	bpfvm_free(vm);
+}
+
+TEST(counted_loops_keep_the_budget)
+{
+	static const struct counted_case down[] = {
+		{ 5, 99, 1, 20 },    /* no early exit: 3 * 4 + 2 back-edges */
+		{ 5, 3, 1, 12 },     /* out at r1 == 3 each time */
+		{ 1, 99, 1, 5 },     /* no back-edge in the inner loop */
+		{ 0, 0, 1, 5 },      /* out at once */
+		{ 0, 7, 1, 40 },     /* 2^64 - 1 rounds: the limit ends it */
+		{ 70000, 99, 3 * 69999 - 2, 3 * 69999 + 4 }, /* each inner loop spans a slice */
+		{ 200000, 150000, 3 * 50000 - 2, 3 * 50000 + 4 },
+	}, up[] = {
+		{ 35, 99, 1, 20 },   /* 4 back-edges each time */
+		{ 30, 33, 1, 16 },   /* out at r1 == 33 */
+		{ 39, 99, 1, 5 },    /* none */
+		{ 40, 40, 1, 5 },    /* out at once */
+		{ 41, 7, 1, 40 },    /* past K: none for <, 2^64 - 2 rounds for != */
+		{ 0, 99, 100, 125 },
+	}, up_far[] = {
+		{ 0, 99, 1, 40 },
+		{ 0, 150000, 3 * 69999 - 2, 3 * 69999 + 4 }, /* each inner loop spans a slice */
+	};
+	counted_sweep("r1 += -1\n if r1 != 0 goto loop", down, N(down));
+	counted_sweep("r1 -= 1\n if r1 != 0 goto loop", down, 5);
+	counted_sweep("r1 += 1\n if r1 < 40 goto loop", up, N(up));
+	counted_sweep("r1 += 1\n if r1 != 40 goto loop", up, N(up));
+	counted_sweep("r1 += 1\n if r1 < 70000 goto loop", up_far, N(up_far));
 }
 
 /* The same in trusted code, with an ARRAY lookup computed in place in the loop (a budget unit per
