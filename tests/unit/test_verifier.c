@@ -1129,6 +1129,36 @@ TEST(statistics_peak_states)
 	bpfvm_free(vm);
 }
 
+/* A loop of 64 rounds whose counter a subprog computes (r6 = next(r6)), each round with two paths (a
+ * random bit) that leave an accumulator different: the counter must be precise through the call (its
+ * r0 back into the callee, the callee's r1 out to the caller), the accumulator not, so the paths join.
+ * It must take no more than twice the insns of the same loop with next() written inline (before
+ * precision followed calls, a path through one marked every scalar precise: 60,887 insns against
+ * 1,028).  The kernel's count is printed beside. */
+TEST(precision_through_a_call_prunes_as_inlined)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	static char vlog[1 << 16], kl[1 << 16];
+	static const char call[] = "r6 = 0\nr7 = 0\nloop: call 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\n"
+				   "call local +4\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
+	static const char inlined[] = "r6 = 0\nr7 = 0\nloop: call 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\n"
+				      "r1 = r6\nr0 = r1\nr0 += 1\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\n";
+	uint32_t ts = 0;
+	unsigned long pc = 0, pi = 0, kpc = 0;
+	const char *p;
+	CHECK(load_logged(vm, -1, call, 4, vlog, sizeof(vlog), &ts) == 0);
+	CHECK((p = strstr(vlog, "processed ")) && sscanf(p, "processed %lu", &pc) == 1);
+	CHECK(load_logged(vm, -1, inlined, 4, vlog, sizeof(vlog), &ts) == 0);
+	CHECK((p = strstr(vlog, "processed ")) && sscanf(p, "processed %lu", &pi) == 1);
+	CHECK(pi > 0 && pc <= 2 * pi);
+	if (load_logged(NULL, -1, call, 4, kl, sizeof(kl), &ts) == 0 && (p = strstr(kl, "processed ")))
+		sscanf(p, "processed %lu", &kpc);
+	printf("  a loop counted by a subprog: %lu insns processed, inlined %lu (the kernel: %lu%s)\n", pc, pi, kpc,
+	       kpc ? "" : ", not asked");
+	bpfvm_free(vm);
+}
+
 /* A loop of 1,000 rounds with a packet check in each: the path where a check fails rejoins the loop one
  * round later, at states of rounds the first path walked long before (kept dormant while that walk
  * went on, prune_or_record()).  The kernel drops those states and walks 900,000+ insns; bpfvm must
@@ -1421,6 +1451,7 @@ int main(void)
 	RUN(log_levels);
 	RUN(statistics_peak_states);
 	RUN(packet_loop_rejoins_later_rounds);
+	RUN(precision_through_a_call_prunes_as_inlined);
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
 	RUN(timer_init_names_its_map);
