@@ -52,30 +52,10 @@ static struct bpfvm *new_vm(void)
 	return new_vm_opts(BPFVM_VERIFY_DEFAULT);
 }
 
-static uint32_t obj_id(struct bpfvm *vm, int fd)
-{
-	struct bpf_prog_info info; /* the id sits at the same offset in bpf_map_info */
-	union bpf_attr a;
-	memset(&info, 0, sizeof(info));
-	memset(&a, 0, sizeof(a));
-	a.info.bpf_fd = (uint32_t)fd;
-	a.info.info_len = sizeof(info);
-	a.info.info = (uintptr_t)&info;
-	if (bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
-		return 0;
-	return info.id;
-}
-
 /* Whether the object with this id still exists (a handle by id is taken and closed again). */
 static bool alive(struct bpfvm *vm, int cmd, uint32_t id)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	if (cmd == BPF_PROG_GET_FD_BY_ID)
-		a.prog_id = id;
-	else
-		a.map_id = id;
-	long fd = bpfvm_bpf(vm, cmd, &a, sizeof(a));
+	long fd = test_fd_by_id(vm, cmd, id);
 	if (fd < 0)
 		return false;
 	bpfvm_close(vm, (int)fd);
@@ -197,7 +177,7 @@ static void tail_call_from_subprog(bool test_run)
 		bpfvm_free(vm);
 		return;
 	}
-	uint32_t k0 = 0, k1 = 1, id1 = obj_id(vm, fd1);
+	uint32_t k0 = 0, k1 = 1, id1 = test_obj_id(vm, fd1);
 	CHECK(UPD(vm, pa, &k0, &fd1, 0) == 0);
 	CHECK(UPD(vm, pa, &k1, &fd2, 0) == 0);
 	bpfvm_close(vm, fd1);
@@ -247,7 +227,7 @@ static void fault_after_delete(bool test_run, uint32_t type)
 		bpfvm_free(vm);
 		return;
 	}
-	uint32_t k0 = 0, id1 = obj_id(vm, fd1);
+	uint32_t k0 = 0, id1 = test_obj_id(vm, fd1);
 	CHECK(UPD(vm, pa, &k0, &fd1, 0) == 0);
 	bpfvm_close(vm, fd1);
 
@@ -381,7 +361,7 @@ TEST(tail_call_target_deleted_then_faults_in_a_timer_callback)
 		bpfvm_free(vm);
 		return;
 	}
-	uint32_t k0 = 0, id1 = obj_id(vm, f1);
+	uint32_t k0 = 0, id1 = test_obj_id(vm, f1);
 	CHECK(UPD(vm, pa, &k0, &f1, 0) == 0);
 	bpfvm_close(vm, f1);
 	uint64_t r0 = 1;
@@ -421,7 +401,7 @@ TEST(inner_map_deleted_while_for_each_walks_it)
 		uint64_t v = 100 * k;
 		CHECK(UPD(vm, inner, &k, &v, 0) == 0);
 	}
-	uint32_t k0 = 0, inner_id = obj_id(vm, inner);
+	uint32_t k0 = 0, inner_id = test_obj_id(vm, inner);
 	CHECK(UPD(vm, outer, &k0, &inner, 0) == 0);
 	bpfvm_close(vm, inner);
 
@@ -635,18 +615,6 @@ static void *churn_mutator(void *arg)
 	return NULL;
 }
 
-static uint32_t count_ids(struct bpfvm *vm, int cmd)
-{
-	union bpf_attr a;
-	uint32_t n = 0;
-	memset(&a, 0, sizeof(a));
-	while (bpfvm_bpf(vm, cmd, &a, sizeof(a)) == 0) {
-		n++;
-		a.start_id = a.next_id;
-	}
-	return n;
-}
-
 TEST(maps_and_slots_churn_under_running_programs)
 {
 	struct churn c = { .vm = new_vm() };
@@ -665,7 +633,7 @@ TEST(maps_and_slots_churn_under_running_programs)
 	const struct bpf_insn entry[] = { LD_MAP(2, c.pa), MOV_K(3, 0), CALL(BPF_FUNC_tail_call), MOV_K(0, 1), EXIT };
 	int e = bpfvm_prog_load(c.vm, BPF_PROG_TYPE_UNSPEC, entry, N(entry), "entry");
 	CHECK(c.outer >= 0 && c.pa >= 0 && e >= 0);
-	c.entry_id = obj_id(c.vm, e);
+	c.entry_id = test_obj_id(c.vm, e);
 	atomic_init(&c.mutators_left, MUTATORS);
 
 	pthread_t rt[RUNNERS], mt[MUTATORS];
@@ -686,8 +654,8 @@ TEST(maps_and_slots_churn_under_running_programs)
 	bpfvm_close(c.vm, e);
 	bpfvm_close(c.vm, c.pa);
 	bpfvm_close(c.vm, c.outer);
-	CHECK_EQ_U64(count_ids(c.vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(c.vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(c.vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(c.vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(c.vm);
 }
 
@@ -738,7 +706,7 @@ TEST(one_slot_replaced_by_two_threads)
 			w[t].objs[j] = t < 2 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_UNSPEC, leaf, N(leaf), "leaf")
 					     : mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 			CHECK(w[t].objs[j] >= 0);
-			ids[t][j] = obj_id(vm, w[t].objs[j]);
+			ids[t][j] = test_obj_id(vm, w[t].objs[j]);
 		}
 	}
 	pthread_t th[4];
@@ -761,8 +729,8 @@ TEST(one_slot_replaced_by_two_threads)
 	bpfvm_close(vm, tmpl);
 	bpfvm_close(vm, pa);
 	bpfvm_close(vm, outer);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(vm);
 }
 

@@ -1024,19 +1024,6 @@ TEST(legacy_map_records)
 
 /* bpf_load.c's numbered sections: "socket/N" goes to slot N of the first map when it is a prog array;
  * "socket/" and "socket/1a" are no numbers; a slot past max_entries fails the load, located. */
-/* Objects of the instance left (BPF_PROG_GET_NEXT_ID or BPF_MAP_GET_NEXT_ID). */
-static uint32_t count_ids(struct bpfvm *vm, int cmd)
-{
-	union bpf_attr a;
-	uint32_t n = 0;
-	memset(&a, 0, sizeof(a));
-	while (bpfvm_bpf(vm, cmd, &a, sizeof(a)) == 0) {
-		n++;
-		a.start_id = a.next_id;
-	}
-	return n;
-}
-
 /* entry sits in slot 0 of the array it tail-calls through (a cycle: the program holds the array, the
  * array the program), so each close below frees everything only because closing the array's last
  * handle empties it. */
@@ -1080,8 +1067,8 @@ TEST(legacy_prog_array_slots)
 		CHECK_EQ_U64(a.test.retval, 22); /* through slot 2 */
 	}
 	bpfvm_object_close(obj);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	free(b);
 	snprintf(text, sizeof(text), "#define SLOT \"socket/9\"\n%s", src);
 	obj = NULL;
@@ -1094,8 +1081,8 @@ TEST(legacy_prog_array_slots)
 		CHECK_EQ_U64(bpfvm_object_prog_fd(obj, "entry"), (uint64_t)-EBADF); /* all or nothing */
 	}
 	bpfvm_object_close(obj);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	free(b);
 	bpfvm_free(vm);
 }

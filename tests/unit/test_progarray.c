@@ -29,43 +29,6 @@ static struct bpfvm *new_vm(void)
 	return test_vm(2, tmpdir);
 }
 
-static uint32_t obj_id(struct bpfvm *vm, int fd)
-{
-	struct bpf_prog_info info; /* the id sits at the same offset in bpf_map_info */
-	union bpf_attr a;
-	memset(&info, 0, sizeof(info));
-	memset(&a, 0, sizeof(a));
-	a.info.bpf_fd = (uint32_t)fd;
-	a.info.info_len = sizeof(info);
-	a.info.info = (uintptr_t)&info;
-	if (bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
-		return 0;
-	return info.id;
-}
-
-static long fd_by_id(struct bpfvm *vm, int cmd, uint32_t id)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	if (cmd == BPF_PROG_GET_FD_BY_ID)
-		a.prog_id = id;
-	else
-		a.map_id = id;
-	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
-}
-
-static uint32_t count_ids(struct bpfvm *vm, int cmd)
-{
-	union bpf_attr a;
-	uint32_t n = 0;
-	memset(&a, 0, sizeof(a));
-	while (bpfvm_bpf(vm, cmd, &a, sizeof(a)) == 0) {
-		n++;
-		a.start_id = a.next_id;
-	}
-	return n;
-}
-
 static long pin_cmd(struct bpfvm *vm, int cmd, int fd, const char *path)
 {
 	union bpf_attr a;
@@ -142,11 +105,11 @@ TEST(self_cycle_goes_with_the_last_handles)
 	build_self_cycle(vm, &pa, &prog, &cnt);
 	/* the program first: the array's slot still holds it */
 	bpfvm_close(vm, prog);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 1);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 1);
 	bpfvm_close(vm, pa);
 	bpfvm_close(vm, cnt);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(vm);
 }
 
@@ -172,7 +135,7 @@ TEST(pinned_self_cycle_freed_by_bpfvm_free)
 	bpfvm_close(vm, prog);
 	bpfvm_close(vm, pa);
 	bpfvm_close(vm, cnt);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 1); /* held by the pinned array's slot */
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 1); /* held by the pinned array's slot */
 	bpfvm_free(vm);
 
 	/* another instance opening the pin finds the slots empty */
@@ -228,8 +191,8 @@ TEST(clang_self_cycle_goes_with_the_object)
 	CHECK_EQ_U64(xdp_run(vm, prog), XDP_PASS);
 	CHECK_EQ_U64(counter(vm, bpfvm_object_map_fd(obj, ".bss")), 1 + VM_MAX_TAIL_CALLS);
 	bpfvm_object_close(obj);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(vm);
 }
 
@@ -247,10 +210,10 @@ TEST(clang_self_cycle_freed_by_bpfvm_free)
 		bpfvm_free(vm);
 		return;
 	}
-	long pa = fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, obj_id(vm, bpfvm_object_map_fd(obj, "jmp")));
+	long pa = test_fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, test_obj_id(vm, bpfvm_object_map_fd(obj, "jmp")));
 	CHECK(pa >= 0);
 	bpfvm_object_close(obj);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 1);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 1);
 	uint32_t k0 = 0, v = 0;
 	CHECK(LKP(vm, (int)pa, &k0, &v) == 0 && v != 0);
 	bpfvm_free(vm);
@@ -268,19 +231,19 @@ TEST(last_handle_closed_empties_the_slots)
 	int entry = load_entry(vm, pa, -1, "entry");
 	int target = load_ret(vm, 2);
 	CHECK(pa >= 0 && entry >= 0 && target >= 0);
-	uint32_t k0 = 0, pa_id = obj_id(vm, pa), v = 0;
+	uint32_t k0 = 0, pa_id = test_obj_id(vm, pa), v = 0;
 	CHECK(UPD(vm, pa, &k0, &target, 0) == 0);
 	CHECK_EQ_U64(xdp_run(vm, entry), 2);
 
 	/* two handles: closing one leaves a user reference */
-	long pa2 = fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, pa_id);
+	long pa2 = test_fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, pa_id);
 	CHECK(pa2 >= 0);
 	bpfvm_close(vm, pa);
 	CHECK_EQ_U64(xdp_run(vm, entry), 2);
 	bpfvm_close(vm, (int)pa2);
 	CHECK_EQ_U64(xdp_run(vm, entry), 1);
 	/* the map is the program's still, and empty; the target lives on through its own handle */
-	long pa3 = fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, pa_id);
+	long pa3 = test_fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, pa_id);
 	CHECK(pa3 >= 0);
 	CHECK_EQ_U64(LKP(vm, (int)pa3, &k0, &v), -ENOENT);
 	CHECK(UPD(vm, (int)pa3, &k0, &target, 0) == 0);
@@ -289,10 +252,10 @@ TEST(last_handle_closed_empties_the_slots)
 	CHECK_EQ_U64(xdp_run(vm, entry), 2); /* the slot holds it */
 	bpfvm_close(vm, (int)pa3);
 	CHECK_EQ_U64(xdp_run(vm, entry), 1);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 1); /* the entry alone */
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 1); /* the entry alone */
 	bpfvm_close(vm, entry);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(vm);
 }
 
@@ -306,16 +269,16 @@ TEST(array_of_maps_keeps_its_slots)
 	a.inner_map_fd = (uint32_t)inner;
 	int outer = (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
 	CHECK(inner >= 0 && outer >= 0);
-	uint32_t k0 = 0, v = 0, outer_id = obj_id(vm, outer);
+	uint32_t k0 = 0, v = 0, outer_id = test_obj_id(vm, outer);
 	CHECK(UPD(vm, outer, &k0, &inner, 0) == 0);
 	/* a program holding the outer map */
 	const struct bpf_insn p[] = { LD_MAP(1, outer), MOV_K(0, 0), EXIT };
 	int prog = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, p, N(p), "holder");
 	CHECK(prog >= 0);
 	bpfvm_close(vm, outer);
-	long fd = fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, outer_id);
+	long fd = test_fd_by_id(vm, BPF_MAP_GET_FD_BY_ID, outer_id);
 	CHECK(fd >= 0);
-	CHECK(LKP(vm, (int)fd, &k0, &v) == 0 && v == obj_id(vm, inner));
+	CHECK(LKP(vm, (int)fd, &k0, &v) == 0 && v == test_obj_id(vm, inner));
 	bpfvm_free(vm);
 }
 
@@ -347,10 +310,10 @@ TEST(pinned_array_keeps_its_slots_until_unpinned)
 	CHECK_EQ_U64(xdp_run(vm, entry), 2); /* a handle is still open */
 	bpfvm_close(vm, (int)got);
 	CHECK_EQ_U64(xdp_run(vm, entry), 1);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 1); /* the target went with its slot */
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 1); /* the target went with its slot */
 	bpfvm_close(vm, entry);
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(vm);
 }
 
@@ -369,7 +332,7 @@ TEST(a_pin_opened_elsewhere_drops_only_its_own_references)
 	int target_a = load_ret(a, 2);
 	int entry_a = load_entry(a, pa, -1, "entry");
 	CHECK(pa >= 0 && entry_a >= 0 && target_a >= 0);
-	uint32_t k0 = 0, k1 = 1, v = 0, target_a_id = obj_id(a, target_a);
+	uint32_t k0 = 0, k1 = 1, v = 0, target_a_id = test_obj_id(a, target_a);
 	CHECK(UPD(a, pa, &k0, &target_a, 0) == 0);
 	CHECK(pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
 	bpfvm_close(a, target_a); /* the slot holds it */
@@ -377,7 +340,7 @@ TEST(a_pin_opened_elsewhere_drops_only_its_own_references)
 	long got = pin_cmd(b, BPF_OBJ_GET, -1, path);
 	int prog_b = load_ret(b, 3);
 	CHECK(got >= 0 && prog_b >= 0);
-	CHECK_EQ_U64(obj_id(b, prog_b), target_a_id); /* the same number, another object */
+	CHECK_EQ_U64(test_obj_id(b, prog_b), target_a_id); /* the same number, another object */
 	CHECK(LKP(b, (int)got, &k0, &v) == 0 && v == target_a_id);
 	bpfvm_close(b, (int)got);
 	CHECK_EQ_U64(xdp_run(b, prog_b), 3);
@@ -387,10 +350,10 @@ TEST(a_pin_opened_elsewhere_drops_only_its_own_references)
 	got = pin_cmd(b, BPF_OBJ_GET, -1, path);
 	CHECK(got >= 0 && UPD(b, (int)got, &k1, &prog_b, 0) == 0);
 	bpfvm_close(b, prog_b);
-	CHECK_EQ_U64(count_ids(b, BPF_PROG_GET_NEXT_ID), 1); /* held by B's slot */
+	CHECK_EQ_U64(test_count_ids(b, BPF_PROG_GET_NEXT_ID), 1); /* held by B's slot */
 	bpfvm_free(b);
 	CHECK_EQ_U64(xdp_run(a, entry_a), 2);
-	CHECK_EQ_U64(count_ids(a, BPF_PROG_GET_NEXT_ID), 2);
+	CHECK_EQ_U64(test_count_ids(a, BPF_PROG_GET_NEXT_ID), 2);
 	CHECK(unlink(path) == 0);
 	bpfvm_free(a);
 }
@@ -499,8 +462,8 @@ TEST(kernel_agrees)
 		close((int)kentry);
 		bpfvm_close(vm, ventry);
 	}
-	CHECK_EQ_U64(count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
-	CHECK_EQ_U64(count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_PROG_GET_NEXT_ID), 0);
+	CHECK_EQ_U64(test_count_ids(vm, BPF_MAP_GET_NEXT_ID), 0);
 	bpfvm_free(vm);
 	umount(kdir);
 	rmdir(kdir);

@@ -243,6 +243,46 @@ static inline long kbtf_for_callbacks(union bpf_attr *a, struct bpf_func_info fi
 }
 
 /* bpfvm's BPF_OBJ_GET_INFO_BY_FD of map fd into *info (zeroed first).  0 or a negative errno. */
+/* An object's id by its handle in vm (0: none); the id sits at the same offset in bpf_map_info. */
+static inline uint32_t test_obj_id(struct bpfvm *vm, int fd)
+{
+	struct bpf_prog_info info;
+	union bpf_attr a;
+	memset(&info, 0, sizeof(info));
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(info);
+	a.info.info = (uintptr_t)&info;
+	if (bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
+		return 0;
+	return info.id;
+}
+
+/* A new handle to object `id`: cmd BPF_PROG_GET_FD_BY_ID or BPF_MAP_GET_FD_BY_ID.  The fd or -errno. */
+static inline long test_fd_by_id(struct bpfvm *vm, int cmd, uint32_t id)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	if (cmd == BPF_PROG_GET_FD_BY_ID)
+		a.prog_id = id;
+	else
+		a.map_id = id;
+	return bpfvm_bpf(vm, cmd, &a, sizeof(a));
+}
+
+/* Objects of the instance left: cmd BPF_PROG_GET_NEXT_ID or BPF_MAP_GET_NEXT_ID. */
+static inline uint32_t test_count_ids(struct bpfvm *vm, int cmd)
+{
+	union bpf_attr a;
+	uint32_t n = 0;
+	memset(&a, 0, sizeof(a));
+	while (bpfvm_bpf(vm, cmd, &a, sizeof(a)) == 0) {
+		n++;
+		a.start_id = a.next_id;
+	}
+	return n;
+}
+
 static inline long vmap_info(struct bpfvm *vm, int fd, struct bpf_map_info *info)
 {
 	union bpf_attr a;
