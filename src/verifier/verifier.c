@@ -90,6 +90,7 @@ struct frame {
 	struct reg cb_args[5];     /* callback frames: r1-r5 at each call */
 	uint32_t cb_iters;         /* calls of a callback walked from this frame's current helper call */
 	bool async_cb;             /* frame 0 of an async callback's own walk (Linux in_async_callback_fn) */
+	struct frame *pool_next;    /* in vctx.pool while free */
 	/* st[0 .. lo) are all STK_INVALID (st_set() keeps it): copies and comparisons skip what a
 	 * program never touched, most of the stack for most programs */
 	uint16_t lo;
@@ -209,13 +210,44 @@ struct vctx {
 	uint16_t scratch;           /* registers the insn read or wrote: their state ends its line */
 	uint64_t scratch_slots;     /* stack slots it wrote (bit k: fp-8*(k+1)) */
 	bool popped;                /* the path just began at a pending branch */
+	struct frame *pool;         /* frames freed, for the next allocations (frame_alloc()) */
 };
 
 /* ---- states ---------------------------------------------------------------------------------- */
 
-static struct frame *frame_dup(const struct frame *f)
+/* Frames (10 KiB each, one per call and per state copied) come from a pool the walk keeps, not from
+ * malloc each time; the checked build (ASan) takes them from malloc, so that a frame used after its
+ * state is freed is reported. */
+static struct frame *frame_alloc(struct vctx *c)
 {
-	struct frame *n = malloc(sizeof(*n));
+#ifndef BPFVM_CHECKED
+	struct frame *f = c->pool;
+	if (f) {
+		c->pool = f->pool_next;
+		return f;
+	}
+#else
+	(void)c;
+#endif
+	return malloc(sizeof(struct frame));
+}
+
+static void frame_release(struct vctx *c, struct frame *f)
+{
+#ifndef BPFVM_CHECKED
+	if (f) {
+		f->pool_next = c->pool;
+		c->pool = f;
+	}
+#else
+	(void)c;
+	free(f);
+#endif
+}
+
+static struct frame *frame_dup(struct vctx *c, const struct frame *f)
+{
+	struct frame *n = frame_alloc(c);
 	if (!n)
 		return NULL;
 	size_t lo = f->lo & ~7u;
@@ -226,17 +258,17 @@ static struct frame *frame_dup(const struct frame *f)
 	return n;
 }
 
-static void state_free(struct state *s)
+static void state_free(struct vctx *c, struct state *s)
 {
 	if (!s)
 		return;
 	for (int i = 0; i < s->nf; i++)
-		free(s->f[i]);
+		frame_release(c, s->f[i]);
 	free(s->hist);
 	free(s);
 }
 
-static struct state *state_dup(const struct state *s)
+static struct state *state_dup(struct vctx *c, const struct state *s)
 {
 	struct state *n = malloc(sizeof(*n));
 	if (!n)
@@ -246,16 +278,16 @@ static struct state *state_dup(const struct state *s)
 	n->caphist = n->nhist;
 	if (s->nhist && !(n->hist = malloc(s->nhist * sizeof(*n->hist)))) {
 		n->nf = 0;
-		state_free(n);
+		state_free(c, n);
 		return NULL;
 	}
 	if (s->nhist)
 		memcpy(n->hist, s->hist, s->nhist * sizeof(*n->hist));
 	for (int i = 0; i < s->nf; i++) {
-		n->f[i] = frame_dup(s->f[i]);
+		n->f[i] = frame_dup(c, s->f[i]);
 		if (!n->f[i]) {
 			n->nf = i;
-			state_free(n);
+			state_free(c, n);
 			return NULL;
 		}
 	}
@@ -1556,7 +1588,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 				}
 				continue;
 			}
-			state_free(p->s);
+			state_free(c, p->s);
 			p->s = NULL;
 			c->kept--;
 			free(p->hist);
@@ -1572,7 +1604,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	c->prev_jmps = c->jmps;
 	c->prev_insns = c->processed;
 	struct seen *n = malloc(sizeof(*n));
-	struct state *copy = n ? state_dup(s) : NULL;
+	struct state *copy = n ? state_dup(c, s) : NULL;
 	if (!copy) {
 		free(n);
 		return -ENOMEM;
@@ -1638,7 +1670,7 @@ static int push_branch(struct vctx *c, const struct state *s, size_t pc)
 		c->stack = n;
 		c->capstack = cap;
 	}
-	struct state *d = state_dup(s);
+	struct state *d = state_dup(c, s);
 	if (!d)
 		return -ENOMEM;
 	d->pc = pc;
@@ -2548,7 +2580,7 @@ static int enter_call(struct vctx *c, struct state *s, uint32_t target, uint32_t
 {
 	if (s->nf >= MAX_FRAMES)
 		return err_at(c, s->pc, -E2BIG, "the call stack of %d frames is too deep", s->nf + 1);
-	struct frame *caller = s->f[s->nf - 1], *f = malloc(sizeof(*f));
+	struct frame *caller = s->f[s->nf - 1], *f = frame_alloc(c);
 	if (!f)
 		return -ENOMEM;
 	init_frame(f, s->nf, target, s->pc);
@@ -2597,10 +2629,10 @@ static int push_async_cb(struct vctx *c, const struct state *s, uint32_t target,
 			 const struct vf_map *map)
 {
 	struct state *a = calloc(1, sizeof(*a));
-	struct frame *f = malloc(sizeof(*f));
+	struct frame *f = frame_alloc(c);
 	if (!a || !f) {
 		free(a);
-		free(f);
+		frame_release(c, f);
 		return -ENOMEM;
 	}
 	init_frame(f, 0, target, 0);
@@ -2619,7 +2651,7 @@ static int push_async_cb(struct vctx *c, const struct state *s, uint32_t target,
 	a->first_pc = target;
 	c->async_root[target] = 1;
 	int err = push_branch(c, a, target);
-	state_free(a);
+	state_free(c, a);
 	return err;
 }
 
@@ -2952,7 +2984,7 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 			return 0;
 		}
 		cap_links(c, s, (info->flags & F_X) ? sr->id : 0, d->id);
-		struct state *ts = state_dup(s);
+		struct state *ts = state_dup(c, s);
 		if (!ts)
 			return -ENOMEM;
 		struct reg *td = &ts->f[ts->nf - 1]->r[in->dst_reg];
@@ -2960,7 +2992,7 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 		struct reg *tsr = (info->flags & F_X) ? &ts->f[ts->nf - 1]->r[in->src_reg] : &tk;
 		struct reg *fsr = (info->flags & F_X) ? R(s, in->src_reg) : &fk;
 		if (!scalar_refine(&td->v, &tsr->v, op, j32, true)) {
-			state_free(ts);
+			state_free(c, ts);
 			*taken_ok = false;
 			ts = NULL;
 		} else {
@@ -2985,7 +3017,7 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 	if (!(is_ptr(d) && is_ptr(sr)) && is_null_scalar(o) && (op == BPF_JEQ || op == BPF_JNE) && !j32) {
 		need_precise(c, s, ops, 0, 0); /* the scalar's being 0 decides */
 		if (p->type == PTR_MAP_VALUE_OR_NULL || p->type == PTR_MEM_OR_NULL) {
-			struct state *ts = state_dup(s);
+			struct state *ts = state_dup(c, s);
 			if (!ts)
 				return -ENOMEM;
 			uint32_t pid = p->id;
@@ -3003,7 +3035,7 @@ static int check_cond(struct vctx *c, struct state *s, const struct bpf_insn *in
 	}
 	if (c->env->unpriv && !(is_ptr(d) && is_ptr(sr) && (is_pkt(d, 0) && is_pkt(sr, 0))))
 		return err_at(c, s->pc, -EACCES, "R%u pointer comparison prohibited", in->dst_reg);
-	struct state *ts = state_dup(s);
+	struct state *ts = state_dup(c, s);
 	if (!ts)
 		return -ENOMEM;
 	if (!j32 && is_ptr(d) && is_ptr(sr)) {
@@ -3090,7 +3122,7 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 	uint32_t *fd = &c->fn_depth[f->subprog];
 	if (depth > *fd)
 		*fd = depth;
-	free(f);
+	frame_release(c, f);
 	s->nf--;
 	struct frame *caller = s->f[s->nf - 1];
 	if (cb) {
@@ -3333,7 +3365,7 @@ static int do_check(struct vctx *c, struct state *s)
 			if (taken_ok) {
 				if (!fall_ok) {
 					if (ts)
-						state_free(ts);
+						state_free(c, ts);
 					s->pc = target;
 					continue;
 				}
@@ -3343,7 +3375,7 @@ static int do_check(struct vctx *c, struct state *s)
 					if (c->nstack == c->capstack) {
 						ts->pc = s->pc;
 						err = push_branch(c, ts, target);
-						state_free(ts);
+						state_free(c, ts);
 						if (err)
 							return err;
 					} else {
@@ -3358,7 +3390,7 @@ static int do_check(struct vctx *c, struct state *s)
 					return err;
 				}
 			} else if (ts) {
-				state_free(ts);
+				state_free(c, ts);
 			}
 			if (!fall_ok)
 				return 0;
@@ -3454,7 +3486,7 @@ int vf_verify(struct vf_env *env)
 		goto out;
 	compute_liveness(&c);
 	s->nf = 1;
-	s->f[0] = malloc(sizeof(struct frame));
+	s->f[0] = frame_alloc(&c);
 	if (!s->f[0]) {
 		err = -ENOMEM;
 		goto out;
@@ -3483,7 +3515,7 @@ int vf_verify(struct vf_env *env)
 				if (s->f[i]->depth > c.fn_depth[s->f[i]->subprog])
 					c.fn_depth[s->f[i]->subprog] = s->f[i]->depth;
 		}
-		state_free(s);
+		state_free(&c, s);
 		s = NULL;
 		if (err || !c.nstack)
 			break;
@@ -3505,25 +3537,29 @@ out:
 		diag_printf(env->log, "processed %llu insns (limit %u) max_states_per_insn %u total_states %u peak_states %u mark_read 0",
 			    (unsigned long long)c.processed, VF_MAX_INSN_PROCESSED, env->max_states_per_insn, env->total_states,
 			    env->peak_states);
-	state_free(s);
+	state_free(&c, s);
 	for (size_t i = 0; i < c.nstack; i++)
-		state_free(c.stack[i]);
+		state_free(&c, c.stack[i]);
 	free(c.stack);
 	if (c.seen)
 		for (size_t pc = 0; pc < c.cnt; pc++)
 			for (struct seen *p = c.seen[pc], *n; p; p = n) {
 				n = p->next;
 				if (!p->detached) {
-					state_free(p->s);
+					state_free(&c, p->s);
 					free(p->hist);
 					free(p);
 				}
 			}
 	for (struct seen *p = c.detached, *n; p; p = n) {
 		n = p->dnext;
-		state_free(p->s);
+		state_free(&c, p->s);
 		free(p->hist);
 		free(p);
+	}
+	for (struct frame *f = c.pool, *n; f; f = n) {
+		n = f->pool_next;
+		free(f);
 	}
 	free(c.seen);
 	free(c.nseen);
