@@ -126,8 +126,8 @@ struct state {
 	bool hist_lost;            /* too long: backtracking through it marks everything */
 	bool hist_cur;             /* the last entry is the current insn's visit */
 	size_t first_pc;
-	/* Main frame registers whose values' sources are marked precise back to `parent` already: a
-	 * backtrack from them would mark nothing new (chain_marked()).  Bit n: rn. */
+	/* Registers of the current frame whose values' sources are marked precise back to `parent` already: a
+	 * backtrack from them would mark nothing new (chain_marked(); calls and exits clear it).  Bit n: rn. */
 	uint16_t marked;
 	uint16_t touched;          /* registers the insns since `parent` wrote or compared (touched_by()) */
 	size_t prev_pc;            /* the insn walked just before pc (SIZE_MAX: none) */
@@ -157,7 +157,7 @@ struct seen {
 	struct seen *parent;        /* the state recorded before it on its path */
 	uint32_t branches;
 	uint32_t hits, misses;      /* states it covered, and did not (Linux's hit_cnt, miss_cnt) */
-	/* Its registers (one frame only) that are precise constants, and their values: a state whose
+	/* Its registers (the innermost frame's) that are precise constants, and their values: a state whose
 	 * live register differs there is not covered, found without touching the state (a loop's
 	 * explored states, one per iteration, are compared with every state reaching them) */
 	uint16_t cmask;
@@ -176,6 +176,11 @@ struct seen {
 /* States kept at once, over all prune points: a bound on memory (a state is about 10 KiB a frame).
  * Past it the walk goes on without recording, which costs time, never soundness. */
 #define MAX_KEPT_STATES 16384
+
+/* Explored states of other rounds of a loop kept at one prune point (distinct(): their misses do not
+ * count) at most: past it they count as any miss, so that each visit's comparisons stay bounded (a
+ * 1,000-round loop with a packet check per round keeps 998). */
+#define MAX_DISTINCT 1024
 
 /* Prune points: where states are compared.  A state is recorded there only when the walk did some
  * work since the last one (Linux is_state_visited(): 2 jumps and 8 insns), except at loop heads,
@@ -1113,9 +1118,9 @@ static bool consts_match(const struct vctx *c, const struct seen *o, const struc
 			 bool *distinct)
 {
 	uint16_t m = mode == CMP_EXACT ? o->kmask : mode == CMP_RANGE ? o->kmask & c->live[s->pc] : o->cmask & c->live[s->pc];
-	if (!m || s->nf != 1)
+	if (!m || s->nf != o->s->nf)
 		return true;
-	const struct frame *f = s->f[0];
+	const struct frame *f = s->f[s->nf - 1];
 	for (int r = 0; r < 11; r++) {
 		if (!(m >> r & 1))
 			continue;
@@ -1138,7 +1143,7 @@ static void mark_all_precise(struct state *s)
 			for (int r = 0; r < 11; r++)
 				if (f->r[r].type == SCALAR) {
 					f->r[r].precise = true;
-					if (i == 0)
+					if (i == p->s->nf - 1)
 						seen_precise(p, r);
 				}
 			for (int k = 0; k < SLOTS; k++)
@@ -1374,7 +1379,7 @@ static bool backtrack(struct vctx *c, struct state *s, struct bt *b)
 						continue;
 					}
 					f->r[r].precise = true;
-					if (fi == 0) {
+					if (fi == b->frame) {
 						seen_precise(p, r);
 						if (p->marked >> r & 1) /* ... or before (chain_marked()) */
 							*regs &= (uint16_t)~(1u << r);
@@ -1412,8 +1417,7 @@ static void need_precise(struct vctx *c, struct state *s, uint16_t regs, int sfr
 	for (int r = 0; r < 11; r++)
 		if (f->r[r].type != SCALAR)
 			regs &= (uint16_t)~(1u << r);
-	if (s->nf == 1)
-		regs &= (uint16_t)~s->marked;
+	regs &= (uint16_t)~s->marked;
 	if ((!regs && !slots) || c->env->unpriv)
 		return; /* unprivileged: every scalar compares as precise anyway */
 	struct bt b;
@@ -1423,7 +1427,7 @@ static void need_precise(struct vctx *c, struct state *s, uint16_t regs, int sfr
 	b.slots[sframe] = slots;
 	if (!backtrack(c, s, &b))
 		mark_all_precise(s);
-	else if (s->nf == 1)
+	else
 		s->marked |= regs;
 }
 
@@ -1570,7 +1574,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		 * paths that reach the same iteration later (a loop with a packet check per round: the
 		 * path where the check failed rejoins the others one iteration later, at each iteration;
 		 * without this, 1,000 rounds walk 1,000,000+ insns, the kernel's way, instead of 32,000). */
-		if (add && (p->branches || !distinct) && ++p->misses > p->hits * n + n) {
+		if (add && (p->branches || !distinct || c->nseen[pc] > MAX_DISTINCT) && ++p->misses > p->hits * n + n) {
 			*pp = p->next;
 			c->nseen[pc]--;
 			if (p->branches) {
@@ -1615,8 +1619,8 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->hits = n->misses = 0;
 	n->detached = n->dormant = false;
 	n->cmask = n->kmask = 0;
-	for (int r = 0; r < 11 && copy->nf == 1; r++) {
-		const struct reg *x = &copy->f[0]->r[r];
+	for (int r = 0; r < 11; r++) {
+		const struct reg *x = &copy->f[copy->nf - 1]->r[r];
 		if (x->type == SCALAR && scalar_is_const(&x->v)) {
 			n->kmask |= (uint16_t)(1u << r);
 			n->cval[r] = x->v.var_off.value;
@@ -1644,7 +1648,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	s->first_pc = pc;
 	if (++c->kept > c->peak_states)
 		c->peak_states = c->kept;
-	n->marked = s->nf == 1 ? s->marked : 0;
+	n->marked = s->marked; /* of its innermost frame */
 	n->touched = s->touched;
 	s->parent = n;
 	s->marked = 0; /* the new parent's copies of them are not marked */
