@@ -28,8 +28,12 @@ static void code_facts(struct vm_prog *prog)
 			calls = true;
 		if ((in->src == BPF_REG_10 && base != in->src) || (in->dst == BPF_REG_10 && base != in->dst))
 			escapes = true;
-		if (base == BPF_REG_10 && in->off < 0) /* at or above r10 faults: nothing to zero */
+		if (base == BPF_REG_10 && in->off < 0)
 			reach = -(int32_t)in->off > (int32_t)reach ? (uint32_t)-(int32_t)in->off : reach;
+		else if (base == BPF_REG_10) /* at or above r10: a fault in the entry frame, but a callee's
+					      * reaches into its caller's, below what the caller touches
+					      * itself (an unverified program: the verifier refuses it) */
+			escapes = true;
 	}
 	prog->leaf = !calls;
 	reach = (reach + 63) & ~63u;

@@ -283,6 +283,46 @@ TEST(tail_calls_agree)
 /* "rX *= k; rX += rY" is emitted as one computation (the JIT's mul_add()): for multipliers of every
  * shape (2^n, 2^n - 1, 2^n + 1, others, negative), the loop's result is C's, in both engines; the ZF the
  * pair leaves serves an "if rX == 0" after it (a sum made 0 on purpose, and one that is not). */
+/* A bpf-to-bpf callee of an unverified program may read above its frame, into its caller's, below what
+ * the caller touched itself: zeroes on both engines, not what an earlier run (or the host) left there
+ * (fuzz_jit's gen-seed-05 read the host's stack through the interpreter). */
+TEST(callee_reads_caller_frame_zeroed)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF }; /* the verifier refuses r10 + 40 */
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn fill[80], rd[] = {
+		INSN_ID(MOV64_K, 1, 0, 0, 0),          /* r1 = 0 */
+		INSN_ID(STXDW, 10, 1, -8, 0),          /* *(u64 *)(r10 - 8) = r1: the caller's one slot */
+		INSN_ID(CALL_LOCAL, 0, 0, 0, 1),       /* call +1 */
+		INSN_ID(EXIT, 0, 0, 0, 0),
+		INSN_ID(LDXDW, 0, 10, 40, 0),          /* r0 = *(u64 *)(r10 + 40): fp-472 of the caller */
+		INSN_ID(EXIT, 0, 0, 0, 0),
+	};
+	size_t n = 0;
+	fill[n++] = INSN_ID(LDDW, 1, 0, 0, 0x5a5a5a5a);
+	fill[n++] = LDDW_HI(0x5a5a5a5a);
+	for (int off = -8; off >= -512; off -= 8)
+		fill[n++] = INSN_ID(STXDW, 10, 1, (int16_t)off, 0);
+	fill[n++] = INSN_ID(MOV64_K, 0, 0, 0, 0);
+	fill[n++] = INSN_ID(EXIT, 0, 0, 0, 0);
+	int ff = bpfvm_prog_load(vm, 0, fill, n, "fill"), fr = bpfvm_prog_load(vm, 0, rd, N(rd), "read");
+	if (ff < 0 || fr < 0)
+		printf("  %s\n", bpfvm_errmsg(vm));
+	CHECK(ff >= 0 && fr >= 0);
+	for (int e = 0; e < 2; e++) {
+		enum bpfvm_engine eng = e ? BPFVM_ENGINE_JIT : BPFVM_ENGINE_INTERP;
+		uint64_t r0 = 1;
+		CHECK(bpfvm_prog_run(vm, ff, eng, NULL, 0, &r0) == 0);
+		r0 = 1;
+		int err = bpfvm_prog_run(vm, fr, eng, NULL, 0, &r0);
+		if (err == -EOPNOTSUPP)
+			continue; /* no JIT here */
+		CHECK_EQ_U64(err, 0);
+		CHECK_EQ_U64(r0, 0);
+	}
+	bpfvm_free(vm);
+}
+
 TEST(multiply_add_pairs)
 {
 	static const int32_t ks[] = { 2, 4, 8, 16, 3, 5, 9, 7, 31, 33, 65, 255, 257, 1023, 0x3fffffff, 0x40000001,
@@ -925,6 +965,7 @@ int main(void)
 	RUN(plain_runs_of_verified_programs_keep_checks);
 	RUN(array_lookups_in_place);
 	RUN(proven_atomics_unchecked);
+	RUN(callee_reads_caller_frame_zeroed);
 	RUN(multiply_add_pairs);
 	RUN(counted_loops_keep_the_budget);
 	RUN(counted_loops_with_lookups_keep_the_budget);
