@@ -955,7 +955,7 @@ static bool stacksafe(const struct frame *o, const struct frame *c, struct idmap
 			memcpy(&wa, &o->st[i], 8);
 			memcpy(&wb, &c->st[i], 8);
 			if ((!wa && mode != CMP_EXACT) ||
-			    (wa == wb && o->st[i] != STK_SPILL && o->st[i + 7] != STK_SPILL && !memchr(&o->st[i], STK_SPILL, 8))) {
+			    (wa == wb && !memchr(&o->st[i], STK_SPILL, 8))) {
 				i += 7;
 				continue;
 			}

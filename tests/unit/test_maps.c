@@ -887,18 +887,6 @@ TEST(batch_arrays_and_percpu)
 
 /* ---- object ids, expected_attach_type, test runs ----------------------------------------------------- */
 
-static uint32_t map_id(struct bpfvm *vm, int fd)
-{
-	struct bpf_map_info info;
-	union bpf_attr a;
-	memset(&info, 0, sizeof(info));
-	memset(&a, 0, sizeof(a));
-	a.info.bpf_fd = (uint32_t)fd;
-	a.info.info_len = sizeof(info);
-	a.info.info = (uintptr_t)&info;
-	return bpfvm_bpf(vm, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)) ? 0 : info.id;
-}
-
 TEST(map_ids_and_fd_by_id)
 {
 	struct bpfvm *vm = new_vm(1);
@@ -906,7 +894,7 @@ TEST(map_ids_and_fd_by_id)
 	uint32_t ids[3];
 	for (int i = 0; i < 3; i++) {
 		m[i] = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
-		ids[i] = map_id(vm, m[i]);
+		ids[i] = test_obj_id(vm, m[i]);
 		CHECK(ids[i] > 0);
 	}
 	const struct bpf_insn p[] = { INSN_ID(MOV64_K, 0, 0, 0, 0), INSN_ID(EXIT, 0, 0, 0, 0) };
@@ -931,7 +919,7 @@ TEST(map_ids_and_fd_by_id)
 	int fd = (int)bpfvm_bpf(vm, BPF_MAP_GET_FD_BY_ID, &a, sizeof(a));
 	CHECK(fd >= 0 && fd != m[2]);
 	CHECK(LKP(vm, fd, &k, &out) == 0 && out == 77);
-	CHECK(map_id(vm, fd) == ids[2]);
+	CHECK(test_obj_id(vm, fd) == ids[2]);
 	CHECK(bpfvm_close(vm, m[2]) == 0);
 	CHECK(LKP(vm, fd, &k, &out) == 0 && out == 77); /* the new handle keeps the map */
 	a.map_id = ids[1];
@@ -1077,7 +1065,7 @@ TEST(hash_of_maps_from_program)
 	CHECK(run_err(vm, p, &k7, 4, &r0) == 0 && r0 == 5678);
 	CHECK(run_err(vm, p, &k1, 4, &r0) == 0 && r0 == 1);
 	uint32_t id;
-	CHECK(LKP(vm, outer, &k42, &id) == 0 && id == map_id(vm, inner)); /* user space sees the id */
+	CHECK(LKP(vm, outer, &k42, &id) == 0 && id == test_obj_id(vm, inner)); /* user space sees the id */
 	CHECK(DEL(vm, outer, &k42) == 0);
 	CHECK(run_err(vm, p, &k42, 4, &r0) == 0 && r0 == 1);
 	bpfvm_free(vm);
