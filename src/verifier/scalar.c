@@ -531,6 +531,11 @@ void scalar_alu(struct scalar *dst, const struct scalar *src, unsigned op, bool 
 	scalar_sync(dst);
 }
 
+static int64_t sext(uint64_t v, unsigned bits)
+{
+	return bits == 8 ? (int8_t)v : bits == 16 ? (int16_t)v : (int32_t)v;
+}
+
 void scalar_movsx(struct scalar *dst, const struct scalar *src, unsigned bits, bool alu32)
 {
 	int64_t lo = -((int64_t)1 << (bits - 1)), hi = ((int64_t)1 << (bits - 1)) - 1;
@@ -542,6 +547,41 @@ void scalar_movsx(struct scalar *dst, const struct scalar *src, unsigned bits, b
 		return;
 	}
 	struct scalar r = scalar_unknown();
+	/* Linux coerce_reg_to_size_sx() / coerce_subreg_to_size_sx(): bounds whose bits above the narrow
+	 * width agree hold values whose low parts form one range; when both ends of it extend to the same
+	 * sign, extension keeps the order and the extended ends bound the result (0x80..0xff as s8:
+	 * -128..-1) */
+	uint64_t smin = alu32 ? (uint32_t)src->s32_min : (uint64_t)src->smin;
+	uint64_t smax = alu32 ? (uint32_t)src->s32_max : (uint64_t)src->smax;
+	if (smin >> bits == smax >> bits) {
+		int64_t a = sext(smin, bits), b = sext(smax, bits);
+		int64_t mn = a < b ? a : b, mx = a < b ? b : a;
+		if ((mn >= 0) == (mx >= 0)) {
+			if (alu32) {
+				r.s32_min = (int32_t)mn;
+				r.s32_max = (int32_t)mx;
+				r.u32_min = (uint32_t)mn;
+				r.u32_max = (uint32_t)mx;
+				unbound64(&r);
+				r.var_off = tnum_subreg(tnum_range((uint64_t)mn, (uint64_t)mx));
+				scalar_sync(&r);
+				scalar_zext32(&r);
+			} else {
+				r.smin = mn;
+				r.smax = mx;
+				r.s32_min = (int32_t)mn;
+				r.s32_max = (int32_t)mx;
+				r.umin = (uint64_t)mn;
+				r.umax = (uint64_t)mx;
+				r.u32_min = (uint32_t)mn;
+				r.u32_max = (uint32_t)mx;
+				r.var_off = tnum_range((uint64_t)mn, (uint64_t)mx);
+				scalar_sync(&r);
+			}
+			*dst = r;
+			return;
+		}
+	}
 	if (alu32) {
 		/* the low half sign-extended to 32 bits: unchanged where the low half already fits */
 		if (src->s32_min >= lo && src->s32_max <= hi) {

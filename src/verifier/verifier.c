@@ -16,7 +16,6 @@
  *  - precision is tracked in the main frame only (see above); scalars linked by id must stay linked
  *    alike in a state that an imprecise one covers (Linux follows the links in its history instead);
  *  - liveness is static (registers read later on some path), the stack is compared byte for byte;
- *  - a sign-extending fill of a narrower spill gives an unknown value (Linux sign-extends the spill).
  *
  * Loops: inside one, a state is recorded every 20 jumps or 100 insns (Linux); a state that keeps
  * failing to cover others leaves its prune point's list, but one whose walk goes on stays in memory
@@ -1996,10 +1995,17 @@ static int stack_read(struct vctx *c, struct state *s, struct frame *f, int lo, 
 		return hist_slot(s, frame_idx(s, f), base / 8);
 	}
 	/* Linux check_stack_read_fixed_off(): a narrower fill from the start of a spilled scalar (its low
-	 * bytes) keeps what is known of them, and its link when the value fits in them */
-	if (f->st[base] == STK_SPILL && base % 8 == 0 && !sign && f->spill[base / 8].type == SCALAR &&
+	 * bytes) keeps what is known of them, and its link when the value fits in them.  A sign-extending
+	 * fill gets the spill's value, which check_ld_st() sign-extends (Linux coerce_reg_to_size_sx());
+	 * its link only when the value is below the sign bit, where that changes nothing (Linux keeps it
+	 * up to the full width, where the copies can then differ). */
+	if (f->st[base] == STK_SPILL && base % 8 == 0 && f->spill[base / 8].type == SCALAR &&
 	    spill_size(f, base) >= size) {
-		if (dst) {
+		if (dst && sign) {
+			*dst = f->spill[base / 8];
+			if (scalar_width(dst) >= 8u * (unsigned)size)
+				unlink_scalar(dst);
+		} else if (dst) {
 			struct reg r = f->spill[base / 8];
 			if (scalar_width(&r) > 8u * (unsigned)size) {
 				struct scalar mask = scalar_const((1ull << (8 * size)) - 1);
@@ -2268,10 +2274,8 @@ static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *i
 		if ((err = check_mem(c, s, in->src_reg, &a, &val)))
 			return err;
 		*R(s, in->dst_reg) = val;
-		if (a.sign && a.size < 8 && val.type == SCALAR) {
-			struct scalar any = scalar_unknown();
-			scalar_movsx(&R(s, in->dst_reg)->v, &any, (unsigned)a.size * 8, false);
-		}
+		if (a.sign && a.size < 8 && val.type == SCALAR) /* of what the load knows (a spill, a 0) */
+			scalar_movsx(&R(s, in->dst_reg)->v, &val.v, (unsigned)a.size * 8, false);
 		return 0;
 	case FMT_ST:
 		if ((err = check_read(c, s, in->dst_reg)))

@@ -444,6 +444,25 @@ static const struct vcase cases[] = {
 	  "*(u32 *)(r10 - 8) = r2\nr3 = *(u64 *)(r10 - 8)\nr3 *= -8\nr4 = r10\nr4 += r3\nr0 = 0\n*(u64 *)(r4 - 8) = r0\nr0 = 2\nexit\n",
 	  "math between fp pointer and register with unbounded min value is not allowed" },
 	{ "a narrow pointer spill", XDP, "*(u32 *)(r10 - 8) = r1\nr0 = 2\nexit\n", "invalid size of register spill" },
+	/* sign-extending fills of a spill (Linux coerce_reg_to_size_sx() of the spilled register) */
+	{ "a sign-extending fill of a bounded spill", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nif r2 > 56 goto +7\n*(u64 *)(r10 - 8) = r2\nr3 = *(s32 *)(r10 - 8)\nr4 = r10\nr4 += -64\n"
+	  "r4 += r3\nr0 = *(u8 *)(r4 + 0)\nexit\nr0 = 0\nexit\n", NULL },
+	{ "a sign-extending fill past the sign bit is negative", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 0x7f\nr2 |= 0x80\n*(u64 *)(r10 - 8) = r2\nr3 = *(s8 *)(r10 - 8)\n"
+	  "if r3 s< 0 goto +1\nr0 = *(u8 *)(r1 + 5000)\nr0 = 2\nexit\n", NULL },
+	{ "a sign-extending fill below the sign bit is not negative", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 0x7f\n*(u64 *)(r10 - 8) = r2\nr3 = *(s8 *)(r10 - 8)\n"
+	  "if r3 s< 0 goto +1\nr0 = *(u8 *)(r1 + 5000)\nr0 = 2\nexit\n", "invalid bpf_context access off=5000 size=1" },
+	{ "movsx of a range past the sign bit is negative", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 0x7fff\nr2 |= 0x8000\nr3 = (s16)r2\n"
+	  "if r3 s< 0 goto +1\nr0 = *(u8 *)(r1 + 5000)\nr0 = 2\nexit\n", NULL },
+	{ "movsx32 of a range past the sign bit is negative", XDP,
+	  "r2 = *(u32 *)(r1 + 12)\nr2 &= 0x7f\nr2 |= 0x80\nw3 = (s8)w2\n"
+	  "if w3 s< 0 goto +1\nr0 = *(u8 *)(r1 + 5000)\nr0 = 2\nexit\n", NULL },
+	{ "a sign-extending fill of a spilled zero", XDP,
+	  "r2 = 0\n*(u64 *)(r10 - 8) = r2\nr3 = *(s16 *)(r10 - 8)\nif r3 == 0 goto +1\nr0 = *(u8 *)(r1 + 5000)\nr0 = 2\nexit\n",
+	  NULL },
 	{ "precision: through a u32 spill", XDP, PREC_SPLIT("r3 = 8", "r3 = 600")
 	  "*(u32 *)(r10 - 16) = r3\n" PAD "r4 = *(u32 *)(r10 - 16)\nr4 = -r4\nr5 = r10\nr5 += r4\nr0 = 0\n"
 	  "*(u64 *)(r5 + 0) = r0\nr0 = 2\nexit\n", "invalid write to stack R5 off=-600 size=8" },
