@@ -50,14 +50,18 @@ struct jit {
 	const struct vm_insn *insns;
 	size_t cnt;
 	size_t pc;              /* insn being emitted */
-	uint32_t *lab;          /* label offsets, this pass */
-	uint32_t *plab;         /* the previous pass's */
-	uint32_t *lab_pass;     /* the pass that set lab[i] */
+	/* Label offsets: lab[l] is this pass's where lab_pass[l] == pass, else the last pass's that set it
+	 * (0 before any did), so that one array serves both, and the passes converge when no set_label()
+	 * of a pass moved a label (`moved`). */
+	uint32_t *lab;
+	uint8_t *lab_pass;
 	size_t nlab;
 	uint32_t pass;          /* from 1 */
+	bool moved;
 	bool force_long;
-	struct stub *stubs;
-	size_t nstub, max_stub;
+	struct stub *stubs;     /* grown by add_stub(), with the labels past stub_base */
+	size_t nstub, stub_cap;
+	size_t stub_base;       /* the label of stub 0 (L_STUB) */
 	bool untrusted;
 	uint8_t *loop_head;     /* insns a back-edge jumps to: aligned to LOOP_ALIGN */
 	uint8_t *entry;         /* insns reached other than from the one before: jump and call targets,
@@ -93,28 +97,36 @@ struct jit {
 
 #define LOOP_ALIGN 16
 
-/* Labels: 0..cnt the insns (cnt = end of the body), then the exits, then two per stub, then three per
- * insn for counted loops (fast_loops()), then the six below. */
+/* Labels: 0..cnt the insns (cnt = end of the body), then the eight below, then three per insn for
+ * counted loops (only when fast_loops() found one), then two per stub (stub_base on: the arrays grow
+ * with the stubs, so that they are sized to what the program uses). */
 #define L_INSN(i_)      ((size_t)(i_))
 #define L_RET0(j_)      ((j_)->cnt + 1)   /* r0 = 0, then the epilogue (faults, LD_ABS past the packet) */
 #define L_EPILOGUE(j_)  ((j_)->cnt + 2)
-#define L_STUB(j_, k_)  ((j_)->cnt + 3 + 2 * (k_))
-#define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
-#define L_FL_BASE(j_)   ((j_)->cnt + 3 + 2 * (j_)->max_stub)
+#define L_FULL_RET0(j_) ((j_)->cnt + 3)   /* stateless code with ldpkt: full code's L_RET0 */
+#define L_TAIL_ENTRY(j_) ((j_)->cnt + 4)  /* stateless code: where a tail call from full code enters */
+#define L_FULL_EXIT(j_) ((j_)->cnt + 5)   /* stateless code entered by a tail call: exit as full code */
+#define L_TAIL_PUSH(j_) ((j_)->cnt + 6)   /* stateless code: the tail entry's saves, then the body */
+#define L_CB_ENTRY(j_)  ((j_)->cnt + 7)   /* the entry of callbacks (jit_call_subprog()) */
+#define L_TABLE(j_)     ((j_)->cnt + 8)   /* each insn's native offset, for callx */
+#define L_FL_BASE(j_)   ((j_)->cnt + 9)
 #define L_COPY(j_, i_)  (L_FL_BASE(j_) + (i_))                        /* insn i in a loop's checked copy */
 #define L_FHEAD(j_, h_) (L_FL_BASE(j_) + (j_)->cnt + 1 + (h_))        /* a fast loop's head, past its entry test */
 #define L_FIX(j_, i_)   (L_FL_BASE(j_) + 2 * ((j_)->cnt + 1) + (i_))  /* the budget fixup of insn i's exit */
-#define L_FULL_RET0(j_) ((j_)->nlab - 6)  /* stateless code with ldpkt: full code's L_RET0 */
-#define L_TAIL_ENTRY(j_) ((j_)->nlab - 5) /* stateless code: where a tail call from full code enters */
-#define L_TAIL_PUSH(j_) ((j_)->nlab - 3)  /* stateless code: the tail entry's saves, then the body */
-#define L_FULL_EXIT(j_) ((j_)->nlab - 4)  /* stateless code entered by a tail call: exit as full code */
-#define L_CB_ENTRY(j_)  ((j_)->nlab - 2)  /* the entry of callbacks (jit_call_subprog()) */
-#define L_TABLE(j_)     ((j_)->nlab - 1)  /* each insn's native offset, for callx */
+#define L_FL_CNT(j_)    (3 * ((j_)->cnt + 1))
+#define L_STUB(j_, k_)  ((j_)->stub_base + 2 * (k_))
+#define L_RESUME(j_, k_) (L_STUB(j_, k_) + 1)
 
+/* Each label is set at most once a pass (an lddw's second slot gets its label from its stub alone:
+ * lddw_hi_stub()), so comparing with the value it replaces tells whether the pass moved it. */
 static void set_label(struct jit *j, size_t l)
 {
-	j->lab[l] = (uint32_t)j->b.len;
-	j->lab_pass[l] = j->pass;
+	uint32_t at = (uint32_t)j->b.len;
+
+	if (NEVER(j->lab_pass[l] == j->pass) || j->lab[l] != at)
+		j->moved = true;
+	j->lab[l] = at;
+	j->lab_pass[l] = (uint8_t)j->pass;
 }
 
 /* Inside a counted loop's code (fast_loops()), a jump to one of its insns goes to that insn's copy
@@ -140,11 +152,8 @@ static void jump_to(struct jit *j, int cc, size_t l)
 
 	l = fl_label(j, l);
 
-	if (j->lab_pass[l] == j->pass) {
+	if (j->lab_pass[l] == j->pass || j->pass > 1) {
 		target = j->lab[l];
-		known = true;
-	} else if (j->pass > 1) {
-		target = j->plab[l];
 		known = true;
 	}
 	if (known && !j->force_long) {
@@ -201,10 +210,36 @@ static void patch32(struct jit *j, size_t at)
 			j->b.p[at - 4 + i] = (uint8_t)(rel >> (8 * i));
 }
 
+/* Room for stub k = nstub and its two labels (new labels start unset, at 0).  0 or -ENOMEM. */
+static int stubs_grow(struct jit *j)
+{
+	size_t cap = j->stub_cap * 2, nlab = j->stub_base + 2 * cap;
+	struct stub *s = realloc(j->stubs, cap * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	j->stubs = s;
+	uint32_t *lab = realloc(j->lab, nlab * sizeof(*lab));
+	if (!lab)
+		return -ENOMEM;
+	j->lab = lab;
+	uint8_t *lab_pass = realloc(j->lab_pass, nlab * sizeof(*lab_pass));
+	if (!lab_pass)
+		return -ENOMEM;
+	j->lab_pass = lab_pass;
+	memset(lab + j->nlab, 0, (nlab - j->nlab) * sizeof(*lab));
+	memset(lab_pass + j->nlab, 0, (nlab - j->nlab) * sizeof(*lab_pass));
+	j->nlab = nlab;
+	j->stub_cap = cap;
+	return 0;
+}
+
+/* A new stub (the arrays hold at least one, so that stub 0 is there to name after a failure). */
 static size_t add_stub(struct jit *j, jit_glue_fn fn)
 {
-	if (j->nstub >= j->max_stub) {
-		j->b.err = -E2BIG;
+	int err;
+
+	if (j->nstub >= j->stub_cap && (err = stubs_grow(j))) {
+		j->b.err = err;
 		return 0;
 	}
 	j->stubs[j->nstub] = (struct stub){ (uint32_t)j->pc, fn, L_RESUME(j, j->nstub), STUB_NO_CACHE };
@@ -1047,7 +1082,7 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 	} else {
 		budget_check(j); /* every call, forward ones too */
 		size_t t = target_pc(j, in);
-		int64_t target = j->lab_pass[t] == j->pass ? j->lab[t] : j->plab[t];
+		int64_t target = j->lab[t];
 		x_byte(b, OP_CALL32);
 		x_imm(b, (uint32_t)(int32_t)(target - (int64_t)(b->len + 4)), 4);
 	}
@@ -1108,7 +1143,7 @@ static void emit_CALLX(J)
 	_Static_assert(sizeof(struct vm_insn) == 16, "byte offset / 4 = table offset");
 	x_rr(b, XW, OP_GRP2_IMM8, GRP2_SHR, AUX);
 	x_byte(b, 2);
-	x_rip(b, XW, OP_LEA, AUX2, j->pass > 1 ? j->plab[L_TABLE(j)] : 0);
+	x_rip(b, XW, OP_LEA, AUX2, j->lab[L_TABLE(j)]);
 	x_rr(b, XW, OP_ADD_RM_R, AUX2, AUX);
 	x_rm(b, 0, OP_MOV_R_RM, AUX, AUX, 0);
 	x_rip(b, XW, OP_LEA, AUX2, 0);
@@ -1243,12 +1278,19 @@ static void emit_LDDW(J)
 	else
 		mov_imm(j, DSTR, in->k);
 }
+/* Does an lddw's second slot get a stub (whose place is then its label)?  Stateless code has no callx;
+ * a loop's copy, no label. */
+static bool lddw_hi_stub(const struct jit *j, const struct vm_insn *in)
+{
+	return in->id == ISA_LDDW_HI && !j->stateless && j->fl != FL_CHECKED;
+}
+
 static void emit_LDDW_HI(J)
 {
-	/* never reached by falling through (lddw's first slot jumps over nothing: this emits no code);
-	 * a callx here lands on a stub that faults as the interpreter does */
-	(void)in;
-	if (!j->stateless && j->fl != FL_CHECKED) /* stateless code has no callx; a loop's copy, no label */
+	/* never reached by falling through (lddw's first slot jumps over nothing: this emits no code; no
+	 * jump may go there either, isa_validate()); a callx here lands on a stub that faults as the
+	 * interpreter does */
+	if (lddw_hi_stub(j, in))
 		add_stub(j, jit_g_lddw_hi);
 }
 
@@ -1580,7 +1622,7 @@ static void epilogue_stateless(struct jit *j)
 	}
 	set_label(j, L_TAIL_ENTRY(j));
 	size_t t = L_TAIL_PUSH(j);
-	int64_t target = j->lab_pass[t] == j->pass ? j->lab[t] : j->plab[t];
+	int64_t target = j->lab[t];
 	x_byte(b, OP_CALL32);
 	x_imm(b, (uint32_t)(int32_t)(target - (int64_t)(b->len + 4)), 4);
 	if (j->ldpkt) {
@@ -1981,7 +2023,7 @@ static bool fast_loop_line(struct jit *j, size_t h)
 	if (j->line[h] || j->pass == 1)
 		return j->line[h];
 	size_t be = j->fast_be[h] - 1, at = (j->b.len + LOOP_ALIGN - 1) / LOOP_ALIGN * LOOP_ALIGN % 64;
-	uint32_t len = j->plab[L_INSN(be + 1)] - j->plab[L_FHEAD(j, h)];
+	uint32_t len = j->lab[L_INSN(be + 1)] - j->lab[L_FHEAD(j, h)]; /* the last pass's: not set yet */
 	j->line[h] = len <= 64 && at + len > 64;
 	return j->line[h];
 }
@@ -1990,7 +2032,7 @@ static bool fast_loop_line(struct jit *j, size_t h)
  * cover the loop, and the fixups its exits go through (r9 += rX: see fast_loops()). */
 static void fast_loop_copies(struct jit *j)
 {
-	for (size_t h = 0; h < j->cnt; h++) {
+	for (size_t h = 0; h < j->cnt && j->fast_be; h++) {
 		if (!j->fast_be[h])
 			continue;
 		j->fl = FL_CHECKED;
@@ -2017,6 +2059,7 @@ static void fast_loop_copies(struct jit *j)
 
 static void one_pass(struct jit *j)
 {
+	j->moved = false;
 	j->b.len = 0;
 	j->b.err = 0;
 	j->nstub = 0;
@@ -2027,7 +2070,7 @@ static void one_pass(struct jit *j)
 	for (j->pc = 0; j->pc < j->cnt; j->pc++) {
 		if (j->fl == FL_FAST && j->pc > j->fl_be)
 			j->fl = FL_NONE;
-		if (j->fast_be[j->pc]) {
+		if (j->fast_be && j->fast_be[j->pc]) {
 			set_label(j, L_INSN(j->pc));
 			fast_loop_entry(j, j->pc);
 			x_pad(&j->b, fast_loop_line(j, j->pc) ? 64 : LOOP_ALIGN);
@@ -2038,7 +2081,8 @@ static void one_pass(struct jit *j)
 		} else {
 			if (j->loop_head[j->pc])
 				x_pad(&j->b, LOOP_ALIGN);
-			set_label(j, L_INSN(j->pc));
+			if (!lddw_hi_stub(j, &j->insns[j->pc]))
+				set_label(j, L_INSN(j->pc));
 		}
 		const struct vm_insn *in = &j->insns[j->pc];
 		if (j->fused == j->pc)
@@ -2104,28 +2148,10 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	if (j.blind && getrandom(&j.blind_seed, sizeof(j.blind_seed), GRND_NONBLOCK) != sizeof(j.blind_seed))
 		j.blind_seed = (uint64_t)(uintptr_t)&j ^ (uint64_t)clock(); /* no entropy yet: still unknown to the program */
 	j.blind_seed |= 1; /* xorshift needs a non-zero state */
-	j.max_stub = 4 * j.cnt + 4; /* a helper call has three, an atomic two */
-	j.nlab = j.cnt + 3 + 2 * j.max_stub + 3 * (j.cnt + 1) + 6; /* see L_INSN */
-	j.lab = calloc(j.nlab, sizeof(*j.lab));
-	j.plab = calloc(j.nlab, sizeof(*j.plab));
-	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
-	j.stubs = calloc(j.max_stub, sizeof(*j.stubs));
 	j.loop_head = calloc(j.cnt + 1, 1);
-	if (!j.lab || !j.plab || !j.lab_pass || !j.stubs || !j.loop_head) {
-		err = -ENOMEM;
-		goto out;
-	}
 	j.entry = calloc(j.cnt + 1, 1);
-	if (!j.entry) {
-		err = -ENOMEM;
-		goto out;
-	}
 	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
-	j.fast_be = calloc(j.cnt + 1, sizeof(*j.fast_be));
-	j.fix_to = calloc(j.cnt + 1, sizeof(*j.fix_to));
-	j.units = calloc(j.cnt + 1, sizeof(*j.units));
-	j.line = calloc(j.cnt + 1, sizeof(*j.line));
-	if (!j.zero_from || !j.fast_be || !j.fix_to || !j.units || !j.line) {
+	if (!j.loop_head || !j.entry || !j.zero_from) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2152,17 +2178,45 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 			j.entry[(const struct vm_insn *)(uintptr_t)in->k - j.insns] = 1;
 	}
 	j.ldpkt = j.ldpkt && j.stateless; /* full code reads the run from its state */
-	if (!j.stateless && (err = fast_loops(&j)))
+	if (!j.stateless && memchr(j.loop_head, 1, j.cnt + 1)) { /* a back-edge: maybe a counted loop */
+		j.fast_be = calloc(j.cnt + 1, sizeof(*j.fast_be));
+		j.fix_to = calloc(j.cnt + 1, sizeof(*j.fix_to));
+		j.units = calloc(j.cnt + 1, sizeof(*j.units));
+		j.line = calloc(j.cnt + 1, sizeof(*j.line));
+		if (!j.fast_be || !j.fix_to || !j.units || !j.line) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if ((err = fast_loops(&j)))
+			goto out;
+		bool any = false;
+		for (size_t h = 0; h < j.cnt && !any; h++)
+			any = j.fast_be[h] != 0;
+		if (!any) { /* none: no labels of theirs, and one_pass() tests no fast_be[] */
+			free(j.fast_be);
+			j.fast_be = NULL;
+		}
+	}
+	/* stubs grow as the passes add them (add_stub()); a few to start with */
+	j.stub_base = L_FL_BASE(&j) + (j.fast_be ? L_FL_CNT(&j) : 0);
+	j.stub_cap = 8;
+	j.nlab = j.stub_base + 2 * j.stub_cap;
+	j.lab = calloc(j.nlab, sizeof(*j.lab));
+	j.lab_pass = calloc(j.nlab, sizeof(*j.lab_pass));
+	j.stubs = malloc(j.stub_cap * sizeof(*j.stubs));
+	if (!j.lab || !j.lab_pass || !j.stubs) {
+		err = -ENOMEM;
 		goto out;
+	}
+	_Static_assert(JIT_MAX_PASSES + 3 <= UINT8_MAX, "lab_pass holds a pass");
 	for (j.pass = 1;; j.pass++) {
 		one_pass(&j);
 		if (j.b.err) {
 			err = j.b.err;
 			break;
 		}
-		if (j.pass > 1 && !memcmp(j.lab, j.plab, j.nlab * sizeof(*j.lab)))
+		if (j.pass > 1 && !j.moved)
 			break;
-		memcpy(j.plab, j.lab, j.nlab * sizeof(*j.lab));
 		if (j.pass == JIT_MAX_PASSES)
 			j.force_long = true;
 		if (j.pass > JIT_MAX_PASSES + 2) {
@@ -2210,7 +2264,6 @@ out:
 	}
 	free(j.b.p);
 	free(j.lab);
-	free(j.plab);
 	free(j.lab_pass);
 	free(j.stubs);
 	free(j.loop_head);
