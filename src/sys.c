@@ -615,6 +615,7 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 		md->values = NULL;
 	if (!map_prog_array_layout(mo->map, &md->prog_ids, &md->max_entries))
 		md->prog_ids = NULL;
+	md->lookup = map_direct_lookup(mo->map);
 	void *lo;
 	size_t n;
 	bool w;

@@ -858,13 +858,12 @@ static void emit_JSET32_K(J) { test_k(j, in, 0); branch(j, in, CC_NE); }
 static void emit_JSET32_X(J) { x_rr(&j->b, 0, OP_TEST_RM_R, SRCR, DSTR); branch(j, in, CC_NE); }
 
 /* ---- calls ---- */
-/* The ARRAY map of a bpf_map_lookup_elem call at pc whose r1 the insn before loads (an lddw of the
- * program's map that nothing jumps between), or NULL.  The verifier need not have proved anything: the
- * lddw names the map. */
-static const struct vm_map_desc *lookup_array_map(const struct jit *j, size_t pc)
+/* The map of a bpf_map_lookup_elem call at pc whose r1 the insn before loads (an lddw of the program's
+ * map that nothing jumps between), or NULL.  The verifier need not have proved anything: the lddw names
+ * the map. */
+static const struct vm_map_desc *lookup_map(const struct jit *j, size_t pc)
 {
 	const struct vm_prog *prog = j->prog;
-	const struct vm_map_desc *d;
 
 	/* a CALL insn's imm is the Linux helper id (an embedder's helper of that id is a CALL_KFUNC) */
 	if (j->insns[pc].id != ISA_CALL || prog->orig[pc].imm != BPF_FUNC_map_lookup_elem || j->insns[pc].size ||
@@ -872,8 +871,15 @@ static const struct vm_map_desc *lookup_array_map(const struct jit *j, size_t pc
 	    j->insns[pc - 2].dst != 1 || !isa_pseudo_is_map(prog->orig[pc - 2].src_reg) ||
 	    isa_pseudo_is_value(prog->orig[pc - 2].src_reg) || prog->aux[pc - 2].map_idx >= prog->used_map_cnt)
 		return NULL;
-	d = &prog->map_descs[prog->aux[pc - 2].map_idx]; /* the loader's descriptor of the lddw's map */
-	if (!d->values || !fits32((int64_t)d->stride) || d->max_entries > INT32_MAX)
+	return &prog->map_descs[prog->aux[pc - 2].map_idx]; /* the loader's descriptor of the lddw's map */
+}
+
+/* lookup_map()'s map when it is an ARRAY whose lookup is inlined, or NULL */
+static const struct vm_map_desc *lookup_array_map(const struct jit *j, size_t pc)
+{
+	const struct vm_map_desc *d = lookup_map(j, pc);
+
+	if (!d || !d->values || !fits32((int64_t)d->stride) || d->max_entries > INT32_MAX)
 		return NULL;
 	return d;
 }
@@ -919,6 +925,28 @@ static bool array_lookup_proven(struct jit *j)
 		jump_to(j, -1, x);
 	if (out)
 		patch8(j, out);
+	return true;
+}
+
+/* Trusted code of a lookup the verifier walked (lookup_map()) in a map with a lookup of its own
+ * (vm_map_desc.lookup: the hash kinds): r1 holds the map the lddw loaded and r2 the key, proven
+ * readable, so the map's lookup is called with them and the run's slot, as Linux's JIT calls
+ * __htab_map_lookup_elem() where its verifier's map_gen_lookup() put it: no helper dispatch, no checks
+ * of the arguments, no fault to look for after (the lookup records none), the region cache kept (it
+ * changes no region).  r1..r5 are dead after the call (the verifier marks them clobbered); C keeps
+ * neither r9's budget nor r10/r11. */
+static bool direct_lookup_proven(struct jit *j)
+{
+	struct xbuf *b = &j->b;
+	const struct vm_map_desc *d = proven(j, 0) ? lookup_map(j, j->pc) : NULL;
+
+	if (!d || !d->lookup)
+		return false;
+	x_rm(b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
+	x_rm(b, XW, OP_MOV_R_RM, RDX, STATE, ST(run));
+	x_rm(b, 0, OP_MOV_R_RM, RDX, RDX, (int32_t)offsetof(struct vm_run, slot));
+	call_abs(j, (const void *)(uintptr_t)d->lookup);
+	x_rm(b, XW, OP_MOV_R_RM, BUDGET, STATE, ST(budget));
 	return true;
 }
 
@@ -979,7 +1007,7 @@ static void emit_CALL(J)
 		glue_call(j, jit_g_call, (uint32_t)j->pc);
 		return;
 	}
-	if (array_lookup_proven(j))
+	if (array_lookup_proven(j) || direct_lookup_proven(j))
 		return;
 	size_t done2 = 0, done = inline_array_lookup(j, in, &done2);
 	/* r1..r5 keep their values across the call, as in the interpreter; a verified program cannot read

@@ -134,10 +134,16 @@ static uint64_t layout(struct map_hdr *h)
 /* every size and offset from this process's copy of the constants, never the shared header */
 static uint32_t *heads(struct map *m) { return (uint32_t *)(m->base + m->g.off_a); }
 static struct hmeta *meta(struct map *m, uint32_t i) { return (struct hmeta *)(m->base + m->g.off_b) + i; }
-static uint8_t *key_at(struct map *m, uint32_t i) { return m->base + m->g.off_c + (uint64_t)i * map_round8(m->g.key_size); }
+/* ks: the map's key_size, a constant where a caller is specialised to it (direct_lookup()) */
+static uint8_t *key_at_ks(struct map *m, uint32_t i, uint32_t ks) { return m->base + m->g.off_c + (uint64_t)i * map_round8(ks); }
+static uint8_t *key_at(struct map *m, uint32_t i) { return key_at_ks(m, i, m->g.key_size); }
 static uint8_t *val_at(struct map *m, uint32_t i)
 {
 	return m->base + m->g.off_d + (uint64_t)i * vstride(m->g.value_size, m->g.nr_cpus, m->ops->percpu);
+}
+static ALWAYS_INLINE uint32_t bucket_of_ks(struct map *m, const void *key, uint32_t ks)
+{
+	return map_hash_inline(key, ks, m->g.seed) & (NBUCKETS(m) - 1);
 }
 static uint32_t bucket_of(struct map *m, const void *key)
 {
@@ -171,14 +177,20 @@ static uint64_t key_word(const uint8_t *key, uint32_t ks, uint32_t at)
 	return w;
 }
 
-static bool key_eq(struct map *m, uint32_t i, const void *key)
+/* k: a stored key; w0: key_word(key, ks, 0), which a walk reads once */
+static ALWAYS_INLINE bool key_eq_at(const uint64_t *k, const void *key, uint64_t w0, uint32_t ks)
 {
-	const uint64_t *k = (const uint64_t *)(void *)key_at(m, i);
-	uint32_t ks = m->g.key_size;
-	for (uint32_t at = 0; at < ks; at += 8)
+	if (__atomic_load_n(&k[0], __ATOMIC_RELAXED) != w0)
+		return false;
+	for (uint32_t at = 8; at < ks; at += 8)
 		if (__atomic_load_n(&k[at / 8], __ATOMIC_RELAXED) != key_word(key, ks, at))
 			return false;
 	return true;
+}
+static bool key_eq(struct map *m, uint32_t i, const void *key)
+{
+	uint32_t ks = m->g.key_size;
+	return key_eq_at((const uint64_t *)(void *)key_at(m, i), key, key_word(key, ks, 0), ks);
 }
 
 static void key_store(struct map *m, uint32_t i, const void *key)
@@ -269,23 +281,30 @@ static uint32_t find(struct map *m, const void *key, uint32_t **link, uint32_t *
 /* Without the lock: the element holding key and the generation it had while it did, or UINT32_MAX.
  * The walk is bounded in all (restarts included), so a scribbled table cannot keep a reader; a reader
  * would need to be overtaken that many times by the reuse of the very element it stands on to give up. */
-static uint32_t find_lockless(struct map *m, const void *key, uint32_t *genp)
+static ALWAYS_INLINE uint32_t find_lockless_ks(struct map *m, const void *key, uint32_t ks, uint32_t *genp)
 {
-	uint32_t b = bucket_of(m, key);
-	uint64_t budget = 4 * (uint64_t)m->g.max_entries + 16;
+	/* the map's constants and the key's first word in locals: the compiler may not carry loads across
+	 * the acquire loads below, and would read them again for every element */
+	uint32_t max = m->g.max_entries, b = bucket_of_ks(m, key, ks);
+	uint32_t *head = &heads(m)[b];
+	struct hmeta *metas = meta(m, 0);
+	const uint8_t *keys = key_at_ks(m, 0, ks);
+	uint64_t w0 = key_word(key, ks, 0);
+	uint64_t budget = 4 * (uint64_t)max + 16;
 restart:
-	for (uint32_t ref = ld_acq(&heads(m)[b]);; ) {
-		uint32_t i = idx_of(m, ref);
-		if (i == UINT32_MAX) {
+	for (uint32_t ref = ld_acq(head);; ) {
+		/* idx_of(): an index + 1 in range, else a marker (or scribbles) */
+		uint32_t i = ref - 1;
+		if (i >= max) {
 			if (ref == nulls(b) || !budget--)
 				return UINT32_MAX;
 			goto restart; /* another bucket's marker: we were carried off by a reused element */
 		}
 		if (!budget--)
 			return UINT32_MAX;
-		struct hmeta *e = meta(m, i);
+		struct hmeta *e = &metas[i];
 		uint32_t g = ld_acq(&e->gen);
-		if ((g & 1) && key_eq(m, i, key)) {
+		if ((g & 1) && key_eq_at((const uint64_t *)(const void *)(keys + (uint64_t)i * map_round8(ks)), key, w0, ks)) {
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
 			if (ld(&e->gen) == g) {
 				*genp = g;
@@ -296,10 +315,14 @@ restart:
 		ref = ld_acq(&e->next);
 	}
 }
+static uint32_t find_lockless(struct map *m, const void *key, uint32_t *genp)
+{
+	return find_lockless_ks(m, key, m->g.key_size, genp);
+}
 
 static void recover(struct map *m);
 
-static void touch(struct map *m, uint32_t i)
+static ALWAYS_INLINE void touch(struct map *m, uint32_t i)
 {
 	/* Linux bpf_lru_node_set_ref(): a plain store, and none when the bit is set, to keep the line shared */
 	if (is_lru(m) && !ld(&meta(m, i)->ref))
@@ -313,6 +336,60 @@ static void *lookup(struct map *m, const void *key)
 		return NULL;
 	touch(m, i);
 	return val_at(m, i);
+}
+
+/* map_direct_lookup(): lookup() and map_lookup()'s choice of the slot's value, in one function per key
+ * size class (4, 8, other) and kind (LRU or not, per-CPU or not), so that a 4- or 8-byte key's hash and
+ * compare are a few inline instructions (map_hash()'s loop and key_eq()'s word loop unrolled) and the
+ * type's steps are decided when the JIT picks the function, not at each call */
+static ALWAYS_INLINE void *direct_lookup_ks(struct map *m, const void *key, unsigned slot, uint32_t ks, bool lru,
+					    bool percpu)
+{
+	uint32_t g, i = find_lockless_ks(m, key, ks, &g);
+	if (i == UINT32_MAX)
+		return NULL;
+	if (lru)
+		touch(m, i);
+	uint32_t rs = map_round8(m->g.value_size);
+	uint8_t *v = m->base + m->g.off_d + (uint64_t)i * vstride(m->g.value_size, m->g.nr_cpus, percpu);
+	if (!percpu)
+		return v;
+	if (NEVER(slot >= m->g.nr_cpus)) /* as map.c's slot_value() */
+		return NULL;
+	return v + (size_t)slot * rs;
+}
+#define DIRECT_LOOKUP(name_, ks_, lru_, percpu_) \
+	static void *name_(struct map *m, const void *key, unsigned slot) \
+	{ \
+		return direct_lookup_ks(m, key, slot, ks_, lru_, percpu_); \
+	}
+DIRECT_LOOKUP(direct4, 4, false, false)
+DIRECT_LOOKUP(direct4_lru, 4, true, false)
+DIRECT_LOOKUP(direct4_pcpu, 4, false, true)
+DIRECT_LOOKUP(direct4_lru_pcpu, 4, true, true)
+DIRECT_LOOKUP(direct8, 8, false, false)
+DIRECT_LOOKUP(direct8_lru, 8, true, false)
+DIRECT_LOOKUP(direct8_pcpu, 8, false, true)
+DIRECT_LOOKUP(direct8_lru_pcpu, 8, true, true)
+DIRECT_LOOKUP(direct_any, m->g.key_size, false, false)
+DIRECT_LOOKUP(direct_any_lru, m->g.key_size, true, false)
+DIRECT_LOOKUP(direct_any_pcpu, m->g.key_size, false, true)
+DIRECT_LOOKUP(direct_any_lru_pcpu, m->g.key_size, true, true)
+#undef DIRECT_LOOKUP
+
+static map_lookup_fn direct_lookup(const struct map *m)
+{
+	/* [key size 4, 8, other][LRU][per-CPU] */
+	static const map_lookup_fn fns[3][2][2] = {
+		{ { direct4, direct4_pcpu }, { direct4_lru, direct4_lru_pcpu } },
+		{ { direct8, direct8_pcpu }, { direct8_lru, direct8_lru_pcpu } },
+		{ { direct_any, direct_any_pcpu }, { direct_any_lru, direct_any_lru_pcpu } },
+	};
+	uint32_t ks = m->g.key_size;
+
+	if (m->ops->fd_values) /* a map of maps' lookup holds the inner map: the helper's */
+		return NULL;
+	return fns[ks == 4 ? 0 : ks == 8 ? 1 : 2][is_lru(m)][m->ops->percpu];
 }
 
 static int read_value(struct map *m, const void *key, void *dst, uint64_t flags,
@@ -590,6 +667,7 @@ static void recover(struct map *m)
 	const struct map_ops name_ = { .check = check, .layout = layout, .init = init, .lookup = lookup, \
 				       .update = update, .delete = delete, .next_key = next_key, .recover = recover, \
 				       .value_elem = value_elem, .read = read_value, .lockless_lookup = true, \
+				       .direct_lookup = direct_lookup, \
 				       .percpu = percpu_, .fd_values = fd_ };
 HASH_OPS(hash_ops, false, false)
 HASH_OPS(percpu_hash_ops, true, false)

@@ -28,17 +28,7 @@ static const struct map_ops *ops_of(uint32_t type)
 
 uint32_t map_hash(const void *key, uint32_t len, uint32_t seed)
 {
-	/* FNV-1a folded with the seed; good enough spread for power-of-two bucket tables */
-	const uint8_t *p = key;
-	uint32_t h = 2166136261u ^ seed;
-	for (uint32_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	h ^= h >> 15;
-	h *= 0x2c1b3c6du;
-	h ^= h >> 12;
-	return h;
+	return map_hash_inline(key, len, seed);
 }
 
 #define KNOWN_FLAGS (BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY | \
@@ -481,6 +471,11 @@ static void *slot_value(struct map *m, void *base, unsigned slot)
 	if (NEVER(slot >= m->g.nr_cpus))
 		return NULL;
 	return (uint8_t *)base + (size_t)slot * map_round8(m->g.value_size);
+}
+
+map_lookup_fn map_direct_lookup(const struct map *m)
+{
+	return m->ops->direct_lookup ? m->ops->direct_lookup(m) : NULL;
 }
 
 void *map_lookup(struct map *m, const void *key, unsigned slot)

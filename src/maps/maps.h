@@ -64,6 +64,9 @@ struct map_hdr {
 
 struct map_ops;
 
+/* A program's lookup as bpf_map_lookup_elem() makes it, called with no checks (map_direct_lookup()). */
+typedef void *(*map_lookup_fn)(struct map *m, const void *key, unsigned slot);
+
 #define MAP_TIMER_SIZE 16u           /* sizeof(struct bpf_timer), 8-aligned */
 
 /* Called when a value holding a struct bpf_timer is freed or overwritten (Linux bpf_obj_free_fields() ->
@@ -113,6 +116,8 @@ struct map_ops {
 	/* value base of `key` (all CPUs' values for per-CPU maps), NULL if absent; lock held unless
 	 * lockless_lookup */
 	void *(*lookup)(struct map *m, const void *key);
+	/* map_direct_lookup()'s function for this map (a key of key_size bytes), or NULL: none */
+	map_lookup_fn (*direct_lookup)(const struct map *m);
 	/* user-space lookup without the lock, for types whose elements are reused under a reader: copies
 	 * key's value with copy() and returns 0 once that copy is known to be of key's element, else -ENOENT */
 	int (*read)(struct map *m, const void *key, void *dst, uint64_t flags,
@@ -175,6 +180,12 @@ uint32_t map_prog_array_get(struct map *m, uint32_t index);
  * read one without the map's lock (each slot is stored whole).  false for any other type. */
 bool map_prog_array_layout(const struct map *m, const uint32_t **ids, uint32_t *max_entries);
 
+/* A function that answers map_lookup(m, key, slot) for this map alone, for the JIT to call directly where
+ * the verifier proved the map constant and key_size bytes at key readable (Linux's map_gen_lookup: the
+ * helper's dispatch and argument checks go).  It is specialised to the map's type and key size, and
+ * keeps the type's lookup protocol (hash.c: lockless walk, LRU reference bit, the slot's per-CPU value).
+ * NULL for types without one (the helper then serves the call). */
+map_lookup_fn map_direct_lookup(const struct map *m);
 /* program side: slot = the execution slot ("CPU") */
 void *map_lookup(struct map *m, const void *key, unsigned slot);
 long map_update(struct map *m, const void *key, const void *value, uint64_t flags, unsigned slot);
@@ -338,6 +349,23 @@ long map_stack_store(struct map *m, const uint64_t *ips, uint32_t nr, uint64_t f
 /* helpers for type files */
 static inline uint32_t map_round8(uint32_t v) { return (v + 7) & ~7u; }
 uint32_t map_hash(const void *key, uint32_t len, uint32_t seed);
+/* map_hash() itself, for callers that know len at compile time (hash.c's lookups by key size): the loop
+ * unrolls into a few multiplies.  The hash is part of the shared layout: every process must agree. */
+static inline uint32_t map_hash_inline(const void *key, uint32_t len, uint32_t seed)
+{
+	/* FNV-1a folded with the seed; good enough spread for power-of-two bucket tables */
+	const uint8_t *p = key;
+	uint32_t h = 2166136261u ^ seed;
+	UNROLL(8) /* a 4- or 8-byte key's hash is straight-line code */
+	for (uint32_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h;
+}
 
 #define MAP_OPS(name_) extern const struct map_ops name_;
 #define MAP(type_, ops_) MAP_OPS(ops_)

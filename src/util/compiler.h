@@ -11,6 +11,10 @@
 #define NORETURN    __attribute__((noreturn))
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define NOINLINE    __attribute__((noinline))
+/* Unrolls the loop that follows completely when its trip count is a constant of at most n (gcc and
+ * clang both read this pragma). */
+#define UNROLL(n)   _Pragma(UNROLL_STR_(GCC unroll n))
+#define UNROLL_STR_(x) #x
 
 /* An id of the calling thread, unique among live threads, as cheap as a load: on x86-64 the thread
  * pointer, which %fs:0 holds (the TCB's pointer to itself, in glibc and musl alike); elsewhere

@@ -125,6 +125,10 @@ struct vm_map_desc {
 	uint64_t stride;
 	uint32_t max_entries;         /* ARRAY, PROG_ARRAY */
 	const uint32_t *prog_ids;     /* PROG_ARRAY: its slots, program ids (0: empty); NULL otherwise */
+	/* HASH kinds: what bpf_map_lookup_elem(map, key) returns, for the JIT to call directly where the
+	 * verifier proved the map and key_size readable bytes at key (maps.h map_direct_lookup(); map is
+	 * what the lddw loads); slot: the run's.  NULL otherwise. */
+	void *(*lookup)(struct map *map, const void *key, unsigned slot);
 };
 
 struct vm_prog {

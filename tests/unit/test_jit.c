@@ -955,6 +955,146 @@ out:
 	bpfvm_free(vj);
 }
 
+/* Hash lookups of a verified program, which trusted code makes by calling the map's own lookup
+ * (vm_map_desc.lookup) instead of the helper: every hash kind (plain, LRU, per-CPU, both), keys of 4, 8
+ * and 12 bytes (the bytes after the key in its 16-byte slot are not part of it), present and absent.
+ * The program copies each key from the packet to the stack, looks it up and stores the value's first
+ * u64 (or 0xdead) in the packet, and the slot it ran on (bpf_get_smp_processor_id) last.  Every engine
+ * finds what C expects (a per-CPU map: the run's slot's value); the trusted code of each lookup is
+ * shorter than its checked code (no helper call). */
+#define HL_KEYS 6
+static void hl_key(uint8_t slot[16], uint32_t i)
+{
+	for (uint32_t b = 0; b < 16; b++)
+		slot[b] = (uint8_t)(i * 0x31 + b * 7 + 1);
+}
+static uint64_t hl_val(uint32_t i, uint32_t cpu) { return 0x1000000000ull * (i + 1) + cpu * 0x101 + 5; }
+static bool hl_present(uint32_t i) { return i % 3 != 1; }
+
+struct hl_run {
+	uint64_t out[HL_KEYS + 1];
+	size_t calls, shorter;
+};
+
+static struct hl_run run_hash_lookups(uint32_t type, uint32_t ks, int checks, int interp)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON, .checks = checks, .interp = interp,
+				.nr_cpus = 3 };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct hl_run r;
+	bool percpu = type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	int m = map_create(vm, type, ks, 8, 16);
+	char src[4096];
+	size_t at = (size_t)snprintf(src, sizeof(src), "r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n"
+			 "r2 = r6\n r2 += %d\n if r2 > r7 goto out\n", HL_KEYS * 24 + 8);
+	for (int i = 0; i < HL_KEYS; i++)
+		at += (size_t)snprintf(src + at, sizeof(src) - at,
+			 "r1 = *(u64 *)(r6 + %d)\n *(u64 *)(r10 - 16) = r1\n r1 = *(u64 *)(r6 + %d)\n"
+			 " *(u64 *)(r10 - 8) = r1\n r2 = r10\n r2 += -16\n r1 = 0x7eadc000 ll\n call 1\n r1 = 0xdead\n"
+			 " if r0 == 0 goto s%d\n r1 = *(u64 *)(r0 + 0)\n s%d: *(u64 *)(r6 + %d) = r1\n",
+			 i * 16, i * 16 + 8, i, i, HL_KEYS * 16 + i * 8);
+	snprintf(src + at, sizeof(src) - at, "call 8\n *(u64 *)(r6 + %d) = r0\n out: r0 = 2\n exit\n", HL_KEYS * 24);
+	struct bpf_insn insns[256];
+	long n = bpfvm_asm(vm, src, insns, 256);
+	uint8_t pkt[HL_KEYS * 24 + 8];
+
+	memset(&r, 0, sizeof(r));
+	CHECK(m >= 0 && n > 0 && n <= 256);
+	memset(pkt, 0, sizeof(pkt));
+	for (uint32_t i = 0; i < HL_KEYS; i++) {
+		uint64_t v[3] = { hl_val(i, 0), hl_val(i, 1), hl_val(i, 2) };
+		hl_key(pkt + i * 16, i);
+		if (hl_present(i))
+			CHECK(UPD(vm, m, pkt + i * 16, v, 0) == 0);
+	}
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = m;
+		}
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "hlookups");
+	if (fd < 0) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		return r;
+	}
+	struct bpfvm_test_run_opts t = { .sz = sizeof(t), .data_in = pkt, .data_size_in = sizeof(pkt),
+					 .data_out = pkt, .data_size_out = sizeof(pkt) };
+	CHECK(bpfvm_prog_test_run(vm, fd, &t) == 0 && t.retval == 2);
+	memcpy(r.out, pkt + HL_KEYS * 16, sizeof(r.out));
+	uint64_t cpu = r.out[HL_KEYS];
+	CHECK(cpu < 3);
+	for (uint32_t i = 0; i < HL_KEYS; i++)
+		CHECK_EQ_U64(r.out[i], hl_present(i) ? hl_val(i, percpu ? (uint32_t)cpu : 0) : 0xdead);
+	int err = 0;
+	struct sys_obj *ob = sys_get(vm, fd, SYS_PROG, &err);
+	if (ob) {
+		const struct vm_prog *p = ob->prog;
+		for (size_t pc = 0; pc + 1 < p->cnt; pc++)
+			if (p->insns[pc].id == ISA_CALL && p->orig[pc].imm == BPF_FUNC_map_lookup_elem) {
+				r.calls++;
+				r.shorter += p->jit_proven && p->jit_fn && native_shorter(p->jit_proven, p->jit_fn, pc);
+			}
+		sys_put(vm, ob);
+	}
+	bpfvm_free(vm);
+	return r;
+}
+
+TEST(hash_lookups_call_the_map)
+{
+	static const uint32_t types[] = { BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH,
+					  BPF_MAP_TYPE_LRU_PERCPU_HASH };
+	static const uint32_t sizes[] = { 4, 8, 12 };
+	for (size_t ti = 0; ti < N(types); ti++)
+		for (size_t si = 0; si < N(sizes); si++) {
+			struct hl_run t = run_hash_lookups(types[ti], sizes[si], BPFVM_CHECKS_DEFAULT, 0);
+			CHECK_EQ_U64(t.calls, HL_KEYS);
+			CHECK_EQ_U64(t.shorter, HL_KEYS);
+			run_hash_lookups(types[ti], sizes[si], BPFVM_CHECKS_ALWAYS, 0); /* its CHECKs: the helper's answers */
+			run_hash_lookups(types[ti], sizes[si], BPFVM_CHECKS_DEFAULT, 1);
+		}
+}
+
+/* An LRU hash's lookup in trusted code sets the element's reference bit as the helper does: of four
+ * elements (the first inserted the coldest), the one the program looked up survives the insert that
+ * evicts, and the next coldest goes instead. */
+TEST(hash_lookup_call_sets_lru_ref)
+{
+	for (int interp = 0; interp < 2; interp++) {
+		struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON, .interp = interp };
+		struct bpfvm *vm = bpfvm_new(&o);
+		int m = map_create(vm, BPF_MAP_TYPE_LRU_HASH, 4, 8, 4);
+		CHECK(m >= 0);
+		for (uint32_t k = 1; k <= 4; k++) {
+			uint64_t v = k * 10;
+			CHECK(UPD(vm, m, &k, &v, 0) == 0);
+		}
+		struct bpf_insn insns[16];
+		long n = bpfvm_asm(vm, "*(u32 *)(r10 - 4) = 1\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n"
+				   "r0 = 0\n exit\n", insns, 16);
+		CHECK(n > 0);
+		for (long i = 0; i + 1 < n; i++)
+			if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
+				insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+				insns[i].imm = m;
+			}
+		int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "touch");
+		CHECK(fd >= 0);
+		uint8_t pkt[64] = { 0 };
+		struct bpfvm_test_run_opts t = { .sz = sizeof(t), .data_in = pkt, .data_size_in = sizeof(pkt) };
+		CHECK(bpfvm_prog_test_run(vm, fd, &t) == 0);
+		uint32_t k = 5;
+		uint64_t v = 50;
+		CHECK(UPD(vm, m, &k, &v, 0) == 0);
+		k = 1;
+		CHECK(LKP(vm, m, &k, &v) == 0 && v == 10);
+		k = 2;
+		CHECK(LKP(vm, m, &k, &v) == -ENOENT);
+		bpfvm_free(vm);
+	}
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -969,6 +1109,8 @@ int main(void)
 	RUN(multiply_add_pairs);
 	RUN(counted_loops_keep_the_budget);
 	RUN(counted_loops_with_lookups_keep_the_budget);
+	RUN(hash_lookups_call_the_map);
+	RUN(hash_lookup_call_sets_lru_ref);
 	return test_done();
 }
 
