@@ -320,7 +320,7 @@ int isa_validate(const struct bpf_insn *insns, size_t cnt, struct diag *log)
 		if (hi_slot[pc])
 			continue;
 		int id = isa_decode(&insns[pc]);
-		if (!isa_has_target(id))
+		if (!isa_has_target(id) && !isa_is_func_ref(&insns[pc])) /* an lddw of a function too */
 			continue;
 		int64_t t = isa_target(&insns[pc], pc);
 		if (t < 0 || (uint64_t)t >= cnt) {

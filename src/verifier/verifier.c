@@ -87,7 +87,6 @@ struct frame {
 	uint32_t depth;            /* deepest byte touched below fp */
 	uint32_t cb_helper;        /* callback frames: the helper that calls it (0: a plain call) */
 	struct reg cb_args[5];     /* callback frames: r1-r5 at each call */
-	uint32_t cb_iters;         /* calls of a callback walked from this frame's current helper call */
 	bool async_cb;             /* frame 0 of an async callback's own walk (Linux in_async_callback_fn) */
 	struct frame *pool_next;    /* in vctx.pool while free */
 	/* st[0 .. lo) are all STK_INVALID (st_set() keeps it): copies and comparisons skip what a
@@ -165,6 +164,7 @@ struct seen {
 	uint64_t cval[11];
 	struct seen *dnext;         /* on vctx.detached (dormant once, at least) */
 	bool detached;
+	bool cb_ret;                /* recorded at a callback's return to its helper call (prev_at_callsite()) */
 	bool dormant;               /* off seen[] while its walk goes on (path_done() puts it back) */
 	uint16_t marked;            /* the path's state.marked here: registers whose sources before it
 	                             * are marked (a backtrack reaching it stops for them) */
@@ -193,6 +193,7 @@ struct vctx {
 	size_t cnt;
 	int16_t *ids;               /* per insn: isa_decode() of it, once (-1: lddw's second half) */
 	uint8_t *prune;             /* per insn: PRUNE, PRUNE_FORCE or 0 */
+	bool cb_return;             /* prune_or_record() of a state back at its callback's call */
 	uint64_t jmps, prev_jmps, prev_insns; /* jumps walked; both counts when a state was last recorded */
 	uint16_t *live;             /* per insn: registers read on some path from it (bit n: rn) */
 	uint32_t *subprog_of;       /* per insn: the first insn of its function */
@@ -649,6 +650,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static bool calls_sync_callback(const struct vctx *c, size_t i);
+
 static int check_cfg(struct vctx *c)
 {
 	size_t n = c->cnt;
@@ -709,6 +712,8 @@ static int check_cfg(struct vctx *c)
 			}
 			if ((fl & F_CALL) && pc + 1 < n)
 				c->prune[pc + 1] |= PRUNE;
+			if (calls_sync_callback(c, pc))
+				c->prune[pc] = PRUNE_FORCE; /* Linux: a checkpoint before a callback's calls */
 			if (id == ISA_LDDW)
 				pc++;
 		}
@@ -1030,7 +1035,7 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 static bool ancestor_covers_ok(struct vctx *c, const struct state *s)
 {
 	const struct frame *f = s->f[s->nf - 1];
-	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || c->ids[s->pc] == ISA_MAY_GOTO;
+	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || c->ids[s->pc] == ISA_MAY_GOTO || c->cb_return;
 }
 
 /* A path ended (exit, pruned, or refused): the states recorded on it have one walk fewer pending
@@ -1617,6 +1622,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->branches = 1; /* this path */
 	n->hits = n->misses = 0;
 	n->detached = n->dormant = false;
+	n->cb_ret = c->cb_return;
 	n->cmask = n->kmask = 0;
 	for (int r = 0; r < 11; r++) {
 		const struct reg *x = &copy->f[copy->nf - 1]->r[r];
@@ -3079,6 +3085,48 @@ static int check_retval(struct vctx *c, struct state *s, const char *where, int3
 		      n ? b : " unknown scalar value", lo, hi);
 }
 
+/* Linux maybe_widen_reg(): a scalar imprecise in both states and not the same becomes unknown. */
+static void maybe_widen(const struct reg *o, struct reg *r, struct idmap *m)
+{
+	if (o->type != SCALAR || r->type != SCALAR || o->precise || r->precise || regs_exact(o, r, m))
+		return;
+	mark_unknown(r);
+}
+
+/* Linux widen_imprecise_scalars(): registers and spilled scalars of every frame of cur against old. */
+static void widen_imprecise(const struct state *old, struct state *cur)
+{
+	struct idmap m;
+	m.n = 0;
+	for (int i = 0; i < cur->nf && i < old->nf; i++) {
+		const struct frame *fo = old->f[i];
+		struct frame *fc = cur->f[i];
+		for (int r = 0; r < 11; r++)
+			maybe_widen(&fo->r[r], &fc->r[r], &m);
+		for (int k = 0; k < SLOTS; k++)
+			if (fo->st[k * 8] == STK_SPILL && fc->st[k * 8] == STK_SPILL)
+				maybe_widen(&fo->spill[k], &fc->spill[k], &m);
+	}
+}
+
+/* The explored state on s's path at the helper call `site` that runs a callback, with s's frames, recorded
+ * when a call of the callback returned there: what the previous call left (Linux find_prev_entry(), whose
+ * dfs_depth test skips the state of the first arrival, which the first return descends from directly). */
+static const struct seen *prev_at_callsite(const struct state *s, size_t site)
+{
+	for (const struct seen *p = s->parent; p; p = p->parent) {
+		const struct state *o = p->s;
+		if (!p->cb_ret || !o || o->pc != site || o->nf != s->nf)
+			continue;
+		bool same = true;
+		for (int i = 1; i < s->nf && same; i++)
+			same = o->f[i]->callsite == s->f[i]->callsite;
+		if (same)
+			return p;
+	}
+	return NULL;
+}
+
 static int check_exit(struct vctx *c, struct state *s, bool *done)
 {
 	struct frame *f = s->f[s->nf - 1];
@@ -3135,20 +3183,36 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 	struct frame *caller = s->f[s->nf - 1];
 	if (cb) {
 		/* one more call of the callback from here, then the helper returns.  What the calls change
-		 * in the callers' stacks (counters, accumulators) would make every walk new: after a few,
-		 * those values are widened to unknown so that the walk converges (Linux gets there by
-		 * ignoring imprecise scalars) */
+		 * in the callers (counters, accumulators) would make every walk new: the imprecise scalars
+		 * that differ from the state at the call become unknown, so that the walk converges (Linux
+		 * prepare_func_exit(): widen_imprecise_scalars() against find_prev_entry()) */
 		int e2;
-		if (++caller->cb_iters > 4)
-			for (int i = 0; i < s->nf; i++) {
-				struct frame *w = s->f[i];
-				for (int b = 0; b < STACK; b++) {
-					if (w->st[b] == STK_ZERO)
-						w->st[b] = STK_MISC; /* in use already: lo stays */
-					if (w->st[b] == STK_SPILL && b % 8 == 0 && w->spill[b / 8].type == SCALAR)
-						mark_unknown(&w->spill[b / 8]);
-				}
-			}
+		const struct seen *prev = prev_at_callsite(s, site);
+		if (prev)
+			widen_imprecise(prev->s, s);
+		/* back at the call, as Linux returns to the call insn: a state there that covers this one
+		 * (compared by range, an ancestor's walk still going on: Linux calls_callback()) means the
+		 * calls converged; else this state is recorded there for the next return to compare with */
+		s->pc = site;
+		s->hist_cur = false;
+		if ((e2 = hist_push(s, s->prev_pc))) /* exit -> call: do_check()'s arrival at an insn */
+			return e2;
+		c->cb_return = true;
+		e2 = prune_or_record(c, s);
+		c->cb_return = false;
+		if (e2 < 0)
+			return e2;
+		if (e2) {
+			if (logging(c))
+				diag_printf(c->env->log, "%zu: safe", site);
+			*done = true;
+			return 0;
+		}
+		/* and the call walked again, as do_check() walks an insn */
+		s->prev_pc = site;
+		c->jmps++;
+		s->marked = chain_marked(s->marked, &c->in[site], c->ids[site]);
+		s->touched |= touched_by(&c->in[site], c->ids[site]);
 		/* the helper may return after this call: the caller goes on from the call with what the
 		 * callbacks left in its stack (Linux returns to the call insn, which pushes the next call and
 		 * goes on past it), r0 the helper's, r1-r5 gone */
