@@ -68,6 +68,8 @@ struct jit {
 				 * callx targets (lddw of a function), the first */
 	int32_t *zero_from;     /* per subprogram: a new frame is zeroed from r10 + zero_from up (see
 				 * frame_needs()) */
+	uint8_t *writes;        /* per subprogram: r6..r9 (bits 0..3) its own insns may write, which a call
+				 * of it saves; 0xff: unknown, the call saves r6..r10 (frame_needs()) */
 	bool proven;            /* verified, run only where the proof holds: stack pointers come from r10 */
 	bool trust;             /* the code of trusted runs (vm_prog.jit_proven): what the verifier proved
 				 * (vm_insn_aux.proof) is not checked */
@@ -435,6 +437,7 @@ static void mem_check(struct jit *j, unsigned base, int16_t off, unsigned size, 
 }
 
 static int32_t frame_zero_from(const struct jit *j, size_t pc);
+static uint8_t callee_writes(const struct jit *j, size_t pc);
 
 /* Does the code of trusted runs skip the check that the verifier's fact `need` (VM_PROOF_MEM,
  * VM_PROOF_DIV_NONZERO) about the insn being emitted makes needless? */
@@ -1069,17 +1072,26 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 	 * budget of its own) */
 	bool keep_may_goto = j->has_may_goto || j->has_tail_call;
 	int32_t zero_from = indirect ? -(int32_t)VM_STACK_SIZE : frame_zero_from(j, target_pc(j, in));
+	/* r6..r9 the callee may change, and r10 unless it is known to come back as it went (callee_writes()):
+	 * a call of a function that writes none of r6..r9 (as Linux's JIT, whose callee saves only what it
+	 * uses) pushes nothing of them */
+	uint8_t w = indirect ? 0xff : callee_writes(j, target_pc(j, in));
+	unsigned pushes = keep_may_goto + j->has_tail_call;
 
 	for (size_t i = 0; i < sizeof(saved); i++)
-		x_oreg(b, 0, OP_PUSH_R, saved[i]);
+		if (w & (1u << i)) {
+			x_oreg(b, 0, OP_PUSH_R, saved[i]);
+			pushes++;
+		}
 	if (keep_may_goto)
 		x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(may_goto_left));
 	/* the caller's program: a subprogram may tail-call, and the new program's exit returns here */
 	if (j->has_tail_call)
 		x_rm(b, 0, OP_GRP5, GRP5_PUSH, STATE, ST(img));
-	/* 5 or 7 pushes + the call's return address: the native stack must be 16-byte aligned in the callee
+	/* the pushes + the call's return address: the native stack must be 16-byte aligned in the callee
 	 * for its calls into C */
-	if (keep_may_goto != j->has_tail_call)
+	bool pad = !(pushes & 1);
+	if (pad)
 		grp1_imm(j, XW, GRP1_SUB, RSP, 8);
 	grp1_imm(j, XW, GRP1_SUB, RBP, VM_STACK_SIZE);
 	grp1_imm_mem(j, XW, GRP1_ADD, STATE, ST(frame_lim), VM_STACK_SIZE);
@@ -1116,7 +1128,7 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 	}
 	x_rm(b, XW, OP_GRP5, GRP5_DEC, STATE, ST(depth));
 	grp1_imm_mem(j, XW, GRP1_SUB, STATE, ST(frame_lim), VM_STACK_SIZE);
-	if (keep_may_goto != j->has_tail_call)
+	if (pad)
 		grp1_imm(j, XW, GRP1_ADD, RSP, 8);
 	if (j->has_tail_call) {
 		x_oreg(b, 0, OP_POP_R, AUX2);
@@ -1128,7 +1140,10 @@ static void local_call(struct jit *j, const struct vm_insn *in, bool indirect)
 	if (keep_may_goto)
 		x_rm(b, 0, OP_POP_RM, 0, STATE, ST(may_goto_left));
 	for (size_t i = sizeof(saved); i-- > 0;)
-		x_oreg(b, 0, OP_POP_R, saved[i]);
+		if (w & (1u << i))
+			x_oreg(b, 0, OP_POP_R, saved[i]);
+	if (!(w & 1u << 4)) /* the callee's frame, below ours */
+		grp1_imm(j, XW, GRP1_ADD, RBP, VM_STACK_SIZE);
 }
 
 /* The frame bound of a bpf-to-bpf call: the depth, and room below the current frame. */
@@ -1779,8 +1794,10 @@ static void frame_needs(struct jit *j)
 	 * every byte of a frame can be read: the whole frame, as the interpreter zeroes it. */
 	bool contained = j->proven && n > 0 && p->subprogs[0] == 0;
 
-	for (size_t i = 0; i <= n; i++) /* n + 1 entries: [0] is the entry frame's even without a table */
+	for (size_t i = 0; i <= n; i++) { /* n + 1 entries: [0] is the entry frame's even without a table */
 		j->zero_from[i] = -(int32_t)VM_STACK_SIZE;
+		j->writes[i] = 0xff;
+	}
 	if (!j->proven || n == 0)
 		return;
 
@@ -1808,6 +1825,23 @@ static void frame_needs(struct jit *j)
 	}
 	for (size_t i = 0; i < n; i++)
 		j->zero_from[i] = frame_extent(j, p->subprogs[i], i + 1 < n ? p->subprogs[i + 1] : j->cnt);
+	/* Contained, a subprogram's code is its range: a call of it runs those insns and calls that come back
+	 * (each restoring what its own callee writes), and leaves r10 as it found it (r10 is never written).
+	 * So the caller saves only the registers of r6..r9 the range writes.  A tail call anywhere may bring
+	 * another program's code into a callee's frame: then everything is saved. */
+	for (size_t pc = 0; pc < j->cnt; pc++)
+		if (j->insns[pc].id == ISA_TAIL_CALL)
+			return;
+	for (size_t i = 0; i < n; i++) {
+		size_t lo = p->subprogs[i], hi = i + 1 < n ? p->subprogs[i + 1] : j->cnt;
+		unsigned regs = 0;
+		for (size_t pc = lo; pc < hi; pc++)
+			regs |= isa_insn_writes(&p->orig[pc]);
+		j->writes[i] = 0;
+		for (unsigned r = 6; r <= 9; r++)
+			if (regs & ISA_REG(r))
+				j->writes[i] |= (uint8_t)(1u << (r - 6));
+	}
 }
 
 /* Can insn `in` be compiled without the run state (r12), the budget (r9) or any slow path, so that a
@@ -2024,8 +2058,8 @@ static void fast_loop_out(struct jit *j, size_t pc)
 		x_rm(&j->b, XW, OP_LEA, BUDGET, BUDGET, -spent);
 }
 
-/* zero_from of the subprogram starting at pc; the whole frame for any other target (callx) */
-static int32_t frame_zero_from(const struct jit *j, size_t pc)
+/* The subprogram starting at pc, or SIZE_MAX for any other insn */
+static size_t subprog_at(const struct jit *j, size_t pc)
 {
 	const struct vm_prog *p = j->prog;
 	size_t lo = 0, hi = p->subprog_cnt;
@@ -2037,9 +2071,21 @@ static int32_t frame_zero_from(const struct jit *j, size_t pc)
 		else
 			hi = mid;
 	}
-	if (lo < p->subprog_cnt && p->subprogs[lo] == pc)
-		return j->zero_from[lo];
-	return -(int32_t)VM_STACK_SIZE;
+	return lo < p->subprog_cnt && p->subprogs[lo] == pc ? lo : SIZE_MAX;
+}
+
+/* zero_from of the subprogram starting at pc; the whole frame for any other target (callx) */
+static int32_t frame_zero_from(const struct jit *j, size_t pc)
+{
+	size_t s = subprog_at(j, pc);
+	return s != SIZE_MAX ? j->zero_from[s] : -(int32_t)VM_STACK_SIZE;
+}
+
+/* writes of the subprogram starting at pc (frame_needs()); all of r6..r10 for any other target */
+static uint8_t callee_writes(const struct jit *j, size_t pc)
+{
+	size_t s = subprog_at(j, pc);
+	return s != SIZE_MAX ? j->writes[s] : 0xff;
 }
 
 /* Does the fast loop at h start a 64-byte line?  Where one of at most 64 bytes would straddle two, it
@@ -2179,7 +2225,8 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	j.loop_head = calloc(j.cnt + 1, 1);
 	j.entry = calloc(j.cnt + 1, 1);
 	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
-	if (!j.loop_head || !j.entry || !j.zero_from) {
+	j.writes = calloc(prog->subprog_cnt + 1, sizeof(*j.writes));
+	if (!j.loop_head || !j.entry || !j.zero_from || !j.writes) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2297,6 +2344,7 @@ out:
 	free(j.loop_head);
 	free(j.entry);
 	free(j.zero_from);
+	free(j.writes);
 	free(j.fast_be);
 	free(j.fix_to);
 	free(j.units);
