@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +119,10 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 		goto fail;
 	if (sys_slots_init(vm))
 		goto fail;
+	/* 2^-64 for two instances to collide; without entropy yet, what tells this one apart at least */
+	while (!vm->tag)
+		if (getrandom(&vm->tag, sizeof(vm->tag), GRND_NONBLOCK) != sizeof(vm->tag))
+			vm->tag = ((uint64_t)getpid() << 32 ^ (uint64_t)clock() ^ (uintptr_t)vm) * 0x9e3779b97f4a7c15ull;
 	vm->release = obj_release;
 	vm->release_uref = sys_map_release_uref;
 	atomic_init(&vm->fds, NULL);
@@ -258,7 +263,7 @@ static struct map *prog_map(const struct vm_prog *p, uint64_t ptr)
 }
 
 /* vm_services.tail_call_target */
-static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index, uint32_t *id)
+static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, uint64_t index, uint64_t *slot)
 {
 	struct bpfvm *vm = run->vm;
 	struct map *m = prog_map(run->prog, map_ptr);
@@ -269,7 +274,10 @@ static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, ui
 	}
 	if (index >= map_max_entries(m))
 		return NULL;
-	uint32_t pid = map_prog_array_get(m, (uint32_t)index);
+	/* a slot another instance filled names a program of that instance: empty, for us (Linux has one
+	 * id space; here an id of ours there would run an unrelated program) */
+	uint64_t word = 0;
+	uint32_t pid = map_prog_array_get(m, (uint32_t)index, vm->tag, &word);
 	if (!pid)
 		return NULL;
 	struct sys_obj *po = sys_get_by_id(vm, pid, SYS_PROG);
@@ -285,8 +293,8 @@ static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, ui
 		vm_fault(run, -ENOMEM, "bpf_tail_call: no memory to hold the target", 0, 0);
 		return NULL;
 	}
-	if (id)
-		*id = pid;
+	if (slot)
+		*slot = word;
 	return po->prog;
 }
 
@@ -613,8 +621,8 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	*md = (struct vm_map_desc){ .name = map_name(mo->map) };
 	if (!map_array_layout(mo->map, &md->values, &md->stride, &md->max_entries))
 		md->values = NULL;
-	if (!map_prog_array_layout(mo->map, &md->prog_ids, &md->max_entries))
-		md->prog_ids = NULL;
+	if (!map_prog_array_layout(mo->map, &md->prog_slots, &md->max_entries))
+		md->prog_slots = NULL;
 	md->lookup = map_direct_lookup(mo->map);
 	void *lo;
 	size_t n;

@@ -129,7 +129,10 @@ static int fd_value_to_id(struct bpfvm *vm, struct map *m, const void *value, ui
  * its own memory, how many references it holds on each id (struct held), and drops a reference only
  * when it holds one: a slot filled through another handle is emptied or replaced without touching this
  * handle's objects, and its holder drops its reference when its own handle goes.  (A slot's id may thus
- * outlive its object for a while; a lookup of a dead id finds nothing, as ids are never reused.) */
+ * outlive its object for a while; a lookup of a dead id finds nothing, as ids are never reused.)
+ * Another instance's handle may hold the same number for an object of its own, so a prog array's slot
+ * also records the instance that filled it (vm->tag, maps/array.c): a handle takes back or empties only
+ * slots its own instance filled, and a tail call resolves only those. */
 struct held_ent {
 	uint32_t id;                 /* 0: never used; an entry whose n fell to 0 keeps its id */
 	uint32_t n;                  /* references held on id */
@@ -241,6 +244,21 @@ static void put_id(struct bpfvm *vm, struct map *m, uint32_t id)
 		put_held(vm, m, id);
 }
 
+/* The owner tag this instance stores with an id in m's slots: its own in a prog array, 0 in maps of
+ * maps, which keep none. */
+static uint64_t slot_owner(const struct bpfvm *vm, const struct map *m)
+{
+	return map_type(m) == BPF_MAP_TYPE_PROG_ARRAY ? vm->tag : 0;
+}
+
+/* A slot of m stopped holding s: as put_id() when this instance filled it (another's id names another
+ * instance's object, whatever this handle holds under that number). */
+static void put_slot(struct bpfvm *vm, struct map *m, struct map_fd_slot s)
+{
+	if (s.id && s.owner == slot_owner(vm, m))
+		put_id(vm, m, s.id);
+}
+
 void sys_map_release(struct bpfvm *vm, struct map *m)
 {
 	/* the handle's last reference: every reference its slots hold goes (the slots of a map nobody else
@@ -258,7 +276,8 @@ void sys_map_release(struct bpfvm *vm, struct map *m)
 	map_free(m);
 }
 
-/* Empties every slot of a prog array that holds a reference of this handle, and drops it (Linux
+/* Empties every slot of a prog array that holds a reference of this handle (filled by this instance
+ * with an id the handle holds), and drops it (Linux
  * prog_array_map_clear(), done there by a workqueue, here at once: a run holds what it tail-called,
  * hlp_run_hold(), so no run needs the slot's reference). */
 static void prog_array_clear(struct bpfvm *vm, struct map *m)
@@ -266,9 +285,9 @@ static void prog_array_clear(struct bpfvm *vm, struct map *m)
 	if (!__atomic_load_n(&m->held, __ATOMIC_ACQUIRE))
 		return;
 	for (uint32_t i = 0; i < map_max_entries(m); i++) {
-		uint32_t id = map_lookup_id(m, &i);
-		if (id && held_check(m, id, false) && map_clear_id(m, &i, id) == 0)
-			put_id(vm, m, id);
+		struct map_fd_slot s = map_lookup_slot(m, &i);
+		if (s.id && s.owner == vm->tag && held_check(m, s.id, false) && map_clear_id(m, &i, s) == 0)
+			put_id(vm, m, s.id);
 	}
 }
 
@@ -341,7 +360,8 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 		if (index >= map_max_entries(m))
 			return -E2BIG;
 	}
-	uint32_t id = 0, old;
+	uint32_t id = 0;
+	struct map_fd_slot old;
 	struct sys_obj *o = NULL;
 	int err = fd_value_to_id(vm, m, value, &id, &o);
 	if (err)
@@ -353,13 +373,13 @@ static int do_update(struct bpfvm *vm, struct map *m, const void *key, const voi
 		sys_put(vm, o);
 		return sys_err(vm, err, "update of fd map '%s': no memory to count the reference", map_name(m));
 	}
-	err = map_sys_swap_id(m, key, id, flags, &old);
+	err = map_sys_swap_id(m, key, (struct map_fd_slot){ slot_owner(vm, m), id }, flags, &old);
 	if (err) {
 		if (held_check(m, id, true))
 			sys_put(vm, o);
 		return err;
 	}
-	put_id(vm, m, old);
+	put_slot(vm, m, old);
 	return 0;
 }
 
@@ -367,10 +387,10 @@ static int do_delete(struct bpfvm *vm, struct map *m, const void *key)
 {
 	if (!map_is_fd_map(m))
 		return map_sys_delete(m, key);
-	uint32_t old;
-	int err = map_sys_swap_id(m, key, 0, 0, &old);
+	struct map_fd_slot old;
+	int err = map_sys_swap_id(m, key, (struct map_fd_slot){ 0, 0 }, 0, &old);
 	if (!err)
-		put_id(vm, m, old);
+		put_slot(vm, m, old);
 	return err;
 }
 

@@ -100,6 +100,9 @@ struct bpfvm {
 	bool jit_blind;              /* bpfvm_opts.jit_blind: the JIT blinds the programs' constants */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
 	bool checks_always;          /* bpfvm_opts.checks == BPFVM_CHECKS_ALWAYS: no run skips a check */
+	/* Random, never 0: marks the prog array slots this instance fills, whose ids name its programs and
+	 * no other instance's (maps/array.c); a tail call takes only a slot with this tag. */
+	uint64_t tag;
 	atomic_bool interrupted;     /* bpfvm_interrupt(): every run stops at its next budget check */
 	/* Frees an object's payload (program, map) when its last reference went (sys_put()): set by the
 	 * layer that creates instances, which knows what programs and maps are made of. */

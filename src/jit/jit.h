@@ -53,11 +53,12 @@ struct jit_state {
 	uint64_t saved_rsp;             /* native stack at entry, for leaving from any depth */
 	uint64_t scratch[2];
 	uint64_t entry;                 /* native address a callback starts at (cb_entry jumps there) */
-	/* The last program this run entered by a tail call, which the run holds until it ends, so that its
-	 * object id names it until then: a tail call that finds this id in its slot goes there at once
-	 * (x86_64.c emit_TAIL_CALL()); any other goes through jit_g_tail_call(), which sets it. */
+	/* The last program this run entered by a tail call, which the run holds until it ends: a tail call
+	 * that finds the slot's word this call found there (the same store, so the same program of this
+	 * instance) goes there at once (x86_64.c emit_TAIL_CALL()); any other goes through
+	 * jit_g_tail_call(), which sets it. */
 	struct {
-		uint64_t id;            /* 0: none yet */
+		uint64_t slot;          /* the slot's word (vm_map_desc.prog_slots); 0: none yet */
 		struct vm_prog *prog;
 		const struct jit_image *img;
 		uint64_t entry;         /* native address: img's tail entry */

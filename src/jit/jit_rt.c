@@ -269,8 +269,8 @@ int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
 		return jit_g_spin_call(st, pc);
 	if (run->tail_calls >= VM_MAX_TAIL_CALLS)
 		return 0;
-	uint32_t id = 0;
-	np = run->svc->tail_call_target(run, reg[2], reg[3], &id);
+	uint64_t slot = 0;
+	np = run->svc->tail_call_target(run, reg[2], reg[3], &slot);
 	if (UNLIKELY(run->err))
 		return fault_at(st, pc);
 	if (!np)
@@ -283,7 +283,7 @@ int64_t jit_g_tail_call(struct jit_state *st, uint32_t pc)
 	run->tail_calls++;
 	run->prog = np;
 	st->img = img;
-	st->tc.id = id; /* native code takes the next tail call to it without coming here */
+	st->tc.slot = slot; /* native code takes the next tail call to it without coming here */
 	st->tc.prog = np;
 	st->tc.img = img;
 	st->tc.entry = (uintptr_t)(img->code + img->body);
@@ -435,7 +435,7 @@ static void state_init(struct jit_state *st, struct vm_run *run, const struct ji
 	st->stack_floor = (uintptr_t)run->stack;
 	st->saved_rsp = 0;
 	st->entry = 0;
-	st->tc.id = 0;
+	st->tc.slot = 0;
 	st->hit.run = st->hit.map = (struct vm_region){ 0 };
 	st->hit.run_idx = 0;
 	st->fast[0] = st->fast[1] = (struct jit_fast_region){ 0 };

@@ -1226,7 +1226,8 @@ static const struct vm_map_desc *r2_map(const struct jit *j)
 
 /* bpf_tail_call(ctx, r2 = prog array, r3 = index), natively when it goes where this run's last tail call
  * went (a chain, a loop of tail calls): with r2 known at compile time (r2_map()), the index inside the
- * array and its slot holding that program's id (the run holds it, so the id is still its), the
+ * array and its slot's word still the one that call resolved (the same store: the same program, of this
+ * instance; the run holds it), the
  * interpreter's steps in its order (region cache dropped, a budget unit, no lock held, fewer than 33
  * tail calls so far, else fall through) and a jump into the target's code, as Linux's
  * emit_bpf_tail_call_indirect().  Any other case is jit_g_tail_call()'s: it resolves the slot, holds
@@ -1238,15 +1239,15 @@ static void emit_TAIL_CALL(J)
 	size_t out = 0;
 
 	(void)in;
-	if (d && d->prog_ids) {
+	if (d && d->prog_slots) {
 		mov_imm(j, AUX2, d->max_entries);
 		x_rr(b, XW, OP_CMP_RM_R, AUX2, xreg[3]); /* the index, 64-bit as the interpreter compares it */
 		size_t miss1 = jcc32_fwd(j, CC_AE);
-		mov_imm(j, AUX, (uint64_t)(uintptr_t)d->prog_ids);
-		x_rmi(b, 0, OP_MOV_R_RM, AUX2, AUX, xreg[3], 2, 0);
-		x_rr(b, 0, OP_TEST_RM_R, AUX2, AUX2);
+		mov_imm(j, AUX, (uint64_t)(uintptr_t)d->prog_slots);
+		x_rmi(b, XW, OP_MOV_R_RM, AUX2, AUX, xreg[3], 3, 0);
+		x_rr(b, XW, OP_TEST_RM_R, AUX2, AUX2); /* a slot never written: tc.slot may be 0 still */
 		size_t miss2 = jcc32_fwd(j, CC_E);
-		x_rm(b, XW, OP_CMP_R_RM, AUX2, STATE, ST(tc.id));
+		x_rm(b, XW, OP_CMP_R_RM, AUX2, STATE, ST(tc.slot));
 		size_t miss3 = jcc32_fwd(j, CC_NE);
 		/* the run's region cache forgets the old program's maps */
 		x_rr(b, 0, OP_XOR_RM_R, AUX2, AUX2);

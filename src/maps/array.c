@@ -1,6 +1,8 @@
 /* array.c -- ARRAY, PERCPU_ARRAY and the fd arrays (PROG_ARRAY, ARRAY_OF_MAPS): max_entries values in
- * one region, key = u32 index (Linux kernel/bpf/arraymap.c). */
+ * one region, key = u32 index (Linux kernel/bpf/arraymap.c).  Prog array slots carry more than an id:
+ * see "PROG_ARRAY" below. */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "maps.h"
@@ -181,9 +183,123 @@ static long update_fd(struct map *m, const void *key, const void *value, uint64_
 		return -E2BIG;
 	uint32_t id;
 	memcpy(&id, value, 4);
-	/* whole: native tail calls read slots without the lock (map_prog_array_layout()) */
+	/* whole, so that no reader ever sees half an id */
 	__atomic_store_n((uint32_t *)(void *)(m->base + m->g.off_a) + idx, id, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* ---- PROG_ARRAY -------------------------------------------------------------------------------------
+ * A slot names a program by its object id, and an id names a program only in the instance that stored
+ * it: another instance sharing the array through a pin (in this process or another) numbers its own
+ * programs from 1 too.  So each slot also keeps the tag of the instance that filled it (its random
+ * 64-bit bpfvm tag), and a tail call takes only a slot its own instance filled (map_prog_array_get()).
+ * Two regions of max_entries u64 each:
+ *   off_a: the slot's word, seq << 32 | id; id 0: empty; seq counts the slot's writes (+2 each) and is
+ *          odd while one is under way;
+ *   off_b: the filler's tag (0 when empty).
+ * Writers hold the map lock.  Tail calls read without it, as a seqlock (the word, the tag, the word
+ * again: equal and even), so that a racing update never pairs an id with another writer's tag.  The
+ * JIT's native tail call compares the word alone with the one its run resolved before: an equal word is
+ * the same write (any write moves seq; it would take 2^31 of them to bring it back), so the same tag. */
+static uint64_t *pa_words(const struct map *m) { return (uint64_t *)(void *)(m->base + m->g.off_a); }
+static uint64_t *pa_tags(const struct map *m) { return (uint64_t *)(void *)(m->base + m->g.off_b); }
+
+static uint64_t layout_prog(struct map_hdr *h)
+{
+	/* ids are not program-visible memory */
+	h->off_a = 0;
+	h->off_b = (uint64_t)h->max_entries * 8;
+	h->values_off = 0;
+	h->values_len = 0;
+	return (uint64_t)h->max_entries * 16;
+}
+
+static bool seq_busy(uint64_t w) { return (w >> 32) & 1; }
+
+/* lock held: no write is under way (recover_prog() finished any a dead writer left) */
+static int slot_get_prog(struct map *m, const void *key, struct map_fd_slot *out)
+{
+	uint32_t idx;
+	memcpy(&idx, key, 4);
+	*out = (struct map_fd_slot){ 0, 0 };
+	if (idx >= m->g.max_entries)
+		return -E2BIG;
+	uint64_t w = __atomic_load_n(&pa_words(m)[idx], __ATOMIC_RELAXED);
+	out->id = (uint32_t)w;
+	if (!out->id)
+		return -ENOENT;
+	out->owner = __atomic_load_n(&pa_tags(m)[idx], __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* lock held.  Odd seq (readers wait), the tag, then the id with the even seq (Boehm, "Can seqlocks get
+ * along with programming language memory models?", 2012: the release fence orders the tag after the
+ * odd word). */
+static long slot_set_prog(struct map *m, const void *key, const struct map_fd_slot *s, uint64_t flags)
+{
+	uint32_t idx;
+	memcpy(&idx, key, 4);
+	if (flags > BPF_EXIST)
+		return -EINVAL;
+	if (idx >= m->g.max_entries)
+		return -E2BIG;
+	uint64_t *w = &pa_words(m)[idx], cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+	if (!s->id && !(uint32_t)cur)
+		return -ENOENT;
+	uint32_t seq = (uint32_t)(cur >> 32) | 1;
+	__atomic_store_n(w, (uint64_t)seq << 32, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&pa_tags(m)[idx], s->id ? s->owner : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(w, (uint64_t)(seq + 1) << 32 | s->id, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* A writer died between its two words (map_lock() saw EOWNERDEAD): the slot it left odd becomes empty
+ * (its process and the references it held are gone; readers stop waiting on it). */
+static void recover_prog(struct map *m)
+{
+	for (uint32_t i = 0; i < m->g.max_entries; i++) {
+		uint64_t *w = &pa_words(m)[i], cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+		if (seq_busy(cur)) {
+			__atomic_store_n(&pa_tags(m)[i], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(w, (uint64_t)((uint32_t)(cur >> 32) + 1) << 32, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+uint32_t map_prog_array_get(struct map *m, uint32_t index, uint64_t owner, uint64_t *word)
+{
+	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY || index >= m->g.max_entries)
+		return 0;
+	const uint64_t *w = &pa_words(m)[index], *t = &pa_tags(m)[index];
+	/* A write is three stores under the lock: wait for it, spinning, then yielding to a writer that was
+	 * preempted mid-way.  A writer that died there leaves the slot odd until the next locker repairs it
+	 * (recover_prog()); until then the slot reads as empty, after this bounded wait. */
+	for (unsigned n = 0; n < 4096; n++) {
+		uint64_t a = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+		if (!seq_busy(a)) {
+			uint64_t tag = __atomic_load_n(t, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(w, __ATOMIC_RELAXED) == a) {
+				if (!(uint32_t)a || tag != owner)
+					return 0;
+				*word = a;
+				return (uint32_t)a;
+			}
+		}
+		if (n >= 64)
+			sched_yield();
+	}
+	return 0;
+}
+
+bool map_prog_array_layout(const struct map *m, const uint64_t **words, uint32_t *max_entries)
+{
+	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)
+		return false;
+	*words = pa_words(m);
+	*max_entries = m->g.max_entries;
+	return true;
 }
 
 static long delete_plain(struct map *m, const void *key)
@@ -232,8 +348,8 @@ const struct map_ops percpu_array_ops = {
 	.percpu = true,
 };
 const struct map_ops prog_array_ops = {
-	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,
-	.delete = delete_fd, .next_key = next_key, .fd_values = true,
+	.check = check_fd, .layout = layout_prog, .slot_get = slot_get_prog, .slot_set = slot_set_prog,
+	.recover = recover_prog, .next_key = next_key, .fd_values = true,
 };
 const struct map_ops array_of_maps_ops = {
 	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,

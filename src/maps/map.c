@@ -491,52 +491,72 @@ void *map_lookup(struct map *m, const void *key, unsigned slot)
 	return slot_value(m, v, slot);
 }
 
-uint32_t map_lookup_id(struct map *m, const void *key)
+/* key's slot in an fd map (lock held) */
+static struct map_fd_slot slot_read(struct map *m, const void *key)
 {
-	uint32_t id = 0;
-	if (!m->ops->fd_values)
-		return 0;
-	map_lock(m);
+	struct map_fd_slot s = { 0, 0 };
+	if (m->ops->slot_get) {
+		m->ops->slot_get(m, key, &s);
+		return s;
+	}
 	void *v = m->ops->lookup(m, key);
 	if (v)
-		memcpy(&id, v, 4);
-	map_unlock(m);
-	return id;
+		memcpy(&s.id, v, 4);
+	return s;
 }
 
-int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags, uint32_t *old)
+/* stores s into key's slot (id 0: empties it), lock held */
+static long slot_write(struct map *m, const void *key, struct map_fd_slot s, uint64_t flags)
 {
-	*old = 0;
+	if (m->ops->slot_set)
+		return m->ops->slot_set(m, key, &s, flags);
+	return s.id ? m->ops->update(m, key, &s.id, flags, MAP_ALL_CPUS) : m->ops->delete(m, key);
+}
+
+struct map_fd_slot map_lookup_slot(struct map *m, const void *key)
+{
+	struct map_fd_slot s = { 0, 0 };
+	if (!m->ops->fd_values)
+		return s;
+	map_lock(m);
+	s = slot_read(m, key);
+	map_unlock(m);
+	return s;
+}
+
+uint32_t map_lookup_id(struct map *m, const void *key)
+{
+	return map_lookup_slot(m, key).id;
+}
+
+int map_sys_swap_id(struct map *m, const void *key, struct map_fd_slot s, uint64_t flags, struct map_fd_slot *old)
+{
+	*old = (struct map_fd_slot){ 0, 0 };
 	if (!m->ops->fd_values)
 		return -EINVAL;
 	if (m->user_rdonly || m->hdr->frozen)
 		return -EPERM;
-	if (id && ((flags & 0xffffffffu) > BPF_F_LOCK || (flags >> 32)))
+	if (s.id && ((flags & 0xffffffffu) > BPF_F_LOCK || (flags >> 32)))
 		return -EINVAL;
-	if (id && (flags & BPF_F_LOCK))
+	if (s.id && (flags & BPF_F_LOCK))
 		return -EINVAL; /* no spin lock in an id */
 	map_lock(m);
-	uint32_t prev = 0;
-	void *v = m->ops->lookup(m, key);
-	if (v)
-		memcpy(&prev, v, 4);
-	long r = id ? m->ops->update(m, key, &id, flags, MAP_ALL_CPUS) : m->ops->delete(m, key);
+	struct map_fd_slot prev = slot_read(m, key);
+	long r = slot_write(m, key, s, flags);
 	map_unlock(m);
 	if (!r)
 		*old = prev;
 	return (int)r;
 }
 
-int map_clear_id(struct map *m, const void *key, uint32_t expect)
+int map_clear_id(struct map *m, const void *key, struct map_fd_slot expect)
 {
-	if (!m->ops->fd_values || !expect)
+	if (!m->ops->fd_values || !expect.id)
 		return -EINVAL;
 	map_lock(m);
-	uint32_t cur = 0;
-	void *v = m->ops->lookup(m, key);
-	if (v)
-		memcpy(&cur, v, 4);
-	long r = cur == expect ? m->ops->delete(m, key) : -ENOENT;
+	struct map_fd_slot cur = slot_read(m, key);
+	long r = cur.id == expect.id && cur.owner == expect.owner ? slot_write(m, key, (struct map_fd_slot){ 0, 0 }, 0)
+								  : -ENOENT;
 	map_unlock(m);
 	return (int)r;
 }
@@ -553,22 +573,6 @@ bool map_same_file(const struct map *a, const struct map *b)
 	struct stat sa, sb;
 	return a == b || (fstat(a->fd, &sa) == 0 && fstat(b->fd, &sb) == 0 && sa.st_dev == sb.st_dev &&
 			  sa.st_ino == sb.st_ino);
-}
-
-bool map_prog_array_layout(const struct map *m, const uint32_t **ids, uint32_t *max_entries)
-{
-	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)
-		return false;
-	*ids = (const uint32_t *)(const void *)(m->base + m->g.off_a);
-	*max_entries = m->g.max_entries;
-	return true;
-}
-
-uint32_t map_prog_array_get(struct map *m, uint32_t index)
-{
-	if (m->g.type != BPF_MAP_TYPE_PROG_ARRAY)
-		return 0;
-	return map_lookup_id(m, &index);
 }
 
 long map_update(struct map *m, const void *key, const void *value, uint64_t flags, unsigned slot)

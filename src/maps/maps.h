@@ -36,8 +36,9 @@ struct map_env {
 
 #define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
 #define MAP_MAGIC 0x70616d6d76667062ull /* "bpfvmmap" */
-#define MAP_LAYOUT_VERSION 4 /* 2: timer_off; 3: hash chains end in nulls markers, element generations;
-                                4: ring buffer data page-aligned, mapped twice, pending position */
+#define MAP_LAYOUT_VERSION 5 /* 2: timer_off; 3: hash chains end in nulls markers, element generations;
+                                4: ring buffer data page-aligned, mapped twice, pending position;
+                                5: prog array slots are a (seq, id) word and the filler's tag */
 
 /* The header at offset 0 of every map's shared mapping.  Offsets are from the mapping's start. */
 struct map_hdr {
@@ -107,6 +108,13 @@ struct map {
 	void *timer_ctx;
 };
 
+/* What an fd map's slot holds: an object id (0: empty) and, in a prog array, the tag of the instance that
+ * stored it (array.c says why); other fd maps keep no tag (owner 0). */
+struct map_fd_slot {
+	uint64_t owner;
+	uint32_t id;
+};
+
 struct map_ops {
 	/* type-specific attribute checks beyond map.c's common ones; -EINVAL etc. with a log line */
 	int (*check)(const union bpf_attr *a, unsigned nr_cpus, struct diag *log);
@@ -129,6 +137,11 @@ struct map_ops {
 	long (*push)(struct map *m, const void *value, uint64_t flags);
 	long (*pop)(struct map *m, void *value, bool peek);
 	void (*recover)(struct map *m);
+	/* fd maps whose slots record who filled them (prog arrays), in place of lookup/update/delete: what
+	 * key's slot holds (-ENOENT: empty), and storing s into it (id 0: emptying it, -ENOENT if it was);
+	 * lock held */
+	int (*slot_get)(struct map *m, const void *key, struct map_fd_slot *out);
+	long (*slot_set)(struct map *m, const void *key, const struct map_fd_slot *s, uint64_t flags);
 	/* see map_value_elem(); lock held unless fixed_elems */
 	int (*value_elem)(struct map *m, const void *value, void *key);
 	bool lockless_lookup;        /* arrays, hashes: lookup without the lock */
@@ -174,11 +187,14 @@ void *map_direct_value_addr(struct map *m, uint32_t off);
 /* A plain ARRAY map's values, for a lookup inlined by the JIT: value i at base + i * stride for
  * i < max_entries; fixed for the map's life.  false for any other type. */
 bool map_array_layout(const struct map *m, uint8_t **base, uint64_t *stride, uint32_t *max_entries);
-/* PROG_ARRAY slot -> program object id, 0 when empty. */
-uint32_t map_prog_array_get(struct map *m, uint32_t index);
-/* PROG_ARRAY: its max_entries slots (program ids, 0 when empty), for the JIT's native tail calls, which
- * read one without the map's lock (each slot is stored whole).  false for any other type. */
-bool map_prog_array_layout(const struct map *m, const uint32_t **ids, uint32_t *max_entries);
+/* PROG_ARRAY slot -> the program id stored there by the instance tagged `owner`, without the map's lock;
+ * 0 when the slot is empty, out of range or filled by another instance (whose ids name its own
+ * programs).  *word (set when the answer is not 0) is the slot's word, seq << 32 | id (array.c): while
+ * the slot's word stays equal to it, the slot holds that same store. */
+uint32_t map_prog_array_get(struct map *m, uint32_t index, uint64_t owner, uint64_t *word);
+/* PROG_ARRAY: its max_entries slot words, for the JIT's native tail calls, which read one without the
+ * map's lock and compare it with a word map_prog_array_get() gave the run.  false for any other type. */
+bool map_prog_array_layout(const struct map *m, const uint64_t **words, uint32_t *max_entries);
 
 /* A function that answers map_lookup(m, key, slot) for this map alone, for the JIT to call directly where
  * the verifier proved the map constant and key_size bytes at key readable (Linux's map_gen_lookup: the
@@ -192,8 +208,10 @@ long map_update(struct map *m, const void *key, const void *value, uint64_t flag
 long map_delete(struct map *m, const void *key);
 long map_push(struct map *m, const void *value, uint64_t flags);
 long map_pop(struct map *m, void *value, bool peek);
-/* fd maps from programs: the object id stored for key (0 if none) */
+/* fd maps: the object id stored for key (0 if none), whoever stored it */
 uint32_t map_lookup_id(struct map *m, const void *key);
+/* fd maps: what key's slot holds, id and owner tag ({0, 0} if empty) */
+struct map_fd_slot map_lookup_slot(struct map *m, const void *key);
 
 /* user-space side (bpf() commands) */
 int map_sys_lookup(struct map *m, const void *key, void *value, uint64_t flags);
@@ -202,13 +220,15 @@ int map_sys_delete(struct map *m, const void *key);
 int map_sys_get_next_key(struct map *m, const void *key, void *next);
 int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint64_t flags);
 int map_freeze(struct map *m);
-/* fd maps: stores object id `id` under key (id 0: deletes the key) and gives the id it replaced in *old
- * (0: none), in one hold of the map lock, so that threads replacing one slot at once each learn a
- * different previous occupant (whose reference the caller drops once). */
-int map_sys_swap_id(struct map *m, const void *key, uint32_t id, uint64_t flags, uint32_t *old);
-/* fd maps: empties key's slot if it holds id `expect`, whatever the handle's permissions (the command
- * layer breaking a cycle, not a user's update): 0, or -ENOENT when it holds something else. */
-int map_clear_id(struct map *m, const void *key, uint32_t expect);
+/* fd maps: stores s under key (id 0: deletes the key; the owner tag is kept by prog arrays only) and
+ * gives what it replaced in *old ({0, 0}: nothing), in one hold of the map lock, so that threads
+ * replacing one slot at once each learn a different previous occupant (whose reference the caller
+ * drops once). */
+int map_sys_swap_id(struct map *m, const void *key, struct map_fd_slot s, uint64_t flags, struct map_fd_slot *old);
+/* fd maps: empties key's slot if it holds `expect` (id and, in a prog array, owner), whatever the
+ * handle's permissions (the command layer breaking a cycle, not a user's update): 0, or -ENOENT when it
+ * holds something else. */
+int map_clear_id(struct map *m, const void *key, struct map_fd_slot expect);
 /* Has the map's file a name (a pin, made by map_pin() here or by any process)?  Maps are made unlinked,
  * so a map nobody pinned, or whose pins are all gone, has none. */
 bool map_pinned(const struct map *m);

@@ -124,7 +124,8 @@ struct vm_map_desc {
 	uint8_t *values;              /* ARRAY: value i at values + i * stride; NULL for any other type */
 	uint64_t stride;
 	uint32_t max_entries;         /* ARRAY, PROG_ARRAY */
-	const uint32_t *prog_ids;     /* PROG_ARRAY: its slots, program ids (0: empty); NULL otherwise */
+	const uint64_t *prog_slots;   /* PROG_ARRAY: its slot words, seq << 32 | program id (maps.h
+				       * map_prog_array_get()); NULL otherwise */
 	/* HASH kinds: what bpf_map_lookup_elem(map, key) returns, for the JIT to call directly where the
 	 * verifier proved the map and key_size readable bytes at key (maps.h map_direct_lookup(); map is
 	 * what the lddw loads); slot: the run's.  NULL otherwise. */
@@ -215,10 +216,10 @@ struct vm_services {
 	uint64_t (*call_helper_id)(struct vm_run *run, uint64_t id, uint64_t r1, uint64_t r2, uint64_t r3,
 				   uint64_t r4, uint64_t r5);
 	/* bpf_tail_call(): the program in slot `index` of prog array `map_ptr`, held by the run until it
-	 * ends, or NULL (the call falls through).  A map_ptr that is not a prog array of the program
-	 * faults the run.  *id (when id is not NULL) is the program's object id, which names it while the
-	 * run holds it. */
-	struct vm_prog *(*tail_call_target)(struct vm_run *run, uint64_t map_ptr, uint64_t index, uint32_t *id);
+	 * ends, or NULL (the call falls through; also for a slot another instance filled).  A map_ptr that
+	 * is not a prog array of the program faults the run.  *slot (when slot is not NULL) is the slot's
+	 * word (vm_map_desc.prog_slots): while the slot still holds it, it still holds this program. */
+	struct vm_prog *(*tail_call_target)(struct vm_run *run, uint64_t map_ptr, uint64_t index, uint64_t *slot);
 	/* Memory outside the run's regions and the program's maps that it may touch (values of inner maps
 	 * it obtained and holds): the last rule of vm_mem_ok_slow(). */
 	bool (*mem_ok_dynamic)(const struct vm_run *run, uintptr_t addr, size_t len, bool write);
