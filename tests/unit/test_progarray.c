@@ -6,11 +6,16 @@
  * keeps its slots until the pin is gone, and bpfvm_free() frees everything the instance made.  The
  * freeing is checked by the object ids left (GET_NEXT_ID) and, for bpfvm_free(), by the leak checkers
  * (the asan build's LeakSanitizer, `make valgrind`).  The kernel is the oracle for the handle and pin
- * behaviour where bpf() and a bpffs are usable. */
+ * behaviour where bpf() and a bpffs are usable.
+ * An array shared through a pin between instances (in this process or a child) is filled by each with
+ * ids that name its own programs, the same numbers naming others elsewhere: each instance's tail calls
+ * take only the slots it filled (array.c: each slot keeps its filler's tag), on both engines. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -18,6 +23,7 @@
 
 #include "test.h"
 #include "test_util.h"
+#include "maps/maps.h"
 #include "vm/vm.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -358,6 +364,296 @@ TEST(a_pin_opened_elsewhere_drops_only_its_own_references)
 	bpfvm_free(a);
 }
 
+/* ---- shared arrays: a slot names a program of the instance that filled it ------------------------- */
+
+static const char *const engine_name[2] = { "jit", "interp" };
+
+/* An instance on the tests' pin root running everything on the JIT (interp 0) or the interpreter. */
+static struct bpfvm *engine_vm(int interp, int verify)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = tmpdir, .interp = interp, .verify = verify };
+	return bpfvm_new(&o);
+}
+
+/* tail_call(ctx, pa, slot), else r0 = 1 */
+static int load_tail(struct bpfvm *vm, int pa, int32_t slot)
+{
+	const struct bpf_insn t[] = { LD_MAP(2, pa), MOV_K(3, slot), CALL(BPF_FUNC_tail_call), MOV_K(0, 1), EXIT };
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, t, N(t), "tail");
+	if (fd < 0)
+		printf("  load tail: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+/* Loads programs returning r0 into vm until one has object id `id` (ids count maps and programs alike):
+ * its fd, or -1 once the ids are past it. */
+static int load_ret_with_id(struct bpfvm *vm, int32_t r0, uint32_t id)
+{
+	for (;;) {
+		int fd = load_ret(vm, r0);
+		uint32_t got = fd >= 0 ? test_obj_id(vm, fd) : 0;
+		if (fd < 0 || got == id)
+			return fd;
+		bpfvm_close(vm, fd);
+		if (got > id)
+			return -1;
+	}
+}
+
+/* Instances A and B share a pinned array of 3 and each has a target under the same id (A's returns 10,
+ * B's 20).  Each runs only what it put in: A's slot falls through in B and B's in A (without the tag, B
+ * ran its own id-2 program from A's slot); a lookup still gives the id, whoever stored it; a slot B
+ * overwrites stops resolving in A; an empty slot falls through in both.  On either engine. */
+TEST(each_instance_runs_only_its_own_programs)
+{
+	for (int interp = 0; interp < 2; interp++) {
+		struct bpfvm *a = engine_vm(interp, 0), *b = engine_vm(interp, 0);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/own_%s", tmpdir, engine_name[interp]);
+		int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 3, 0);
+		CHECK(pa >= 0 && pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+		long pb = pin_cmd(b, BPF_OBJ_GET, -1, path);
+		CHECK(pb >= 0);
+		int ta = load_ret(a, 10), tb = load_ret_with_id(b, 20, test_obj_id(a, ta));
+		int tb2 = load_ret(b, 22);
+		CHECK(ta >= 0 && tb >= 0 && tb2 >= 0);
+		int ea[3], eb[3];
+		for (int s = 0; s < 3; s++) {
+			ea[s] = load_tail(a, pa, s);
+			eb[s] = load_tail(b, (int)pb, s);
+			CHECK(ea[s] >= 0 && eb[s] >= 0);
+		}
+		uint32_t k0 = 0, k1 = 1, v = 0, id = test_obj_id(a, ta);
+		CHECK(UPD(a, pa, &k0, &ta, 0) == 0);
+		CHECK(UPD(b, (int)pb, &k1, &tb, 0) == 0);
+
+		CHECK_EQ_U64(xdp_run(a, ea[0]), 10);
+		CHECK_EQ_U64(xdp_run(a, ea[1]), 1); /* B's slot, B's id 2 */
+		CHECK_EQ_U64(xdp_run(b, eb[0]), 1); /* A's slot, A's id 2 */
+		CHECK_EQ_U64(xdp_run(b, eb[1]), 20);
+		CHECK_EQ_U64(xdp_run(a, ea[2]), 1);
+		CHECK_EQ_U64(xdp_run(b, eb[2]), 1);
+		CHECK(LKP(a, pa, &k1, &v) == 0 && v == id);
+		CHECK(LKP(b, (int)pb, &k0, &v) == 0 && v == id);
+
+		/* B takes over A's slot: it stops resolving in A; A takes it back */
+		CHECK(UPD(b, (int)pb, &k0, &tb2, 0) == 0);
+		CHECK_EQ_U64(xdp_run(a, ea[0]), 1);
+		CHECK_EQ_U64(xdp_run(b, eb[0]), 22);
+		CHECK(UPD(a, pa, &k0, &ta, 0) == 0);
+		CHECK_EQ_U64(xdp_run(a, ea[0]), 10);
+		CHECK_EQ_U64(xdp_run(b, eb[0]), 1);
+		/* A deletes B's slot: no reference of A's goes (ta still runs from slot 0) */
+		CHECK(DEL(a, pa, &k1) == 0);
+		CHECK_EQ_U64(xdp_run(b, eb[1]), 1);
+		CHECK_EQ_U64(xdp_run(a, ea[0]), 10);
+
+		bpfvm_free(b);
+		bpfvm_free(a);
+		CHECK(unlink(path) == 0);
+	}
+}
+
+/* A's last handle goes (its pin gone first) while B's slot 0 and A's slot 1 hold programs under the same
+ * id: A empties its own slot only.  B's slot is visited first, so without the tag A emptied it (its id
+ * was one A's handle held) and left its own. */
+TEST(last_handle_empties_only_its_instances_slots)
+{
+	struct bpfvm *a = new_vm(), *b = new_vm();
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/uref_shared", tmpdir);
+	int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+	CHECK(pa >= 0 && pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+	long pb = pin_cmd(b, BPF_OBJ_GET, -1, path);
+	CHECK(pb >= 0);
+	int ta = load_ret(a, 10), tb = load_ret_with_id(b, 20, test_obj_id(a, ta));
+	int ea = load_tail(a, pa, 1), eb = load_tail(b, (int)pb, 0);
+	CHECK(ta >= 0 && tb >= 0 && ea >= 0 && eb >= 0);
+	uint32_t k0 = 0, k1 = 1, v = 0, id = test_obj_id(a, ta);
+	CHECK(UPD(b, (int)pb, &k0, &tb, 0) == 0);
+	CHECK(UPD(a, pa, &k1, &ta, 0) == 0);
+	bpfvm_close(a, ta);
+	bpfvm_close(b, tb); /* both live on in their slots */
+	CHECK_EQ_U64(xdp_run(a, ea), 10);
+	CHECK_EQ_U64(xdp_run(b, eb), 20);
+
+	CHECK(unlink(path) == 0);
+	bpfvm_close(a, pa); /* A's last user reference; ea still holds the map */
+	CHECK_EQ_U64(xdp_run(a, ea), 1);
+	CHECK_EQ_U64(test_count_ids(a, BPF_PROG_GET_NEXT_ID), 1); /* ta went with its slot */
+	CHECK_EQ_U64(xdp_run(b, eb), 20);
+	CHECK(LKP(b, (int)pb, &k0, &v) == 0 && v == id);
+	CHECK_EQ_U64(LKP(b, (int)pb, &k1, &v), -ENOENT);
+	CHECK_EQ_U64(test_count_ids(b, BPF_PROG_GET_NEXT_ID), 2); /* tb held by B's slot, and eb */
+	bpfvm_free(a);
+	CHECK_EQ_U64(xdp_run(b, eb), 20);
+	bpfvm_free(b);
+}
+
+/* The JIT's native tail call compares the slot's word with the one its run resolved: instance A
+ * storing its own program of the same id into the slot mid-run (from a host helper B's program calls)
+ * changes the word, so the next tail call resolves again and finds a foreign slot.  B's program P sits
+ * in slot 0 and tail-calls slot 0, counting its entries; on its second entry it has A overwrite the slot.
+ * It must end there: 2 entries (without the tag, P ran on to the tail-call limit). */
+#define OVERWRITE_HELPER 0x7001
+static struct {
+	struct bpfvm *vm;
+	int pa, prog;
+} overwriter;
+
+static uint64_t overwrite_slot0(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	uint32_t k0 = 0;
+	return (uint64_t)UPD(overwriter.vm, overwriter.pa, &k0, &overwriter.prog, 0);
+}
+
+TEST(a_slot_overwritten_mid_run_stops_resolving)
+{
+	const struct bpfvm_kfunc helpers[] = { { OVERWRITE_HELPER, "overwrite_slot0", overwrite_slot0 } };
+	for (int interp = 0; interp < 2; interp++) {
+		/* unverified: the host helper has no prototype the verifier knows */
+		struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 2, .pin_root = tmpdir, .interp = interp,
+					.verify = BPFVM_VERIFY_OFF, .helpers = helpers, .helper_cnt = 1 };
+		struct bpfvm *a = engine_vm(interp, 0), *b = bpfvm_new(&o);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/midrun_%s", tmpdir, engine_name[interp]);
+		int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+		CHECK(pa >= 0 && pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+		long pb = pin_cmd(b, BPF_OBJ_GET, -1, path);
+		int cnt = mk(b, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+		CHECK(pb >= 0 && cnt >= 0);
+		const struct bpf_insn p[] = {
+			MOV_X(9, 1),
+			LD_VALUE(6, cnt, 0), MOV_K(7, 1), INSN_ID(AADD32, 6, 7, 0, BPF_ADD),
+			LDX_W(7, 6, 0),
+			INSN_ID(JNE_K, 7, 0, 1, 2),     /* if entries != 2 skip the call */
+			CALL(OVERWRITE_HELPER),
+			MOV_X(1, 9), LD_MAP(2, (int)pb), MOV_K(3, 0), CALL(BPF_FUNC_tail_call),
+			MOV_K(0, 1), EXIT,
+		};
+		int prog = bpfvm_prog_load(b, BPF_PROG_TYPE_XDP, p, N(p), "self");
+		int entry = load_tail(b, (int)pb, 0);
+		CHECK(prog >= 0 && entry >= 0);
+		if (prog < 0)
+			printf("  load: %s\n", bpfvm_errmsg(b));
+		overwriter.vm = a;
+		overwriter.pa = pa;
+		overwriter.prog = load_ret_with_id(a, 10, test_obj_id(b, prog));
+		CHECK(overwriter.prog >= 0);
+		uint32_t k0 = 0;
+		CHECK(UPD(b, (int)pb, &k0, &prog, 0) == 0);
+		CHECK_EQ_U64(xdp_run(b, entry), 1);
+		CHECK_EQ_U64(counter(b, cnt), 2);
+		/* and the slot is A's now: B's entry falls through at once */
+		CHECK_EQ_U64(xdp_run(b, entry), 1);
+		CHECK_EQ_U64(counter(b, cnt), 2);
+		bpfvm_free(b);
+		bpfvm_free(a);
+		CHECK(unlink(path) == 0);
+	}
+}
+
+/* The same across processes: the parent fills slot 0; a child with an instance of its own, whose
+ * target has the same id, finds slot 0 foreign (its lookup gives the id), fills slot 1 and runs it; the
+ * parent then finds slot 1 foreign, before and after the child is gone. */
+static int child_side(const char *path, int interp, uint32_t id)
+{
+	struct bpfvm *c = engine_vm(interp, 0);
+	long pc = pin_cmd(c, BPF_OBJ_GET, -1, path);
+	if (pc < 0)
+		return 10;
+	int tc = load_ret_with_id(c, 30, id);
+	int e0 = load_tail(c, (int)pc, 0), e1 = load_tail(c, (int)pc, 1);
+	if (tc < 0 || e0 < 0 || e1 < 0)
+		return 11;
+	uint32_t k0 = 0, k1 = 1, v = 0;
+	if (xdp_run(c, e0) != 1)
+		return 12; /* the parent's slot, the parent's id */
+	if (LKP(c, (int)pc, &k0, &v) != 0 || v != id)
+		return 13;
+	if (UPD(c, (int)pc, &k1, &tc, 0) != 0)
+		return 14;
+	if (xdp_run(c, e1) != 30)
+		return 15;
+	return 0; /* exits without bpfvm_free(): slot 1 stays the child's */
+}
+
+TEST(a_child_process_runs_only_its_own_programs)
+{
+	for (int interp = 0; interp < 2; interp++) {
+		struct bpfvm *a = engine_vm(interp, 0);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/fork_%s", tmpdir, engine_name[interp]);
+		int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+		CHECK(pa >= 0 && pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+		int ta = load_ret(a, 10), e0 = load_tail(a, pa, 0), e1 = load_tail(a, pa, 1);
+		CHECK(ta >= 0 && e0 >= 0 && e1 >= 0);
+		uint32_t k0 = 0, k1 = 1, v = 0, id = test_obj_id(a, ta);
+		CHECK(UPD(a, pa, &k0, &ta, 0) == 0);
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(child_side(path, interp, id));
+		int st = 0;
+		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			printf("  %s: child exit status 0x%x\n", engine_name[interp], st);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK_EQ_U64(xdp_run(a, e0), 10);
+		CHECK_EQ_U64(xdp_run(a, e1), 1); /* the child's slot, the child's id */
+		CHECK(LKP(a, pa, &k1, &v) == 0 && v == id);
+		/* and the parent takes it over */
+		CHECK(UPD(a, pa, &k1, &ta, 0) == 0);
+		CHECK_EQ_U64(xdp_run(a, e1), 10);
+		bpfvm_free(a);
+		CHECK(unlink(path) == 0);
+	}
+}
+
+/* A process that dies in the middle of storing into a slot (here: a child that takes the map's lock
+ * through its own mapping of the pin, marks slot 0 as being written, as array.c's writer does first,
+ * and exits) leaves it unreadable to tail calls, which wait a bounded while and fall through; the next
+ * locker (a lookup) sees the dead owner and empties the slot, and it works again. */
+TEST(a_writer_dead_mid_store_leaves_the_slot_empty)
+{
+	struct bpfvm *a = new_vm();
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/dead_writer", tmpdir);
+	int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+	CHECK(pa >= 0 && pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+	int ta = load_ret(a, 10), e0 = load_tail(a, pa, 0);
+	CHECK(ta >= 0 && e0 >= 0);
+	uint32_t k0 = 0, v = 0;
+	CHECK(UPD(a, pa, &k0, &ta, 0) == 0);
+	CHECK_EQ_U64(xdp_run(a, e0), 10);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st))
+			_exit(2);
+		uint8_t *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		struct map_hdr *h = (struct map_hdr *)(void *)p;
+		if (pthread_mutex_lock(&h->lock))
+			_exit(4);
+		uint64_t *w = (uint64_t *)(void *)(p + h->off_a);
+		__atomic_store_n(w, (__atomic_load_n(w, __ATOMIC_RELAXED) | 1ull << 32), __ATOMIC_RELAXED);
+		_exit(0); /* holding the lock */
+	}
+	int st = 0;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ_U64(xdp_run(a, e0), 1);
+	CHECK_EQ_U64(LKP(a, pa, &k0, &v), -ENOENT); /* repaired: empty */
+	CHECK(UPD(a, pa, &k0, &ta, 0) == 0);
+	CHECK_EQ_U64(xdp_run(a, e0), 10);
+	bpfvm_free(a);
+	CHECK(unlink(path) == 0);
+}
+
 /* ---- the kernel as oracle ------------------------------------------------------------------------- */
 
 static long kprog(const struct bpf_insn *insns, uint32_t cnt)
@@ -485,6 +781,11 @@ int main(void)
 	RUN(array_of_maps_keeps_its_slots);
 	RUN(pinned_array_keeps_its_slots_until_unpinned);
 	RUN(a_pin_opened_elsewhere_drops_only_its_own_references);
+	RUN(each_instance_runs_only_its_own_programs);
+	RUN(last_handle_empties_only_its_instances_slots);
+	RUN(a_slot_overwritten_mid_run_stops_resolving);
+	RUN(a_child_process_runs_only_its_own_programs);
+	RUN(a_writer_dead_mid_store_leaves_the_slot_empty);
 	RUN(kernel_agrees);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
