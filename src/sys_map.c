@@ -319,17 +319,63 @@ static bool clear_slots(struct bpfvm *vm, struct sys_obj *o)
 	return false;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Drops the references o's handle holds for slots that no longer hold them: slots another instance
+ * overwrote (it cannot drop this instance's reference, so it stays counted here) or another handle of
+ * this instance emptied.  Run once every object on the file has emptied its slots (clear_slots()):
+ * such a reference holds the program of no slot, and a program holding the array would keep itself
+ * alive through it.  An id still in a slot this instance filled (stored meanwhile) keeps its references. */
+static bool drop_stale(struct bpfvm *vm, struct sys_obj *o)
+{
+	struct map *m = o->map;
+	struct held *h = __atomic_load_n(&m->held, __ATOMIC_ACQUIRE);
+	uint32_t n = map_max_entries(m), cnt = 0;
+	if (!h)
+		return false;
+	uint32_t *ids = malloc((size_t)n * sizeof(*ids));
+	if (!ids)
+		return false; /* they stay: a leak at worst, never a reference dropped twice */
+	for (uint32_t i = 0; i < n; i++) {
+		struct map_fd_slot s = map_lookup_slot(m, &i);
+		if (s.id && s.owner == vm->tag)
+			ids[cnt++] = s.id;
+	}
+	qsort(ids, cnt, sizeof(*ids), cmp_u32);
+	for (;;) {
+		uint32_t id = 0;
+		pthread_mutex_lock(&h->lock);
+		for (size_t i = 0; i < h->cap && !id; i++)
+			if (h->ent[i].n && !bsearch(&h->ent[i].id, ids, cnt, sizeof(*ids), cmp_u32)) {
+				id = h->ent[i].id;
+				h->ent[i].n--;
+			}
+		pthread_mutex_unlock(&h->lock);
+		if (!id)
+			break;
+		put_held(vm, m, id); /* not under h->lock: it may free programs, whose maps it puts (o stays) */
+	}
+	free(ids);
+	return false;
+}
+
 void sys_map_release_uref(struct bpfvm *vm, struct sys_obj *o)
 {
 	/* Linux bpf_map_put_uref() -> prog_array_map_clear(): a prog array whose last user reference went
 	 * is emptied, so that programs in it that tail-call through it (holding it) can go.  The user
 	 * references of a map are all its handles -- this instance's handles on the map's file, through
 	 * whichever object (MAP_CREATE's, each OBJ_GET's) -- and its pins, which outlive handles: a pinned
-	 * array keeps its slots.  Once none is left, each object on the file empties the slots it filled. */
+	 * array keeps its slots.  Once none is left, each object on the file empties the slots it filled,
+	 * then drops what it held for slots other instances took over. */
 	if (o->kind != SYS_MAP || map_type(o->map) != BPF_MAP_TYPE_PROG_ARRAY || map_pinned(o->map) ||
 	    each_prog_array(vm, o->map, has_user_refs))
 		return;
 	each_prog_array(vm, o->map, clear_slots);
+	each_prog_array(vm, o->map, drop_stale);
 }
 
 void sys_maps_teardown(struct bpfvm *vm)
@@ -339,6 +385,7 @@ void sys_maps_teardown(struct bpfvm *vm)
 	 * kept them: that breaks every cycle (only a prog array's slots hold programs), and each object then
 	 * goes with its last reference. */
 	each_prog_array(vm, NULL, clear_slots);
+	each_prog_array(vm, NULL, drop_stale);
 }
 
 static int do_update(struct bpfvm *vm, struct map *m, const void *key, const void *value, uint64_t flags)

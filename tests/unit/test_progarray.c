@@ -548,9 +548,18 @@ TEST(a_slot_overwritten_mid_run_stops_resolving)
 		/* and the slot is A's now: B's entry falls through at once */
 		CHECK_EQ_U64(xdp_run(b, entry), 1);
 		CHECK_EQ_U64(counter(b, cnt), 2);
+		/* B's handle still counts its reference on P, which A's store could not drop; once B's last
+		 * handle goes (the pin gone), that reference goes too, and P with it, though P holds the array */
+		CHECK(unlink(path) == 0);
+		bpfvm_close(b, prog);
+		bpfvm_close(b, entry);
+		bpfvm_close(b, cnt);
+		CHECK_EQ_U64(test_count_ids(b, BPF_PROG_GET_NEXT_ID), 1);
+		bpfvm_close(b, (int)pb);
+		CHECK_EQ_U64(test_count_ids(b, BPF_PROG_GET_NEXT_ID), 0);
+		CHECK_EQ_U64(test_count_ids(b, BPF_MAP_GET_NEXT_ID), 0);
 		bpfvm_free(b);
 		bpfvm_free(a);
-		CHECK(unlink(path) == 0);
 	}
 }
 
