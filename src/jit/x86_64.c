@@ -938,12 +938,18 @@ static bool array_lookup_proven(struct jit *j)
  * of the arguments, no fault to look for after (the lookup records none), the region cache kept (it
  * changes no region).  r1..r5 are dead after the call (the verifier marks them clobbered); C keeps
  * neither r9's budget nor r10/r11. */
+static const struct vm_map_desc *direct_lookup_map(const struct jit *j, size_t pc)
+{
+	const struct vm_map_desc *d = lookup_map(j, pc);
+
+	return d && d->lookup && j->trust && (j->prog->aux[pc].proof & VM_PROOF_REACHED) ? d : NULL;
+}
 static bool direct_lookup_proven(struct jit *j)
 {
 	struct xbuf *b = &j->b;
-	const struct vm_map_desc *d = proven(j, 0) ? lookup_map(j, j->pc) : NULL;
+	const struct vm_map_desc *d = direct_lookup_map(j, j->pc);
 
-	if (!d || !d->lookup)
+	if (!d)
 		return false;
 	x_rm(b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
 	x_rm(b, XW, OP_MOV_R_RM, RDX, STATE, ST(run));
@@ -958,6 +964,12 @@ static bool lddw_feeds_lookup(const struct jit *j)
 {
 	return j->trust && j->pc + 2 < j->cnt && (j->prog->aux[j->pc + 2].proof & VM_PROOF_REACHED) &&
 	       lookup_array_map(j, j->pc + 2);
+}
+
+/* Is the lddw being emitted the map argument of a lookup direct_lookup_proven() calls the map for? */
+static bool lddw_feeds_direct(const struct jit *j)
+{
+	return j->pc + 2 < j->cnt && direct_lookup_map(j, j->pc + 2);
 }
 
 /* bpf_map_lookup_elem on an ARRAY map (lookup_array_map()) in code with checks: with the key in the
@@ -1936,11 +1948,11 @@ static int fast_loops(struct jit *j)
 			const struct vm_insn *b = &j->insns[pc];
 			int fmt = isa_info[b->id].fmt;
 			j->pc = pc;
-			bool lookup = b->id == ISA_CALL && j->trust && lookup_array_map(j, pc);
-			bool map_arg = fmt == FMT_LDDW && lddw_feeds_lookup(j);
+			bool lookup = b->id == ISA_CALL && j->trust && (lookup_array_map(j, pc) || direct_lookup_map(j, pc));
+			bool map_arg = fmt == FMT_LDDW && (lddw_feeds_lookup(j) || lddw_feeds_direct(j));
 			if (b->id == ISA_LDDW_HI && pc > h) {
 				j->pc = pc - 1;
-				map_arg = lddw_feeds_lookup(j);
+				map_arg = lddw_feeds_lookup(j) || lddw_feeds_direct(j);
 				j->pc = pc;
 			}
 			ok = (lookup || map_arg ||

@@ -877,7 +877,8 @@ TEST(counted_loops_keep_the_budget)
 }
 
 /* The same in trusted code, with an ARRAY lookup computed in place in the loop (a budget unit per
- * lookup, as the call it stands for: two per round): a verified XDP program through PROG_TEST_RUN, left
+ * lookup, as the call it stands for: two per round), and with a HASH lookup that calls the map
+ * (direct_lookup_proven()): a verified XDP program through PROG_TEST_RUN, left
  * before the lookup, after it, and at its end (a loop of helper calls after it spends what it left), under
  * every limit up past what it needs; the interpreter and the JIT end alike.  Neither the lookup nor the back-edge carries a "dec r9". */
 static const char counted_lookups[] =
@@ -890,10 +891,10 @@ static const char counted_lookups[] =
 	"out: r8 = 12\n tail: call 5\n r8 += -1\n if r8 != 0 goto tail\n" /* 23 units after it */
 	"r0 = r6\n exit\n";
 
-static int counted_lookups_load(struct bpfvm *vm)
+static int counted_lookups_load(struct bpfvm *vm, uint32_t type)
 {
 	struct bpf_insn insns[64];
-	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 4);
+	int m = map_create(vm, type, 4, 8, 4);
 	long n = bpfvm_asm(vm, counted_lookups, insns, 64);
 	for (uint32_t k = 0; k < 4 && m >= 0; k++) {
 		uint64_t v = k == 3 ? 1000 : k * 10 + 1;
@@ -910,11 +911,11 @@ static int counted_lookups_load(struct bpfvm *vm)
 	return fd;
 }
 
-TEST(counted_loops_with_lookups_keep_the_budget)
+static void counted_lookups_run(uint32_t type)
 {
 	struct bpfvm_opts oi = { .sz = sizeof(oi), .interp = 1 }, oj = { .sz = sizeof(oj) };
 	struct bpfvm *vi = bpfvm_new(&oi), *vj = bpfvm_new(&oj);
-	int fi = counted_lookups_load(vi), fj = counted_lookups_load(vj);
+	int fi = counted_lookups_load(vi, type), fj = counted_lookups_load(vj, type);
 
 	CHECK(fi >= 0 && fj >= 0);
 	if (fi < 0 || fj < 0)
@@ -953,6 +954,12 @@ TEST(counted_loops_with_lookups_keep_the_budget)
 out:
 	bpfvm_free(vi);
 	bpfvm_free(vj);
+}
+
+TEST(counted_loops_with_lookups_keep_the_budget)
+{
+	counted_lookups_run(BPF_MAP_TYPE_ARRAY);
+	counted_lookups_run(BPF_MAP_TYPE_HASH);
 }
 
 /* Hash lookups of a verified program, which trusted code makes by calling the map's own lookup
