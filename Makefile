@@ -131,7 +131,7 @@ asan: deps
 # bpf_timer thread), in build-tsan/.  A report fails the test binary (exitcode); tests/tsan.supp lists
 # the races BPF semantics allow, each with its reason.  Build and run take about 30 s, so `make test`
 # runs it too.
-TSAN_TESTS := test_errmsg test_helpers test_lifetime test_live test_lpm test_maps test_objtab test_timers test_vm test_sandbox
+TSAN_TESTS := test_errmsg test_helpers test_lifetime test_live test_lpm test_maps test_objtab test_timers test_vm test_sandbox test_progarray
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 tsan: deps
 	@$(MAKE) --no-print-directory tsan-build

@@ -620,6 +620,71 @@ TEST(a_child_process_runs_only_its_own_programs)
 	}
 }
 
+/* Stores racing tail calls: slot 0 flips between A's program of id X (returns 10) and B's of id Y
+ * (returns 20) while both instances tail-call through it; each also has a program under the other's id
+ * (A's Y returns 11, B's X 21).  A read that paired one store's id with the other's tag would run one of
+ * those; every run must give its own program's answer or fall through (1).  Both engines. */
+struct flipper {
+	struct bpfvm *a, *b;
+	int pa, pb, ax, by;
+	int rounds;
+	int stop;
+};
+
+static void *flip_main(void *arg)
+{
+	struct flipper *f = arg;
+	uint32_t k0 = 0;
+	for (int i = 0; i < f->rounds; i++) {
+		UPD(f->a, f->pa, &k0, &f->ax, 0);
+		UPD(f->b, f->pb, &k0, &f->by, 0);
+	}
+	__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST(racing_stores_never_pair_an_id_with_another_tag)
+{
+	for (int interp = 0; interp < 2; interp++) {
+		struct bpfvm *a = engine_vm(interp, 0), *b = engine_vm(interp, 0);
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/race_%s", tmpdir, engine_name[interp]);
+		int pa = mk(a, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+		CHECK(pa >= 0 && pin_cmd(a, BPF_OBJ_PIN, pa, path) == 0);
+		long pb = pin_cmd(b, BPF_OBJ_GET, -1, path);
+		CHECK(pb >= 0);
+		int ax = load_ret(a, 10), ay = load_ret(a, 11);
+		int bx = load_ret_with_id(b, 21, test_obj_id(a, ax)), by = load_ret_with_id(b, 20, test_obj_id(a, ay));
+		int ea = load_tail(a, pa, 0), eb = load_tail(b, (int)pb, 0);
+		CHECK(ax >= 0 && ay >= 0 && bx >= 0 && by >= 0 && ea >= 0 && eb >= 0);
+		struct flipper f = { a, b, pa, (int)pb, ax, by, 20000, 0 };
+		pthread_t th;
+		CHECK(pthread_create(&th, NULL, flip_main, &f) == 0);
+		uint64_t seen_a[3] = { 0 }, seen_b[3] = { 0 }, wrong = 0;
+		while (!__atomic_load_n(&f.stop, __ATOMIC_ACQUIRE)) {
+			uint64_t ra = xdp_run(a, ea), rb = xdp_run(b, eb);
+			if (ra == 10 || ra == 1)
+				seen_a[ra == 10]++;
+			else
+				wrong++, seen_a[2] = ra;
+			if (rb == 20 || rb == 1)
+				seen_b[rb == 20]++;
+			else
+				wrong++, seen_b[2] = rb;
+		}
+		pthread_join(th, NULL);
+		if (wrong)
+			printf("  %s: %" PRIu64 " wrong runs (A last %" PRIu64 ", B last %" PRIu64 ")\n", engine_name[interp],
+			       wrong, seen_a[2], seen_b[2]);
+		CHECK_EQ_U64(wrong, 0);
+		printf("  %s: A ran its own %" PRIu64 ", fell through %" PRIu64 "; B %" PRIu64 ", %" PRIu64 "\n",
+		       engine_name[interp], seen_a[1], seen_a[0], seen_b[1], seen_b[0]);
+		bpfvm_free(b);
+		bpfvm_free(a);
+		CHECK(unlink(path) == 0);
+	}
+}
+
 /* A process that dies in the middle of storing into a slot (here: a child that takes the map's lock
  * through its own mapping of the pin, marks slot 0 as being written, as array.c's writer does first,
  * and exits) leaves it unreadable to tail calls, which wait a bounded while and fall through; the next
@@ -794,6 +859,7 @@ int main(void)
 	RUN(last_handle_empties_only_its_instances_slots);
 	RUN(a_slot_overwritten_mid_run_stops_resolving);
 	RUN(a_child_process_runs_only_its_own_programs);
+	RUN(racing_stores_never_pair_an_id_with_another_tag);
 	RUN(a_writer_dead_mid_store_leaves_the_slot_empty);
 	RUN(kernel_agrees);
 	char cmd[256];
