@@ -45,6 +45,38 @@ struct bpfvm_kfunc {
 	bpfvm_kfunc_fn fn;
 };
 
+/* What the verifier proves of an argument of an embedder's kfunc or helper before the call (struct
+ * bpfvm_func_proto): Linux's bpf_arg_type, in the kinds a host function takes. */
+enum bpfvm_arg_kind {
+	BPFVM_ARG_ANY = 0,             /* nothing: passed as it is, set or not (a function without a prototype
+					* gets this for all five) */
+	BPFVM_ARG_SCALAR,              /* a number, never a pointer (so no address reaches the host) */
+	BPFVM_ARG_MEM,                 /* memory the program may read (its stack, a map value, the packet,
+					* ...), initialized, of the size in the next argument */
+	BPFVM_ARG_MEM_OR_NULL,         /* the same, or 0 */
+	BPFVM_ARG_MEM_UNINIT,          /* memory the function may write, of the size in the next argument */
+	BPFVM_ARG_SIZE,                /* the size of the memory argument before it: bounded, > 0 */
+	BPFVM_ARG_SIZE_OR_ZERO,        /* the same, >= 0 */
+	BPFVM_ARG_CTX,                 /* the program's context as it received it */
+};
+
+/* What r0 holds after the call. */
+enum bpfvm_ret_kind {
+	BPFVM_RET_SCALAR = 0,          /* an unknown number */
+	BPFVM_RET_VOID,                /* nothing: reading r0 before writing it is refused */
+};
+
+/* The verifier's prototype of the embedder's kfunc (kfunc non-zero: bpfvm_opts.kfuncs) or helper
+ * (kfunc 0: bpfvm_opts.helpers) with this id.  A memory argument is followed by its size, and a size
+ * follows a memory argument.  The run does not check arguments: a program loaded with verification off
+ * passes what it holds, as to a function without a prototype. */
+struct bpfvm_func_proto {
+	uint32_t id;
+	int kfunc;
+	uint8_t args[5];               /* enum bpfvm_arg_kind of r1..r5 */
+	uint8_t ret;                   /* enum bpfvm_ret_kind */
+};
+
 struct bpfvm_opts {
 	size_t sz;                     /* sizeof(struct bpfvm_opts) */
 	unsigned int nr_cpus;          /* execution slots for per-CPU maps; 0: online CPUs */
@@ -85,6 +117,10 @@ struct bpfvm_opts {
 					* 0: off */
 	int checks;                    /* BPFVM_CHECKS_*: which run-time checks runs of verified programs
 					* keep */
+	const struct bpfvm_func_proto *protos; /* prototypes of kfuncs and helpers above, copied; an id
+					* without a function, an unknown kind or a memory argument without
+					* its size make bpfvm_new() fail.  NULL: none */
+	size_t proto_cnt;
 };
 
 /* bpfvm_opts.checks.  A program the verifier accepted (BPFVM_VERIFY_ON) has each memory access proven

@@ -65,6 +65,60 @@ static void obj_release(struct bpfvm *vm, struct sys_obj *o)
 	}
 }
 
+static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_t cnt, uint32_t id)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (t[i].id == id)
+			return &t[i];
+	return NULL;
+}
+
+/* bpfvm_opts.protos as helper prototypes the verifier checks calls against (enum hlp_arg), into
+ * vm->host_protos: 0, or -EINVAL for one that names no function of vm, has an unknown kind, two of one
+ * function, or a memory argument without its size (Linux check_arg_pair_ok()). */
+static int host_protos(struct bpfvm *vm, const struct bpfvm_func_proto *p, size_t n)
+{
+	static const uint8_t arg_of[] = {
+		[BPFVM_ARG_ANY] = ARG_NONE,
+		[BPFVM_ARG_SCALAR] = ARG_SCALAR,
+		[BPFVM_ARG_MEM] = ARG_PTR_TO_MEM_RO,
+		[BPFVM_ARG_MEM_OR_NULL] = ARG_PTR_TO_MEM_OR_NULL,
+		[BPFVM_ARG_MEM_UNINIT] = ARG_PTR_TO_UNINIT_MEM,
+		[BPFVM_ARG_SIZE] = ARG_CONST_SIZE,
+		[BPFVM_ARG_SIZE_OR_ZERO] = ARG_CONST_SIZE_OR_ZERO,
+		[BPFVM_ARG_CTX] = ARG_PTR_TO_CTX,
+	};
+	struct hlp_proto *t = calloc(n, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	vm->host_protos = t;
+	for (size_t i = 0; i < n; i++) {
+		const struct bpfvm_kfunc *fn = p[i].kfunc ? find_host_fn(vm->kfuncs, vm->kfunc_cnt, p[i].id)
+							  : find_host_fn(vm->helpers, vm->helper_cnt, p[i].id);
+		if (!fn || p[i].ret > BPFVM_RET_VOID || sys_host_proto(vm, p[i].id, p[i].kfunc))
+			return -EINVAL;
+		t[i].id = p[i].id;
+		t[i].name = fn->name ? fn->name : "host";
+		t[i].ret = p[i].ret == BPFVM_RET_VOID ? RET_VOID : RET_INTEGER;
+		t[i].flags = p[i].kfunc ? HF_KFUNC : 0;
+		for (int a = 0; a < 5; a++) {
+			uint8_t k = p[i].args[a];
+			if (k >= sizeof(arg_of) / sizeof(arg_of[0]))
+				return -EINVAL;
+			bool mem = k == BPFVM_ARG_MEM || k == BPFVM_ARG_MEM_OR_NULL || k == BPFVM_ARG_MEM_UNINIT;
+			bool size = k == BPFVM_ARG_SIZE || k == BPFVM_ARG_SIZE_OR_ZERO;
+			uint8_t next = a < 4 ? p[i].args[a + 1] : BPFVM_ARG_ANY;
+			uint8_t prev = a ? p[i].args[a - 1] : BPFVM_ARG_ANY;
+			if ((mem && next != BPFVM_ARG_SIZE && next != BPFVM_ARG_SIZE_OR_ZERO) ||
+			    (size && prev != BPFVM_ARG_MEM && prev != BPFVM_ARG_MEM_OR_NULL && prev != BPFVM_ARG_MEM_UNINIT))
+				return -EINVAL;
+			t[i].args[a] = arg_of[k];
+		}
+		vm->host_proto_cnt = i + 1; /* sys_host_proto() sees the ones before: a second of one id fails */
+	}
+	return 0;
+}
+
 struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o) };
@@ -117,6 +171,8 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	vm->helpers = dup_table(o.helpers, o.helper_cnt, sizeof(*o.helpers));
 	if ((o.kfunc_cnt && !vm->kfuncs) || (o.helper_cnt && !vm->helpers))
 		goto fail;
+	if (o.proto_cnt && (!o.protos || host_protos(vm, o.protos, o.proto_cnt)))
+		goto fail;
 	if (sys_slots_init(vm))
 		goto fail;
 	/* 2^-64 for two instances to collide; without entropy yet, what tells this one apart at least */
@@ -133,6 +189,7 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 fail:
 	free(vm->kfuncs);
 	free(vm->helpers);
+	free(vm->host_protos);
 	free(vm->slots);
 	free(vm);
 	return NULL;
@@ -148,6 +205,7 @@ void bpfvm_free(struct bpfvm *vm)
 	sys_objtab_fini(vm);
 	free(vm->kfuncs);
 	free(vm->helpers);
+	free(vm->host_protos);
 	free(vm->slots);
 	pt_pool_drain(vm);
 	pthread_mutex_destroy(&vm->lock);
@@ -298,17 +356,17 @@ static struct vm_prog *tail_call_target(struct vm_run *run, uint64_t map_ptr, ui
 	return po->prog;
 }
 
-static const struct bpfvm_kfunc *find_host_fn(const struct bpfvm_kfunc *t, size_t cnt, uint32_t id)
-{
-	for (size_t i = 0; i < cnt; i++)
-		if (t[i].id == id)
-			return &t[i];
-	return NULL;
-}
-
 bool sys_host_helper(const struct bpfvm *vm, uint32_t id)
 {
 	return find_host_fn(vm->helpers, vm->helper_cnt, id) != NULL;
+}
+
+const struct hlp_proto *sys_host_proto(const struct bpfvm *vm, uint32_t id, bool kfunc)
+{
+	for (size_t i = 0; i < vm->host_proto_cnt; i++)
+		if (vm->host_protos[i].id == id && !(vm->host_protos[i].flags & HF_KFUNC) == !kfunc)
+			return &vm->host_protos[i];
+	return NULL;
 }
 
 /* vm_services.resolve_call: what a call id names for a program of this instance (embedder kfuncs,

@@ -17,6 +17,8 @@ struct map;
 int sys_mem_check(struct bpfvm *vm, int fd, const struct vm_prog *p, const void *mem, size_t len);
 /* Has the embedder replaced helper `id` with a host function (bpfvm_opts.helpers)? */
 bool sys_host_helper(const struct bpfvm *vm, uint32_t id);
+/* The prototype the embedder gave its kfunc (kfunc) or helper `id` (bpfvm_opts.protos), or NULL. */
+const struct hlp_proto *sys_host_proto(const struct bpfvm *vm, uint32_t id, bool kfunc);
 /* The verifier on a program after resolve_ldimm64() (sys_verify.c): 0, or its error with the reason in
  * log (and, when why_len, its one line in why).  Types whose context is plain memory are not verified
  * (0), but for UNSPEC programs that declared their memory's size (vm_prog.mem_declared). */

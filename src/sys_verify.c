@@ -82,6 +82,12 @@ static bool host_helper(void *arg, uint32_t id)
 	return sys_host_helper(e->p->vm, id);
 }
 
+static const struct hlp_proto *host_proto(void *arg, uint32_t id, bool kfunc)
+{
+	struct vctx_env *e = arg;
+	return sys_host_proto(e->p->vm, id, kfunc);
+}
+
 static bool helper_ok(void *arg, uint32_t id)
 {
 	struct vctx_env *e = arg;
@@ -125,6 +131,7 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.mem_size = p->mem_len;
 	env.helper_allowed = helper_ok;
 	env.host_helper = host_helper;
+	env.host_proto = host_proto;
 	env.pkt_writable = pt_pkt_writable(p->type);
 	env.ld_abs_ok = pt_ld_abs_ok(p->type);
 	env.ret_check = pt_ret_range(p->type, p->expected_attach_type, &env.ret_lo, &env.ret_hi);

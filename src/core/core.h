@@ -81,6 +81,8 @@ struct sys_log {
 };
 #define SYS_LOG_BUCKETS 64
 
+struct hlp_proto;
+
 struct bpfvm {
 	size_t log_max;              /* each thread's log cap (bpfvm_opts.log_max) */
 	unsigned int nr_cpus;
@@ -94,6 +96,8 @@ struct bpfvm {
 	size_t kfunc_cnt;
 	struct bpfvm_kfunc *helpers; /* embedder helpers overriding Linux ids; owned copy */
 	size_t helper_cnt;
+	struct hlp_proto *host_protos; /* bpfvm_opts.protos as the verifier reads helpers' (sys_host_proto()) */
+	size_t host_proto_cnt;
 	uint64_t insn_limit;         /* budget units per run (see vm_budget_reset()); UINT64_MAX: none */
 	bool untrusted;              /* bpfvm_opts.untrusted: Linux's unprivileged rules (vm_run.untrusted) */
 	bool jit;                    /* runs use the native code (jit_run()); false: the interpreter */

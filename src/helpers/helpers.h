@@ -44,6 +44,7 @@ enum hlp_arg {
 	ARG_PTR_TO_CONST_STR,
 	ARG_PTR_TO_ALLOC_MEM,       /* from ringbuf_reserve */
 	ARG_CONST_ALLOC_SIZE_OR_ZERO,
+	ARG_SCALAR,                 /* a number, not a pointer (an embedder's prototype: BPFVM_ARG_SCALAR) */
 };
 
 /* helpers.def's flags_ column (see its legend). */
@@ -53,6 +54,7 @@ enum hlp_flag {
 	HF_ACQUIRE = 1u << 2,       /* r0 is an acquired reference */
 	HF_RELEASE = 1u << 3,       /* releases its ARG_PTR_TO_ALLOC_MEM argument */
 	HF_TAIL_CALL = 1u << 4,     /* run as the TAIL_CALL insn, never through fn */
+	HF_KFUNC = 1u << 5,         /* an embedder's prototype of its kfunc (else of its helper) */
 };
 
 /* helpers.def's maps_ column: one bit per BPF_MAP_TYPE_*.  Map types newer than the uapi header the build

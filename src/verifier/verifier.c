@@ -2451,6 +2451,10 @@ static int check_arg(struct vctx *c, struct state *s, const struct hlp_proto *h,
 		if (c->env->unpriv && is_ptr(r))
 			return err_at(c, s->pc, -EACCES, "R%u leaks addr into helper function", rno);
 		return 0;
+	case ARG_SCALAR:
+		if (r->type != SCALAR)
+			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=scalar", rno, tn(r));
+		return 0;
 	case ARG_CONST_MAP_PTR:
 		if (r->type != CONST_MAP_PTR)
 			return err_at(c, s->pc, -EACCES, "R%u type=%s expected=map_ptr", rno, tn(r));
@@ -2635,6 +2639,31 @@ static void cb_frame_args(const struct hlp_cb *cb, const struct vf_map *map, con
 	}
 }
 
+/* A call of the embedder's kfunc or host helper `id`: its arguments checked against the prototype the
+ * embedder gave (bpfvm_opts.protos) as a helper's are, none without one; r1-r5 clobbered, r0 an unknown
+ * scalar (unset for BPFVM_RET_VOID). */
+static int check_host_call(struct vctx *c, struct state *s, uint32_t id, bool kfunc)
+{
+	const struct hlp_proto *hp = c->env->host_proto ? c->env->host_proto(c->env->arg, id, kfunc) : NULL;
+	int err;
+	if (s->lock_id)
+		return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
+	if (hp) {
+		struct call_meta m;
+		memset(&m, 0, sizeof(m));
+		for (unsigned i = 0; i < 5; i++)
+			if ((err = check_arg(c, s, hp, i, &m)))
+				return err;
+	}
+	for (int r = 1; r <= 5; r++)
+		mark_not_init(R(s, r));
+	if (hp && hp->ret == RET_VOID)
+		mark_not_init(R(s, 0));
+	else
+		mark_unknown(R(s, 0));
+	return 0;
+}
+
 /* Linux push_async_cb(): a timer's callback runs later, on a stack of its own, with nothing of the path
  * that set it: it is walked as a program of its own (frame 0 at the callback; no references, no lock;
  * r1-r3 the timer's map, key and value, r4-r5 unset), pushed like a pending branch, while the caller goes
@@ -2700,15 +2729,8 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 		mark_unknown(R(s, 0));
 		return 0;
 	}
-	if (c->env->host_helper && c->env->host_helper(c->env->arg, hid)) {
-		/* a host function: as a kfunc */
-		if (s->lock_id)
-			return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
-		for (int r = 1; r <= 5; r++)
-			mark_not_init(R(s, r));
-		mark_unknown(R(s, 0));
-		return 0;
-	}
+	if (c->env->host_helper && c->env->host_helper(c->env->arg, hid))
+		return check_host_call(c, s, hid, false); /* a host function: as a kfunc */
 	if (!h)
 		return err_at(c, s->pc, -EINVAL, "invalid func unknown#%u", hid);
 	if (c->env->helper_allowed && !c->env->helper_allowed(c->env->arg, hid))
@@ -3392,11 +3414,8 @@ static int do_check(struct vctx *c, struct state *s)
 				return err;
 			continue;
 		} else if (id == ISA_CALL_KFUNC) {
-			if (s->lock_id)
-				return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
-			for (int r = 1; r <= 5; r++)
-				mark_not_init(R(s, r));
-			mark_unknown(R(s, 0));
+			if ((err = check_host_call(c, s, (uint32_t)in->imm, true)))
+				return err;
 		} else if (id == ISA_CALLX) {
 			/* Linux refuses every callx ("unknown opcode 8d"); bpfvm's engines run one, so a callx
 			 * whose target this path proves is checked as the call it makes: a function loaded by

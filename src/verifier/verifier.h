@@ -54,6 +54,9 @@ struct vf_env {
 	 * r1-r5 whatever they hold, r0 an unknown scalar (Linux's prototype of the id says nothing of
 	 * them).  NULL: none. */
 	bool (*host_helper)(void *arg, uint32_t id);
+	/* The embedder's prototype of its kfunc (kfunc) or host helper `id`, checked as a helper's is, or
+	 * NULL (none: r1-r5 unchecked).  NULL callback: none anywhere. */
+	const struct hlp_proto *(*host_proto)(void *arg, uint32_t id, bool kfunc);
 	bool pkt_writable;                 /* direct packet stores allowed (XDP, tc) */
 	bool ld_abs_ok;                    /* legacy LD_ABS/LD_IND allowed (socket filter, tc) */
 	bool (*helper_allowed)(void *arg, uint32_t id);

@@ -1244,6 +1244,152 @@ TEST(callback_loop_converges)
 	bpfvm_free(vm);
 }
 
+/* ---- prototypes of the embedder's host functions (bpfvm_opts.protos) ---- */
+
+static uint64_t host_sum(uint64_t p, uint64_t n, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)r3, (void)r4, (void)r5;
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < n; i++)
+		sum += ((const uint8_t *)(uintptr_t)p)[i];
+	return sum;
+}
+
+static uint64_t host_fill(uint64_t p, uint64_t n, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)r4, (void)r5;
+	memset((void *)(uintptr_t)p, (int)r3, (size_t)n);
+	return 0;
+}
+
+static uint64_t host_num(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	(void)r2, (void)r3, (void)r4, (void)r5;
+	return r1 * 2;
+}
+
+/* Loads src as XDP in vm, its "call N" for N >= 0x10000 made kfunc calls of N - 0x10000: the fd, or a
+ * negative errno with bpfvm_errmsg() in why. */
+static long load_host(struct bpfvm *vm, const char *src, char *why, size_t len)
+{
+	struct bpf_insn insns[64];
+	long n = bpfvm_asm(vm, src, insns, 64);
+	if (n <= 0)
+		return -1000;
+	for (long i = 0; i < n; i++)
+		if (insns[i].code == (BPF_JMP | BPF_CALL) && insns[i].imm >= 0x10000) {
+			insns[i].src_reg = BPF_PSEUDO_KFUNC_CALL;
+			insns[i].imm -= 0x10000;
+		}
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_XDP;
+	a.insns = (uintptr_t)insns;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uintptr_t)"GPL";
+	long fd = bpfvm_bpf(vm, BPF_PROG_LOAD, &a, sizeof(a));
+	snprintf(why, len, "%s", fd < 0 ? bpfvm_errmsg(vm) : "");
+	return fd;
+}
+
+TEST(host_function_prototypes)
+{
+	static const struct bpfvm_kfunc kf[] = { { 1, "sum", host_sum }, { 2, "fill", host_fill }, { 3, "num", host_num },
+						 { 4, "raw", host_sum } };
+	static const struct bpfvm_kfunc hf[] = { { 7, "quiet", host_num } }; /* replaces get_prandom_u32 */
+	static const struct bpfvm_func_proto pr[] = {
+		{ 1, 1, { BPFVM_ARG_MEM, BPFVM_ARG_SIZE }, BPFVM_RET_SCALAR },
+		{ 2, 1, { BPFVM_ARG_MEM_UNINIT, BPFVM_ARG_SIZE_OR_ZERO, BPFVM_ARG_SCALAR }, BPFVM_RET_SCALAR },
+		{ 3, 1, { BPFVM_ARG_SCALAR }, BPFVM_RET_SCALAR },
+		{ 7, 0, { BPFVM_ARG_SCALAR }, BPFVM_RET_VOID },
+	};
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON, .kfuncs = kf, .kfunc_cnt = 4, .helpers = hf,
+				.helper_cnt = 1, .protos = pr, .proto_cnt = 4 };
+	struct bpfvm *vm = bpfvm_new(&o);
+	char why[600];
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
+	static const struct {
+		const char *src, *err; /* NULL: accepted */
+	} hc[] = {
+		/* memory and its size: initialized stack of that size */
+		{ "r1 = 0x01020304\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 8\ncall 0x10001\nexit\n", NULL },
+		/* never written: a privileged program reads it as unknown bytes (Linux's allow_uninit_stack) */
+		{ "r1 = r10\nr1 += -8\nr2 = 8\ncall 0x10001\nexit\n", NULL },
+		{ "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 16\ncall 0x10001\nexit\n",
+		  "invalid read from stack R1 off=-8 size=16" },
+		{ "r1 = 5\nr2 = 8\ncall 0x10001\nexit\n",
+		  "R1 type=scalar expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_" },
+		{ "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 0\ncall 0x10001\nexit\n",
+		  "R2 invalid zero-sized read: u64=[0,0]" },
+		/* memory it writes: uninitialized stack is fine, and it is initialized after */
+		{ "r1 = r10\nr1 += -16\nr2 = 16\nr3 = 7\ncall 0x10002\nr0 = *(u64 *)(r10 - 8)\nexit\n", NULL },
+		{ "r1 = r10\nr1 += -16\nr2 = 24\nr3 = 7\ncall 0x10002\nr0 = 0\nexit\n",
+		  "invalid write to stack R1 off=-16 size=24" },
+		{ "r1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\ncall 0x10002\nr0 = 0\nexit\n", "R3 type=fp expected=scalar" },
+		/* a scalar: no address reaches the host */
+		{ "r1 = r10\ncall 0x10003\nexit\n", "R1 type=fp expected=scalar" },
+		{ "call 0x10003\nexit\n", "R1 type=ctx expected=scalar" },
+		{ "r2 = 1\nr1 = 5\ncall 0x10003\nr0 = r2\nexit\n", "R2 !read_ok" }, /* r1-r5 clobbered */
+		/* no prototype: anything, as before */
+		{ "r1 = r10\ncall 0x10004\nexit\n", NULL },
+		/* a host helper's prototype: r0 unset after a void one */
+		{ "r1 = 3\ncall 7\nexit\n", "R0 !read_ok" },
+		{ "r1 = 3\ncall 7\nr0 = 2\nexit\n", NULL },
+	};
+	for (size_t i = 0; i < sizeof(hc) / sizeof(hc[0]); i++) {
+		long fd = load_host(vm, hc[i].src, why, sizeof(why));
+		bool ok = hc[i].err ? fd < 0 && strstr(why, hc[i].err) != NULL : fd >= 0;
+		if (!ok)
+			printf("  host prototype case %zu: %s (expected %s)\n", i, fd >= 0 ? "accepted" : why,
+			       hc[i].err ? hc[i].err : "accepted");
+		CHECK(ok);
+		if (fd >= 0)
+			bpfvm_close(vm, (int)fd);
+	}
+	/* the run passes what the verifier proved: the sum of the 8 bytes of 0x01020304 */
+	long fd = load_host(vm, hc[0].src, why, sizeof(why));
+	CHECK(fd >= 0);
+	uint8_t pkt[64] = { 0 };
+	union bpf_attr t;
+	memset(&t, 0, sizeof(t));
+	t.test.prog_fd = (uint32_t)fd;
+	t.test.data_in = (uintptr_t)pkt;
+	t.test.data_size_in = sizeof(pkt);
+	CHECK(bpfvm_bpf(vm, BPF_PROG_TEST_RUN, &t, sizeof(t)) == 0);
+	CHECK(t.test.retval == 1 + 2 + 3 + 4);
+	bpfvm_close(vm, (int)fd);
+	bpfvm_free(vm);
+
+	/* prototypes that cannot be: bpfvm_new() refuses them */
+	static const struct bpfvm_func_proto bad[][1] = {
+		{ { 9, 1, { BPFVM_ARG_SCALAR }, 0 } },                       /* no kfunc 9 */
+		{ { 1, 0, { BPFVM_ARG_SCALAR }, 0 } },                       /* no helper 1 */
+		{ { 1, 1, { BPFVM_ARG_MEM, BPFVM_ARG_SCALAR }, 0 } },        /* memory without its size */
+		{ { 1, 1, { BPFVM_ARG_SIZE }, 0 } },                         /* a size of nothing */
+		{ { 1, 1, { 99 }, 0 } },                                     /* an unknown kind */
+		{ { 1, 1, { BPFVM_ARG_SCALAR }, 7 } },                       /* an unknown return */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct bpfvm_opts b = o;
+		b.protos = bad[i];
+		b.proto_cnt = 1;
+		struct bpfvm *v = bpfvm_new(&b);
+		if (v)
+			printf("  bad prototype %zu accepted\n", i);
+		CHECK(v == NULL);
+		bpfvm_free(v);
+	}
+	struct bpfvm_func_proto twice[2] = { pr[2], pr[2] };
+	struct bpfvm_opts b2 = o;
+	b2.protos = twice;
+	b2.proto_cnt = 2;
+	struct bpfvm *v2 = bpfvm_new(&b2);
+	CHECK(v2 == NULL);
+	bpfvm_free(v2);
+}
+
 /* Levels 1 and 2 in Linux's notation, line for line where bpfvm and the kernel walk alike. */
 TEST(log_levels)
 {
@@ -1512,6 +1658,7 @@ int main(void)
 	RUN(statistics_peak_states);
 	RUN(packet_loop_rejoins_later_rounds);
 	RUN(callback_loop_converges);
+	RUN(host_function_prototypes);
 	RUN(precision_through_a_call_prunes_as_inlined);
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
