@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <bpf/libbpf.h>
@@ -166,10 +168,14 @@ static int kernel_set(const char *path, const struct progset *set, size_t target
 	return -1;
 }
 
+/* The instances pin under a directory of their own (tests/loader/pin.bpf.o pins a map): a pin left in the
+ * default root by an earlier build, of another map layout, would make its OBJ_GET fail. */
+static char pin_root[64];
+
 /* bpfvm, verifying: the same.  1 loaded, 0 rejected (why). */
 static int bpfvm_set(const char *path, const struct progset *set, size_t target, char *why, size_t len)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON, .pin_root = pin_root };
 	struct bpfvm *vm = bpfvm_new(&o);
 	struct bpfvm_object *obj = NULL;
 	int ret;
@@ -390,7 +396,7 @@ static struct bpfvm_object *load_unverified(struct bpfvm *vm, const char *path, 
 /* Every program of one object, both sides.  name: how the object is listed (source-relative). */
 static void compare_object(struct tally *t, const char *name, const char *path)
 {
-	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF, .pin_root = pin_root };
 	struct bpfvm *vm = bpfvm_new(&o);
 	struct bpfvm_object *obj = NULL;
 	if (!vm || bpfvm_object_open(vm, path, &obj)) {
@@ -566,6 +572,20 @@ TEST(verdicts_match_the_kernel)
 
 int main(void)
 {
+	snprintf(pin_root, sizeof(pin_root), "/tmp/bpfvm-verdicts-%d", (int)getpid());
+	if (mkdir(pin_root, 0700)) {
+		printf("FAIL mkdir %s\n", pin_root);
+		return 1;
+	}
 	RUN(verdicts_match_the_kernel);
+	DIR *d = opendir(pin_root);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char f[128];
+		if (e->d_name[0] != '.' && snprintf(f, sizeof(f), "%s/%s", pin_root, e->d_name) < (int)sizeof(f))
+			unlink(f);
+	}
+	if (d)
+		closedir(d);
+	rmdir(pin_root);
 	return test_done();
 }
