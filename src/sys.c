@@ -179,6 +179,8 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 	while (!vm->tag)
 		if (getrandom(&vm->tag, sizeof(vm->tag), GRND_NONBLOCK) != sizeof(vm->tag))
 			vm->tag = ((uint64_t)getpid() << 32 ^ (uint64_t)clock() ^ (uintptr_t)vm) * 0x9e3779b97f4a7c15ull;
+	if (jit_available() && !(vm->jit_mem = jit_mem_new()))
+		goto fail;
 	vm->release = obj_release;
 	vm->release_uref = sys_map_release_uref;
 	atomic_init(&vm->fds, NULL);
@@ -191,6 +193,7 @@ fail:
 	free(vm->helpers);
 	free(vm->host_protos);
 	free(vm->slots);
+	jit_mem_free(vm->jit_mem);
 	free(vm);
 	return NULL;
 }
@@ -207,6 +210,7 @@ void bpfvm_free(struct bpfvm *vm)
 	free(vm->helpers);
 	free(vm->host_protos);
 	free(vm->slots);
+	jit_mem_free(vm->jit_mem); /* after the last program's code came back to it */
 	pt_pool_drain(vm);
 	pthread_mutex_destroy(&vm->lock);
 	sys_logs_fini(vm);
@@ -634,7 +638,7 @@ int bpfvm_prog_jited(struct bpfvm *vm, int fd, struct bpfvm_jited *out)
 static void prog_release(struct bpfvm *vm, struct vm_prog *p)
 {
 	hlp_timer_prog_release(vm, p); /* before its code goes */
-	jit_free(p);
+	jit_free(vm->jit_mem, p);
 	for (size_t i = 0; i < p->used_map_cnt; i++) {
 		struct sys_obj *mo = sys_get_by_id(vm, p->used_map_ids[i], SYS_MAP);
 		if (mo) {
@@ -895,7 +899,7 @@ static long prog_load(struct bpfvm *vm, union bpf_attr *attr, unsigned int size,
 	/* Native code for every program where a JIT exists, whatever the instance's default engine, so
 	 * that bpfvm_prog_run() can pick either and a tail call from native code always finds some. */
 	if (!err && jit_available())
-		err = jit_compile(p, &log);
+		err = jit_compile(vm->jit_mem, p, &log);
 	if (!err)
 		vm_prog_trust(p); /* after the JIT, which reads the ids as rows */
 	/* Linux: a log that does not fit fails the load, whatever the verdict */

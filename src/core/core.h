@@ -20,6 +20,7 @@
 struct vm_prog;
 struct map;
 struct hlp_timers;
+struct jit_mem;
 
 enum sys_kind {
 	SYS_NONE = 0,
@@ -125,6 +126,7 @@ struct bpfvm {
 	void *_Atomic pt_pool[16];   /* progtypes: cached MAP_32BIT packet areas (pt_pool_drain() frees) */
 	atomic_ullong pt_sk_cookie;  /* progtypes: last socket cookie given out (sock_gen_cookie()) */
 	struct hlp_timers *_Atomic timers; /* bpf_timer bookkeeping and thread (helpers/timer.c), lazily */
+	struct jit_mem *jit_mem;     /* the JIT's executable memory (jit.h): sys creates and frees it */
 
 	/* sys_borrow(): set once some thread borrowed (until then the last sys_put() of an object has no
 	 * borrower to wait for); borrow_fence: no membarrier(2) here, so each borrow fences instead. */

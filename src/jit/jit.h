@@ -19,9 +19,10 @@
 /* The native code of one program (vm_prog.jit_fn points at it). */
 struct jit_image {
 	struct vm_prog *prog;   /* whose code this is (a frame's return restores run->prog from it) */
-	uint8_t *code;          /* mmap'd, read+execute only once built (W^X) */
+	uint8_t *code;          /* mmap'd, read+execute only once built (W^X); a program's two images share
+				 * one mapping, which the checked one (vm_prog.jit_fn) owns */
 	size_t len;             /* bytes of code */
-	size_t map_len;         /* bytes mapped */
+	size_t map_len;         /* bytes mapped from code on; 0: the mapping is the other image's */
 	uint32_t *off;          /* native offset of each insn (cnt + 1 entries: the last is the end) */
 	size_t cnt;
 	uint32_t body;          /* where a tail call enters: insn 0 (after the prologue), or for stateless
@@ -91,10 +92,17 @@ JIT_GLUE(STREL_B) JIT_GLUE(STREL_H) JIT_GLUE(STREL_W) JIT_GLUE(STREL_DW)
 /* Is there a JIT for this host? */
 bool jit_available(void);
 
-/* Compiles prog (after vm_fixup) and sets prog->jit_fn/jit_len, and for a program with trust_proofs
- * prog->jit_proven.  Returns 0 or a negative errno with a
- * message in `log`. */
-int jit_compile(struct vm_prog *prog, struct diag *log);
+/* The executable memory of one instance (struct bpfvm holds it): code regions of freed programs, kept
+ * sealed for the next compile (jit_rt.c).  jit_mem_new() returns NULL when out of memory;
+ * jit_mem_free() unmaps what is kept (accepts NULL), once no program of the instance is left. */
+struct jit_mem;
+struct jit_mem *jit_mem_new(void);
+void jit_mem_free(struct jit_mem *m);
+
+/* Compiles prog (after vm_fixup) into memory from m (NULL: mapped for it alone) and sets
+ * prog->jit_fn/jit_len, and for a program with trust_proofs prog->jit_proven.  Returns 0 or a
+ * negative errno with a message in `log`.  Any thread may compile into the same m. */
+int jit_compile(struct jit_mem *m, struct vm_prog *prog, struct diag *log);
 
 /* The image a run of prog executes: the trusted one (vm_prog.jit_proven) in a trusted run, else the one
  * with every check.  Tail calls and callbacks pick theirs the same way. */
@@ -113,8 +121,10 @@ static inline uint32_t jit_entry_zero(const struct jit_image *img, const struct 
 	return zero < img->entry_zero ? zero : img->entry_zero;
 }
 
-/* Frees prog's native code (accepts a program without any). */
-void jit_free(struct vm_prog *prog);
+/* Frees prog's native code (accepts a program without any); its memory goes back to m, the one it
+ * was compiled with, for reuse.  As munmap() would, this requires that no thread can still run it
+ * (prog_release() comes after the last reference and sys_put()'s wait for borrowers). */
+void jit_free(struct jit_mem *m, struct vm_prog *prog);
 
 /* As vm_interp(): runs run->prog with r1 = a1, r2 = a2; returns r0, or 0 with run->err set. */
 uint64_t jit_run(struct vm_run *run, uint64_t a1, uint64_t a2);
@@ -133,9 +143,11 @@ uint64_t jit_call_subprog(struct vm_run *run, const struct vm_insn *t, uint64_t 
  * (objdump-like).  Writes at most len bytes; returns the length needed (snprintf semantics). */
 size_t jit_dump_insn(const struct vm_prog *prog, size_t pc, char *buf, size_t len);
 
-/* Executable memory, W^X: written while read-write, then read+execute, never both. */
-void *jit_exec_alloc(size_t len, size_t *map_len);
+/* Executable memory, W^X: written while read-write, then read+execute, never both.  jit_exec_alloc()
+ * returns map_len >= len bytes read-write (a region m kept, or a new mapping), or NULL;
+ * jit_exec_free() keeps a sealed region in m (bounded) or unmaps it. */
+void *jit_exec_alloc(struct jit_mem *m, size_t len, size_t *map_len);
 int jit_exec_seal(void *p, size_t map_len);
-void jit_exec_free(void *p, size_t map_len);
+void jit_exec_free(struct jit_mem *m, void *p, size_t map_len);
 
 #endif

@@ -8,6 +8,8 @@
  * fault and its pc recorded), 0 to go on, > 0 for a value the emitted code uses (a native address to
  * call or jump to). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -572,12 +574,80 @@ static void *exec_map_near(size_t n, size_t pg)
 	return NULL;
 }
 
-void *jit_exec_alloc(size_t len, size_t *map_len)
+/* Freed code is kept, sealed, for the next compile of the instance: a fresh mapping cost its page
+ * faults (the copy of the code into it), new page tables (a place of its own within 1 GiB of the
+ * library) and at munmap their freeing with a TLB flush on each CPU, together 60% of loading a small
+ * program (perf of bench_verifier sockex1).  Bounded: at most JIT_MEM_SLOTS regions and JIT_MEM_KEEP
+ * bytes; the rest is unmapped as before. */
+#define JIT_MEM_SLOTS 64
+#define JIT_MEM_KEEP ((size_t)4 << 20)
+
+struct jit_mem {
+	pthread_mutex_t lock;   /* compiles and frees come from any thread of the instance */
+	size_t kept;            /* bytes in slot[] */
+	size_t cnt;
+	struct {
+		void *p;
+		size_t len;
+	} slot[JIT_MEM_SLOTS];
+};
+
+struct jit_mem *jit_mem_new(void)
+{
+	struct jit_mem *m = calloc(1, sizeof(*m));
+
+	if (m && pthread_mutex_init(&m->lock, NULL)) {
+		free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+void jit_mem_free(struct jit_mem *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->cnt; i++)
+		munmap(m->slot[i].p, m->slot[i].len);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* A kept region of n bytes or more (the smallest; at most twice n, so that a small program does not
+ * hold a big one), taken out of the cache, or NULL. */
+static void *mem_take(struct jit_mem *m, size_t n, size_t *map_len)
+{
+	void *p = NULL;
+	size_t best = SIZE_MAX;
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->cnt; i++)
+		if (m->slot[i].len >= n && m->slot[i].len / 2 <= n && (best == SIZE_MAX || m->slot[i].len < m->slot[best].len))
+			best = i;
+	if (best != SIZE_MAX) {
+		p = m->slot[best].p;
+		*map_len = m->slot[best].len;
+		m->kept -= *map_len;
+		m->slot[best] = m->slot[--m->cnt];
+	}
+	pthread_mutex_unlock(&m->lock);
+	return p;
+}
+
+void *jit_exec_alloc(struct jit_mem *m, size_t len, size_t *map_len)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	size_t n = (len + pg - 1) / pg * pg;
-	void *p = exec_map_near(n, pg);
+	void *p = m ? mem_take(m, n, map_len) : NULL;
 
+	if (p) {
+		/* W^X: writable again, never executable at the same time (jit_exec_free()'s contract: no
+		 * thread can be running it) */
+		if (!mprotect(p, *map_len, PROT_READ | PROT_WRITE))
+			return p;
+		munmap(p, *map_len);
+	}
+	p = exec_map_near(n, pg);
 	if (!p)
 		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -589,11 +659,27 @@ void *jit_exec_alloc(size_t len, size_t *map_len)
 
 int jit_exec_seal(void *p, size_t map_len)
 {
+	/* Taking write away flushes the TLBs of the other CPUs that ran this process (an interrupt each,
+	 * whose return serializes them), so that none runs stale code here. */
 	return mprotect(p, map_len, PROT_READ | PROT_EXEC) ? -errno : 0;
 }
 
-void jit_exec_free(void *p, size_t map_len)
+void jit_exec_free(struct jit_mem *m, void *p, size_t map_len)
 {
-	if (p)
-		munmap(p, map_len);
+	if (!p)
+		return;
+	if (m) {
+		pthread_mutex_lock(&m->lock);
+		bool keep = m->cnt < JIT_MEM_SLOTS && map_len <= JIT_MEM_KEEP - m->kept;
+		if (keep) {
+			m->slot[m->cnt].p = p;
+			m->slot[m->cnt].len = map_len;
+			m->cnt++;
+			m->kept += map_len;
+		}
+		pthread_mutex_unlock(&m->lock);
+		if (keep)
+			return;
+	}
+	munmap(p, map_len);
 }

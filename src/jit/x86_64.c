@@ -2217,9 +2217,10 @@ bool jit_available(void)
 
 #define JIT_MAX_PASSES 10
 
-/* One image of prog: with every check (trust false), or the code of trusted runs.  0 and *out, or a
- * negative errno with the message in log. */
-static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct jit_image **out)
+/* One image of prog: with every check (trust false), or the code of trusted runs.  0, *out (its code
+ * not placed yet: jit_compile()) and *code (malloc'd, img->len bytes), or a negative errno with the
+ * message in log. */
+static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct jit_image **out, uint8_t **code)
 {
 	struct jit j;
 	struct jit_image *img = NULL;
@@ -2331,22 +2332,14 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	img->cb_entry = j.lab[L_CB_ENTRY(&j)];
 	img->stateless = j.stateless;
 	img->ldpkt = j.stateless && j.ldpkt;
-	img->code = jit_exec_alloc(img->len, &img->map_len);
-	if (!img->code) {
-		err = -ENOMEM;
-		goto out;
-	}
-	memcpy(img->code, j.b.p, img->len);
-	err = jit_exec_seal(img->code, img->map_len);
-	if (err)
-		goto out;
 	*out = img;
+	*code = j.b.p;
 	img = NULL;
+	j.b.p = NULL;
 out:
 	if (err == -ENOMEM)
 		diag_printf(log, "JIT: prog '%s': out of memory", prog->name);
 	if (img) {
-		jit_exec_free(img->code, img->map_len);
 		free(img->off);
 		free(img);
 	}
@@ -2365,34 +2358,81 @@ out:
 	return err;
 }
 
+/* The image's own memory (its code belongs to the mapping jit_free() gives back). */
 static void image_free(struct jit_image *img)
 {
 	if (!img)
 		return;
-	jit_exec_free(img->code, img->map_len);
 	free(img->off);
 	free(img);
 }
 
-int jit_compile(struct vm_prog *prog, struct diag *log)
+/* Both images of a program (img[1] may be NULL) into one mapping: one allocation, one seal, one free
+ * (each its own cost a whole load of a small program's).  The second starts on a 64-byte line, as the
+ * first does, since fast_loop_line() lays out loops by their offset in the image; what lies between
+ * and after the code traps (INT3), not least what a reused region held before.  0, or a negative
+ * errno with the message in log. */
+static int place(struct jit_mem *m, struct jit_image *img[2], uint8_t *const code[2], const struct vm_prog *prog,
+		 struct diag *log)
 {
-	struct jit_image *checked = NULL, *trusted = NULL;
-	int err = compile(prog, false, log, &checked);
+	size_t at = img[1] ? (img[0]->len + 63) & ~(size_t)63 : 0;
+	size_t len = img[1] ? at + img[1]->len : img[0]->len, map_len;
+	uint8_t *p = jit_exec_alloc(m, len, &map_len);
 
-	/* a verified program's runs by its type's runner skip what the proofs cover; the others (plain
-	 * memory for a typed program, BPFVM_CHECKS_ALWAYS) keep every check: two images */
-	if (!err && prog->trust_proofs && (err = compile(prog, true, log, &trusted)))
-		image_free(checked);
-	if (err)
+	if (!p) {
+		diag_printf(log, "JIT: prog '%s': out of memory", prog->name);
+		return -ENOMEM;
+	}
+	memcpy(p, code[0], img[0]->len);
+	if (img[1]) {
+		memset(p + img[0]->len, OP_INT3, at - img[0]->len);
+		memcpy(p + at, code[1], img[1]->len);
+	}
+	memset(p + len, OP_INT3, map_len - len);
+	int err = jit_exec_seal(p, map_len);
+	if (err) {
+		jit_exec_free(NULL, p, map_len); /* not sealed: not kept */
+		diag_printf(log, "JIT: prog '%s': sealing its code failed (%d)", prog->name, err);
 		return err;
-	prog->jit_fn = checked;
-	prog->jit_proven = trusted;
-	prog->jit_len = checked->len;
+	}
+	img[0]->code = p;
+	img[0]->map_len = map_len;
+	if (img[1])
+		img[1]->code = p + at;
 	return 0;
 }
 
-void jit_free(struct vm_prog *prog)
+int jit_compile(struct jit_mem *m, struct vm_prog *prog, struct diag *log)
 {
+	struct jit_image *img[2] = { NULL, NULL };
+	uint8_t *code[2] = { NULL, NULL };
+	int err = compile(prog, false, log, &img[0], &code[0]);
+
+	/* a verified program's runs by its type's runner skip what the proofs cover; the others (plain
+	 * memory for a typed program, BPFVM_CHECKS_ALWAYS) keep every check: two images */
+	if (!err && prog->trust_proofs)
+		err = compile(prog, true, log, &img[1], &code[1]);
+	if (!err)
+		err = place(m, img, code, prog, log);
+	free(code[0]);
+	free(code[1]);
+	if (err) {
+		image_free(img[0]);
+		image_free(img[1]);
+		return err;
+	}
+	prog->jit_fn = img[0];
+	prog->jit_proven = img[1];
+	prog->jit_len = img[0]->len;
+	return 0;
+}
+
+void jit_free(struct jit_mem *m, struct vm_prog *prog)
+{
+	const struct jit_image *img = prog->jit_fn;
+
+	if (img)
+		jit_exec_free(m, img->code, img->map_len);
 	image_free(prog->jit_fn);
 	image_free(prog->jit_proven);
 	prog->jit_fn = NULL;

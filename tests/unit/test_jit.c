@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/bpf.h>
 
@@ -1162,6 +1163,137 @@ TEST(calls_save_what_the_callee_writes)
 	CHECK_EQ_U64(run_callee_saves(BPFVM_CHECKS_DEFAULT, 1, NULL), want);
 }
 
+/* The permissions of the mapping holding addr in /proc/self/maps ("r-xp"), or "" when none does. */
+static void perms_at(const void *addr, char perms[8])
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	uintptr_t a = (uintptr_t)addr;
+
+	perms[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char pr[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, pr) == 3 && a >= lo && a < hi) {
+			memcpy(perms, pr, sizeof(pr));
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* A program's code, both images: white-box, from the object table. */
+static const struct jit_image *prog_image(struct bpfvm *vm, int fd, bool trusted)
+{
+	int err = 0;
+	struct sys_obj *o = sys_get(vm, fd, SYS_PROG, &err);
+	const struct jit_image *img = o ? (trusted ? o->prog->jit_proven : o->prog->jit_fn) : NULL;
+
+	sys_put(vm, o); /* the fd holds the program */
+	return img;
+}
+
+/* Executable memory (jit_rt.c): a verified program's two images share one mapping, sealed (read and
+ * execute, never written while executable); a closed program's region stays sealed and the next
+ * program of the instance is written into it (and runs its own code, not the old); bpfvm_free()
+ * unmaps what was kept. */
+TEST(code_memory_reused_sealed_and_unmapped)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn p[] = { INSN_ID(MOV64_K, 0, 0, 0, 1), INSN_ID(EXIT, 0, 0, 0, 0) };
+	int fa = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, N(p), "a");
+	uint64_t r0 = 0;
+	char perms[8];
+
+	CHECK(fa >= 0);
+	const struct jit_image *fn = prog_image(vm, fa, false), *tr = prog_image(vm, fa, true);
+	if (!fn) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	CHECK(tr != NULL);
+	if (!tr)
+		goto out;
+	const uint8_t *base = fn->code;
+	CHECK(fn->map_len > 0 && tr->map_len == 0);
+	CHECK(tr->code > base && tr->code + tr->len <= base + fn->map_len);
+	perms_at(base, perms);
+	CHECK_EQ_STR(perms, "r-xp");
+	CHECK(bpfvm_prog_run(vm, fa, BPFVM_ENGINE_JIT, NULL, 0, &r0) == 0);
+	CHECK_EQ_U64(r0, 1);
+	CHECK(bpfvm_close(vm, fa) == 0);
+	perms_at(base, perms);
+	CHECK_EQ_STR(perms, "r-xp"); /* kept, still sealed */
+
+	p[0].imm = 2;
+	int fb = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, N(p), "b");
+	CHECK(fb >= 0);
+	fn = prog_image(vm, fb, false);
+	CHECK(fn && fn->code == base);
+	perms_at(base, perms);
+	CHECK_EQ_STR(perms, "r-xp");
+	r0 = 0;
+	CHECK(bpfvm_prog_run(vm, fb, BPFVM_ENGINE_JIT, NULL, 0, &r0) == 0);
+	CHECK_EQ_U64(r0, 2);
+	CHECK(bpfvm_close(vm, fb) == 0);
+	bpfvm_free(vm);
+	vm = NULL;
+	perms_at(base, perms);
+	CHECK_EQ_STR(perms, ""); /* unmapped with the instance */
+out:
+	bpfvm_free(vm);
+}
+
+struct compile_churn {
+	struct bpfvm *vm;
+	int id;
+	atomic_int bad;
+};
+
+static void *compile_churn(void *arg)
+{
+	struct compile_churn *c = arg;
+
+	for (int i = 0; i < 300; i++) {
+		int32_t v = c->id * 100000 + i;
+		struct bpf_insn p[] = { INSN_ID(MOV64_K, 0, 0, 0, v), INSN_ID(EXIT, 0, 0, 0, 0) };
+		int fd = bpfvm_prog_load(c->vm, BPF_PROG_TYPE_SOCKET_FILTER, p, N(p), "churn");
+		uint64_t r0 = 0;
+		if (fd < 0 || bpfvm_prog_run(c->vm, fd, BPFVM_ENGINE_JIT, NULL, 0, &r0) || r0 != (uint64_t)v)
+			atomic_fetch_add(&c->bad, 1);
+		if (fd >= 0)
+			bpfvm_close(c->vm, fd);
+	}
+	return NULL;
+}
+
+/* Threads of one instance load, run and close programs at once: each region goes to one program at a
+ * time, so each runs its own code. */
+TEST(code_memory_shared_by_compiling_threads)
+{
+	struct bpfvm *vm = bpfvm_new(NULL);
+	struct compile_churn c[4];
+	pthread_t t[4];
+
+	if (!jit_available()) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	for (int i = 0; i < 4; i++) {
+		c[i].vm = vm;
+		c[i].id = i + 1;
+		atomic_init(&c[i].bad, 0);
+		CHECK(pthread_create(&t[i], NULL, compile_churn, &c[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ_U64(atomic_load(&c[i].bad), 0);
+	}
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -1179,6 +1311,8 @@ int main(void)
 	RUN(hash_lookups_call_the_map);
 	RUN(hash_lookup_call_sets_lru_ref);
 	RUN(calls_save_what_the_callee_writes);
+	RUN(code_memory_reused_sealed_and_unmapped);
+	RUN(code_memory_shared_by_compiling_threads);
 	return test_done();
 }
 
