@@ -2236,6 +2236,12 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	if (j.blind && getrandom(&j.blind_seed, sizeof(j.blind_seed), GRND_NONBLOCK) != sizeof(j.blind_seed))
 		j.blind_seed = (uint64_t)(uintptr_t)&j ^ (uint64_t)clock(); /* no entropy yet: still unknown to the program */
 	j.blind_seed |= 1; /* xorshift needs a non-zero state */
+	/* room for the code of most programs from the start (x_byte() grows it by copies) */
+	j.b.cap = 16 * j.cnt + 4096;
+	if (!(j.b.p = malloc(j.b.cap))) {
+		err = -ENOMEM;
+		goto out;
+	}
 	j.loop_head = calloc(j.cnt + 1, 1);
 	j.entry = calloc(j.cnt + 1, 1);
 	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
@@ -2318,11 +2324,10 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		goto out;
 	}
 	img = calloc(1, sizeof(*img));
-	if (!img || !(img->off = malloc((j.cnt + 1) * sizeof(*img->off)))) {
+	if (!img) {
 		err = -ENOMEM;
 		goto out;
 	}
-	memcpy(img->off, j.lab, (j.cnt + 1) * sizeof(*img->off));
 	img->prog = prog;
 	img->cnt = j.cnt;
 	img->len = j.b.len;
@@ -2330,6 +2335,11 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	img->entry_zero = (uint32_t)-j.zero_from[0];
 	img->budget_free = !j.counts_budget;
 	img->cb_entry = j.lab[L_CB_ENTRY(&j)];
+	/* the insns' labels are the offset table: the array itself, cut to them (in place, where a copy
+	 * of a big program's table into new pages was a tenth of its load) */
+	uint32_t *off = realloc(j.lab, (j.cnt + 1) * sizeof(*off));
+	img->off = off ? off : j.lab;
+	j.lab = NULL;
 	img->stateless = j.stateless;
 	img->ldpkt = j.stateless && j.ldpkt;
 	*out = img;
