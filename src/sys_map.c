@@ -36,22 +36,29 @@ static struct sys_obj *get_map(struct bpfvm *vm, uint32_t fd, int *err)
 
 /* The inner-map template of a map-in-map, kept in the outer header so that processes opening its pin
  * have it too: type and key size in seq[1], value size and max_entries in seq[2] (both free for these
- * types), map_flags in `reserved`. */
+ * types), map_flags in `reserved`, where its values hold a spin lock and a timer in inner_*_off1 (the
+ * verifier proves lock and timer calls on inner values against them). */
 static void set_template(struct map *outer, const struct map *inner)
 {
 	outer->hdr->seq[1] = map_type(inner) | ((uint64_t)map_key_size(inner) << 32);
 	outer->hdr->seq[2] = map_value_size(inner) | ((uint64_t)map_max_entries(inner) << 32);
 	outer->hdr->reserved = map_flags(inner);
+	outer->hdr->inner_lock_off1 = map_spin_lock_off(inner) + 1; /* UINT32_MAX (none) + 1: 0 */
+	outer->hdr->inner_timer_off1 = map_timer_off(inner) + 1;
 }
 
-/* Linux bpf_map_meta_equal(): type, key and value size and flags equal; array_map_meta_equal() (ARRAY,
- * PERCPU_ARRAY) also max_entries, unless the template has BPF_F_INNER_MAP. */
+/* Linux bpf_map_meta_equal(): type, key and value size, flags and the special fields (btf_record_equal():
+ * spin lock, timer) equal; array_map_meta_equal() (ARRAY, PERCPU_ARRAY) also max_entries, unless the
+ * template has BPF_F_INNER_MAP. */
 static bool matches_template(const struct map *outer, const struct map *inner)
 {
 	uint64_t a = map_type(inner) | ((uint64_t)map_key_size(inner) << 32);
 	uint64_t b = outer->hdr->seq[2];
 	uint32_t tflags = outer->hdr->reserved, t = map_type(inner);
 	if (a != outer->hdr->seq[1] || map_value_size(inner) != (uint32_t)b || map_flags(inner) != tflags)
+		return false;
+	if (map_spin_lock_off(inner) + 1 != outer->hdr->inner_lock_off1 ||
+	    map_timer_off(inner) + 1 != outer->hdr->inner_timer_off1)
 		return false;
 	if ((t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY) && !(tflags & BPF_F_INNER_MAP))
 		return map_max_entries(inner) == (uint32_t)(b >> 32);

@@ -31,7 +31,7 @@ static void describe(struct vf_map *d, struct vf_map *inner, struct map *m)
 		/* the template set at MAP_CREATE (sys_map.c set_template) */
 		map_inner_template(m, &inner->type, &inner->key_size, &inner->value_size, &inner->max_entries,
 				   &inner->flags);
-		inner->spin_lock_off = inner->timer_off = UINT32_MAX;
+		map_inner_special(m, &inner->spin_lock_off, &inner->timer_off);
 		d->inner = inner;
 	}
 }

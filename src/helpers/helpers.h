@@ -190,6 +190,9 @@ void hlp_run_put(struct vm_run *run);
 bool hlp_run_has_map(const struct vm_run *run, const struct map *m);
 /* The inner map the run holds whose values hold [addr, addr + len), or NULL. */
 struct map *hlp_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len);
+/* The inner map the run holds with a value whose field (field_off: map_spin_lock_off, map_timer_off) is
+ * at p, or NULL (hlp_value_field_map() for the maps a map-in-map gave). */
+struct map *hlp_run_field_map(const struct vm_run *run, uint64_t p, uint32_t (*field_off)(const struct map *));
 /* Memory outside the program's own maps (vm_prog.map_regions) a run may touch: values of the inner
  * maps it obtained, which it holds until it ends.  Any other map of the instance is not the program's. */
 bool hlp_mem_ok_dynamic(const struct vm_run *run, uintptr_t addr, size_t len, bool write);

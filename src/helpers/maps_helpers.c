@@ -308,7 +308,7 @@ struct map *hlp_value_field_map(const struct vm_run *run, uint64_t p, uint32_t (
 		if (off != UINT32_MAX && p >= off && map_value_elem(m, (uint8_t *)(uintptr_t)p - off, NULL) != -EINVAL)
 			return m;
 	}
-	return NULL;
+	return hlp_run_field_map(run, p, field_off); /* a value of an inner map a map-in-map lookup gave */
 }
 
 static bool spin_wait_cont(void *run)

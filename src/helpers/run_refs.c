@@ -62,6 +62,19 @@ bool hlp_run_has_map(const struct vm_run *run, const struct map *m)
 	return false;
 }
 
+struct map *hlp_run_field_map(const struct vm_run *run, uint64_t p, uint32_t (*field_off)(const struct map *))
+{
+	for (uint32_t i = run->refs.cnt; i-- > 0;) {
+		const struct sys_obj *o = *run_ref(&run->refs, i);
+		if (o->kind != SYS_MAP)
+			continue;
+		uint32_t off = field_off(o->map);
+		if (off != UINT32_MAX && p >= off && map_value_elem(o->map, (uint8_t *)(uintptr_t)p - off, NULL) != -EINVAL)
+			return o->map;
+	}
+	return NULL;
+}
+
 struct map *hlp_run_map_at(const struct vm_run *run, uintptr_t addr, size_t len)
 {
 	for (uint32_t i = run->refs.cnt; i-- > 0;) {

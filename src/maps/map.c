@@ -391,6 +391,12 @@ void map_inner_template(const struct map *m, uint32_t *type, uint32_t *key_size,
 	*flags = m->hdr->reserved;
 }
 
+void map_inner_special(const struct map *m, uint32_t *spin_lock_off, uint32_t *timer_off)
+{
+	*spin_lock_off = m->hdr->inner_lock_off1 - 1; /* 0 - 1: UINT32_MAX, none */
+	*timer_off = m->hdr->inner_timer_off1 - 1;
+}
+
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx)
 {
 	__atomic_store_n(&m->timer_ctx, ctx, __ATOMIC_RELAXED);

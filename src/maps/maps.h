@@ -58,6 +58,9 @@ struct map_hdr {
 	uint64_t values_off, values_len;  /* what programs may touch */
 	uint64_t seq[4];             /* type-specific counters (queue head/tail, lru clock, ...) */
 	pthread_mutex_t lock;        /* robust, process-shared */
+	/* map-in-map: the inner template's struct bpf_spin_lock and struct bpf_timer offsets in its values,
+	 * plus 1 (0: none).  Past `lock`, where a map pinned before these existed has zeros: none. */
+	uint32_t inner_lock_off1, inner_timer_off1;
 };
 
 /* Bytes before the type's regions: layout() offsets are from here. */
@@ -287,6 +290,8 @@ uint32_t map_timer_off(const struct map *m);
 /* A map-in-map's inner template (set by the command layer at MAP_CREATE). */
 void map_inner_template(const struct map *m, uint32_t *type, uint32_t *key_size, uint32_t *value_size,
 			uint32_t *max_entries, uint32_t *flags);
+/* ... and where its values hold a struct bpf_spin_lock and a struct bpf_timer (UINT32_MAX: none). */
+void map_inner_special(const struct map *m, uint32_t *spin_lock_off, uint32_t *timer_off);
 uint32_t map_spin_lock_off(const struct map *m); /* UINT32_MAX: none */
 void map_set_timer_hook(struct map *m, map_timer_free_fn fn, void *ctx);
 /* Is `value` the start of a value of an element of m?  0 (and the element's key copied to `key` unless

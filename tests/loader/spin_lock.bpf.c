@@ -29,6 +29,35 @@ struct {
 	__type(value, struct tv);
 } timers SEC(".maps");
 
+/* maps of maps whose inner values hold a lock or a timer: the verifier knows them from the inner template */
+struct inner_locks {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lv);
+} inner_l0 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct inner_locks);
+} outer_locks SEC(".maps") = { .values = { &inner_l0 } };
+
+struct inner_timers {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tv);
+} inner_t0 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct inner_timers);
+} outer_timers SEC(".maps") = { .values = { &inner_t0 } };
+
 unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
 
 static struct lv *slot(__u32 k)
@@ -144,6 +173,38 @@ int ld_abs_locked(struct __sk_buff *skb)
 	b = load_byte(skb, 0);
 	v->n = b;
 	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+SEC("tc")
+int inner_locked(struct __sk_buff *skb)
+{
+	__u32 k = 0;
+	void *in = bpf_map_lookup_elem(&outer_locks, &k);
+
+	if (!in)
+		return 0;
+	struct lv *v = bpf_map_lookup_elem(in, &k);
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	v->n++;
+	bpf_spin_unlock(&v->lock);
+	return 0;
+}
+
+SEC("tc")
+int inner_timer(struct __sk_buff *skb)
+{
+	__u32 k = 0;
+	void *in = bpf_map_lookup_elem(&outer_timers, &k);
+
+	if (!in)
+		return 0;
+	struct tv *v = bpf_map_lookup_elem(in, &k);
+	if (!v)
+		return 0;
+	bpf_timer_init(&v->t, in, 1 /* CLOCK_MONOTONIC */);
 	return 0;
 }
 

@@ -897,6 +897,9 @@ TEST(spin_lock_and_timer_values)
 		"off 8 doesn't point to 'struct bpf_spin_lock' that is at 0 (program 'lock_elsewhere')",
 		"bpf_timer cannot be accessed directly by load/store (program 'timer_read')",
 		"BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region (program 'ld_abs_locked')",
+		/* the lock and the timer of an inner map's value, known from the inner template */
+		"section tc: program 'inner_locked': verified",
+		"section tc: program 'inner_timer': verified",
 	};
 	char obj[] = "/tmp/bpfvm-spin-lock-XXXXXX", cmd[256];
 	static char out[8192];
@@ -924,6 +927,62 @@ TEST(spin_lock_and_timer_values)
 			note_messages(line);
 		}
 	}
+}
+
+/* An inner map's lock at run time: 'inner_locked' verified and run twice counts 2 under the lock of
+ * inner_l0's value; a map without the lock cannot stand in for the template (Linux bpf_map_meta_equal()
+ * compares the special fields). */
+TEST(inner_map_lock_runs)
+{
+	char obj[] = "/tmp/bpfvm-inner-lock-XXXXXX";
+	const char *why = clang_obj("tests/loader/spin_lock.bpf.c", obj);
+	if (why)
+		SKIP(why);
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpfvm_object *ob = NULL;
+	CHECK(vm && bpfvm_object_open(vm, obj, &ob) == 0);
+	unlink(obj);
+	if (!ob) {
+		bpfvm_free(vm);
+		return;
+	}
+	for (size_t i = 0; i < bpfvm_object_prog_cnt(ob); i++)
+		bpfvm_object_prog_set_autoload(ob, i, !strncmp(bpfvm_object_prog_name(ob, i), "inner_", 6));
+	CHECK(bpfvm_object_load(ob) == 0);
+	int prog = bpfvm_object_prog_fd(ob, "inner_locked"), inner = bpfvm_object_map_fd(ob, "inner_l0");
+	int outer = bpfvm_object_map_fd(ob, "outer_locks");
+	uint8_t pkt[64] = { 0 };
+	for (int i = 0; i < 2; i++) {
+		struct bpfvm_test_run_opts t = { .sz = sizeof(t), .data_in = pkt, .data_size_in = sizeof(pkt) };
+		int rc = bpfvm_prog_test_run(vm, prog, &t);
+		if (rc)
+			printf("  test run: %d %s\n", rc, bpfvm_errmsg(vm));
+		CHECK(rc == 0);
+	}
+	/* a timer in an inner map's value initialises at run time too */
+	struct bpfvm_test_run_opts tt = { .sz = sizeof(tt), .data_in = pkt, .data_size_in = sizeof(pkt) };
+	CHECK(bpfvm_prog_test_run(vm, bpfvm_object_prog_fd(ob, "inner_timer"), &tt) == 0 && tt.retval == 0);
+	uint32_t k = 0;
+	struct {
+		uint32_t lock, pad;
+		uint64_t n;
+	} v = { 0 };
+	CHECK(bpfvm_map_lookup(vm, inner, &k, &v) == 0);
+	CHECK(v.n == 2);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_ARRAY;
+	a.key_size = 4;
+	a.value_size = sizeof(v);
+	a.max_entries = 1;
+	long plain = bpfvm_bpf(vm, BPF_MAP_CREATE, &a, sizeof(a));
+	CHECK(plain >= 0);
+	uint32_t pfd = (uint32_t)plain;
+	CHECK(bpfvm_map_update(vm, outer, &k, &pfd, 0) == -EINVAL);
+	bpfvm_object_close(ob);
+	bpfvm_close(vm, (int)plain);
+	bpfvm_free(vm);
 }
 
 /* ---- every rejection message has a case ------------------------------------------------------ */
@@ -1659,6 +1718,7 @@ int main(void)
 	RUN(packet_loop_rejoins_later_rounds);
 	RUN(callback_loop_converges);
 	RUN(host_function_prototypes);
+	RUN(inner_map_lock_runs);
 	RUN(precision_through_a_call_prunes_as_inlined);
 	RUN(log_buffer_rules);
 	RUN(examples_verify);
