@@ -112,7 +112,9 @@ struct xbuf {
 	int err;
 };
 
-static inline void x_byte(struct xbuf *b, unsigned v)
+/* Out of room: grow (doubling), or fail for good.  Apart from x_byte() so that its inline path is a
+ * compare and a store (it was a seventh of compiling a small program). */
+static __attribute__((noinline, cold)) void x_byte_grow(struct xbuf *b, unsigned v)
 {
 	if (b->len == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 4096;
@@ -130,8 +132,24 @@ static inline void x_byte(struct xbuf *b, unsigned v)
 	b->len++;
 }
 
+static inline void x_byte(struct xbuf *b, unsigned v)
+{
+	if (__builtin_expect(b->len < b->cap, 1))
+		b->p[b->len++] = (uint8_t)v;
+	else
+		x_byte_grow(b, v);
+}
+
+/* n little-endian bytes of v (n <= 8) */
 static inline void x_imm(struct xbuf *b, uint64_t v, unsigned n)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ /* the host's order is the code's: one store of all 8 */
+	if (__builtin_expect(b->len <= b->cap && b->cap - b->len >= 8, 1)) {
+		memcpy(b->p + b->len, &v, 8);
+		b->len += n;
+		return;
+	}
+#endif
 	for (unsigned i = 0; i < n; i++)
 		x_byte(b, (unsigned)(v >> (8 * i)) & 0xff);
 }
