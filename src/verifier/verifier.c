@@ -1279,7 +1279,7 @@ static bool bt_insn(struct vctx *c, size_t i, size_t next, const struct hist *h,
 		 * return, or a callback's helper returning), or is the callback's first insn (its next call) */
 		if (next == SIZE_MAX || fr + 1 >= MAX_FRAMES)
 			return false;
-		bool ret_fn = next > 0 && c->ids[next - 1] == ISA_CALL_LOCAL;
+		bool ret_fn = next > 0 && (c->ids[next - 1] == ISA_CALL_LOCAL || c->ids[next - 1] == ISA_CALLX);
 		bool ret_helper = next > 0 && calls_sync_callback(c, next - 1);
 		if (ret_fn || ret_helper) {
 			uint16_t r0 = *regs & 1u;
@@ -1294,9 +1294,16 @@ static bool bt_insn(struct vctx *c, size_t i, size_t next, const struct hist *h,
 		return false;
 	}
 	if (id == ISA_CALLX) {
-		/* a function's call or a helper's by id: which, the history does not say */
-		if (next != i + 1)
-			return false;
+		/* a function's call (the walk went on at its first insn): back out of the callee into its
+		 * caller, as for a call insn; a helper's (on to the next insn): r0 the helper's, r1-r5 gone */
+		if (next != i + 1) {
+			if (next == SIZE_MAX || c->subprog_of[next] != next || fr == 0 || (*regs & ~0x3eu) || b->slots[fr])
+				return false;
+			b->regs[fr - 1] |= *regs;
+			*regs = 0;
+			b->frame--;
+			return true;
+		}
 		*regs &= (uint16_t)~0x3fu;
 		return true;
 	}

@@ -1246,6 +1246,19 @@ TEST(precision_through_a_call_prunes_as_inlined)
 	CHECK(load_logged(vm, -1, inlined, 4, vlog, sizeof(vlog), &ts) == 0);
 	CHECK((p = strstr(vlog, "processed ")) && sscanf(p, "processed %lu", &pi) == 1);
 	CHECK(pi > 0 && pc <= 2 * pi);
+	/* the same through callx (bpfvm's: Linux refuses callx): precision follows it as a call insn */
+	static const char callx[] = "r6 = 0\nr7 = 0\nloop: call 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\n"
+				    "r2 = " FUNC(06) " ll\ncallx r2\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
+	static const char callv[] = "r6 = 0\nr7 = 0\nloop: call 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\n"
+				    "r2 = " FUNC(06) " ll\ncall local +4\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
+	unsigned long px = 0, pv = 0;
+	CHECK(load_logged(vm, -1, callx, 4, vlog, sizeof(vlog), &ts) == 0);
+	CHECK((p = strstr(vlog, "processed ")) && sscanf(p, "processed %lu", &px) == 1);
+	CHECK(load_logged(vm, -1, callv, 4, vlog, sizeof(vlog), &ts) == 0);
+	CHECK((p = strstr(vlog, "processed ")) && sscanf(p, "processed %lu", &pv) == 1);
+	if (px != pv)
+		printf("  through callx: %lu insns processed, through a call insn %lu\n", px, pv);
+	CHECK(px == pv);
 	if (load_logged(NULL, -1, call, 4, kl, sizeof(kl), &ts) == 0 && (p = strstr(kl, "processed ")))
 		sscanf(p, "processed %lu", &kpc);
 	printf("  a loop counted by a subprog: %lu insns processed, inlined %lu (the kernel: %lu%s)\n", pc, pi, kpc,
