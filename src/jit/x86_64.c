@@ -70,6 +70,7 @@ struct jit {
 				 * frame_needs()) */
 	uint8_t *writes;        /* per subprogram: r6..r9 (bits 0..3) its own insns may write, which a call
 				 * of it saves; 0xff: unknown, the call saves r6..r10 (frame_needs()) */
+	uint8_t *frameless;     /* per subprogram: called without a frame of its own (frame_needs()) */
 	bool proven;            /* verified, run only where the proof holds: stack pointers come from r10 */
 	bool trust;             /* the code of trusted runs (vm_prog.jit_proven): what the verifier proved
 				 * (vm_insn_aux.proof) is not checked */
@@ -438,6 +439,8 @@ static void mem_check(struct jit *j, unsigned base, int16_t off, unsigned size, 
 
 static int32_t frame_zero_from(const struct jit *j, size_t pc);
 static uint8_t callee_writes(const struct jit *j, size_t pc);
+static bool frameless_at(const struct jit *j, size_t pc);
+static bool in_frameless(const struct jit *j, size_t pc);
 
 /* Does the code of trusted runs skip the check that the verifier's fact `need` (VM_PROOF_MEM,
  * VM_PROOF_DIV_NONZERO) about the insn being emitted makes needless? */
@@ -1170,10 +1173,36 @@ static void depth_check(struct jit *j)
 	set_label(j, L_RESUME(j, k));
 }
 
+/* A call of a function that needs no frame (frameless_at()): it cannot see r10, the depth, the frame
+ * bound or a may_goto budget, calls nothing and cannot fault, so none of them is moved for it (on this
+ * project's AMD host the increments and decrements of the depth and frame bound in memory around each
+ * call were a cycle per call of their own); what it writes of r6..r9 is saved, the budget unit taken. */
+static void frameless_call(struct jit *j, const struct vm_insn *in)
+{
+	struct xbuf *b = &j->b;
+	static const uint8_t saved[] = { RBX, R13, R14, R15 };
+	size_t t = target_pc(j, in);
+	uint8_t w = callee_writes(j, t);
+
+	for (size_t i = 0; i < sizeof(saved); i++)
+		if (w & (1u << i))
+			x_oreg(b, 0, OP_PUSH_R, saved[i]);
+	budget_check(j); /* every call, forward ones too */
+	int64_t target = j->lab[t];
+	x_byte(b, OP_CALL32);
+	x_imm(b, (uint32_t)(int32_t)(target - (int64_t)(b->len + 4)), 4);
+	for (size_t i = sizeof(saved); i-- > 0;)
+		if (w & (1u << i))
+			x_oreg(b, 0, OP_POP_R, saved[i]);
+}
+
 static void emit_CALL_LOCAL(J)
 {
-	depth_check(j);
-	local_call(j, in, false);
+	depth_check(j); /* the interpreter's, whatever the callee: a program may run at any depth (tail calls) */
+	if (frameless_at(j, target_pc(j, in)))
+		frameless_call(j, in);
+	else
+		local_call(j, in, false);
 }
 
 /* callx: a register holding an insn of this program (what an lddw of a function gives) is a local call
@@ -1306,6 +1335,10 @@ static void emit_EXIT(J)
 		if (j->ldpkt) /* a plain exit, not a packet load's (epilogue_stateless()) */
 			x_rr(&j->b, 0, OP_XOR_RM_R, AUX, AUX);
 		stateless_exit(j);
+		return;
+	}
+	if (in_frameless(j, j->pc)) { /* only ever called (frameless_call()) */
+		x_byte(&j->b, OP_RET);
 		return;
 	}
 	grp1_imm_mem(j, XW, GRP1_CMP, STATE, ST(depth), 0);
@@ -1799,6 +1832,46 @@ static int32_t frame_extent(const struct jit *j, size_t lo, size_t hi)
 	return -(int32_t)(((uint32_t)-need + 63) & ~63u); /* as vm_frame_zero_below() wants it */
 }
 
+static size_t subprog_at(const struct jit *j, size_t pc);
+
+/* Does the code [lo, hi) of a contained subprogram (frame_needs()) run without a frame of its own?  When
+ * it only computes on registers other than r10: ALU, constants, forward jumps, exit.  No memory access
+ * (whose checks and faults know the frame), no call, back-edge or may_goto (the budget, the depth), no
+ * packet load (which may leave the run).  Such a function can only be entered by a call (subprogram 0
+ * is never one) and returns with a plain ret (emit_EXIT()). */
+static bool frameless_range(const struct jit *j, size_t lo, size_t hi)
+{
+	for (size_t pc = lo; pc < hi; pc++) {
+		const struct vm_insn *in = &j->insns[pc];
+		const struct isa_info *f = &isa_info[in->id];
+		if (in->dst == 10 || in->src == 10)
+			return false;
+		switch (f->fmt) {
+		case FMT_ALU_K:
+		case FMT_ALU_X:
+		case FMT_NEG:
+		case FMT_MOVSX:
+		case FMT_END:
+		case FMT_LDDW:
+			break;
+		case FMT_JA:
+		case FMT_JA32:
+		case FMT_JMP_K:
+		case FMT_JMP_X:
+			if (in->off <= 0 || in->id == ISA_MAY_GOTO)
+				return false;
+			break;
+		case FMT_NONE:
+			if (!(f->flags & F_EXIT) && in->id != ISA_LDDW_HI)
+				return false;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 static void frame_needs(struct jit *j)
 {
 	const struct vm_prog *p = j->prog;
@@ -1810,6 +1883,7 @@ static void frame_needs(struct jit *j)
 	for (size_t i = 0; i <= n; i++) { /* n + 1 entries: [0] is the entry frame's even without a table */
 		j->zero_from[i] = -(int32_t)VM_STACK_SIZE;
 		j->writes[i] = 0xff;
+		j->frameless[i] = 0;
 	}
 	if (!j->proven || n == 0)
 		return;
@@ -1854,7 +1928,16 @@ static void frame_needs(struct jit *j)
 		for (unsigned r = 6; r <= 9; r++)
 			if (regs & ISA_REG(r))
 				j->writes[i] |= (uint8_t)(1u << (r - 6));
+		j->frameless[i] = i > 0 && frameless_range(j, lo, hi);
 	}
+	/* a function whose address is taken (callbacks, callx) may be entered at depth 0 or by an indirect
+	 * call, which moves the frame: it keeps one */
+	for (size_t pc = 0; pc < j->cnt; pc++)
+		if (j->insns[pc].id == ISA_LDDW && p->orig[pc].src_reg == ISA_PSEUDO_FUNC) {
+			size_t s = subprog_at(j, (size_t)((const struct vm_insn *)(uintptr_t)j->insns[pc].k - j->insns));
+			if (s != SIZE_MAX)
+				j->frameless[s] = 0;
+		}
 }
 
 /* Can insn `in` be compiled without the run state (r12), the budget (r9) or any slow path, so that a
@@ -1948,7 +2031,8 @@ static int fast_loops(struct jit *j)
 			const struct vm_insn *b = &j->insns[pc];
 			int fmt = isa_info[b->id].fmt;
 			j->pc = pc;
-			bool lookup = b->id == ISA_CALL && j->trust && (lookup_array_map(j, pc) || direct_lookup_map(j, pc));
+			bool lookup = (b->id == ISA_CALL && j->trust && (lookup_array_map(j, pc) || direct_lookup_map(j, pc))) ||
+				      (b->id == ISA_CALL_LOCAL && frameless_at(j, insn_target(pc, b)));
 			bool map_arg = fmt == FMT_LDDW && (lddw_feeds_lookup(j) || lddw_feeds_direct(j));
 			if (b->id == ISA_LDDW_HI && pc > h) {
 				j->pc = pc - 1;
@@ -1965,10 +2049,11 @@ static int fast_loops(struct jit *j)
 			continue;
 		/* the loops that got here are disjoint (one's back-edge in another is no stateless insn) */
 		for (size_t pc = h, n = 0; pc < be; pc++)
-			j->units[pc] = (uint8_t)(n += j->insns[pc].id == ISA_CALL);
+			j->units[pc] = (uint8_t)(n += j->insns[pc].id == ISA_CALL || j->insns[pc].id == ISA_CALL_LOCAL);
 		for (size_t pc = h; pc < be - 1 && ok; pc++) {
+			int id = j->insns[pc].id;
 			size_t t = insn_target(pc, &j->insns[pc]);
-			ok = !isa_has_target(j->insns[pc].id) || t > be || j->units[t - 1] == j->units[pc];
+			ok = !isa_has_target(id) || (isa_info[id].flags & F_CALL) || t > be || j->units[t - 1] == j->units[pc];
 		}
 		if (!ok)
 			continue;
@@ -2092,6 +2177,29 @@ static int32_t frame_zero_from(const struct jit *j, size_t pc)
 {
 	size_t s = subprog_at(j, pc);
 	return s != SIZE_MAX ? j->zero_from[s] : -(int32_t)VM_STACK_SIZE;
+}
+
+/* Is the call target pc a frameless function (frameless_range())? */
+static bool frameless_at(const struct jit *j, size_t pc)
+{
+	size_t s = subprog_at(j, pc);
+	return s != SIZE_MAX && j->frameless[s];
+}
+
+/* Is insn pc in a frameless function? */
+static bool in_frameless(const struct jit *j, size_t pc)
+{
+	const struct vm_prog *p = j->prog;
+	size_t lo = 0, hi = p->subprog_cnt;
+
+	while (lo < hi) { /* the last subprogram starting at or before pc */
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->subprogs[mid] <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && j->frameless[lo - 1];
 }
 
 /* writes of the subprogram starting at pc (frame_needs()); all of r6..r10 for any other target */
@@ -2246,7 +2354,8 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 	j.entry = calloc(j.cnt + 1, 1);
 	j.zero_from = calloc(prog->subprog_cnt + 1, sizeof(*j.zero_from));
 	j.writes = calloc(prog->subprog_cnt + 1, sizeof(*j.writes));
-	if (!j.loop_head || !j.entry || !j.zero_from || !j.writes) {
+	j.frameless = calloc(prog->subprog_cnt + 1, sizeof(*j.frameless));
+	if (!j.loop_head || !j.entry || !j.zero_from || !j.writes || !j.frameless) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2361,6 +2470,7 @@ out:
 	free(j.entry);
 	free(j.zero_from);
 	free(j.writes);
+	free(j.frameless);
 	free(j.fast_be);
 	free(j.fix_to);
 	free(j.units);

@@ -878,8 +878,9 @@ TEST(counted_loops_keep_the_budget)
 }
 
 /* The same in trusted code, with an ARRAY lookup computed in place in the loop (a budget unit per
- * lookup, as the call it stands for: two per round), and with a HASH lookup that calls the map
- * (direct_lookup_proven()): a verified XDP program through PROG_TEST_RUN, left
+ * lookup, as the call it stands for: two per round), with a HASH lookup that calls the map
+ * (direct_lookup_proven()), and with a call of a frameless function instead (frameless_call(), the
+ * second program): a verified XDP program through PROG_TEST_RUN, left
  * before the lookup, after it, and at its end (a loop of helper calls after it spends what it left), under
  * every limit up past what it needs; the interpreter and the JIT end alike.  Neither the lookup nor the back-edge carries a "dec r9". */
 static const char counted_lookups[] =
@@ -892,12 +893,23 @@ static const char counted_lookups[] =
 	"out: r8 = 12\n tail: call 5\n r8 += -1\n if r8 != 0 goto tail\n" /* 23 units after it */
 	"r0 = r6\n exit\n";
 
-static int counted_lookups_load(struct bpfvm *vm, uint32_t type)
+static const char counted_calls[] =
+	"r6 = 0\n r7 = 12\n r8 = *(u32 *)(r1 + 0)\n r9 = *(u32 *)(r1 + 4)\n r2 = r8\n r2 += 1\n if r2 > r9 goto out\n"
+	"r8 = *(u8 *)(r8 + 0)\n"
+	"loop: if r7 == r8 goto out\n r1 = r7\n r2 = r6\n call local f\n r6 = r0\n"
+	" if r6 > 2000000 goto out\n"
+	"next: r7 += -1\n if r7 != 0 goto loop\n"
+	"out: r8 = 12\n tail: call 5\n r8 += -1\n if r8 != 0 goto tail\n" /* 23 units after it */
+	"r0 = r6\n exit\n"
+	"f: r0 = r1\n r0 *= 3\n r0 += r2\n if r0 < 1000 goto small\n r0 ^= 0x55\n small: exit\n";
+
+/* type 0: no map */
+static int counted_lookups_load(struct bpfvm *vm, uint32_t type, const char *src)
 {
 	struct bpf_insn insns[64];
-	int m = map_create(vm, type, 4, 8, 4);
-	long n = bpfvm_asm(vm, counted_lookups, insns, 64);
-	for (uint32_t k = 0; k < 4 && m >= 0; k++) {
+	int m = type ? map_create(vm, type, 4, 8, 4) : 0;
+	long n = bpfvm_asm(vm, src, insns, 64);
+	for (uint32_t k = 0; k < 4 && m >= 0 && type; k++) {
 		uint64_t v = k == 3 ? 1000 : k * 10 + 1;
 		CHECK(UPD(vm, m, &k, &v, 0) == 0);
 	}
@@ -912,11 +924,11 @@ static int counted_lookups_load(struct bpfvm *vm, uint32_t type)
 	return fd;
 }
 
-static void counted_lookups_run(uint32_t type)
+static void counted_lookups_run(uint32_t type, const char *src)
 {
 	struct bpfvm_opts oi = { .sz = sizeof(oi), .interp = 1 }, oj = { .sz = sizeof(oj) };
 	struct bpfvm *vi = bpfvm_new(&oi), *vj = bpfvm_new(&oj);
-	int fi = counted_lookups_load(vi, type), fj = counted_lookups_load(vj, type);
+	int fi = counted_lookups_load(vi, type, src), fj = counted_lookups_load(vj, type, src);
 
 	CHECK(fi >= 0 && fj >= 0);
 	if (fi < 0 || fj < 0)
@@ -959,8 +971,9 @@ out:
 
 TEST(counted_loops_with_lookups_keep_the_budget)
 {
-	counted_lookups_run(BPF_MAP_TYPE_ARRAY);
-	counted_lookups_run(BPF_MAP_TYPE_HASH);
+	counted_lookups_run(BPF_MAP_TYPE_ARRAY, counted_lookups);
+	counted_lookups_run(BPF_MAP_TYPE_HASH, counted_lookups);
+	counted_lookups_run(0, counted_calls);
 }
 
 /* Hash lookups of a verified program, which trusted code makes by calling the map's own lookup
@@ -1294,6 +1307,43 @@ TEST(code_memory_shared_by_compiling_threads)
 	bpfvm_free(vm);
 }
 
+/* A function whose address is taken keeps its frame even where it is frameless (frameless_range()): a
+ * bpf_loop callback is entered at depth 0 through the callbacks' entry, which its exit must leave
+ * through the epilogue, not a ret.  cb (r0 = 0, insn 11) runs as bpf_loop's callback 5 times and is
+ * also called directly; r0 = 5 on every engine. */
+static uint64_t run_taken_fn(int checks, int interp)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON, .checks = checks, .interp = interp };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn insns[32];
+	long n = bpfvm_asm(vm, "r1 = 5\n r2 = 0x7eadd000 ll\n r3 = 0\n r4 = 0\n call 181\n r6 = r0\n r1 = 7\n"
+			   "call local cb\n r0 += r6\n exit\n cb: r0 = 0\n exit\n", insns, 32);
+	uint64_t r0 = ~0ull;
+
+	CHECK(n == 13 && insns[1].imm == 0x7eadd000);
+	insns[1].src_reg = BPF_PSEUDO_FUNC;
+	insns[1].imm = 9; /* cb: insn 11 = 1 + 1 + imm */
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "taken");
+	if (fd < 0) {
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+		bpfvm_free(vm);
+		return r0;
+	}
+	uint8_t pkt[64] = { 0 };
+	struct bpfvm_test_run_opts t = { .sz = sizeof(t), .data_in = pkt, .data_size_in = sizeof(pkt) };
+	if (bpfvm_prog_test_run(vm, fd, &t) == 0)
+		r0 = t.retval;
+	bpfvm_free(vm);
+	return r0;
+}
+
+TEST(callback_function_keeps_its_frame)
+{
+	CHECK_EQ_U64(run_taken_fn(BPFVM_CHECKS_DEFAULT, 0), 5);
+	CHECK_EQ_U64(run_taken_fn(BPFVM_CHECKS_ALWAYS, 0), 5);
+	CHECK_EQ_U64(run_taken_fn(BPFVM_CHECKS_DEFAULT, 1), 5);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -1313,6 +1363,7 @@ int main(void)
 	RUN(calls_save_what_the_callee_writes);
 	RUN(code_memory_reused_sealed_and_unmapped);
 	RUN(code_memory_shared_by_compiling_threads);
+	RUN(callback_function_keeps_its_frame);
 	return test_done();
 }
 
