@@ -761,8 +761,14 @@ static void emit_LE32(J) { x_rr(&j->b, 0, OP_MOV_RM_R, DSTR, DSTR); }
 static void emit_LE64(J) { (void)j; (void)in; }
 static void emit_BE16(J)
 {
+	const struct vm_insn *pv = j->pc > 0 ? in - 1 : NULL;
+
 	x_rr(&j->b, X16, OP_GRP2_IMM8, GRP2_ROR, DSTR);
 	x_byte(&j->b, 8);
+	/* right after "rX = *(u16 *)..." (nothing jumping between), rX's bits 16..63 are 0 already and the
+	 * 16-bit rotate keeps them: a packet field's load and byte swap is two instructions */
+	if (pv && pv->id == ISA_LDXH && pv->dst == in->dst && !j->entry[j->pc] && j->fused != j->pc - 1)
+		return;
 	x_rr(&j->b, 0, OP_MOVZX16, DSTR, DSTR);
 }
 static void emit_BE32(J) { x_oreg(&j->b, 0, OP_BSWAP, DSTR); }
