@@ -1274,10 +1274,9 @@ static const struct vm_map_desc *r2_map(const struct jit *j)
 /* bpf_tail_call(ctx, r2 = prog array, r3 = index), natively when it goes where this run's last tail call
  * went (a chain, a loop of tail calls): with r2 known at compile time (r2_map()), the index inside the
  * array and its slot's word still the one that call resolved (the same store: the same program, of this
- * instance; the run holds it), the
- * interpreter's steps in its order (region cache dropped, a budget unit, no lock held, fewer than 33
- * tail calls so far, else fall through) and a jump into the target's code, as Linux's
- * emit_bpf_tail_call_indirect().  Any other case is jit_g_tail_call()'s: it resolves the slot, holds
+ * instance; the run holds it), the interpreter's steps in its order (region cache dropped, a budget
+ * unit, no lock held, fewer than 33 tail calls so far, else fall through) and a jump into the target's
+ * code, as Linux's emit_bpf_tail_call_indirect().  Any other case is jit_g_tail_call()'s: it resolves the slot, holds
  * the program, faults or falls through as the interpreter does, and remembers the target. */
 static void emit_TAIL_CALL(J)
 {
