@@ -176,15 +176,21 @@ int ld_abs_locked(struct __sk_buff *skb)
 	return 0;
 }
 
+/* Value 0 of the inner map at slot 0 of outer (that map in *in), or NULL. */
+static __attribute__((always_inline)) void *inner_value(void *outer, void **in)
+{
+	__u32 k = 0;
+
+	*in = bpf_map_lookup_elem(outer, &k);
+	return *in ? bpf_map_lookup_elem(*in, &k) : 0;
+}
+
 SEC("tc")
 int inner_locked(struct __sk_buff *skb)
 {
-	__u32 k = 0;
-	void *in = bpf_map_lookup_elem(&outer_locks, &k);
+	void *in;
+	struct lv *v = inner_value(&outer_locks, &in);
 
-	if (!in)
-		return 0;
-	struct lv *v = bpf_map_lookup_elem(in, &k);
 	if (!v)
 		return 0;
 	bpf_spin_lock(&v->lock);
@@ -196,12 +202,9 @@ int inner_locked(struct __sk_buff *skb)
 SEC("tc")
 int inner_timer(struct __sk_buff *skb)
 {
-	__u32 k = 0;
-	void *in = bpf_map_lookup_elem(&outer_timers, &k);
+	void *in;
+	struct tv *v = inner_value(&outer_timers, &in);
 
-	if (!in)
-		return 0;
-	struct tv *v = bpf_map_lookup_elem(in, &k);
 	if (!v)
 		return 0;
 	bpf_timer_init(&v->t, in, 1 /* CLOCK_MONOTONIC */);
