@@ -137,9 +137,9 @@ static int fd_value_to_id(struct bpfvm *vm, struct map *m, const void *value, ui
  * when it holds one: a slot filled through another handle is emptied or replaced without touching this
  * handle's objects, and its holder drops its reference when its own handle goes.  (A slot's id may thus
  * outlive its object for a while; a lookup of a dead id finds nothing, as ids are never reused.)
- * Another instance's handle may hold the same number for an object of its own, so a prog array's slot
- * also records the instance that filled it (vm->tag, maps/array.c): a handle takes back or empties only
- * slots its own instance filled, and a tail call resolves only those. */
+ * Another instance's handle may hold the same number for an object of its own, so a prog array's or map
+ * of maps' slot also records the instance that filled it (vm->tag, maps/array.c): a handle takes back or
+ * empties only slots its own instance filled, and a tail call or a program's lookup resolves only those. */
 struct held_ent {
 	uint32_t id;                 /* 0: never used; an entry whose n fell to 0 keeps its id */
 	uint32_t n;                  /* references held on id */
@@ -251,11 +251,12 @@ static void put_id(struct bpfvm *vm, struct map *m, uint32_t id)
 		put_held(vm, m, id);
 }
 
-/* The owner tag this instance stores with an id in m's slots: its own in a prog array, 0 in maps of
- * maps, which keep none. */
+/* The owner tag this instance stores with an id in m's slots: its own (prog arrays and maps of maps keep
+ * it; the other fd maps keep none: 0). */
 static uint64_t slot_owner(const struct bpfvm *vm, const struct map *m)
 {
-	return map_type(m) == BPF_MAP_TYPE_PROG_ARRAY ? vm->tag : 0;
+	uint32_t t = map_type(m);
+	return t == BPF_MAP_TYPE_PROG_ARRAY || is_map_in_map(t) ? vm->tag : 0;
 }
 
 /* A slot of m stopped holding s: as put_id() when this instance filled it (another's id names another

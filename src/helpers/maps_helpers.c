@@ -54,8 +54,10 @@ uint64_t hlp_map_lookup_elem(ARGS)
 		/* maps of maps give the inner map; prog arrays are not for lookups */
 		if (map_type(m) == BPF_MAP_TYPE_PROG_ARRAY)
 			return 0;
-		uint32_t id = map_lookup_id(m, key);
-		struct sys_obj *o = id ? sys_get_by_id(run->vm, id, SYS_MAP) : NULL;
+		/* an element another instance stored names an inner map of that instance: missing, for us (Linux
+		 * has one id space; here an id of ours there would be an unrelated map) */
+		struct map_fd_slot s = map_lookup_slot(m, key);
+		struct sys_obj *o = s.id && s.owner == run->vm->tag ? sys_get_by_id(run->vm, s.id, SYS_MAP) : NULL;
 		if (!o)
 			return 0;
 		/* The outer map's entry may be deleted or replaced by another thread at any moment: the run

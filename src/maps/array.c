@@ -1,6 +1,6 @@
 /* array.c -- ARRAY, PERCPU_ARRAY and the fd arrays (PROG_ARRAY, ARRAY_OF_MAPS): max_entries values in
- * one region, key = u32 index (Linux kernel/bpf/arraymap.c).  Prog array slots carry more than an id:
- * see "PROG_ARRAY" below. */
+ * one region, key = u32 index (Linux kernel/bpf/arraymap.c).  The fd arrays' slots carry more than an
+ * id: see "PROG_ARRAY and ARRAY_OF_MAPS" below. */
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
@@ -82,15 +82,6 @@ static uint64_t layout_percpu(struct map_hdr *h)
 	return h->values_len;
 }
 
-static uint64_t layout_fd(struct map_hdr *h)
-{
-	/* ids are not program-visible memory */
-	h->off_a = 0;
-	h->values_off = 0;
-	h->values_len = 0;
-	return (uint64_t)h->max_entries * 4;
-}
-
 static void *lookup(struct map *m, const void *key)
 {
 	uint32_t idx;
@@ -98,16 +89,6 @@ static void *lookup(struct map *m, const void *key)
 	if (idx >= m->g.max_entries)
 		return NULL;
 	return m->base + m->g.values_off + idx * mstride(m);
-}
-
-static void *lookup_fd(struct map *m, const void *key)
-{
-	uint32_t idx;
-	memcpy(&idx, key, 4);
-	if (idx >= m->g.max_entries)
-		return NULL;
-	uint32_t *slot = (uint32_t *)(m->base + m->g.off_a) + idx;
-	return *slot ? slot : NULL;
 }
 
 /* Copy with the value's spin lock held (BPF_F_LOCK), or plainly.  -EBUSY: the lock was not released in
@@ -172,27 +153,12 @@ static int value_elem(struct map *m, const void *value, void *key)
 	return 0;
 }
 
-static long update_fd(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
-{
-	uint32_t idx;
-	(void)slot;
-	memcpy(&idx, key, 4);
-	if (flags > BPF_EXIST)
-		return -EINVAL;
-	if (idx >= m->g.max_entries)
-		return -E2BIG;
-	uint32_t id;
-	memcpy(&id, value, 4);
-	/* whole, so that no reader ever sees half an id */
-	__atomic_store_n((uint32_t *)(void *)(m->base + m->g.off_a) + idx, id, __ATOMIC_RELEASE);
-	return 0;
-}
-
-/* ---- PROG_ARRAY -------------------------------------------------------------------------------------
- * A slot names a program by its object id, and an id names a program only in the instance that stored
- * it: another instance sharing the array through a pin (in this process or another) numbers its own
- * programs from 1 too.  So each slot also keeps the tag of the instance that filled it (its random
- * 64-bit bpfvm tag), and a tail call takes only a slot its own instance filled (map_prog_array_get()).
+/* ---- PROG_ARRAY and ARRAY_OF_MAPS -------------------------------------------------------------------
+ * A slot names a program (or an inner map) by its object id, and an id names an object only in the
+ * instance that stored it: another instance sharing the array through a pin (in this process or another)
+ * numbers its own objects from 1 too.  So each slot also keeps the tag of the instance that filled it (its
+ * random 64-bit bpfvm tag), and a tail call takes only a slot its own instance filled
+ * (map_prog_array_get()), as a program's lookup in a map of maps does (map_lookup_slot(), under the lock).
  * Two regions of max_entries u64 each:
  *   off_a: the slot's word, seq << 32 | id; id 0: empty; seq counts the slot's writes (+2 each) and is
  *          odd while one is under way;
@@ -308,19 +274,6 @@ static long delete_plain(struct map *m, const void *key)
 	return -EINVAL;
 }
 
-static long delete_fd(struct map *m, const void *key)
-{
-	uint32_t idx;
-	memcpy(&idx, key, 4);
-	if (idx >= m->g.max_entries)
-		return -E2BIG;
-	uint32_t *slot = (uint32_t *)(m->base + m->g.off_a) + idx;
-	if (!*slot)
-		return -ENOENT;
-	__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
-	return 0;
-}
-
 static int next_key(struct map *m, const void *key, void *next)
 {
 	uint32_t idx = 0, n;
@@ -352,6 +305,6 @@ const struct map_ops prog_array_ops = {
 	.recover = recover_prog, .next_key = next_key, .fd_values = true,
 };
 const struct map_ops array_of_maps_ops = {
-	.check = check_fd, .layout = layout_fd, .lookup = lookup_fd, .update = update_fd,
-	.delete = delete_fd, .next_key = next_key, .fd_values = true,
+	.check = check_fd, .layout = layout_prog, .slot_get = slot_get_prog, .slot_set = slot_set_prog,
+	.recover = recover_prog, .next_key = next_key, .fd_values = true,
 };

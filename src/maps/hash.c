@@ -4,7 +4,8 @@
  * Layout (offsets from the mapping): off_a buckets (u32 heads), off_b one struct hmeta per element, off_c
  * keys, off_d values.  seq[0] = bucket count (power of two), seq[1]/[2] = LRU head/tail (index + 1),
  * seq[3] = hash seed.  A link is an element's index + 1, or a nulls marker (NULLS_BIT | bucket) that ends
- * the chain of that bucket (Linux hlist_nulls).
+ * the chain of that bucket (Linux hlist_nulls).  HASH_OF_MAPS: after the values (8 bytes each: the inner
+ * map's id), one u64 per element, the tag of the instance that stored the id (slot_get_fd()).
  *
  * Writers (update, delete, eviction) hold the map lock.  A new element is written completely before one
  * release store links it into its bucket, and unlinked by one store before it is freed, so a writer
@@ -122,6 +123,7 @@ static uint64_t layout(struct map_hdr *h)
 	h->off_d = off;
 	off += (uint64_t)h->max_entries * vstride(h->value_size, h->nr_cpus, percpu_type(h->type));
 	if (h->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+		off += (uint64_t)h->max_entries * 8; /* the fillers' tags (tag_at()) */
 		h->values_off = 0;
 		h->values_len = 0;
 	} else {
@@ -140,6 +142,11 @@ static uint8_t *key_at(struct map *m, uint32_t i) { return key_at_ks(m, i, m->g.
 static uint8_t *val_at(struct map *m, uint32_t i)
 {
 	return m->base + m->g.off_d + (uint64_t)i * vstride(m->g.value_size, m->g.nr_cpus, m->ops->percpu);
+}
+/* HASH_OF_MAPS: element i's filler tag, after the max_entries 8-byte values (layout()) */
+static uint64_t *tag_at(struct map *m, uint32_t i)
+{
+	return (uint64_t *)(void *)(m->base + m->g.off_d + (uint64_t)m->g.max_entries * 8) + i;
 }
 static ALWAYS_INLINE uint32_t bucket_of_ks(struct map *m, const void *key, uint32_t ks)
 {
@@ -426,8 +433,10 @@ static void unlink_elem(struct map *m, uint32_t i, uint32_t *link)
 	st_rel(&e->gen, (ld(&e->gen) | 1) + 1); /* odd -> even: readers holding it see it go */
 	if (is_lru(m))
 		lru_unlink(m, i);
-	if (m->ops->fd_values) /* no stale object id left behind for a scribbled chain to bring back */
+	if (m->ops->fd_values) { /* no stale object id left behind for a scribbled chain to bring back */
 		__atomic_store_n((uint32_t *)(void *)val_at(m, i), 0, __ATOMIC_RELAXED);
+		__atomic_store_n(tag_at(m, i), 0, __ATOMIC_RELAXED);
+	}
 	e->fnext = H(m)->free_head;
 	H(m)->free_head = i + 1;
 	H(m)->count--;
@@ -488,7 +497,9 @@ static uint32_t lru_victim(struct map *m)
 	return UINT32_MAX;
 }
 
-static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+/* tag: HASH_OF_MAPS, the filler's (slot_set_fd()) */
+static long update_tagged(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot,
+			  uint64_t tag)
 {
 	uint64_t op = flags & ~(uint64_t)BPF_F_LOCK;
 	uint32_t *link;
@@ -502,6 +513,11 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 		/* Linux replaces the element (its timer is cancelled) unless BPF_F_LOCK updates in place */
 		if (!(flags & BPF_F_LOCK))
 			map_value_free_timer(m, val_at(m, i));
+		if (m->ops->fd_values) {
+			/* id 0 first: a writer killed before the new id leaves no old id beside the new tag */
+			__atomic_store_n((uint32_t *)(void *)val_at(m, i), 0, __ATOMIC_RELAXED);
+			__atomic_store_n(tag_at(m, i), tag, __ATOMIC_RELAXED);
+		}
 		int err = write_value(m, i, value, flags, slot, false);
 		if (err)
 			return err;
@@ -550,6 +566,8 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	}
 	H(m)->free_head = e->fnext;
 	key_store(m, f, key);
+	if (m->ops->fd_values)
+		__atomic_store_n(tag_at(m, f), tag, __ATOMIC_RELAXED);
 	(void)write_value(m, f, value, flags, slot, true); /* a fresh element's lock word is ours */
 	st(&e->ref, 0);
 	uint32_t *b = &heads(m)[bucket_of(m, key)];
@@ -562,6 +580,11 @@ static long update(struct map *m, const void *key, const void *value, uint64_t f
 	return 0;
 }
 
+static long update(struct map *m, const void *key, const void *value, uint64_t flags, uint32_t slot)
+{
+	return update_tagged(m, key, value, flags, slot, 0);
+}
+
 static long delete(struct map *m, const void *key)
 {
 	uint32_t *link;
@@ -570,6 +593,25 @@ static long delete(struct map *m, const void *key)
 		return -ENOENT;
 	unlink_elem(m, i, link);
 	return 0;
+}
+
+/* HASH_OF_MAPS (lock held): an element's id names an inner map of the instance that stored it, whose tag
+ * the element keeps (array.c says why); an id 0 (a writer killed mid-overwrite) reads as absent */
+static int slot_get_fd(struct map *m, const void *key, struct map_fd_slot *out)
+{
+	uint32_t i = find(m, key, NULL, NULL);
+	*out = (struct map_fd_slot){ 0, 0 };
+	if (i == UINT32_MAX || !(out->id = ld((const uint32_t *)(const void *)val_at(m, i))))
+		return -ENOENT;
+	out->owner = __atomic_load_n(tag_at(m, i), __ATOMIC_RELAXED);
+	return 0;
+}
+
+static long slot_set_fd(struct map *m, const void *key, const struct map_fd_slot *s, uint64_t flags)
+{
+	if (!s->id)
+		return delete(m, key);
+	return update_tagged(m, key, &s->id, flags, MAP_ALL_CPUS, s->owner);
 }
 
 static int value_elem(struct map *m, const void *value, void *key)
@@ -673,4 +715,10 @@ HASH_OPS(hash_ops, false, false)
 HASH_OPS(percpu_hash_ops, true, false)
 HASH_OPS(lru_hash_ops, false, false)
 HASH_OPS(lru_percpu_hash_ops, true, false)
-HASH_OPS(hash_of_maps_ops, false, true)
+/* as HASH_OPS(), plus the slots' filler tags (slot_get_fd()), through which map.c reads and writes ids */
+const struct map_ops hash_of_maps_ops = {
+	.check = check, .layout = layout, .init = init, .lookup = lookup, .update = update, .delete = delete,
+	.next_key = next_key, .recover = recover, .value_elem = value_elem, .read = read_value,
+	.lockless_lookup = true, .direct_lookup = direct_lookup, .slot_get = slot_get_fd, .slot_set = slot_set_fd,
+	.fd_values = true,
+};

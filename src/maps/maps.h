@@ -36,9 +36,10 @@ struct map_env {
 
 #define MAP_ALL_CPUS UINT32_MAX  /* `slot` for user-space updates: value holds every CPU's value */
 #define MAP_MAGIC 0x70616d6d76667062ull /* "bpfvmmap" */
-#define MAP_LAYOUT_VERSION 5 /* 2: timer_off; 3: hash chains end in nulls markers, element generations;
+#define MAP_LAYOUT_VERSION 6 /* 2: timer_off; 3: hash chains end in nulls markers, element generations;
                                 4: ring buffer data page-aligned, mapped twice, pending position;
-                                5: prog array slots are a (seq, id) word and the filler's tag */
+                                5: prog array slots are a (seq, id) word and the filler's tag;
+                                6: so are array of maps slots; hash of maps elements keep the filler's tag */
 
 /* The header at offset 0 of every map's shared mapping.  Offsets are from the mapping's start. */
 struct map_hdr {
@@ -111,8 +112,8 @@ struct map {
 	void *timer_ctx;
 };
 
-/* What an fd map's slot holds: an object id (0: empty) and, in a prog array, the tag of the instance that
- * stored it (array.c says why); other fd maps keep no tag (owner 0). */
+/* What an fd map's slot holds: an object id (0: empty) and, in a prog array or a map of maps, the tag of
+ * the instance that stored it (array.c says why); other fd maps keep no tag (owner 0). */
 struct map_fd_slot {
 	uint64_t owner;
 	uint32_t id;
@@ -140,9 +141,9 @@ struct map_ops {
 	long (*push)(struct map *m, const void *value, uint64_t flags);
 	long (*pop)(struct map *m, void *value, bool peek);
 	void (*recover)(struct map *m);
-	/* fd maps whose slots record who filled them (prog arrays), in place of lookup/update/delete: what
-	 * key's slot holds (-ENOENT: empty), and storing s into it (id 0: emptying it, -ENOENT if it was);
-	 * lock held */
+	/* fd maps whose slots record who filled them (prog arrays, maps of maps), in place of
+	 * lookup/update/delete: what key's slot holds (-ENOENT: empty), and storing s into it (id 0:
+	 * emptying it, -ENOENT if it was); lock held */
 	int (*slot_get)(struct map *m, const void *key, struct map_fd_slot *out);
 	long (*slot_set)(struct map *m, const void *key, const struct map_fd_slot *s, uint64_t flags);
 	/* see map_value_elem(); lock held unless fixed_elems */
@@ -211,7 +212,7 @@ long map_update(struct map *m, const void *key, const void *value, uint64_t flag
 long map_delete(struct map *m, const void *key);
 long map_push(struct map *m, const void *value, uint64_t flags);
 long map_pop(struct map *m, void *value, bool peek);
-/* fd maps: the object id stored for key (0 if none), whoever stored it */
+/* fd maps: the object id stored for key (0 if none), whoever stored it (user space's answer) */
 uint32_t map_lookup_id(struct map *m, const void *key);
 /* fd maps: what key's slot holds, id and owner tag ({0, 0} if empty) */
 struct map_fd_slot map_lookup_slot(struct map *m, const void *key);
@@ -223,12 +224,12 @@ int map_sys_delete(struct map *m, const void *key);
 int map_sys_get_next_key(struct map *m, const void *key, void *next);
 int map_sys_lookup_and_delete(struct map *m, const void *key, void *value, uint64_t flags);
 int map_freeze(struct map *m);
-/* fd maps: stores s under key (id 0: deletes the key; the owner tag is kept by prog arrays only) and
- * gives what it replaced in *old ({0, 0}: nothing), in one hold of the map lock, so that threads
- * replacing one slot at once each learn a different previous occupant (whose reference the caller
- * drops once). */
+/* fd maps: stores s under key (id 0: deletes the key; the owner tag is kept by prog arrays and maps of
+ * maps) and gives what it replaced in *old ({0, 0}: nothing), in one hold of the map lock, so that
+ * threads replacing one slot at once each learn a different previous occupant (whose reference the
+ * caller drops once). */
 int map_sys_swap_id(struct map *m, const void *key, struct map_fd_slot s, uint64_t flags, struct map_fd_slot *old);
-/* fd maps: empties key's slot if it holds `expect` (id and, in a prog array, owner), whatever the
+/* fd maps: empties key's slot if it holds `expect` (id and owner where kept), whatever the
  * handle's permissions (the command layer breaking a cycle, not a user's update): 0, or -ENOENT when it
  * holds something else. */
 int map_clear_id(struct map *m, const void *key, struct map_fd_slot expect);

@@ -11,8 +11,8 @@
  * takes the object ids stored there as references this instance holds, so a scribbled id, or a chain
  * scribbled so that an element is found twice, makes it drop references it never took.  Their headers
  * are scribbled like every other map's.  Nor do instances other than the creator change fd maps: the ids
- * are the creator's, and another instance's delete of a map-in-map's element drops references to its own
- * objects of those ids (a prog array's slots record the instance that filled them: only it drops them). */
+ * are the creator's (each slot records the instance that filled it, and only that instance drops
+ * references for it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
