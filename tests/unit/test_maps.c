@@ -1,5 +1,6 @@
 /* test_maps.c -- maps through bpf(): every command, every map type, the errno paths, programs using
- * map helpers, threads, pinning across processes (including a writer killed with SIGKILL). */
+ * map helpers, threads, pinning across processes (including a writer killed with SIGKILL), maps of maps
+ * shared between instances (each program sees only its own instance's elements). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1071,6 +1072,106 @@ TEST(hash_of_maps_from_program)
 	bpfvm_free(vm);
 }
 
+/* An instance whose engine is the JIT (interp 0) or the interpreter, on the tests' pin root. */
+static struct bpfvm *engine_vm(int interp)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .nr_cpus = 1, .pin_root = pin_root, .interp = interp };
+	return bpfvm_new(&o);
+}
+
+/* Creates inner maps (ARRAY 4/8/2) in vm until one has object id `id`: its fd, or -1 once past it. */
+static int inner_with_id(struct bpfvm *vm, uint32_t id)
+{
+	for (;;) {
+		int fd = mk(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+		uint32_t got = fd >= 0 ? test_obj_id(vm, fd) : 0;
+		if (fd < 0 || got == id)
+			return fd;
+		bpfvm_close(vm, fd);
+		if (got > id)
+			return -1;
+	}
+}
+
+/* r0 = *lookup(lookup(outer, mem[0]), 1), 1 when either lookup gives NULL, on the instance's engine */
+static long mim_run(struct bpfvm *vm, int prog, uint32_t key, uint64_t *r0)
+{
+	*r0 = 0xdeadbeef;
+	return bpfvm_prog_run(vm, prog, BPFVM_ENGINE_DEFAULT, &key, sizeof(key), r0);
+}
+
+/* Instances A and B share a pinned map of maps (array and hash), and each stores under its own key an
+ * inner map of the same object id (A's value 111, B's 222).  A program of each finds only its own
+ * instance's element, the other's reads as missing (before: B's id named A's own map of that id, so A's
+ * program read 111 under B's key); user space still sees both ids; an element B overwrites stops
+ * resolving in A, and A deleting B's element drops none of A's references.  On both engines. */
+TEST(maps_of_maps_shared_between_instances)
+{
+	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
+	static const char prog_src[] =
+		"r6 = *(u32 *)(r1 + 0)\n*(u32 *)(r10 - 4) = r6\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\n"
+		"if r0 == 0 goto none\n*(u32 *)(r10 - 4) = 1\nr1 = r0\nr2 = r10\nr2 += -4\ncall 1\n"
+		"if r0 == 0 goto none\nr0 = *(u64 *)(r0 + 0)\nexit\nnone:\nr0 = 1\nexit\n";
+	for (int interp = 0; interp < 2; interp++)
+		for (size_t t = 0; t < N(outers); t++) {
+			struct bpfvm *a = engine_vm(interp), *b = engine_vm(interp);
+			char path[256];
+			snprintf(path, sizeof(path), "%s/mim_%d_%zu", pin_root, interp, t);
+			int tmpl = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			union bpf_attr at;
+			memset(&at, 0, sizeof(at));
+			at.map_type = outers[t];
+			at.key_size = 4;
+			at.value_size = 4;
+			at.max_entries = 4;
+			at.inner_map_fd = (uint32_t)tmpl;
+			int oa = (int)bpfvm_bpf(a, BPF_MAP_CREATE, &at, sizeof(at));
+			CHECK(tmpl >= 0 && oa >= 0);
+			memset(&at, 0, sizeof(at));
+			at.pathname = (uintptr_t)path;
+			at.bpf_fd = (uint32_t)oa;
+			CHECK(bpfvm_bpf(a, BPF_OBJ_PIN, &at, sizeof(at)) == 0);
+			at.bpf_fd = 0;
+			int ob = (int)bpfvm_bpf(b, BPF_OBJ_GET, &at, sizeof(at));
+			CHECK(ob >= 0);
+			int ia = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			uint32_t id = ia >= 0 ? test_obj_id(a, ia) : 0;
+			int ib = inner_with_id(b, id), ib2 = mk(b, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			CHECK(ia >= 0 && ib >= 0 && ib2 >= 0);
+			uint32_t k0 = 0, k1 = 1, v = 0;
+			uint64_t va = 111, vb = 222, vb2 = 333, r0;
+			CHECK(UPD(a, ia, &k1, &va, 0) == 0 && UPD(b, ib, &k1, &vb, 0) == 0 && UPD(b, ib2, &k1, &vb2, 0) == 0);
+			CHECK(UPD(a, oa, &k0, &ia, 0) == 0);
+			CHECK(UPD(b, ob, &k1, &ib, 0) == 0);
+			int pa = asm_prog(a, 0, prog_src, MAPFD(oa)), pb = asm_prog(b, 0, prog_src, MAPFD(ob));
+			CHECK(pa >= 0 && pb >= 0);
+
+			CHECK(mim_run(a, pa, 0, &r0) == 0 && r0 == 111);
+			CHECK(mim_run(a, pa, 1, &r0) == 0 && r0 == 1); /* B's element: B's id, A's map of that id */
+			CHECK(mim_run(b, pb, 1, &r0) == 0 && r0 == 222);
+			CHECK(mim_run(b, pb, 0, &r0) == 0 && r0 == 1);
+			CHECK(mim_run(a, pa, 2, &r0) == 0 && r0 == 1);
+			CHECK(LKP(a, oa, &k1, &v) == 0 && v == id);
+			CHECK(LKP(b, ob, &k0, &v) == 0 && v == id);
+
+			/* A deletes B's element: none of A's references goes (before: A dropped the one its element
+			 * holds on its map of that id, which went with A's fd, and A's element stopped resolving) */
+			CHECK(DEL(a, oa, &k1) == 0);
+			CHECK(mim_run(b, pb, 1, &r0) == 0 && r0 == 1);
+			CHECK(bpfvm_close(a, ia) == 0);
+			CHECK(mim_run(a, pa, 0, &r0) == 0 && r0 == 111);
+			/* B takes over A's element: it stops resolving in A; A takes it back (by id: its fd is gone) */
+			CHECK(UPD(b, ob, &k0, &ib2, 0) == 0);
+			CHECK(mim_run(a, pa, 0, &r0) == 0 && r0 == 1);
+			CHECK(mim_run(b, pb, 0, &r0) == 0 && r0 == 333);
+			CHECK(LKP(a, oa, &k0, &v) == 0 && v == test_obj_id(b, ib2)); /* user space: B's id */
+
+			bpfvm_free(b);
+			bpfvm_free(a);
+			CHECK(unlink(path) == 0);
+		}
+}
+
 TEST(stack_trace_from_program)
 {
 	struct bpfvm *vm = new_vm(1);
@@ -1442,6 +1543,7 @@ int main(void)
 	RUN(prog_load_attach_type_and_test_run_repeat);
 	RUN(lru_percpu_hash);
 	RUN(hash_of_maps_from_program);
+	RUN(maps_of_maps_shared_between_instances);
 	RUN(stack_trace_from_program);
 	RUN(percpu_updates_from_threads);
 	RUN(threads_no_lost_updates);
