@@ -552,6 +552,24 @@ int main(void)
 		bpfvm_runner_free(rn);
 		printf("empty program via bpfvm_runner_run (%s): %.1f ns/call\n", e ? "jit" : "interp", best);
 	}
+	/* the same through bpfvm_runner_run_inline(): the direct code called from here, no library call */
+	if (fd >= 0) {
+		struct bpfvm_runner *rn;
+		uint64_t r0;
+		double best = 1e30;
+		if (bpfvm_runner_new(vj0, fd, BPFVM_ENGINE_JIT, &rn) == 0) {
+			for (int r = 0; r < ROUNDS; r++) {
+				double t0 = now_ns();
+				for (int i = 0; i < 1000000; i++)
+					bpfvm_runner_run_inline(rn, NULL, 0, &r0);
+				double dt = (now_ns() - t0) / 1000000;
+				if (dt < best)
+					best = dt;
+			}
+			bpfvm_runner_free(rn);
+			printf("empty program via bpfvm_runner_run_inline (jit): %.1f ns/call\n", best);
+		}
+	}
 	/* the same, 64 runs per call through bpfvm_runner_run_batch() (no library call per run) */
 	for (int e = 0; e < 2 && fd >= 0; e++) {
 		struct bpfvm_runner *rn;

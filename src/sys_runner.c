@@ -13,14 +13,14 @@
 #include "vm/vm.h"
 
 struct bpfvm_runner {
-	jit_stateless_fn direct;        /* set: stateless code that reads nothing of the run and no
-					 * stack it did not write: called with nothing in between */
+	/* first, as bpfvm_runner_run_inline() reads it: direct is stateless code that reads nothing of
+	 * the run and no stack it did not write, called with nothing in between (jit_stateless_fn) */
+	struct bpfvm_runner_head head;
 	struct bpfvm *vm;
 	struct sys_obj *o;              /* the program, held until bpfvm_runner_free() */
 	jit_stateless_fn stateless;     /* set: the code needs no run state; called as it is */
 	int fd;
 	bool declared;                  /* an UNSPEC program that declared its memory size (vm_prog.mem_declared) */
-	uint32_t min_len;               /* the memory a declared UNSPEC program needs (0 for any other) */
 	uint32_t zero;                  /* bytes below the top of the entry frame the code may read first */
 	struct vm_run run;
 	_Alignas(16) uint8_t stack[VM_MAX_FRAMES * VM_STACK_SIZE];
@@ -51,8 +51,10 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, st
 	r->o = o;
 	r->fd = prog_fd;
 	r->declared = o->prog->mem_declared;
-	r->min_len = r->declared ? o->prog->mem_len : 0;
+	r->head.min_len = r->declared ? o->prog->mem_len : 0;
 	vm_run_init(&r->run, o->prog, r->stack);
+	r->head.stack_top = (uintptr_t)r->stack + sizeof(r->stack);
+	r->head.run = &r->run;
 	r->run.svc = sys_services_fresh_log(svc);
 	/* the image run_full()'s runs execute (jit_image_of() of a run with run->trusted = declared) */
 	const struct jit_image *img = o->prog->jit_fn;
@@ -62,7 +64,7 @@ int bpfvm_runner_new(struct bpfvm *vm, int prog_fd, enum bpfvm_engine engine, st
 		r->zero = jit_entry_zero(img, o->prog);
 		r->stateless = (jit_stateless_fn)(uintptr_t)img->code;
 		if (!r->zero && !img->ldpkt)
-			r->direct = r->stateless;
+			r->head.direct = (uint64_t (*)(uint64_t, uint64_t, uintptr_t, const void *))(uintptr_t)img->code;
 	}
 	*out = r;
 	return 0;
@@ -117,18 +119,17 @@ static __attribute__((noinline)) int run_stateless(struct bpfvm_runner *r, void 
 /* Anything but direct code (below). */
 static int run_other(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
 {
-	if (r->stateless && mem_len >= r->min_len && (mem || !mem_len))
+	if (r->stateless && mem_len >= r->head.min_len && (mem || !mem_len))
 		return run_stateless(r, mem, mem_len, ret);
 	return run_full(r, mem, mem_len, ret);
 }
 
 int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t *ret)
 {
-	jit_stateless_fn fn = r->direct;
-
-	/* sys_mem_check()'s rule in two compares: min_len is 0 for a program that declared nothing */
-	if (fn && mem_len >= r->min_len && (mem || !mem_len)) {
-		*ret = fn((uintptr_t)mem, mem_len, (uintptr_t)r->stack + sizeof(r->stack), &r->run);
+	/* sys_mem_check()'s rule in two compares: min_len is 0 for a program that declared nothing
+	 * (bpfvm_runner_run_inline() makes the same test) */
+	if (r->head.direct && mem_len >= r->head.min_len && (mem || !mem_len)) {
+		*ret = r->head.direct((uintptr_t)mem, mem_len, r->head.stack_top, &r->run);
 		return 0;
 	}
 	return run_other(r, mem, mem_len, ret);
@@ -137,13 +138,13 @@ int bpfvm_runner_run(struct bpfvm_runner *r, void *mem, size_t mem_len, uint64_t
 int bpfvm_runner_run_batch(struct bpfvm_runner *r, void *const *mem, const size_t *mem_len, size_t n,
 			   uint64_t *ret, size_t *done)
 {
-	jit_stateless_fn fn = r->direct;
-	uintptr_t top = (uintptr_t)r->stack + sizeof(r->stack);
+	uint64_t (*fn)(uint64_t, uint64_t, uintptr_t, const void *) = r->head.direct;
+	uintptr_t top = r->head.stack_top;
 	int err = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (fn && mem_len[i] >= r->min_len && (mem[i] || !mem_len[i])) /* as bpfvm_runner_run() */
+		if (fn && mem_len[i] >= r->head.min_len && (mem[i] || !mem_len[i])) /* as bpfvm_runner_run() */
 			ret[i] = fn((uintptr_t)mem[i], mem_len[i], top, &r->run);
 		else if ((err = run_other(r, mem[i], mem_len[i], &ret[i])))
 			break;

@@ -375,7 +375,20 @@ static void runner_agrees(enum bpfvm_engine eng)
 		CHECK(bpfvm_runner_run(ru, a, sizeof(a), &r0) == 0 && r0 == 10);
 		CHECK(bpfvm_runner_run(ru, b, sizeof(b), &r0) == 0 && r0 == 300);
 		CHECK(bpfvm_runner_run(rc, NULL, 0, &r0) == 0 && r0 == 1 + 33);
+		/* the inline entry: the same results, through the direct code or the library */
+		r0 = 1;
+		CHECK(bpfvm_runner_run_inline(re, NULL, 0, &r0) == 0 && r0 == 0);
+		CHECK(bpfvm_runner_run_inline(rs, a, 16, &r0) == 0);
+		CHECK_EQ_U64(r0, (uintptr_t)a - 16);
+		CHECK(bpfvm_runner_run_inline(ru, b, sizeof(b), &r0) == 0 && r0 == 300);
+		CHECK(bpfvm_runner_run_inline(rc, NULL, 0, &r0) == 0 && r0 == 1 + 33);
+		CHECK(bpfvm_runner_run_inline(ru, NULL, 8, &r0) == -EFAULT);
 	}
+	/* an empty program's JIT code is direct: the inline entry calls it with no library call */
+	if (eng == BPFVM_ENGINE_JIT)
+		CHECK(((const struct bpfvm_runner_head *)(const void *)re)->direct != NULL);
+	else
+		CHECK(((const struct bpfvm_runner_head *)(const void *)re)->direct == NULL);
 	/* a batch: the same r0 as one run each, in order; it stops at the first run that fails */
 	void *mems[4] = { a, b, NULL, a };
 	size_t lens[4] = { sizeof(a), sizeof(b), 8, sizeof(a) }, done = 99;
