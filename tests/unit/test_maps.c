@@ -1093,7 +1093,13 @@ static int inner_with_id(struct bpfvm *vm, uint32_t id)
 	}
 }
 
-/* r0 = *lookup(lookup(outer, mem[0]), 1), 1 when either lookup gives NULL, on the instance's engine */
+/* r0 = *lookup(lookup(outer, mem[0]), 1), 1 when either lookup gives NULL (the outer map: MAPFD(fd)) */
+static const char mim_prog_src[] =
+	"r6 = *(u32 *)(r1 + 0)\n*(u32 *)(r10 - 4) = r6\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\n"
+	"if r0 == 0 goto none\n*(u32 *)(r10 - 4) = 1\nr1 = r0\nr2 = r10\nr2 += -4\ncall 1\n"
+	"if r0 == 0 goto none\nr0 = *(u64 *)(r0 + 0)\nexit\nnone:\nr0 = 1\nexit\n";
+
+/* a run of mim_prog_src over key, on the instance's engine */
 static long mim_run(struct bpfvm *vm, int prog, uint32_t key, uint64_t *r0)
 {
 	*r0 = 0xdeadbeef;
@@ -1108,10 +1114,6 @@ static long mim_run(struct bpfvm *vm, int prog, uint32_t key, uint64_t *r0)
 TEST(maps_of_maps_shared_between_instances)
 {
 	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
-	static const char prog_src[] =
-		"r6 = *(u32 *)(r1 + 0)\n*(u32 *)(r10 - 4) = r6\nr1 = %llu ll\nr2 = r10\nr2 += -4\ncall 1\n"
-		"if r0 == 0 goto none\n*(u32 *)(r10 - 4) = 1\nr1 = r0\nr2 = r10\nr2 += -4\ncall 1\n"
-		"if r0 == 0 goto none\nr0 = *(u64 *)(r0 + 0)\nexit\nnone:\nr0 = 1\nexit\n";
 	for (int interp = 0; interp < 2; interp++)
 		for (size_t t = 0; t < N(outers); t++) {
 			struct bpfvm *a = engine_vm(interp), *b = engine_vm(interp);
@@ -1143,7 +1145,7 @@ TEST(maps_of_maps_shared_between_instances)
 			CHECK(UPD(a, ia, &k1, &va, 0) == 0 && UPD(b, ib, &k1, &vb, 0) == 0 && UPD(b, ib2, &k1, &vb2, 0) == 0);
 			CHECK(UPD(a, oa, &k0, &ia, 0) == 0);
 			CHECK(UPD(b, ob, &k1, &ib, 0) == 0);
-			int pa = asm_prog(a, 0, prog_src, MAPFD(oa)), pb = asm_prog(b, 0, prog_src, MAPFD(ob));
+			int pa = asm_prog(a, 0, mim_prog_src, MAPFD(oa)), pb = asm_prog(b, 0, mim_prog_src, MAPFD(ob));
 			CHECK(pa >= 0 && pb >= 0);
 
 			CHECK(mim_run(a, pa, 0, &r0) == 0 && r0 == 111);
@@ -1167,6 +1169,82 @@ TEST(maps_of_maps_shared_between_instances)
 			CHECK(LKP(a, oa, &k0, &v) == 0 && v == test_obj_id(b, ib2)); /* user space: B's id */
 
 			bpfvm_free(b);
+			bpfvm_free(a);
+			CHECK(unlink(path) == 0);
+		}
+}
+
+/* The same across processes: a child with an instance of its own, whose inner map has the id of the
+ * parent's, finds the parent's element missing (its lookup gives the id), stores its own under key 1 and
+ * reads it (222); the parent, once the child is gone, finds key 1 missing, sees its id, and takes it over.
+ * Returns the child's exit status: 0, or where it went wrong. */
+static int mim_child(const char *path, uint32_t id, int interp)
+{
+	struct bpfvm *c = engine_vm(interp);
+	union bpf_attr at;
+	memset(&at, 0, sizeof(at));
+	at.pathname = (uintptr_t)path;
+	int oc = (int)bpfvm_bpf(c, BPF_OBJ_GET, &at, sizeof(at)), ic = inner_with_id(c, id);
+	if (oc < 0 || ic < 0)
+		return 10;
+	uint32_t k0 = 0, k1 = 1, v = 0;
+	uint64_t vc = 222, r0;
+	int pc = asm_prog(c, 0, mim_prog_src, MAPFD(oc));
+	if (pc < 0 || UPD(c, ic, &k1, &vc, 0))
+		return 11;
+	if (mim_run(c, pc, 0, &r0) || r0 != 1)
+		return 12; /* the parent's element, the parent's id */
+	if (LKP(c, oc, &k0, &v) || v != id)
+		return 13;
+	if (UPD(c, oc, &k1, &ic, 0))
+		return 14;
+	if (mim_run(c, pc, 1, &r0) || r0 != 222)
+		return 15;
+	return 0; /* exits without bpfvm_free(): key 1 stays the child's */
+}
+
+TEST(maps_of_maps_shared_with_a_child_process)
+{
+	static const uint32_t outers[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS };
+	for (int interp = 0; interp < 2; interp++)
+		for (size_t t = 0; t < N(outers); t++) {
+			struct bpfvm *a = engine_vm(interp);
+			char path[256];
+			snprintf(path, sizeof(path), "%s/mim_fork_%d_%zu", pin_root, interp, t);
+			int tmpl = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			union bpf_attr at;
+			memset(&at, 0, sizeof(at));
+			at.map_type = outers[t];
+			at.key_size = 4;
+			at.value_size = 4;
+			at.max_entries = 4;
+			at.inner_map_fd = (uint32_t)tmpl;
+			/* the inner map after the outer: the child's first id goes to the outer map it opens */
+			int oa = (int)bpfvm_bpf(a, BPF_MAP_CREATE, &at, sizeof(at)), ia = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			CHECK(tmpl >= 0 && oa >= 0 && ia >= 0);
+			memset(&at, 0, sizeof(at));
+			at.pathname = (uintptr_t)path;
+			at.bpf_fd = (uint32_t)oa;
+			CHECK(bpfvm_bpf(a, BPF_OBJ_PIN, &at, sizeof(at)) == 0);
+			uint32_t k0 = 0, k1 = 1, v = 0, id = test_obj_id(a, ia);
+			uint64_t va = 111, r0;
+			CHECK(UPD(a, ia, &k1, &va, 0) == 0 && UPD(a, oa, &k0, &ia, 0) == 0);
+			int pa = asm_prog(a, 0, mim_prog_src, MAPFD(oa));
+			CHECK(pa >= 0);
+			fflush(stdout);
+			pid_t pid = fork();
+			if (pid == 0)
+				_exit(mim_child(path, id, interp));
+			int st = 0;
+			CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				printf("  interp %d, type %u: child exit status 0x%x\n", interp, outers[t], st);
+			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			CHECK(mim_run(a, pa, 0, &r0) == 0 && r0 == 111);
+			CHECK(mim_run(a, pa, 1, &r0) == 0 && r0 == 1); /* the child's element, the child's id */
+			CHECK(LKP(a, oa, &k1, &v) == 0 && v == id);
+			CHECK(UPD(a, oa, &k1, &ia, 0) == 0); /* taken over */
+			CHECK(mim_run(a, pa, 1, &r0) == 0 && r0 == 111);
 			bpfvm_free(a);
 			CHECK(unlink(path) == 0);
 		}
@@ -1544,6 +1622,7 @@ int main(void)
 	RUN(lru_percpu_hash);
 	RUN(hash_of_maps_from_program);
 	RUN(maps_of_maps_shared_between_instances);
+	RUN(maps_of_maps_shared_with_a_child_process);
 	RUN(stack_trace_from_program);
 	RUN(percpu_updates_from_threads);
 	RUN(threads_no_lost_updates);
