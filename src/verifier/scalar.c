@@ -13,27 +13,6 @@ static inline uint64_t umin64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static inline int64_t smax64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t smin64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-struct scalar scalar_unknown(void)
-{
-	return (struct scalar){
-		.var_off = TNUM_UNKNOWN, .umin = 0, .umax = UINT64_MAX, .smin = INT64_MIN, .smax = INT64_MAX,
-		.u32_min = 0, .u32_max = UINT32_MAX, .s32_min = INT32_MIN, .s32_max = INT32_MAX,
-	};
-}
-
-struct scalar scalar_const(uint64_t v)
-{
-	return (struct scalar){
-		.var_off = tnum_const(v), .umin = v, .umax = v, .smin = (int64_t)v, .smax = (int64_t)v,
-		.u32_min = (uint32_t)v, .u32_max = (uint32_t)v, .s32_min = (int32_t)(uint32_t)v,
-		.s32_max = (int32_t)(uint32_t)v,
-	};
-}
-
-struct scalar scalar_const32(uint32_t v) { return scalar_const(v); }
-
-bool scalar_is_const(const struct scalar *s) { return tnum_is_const(s->var_off); }
-
 bool scalar_valid(const struct scalar *s)
 {
 	return s->umin <= s->umax && s->smin <= s->smax && s->u32_min <= s->u32_max && s->s32_min <= s->s32_max &&

@@ -19,11 +19,27 @@ struct scalar {
 	int32_t s32_min, s32_max;
 };
 
-struct scalar scalar_const(uint64_t v);
-struct scalar scalar_unknown(void);
+/* Inline: the verifier builds and tests constants at most instructions it walks. */
+static inline struct scalar scalar_const(uint64_t v)
+{
+	return (struct scalar){
+		.var_off = tnum_const(v), .umin = v, .umax = v, .smin = (int64_t)v, .smax = (int64_t)v,
+		.u32_min = (uint32_t)v, .u32_max = (uint32_t)v, .s32_min = (int32_t)(uint32_t)v,
+		.s32_max = (int32_t)(uint32_t)v,
+	};
+}
+
+static inline struct scalar scalar_unknown(void)
+{
+	return (struct scalar){
+		.var_off = TNUM_UNKNOWN, .umin = 0, .umax = UINT64_MAX, .smin = INT64_MIN, .smax = INT64_MAX,
+		.u32_min = 0, .u32_max = UINT32_MAX, .s32_min = INT32_MIN, .s32_max = INT32_MAX,
+	};
+}
+
 /* The 32-bit constant v, zero-extended (what an ALU32 instruction leaves). */
-struct scalar scalar_const32(uint32_t v);
-bool scalar_is_const(const struct scalar *s);
+static inline struct scalar scalar_const32(uint32_t v) { return scalar_const(v); }
+static inline bool scalar_is_const(const struct scalar *s) { return tnum_is_const(s->var_off); }
 /* Every bound consistent (min <= max) and the tnum not excluding them all: false means no value, e.g.
  * the state of a branch that cannot be taken. */
 bool scalar_valid(const struct scalar *s);

@@ -299,21 +299,14 @@ static struct state *state_dup(struct vctx *c, const struct state *s)
 	return n;
 }
 
-static void mark_unknown(struct reg *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->type = SCALAR;
-	r->v = scalar_unknown();
-}
+/* Whole-struct assignments rather than memset() and field stores: the compiler writes the 100-odd bytes
+ * with a few vector stores instead of a `rep stos` (a fifth of the walk's own time on a counting loop,
+ * whose compare builds its constant operand this way at every iteration). */
+static void mark_unknown(struct reg *r) { *r = (struct reg){ .type = SCALAR, .v = scalar_unknown() }; }
 
-static void mark_const(struct reg *r, uint64_t v)
-{
-	memset(r, 0, sizeof(*r));
-	r->type = SCALAR;
-	r->v = scalar_const(v);
-}
+static void mark_const(struct reg *r, uint64_t v) { *r = (struct reg){ .type = SCALAR, .v = scalar_const(v) }; }
 
-static void mark_not_init(struct reg *r) { memset(r, 0, sizeof(*r)); }
+static void mark_not_init(struct reg *r) { *r = (struct reg){ .type = NOT_INIT }; }
 
 static void init_frame(struct frame *f, int frameno, uint32_t subprog, size_t callsite)
 {
