@@ -187,11 +187,21 @@ struct seen {
 #define PRUNE 1
 #define PRUNE_FORCE 3
 
+/* Facts of one insn that depend on it alone, asked at every visit (insn_meta_of()). */
+struct insn_meta {
+	int64_t target;               /* jump_target() (meaningful where isa_target() is) */
+	uint16_t touched;             /* touched_by() */
+	uint16_t cm_and[2], cm_or[2]; /* chain_marked(m) = (m & cm_and[b]) | cm_or[b], b: bit src of m */
+	uint8_t src;                  /* in->src_reg */
+	bool writes_fp;               /* isa_writes() has r10 (isa_validate() refuses it) */
+};
+
 struct vctx {
 	struct vf_env *env;
 	const struct bpf_insn *in;
 	size_t cnt;
 	int16_t *ids;               /* per insn: isa_decode() of it, once (-1: lddw's second half) */
+	struct insn_meta *meta;     /* per insn: what the walk asks of it at every visit, computed once */
 	uint8_t *prune;             /* per insn: PRUNE, PRUNE_FORCE or 0 */
 	bool cb_return;             /* prune_or_record() of a state back at its callback's call */
 	uint64_t jmps, prev_jmps, prev_insns; /* jumps walked; both counts when a state was last recorded */
@@ -636,6 +646,7 @@ static void log_slot(struct vctx *c, const struct reg *p, int32_t off)
 /* ---- control flow (Linux check_subprogs + check_cfg) --------------------------------------- */
 
 static int64_t jump_target(const struct bpf_insn *in, size_t pc) { return isa_target(in, pc); }
+
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -1482,6 +1493,21 @@ static uint16_t chain_marked(uint16_t m, const struct bpf_insn *in, int id)
 	if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT)))
 		return m;
 	return 0;
+}
+
+/* chain_marked() and touched_by() of an insn as masks, and whether it writes r10: its insn_meta. */
+static struct insn_meta insn_meta_of(const struct bpf_insn *in, size_t pc, int id)
+{
+	struct insn_meta m = { .target = jump_target(in, pc), .src = in->src_reg, .touched = touched_by(in, id),
+			       .writes_fp = (isa_writes(id, in) & ISA_REG(10)) != 0 };
+	/* chain_marked() keeps, sets or clears each bit of its input, by the src bit alone: for either
+	 * value b of that bit, (m & A) | O with O its result from no other bits, A from all of them */
+	for (unsigned b = 0; b < 2; b++) {
+		uint16_t sbit = (uint16_t)(b << in->src_reg), all = (uint16_t)(0x7ffu & ~(1u << in->src_reg));
+		m.cm_or[b] = chain_marked(sbit, in, id);
+		m.cm_and[b] = (uint16_t)(chain_marked((uint16_t)(all | sbit), in, id) & ~m.cm_or[b]);
+	}
+	return m;
 }
 
 static void need_reg(struct vctx *c, struct state *s, unsigned r) { need_precise(c, s, (uint16_t)(1u << r), 0, 0); }
@@ -3324,8 +3350,10 @@ static int do_check(struct vctx *c, struct state *s)
 		int id = c->ids[s->pc];
 		const struct isa_info *info = &isa_info[id];
 		uint32_t fl = info->flags;
-		s->marked = chain_marked(s->marked, in, id);
-		s->touched |= touched_by(in, id);
+		const struct insn_meta *im = &c->meta[s->pc];
+		unsigned sb = s->marked >> im->src & 1;
+		s->marked = (uint16_t)((s->marked & im->cm_and[sb]) | im->cm_or[sb]);
+		s->touched |= im->touched;
 		if (logging(c)) {
 			uint16_t use = 0, def = 0;
 			insn_uses(in, id, &use, &def);
@@ -3334,7 +3362,7 @@ static int do_check(struct vctx *c, struct state *s)
 				log_slot(c, R(s, in->dst_reg), in->off);
 		}
 
-		if (NEVER(isa_writes(id, in) & ISA_REG(10))) /* isa_validate(): "frame pointer is read only" */
+		if (NEVER(im->writes_fp)) /* isa_validate(): "frame pointer is read only" */
 			return -EACCES;
 		/* What this visit proves: any access check_ld_st() lets through is in bounds of memory the
 		 * run owns (it rejects the program otherwise), so MEM needs no second look */
@@ -3410,7 +3438,7 @@ static int do_check(struct vctx *c, struct state *s)
 		} else if (id == ISA_CALL_LOCAL) {
 			if (s->lock_id)
 				return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
-			if ((err = enter_call(c, s, (uint32_t)jump_target(in, s->pc), 0)))
+			if ((err = enter_call(c, s, (uint32_t)c->meta[s->pc].target, 0)))
 				return err;
 			continue;
 		} else if (id == ISA_CALL_KFUNC) {
@@ -3441,18 +3469,18 @@ static int do_check(struct vctx *c, struct state *s)
 			if (r)
 				continue;
 		} else if (isa_is_goto(id)) {
-			s->pc = (size_t)jump_target(in, s->pc);
+			s->pc = (size_t)c->meta[s->pc].target;
 			continue;
 		} else if (id == ISA_MAY_GOTO) {
 			/* either: the budget may run out at any time */
-			if ((err = push_branch(c, s, (size_t)jump_target(in, s->pc))))
+			if ((err = push_branch(c, s, (size_t)c->meta[s->pc].target)))
 				return err;
 		} else if (fl & F_JMP) {
 			bool fall_ok, taken_ok;
 			struct state *ts;
 			if ((err = check_cond(c, s, in, id, &fall_ok, &taken_ok, &ts)))
 				return err;
-			size_t target = (size_t)jump_target(in, s->pc);
+			size_t target = (size_t)c->meta[s->pc].target;
 			if (taken_ok) {
 				if (!fall_ok) {
 					if (ts)
@@ -3558,6 +3586,7 @@ int vf_verify(struct vf_env *env)
 	if (env->proof)
 		memset(env->proof, 0, c.cnt);
 	c.ids = malloc(c.cnt * sizeof(*c.ids));
+	c.meta = calloc(c.cnt, sizeof(*c.meta));
 	c.prune = calloc(c.cnt, 1);
 	c.live = calloc(c.cnt, sizeof(*c.live));
 	c.subprog_of = calloc(c.cnt, sizeof(*c.subprog_of));
@@ -3567,12 +3596,15 @@ int vf_verify(struct vf_env *env)
 	c.seen = calloc(c.cnt, sizeof(*c.seen));
 	c.nseen = calloc(c.cnt, sizeof(*c.nseen));
 	struct state *s = calloc(1, sizeof(*s));
-	if (!c.ids || !c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.callx_to || !c.seen || !c.nseen || !s) {
+	if (!c.ids || !c.meta || !c.prune || !c.live || !c.subprog_of || !c.fn_depth || !c.async_root || !c.callx_to || !c.seen || !c.nseen || !s) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t pc = 0; pc < c.cnt; pc++)
+	for (size_t pc = 0; pc < c.cnt; pc++) {
 		c.ids[pc] = (int16_t)isa_decode(&c.in[pc]);
+		if (c.ids[pc] >= 0)
+			c.meta[pc] = insn_meta_of(&c.in[pc], pc, c.ids[pc]);
+	}
 	if ((err = check_cfg(&c)))
 		goto out;
 	compute_liveness(&c);
@@ -3655,6 +3687,7 @@ out:
 	free(c.seen);
 	free(c.nseen);
 	free(c.ids);
+	free(c.meta);
 	free(c.prune);
 	free(c.live);
 	free(c.subprog_of);
