@@ -309,14 +309,26 @@ static struct state *state_dup(struct vctx *c, const struct state *s)
 	return n;
 }
 
-/* Whole-struct assignments rather than memset() and field stores: the compiler writes the 100-odd bytes
- * with a few vector stores instead of a `rep stos` (a fifth of the walk's own time on a counting loop,
- * whose compare builds its constant operand this way at every iteration). */
-static void mark_unknown(struct reg *r) { *r = (struct reg){ .type = SCALAR, .v = scalar_unknown() }; }
+/* A copy of a zero register, then the fields that differ: the compiler writes it with a few vector
+ * moves, where a memset() or a compound literal of the whole struct became a `rep stos` (a fifth of the
+ * walk's own time on a counting loop, whose compare builds its constant operand at every iteration). */
+static const struct reg reg_zero;
 
-static void mark_const(struct reg *r, uint64_t v) { *r = (struct reg){ .type = SCALAR, .v = scalar_const(v) }; }
+static void mark_unknown(struct reg *r)
+{
+	*r = reg_zero;
+	r->type = SCALAR;
+	r->v = scalar_unknown();
+}
 
-static void mark_not_init(struct reg *r) { *r = (struct reg){ .type = NOT_INIT }; }
+static void mark_const(struct reg *r, uint64_t v)
+{
+	*r = reg_zero;
+	r->type = SCALAR;
+	r->v = scalar_const(v);
+}
+
+static void mark_not_init(struct reg *r) { *r = reg_zero; }
 
 static void init_frame(struct frame *f, int frameno, uint32_t subprog, size_t callsite)
 {
@@ -1171,6 +1183,9 @@ struct bt {
 	uint64_t slots[MAX_FRAMES];
 };
 
+/* copied rather than memset(): vector moves, not a `rep stos` (as reg_zero) */
+static const struct bt bt_zero;
+
 static bool bt_no_slots(const struct bt *b)
 {
 	for (int f = 0; f <= b->frame; f++)
@@ -1435,8 +1450,7 @@ static void need_precise(struct vctx *c, struct state *s, uint16_t regs, int sfr
 	regs &= (uint16_t)~s->marked;
 	if ((!regs && !slots) || c->env->unpriv)
 		return; /* unprivileged: every scalar compares as precise anyway */
-	struct bt b;
-	memset(&b, 0, sizeof(b));
+	struct bt b = bt_zero;
 	b.frame = s->nf - 1;
 	b.regs[b.frame] = regs;
 	b.slots[sframe] = slots;
@@ -1516,8 +1530,7 @@ static void need_reg(struct vctx *c, struct state *s, unsigned r) { need_precise
  * (Linux propagate_precision()), frame by frame (states_equal() saw the same frames). */
 static void propagate_precision(struct vctx *c, const struct state *o, struct state *s)
 {
-	struct bt b;
-	memset(&b, 0, sizeof(b));
+	struct bt b = bt_zero;
 	b.frame = s->nf - 1;
 	for (int i = 0; i < o->nf; i++) {
 		const struct frame *f = o->f[i];
@@ -1815,6 +1828,19 @@ static int ptr_arith(struct vctx *c, struct state *s, struct reg *dst, const str
 	return 0;
 }
 
+/* d = d OP sv, both scalars (sv not d's own value) */
+static void alu_scalars(struct reg *d, const struct scalar *sv, unsigned op, bool alu32, bool sdiv)
+{
+	scalar_alu(&d->v, sv, op, alu32, sdiv);
+	/* Linux adjust_reg_min_max_vals(): `rX += K` keeps rX linked to its copies, K more than
+	 * them (once; K at most S32_MAX); any other op ends the link */
+	uint64_t k = sv->var_off.value;
+	if (op == BPF_ADD && !alu32 && d->id && scalar_is_const(sv) && !d->off && k <= INT32_MAX)
+		d->off = (int32_t)k;
+	else
+		unlink_scalar(d);
+}
+
 static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in, int id)
 {
 	const struct isa_info *info = &isa_info[id];
@@ -1885,30 +1911,36 @@ static int check_alu(struct vctx *c, struct state *s, const struct bpf_insn *in,
 		}
 		return 0;
 	}
+	/* the operand: a register, or the imm as a constant scalar (a whole struct reg only where a
+	 * pointer is involved: building one at each `rX += K` was most of this function's time) */
+	const struct reg *sr;
 	if (x) {
 		if ((err = check_read(c, s, sno)))
 			return err;
-		srcv = *R(s, sno);
+		sr = R(s, sno);
 	} else {
 		if ((op == BPF_DIV || op == BPF_MOD) && in->imm == 0)
 			return err_at(c, s->pc, -EINVAL, "div by zero");
 		if ((op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH) && (uint32_t)in->imm >= (alu32 ? 32u : 64u) &&
 		    !c->env->plain_mem) /* RFC 9669 masks the count (scalar_alu() too) */
 			return err_at(c, s->pc, -EINVAL, "invalid shift %d", in->imm);
-		mark_const(&srcv, alu32 ? (uint32_t)in->imm : (uint64_t)(int64_t)in->imm);
+		uint64_t k = alu32 ? (uint32_t)in->imm : (uint64_t)(int64_t)in->imm;
+		if (d->type == SCALAR) {
+			struct scalar kv = scalar_const(k);
+			alu_scalars(d, &kv, op, alu32, info->flags & F_SIGNED);
+			return 0;
+		}
+		mark_const(&srcv, k);
+		sr = &srcv;
 	}
-	bool dp = is_ptr(d), sp = is_ptr(&srcv);
+	bool dp = is_ptr(d), sp = is_ptr(sr);
 	if (!dp && !sp) {
-		scalar_alu(&d->v, &srcv.v, op, alu32, info->flags & F_SIGNED);
-		/* Linux adjust_reg_min_max_vals(): `rX += K` keeps rX linked to its copies, K more than
-		 * them (once; K at most S32_MAX); any other op ends the link */
-		uint64_t k = srcv.v.var_off.value;
-		if (op == BPF_ADD && !alu32 && d->id && scalar_is_const(&srcv.v) && !d->off && k <= INT32_MAX)
-			d->off = (int32_t)k;
-		else
-			unlink_scalar(d);
+		struct scalar sv = sr->v; /* sr may be d */
+		alu_scalars(d, &sv, op, alu32, info->flags & F_SIGNED);
 		return 0;
 	}
+	if (x)
+		srcv = *sr;
 	if (alu32) {
 		if (op == BPF_SUB && !c->env->unpriv) {
 			mark_unknown(d);
