@@ -163,6 +163,7 @@ struct seen {
 	uint16_t kmask;             /* ... and all its constants (cval holds each): for the exact
 	                             * comparisons of loop detection, and those of ancestors */
 	uint64_t cval[11];
+	int nf;                     /* s->nf (read without touching the state) */
 	struct seen *dnext;         /* on vctx.detached (dormant once, at least) */
 	bool detached;
 	bool cb_ret;                /* recorded at a callback's return to its helper call (prev_at_callsite()) */
@@ -1145,19 +1146,43 @@ static void seen_precise(struct seen *p, int r) { p->cmask |= (uint16_t)(p->kmas
  * (regsafe() compares them by scalar_subsumes()).  *distinct: s holds another constant there.
  * mode CMP_EXACT / CMP_RANGE (an ancestor): every constant of o counts (regs_exact() wants the same
  * value, CMP_RANGE compares every scalar as precise), live or not for CMP_EXACT. */
-static bool consts_match(const struct vctx *c, const struct seen *o, const struct state *s, enum cmp mode,
-			 bool *distinct)
+/* What consts_match() asks of the current state's innermost registers, gathered once per prune point
+ * visit (a loop's prune point holds up to MAX_DISTINCT states to compare with). */
+struct cur_consts {
+	uint16_t eq;                /* SCALAR with umin == umax (that value in val[]) */
+	uint16_t cst;               /* SCALAR with a constant tnum */
+	uint16_t live;              /* c->live at the prune point */
+	int nf;
+	uint64_t val[11];
+};
+
+static void cur_consts_of(const struct vctx *c, const struct state *s, struct cur_consts *k)
 {
-	uint16_t m = mode == CMP_EXACT ? o->kmask : mode == CMP_RANGE ? o->kmask & c->live[s->pc] : o->cmask & c->live[s->pc];
-	if (!m || s->nf != o->s->nf)
-		return true;
 	const struct frame *f = s->f[s->nf - 1];
+	k->eq = k->cst = 0;
+	k->live = c->live[s->pc];
+	k->nf = s->nf;
 	for (int r = 0; r < 11; r++) {
-		if (!(m >> r & 1))
-			continue;
 		const struct reg *x = &f->r[r];
-		if (x->type != SCALAR || x->v.umin != x->v.umax || x->v.umin != o->cval[r]) {
-			*distinct = x->type == SCALAR && scalar_is_const(&x->v);
+		k->val[r] = x->v.umin;
+		if (x->type != SCALAR)
+			continue;
+		if (x->v.umin == x->v.umax)
+			k->eq |= (uint16_t)(1u << r);
+		if (scalar_is_const(&x->v))
+			k->cst |= (uint16_t)(1u << r);
+	}
+}
+
+static bool consts_match(const struct seen *o, const struct cur_consts *k, enum cmp mode, bool *distinct)
+{
+	uint16_t m = mode == CMP_EXACT ? o->kmask : mode == CMP_RANGE ? o->kmask & k->live : o->cmask & k->live;
+	if (!m || k->nf != o->nf)
+		return true;
+	for (; m; m &= (uint16_t)(m - 1)) {
+		int r = __builtin_ctz(m);
+		if (!(k->eq >> r & 1) || k->val[r] != o->cval[r]) {
+			*distinct = k->cst >> r & 1;
 			return false;
 		}
 	}
@@ -1592,10 +1617,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	bool ancestor_ok = ancestor_covers_ok(c, s);
 	bool force = c->prune[pc] == PRUNE_FORCE;
 	bool add = force || (c->jmps - c->prev_jmps >= 2 && c->processed - c->prev_insns >= 8);
+	struct cur_consts k;
+	cur_consts_of(c, s, &k);
 	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
 		bool distinct = false;
 		if (!p->branches) {
-			if (consts_match(c, p, s, CMP_LOOSE, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
+			if (consts_match(p, &k, CMP_LOOSE, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
 				p->hits++;
 				propagate_precision(c, p->s, s);
 				return 1;
@@ -1604,12 +1631,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 			/* an ancestor whose walk goes on: its precise marks are not final, so all scalars
 			 * compare, and the states between it and s (whose walks end in its) keep every
 			 * scalar precise, since what the rest of its walk will need is not known yet */
-			if (consts_match(c, p, s, CMP_RANGE, &distinct) && states_equal(c, p->s, s, CMP_RANGE, NULL)) {
+			if (consts_match(p, &k, CMP_RANGE, &distinct) && states_equal(c, p->s, s, CMP_RANGE, NULL)) {
 				p->hits++;
 				mark_all_precise(s);
 				return 1;
 			}
-		} else if (consts_match(c, p, s, CMP_EXACT, &distinct) && states_equal(c, p->s, s, CMP_EXACT, NULL)) {
+		} else if (consts_match(p, &k, CMP_EXACT, &distinct) && states_equal(c, p->s, s, CMP_EXACT, NULL)) {
 			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
 		}
 		/* Linux: inside a loop (an ancestor is here), a new state only every 20 jumps or 100 insns;
@@ -1674,6 +1701,7 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->detached = n->dormant = false;
 	n->cb_ret = c->cb_return;
 	n->cmask = n->kmask = 0;
+	n->nf = copy->nf;
 	for (int r = 0; r < 11; r++) {
 		const struct reg *x = &copy->f[copy->nf - 1]->r[r];
 		if (x->type == SCALAR && scalar_is_const(&x->v)) {
