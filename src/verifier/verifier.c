@@ -145,15 +145,9 @@ struct hist {
 };
 
 struct seen {
-	struct state *s;
-	/* the path from `parent` to here: insns first_pc .. last_pc (then this state's pc) */
-	struct hist *hist;
-	uint32_t nhist;
-	bool hist_lost;
-	bool all_precise;           /* every scalar marked precise, here and in every state before it */
-	size_t first_pc, last_pc;
+	/* first, together: what the loop over a prune point's list reads of every state in it
+	 * (prune_or_record(), consts_match()); the rest is read of the few it stops at */
 	struct seen *next;
-	struct seen *parent;        /* the state recorded before it on its path */
 	uint32_t branches;
 	uint32_t hits, misses;      /* states it covered, and did not (Linux's hit_cnt, miss_cnt) */
 	/* Its registers (the innermost frame's) that are precise constants, and their values: a state whose
@@ -162,8 +156,16 @@ struct seen {
 	uint16_t cmask;
 	uint16_t kmask;             /* ... and all its constants (cval holds each): for the exact
 	                             * comparisons of loop detection, and those of ancestors */
-	uint64_t cval[11];
 	int nf;                     /* s->nf (read without touching the state) */
+	uint64_t cval[11];
+	struct state *s;
+	/* the path from `parent` to here: insns first_pc .. last_pc (then this state's pc) */
+	struct hist *hist;
+	uint32_t nhist;
+	bool hist_lost;
+	bool all_precise;           /* every scalar marked precise, here and in every state before it */
+	size_t first_pc, last_pc;
+	struct seen *parent;        /* the state recorded before it on its path */
 	struct seen *dnext;         /* on vctx.detached (dormant once, at least) */
 	bool detached;
 	bool cb_ret;                /* recorded at a callback's return to its helper call (prev_at_callsite()) */
