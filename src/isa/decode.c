@@ -142,10 +142,10 @@ bool isa_is_func_ref(const struct bpf_insn *in)
 	return id == ISA_CALL_LOCAL || (id == ISA_LDDW && in->src_reg == ISA_PSEUDO_FUNC);
 }
 
-int64_t isa_target(const struct bpf_insn *in, size_t pc)
-{
-	int id = isa_decode(in);
+int64_t isa_target(const struct bpf_insn *in, size_t pc) { return isa_target_id(isa_decode(in), in, pc); }
 
+int64_t isa_target_id(int id, const struct bpf_insn *in, size_t pc)
+{
 	if (id >= 0 && (isa_target_in_imm(id) || id == ISA_LDDW))
 		return (int64_t)pc + 1 + in->imm;
 	return (int64_t)pc + 1 + in->off;

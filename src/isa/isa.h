@@ -251,6 +251,8 @@ bool isa_is_func_ref(const struct bpf_insn *in);
 /* The pc an insn at pc names: its jump or call target, or the function an lddw refers to (pc + 1 + the
  * delta in the field its format uses).  Meaningful for isa_has_target() rows and isa_is_func_ref(). */
 int64_t isa_target(const struct bpf_insn *in, size_t pc);
+/* isa_target() of an insn already decoded as row `id` (isa_decode() is a scan of the table). */
+int64_t isa_target_id(int id, const struct bpf_insn *in, size_t pc);
 
 /* An unconditional jump (ja, gotol): the path goes on at its target only. */
 static inline bool isa_is_goto(int id) { return id == ISA_JA || id == ISA_JA32; }

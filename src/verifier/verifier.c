@@ -1550,7 +1550,7 @@ static uint16_t chain_marked(uint16_t m, const struct bpf_insn *in, int id)
 /* chain_marked() and touched_by() of an insn as masks, and whether it writes r10: its insn_meta. */
 static struct insn_meta insn_meta_of(const struct bpf_insn *in, size_t pc, int id)
 {
-	struct insn_meta m = { .target = jump_target(in, pc), .src = in->src_reg, .touched = touched_by(in, id),
+	struct insn_meta m = { .target = isa_target_id(id, in, pc), .src = in->src_reg, .touched = touched_by(in, id),
 			       .writes_fp = (isa_writes(id, in) & ISA_REG(10)) != 0 };
 	/* chain_marked() keeps, sets or clears each bit of its input, by the src bit alone: for either
 	 * value b of that bit, (m & A) | O with O its result from no other bits, A from all of them */
