@@ -388,6 +388,17 @@ static bool native_shorter(const struct jit_image *t, const struct jit_image *c,
 	return t->off[pc + 1] - t->off[pc] < c->off[pc + 1] - c->off[pc];
 }
 
+
+/* The lddw of 0x7eadc000 in insns[0..n) made a reference to map fd m. */
+static void patch_map_fd(struct bpf_insn *insns, long n, int m)
+{
+	for (long i = 0; i + 1 < n; i++)
+		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i].imm = m;
+		}
+}
+
 static struct parsed run_parser(int verify, int checks, int interp)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = verify, .checks = checks, .interp = interp };
@@ -403,11 +414,7 @@ static struct parsed run_parser(int verify, int checks, int interp)
 	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
 	long n = bpfvm_asm(vm, parser, insns, 64);
 	CHECK(m >= 0 && n > 0 && n <= 64);
-	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
-			insns[i].imm = m;
-		}
+	patch_map_fd(insns, n, m);
 	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "parser");
 	if (fd < 0) {
 		printf("  load: %s\n", bpfvm_errmsg(vm));
@@ -517,11 +524,7 @@ static uint64_t run_lookups(int verify, int checks, int interp, const uint32_t k
 		uint64_t v[3] = { lookup_val(k, 0), lookup_val(k, 1), lookup_val(k, 2) };
 		CHECK(UPD(vm, m, &k, v, 0) == 0);
 	}
-	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
-			insns[i].imm = m;
-		}
+	patch_map_fd(insns, n, m);
 	memset(pkt, 0, sizeof(pkt));
 	memcpy(pkt, keys, 8 * sizeof(*keys));
 	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "lookups");
@@ -913,11 +916,7 @@ static int counted_lookups_load(struct bpfvm *vm, uint32_t type, const char *src
 		uint64_t v = k == 3 ? 1000 : k * 10 + 1;
 		CHECK(UPD(vm, m, &k, &v, 0) == 0);
 	}
-	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
-			insns[i].imm = m;
-		}
+	patch_map_fd(insns, n, m);
 	int fd = m >= 0 && n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "lookups") : -1;
 	if (fd < 0)
 		printf("  load: %s\n", bpfvm_errmsg(vm));
@@ -1028,11 +1027,7 @@ static struct hl_run run_hash_lookups(uint32_t type, uint32_t ks, int checks, in
 		if (hl_present(i))
 			CHECK(UPD(vm, m, pkt + i * 16, v, 0) == 0);
 	}
-	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == OPC(LDDW) && insns[i].imm == 0x7eadc000) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
-			insns[i].imm = m;
-		}
+	patch_map_fd(insns, n, m);
 	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "hlookups");
 	if (fd < 0) {
 		printf("  load: %s\n", bpfvm_errmsg(vm));

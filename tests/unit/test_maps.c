@@ -1106,6 +1106,20 @@ static long mim_run(struct bpfvm *vm, int prog, uint32_t key, uint64_t *r0)
 	return bpfvm_prog_run(vm, prog, BPFVM_ENGINE_DEFAULT, &key, sizeof(key), r0);
 }
 
+
+/* A map-in-map of `type` (4-byte keys, 4 slots) whose inner maps are like tmpl: its fd, or < 0. */
+static int mk_outer(struct bpfvm *vm, uint32_t type, int tmpl)
+{
+	union bpf_attr at;
+	memset(&at, 0, sizeof(at));
+	at.map_type = type;
+	at.key_size = 4;
+	at.value_size = 4;
+	at.max_entries = 4;
+	at.inner_map_fd = (uint32_t)tmpl;
+	return (int)bpfvm_bpf(vm, BPF_MAP_CREATE, &at, sizeof(at));
+}
+
 /* Instances A and B share a pinned map of maps (array and hash), and each stores under its own key an
  * inner map of the same object id (A's value 111, B's 222).  A program of each finds only its own
  * instance's element, the other's reads as missing (before: B's id named A's own map of that id, so A's
@@ -1120,15 +1134,9 @@ TEST(maps_of_maps_shared_between_instances)
 			char path[256];
 			snprintf(path, sizeof(path), "%s/mim_%d_%zu", pin_root, interp, t);
 			int tmpl = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
-			union bpf_attr at;
-			memset(&at, 0, sizeof(at));
-			at.map_type = outers[t];
-			at.key_size = 4;
-			at.value_size = 4;
-			at.max_entries = 4;
-			at.inner_map_fd = (uint32_t)tmpl;
-			int oa = (int)bpfvm_bpf(a, BPF_MAP_CREATE, &at, sizeof(at));
+			int oa = mk_outer(a, outers[t], tmpl);
 			CHECK(tmpl >= 0 && oa >= 0);
+			union bpf_attr at;
 			memset(&at, 0, sizeof(at));
 			at.pathname = (uintptr_t)path;
 			at.bpf_fd = (uint32_t)oa;
@@ -1212,15 +1220,9 @@ TEST(maps_of_maps_shared_with_a_child_process)
 			char path[256];
 			snprintf(path, sizeof(path), "%s/mim_fork_%d_%zu", pin_root, interp, t);
 			int tmpl = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
-			union bpf_attr at;
-			memset(&at, 0, sizeof(at));
-			at.map_type = outers[t];
-			at.key_size = 4;
-			at.value_size = 4;
-			at.max_entries = 4;
-			at.inner_map_fd = (uint32_t)tmpl;
 			/* the inner map after the outer: the child's first id goes to the outer map it opens */
-			int oa = (int)bpfvm_bpf(a, BPF_MAP_CREATE, &at, sizeof(at)), ia = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			int oa = mk_outer(a, outers[t], tmpl), ia = mk(a, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+			union bpf_attr at;
 			CHECK(tmpl >= 0 && oa >= 0 && ia >= 0);
 			memset(&at, 0, sizeof(at));
 			at.pathname = (uintptr_t)path;
