@@ -146,8 +146,12 @@ size_t jit_dump_insn(const struct vm_prog *prog, size_t pc, char *buf, size_t le
 /* Executable memory, W^X: written while read-write, then read+execute, never both.  jit_exec_alloc()
  * returns map_len >= len bytes read-write (a region m kept, or a new mapping), or NULL;
  * jit_exec_free() keeps a sealed region in m (bounded) or unmaps it. */
-void *jit_exec_alloc(struct jit_mem *m, size_t len, size_t *map_len);
+void *jit_exec_alloc(struct jit_mem *m, size_t len, size_t *map_len, bool *sealed);
 int jit_exec_seal(void *p, size_t map_len);
+/* *sealed: the region is read+execute already; jit_exec_fill() writes it without changing that (0), or
+ * fails (a negative errno): then jit_exec_unseal() it, write it and jit_exec_seal() it. */
+int jit_exec_fill(struct jit_mem *m, void *p, const void *src, size_t len);
+int jit_exec_unseal(void *p, size_t map_len);
 void jit_exec_free(struct jit_mem *m, void *p, size_t map_len);
 
 #endif

@@ -2502,19 +2502,33 @@ static int place(struct jit_mem *m, struct jit_image *img[2], uint8_t *const cod
 {
 	size_t at = img[1] ? (img[0]->len + 63) & ~(size_t)63 : 0;
 	size_t len = img[1] ? at + img[1]->len : img[0]->len, map_len;
-	uint8_t *p = jit_exec_alloc(m, len, &map_len);
+	bool sealed;
+	uint8_t *p = jit_exec_alloc(m, len, &map_len, &sealed);
+	/* sealed: the region is never writable; the code is laid out here and written into it whole */
+	uint8_t *b = p && sealed ? malloc(map_len) : p;
 
-	if (!p) {
+	if (!b) {
+		if (p)
+			jit_exec_free(m, p, map_len); /* sealed: kept */
 		diag_printf(log, "JIT: prog '%s': out of memory", prog->name);
 		return -ENOMEM;
 	}
-	memcpy(p, code[0], img[0]->len);
+	memcpy(b, code[0], img[0]->len);
 	if (img[1]) {
-		memset(p + img[0]->len, OP_INT3, at - img[0]->len);
-		memcpy(p + at, code[1], img[1]->len);
+		memset(b + img[0]->len, OP_INT3, at - img[0]->len);
+		memcpy(b + at, code[1], img[1]->len);
 	}
-	memset(p + len, OP_INT3, map_len - len);
-	int err = jit_exec_seal(p, map_len);
+	memset(b + len, OP_INT3, map_len - len);
+	int err = 0;
+	if (sealed) {
+		if (jit_exec_fill(m, p, b, map_len) && !(err = jit_exec_unseal(p, map_len))) {
+			memcpy(p, b, map_len);
+			sealed = false;
+		}
+		free(b);
+	}
+	if (!err && !sealed)
+		err = jit_exec_seal(p, map_len);
 	if (err) {
 		jit_exec_free(NULL, p, map_len); /* not sealed: not kept */
 		diag_printf(log, "JIT: prog '%s': sealing its code failed (%d)", prog->name, err);

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <linux/bpf.h>
 
 #include <bpfvm.h>
@@ -1206,6 +1208,55 @@ static const struct jit_image *prog_image(struct bpfvm *vm, int fd, bool trusted
  * execute, never written while executable); a closed program's region stays sealed and the next
  * program of the instance is written into it (and runs its own code, not the old); bpfvm_free()
  * unmaps what was kept. */
+/* Code goes into pages that stay read+execute (written through /proc/self/mem where the kernel allows
+ * it).  A fork()ed child that reuses a region it inherited writes its own copy: the parent's program
+ * there runs as before. */
+TEST(code_written_after_fork_stays_in_its_process)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn p[] = { INSN_ID(MOV64_K, 0, 0, 0, 7), INSN_ID(EXIT, 0, 0, 0, 0) };
+	int fb = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, N(p), "b");
+	uint64_t r0 = 0;
+	char perms[8];
+
+	CHECK(fb >= 0);
+	const struct jit_image *img = prog_image(vm, fb, false);
+	if (!img) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	perms_at(img->code, perms);
+	CHECK_EQ_STR(perms, "r-xp");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* the child frees its copy of b and loads c into the same region, then runs c */
+		const uint8_t *at = img->code;
+		int bad = bpfvm_close(vm, fb) != 0;
+		p[0].imm = 9;
+		int fc = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, N(p), "c");
+		const struct jit_image *ic = fc >= 0 ? prog_image(vm, fc, false) : NULL;
+		uint64_t c0 = 0;
+		bad |= !ic || ic->code != at; /* the kept region, reused */
+		bad |= bpfvm_prog_run(vm, fc, BPFVM_ENGINE_JIT, NULL, 0, &c0) != 0 || c0 != 9;
+		_exit(bad);
+	}
+	int st = 0;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* the parent's b, in the region the child wrote its c into */
+	CHECK(bpfvm_prog_run(vm, fb, BPFVM_ENGINE_JIT, NULL, 0, &r0) == 0);
+	CHECK_EQ_U64(r0, 7);
+	/* and the parent reuses it in turn */
+	CHECK(bpfvm_close(vm, fb) == 0);
+	p[0].imm = 11;
+	int fd = bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, p, N(p), "d");
+	CHECK(fd >= 0 && bpfvm_prog_run(vm, fd, BPFVM_ENGINE_JIT, NULL, 0, &r0) == 0);
+	CHECK_EQ_U64(r0, 11);
+	bpfvm_free(vm);
+}
+
 TEST(code_memory_reused_sealed_and_unmapped)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
@@ -1357,6 +1408,7 @@ int main(void)
 	RUN(hash_lookup_call_sets_lru_ref);
 	RUN(calls_save_what_the_callee_writes);
 	RUN(code_memory_reused_sealed_and_unmapped);
+	RUN(code_written_after_fork_stays_in_its_process);
 	RUN(code_memory_shared_by_compiling_threads);
 	RUN(callback_function_keeps_its_frame);
 	return test_done();
