@@ -3206,6 +3206,18 @@ static int check_retval(struct vctx *c, struct state *s, const char *where, int3
 		      n ? b : " unknown scalar value", lo, hi);
 }
 
+/* The walk takes the insn at s->pc (do_check(), and a callback's return to its helper call): the jump
+ * count and what backtracking's shortcuts keep (state.marked, touched) follow it. */
+static void walk_insn(struct vctx *c, struct state *s)
+{
+	const struct insn_meta *im = &c->meta[s->pc];
+	unsigned sb = s->marked >> im->src & 1;
+	s->prev_pc = s->pc; /* for the next insn; branches pushed from here come from here too */
+	c->jmps += (isa_info[c->ids[s->pc]].flags & F_JMP) != 0;
+	s->marked = (uint16_t)((s->marked & im->cm_and[sb]) | im->cm_or[sb]);
+	s->touched |= im->touched;
+}
+
 /* Linux maybe_widen_reg(): a scalar imprecise in both states and not the same becomes unknown. */
 static void maybe_widen(const struct reg *o, struct reg *r, struct idmap *m)
 {
@@ -3305,7 +3317,7 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 	if (cb) {
 		/* one more call of the callback from here, then the helper returns.  What the calls change
 		 * in the callers (counters, accumulators) would make every walk new: the imprecise scalars
-		 * that differ from the state at the call become unknown, so that the walk converges (Linux
+		 * that differ from what the previous call left become unknown, so that the walk converges (Linux
 		 * prepare_func_exit(): widen_imprecise_scalars() against find_prev_entry()) */
 		int e2;
 		const struct seen *prev = prev_at_callsite(s, site);
@@ -3329,11 +3341,7 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 			*done = true;
 			return 0;
 		}
-		/* and the call walked again, as do_check() walks an insn */
-		s->prev_pc = site;
-		c->jmps++;
-		s->marked = chain_marked(s->marked, &c->in[site], c->ids[site]);
-		s->touched |= touched_by(&c->in[site], c->ids[site]);
+		walk_insn(c, s); /* and the call walked again */
 		/* the helper may return after this call: the caller goes on from the call with what the
 		 * callbacks left in its stack (Linux returns to the call insn, which pushes the next call and
 		 * goes on past it), r0 the helper's, r1-r5 gone */
@@ -3341,7 +3349,6 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 		memcpy(args, &caller->r[1], sizeof(args));
 		for (int r = 1; r <= 5; r++)
 			mark_not_init(&caller->r[r]);
-		s->pc = site;
 		e2 = push_branch(c, s, site + 1);
 		memcpy(&caller->r[1], args, sizeof(args));
 		if (e2)
@@ -3417,16 +3424,12 @@ static int do_check(struct vctx *c, struct state *s)
 		}
 		if (c->popped)
 			log_popped(c, s, false);
-		s->prev_pc = s->pc; /* for the next insn; branches pushed from here come from here too */
-		c->jmps += (isa_info[c->ids[s->pc]].flags & F_JMP) != 0;
+		walk_insn(c, s);
 		const struct bpf_insn *in = &c->in[s->pc];
 		int id = c->ids[s->pc];
 		const struct isa_info *info = &isa_info[id];
 		uint32_t fl = info->flags;
 		const struct insn_meta *im = &c->meta[s->pc];
-		unsigned sb = s->marked >> im->src & 1;
-		s->marked = (uint16_t)((s->marked & im->cm_and[sb]) | im->cm_or[sb]);
-		s->touched |= im->touched;
 		if (logging(c)) {
 			uint16_t use = 0, def = 0;
 			insn_uses(in, id, &use, &def);

@@ -242,7 +242,6 @@ static inline long kbtf_for_callbacks(union bpf_attr *a, struct bpf_func_info fi
 	return fd;
 }
 
-/* bpfvm's BPF_OBJ_GET_INFO_BY_FD of map fd into *info (zeroed first).  0 or a negative errno. */
 /* An object's id by its handle in vm (0: none); the id sits at the same offset in bpf_map_info. */
 static inline uint32_t test_obj_id(struct bpfvm *vm, int fd)
 {
