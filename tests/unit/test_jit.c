@@ -1390,6 +1390,161 @@ TEST(callback_function_keeps_its_frame)
 	CHECK_EQ_U64(run_taken_fn(BPFVM_CHECKS_DEFAULT, 1), 5);
 }
 
+/* Calls compiled in place (x86_64.c inline_sites()): in trusted code a call of a small function that
+ * only computes on r0..r5 is its insns at the call, not a call; the function stays where it is for
+ * the calls that are made.  f has three exits (one the target of jumps) and is compiled at its call
+ * before the loop and in a counted loop of 1..8 rounds (odd and even); g writes r6, h uses its stack,
+ * big has 17 insns: those stay calls; c64 (an lddw) is compiled in place too.  r0 and the packet (r8 stored into it) agree
+ * between the interpreter, the checked code and the trusted code for every input, and under every
+ * instruction limit up past what a run needs (the same error at the same insn). */
+static const char inline_src[] =
+	"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r2 = r6\n r2 += 16\n if r2 > r7 goto out\n"
+	"r8 = *(u32 *)(r6 + 0)\n r9 = *(u32 *)(r6 + 4)\n"
+	"r1 = r8\n r2 = r9\n call local f\n r8 = r0\n"
+	"r1 = r8\n call local big\n r8 += r0\n"
+	"r1 = r8\n call local g\n r8 ^= r0\n"
+	"r1 = r8\n call local h\n r8 += r0\n"
+	"r1 = r8\n call local c64\n r8 ^= r0\n"
+	"r9 &= 7\n r9 += 1\n"
+	"loop: r1 = r9\n r2 = r8\n r2 &= 1023\n call local f\n r8 += r0\n r9 += -1\n if r9 != 0 goto loop\n"
+	"*(u64 *)(r6 + 8) = r8\n r0 = r8\n exit\n"
+	"out: r0 = 0\n exit\n"
+	"f: r0 = r1\n r0 *= 3\n r0 += r2\n if r0 > 1000 goto f_big\n r0 ^= 0x55\n exit\n"
+	"f_big: if r2 == 3 goto f_ret\n r1 += 1\n r0 = r1\n r0 >>= 1\n if r2 == 4 goto f_ret\n r0 += 7\n exit\n"
+	"f_ret: exit\n"
+	"g: r6 = r1\n r6 *= 7\n r0 = r6\n exit\n"
+	"h: *(u64 *)(r10 - 8) = r1\n r0 = *(u64 *)(r10 - 8)\n r0 += 1\n exit\n"
+	"c64: r0 = 0x123456789abcdef ll\n r0 += r1\n exit\n"
+	"big: r0 = r1\n r0 += 1\n r0 += 2\n r0 += 3\n r0 += 4\n r0 += 5\n r0 += 6\n r0 += 7\n r0 += 8\n"
+	" r0 += 9\n r0 += 10\n r0 += 11\n r0 += 12\n r0 += 13\n r0 += 14\n r0 += 15\n exit\n";
+
+static uint64_t inline_f(uint64_t r1, uint64_t r2)
+{
+	uint64_t r0 = r1 * 3 + r2;
+	if (r0 <= 1000)
+		return r0 ^ 0x55;
+	if (r2 == 3)
+		return r0;
+	r0 = (r1 + 1) >> 1;
+	return r2 == 4 ? r0 : r0 + 7;
+}
+
+static uint64_t inline_model(uint32_t a, uint32_t b)
+{
+	uint64_t r8 = inline_f(a, b);
+	r8 += r8 + 120;
+	r8 ^= r8 * 7;
+	r8 += r8 + 1;
+	r8 ^= r8 + 0x123456789abcdefull;
+	for (uint64_t r9 = (b & 7) + 1; r9; r9--)
+		r8 += inline_f(r9, r8 & 1023);
+	return r8;
+}
+
+/* Does the native code [lo, hi) of img call native offset `to` (a rel32 call)? */
+static bool calls_at(const struct jit_image *img, size_t lo, size_t hi, uint32_t to)
+{
+	for (size_t i = lo; i + 5 <= hi; i++) {
+		int32_t rel;
+		memcpy(&rel, img->code + i + 1, 4);
+		if (img->code[i] == 0xe8 && (int64_t)i + 5 + rel == (int64_t)to)
+			return true;
+	}
+	return false;
+}
+
+static int inline_load(struct bpfvm *vm)
+{
+	struct bpf_insn insns[128];
+	long n = bpfvm_asm(vm, inline_src, insns, 128);
+	int fd = n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)n, "inl") : -1;
+	if (fd < 0)
+		printf("  load: %s\n", bpfvm_errmsg(vm));
+	return fd;
+}
+
+TEST(small_calls_compiled_in_place)
+{
+	struct bpfvm_opts oi = { .sz = sizeof(oi), .interp = 1 }, oj = { .sz = sizeof(oj) },
+			  oc = { .sz = sizeof(oc), .checks = BPFVM_CHECKS_ALWAYS };
+	struct bpfvm *vi = bpfvm_new(&oi), *vj = bpfvm_new(&oj), *vc = bpfvm_new(&oc);
+	int fi = inline_load(vi), fj = inline_load(vj), fc = inline_load(vc);
+
+	CHECK(fi >= 0 && fj >= 0 && fc >= 0);
+	if (fi < 0 || fj < 0 || fc < 0)
+		goto out;
+	/* which calls are made: the trusted code calls none of f, and each of the others */
+	const struct jit_image *t = prog_image(vj, fj, true);
+	CHECK(t != NULL);
+	int err = 0;
+	struct sys_obj *ob = t ? sys_get(vj, fj, SYS_PROG, &err) : NULL;
+	if (ob) {
+		const struct vm_prog *p = ob->prog;
+		size_t calls = 0, inlined = 0;
+		for (size_t pc = 0; pc < p->cnt; pc++) {
+			if (p->insns[pc].id != ISA_CALL_LOCAL)
+				continue;
+			size_t to = pc + (size_t)((int64_t)p->insns[pc].off / (int64_t)sizeof(struct vm_insn));
+			bool is_f = to + 1 < p->cnt && p->orig[to + 1].code == OPC(MUL64_K) && p->orig[to + 1].imm == 3;
+			bool is_c64 = p->orig[to].code == OPC(LDDW);
+			bool called = calls_at(t, t->off[pc], t->off[pc + 1], t->off[to]);
+			calls++;
+			inlined += !called;
+			CHECK_EQ_U64(called, !is_f && !is_c64);
+		}
+		CHECK_EQ_U64(calls, 6);
+		CHECK_EQ_U64(inlined, 3); /* f twice, c64 */
+		sys_put(vj, ob);
+	}
+	static const uint32_t as[] = { 0, 1, 3, 5, 300, 400, 1000, 100000, 0xffffffffu };
+	static const uint32_t bs[] = { 0, 3, 4, 5, 9, 1000, 0xfffffff8u };
+	for (size_t x = 0; x < N(as); x++)
+		for (size_t y = 0; y < N(bs); y++) {
+			uint64_t want = inline_model(as[x], bs[y]);
+			struct bpfvm *vms[] = { vi, vj, vc };
+			int fds[] = { fi, fj, fc };
+			for (int e = 0; e < 3; e++) {
+				uint8_t pkt[64] = { 0 }, outp[64] = { 0 };
+				memcpy(pkt, &as[x], 4);
+				memcpy(pkt + 4, &bs[y], 4);
+				struct bpfvm_test_run_opts tr = { .sz = sizeof(tr), .data_in = pkt, .data_size_in = sizeof(pkt),
+								  .data_out = outp, .data_size_out = sizeof(outp), .repeat = 1 };
+				uint64_t got = 0;
+				CHECK(test_run_via_bpf(vms[e], fds[e], &tr) == 0);
+				memcpy(&got, outp + 8, 8);
+				if (got != want || tr.retval != (uint32_t)want) {
+					printf("  engine %d a %u b %u: r0 %u mem %llx, want %llx\n", e, as[x], bs[y], tr.retval,
+					       (unsigned long long)got, (unsigned long long)want);
+					CHECK(0);
+				}
+			}
+		}
+	/* the budget: 5 calls, then (b & 7) + 1 rounds of a call and a back-edge */
+	size_t runs = 0, ok = 0;
+	for (uint32_t b = 0; b < 8; b += 3)
+		for (uint64_t lim = 1; lim <= 24; lim++) {
+			uint8_t pkt[64] = { 7, 0, 0, 0, (uint8_t)b };
+			struct bpfvm_test_run_opts ti = { .sz = sizeof(ti), .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1 };
+			struct bpfvm_test_run_opts tj = ti;
+			char msg[256];
+			CHECK(bpfvm_set_insn_limit(vi, lim) == 0 && bpfvm_set_insn_limit(vj, lim) == 0);
+			long ei = test_run_via_bpf(vi, fi, &ti), ej = test_run_via_bpf(vj, fj, &tj);
+			snprintf(msg, sizeof(msg), "%s", ei ? bpfvm_errmsg(vi) : "");
+			runs++;
+			ok += !ei;
+			if (ei != ej || ti.retval != tj.retval || (ei && strcmp(msg, bpfvm_errmsg(vj)))) {
+				printf("  b %u limit %llu: interp %ld r0 %u '%s', jit %ld r0 %u '%s'\n", b, (unsigned long long)lim,
+				       ei, ti.retval, msg, ej, tj.retval, ej ? bpfvm_errmsg(vj) : "");
+				CHECK(0);
+			}
+		}
+	CHECK(ok > 0 && ok < runs);
+out:
+	bpfvm_free(vi);
+	bpfvm_free(vj);
+	bpfvm_free(vc);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -1411,6 +1566,7 @@ int main(void)
 	RUN(code_written_after_fork_stays_in_its_process);
 	RUN(code_memory_shared_by_compiling_threads);
 	RUN(callback_function_keeps_its_frame);
+	RUN(small_calls_compiled_in_place);
 	return test_done();
 }
 
