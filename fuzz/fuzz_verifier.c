@@ -8,7 +8,8 @@
  * context access) in a verified run is a verifier bug, and so is any difference between the runs: r0,
  * the error, the packet as left, every map's contents and the ring buffer's records.  Both abort.
  * Budget exhaustion (-ELOOP) is not a bug: a proven program may still run long (the runs must still
- * agree on it).
+ * agree on it).  Every program is also loaded with BPFVM_VERIFY_EXACT_LOOPS: widening a loop's state
+ * (the default) and walking it round by round must give the same verdict and message.
  *
  * Input: byte 0 picks the type (XDP, tc, socket filter), byte 1 the packet length, byte 2 the form:
  *   even             raw struct bpf_insn[] from byte 3;
@@ -19,7 +20,7 @@
  *                    is one byte, so that libFuzzer's mutations change one decision at a time): packet
  *                    pointers checked against data_end (sometimes one byte short), map values behind null
  *                    checks with constant and bounded variable offsets, spills and fills of pointers,
- *                    bounded loops, helper calls (map update/delete, bpf_loop with a callback, ring buffer
+ *                    bounded loops (up, down, nested, indexing the stack), helper calls (map update/delete, bpf_loop with a callback, ring buffer
  *                    reserve/submit), ALU on bounded scalars, forward branches over whole blocks.
  * Maps: fds 0..2 are an array (4 x 16 bytes), a hash (8-byte keys, 16-byte values) and a ring buffer.
  * FUZZ_VERIFIER_STATS set: counts printed at exit; FUZZ_VERIFIER_WHY set: why each refused program was. */
@@ -348,18 +349,52 @@ static void blk_spill(struct gen *g)
 	}
 }
 
+/* A store of r8's low byte at fp + off + r<idx>: in bounds only where the walk proves idx small enough
+ * (a loop's counter: its bound, which widening must not lose). */
+static void emit_stack_index(struct gen *g, uint8_t idx, int off)
+{
+	emit(g, INSN_ID(MOV64_X, 1, 10, 0, 0));
+	emit(g, INSN_ID(ADD64_K, 1, 0, 0, off));
+	emit(g, INSN_ID(ADD64_X, 1, idx, 0, 0));
+	emit(g, INSN_ID(STXB, 1, 8, 0, 0));
+}
+
 /* A bounded loop over a counter in a register or on the stack, its body ALU on r8 (and sometimes a
- * packet byte, checked inside the loop). */
+ * packet byte, checked inside the loop, a stack byte indexed by the counter, an inner loop), counting
+ * up or down; some run past the stack, which only the counter's exact bound shows. */
 static void blk_loop(struct gen *g)
 {
-	uint8_t c = take(g);
-	int n = 1 + take(g) % 24;
+	uint8_t c = take(g), d = take(g);
+	int n = 1 + take(g) % ((d & 0x30) == 0x30 ? 80 : 24);
 	size_t top;
+	if (d & 1) { /* counting down to 0 instead */
+		emit(g, INSN_ID(MOV64_K, 4, 0, 0, n));
+		top = g->n;
+		emit(g, INSN(c & 1 ? OPC(ADD64_X) : OPC(XOR64_X), 8, 4, 0, 0));
+		if (d & 2) /* a stack byte indexed by the counter: fp-64 + 1..n, out of the stack past 64 */
+			emit_stack_index(g, 4, -65);
+		emit(g, INSN_ID(ADD64_K, 4, 0, 0, -1));
+		emit(g, INSN((c & 0x80) ? OPC(JGT_K) : OPC(JNE_K), 4, 0, (int16_t)(top - g->n - 1), 0));
+		return;
+	}
 	emit(g, INSN_ID(MOV64_K, 4, 0, 0, 0));
 	top = g->n;
 	emit(g, INSN(c & 1 ? OPC(ADD64_X) : OPC(XOR64_X), 8, 4, 0, 0));
 	emit(g, INSN_ID(MUL64_K, 8, 0, 0, 3 + (c >> 4)));
 	emit(g, INSN_ID(AND64_K, 8, 0, 0, 0xffff));
+	if (d & 2) /* a stack byte indexed by the counter: fp-64 + 0..n-1 */
+		emit_stack_index(g, 4, -64);
+	if (d & 4) { /* an inner loop on r5, counted by the outer counter or a constant */
+		size_t in_top;
+		emit(g, INSN_ID(MOV64_K, 5, 0, 0, 0));
+		in_top = g->n;
+		emit(g, INSN_ID(ADD64_X, 8, 5, 0, 0));
+		emit(g, INSN_ID(ADD64_K, 5, 0, 0, 1 + (d >> 6)));
+		if (d & 8)
+			emit(g, INSN_ID(JLT_X, 5, 4, (int16_t)(in_top - g->n - 1), 0));
+		else
+			emit(g, INSN_ID(JLT_K, 5, 0, (int16_t)(in_top - g->n - 1), 1 + (d >> 4) % 7));
+	}
 	if ((c & 6) == 2 && g->pkt) {
 		emit(g, INSN_ID(MOV64_X, 1, 6, 0, 0));
 		emit(g, INSN_ID(ADD64_X, 1, 4, 0, 0));
@@ -375,6 +410,8 @@ static void blk_loop(struct gen *g)
 	}
 	emit(g, INSN_ID(ADD64_K, 4, 0, 0, 1));
 	emit(g, INSN((c & 0x80) ? OPC(JLT_K) : OPC(JNE_K), 4, 0, (int16_t)(top - g->n - 1), n));
+	if ((d & 0xc0) == 0xc0) /* the counter's last value used: fp-64 + n, in the stack up to 64 */
+		emit_stack_index(g, 4, -64);
 }
 
 /* Helper calls: update / delete in the maps, bpf_loop with the callback, the CPU number, a ring buffer
@@ -742,6 +779,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[0].vm = instance(BPFVM_VERIFY_ON, 1, BPFVM_CHECKS_ALWAYS);
 	s[0].what = "the checked verified interpreter";
 	s[0].prog = bpfvm_prog_load(s[0].vm, type, prog, n, "f");
+	/* loops widened (the default) and walked round by round, as Linux does: the same verdict, and
+	 * for a refusal the same words */
+	struct bpfvm *ex = instance(BPFVM_VERIFY_EXACT_LOOPS, 1, BPFVM_CHECKS_ALWAYS);
+	int xprog = bpfvm_prog_load(ex, type, prog, n, "f");
+	if ((xprog < 0) != (s[0].prog < 0) || (xprog < 0 && strcmp(bpfvm_errmsg(ex), bpfvm_errmsg(s[0].vm)))) {
+		char buf[1 << 15];
+		bpfvm_disasm(prog, n, BPFVM_DISASM_PC, buf, sizeof(buf));
+		fprintf(stderr, "fuzz_verifier: widened and exact loops differ: %s / exact: %s\n%s\n",
+			s[0].prog < 0 ? bpfvm_errmsg(s[0].vm) : "accepted", xprog < 0 ? bpfvm_errmsg(ex) : "accepted", buf);
+		abort();
+	}
+	bpfvm_free(ex);
 	if (s[0].prog < 0) {
 		if (getenv("FUZZ_VERIFIER_WHY")) /* tuning the generator: why it was refused */
 			fprintf(stderr, "refused: %s\n", bpfvm_errmsg(s[0].vm));

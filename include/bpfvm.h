@@ -143,6 +143,10 @@ enum bpfvm_verify {
 	BPFVM_VERIFY_DEFAULT = 0,      /* BPFVM_VERIFY_ON */
 	BPFVM_VERIFY_OFF = 1,          /* load without the proof: the run-time checks only */
 	BPFVM_VERIFY_ON = 2,           /* a program the verifier rejects is not loaded (-EACCES and its log) */
+	BPFVM_VERIFY_EXACT_LOOPS = 3,  /* BPFVM_VERIFY_ON, walking each round of a bounded loop as Linux does
+					* instead of widening the loop's state (README "Verification"): the
+					* same verdicts and messages, slower on loops; the processed count of
+					* the log is then the insns walked (as with log_level 1 or 2) */
 };
 
 /* Creates an instance.  opts may be NULL.  Returns NULL on allocation failure or an invalid opts. */

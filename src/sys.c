@@ -151,9 +151,10 @@ struct bpfvm *bpfvm_new(const struct bpfvm_opts *opts)
 		default_pin_root(vm->pin_root, sizeof(vm->pin_root));
 	}
 	vm->untrusted = o.untrusted != 0;
-	if (o.verify < 0 || o.verify > BPFVM_VERIFY_ON)
+	if (o.verify < 0 || o.verify > BPFVM_VERIFY_EXACT_LOOPS)
 		goto fail;
 	vm->verify = o.verify != BPFVM_VERIFY_OFF;
+	vm->exact_loops = o.verify == BPFVM_VERIFY_EXACT_LOOPS;
 	if (o.checks < 0 || o.checks > BPFVM_CHECKS_ALWAYS)
 		goto fail;
 	vm->checks_always = o.checks == BPFVM_CHECKS_ALWAYS;

@@ -101,7 +101,6 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	struct vf_env env;
 	int err;
 
-	(void)vm;
 	/* UNSPEC programs that declared their memory are proven against it (vf_env.plain_mem) */
 	bool plain = p->type == BPF_PROG_TYPE_UNSPEC && p->mem_declared;
 	if (!pt_verifiable(p->type) && !plain)
@@ -138,6 +137,7 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.arg = &e;
 	env.log = log;
 	env.log_level = log_level;
+	env.exact_loops = vm->exact_loops;
 	env.proof = calloc(p->cnt, 1);
 	err = env.proof ? vf_verify(&env) : -ENOMEM;
 	if (err && why_len)

@@ -104,6 +104,7 @@ struct bpfvm {
 	bool jit;                    /* runs use the native code (jit_run()); false: the interpreter */
 	bool jit_blind;              /* bpfvm_opts.jit_blind: the JIT blinds the programs' constants */
 	bool verify;                 /* bpfvm_opts.verify resolved: run the verifier at PROG_LOAD */
+	bool exact_loops;            /* ... walking every round of a loop (BPFVM_VERIFY_EXACT_LOOPS) */
 	bool checks_always;          /* bpfvm_opts.checks == BPFVM_CHECKS_ALWAYS: no run skips a check */
 	/* Random, never 0: marks the prog array slots this instance fills, whose ids name its programs and
 	 * no other instance's (maps/array.c); a tail call takes only a slot with this tag. */

@@ -132,6 +132,9 @@ struct state {
 	size_t log_pos;            /* ... and the log's length then (level 1 rewinds to it) */
 	struct seen *parent;       /* the last state recorded on this path (Linux's parent chain) */
 	struct state *pool_next;   /* in vctx.spool while free */
+	/* insns walked on this path from the program's start, with the rounds of each loop widened on it
+	 * counted as the exact walk would have walked them (accelerate()) */
+	uint64_t walked;
 };
 
 /* An explored state at a prune point.  `branches` counts the paths still being walked that passed
@@ -170,6 +173,9 @@ struct seen {
 	bool detached;
 	bool cb_ret;                /* recorded at a callback's return to its helper call (prev_at_callsite()) */
 	bool dormant;               /* off seen[] while its walk goes on (path_done() puts it back) */
+	bool accel;                 /* a loop head's widened state (accelerate()): covers the states that
+	                             * come back to it along the loop's back edges while it is an ancestor */
+	uint64_t walked;            /* s->walked */
 	uint16_t marked;            /* the path's state.marked here: registers whose sources before it
 	                             * are marked (a backtrack reaching it stops for them) */
 	uint16_t touched;           /* state.touched of its path's segment: a backtrack whose registers
@@ -230,6 +236,14 @@ struct vctx {
 	uint64_t scratch_slots;     /* stack slots it wrote (bit k: fp-8*(k+1)) */
 	bool popped;                /* the path just began at a pending branch */
 	struct frame *pool;         /* frames freed, for the next allocations (frame_alloc()) */
+	/* loop acceleration (accelerate()): off when a log is asked for, and in the exact pass */
+	bool accel_on;
+	uint32_t naccel;            /* widened states recorded: a refusal then means nothing (the exact
+	                             * pass decides) */
+	uint8_t *loop_head;         /* per insn: the target of a backward jump */
+	struct loop **loops;        /* per loop head: its analysis (loop_of()), once */
+	uint8_t *guard;             /* per insn: an increment of a counter some loop's proof relies on */
+	size_t loop_bytes;          /* memory loop_of() took, bounded */
 	struct state *spool;        /* states freed, for the next state_dup() */
 };
 
@@ -1610,6 +1624,302 @@ static void clear_singular_ids(struct state *s)
 			unlink_scalar(linked[i]);
 }
 
+/* ---- loop acceleration ----------------------------------------------------------------------
+ *
+ * Linux walks a bounded loop one iteration at a time: its counter is precise, so no iteration's state
+ * covers the next, and 1,000 rounds cost 1,000 walks of the body.  bpfvm widens instead, as abstract
+ * interpreters do (PREVAIL among verifiers): when the walk comes back to a loop head along a back edge,
+ * the registers that changed since the iteration before become ranges (a counter: from its first value
+ * to the bound the loop compares it with; anything else: unknown), and that state, which holds every
+ * later iteration's, is walked once.  A state that comes back to it along a back edge and lies within it
+ * is covered (accel_covers()).
+ *
+ * Covering a state by an ancestor is an induction, sound only where the loop cannot run forever: the
+ * widened state holds a counter that each trip round the loop moves the same way by constants, never
+ * wrapping, and that nothing else in the loop writes (a ranking function).  loop_of() proves from the
+ * loop's code that it is a natural loop (entered only at its head), that every cycle through the head
+ * passes an increment of the counter and that nothing else in it writes the register; the walk checks at
+ * each increment it takes that it cannot wrap (the guard, in do_check()).  Everything else is the walk's
+ * own checks, over ranges where the exact walk has constants.
+ *
+ * So the widened walk may refuse what the exact walk accepts (a range where a constant was needed): a
+ * refusal after any widening is not a verdict, and vf_verify() walks the program again without widening.
+ * Verdicts and messages are the exact walk's, Linux's; only the cost of accepting differs. */
+struct loop {
+	bool ok;                    /* a natural loop that a counter can rank */
+	bool widened;               /* a widened state of it was recorded */
+	uint32_t lo, hi;            /* its function's insns */
+	uint16_t rank;              /* registers that can rank it */
+	uint16_t down;              /* ... of those, the ones that decrease */
+	uint8_t *body;              /* bit (pc - lo): pc is in the loop (its head too) */
+};
+
+#define MAX_LOOP_BYTES (64u << 20) /* what loop_of() keeps and takes, over all loops */
+
+/* Returned by do_check() when an increment of a counter a widened state relies on may wrap. */
+#define ACCEL_ABORT (-EAGAIN)
+
+static bool in_body(const struct loop *l, size_t pc)
+{
+	return pc >= l->lo && pc < l->hi && (l->body[(pc - l->lo) / 8] >> ((pc - l->lo) % 8) & 1);
+}
+
+/* The insns the walk may take after pc in its function (a call comes back to the next insn). */
+static int succ_of(const struct vctx *c, size_t pc, size_t next[2])
+{
+	int id = c->ids[pc];
+	uint32_t fl = isa_info[id].flags;
+	if (id == ISA_EXIT)
+		return 0;
+	if (isa_is_goto(id)) {
+		next[0] = (size_t)c->meta[pc].target;
+		return 1;
+	}
+	if ((fl & F_JMP) && !(fl & F_CALL)) {
+		next[0] = (size_t)c->meta[pc].target;
+		next[1] = pc + 1;
+		return 2;
+	}
+	next[0] = pc + (id == ISA_LDDW ? 2 : 1);
+	return 1;
+}
+
+/* Registers the insn at pc leaves other than they were in its frame (a call: r0, and r1-r5 not kept). */
+static uint16_t writes_of(const struct vctx *c, size_t pc)
+{
+	int id = c->ids[pc];
+	const struct isa_info *info = &isa_info[id];
+	uint16_t w = (uint16_t)(isa_writes(id, &c->in[pc]) & 0x7ff);
+	if ((info->flags & F_CALL) || info->fmt == FMT_LDABS || info->fmt == FMT_LDIND)
+		w |= 0x3f;
+	return w;
+}
+
+/* What `reg += K` / `reg -= K` at pc adds to reg (0: pc is not one). */
+static int64_t step_of(const struct vctx *c, size_t pc, unsigned reg)
+{
+	int id = c->ids[pc];
+	const struct bpf_insn *in = &c->in[pc];
+	if (in->dst_reg != reg || !in->imm)
+		return 0;
+	if (id == ISA_ADD64_K || id == ISA_ADD32_K)
+		return in->imm;
+	if (id == ISA_SUB64_K || id == ISA_SUB32_K)
+		return -(int64_t)in->imm;
+	return 0;
+}
+
+/* Can the increment at pc (a guard) wrap the value it is given?  A 32-bit one works on the low half
+ * and zero-extends: the value must fit in it too. */
+static bool step_may_wrap(const struct vctx *c, const struct state *s, size_t pc)
+{
+	const struct bpf_insn *in = &c->in[pc];
+	const struct reg *r = &s->f[s->nf - 1]->r[in->dst_reg];
+	bool alu32 = isa_info[c->ids[pc]].flags & F_32;
+	int64_t st = step_of(c, pc, in->dst_reg);
+	uint64_t lim = alu32 ? UINT32_MAX : UINT64_MAX, mag = st < 0 ? -(uint64_t)st : (uint64_t)st;
+	if (r->type != SCALAR || r->v.umax > lim)
+		return true;
+	return st > 0 ? r->v.umax > lim - mag : r->v.umin < mag;
+}
+
+static void loop_free(struct loop *l)
+{
+	if (l) {
+		free(l->body);
+		free(l);
+	}
+}
+
+/* The loop whose head is h: which insns are in it and which registers rank it (see above), computed at
+ * its first use.  NULL: no memory. */
+static struct loop *loop_of(struct vctx *c, size_t h)
+{
+	if (c->loops[h])
+		return c->loops[h];
+	struct loop *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	c->loops[h] = l;
+	uint32_t lo = c->subprog_of[h], hi = (uint32_t)h + 1;
+	while (hi < c->cnt && c->subprog_of[hi] == lo)
+		hi++;
+	size_t n = hi - lo, bytes = (n + 7) / 8, work = n * 3 * sizeof(uint32_t);
+	if (c->loop_bytes + bytes + work > MAX_LOOP_BYTES)
+		return l;
+	c->loop_bytes += bytes;
+	l->lo = lo;
+	l->hi = hi;
+	l->body = calloc(bytes, 1);
+	/* predecessors, as lists in one array (start[i] .. start[i + 1]) */
+	uint32_t *start = calloc(n + 2, sizeof(*start)), *pred = calloc(2 * n + 1, sizeof(*pred));
+	uint32_t *todo = calloc(n + 1, sizeof(*todo));
+	uint8_t *mark = calloc(n, 1);
+	size_t nt = 0, next[2];
+	if (!l->body || !start || !pred || !todo || !mark)
+		goto out;
+	for (size_t pc = lo; pc < hi; pc++)
+		for (int i = c->ids[pc] < 0 ? 0 : succ_of(c, pc, next); i-- > 0;)
+			if (next[i] >= lo && next[i] < hi)
+				start[next[i] - lo + 2]++;
+	for (size_t i = 2; i < n + 2; i++)
+		start[i] += start[i - 1];
+	for (size_t pc = lo; pc < hi; pc++)
+		for (int i = c->ids[pc] < 0 ? 0 : succ_of(c, pc, next); i-- > 0;)
+			if (next[i] >= lo && next[i] < hi)
+				pred[start[next[i] - lo + 1]++] = (uint32_t)pc;
+	/* now start[i] .. start[i + 1] are insn lo + i's predecessors */
+#define PREDS(x) for (uint32_t *p_ = pred + start[(x) - lo], *e_ = pred + start[(x) - lo + 1]; p_ < e_; p_++)
+	/* the natural loop: the head, and what reaches a back edge to it without passing it */
+	mark[h - lo] = 1;
+	PREDS(h) if (*p_ >= h && !mark[*p_ - lo]) {
+		mark[*p_ - lo] = 1;
+		todo[nt++] = *p_;
+	}
+	while (nt) {
+		uint32_t x = todo[--nt];
+		PREDS(x) if (!mark[*p_ - lo]) {
+			mark[*p_ - lo] = 1;
+			todo[nt++] = *p_;
+		}
+	}
+	/* entered only at its head: then every path into it passes the head first */
+	for (size_t x = lo; x < hi; x++)
+		if (mark[x - lo] && x != h)
+			PREDS(x) if (!mark[*p_ - lo]) goto out;
+#undef PREDS
+	for (size_t x = lo; x < hi; x++)
+		if (mark[x - lo])
+			l->body[(x - lo) / 8] |= (uint8_t)(1u << ((x - lo) % 8));
+	for (unsigned r = 0; r < 10; r++) {
+		int dir = 0;
+		bool ok = true;
+		for (size_t x = lo; x < hi && ok; x++) {
+			if (!mark[x - lo] || c->ids[x] < 0 || !(writes_of(c, x) >> r & 1))
+				continue;
+			int64_t st = step_of(c, x, r);
+			ok = st && (!dir || (st > 0) == (dir > 0));
+			dir = st > 0 ? 1 : -1;
+		}
+		if (!ok || !dir)
+			continue;
+		/* every cycle through the head passes an increment: without them, the head is not reached
+		 * again (mark[] now: 2 = visited) */
+		if (!step_of(c, h, r)) {
+			nt = 0;
+			todo[nt++] = (uint32_t)h;
+			while (nt && ok) {
+				uint32_t x = todo[--nt];
+				for (int i = succ_of(c, x, next); i-- > 0 && ok;) {
+					size_t y = next[i];
+					if (y == h)
+						ok = false;
+					else if (y >= lo && y < hi && mark[y - lo] == 1 && !step_of(c, y, r)) {
+						mark[y - lo] = 2;
+						todo[nt++] = (uint32_t)y;
+					}
+				}
+			}
+			for (size_t x = lo; x < hi; x++)
+				mark[x - lo] = mark[x - lo] ? 1 : 0;
+		}
+		if (!ok)
+			continue;
+		l->rank |= (uint16_t)(1u << r);
+		if (dir < 0)
+			l->down |= (uint16_t)(1u << r);
+		for (size_t x = lo; x < hi; x++)
+			if (mark[x - lo] && c->ids[x] >= 0 && step_of(c, x, r))
+				c->guard[x] = 1;
+	}
+	l->ok = l->rank != 0;
+out:
+	free(start);
+	free(pred);
+	free(todo);
+	free(mark);
+	return l;
+}
+
+/* The bound a counter of l reaches, from v on in its direction: the nearest of the constants the loop
+ * compares it with (a loop that runs while reg < K has K - 1 at its head when it tests at the end, K
+ * when it tests at the head: both are candidates). */
+static bool counter_bound(const struct vctx *c, const struct loop *l, unsigned reg, bool down, uint64_t v, uint64_t *t)
+{
+	bool found = false;
+	for (size_t x = l->lo; x < l->hi; x++) {
+		if (!in_body(l, x) || c->ids[x] < 0)
+			continue;
+		const struct isa_info *info = &isa_info[c->ids[x]];
+		if (info->fmt != FMT_JMP_K || c->in[x].dst_reg != reg)
+			continue;
+		uint64_t k = (info->flags & F_32) ? (uint32_t)c->in[x].imm : (uint64_t)(int64_t)c->in[x].imm;
+		for (int i = 0; i < 2; i++) {
+			if (down ? (i && k == UINT64_MAX) : (!i && !k))
+				continue;
+			uint64_t u = down ? k + (uint64_t)i : k - 1 + (uint64_t)i;
+			if (down ? u <= v && (!found || u > *t) : u >= v && (!found || u < *t)) {
+				*t = u;
+				found = true;
+			}
+		}
+	}
+	return found;
+}
+
+/* s came back to its loop's head along a back edge, prev is a state of the same round of the loop
+ * before: widen in s the scalars that changed since (see above).  False (s as it was): no counter
+ * that ranks the loop changed.  What else changed (a packet range proven, a pointer moved) stays as
+ * in s: the widened state holds s whatever prev was, which only chooses what to widen. */
+static bool accelerate(struct vctx *c, struct state *s, const struct loop *l, const struct seen *prev)
+{
+	struct frame *f = s->f[s->nf - 1];
+	const struct frame *pf = prev->s->f[prev->s->nf - 1];
+	uint16_t live = c->live[s->pc];
+	struct reg save[11];
+	bool ranked = false;
+	uint64_t rounds = UINT64_MAX; /* the fewest any counter leaves */
+	memcpy(save, f->r, sizeof(save));
+	for (unsigned r = 0; r < 10; r++) {
+		struct reg *x = &f->r[r];
+		const struct reg *o = &pf->r[r];
+		if (!(live >> r & 1) || x->type != SCALAR || o->type != SCALAR || scalar_equal(&x->v, &o->v))
+			continue;
+		uint64_t lo = x->v.umin < o->v.umin ? x->v.umin : o->v.umin;
+		uint64_t hi = x->v.umax > o->v.umax ? x->v.umax : o->v.umax, t = 0;
+		bool down = l->down >> r & 1;
+		mark_unknown(x);
+		if ((l->rank >> r & 1) && counter_bound(c, l, r, down, down ? lo : hi, &t)) {
+			x->v.umin = down ? t : lo;
+			x->v.umax = down ? hi : t;
+			scalar_sync(&x->v);
+			ranked = true;
+			/* rounds left after this one, at the pace since prev */
+			const struct scalar *now = &save[r].v, *was = &o->v;
+			uint64_t pace = down ? was->umin - now->umin : now->umax - was->umax;
+			uint64_t left = down ? now->umin - t : t - now->umax;
+			if ((down ? was->umin > now->umin && now->umin >= t : now->umax > was->umax && t >= now->umax) &&
+			    left / pace < rounds)
+				rounds = left / pace;
+		}
+	}
+	if (!ranked) {
+		memcpy(f->r, save, sizeof(save));
+		return false;
+	}
+	/* The complexity limit stays Linux's: the rounds the widened state stands for cost what this
+	 * one did (walked since prev), so that a loop the kernel refuses as too large is refused
+	 * (by the exact walk, vf_verify()) here too.  Widened again (prev was): counted then. */
+	uint64_t per = s->walked - prev->walked, cost = VF_MAX_INSN_PROCESSED + 1ull;
+	if (prev->accel)
+		cost = 0;
+	else if (rounds != UINT64_MAX && (!per || rounds <= cost / per))
+		cost = rounds * per;
+	c->processed += cost;
+	s->walked += cost;
+	return true;
+}
+
 /* At a prune point: 1 when an explored state covers this one (the path is done), 0 to walk on (the
  * state recorded when there is room), or an error: -EINVAL for a state equal to one of its own
  * ancestors, a loop no path leaves (Linux is_state_visited(): "infinite loop detected"). */
@@ -1619,7 +1929,13 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	bool ancestor_ok = ancestor_covers_ok(c, s);
 	bool force = c->prune[pc] == PRUNE_FORCE;
 	bool add = force || (c->jmps - c->prev_jmps >= 2 && c->processed - c->prev_insns >= 8);
+	/* a loop head reached along one of its back edges: widened states cover, or one is made */
+	struct loop *l = NULL;
+	if (c->accel_on && c->loop_head[pc] && !ancestor_ok && !(l = loop_of(c, pc)))
+		return -ENOMEM;
+	bool back = l && l->ok && s->prev_pc != SIZE_MAX && in_body(l, s->prev_pc), widened = false;
 	struct cur_consts k;
+again:
 	cur_consts_of(c, s, &k);
 	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
 		bool distinct = false;
@@ -1627,6 +1943,14 @@ static int prune_or_record(struct vctx *c, struct state *s)
 			if (consts_match(p, &k, CMP_LOOSE, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
 				p->hits++;
 				propagate_precision(c, p->s, s);
+				return 1;
+			}
+		} else if (back && p->accel) {
+			/* the induction (see loop_of()): the walk from p covers every state within it that
+			 * comes back along the loop; like any ancestor, its precise marks are not final */
+			if (consts_match(p, &k, CMP_RANGE, &distinct) && states_equal(c, p->s, s, CMP_RANGE, NULL)) {
+				p->hits++;
+				mark_all_precise(s);
 				return 1;
 			}
 		} else if (ancestor_ok) {
@@ -1657,7 +1981,8 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		 * paths that reach the same iteration later (a loop with a packet check per round: the
 		 * path where the check failed rejoins the others one iteration later, at each iteration;
 		 * without this, 1,000 rounds walk 1,000,000+ insns, the kernel's way, instead of 32,000). */
-		if (add && (p->branches || !distinct || c->nseen[pc] > MAX_DISTINCT) && ++p->misses > p->hits * n + n) {
+		if (add && !(p->accel && p->branches) && (p->branches || !distinct || c->nseen[pc] > MAX_DISTINCT) &&
+		    ++p->misses > p->hits * n + n) {
 			*pp = p->next;
 			c->nseen[pc]--;
 			if (p->branches) {
@@ -1686,6 +2011,20 @@ static int prune_or_record(struct vctx *c, struct state *s)
 		}
 		pp = &p->next;
 	}
+	if (back && !widened && c->kept < MAX_KEPT_STATES) {
+		/* The state to widen from: the last one recorded here on this path, which is of this
+		 * round of the loop since each entry into it is recorded (below).  Without one, this
+		 * one is recorded for the next time. */
+		const struct seen *prev_iter = s->parent;
+		while (prev_iter && (!prev_iter->s || prev_iter->s->pc != pc || prev_iter->nf != s->nf))
+			prev_iter = prev_iter->parent;
+		if (prev_iter && accelerate(c, s, l, prev_iter)) {
+			widened = true;
+			goto again; /* an explored state may cover the widened one */
+		}
+		add = add || !prev_iter;
+	}
+	add = add || widened || (l && l->ok && !back);
 	if (!add || c->kept >= MAX_KEPT_STATES)
 		return 0; /* enough kept: walking on costs time, never soundness */
 	c->prev_jmps = c->jmps;
@@ -1702,6 +2041,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	n->hits = n->misses = 0;
 	n->detached = n->dormant = false;
 	n->cb_ret = c->cb_return;
+	n->accel = widened;
+	n->walked = s->walked;
+	if (widened) {
+		l->widened = true;
+		c->naccel++;
+	}
 	n->cmask = n->kmask = 0;
 	n->nf = copy->nf;
 	for (int r = 0; r < 11; r++) {
@@ -3402,6 +3747,7 @@ static int do_check(struct vctx *c, struct state *s)
 		int err;
 		if (NEVER(s->pc >= c->cnt)) /* check_cfg() saw every path end in an exit or a jump */
 			return -EINVAL;
+		s->walked++;
 		if (++c->processed > VF_MAX_INSN_PROCESSED)
 			return err_at(c, s->pc, -E2BIG, "BPF program is too large. Processed %llu insn",
 				      (unsigned long long)c->processed);
@@ -3452,6 +3798,11 @@ static int do_check(struct vctx *c, struct state *s)
 				need_reg(c, s, in->src_reg);
 		}
 		prove(c, s->pc, facts);
+		if (c->guard && c->guard[s->pc] && step_may_wrap(c, s, s->pc)) {
+			if (c->naccel)
+				return ACCEL_ABORT; /* a widened state's induction fails: walk again without */
+			c->accel_on = false; /* none relies on it yet: no more of them */
+		}
 		if (fl & F_ALU) {
 			if ((err = check_alu(c, s, in, id)))
 				return err;
@@ -3646,7 +3997,7 @@ static int check_stack_depth(struct vctx *c)
 	return 0;
 }
 
-int vf_verify(struct vf_env *env)
+static int verify(struct vf_env *env, bool accel, uint32_t *naccel)
 {
 	struct vctx c;
 	int err = 0;
@@ -3680,6 +4031,23 @@ int vf_verify(struct vf_env *env)
 		c.ids[pc] = (int16_t)isa_decode(&c.in[pc]);
 		if (c.ids[pc] >= 0)
 			c.meta[pc] = insn_meta_of(&c.in[pc], pc, c.ids[pc]);
+	}
+	if (accel) {
+		c.loop_head = calloc(c.cnt, 1);
+		c.loops = calloc(c.cnt, sizeof(*c.loops));
+		c.guard = calloc(c.cnt, 1);
+		if (!c.loop_head || !c.loops || !c.guard) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (size_t pc = 0; pc < c.cnt; pc++) {
+			int id = c.ids[pc];
+			uint32_t fl = id >= 0 ? isa_info[id].flags : 0;
+			if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT)) && c.meta[pc].target >= 0 && (size_t)c.meta[pc].target <= pc &&
+			    (size_t)c.meta[pc].target < c.cnt)
+				c.loop_head[c.meta[pc].target] = 1;
+		}
+		c.accel_on = true;
 	}
 	if ((err = check_cfg(&c)))
 		goto out;
@@ -3774,5 +4142,28 @@ out:
 	free(c.fn_depth);
 	free(c.async_root);
 	free(c.callx_to);
+	if (c.loops)
+		for (size_t pc = 0; pc < c.cnt; pc++)
+			loop_free(c.loops[pc]);
+	free(c.loops);
+	free(c.loop_head);
+	free(c.guard);
+	if (naccel)
+		*naccel = c.naccel;
+	return err;
+}
+
+int vf_verify(struct vf_env *env)
+{
+	size_t log_len = env->log ? env->log->len : 0;
+	uint32_t naccel = 0;
+	int err = verify(env, !env->exact_loops && !(env->log_level & 3), &naccel);
+	if (err && naccel) {
+		/* the widened walk's refusal is no verdict (see loop_of()): the exact walk gives it */
+		if (env->log)
+			diag_truncate(env->log, log_len);
+		env->errmsg[0] = 0;
+		err = verify(env, false, NULL);
+	}
 	return err;
 }

@@ -67,6 +67,9 @@ struct vf_env {
 	void *arg;
 	struct diag *log;
 	unsigned log_level;                /* 0: errors only; 1: also the path's last states; 2: every insn */
+	/* Walk every round of a loop, as Linux does, instead of widening (verifier.c loop_of()); the
+	 * levels 1 and 2 of the log do too, so that it reads as Linux's.  Verdicts are the same. */
+	bool exact_loops;
 	/* out */
 	uint64_t insn_processed;
 	uint32_t total_states, peak_states, max_states_per_insn;

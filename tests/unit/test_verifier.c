@@ -1266,6 +1266,86 @@ TEST(precision_through_a_call_prunes_as_inlined)
 	bpfvm_free(vm);
 }
 
+/* Loops widened (verifier.c loop_of()): the default walk widens a counted loop's state after a round and
+ * walks the rest at once; BPFVM_VERIFY_EXACT_LOOPS walks every round as Linux does.  Both must reach the
+ * same verdict with the same words (the widened walk's own refusals are no verdict: the exact walk
+ * decides), the processed count stays Linux's measure (the rounds widened are counted), and the kernel,
+ * where it is asked, agrees. */
+static long stat_of(const char *log, const char *key)
+{
+	const char *p = strstr(log, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+TEST(loops_are_widened)
+{
+	static const struct {
+		const char *what, *src;
+		bool ok;
+		bool widened; /* accepted walking few states (not the exact walk after a widened refusal) */
+	} loops[] = {
+		{ "1000 rounds up", "r0 = 0\nr1 = 0\nloop: r0 += r1\nr1 += 1\nif r1 < 1000 goto loop\nr0 &= 3\nexit\n", true, true },
+		{ "1000 rounds down", "r0 = 0\nr1 = 1000\nloop: r0 += r1\nr1 += -1\nif r1 != 0 goto loop\nr0 &= 3\nexit\n", true, true },
+		{ "nested 100x100", "r0 = 0\nr1 = 0\nouter: r2 = 0\ninner: r0 += r2\nr2 += 1\nif r2 < 100 goto inner\n"
+		  "r1 += 1\nif r1 < 100 goto outer\nr0 &= 3\nexit\n", true, true },
+		{ "32-bit counter", "w1 = 0\nloop: w1 += 2\nif w1 < 600 goto loop\nr0 = 2\nexit\n", true, true },
+		{ "stack indexed by the counter", "r0 = 0\nr1 = 0\nloop: r2 = r10\nr2 += -64\nr2 += r1\n*(u8 *)(r2 + 0) = r0\n"
+		  "r1 += 1\nif r1 < 64 goto loop\nr0 = 2\nexit\n", true, true },
+		/* r0 counts the rounds too, and only its exact value keeps the store in the stack */
+		{ "accumulator needed exactly", "r0 = 0\nr1 = 0\nloop: r0 += 1\nr1 += 1\nif r1 < 10 goto loop\nr2 = r10\nr2 += -16\n"
+		  "r2 += r0\n*(u8 *)(r2 + 0) = r1\nr0 = 2\nexit\n", true, false },
+		/* the second round's increment could wrap the widened range: the guard gives up widening */
+		{ "32-bit step that could wrap", "w1 = 0\nloop: w1 += 0x7fffffff\nif w1 < -16 goto loop\nr0 = 2\nexit\n", true, false },
+		{ "stack indexed past its end", "r0 = 0\nr1 = 0\nloop: r2 = r10\nr2 += -64\nr2 += r1\n*(u8 *)(r2 + 0) = r0\n"
+		  "r1 += 1\nif r1 < 80 goto loop\nr0 = 2\nexit\n", false, false },
+		/* the counter is reset outside the loop's body: no ranking, and the outer loop never ends */
+		{ "counter reset by an endless outer loop", "r0 = 0\nr1 = 0\nloop: r1 += 1\nif r1 < 10 goto loop\nr1 = 0\ngoto loop\n", false, false },
+		/* the inner loop widens; the outer one has no counter and repeats itself */
+		{ "endless loop around a counted one", "r0 = 0\nouter: r2 = 0\ninner: r2 += 1\nif r2 < 10 goto inner\ngoto outer\n", false, false },
+		{ "too many rounds", "r0 = 0\nr1 = 0\nloop: r1 += 1\nif r1 < 600000 goto loop\nexit\n", false, false },
+		{ "too many rounds, nested", "r0 = 0\nr1 = 0\nouter: r2 = 0\ninner: r2 += 1\nif r2 < 1000 goto inner\n"
+		  "r1 += 1\nif r1 < 1000 goto outer\nexit\n", false, false },
+	};
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
+	struct bpfvm *vm = bpfvm_new(&o);
+	o.verify = BPFVM_VERIFY_EXACT_LOOPS;
+	struct bpfvm *ex = bpfvm_new(&o);
+	static char wlog[1 << 12], xlog[1 << 12], kl_[1 << 12];
+	int kasked = 0;
+	for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++) {
+		uint32_t ts;
+		wlog[0] = xlog[0] = kl_[0] = 0;
+		long w = load_logged(vm, -1, loops[i].src, 4, wlog, sizeof(wlog), &ts);
+		char wmsg[600];
+		snprintf(wmsg, sizeof(wmsg), "%s", bpfvm_errmsg(vm));
+		long x = load_logged(ex, -1, loops[i].src, 4, xlog, sizeof(xlog), &ts);
+		long k = load_logged(NULL, -1, loops[i].src, 4, kl_, sizeof(kl_), &ts);
+		long wp = stat_of(wlog, "processed "), ws = stat_of(wlog, "total_states "), xp = stat_of(xlog, "processed "),
+		     xs = stat_of(xlog, "total_states "), kp = stat_of(kl_, "processed ");
+		printf("  %s: %s; widened %ld insns %ld states, exact %ld insns %ld states, kernel %s %ld insns\n", loops[i].what,
+		       w >= 0 ? "accepted" : wmsg, wp, ws, xp, xs, k >= 0 ? "accepted" : k == -EPERM ? "not usable" : "refused", kp);
+		CHECK((w >= 0) == loops[i].ok);
+		CHECK((x >= 0) == loops[i].ok);
+		if (w < 0)
+			CHECK_EQ_STR(wmsg, bpfvm_errmsg(ex));
+		if (loops[i].widened)
+			CHECK(ws >= 0 && ws <= 16 && xs > ws);
+		if (w >= 0 && loops[i].widened) /* Linux's measure: within a tenth of what the exact walk counts */
+			CHECK(wp * 10 >= xp * 9 && wp * 10 <= xp * 11);
+		if (k != -EPERM) {
+			kasked++;
+			CHECK((k >= 0) == loops[i].ok);
+		}
+		if (w >= 0)
+			close((int)w), close((int)x);
+		if (k >= 0)
+			close((int)k);
+	}
+	printf("  %zu loops; the kernel asked on %d\n", sizeof(loops) / sizeof(loops[0]), kasked);
+	bpfvm_free(ex);
+	bpfvm_free(vm);
+}
+
 /* A loop of 1,000 rounds with a packet check in each: the path where a check fails rejoins the loop one
  * round later, at states of rounds the first path walked long before (kept dormant while that walk
  * went on, prune_or_record()).  The kernel drops those states and walks 900,000+ insns; bpfvm must
@@ -1728,6 +1808,7 @@ int main(void)
 	RUN(verdicts_match_the_kernel);
 	RUN(log_levels);
 	RUN(statistics_peak_states);
+	RUN(loops_are_widened);
 	RUN(packet_loop_rejoins_later_rounds);
 	RUN(callback_loop_converges);
 	RUN(host_function_prototypes);
