@@ -147,6 +147,13 @@ struct hist {
 	uint8_t frame;              /* ... of this frame */
 };
 
+/* The rounds a widened state stands for, by the counter that leaves the fewest: that counter, its bound,
+ * how far it moved in a round and the insns the round took (the complexity count, accelerate()). */
+struct rounds {
+	unsigned reg;
+	uint64_t bound, pace, per;
+};
+
 struct seen {
 	/* first, together: what the loop over a prune point's list reads of every state in it
 	 * (prune_or_record(), consts_match()); the rest is read of the few it stops at */
@@ -176,6 +183,7 @@ struct seen {
 	bool accel;                 /* a loop head's widened state (accelerate()): covers the states that
 	                             * come back to it along the loop's back edges while it is an ancestor */
 	uint64_t walked;            /* s->walked */
+	struct rounds acc;          /* accel: the rounds it stands for (accelerate()) */
 	uint16_t marked;            /* the path's state.marked here: registers whose sources before it
 	                             * are marked (a backtrack reaching it stops for them) */
 	uint16_t touched;           /* state.touched of its path's segment: a backtrack whose registers
@@ -244,6 +252,7 @@ struct vctx {
 	struct loop **loops;        /* per loop head: its analysis (loop_of()), once */
 	uint8_t *guard;             /* per insn: an increment of a counter some loop's proof relies on */
 	size_t loop_bytes;          /* memory loop_of() took, bounded */
+	struct rounds acc;          /* accelerate()'s, for the widened state recorded next */
 	struct state *spool;        /* states freed, for the next state_dup() */
 };
 
@@ -1878,7 +1887,8 @@ static bool accelerate(struct vctx *c, struct state *s, const struct loop *l, co
 	uint16_t live = c->live[s->pc];
 	struct reg save[11];
 	bool ranked = false;
-	uint64_t rounds = UINT64_MAX; /* the fewest any counter leaves */
+	uint64_t rounds = UINT64_MAX, cost = 0; /* the fewest any counter leaves */
+	struct rounds acc = { 0 };
 	memcpy(save, f->r, sizeof(save));
 	for (unsigned r = 0; r < 10; r++) {
 		struct reg *x = &f->r[r];
@@ -1898,23 +1908,38 @@ static bool accelerate(struct vctx *c, struct state *s, const struct loop *l, co
 			const struct scalar *now = &save[r].v, *was = &o->v;
 			uint64_t pace = down ? was->umin - now->umin : now->umax - was->umax;
 			uint64_t left = down ? now->umin - t : t - now->umax;
-			if ((down ? was->umin > now->umin && now->umin >= t : now->umax > was->umax && t >= now->umax) &&
-			    left / pace < rounds)
+			if (!prev->accel && (down ? was->umin > now->umin && now->umin >= t : now->umax > was->umax && t >= now->umax) &&
+			    left / pace < rounds) {
 				rounds = left / pace;
+				acc = (struct rounds){ .reg = r, .bound = t, .pace = pace, .per = s->walked - prev->walked };
+			}
+			/* widened again, its counter's bound further: the rounds up to it, at the first pace */
+			const struct rounds *pa = prev->accel ? &prev->acc : NULL;
+			if (pa && pa->reg == r && (down ? t < pa->bound : t > pa->bound)) {
+				rounds = (down ? pa->bound - t : t - pa->bound) / pa->pace;
+				acc = *pa;
+				acc.bound = t;
+			}
 		}
 	}
 	if (!ranked) {
 		memcpy(f->r, save, sizeof(save));
 		return false;
 	}
-	/* The complexity limit stays Linux's: the rounds the widened state stands for cost what this
-	 * one did (walked since prev), so that a loop the kernel refuses as too large is refused
-	 * (by the exact walk, vf_verify()) here too.  Widened again (prev was): counted then. */
-	uint64_t per = s->walked - prev->walked, cost = VF_MAX_INSN_PROCESSED + 1ull;
-	if (prev->accel)
-		cost = 0;
-	else if (rounds != UINT64_MAX && (!per || rounds <= cost / per))
-		cost = rounds * per;
+	/* The complexity limit stays Linux's: the rounds the widened state stands for cost what the round
+	 * before did, so that a loop the kernel refuses as too large is refused (by the exact walk,
+	 * vf_verify()) here too.  Widened again with the same bound: counted then. */
+	if (!acc.pace) {
+		if (!prev->accel) { /* no counter moved at a pace to count the rounds by */
+			memcpy(f->r, save, sizeof(save));
+			return false;
+		}
+		acc = prev->acc;
+	} else {
+		cost = acc.per && rounds <= (VF_MAX_INSN_PROCESSED + 1ull) / acc.per ? rounds * acc.per :
+										      VF_MAX_INSN_PROCESSED + 1ull;
+	}
+	c->acc = acc;
 	c->processed += cost;
 	s->walked += cost;
 	return true;
@@ -2043,6 +2068,7 @@ again:
 	n->cb_ret = c->cb_return;
 	n->accel = widened;
 	n->walked = s->walked;
+	n->acc = c->acc;
 	if (widened) {
 		l->widened = true;
 		c->naccel++;
