@@ -55,8 +55,9 @@ static void rows_init(struct rows *r)
 struct jgen {
 	struct gen g;
 	const struct rows *rows;
-	size_t sub_refs[2][16]; /* calls of subprogram A / B, patched once they are placed */
-	size_t sub_ref_cnt[2];
+	size_t sub_refs[3][16]; /* calls of subprogram A / B / C, patched once they are placed */
+	size_t sub_ref_cnt[3];
+	uint8_t c_body[8];      /* C's decisions, taken at its first call (the input may be spent by its place) */
 };
 
 /* Row id with the operands it uses (the others 0, as the validator wants them). */
@@ -190,12 +191,18 @@ static void blk_atomic(struct jgen *j)
 		g->in[jn].off = (int16_t)(g->n - jn - 1);
 }
 
-/* A bpf-to-bpf call of subprogram A (its own stack, an atomic on it) or B (which calls A: two frames
- * deep, with r6 of its own that the caller must get back). */
+/* A bpf-to-bpf call of subprogram A (its own stack, an atomic on it), B (which calls A: two frames
+ * deep, with r6 of its own that the caller must get back) or now and then C (registers only: the JIT
+ * compiles its calls in place). */
 static void blk_subcall(struct jgen *j)
 {
 	struct gen *g = &j->g;
-	unsigned which = take(g) & 1;
+	uint8_t c = take(g);
+	unsigned which = (c & 6) == 6 ? 2 : c & 1;
+
+	if (which == 2 && !j->sub_ref_cnt[2])
+		for (size_t i = 0; i < sizeof(j->c_body); i++)
+			j->c_body[i] = take(g);
 
 	emit(g, INSN_ID(MOV64_X, 1, 8, 0, 0));
 	edge_value(g, 2);
@@ -379,6 +386,38 @@ static size_t generate_jit(const uint8_t *data, size_t size, uint32_t type, stru
 		emit(g, INSN_ID(ADD64_X, 0, 6, 0, 0));
 		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
 		place_sub(&j, 1, b);
+	}
+	if (j.sub_ref_cnt[2]) {
+		/* C(x, y): registers only (r0..r3), forward jumps, three exits: two ALU rows and two
+		 * conditional jumps of the input's choosing (shift counts and divisors as blk_edge_alu()) */
+		const uint8_t *d = j.c_body;
+		size_t c = g->n;
+		int alu[2], cond[2];
+		int32_t imm[2];
+		for (int i = 0; i < 2; i++) {
+			alu[i] = rows->alu[d[i] % rows->alu_cnt];
+			cond[i] = rows->cond[d[2 + i] % rows->cond_cnt];
+			static const int32_t v[] = { 1, -1, 2, 7, 31, 32, 63, 64, 255, INT32_MAX, INT32_MIN, 0x10000, 0 };
+			imm[i] = v[d[4 + i] % ARRAY_SIZE(v)];
+			int op = isa_op(alu[i]);
+			if (op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH)
+				imm[i] &= (isa_info[alu[i]].flags & F_32) ? 31 : 63;
+			if ((op == BPF_DIV || op == BPF_MOD) && imm[i] == 0)
+				imm[i] = -1;
+		}
+		emit(g, INSN_ID(MOV64_X, 0, 1, 0, 0));
+		emit_id(g, alu[0], 0, 2, 0, imm[0]);
+		emit_id(g, cond[0], 0, 2, 2, imm[1]);
+		emit(g, INSN_ID(XOR64_K, 0, 0, 0, 0x55));
+		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
+		emit(g, INSN_ID(MOV64_X, 3, 2, 0, 0));
+		emit_id(g, alu[1], 3, 1, 0, imm[1]);
+		emit_id(g, cond[1], 3, 1, d[6] & 1 ? 2 : 3, imm[0]); /* to the last exit, or onto it */
+		emit(g, INSN_ID(ADD64_X, 0, 3, 0, 0));
+		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
+		emit(g, INSN_ID(SUB64_X, 0, 3, 0, 0));
+		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
+		place_sub(&j, 2, c);
 	}
 	return g->n;
 }

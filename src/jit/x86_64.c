@@ -96,6 +96,9 @@ struct jit {
 	size_t fl_h, fl_be;
 	uint8_t *units;         /* per pc in a fast body: budget units spent in a round up to and with it */
 	uint8_t *line;          /* per fast loop head: starts a 64-byte line (fast_loop_line()) */
+	uint8_t *unroll;        /* per fast loop head: its body is emitted twice (fast_loop_unroll()) */
+	bool copy2;             /* the second copy of an unrolled fast body is being emitted */
+	bool tail;              /* a fast body's tail is being emitted at a jump to it (fast_loop_tail()) */
 	/* Calls compiled in place (inline_sites()): inl[pc] is 1 + the first of the call at pc's private
 	 * labels (one per callee insn, then the end: L_INL()), 0 for a call made as a call.  While one is
 	 * emitted, [inl_lo, inl_hi) is the callee (SIZE_MAX: none) and inl_lab its first label. */
@@ -106,7 +109,7 @@ struct jit {
 
 #define LOOP_ALIGN 16
 
-/* Labels: 0..cnt the insns (cnt = end of the body), then the eight below, then three per insn for
+/* Labels: 0..cnt the insns (cnt = end of the body), then the eight below, then five per insn for
  * counted loops (only when fast_loops() found one), then those of the calls compiled in place (one per
  * callee insn and one more, per call: inline_sites()), then two per stub (stub_base on: the arrays grow
  * with the stubs, so that they are sized to what the program uses). */
@@ -123,7 +126,9 @@ struct jit {
 #define L_COPY(j_, i_)  (L_FL_BASE(j_) + (i_))                        /* insn i in a loop's checked copy */
 #define L_FHEAD(j_, h_) (L_FL_BASE(j_) + (j_)->cnt + 1 + (h_))        /* a fast loop's head, past its entry test */
 #define L_FIX(j_, i_)   (L_FL_BASE(j_) + 2 * ((j_)->cnt + 1) + (i_))  /* the budget fixup of insn i's exit */
-#define L_FL_CNT(j_)    (3 * ((j_)->cnt + 1))
+#define L_U2(j_, i_)    (L_FL_BASE(j_) + 3 * ((j_)->cnt + 1) + (i_))  /* insn i in an unrolled body's 2nd copy */
+#define L_UOUT(j_, h_)  (L_FL_BASE(j_) + 4 * ((j_)->cnt + 1) + (h_))  /* an unrolled loop's way out, 1st copy */
+#define L_FL_CNT(j_)    (5 * ((j_)->cnt + 1))
 #define L_INL_BASE(j_)  (L_FL_BASE(j_) + ((j_)->fast_be ? L_FL_CNT(j_) : 0))
 #define L_INL(j_, pc_)  ((j_)->inl_lab + ((pc_) - (j_)->inl_lo))  /* callee insn pc in the copy emitted */
 #define L_STUB(j_, k_)  ((j_)->stub_base + 2 * (k_))
@@ -153,8 +158,8 @@ static size_t fl_label(struct jit *j, size_t l)
 		return l;
 	if (j->fl == FL_CHECKED)
 		return l >= j->fl_h && l <= j->fl_be ? L_COPY(j, l) : l;
-	if (l <= j->fl_be)
-		return l;
+	if (l <= j->fl_be) /* forward: in (h, be] */
+		return j->copy2 ? L_U2(j, l) : l;
 	j->fix_to[j->pc] = (uint32_t)l + 1;
 	return L_FIX(j, j->pc);
 }
@@ -795,6 +800,9 @@ static void emit_BSWAP64(J) { emit_BE64(j, in); }
 
 /* ---- jumps ---- */
 static void fast_loop_out(struct jit *j, size_t pc);
+static bool fast_loop_tail(struct jit *j, size_t t);
+typedef void (*emit_fn)(struct jit *j, const struct vm_insn *in);
+static const emit_fn emit_tab[ISA_COUNT];
 
 static size_t insn_target(size_t pc, const struct vm_insn *in)
 {
@@ -807,13 +815,26 @@ static void branch(J, int cc)
 {
 	size_t t = target_pc(j, in);
 
+	if (cc < 0 && in->off > 0 && fast_loop_tail(j, t))
+		return;
 	if (in->off > 0) {
 		if (cc >= 0 || t != j->pc + 1)
 			jump_to(j, cc, L_INSN(t));
 		return;
 	}
 	if (j->fl == FL_FAST && j->pc == j->fl_be) { /* the fast loop's back-edge: its entry paid for it */
+		bool first = j->unroll[j->fl_h] && !j->copy2; /* of an unrolled body's two copies */
+		if (j->tail) { /* a copy of the tail: on to the head of the next copy, or out */
+			jump_to(j, cc, first ? L_U2(j, t) : L_FHEAD(j, t));
+			jump_to(j, -1, L_UOUT(j, t));
+			return;
+		}
+		if (first) { /* the second copy follows (fast_loop_unroll()) */
+			jump_to(j, CC_INVERT(cc), L_UOUT(j, t));
+			return;
+		}
 		jump_to(j, cc, L_FHEAD(j, t));
+		set_label(j, L_UOUT(j, t));
 		fast_loop_out(j, (size_t)-1);
 		return;
 	}
@@ -821,6 +842,36 @@ static void branch(J, int cc)
 	budget_jump(j, L_INSN(t));
 	if (cc >= 0)
 		patch8(j, skip);
+}
+
+/* In a fast body (fast_loops()), a jump to its tail [t, be] of at most TAIL_MAX insns with no jump
+ * (but the back-edge), call or lddw is a copy of the tail (tail duplication, as compilers do): a round of bench_jit's switch
+ * program ("goto next" at the end of each case, next: the step and the back-edge) then takes a taken
+ * branch fewer.  The copy has no labels (nothing else jumps into it); its back-edge goes to the head of
+ * the copy that runs next (branch()).  Returns false where it does not apply. */
+#define TAIL_MAX 4
+static bool fast_loop_tail(struct jit *j, size_t t)
+{
+	size_t at = j->pc, be = j->fl_be;
+
+	if (j->fl != FL_FAST || j->tail || t > be || be - t >= TAIL_MAX)
+		return false;
+	for (size_t pc = t; pc < be; pc++) { /* no labels or stubs of its own: no jump, call or lookup's lddw */
+		int id = j->insns[pc].id;
+		if (isa_has_target(id) || (isa_info[id].flags & F_CALL) || isa_info[id].fmt == FMT_LDDW || id == ISA_LDDW_HI)
+			return false;
+	}
+	j->tail = true;
+	j->zf_pc = SIZE_MAX;
+	j->fused = SIZE_MAX;
+	for (j->pc = t; j->pc <= be; j->pc++)
+		if (j->fused != j->pc)
+			emit_tab[j->insns[j->pc].id](j, &j->insns[j->pc]);
+	j->tail = false;
+	j->pc = at;
+	j->zf_pc = SIZE_MAX;
+	j->fused = SIZE_MAX;
+	return true;
 }
 
 static void emit_JA(J) { branch(j, in, -1); }
@@ -1223,9 +1274,6 @@ static void frameless_call(struct jit *j, const struct vm_insn *in)
 		if (w & (1u << i))
 			x_oreg(b, 0, OP_POP_R, saved[i]);
 }
-
-typedef void (*emit_fn)(struct jit *j, const struct vm_insn *in);
-static const emit_fn emit_tab[ISA_COUNT];
 
 /* A call compiled in place (inline_sites()): the budget unit the call takes, then the callee's insns
  * with labels of their own, each exit a jump to the end (the insn after the call).  The callee only
@@ -2083,6 +2131,11 @@ static int counted_step(const struct jit *j, size_t be)
  * each unit leaves, at the fall-through exit r9 +/- u * rX + 1 (fast_loop_out()).  The interpreter's
  * budget, its faults and an interrupt's reach (at most one slice) stay as they were.  Returns -ENOMEM
  * or 0. */
+/* A fast loop of at most UNROLL_MAX insns whose rounds take one unit (no call or lookup, whose code
+ * would be emitted twice with the same labels) is unrolled by 2 (fast_loop_unroll()): each round of
+ * bench_jit's inner loops (compare, copy, hash) ended in a taken back-edge, and the front end takes at
+ * most one such branch a cycle. */
+#define UNROLL_MAX 32
 static int fast_loops(struct jit *j)
 {
 	uint32_t *owner = calloc(j->cnt + 1, sizeof(*owner)); /* 1 + h of the loop whose (h, be] holds pc */
@@ -2128,6 +2181,7 @@ static int fast_loops(struct jit *j)
 		if (!ok)
 			continue;
 		j->fast_be[h] = (uint32_t)be + 1;
+		j->unroll[h] = u == 1 && be - h < UNROLL_MAX;
 		for (size_t pc = h + 1; pc <= be; pc++)
 			owner[pc] = (uint32_t)h + 1;
 	}
@@ -2363,6 +2417,27 @@ static void fast_loop_copies(struct jit *j)
 	}
 }
 
+/* The second copy of an unrolled fast body (fast_loops()), right after the first, whose back-edge
+ * became the inverted test that leaves the loop (branch()): a round in two takes no taken branch.  Its
+ * jumps inside the body go to its own insns, its exits through the same fixups as the first copy's (r9
+ * +/- u * rX is exact in any round), and its back-edge is the loop's, then the way out both share.  Its
+ * code shows under the back-edge's insn (disasm --jited). */
+static void fast_loop_unroll(struct jit *j)
+{
+	size_t be = j->pc;
+
+	j->copy2 = true;
+	j->zf_pc = SIZE_MAX;
+	j->fused = SIZE_MAX;
+	for (j->pc = j->fl_h; j->pc <= be; j->pc++) {
+		set_label(j, L_U2(j, j->pc));
+		if (j->fused != j->pc)
+			emit_tab[j->insns[j->pc].id](j, &j->insns[j->pc]);
+	}
+	j->copy2 = false;
+	j->pc = be;
+}
+
 static void one_pass(struct jit *j)
 {
 	j->moved = false;
@@ -2394,6 +2469,8 @@ static void one_pass(struct jit *j)
 		if (j->fused == j->pc)
 			continue;
 		emit_tab[in->id](j, in);
+		if (j->fl == FL_FAST && j->pc == j->fl_be && j->unroll[j->fl_h])
+			fast_loop_unroll(j);
 	}
 	j->fl = FL_NONE;
 	set_label(j, L_INSN(j->cnt));
@@ -2498,7 +2575,8 @@ static int compile(struct vm_prog *prog, bool trust, struct diag *log, struct ji
 		j.fix_to = calloc(j.cnt + 1, sizeof(*j.fix_to));
 		j.units = calloc(j.cnt + 1, sizeof(*j.units));
 		j.line = calloc(j.cnt + 1, sizeof(*j.line));
-		if (!j.fast_be || !j.fix_to || !j.units || !j.line) {
+		j.unroll = calloc(j.cnt + 1, sizeof(*j.unroll));
+		if (!j.fast_be || !j.fix_to || !j.units || !j.line || !j.unroll) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -2589,6 +2667,7 @@ out:
 	free(j.fix_to);
 	free(j.units);
 	free(j.line);
+	free(j.unroll);
 	free(j.inl);
 	return err;
 }

@@ -1545,6 +1545,97 @@ out:
 	bpfvm_free(vc);
 }
 
+/* Counted loops of up to 32 insns without calls are unrolled by 2 (x86_64.c fast_loop_unroll()): the
+ * back-edge's code holds the body's second copy.  Under every limit up past what the run needs and for
+ * trip counts 0..9 (odd and even: the loop left from either copy), left from the middle of the body
+ * in either copy, the interpreter and the JIT end alike.  With a jump from before the loop into its
+ * body, it is neither a fast loop nor unrolled, and still agrees.  In a switch-like loop each case's
+ * "goto next" is a copy of the 2-insn tail `next:` (fast_loop_tail()): its code holds a conditional jump. */
+static const char unroll_src[] =
+	"r6 = *(u32 *)(r1 + 0)\n r7 = *(u32 *)(r1 + 4)\n r0 = 0\n r1 = r6\n %s\n"
+	"loop: r0 += r1\n r0 *= 7\n if r1 == r7 goto early\n"
+	"inside: r0 ^= 5\n r1 += -1\n if r1 != 0 goto loop\n"
+	"r0 += 1\n exit\n"
+	"early: r0 += 100\n exit\n";
+static const char tail_src[] =
+	"r0 = 0\n r1 = *(u32 *)(r1 + 0)\n"
+	"loop: r2 = r1\n r2 &= 3\n if r2 == 0 goto c0\n if r2 == 1 goto c1\n if r2 == 2 goto c2\n"
+	" r0 -= 7\n goto next\n c0: r0 += 1\n goto next\n c1: r0 ^= 3\n goto next\n c2: r0 *= 3\n"
+	"next: r1 += -1\n if r1 != 0 goto loop\n"
+	"exit\n";
+
+/* src run by both engines on {e, x} under limits 1..lim_hi: 0 runs differed; the jited code in *jt */
+static int unroll_sweep(struct bpfvm *vm, const char *src, uint32_t lim_hi, size_t *runs, size_t *ok,
+			bool (*check)(const struct bpfvm_jited *jt))
+{
+	struct bpf_insn insns[64];
+	long n = bpfvm_asm(vm, src, insns, 64);
+	int fd = n > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_SOCKET_FILTER, insns, (size_t)n, "unroll") : -1;
+	int bad = 0;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return 1;
+	struct bpfvm_jited jt;
+	CHECK(bpfvm_prog_jited(vm, fd, &jt) == 0 && check(&jt));
+	for (uint32_t e = 0; e < 10; e++)
+		for (uint32_t x = 0; x < 12; x += 3)
+			for (uint64_t lim = 1; lim <= lim_hi; lim++) {
+				uint32_t mem[2] = { e, x == 9 ? 1000 : x };
+				uint64_t ri = 1, rj = 2;
+				char msg[256];
+				CHECK(bpfvm_set_insn_limit(vm, lim) == 0);
+				int ei = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_INTERP, mem, sizeof(mem), &ri);
+				snprintf(msg, sizeof(msg), "%s", ei ? bpfvm_errmsg(vm) : "");
+				int ej = bpfvm_prog_run(vm, fd, BPFVM_ENGINE_JIT, mem, sizeof(mem), &rj);
+				(*runs)++;
+				*ok += !ei;
+				if (ei != ej || (!ei && ri != rj) || (ei && strcmp(msg, bpfvm_errmsg(vm)))) {
+					printf("  e %u x %u limit %llu: interp %d r0 %llu '%s', jit %d r0 %llu '%s'\n", e, mem[1],
+					       (unsigned long long)lim, ei, (unsigned long long)ri, msg, ej, (unsigned long long)rj,
+					       ej ? bpfvm_errmsg(vm) : "");
+					bad = 1;
+				}
+			}
+	bpfvm_close(vm, fd);
+	return bad;
+}
+
+/* insns 5..10 are the loop (head 5, back-edge 10): its second copy is in the back-edge's code */
+static bool unrolled(const struct bpfvm_jited *jt)
+{
+	return jt->insn_off[11] - jt->insn_off[10] > jt->insn_off[10] - jt->insn_off[6];
+}
+static bool not_unrolled(const struct bpfvm_jited *jt) { return !unrolled(jt); }
+/* each "goto next" (insns 8, 10, 12) is more than a jmp */
+static bool tails_copied(const struct bpfvm_jited *jt)
+{
+	bool all = true;
+	for (size_t pc = 8; pc <= 12; pc += 2)
+		all &= jt->insn_off[pc + 1] - jt->insn_off[pc] > 5 && jt->insns[pc].code == OPC(JA);
+	return all;
+}
+
+TEST(small_counted_loops_unrolled)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_OFF };
+	struct bpfvm *vm = bpfvm_new(&o);
+	char src[512];
+	size_t runs = 0, ok = 0;
+
+	if (bpfvm_prog_run(vm, -1, BPFVM_ENGINE_JIT, NULL, 0, NULL) == -EOPNOTSUPP) {
+		bpfvm_free(vm);
+		SKIP("no JIT on this host");
+	}
+	snprintf(src, sizeof(src), unroll_src, "r2 = 0");
+	CHECK(unroll_sweep(vm, src, 14, &runs, &ok, unrolled) == 0);
+	snprintf(src, sizeof(src), unroll_src, "if r7 == 1000 goto inside");
+	CHECK(unroll_sweep(vm, src, 14, &runs, &ok, not_unrolled) == 0);
+	CHECK(unroll_sweep(vm, tail_src, 14, &runs, &ok, tails_copied) == 0);
+	CHECK(ok > 0 && ok < runs); /* the limits reached both ends */
+	bpfvm_free(vm);
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -1567,6 +1658,7 @@ int main(void)
 	RUN(code_memory_shared_by_compiling_threads);
 	RUN(callback_function_keeps_its_frame);
 	RUN(small_calls_compiled_in_place);
+	RUN(small_counted_loops_unrolled);
 	return test_done();
 }
 
