@@ -320,7 +320,7 @@ static size_t generate_jit(const uint8_t *data, size_t size, uint32_t type, stru
 		emit(g, INSN_ID(LDXW, 7, 9, e, 0));
 	}
 	emit(g, INSN_ID(MOV64_K, 8, 0, 0, 0));
-	/* room: the longest block (~30), the exit (3), the callback (5) and both subprograms (18) */
+	/* room: the longest block (~30), the exit (3), the callback (5) and the subprograms (31) */
 	while (g->p < g->end && g->n + 80 < MAX_INSNS) {
 		uint8_t c = take(g);
 		switch (c % 12) {
@@ -388,8 +388,9 @@ static size_t generate_jit(const uint8_t *data, size_t size, uint32_t type, stru
 		place_sub(&j, 1, b);
 	}
 	if (j.sub_ref_cnt[2]) {
-		/* C(x, y): registers only (r0..r3), forward jumps, three exits: two ALU rows and two
-		 * conditional jumps of the input's choosing (shift counts and divisors as blk_edge_alu()) */
+		/* C(x, y): registers only (r0..r3), forward jumps, three exits (one jumped onto): two ALU
+		 * rows and two conditional jumps of the input's choosing (shift counts and divisors as
+		 * blk_edge_alu()) */
 		const uint8_t *d = j.c_body;
 		size_t c = g->n;
 		int alu[2], cond[2];
@@ -412,9 +413,10 @@ static size_t generate_jit(const uint8_t *data, size_t size, uint32_t type, stru
 		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
 		emit(g, INSN_ID(MOV64_X, 3, 2, 0, 0));
 		emit_id(g, alu[1], 3, 1, 0, imm[1]);
-		emit_id(g, cond[1], 3, 1, d[6] & 1 ? 2 : 3, imm[0]); /* to the last exit, or onto it */
+		emit_id(g, cond[1], 3, 1, 2, imm[0]);
 		emit(g, INSN_ID(ADD64_X, 0, 3, 0, 0));
 		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
+		emit(g, INSN_ID(JSET_K, 0, 0, 1, 1 + (d[6] & 1))); /* onto the last exit */
 		emit(g, INSN_ID(SUB64_X, 0, 3, 0, 0));
 		emit(g, INSN_ID(EXIT, 0, 0, 0, 0));
 		place_sub(&j, 2, c);
