@@ -1636,6 +1636,81 @@ TEST(small_counted_loops_unrolled)
 	bpfvm_free(vm);
 }
 
+/* An unrolled loop of a verified program writing a map value (its pointer proven: no check in the
+ * trusted code, whose back-edge holds the second copy), with a copied tail: 1..8 rounds from the packet's first byte, the value's two words and
+ * r0 the same in the interpreter, the trusted code and the checked code. */
+static const char unroll_map_src[] =
+	"r8 = *(u32 *)(r1 + 0)\n r9 = *(u32 *)(r1 + 4)\n r2 = r8\n r2 += 1\n if r2 > r9 goto out\n"
+	"r7 = *(u8 *)(r8 + 0)\n r7 &= 7\n r7 += 1\n"
+	"*(u32 *)(r10 - 4) = 0\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n if r0 == 0 goto out\n"
+	"r6 = r0\n r0 = 0\n"
+	"loop: r1 = *(u64 *)(r6 + 0)\n r1 *= 3\n r1 += r7\n *(u64 *)(r6 + 0) = r1\n"
+	" r2 = r7\n r2 &= 1\n if r2 == 0 goto even\n *(u64 *)(r6 + 8) = r7\n r0 ^= 3\n goto next\n"
+	"even: r0 += 1\n"
+	"next: r7 += -1\n if r7 != 0 goto loop\n"
+	"exit\n"
+	"out: r0 = 99\n exit\n";
+
+struct unroll_map_run {
+	uint32_t retval;
+	uint64_t val[2];
+};
+
+static struct unroll_map_run run_unroll_map(int checks, int interp, uint8_t n)
+{
+	struct bpfvm_opts o = { .sz = sizeof(o), .checks = checks, .interp = interp };
+	struct bpfvm *vm = bpfvm_new(&o);
+	struct bpf_insn insns[64];
+	struct unroll_map_run r = { 0, { 0, 0 } };
+	int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 16, 1);
+	long cnt = bpfvm_asm(vm, unroll_map_src, insns, 64);
+
+	patch_map_fd(insns, cnt, m);
+	int fd = m >= 0 && cnt > 0 ? bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, insns, (size_t)cnt, "unroll_map") : -1;
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		uint8_t pkt[64] = { n };
+		struct bpfvm_test_run_opts t = { .sz = sizeof(t), .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1 };
+		uint32_t k = 0;
+		CHECK(test_run_via_bpf(vm, fd, &t) == 0);
+		CHECK(LKP(vm, m, &k, r.val) == 0);
+		r.retval = t.retval;
+		const struct jit_image *img = interp ? NULL : prog_image(vm, fd, true);
+		for (size_t be = 0; img && be < img->cnt; be++) /* the back-edge's code holds the second copy */
+			if (insns[be].code == OPC(JNE_K) && insns[be].off < 0) {
+				size_t h = be + 1 + (size_t)(int64_t)insns[be].off;
+				CHECK(img->off[be + 1] - img->off[be] > img->off[be] - img->off[h + 1]);
+			}
+	}
+	bpfvm_free(vm);
+	return r;
+}
+
+TEST(unrolled_loop_writes_map_value)
+{
+	for (uint8_t n = 0; n < 8; n++) {
+		uint64_t v0 = 0, v1 = 0, r0 = 0;
+		for (uint64_t r7 = n + 1u; r7; r7--) { /* the program's model */
+			v0 = v0 * 3 + r7;
+			if (r7 & 1) {
+				v1 = r7;
+				r0 ^= 3;
+			} else {
+				r0 += 1;
+			}
+		}
+		struct unroll_map_run want = { (uint32_t)r0, { v0, v1 } };
+		struct unroll_map_run got[3] = { run_unroll_map(BPFVM_CHECKS_DEFAULT, 1, n),
+						 run_unroll_map(BPFVM_CHECKS_DEFAULT, 0, n),
+						 run_unroll_map(BPFVM_CHECKS_ALWAYS, 0, n) };
+		for (int e = 0; e < 3; e++) {
+			CHECK_EQ_U64(got[e].retval, want.retval);
+			CHECK_EQ_U64(got[e].val[0], want.val[0]);
+			CHECK_EQ_U64(got[e].val[1], want.val[1]);
+		}
+	}
+}
+
 int main(void)
 {
 	RUN(blinding_hides_constants);
@@ -1659,6 +1734,7 @@ int main(void)
 	RUN(callback_function_keeps_its_frame);
 	RUN(small_calls_compiled_in_place);
 	RUN(small_counted_loops_unrolled);
+	RUN(unrolled_loop_writes_map_value);
 	return test_done();
 }
 
