@@ -180,6 +180,28 @@ HLP(skb_store_bytes)
 	return 0;
 }
 
+/* The checksum at ptr updated for a field changed from `from` to `to` (flags & BPF_F_HDR_FIELD_MASK: its
+ * size, 2 or 4, or 0 for `to` a diff bpf_csum_diff() made, `from` then 0), as both csum_replace
+ * helpers do: 0, or the helper's return for bad flags. */
+static uint64_t csum_field(uint8_t *ptr, uint64_t from, uint64_t to, uint64_t flags)
+{
+	switch (flags & BPF_F_HDR_FIELD_MASK) {
+	case 0:
+		if (from)
+			return RET(-EINVAL);
+		csum_replace_by_diff(ptr, (uint32_t)to);
+		return 0;
+	case 2:
+		csum_replace2(ptr, (uint16_t)from, (uint16_t)to);
+		return 0;
+	case 4:
+		csum_replace4(ptr, (uint32_t)from, (uint32_t)to);
+		return 0;
+	default:
+		return RET(-EINVAL);
+	}
+}
+
 HLP(l3_csum_replace)
 {
 	/* (skb, offset, from, to, flags): flags & BPF_F_HDR_FIELD_MASK = 0 (diff), 2 or 4 */
@@ -192,23 +214,7 @@ HLP(l3_csum_replace)
 	uint32_t off = (uint32_t)r2;
 	if (off > 0xffff || (off & 1) || off + 2 > skb_len(p))
 		return RET(-EFAULT);
-	uint8_t *ptr = p->frame + p->data + off;
-	switch (r5 & BPF_F_HDR_FIELD_MASK) {
-	case 0:
-		if (r3)
-			return RET(-EINVAL);
-		csum_replace_by_diff(ptr, (uint32_t)r4);
-		break;
-	case 2:
-		csum_replace2(ptr, (uint16_t)r3, (uint16_t)r4);
-		break;
-	case 4:
-		csum_replace4(ptr, (uint32_t)r3, (uint32_t)r4);
-		break;
-	default:
-		return RET(-EINVAL);
-	}
-	return 0;
+	return csum_field(p->frame + p->data + off, r3, r4, r5);
 }
 
 HLP(l4_csum_replace)
@@ -230,21 +236,9 @@ HLP(l4_csum_replace)
 	bool mmzero = r5 & BPF_F_MARK_MANGLED_0, mforce = r5 & BPF_F_MARK_ENFORCE;
 	if (mmzero && !mforce && !load16(ptr))
 		return 0;
-	switch (r5 & BPF_F_HDR_FIELD_MASK) {
-	case 0:
-		if (r3)
-			return RET(-EINVAL);
-		csum_replace_by_diff(ptr, (uint32_t)r4);
-		break;
-	case 2:
-		csum_replace2(ptr, (uint16_t)r3, (uint16_t)r4);
-		break;
-	case 4:
-		csum_replace4(ptr, (uint32_t)r3, (uint32_t)r4);
-		break;
-	default:
-		return RET(-EINVAL);
-	}
+	uint64_t err = csum_field(ptr, r3, r4, r5);
+	if (err)
+		return err;
 	if (mmzero && !load16(ptr))
 		store16(ptr, 0xffff); /* CSUM_MANGLED_0 */
 	return 0;

@@ -21,9 +21,6 @@
 #include "sys.h"
 #include "maps/maps.h"
 
-#define MAPFD(fd) (0x7e57000000000000ull | (uint32_t)(fd))
-#define MAPVAL(fd, off) (((0x7e590000ull | (off)) << 32) | (uint32_t)(fd))
-#define FUNC(pc) (0x7e58000000000000ull | (pc))
 #define NEG(e) ((uint64_t)-(int64_t)(e))
 
 static char pin_root[128];
@@ -66,23 +63,7 @@ static int prog(struct bpfvm *vm, uint32_t type, const char *fmt, ...)
 		printf("  asm: %s\n", bpfvm_errmsg(vm));
 		return -EINVAL;
 	}
-	for (long i = 0; i + 1 < n; i++) {
-		if (insns[i].code != (BPF_LD | BPF_IMM | BPF_DW))
-			continue;
-		uint32_t hi = (uint32_t)insns[i + 1].imm;
-		if (hi >> 16 == 0x7e57) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
-			insns[i + 1].imm = 0;
-		} else if (hi >> 16 == 0x7e59) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_VALUE;
-			insns[i + 1].imm = (int32_t)(hi & 0xffff);
-		} else if (hi >> 16 == 0x7e58) {
-			insns[i].src_reg = BPF_PSEUDO_FUNC;
-			insns[i].imm -= (int32_t)(i + 1);
-			insns[i + 1].imm = 0;
-		}
-		i++;
-	}
+	test_patch_markers(insns, n);
 	int fd = bpfvm_prog_load(vm, type, insns, (size_t)n, "h");
 	if (fd < 0)
 		printf("  load: %s\n", bpfvm_errmsg(vm));

@@ -569,7 +569,6 @@ TEST(batch_ops)
 
 /* ---- programs written as assembler text ----------------------------------------------------------
  * `rN = MAPFD(fd) ll` is patched to a BPF_PSEUDO_MAP_FD lddw (the assembler has no syntax for it). */
-#define MAPFD(fd) (0x7e57000000000000ull | (uint32_t)(fd))
 
 __attribute__((format(printf, 3, 4)))
 static int asm_prog(struct bpfvm *vm, uint32_t type, const char *fmt, ...)
@@ -585,11 +584,7 @@ static int asm_prog(struct bpfvm *vm, uint32_t type, const char *fmt, ...)
 		printf("  asm: %s\n", bpfvm_errmsg(vm));
 		return -EINVAL;
 	}
-	for (long i = 0; i + 1 < n; i++)
-		if (insns[i].code == (BPF_LD | BPF_IMM | BPF_DW) && (uint32_t)insns[i + 1].imm >> 16 == 0x7e57) {
-			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
-			insns[++i].imm = 0;
-		}
+	test_patch_markers(insns, n);
 	int fd = bpfvm_prog_load(vm, type, insns, (size_t)n, "a");
 	if (fd < 0)
 		printf("  load: %s\n", bpfvm_errmsg(vm));

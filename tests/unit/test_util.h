@@ -65,6 +65,33 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
+/* Markers an `rN = MARK ll` in assembly text carries, patched into the lddw they stand for by
+ * test_patch_markers(): a map's fd, a map value's address (fd, offset), a function (its insn). */
+#define MAPFD(fd) (0x7e57000000000000ull | (uint32_t)(fd))
+#define MAPVAL(fd, off) (((0x7e590000ull | (off)) << 32) | (uint32_t)(fd))
+#define FUNC(pc) (0x7e58000000000000ull | (pc))
+
+static inline void test_patch_markers(struct bpf_insn *insns, long n)
+{
+	for (long i = 0; i + 1 < n; i++) {
+		if (insns[i].code != (BPF_LD | BPF_IMM | BPF_DW))
+			continue;
+		uint32_t hi = (uint32_t)insns[i + 1].imm;
+		if (hi >> 16 == 0x7e57) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[i + 1].imm = 0;
+		} else if (hi >> 16 == 0x7e59) {
+			insns[i].src_reg = BPF_PSEUDO_MAP_VALUE;
+			insns[i + 1].imm = (int32_t)(hi & 0xffff);
+		} else if (hi >> 16 == 0x7e58) {
+			insns[i].src_reg = BPF_PSEUDO_FUNC;
+			insns[i].imm -= (int32_t)(i + 1);
+			insns[i + 1].imm = 0;
+		}
+		i++;
+	}
+}
+
 /* ---- bpfvm ---------------------------------------------------------------------------------- */
 
 /* The attr of BPF_MAP_CREATE, and of an element command (key, value, flags), for bpfvm and the kernel alike. */

@@ -21,9 +21,9 @@ static char klog[1 << 20];
 /* Maps a case refers to by marker: lddw rN, MARK ll becomes a map reference. */
 enum { M_ARRAY, M_HASH, M_RINGBUF, M_PROGS, M_RDONLY, M_WRONLY, M_COUNT };
 static const uint32_t mark_base = 0x7eadc000;
-/* lddw rN, FUNC(k) ll: the address of the function at insn (this one + 1 + k) (src 4, BPF_PSEUDO_FUNC) */
+/* lddw rN, FUNC_REL(k) ll: the address of the function at insn (this one + 1 + k) (src 4, BPF_PSEUDO_FUNC) */
 static const uint32_t func_base = 0x7eadd000;
-#define FUNC(k) "0x7eadd0" #k
+#define FUNC_REL(k) "0x7eadd0" #k
 
 struct vcase {
 	const char *name;
@@ -223,16 +223,16 @@ static const struct vcase cases[] = {
 	  NULL },
 	/* callx (Linux refuses every one: "unknown opcode 8d"): bpfvm checks one whose target it proves as
 	 * the call it makes, and refuses any other in Linux's words */
-	{ "callx of a loaded function", XDP, "r1 = " FUNC(03) " ll\ncallx r1\nexit\nr0 = 2\nexit\n", NULL,
+	{ "callx of a loaded function", XDP, "r1 = " FUNC_REL(03) " ll\ncallx r1\nexit\nr0 = 2\nexit\n", NULL,
 	  .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
 	{ "callx of a helper id", XDP, "r1 = 5\ncallx r1\nr0 = 2\nexit\n", NULL,
 	  .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
-	{ "callx callee reads the caller's r6", XDP, "r1 = " FUNC(04) " ll\ncallx r1\nr0 = 2\nexit\nr0 = r6\nexit\n",
+	{ "callx callee reads the caller's r6", XDP, "r1 = " FUNC_REL(04) " ll\ncallx r1\nr0 = 2\nexit\nr0 = r6\nexit\n",
 	  "R6 !read_ok", .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
 	{ "callx of a helper checks its arguments", XDP, "r1 = 0\nr2 = 1\ncallx r2\nr0 = 2\nexit\n",
 	  "R1 type=scalar expected=map_ptr", .nokernel = "Linux refuses every callx (unknown opcode 8d)" },
 	{ "callx of an unknown scalar", XDP, "r2 = *(u32 *)(r1 + 12)\ncallx r2\nr0 = 2\nexit\n", "unknown opcode 8d" },
-	{ "callx past a loaded function", XDP, "r1 = " FUNC(04) " ll\nr1 += 8\ncallx r1\nexit\nr0 = 2\nexit\n",
+	{ "callx past a loaded function", XDP, "r1 = " FUNC_REL(04) " ll\nr1 += 8\ncallx r1\nexit\nr0 = 2\nexit\n",
 	  "R1 pointer arithmetic on func prohibited" , .kwords = "unknown opcode 8d" },
 	{ "bounds of a narrowing fill", XDP,
 	  "r2 = *(u32 *)(r1 + 12)\nif r2 > 56 goto +7\n*(u64 *)(r10 - 8) = r2\nr3 = *(u32 *)(r10 - 8)\nr4 = r10\nr4 += -64\n"
@@ -402,18 +402,18 @@ static const struct vcase cases[] = {
 	 * must be in [0, 1] at its exit, whether it comes from a join in the callback, from the caller's
 	 * stack through the callback's ctx, or from a subprog the callback calls */
 	{ "precision: a callback's r0 from a join", XDP,
-	  "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r0 = 1", "r0 = 5") "exit\n",
+	  "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r0 = 1", "r0 = 5") "exit\n",
 	  "At callback return the register R0 has smin=5 smax=5 should have been in [0, 1]" },
 	{ "precision: a callback's r0 from the caller's spill", XDP, PREC_SPLIT("r3 = 0", "r3 = 5")
-	  "*(u64 *)(r10 - 8) = r3\nr1 = 4\nr2 = " FUNC(07) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\nr0 = 2\nexit\n"
+	  "*(u64 *)(r10 - 8) = r3\nr1 = 4\nr2 = " FUNC_REL(07) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\nr0 = 2\nexit\n"
 	  "r0 = *(u64 *)(r2 + 0)\nexit\n",
 	  "At callback return the register R0 has smin=5 smax=5 should have been in [0, 1]" },
 	{ "precision: a callback's r0 from a subprog", XDP,
-	  "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r1 = 1", "r1 = 5")
+	  "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r1 = 1", "r1 = 5")
 	  "call local +1\nexit\nr0 = r1\nexit\n",
 	  "At callback return the register R0 has smin=5 smax=5 should have been in [0, 1]" },
 	{ "precision: a callback's r0 from a subprog, both in range", XDP,
-	  "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r1 = 1", "r1 = 0")
+	  "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr2 = r1\n" SPLIT_R2("r1 = 1", "r1 = 0")
 	  "call local +1\nexit\nr0 = r1\nexit\n", NULL },
 	/* a subprog's r0 is the loop counter: precise through the call, while the accumulator that differs
 	 * between the two paths of each round stays imprecise and the paths join */
@@ -515,13 +515,13 @@ static const struct vcase cases[] = {
 	  "r6 = r1\nr1 = " RINGBUF " ll\nr2 = 16\nr3 = 0\ncall 131\nif r0 == 0 goto +7\nr7 = r0\nr1 = r6\nr2 = " PROGS " ll\nr3 = 0\n"
 	  "call 12\nr1 = r7\nr2 = 0\ncall 132\nr0 = 0\nexit\n", "tail_call would lead to reference leak" },
 	{ "for_each_map_elem callback writes the key", XDP,
-	  "r1 = " ARRAY " ll\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = 0\n*(u32 *)(r2 + 0) = r0\nexit\n", "write to change key R2 not allowed",
+	  "r1 = " ARRAY " ll\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = 0\n*(u32 *)(r2 + 0) = r0\nexit\n", "write to change key R2 not allowed",
 },
 	{ "for_each_map_elem callback reads past the key", XDP,
-	  "r1 = " ARRAY " ll\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = *(u64 *)(r2 + 0)\nr0 = 0\nexit\n", "invalid access to map key, key_size=4 off=0 size=8",
+	  "r1 = " ARRAY " ll\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = *(u64 *)(r2 + 0)\nr0 = 0\nexit\n", "invalid access to map key, key_size=4 off=0 size=8",
 },
 	{ "for_each_map_elem callback reads key and value", XDP,
-	  "r1 = " ARRAY " ll\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = *(u32 *)(r2 + 0)\nr0 = *(u64 *)(r3 + 0)\nr0 = 0\nexit\n",
+	  "r1 = " ARRAY " ll\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 164\nr0 = 0\nexit\nr0 = *(u32 *)(r2 + 0)\nr0 = *(u64 *)(r3 + 0)\nr0 = 0\nexit\n",
 	  NULL },
 	/* ---- limits ---- */
 	{ "65 references held", XDP, RESERVE64 RESERVE "r0 = 0\nexit\n", "too many references",
@@ -541,28 +541,28 @@ static const struct vcase cases[] = {
 	{ "subprogram falls into the next", XDP, "call local +2\nr0 = 0\nr0 = 0\nr0 = 1\nexit\n", "last insn is not an exit or jmp" },
 	{ "jump out of a subprogram", XDP, "call local +2\nr0 = 0\nexit\nif r1 == 0 goto -3\nr0 = 1\nexit\n", "jump out of range from insn 3 to 1" },
 	{ "call past the end", XDP, "call local +20\nr0 = 0\nexit\n", "call to invalid destination" },
-	{ "a function's address past the end", XDP, "r1 = " FUNC(40) " ll\nr0 = 0\nexit\n", "call to invalid destination" },
+	{ "a function's address past the end", XDP, "r1 = " FUNC_REL(40) " ll\nr0 = 0\nexit\n", "call to invalid destination" },
 	{ "frame pointer written", XDP, "r10 = 0\nr0 = 0\nexit\n", "frame pointer is read only" },
 	{ "ld_abs with r6 a scalar", SKF, "r6 = 0\nr0 = *(u8 *)skb[12]\nexit\n", "at the time of BPF_LD_ABS|IND R6 != pointer to skb" },
 	/* ---- callbacks ---- */
-	{ "bpf_loop callback", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 0\nexit\n", NULL,
+	{ "bpf_loop callback", XDP, "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 0\nexit\n", NULL,
 },
 	{ "bpf_loop callback reads its ctx", XDP,
-	  "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 4\nr2 = " FUNC(07) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\nr0 = 2\nexit\n"
+	  "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 4\nr2 = " FUNC_REL(07) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\nr0 = 2\nexit\n"
 	  "r0 = *(u64 *)(r2 + 0)\nr0 = 0\nexit\n", NULL },
 	/* the kernel checks for a stack pointer first (prepare_func_exit()); bpfvm for any pointer */
-	{ "bpf_loop callback returns a pointer", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = r10\nexit\n",
+	{ "bpf_loop callback returns a pointer", XDP, "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = r10\nexit\n",
 	  "R0 not a scalar value", .kwords = "cannot return stack pointer to the caller" },
-	{ "bpf_loop callback returns 2", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 2\nexit\n", "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]",
+	{ "bpf_loop callback returns 2", XDP, "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 2\nexit\n", "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]",
 },
 	/* a callback's changes to the caller's stack: imprecise, widened at its return to the call (Linux
 	 * widen_imprecise_scalars()), so after the loop the value is unknown */
 	{ "bpf_loop callback's store reaches the caller widened", XDP,
-	  "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 4\nr2 = " FUNC(0d) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\n"
+	  "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 4\nr2 = " FUNC_REL(0d) " ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\n"
 	  "r1 = *(u64 *)(r10 - 8)\nr2 = r10\nr2 += -64\nr2 += r1\nr0 = 0\n*(u8 *)(r2 + 0) = r0\nr0 = 2\nexit\n"
 	  "r1 = 64\n*(u64 *)(r2 + 0) = r1\nr0 = 0\nexit\n",
 	  "invalid write to stack R2 off=0 size=1" },
-	{ "bpf_loop ctx a scalar", XDP, "r1 = 4\nr2 = " FUNC(06) " ll\nr3 = 5\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 0\nexit\n", "R3 type=scalar expected=fp",
+	{ "bpf_loop ctx a scalar", XDP, "r1 = 4\nr2 = " FUNC_REL(06) " ll\nr3 = 5\nr4 = 0\ncall 181\nr0 = 2\nexit\nr0 = 0\nexit\n", "R3 type=scalar expected=fp",
 },
 	{ "spin lock held at exit", XDP, NULL, NULL }, /* placeholder: needs BTF for spin locks; skipped below */
 };
@@ -1248,9 +1248,9 @@ TEST(precision_through_a_call_prunes_as_inlined)
 	CHECK(pi > 0 && pc <= 2 * pi);
 	/* the same through callx (bpfvm's: Linux refuses callx): precision follows it as a call insn */
 	static const char callx[] = "r6 = 0\nr7 = 0\nloop: call 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\n"
-				    "r2 = " FUNC(06) " ll\ncallx r2\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
+				    "r2 = " FUNC_REL(06) " ll\ncallx r2\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
 	static const char callv[] = "r6 = 0\nr7 = 0\nloop: call 7\nif r0 == 0 goto +2\nr7 += 3\ngoto +1\nr7 ^= 5\nr1 = r6\n"
-				    "r2 = " FUNC(06) " ll\ncall local +4\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
+				    "r2 = " FUNC_REL(06) " ll\ncall local +4\nr6 = r0\nif r6 < 64 goto loop\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit\n";
 	unsigned long px = 0, pv = 0;
 	CHECK(load_logged(vm, -1, callx, 4, vlog, sizeof(vlog), &ts) == 0);
 	CHECK((p = strstr(vlog, "processed ")) && sscanf(p, "processed %lu", &px) == 1);
@@ -1387,7 +1387,7 @@ TEST(callback_loop_converges)
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
 	struct bpfvm *vm = bpfvm_new(&o);
 	static char vlog[1 << 16], kl[1 << 16];
-	static const char src[] = "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 64\nr2 = " FUNC(07) " ll\nr3 = r10\nr3 += -8\n"
+	static const char src[] = "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 64\nr2 = " FUNC_REL(07) " ll\nr3 = r10\nr3 += -8\n"
 				  "r4 = 0\ncall 181\nr0 = 2\nexit\n"
 				  "r6 = r2\ncall 7\nr1 = *(u64 *)(r6 + 0)\nif r0 == 0 goto +2\nr1 += 3\ngoto +1\nr1 ^= 5\n"
 				  "*(u64 *)(r6 + 0) = r1\nr0 = 0\nexit\n";
