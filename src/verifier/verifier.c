@@ -253,6 +253,9 @@ struct vctx {
 	uint8_t *guard;             /* per insn: an increment of a counter some loop's proof relies on */
 	size_t loop_bytes;          /* memory loop_of() took, bounded */
 	struct rounds acc;          /* accelerate()'s, for the widened state recorded next */
+	/* a widened loop whose rounds the first one may not stand for (accel_covers(), verify()): an
+	 * acceptance is then confirmed by the exact walk, whose count of insns is the limit's */
+	bool accel_unsure;
 	struct state *spool;        /* states freed, for the next state_dup() */
 };
 
@@ -1657,6 +1660,7 @@ static void clear_singular_ids(struct state *s)
 struct loop {
 	bool ok;                    /* a natural loop that a counter can rank */
 	bool widened;               /* a widened state of it was recorded */
+	uint32_t head;
 	uint32_t lo, hi;            /* its function's insns */
 	uint16_t rank;              /* registers that can rank it */
 	uint16_t down;              /* ... of those, the ones that decrease */
@@ -1750,6 +1754,7 @@ static struct loop *loop_of(struct vctx *c, size_t h)
 	if (!l)
 		return NULL;
 	c->loops[h] = l;
+	l->head = (uint32_t)h;
 	uint32_t lo = c->subprog_of[h], hi = (uint32_t)h + 1;
 	while (hi < c->cnt && c->subprog_of[hi] == lo)
 		hi++;
@@ -1976,6 +1981,10 @@ again:
 			if (consts_match(p, &k, CMP_RANGE, &distinct) && states_equal(c, p->s, s, CMP_RANGE, NULL)) {
 				p->hits++;
 				mark_all_precise(s);
+				/* a round much longer than the one the rounds were counted by (an inner loop
+				 * run longer as the counter grows, the other side of a branch) */
+				if (s->walked - p->walked > p->acc.per + p->acc.per / 2 + 8)
+					c->accel_unsure = true;
 				return 1;
 			}
 		} else if (ancestor_ok) {
@@ -4023,7 +4032,7 @@ static int check_stack_depth(struct vctx *c)
 	return 0;
 }
 
-static int verify(struct vf_env *env, bool accel, uint32_t *naccel)
+static int verify(struct vf_env *env, bool accel, uint32_t *naccel, bool *unsure)
 {
 	struct vctx c;
 	int err = 0;
@@ -4121,6 +4130,14 @@ static int verify(struct vf_env *env, bool accel, uint32_t *naccel)
 	}
 	if (!err)
 		err = check_stack_depth(&c);
+	/* A widened loop with a loop inside it that was walked round by round: how many rounds that one
+	 * takes may follow the outer counter, which the first round's count does not show. */
+	for (size_t pc = 0; !err && c.naccel && c.loops && pc < c.cnt; pc++) {
+		const struct loop *l = c.loops[pc];
+		for (size_t x = l && l->widened ? l->lo : 0; x < (l && l->widened ? l->hi : 0); x++)
+			if (x != pc && c.loop_head[x] && in_body(l, x) && !(c.loops[x] && c.loops[x]->widened))
+				c.accel_unsure = true;
+	}
 	if (!err && env->stack_depth > STACK)
 		err = err_at(&c, 0, -EACCES, "combined stack size of calls is %u. Too large", env->stack_depth);
 out:
@@ -4176,6 +4193,8 @@ out:
 	free(c.guard);
 	if (naccel)
 		*naccel = c.naccel;
+	if (unsure)
+		*unsure = c.accel_unsure;
 	return err;
 }
 
@@ -4183,13 +4202,15 @@ int vf_verify(struct vf_env *env)
 {
 	size_t log_len = env->log ? env->log->len : 0;
 	uint32_t naccel = 0;
-	int err = verify(env, !env->exact_loops && !(env->log_level & 3), &naccel);
-	if (err && naccel) {
-		/* the widened walk's refusal is no verdict (see loop_of()): the exact walk gives it */
+	bool unsure = false;
+	int err = verify(env, !env->exact_loops && !(env->log_level & 3), &naccel, &unsure);
+	if ((err || unsure) && naccel) {
+		/* the widened walk's refusal is no verdict (see loop_of()), nor an acceptance whose count
+		 * of insns may fall short of the limit's: the exact walk gives it */
 		if (env->log)
 			diag_truncate(env->log, log_len);
 		env->errmsg[0] = 0;
-		err = verify(env, false, NULL);
+		err = verify(env, false, NULL, NULL);
 	}
 	return err;
 }

@@ -1308,6 +1308,12 @@ TEST(loops_are_widened)
 		  true },
 		{ "two bounds, too many rounds", "r0 = 0\nr1 = 0\nloop: if r1 > 100 goto x\nr0 += 1\nx: r1 += 1\nif r1 < 400000 goto loop\n"
 		  "r0 = 2\nexit\n", false, false, false },
+		/* the inner loop's rounds follow the outer counter: the first outer round does not stand for
+		 * the others, so the exact walk confirms an acceptance (and counts past the limit) */
+		{ "inner rounds following the outer counter", "r0 = 0\nr1 = 0\nouter: r2 = 0\ninner: r0 += 1\nr2 += 1\n"
+		  "if r2 < r1 goto inner\nr1 += 1\nif r1 < 100 goto outer\nr0 = 2\nexit\n", true, false, false },
+		{ "inner rounds following the outer counter, too many", "r0 = 0\nr1 = 0\nouter: r2 = 0\ninner: r0 += 1\n"
+		  "r2 += 1\nif r2 < r1 goto inner\nr1 += 1\nif r1 < 1000 goto outer\nr0 = 2\nexit\n", false, false, false },
 		{ "too many rounds", "r0 = 0\nr1 = 0\nloop: r1 += 1\nif r1 < 600000 goto loop\nexit\n", false, false, false },
 		{ "too many rounds, nested", "r0 = 0\nr1 = 0\nouter: r2 = 0\ninner: r2 += 1\nif r2 < 1000 goto inner\n"
 		  "r1 += 1\nif r1 < 1000 goto outer\nexit\n", false, false, false },
