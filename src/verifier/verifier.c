@@ -699,6 +699,25 @@ static void log_slot(struct vctx *c, const struct reg *p, int32_t off)
 
 static int64_t jump_target(const struct bpf_insn *in, size_t pc) { return isa_target(in, pc); }
 
+/* The insns the walk may take after pc in its function (a call comes back to the next insn). */
+static int succ_of(const struct vctx *c, size_t pc, size_t next[2])
+{
+	int id = c->ids[pc];
+	uint32_t fl = isa_info[id].flags;
+	if (id == ISA_EXIT)
+		return 0;
+	if (isa_is_goto(id)) {
+		next[0] = (size_t)c->meta[pc].target;
+		return 1;
+	}
+	if ((fl & F_JMP) && !(fl & F_CALL)) {
+		next[0] = (size_t)c->meta[pc].target;
+		next[1] = pc + 1;
+		return 2;
+	}
+	next[0] = pc + (id == ISA_LDDW ? 2 : 1);
+	return 1;
+}
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -761,6 +780,8 @@ static int check_cfg(struct vctx *c)
 					goto out;
 				}
 				c->prune[t] |= PRUNE;
+				if (c->loop_head && (size_t)t <= pc)
+					c->loop_head[t] = 1;
 				if (!isa_is_goto(id) && pc + 1 < n)
 					c->prune[pc + 1] |= PRUNE;
 				if (id == ISA_MAY_GOTO)
@@ -789,27 +810,13 @@ static int check_cfg(struct vctx *c)
 		size_t pc = todo[--nt];
 		const struct bpf_insn *in = &c->in[pc];
 		int id = c->ids[pc];
-		uint32_t fl = isa_info[id].flags;
-		size_t next[2];
-		int nn = 0;
-		if (id == ISA_EXIT) {
-			nn = 0;
-		} else if (isa_is_goto(id)) {
+		size_t next[3];
+		int nn = succ_of(c, pc, next);
+		/* and the callee, or a function whose address an lddw takes */
+		if (id == ISA_CALL_LOCAL || (id == ISA_LDDW && isa_is_func_ref(in)))
 			next[nn++] = (size_t)jump_target(in, pc);
-		} else if ((fl & F_JMP) && !(fl & F_CALL)) {
-			next[nn++] = (size_t)jump_target(in, pc);
-			next[nn++] = pc + 1;
-		} else if (id == ISA_CALL_LOCAL) {
-			next[nn++] = (size_t)jump_target(in, pc);
-			next[nn++] = pc + 1;
-		} else if (id == ISA_LDDW) {
-			if (isa_is_func_ref(in))
-				next[nn++] = (size_t)jump_target(in, pc);
-			next[nn++] = pc + 2;
+		if (id == ISA_LDDW)
 			seen[pc + 1] = 1;
-		} else {
-			next[nn++] = pc + 1;
-		}
 		for (int i = 0; i < nn; i++) {
 			if (NEVER(next[i] >= n)) { /* isa_validate(): targets in range, the last insn ends the path */
 				err = -EINVAL;
@@ -1660,7 +1667,6 @@ static void clear_singular_ids(struct state *s)
 struct loop {
 	bool ok;                    /* a natural loop that a counter can rank */
 	bool widened;               /* a widened state of it was recorded */
-	uint32_t head;
 	uint32_t lo, hi;            /* its function's insns */
 	uint16_t rank;              /* registers that can rank it */
 	uint16_t down;              /* ... of those, the ones that decrease */
@@ -1675,26 +1681,6 @@ struct loop {
 static bool in_body(const struct loop *l, size_t pc)
 {
 	return pc >= l->lo && pc < l->hi && (l->body[(pc - l->lo) / 8] >> ((pc - l->lo) % 8) & 1);
-}
-
-/* The insns the walk may take after pc in its function (a call comes back to the next insn). */
-static int succ_of(const struct vctx *c, size_t pc, size_t next[2])
-{
-	int id = c->ids[pc];
-	uint32_t fl = isa_info[id].flags;
-	if (id == ISA_EXIT)
-		return 0;
-	if (isa_is_goto(id)) {
-		next[0] = (size_t)c->meta[pc].target;
-		return 1;
-	}
-	if ((fl & F_JMP) && !(fl & F_CALL)) {
-		next[0] = (size_t)c->meta[pc].target;
-		next[1] = pc + 1;
-		return 2;
-	}
-	next[0] = pc + (id == ISA_LDDW ? 2 : 1);
-	return 1;
 }
 
 /* Registers the insn at pc leaves other than they were in its frame (a call: r0, and r1-r5 not kept). */
@@ -1754,7 +1740,6 @@ static struct loop *loop_of(struct vctx *c, size_t h)
 	if (!l)
 		return NULL;
 	c->loops[h] = l;
-	l->head = (uint32_t)h;
 	uint32_t lo = c->subprog_of[h], hi = (uint32_t)h + 1;
 	while (hi < c->cnt && c->subprog_of[hi] == lo)
 		hi++;
@@ -4075,14 +4060,7 @@ static int verify(struct vf_env *env, bool accel, uint32_t *naccel, bool *unsure
 			err = -ENOMEM;
 			goto out;
 		}
-		for (size_t pc = 0; pc < c.cnt; pc++) {
-			int id = c.ids[pc];
-			uint32_t fl = id >= 0 ? isa_info[id].flags : 0;
-			if ((fl & F_JMP) && !(fl & (F_CALL | F_EXIT)) && c.meta[pc].target >= 0 && (size_t)c.meta[pc].target <= pc &&
-			    (size_t)c.meta[pc].target < c.cnt)
-				c.loop_head[c.meta[pc].target] = 1;
-		}
-		c.accel_on = true;
+		c.accel_on = true; /* check_cfg() marks the loop heads */
 	}
 	if ((err = check_cfg(&c)))
 		goto out;
@@ -4132,9 +4110,11 @@ static int verify(struct vf_env *env, bool accel, uint32_t *naccel, bool *unsure
 		err = check_stack_depth(&c);
 	/* A widened loop with a loop inside it that was walked round by round: how many rounds that one
 	 * takes may follow the outer counter, which the first round's count does not show. */
-	for (size_t pc = 0; !err && c.naccel && c.loops && pc < c.cnt; pc++) {
+	for (size_t pc = 0; !err && c.naccel && pc < c.cnt; pc++) {
 		const struct loop *l = c.loops[pc];
-		for (size_t x = l && l->widened ? l->lo : 0; x < (l && l->widened ? l->hi : 0); x++)
+		if (!l || !l->widened)
+			continue;
+		for (size_t x = l->lo; x < l->hi; x++)
 			if (x != pc && c.loop_head[x] && in_body(l, x) && !(c.loops[x] && c.loops[x]->widened))
 				c.accel_unsure = true;
 	}
