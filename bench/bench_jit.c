@@ -384,6 +384,16 @@ static double run_engine(bpf_fn bpf, void *ctx, const struct bpf_insn *insns, si
 	return best;
 }
 
+/* `bench_jit [NAME ...]`: only the programs whose names contain one of the NAMEs (and then not the
+ * compile and call costs), to look at one program under perf */
+static bool wanted(const char *name, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strstr(name, argv[i]))
+			return true;
+	return argc < 2;
+}
+
 static double native_ns(uint64_t (*fn)(void), uint64_t *ret)
 {
 	double best = 1e30;
@@ -415,7 +425,7 @@ static __attribute__((noinline)) int floor_run(struct floor_call *h, void *mem, 
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	/* Both engines load programs verified, as the kernel does, so that what the verifier proved runs
 	 * unchecked; a program bpfvm's verifier refuses runs unverified (checked) on both, marked '*'. */
@@ -437,6 +447,8 @@ int main(void)
 	       "jit/nat", "int/jit");
 	for (size_t i = 0; i < NPROGS; i++) {
 		struct bpf_insn buf[512];
+		if (!wanted(progs[i].name, argc, argv))
+			continue;
 		long cnt = bpfvm_asm(vi, progs[i].src, buf, 512);
 		uint64_t ri = 0, rj = 0, rk = 0, rn = 0;
 		if (cnt < 0 || cnt > 512) {
@@ -495,6 +507,8 @@ int main(void)
 		printf("%-18s %10s %10.0f %10.0f %10s %9.2f   (the %d programs both verifiers proved)\n", "geomean verified",
 		       "", exp(gjv / nv), exp(gkv / nv), "", exp(gjv / nv) / exp(gkv / nv), nv);
 
+	if (argc > 1)
+		goto done;
 	/* compile cost: loading a straight-line program of N insns (validation + fixup + JIT; interp
 	 * instance loads compile too, so the JIT's share is measured against the same load with native code
 	 * dropped is not separable here: reported as load time per insn) */
@@ -606,6 +620,7 @@ int main(void)
 		}
 		printf("a C call through a function pointer, for scale: %.1f ns/call\n", best);
 	}
+done:
 	bpfvm_free(vi);
 	bpfvm_free(vj);
 	bpfvm_free(vi0);

@@ -23,7 +23,7 @@
 	"usage: bpfvm disasm FILE.o [--prog NAME] [--mcpu=v1|v2|v3|v4] [--no-print-imm-hex] [--no-show-raw-insn]\n" \
 	"                          [--no-relocs]\n"                                                                 \
 	"       bpfvm disasm FILE.bin|FILE.s\n"                                                                  \
-	"       bpfvm disasm --jited FILE.o|FILE.bin|FILE.s [--prog NAME]"
+	"       bpfvm disasm --jited FILE.o|FILE.bin|FILE.s [--prog NAME] [--type TYPE]"
 
 static void help(void)
 {
@@ -35,7 +35,10 @@ static void help(void)
 	       "  assembled first, anything else is raw instructions: one numbered line each.  Input that is not\n"
 	       "  understood (a malformed or non-BPF ELF file, bytes that are no instruction) is an error.\n"
 	       "  --jited loads the program(s) and prints the x86-64 code the JIT made of each, under the\n"
-	       "  instruction it came from (objdump does the x86 text when installed; bytes otherwise).\n");
+	       "  instruction it came from (objdump does the x86 text when installed; bytes otherwise).  A .s or\n"
+	       "  .bin file is loaded unverified (every run-time check compiled in) unless --type TYPE names its\n"
+	       "  program type: then it is verified as that type and the code shown is what its runs execute,\n"
+	       "  with the checks the proof covers left out.\n");
 }
 
 /* Lines of `text` that are "<unknown>" instructions. */
@@ -194,7 +197,7 @@ static int print_jited(struct bpfvm *vm, int fd, const char *name)
 	return 0;
 }
 
-static int disasm_jited(struct bpfvm *vm, const char *path, const char *prog)
+static int disasm_jited(struct bpfvm *vm, const char *path, const char *prog, int type)
 {
 	int rc = 0, found = 0;
 
@@ -205,7 +208,7 @@ static int disasm_jited(struct bpfvm *vm, const char *path, const char *prog)
 			return tool_usage_error("disasm", "--prog is for ELF objects, not", USAGE_DISASM, path);
 		if (tool_load_insns(vm, path, &insns, &cnt))
 			return 1;
-		int fd = bpfvm_prog_load(vm, 0, insns, cnt, "prog");
+		int fd = bpfvm_prog_load(vm, type < 0 ? 0 : (uint32_t)type, insns, cnt, "prog");
 		free(insns);
 		if (fd < 0) {
 			fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));
@@ -213,6 +216,9 @@ static int disasm_jited(struct bpfvm *vm, const char *path, const char *prog)
 		}
 		return print_jited(vm, fd, path);
 	}
+	if (type >= 0)
+		return tool_usage_error("disasm", "--type is for .s and .bin files (an object's sections name the type):",
+					USAGE_DISASM, path);
 	struct bpfvm_object *obj;
 	if (bpfvm_object_open(vm, path, &obj) || bpfvm_object_load(obj)) {
 		fprintf(stderr, "%s: %s", path, bpfvm_errmsg(vm));
@@ -249,6 +255,7 @@ static char *raw_text(const struct bpf_insn *insns, size_t cnt, int flags)
 int cmd_disasm(int argc, char **argv)
 {
 	const char *path = NULL, *prog = NULL;
+	int type = -1;
 	int flags = BPFVM_DISASM_HEX | BPFVM_DISASM_RELOCS;
 	bool obj_opts = false, jited = false;
 	int rc = 1;
@@ -275,6 +282,11 @@ int cmd_disasm(int argc, char **argv)
 			obj_opts = true;
 		} else if (!strcmp(a, "--jited")) {
 			jited = true;
+		} else if (!strcmp(a, "--type")) {
+			if (i + 1 >= argc)
+				return tool_usage_error("disasm", "--type needs a program type", USAGE_DISASM);
+			if ((type = bpfvm_prog_type_by_name(argv[++i])) < 0)
+				return tool_usage_error("disasm", "--type: not a program type:", USAGE_DISASM, argv[i]);
 		} else if (!strcmp(a, "--no-relocs")) {
 			flags &= ~BPFVM_DISASM_RELOCS;
 			obj_opts = true;
@@ -291,8 +303,12 @@ int cmd_disasm(int argc, char **argv)
 	struct bpfvm *vm = bpfvm_new(NULL);
 	if (!vm)
 		return 1;
+	if (type >= 0 && !jited) {
+		bpfvm_free(vm);
+		return tool_usage_error("disasm", "--type goes with --jited:", USAGE_DISASM, path);
+	}
 	if (jited) {
-		rc = disasm_jited(vm, path, prog);
+		rc = disasm_jited(vm, path, prog, type);
 		bpfvm_free(vm);
 		return rc;
 	}

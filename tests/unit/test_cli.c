@@ -195,6 +195,34 @@ TEST(cli_disasm_jited)
 	CHECK(p.status != 0);
 }
 
+/* --jited --type TYPE: a .s file verified as TYPE, its code without the checks the proof covers (the
+ * store through r2 has one when unverified); a type that is not one, or --type without --jited, is
+ * refused. */
+TEST(cli_disasm_jited_type)
+{
+	static const char src[] = "r2 = r10\n r2 += -8\n *(u64 *)(r2 + 0) = 7\n r0 = *(u64 *)(r10 - 8)\n exit\n";
+	const char *s = file("store.s", src, sizeof(src) - 1);
+	struct test_proc p;
+	unsigned long checked = 0, proven = 0;
+
+#if defined(__x86_64__)
+	RUN_CLI(&p, NULL, "disasm", "--jited", s);
+	CHECK_EQ_U64(p.status, 0);
+	CHECK(sscanf(p.out, "%*s 5 insns, %lu bytes of native code", &checked) == 1);
+	RUN_CLI(&p, NULL, "disasm", "--jited", s, "--type", "xdp");
+	CHECK_EQ_U64(p.status, 0);
+	CHECK(sscanf(p.out, "%*s 5 insns, %lu bytes of native code", &proven) == 1);
+	CHECK(proven > 0 && proven < checked);
+	CHECK(strstr(p.out, "; 2: *(u64 *)(r2 + 0) = 7\n") != NULL);
+#endif
+	RUN_CLI(&p, NULL, "disasm", "--jited", s, "--type", "nonesuch");
+	CHECK(p.status != 0);
+	CHECK(strstr(p.err, "not a program type") != NULL);
+	RUN_CLI(&p, NULL, "disasm", s, "--type", "xdp");
+	CHECK(p.status != 0);
+	CHECK(strstr(p.err, "--type goes with --jited") != NULL);
+}
+
 /* Runs a program found on PATH with argv (NULL-terminated) and waits: its exit status, -1 when it could not
  * run (e.g. not installed). */
 static int run_tool(char *const argv[])
@@ -449,6 +477,7 @@ int main(int argc, char **argv)
 	RUN(cli_disasm_prints_llvm_syntax);
 	RUN(cli_disasm_raw_lddw_needs_its_second_slot);
 	RUN(cli_disasm_jited);
+	RUN(cli_disasm_jited_type);
 	RUN(cli_disasm_objects_and_refusals);
 	RUN(cli_run_source_and_binary_on_memory);
 	RUN(cli_run_insn_limit);
@@ -458,7 +487,7 @@ int main(int argc, char **argv)
 	static const char *const names[] = { "prog.s", "prog.bin", "bad.s", "bad.bin", "dis.bin", "dis.s", "odd.bin",
 					     "run.s", "run.bin", "mem.bin", "len.s", "loop.s", "endless.s", "r10.s",
 					     "probe.s", "junk.bin", "junk2.bin", "fake.o", "one.bpf.c", "one.bpf.o", "jit.bin",
-					     "lddw_end.bin", "lddw_not_hi.bin", "lddw_reg_hi.bin" };
+					     "lddw_end.bin", "lddw_not_hi.bin", "lddw_reg_hi.bin", "store.s" };
 	for (size_t i = 0; i < N(names); i++) {
 		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, names[i]);
 		unlink(cmd_path);

@@ -1546,7 +1546,8 @@ out:
 }
 
 /* Counted loops of up to 32 insns without calls are unrolled by 2 (x86_64.c fast_loop_unroll()): the
- * back-edge's code holds the body's second copy.  Under every limit up past what the run needs and for
+ * back-edge's code holds the body's second copy, entered first when the count is odd (odd_entry(): the
+ * first copy then has no exit test).  Under every limit up past what the run needs and for
  * trip counts 0..9 (odd and even: the loop left from either copy), left from the middle of the body
  * in either copy, the interpreter and the JIT end alike.  With a jump from before the loop into its
  * body, it is neither a fast loop nor unrolled, and still agrees.  In a switch-like loop each case's
