@@ -687,6 +687,7 @@ static int add_used_map(struct vm_prog *p, struct sys_obj *mo)
 	if (!map_prog_array_layout(mo->map, &md->prog_slots, &md->max_entries))
 		md->prog_slots = NULL;
 	md->lookup = map_direct_lookup(mo->map);
+	md->lookup_slot = md->lookup && map_is_percpu(mo->map);
 	void *lo;
 	size_t n;
 	bool w;

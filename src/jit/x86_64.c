@@ -1017,7 +1017,7 @@ static bool array_lookup_proven(struct jit *j)
  * __htab_map_lookup_elem() where its verifier's map_gen_lookup() put it: no helper dispatch, no checks
  * of the arguments, no fault to look for after (the lookup records none), the region cache kept (it
  * changes no region).  r1..r5 are dead after the call (the verifier marks them clobbered); C keeps
- * neither r9's budget nor r10/r11. */
+ * neither r9's budget nor r10/r11.  A map that is not per-CPU ignores the slot: rdx is left as it is. */
 static const struct vm_map_desc *direct_lookup_map(const struct jit *j, size_t pc)
 {
 	const struct vm_map_desc *d = lookup_map(j, pc);
@@ -1032,8 +1032,10 @@ static bool direct_lookup_proven(struct jit *j)
 	if (!d)
 		return false;
 	x_rm(b, XW, OP_MOV_RM_R, BUDGET, STATE, ST(budget));
-	x_rm(b, XW, OP_MOV_R_RM, RDX, STATE, ST(run));
-	x_rm(b, 0, OP_MOV_R_RM, RDX, RDX, (int32_t)offsetof(struct vm_run, slot));
+	if (d->lookup_slot) {
+		x_rm(b, XW, OP_MOV_R_RM, RDX, STATE, ST(run));
+		x_rm(b, 0, OP_MOV_R_RM, RDX, RDX, (int32_t)offsetof(struct vm_run, slot));
+	}
 	call_abs(j, (const void *)(uintptr_t)d->lookup);
 	x_rm(b, XW, OP_MOV_R_RM, BUDGET, STATE, ST(budget));
 	return true;

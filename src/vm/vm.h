@@ -130,6 +130,8 @@ struct vm_map_desc {
 	 * verifier proved the map and key_size readable bytes at key (maps.h map_direct_lookup(); map is
 	 * what the lddw loads); slot: the run's.  NULL otherwise. */
 	void *(*lookup)(struct map *map, const void *key, unsigned slot);
+	bool lookup_slot;             /* lookup reads its slot argument (a per-CPU map): others ignore it,
+				       * so the JIT passes it only where it matters */
 };
 
 struct vm_prog {
