@@ -139,16 +139,20 @@ int sys_verify_prog(struct bpfvm *vm, struct vm_prog *p, unsigned log_level, str
 	env.log_level = log_level;
 	env.exact_loops = vm->exact_loops;
 	env.proof = calloc(p->cnt, 1);
-	err = env.proof ? vf_verify(&env) : -ENOMEM;
+	env.frame_depth = calloc(p->cnt, sizeof(*env.frame_depth));
+	err = env.proof && env.frame_depth ? vf_verify(&env) : -ENOMEM;
 	if (err && why_len)
 		snprintf(why, why_len, "%s", env.errmsg[0] ? env.errmsg : "verification failed");
 	if (!err) {
 		/* what the engines may rely on (vm_insn_aux.proof) */
-		for (size_t i = 0; i < p->cnt; i++)
+		for (size_t i = 0; i < p->cnt; i++) {
 			p->aux[i].proof = env.proof[i];
+			p->aux[i].frame_depth = (uint16_t)env.frame_depth[i];
+		}
 		p->verified = true;
 	}
 	free(env.proof);
+	free(env.frame_depth);
 	free(e.maps);
 	free(e.inner);
 	return err;

@@ -55,6 +55,8 @@ enum hlp_flag {
 	HF_RELEASE = 1u << 3,       /* releases its ARG_PTR_TO_ALLOC_MEM argument */
 	HF_TAIL_CALL = 1u << 4,     /* run as the TAIL_CALL insn, never through fn */
 	HF_KFUNC = 1u << 5,         /* an embedder's prototype of its kfunc (else of its helper) */
+	HF_RAW_READ = 1u << 6,      /* reads memory at an address passed as a plain value (a probe_read
+				     * source, a %s argument): what it reads is not one of the verifier's accesses */
 };
 
 /* helpers.def's maps_ column: one bit per BPF_MAP_TYPE_*.  Map types newer than the uapi header the build

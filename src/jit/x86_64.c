@@ -1996,6 +1996,25 @@ static bool frameless_range(const struct jit *j, size_t lo, size_t hi)
 	return true;
 }
 
+/* In the proven code, the verifier's bound on each function's frame (vm_insn_aux.frame_depth): no access
+ * of a verified program, its helpers' included, touches a frame deeper, so the bytes below are never
+ * observed (the verifier says the whole frame where something it does not follow may read it).  It
+ * covers what escaping r10 hides from frame_extent(): a key on the stack whose address goes to a
+ * helper no longer costs the whole frame. */
+static void frame_depth_bound(struct jit *j)
+{
+	const struct vm_prog *p = j->prog;
+
+	if (!p->verified || p->subprog_cnt == 0 || p->subprogs[0] != 0)
+		return;
+	for (size_t i = 0; i < p->subprog_cnt; i++) {
+		uint32_t d = p->aux[p->subprogs[i]].frame_depth;
+		int32_t from = -(int32_t)((d + 63) & ~63u);
+		if (d <= VM_STACK_SIZE && from > j->zero_from[i])
+			j->zero_from[i] = from;
+	}
+}
+
 static void frame_needs(struct jit *j)
 {
 	const struct vm_prog *p = j->prog;
@@ -2032,10 +2051,12 @@ static void frame_needs(struct jit *j)
 		int32_t all = frame_extent(j, 0, j->cnt);
 		for (size_t i = 0; i < n; i++)
 			j->zero_from[i] = all;
+		frame_depth_bound(j);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		j->zero_from[i] = frame_extent(j, p->subprogs[i], i + 1 < n ? p->subprogs[i + 1] : j->cnt);
+	frame_depth_bound(j);
 	/* Contained, a subprogram's code is its range: a call of it runs those insns and calls that come back
 	 * (each restoring what its own callee writes), and leaves r10 as it found it (r10 is never written).
 	 * So the caller saves only the registers of r6..r9 the range writes.  A tail call anywhere may bring

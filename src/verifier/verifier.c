@@ -226,6 +226,8 @@ struct vctx {
 	uint16_t *live;             /* per insn: registers read on some path from it (bit n: rn) */
 	uint32_t *subprog_of;       /* per insn: the first insn of its function */
 	uint32_t *fn_depth;         /* per function start: deepest stack seen */
+	bool stack_raw;             /* a stack address may be read by what the walk does not follow
+				     * (vf_env.frame_depth) */
 	uint8_t *async_root;        /* per function start: an async callback, a root of its own call chains */
 	uint8_t *callx_to;          /* per function start: some callx calls it (check_stack_depth) */
 	struct seen **seen;
@@ -2411,6 +2413,10 @@ static int stack_write(struct vctx *c, struct state *s, struct frame *f, int lo,
 	/* Linux check_stack_write_fixed_off(): part of a spilled pointer overwritten */
 	if (c->env->unpriv && size != 8 && f->st[base & ~7] == STK_SPILL && f->spill[base / 8].type != SCALAR)
 		return err_at(c, s->pc, -EACCES, "attempt to corrupt spilled pointer on stack");
+	/* Linux check_stack_write_fixed_off(): a caller's frame outlives the callee's, whose address it would
+	 * keep as a pointer to a frame the next call reuses */
+	if (val && val->type == PTR_STACK && f != s->f[s->nf - 1])
+		return err_at(c, s->pc, -EINVAL, "cannot spill pointers to stack into stack frame of the caller");
 	if (val && lo % 8 == 0 && (size == 8 || (val->type == SCALAR && !c->env->unpriv))) {
 		/* a register (a constant for BPF_ST) from the slot's start: spilled with all it knows, a
 		 * scalar linked to its copy in the slot when the value fits; a narrower spill holds the
@@ -3110,6 +3116,7 @@ static int check_host_call(struct vctx *c, struct state *s, uint32_t id, bool kf
 {
 	const struct hlp_proto *hp = c->env->host_proto ? c->env->host_proto(c->env->arg, id, kfunc) : NULL;
 	int err;
+	c->stack_raw = true; /* host code may read any address its arguments lead to */
 	if (s->lock_id)
 		return err_at(c, s->pc, -EINVAL, "function calls are not allowed while holding a lock");
 	if (hp) {
@@ -3188,6 +3195,7 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 			return err_at(c, s->pc, -EACCES, "R3 type=%s expected=scalar", tn(R(s, 3)));
 		if (s->nrefs)
 			return err_at(c, s->pc, -EINVAL, "tail_call would lead to reference leak");
+		c->stack_raw = true; /* the next program runs in this frame */
 		for (int r = 1; r <= 5; r++)
 			mark_not_init(R(s, r));
 		mark_unknown(R(s, 0));
@@ -3206,6 +3214,8 @@ static int check_helper(struct vctx *c, struct state *s, const struct bpf_insn *
 	for (unsigned i = 0; i < 5; i++)
 		if ((err = check_arg(c, s, h, i, &m)))
 			return err;
+	if (h->flags & HF_RAW_READ)
+		c->stack_raw = true;
 	if (m.map && h->maps && !hlp_map_ok(h, m.map->type)) /* maps: 0 without a map argument */
 		return err_at(c, s->pc, -EINVAL, "cannot pass map_type %u into func bpf_%s#%u", m.map->type, h->name, hid);
 	if (hid == BPF_FUNC_spin_lock) {
@@ -3663,6 +3673,10 @@ static int check_exit(struct vctx *c, struct state *s, bool *done)
 		if ((err = check_retval(c, s, "At callback return", cb ? cb->ret_min : 0, cb ? cb->ret_max : 1)))
 			return err;
 		need_reg(c, s, 0);
+	} else if (f->r[0].type == PTR_STACK) {
+		/* Linux prepare_func_exit(): the callee's frame ends here (a caller's pointer would do, but
+		 * Linux refuses any) */
+		return err_at(c, s->pc, -EINVAL, "cannot return stack pointer to the caller");
 	}
 	if (s->lock_id)
 		return err_at(c, s->pc, -EINVAL, "bpf_spin_unlock is missing");
@@ -4120,6 +4134,9 @@ static int verify(struct vf_env *env, bool accel, uint32_t *naccel, bool *unsure
 	}
 	if (!err && env->stack_depth > STACK)
 		err = err_at(&c, 0, -EACCES, "combined stack size of calls is %u. Too large", env->stack_depth);
+	if (!err && env->frame_depth)
+		for (size_t pc = 0; pc < c.cnt; pc++)
+			env->frame_depth[pc] = c.subprog_of[pc] != pc ? 0 : c.stack_raw ? VF_STACK_ALL : c.fn_depth[pc];
 out:
 	env->insn_processed = c.processed;
 	env->peak_states = (uint32_t)c.peak_states;

@@ -79,6 +79,14 @@ struct vf_env {
 	/* Optional (NULL: not asked for): cnt bytes the caller provides, filled with VF_PROOF_* facts per
 	 * insn.  Meaningful only when vf_verify() returns 0. */
 	uint8_t *proof;
+	/* Optional (NULL: not asked for): cnt entries the caller provides.  At the first insn of each function,
+	 * the bytes below its r10 that any access on any path may touch (loads, stores, atomics, a helper's
+	 * memory arguments, a callee's or callback's accesses through a pointer into the frame), so that a
+	 * new frame needs zeroing only there; VF_STACK_ALL (the whole frame) where a stack address may be read
+	 * by what the walk does not follow: a tail call (the next program runs in the frame), a kfunc or
+	 * host function, a helper that reads a raw address (HF_RAW_READ).  0 at every other insn.
+	 * Meaningful only when vf_verify() returns 0. */
+	uint32_t *frame_depth;
 };
 
 /* What the walk proved of one instruction, over every path that reaches it (each fact is the AND of
@@ -91,6 +99,8 @@ struct vf_env {
 				    * check, map value/key, ringbuf memory) and [addr, addr + size) is in bounds */
 #define VF_PROOF_DIV_NONZERO 0x04u /* a div/mod (any width, signedness, K or X): the divisor (its low 32
 				    * bits for the 32-bit forms) is never 0 */
+
+#define VF_STACK_ALL 512u /* vf_env.frame_depth: the whole frame (MAX_BPF_STACK) */
 
 #define VF_MAX_INSN_PROCESSED 1000000u  /* Linux BPF_COMPLEXITY_LIMIT_INSNS */
 

@@ -104,6 +104,9 @@ struct vm_insn_aux {
 	bool subprog_start;     /* the first insn of a subprogram: 0 and every local-call or callback target */
 	uint8_t proof;          /* VM_PROOF_*: what the verifier proved of the insn on every path; 0 for a
 				 * program loaded without it (vm_prog.verified false) */
+	uint16_t frame_depth;   /* at a subprogram's first insn of a verified program: the bytes below its r10
+				 * that any access may touch, the rest of a new frame being unobservable in a
+				 * trusted run (the verifier's vf_env.frame_depth; VM_STACK_SIZE: all of it) */
 };
 
 /* vm_insn_aux.proof (the verifier's VF_PROOF_*, same values).  An engine may drop a run-time check an

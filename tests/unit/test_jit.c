@@ -456,6 +456,66 @@ static struct parsed run_parser(int verify, int checks, int interp)
 	return out;
 }
 
+static const struct jit_image *prog_image(struct bpfvm *vm, int fd, bool trusted);
+
+/* A verified program's new frame is zeroed only as deep as the verifier saw any access reach
+ * (vm_insn_aux.frame_depth), even where r10's value goes to a helper (a key's address): a read of stack
+ * it never wrote (allowed as in Linux with CAP_PERFMON) still sees zeroes on both engines after a run
+ * that filled the whole frame.  A helper reading a raw address (trace_printk's %s) leaves the verifier
+ * no bound: the whole frame then. */
+TEST(verified_frame_zeroed_to_its_depth)
+{
+	char fill_src[2400] = "r1 = 0x5a5a5a5a5a5a5a5a ll\n";
+	for (int off = 8; off <= 512; off += 8)
+		snprintf(fill_src + strlen(fill_src), sizeof(fill_src) - strlen(fill_src), "*(u64 *)(r10 - %d) = r1\n", off);
+	strcat(fill_src, "call 7\n r0 = 2\n exit\n");
+	static const char read_src[] =
+		"r6 = *(u64 *)(r10 - 16)\n *(u32 *)(r10 - 4) = 0\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n"
+		"if r0 == 0 goto out\n *(u64 *)(r0 + 0) = r6\n out: r0 = 2\n exit\n";
+	static const char printk_src[] =
+		"r1 = 0x0a7325 ll\n *(u64 *)(r10 - 8) = r1\n r1 = r10\n r1 += -8\n r2 = 8\n r3 = r10\n r3 += -400\n"
+		"call 6\n r0 = 2\n exit\n";
+	for (int interp = 0; interp < 2; interp++) {
+		struct bpfvm_opts o = { .sz = sizeof(o), .interp = interp };
+		struct bpfvm *vm = bpfvm_new(&o);
+		struct bpf_insn fill[80], rd[16], pk[16];
+		uint8_t pkt[64] = { 0 };
+		int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+		long nf = bpfvm_asm(vm, fill_src, fill, 80), nr = bpfvm_asm(vm, read_src, rd, 16);
+		long np = bpfvm_asm(vm, printk_src, pk, 16);
+		CHECK(m >= 0 && nf > 0 && nr > 0 && np > 0);
+		patch_map_fd(rd, nr, m);
+		int ff = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, fill, (size_t)nf, "fill");
+		int fr = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, rd, (size_t)nr, "read");
+		int fp = bpfvm_prog_load(vm, BPF_PROG_TYPE_XDP, pk, (size_t)np, "printk");
+		if (ff < 0 || fr < 0 || fp < 0)
+			printf("  load: %s\n", bpfvm_errmsg(vm));
+		CHECK(ff >= 0 && fr >= 0 && fp >= 0);
+		for (int round = 0; round < 3; round++) {
+			struct bpfvm_test_run_opts tf = { .data_in = pkt, .data_size_in = sizeof(pkt) };
+			struct bpfvm_test_run_opts tr = tf;
+			CHECK_EQ_U64(test_run_via_bpf(vm, ff, &tf), 0);
+			CHECK_EQ_U64(test_run_via_bpf(vm, fr, &tr), 0);
+			CHECK_EQ_U64(tr.retval, 2);
+			uint32_t k = 0;
+			uint64_t v = 1;
+			union bpf_attr l;
+			memset(&l, 0, sizeof(l));
+			l.map_fd = (uint32_t)m;
+			l.key = (uintptr_t)&k;
+			l.value = (uintptr_t)&v;
+			CHECK(bpfvm_bpf(vm, BPF_MAP_LOOKUP_ELEM, &l, sizeof(l)) == 0);
+			CHECK_EQ_U64(v, 0);
+		}
+		const struct jit_image *ir = prog_image(vm, fr, true), *ip = prog_image(vm, fp, true);
+		if (!interp && ir && ip) { /* white-box: what the entry frame's zeroing covers */
+			CHECK_EQ_U64(ir->entry_zero, 64);
+			CHECK_EQ_U64(ip->entry_zero, 512);
+		}
+		bpfvm_free(vm);
+	}
+}
+
 /* A verified program's PROG_TEST_RUN runs the trusted code (a proven access is a plain mov, a proven
  * divisor is not tested, r1..r5 are not kept across a helper call) and computes what the interpreter
  * and the checked code compute; BPFVM_CHECKS_ALWAYS and unverified programs get no trusted code. */
@@ -1719,6 +1779,7 @@ int main(void)
 	RUN(tail_calls_agree);
 	RUN(packet_loads_in_stateless_code);
 	RUN(trusted_code_matches_checked);
+	RUN(verified_frame_zeroed_to_its_depth);
 	RUN(plain_runs_of_verified_programs_keep_checks);
 	RUN(array_lookups_in_place);
 	RUN(proven_atomics_unchecked);

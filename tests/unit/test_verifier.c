@@ -538,6 +538,17 @@ static const struct vcase cases[] = {
 	{ "eight frames", XDP,
 	  "call local +2\nr0 = 0\nexit\ncall local +2\nr0 = 0\nexit\ncall local +2\nr0 = 0\nexit\ncall local +2\nr0 = 0\nexit\n"
 	  "call local +2\nr0 = 0\nexit\ncall local +2\nr0 = 0\nexit\ncall local +2\nr0 = 0\nexit\nr0 = 0\nexit\n", NULL },
+	/* a callee's frame ends at its exit: no pointer to it may outlive it */
+	{ "callee returns a pointer to its frame", XDP,
+	  "call local +3\nr0 = *(u64 *)(r0 + 0)\nr0 = 0\nexit\nr1 = 0\n*(u64 *)(r10 - 8) = r1\nr0 = r10\nr0 += -8\nexit\n",
+	  "cannot return stack pointer to the caller" },
+	{ "callee spills its frame's address into the caller's", XDP,
+	  "r1 = r10\nr1 += -8\ncall local +4\nr0 = *(u64 *)(r10 - 8)\nr0 = *(u64 *)(r0 + 0)\nr0 = 0\nexit\n"
+	  "r2 = r10\nr2 += -16\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n",
+	  "cannot spill pointers to stack into stack frame of the caller" },
+	{ "callee spills the caller's frame address into the caller's", XDP,
+	  "r1 = r10\nr1 += -8\ncall local +2\nr0 = 0\nexit\n*(u64 *)(r1 + 0) = r1\nr0 = 0\nexit\n",
+	  "cannot spill pointers to stack into stack frame of the caller" },
 	{ "subprogram falls into the next", XDP, "call local +2\nr0 = 0\nr0 = 0\nr0 = 1\nexit\n", "last insn is not an exit or jmp" },
 	{ "jump out of a subprogram", XDP, "call local +2\nr0 = 0\nexit\nif r1 == 0 goto -3\nr0 = 1\nexit\n", "jump out of range from insn 3 to 1" },
 	{ "call past the end", XDP, "call local +20\nr0 = 0\nexit\n", "call to invalid destination" },
