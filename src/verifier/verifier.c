@@ -2558,6 +2558,9 @@ struct access {
 	int size;
 	bool write;
 	bool atomic;
+	bool acqrel;           /* load-acquire / store-release: aligned as an atomic (Linux passes
+				* strict_alignment_once), not on ctx or packet (atomic_ptr_type_ok():
+				* Linux 6.18 asks it before a load, after a store's own checks) */
 	struct reg *val;       /* stores of a register: what is stored (a spill links it) */
 	bool imm_zero;
 	bool sign;
@@ -2569,6 +2572,8 @@ struct access {
 static int check_atomic_align(struct vctx *c, struct state *s, const struct reg *p, int64_t insn_off, int size,
 			      const char *desc)
 {
+	if (p->type == PTR_PKT || p->type == PTR_PKT_META) /* Linux check_pkt_ptr_alignment(): NET_IP_ALIGN */
+		insn_off += 2;
 	struct tnum at = tnum_add(p->v.var_off, tnum_const((uint64_t)((int64_t)p->off + insn_off)));
 	if (!((at.value | at.mask) & (uint64_t)(size - 1)))
 		return 0;
@@ -2578,6 +2583,9 @@ static int check_atomic_align(struct vctx *c, struct state *s, const struct reg 
 	else
 		snprintf(var, sizeof(var), "(0x%llx; 0x%llx)", (unsigned long long)p->v.var_off.value,
 			 (unsigned long long)p->v.var_off.mask);
+	if (p->type == PTR_PKT || p->type == PTR_PKT_META)
+		return err_at(c, s->pc, -EACCES, "misaligned packet access off 2+%s+%d+%lld size %d", var, p->off,
+			      (long long)insn_off - 2, size);
 	return err_at(c, s->pc, -EACCES, "misaligned %saccess off %s+%d+%lld size %d", desc, var, p->off, (long long)insn_off,
 		      size);
 }
@@ -2603,7 +2611,7 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 			if (p->v.smin <= -MAX_VAR_OFF || p->v.smax >= MAX_VAR_OFF)
 				return err_at(c, s->pc, -EACCES, "invalid unbounded variable-offset%s stack R%u",
 					      a->write ? " write to" : " read from", rno);
-			if (a->atomic && (err = check_atomic_align(c, s, p, a->off, size, "stack ")))
+			if ((a->atomic || a->acqrel) && (err = check_atomic_align(c, s, p, a->off, size, "stack ")))
 				return err;
 			if ((err = stack_var_access(c, s, f, lo, hi, size, a->write, rno, off)))
 				return err;
@@ -2677,7 +2685,8 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 		}
 		if (p->type == PTR_MAP_KEY && a->write)
 			return err_at(c, s->pc, -EACCES, "write to change key R%u not allowed", rno);
-		if (a->atomic && (err = check_atomic_align(c, s, p, a->off, size, p->type == PTR_MAP_VALUE ? "value " : "")))
+		if ((a->atomic || a->acqrel) &&
+		    (err = check_atomic_align(c, s, p, a->off, size, p->type == PTR_MAP_VALUE ? "value " : "")))
 			return err;
 		break;
 	}
@@ -2685,6 +2694,10 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 	case PTR_PKT_META:
 		if (a->atomic)
 			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u %s is not allowed", rno, tn(p));
+		if (a->acqrel && !a->write)
+			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC loads from R%u %s is not allowed", rno, tn(p));
+		if (a->acqrel && (err = check_atomic_align(c, s, p, a->off, size, "packet ")))
+			return err;
 		if (a->write && !c->env->pkt_writable)
 			return err_at(c, s->pc, -EACCES, "cannot write into packet");
 		if (p->v.smin < 0)
@@ -2694,10 +2707,14 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 			       size, rno, p->id, (long long)off, p->range);
 			return err_at(c, s->pc, -EACCES, "R%u offset is outside of the packet", rno);
 		}
+		if (a->acqrel) /* a store-release, once it passed as a store (Linux check_atomic_store()) */
+			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u %s is not allowed", rno, tn(p));
 		break;
 	case PTR_CTX: {
 		if (a->atomic)
 			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u ctx is not allowed", rno);
+		if (a->acqrel && !a->write)
+			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC loads from R%u ctx is not allowed", rno);
 		if (!scalar_is_const(&p->v) || p->v.var_off.value)
 			return err_at(c, s->pc, -EACCES, "variable ctx access var_off=(0x%llx; 0x%llx) disallowed",
 				      (unsigned long long)p->v.var_off.value, (unsigned long long)p->v.var_off.mask);
@@ -2707,6 +2724,8 @@ static int check_mem(struct vctx *c, struct state *s, unsigned rno, const struct
 			   c->env->ctx_access(c->env->arg, (uint32_t)off, (uint32_t)size, a->write);
 		if (kind == VF_CTX_DENY)
 			return err_at(c, s->pc, -EACCES, "invalid bpf_context access off=%lld size=%d", (long long)off, size);
+		if (a->acqrel) /* a store-release, once it passed as a store (Linux check_atomic_store()) */
+			return err_at(c, s->pc, -EACCES, "BPF_ATOMIC stores into R%u ctx is not allowed", rno);
 		if (dst) {
 			if (kind == VF_CTX_SCALAR) {
 				mark_unknown(dst);
@@ -2747,6 +2766,7 @@ static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *i
 	case FMT_LDACQ:
 		if ((err = check_read(c, s, in->src_reg)))
 			return err;
+		a.acqrel = info->fmt == FMT_LDACQ;
 		if ((err = check_mem(c, s, in->src_reg, &a, &val)))
 			return err;
 		*R(s, in->dst_reg) = val;
@@ -2774,8 +2794,9 @@ static int check_ld_st(struct vctx *c, struct state *s, const struct bpf_insn *i
 	default: /* FMT_ATOMIC */
 		if ((err = check_read(c, s, in->dst_reg)) || (err = check_read(c, s, in->src_reg)))
 			return err;
-		if (info->flags & F_ACQREL) { /* store_release: a plain store */
+		if (info->flags & F_ACQREL) { /* store_release: a plain store, aligned */
 			a.write = true;
+			a.acqrel = true;
 			a.val = R(s, in->src_reg);
 			return check_mem(c, s, in->dst_reg, &a, NULL);
 		}

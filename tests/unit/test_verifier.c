@@ -98,6 +98,29 @@ static const struct vcase cases[] = {
 	{ "atomic on a map value at a variable offset", XDP,
 	  LOOKUP(ARRAY) "if r0 == 0 goto +5\nr2 = *(u32 *)(r0 + 0)\nr2 &= 2\nr0 += r2\nr1 = 1\nlock *(u32 *)(r0 + 0) += r1\nr0 = 0\nexit\n",
 	  "misaligned value access off (0x0; 0x2)+0+0 size 4" },
+	/* load-acquire and store-release too (Linux check_atomic_load/store(): strict_alignment_once), and
+	 * neither on ctx or packet (atomic_ptr_type_ok()) */
+	{ "load-acquire from a map value misaligned", XDP,
+	  LOOKUP(ARRAY) "if r0 == 0 goto +1\nr0 = load_acquire((u16 *)(r0 + 5))\nr0 = 0\nexit\n",
+	  "misaligned value access off 0+0+5 size 2" },
+	{ "store-release into a map value misaligned", XDP,
+	  LOOKUP(ARRAY) "if r0 == 0 goto +2\nr1 = 1\nstore_release((u32 *)(r0 + 2), r1)\nr0 = 0\nexit\n",
+	  "misaligned value access off 0+0+2 size 4" },
+	{ "load-acquire from a map value aligned", XDP,
+	  LOOKUP(ARRAY) "if r0 == 0 goto +1\nr0 = load_acquire((u32 *)(r0 + 4))\nr0 = 0\nexit\n", NULL },
+	{ "load-acquire from ctx", XDP, "r0 = load_acquire((u32 *)(r1 + 0))\nr0 = 0\nexit\n",
+	  "BPF_ATOMIC loads from R1 ctx is not allowed" },
+	{ "store-release into ctx", XDP, "r2 = 0\nstore_release((u32 *)(r1 + 0), r2)\nr0 = 0\nexit\n",
+	  "invalid bpf_context access off=0 size=4" },
+	{ "store-release into the packet", XDP,
+	  "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +2\n"
+	  "r5 = 0\nstore_release((u32 *)(r2 + 0), r5)\nr0 = 0\nexit\n", "misaligned packet access off 2+0+0+0 size 4" },
+	{ "store-release into the packet, aligned", XDP,
+	  "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +2\n"
+	  "r5 = 0\nstore_release((u32 *)(r2 + 2), r5)\nr0 = 0\nexit\n", "BPF_ATOMIC stores into R2 pkt is not allowed" },
+	{ "load-acquire from the packet", XDP,
+	  "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +1\n"
+	  "r0 = load_acquire((u32 *)(r2 + 0))\nr0 = 0\nexit\n", "BPF_ATOMIC loads from R2 pkt is not allowed" },
 	{ "scalar dereference", XDP, "r1 = 100\nr0 = *(u32 *)(r1 + 0)\nexit\n", "R1 invalid mem access 'scalar'" },
 	{ "unreachable insn", XDP, "r0 = 0\nexit\nr0 = 1\nexit\n", "unreachable insn 2" },
 	{ "jump out of range", XDP, "r0 = 0\nif r0 == 0 goto +5\nexit\n", "jump out of range from insn 1 to 7" },
