@@ -1996,7 +1996,7 @@ static bool frameless_range(const struct jit *j, size_t lo, size_t hi)
 	return true;
 }
 
-/* In the proven code, the verifier's bound on each function's frame (vm_insn_aux.frame_depth): no access
+/* In the proven code, the verifier's bound on each function's frame (vm_frame_need()): no access
  * of a verified program, its helpers' included, touches a frame deeper, so the bytes below are never
  * observed (the verifier says the whole frame where something it does not follow may read it).  It
  * covers what escaping r10 hides from frame_extent(): a key on the stack whose address goes to a
@@ -2008,9 +2008,8 @@ static void frame_depth_bound(struct jit *j)
 	if (!p->verified || p->subprog_cnt == 0 || p->subprogs[0] != 0)
 		return;
 	for (size_t i = 0; i < p->subprog_cnt; i++) {
-		uint32_t d = p->aux[p->subprogs[i]].frame_depth;
-		int32_t from = -(int32_t)((d + 63) & ~63u);
-		if (d <= VM_STACK_SIZE && from > j->zero_from[i])
+		int32_t from = -(int32_t)vm_frame_need(p, p->subprogs[i], true);
+		if (from > j->zero_from[i])
 			j->zero_from[i] = from;
 	}
 }

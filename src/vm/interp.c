@@ -481,7 +481,9 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 
 	/* run->prog is the entry program or one calling a helper (a callback), which is no leaf: the
 	 * whole frame */
-	vm_frame_zero_below(frame_lo + VM_STACK_SIZE, VM_STACK_SIZE - run->prog->stack_unreached);
+	uint32_t zero = VM_STACK_SIZE - run->prog->stack_unreached,
+		 need = vm_frame_need(run->prog, (size_t)(entry - run->prog->insns), vm_run_trusted(run));
+	vm_frame_zero_below(frame_lo + VM_STACK_SIZE, need < zero ? need : zero);
 
 	reg[0] = 0;
 	reg[1] = a1;
@@ -710,7 +712,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
-		vm_frame_zero(frame_lo);
+		vm_frame_zero_below(frame_lo + VM_STACK_SIZE,
+				    vm_frame_need(run->prog, (size_t)(t - run->prog->insns), jump == jump_trusted));
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		TAKE_BUDGET();
 		pc = t;
@@ -724,7 +727,8 @@ static uint64_t interp(struct vm_run *run, const struct vm_insn *entry, uint64_t
 		reg[10] = fp;
 		frame_lo -= VM_STACK_SIZE;
 		frame_lim += VM_STACK_SIZE;
-		vm_frame_zero(frame_lo);
+		vm_frame_zero_below(frame_lo + VM_STACK_SIZE, vm_frame_need(run->prog, (size_t)(vm_jump_target(pc) - run->prog->insns),
+									     jump == jump_trusted));
 		may_goto_left = VM_MAY_GOTO_BUDGET;
 		TAKE_BUDGET(); /* every call, forward ones too */
 		pc = vm_jump_target(pc);

@@ -375,6 +375,17 @@ static inline void vm_frame_zero_below(uintptr_t top, uint32_t len /* a multiple
 	}
 }
 
+/* The bytes below r10 a new frame of the function starting at `start` of prog must be zeroed in a run
+ * whose trust is `trusted` (vm_run_trusted()): in a trusted run of a verified program, as deep as the
+ * verifier saw any access reach (vm_insn_aux.frame_depth, rounded to 64); else the whole frame. */
+static inline uint32_t vm_frame_need(const struct vm_prog *prog, size_t start, bool trusted)
+{
+	if (!trusted || !prog->verified || start >= prog->cnt)
+		return VM_STACK_SIZE;
+	uint32_t d = ((uint32_t)prog->aux[start].frame_depth + 63) & ~63u;
+	return d < VM_STACK_SIZE ? d : VM_STACK_SIZE;
+}
+
 /* The whole frame [lo, lo + VM_STACK_SIZE). */
 static inline void vm_frame_zero(uintptr_t lo)
 {

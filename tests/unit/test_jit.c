@@ -460,28 +460,33 @@ static const struct jit_image *prog_image(struct bpfvm *vm, int fd, bool trusted
 
 /* A verified program's new frame is zeroed only as deep as the verifier saw any access reach
  * (vm_insn_aux.frame_depth), even where r10's value goes to a helper (a key's address): a read of stack
- * it never wrote (allowed as in Linux with CAP_PERFMON) still sees zeroes on both engines after a run
- * that filled the whole frame.  A helper reading a raw address (trace_printk's %s) leaves the verifier
+ * it never wrote (allowed as in Linux with CAP_PERFMON), in the entry frame and in a callee's, still
+ * sees zeroes on both engines after a run that filled both frames.  A helper reading a raw address (trace_printk's %s) leaves the verifier
  * no bound: the whole frame then. */
 TEST(verified_frame_zeroed_to_its_depth)
 {
-	char fill_src[2400] = "r1 = 0x5a5a5a5a5a5a5a5a ll\n";
-	for (int off = 8; off <= 512; off += 8)
-		snprintf(fill_src + strlen(fill_src), sizeof(fill_src) - strlen(fill_src), "*(u64 *)(r10 - %d) = r1\n", off);
-	strcat(fill_src, "call 7\n r0 = 2\n exit\n");
+	/* fills the top half of its frame and of a callee's (the verifier's combined bound is 512) */
+	char fill_src[4800] = "r1 = 0x5a5a5a5a5a5a5a5a ll\n";
+	for (int f = 0; f < 2; f++) {
+		for (int off = 8; off <= 256; off += 8)
+			snprintf(fill_src + strlen(fill_src), sizeof(fill_src) - strlen(fill_src), "*(u64 *)(r10 - %d) = r1\n", off);
+		strcat(fill_src, f ? "r0 = 0\n exit\n" : "call local fs\n call 7\n r0 = 2\n exit\nfs: r1 = 0x5a5a5a5a5a5a5a5a ll\n");
+	}
 	static const char read_src[] =
-		"r6 = *(u64 *)(r10 - 16)\n *(u32 *)(r10 - 4) = 0\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n"
-		"if r0 == 0 goto out\n *(u64 *)(r0 + 0) = r6\n out: r0 = 2\n exit\n";
+		"r6 = *(u64 *)(r10 - 16)\n call local rs\n r6 += r0\n"
+		"*(u32 *)(r10 - 4) = 0\n r2 = r10\n r2 += -4\n r1 = 0x7eadc000 ll\n call 1\n"
+		"if r0 == 0 goto out\n *(u64 *)(r0 + 0) = r6\n out: r0 = 2\n exit\n"
+		"rs: r0 = *(u64 *)(r10 - 24)\n exit\n";
 	static const char printk_src[] =
 		"r1 = 0x0a7325 ll\n *(u64 *)(r10 - 8) = r1\n r1 = r10\n r1 += -8\n r2 = 8\n r3 = r10\n r3 += -400\n"
 		"call 6\n r0 = 2\n exit\n";
 	for (int interp = 0; interp < 2; interp++) {
 		struct bpfvm_opts o = { .sz = sizeof(o), .interp = interp };
 		struct bpfvm *vm = bpfvm_new(&o);
-		struct bpf_insn fill[80], rd[16], pk[16];
+		struct bpf_insn fill[160], rd[24], pk[16];
 		uint8_t pkt[64] = { 0 };
 		int m = map_create(vm, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
-		long nf = bpfvm_asm(vm, fill_src, fill, 80), nr = bpfvm_asm(vm, read_src, rd, 16);
+		long nf = bpfvm_asm(vm, fill_src, fill, 160), nr = bpfvm_asm(vm, read_src, rd, 24);
 		long np = bpfvm_asm(vm, printk_src, pk, 16);
 		CHECK(m >= 0 && nf > 0 && nr > 0 && np > 0);
 		patch_map_fd(rd, nr, m);
