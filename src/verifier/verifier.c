@@ -198,6 +198,13 @@ struct seen {
  * count) at most: past it they count as any miss, so that each visit's comparisons stay bounded (a
  * 1,000-round loop with a packet check per round keeps 998). */
 #define MAX_DISTINCT 1024
+/* Comparisons of a state with an explored one (prune_or_record()) in one walk, past which a walk with
+ * widened loops stops (the exact walk gives the verdict) and any other keeps at most MAX_DISTINCT_LATE
+ * distinct states at a prune point: 1,024 of them at each of many prune points made a widened walk to
+ * Linux's 1,000,000-insn limit cost a billion comparisons (13 s; fuzz_jitv's ten may_goto loops in a
+ * row, which the exact walk proves in 1,434 insns).  The tests' programs make at most 1.3 million. */
+#define CMP_BUDGET 10000000ull
+#define MAX_DISTINCT_LATE 16
 
 /* Prune points: where states are compared.  A state is recorded there only when the walk did some
  * work since the last one (Linux is_state_visited(): 2 jumps and 8 insns), except at loop heads,
@@ -233,6 +240,7 @@ struct vctx {
 	struct seen **seen;
 	uint32_t *nseen;
 	size_t kept;                /* states in seen[], all prune points: the current count */
+	uint64_t cmps;              /* states compared so far (CMP_BUDGET) */
 	size_t peak_states;         /* the most kept at once (Linux's peak_states in the statistics) */
 	struct seen *detached;      /* evicted while their paths were still walked: freed at the end */
 	struct state **stack;       /* pending branches */
@@ -1954,8 +1962,12 @@ static int prune_or_record(struct vctx *c, struct state *s)
 	struct cur_consts k;
 again:
 	cur_consts_of(c, s, &k);
+	if (c->naccel && c->cmps > CMP_BUDGET)
+		return ACCEL_ABORT; /* widening made the walk worse: walk again without (the verdict's) */
+	uint32_t distinct_max = c->cmps > CMP_BUDGET ? MAX_DISTINCT_LATE : MAX_DISTINCT;
 	for (struct seen **pp = &c->seen[pc], *p; (p = *pp);) {
 		bool distinct = false;
+		c->cmps++;
 		if (!p->branches) {
 			if (consts_match(p, &k, CMP_LOOSE, &distinct) && states_equal(c, p->s, s, CMP_LOOSE, &distinct)) {
 				p->hits++;
@@ -2002,7 +2014,7 @@ again:
 		 * paths that reach the same iteration later (a loop with a packet check per round: the
 		 * path where the check failed rejoins the others one iteration later, at each iteration;
 		 * without this, 1,000 rounds walk 1,000,000+ insns, the kernel's way, instead of 32,000). */
-		if (add && !(p->accel && p->branches) && (p->branches || !distinct || c->nseen[pc] > MAX_DISTINCT) &&
+		if (add && !(p->accel && p->branches) && (p->branches || !distinct || c->nseen[pc] > distinct_max) &&
 		    ++p->misses > p->hits * n + n) {
 			*pp = p->next;
 			c->nseen[pc]--;
