@@ -3966,9 +3966,14 @@ static int do_check(struct vctx *c, struct state *s)
 			s->pc = (size_t)c->meta[s->pc].target;
 			continue;
 		} else if (id == ISA_MAY_GOTO) {
-			/* either: the budget may run out at any time */
-			if ((err = push_branch(c, s, (size_t)c->meta[s->pc].target)))
+			/* either: the budget may run out at any time.  The jump (the budget spent) is walked
+			 * first and the rest of the round queued, in Linux's order (check_cond_jmp_op()): the
+			 * ways out of a loop are done before its later rounds come to them, so that those
+			 * prune there (sequential may_goto loops walked each exit's successors anew) */
+			if ((err = push_branch(c, s, s->pc + 1)))
 				return err;
+			s->pc = (size_t)c->meta[s->pc].target;
+			continue;
 		} else if (fl & F_JMP) {
 			bool fall_ok, taken_ok;
 			struct state *ts;
