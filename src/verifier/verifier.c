@@ -135,6 +135,9 @@ struct state {
 	/* insns walked on this path from the program's start, with the rounds of each loop widened on it
 	 * counted as the exact walk would have walked them (accelerate()) */
 	uint64_t walked;
+	/* may_goto rounds begun on this path (Linux may_goto_depth): an ancestor at a may_goto with
+	 * fewer covers by range, one with as many is the same round come back another way */
+	uint32_t may_goto_depth;
 };
 
 /* An explored state at a prune point.  `branches` counts the paths still being walked that passed
@@ -1108,7 +1111,7 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 static bool ancestor_covers_ok(struct vctx *c, const struct state *s)
 {
 	const struct frame *f = s->f[s->nf - 1];
-	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || c->ids[s->pc] == ISA_MAY_GOTO || c->cb_return;
+	return (f->cb_helper && !f->async_cb && s->pc == f->subprog) || c->cb_return;
 }
 
 /* A path ended (exit, pruned, or refused): the states recorded on it have one walk fewer pending
@@ -1951,12 +1954,12 @@ static bool accelerate(struct vctx *c, struct state *s, const struct loop *l, co
 static int prune_or_record(struct vctx *c, struct state *s)
 {
 	size_t pc = s->pc;
-	bool ancestor_ok = ancestor_covers_ok(c, s);
+	bool ancestor_ok = ancestor_covers_ok(c, s), may_goto = c->ids[pc] == ISA_MAY_GOTO;
 	bool force = c->prune[pc] == PRUNE_FORCE;
 	bool add = force || (c->jmps - c->prev_jmps >= 2 && c->processed - c->prev_insns >= 8);
 	/* a loop head reached along one of its back edges: widened states cover, or one is made */
 	struct loop *l = NULL;
-	if (c->accel_on && c->loop_head[pc] && !ancestor_ok && !(l = loop_of(c, pc)))
+	if (c->accel_on && c->loop_head[pc] && !ancestor_ok && !may_goto && !(l = loop_of(c, pc)))
 		return -ENOMEM;
 	bool back = l && l->ok && s->prev_pc != SIZE_MAX && in_body(l, s->prev_pc), widened = false;
 	struct cur_consts k;
@@ -1986,7 +1989,7 @@ again:
 					c->accel_unsure = true;
 				return 1;
 			}
-		} else if (ancestor_ok) {
+		} else if (ancestor_ok || (may_goto && p->s->may_goto_depth != s->may_goto_depth)) {
 			/* an ancestor whose walk goes on: its precise marks are not final, so all scalars
 			 * compare, and the states between it and s (whose walks end in its) keep every
 			 * scalar precise, since what the rest of its walk will need is not known yet */
@@ -1995,7 +1998,8 @@ again:
 				mark_all_precise(s);
 				return 1;
 			}
-		} else if (consts_match(p, &k, CMP_EXACT, &distinct) && states_equal(c, p->s, s, CMP_EXACT, NULL)) {
+		} else if (p->s->may_goto_depth == s->may_goto_depth && consts_match(p, &k, CMP_EXACT, &distinct) &&
+			   states_equal(c, p->s, s, CMP_EXACT, NULL)) {
 			return err_at(c, pc, -EINVAL, "infinite loop detected at insn %zu", pc);
 		}
 		/* Linux: inside a loop (an ancestor is here), a new state only every 20 jumps or 100 insns;
@@ -2007,7 +2011,7 @@ again:
 		 * loop head) gets more chances, and leaves the list but not memory, since its descendants'
 		 * path_done() walks through it; without this every iteration compares against all the
 		 * loop's earlier ones (quadratic in the trip count). */
-		uint32_t n = p->branches && force && ancestor_ok ? 64 : 3;
+		uint32_t n = p->branches && force && (ancestor_ok || may_goto) ? 64 : 3;
 		/* Only a visit that records a state counts against the others: otherwise the visits of
 		 * several iterations of a loop would drop a state just recorded (Linux).  Nor does a visit
 		 * from another iteration of a loop whose counter is precise: the state is there for the
@@ -3668,6 +3672,26 @@ static const struct seen *prev_at_callsite(const struct state *s, size_t site)
 	return NULL;
 }
 
+/* The explored state on s's path at insn pc, with s's frames, from the visit before this one (Linux
+ * find_prev_entry(): a state recorded at this visit, which starts s's current segment, is not it). */
+static const struct seen *prev_visit(const struct state *s, size_t pc)
+{
+	const struct seen *p = s->parent;
+	if (p && s->first_pc == pc && p->s && p->s->pc == pc)
+		p = p->parent;
+	for (; p; p = p->parent) {
+		const struct state *o = p->s;
+		if (!o || o->pc != pc || o->nf != s->nf)
+			continue;
+		bool same = true;
+		for (int i = 1; i < s->nf && same; i++)
+			same = o->f[i]->callsite == s->f[i]->callsite;
+		if (same)
+			return p;
+	}
+	return NULL;
+}
+
 static int check_exit(struct vctx *c, struct state *s, bool *done)
 {
 	struct frame *f = s->f[s->nf - 1];
@@ -3972,6 +3996,14 @@ static int do_check(struct vctx *c, struct state *s)
 			 * prune there (sequential may_goto loops walked each exit's successors anew) */
 			if ((err = push_branch(c, s, s->pc + 1)))
 				return err;
+			c->stack[c->nstack - 1]->may_goto_depth++;
+			/* and the round queued has the imprecise scalars that changed since the last round
+			 * unknown, so that a loop moving a counter or an accumulator each round converges in
+			 * a few rounds, not the budget's 8 million (Linux widen_imprecise_scalars() against
+			 * find_prev_entry()) */
+			const struct seen *prev = prev_visit(s, s->pc);
+			if (prev)
+				widen_imprecise(prev->s, c->stack[c->nstack - 1]);
 			s->pc = (size_t)c->meta[s->pc].target;
 			continue;
 		} else if (fl & F_JMP) {

@@ -192,6 +192,14 @@ static const struct vcase cases[] = {
 	{ "infinite loop on a stack slot", XDP,
 	  "r0 = 2\nr1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = *(u64 *)(r10 - 8)\nif r1 == 0 goto -2\nexit\n",
 	  "infinite loop detected at insn 3" },
+	/* a may_goto round's imprecise scalars that changed since the round before become unknown (Linux
+	 * widen_imprecise_scalars()): three rounds, not the 1,000,000-insn limit (found by fuzz_jitv) */
+	{ "may_goto loop of an accumulator", XDP,
+	  "r8 = 0\nr4 = 0\nl: may_goto e\nr8 += r4\nr8 *= 6\nr8 &= 65535\nr4 += 1\ngoto l\ne: r0 = r8\nr0 &= 3\nexit\n", NULL },
+	/* the way out of a may_goto loop leads back to it: once the budget is spent this never ends, and a
+	 * state there with as many rounds begun as its ancestor is no later round (Linux may_goto_depth) */
+	{ "may_goto's way out leads back to it", XDP,
+	  "r0 = 0\nl: may_goto e\ngoto l\ne: if r0 == 1 goto x\ngoto l\nx: exit\n", "infinite loop detected at insn 1" },
 	/* converges to an unknown value the walk has seen before: not a loop that never ends */
 	{ "loop halving an unknown", XDP,
 	  "r1 = *(u32 *)(r1 + 12)\nr0 = 2\nif r1 == 0 goto +2\nr1 >>= 1\ngoto -3\nexit\n", NULL },
