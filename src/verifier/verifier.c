@@ -3654,14 +3654,13 @@ static void widen_imprecise(const struct state *old, struct state *cur)
 	}
 }
 
-/* The explored state on s's path at the helper call `site` that runs a callback, with s's frames, recorded
- * when a call of the callback returned there: what the previous call left (Linux find_prev_entry(), whose
- * dfs_depth test skips the state of the first arrival, which the first return descends from directly). */
-static const struct seen *prev_at_callsite(const struct state *s, size_t site)
+/* The latest explored state on s's path from `p` up at insn pc with s's frames (Linux find_prev_entry()'s
+ * same_callsites()); with cb_ret, only one recorded when a callback's call returned there. */
+static const struct seen *prev_on_path(const struct seen *p, const struct state *s, size_t pc, bool cb_ret)
 {
-	for (const struct seen *p = s->parent; p; p = p->parent) {
+	for (; p; p = p->parent) {
 		const struct state *o = p->s;
-		if (!p->cb_ret || !o || o->pc != site || o->nf != s->nf)
+		if ((cb_ret && !p->cb_ret) || !o || o->pc != pc || o->nf != s->nf)
 			continue;
 		bool same = true;
 		for (int i = 1; i < s->nf && same; i++)
@@ -3672,24 +3671,22 @@ static const struct seen *prev_at_callsite(const struct state *s, size_t site)
 	return NULL;
 }
 
-/* The explored state on s's path at insn pc, with s's frames, from the visit before this one (Linux
- * find_prev_entry(): a state recorded at this visit, which starts s's current segment, is not it). */
+/* At the helper call `site` that runs a callback: the state of the previous call's return, what it left
+ * (Linux find_prev_entry(), whose dfs_depth test skips the state of the first arrival, which the first
+ * return descends from directly). */
+static const struct seen *prev_at_callsite(const struct state *s, size_t site)
+{
+	return prev_on_path(s->parent, s, site, true);
+}
+
+/* At insn pc: the state of the visit before this one (Linux find_prev_entry(): a state recorded at this
+ * visit, which starts s's current segment, is not it). */
 static const struct seen *prev_visit(const struct state *s, size_t pc)
 {
 	const struct seen *p = s->parent;
 	if (p && s->first_pc == pc && p->s && p->s->pc == pc)
 		p = p->parent;
-	for (; p; p = p->parent) {
-		const struct state *o = p->s;
-		if (!o || o->pc != pc || o->nf != s->nf)
-			continue;
-		bool same = true;
-		for (int i = 1; i < s->nf && same; i++)
-			same = o->f[i]->callsite == s->f[i]->callsite;
-		if (same)
-			return p;
-	}
-	return NULL;
+	return prev_on_path(p, s, pc, false);
 }
 
 static int check_exit(struct vctx *c, struct state *s, bool *done)

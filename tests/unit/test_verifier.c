@@ -1402,6 +1402,22 @@ TEST(loops_are_widened)
 	bpfvm_free(vm);
 }
 
+/* One program's load in bpfvm and in the kernel, with the insns each walk processed (0: not known, the
+ * kernel's also when it was not asked).  Returns bpfvm's result. */
+static long processed_by(struct bpfvm *vm, const char *src, unsigned long *mine, unsigned long *kernel)
+{
+	static char vlog[1 << 16], kl[1 << 16];
+	uint32_t ts = 0;
+	long r = load_logged(vm, -1, src, 4, vlog, sizeof(vlog), &ts);
+	const char *p = strstr(vlog, "processed ");
+	*mine = *kernel = 0;
+	if (r >= 0 && p)
+		sscanf(p, "processed %lu", mine);
+	if (load_logged(NULL, -1, src, 4, kl, sizeof(kl), &ts) >= 0 && (p = strstr(kl, "processed ")))
+		sscanf(p, "processed %lu", kernel);
+	return r;
+}
+
 /* A loop of 1,000 rounds with a packet check in each: the path where a check fails rejoins the loop one
  * round later, at states of rounds the first path walked long before (kept dormant while that walk
  * went on, prune_or_record()).  The kernel drops those states and walks 900,000+ insns; bpfvm must
@@ -1410,18 +1426,12 @@ TEST(packet_loop_rejoins_later_rounds)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
 	struct bpfvm *vm = bpfvm_new(&o);
-	static char vlog[1 << 16], kl[1 << 16];
 	static const char src[] = "r6 = *(u32 *)(r1 + 0)\nr7 = *(u32 *)(r1 + 4)\nr0 = 0\nr1 = 0\n"
 				  "loop: r2 = r6\nr2 += 1\nif r2 > r7 goto skip\nr3 = *(u8 *)(r6 + 0)\nr0 += r3\n"
 				  "skip: r0 += r1\nr1 += 1\nif r1 < 1000 goto loop\nr0 &= 3\nexit\n";
-	uint32_t ts = 0, kts = 0;
-	unsigned long processed = 0, kprocessed = 0;
-	CHECK(load_logged(vm, -1, src, 4, vlog, sizeof(vlog), &ts) == 0);
-	const char *p = strstr(vlog, "processed ");
-	CHECK(p && sscanf(p, "processed %lu", &processed) == 1);
+	unsigned long processed, kprocessed;
+	CHECK(processed_by(vm, src, &processed, &kprocessed) == 0);
 	CHECK(processed > 1000 && processed < 100000);
-	if (load_logged(NULL, -1, src, 4, kl, sizeof(kl), &kts) == 0 && (p = strstr(kl, "processed ")))
-		sscanf(p, "processed %lu", &kprocessed);
 	printf("  packet-check loop of 1000 rounds: %lu insns processed (the kernel: %lu%s)\n", processed, kprocessed,
 	       kprocessed ? "" : ", not asked");
 	bpfvm_free(vm);
@@ -1436,7 +1446,7 @@ TEST(sequential_may_goto_loops_converge)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
 	struct bpfvm *vm = bpfvm_new(&o);
-	static char vlog[1 << 16], kl[1 << 16], src[4096];
+	static char src[4096];
 	snprintf(src, sizeof(src), "r6 = *(u32 *)(r1 + 0)\nr7 = *(u32 *)(r1 + 4)\nr8 = 0\nr1 = r6\nr1 += 1\n"
 		 "if r1 > r7 goto s\nr8 = *(u8 *)(r6 + 0)\ns: r8 += 0\n");
 	for (int i = 0; i < 10; i++)
@@ -1444,14 +1454,9 @@ TEST(sequential_may_goto_loops_converge)
 			 "r4 = 0\nl%d: may_goto e%d\nr8 += r4\nr8 *= 10\nr8 &= 65535\nr4 += 1\nif r4 < 11 goto l%d\ne%d: r8 += 0\n",
 			 i, i, i, i);
 	strcat(src, "r3 = r8\nr3 &= 0\nr3 += r10\n*(u64 *)(r3 - 8) = r8\nr0 = 2\nexit\n");
-	uint32_t ts = 0, kts = 0;
-	unsigned long processed = 0, kprocessed = 0;
-	CHECK(load_logged(vm, -1, src, 4, vlog, sizeof(vlog), &ts) >= 0);
-	const char *p = strstr(vlog, "processed ");
-	CHECK(p && sscanf(p, "processed %lu", &processed) == 1);
+	unsigned long processed, kprocessed;
+	CHECK(processed_by(vm, src, &processed, &kprocessed) >= 0);
 	CHECK(processed > 700 && processed < 50000);
-	if (load_logged(NULL, -1, src, 4, kl, sizeof(kl), &kts) >= 0 && (p = strstr(kl, "processed ")))
-		sscanf(p, "processed %lu", &kprocessed);
 	printf("  ten may_goto loops in a row: %lu insns processed (the kernel: %lu%s)\n", processed, kprocessed,
 	       kprocessed ? "" : ", not asked");
 	bpfvm_free(vm);
@@ -1464,19 +1469,13 @@ TEST(callback_loop_converges)
 {
 	struct bpfvm_opts o = { .sz = sizeof(o), .verify = BPFVM_VERIFY_ON };
 	struct bpfvm *vm = bpfvm_new(&o);
-	static char vlog[1 << 16], kl[1 << 16];
 	static const char src[] = "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 64\nr2 = " FUNC_REL(07) " ll\nr3 = r10\nr3 += -8\n"
 				  "r4 = 0\ncall 181\nr0 = 2\nexit\n"
 				  "r6 = r2\ncall 7\nr1 = *(u64 *)(r6 + 0)\nif r0 == 0 goto +2\nr1 += 3\ngoto +1\nr1 ^= 5\n"
 				  "*(u64 *)(r6 + 0) = r1\nr0 = 0\nexit\n";
-	uint32_t ts = 0, kts = 0;
-	unsigned long processed = 0, kprocessed = 0;
-	CHECK(load_logged(vm, -1, src, 4, vlog, sizeof(vlog), &ts) >= 0);
-	const char *p = strstr(vlog, "processed ");
-	CHECK(p && sscanf(p, "processed %lu", &processed) == 1);
+	unsigned long processed, kprocessed;
+	CHECK(processed_by(vm, src, &processed, &kprocessed) >= 0);
 	CHECK(processed > 20 && processed < 80);
-	if (load_logged(NULL, -1, src, 4, kl, sizeof(kl), &kts) == 0 && (p = strstr(kl, "processed ")))
-		sscanf(p, "processed %lu", &kprocessed);
 	printf("  bpf_loop callback changing the caller's stack: %lu insns processed (the kernel: %lu%s)\n", processed,
 	       kprocessed, kprocessed ? "" : ", not asked");
 	bpfvm_free(vm);
