@@ -1106,8 +1106,8 @@ static bool states_equal(struct vctx *c, const struct state *o, const struct sta
 }
 
 /* Where an ancestor still being walked may cover the current state: a callback entered again (the helper
- * bounds how often: Linux calls_callback()), and may_goto (its budget bounds the loop: Linux
- * is_may_goto_insn_at(), where the ancestor passed it one time fewer). */
+ * bounds how often: Linux calls_callback()).  A may_goto is the other place, per ancestor: one that began
+ * fewer rounds (its budget bounds the loop: Linux is_may_goto_insn_at(), prune_or_record()). */
 static bool ancestor_covers_ok(struct vctx *c, const struct state *s)
 {
 	const struct frame *f = s->f[s->nf - 1];
@@ -3993,14 +3993,15 @@ static int do_check(struct vctx *c, struct state *s)
 			 * prune there (sequential may_goto loops walked each exit's successors anew) */
 			if ((err = push_branch(c, s, s->pc + 1)))
 				return err;
-			c->stack[c->nstack - 1]->may_goto_depth++;
+			struct state *round = c->stack[c->nstack - 1];
+			round->may_goto_depth++;
 			/* and the round queued has the imprecise scalars that changed since the last round
 			 * unknown, so that a loop moving a counter or an accumulator each round converges in
 			 * a few rounds, not the budget's 8 million (Linux widen_imprecise_scalars() against
 			 * find_prev_entry()) */
 			const struct seen *prev = prev_visit(s, s->pc);
 			if (prev)
-				widen_imprecise(prev->s, c->stack[c->nstack - 1]);
+				widen_imprecise(prev->s, round);
 			s->pc = (size_t)c->meta[s->pc].target;
 			continue;
 		} else if (fl & F_JMP) {
